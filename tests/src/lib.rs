@@ -1,1 +1,5 @@
-//! Helpers for the end-to-end tests.
+//! Helpers for the end-to-end tests in `tests/tests/`.
+//!
+//! - [`binaries`]: paths of the workspace's real binaries, built on first use.
+
+pub mod binaries;
