@@ -1,0 +1,386 @@
+//! Codec tests: every message round-trips, and any byte string, split anywhere, ends in
+//! frames or an error — never a panic, never an allocation past the frame limit.
+
+use bytes::BytesMut;
+use proptest::prelude::*;
+use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES};
+use shared::{
+    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, RoomEvent, ServerCodec, ServerMsg,
+    encode_frame,
+};
+use tokio_util::codec::{Decoder, Encoder};
+
+fn every_client_msg() -> Vec<ClientMsg> {
+    vec![
+        ClientMsg::Hello {
+            version: 1,
+            nick: "ann".into(),
+            room: "lobby".into(),
+        },
+        ClientMsg::Hello {
+            version: u16::MAX,
+            nick: "".into(),
+            room: "".into(),
+        },
+        ClientMsg::Chat {
+            text: "hello 你好 👩‍👩‍👧 ❤️".into(),
+        },
+        ClientMsg::Chat {
+            text: "x".repeat(MAX_TEXT_BYTES),
+        },
+        ClientMsg::Action {
+            text: "waves".into(),
+        },
+        ClientMsg::Private {
+            to: "bob".into(),
+            text: "psst".into(),
+        },
+        ClientMsg::Join {
+            room: "rust".into(),
+        },
+        ClientMsg::Nick {
+            nick: "ann2".into(),
+        },
+        ClientMsg::Who,
+        ClientMsg::Ping { token: 0 },
+        ClientMsg::Pong { token: u64::MAX },
+        ClientMsg::Quit {
+            reason: "bye".into(),
+        },
+    ]
+}
+
+fn every_error_kind() -> Vec<ErrorKind> {
+    use ErrorKind::*;
+    vec![
+        VersionMismatch,
+        NickTaken,
+        InvalidNick,
+        InvalidRoom,
+        NotLoggedIn,
+        AlreadyLoggedIn,
+        MalformedFrame,
+        FrameTooLarge,
+        TextTooLong,
+        NoSuchNick,
+        SlowConsumer,
+        Timeout,
+        ServerFull,
+        RateLimited,
+        Internal,
+    ]
+}
+
+fn every_server_msg() -> Vec<ServerMsg> {
+    let mut all = vec![
+        ServerMsg::Welcome {
+            version: 1,
+            nick: "ann".into(),
+            room: "lobby".into(),
+            members: vec!["ann".into(), "bob".into()],
+        },
+        ServerMsg::Welcome {
+            version: 1,
+            nick: "a".into(),
+            room: "r".into(),
+            members: vec![],
+        },
+        ServerMsg::Private {
+            id: 251,
+            time_ms: 1_700_000_000_000,
+            from: "ann".into(),
+            to: "bob".into(),
+            text: "hi".into(),
+        },
+        ServerMsg::Joined {
+            room: "rust".into(),
+            members: vec!["ann".into()],
+        },
+        ServerMsg::Members {
+            room: "rust".into(),
+            members: vec!["ann".into(), "bob".into()],
+        },
+        ServerMsg::NickChanged {
+            nick: "ann2".into(),
+        },
+        ServerMsg::Ping { token: 65_536 },
+        ServerMsg::Pong { token: 7 },
+        ServerMsg::Shutdown {
+            reason: "server shutting down".into(),
+        },
+    ];
+    for kind in [ChatKind::Say, ChatKind::Action] {
+        all.push(ServerMsg::Chat {
+            id: u64::MAX,
+            time_ms: 0,
+            room: "lobby".into(),
+            from: "ann".into(),
+            kind,
+            text: "日本語テキスト".into(),
+        });
+    }
+    for event in [
+        RoomEvent::Joined { nick: "bob".into() },
+        RoomEvent::Left {
+            nick: "bob".into(),
+            reason: "slow consumer".into(),
+        },
+        RoomEvent::Renamed {
+            old: "bob".into(),
+            new: "rob".into(),
+        },
+    ] {
+        all.push(ServerMsg::Notice {
+            time_ms: 1,
+            room: "lobby".into(),
+            event,
+        });
+    }
+    for kind in every_error_kind() {
+        all.push(ServerMsg::Error {
+            kind,
+            text: format!("{kind:?}"),
+        });
+    }
+    all
+}
+
+#[test]
+fn every_client_message_round_trips() {
+    for msg in every_client_msg() {
+        let mut wire = BytesMut::new();
+        ClientCodec::default()
+            .encode(msg.clone(), &mut wire)
+            .unwrap();
+        let header = u32::from_be_bytes(wire[..4].try_into().unwrap()) as usize;
+        assert_eq!(header, wire.len() - 4, "header of {msg:?}");
+        assert_eq!(ServerCodec::default().decode(&mut wire).unwrap(), Some(msg));
+        assert!(wire.is_empty());
+    }
+}
+
+#[test]
+fn every_server_message_round_trips() {
+    for msg in every_server_msg() {
+        let mut wire = BytesMut::from(&encode_frame(&msg).unwrap()[..]);
+        assert_eq!(ClientCodec::default().decode(&mut wire).unwrap(), Some(msg));
+        assert!(wire.is_empty());
+    }
+}
+
+#[test]
+fn frames_written_back_to_back_come_out_one_by_one() {
+    let msgs = every_client_msg();
+    let mut wire = BytesMut::new();
+    let mut enc = ClientCodec::default();
+    for m in &msgs {
+        enc.encode(m.clone(), &mut wire).unwrap();
+    }
+    let mut dec = ServerCodec::default();
+    let mut out = Vec::new();
+    while let Some(m) = dec.decode(&mut wire).unwrap() {
+        out.push(m);
+    }
+    assert_eq!(out, msgs);
+}
+
+#[test]
+fn hello_bytes_are_the_documented_ones() {
+    // The same bytes are spelled out in docs/PROTOCOL.md.
+    let msg = ClientMsg::Hello {
+        version: 1,
+        nick: "ann".into(),
+        room: "lobby".into(),
+    };
+    let frame = encode_frame(&msg).unwrap();
+    assert_eq!(
+        &frame[..],
+        &[
+            0, 0, 0, 12, 0, 1, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
+        ]
+    );
+}
+
+#[test]
+fn chat_bytes_are_the_documented_ones() {
+    let msg = ServerMsg::Chat {
+        id: 300,
+        time_ms: 1_764_000_000_000,
+        room: "lobby".into(),
+        from: "ann".into(),
+        kind: ChatKind::Say,
+        text: "hi 👋".into(),
+    };
+    let frame = encode_frame(&msg).unwrap();
+    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        hex,
+        "0000002001fb2c01fd00e897b69a010000056c6f62627903616e6e00076869\
+         20f09f918b"
+    );
+}
+
+#[test]
+fn oversized_header_is_refused_before_allocating() {
+    for len in [u32::MAX, MAX_FRAME_LEN as u32 + 1] {
+        let mut wire = BytesMut::from(&len.to_be_bytes()[..]);
+        let err = ServerCodec::default().decode(&mut wire).unwrap_err();
+        assert!(
+            matches!(err, CodecError::FrameTooLarge { len: l, max } if l == u64::from(len) && max == MAX_FRAME_LEN),
+            "{err}"
+        );
+        assert!(
+            wire.capacity() < 1024,
+            "nothing reserved for the announced length"
+        );
+    }
+}
+
+#[test]
+fn header_at_the_maximum_is_accepted_and_waits_for_the_payload() {
+    let mut wire = BytesMut::from(&(MAX_FRAME_LEN as u32).to_be_bytes()[..]);
+    assert!(ServerCodec::default().decode(&mut wire).unwrap().is_none());
+}
+
+#[test]
+fn small_payload_declaring_a_huge_vector_is_an_error_not_an_abort() {
+    // Welcome { version 1, nick "a", room "r", members: length 2^64-1 }.
+    let payload = [
+        0u8, 1, 1, b'a', 1, b'r', 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ];
+    let mut wire = BytesMut::new();
+    wire.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    wire.extend_from_slice(&payload);
+    let err = ClientCodec::default().decode(&mut wire).unwrap_err();
+    assert!(matches!(err, CodecError::Malformed(_)), "{err}");
+}
+
+#[test]
+fn bad_enum_tag_missing_field_and_trailing_bytes_are_malformed() {
+    // An unknown variant, a Ping without its token, a Who followed by a stray byte.
+    for payload in [&[99u8][..], &[7], &[6, 0xff]] {
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        wire.extend_from_slice(payload);
+        let err = ServerCodec::default().decode(&mut wire).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Malformed(_)),
+            "{payload:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn invalid_utf8_is_malformed() {
+    let payload = [1u8, 2, 0xc3, 0x28];
+    let mut wire = BytesMut::new();
+    wire.extend_from_slice(&4u32.to_be_bytes());
+    wire.extend_from_slice(&payload);
+    let err = ServerCodec::default().decode(&mut wire).unwrap_err();
+    assert!(matches!(err, CodecError::Malformed(_)), "{err}");
+}
+
+#[test]
+fn frame_cut_off_by_a_close_is_truncated() {
+    let mut wire = BytesMut::from(&encode_frame(&ClientMsg::Who).unwrap()[..]);
+    wire.extend_from_slice(&[0, 0, 0, 9, 1]);
+    let mut dec = ServerCodec::default();
+    assert_eq!(dec.decode_eof(&mut wire).unwrap(), Some(ClientMsg::Who));
+    let err = dec.decode_eof(&mut wire).unwrap_err();
+    assert!(matches!(err, CodecError::Truncated { .. }), "{err}");
+}
+
+#[test]
+fn message_too_big_to_send_is_refused_and_leaves_the_buffer_as_it_was() {
+    let mut wire = BytesMut::from(&b"keep"[..]);
+    let err = ClientCodec::default()
+        .encode(
+            ClientMsg::Chat {
+                text: "x".repeat(MAX_FRAME_LEN),
+            },
+            &mut wire,
+        )
+        .unwrap_err();
+    assert!(matches!(err, CodecError::FrameTooLarge { .. }), "{err}");
+    assert_eq!(&wire[..], b"keep");
+}
+
+/// Feeds `bytes` to a decoder in pieces cut at `cuts`, collecting what comes out.
+fn decode_in_pieces(bytes: &[u8], cuts: &[usize]) -> (Vec<ClientMsg>, Option<CodecError>) {
+    let mut dec = ServerCodec::default();
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    points.push(bytes.len());
+    points.sort_unstable();
+    let mut from = 0;
+    for to in points {
+        buf.extend_from_slice(&bytes[from..to]);
+        from = to;
+        loop {
+            match dec.decode(&mut buf) {
+                Ok(Some(m)) => out.push(m),
+                Ok(None) => break,
+                Err(e) => return (out, Some(e)),
+            }
+            // The limit holds whatever the input: nothing grows past one frame plus slack.
+            assert!(buf.capacity() <= 2 * MAX_FRAME_LEN + bytes.len());
+        }
+    }
+    (out, None)
+}
+
+fn arb_client_msg() -> impl Strategy<Value = ClientMsg> {
+    prop_oneof![
+        (any::<u16>(), ".{0,40}", ".{0,40}").prop_map(|(version, nick, room)| ClientMsg::Hello {
+            version,
+            nick,
+            room
+        }),
+        ".{0,200}".prop_map(|text| ClientMsg::Chat { text }),
+        ".{0,200}".prop_map(|text| ClientMsg::Action { text }),
+        (".{0,40}", ".{0,200}").prop_map(|(to, text)| ClientMsg::Private { to, text }),
+        ".{0,40}".prop_map(|room| ClientMsg::Join { room }),
+        ".{0,40}".prop_map(|nick| ClientMsg::Nick { nick }),
+        Just(ClientMsg::Who),
+        any::<u64>().prop_map(|token| ClientMsg::Ping { token }),
+        any::<u64>().prop_map(|token| ClientMsg::Pong { token }),
+        ".{0,60}".prop_map(|reason| ClientMsg::Quit { reason }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_messages_split_anywhere_come_out_whole(
+        msgs in prop::collection::vec(arb_client_msg(), 0..20),
+        cuts in prop::collection::vec(any::<usize>(), 0..30),
+    ) {
+        let mut wire = BytesMut::new();
+        let mut enc = ClientCodec::default();
+        for m in &msgs {
+            enc.encode(m.clone(), &mut wire).unwrap();
+        }
+        let (out, err) = decode_in_pieces(&wire, &cuts);
+        prop_assert!(err.is_none());
+        prop_assert_eq!(out, msgs);
+    }
+
+    #[test]
+    fn any_bytes_split_anywhere_end_in_frames_or_an_error(
+        bytes in prop::collection::vec(any::<u8>(), 0..2048),
+        cuts in prop::collection::vec(any::<usize>(), 0..30),
+    ) {
+        let _ = decode_in_pieces(&bytes, &cuts);
+    }
+
+    #[test]
+    fn any_payload_in_a_valid_frame_decodes_or_errs(
+        payload in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let mut wire = BytesMut::new();
+        wire.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+        wire.extend_from_slice(&payload);
+        let _ = ServerCodec::default().decode(&mut wire.clone());
+        let _ = ClientCodec::default().decode(&mut wire);
+    }
+}
