@@ -1,0 +1,61 @@
+//! Opening many joined connections at once.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt, TryStreamExt, stream};
+use shared::{ClientCodec, ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+
+pub type Conn = Framed<TcpStream, ClientCodec>;
+
+/// How many handshakes run at once: enough to fill the accept queue, few enough that a
+/// thousand clients do not overflow it.
+const CONNECT_CONCURRENCY: usize = 64;
+
+/// Connects `count` clients; client `i` gets the nick `nick(i)` and joins `room(i)`.
+pub async fn connect_all(
+    addr: SocketAddr,
+    count: usize,
+    nick: impl Fn(usize) -> String,
+    room: impl Fn(usize) -> String,
+) -> anyhow::Result<Vec<Conn>> {
+    let mut conns: Vec<(usize, Conn)> = stream::iter(0..count)
+        .map(|i| {
+            let (nick, room) = (nick(i), room(i));
+            async move { Ok::<_, anyhow::Error>((i, join(addr, nick, room).await?)) }
+        })
+        .buffer_unordered(CONNECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    conns.sort_by_key(|(i, _)| *i);
+    Ok(conns.into_iter().map(|(_, c)| c).collect())
+}
+
+/// One client: connect, hello, wait for the welcome.
+async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .with_context(|| format!("connect to {addr}"))?;
+    stream.set_nodelay(true)?;
+    let mut conn = Framed::new(stream, ClientCodec::default());
+    conn.send(ClientMsg::Hello {
+        version: PROTOCOL_VERSION,
+        nick: nick.clone(),
+        room,
+    })
+    .await?;
+    let welcome = timeout(Duration::from_secs(10), conn.next())
+        .await
+        .with_context(|| format!("{nick}: no welcome within 10 s"))?;
+    match welcome {
+        Some(Ok(ServerMsg::Welcome { .. })) => Ok(conn),
+        Some(Ok(ServerMsg::Error { kind, text })) => bail!("{nick} refused: {kind:?}: {text}"),
+        Some(Ok(other)) => bail!("{nick}: expected a welcome, got {other:?}"),
+        Some(Err(e)) => Err(e).context("reading the welcome"),
+        None => bail!("{nick}: server closed the connection during the handshake"),
+    }
+}

@@ -1,0 +1,102 @@
+//! Idle: hold N connections joined to rooms and measure what they cost the server.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use shared::{ClientMsg, ServerMsg};
+
+use crate::Target;
+use crate::connect::{Conn, connect_all};
+use crate::proc_stats;
+
+#[derive(Debug, Args)]
+pub struct IdleArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Connections to hold.
+    #[arg(long, default_value_t = 1000)]
+    connections: usize,
+    /// Rooms to spread them over.
+    #[arg(long, default_value_t = 1)]
+    rooms: usize,
+    /// Seconds to hold the connections after they all joined (at most 600).
+    #[arg(long, default_value_t = 3)]
+    hold: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    connections: usize,
+    rooms: usize,
+    server_rss_before_bytes: Option<u64>,
+    server_rss_after_bytes: Option<u64>,
+    bytes_per_connection: Option<f64>,
+}
+
+pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
+    let addr = args.target.checked_addr()?;
+    if args.rooms == 0 || args.hold > 600 {
+        bail!("need at least one room and --hold of at most 600 s");
+    }
+    let before = args.target.server_pid.map(proc_stats::sample).transpose()?;
+    let run_id = std::process::id() % 10_000;
+    let rooms = args.rooms;
+    let conns = connect_all(
+        addr,
+        args.connections,
+        |i| format!("idle{run_id}-{i}"),
+        |i| format!("idle-{}", i % rooms),
+    )
+    .await?;
+    // Every join notice has been sent to every earlier member: drain them, so the server's
+    // queues are empty when it is measured, and keep answering pings while holding.
+    let holders: Vec<_> = conns.into_iter().map(|c| tokio::spawn(hold(c))).collect();
+    tokio::time::sleep(Duration::from_secs(args.hold)).await;
+    let after = args.target.server_pid.map(proc_stats::sample).transpose()?;
+    for h in &holders {
+        h.abort();
+    }
+    let report = Report {
+        connections: args.connections,
+        rooms,
+        server_rss_before_bytes: before.map(|s| s.rss_bytes),
+        server_rss_after_bytes: after.map(|s| s.rss_bytes),
+        bytes_per_connection: before
+            .zip(after)
+            .map(|(b, a)| (a.rss_bytes as f64 - b.rss_bytes as f64) / args.connections as f64),
+    };
+    if args.target.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "idle: {} connections in {} rooms",
+            report.connections, report.rooms
+        );
+        match (
+            report.server_rss_before_bytes,
+            report.server_rss_after_bytes,
+        ) {
+            (Some(b), Some(a)) => println!(
+                "server RSS: {} KiB before, {} KiB after: {:.0} bytes per connection",
+                b / 1024,
+                a / 1024,
+                report.bytes_per_connection.unwrap_or_default()
+            ),
+            _ => println!("pass --server-pid to measure the server's memory"),
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a connection alive: reads everything, answers pings.
+async fn hold(mut conn: Conn) -> anyhow::Result<()> {
+    while let Some(frame) = conn.next().await {
+        if let ServerMsg::Ping { token } = frame.context("read")? {
+            conn.send(ClientMsg::Pong { token }).await?;
+        }
+    }
+    Ok(())
+}

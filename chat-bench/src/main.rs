@@ -1,0 +1,83 @@
+//! `chat-bench`: a load generator for the chat server, speaking through the shared codec.
+//!
+//! - `fanout`: many clients in rooms, a few of them senders; reports deliveries per second
+//!   and end-to-end latency measured at the receivers.
+//! - `idle`: holds N joined connections and reports the server's memory per connection.
+//!
+//! Every run is bounded in count and time, and only loopback addresses are accepted unless
+//! `--allow-remote` says otherwise.
+
+mod connect;
+mod fanout;
+mod idle;
+mod proc_stats;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Load generator for chat-server")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Debug, Subcommand)]
+enum Mode {
+    /// Fan-out: senders say messages in rooms, every member receives them.
+    Fanout(fanout::FanoutArgs),
+    /// Idle: hold N joined connections and measure the server's memory per connection.
+    Idle(idle::IdleArgs),
+}
+
+/// Options every mode shares.
+#[derive(Debug, Args)]
+pub struct Target {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:7878")]
+    addr: SocketAddr,
+    /// PID of the server, to read its CPU time and memory from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Accept an address outside the loopback range.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Target {
+    fn checked_addr(&self) -> anyhow::Result<SocketAddr> {
+        if !self.addr.ip().is_loopback() && !self.allow_remote {
+            bail!(
+                "refusing to load {}: not a loopback address (pass --allow-remote to insist)",
+                self.addr
+            );
+        }
+        Ok(self.addr)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("start tokio runtime");
+    // Thousands of sockets need more than the usual soft limit of 1024 descriptors.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let result = runtime.block_on(async {
+        match cli.mode {
+            Mode::Fanout(args) => fanout::run(args).await,
+            Mode::Idle(args) => idle::run(args).await,
+        }
+    });
+    match result.context("benchmark failed") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
