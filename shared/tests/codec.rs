@@ -203,9 +203,18 @@ fn hello_bytes_are_the_documented_ones() {
 
 #[test]
 fn small_frames_are_the_documented_ones() {
-    assert_eq!(&encode_frame(&ClientMsg::Who).unwrap()[..], &[0, 0, 0, 1, 6]);
-    assert_eq!(&encode_frame(&ServerMsg::Ping { token: 7 }).unwrap()[..], &[0, 0, 0, 2, 7, 7]);
-    assert_eq!(&encode_frame(&ClientMsg::Pong { token: 7 }).unwrap()[..], &[0, 0, 0, 2, 8, 7]);
+    assert_eq!(
+        &encode_frame(&ClientMsg::Who).unwrap()[..],
+        &[0, 0, 0, 1, 6]
+    );
+    assert_eq!(
+        &encode_frame(&ServerMsg::Ping { token: 7 }).unwrap()[..],
+        &[0, 0, 0, 2, 7, 7]
+    );
+    assert_eq!(
+        &encode_frame(&ClientMsg::Pong { token: 7 }).unwrap()[..],
+        &[0, 0, 0, 2, 8, 7]
+    );
 }
 
 #[test]
