@@ -1,1 +1,151 @@
-fn main() {}
+//! `chat-server`: the command line around [`chat_server::run`].
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chat_server::Config;
+use chat_server::config::parse_duration;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// A chat room server for the local network.
+///
+/// Clients connect over TCP and speak the protocol described in docs/PROTOCOL.md. The
+/// server prints the address it listens on, logs to stderr, and shuts down gracefully on
+/// Ctrl-C or SIGTERM.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Address to listen on [default: 0.0.0.0:7878].
+    ///
+    /// HOST:PORT. The default listens on every interface, so the whole LAN can connect.
+    /// Port 0 picks a free port; the line "listening on ADDR" on stdout tells which.
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "0.0.0.0:7878",
+        hide_default_value = true
+    )]
+    listen: String,
+
+    /// Most clients served at once [default: 10000].
+    ///
+    /// A client over the limit is told the server is full and disconnected.
+    #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().max_connections)]
+    max_connections: usize,
+
+    /// Frames queued per client before it counts as a slow consumer [default: 1024].
+    ///
+    /// A client that stops reading fills its queue and is disconnected, so that it never
+    /// slows the room or grows the server's memory.
+    #[arg(long, value_name = "FRAMES", hide_default_value = true, default_value_t = Config::default().queue_frames)]
+    queue_frames: usize,
+
+    /// Ping a client silent for this long [default: 15s].
+    ///
+    /// Durations are written like 500ms, 15s or 2m; a bare number means seconds.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "15s", hide_default_value = true)]
+    ping_interval: Duration,
+
+    /// Drop a client silent for this long [default: 45s].
+    ///
+    /// Any complete frame counts as a sign of life; a frame left half sent does not.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "45s", hide_default_value = true)]
+    idle_timeout: Duration,
+
+    /// Time a new connection has to log in [default: 10s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", hide_default_value = true)]
+    handshake_timeout: Duration,
+
+    /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
+    ///
+    /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
+    #[arg(long, value_name = "FILTER")]
+    log_level: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match serve(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-server: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(cli: Cli) -> anyhow::Result<()> {
+    init_logging(cli.log_level.as_deref())?;
+    let config = Config {
+        max_connections: cli.max_connections,
+        queue_frames: cli.queue_frames,
+        ping_interval: cli.ping_interval,
+        idle_timeout: cli.idle_timeout,
+        handshake_timeout: cli.handshake_timeout,
+        ..Config::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let listener = TcpListener::bind(&cli.listen)
+            .await
+            .with_context(|| format!("cannot listen on '{}'", cli.listen))?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the listening address")?;
+        // A script (or a test) waits for this line to know where to connect.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {addr}")
+            .and_then(|()| stdout.flush())
+            .context("cannot write to stdout")?;
+        drop(stdout);
+        chat_server::run(listener, config, shutdown_signal()).await
+    })
+}
+
+/// Logs to stderr, filtered by `--log-level`, else `RUST_LOG`, else `info`.
+fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
+    let filter = match flag {
+        // The filter's error already carries its cause; `context` would print it twice.
+        Some(directives) => EnvFilter::try_new(directives)
+            .map_err(|e| anyhow::anyhow!("invalid --log-level '{directives}': {e}"))?,
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(())
+}
+
+/// Completes on Ctrl-C, or on SIGTERM where there is such a thing.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

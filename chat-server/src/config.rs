@@ -1,0 +1,126 @@
+//! Every limit and interval of the server, with defaults that fit a LAN.
+//!
+//! The protocol's own limits (frame size, text and name lengths) live in
+//! [`shared::limits`]: both ends must agree on those. The ones here are the server's policy.
+
+use std::time::Duration;
+
+/// Limits and intervals of a running server. [`Config::default`] documents each default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Most connections served at once; one more is told `ServerFull` and closed.
+    ///
+    /// Default 10 000: far more than a LAN room needs, and at a few KiB per idle
+    /// connection still only tens of MiB. It also bounds the file descriptors in use.
+    pub max_connections: usize,
+
+    /// Length of each connection's outbound queue, in frames. A client whose queue is full
+    /// is a slow consumer and is disconnected.
+    ///
+    /// Default 1024. Frames are shared, so the queue holds pointers, not copies; the worst
+    /// case (every frame a maximal chat text of about 4 KiB) is about 4 MiB for one client.
+    /// The kernel's socket buffer absorbs the first megabytes before the queue fills at
+    /// all, so 1024 frames rides out a burst in a busy room or a client that stops for a
+    /// moment, while a client that has stopped reading is cut off after a bounded amount.
+    pub queue_frames: usize,
+
+    /// A client that has sent no complete frame for this long is sent a `Ping`.
+    ///
+    /// Default 15 s: cheap on a LAN, and a third of the idle timeout, so a live client has
+    /// two chances to answer before it is dropped.
+    pub ping_interval: Duration,
+
+    /// A client that has sent no complete frame for this long is told `Timeout` and
+    /// disconnected. A frame left half sent does not count, so it times out too.
+    ///
+    /// Default 45 s: a dead peer or a pulled cable is noticed within a minute, while a
+    /// client that answers pings never comes near it.
+    pub idle_timeout: Duration,
+
+    /// Time a new connection has to send its `Hello`.
+    ///
+    /// Default 10 s: a real client sends it at once; this only frees the slot of a
+    /// connection that never will.
+    pub handshake_timeout: Duration,
+
+    /// Time a closing connection's writer gets to flush its last frames (an error, the
+    /// shutdown notice) before the socket is closed anyway. Shutdown waits at most about
+    /// this long for all connections.
+    ///
+    /// Default 1 s: plenty on a LAN, short enough that Ctrl-C feels immediate.
+    pub flush_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            queue_frames: 1024,
+            ping_interval: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(45),
+            handshake_timeout: Duration::from_secs(10),
+            flush_timeout: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Parses a duration written as a number and a unit: `200ms`, `15s`, `1.5s`, `2m`.
+/// A bare number means seconds.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use chat_server::config::parse_duration;
+///
+/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+/// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+/// assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration such as 500ms, 15s or 2m"))?;
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        other => return Err(format!("unknown unit '{other}' (use ms, s or m)")),
+    };
+    Duration::try_from_secs_f64(number * seconds_per_unit)
+        .map_err(|_| format!("'{text}' is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_keep_ping_inside_idle_timeout() {
+        let config = Config::default();
+        assert!(config.ping_interval < config.idle_timeout);
+        assert!(config.queue_frames > 0);
+        assert!(config.max_connections > 0);
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("0ms"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
+        assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn bad_durations_are_refused() {
+        for text in ["", "s", "ms", "fast", "1h", "-1s", "1.2.3s", "1e400s"] {
+            assert!(parse_duration(text).is_err(), "{text:?}");
+        }
+    }
+}

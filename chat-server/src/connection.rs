@@ -1,0 +1,519 @@
+//! One client connection: the handshake, then a loop that reads frames and acts on them,
+//! with a separate writer task (see [`crate::outbound`]) draining its queue.
+//!
+//! Every way a connection ends is an [`Ending`]: the reason the room is told, and the last
+//! frame the client gets where the connection still allows one. Nothing here panics on
+//! input; a codec error ends only this connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use shared::limits::{MAX_REASON_BYTES, MAX_TEXT_BYTES};
+use shared::protocol::DEFAULT_ROOM;
+use shared::{
+    ChatKind, ClientMsg, CodecError, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMsg,
+};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use crate::names::{check_nick, check_room};
+use crate::outbound::{self, Outbox, PushError, encode};
+use crate::registry::{ClientId, Refusal};
+use crate::server::Shared;
+
+/// The read buffer starts empty and grows with the frames that arrive...
+const READ_BUFFER_START: usize = 0;
+
+/// ...and once a large frame has gone through, an emptied buffer bigger than this is
+/// released, so that an idle connection does not keep the memory of its largest frame.
+const READ_BUFFER_KEEP: usize = 4 * 1024;
+
+/// Serves one accepted connection until it ends.
+pub(crate) async fn serve(
+    socket: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: CancellationToken,
+) {
+    // Chat frames are small and latency matters more than packet count; the writer already
+    // batches what is queued.
+    if let Err(e) = socket.set_nodelay(true) {
+        debug!(%peer, error = %e, "could not set TCP_NODELAY");
+    }
+    let (read, write) = socket.into_split();
+    let (outbox, queue) = outbound::queue(shared.config.queue_frames);
+    let writer = tokio::spawn(outbound::write_frames(queue, write));
+    let mut conn = Connection {
+        frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
+        outbox,
+        writer,
+        shared,
+        peer,
+        id: None,
+        pings_sent: 0,
+    };
+    let ending = match conn.handshake(&shutdown).await {
+        Ok(()) => conn.chat(&shutdown).await,
+        Err(ending) => ending,
+    };
+    conn.close(ending).await;
+}
+
+struct Connection {
+    frames: FramedRead<OwnedReadHalf, ServerCodec>,
+    /// This connection's own handle on its queue, for answers that only it gets.
+    outbox: Outbox,
+    writer: JoinHandle<std::io::Result<()>>,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    /// Set once logged in.
+    id: Option<ClientId>,
+    pings_sent: u64,
+}
+
+/// What woke the chat loop up.
+enum Event {
+    Frame(Option<Result<ClientMsg, CodecError>>),
+    WriterDone,
+    Shutdown,
+    Tick,
+}
+
+impl Connection {
+    /// Reads the `Hello` and logs the client in.
+    async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
+        let limit = self.shared.config.handshake_timeout;
+        let first = tokio::select! {
+            first = timeout(limit, self.frames.next()) => first,
+            () = shutdown.cancelled() => return Err(Ending::shutdown()),
+        };
+        let hello = match first {
+            Err(_elapsed) => {
+                let text = format!("no hello within {}", seconds(limit));
+                return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
+            }
+            Ok(None) => return Err(Ending::closed()),
+            Ok(Some(Err(e))) => return Err(Ending::codec(e)),
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let ClientMsg::Hello {
+            version,
+            nick,
+            room,
+        } = hello
+        else {
+            let text = "log in with a hello first".to_owned();
+            return Err(Ending::refused(
+                ErrorKind::NotLoggedIn,
+                text,
+                "not logged in",
+            ));
+        };
+        if version != PROTOCOL_VERSION {
+            let text = format!("server speaks protocol {PROTOCOL_VERSION}, client {version}");
+            return Err(Ending::refused(
+                ErrorKind::VersionMismatch,
+                text,
+                "version mismatch",
+            ));
+        }
+        if let Err(e) = check_nick(&nick) {
+            let text = format!("the nick {e}");
+            return Err(Ending::refused(
+                ErrorKind::InvalidNick,
+                text,
+                "invalid nick",
+            ));
+        }
+        let room = if room.is_empty() {
+            DEFAULT_ROOM.to_owned()
+        } else {
+            room
+        };
+        if let Err(e) = check_room(&room) {
+            let text = format!("the room name {e}");
+            return Err(Ending::refused(
+                ErrorKind::InvalidRoom,
+                text,
+                "invalid room",
+            ));
+        }
+        let writer = self.writer.abort_handle();
+        let id = self
+            .shared
+            .registry
+            .login(&nick, &room, self.outbox.clone(), writer)
+            .map_err(|r| Ending::refused(r.kind, r.text, "nick taken"))?;
+        info!(peer = %self.peer, client = id, %nick, %room, "logged in");
+        self.id = Some(id);
+        Ok(())
+    }
+
+    /// Serves a logged-in client until the connection ends.
+    ///
+    /// Keepalive: every complete frame counts as a sign of life. After `ping_interval`
+    /// without one the client is pinged, after `idle_timeout` it is dropped. The timer is
+    /// not reset per frame (that would cost a timer update per message); it fires at the
+    /// next deadline and works out from the time of the last frame what is due.
+    async fn chat(&mut self, shutdown: &CancellationToken) -> Ending {
+        let Some(id) = self.id else {
+            return Ending::closed();
+        };
+        let ping_interval = self.shared.config.ping_interval;
+        let idle_timeout = self.shared.config.idle_timeout;
+        let mut last_heard = Instant::now();
+        let mut pinged = false;
+        let tick = sleep_until(last_heard + ping_interval);
+        tokio::pin!(tick);
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => Event::Shutdown,
+                _ = &mut self.writer => Event::WriterDone,
+                frame = self.frames.next() => Event::Frame(frame),
+                () = &mut tick => Event::Tick,
+            };
+            match event {
+                Event::Shutdown => return Ending::shutdown(),
+                // The writer failed or was aborted (slow consumer); either way nothing more
+                // can reach this client.
+                Event::WriterDone => return Ending::writer_gone(),
+                Event::Frame(None) => return Ending::closed(),
+                Event::Frame(Some(Err(e))) => return Ending::codec(e),
+                Event::Frame(Some(Ok(msg))) => {
+                    last_heard = Instant::now();
+                    pinged = false;
+                    if let Err(ending) = self.handle(id, msg) {
+                        return ending;
+                    }
+                    self.release_read_buffer();
+                }
+                Event::Tick => {
+                    let now = Instant::now();
+                    if now >= last_heard + idle_timeout {
+                        let text = format!("nothing received for {}", seconds(idle_timeout));
+                        return Ending::refused(ErrorKind::Timeout, text, "timed out");
+                    }
+                    if !pinged && now >= last_heard + ping_interval {
+                        self.pings_sent += 1;
+                        let token = self.pings_sent;
+                        if let Err(ending) = self.send(&ServerMsg::Ping { token }) {
+                            return ending;
+                        }
+                        pinged = true;
+                    }
+                    let next = if pinged {
+                        last_heard + idle_timeout
+                    } else {
+                        last_heard + ping_interval
+                    };
+                    tick.as_mut().reset(next);
+                }
+            }
+        }
+    }
+
+    /// Acts on one frame from a logged-in client. An `Err` ends the connection.
+    fn handle(&self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
+        let registry = &self.shared.registry;
+        match msg {
+            ClientMsg::Hello { .. } => {
+                self.refuse(ErrorKind::AlreadyLoggedIn, "already logged in".into())
+            }
+            ClientMsg::Chat { text } => self.say(id, ChatKind::Say, text),
+            ClientMsg::Action { text } => self.say(id, ChatKind::Action, text),
+            ClientMsg::Private { to, text } => match check_text(&text) {
+                Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                Ok(false) => Ok(()),
+                Ok(true) => match registry.private(id, &to, text) {
+                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                    Ok(()) => Ok(()),
+                },
+            },
+            ClientMsg::Join { room } => match check_room(&room) {
+                Err(e) => self.refuse(ErrorKind::InvalidRoom, format!("the room name {e}")),
+                Ok(()) => {
+                    registry.join(id, &room);
+                    Ok(())
+                }
+            },
+            ClientMsg::Nick { nick } => match check_nick(&nick) {
+                Err(e) => self.refuse(ErrorKind::InvalidNick, format!("the nick {e}")),
+                Ok(()) => match registry.rename(id, &nick) {
+                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                    Ok(()) => Ok(()),
+                },
+            },
+            ClientMsg::Who => {
+                registry.who(id);
+                Ok(())
+            }
+            ClientMsg::Ping { token } => self.send(&ServerMsg::Pong { token }),
+            // Its arrival already counted as a sign of life.
+            ClientMsg::Pong { .. } => Ok(()),
+            ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
+        }
+    }
+
+    fn say(&self, id: ClientId, kind: ChatKind, text: String) -> Result<(), Ending> {
+        match check_text(&text) {
+            Err(refusal) => self.refuse(refusal.kind, refusal.text),
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.shared.registry.say(id, kind, text);
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the client that a request failed; the connection stays open.
+    fn refuse(&self, kind: ErrorKind, text: String) -> Result<(), Ending> {
+        self.send(&ServerMsg::Error { kind, text })
+    }
+
+    /// Queues an answer for this client only.
+    fn send(&self, msg: &ServerMsg) -> Result<(), Ending> {
+        match self.outbox.push(encode(msg)) {
+            Ok(()) => Ok(()),
+            Err(PushError::Full) => Err(Ending::slow_consumer()),
+            Err(PushError::Closed) => Err(Ending::writer_gone()),
+        }
+    }
+
+    /// See [`READ_BUFFER_KEEP`].
+    fn release_read_buffer(&mut self) {
+        let buffer = self.frames.read_buffer_mut();
+        if buffer.is_empty() && buffer.capacity() > READ_BUFFER_KEEP {
+            *buffer = BytesMut::new();
+        }
+    }
+
+    /// Takes the client out of its room (telling the room why), queues the last frame if
+    /// there is one, and gives the writer a bounded time to flush before the socket
+    /// closes.
+    async fn close(self, ending: Ending) {
+        let Connection {
+            frames,
+            outbox,
+            mut writer,
+            shared,
+            peer,
+            id,
+            ..
+        } = self;
+        if let Some(id) = id {
+            // False if the client was already removed as a slow consumer.
+            if shared.registry.leave(id, &ending.reason) {
+                info!(%peer, client = id, reason = %ending.reason, "left");
+            }
+        } else {
+            info!(%peer, reason = %ending.reason, "refused");
+        }
+        if let Some(last) = ending.last_frame {
+            // Nothing more can be done if the queue is full or closed.
+            let _ = outbox.push(last);
+        }
+        // The registry dropped its handle on the queue in `leave`; once this one goes too,
+        // the writer ends after writing what is queued, and closes the socket's sending
+        // side.
+        drop(outbox);
+        if ending.flush {
+            if timeout(shared.config.flush_timeout, &mut writer)
+                .await
+                .is_err()
+            {
+                debug!(%peer, "writer did not flush in time");
+                writer.abort();
+            }
+        } else {
+            writer.abort();
+        }
+        drop(frames);
+    }
+}
+
+/// Checks a chat, action or private text. `Ok(false)`: the text is empty and is ignored,
+/// since it says nothing, and an error for a stray Enter would only be noise.
+fn check_text(text: &str) -> Result<bool, Refusal> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Refusal {
+            kind: ErrorKind::TextTooLong,
+            text: format!(
+                "the text is {} bytes, more than the {MAX_TEXT_BYTES} allowed",
+                text.len()
+            ),
+        });
+    }
+    Ok(!text.is_empty())
+}
+
+/// How and why a connection ends.
+#[derive(Debug)]
+struct Ending {
+    /// Told to the room in the `Left` notice, and logged.
+    reason: String,
+    /// Last frame for the client, if the connection still allows one; encoded already.
+    last_frame: Option<Bytes>,
+    /// Whether the writer gets time to flush. Not when it has already ended, nor when it
+    /// is stuck behind a client that does not read.
+    flush: bool,
+}
+
+impl Ending {
+    fn closed() -> Self {
+        Self::quiet("connection closed")
+    }
+
+    fn quit(reason: String) -> Self {
+        let reason = truncate(reason, MAX_REASON_BYTES);
+        let reason = if reason.is_empty() {
+            "quit".to_owned()
+        } else {
+            reason
+        };
+        Self {
+            reason,
+            last_frame: None,
+            flush: true,
+        }
+    }
+
+    fn shutdown() -> Self {
+        let reason = "server shutting down";
+        Self {
+            reason: reason.into(),
+            last_frame: Some(encode(&ServerMsg::Shutdown {
+                reason: reason.into(),
+            })),
+            flush: true,
+        }
+    }
+
+    /// The client is told `kind` and `text`; the room is told `reason`.
+    fn refused(kind: ErrorKind, text: String, reason: &str) -> Self {
+        Self {
+            reason: reason.into(),
+            last_frame: Some(encode(&ServerMsg::Error { kind, text })),
+            flush: true,
+        }
+    }
+
+    fn codec(error: CodecError) -> Self {
+        let text = error.to_string();
+        match error {
+            CodecError::FrameTooLarge { .. } => {
+                Self::refused(ErrorKind::FrameTooLarge, text, "frame too large")
+            }
+            CodecError::Malformed(_) => {
+                Self::refused(ErrorKind::MalformedFrame, text, "malformed frame")
+            }
+            // The peer closed its sending side mid-frame; it may still read.
+            CodecError::Truncated { .. } => Self::refused(
+                ErrorKind::MalformedFrame,
+                text,
+                "connection closed in the middle of a frame",
+            ),
+            CodecError::Io(_) => Self::quiet("connection lost"),
+        }
+    }
+
+    fn slow_consumer() -> Self {
+        Self {
+            reason: "slow consumer".into(),
+            last_frame: None,
+            flush: false,
+        }
+    }
+
+    fn writer_gone() -> Self {
+        Self {
+            reason: "connection closed".into(),
+            last_frame: None,
+            flush: false,
+        }
+    }
+
+    fn quiet(reason: &str) -> Self {
+        Self {
+            reason: reason.into(),
+            last_frame: None,
+            flush: true,
+        }
+    }
+}
+
+/// Cuts `text` to at most `max` bytes without splitting a character.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// A duration for a human: `45 s`, `0.2 s`.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_whole_characters() {
+        assert_eq!(truncate("hello".into(), 10), "hello");
+        assert_eq!(truncate("hello".into(), 3), "hel");
+        // "é" is two bytes: cutting at 1 would split it.
+        assert_eq!(truncate("éa".into(), 1), "");
+        assert_eq!(truncate("aé".into(), 2), "a");
+        assert_eq!(truncate("👋👋".into(), 5), "👋");
+    }
+
+    #[test]
+    fn quit_reason_is_bounded_and_never_empty() {
+        assert_eq!(Ending::quit(String::new()).reason, "quit");
+        let long = "x".repeat(MAX_REASON_BYTES * 2);
+        assert_eq!(Ending::quit(long).reason.len(), MAX_REASON_BYTES);
+    }
+
+    #[test]
+    fn text_limits() {
+        assert_eq!(check_text(""), Ok(false));
+        assert_eq!(check_text("hi"), Ok(true));
+        assert_eq!(check_text(&"a".repeat(MAX_TEXT_BYTES)), Ok(true));
+        let refused = check_text(&"a".repeat(MAX_TEXT_BYTES + 1)).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::TextTooLong);
+    }
+
+    fn last_frame(ending: &Ending) -> Option<ServerMsg> {
+        let frame = ending.last_frame.as_ref()?;
+        Some(shared::codec::decode_payload(&frame[4..]).expect("server frames decode"))
+    }
+
+    #[test]
+    fn codec_errors_map_to_error_frames() {
+        let ending = Ending::codec(CodecError::FrameTooLarge { len: 5, max: 4 });
+        assert!(matches!(
+            last_frame(&ending),
+            Some(ServerMsg::Error {
+                kind: ErrorKind::FrameTooLarge,
+                ..
+            })
+        ));
+        let ending = Ending::codec(CodecError::Malformed("bad tag".into()));
+        assert_eq!(ending.reason, "malformed frame");
+        let ending = Ending::codec(CodecError::Io(std::io::ErrorKind::ConnectionReset.into()));
+        assert!(ending.last_frame.is_none());
+    }
+}

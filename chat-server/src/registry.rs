@@ -1,0 +1,554 @@
+//! Who is connected, under which nick, in which room; and delivery to them.
+//!
+//! One [`std::sync::Mutex`] guards everything. It is never held across an `.await`: every
+//! operation looks things up, stamps and encodes the message, and pushes it into the
+//! members' queues without waiting ([`Outbox::push`]). Stamping and queueing under the same
+//! lock is what gives every member of a room the same order of messages, with ids that
+//! increase in that order.
+//!
+//! A member whose queue is full is a slow consumer: it is removed (its room is told), and
+//! its writer task is aborted, which ends its connection.
+//!
+//! Nicks and rooms are keyed by [`names::fold`], so both are unique case-insensitively; the
+//! spelling they were given with is kept for display. A room exists while it has members.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use shared::{ChatKind, ErrorKind, PROTOCOL_VERSION, RoomEvent, ServerMsg};
+use tokio::task::AbortHandle;
+
+use crate::names;
+use crate::outbound::{Outbox, PushError, encode};
+
+/// Identifies a logged-in connection for as long as the server runs (never reused).
+pub(crate) type ClientId = u64;
+
+/// A request the registry turned down; the connection tells its client and stays open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) kind: ErrorKind,
+    pub(crate) text: String,
+}
+
+/// The server's view of every logged-in client and every room.
+#[derive(Debug, Default)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_client: ClientId,
+    /// Last message id handed out; ids start at 1.
+    last_message: u64,
+    /// Set once the server shuts down: from then on nothing is delivered, so that the
+    /// `Shutdown` frame is the last one every client gets.
+    closing: bool,
+    clients: HashMap<ClientId, Client>,
+    /// Folded nick to client.
+    nicks: HashMap<String, ClientId>,
+    /// Folded room name to room.
+    rooms: HashMap<String, Room>,
+    /// Clients whose queue was found full during the current operation; removed before
+    /// the lock is released.
+    slow: Vec<ClientId>,
+}
+
+#[derive(Debug)]
+struct Client {
+    nick: String,
+    /// Folded name of the client's room.
+    room: String,
+    outbox: Outbox,
+    /// Aborting the writer ends the connection; used for slow consumers.
+    writer: AbortHandle,
+}
+
+#[derive(Debug)]
+struct Room {
+    /// The name as first given, for display.
+    name: String,
+    members: HashMap<ClientId, Outbox>,
+}
+
+impl Registry {
+    /// Logs a client in under `nick` (already checked) into `room` (already checked, not
+    /// empty): queues its `Welcome` and tells the room's other members.
+    pub(crate) fn login(
+        &self,
+        nick: &str,
+        room: &str,
+        outbox: Outbox,
+        writer: AbortHandle,
+    ) -> Result<ClientId, Refusal> {
+        self.with(|inner| {
+            let key = names::fold(nick);
+            if inner.nicks.contains_key(&key) {
+                return Err(nick_taken(nick));
+            }
+            inner.next_client += 1;
+            let id = inner.next_client;
+            inner.nicks.insert(key, id);
+            let client = Client {
+                nick: nick.to_owned(),
+                room: names::fold(room),
+                outbox,
+                writer,
+            };
+            let room_key = client.room.clone();
+            inner.clients.insert(id, client);
+            inner.enter(id, &room_key, room);
+
+            // The welcome is queued before the room can send this client anything else.
+            let welcome = ServerMsg::Welcome {
+                version: PROTOCOL_VERSION,
+                nick: nick.to_owned(),
+                room: inner.room_name(&room_key),
+                members: inner.members(&room_key),
+            };
+            inner.send(id, encode(&welcome));
+            let joined = RoomEvent::Joined {
+                nick: nick.to_owned(),
+            };
+            inner.notify(&room_key, Some(id), joined);
+            Ok(id)
+        })
+    }
+
+    /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of the
+    /// sender's room, the sender included: its client shows its own line from this echo.
+    pub(crate) fn say(&self, id: ClientId, kind: ChatKind, text: String) {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get(&id) else {
+                return;
+            };
+            let (room_key, from) = (client.room.clone(), client.nick.clone());
+            let msg = ServerMsg::Chat {
+                id: inner.next_message_id(),
+                time_ms: now_ms(),
+                room: inner.room_name(&room_key),
+                from,
+                kind,
+                text,
+            };
+            inner.broadcast(&room_key, None, &encode(&msg));
+        });
+    }
+
+    /// Sends a private message to the client called `to` (any case) and echoes it to its
+    /// sender.
+    pub(crate) fn private(&self, id: ClientId, to: &str, text: String) -> Result<(), Refusal> {
+        self.with(|inner| {
+            let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
+                return Ok(());
+            };
+            let target = inner.nicks.get(&names::fold(to)).copied();
+            let Some((target, to)) =
+                target.and_then(|t| Some((t, inner.clients.get(&t)?.nick.clone())))
+            else {
+                return Err(Refusal {
+                    kind: ErrorKind::NoSuchNick,
+                    text: format!("no one here is called '{to}'"),
+                });
+            };
+            let msg = ServerMsg::Private {
+                id: inner.next_message_id(),
+                time_ms: now_ms(),
+                from,
+                to,
+                text,
+            };
+            let frame = encode(&msg);
+            if target != id {
+                inner.send(target, frame.clone());
+            }
+            inner.send(id, frame);
+            Ok(())
+        })
+    }
+
+    /// Moves a client to `room` (already checked): the old room is told it left, the new
+    /// room that it joined, and the client gets `Joined` with the new room's members.
+    /// Joining the room one is in only answers `Joined`.
+    pub(crate) fn join(&self, id: ClientId, room: &str) {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get_mut(&id) else {
+                return;
+            };
+            let new_key = names::fold(room);
+            if new_key != client.room {
+                let old_key = std::mem::replace(&mut client.room, new_key.clone());
+                let nick = client.nick.clone();
+                // Said before entering, so that a new room takes the name as given.
+                let new_name = inner
+                    .rooms
+                    .get(&new_key)
+                    .map_or(room, |r| r.name.as_str())
+                    .to_owned();
+                inner.exit(id, &old_key, format!("moved to {new_name}"));
+                inner.enter(id, &new_key, room);
+                inner.notify(&new_key, Some(id), RoomEvent::Joined { nick });
+            }
+            let joined = ServerMsg::Joined {
+                room: inner.room_name(&new_key),
+                members: inner.members(&new_key),
+            };
+            inner.send(id, encode(&joined));
+        });
+    }
+
+    /// Renames a client to `nick` (already checked). Changing only the case of one's own
+    /// nick is allowed; taking someone else's is not.
+    pub(crate) fn rename(&self, id: ClientId, nick: &str) -> Result<(), Refusal> {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get_mut(&id) else {
+                return Ok(());
+            };
+            let new_key = names::fold(nick);
+            let old_key = names::fold(&client.nick);
+            if new_key != old_key && inner.nicks.contains_key(&new_key) {
+                return Err(nick_taken(nick));
+            }
+            if client.nick != nick {
+                let old = std::mem::replace(&mut client.nick, nick.to_owned());
+                let room_key = client.room.clone();
+                inner.nicks.remove(&old_key);
+                inner.nicks.insert(new_key, id);
+                let renamed = RoomEvent::Renamed {
+                    old,
+                    new: nick.to_owned(),
+                };
+                inner.notify(&room_key, Some(id), renamed);
+            }
+            let changed = ServerMsg::NickChanged {
+                nick: nick.to_owned(),
+            };
+            inner.send(id, encode(&changed));
+            Ok(())
+        })
+    }
+
+    /// Answers a client's `Who` with the members of its room.
+    pub(crate) fn who(&self, id: ClientId) {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get(&id) else {
+                return;
+            };
+            let room_key = client.room.clone();
+            let members = ServerMsg::Members {
+                room: inner.room_name(&room_key),
+                members: inner.members(&room_key),
+            };
+            inner.send(id, encode(&members));
+        });
+    }
+
+    /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
+    /// false if it was already gone (removed as a slow consumer).
+    pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
+        self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
+    }
+
+    /// Stops all delivery, for shutdown: every client is about to be told `Shutdown` by
+    /// its own connection, and nothing may follow that.
+    pub(crate) fn close(&self) {
+        self.lock().closing = true;
+    }
+
+    /// Runs `f` under the lock, then disconnects the slow consumers it found.
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let mut inner = self.lock();
+        let result = f(&mut inner);
+        inner.evict_slow();
+        result
+    }
+
+    /// The data stays consistent even if a thread panicked while holding the lock (every
+    /// operation is a handful of map updates), so a poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    fn next_message_id(&mut self) -> u64 {
+        self.last_message += 1;
+        self.last_message
+    }
+
+    /// Display name of a room; empty if it does not exist (cannot happen for a client's
+    /// own room, which exists while the client is in it).
+    fn room_name(&self, key: &str) -> String {
+        self.rooms
+            .get(key)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// Nicks in a room, sorted case-insensitively.
+    fn members(&self, key: &str) -> Vec<String> {
+        let Some(room) = self.rooms.get(key) else {
+            return Vec::new();
+        };
+        let mut nicks: Vec<String> = room
+            .members
+            .keys()
+            .filter_map(|id| self.clients.get(id))
+            .map(|c| c.nick.clone())
+            .collect();
+        nicks.sort_by_cached_key(|n| names::fold(n));
+        nicks
+    }
+
+    /// Adds a client to a room, creating the room as `name` if needed.
+    fn enter(&mut self, id: ClientId, key: &str, name: &str) {
+        let Some(outbox) = self.clients.get(&id).map(|c| c.outbox.clone()) else {
+            return;
+        };
+        let room = self.rooms.entry(key.to_owned()).or_insert_with(|| Room {
+            name: name.to_owned(),
+            members: HashMap::new(),
+        });
+        room.members.insert(id, outbox);
+    }
+
+    /// Takes a client out of a room, drops the room if it is now empty, and tells the rest
+    /// that it left.
+    fn exit(&mut self, id: ClientId, key: &str, reason: String) {
+        let Some(room) = self.rooms.get_mut(key) else {
+            return;
+        };
+        room.members.remove(&id);
+        if room.members.is_empty() {
+            self.rooms.remove(key);
+            return;
+        }
+        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+            return;
+        };
+        self.notify(key, None, RoomEvent::Left { nick, reason });
+    }
+
+    /// Removes a client entirely, telling its room. Returns it if it was there.
+    fn remove(&mut self, id: ClientId, reason: String) -> Option<Client> {
+        let room_key = self.clients.get(&id)?.room.clone();
+        self.exit(id, &room_key, reason);
+        let client = self.clients.remove(&id)?;
+        self.nicks.remove(&names::fold(&client.nick));
+        Some(client)
+    }
+
+    /// Removes every client found to be a slow consumer, ending its connection. Telling a
+    /// room may find more; each round removes a client, so this ends.
+    fn evict_slow(&mut self) {
+        while let Some(id) = self.slow.pop() {
+            if let Some(client) = self.remove(id, "slow consumer".to_owned()) {
+                client.writer.abort();
+                tracing::warn!(
+                    client = id,
+                    nick = %client.nick,
+                    "disconnected a slow consumer: its outbound queue is full"
+                );
+            }
+        }
+    }
+
+    /// Tells a room's members (except `except`) about an event.
+    fn notify(&mut self, key: &str, except: Option<ClientId>, event: RoomEvent) {
+        let notice = ServerMsg::Notice {
+            time_ms: now_ms(),
+            room: self.room_name(key),
+            event,
+        };
+        self.broadcast(key, except, &encode(&notice));
+    }
+
+    /// Queues one encoded frame for every member of a room (except `except`); the frame is
+    /// shared, not copied.
+    fn broadcast(&mut self, key: &str, except: Option<ClientId>, frame: &Bytes) {
+        if self.closing {
+            return;
+        }
+        let Some(room) = self.rooms.get(key) else {
+            return;
+        };
+        for (&id, outbox) in &room.members {
+            if Some(id) != except && outbox.push(frame.clone()) == Err(PushError::Full) {
+                self.slow.push(id);
+            }
+        }
+    }
+
+    /// Queues a frame for one client.
+    fn send(&mut self, id: ClientId, frame: Bytes) {
+        if self.closing {
+            return;
+        }
+        let pushed = self.clients.get(&id).map(|c| c.outbox.push(frame));
+        if pushed == Some(Err(PushError::Full)) {
+            self.slow.push(id);
+        }
+    }
+}
+
+fn nick_taken(nick: &str) -> Refusal {
+    Refusal {
+        kind: ErrorKind::NickTaken,
+        text: format!("the nick '{nick}' is taken"),
+    }
+}
+
+/// Milliseconds since the Unix epoch; 0 if the clock is set before 1970.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbound::queue;
+    use shared::codec::decode_payload;
+    use tokio::sync::mpsc;
+
+    /// A logged-in client whose queue the test reads directly.
+    struct Probe {
+        id: ClientId,
+        rx: mpsc::Receiver<Bytes>,
+    }
+
+    impl Probe {
+        fn next(&mut self) -> Option<ServerMsg> {
+            let frame = self.rx.try_recv().ok()?;
+            Some(decode_payload(&frame[4..]).expect("server frames decode"))
+        }
+
+        fn drain(&mut self) -> Vec<ServerMsg> {
+            std::iter::from_fn(|| self.next()).collect()
+        }
+    }
+
+    /// A writer task that never finishes, to have an `AbortHandle`.
+    fn parked_writer() -> AbortHandle {
+        tokio::spawn(std::future::pending::<()>()).abort_handle()
+    }
+
+    fn login(reg: &Registry, nick: &str, room: &str, capacity: usize) -> Probe {
+        let (outbox, rx) = queue(capacity);
+        let id = reg.login(nick, room, outbox, parked_writer()).unwrap();
+        Probe { id, rx }
+    }
+
+    #[tokio::test]
+    async fn welcome_lists_members_sorted_and_others_hear_the_join() {
+        let reg = Registry::default();
+        let mut bob = login(&reg, "bob", "lobby", 8);
+        let mut alice = login(&reg, "Alice", "lobby", 8);
+        assert!(matches!(bob.next(), Some(ServerMsg::Welcome { .. })));
+        let welcome = alice.next().unwrap();
+        let ServerMsg::Welcome { members, room, .. } = welcome else {
+            panic!("expected welcome, got {welcome:?}");
+        };
+        assert_eq!(members, ["Alice", "bob"]);
+        assert_eq!(room, "lobby");
+        let notice = bob.next().unwrap();
+        assert!(matches!(
+            notice,
+            ServerMsg::Notice { event: RoomEvent::Joined { ref nick }, .. } if nick == "Alice"
+        ));
+        assert!(alice.next().is_none());
+    }
+
+    #[tokio::test]
+    async fn nicks_are_unique_ignoring_case() {
+        let reg = Registry::default();
+        let _bob = login(&reg, "bob", "lobby", 8);
+        let (outbox, _rx) = queue(8);
+        let refused = reg
+            .login("BOB", "other", outbox, parked_writer())
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NickTaken);
+    }
+
+    #[tokio::test]
+    async fn rooms_are_found_ignoring_case_and_keep_their_first_spelling() {
+        let reg = Registry::default();
+        let mut a = login(&reg, "a", "Dev", 8);
+        let mut b = login(&reg, "b", "dEV", 8);
+        let ServerMsg::Welcome { room, members, .. } = b.next().unwrap() else {
+            panic!("expected welcome");
+        };
+        assert_eq!(room, "Dev");
+        assert_eq!(members, ["a", "b"]);
+        a.drain();
+        reg.say(a.id, ChatKind::Say, "hi".into());
+        assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
+    }
+
+    #[tokio::test]
+    async fn ids_increase_across_rooms_and_private_messages() {
+        let reg = Registry::default();
+        let mut a = login(&reg, "a", "one", 8);
+        let mut b = login(&reg, "b", "two", 8);
+        reg.say(a.id, ChatKind::Say, "x".into());
+        reg.private(a.id, "B", "y".into()).unwrap();
+        reg.say(b.id, ChatKind::Action, "z".into());
+        let ids: Vec<u64> = a
+            .drain()
+            .into_iter()
+            .chain(b.drain())
+            .filter_map(|m| match m {
+                ServerMsg::Chat { id, .. } | ServerMsg::Private { id, .. } => Some(id),
+                _ => None,
+            })
+            .collect();
+        // a sees its chat (1) and its private echo (2); b sees the private (2) and its action (3).
+        assert_eq!(ids, [1, 2, 2, 3]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_evicts_the_member_and_tells_the_room() {
+        let reg = Registry::default();
+        let mut talker = login(&reg, "talker", "lobby", 64);
+        let sleeper = login(&reg, "sleeper", "lobby", 2); // welcome + one more frame
+        talker.drain();
+        reg.say(talker.id, ChatKind::Say, "one".into());
+        reg.say(talker.id, ChatKind::Say, "two".into());
+        let seen = talker.drain();
+        assert!(seen.iter().any(|m| matches!(
+            m,
+            ServerMsg::Notice { event: RoomEvent::Left { nick, reason }, .. }
+                if nick == "sleeper" && reason == "slow consumer"
+        )));
+        assert!(!reg.leave(sleeper.id, "connection closed"), "already gone");
+        // The nick is free again.
+        let _again = login(&reg, "sleeper", "lobby", 8);
+    }
+
+    #[tokio::test]
+    async fn the_last_member_out_drops_the_room() {
+        let reg = Registry::default();
+        let a = login(&reg, "a", "tmp", 8);
+        reg.join(a.id, "elsewhere");
+        assert!(!reg.lock().rooms.contains_key("tmp"));
+        assert!(reg.leave(a.id, "bye"));
+        assert!(reg.lock().rooms.is_empty());
+        assert!(reg.lock().nicks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn nothing_is_delivered_once_closing() {
+        let reg = Registry::default();
+        let mut a = login(&reg, "a", "lobby", 8);
+        let b = login(&reg, "b", "lobby", 8);
+        a.drain();
+        reg.close();
+        reg.say(b.id, ChatKind::Say, "late".into());
+        assert!(reg.leave(b.id, "server shutting down"));
+        assert!(a.drain().is_empty());
+    }
+}

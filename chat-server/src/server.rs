@@ -1,0 +1,147 @@
+//! The accept loop, the connection cap, and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use shared::{ErrorKind, ServerMsg};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::{sleep, timeout};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::connection;
+use crate::outbound::encode;
+use crate::registry::Registry;
+
+/// First pause after a failed `accept`; it doubles while failures go on.
+const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(10);
+
+/// Longest pause after a failed `accept`. A process out of file descriptors (EMFILE) gets
+/// them back as connections close; the server waits for that instead of spinning.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Extra time shutdown waits beyond `flush_timeout`, for connection tasks to be scheduled
+/// and finish after their writers.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
+
+/// What every connection task shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: Config,
+    pub(crate) registry: Registry,
+}
+
+/// Serves chat clients on `listener` until `shutdown` completes, then tells every client
+/// that the server is going away, gives their writers `flush_timeout` to deliver that, and
+/// returns once the connections are closed.
+///
+/// `main` passes a future that completes on Ctrl-C or SIGTERM; tests and a client that
+/// hosts a room pass whatever suits them.
+///
+/// # Errors
+///
+/// None at present: a failing connection is logged and dropped, and a failing `accept`
+/// is retried after a pause. The `Result` leaves room for setup that can fail.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
+    let max = config
+        .max_connections
+        .min(Semaphore::MAX_PERMITS)
+        .min(u32::MAX as usize);
+    let server = Server {
+        limit: Arc::new(Semaphore::new(max)),
+        max_connections: max,
+        shared: Arc::new(Shared {
+            config,
+            registry: Registry::default(),
+        }),
+        stop: CancellationToken::new(),
+        server_full: encode(&ServerMsg::Error {
+            kind: ErrorKind::ServerFull,
+            text: format!("the server is full ({max} connections)"),
+        }),
+    };
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "accepting connections");
+    }
+    tokio::select! {
+        () = server.accept(&listener) => {}
+        () = shutdown => info!("shutting down"),
+    }
+    // Closing the listener first: connections arriving from now on are refused by the
+    // operating system instead of waiting in the backlog.
+    drop(listener);
+    server.shut_down().await;
+    Ok(())
+}
+
+struct Server {
+    /// One permit per connection being served.
+    limit: Arc<Semaphore>,
+    max_connections: usize,
+    shared: Arc<Shared>,
+    /// Cancelled to tell every connection to say goodbye and close.
+    stop: CancellationToken,
+    /// Encoded once: sent to every connection over the cap.
+    server_full: Bytes,
+}
+
+impl Server {
+    /// Accepts connections for as long as it is polled.
+    async fn accept(&self, listener: &TcpListener) {
+        let mut backoff = ACCEPT_BACKOFF_START;
+        loop {
+            let (socket, peer) = match listener.accept().await {
+                Ok(accepted) => {
+                    backoff = ACCEPT_BACKOFF_START;
+                    accepted
+                }
+                Err(e) => {
+                    warn!(error = %e, pause = ?backoff, "accept failed; pausing");
+                    sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                    continue;
+                }
+            };
+            let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() else {
+                self.refuse(&socket, peer);
+                continue;
+            };
+            let shared = Arc::clone(&self.shared);
+            let stop = self.stop.clone();
+            tokio::spawn(async move {
+                connection::serve(socket, peer, shared, stop).await;
+                // Returned only now, so that shutdown can wait for every connection.
+                drop(permit);
+            });
+        }
+    }
+
+    /// Tells a connection over the cap why it is closed. The write does not wait: a fresh
+    /// socket has room for a few bytes, and the accept loop must never stall on a peer.
+    fn refuse(&self, socket: &TcpStream, peer: SocketAddr) {
+        warn!(%peer, max = self.max_connections, "server full; connection refused");
+        let _ = socket.try_write(&self.server_full);
+    }
+
+    /// Tells every connection to close and waits, for a bounded time, until they have.
+    async fn shut_down(self) {
+        self.shared.registry.close();
+        self.stop.cancel();
+        let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
+        let limit = self.shared.config.flush_timeout + SHUTDOWN_SLACK;
+        match timeout(limit, self.limit.acquire_many(all)).await {
+            Ok(_) => info!("all connections closed"),
+            Err(_) => warn!("some connections were still closing when the server stopped"),
+        }
+    }
+}
