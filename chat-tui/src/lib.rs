@@ -1,1 +1,151 @@
+//! The terminal client of the chat room.
+//!
+//! # Layout
+//!
+//! Data flows one way: terminal and network events become [`app::Event`]s,
+//! [`app::App::update`] turns them into state changes and [`app::Command`]s, the network task
+//! carries the commands out, and the widgets only read the state.
+//!
+//! - [`cli`]: command-line arguments.
+//! - [`app`]: the state and its update function; no I/O.
+//! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
+//! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
+//!   `/quit`.
+//! - [`sanitize`]: text from the network made harmless for the terminal.
+//! - [`net`]: the network task (handshake, keepalive, reconnect, queue while disconnected).
+//! - [`host`]: `--host`, the server library running in this process.
+//! - [`ui`]: widgets for the message pane, member list, status line and input line.
+//! - [`terminal`]: taking the terminal over and always giving it back.
+//! - [`event`]: the loop that merges terminal input, network events and signals.
 
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod event;
+pub mod host;
+pub mod input;
+pub mod net;
+pub mod sanitize;
+pub mod terminal;
+pub mod ui;
+
+use std::fs::{File, OpenOptions};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use anyhow::Context as _;
+
+use crate::app::{App, Settings};
+use crate::cli::Cli;
+use crate::event::Outcome;
+use crate::net::NetConfig;
+
+/// The whole program: parses arguments, runs, and turns an error into one line on stderr
+/// (printed after the terminal is restored) and exit code 2.
+pub fn main() -> ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    // The local UTC offset can only be read safely while the process has one thread.
+    let utc_offset_secs = time::UtcOffset::current_local_offset().map_or(0, |o| o.whole_seconds());
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("chat-tui: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("chat-tui: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(run(cli, utc_offset_secs));
+    // The terminal reader thread blocks in a read; do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("chat-tui: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Connects (hosting first with `--host`), then runs the screen until the user leaves.
+pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
+    let hosted = match &cli.host {
+        Some(addr) => Some(host::start(addr).await?),
+        None => None,
+    };
+    let addr = match &hosted {
+        Some(h) => h.connect_addr.to_string(),
+        None => cli.connect.clone(),
+    };
+    let config = NetConfig {
+        addr: addr.clone(),
+        nick: cli.nick(),
+        room: cli.room.clone(),
+    };
+    let connected = net::connect(config).await;
+    let (net, events, welcome) = match connected {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(h) = hosted {
+                h.stop().await;
+            }
+            return Err(e.into());
+        }
+    };
+    tracing::info!(%addr, nick = %welcome.nick, room = %welcome.room, "connected");
+    let settings = Settings {
+        server: addr,
+        hosting: hosted.as_ref().map(|h| h.public_addr.to_string()),
+        bell: !cli.no_bell,
+        utc_offset_secs,
+    };
+    let outcome = {
+        let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;
+        let mut app = App::new(settings, welcome.nick, welcome.room, welcome.members);
+        app.now_ms = event::now_ms();
+        // Timestamps of local lines need the time before the first event.
+        let size = terminal.size()?;
+        app.update(app::Event::Resize(size.width, size.height));
+        event::run(&mut terminal, &mut app, &net, events).await
+        // The guard restores the terminal here, before anything is printed.
+    };
+    net.finish().await;
+    if let Some(h) = hosted {
+        h.stop().await;
+    }
+    match outcome? {
+        Outcome::Quit => Ok(()),
+        Outcome::Fail(why) => Err(anyhow::anyhow!(why)),
+    }
+}
+
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    let file = match &cli.log_file {
+        Some(path) => {
+            Some(open_log(path).with_context(|| format!("cannot open {}", path.display()))?)
+        }
+        // Without an explicit path, a log that cannot be written is not worth refusing to
+        // start for.
+        None => open_log(&Cli::default_log_file()).ok(),
+    };
+    let Some(file) = file else { return Ok(()) };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+    Ok(())
+}
+
+fn open_log(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
+}

@@ -1,0 +1,765 @@
+//! The application state and its update function.
+//!
+//! [`App::update`] turns one [`Event`] (a key, a paste, a mouse wheel, a resize, something
+//! from the network) into changes of the state and a list of [`Command`]s for the outside
+//! world (send a frame, ring the bell, quit). It does no I/O, so every behaviour of the
+//! client can be tested by feeding it events. The widgets in [`crate::ui`] only read it.
+//!
+//! Everything that came from the network is sanitised on its way in ([`crate::sanitize`]),
+//! so nothing stored here can drive the terminal.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use shared::{ChatKind, ClientMsg, RoomEvent, ServerMsg};
+
+use crate::commands::{self, COMMANDS, Input};
+use crate::input::InputLine;
+use crate::net::NetEvent;
+use crate::sanitize;
+use crate::ui;
+
+/// Entries kept in the message pane; older ones are dropped.
+pub const MAX_SCROLLBACK: usize = 5000;
+/// Lines remembered by the input history.
+pub const MAX_HISTORY: usize = 500;
+/// Lines one mouse wheel notch scrolls.
+const WHEEL_LINES: usize = 3;
+
+/// Something that happened, as the app sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Key(KeyEvent),
+    /// Text pasted in the terminal (bracketed paste).
+    Paste(String),
+    Mouse(MouseEvent),
+    /// The terminal now has this many columns and rows.
+    Resize(u16, u16),
+    Net(NetEvent),
+}
+
+/// What the app asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Hand a frame to the network task.
+    Send(ClientMsg),
+    /// Ring the terminal bell.
+    Bell,
+    /// Clear and redraw the whole terminal (Ctrl-L).
+    Redraw,
+    /// Leave normally.
+    Quit,
+    /// Leave with an error message and exit code 2.
+    Fail(String),
+}
+
+/// State of the connection, shown in the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connected,
+    Disconnected {
+        reason: String,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+}
+
+/// Settings fixed at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The server, as shown in the status line.
+    pub server: String,
+    /// When this process hosts the room: the address others should connect to.
+    pub hosting: Option<String>,
+    /// Ring the bell on mentions and private messages.
+    pub bell: bool,
+    /// Offset of local time from UTC, for the timestamps.
+    pub utc_offset_secs: i32,
+}
+
+/// One entry of the message pane. All text is already sanitised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub time_ms: u64,
+    pub kind: EntryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    Chat {
+        from: String,
+        text: String,
+        action: bool,
+        own: bool,
+        mention: bool,
+    },
+    Private {
+        from: String,
+        to: String,
+        text: String,
+        own: bool,
+    },
+    /// Something that happened in the room or on the server.
+    Notice(String),
+    /// Local information (help, queued messages).
+    Info(String),
+    Error(String),
+}
+
+/// A multi-line paste waiting for the user's yes or no.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPaste {
+    pub lines: Vec<String>,
+    /// The input line as it was before the paste, restored if the user says no.
+    previous: InputLine,
+}
+
+/// Tab completion in progress: pressing Tab again cycles through the candidates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Completion {
+    /// Byte offset where the completed word starts.
+    start: usize,
+    /// Byte length of what the last Tab inserted.
+    inserted: usize,
+    candidates: Vec<String>,
+    index: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub settings: Settings,
+    pub nick: String,
+    pub room: String,
+    /// Members of the room, sorted, as the server named them (sanitised when drawn).
+    pub members: Vec<String>,
+    pub conn: ConnState,
+    /// Messages waiting in the network task for the connection to come back.
+    pub queued: usize,
+    pub input: InputLine,
+    pub show_members: bool,
+    pub pending_paste: Option<PendingPaste>,
+    /// Current time in milliseconds since the epoch, for entries made locally. Set by the
+    /// event loop before each update, so that `update` itself reads no clock.
+    pub now_ms: u64,
+    messages: VecDeque<Entry>,
+    /// How many wrapped lines the view is scrolled up from the bottom; 0 follows new text.
+    scroll: usize,
+    /// Entries that arrived while scrolled up.
+    unseen: usize,
+    size: (u16, u16),
+    history: Vec<String>,
+    history_pos: Option<usize>,
+    draft: String,
+    completion: Option<Completion>,
+}
+
+impl App {
+    /// A connected app, from the server's welcome.
+    pub fn new(settings: Settings, nick: String, room: String, members: Vec<String>) -> Self {
+        let mut app = App {
+            settings,
+            nick,
+            room,
+            members,
+            conn: ConnState::Connected,
+            queued: 0,
+            input: InputLine::default(),
+            show_members: false,
+            pending_paste: None,
+            now_ms: 0,
+            messages: VecDeque::new(),
+            scroll: 0,
+            unseen: 0,
+            size: (80, 24),
+            history: Vec::new(),
+            history_pos: None,
+            draft: String::new(),
+            completion: None,
+        };
+        app.info(format!(
+            "joined #{} as {} ({}); type /help for commands and keys",
+            sanitize::nick(&app.room),
+            sanitize::nick(&app.nick),
+            members_count(app.members.len())
+        ));
+        app
+    }
+
+    pub fn messages(&self) -> &VecDeque<Entry> {
+        &self.messages
+    }
+
+    pub fn scroll(&self) -> usize {
+        self.scroll
+    }
+
+    pub fn unseen(&self) -> usize {
+        self.unseen
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        self.size
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Key(key) => self.on_key(key),
+            Event::Paste(text) => {
+                self.on_paste(&text);
+                Vec::new()
+            }
+            Event::Mouse(mouse) => {
+                match mouse.kind {
+                    MouseEventKind::ScrollUp => self.scroll_up(WHEEL_LINES),
+                    MouseEventKind::ScrollDown => self.scroll_down(WHEEL_LINES),
+                    _ => {}
+                }
+                Vec::new()
+            }
+            Event::Resize(w, h) => {
+                self.size = (w, h);
+                Vec::new()
+            }
+            Event::Net(net) => self.on_net(net),
+        }
+    }
+
+    // ----- keys -------------------------------------------------------------------------
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        if self.pending_paste.is_some() {
+            return self.on_paste_answer(key);
+        }
+        if key.code != KeyCode::Tab {
+            self.completion = None;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let input = &mut self.input;
+        match key.code {
+            KeyCode::Char('c') if ctrl => return quit(String::new()),
+            KeyCode::Char('l') if ctrl => return vec![Command::Redraw],
+            KeyCode::Char('a') if ctrl => input.home(),
+            KeyCode::Char('e') if ctrl => input.end(),
+            KeyCode::Char('u') if ctrl => input.kill_to_start(),
+            KeyCode::Char('k') if ctrl => input.kill_to_end(),
+            KeyCode::Char('w') if ctrl => input.kill_word_back(),
+            KeyCode::Char('d') if ctrl => input.delete(),
+            KeyCode::Char('b') if alt => input.word_left(),
+            KeyCode::Char('f') if alt => input.word_right(),
+            KeyCode::Char(c) if !ctrl && !alt => input.insert_char(c),
+            KeyCode::Left if ctrl || alt => input.word_left(),
+            KeyCode::Right if ctrl || alt => input.word_right(),
+            KeyCode::Left => input.left(),
+            KeyCode::Right => input.right(),
+            KeyCode::Home => input.home(),
+            KeyCode::End => input.end(),
+            KeyCode::Backspace if ctrl || alt => input.kill_word_back(),
+            KeyCode::Backspace => input.backspace(),
+            KeyCode::Delete => input.delete(),
+            KeyCode::Up => self.history_prev(),
+            KeyCode::Down => self.history_next(),
+            KeyCode::PageUp => self.scroll_up(self.page()),
+            KeyCode::PageDown => self.scroll_down(self.page()),
+            KeyCode::Esc => self.scroll_to_bottom(),
+            KeyCode::Tab => self.complete(),
+            KeyCode::F(2) => self.show_members = !self.show_members,
+            KeyCode::Enter => return self.submit(),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn submit(&mut self) -> Vec<Command> {
+        let line = self.input.text().to_owned();
+        let parsed = match commands::parse(&line) {
+            Ok(parsed) => parsed,
+            Err(e) if e.is_empty() => return Vec::new(),
+            Err(e) => {
+                // The line stays in the input so that it can be corrected.
+                self.error(e);
+                return Vec::new();
+            }
+        };
+        self.input.take();
+        self.remember(line);
+        self.scroll_to_bottom();
+        let msg = match parsed {
+            Input::Say(text) => ClientMsg::Chat { text },
+            Input::Command(cmd) => match cmd {
+                commands::Command::Help => {
+                    self.help();
+                    return Vec::new();
+                }
+                commands::Command::Clear => {
+                    self.messages.clear();
+                    return Vec::new();
+                }
+                commands::Command::Quit(reason) => return quit(reason),
+                commands::Command::Nick(nick) => ClientMsg::Nick { nick },
+                commands::Command::Join(room) => ClientMsg::Join { room },
+                commands::Command::Who => ClientMsg::Who,
+                commands::Command::Me(text) => ClientMsg::Action { text },
+                commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
+            },
+        };
+        vec![Command::Send(msg)]
+    }
+
+    fn help(&mut self) {
+        self.info("commands:".into());
+        for (name, args, what) in COMMANDS {
+            self.info(format!("  {:<18} {what}", format!("{name} {args}")));
+        }
+        self.info("  //TEXT             send TEXT starting with a slash".into());
+        for line in KEYS_HELP {
+            self.info((*line).into());
+        }
+    }
+
+    fn remember(&mut self, line: String) {
+        self.history_pos = None;
+        if self.history.last() != Some(&line) {
+            if self.history.len() == MAX_HISTORY {
+                self.history.remove(0);
+            }
+            self.history.push(line);
+        }
+    }
+
+    fn history_prev(&mut self) {
+        let pos = match self.history_pos {
+            None if self.history.is_empty() => return,
+            None => {
+                self.draft = self.input.text().to_owned();
+                self.history.len() - 1
+            }
+            Some(pos) => pos.saturating_sub(1),
+        };
+        self.history_pos = Some(pos);
+        self.input.set(self.history[pos].clone());
+    }
+
+    fn history_next(&mut self) {
+        let Some(pos) = self.history_pos else { return };
+        if pos + 1 < self.history.len() {
+            self.history_pos = Some(pos + 1);
+            self.input.set(self.history[pos + 1].clone());
+        } else {
+            self.history_pos = None;
+            self.input.set(std::mem::take(&mut self.draft));
+        }
+    }
+
+    /// Tab: completes the word before the cursor with a command (at the start of the line)
+    /// or a member's nick; each further Tab offers the next candidate.
+    fn complete(&mut self) {
+        if let Some(c) = &mut self.completion {
+            c.index = (c.index + 1) % c.candidates.len();
+            let (start, end) = (c.start, c.start + c.inserted);
+            let next = c.candidates[c.index].clone();
+            c.inserted = next.len();
+            self.input.replace_range(start..end, &next);
+            return;
+        }
+        let before = &self.input.text()[..self.input.cursor()];
+        let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+        let word = &before[start..];
+        if word.is_empty() {
+            return;
+        }
+        let candidates: Vec<String> = if start == 0 && word.starts_with('/') {
+            COMMANDS
+                .iter()
+                .filter(|(name, _, _)| name.starts_with(word))
+                .map(|(name, _, _)| format!("{name} "))
+                .collect()
+        } else {
+            let word = word.to_lowercase();
+            let suffix = if start == 0 { ": " } else { " " };
+            self.members
+                .iter()
+                .filter(|m| **m != self.nick && m.to_lowercase().starts_with(&word))
+                .map(|m| format!("{m}{suffix}"))
+                .collect()
+        };
+        let Some(first) = candidates.first().cloned() else {
+            return;
+        };
+        let end = self.input.cursor();
+        self.input.replace_range(start..end, &first);
+        self.completion = Some(Completion {
+            start,
+            inserted: first.len(),
+            candidates,
+            index: 0,
+        });
+    }
+
+    // ----- paste ------------------------------------------------------------------------
+
+    /// A paste goes into the input line. One of several lines is not sent at once: the
+    /// input line asks first, so that a wrong clipboard does not flood the room.
+    fn on_paste(&mut self, text: &str) {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = text.strip_suffix('\n').unwrap_or(&text);
+        if !text.contains('\n') {
+            self.input.insert(text);
+            return;
+        }
+        let previous = self.input.clone();
+        let (before, after) = previous.text().split_at(previous.cursor());
+        let whole = format!("{before}{text}{after}");
+        let lines: Vec<String> = whole
+            .split('\n')
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let mut clean = InputLine::default();
+                clean.insert(l);
+                clean.take()
+            })
+            .collect();
+        self.pending_paste = Some(PendingPaste { lines, previous });
+        self.input.take();
+    }
+
+    fn on_paste_answer(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(paste) = self.pending_paste.take() else {
+            return Vec::new();
+        };
+        match key.code {
+            KeyCode::Char('y' | 'Y') | KeyCode::Enter => {
+                if let Some(long) = paste.lines.iter().find(|l| commands::parse(l).is_err()) {
+                    let why = commands::parse(long).err().unwrap_or_default();
+                    self.error(format!("paste not sent: {why}"));
+                    self.input = paste.previous;
+                    return Vec::new();
+                }
+                self.scroll_to_bottom();
+                // Pasted lines are text, never commands, whatever they start with.
+                paste
+                    .lines
+                    .into_iter()
+                    .map(|text| Command::Send(ClientMsg::Chat { text }))
+                    .collect()
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                self.info(format!("paste of {} lines dropped", paste.lines.len()));
+                self.input = paste.previous;
+                Vec::new()
+            }
+            _ => {
+                self.pending_paste = Some(paste);
+                Vec::new()
+            }
+        }
+    }
+
+    // ----- network ----------------------------------------------------------------------
+
+    fn on_net(&mut self, event: NetEvent) -> Vec<Command> {
+        match event {
+            NetEvent::Welcome {
+                nick,
+                room,
+                members,
+            } => {
+                self.conn = ConnState::Connected;
+                self.nick = nick;
+                self.room = room;
+                self.members = members;
+                self.notice_now(format!(
+                    "reconnected: #{} as {} ({})",
+                    sanitize::nick(&self.room),
+                    sanitize::nick(&self.nick),
+                    members_count(self.members.len())
+                ));
+            }
+            NetEvent::Server(msg) => return self.on_server(msg),
+            NetEvent::Disconnected { reason } => {
+                self.error(format!("connection lost: {}", sanitize::text(&reason)));
+                self.conn = ConnState::Disconnected { reason };
+            }
+            NetEvent::Reconnecting {
+                attempt,
+                delay,
+                error,
+            } => {
+                self.conn = ConnState::Reconnecting {
+                    attempt,
+                    delay,
+                    error,
+                }
+            }
+            NetEvent::Queued { waiting } => {
+                self.queued = waiting;
+                self.info(format!(
+                    "not connected: queued, {waiting} waiting to be sent after reconnecting"
+                ));
+            }
+            NetEvent::Flushed { sent } => {
+                self.queued = 0;
+                self.info(format!("sent {sent} queued message(s)"));
+            }
+            NetEvent::Refused { reason } => self.error(format!("not sent: {reason}")),
+            NetEvent::Fatal(reason) => return vec![Command::Fail(reason)],
+        }
+        Vec::new()
+    }
+
+    fn on_server(&mut self, msg: ServerMsg) -> Vec<Command> {
+        let mut commands = Vec::new();
+        match msg {
+            ServerMsg::Chat {
+                time_ms,
+                from,
+                kind,
+                text,
+                ..
+            } => {
+                let own = from == self.nick;
+                let mention = !own && mentions(&text, &self.nick);
+                if mention && self.settings.bell {
+                    commands.push(Command::Bell);
+                }
+                self.push(Entry {
+                    time_ms,
+                    kind: EntryKind::Chat {
+                        from: sanitize::nick(&from).into_owned(),
+                        text: sanitize::text(&text).into_owned(),
+                        action: kind == ChatKind::Action,
+                        own,
+                        mention,
+                    },
+                });
+            }
+            ServerMsg::Private {
+                time_ms,
+                from,
+                to,
+                text,
+                ..
+            } => {
+                let own = from == self.nick;
+                if !own && self.settings.bell {
+                    commands.push(Command::Bell);
+                }
+                self.push(Entry {
+                    time_ms,
+                    kind: EntryKind::Private {
+                        from: sanitize::nick(&from).into_owned(),
+                        to: sanitize::nick(&to).into_owned(),
+                        text: sanitize::text(&text).into_owned(),
+                        own,
+                    },
+                });
+            }
+            ServerMsg::Notice {
+                time_ms,
+                room,
+                event,
+            } => {
+                let here = room == self.room;
+                let room = sanitize::nick(&room);
+                let text = match event {
+                    RoomEvent::Joined { nick } => {
+                        if here {
+                            insert_sorted(&mut self.members, nick.clone());
+                        }
+                        format!("{} joined #{room}", sanitize::nick(&nick))
+                    }
+                    RoomEvent::Left { nick, reason } => {
+                        if here {
+                            self.members.retain(|m| *m != nick);
+                        }
+                        let reason = sanitize::text(&reason);
+                        if reason.is_empty() {
+                            format!("{} left #{room}", sanitize::nick(&nick))
+                        } else {
+                            format!("{} left #{room} ({reason})", sanitize::nick(&nick))
+                        }
+                    }
+                    RoomEvent::Renamed { old, new } => {
+                        if here {
+                            self.members.retain(|m| *m != old);
+                            insert_sorted(&mut self.members, new.clone());
+                        }
+                        format!(
+                            "{} is now known as {}",
+                            sanitize::nick(&old),
+                            sanitize::nick(&new)
+                        )
+                    }
+                };
+                self.push(Entry {
+                    time_ms,
+                    kind: EntryKind::Notice(text),
+                });
+            }
+            ServerMsg::Joined { room, members } => {
+                self.room = room;
+                self.members = members;
+                self.notice_now(format!(
+                    "you joined #{} ({})",
+                    sanitize::nick(&self.room),
+                    members_count(self.members.len())
+                ));
+            }
+            ServerMsg::Members { room, members } => {
+                let list: Vec<_> = members.iter().map(|m| sanitize::nick(m)).collect();
+                self.notice_now(format!(
+                    "members of #{} ({}): {}",
+                    sanitize::nick(&room),
+                    members.len(),
+                    list.join(", ")
+                ));
+                if room == self.room {
+                    self.members = members;
+                }
+            }
+            ServerMsg::NickChanged { nick } => {
+                self.members.retain(|m| *m != self.nick);
+                insert_sorted(&mut self.members, nick.clone());
+                self.nick = nick;
+                self.notice_now(format!(
+                    "you are now known as {}",
+                    sanitize::nick(&self.nick)
+                ));
+            }
+            ServerMsg::Error { kind, text } => {
+                self.error(format!("server: {} ({kind:?})", sanitize::text(&text)));
+            }
+            ServerMsg::Shutdown { reason } => {
+                self.notice_now(format!("server shutting down: {}", sanitize::text(&reason)));
+            }
+            // The network task answers pings; a welcome arrives as NetEvent::Welcome.
+            ServerMsg::Ping { .. } | ServerMsg::Pong { .. } | ServerMsg::Welcome { .. } => {}
+        }
+        commands
+    }
+
+    // ----- message pane -----------------------------------------------------------------
+
+    fn push(&mut self, entry: Entry) {
+        if self.scroll > 0 {
+            // Keep the view where it is: it now ends this many lines further from the bottom.
+            self.scroll += ui::entry_height(self, &entry);
+            self.unseen += 1;
+        }
+        if self.messages.len() == MAX_SCROLLBACK {
+            self.messages.pop_front();
+        }
+        self.messages.push_back(entry);
+    }
+
+    fn info(&mut self, text: String) {
+        self.local(EntryKind::Info(text));
+    }
+
+    fn error(&mut self, text: String) {
+        self.local(EntryKind::Error(text));
+    }
+
+    fn notice_now(&mut self, text: String) {
+        self.local(EntryKind::Notice(text));
+    }
+
+    fn local(&mut self, kind: EntryKind) {
+        self.push(Entry {
+            time_ms: self.now_ms,
+            kind,
+        });
+    }
+
+    /// Rows of the message pane: what PageUp/PageDown move by (less one row of overlap).
+    fn page(&self) -> usize {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        usize::from(ui::layout(area, self.show_members).messages.height)
+            .saturating_sub(1)
+            .max(1)
+    }
+
+    fn scroll_up(&mut self, lines: usize) {
+        let area = Rect::new(0, 0, self.size.0, self.size.1);
+        let height = usize::from(ui::layout(area, self.show_members).messages.height);
+        // Only as far as the oldest line reaching the top of the pane.
+        let wanted = self.scroll + lines;
+        let mut total = 0;
+        for entry in self.messages.iter().rev() {
+            total += ui::entry_height(self, entry);
+            if total >= wanted + height {
+                break;
+            }
+        }
+        self.scroll = wanted.min(total.saturating_sub(height));
+        if self.scroll == 0 {
+            self.unseen = 0;
+        }
+    }
+
+    fn scroll_down(&mut self, lines: usize) {
+        self.scroll = self.scroll.saturating_sub(lines);
+        if self.scroll == 0 {
+            self.unseen = 0;
+        }
+    }
+
+    fn scroll_to_bottom(&mut self) {
+        self.scroll = 0;
+        self.unseen = 0;
+    }
+}
+
+/// The key list of `/help`.
+pub const KEYS_HELP: &[&str] = &[
+    "keys:",
+    "  Enter send · Tab complete nick or command · Up/Down input history",
+    "  Left/Right, Ctrl/Alt-Left/Right move by character/word · Home/End, Ctrl-A/E",
+    "  Backspace/Delete · Ctrl-W delete word · Ctrl-U/Ctrl-K delete to start/end",
+    "  PageUp/PageDown, mouse wheel scroll · Esc back to the newest · F2 member list",
+    "  Ctrl-L redraw · Ctrl-C quit",
+];
+
+fn quit(reason: String) -> Vec<Command> {
+    vec![Command::Send(ClientMsg::Quit { reason }), Command::Quit]
+}
+
+fn members_count(n: usize) -> String {
+    if n == 1 {
+        "1 member".into()
+    } else {
+        format!("{n} members")
+    }
+}
+
+fn insert_sorted(list: &mut Vec<String>, item: String) {
+    if let Err(at) = list.binary_search(&item) {
+        list.insert(at, item);
+    }
+}
+
+/// Whether `text` names `nick` as a whole word, ignoring case.
+pub fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() {
+        return false;
+    }
+    let text = text.to_lowercase();
+    let nick = nick.to_lowercase();
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(&nick).any(|(i, _)| {
+        !is_word(text[..i].chars().next_back()) && !is_word(text[i + nick.len()..].chars().next())
+    })
+}
+
+#[cfg(test)]
+mod tests;

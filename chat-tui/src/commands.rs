@@ -1,0 +1,199 @@
+//! Slash commands typed in the input line.
+
+use shared::limits::{MAX_NICK_CHARS, MAX_REASON_BYTES, MAX_ROOM_CHARS, MAX_TEXT_BYTES};
+
+/// What a submitted line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Say this text in the room.
+    Say(String),
+    Command(Command),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help,
+    Nick(String),
+    Join(String),
+    Who,
+    Me(String),
+    Msg { to: String, text: String },
+    Clear,
+    Quit(String),
+}
+
+/// Every command with its arguments and what it does, for `/help` and Tab completion.
+pub const COMMANDS: &[(&str, &str, &str)] = &[
+    ("/help", "", "show commands and keys"),
+    ("/nick", "NAME", "change your nick"),
+    ("/join", "ROOM", "leave this room and join another"),
+    ("/who", "", "list the members of this room"),
+    ("/me", "TEXT", "say what you are doing"),
+    ("/msg", "NICK TEXT", "send a private message"),
+    ("/clear", "", "clear the message pane"),
+    ("/quit", "[REASON]", "leave"),
+];
+
+/// Parses a submitted line. `//text` sends `/text` as a message. An error is a message for
+/// the user, shown inline.
+pub fn parse(line: &str) -> Result<Input, String> {
+    let Some(rest) = line.strip_prefix('/') else {
+        return say(line);
+    };
+    if rest.starts_with('/') {
+        return say(rest);
+    }
+    let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let args = args.trim();
+    let command = match name {
+        "help" | "h" | "?" => Command::Help,
+        "nick" => Command::Nick(one_name(args, "nick", MAX_NICK_CHARS)?),
+        "join" | "j" => {
+            let room = args.strip_prefix('#').unwrap_or(args);
+            Command::Join(one_name(room, "join", MAX_ROOM_CHARS)?)
+        }
+        "who" | "names" => no_args(args, "who", Command::Who)?,
+        "me" => Command::Me(text_arg(args, "me")?),
+        "msg" | "query" => {
+            let (to, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+            Command::Msg {
+                to: one_name(to, "msg", MAX_NICK_CHARS)?,
+                text: text_arg(text.trim_start(), "msg")?,
+            }
+        }
+        "clear" => no_args(args, "clear", Command::Clear)?,
+        "quit" | "exit" | "q" => {
+            if args.len() > MAX_REASON_BYTES {
+                return Err(format!(
+                    "/quit: reason longer than {MAX_REASON_BYTES} bytes"
+                ));
+            }
+            Command::Quit(args.to_owned())
+        }
+        "" => return Err("empty command; type /help for the list".into()),
+        other => return Err(format!("unknown command /{other}; type /help for the list")),
+    };
+    Ok(Input::Command(command))
+}
+
+/// The usage line of a command, e.g. `/msg NICK TEXT`.
+fn usage(name: &str) -> String {
+    COMMANDS
+        .iter()
+        .find(|(n, _, _)| n[1..] == *name)
+        .map(|(n, args, _)| format!("usage: {n} {args}").trim_end().to_owned())
+        .unwrap_or_default()
+}
+
+fn say(text: &str) -> Result<Input, String> {
+    if text.trim().is_empty() {
+        return Err(String::new());
+    }
+    check_len(text)?;
+    Ok(Input::Say(text.to_owned()))
+}
+
+fn check_len(text: &str) -> Result<(), String> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(format!(
+            "message too long: {} bytes, at most {MAX_TEXT_BYTES}",
+            text.len()
+        ));
+    }
+    Ok(())
+}
+
+fn one_name(arg: &str, cmd: &str, max_chars: usize) -> Result<String, String> {
+    if arg.is_empty() || arg.contains(char::is_whitespace) {
+        return Err(usage(cmd));
+    }
+    if arg.chars().count() > max_chars {
+        return Err(format!("/{cmd}: name longer than {max_chars} characters"));
+    }
+    Ok(arg.to_owned())
+}
+
+fn text_arg(arg: &str, cmd: &str) -> Result<String, String> {
+    if arg.is_empty() {
+        return Err(usage(cmd));
+    }
+    check_len(arg)?;
+    Ok(arg.to_owned())
+}
+
+fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {
+    if args.is_empty() {
+        Ok(command)
+    } else {
+        Err(format!("/{cmd} takes no arguments"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Command {
+        match parse(line) {
+            Ok(Input::Command(c)) => c,
+            other => panic!("{line:?} -> {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_text_is_said() {
+        assert_eq!(parse("hello 你好"), Ok(Input::Say("hello 你好".into())));
+        assert_eq!(parse("//etc/passwd"), Ok(Input::Say("/etc/passwd".into())));
+    }
+
+    #[test]
+    fn blank_line_is_nothing() {
+        assert_eq!(parse("   "), Err(String::new()));
+    }
+
+    #[test]
+    fn commands_with_arguments() {
+        assert_eq!(cmd("/help"), Command::Help);
+        assert_eq!(cmd("/nick bob"), Command::Nick("bob".into()));
+        assert_eq!(cmd("/join #rust"), Command::Join("rust".into()));
+        assert_eq!(cmd("/join 中文"), Command::Join("中文".into()));
+        assert_eq!(cmd("/who"), Command::Who);
+        assert_eq!(cmd("/me waves  hi"), Command::Me("waves  hi".into()));
+        assert_eq!(
+            cmd("/msg bob  hi there"),
+            Command::Msg {
+                to: "bob".into(),
+                text: "hi there".into()
+            }
+        );
+        assert_eq!(cmd("/clear"), Command::Clear);
+        assert_eq!(cmd("/quit"), Command::Quit(String::new()));
+        assert_eq!(cmd("/quit bye all"), Command::Quit("bye all".into()));
+    }
+
+    #[test]
+    fn bad_arguments_say_how() {
+        assert_eq!(parse("/nick"), Err("usage: /nick NAME".into()));
+        assert_eq!(parse("/nick a b"), Err("usage: /nick NAME".into()));
+        assert_eq!(parse("/msg bob"), Err("usage: /msg NICK TEXT".into()));
+        assert_eq!(parse("/me"), Err("usage: /me TEXT".into()));
+        assert_eq!(parse("/who x"), Err("/who takes no arguments".into()));
+        let long = "n".repeat(MAX_NICK_CHARS + 1);
+        assert!(
+            parse(&format!("/nick {long}"))
+                .unwrap_err()
+                .contains("longer")
+        );
+        let text = "x".repeat(MAX_TEXT_BYTES + 1);
+        assert!(parse(&text).unwrap_err().contains("too long"));
+    }
+
+    #[test]
+    fn unknown_command() {
+        assert_eq!(
+            parse("/frobnicate now"),
+            Err("unknown command /frobnicate; type /help for the list".into())
+        );
+        assert!(parse("/").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! The event loop: terminal input, network events and signals merged into one stream of
+//! [`Event`]s for [`App::update`].
+//!
+//! Nothing here ticks: the loop sleeps until something happens, so an idle client uses no
+//! CPU. After waking it takes everything else that is already waiting (up to a bound) before
+//! it draws once, so a flood of messages costs one redraw per batch and keystrokes are never
+//! stuck behind a queue of redraws.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::{FutureExt, StreamExt};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::app::{App, Command, Event};
+use crate::net::{NetEvent, NetHandle};
+use crate::terminal::{self, Tui};
+use crate::ui;
+
+/// Most events handled between two redraws.
+const MAX_BATCH: usize = 1000;
+
+/// How the loop ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Quit,
+    Fail(String),
+}
+
+/// Runs the client until the user quits, a signal arrives or the connection fails for good.
+pub async fn run(
+    terminal: &mut Tui,
+    app: &mut App,
+    net: &NetHandle,
+    mut net_events: mpsc::Receiver<NetEvent>,
+) -> anyhow::Result<Outcome> {
+    let mut input = EventStream::new();
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    terminal.draw(|frame| ui::draw(frame, app))?;
+    loop {
+        let first = tokio::select! {
+            ev = input.next() => match ev {
+                Some(ev) => Source::Terminal(ev?),
+                None => return Ok(Outcome::Quit),
+            },
+            ev = net_events.recv() => Source::Net(ev),
+            _ = sigterm.recv() => Source::Signal("terminated"),
+            _ = sighup.recv() => Source::Signal("hangup"),
+            _ = sigint.recv() => Source::Signal("interrupted"),
+        };
+        let mut batch = Batch::default();
+        batch.handle(app, net, first);
+        for _ in 1..MAX_BATCH {
+            if batch.outcome.is_some() {
+                break;
+            }
+            // Typing first: it must not wait behind a flood.
+            let next = if let Some(Some(ev)) = input.next().now_or_never() {
+                Source::Terminal(ev?)
+            } else if let Ok(ev) = net_events.try_recv() {
+                Source::Net(Some(ev))
+            } else {
+                break;
+            };
+            batch.handle(app, net, next);
+        }
+        if let Some(outcome) = batch.outcome {
+            return Ok(outcome);
+        }
+        if batch.redraw {
+            terminal.clear()?;
+        }
+        terminal.draw(|frame| ui::draw(frame, app))?;
+        if batch.bell {
+            terminal::bell();
+        }
+    }
+}
+
+enum Source {
+    Terminal(TermEvent),
+    /// `None`: the network task ended.
+    Net(Option<NetEvent>),
+    Signal(&'static str),
+}
+
+/// What one batch of events asked for.
+#[derive(Default)]
+struct Batch {
+    bell: bool,
+    redraw: bool,
+    outcome: Option<Outcome>,
+}
+
+impl Batch {
+    fn handle(&mut self, app: &mut App, net: &NetHandle, source: Source) {
+        let event = match source {
+            Source::Terminal(TermEvent::Key(key)) => Event::Key(key),
+            Source::Terminal(TermEvent::Paste(text)) => Event::Paste(text),
+            Source::Terminal(TermEvent::Mouse(mouse)) => Event::Mouse(mouse),
+            Source::Terminal(TermEvent::Resize(w, h)) => Event::Resize(w, h),
+            Source::Terminal(TermEvent::FocusGained | TermEvent::FocusLost) => return,
+            Source::Net(Some(ev)) => Event::Net(ev),
+            Source::Net(None) => {
+                self.outcome = Some(Outcome::Fail("the network task ended".into()));
+                return;
+            }
+            Source::Signal(name) => {
+                tracing::info!(signal = name, "leaving on signal");
+                net.send(shared::ClientMsg::Quit {
+                    reason: name.into(),
+                });
+                self.outcome = Some(Outcome::Quit);
+                return;
+            }
+        };
+        app.now_ms = now_ms();
+        for command in app.update(event) {
+            match command {
+                Command::Send(msg) => net.send(msg),
+                Command::Bell => self.bell = true,
+                Command::Redraw => self.redraw = true,
+                Command::Quit => self.outcome = Some(Outcome::Quit),
+                Command::Fail(why) => self.outcome = Some(Outcome::Fail(why)),
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,114 @@
+//! `--host`: the server library running inside the client's process.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A server started by this process.
+#[derive(Debug)]
+pub struct Hosted {
+    /// Where this process's own client connects.
+    pub connect_addr: SocketAddr,
+    /// The address to give to others, for the status line.
+    pub public_addr: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Binds `addr` and runs the server on it until [`Hosted::stop`].
+pub async fn start(addr: &str) -> anyhow::Result<Hosted> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr().context("listening address")?;
+    tracing::info!(%bound, "hosting");
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone().cancelled_owned();
+    let task = tokio::spawn(chat_server::run(
+        listener,
+        chat_server::Config::default(),
+        shutdown,
+    ));
+    Ok(Hosted {
+        connect_addr: local_route(bound),
+        public_addr: public_addr(bound, lan_ip()),
+        stop,
+        task,
+    })
+}
+
+impl Hosted {
+    /// Stops the server (its clients are told) and waits a bounded time for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        match tokio::time::timeout(Duration::from_secs(3), self.task).await {
+            Ok(Ok(Err(e))) => tracing::warn!("server ended with an error: {e:#}"),
+            Ok(_) => {}
+            Err(_) => tracing::warn!("server did not stop in time"),
+        }
+    }
+}
+
+/// The address this process connects to: a wildcard bind is reached through loopback.
+fn local_route(bound: SocketAddr) -> SocketAddr {
+    let ip = match bound.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, bound.port())
+}
+
+/// The address others should use: for a wildcard bind, the machine's LAN address when it
+/// is known, otherwise what was bound.
+fn public_addr(bound: SocketAddr, lan: Option<IpAddr>) -> SocketAddr {
+    match lan {
+        Some(ip) if bound.ip().is_unspecified() => SocketAddr::new(ip, bound.port()),
+        _ => bound,
+    }
+}
+
+/// The address of the interface that routes to private networks.
+///
+/// Connecting a UDP socket sends nothing: the kernel only picks the local address it would
+/// route from. The targets are private addresses, so the answer is the LAN interface.
+fn lan_ip() -> Option<IpAddr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    ["10.254.254.254:9", "192.168.254.254:9", "172.31.254.254:9"]
+        .iter()
+        .find_map(|target| {
+            socket.connect(target).ok()?;
+            let ip = socket.local_addr().ok()?.ip();
+            (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_is_reached_through_loopback() {
+        let any: SocketAddr = "0.0.0.0:7878".parse().unwrap();
+        assert_eq!(local_route(any), "127.0.0.1:7878".parse().unwrap());
+        let lo: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(local_route(lo), lo);
+    }
+
+    #[test]
+    fn wildcard_is_shown_as_lan_address() {
+        let any: SocketAddr = "0.0.0.0:7878".parse().unwrap();
+        let lan: IpAddr = "192.168.1.5".parse().unwrap();
+        assert_eq!(
+            public_addr(any, Some(lan)),
+            "192.168.1.5:7878".parse().unwrap()
+        );
+        assert_eq!(public_addr(any, None), any);
+        let lo: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        assert_eq!(public_addr(lo, Some(lan)), lo);
+    }
+}

@@ -1,0 +1,102 @@
+//! Taking the terminal over and always giving it back.
+//!
+//! [`init`] enters raw mode and the alternate screen and turns on bracketed paste and mouse
+//! wheel reports; [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal
+//! exit, error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from
+//! the panic hook, before the panic message is printed, so that the message is readable.
+
+use std::fmt;
+use std::io::{self, Stdout, Write, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use crossterm::{cursor, execute};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+
+/// Whether the terminal is taken over; restoring twice would emit a second "leave alternate
+/// screen", which some terminals answer by moving the cursor.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Restores the terminal when dropped.
+#[derive(Debug)]
+pub struct TerminalGuard(());
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// Takes the terminal over. The guard gives it back.
+pub fn init() -> io::Result<(Tui, TerminalGuard)> {
+    install_panic_hook();
+    enable_raw_mode()?;
+    ACTIVE.store(true, Ordering::SeqCst);
+    let guard = TerminalGuard(());
+    execute!(
+        stdout(),
+        EnterAlternateScreen,
+        EnableBracketedPaste,
+        EnableMouseWheel
+    )?;
+    let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    Ok((terminal, guard))
+}
+
+/// Gives the terminal back: every step is tried even if one fails.
+pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
+    let mut out = stdout();
+    let _ = execute!(
+        out,
+        DisableMouseWheel,
+        DisableBracketedPaste,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Rings the terminal bell.
+pub fn bell() {
+    let mut out = stdout();
+    let _ = out.write_all(b"\x07");
+    let _ = out.flush();
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+/// Mouse reports for buttons only (the wheel is buttons 4 and 5), in SGR encoding.
+///
+/// crossterm's `EnableMouseCapture` also asks for every mouse motion, which would wake the
+/// client each time the pointer crosses the window; the wheel is all it needs.
+struct EnableMouseWheel;
+
+impl crossterm::Command for EnableMouseWheel {
+    fn write_ansi(&self, f: &mut impl fmt::Write) -> fmt::Result {
+        f.write_str("\x1b[?1000h\x1b[?1006h")
+    }
+}
+
+struct DisableMouseWheel;
+
+impl crossterm::Command for DisableMouseWheel {
+    fn write_ansi(&self, f: &mut impl fmt::Write) -> fmt::Result {
+        f.write_str("\x1b[?1006l\x1b[?1000l")
+    }
+}

@@ -1,0 +1,122 @@
+//! Drawing. Every widget here only reads the [`App`]; nothing in this module changes state.
+//!
+//! - [`layout`]: where the message pane, member list, status line and input line go. The
+//!   app uses it too, to know how far a page scrolls.
+//! - [`messages`]: the message pane, and how one entry looks and wraps.
+//! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
+//! - [`wrap`]: wrapping styled text by display width.
+
+pub mod members;
+pub mod messages;
+pub mod prompt;
+pub mod status;
+pub mod wrap;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Color;
+
+use crate::app::{App, Entry};
+
+pub use messages::entry_height;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub messages: Rect,
+    pub members: Option<Rect>,
+    pub status: Rect,
+    pub input: Rect,
+}
+
+/// Narrowest screen that still shows the member list when it is switched on.
+const MIN_WIDTH_FOR_MEMBERS: u16 = 30;
+
+/// Splits the screen: the input line at the bottom, the status line above it, the message
+/// pane (and the member list on its right) above that. Rows go to the input line first, so
+/// that on a screen of one row one can still type.
+pub fn layout(area: Rect, show_members: bool) -> Areas {
+    let row = |y: u16, height: u16| Rect::new(area.x, y, area.width, height);
+    let bottom = area.y + area.height;
+    let input = row(bottom.saturating_sub(1).max(area.y), area.height.min(1));
+    let status = row(
+        bottom.saturating_sub(2).max(area.y),
+        area.height.saturating_sub(1).min(1),
+    );
+    let mut messages = row(area.y, area.height.saturating_sub(2));
+    let members = (show_members && area.width >= MIN_WIDTH_FOR_MEMBERS).then(|| {
+        let width = (area.width / 4).clamp(10, 24);
+        messages.width -= width;
+        Rect::new(messages.right(), messages.y, width, messages.height)
+    });
+    Areas {
+        messages,
+        members,
+        status,
+        input,
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let areas = layout(frame.area(), app.show_members);
+    frame.render_widget(messages::MessagePane::new(app), areas.messages);
+    if let Some(area) = areas.members {
+        frame.render_widget(members::MemberList::new(app), area);
+    }
+    frame.render_widget(status::StatusLine::new(app), areas.status);
+    let prompt = prompt::Prompt::new(app);
+    if let Some(cursor) = prompt.cursor(areas.input) {
+        frame.set_cursor_position(cursor);
+    }
+    frame.render_widget(prompt, areas.input);
+}
+
+/// A stable colour for a nick: the same nick gets the same colour on every screen and every
+/// run (FNV-1a hash, not the randomly seeded std hasher).
+pub fn nick_color(nick: &str) -> Color {
+    const PALETTE: [Color; 12] = [
+        Color::Red,
+        Color::Green,
+        Color::Yellow,
+        Color::Blue,
+        Color::Magenta,
+        Color::Cyan,
+        Color::LightRed,
+        Color::LightGreen,
+        Color::LightYellow,
+        Color::LightBlue,
+        Color::LightMagenta,
+        Color::LightCyan,
+    ];
+    let hash = nick.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    PALETTE[hash as usize % PALETTE.len()]
+}
+
+/// `HH:MM` of a server time in local time.
+pub fn clock(time_ms: u64, utc_offset_secs: i32) -> String {
+    let secs = i64::try_from(time_ms / 1000).unwrap_or(0) + i64::from(utc_offset_secs);
+    let of_day = secs.rem_euclid(86_400);
+    format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
+}
+
+/// Width of the message pane for the app's current terminal size.
+fn pane_width(app: &App) -> usize {
+    let (w, h) = app.size();
+    usize::from(
+        layout(Rect::new(0, 0, w, h), app.show_members)
+            .messages
+            .width,
+    )
+}
+
+/// How an entry looks in a pane `width` cells wide, one line per row.
+fn entry_lines(app: &App, entry: &Entry, width: usize) -> Vec<ratatui::text::Line<'static>> {
+    let (spans, indent) = messages::entry_spans(app, entry);
+    wrap::wrap(&spans, width, indent)
+}
+
+#[cfg(test)]
+mod tests;

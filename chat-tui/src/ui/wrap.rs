@@ -1,0 +1,139 @@
+//! Wrapping styled text into rows of a given display width.
+//!
+//! Widths are counted per grapheme cluster with the renderer's own measure, so a row never
+//! ends in the middle of a wide character and CJK text and emoji fill exactly the columns
+//! they are drawn in.
+
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::input::grapheme_width;
+
+/// Wraps `spans` into lines at most `width` cells wide. Breaks after a space when the row
+/// has one, otherwise between grapheme clusters. Continuation rows start with `indent`
+/// spaces, unless the width is too small to afford them. A grapheme wider than the whole
+/// width gets a row of its own (and is clipped when drawn): wrapping always terminates.
+pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let indent = if indent * 2 <= width { indent } else { 0 };
+    let mut rows: Vec<Vec<(&str, Style, usize)>> = vec![Vec::new()];
+    let mut col = 0;
+    // Index in the current row just after its last space: where a word wrap would cut.
+    let mut break_at: Option<usize> = None;
+    let graphemes = spans.iter().flat_map(|span| {
+        span.content
+            .graphemes(true)
+            .map(move |g| (g, span.style, grapheme_width(g)))
+    });
+    for (g, style, w) in graphemes {
+        let row_start = if rows.len() > 1 { indent } else { 0 };
+        if col + w > width && col > row_start {
+            let overflowing_space = g == " ";
+            let row = rows.last_mut().expect("at least one row");
+            let carried = match break_at {
+                Some(at) if at < row.len() && !overflowing_space => row.split_off(at),
+                _ => Vec::new(),
+            };
+            col = indent + carried.iter().map(|(_, _, w)| w).sum::<usize>();
+            let mut next = Vec::with_capacity(carried.len() + 1);
+            if indent > 0 {
+                next.push(("", Style::default(), indent));
+            }
+            next.extend(carried);
+            rows.push(next);
+            break_at = None;
+            if overflowing_space {
+                // The space that caused the break is where the break is: not drawn.
+                continue;
+            }
+        }
+        let row = rows.last_mut().expect("at least one row");
+        row.push((g, style, w));
+        col += w;
+        if g == " " {
+            break_at = Some(row.len());
+        }
+    }
+    rows.into_iter().map(|row| to_line(row, indent)).collect()
+}
+
+/// Joins a row's graphemes into spans, one per run of equal style.
+fn to_line(row: Vec<(&str, Style, usize)>, indent: usize) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let mut current = String::new();
+    let mut current_style = None;
+    for (g, style, _) in row {
+        // The indent placeholder is the only empty grapheme.
+        let g = if g.is_empty() { &" ".repeat(indent) } else { g };
+        if current_style != Some(style) {
+            if let Some(s) = current_style {
+                spans.push(Span::styled(std::mem::take(&mut current), s));
+            }
+            current_style = Some(style);
+        }
+        current.push_str(g);
+    }
+    if let Some(s) = current_style {
+        spans.push(Span::styled(current, s));
+    }
+    Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::display_width;
+
+    fn texts(lines: &[Line<'_>]) -> Vec<String> {
+        lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    fn plain(s: &str, width: usize, indent: usize) -> Vec<String> {
+        texts(&wrap(&[Span::raw(s.to_owned())], width, indent))
+    }
+
+    #[test]
+    fn short_text_is_one_line() {
+        assert_eq!(plain("hello", 10, 2), ["hello"]);
+        assert_eq!(plain("", 10, 2), [""]);
+    }
+
+    #[test]
+    fn breaks_after_spaces_with_indent() {
+        assert_eq!(plain("aaa bbb ccc ddd", 9, 2), ["aaa bbb ", "  ccc ddd"]);
+    }
+
+    #[test]
+    fn long_word_is_cut() {
+        assert_eq!(plain("abcdefghij", 4, 0), ["abcd", "efgh", "ij"]);
+    }
+
+    #[test]
+    fn wide_characters_never_split_or_overflow() {
+        let lines = plain("你好世界你好", 5, 0);
+        assert_eq!(lines, ["你好", "世界", "你好"]);
+        let lines = plain("a😀😀😀 ❤\u{fe0f}👨\u{200d}👩\u{200d}👧x", 5, 1);
+        for line in &lines {
+            assert!(display_width(line) <= 5, "{lines:?}");
+        }
+        assert_eq!(
+            lines.concat().replace(' ', ""),
+            "a😀😀😀❤\u{fe0f}👨\u{200d}👩\u{200d}👧x"
+        );
+    }
+
+    #[test]
+    fn tiny_widths_terminate() {
+        assert_eq!(plain("你好", 1, 6), ["你", "好"]);
+        assert_eq!(plain("ab", 0, 0), ["a", "b"]);
+    }
+
+    #[test]
+    fn styles_survive_wrapping() {
+        let red = Style::new().fg(ratatui::style::Color::Red);
+        let lines = wrap(&[Span::raw("ab "), Span::styled("cd ef", red)], 5, 0);
+        assert_eq!(texts(&lines), ["ab cd", "ef"]);
+        assert_eq!(lines[0].spans[1], Span::styled("cd", red));
+    }
+}
