@@ -1,0 +1,280 @@
+//! A real server in this process, and a client that talks to it through the shared codec.
+//!
+//! The server is [`chat_server::run`] on `127.0.0.1:0`, reached over real TCP. Every wait
+//! is bounded by [`WAIT`], so a test that goes wrong fails instead of hanging.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use chat_server::Config;
+use futures::{SinkExt, StreamExt};
+use shared::{ClientCodec, ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_util::codec::{Framed, FramedRead};
+
+/// Longest a test waits for anything: a frame, a close, a shutdown.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// A running in-process server; [`ServerHandle::shutdown`] stops it gracefully. Dropped
+/// without that, it stops with the test's runtime.
+#[derive(Debug)]
+pub struct ServerHandle {
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl ServerHandle {
+    /// Triggers a graceful shutdown and waits for `run` to return.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        timeout(WAIT, &mut self.task)
+            .await
+            .context("server did not shut down in time")?
+            .context("server task panicked")?
+    }
+}
+
+/// Starts `chat_server::run` with `config` on `127.0.0.1:0` and returns where it listens.
+pub async fn start_server(config: Config) -> (SocketAddr, ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(chat_server::run(listener, config, async {
+        let _ = stopped.await;
+    }));
+    let handle = ServerHandle {
+        stop: Some(stop),
+        task,
+    };
+    (addr, handle)
+}
+
+/// A client connection speaking the protocol through [`ClientCodec`].
+#[derive(Debug)]
+pub struct TestClient {
+    /// The nick the server gave this client (empty before a welcome).
+    pub nick: String,
+    /// The room it is in, as of the welcome.
+    pub room: String,
+    /// The members listed in the welcome.
+    pub members: Vec<String>,
+    /// Answer the server's `Ping`s while receiving, and skip them (on by default), so that
+    /// a client of a server with a short idle timeout stays alive while it reads.
+    pub auto_pong: bool,
+    frames: Framed<TcpStream, ClientCodec>,
+}
+
+impl TestClient {
+    /// Connects and logs in as `nick` in `room`; fails unless the answer is a `Welcome`.
+    pub async fn connect(addr: SocketAddr, nick: &str, room: &str) -> anyhow::Result<Self> {
+        let mut client = Self::connect_raw(addr).await?;
+        client.send(hello(nick, room)).await?;
+        match client.recv().await? {
+            ServerMsg::Welcome {
+                version,
+                nick,
+                room,
+                members,
+            } => {
+                if version != PROTOCOL_VERSION {
+                    bail!("welcome with version {version}");
+                }
+                client.nick = nick;
+                client.room = room;
+                client.members = members;
+                Ok(client)
+            }
+            other => Err(anyhow!("expected a welcome, got {other:?}")),
+        }
+    }
+
+    /// Connects without logging in.
+    pub async fn connect_raw(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .context("connect timed out")?
+            .context("connect")?;
+        Ok(Self {
+            nick: String::new(),
+            room: String::new(),
+            members: Vec::new(),
+            auto_pong: true,
+            frames: Framed::new(stream, ClientCodec::default()),
+        })
+    }
+
+    /// Sends one frame.
+    pub async fn send(&mut self, msg: ClientMsg) -> anyhow::Result<()> {
+        timeout(WAIT, self.frames.send(msg))
+            .await
+            .context("send timed out")?
+            .context("send")
+    }
+
+    /// Sends a chat message to the room.
+    pub async fn say(&mut self, text: &str) -> anyhow::Result<()> {
+        self.send(ClientMsg::Chat { text: text.into() }).await
+    }
+
+    /// Receives the next frame; an error on timeout or end of stream.
+    pub async fn recv(&mut self) -> anyhow::Result<ServerMsg> {
+        self.recv_until(|_| true).await
+    }
+
+    /// Receives frames until one satisfies `pred` and returns it; the others are skipped.
+    /// The whole search is bounded by [`WAIT`].
+    pub async fn recv_until(
+        &mut self,
+        pred: impl FnMut(&ServerMsg) -> bool,
+    ) -> anyhow::Result<ServerMsg> {
+        let mut seen = self.collect_until(pred).await?;
+        seen.pop()
+            .context("collect_until ends with the matching frame")
+    }
+
+    /// Receives frames until one satisfies `pred`; returns all of them, that one last.
+    /// The whole search is bounded by [`WAIT`].
+    pub async fn collect_until(
+        &mut self,
+        mut pred: impl FnMut(&ServerMsg) -> bool,
+    ) -> anyhow::Result<Vec<ServerMsg>> {
+        let deadline = Instant::now() + WAIT;
+        let mut seen = Vec::new();
+        loop {
+            let next = timeout_at(deadline, self.frames.next())
+                .await
+                .with_context(|| {
+                    format!("{}: awaited frame never came; got {seen:?}", self.nick)
+                })?;
+            let msg = match next {
+                Some(Ok(msg)) => msg,
+                Some(Err(e)) => return Err(e).context(format!("{}: bad frame", self.nick)),
+                None => bail!(
+                    "{}: connection closed before the awaited frame; got {seen:?}",
+                    self.nick
+                ),
+            };
+            if let (true, ServerMsg::Ping { token }) = (self.auto_pong, &msg) {
+                let token = *token;
+                self.send(ClientMsg::Pong { token }).await?;
+                continue;
+            }
+            let found = pred(&msg);
+            seen.push(msg);
+            if found {
+                return Ok(seen);
+            }
+        }
+    }
+
+    /// Asks for the member list of the current room.
+    pub async fn who(&mut self) -> anyhow::Result<Vec<String>> {
+        self.send(ClientMsg::Who).await?;
+        match self
+            .recv_until(|m| matches!(m, ServerMsg::Members { .. }))
+            .await?
+        {
+            ServerMsg::Members { members, .. } => Ok(members),
+            _ => unreachable!("recv_until returned a Members frame"),
+        }
+    }
+
+    /// Reads until the server closes the connection and returns the frames read on the way.
+    /// A reset counts as closed: the frames before it were delivered.
+    pub async fn until_closed(self) -> anyhow::Result<Vec<ServerMsg>> {
+        let nick = self.nick.clone();
+        let stream = self.frames.into_inner();
+        until_closed(stream)
+            .await
+            .with_context(|| format!("{nick}: still open"))
+    }
+}
+
+/// A `Hello` for this protocol version.
+pub fn hello(nick: &str, room: &str) -> ClientMsg {
+    ClientMsg::Hello {
+        version: PROTOCOL_VERSION,
+        nick: nick.into(),
+        room: room.into(),
+    }
+}
+
+/// Reads server frames from a raw socket until the server closes it; returns them.
+///
+/// Fails if the connection is still open after [`WAIT`], or if the server sends something
+/// that is not a frame.
+pub async fn until_closed(stream: TcpStream) -> anyhow::Result<Vec<ServerMsg>> {
+    let mut frames = FramedRead::new(stream, ClientCodec::default());
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let next = timeout_at(deadline, frames.next())
+            .await
+            .with_context(|| format!("not closed within {WAIT:?}; frames so far: {seen:?}"))?;
+        match next {
+            None => return Ok(seen),
+            Some(Ok(msg)) => seen.push(msg),
+            // The server closed with input of ours still unread, or after our own close;
+            // what it sent before is what counts.
+            Some(Err(shared::CodecError::Io(e)))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                return Ok(seen);
+            }
+            Some(Err(e)) => return Err(e).context(format!("after frames {seen:?}")),
+        }
+    }
+}
+
+/// A whole frame (4-byte big-endian length, then `payload`), for tests that write raw bytes.
+pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("test payloads are small");
+    let mut frame = len.to_be_bytes().to_vec();
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The bytes of `msg` as a client would send them.
+pub fn encode(msg: ClientMsg) -> Vec<u8> {
+    let mut wire = bytes::BytesMut::new();
+    tokio_util::codec::Encoder::encode(&mut ClientCodec::default(), msg, &mut wire)
+        .expect("test messages encode");
+    wire.to_vec()
+}
+
+/// Runs `work` while `a` and `b` keep chatting: every 50 ms `a` says something and `b`
+/// must receive it. Returns `work`'s output and how many messages went through. Proves
+/// that whatever `work` does to the server, other clients do not notice.
+pub async fn chat_during<T>(
+    a: &mut TestClient,
+    b: &mut TestClient,
+    work: impl std::future::Future<Output = T>,
+) -> anyhow::Result<(T, usize)> {
+    tokio::pin!(work);
+    let deadline = Instant::now() + 2 * WAIT;
+    for round in 0.. {
+        let text = format!("round {round}");
+        a.say(&text).await?;
+        b.recv_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if *t == text))
+            .await?;
+        tokio::select! {
+            out = &mut work => return Ok((out, round + 1)),
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+        if Instant::now() > deadline {
+            break;
+        }
+    }
+    bail!("the work did not finish within {:?}", 2 * WAIT)
+}
