@@ -17,7 +17,7 @@ use shared::{ChatKind, ClientMsg, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
 use crate::input::InputLine;
-use crate::net::NetEvent;
+use crate::net::{NetEvent, Welcome};
 use crate::sanitize;
 use crate::ui;
 
@@ -159,8 +159,13 @@ pub struct App {
 }
 
 impl App {
-    /// A connected app, from the server's welcome.
-    pub fn new(settings: Settings, nick: String, room: String, members: Vec<String>) -> Self {
+    /// A connected app, from the server's welcome, at `now_ms` (for the first line's time).
+    pub fn new(settings: Settings, welcome: Welcome, now_ms: u64) -> Self {
+        let Welcome {
+            nick,
+            room,
+            members,
+        } = welcome;
         let mut app = App {
             settings,
             nick,
@@ -171,7 +176,7 @@ impl App {
             input: InputLine::default(),
             show_members: false,
             pending_paste: None,
-            now_ms: 0,
+            now_ms,
             messages: VecDeque::new(),
             scroll: 0,
             unseen: 0,

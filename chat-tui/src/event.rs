@@ -9,7 +9,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossterm::event::{Event as TermEvent, EventStream};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -35,14 +35,14 @@ pub async fn run(
     net: &NetHandle,
     mut net_events: mpsc::Receiver<NetEvent>,
 ) -> anyhow::Result<Outcome> {
-    let mut input = EventStream::new();
+    let mut input = terminal_events();
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     terminal.draw(|frame| ui::draw(frame, app))?;
     loop {
         let first = tokio::select! {
-            ev = input.next() => match ev {
+            ev = input.recv() => match ev {
                 Some(ev) => Source::Terminal(ev?),
                 None => return Ok(Outcome::Quit),
             },
@@ -58,7 +58,7 @@ pub async fn run(
                 break;
             }
             // Typing first: it must not wait behind a flood.
-            let next = if let Some(Some(ev)) = input.next().now_or_never() {
+            let next = if let Ok(ev) = input.try_recv() {
                 Source::Terminal(ev?)
             } else if let Ok(ev) = net_events.try_recv() {
                 Source::Net(Some(ev))
@@ -78,6 +78,25 @@ pub async fn run(
             terminal::bell();
         }
     }
+}
+
+/// Terminal events, read by a task of their own into a channel.
+///
+/// The channel is what lets the loop take "everything already waiting" with `try_recv`.
+/// Polling crossterm's `EventStream` once outside the task's own waker (`now_or_never`)
+/// would hand its reader thread a waker that wakes nobody, and input would stall.
+fn terminal_events() -> mpsc::Receiver<std::io::Result<TermEvent>> {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(event) = stream.next().await {
+            let failed = event.is_err();
+            if tx.send(event).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 enum Source {

@@ -105,9 +105,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     };
     let outcome = {
         let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;
-        let mut app = App::new(settings, welcome.nick, welcome.room, welcome.members);
-        app.now_ms = event::now_ms();
-        // Timestamps of local lines need the time before the first event.
+        let mut app = App::new(settings, welcome, event::now_ms());
         let size = terminal.size()?;
         app.update(app::Event::Resize(size.width, size.height));
         event::run(&mut terminal, &mut app, &net, events).await

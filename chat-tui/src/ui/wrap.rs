@@ -21,18 +21,35 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
     let mut col = 0;
     // Index in the current row just after its last space: where a word wrap would cut.
     let mut break_at: Option<usize> = None;
-    let graphemes = spans.iter().flat_map(|span| {
-        span.content
-            .graphemes(true)
-            .map(move |g| (g, span.style, grapheme_width(g)))
-    });
-    for (g, style, w) in graphemes {
+    let graphemes: Vec<(&str, Style, usize)> = spans
+        .iter()
+        .flat_map(|span| {
+            span.content
+                .graphemes(true)
+                .map(move |g| (g, span.style, grapheme_width(g)))
+        })
+        .collect();
+    for (i, &(g, style, w)) in graphemes.iter().enumerate() {
         let row_start = if rows.len() > 1 { indent } else { 0 };
         if col + w > width && col > row_start {
             let overflowing_space = g == " ";
             let row = rows.last_mut().expect("at least one row");
+            // Carry the unfinished word to the next row, unless it would not fit there
+            // either (a long URL, a run of CJK text): then cut it here and fill this row.
             let carried = match break_at {
-                Some(at) if at < row.len() && !overflowing_space => row.split_off(at),
+                Some(at) if at < row.len() && !overflowing_space => {
+                    let rest_of_word: usize = graphemes[i..]
+                        .iter()
+                        .take_while(|(g, _, _)| *g != " ")
+                        .map(|(_, _, w)| w)
+                        .sum();
+                    let word: usize = row[at..].iter().map(|(_, _, w)| w).sum();
+                    if indent + word + rest_of_word <= width {
+                        row.split_off(at)
+                    } else {
+                        Vec::new()
+                    }
+                }
                 _ => Vec::new(),
             };
             col = indent + carried.iter().map(|(_, _, w)| w).sum::<usize>();
@@ -121,6 +138,12 @@ mod tests {
             lines.concat().replace(' ', ""),
             "a😀😀😀❤\u{fe0f}👨\u{200d}👩\u{200d}👧x"
         );
+    }
+
+    #[test]
+    fn word_longer_than_a_row_fills_the_row_first() {
+        assert_eq!(plain("ab 你好世界你好", 7, 0), ["ab 你好", "世界你", "好"]);
+        assert_eq!(plain("ab cd", 4, 0), ["ab ", "cd"]);
     }
 
     #[test]

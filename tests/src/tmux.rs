@@ -1,0 +1,325 @@
+//! Driving the real binaries in a real terminal: a private tmux server per test.
+//!
+//! [`Tmux`] starts its own tmux server on a socket of its own (`tmux -L NAME`), so tests
+//! run in parallel and never touch a user's sessions; dropping it kills that server and
+//! only that. Keys go in with `send-keys`, the screen comes out with `capture-pane`, and
+//! every wait polls the screen against a deadline: no fixed sleeps.
+//!
+//! [`ServerProcess`] runs the real `chat-server` binary on `127.0.0.1` and reads the port
+//! from its `listening on ADDR` line.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::binaries::binary;
+
+/// Longest a test waits for a screen to show something.
+pub const SCREEN_WAIT: Duration = Duration::from_secs(10);
+/// How often a wait looks at the screen again.
+const POLL: Duration = Duration::from_millis(50);
+
+/// Width and height of every test terminal unless resized.
+pub const COLS: u16 = 100;
+pub const ROWS: u16 = 30;
+
+/// A private tmux server with one session, `main`, whose windows run the programs.
+#[derive(Debug)]
+pub struct Tmux {
+    socket: String,
+    started: bool,
+    /// Files to remove when the test ends (client logs).
+    scratch: Vec<PathBuf>,
+}
+
+impl Tmux {
+    /// A tmux server on a socket named after the test, this process and a counter.
+    pub fn new(test: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        Self {
+            socket: format!("chat-tui-{test}-{}-{n}", std::process::id()),
+            started: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        // -u: UTF-8 whatever the locale of the test runner, or wide characters become `_`.
+        Command::new("tmux")
+            .args(["-u", "-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env("LANG", "C.UTF-8")
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .expect("run tmux")
+    }
+
+    fn tmux_ok(&self, args: &[&str]) -> String {
+        let out = self.tmux(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Opens a window named `name` running `shell_command` (through `sh -c`). Windows stay
+    /// open after their program exits, so that what it printed last can still be read.
+    pub fn open(&mut self, name: &str, shell_command: &str) {
+        let size = [COLS.to_string(), ROWS.to_string()];
+        if self.started {
+            self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
+        } else {
+            self.tmux_ok(&[
+                "new-session",
+                "-d",
+                "-s",
+                "main",
+                "-n",
+                name,
+                "-x",
+                &size[0],
+                "-y",
+                &size[1],
+                shell_command,
+            ]);
+            self.started = true;
+            self.tmux_ok(&["set-option", "-g", "remain-on-exit", "on"]);
+        }
+        self.tmux_ok(&[
+            "set-option",
+            "-w",
+            "-t",
+            &target(name),
+            "remain-on-exit",
+            "on",
+        ]);
+    }
+
+    /// Opens a window running `chat-tui` with `args`, logging to a scratch file.
+    pub fn chat_tui(&mut self, name: &str, args: &[&str]) {
+        let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
+        self.scratch.push(log.clone());
+        let mut command = format!(
+            "{} --no-bell --log-file {}",
+            shell_quote(&binary("chat-tui").display().to_string()),
+            shell_quote(&log.display().to_string())
+        );
+        for arg in args {
+            command.push(' ');
+            command.push_str(&shell_quote(arg));
+        }
+        self.open(name, &command);
+    }
+
+    /// Opens a window running `chat-tui --connect ADDR --nick NICK` (plus `args`) and waits
+    /// until it has joined.
+    pub fn join(&mut self, name: &str, addr: SocketAddr, nick: &str, args: &[&str]) {
+        let addr = addr.to_string();
+        let mut all = vec!["--connect", &addr, "--nick", nick];
+        all.extend_from_slice(args);
+        self.chat_tui(name, &all);
+        self.wait_for(name, &format!("as {nick} ("));
+    }
+
+    /// Types `text` literally into window `name`.
+    pub fn type_text(&self, name: &str, text: &str) {
+        self.tmux_ok(&["send-keys", "-t", &target(name), "-l", text]);
+    }
+
+    /// Sends tmux key names (`Enter`, `C-a`, `PageUp`, `F2`) to window `name`.
+    pub fn keys(&self, name: &str, keys: &[&str]) {
+        let target = target(name);
+        let mut args = vec!["send-keys", "-t", &target];
+        args.extend_from_slice(keys);
+        self.tmux_ok(&args);
+    }
+
+    /// Types a line and presses Enter.
+    pub fn say(&self, name: &str, line: &str) {
+        self.type_text(name, line);
+        self.keys(name, &["Enter"]);
+    }
+
+    /// Pastes `text` into window `name` the way a terminal does, with bracketed paste when
+    /// the program asked for it.
+    pub fn paste(&self, name: &str, text: &str) {
+        self.tmux_ok(&["set-buffer", "-b", "test-paste", text]);
+        self.tmux_ok(&[
+            "paste-buffer",
+            "-p",
+            "-b",
+            "test-paste",
+            "-t",
+            &target(name),
+        ]);
+    }
+
+    /// The screen of window `name`, one string per row.
+    pub fn screen(&self, name: &str) -> String {
+        self.tmux_ok(&["capture-pane", "-p", "-t", &target(name)])
+    }
+
+    /// Waits until the screen of `name` satisfies `ready`; panics with the screen when it does
+    /// not within [`SCREEN_WAIT`].
+    pub fn wait_until(&self, name: &str, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + SCREEN_WAIT;
+        loop {
+            let screen = self.screen(name);
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "window {name}: timed out waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Waits until the screen of `name` contains `text`.
+    pub fn wait_for(&self, name: &str, text: &str) -> String {
+        self.wait_until(name, &format!("{text:?}"), |s| s.contains(text))
+    }
+
+    /// Resizes window `name`.
+    pub fn resize(&self, name: &str, cols: u16, rows: u16) {
+        self.tmux_ok(&[
+            "resize-window",
+            "-t",
+            &target(name),
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
+    }
+
+    /// Whether the program in window `name` has exited, and with which status.
+    pub fn exit_status(&self, name: &str) -> Option<i32> {
+        let out = self.tmux_ok(&[
+            "display-message",
+            "-p",
+            "-t",
+            &target(name),
+            "#{pane_dead} #{pane_dead_status}",
+        ]);
+        let mut words = out.split_whitespace();
+        (words.next() == Some("1")).then(|| words.next().and_then(|s| s.parse().ok()).unwrap_or(-1))
+    }
+
+    /// Waits until the program in window `name` exits; returns its status.
+    pub fn wait_exit(&self, name: &str) -> i32 {
+        let deadline = Instant::now() + SCREEN_WAIT;
+        loop {
+            if let Some(status) = self.exit_status(name) {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "window {name}: program did not exit; the screen:\n{}",
+                self.screen(name)
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        if self.started {
+            // Only this test's own server, by its own socket.
+            let _ = self.tmux(&["kill-server"]);
+        }
+        for file in &self.scratch {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
+fn target(window: &str) -> String {
+    format!("main:{window}")
+}
+
+/// Quotes `s` for `sh`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The real `chat-server` binary, killed (by its PID) when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `chat-server --listen 127.0.0.1:0`.
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    /// Starts `chat-server --listen ADDR` and waits for its `listening on` line. Binding a
+    /// port that was just freed is retried until [`SCREEN_WAIT`] runs out.
+    pub fn start_on(listen: &str) -> Self {
+        let deadline = Instant::now() + SCREEN_WAIT;
+        loop {
+            match Self::try_start(listen) {
+                Ok(server) => return server,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("chat-server on {listen}: {e}; retrying");
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => panic!("chat-server on {listen} did not start: {e}"),
+            }
+        }
+    }
+
+    fn try_start(listen: &str) -> Result<Self, String> {
+        let mut child = Command::new(binary("chat-server"))
+            .args(["--listen", listen])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn: {e}"))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(SCREEN_WAIT);
+        match addr.ok().and_then(|a| a.parse().ok()) {
+            Some(addr) => Ok(Self { child, addr }),
+            None => {
+                let _ = child.kill();
+                let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
+                Err(format!("no 'listening on' line ({status})"))
+            }
+        }
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
