@@ -69,37 +69,34 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Opens a window named `name` running `shell_command` (through `sh -c`). Windows stay
+    /// Opens a window named `name` running `shell_command` (through the shell). Windows stay
     /// open after their program exits, so that what it printed last can still be read.
     pub fn open(&mut self, name: &str, shell_command: &str) {
-        let size = [COLS.to_string(), ROWS.to_string()];
-        if self.started {
-            self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
-        } else {
+        if !self.started {
+            // The session starts with an idle window (`cat` waiting on its terminal), so that
+            // remain-on-exit is set before any program under test can exit.
+            let size = [COLS.to_string(), ROWS.to_string()];
             self.tmux_ok(&[
                 "new-session",
                 "-d",
                 "-s",
                 "main",
                 "-n",
-                name,
+                "idle",
                 "-x",
                 &size[0],
                 "-y",
                 &size[1],
-                shell_command,
+                "cat",
+                ";",
+                "set-option",
+                "-g",
+                "remain-on-exit",
+                "on",
             ]);
             self.started = true;
-            self.tmux_ok(&["set-option", "-g", "remain-on-exit", "on"]);
         }
-        self.tmux_ok(&[
-            "set-option",
-            "-w",
-            "-t",
-            &target(name),
-            "remain-on-exit",
-            "on",
-        ]);
+        self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
     }
 
     /// Opens a window running `chat-tui` with `args`, logging to a scratch file.

@@ -1,0 +1,139 @@
+//! The terminal client in a real terminal (tmux): hosting, reconnecting, and the errors it
+//! reports before it takes the screen.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tests::binaries::binary;
+use tests::tmux::{SCREEN_WAIT, ServerProcess, Tmux};
+
+#[test]
+fn host_mode_shows_its_address_and_others_join() {
+    let mut tmux = Tmux::new("host");
+    tmux.chat_tui("host", &["--host", "127.0.0.1:0", "--nick", "hostess"]);
+    let screen = tmux.wait_for("host", "hosting on 127.0.0.1:");
+    let addr: SocketAddr = screen
+        .split("hosting on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no address in the status line:\n{screen}"));
+    assert_ne!(addr.port(), 0);
+
+    tmux.join("guest", addr, "guest", &[]);
+    tmux.wait_for("host", "guest joined #lobby");
+    tmux.say("guest", "hi host 👋");
+    tmux.wait_for("host", "<guest> hi host 👋");
+    tmux.say("host", "welcome!");
+    tmux.wait_for("guest", "<hostess> welcome!");
+
+    // When the host quits, its server goes with it and the guest is told.
+    tmux.say("host", "/quit");
+    assert_eq!(tmux.wait_exit("host"), 0);
+    tmux.wait_until("guest", "the guest noticing", |s| {
+        s.contains("reconnecting in")
+    });
+}
+
+#[test]
+fn clients_reconnect_after_the_server_restarts() {
+    let server = ServerProcess::start();
+    let addr = server.addr;
+    let mut tmux = Tmux::new("restart");
+    tmux.join("alice", addr, "alice", &[]);
+    tmux.join("bob", addr, "bob", &["--room", "ops"]);
+
+    server.kill();
+    for name in ["alice", "bob"] {
+        tmux.wait_for(name, "connection lost");
+        tmux.wait_until(name, "the status line saying so", |s| {
+            s.contains("reconnecting in") || s.contains("disconnected")
+        });
+    }
+    // Typed while disconnected: queued, visibly, and sent after the reconnect.
+    tmux.say("alice", "sent while the server was down");
+    tmux.wait_for("alice", "queued, 1 waiting");
+
+    let _server = ServerProcess::start_on(&addr.to_string());
+    tmux.wait_for("alice", "reconnected: #lobby as alice");
+    // bob rejoins the room it was in, not the default one.
+    tmux.wait_for("bob", "reconnected: #ops as bob");
+    tmux.wait_for("alice", "sent 1 queued message(s)");
+    tmux.wait_for("alice", "<alice> sent while the server was down");
+    tmux.wait_until("alice", "status line connected", |s| {
+        s.contains(" connected ")
+    });
+
+    tmux.say("bob", "/join lobby");
+    tmux.wait_for("alice", "bob joined #lobby");
+    tmux.say("bob", "back again");
+    tmux.wait_for("alice", "<bob> back again");
+}
+
+/// A port on 127.0.0.1 where nothing listens.
+fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Runs `chat-tui` outside any terminal until it exits (bounded); returns its exit code
+/// and what it printed on stderr. Errors found before the screen is taken over need no
+/// terminal, and reading a pipe sees every byte, which a pane that dies at once may not.
+fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    let log = std::env::temp_dir().join(format!("chat-tui-exit-{}.log", std::process::id()));
+    let mut child = Command::new(binary("chat-tui"))
+        .args(["--log-file", &log.display().to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + SCREEN_WAIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("chat-tui {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let _ = std::fs::remove_file(log);
+    (status.code(), stderr)
+}
+
+#[test]
+fn unreachable_server_is_one_clear_line_and_exit_code_2() {
+    let addr = closed_port().to_string();
+    let (code, stderr) = run_to_exit(&["--connect", &addr, "--nick", "lost"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("chat-tui: cannot reach the server at {addr}: ")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn taken_nick_is_one_clear_line_and_exit_code_2() {
+    let server = ServerProcess::start();
+    let mut tmux = Tmux::new("taken");
+    tmux.join("first", server.addr, "zoe", &[]);
+    let (code, stderr) = run_to_exit(&["--connect", &server.addr.to_string(), "--nick", "zoe"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        "chat-tui: the nick 'zoe' is taken; choose another with --nick\n"
+    );
+}
