@@ -36,6 +36,17 @@ const READ_BUFFER_START: usize = 0;
 /// released, so that an idle connection does not keep the memory of its largest frame.
 const READ_BUFFER_KEEP: usize = 4 * 1024;
 
+/// Frames a connection handles in a row before it lets other tasks run.
+///
+/// A client that sends fast has its frames waiting in the read buffer, so its task could
+/// go on handling them (and filling every member's queue) for tokio's whole cooperative
+/// budget of 128 operations, while the members' writer tasks, woken meanwhile, wait their
+/// turn: tokio runs a woken task on the waker's own worker, after the waker yields. Without
+/// this, a burst larger than a queue would make a member look slow that is not. Yielding
+/// every few frames keeps bursts well below any sensible queue length and still lets the
+/// writers batch.
+const FRAMES_PER_TURN: u32 = 16;
+
 /// Serves one accepted connection until it ends.
 pub(crate) async fn serve(
     socket: TcpStream,
@@ -171,6 +182,7 @@ impl Connection {
         let idle_timeout = self.shared.config.idle_timeout;
         let mut last_heard = Instant::now();
         let mut pinged = false;
+        let mut handled_in_turn = 0;
         let tick = sleep_until(last_heard + ping_interval);
         tokio::pin!(tick);
         loop {
@@ -194,6 +206,11 @@ impl Connection {
                         return ending;
                     }
                     self.release_read_buffer();
+                    handled_in_turn += 1;
+                    if handled_in_turn == FRAMES_PER_TURN {
+                        handled_in_turn = 0;
+                        tokio::task::yield_now().await;
+                    }
                 }
                 Event::Tick => {
                     let now = Instant::now();

@@ -38,7 +38,7 @@ async fn three_clients_see_the_same_stamped_messages_in_the_same_order() -> Resu
     let (addr, server) = start_server(Config::default()).await;
     let mut a = TestClient::connect(addr, "ann", "lobby").await?;
     let mut b = TestClient::connect(addr, "bob", "lobby").await?;
-    let mut c = TestClient::connect(addr, "cy", "lobby").await?;
+    let c = TestClient::connect(addr, "cy", "lobby").await?;
     assert_eq!(a.members, ["ann"]);
     assert_eq!(b.members, ["ann", "bob"]);
     assert_eq!(c.members, ["ann", "bob", "cy"]);
