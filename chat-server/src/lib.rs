@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //!
-//! - [`server`](run): [`run`] holds the accept loop, the connection cap and graceful
+//! - `server`: [`run`], with the accept loop, the connection cap and graceful
 //!   shutdown.
 //! - `connection`: one task per client: the handshake, then reading frames and acting on
 //!   them, keepalive, and every way a connection can end.

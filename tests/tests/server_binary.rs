@@ -1,0 +1,126 @@
+//! The real `chat-server` binary, run as a user would.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+
+use anyhow::{Context, bail};
+use shared::ServerMsg;
+use tests::binaries::binary;
+use tests::client::{TestClient, WAIT};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+
+type Result = anyhow::Result<()>;
+
+/// Starts `chat-server --listen 127.0.0.1:0` and reads where it listens from its stdout.
+async fn start() -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = Command::new(binary("chat-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // If the test fails midway, the server does not outlive it.
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn chat-server")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut line = String::new();
+    timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .context("no 'listening on' line in time")??;
+    let Some((_, addr)) = line.trim().split_once("listening on ") else {
+        bail!("unexpected first line: {line:?}");
+    };
+    Ok((child, addr.parse().context("listening address")?))
+}
+
+#[tokio::test]
+async fn the_binary_serves_clients_until_killed() -> Result {
+    let (mut child, addr) = start().await?;
+    assert!(addr.ip().is_loopback() && addr.port() != 0, "{addr}");
+
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    ann.say("hello from ann").await?;
+    let got = bob
+        .recv_until(|m| matches!(m, ServerMsg::Chat { .. }))
+        .await?;
+    assert!(matches!(got, ServerMsg::Chat { ref from, ref text, .. }
+        if from == "ann" && text == "hello from ann"));
+
+    // Killed by its own PID, through the handle of the process this test started.
+    child.kill().await?;
+    ann.until_closed().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn sigterm_shuts_the_binary_down_gracefully() -> Result {
+    let (mut child, addr) = start().await?;
+    let ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let pid = child.id().context("the server is running")?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(status.success(), "kill -TERM {pid}");
+    let seen = ann.until_closed().await?;
+    assert_eq!(
+        seen.last(),
+        Some(&ServerMsg::Shutdown {
+            reason: "server shutting down".into()
+        })
+    );
+    let status = timeout(WAIT, child.wait()).await??;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn help_documents_every_flag() -> Result {
+    let output = Command::new(binary("chat-server"))
+        .arg("--help")
+        .output()
+        .await?;
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout)?;
+    for flag in [
+        "--listen",
+        "--max-connections",
+        "--queue-frames",
+        "--ping-interval",
+        "--idle-timeout",
+        "--handshake-timeout",
+        "--log-level",
+        "--help",
+    ] {
+        assert!(
+            help.contains(flag),
+            "--help does not mention {flag}:\n{help}"
+        );
+    }
+    let short = Command::new(binary("chat-server"))
+        .arg("-h")
+        .output()
+        .await?;
+    assert!(short.status.success());
+    assert!(short.stdout.len() < help.len(), "-h is the short help");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_bad_listen_address_is_a_one_line_error_with_exit_code_2() -> Result {
+    let output = Command::new(binary("chat-server"))
+        .args(["--listen", "not-an-address"])
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(
+        stderr.starts_with("chat-server: ") && stderr.contains("not-an-address"),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(output.stdout.is_empty());
+    Ok(())
+}
