@@ -1,1 +1,500 @@
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use shared::{ChatKind, ClientMsg, ErrorKind, RoomEvent, ServerMsg};
 
+use super::*;
+
+const T: u64 = 1_700_000_000_000;
+
+fn settings() -> Settings {
+    Settings {
+        server: "127.0.0.1:7878".into(),
+        hosting: None,
+        bell: true,
+        utc_offset_secs: 0,
+    }
+}
+
+/// alice in the lobby with bob, bobby and carol, on an 80x24 terminal.
+fn app() -> App {
+    let welcome = Welcome {
+        nick: "alice".into(),
+        room: "lobby".into(),
+        members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
+    };
+    let mut app = App::new(settings(), welcome, T);
+    app.update(Event::Resize(80, 24));
+    app
+}
+
+fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+}
+
+fn submit(app: &mut App, line: &str) -> Vec<Command> {
+    type_str(app, line);
+    app.update(key(KeyCode::Enter))
+}
+
+fn chat(from: &str, text: &str) -> Event {
+    Event::Net(NetEvent::Server(ServerMsg::Chat {
+        id: 1,
+        time_ms: T,
+        room: "lobby".into(),
+        from: from.into(),
+        kind: ChatKind::Say,
+        text: text.into(),
+    }))
+}
+
+fn last(app: &App) -> &EntryKind {
+    &app.messages().back().expect("an entry").kind
+}
+
+#[test]
+fn typing_and_enter_sends_a_chat_line() {
+    let mut app = app();
+    let out = submit(&mut app, "hello 你好");
+    assert_eq!(
+        out,
+        [Command::Send(ClientMsg::Chat {
+            text: "hello 你好".into()
+        })]
+    );
+    assert!(app.input.is_empty());
+}
+
+#[test]
+fn blank_line_sends_nothing() {
+    let mut app = app();
+    assert!(submit(&mut app, "   ").is_empty());
+}
+
+#[test]
+fn commands_become_frames() {
+    let mut app = app();
+    let cases = [
+        (
+            "/nick bob2",
+            ClientMsg::Nick {
+                nick: "bob2".into(),
+            },
+        ),
+        (
+            "/join #rust",
+            ClientMsg::Join {
+                room: "rust".into(),
+            },
+        ),
+        ("/who", ClientMsg::Who),
+        (
+            "/me waves",
+            ClientMsg::Action {
+                text: "waves".into(),
+            },
+        ),
+        (
+            "/msg bob hi",
+            ClientMsg::Private {
+                to: "bob".into(),
+                text: "hi".into(),
+            },
+        ),
+    ];
+    for (line, msg) in cases {
+        assert_eq!(submit(&mut app, line), [Command::Send(msg)], "{line}");
+    }
+}
+
+#[test]
+fn quit_by_command_and_by_ctrl_c() {
+    let mut app = app();
+    assert_eq!(
+        submit(&mut app, "/quit bye"),
+        [
+            Command::Send(ClientMsg::Quit {
+                reason: "bye".into()
+            }),
+            Command::Quit
+        ]
+    );
+    assert_eq!(
+        app.update(ctrl('c')),
+        [
+            Command::Send(ClientMsg::Quit {
+                reason: String::new()
+            }),
+            Command::Quit
+        ]
+    );
+}
+
+#[test]
+fn bad_command_is_an_inline_error_and_keeps_the_line() {
+    let mut app = app();
+    assert!(submit(&mut app, "/nope").is_empty());
+    assert_eq!(
+        last(&app),
+        &EntryKind::Error("unknown command /nope; type /help for the list".into())
+    );
+    assert_eq!(app.input.text(), "/nope");
+}
+
+#[test]
+fn help_and_clear() {
+    let mut app = app();
+    submit(&mut app, "/help");
+    let text: Vec<_> = app
+        .messages()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::Info(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(text.iter().any(|t| t.contains("/msg NICK TEXT")));
+    assert!(text.iter().any(|t| t.contains("F2 member list")));
+    submit(&mut app, "/clear");
+    assert!(app.messages().is_empty());
+}
+
+#[test]
+fn editing_keys() {
+    let mut app = app();
+    type_str(&mut app, "one two three");
+    app.update(ctrl('w'));
+    assert_eq!(app.input.text(), "one two ");
+    app.update(ctrl('a'));
+    app.update(key(KeyCode::Delete));
+    assert_eq!(app.input.text(), "ne two ");
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Right,
+        KeyModifiers::CONTROL,
+    )));
+    app.update(ctrl('k'));
+    assert_eq!(app.input.text(), "ne");
+    app.update(ctrl('e'));
+    app.update(key(KeyCode::Backspace));
+    assert_eq!(app.input.text(), "n");
+    app.update(ctrl('u'));
+    assert!(app.input.is_empty());
+}
+
+#[test]
+fn history_walks_back_and_returns_to_the_draft() {
+    let mut app = app();
+    submit(&mut app, "first");
+    submit(&mut app, "second");
+    type_str(&mut app, "draft");
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.input.text(), "second");
+    app.update(key(KeyCode::Up));
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.input.text(), "first");
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.input.text(), "second");
+    app.update(key(KeyCode::Down));
+    assert_eq!(app.input.text(), "draft");
+}
+
+#[test]
+fn tab_completes_nicks_and_cycles() {
+    let mut app = app();
+    type_str(&mut app, "bo");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "bob: ");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "bobby: ");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "bob: ");
+    type_str(&mut app, "ask CA");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "bob: ask carol ");
+    // One's own nick is not offered.
+    app.update(ctrl('u'));
+    type_str(&mut app, "ali");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "ali");
+}
+
+#[test]
+fn tab_completes_commands() {
+    let mut app = app();
+    type_str(&mut app, "/ms");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "/msg ");
+}
+
+#[test]
+fn single_line_paste_is_inserted() {
+    let mut app = app();
+    type_str(&mut app, "a");
+    app.update(Event::Paste("pasted 文字\n".into()));
+    assert_eq!(app.input.text(), "apasted 文字");
+    assert!(app.pending_paste.is_none());
+}
+
+#[test]
+fn multi_line_paste_asks_and_sends_lines_as_text() {
+    let mut app = app();
+    type_str(&mut app, "> ");
+    app.update(Event::Paste("one\r\n\r\n/quit\r\nthree".into()));
+    assert_eq!(app.pending_paste.as_ref().map(|p| p.lines.len()), Some(3));
+    // Other keys do not answer the question.
+    assert!(app.update(key(KeyCode::Char('x'))).is_empty());
+    let out = app.update(key(KeyCode::Char('y')));
+    let texts: Vec<_> = out
+        .iter()
+        .map(|c| match c {
+            Command::Send(ClientMsg::Chat { text }) => text.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(texts, ["> one", "/quit", "three"]);
+    assert!(app.pending_paste.is_none() && app.input.is_empty());
+}
+
+#[test]
+fn multi_line_paste_can_be_refused() {
+    let mut app = app();
+    type_str(&mut app, "keep me");
+    app.update(Event::Paste("a\nb".into()));
+    assert!(app.input.is_empty());
+    assert!(app.update(key(KeyCode::Char('n'))).is_empty());
+    assert_eq!(app.input.text(), "keep me");
+    assert_eq!(
+        last(&app),
+        &EntryKind::Info("paste of 2 lines dropped".into())
+    );
+}
+
+#[test]
+fn chat_from_the_server_is_sanitised_and_marked() {
+    let mut app = app();
+    assert!(app.update(chat("bob", "\x1b[2Jhi")).is_empty());
+    assert_eq!(
+        last(&app),
+        &EntryKind::Chat {
+            from: "bob".into(),
+            text: "␛[2Jhi".into(),
+            action: false,
+            own: false,
+            mention: false,
+        }
+    );
+    app.update(chat("alice", "mine"));
+    assert!(matches!(last(&app), EntryKind::Chat { own: true, .. }));
+}
+
+#[test]
+fn mention_is_highlighted_and_rings_unless_turned_off() {
+    let mut app = app();
+    assert_eq!(app.update(chat("bob", "hey Alice!")), [Command::Bell]);
+    assert!(matches!(last(&app), EntryKind::Chat { mention: true, .. }));
+    // Not a word of its own: no mention.
+    assert!(app.update(chat("bob", "malice")).is_empty());
+    // One's own line naming oneself does not ring.
+    assert!(app.update(chat("alice", "alice here")).is_empty());
+    app.settings.bell = false;
+    assert!(app.update(chat("bob", "alice?")).is_empty());
+    assert!(matches!(last(&app), EntryKind::Chat { mention: true, .. }));
+}
+
+#[test]
+fn private_message_rings() {
+    let mut app = app();
+    let pm = |from: &str, to: &str| {
+        Event::Net(NetEvent::Server(ServerMsg::Private {
+            id: 2,
+            time_ms: T,
+            from: from.into(),
+            to: to.into(),
+            text: "psst".into(),
+        }))
+    };
+    assert_eq!(app.update(pm("bob", "alice")), [Command::Bell]);
+    assert!(app.update(pm("alice", "bob")).is_empty());
+    assert!(matches!(last(&app), EntryKind::Private { own: true, .. }));
+}
+
+#[test]
+fn room_events_keep_the_member_list() {
+    let mut app = app();
+    let notice = |event| {
+        Event::Net(NetEvent::Server(ServerMsg::Notice {
+            time_ms: T,
+            room: "lobby".into(),
+            event,
+        }))
+    };
+    app.update(notice(RoomEvent::Joined {
+        nick: "dave".into(),
+    }));
+    app.update(notice(RoomEvent::Left {
+        nick: "bobby".into(),
+        reason: "bye".into(),
+    }));
+    app.update(notice(RoomEvent::Renamed {
+        old: "carol".into(),
+        new: "caz".into(),
+    }));
+    assert_eq!(app.members, ["alice", "bob", "caz", "dave"]);
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("carol is now known as caz".into())
+    );
+    app.update(Event::Net(NetEvent::Server(ServerMsg::NickChanged {
+        nick: "alicia".into(),
+    })));
+    assert_eq!(app.nick, "alicia");
+    assert_eq!(app.members, ["alicia", "bob", "caz", "dave"]);
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Joined {
+        room: "rust".into(),
+        members: vec!["alicia".into(), "ferris".into()],
+    })));
+    assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+}
+
+#[test]
+fn server_errors_are_shown() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Error {
+        kind: ErrorKind::NoSuchNick,
+        text: "no such nick: zed".into(),
+    })));
+    assert_eq!(
+        last(&app),
+        &EntryKind::Error("server: no such nick: zed (NoSuchNick)".into())
+    );
+}
+
+#[test]
+fn connection_states() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Disconnected {
+        reason: "reset".into(),
+    }));
+    assert_eq!(
+        app.conn,
+        ConnState::Disconnected {
+            reason: "reset".into()
+        }
+    );
+    app.update(Event::Net(NetEvent::Reconnecting {
+        attempt: 2,
+        delay: Duration::from_secs(1),
+        error: "refused".into(),
+    }));
+    assert!(matches!(
+        app.conn,
+        ConnState::Reconnecting { attempt: 2, .. }
+    ));
+    app.update(Event::Net(NetEvent::Queued { waiting: 1 }));
+    assert_eq!(app.queued, 1);
+    app.update(Event::Net(NetEvent::Welcome {
+        nick: "alice".into(),
+        room: "lobby".into(),
+        members: vec!["alice".into()],
+    }));
+    app.update(Event::Net(NetEvent::Flushed { sent: 1 }));
+    assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));
+    app.update(Event::Net(NetEvent::Refused {
+        reason: "queue full".into(),
+    }));
+    assert_eq!(last(&app), &EntryKind::Error("not sent: queue full".into()));
+    assert_eq!(
+        app.update(Event::Net(NetEvent::Fatal("version".into()))),
+        [Command::Fail("version".into())]
+    );
+}
+
+#[test]
+fn scrolled_up_view_stays_put_and_counts_new_messages() {
+    let mut app = app();
+    for i in 0..100 {
+        app.update(chat("bob", &format!("line {i}")));
+    }
+    app.update(key(KeyCode::PageUp));
+    let page = app.scroll();
+    assert!(page > 0);
+    app.update(chat("bob", "new one"));
+    app.update(chat("bob", &"long ".repeat(40)));
+    // The long line wraps to 3 rows at 80 columns: the view moved up by 1 + 3 rows.
+    assert_eq!(app.scroll(), page + 4);
+    assert_eq!(app.unseen(), 2);
+    app.update(Event::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 0,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(app.scroll(), page + 1);
+    app.update(key(KeyCode::PageDown));
+    assert_eq!((app.scroll(), app.unseen()), (1, 2));
+    app.update(key(KeyCode::PageDown));
+    assert_eq!((app.scroll(), app.unseen()), (0, 0));
+}
+
+#[test]
+fn scrolling_stops_at_the_oldest_line() {
+    let mut app = app();
+    for i in 0..30 {
+        app.update(chat("bob", &format!("line {i}")));
+    }
+    for _ in 0..10 {
+        app.update(key(KeyCode::PageUp));
+    }
+    // 31 entries (with the welcome line) in a pane of 22 rows.
+    assert_eq!(app.scroll(), 31 - 22);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.scroll(), 0);
+}
+
+#[test]
+fn sending_jumps_back_to_the_newest() {
+    let mut app = app();
+    for i in 0..50 {
+        app.update(chat("bob", &format!("line {i}")));
+    }
+    app.update(key(KeyCode::PageUp));
+    submit(&mut app, "hi");
+    assert_eq!(app.scroll(), 0);
+}
+
+#[test]
+fn f2_toggles_the_member_list() {
+    let mut app = app();
+    app.update(key(KeyCode::F(2)));
+    assert!(app.show_members);
+    app.update(key(KeyCode::F(2)));
+    assert!(!app.show_members);
+}
+
+#[test]
+fn scrollback_is_bounded() {
+    let mut app = app();
+    for i in 0..MAX_SCROLLBACK + 10 {
+        app.update(chat("bob", &i.to_string()));
+    }
+    assert_eq!(app.messages().len(), MAX_SCROLLBACK);
+}
+
+#[test]
+fn mentions_match_whole_words_only() {
+    assert!(mentions("hi alice", "alice"));
+    assert!(mentions("ALICE: look", "alice"));
+    assert!(mentions("@alice!", "alice"));
+    assert!(!mentions("malice", "alice"));
+    assert!(!mentions("alice_b", "alice"));
+    assert!(mentions("你好 alice", "alice"));
+    assert!(!mentions("anything", ""));
+}

@@ -1,1 +1,276 @@
+//! Widget and whole-screen tests: the app is drawn into ratatui's `TestBackend`.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use shared::{ChatKind, RoomEvent, ServerMsg};
+
+use super::*;
+use crate::app::{ConnState, Event, Settings};
+use crate::net::{NetEvent, Welcome};
+
+/// 2023-11-14 22:13:20 UTC.
+const T: u64 = 1_700_000_000_000;
+
+fn app(width: u16, height: u16) -> App {
+    let settings = Settings {
+        server: "127.0.0.1:7878".into(),
+        hosting: None,
+        bell: false,
+        utc_offset_secs: 3600,
+    };
+    let welcome = Welcome {
+        nick: "alice".into(),
+        room: "lobby".into(),
+        members: vec!["alice".into(), "bob".into(), "李雷".into()],
+    };
+    let mut app = App::new(settings, welcome, T);
+    app.update(Event::Resize(width, height));
+    app
+}
+
+fn server(app: &mut App, msg: ServerMsg) {
+    app.update(Event::Net(NetEvent::Server(msg)));
+}
+
+fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
+    server(
+        app,
+        ServerMsg::Chat {
+            id: 1,
+            time_ms: T + 60_000,
+            room: "lobby".into(),
+            from: from.into(),
+            kind,
+            text: text.into(),
+        },
+    );
+}
+
+fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+}
+
+fn render(app: &App) -> Terminal<TestBackend> {
+    let (w, h) = app.size();
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|frame| draw(frame, app)).unwrap();
+    terminal
+}
+
+/// The rows of a buffer as text; the second cell of a wide character is skipped.
+fn rows(buffer: &Buffer) -> Vec<String> {
+    let area = buffer.area;
+    (area.top()..area.bottom())
+        .map(|y| {
+            let mut row = String::new();
+            let mut skip = 0;
+            for x in area.left()..area.right() {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let symbol = buffer[(x, y)].symbol();
+                skip = crate::input::display_width(symbol).saturating_sub(1);
+                row.push_str(symbol);
+            }
+            row
+        })
+        .collect()
+}
+
+/// A busy screen: every kind of entry, wide text that wraps, the member list.
+fn busy_app() -> App {
+    let mut app = app(60, 14);
+    server(
+        &mut app,
+        ServerMsg::Notice {
+            time_ms: T,
+            room: "lobby".into(),
+            event: RoomEvent::Joined { nick: "bob".into() },
+        },
+    );
+    say(
+        &mut app,
+        "bob",
+        ChatKind::Say,
+        "hello alice, 你好！😀 emoji ❤\u{fe0f} and a long line that wraps",
+    );
+    say(&mut app, "alice", ChatKind::Say, "hi bob");
+    say(&mut app, "李雷", ChatKind::Action, "waves 👋");
+    server(
+        &mut app,
+        ServerMsg::Private {
+            id: 3,
+            time_ms: T + 120_000,
+            from: "bob".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+        },
+    );
+    say(&mut app, "bob", ChatKind::Say, "clear? \x1b[2J\x1b]0;t\x07");
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    type_str(&mut app, "typing 日本語");
+    app
+}
+
+#[test]
+fn whole_screen() {
+    let terminal = render(&busy_app());
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn whole_screen_disconnected_and_scrolled_up() {
+    let mut app = busy_app();
+    app.update(Event::Key(KeyEvent::new(KeyCode::F(2), KeyModifiers::NONE)));
+    for i in 0..20 {
+        say(&mut app, "bob", ChatKind::Say, &format!("line {i}"));
+    }
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageUp,
+        KeyModifiers::NONE,
+    )));
+    say(&mut app, "bob", ChatKind::Say, "unseen 1");
+    say(&mut app, "bob", ChatKind::Say, "unseen 2");
+    app.update(Event::Net(NetEvent::Disconnected {
+        reason: "reset".into(),
+    }));
+    app.update(Event::Net(NetEvent::Reconnecting {
+        attempt: 3,
+        delay: std::time::Duration::from_secs(2),
+        error: "connection refused".into(),
+    }));
+    app.update(Event::Net(NetEvent::Queued { waiting: 2 }));
+    let terminal = render(&app);
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn escape_sequences_are_drawn_as_text() {
+    let mut app = app(40, 5);
+    say(&mut app, "eve", ChatKind::Say, "\x1b[2J\u{9b}H");
+    let terminal = render(&app);
+    let rows = rows(terminal.backend().buffer());
+    assert!(
+        rows.iter()
+            .any(|r| r.trim_end() == "23:14 <eve> ␛[2J<U+009B>H"),
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn cursor_sits_after_wide_characters() {
+    let mut app = app(30, 4);
+    type_str(&mut app, "你好😀");
+    let prompt = prompt::Prompt::new(&app);
+    let area = Rect::new(0, 3, 30, 1);
+    // "> " is 2 cells, 你 好 😀 are 2 each.
+    assert_eq!(prompt.cursor(area), Some(Position::new(8, 3)));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
+    let prompt = prompt::Prompt::new(&app);
+    assert_eq!(prompt.cursor(area), Some(Position::new(6, 3)));
+    let mut terminal = render(&app);
+    terminal.backend_mut().assert_cursor_position((6, 3));
+}
+
+#[test]
+fn long_input_scrolls_and_the_cursor_stays_inside() {
+    let mut app = app(12, 3);
+    type_str(&mut app, "一二三四五六七八九十");
+    let terminal = render(&app);
+    let rows = rows(terminal.backend().buffer());
+    assert_eq!(rows[2], "> 七八九十  ");
+    let cursor = prompt::Prompt::new(&app).cursor(Rect::new(0, 2, 12, 1));
+    assert_eq!(cursor, Some(Position::new(10, 2)));
+}
+
+#[test]
+fn status_line() {
+    let mut app = app(70, 3);
+    let area = Rect::new(0, 0, 70, 1);
+    let mut buf = Buffer::empty(area);
+    ratatui::widgets::Widget::render(status::StatusLine::new(&app), area, &mut buf);
+    assert_eq!(
+        rows(&buf)[0].trim_end(),
+        " connected  alice in #lobby | 3 members | 127.0.0.1:7878"
+    );
+    app.settings.hosting = Some("192.168.1.5:7878".into());
+    app.conn = ConnState::Disconnected {
+        reason: "reset".into(),
+    };
+    let mut buf = Buffer::empty(area);
+    ratatui::widgets::Widget::render(status::StatusLine::new(&app), area, &mut buf);
+    assert_eq!(
+        rows(&buf)[0].trim_end(),
+        " disconnected: reset  alice in #lobby | 3 members | hosting on 192.168.1.5:7878"[..70]
+            .trim_end()
+    );
+}
+
+#[test]
+fn paste_question_replaces_the_input_line() {
+    let mut app = app(30, 3);
+    app.update(Event::Paste("a\nb\nc\nd\ne".into()));
+    let terminal = render(&app);
+    assert_eq!(
+        rows(terminal.backend().buffer())[2].trim_end(),
+        "send 5 lines? y/n"
+    );
+}
+
+#[test]
+fn any_size_draws_without_panicking() {
+    let mut app = busy_app();
+    for show_members in [false, true] {
+        app.show_members = show_members;
+        for w in 0..=40 {
+            for h in 0..=8 {
+                app.update(Event::Resize(w, h));
+                render(&app);
+            }
+        }
+    }
+    // Scrolled up at tiny sizes too.
+    app.update(Event::Resize(3, 3));
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageUp,
+        KeyModifiers::NONE,
+    )));
+    render(&app);
+}
+
+#[test]
+fn layout_keeps_input_and_status_at_the_bottom() {
+    let areas = layout(Rect::new(0, 0, 80, 24), true);
+    assert_eq!(areas.input, Rect::new(0, 23, 80, 1));
+    assert_eq!(areas.status, Rect::new(0, 22, 80, 1));
+    assert_eq!(areas.messages, Rect::new(0, 0, 60, 22));
+    assert_eq!(areas.members, Some(Rect::new(60, 0, 20, 22)));
+    let one_row = layout(Rect::new(0, 0, 10, 1), false);
+    assert_eq!(one_row.input, Rect::new(0, 0, 10, 1));
+    assert_eq!((one_row.status.height, one_row.messages.height), (0, 0));
+}
+
+#[test]
+fn nick_colours_are_stable() {
+    assert_eq!(nick_color("bob"), nick_color("bob"));
+    let distinct: std::collections::HashSet<_> = ["alice", "bob", "carol", "dave", "eve", "李雷"]
+        .map(nick_color)
+        .into();
+    assert!(distinct.len() > 2);
+}
+
+#[test]
+fn clock_uses_the_local_offset() {
+    assert_eq!(clock(T, 0), "22:13");
+    assert_eq!(clock(T, 3600), "23:13");
+    assert_eq!(clock(T, -23 * 3600), "23:13");
+}
