@@ -198,6 +198,12 @@ impl Tmux {
         ]);
     }
 
+    /// PID of the program the window `name` was opened with.
+    pub fn pane_pid(&self, name: &str) -> u32 {
+        let out = self.tmux_ok(&["display-message", "-p", "-t", &target(name), "#{pane_pid}"]);
+        out.trim().parse().expect("pane pid")
+    }
+
     /// Whether the program in window `name` has exited, and with which status.
     pub fn exit_status(&self, name: &str) -> Option<i32> {
         let out = self.tmux_ok(&[
