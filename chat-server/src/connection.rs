@@ -71,11 +71,13 @@ pub(crate) async fn serve(
         id: None,
         pings_sent: 0,
     };
-    let ending = match conn.handshake(&shutdown).await {
+    // The handshake and the close are boxed: they run once, briefly, and their state
+    // (timers, the first frame) would otherwise enlarge this task for its whole life.
+    let ending = match Box::pin(conn.handshake(&shutdown)).await {
         Ok(()) => conn.chat(&shutdown).await,
         Err(ending) => ending,
     };
-    conn.close(ending).await;
+    Box::pin(conn.close(ending)).await;
 }
 
 struct Connection {
