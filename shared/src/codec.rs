@@ -1,9 +1,9 @@
 //! Framing: a 4-byte big-endian length header, then a bincode 2 payload.
 //!
 //! TCP is a byte stream: two quick messages can arrive glued together, one message can arrive
-//! in pieces. The header says where each payload ends. Splitting the stream into frames is
-//! tokio-util's [`LengthDelimitedCodec`]; this module adds the payload encoding and turns
-//! every failure into a [`CodecError`] that says what went wrong.
+//! in pieces. The header says where each payload ends. [`FrameCodec`] is a tokio-util
+//! `Decoder`/`Encoder`, so `Framed` does the buffering; it checks the header before anything
+//! else and turns every failure into a [`CodecError`] that says what went wrong.
 //!
 //! This is the only module that touches bincode.
 //!
@@ -27,10 +27,10 @@
 use std::io;
 use std::marker::PhantomData;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+use tokio_util::codec::{Decoder, Encoder};
 
 use crate::limits::{HEADER_LEN, MAX_FRAME_LEN};
 use crate::protocol::{ClientMsg, ServerMsg};
@@ -111,7 +111,6 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
 ///
 /// Use [`ClientCodec`] on the client side and [`ServerCodec`] on the server side.
 pub struct FrameCodec<In, Out> {
-    frames: LengthDelimitedCodec,
     _types: PhantomData<fn(Out) -> In>,
 }
 
@@ -129,13 +128,7 @@ impl<In, Out> std::fmt::Debug for FrameCodec<In, Out> {
 
 impl<In, Out> Default for FrameCodec<In, Out> {
     fn default() -> Self {
-        let frames = LengthDelimitedCodec::builder()
-            .length_field_length(HEADER_LEN)
-            .big_endian()
-            .max_frame_length(MAX_FRAME_LEN)
-            .new_codec();
         Self {
-            frames,
             _types: PhantomData,
         }
     }
@@ -145,21 +138,28 @@ impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
     type Item = In;
     type Error = CodecError;
 
+    /// Check, then parse, then advance: an incomplete frame is `Ok(None)`.
+    ///
+    /// Unlike tokio-util's `LengthDelimitedCodec`, this reserves nothing for the announced
+    /// length: the buffer grows with the bytes that actually arrive. Otherwise four bytes
+    /// announcing a 1 MiB frame would cost the receiver 1 MiB until the peer timed out.
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {
-        match self.frames.decode(src) {
-            Ok(Some(payload)) => decode_payload(&payload).map(Some),
-            Ok(None) => Ok(None),
-            // LengthDelimitedCodec refuses an oversized header without consuming it, so the
-            // announced length can still be read for the error message.
-            Err(e) if e.kind() == io::ErrorKind::InvalidData && src.len() >= HEADER_LEN => {
-                let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]);
-                Err(CodecError::FrameTooLarge {
-                    len: u64::from(len),
-                    max: MAX_FRAME_LEN,
-                })
-            }
-            Err(e) => Err(CodecError::Io(e)),
+        let Some(header) = src.first_chunk::<HEADER_LEN>() else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes(*header);
+        if len as usize > MAX_FRAME_LEN {
+            return Err(CodecError::FrameTooLarge {
+                len: u64::from(len),
+                max: MAX_FRAME_LEN,
+            });
         }
+        if src.len() < HEADER_LEN + len as usize {
+            return Ok(None);
+        }
+        src.advance(HEADER_LEN);
+        let payload = src.split_to(len as usize);
+        decode_payload(&payload).map(Some)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {

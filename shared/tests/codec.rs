@@ -400,3 +400,16 @@ proptest! {
         let _ = ClientCodec::default().decode(&mut wire);
     }
 }
+
+#[test]
+fn a_header_alone_reserves_nothing_for_the_announced_payload() {
+    let mut wire = BytesMut::with_capacity(16);
+    wire.extend_from_slice(&(MAX_FRAME_LEN as u32).to_be_bytes());
+    wire.extend_from_slice(&[0; 8]);
+    assert!(ServerCodec::default().decode(&mut wire).unwrap().is_none());
+    assert!(
+        wire.capacity() < 1024,
+        "capacity grew to {}",
+        wire.capacity()
+    );
+}
