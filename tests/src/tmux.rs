@@ -204,17 +204,45 @@ impl Tmux {
         out.trim().parse().expect("pane pid")
     }
 
-    /// Whether the program in window `name` has exited, and with which status.
+    /// Whether the program in window `name` has exited, and with which status (128 + N
+    /// when killed by signal N).
+    ///
+    /// tmux sees the terminal close before it reaps the process, so a pane can be dead
+    /// before its status is known: that counts as not exited yet.
     pub fn exit_status(&self, name: &str) -> Option<i32> {
         let out = self.tmux_ok(&[
             "display-message",
             "-p",
             "-t",
             &target(name),
-            "#{pane_dead} #{pane_dead_status}",
+            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
         ]);
-        let mut words = out.split_whitespace();
-        (words.next() == Some("1")).then(|| words.next().and_then(|s| s.parse().ok()).unwrap_or(-1))
+        let mut fields = out.trim().split(':');
+        if fields.next() != Some("1") {
+            return None;
+        }
+        let status = fields.next().and_then(|s| s.parse().ok());
+        let signal = fields.next().and_then(|s| s.parse::<i32>().ok());
+        status.or(signal.map(|n| 128 + n))
+    }
+
+    /// The log file of the client opened as window `name` with [`Tmux::chat_tui`].
+    pub fn log(&self, name: &str) -> String {
+        let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+
+    /// Waits until the program in window `name` exits and checks its exit status; on a
+    /// mismatch, panics with its last screen and its log.
+    pub fn assert_exit(&self, name: &str, expected: i32) {
+        let status = self.wait_exit(name);
+        assert_eq!(
+            status,
+            expected,
+            "window {name}: unexpected exit status; the screen:\n{}\nthe log:\n{}",
+            self.screen(name),
+            self.log(name)
+        );
     }
 
     /// Waits until the program in window `name` exits; returns its status.

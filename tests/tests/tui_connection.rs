@@ -31,7 +31,7 @@ fn host_mode_shows_its_address_and_others_join() {
 
     // When the host quits, its server goes with it and the guest is told.
     tmux.say("host", "/quit");
-    assert_eq!(tmux.wait_exit("host"), 0);
+    tmux.assert_exit("host", 0);
     tmux.wait_until("guest", "the guest noticing", |s| {
         s.contains("reconnecting in")
     });
