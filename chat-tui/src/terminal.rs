@@ -73,11 +73,15 @@ pub fn bell() {
     let _ = out.flush();
 }
 
+/// On a panic anywhere (the network task included): give the terminal back, print the
+/// message, and exit. Carrying on after a panic in another task would keep drawing on a
+/// terminal that is no longer in raw mode.
 fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
         previous(info);
+        std::process::exit(101);
     }));
 }
 
