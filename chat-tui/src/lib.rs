@@ -111,9 +111,11 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         event::run(&mut terminal, &mut app, &net, events).await
         // The guard restores the terminal here, before anything is printed.
     };
+    tracing::info!(?outcome, "leaving");
     net.finish().await;
     if let Some(h) = hosted {
         h.stop().await;
+        tracing::info!("hosted server stopped");
     }
     match outcome? {
         Outcome::Quit => Ok(()),

@@ -254,8 +254,9 @@ impl Tmux {
             }
             assert!(
                 Instant::now() < deadline,
-                "window {name}: program did not exit; the screen:\n{}",
-                self.screen(name)
+                "window {name}: program did not exit; the screen:\n{}\nthe log:\n{}",
+                self.screen(name),
+                self.log(name)
             );
             std::thread::sleep(POLL);
         }
