@@ -14,15 +14,16 @@ pub struct Config {
     /// connection still only tens of MiB. It also bounds the file descriptors in use.
     pub max_connections: usize,
 
-    /// Length of each connection's outbound queue, in frames. A client whose queue is full
-    /// is a slow consumer and is disconnected.
+    /// Most bytes of encoded frames queued for one client. A client whose queue would
+    /// overflow is a slow consumer and is disconnected.
     ///
-    /// Default 1024. Frames are shared, so the queue holds pointers, not copies; the worst
-    /// case (every frame a maximal chat text of about 4 KiB) is about 4 MiB for one client.
-    /// The kernel's socket buffer absorbs the first megabytes before the queue fills at
-    /// all, so 1024 frames rides out a burst in a busy room or a client that stops for a
-    /// moment, while a client that has stopped reading is cut off after a bounded amount.
-    pub queue_frames: usize,
+    /// Default 256 KiB: about 2,400 typical chat frames, or 60 of the largest, and 16
+    /// times what one sender can add to a queue before the writers get to run. The
+    /// kernel's socket buffer absorbs the first megabytes before the queue fills at all, so
+    /// this rides out a busy room or a client that stops for a moment, while a client that
+    /// has stopped reading costs at most this much before it is cut off (250 MiB for 1,000
+    /// such clients at once, the worst case).
+    pub queue_bytes: usize,
 
     /// A client that has sent no complete frame for this long is sent a `Ping`.
     ///
@@ -55,7 +56,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
-            queue_frames: 1024,
+            queue_bytes: 256 * 1024,
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(45),
             handshake_timeout: Duration::from_secs(10),
@@ -104,7 +105,7 @@ mod tests {
     fn defaults_keep_ping_inside_idle_timeout() {
         let config = Config::default();
         assert!(config.ping_interval < config.idle_timeout);
-        assert!(config.queue_frames > 0);
+        assert!(config.queue_bytes >= shared::limits::MAX_TEXT_BYTES);
         assert!(config.max_connections > 0);
     }
 

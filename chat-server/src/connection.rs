@@ -36,16 +36,30 @@ const READ_BUFFER_START: usize = 0;
 /// released, so that an idle connection does not keep the memory of its largest frame.
 const READ_BUFFER_KEEP: usize = 4 * 1024;
 
-/// Frames a connection handles in a row before it lets other tasks run.
+/// Bytes of requests a connection handles in a row before it lets other tasks run.
 ///
 /// A client that sends fast has its frames waiting in the read buffer, so its task could
 /// go on handling them (and filling every member's queue) for tokio's whole cooperative
 /// budget of 128 operations, while the members' writer tasks, woken meanwhile, wait their
 /// turn: tokio runs a woken task on the waker's own worker, after the waker yields. Without
-/// this, a burst larger than a queue would make a member look slow that is not. Yielding
-/// every few frames keeps bursts well below any sensible queue length and still lets the
-/// writers batch.
-const FRAMES_PER_TURN: u32 = 16;
+/// this, a burst larger than a queue would make a member look slow that is not. The budget
+/// counts bytes, not frames, because what a burst puts in each member's queue is its size:
+/// 16 KiB is about a hundred typical chat lines, so writers still coalesce that many
+/// frames per system call (where the server's time per delivery goes), but only four of
+/// the largest texts, far below any sensible queue.
+const BYTES_PER_TURN: usize = 16 * 1024;
+
+/// What handling `msg` may add to each member's queue, for [`BYTES_PER_TURN`]: its text
+/// plus the stamp, names and header a broadcast adds.
+fn turn_cost(msg: &ClientMsg) -> usize {
+    const OVERHEAD: usize = 64;
+    OVERHEAD
+        + match msg {
+            ClientMsg::Chat { text } | ClientMsg::Action { text } => text.len(),
+            ClientMsg::Private { text, .. } => text.len(),
+            _ => 0,
+        }
+}
 
 /// Serves one accepted connection until it ends.
 pub(crate) async fn serve(
@@ -60,7 +74,7 @@ pub(crate) async fn serve(
         debug!(%peer, error = %e, "could not set TCP_NODELAY");
     }
     let (read, write) = socket.into_split();
-    let (outbox, queue) = outbound::queue(shared.config.queue_frames);
+    let (outbox, queue) = outbound::queue(shared.config.queue_bytes);
     let writer = tokio::spawn(outbound::write_frames(queue, write));
     let mut conn = Connection {
         frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
@@ -184,7 +198,7 @@ impl Connection {
         let idle_timeout = self.shared.config.idle_timeout;
         let mut last_heard = Instant::now();
         let mut pinged = false;
-        let mut handled_in_turn = 0;
+        let mut spent_in_turn = 0;
         let tick = sleep_until(last_heard + ping_interval);
         tokio::pin!(tick);
         loop {
@@ -204,13 +218,13 @@ impl Connection {
                 Event::Frame(Some(Ok(msg))) => {
                     last_heard = Instant::now();
                     pinged = false;
+                    spent_in_turn += turn_cost(&msg);
                     if let Err(ending) = self.handle(id, msg) {
                         return ending;
                     }
                     self.release_read_buffer();
-                    handled_in_turn += 1;
-                    if handled_in_turn == FRAMES_PER_TURN {
-                        handled_in_turn = 0;
+                    if spent_in_turn >= BYTES_PER_TURN {
+                        spent_in_turn = 0;
                         tokio::task::yield_now().await;
                     }
                 }
@@ -299,7 +313,7 @@ impl Connection {
 
     /// Queues an answer for this client only.
     fn send(&self, msg: &ServerMsg) -> Result<(), Ending> {
-        match self.outbox.push(encode(msg)) {
+        match self.outbox.push(&encode(msg)) {
             Ok(()) => Ok(()),
             Err(PushError::Full) => Err(Ending::slow_consumer()),
             Err(PushError::Closed) => Err(Ending::writer_gone()),
@@ -337,7 +351,7 @@ impl Connection {
         }
         if let Some(last) = ending.last_frame {
             // Nothing more can be done if the queue is full or closed.
-            let _ = outbox.push(last);
+            let _ = outbox.push(&last);
         }
         // The registry dropped its handle on the queue in `leave`; once this one goes too,
         // the writer ends after writing what is queued, and closes the socket's sending

@@ -37,12 +37,12 @@ struct Cli {
     #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().max_connections)]
     max_connections: usize,
 
-    /// Frames queued per client before it counts as a slow consumer [default: 1024].
+    /// Bytes queued per client before it counts as a slow consumer [default: 262144].
     ///
     /// A client that stops reading fills its queue and is disconnected, so that it never
     /// slows the room or grows the server's memory.
-    #[arg(long, value_name = "FRAMES", hide_default_value = true, default_value_t = Config::default().queue_frames)]
-    queue_frames: usize,
+    #[arg(long, value_name = "BYTES", hide_default_value = true, default_value_t = Config::default().queue_bytes)]
+    queue_bytes: usize,
 
     /// Ping a client silent for this long [default: 15s].
     ///
@@ -59,6 +59,13 @@ struct Cli {
     /// Time a new connection has to log in [default: 10s].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", hide_default_value = true)]
     handshake_timeout: Duration,
+
+    /// Threads that serve connections [default: one per CPU core].
+    ///
+    /// Every connection is served by whichever thread is free; more threads than cores
+    /// only add switching.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Option<u16>,
 
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
@@ -82,13 +89,26 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_level.as_deref())?;
     let config = Config {
         max_connections: cli.max_connections,
-        queue_frames: cli.queue_frames,
+        queue_bytes: cli.queue_bytes,
         ping_interval: cli.ping_interval,
         idle_timeout: cli.idle_timeout,
         handshake_timeout: cli.handshake_timeout,
         ..Config::default()
     };
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = cli.workers {
+        runtime.worker_threads(usize::from(workers));
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Each connection needs a descriptor; the usual soft limit of 1024 would refuse the
+    // 1025th client long before --max-connections. Raising the soft limit up to the hard
+    // one is what every busy server does at start.
+    if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
+        tracing::warn!(error = %e, "could not raise the open-files limit");
+    }
     runtime.block_on(async {
         let listener = TcpListener::bind(&cli.listen)
             .await

@@ -376,7 +376,7 @@ impl Inner {
             return;
         };
         for (&id, outbox) in &room.members {
-            if Some(id) != except && outbox.push(frame.clone()) == Err(PushError::Full) {
+            if Some(id) != except && outbox.push(frame) == Err(PushError::Full) {
                 self.slow.push(id);
             }
         }
@@ -387,7 +387,7 @@ impl Inner {
         if self.closing {
             return;
         }
-        let pushed = self.clients.get(&id).map(|c| c.outbox.push(frame));
+        let pushed = self.clients.get(&id).map(|c| c.outbox.push(&frame));
         if pushed == Some(Err(PushError::Full)) {
             self.slow.push(id);
         }
@@ -411,20 +411,24 @@ fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbound::queue;
-    use shared::codec::decode_payload;
-    use tokio::sync::mpsc;
+    use crate::outbound::{Frames, queue};
+    use bytes::BytesMut;
+    use shared::ClientCodec;
+    use tokio_util::codec::Decoder;
 
     /// A logged-in client whose queue the test reads directly.
     struct Probe {
         id: ClientId,
-        rx: mpsc::Receiver<Bytes>,
+        rx: Frames,
+        read: BytesMut,
     }
 
     impl Probe {
         fn next(&mut self) -> Option<ServerMsg> {
-            let frame = self.rx.try_recv().ok()?;
-            Some(decode_payload(&frame[4..]).expect("server frames decode"))
+            self.read.extend_from_slice(&self.rx.take_now());
+            ClientCodec::default()
+                .decode(&mut self.read)
+                .expect("server frames decode")
         }
 
         fn drain(&mut self) -> Vec<ServerMsg> {
@@ -437,17 +441,21 @@ mod tests {
         tokio::spawn(std::future::pending::<()>()).abort_handle()
     }
 
-    fn login(reg: &Registry, nick: &str, room: &str, capacity: usize) -> Probe {
-        let (outbox, rx) = queue(capacity);
+    fn login(reg: &Registry, nick: &str, room: &str, limit_bytes: usize) -> Probe {
+        let (outbox, rx) = queue(limit_bytes);
         let id = reg.login(nick, room, outbox, parked_writer()).unwrap();
-        Probe { id, rx }
+        Probe {
+            id,
+            rx,
+            read: BytesMut::new(),
+        }
     }
 
     #[tokio::test]
     async fn welcome_lists_members_sorted_and_others_hear_the_join() {
         let reg = Registry::default();
-        let mut bob = login(&reg, "bob", "lobby", 8);
-        let mut alice = login(&reg, "Alice", "lobby", 8);
+        let mut bob = login(&reg, "bob", "lobby", 4096);
+        let mut alice = login(&reg, "Alice", "lobby", 4096);
         assert!(matches!(bob.next(), Some(ServerMsg::Welcome { .. })));
         let welcome = alice.next().unwrap();
         let ServerMsg::Welcome { members, room, .. } = welcome else {
@@ -466,7 +474,7 @@ mod tests {
     #[tokio::test]
     async fn nicks_are_unique_ignoring_case() {
         let reg = Registry::default();
-        let _bob = login(&reg, "bob", "lobby", 8);
+        let _bob = login(&reg, "bob", "lobby", 4096);
         let (outbox, _rx) = queue(8);
         let refused = reg
             .login("BOB", "other", outbox, parked_writer())
@@ -477,8 +485,8 @@ mod tests {
     #[tokio::test]
     async fn rooms_are_found_ignoring_case_and_keep_their_first_spelling() {
         let reg = Registry::default();
-        let mut a = login(&reg, "a", "Dev", 8);
-        let mut b = login(&reg, "b", "dEV", 8);
+        let mut a = login(&reg, "a", "Dev", 4096);
+        let mut b = login(&reg, "b", "dEV", 4096);
         let ServerMsg::Welcome { room, members, .. } = b.next().unwrap() else {
             panic!("expected welcome");
         };
@@ -492,8 +500,8 @@ mod tests {
     #[tokio::test]
     async fn ids_increase_across_rooms_and_private_messages() {
         let reg = Registry::default();
-        let mut a = login(&reg, "a", "one", 8);
-        let mut b = login(&reg, "b", "two", 8);
+        let mut a = login(&reg, "a", "one", 4096);
+        let mut b = login(&reg, "b", "two", 4096);
         reg.say(a.id, ChatKind::Say, "x".into());
         reg.private(a.id, "B", "y".into()).unwrap();
         reg.say(b.id, ChatKind::Action, "z".into());
@@ -513,8 +521,8 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_evicts_the_member_and_tells_the_room() {
         let reg = Registry::default();
-        let mut talker = login(&reg, "talker", "lobby", 64);
-        let sleeper = login(&reg, "sleeper", "lobby", 2); // welcome + one more frame
+        let mut talker = login(&reg, "talker", "lobby", 4096);
+        let sleeper = login(&reg, "sleeper", "lobby", 80); // welcome + one chat frame
         talker.drain();
         reg.say(talker.id, ChatKind::Say, "one".into());
         reg.say(talker.id, ChatKind::Say, "two".into());
@@ -526,13 +534,13 @@ mod tests {
         )));
         assert!(!reg.leave(sleeper.id, "connection closed"), "already gone");
         // The nick is free again.
-        let _again = login(&reg, "sleeper", "lobby", 8);
+        let _again = login(&reg, "sleeper", "lobby", 4096);
     }
 
     #[tokio::test]
     async fn the_last_member_out_drops_the_room() {
         let reg = Registry::default();
-        let a = login(&reg, "a", "tmp", 8);
+        let a = login(&reg, "a", "tmp", 4096);
         reg.join(a.id, "elsewhere");
         assert!(!reg.lock().rooms.contains_key("tmp"));
         assert!(reg.leave(a.id, "bye"));
@@ -543,8 +551,8 @@ mod tests {
     #[tokio::test]
     async fn nothing_is_delivered_once_closing() {
         let reg = Registry::default();
-        let mut a = login(&reg, "a", "lobby", 8);
-        let b = login(&reg, "b", "lobby", 8);
+        let mut a = login(&reg, "a", "lobby", 4096);
+        let b = login(&reg, "b", "lobby", 4096);
         a.drain();
         reg.close();
         reg.say(b.id, ChatKind::Say, "late".into());

@@ -87,10 +87,11 @@ async fn help_documents_every_flag() -> Result {
     for flag in [
         "--listen",
         "--max-connections",
-        "--queue-frames",
+        "--queue-bytes",
         "--ping-interval",
         "--idle-timeout",
         "--handshake-timeout",
+        "--workers",
         "--log-level",
         "--help",
     ] {

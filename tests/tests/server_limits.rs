@@ -87,7 +87,7 @@ fn big_text(i: usize) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -> Result {
     let (addr, server) = start_server(Config {
-        queue_frames: 64,
+        queue_bytes: 64 * 1024,
         ..Config::default()
     })
     .await;
@@ -144,7 +144,7 @@ async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flooder_that_never_reads_is_cut_off_and_the_others_see_the_same_messages() -> Result {
     let (addr, server) = start_server(Config {
-        queue_frames: 64,
+        queue_bytes: 64 * 1024,
         ..Config::default()
     })
     .await;

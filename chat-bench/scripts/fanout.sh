@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs the fan-out and idle scenarios of docs/BENCHMARKS.md against a fresh release server
+# each, on loopback, and prints one JSON line per run.
+#
+#   chat-bench/scripts/fanout.sh [ROUNDS] [WORKERS]
+#
+# ROUNDS (default 2) repeats every scenario; WORKERS (default: all cores) sets the server's
+# runtime threads. Every run is bounded by chat-bench's own --timeout.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+rounds=${1:-2}
+workers=${2:-}
+cargo build --release -q -p chat-server -p chat-bench
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/release
+ulimit -n 65536 2>/dev/null || true
+
+# Starts a server on a free loopback port; sets $pid and $addr.
+start_server() {
+    local log
+    log=$(mktemp)
+    "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn ${workers:+--workers "$workers"} >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
+        [[ -n $addr ]] && break
+        sleep 0.05
+    done
+    rm -f "$log"
+    [[ -n $addr ]] || { echo "server did not start" >&2; kill "$pid"; exit 1; }
+}
+
+stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+
+run() {
+    local name=$1; shift
+    start_server
+    printf '%s ' "$name"
+    "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
+    stop_server
+}
+
+for round in $(seq "$rounds"); do
+    echo "# round $round"
+    run A fanout --clients 100 --senders 10 --messages 1000
+    run B fanout --clients 1000 --senders 1 --messages 1000
+    run A1 fanout --clients 100 --senders 10 --messages 200 --window 1
+    run B1 fanout --clients 1000 --senders 1 --messages 200 --window 1
+    run C1000 idle --connections 1000
+    run C5000 idle --connections 5000
+    run D fanout --clients 1000 --senders 100 --messages 1000 --rooms 100
+done
