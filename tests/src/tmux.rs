@@ -23,6 +23,9 @@ pub const SCREEN_WAIT: Duration = Duration::from_secs(10);
 /// How often a wait looks at the screen again.
 const POLL: Duration = Duration::from_millis(50);
 
+/// What the shell prints after a client exits, before the status: `[chat-tui exited 0]`.
+const EXIT_MARKER: &str = "[chat-tui exited ";
+
 /// Width and height of every test terminal unless resized.
 pub const COLS: u16 = 100;
 pub const ROWS: u16 = 30;
@@ -99,7 +102,8 @@ impl Tmux {
         self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
     }
 
-    /// Opens a window running `chat-tui` with `args`, logging to a scratch file.
+    /// Opens a window running `chat-tui` with `args`, logging to a scratch file. The shell
+    /// running it prints its exit status when it ends (see [`Tmux::exit_status`]).
     pub fn chat_tui(&mut self, name: &str, args: &[&str]) {
         let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
         self.scratch.push(log.clone());
@@ -112,6 +116,9 @@ impl Tmux {
             command.push(' ');
             command.push_str(&shell_quote(arg));
         }
+        // The shell stays (in `cat`) after printing the status: tmux 3.3 can drop the last
+        // output of a pane whose process has exited.
+        command.push_str(&format!("; echo \"{EXIT_MARKER}$?]\"; exec cat"));
         self.open(name, &command);
     }
 
@@ -204,26 +211,16 @@ impl Tmux {
         out.trim().parse().expect("pane pid")
     }
 
-    /// Whether the program in window `name` has exited, and with which status (128 + N
-    /// when killed by signal N).
+    /// The exit status of the client in window `name` (opened with [`Tmux::chat_tui`]),
+    /// once it has exited.
     ///
-    /// tmux sees the terminal close before it reaps the process, so a pane can be dead
-    /// before its status is known: that counts as not exited yet.
+    /// The shell that started the client prints the status: tmux itself can leave a dead
+    /// pane's process unreaped for a long time, with no status to report, and can lose
+    /// what a dying pane printed last.
     pub fn exit_status(&self, name: &str) -> Option<i32> {
-        let out = self.tmux_ok(&[
-            "display-message",
-            "-p",
-            "-t",
-            &target(name),
-            "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}",
-        ]);
-        let mut fields = out.trim().split(':');
-        if fields.next() != Some("1") {
-            return None;
-        }
-        let status = fields.next().and_then(|s| s.parse().ok());
-        let signal = fields.next().and_then(|s| s.parse::<i32>().ok());
-        status.or(signal.map(|n| 128 + n))
+        let screen = self.screen(name);
+        let line = screen.lines().rev().find(|l| l.starts_with(EXIT_MARKER))?;
+        line[EXIT_MARKER.len()..].trim_end_matches(']').parse().ok()
     }
 
     /// The log file of the client opened as window `name` with [`Tmux::chat_tui`].

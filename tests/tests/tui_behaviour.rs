@@ -86,7 +86,8 @@ fn idle_client_uses_no_cpu() {
     let server = ServerProcess::start();
     let mut tmux = Tmux::new("idle");
     tmux.join("c", server.addr, "idler", &[]);
-    let pid = tmux.pane_pid("c");
+    // The window's shell runs the client as its child.
+    let pid = child_of(tmux.pane_pid("c"));
     tmux.say("c", "settled");
     tmux.wait_for("c", "<idler> settled");
     let before = cpu_ticks(pid);
