@@ -59,7 +59,7 @@ impl Tmux {
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
             .output()
-            .expect("run tmux")
+            .expect("tmux is needed for the terminal tests: install it (apt-get install tmux)")
     }
 
     fn tmux_ok(&self, args: &[&str]) -> String {
