@@ -649,6 +649,16 @@ impl App {
             }
             // The network task answers pings; a welcome arrives as NetEvent::Welcome.
             ServerMsg::Ping { .. } | ServerMsg::Pong { .. } | ServerMsg::Welcome { .. } => {}
+            // File transfer (protocol version 2) is not part of this client yet.
+            ServerMsg::UploadReady { .. }
+            | ServerMsg::UploadDone { .. }
+            | ServerMsg::UploadFailed { .. }
+            | ServerMsg::FileOffered { .. }
+            | ServerMsg::Files { .. }
+            | ServerMsg::DownloadStart { .. }
+            | ServerMsg::DownloadChunk { .. }
+            | ServerMsg::DownloadEnd { .. }
+            | ServerMsg::DownloadFailed { .. } => {}
         }
         commands
     }

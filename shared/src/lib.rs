@@ -17,4 +17,6 @@ pub mod limits;
 pub mod protocol;
 
 pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame};
-pub use protocol::{ChatKind, ClientMsg, ErrorKind, PROTOCOL_VERSION, RoomEvent, ServerMsg};
+pub use protocol::{
+    ChatKind, ClientMsg, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent, ServerMsg,
+};

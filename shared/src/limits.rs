@@ -2,8 +2,8 @@
 
 /// Largest payload a frame may carry, in bytes (the 4-byte header not counted).
 ///
-/// Chat needs a few kilobytes; file chunks, added in a later protocol version, need at most
-/// about a megabyte. A header announcing more is refused before anything is allocated.
+/// Chat needs a few kilobytes; a file chunk ([`MAX_CHUNK_BYTES`]) needs a little over 64 KiB.
+/// A header announcing more is refused before anything is allocated.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
 
 /// Size of the length header in front of every payload.
@@ -20,3 +20,23 @@ pub const MAX_ROOM_CHARS: usize = 32;
 
 /// Longest reason text a client may give when it quits, in bytes of UTF-8.
 pub const MAX_REASON_BYTES: usize = 256;
+
+/// Most bytes of file data in one `UploadChunk` or `DownloadChunk`.
+///
+/// 64 KiB: large enough that the per-frame cost (header, hashing call, system call) is lost
+/// in the data, small enough that a chat frame queued behind one waits well under a
+/// millisecond on a LAN.
+pub const MAX_CHUNK_BYTES: usize = 64 * 1024;
+
+/// Longest file name the server keeps, in bytes of UTF-8 (the common file-system limit).
+pub const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// Longest file name a client may send in `UploadStart`, in bytes of UTF-8. The server cleans
+/// it down to at most [`MAX_FILE_NAME_BYTES`]; anything longer is refused outright.
+pub const MAX_RAW_FILE_NAME_BYTES: usize = 4096;
+
+/// Length of an upload token, in bytes.
+pub const UPLOAD_TOKEN_BYTES: usize = 16;
+
+/// Length of a SHA-256 digest, in bytes.
+pub const SHA256_BYTES: usize = 32;

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 
 /// Version of this protocol. A client states it in [`ClientMsg::Hello`]; the server refuses a
 /// client whose version differs with [`ErrorKind::VersionMismatch`].
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// Version 2 added file transfer: the messages from `UploadStart` and `UploadReady` on, and
+/// the error kinds from `FileTooLarge` on.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// Room a client joins when it names none.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -43,6 +46,48 @@ pub enum ClientMsg {
     Pong { token: u64 },
     /// Leave the server; the room is told the reason.
     Quit { reason: String },
+
+    // ----- file transfer (version 2) ---------------------------------------------------
+    /// Offer a file of `size` bytes to the current room. Answered by
+    /// [`ServerMsg::UploadReady`] (send the data from its `offset`) or by
+    /// [`ServerMsg::Error`] if the server refuses before any data is sent.
+    UploadStart {
+        /// The file's name as the sender knows it; the server cleans it (basename only,
+        /// no control or invisible characters) and never uses it as a path.
+        name: String,
+        size: u64,
+    },
+    /// The next piece of an upload: `offset` must equal the bytes sent so far, `data` is at
+    /// most [`MAX_CHUNK_BYTES`](crate::limits::MAX_CHUNK_BYTES) long.
+    UploadChunk {
+        upload_id: u64,
+        offset: u64,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// All bytes are sent; `sha256` is the SHA-256 of the whole file (32 bytes). Answered
+    /// by [`ServerMsg::UploadDone`] or [`ServerMsg::UploadFailed`].
+    UploadFinish {
+        upload_id: u64,
+        #[serde(with = "serde_bytes")]
+        sha256: Vec<u8>,
+    },
+    /// Abandon an upload; the server deletes what it received. Not answered.
+    UploadCancel { upload_id: u64 },
+    /// Take over an interrupted upload, on any connection of the same server, with the
+    /// token [`ServerMsg::UploadReady`] gave. Answered like `UploadStart`.
+    UploadResume {
+        #[serde(with = "serde_bytes")]
+        token: Vec<u8>,
+    },
+    /// Ask for the files of the current room; answered with [`ServerMsg::Files`].
+    ListFiles,
+    /// Fetch a file of the current room from byte `offset` on. Answered by
+    /// [`ServerMsg::DownloadStart`], chunks and [`ServerMsg::DownloadEnd`], or by
+    /// [`ServerMsg::DownloadFailed`].
+    Download { file_id: u64, offset: u64 },
+    /// Stop a download. Not answered; chunks already on their way may still arrive.
+    DownloadCancel { file_id: u64 },
 }
 
 /// Whether a room message is said or acted (`/me`).
@@ -96,6 +141,45 @@ pub enum ErrorKind {
     RateLimited,
     /// Anything else; the text says what.
     Internal,
+
+    // ----- file transfer (version 2) ---------------------------------------------------
+    /// The file is larger than the server accepts.
+    FileTooLarge,
+    /// The file does not fit in the server's storage quota.
+    QuotaExceeded,
+    /// The server's disk has no room for the file.
+    DiskFull,
+    /// The file name is unusable (longer than the protocol allows).
+    InvalidFileName,
+    /// The data received does not have the SHA-256 the sender announced; nothing is kept.
+    ChecksumMismatch,
+    /// No file with that id in the client's room.
+    NoSuchFile,
+    /// No upload with that id on this connection, or no partial upload with that token.
+    NoSuchUpload,
+    /// A chunk at the wrong offset, too long, past the announced size, or a finish before
+    /// all the bytes arrived; the upload is abandoned.
+    BadChunk,
+}
+
+/// A file stored on the server for a room, as listed and offered to its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// Server-wide file id; what a client asks for in [`ClientMsg::Download`].
+    pub id: u64,
+    /// Cleaned name: no path, no control or invisible characters, at most
+    /// [`MAX_FILE_NAME_BYTES`](crate::limits::MAX_FILE_NAME_BYTES) bytes.
+    pub name: String,
+    pub size: u64,
+    /// SHA-256 of the contents, 32 bytes.
+    #[serde(with = "serde_bytes")]
+    pub sha256: Vec<u8>,
+    /// Nick of the uploader when the upload began.
+    pub from: String,
+    /// When the upload completed, milliseconds since the Unix epoch (UTC).
+    pub time_ms: u64,
+    /// The room the file belongs to; only its members can list or fetch it.
+    pub room: String,
 }
 
 /// A frame sent by the server to a client.
@@ -152,4 +236,48 @@ pub enum ServerMsg {
     Error { kind: ErrorKind, text: String },
     /// The server is shutting down; the connection closes after this frame.
     Shutdown { reason: String },
+
+    // ----- file transfer (version 2) ---------------------------------------------------
+    /// Answer to [`ClientMsg::UploadStart`] or [`ClientMsg::UploadResume`]: send chunks of
+    /// `upload_id` from `offset` on (0 for a new upload, the bytes the server holds for a
+    /// resumed one).
+    UploadReady {
+        upload_id: u64,
+        /// 16 random bytes that let [`ClientMsg::UploadResume`] take the upload over after
+        /// a disconnect. Keep it secret: it is the only proof of ownership.
+        #[serde(with = "serde_bytes")]
+        token: Vec<u8>,
+        offset: u64,
+    },
+    /// The upload is verified and stored as `file_id`; the room gets
+    /// [`ServerMsg::FileOffered`] right after.
+    UploadDone { upload_id: u64, file_id: u64 },
+    /// The upload failed and the server kept nothing of it.
+    UploadFailed {
+        upload_id: u64,
+        kind: ErrorKind,
+        text: String,
+    },
+    /// A file was shared in the client's room.
+    FileOffered { file: FileInfo },
+    /// Answer to [`ClientMsg::ListFiles`]: the files of `room`, oldest first.
+    Files { room: String, files: Vec<FileInfo> },
+    /// A download begins: chunks of `file` follow from `offset` on.
+    DownloadStart { file: FileInfo, offset: u64 },
+    /// The next piece of a download, at `offset`, at most
+    /// [`MAX_CHUNK_BYTES`](crate::limits::MAX_CHUNK_BYTES) long.
+    DownloadChunk {
+        file_id: u64,
+        offset: u64,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    },
+    /// Every byte of the download has been sent.
+    DownloadEnd { file_id: u64 },
+    /// The download could not start or stopped; `kind` says why.
+    DownloadFailed {
+        file_id: u64,
+        kind: ErrorKind,
+        text: String,
+    },
 }

@@ -3,17 +3,18 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES};
+use serde::Serialize;
+use shared::limits::{MAX_CHUNK_BYTES, MAX_FRAME_LEN, MAX_RAW_FILE_NAME_BYTES, MAX_TEXT_BYTES};
 use shared::{
-    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, RoomEvent, ServerCodec, ServerMsg,
-    encode_frame,
+    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent,
+    ServerCodec, ServerMsg, encode_frame,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
 fn every_client_msg() -> Vec<ClientMsg> {
     vec![
         ClientMsg::Hello {
-            version: 1,
+            version: PROTOCOL_VERSION,
             nick: "ann".into(),
             room: "lobby".into(),
         },
@@ -47,7 +48,51 @@ fn every_client_msg() -> Vec<ClientMsg> {
         ClientMsg::Quit {
             reason: "bye".into(),
         },
+        ClientMsg::UploadStart {
+            name: "report 📄.pdf".into(),
+            size: u64::MAX,
+        },
+        ClientMsg::UploadStart {
+            name: "x".repeat(MAX_RAW_FILE_NAME_BYTES),
+            size: 0,
+        },
+        ClientMsg::UploadChunk {
+            upload_id: 1,
+            offset: 0,
+            data: vec![],
+        },
+        ClientMsg::UploadChunk {
+            upload_id: u64::MAX,
+            offset: 1 << 40,
+            data: (0..MAX_CHUNK_BYTES).map(|i| i as u8).collect(),
+        },
+        ClientMsg::UploadFinish {
+            upload_id: 3,
+            sha256: vec![0xab; 32],
+        },
+        ClientMsg::UploadCancel { upload_id: 3 },
+        ClientMsg::UploadResume {
+            token: (0..16).collect(),
+        },
+        ClientMsg::ListFiles,
+        ClientMsg::Download {
+            file_id: 9,
+            offset: 65_536,
+        },
+        ClientMsg::DownloadCancel { file_id: 9 },
     ]
+}
+
+fn file_info() -> FileInfo {
+    FileInfo {
+        id: 7,
+        name: "notes.txt".into(),
+        size: 1_000_000,
+        sha256: vec![0x5a; 32],
+        from: "ann".into(),
+        time_ms: 1_764_000_000_000,
+        room: "lobby".into(),
+    }
 }
 
 fn every_error_kind() -> Vec<ErrorKind> {
@@ -68,6 +113,14 @@ fn every_error_kind() -> Vec<ErrorKind> {
         ServerFull,
         RateLimited,
         Internal,
+        FileTooLarge,
+        QuotaExceeded,
+        DiskFull,
+        InvalidFileName,
+        ChecksumMismatch,
+        NoSuchFile,
+        NoSuchUpload,
+        BadChunk,
     ]
 }
 
@@ -107,6 +160,44 @@ fn every_server_msg() -> Vec<ServerMsg> {
         ServerMsg::Pong { token: 7 },
         ServerMsg::Shutdown {
             reason: "server shutting down".into(),
+        },
+        ServerMsg::UploadReady {
+            upload_id: 1,
+            token: vec![0xee; 16],
+            offset: 0,
+        },
+        ServerMsg::UploadDone {
+            upload_id: 1,
+            file_id: 7,
+        },
+        ServerMsg::UploadFailed {
+            upload_id: 1,
+            kind: ErrorKind::ChecksumMismatch,
+            text: "the checksum does not match".into(),
+        },
+        ServerMsg::FileOffered { file: file_info() },
+        ServerMsg::Files {
+            room: "lobby".into(),
+            files: vec![file_info(), file_info()],
+        },
+        ServerMsg::Files {
+            room: "empty".into(),
+            files: vec![],
+        },
+        ServerMsg::DownloadStart {
+            file: file_info(),
+            offset: 4096,
+        },
+        ServerMsg::DownloadChunk {
+            file_id: 7,
+            offset: 4096,
+            data: vec![0; MAX_CHUNK_BYTES],
+        },
+        ServerMsg::DownloadEnd { file_id: 7 },
+        ServerMsg::DownloadFailed {
+            file_id: 7,
+            kind: ErrorKind::NoSuchFile,
+            text: "no file 7 in this room".into(),
         },
     ];
     for kind in [ChatKind::Say, ChatKind::Action] {
@@ -188,7 +279,7 @@ fn frames_written_back_to_back_come_out_one_by_one() {
 fn hello_bytes_are_the_documented_ones() {
     // The same bytes are spelled out in docs/PROTOCOL.md.
     let msg = ClientMsg::Hello {
-        version: 1,
+        version: 2,
         nick: "ann".into(),
         room: "lobby".into(),
     };
@@ -196,7 +287,7 @@ fn hello_bytes_are_the_documented_ones() {
     assert_eq!(
         &frame[..],
         &[
-            0, 0, 0, 12, 0, 1, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
+            0, 0, 0, 12, 0, 2, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
         ]
     );
 }
@@ -234,6 +325,101 @@ fn chat_bytes_are_the_documented_ones() {
         "0000002001fb2c01fd00e897b69a010000056c6f62627903616e6e00076869\
          20f09f918b"
     );
+}
+
+#[test]
+fn upload_chunk_bytes_are_the_documented_ones() {
+    // The same bytes are spelled out in docs/PROTOCOL.md.
+    let msg = ClientMsg::UploadChunk {
+        upload_id: 3,
+        offset: 300,
+        data: b"hello".to_vec(),
+    };
+    let frame = encode_frame(&msg).unwrap();
+    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex, "0000000b0b03fb2c010568656c6c6f");
+}
+
+#[test]
+fn upload_start_and_ready_bytes_are_the_documented_ones() {
+    let start = ClientMsg::UploadStart {
+        name: "a.txt".into(),
+        size: 5,
+    };
+    let hex =
+        |frame: bytes::Bytes| -> String { frame.iter().map(|b| format!("{b:02x}")).collect() };
+    assert_eq!(
+        hex(encode_frame(&start).unwrap()),
+        "000000080a05612e74787405"
+    );
+    let ready = ServerMsg::UploadReady {
+        upload_id: 3,
+        token: (0..16).collect(),
+        offset: 0,
+    };
+    assert_eq!(
+        hex(encode_frame(&ready).unwrap()),
+        "000000140b0310000102030405060708090a0b0c0d0e0f00"
+    );
+}
+
+/// The byte fields use serde_bytes so that they are copied in one go, not serialised byte
+/// by byte; the wire format is the same as a plain `Vec<u8>` (a length, then the bytes).
+#[test]
+fn byte_fields_encode_like_a_plain_vector_of_bytes() {
+    #[derive(Serialize)]
+    struct Plain {
+        upload_id: u64,
+        offset: u64,
+        data: Vec<u8>,
+    }
+    #[derive(Serialize)]
+    enum PlainClientMsg {
+        _V0,
+        _V1,
+        _V2,
+        _V3,
+        _V4,
+        _V5,
+        _V6,
+        _V7,
+        _V8,
+        _V9,
+        _V10,
+        UploadChunk(Plain),
+    }
+    let data: Vec<u8> = (0..=255).collect();
+    let ours = encode_frame(&ClientMsg::UploadChunk {
+        upload_id: 1,
+        offset: 2,
+        data: data.clone(),
+    })
+    .unwrap();
+    let plain = encode_frame(&PlainClientMsg::UploadChunk(Plain {
+        upload_id: 1,
+        offset: 2,
+        data,
+    }))
+    .unwrap();
+    assert_eq!(ours, plain);
+}
+
+#[test]
+fn the_largest_chunks_fit_in_a_frame() {
+    for msg in [
+        encode_frame(&ClientMsg::UploadChunk {
+            upload_id: u64::MAX,
+            offset: u64::MAX,
+            data: vec![0; MAX_CHUNK_BYTES],
+        }),
+        encode_frame(&ServerMsg::DownloadChunk {
+            file_id: u64::MAX,
+            offset: u64::MAX,
+            data: vec![0; MAX_CHUNK_BYTES],
+        }),
+    ] {
+        assert!(msg.unwrap().len() <= MAX_FRAME_LEN);
+    }
 }
 
 #[test]
@@ -362,6 +548,23 @@ fn arb_client_msg() -> impl Strategy<Value = ClientMsg> {
         any::<u64>().prop_map(|token| ClientMsg::Ping { token }),
         any::<u64>().prop_map(|token| ClientMsg::Pong { token }),
         ".{0,60}".prop_map(|reason| ClientMsg::Quit { reason }),
+        (".{0,60}", any::<u64>()).prop_map(|(name, size)| ClientMsg::UploadStart { name, size }),
+        (
+            any::<u64>(),
+            any::<u64>(),
+            proptest::collection::vec(any::<u8>(), 0..300)
+        )
+            .prop_map(|(upload_id, offset, data)| ClientMsg::UploadChunk {
+                upload_id,
+                offset,
+                data
+            }),
+        (any::<u64>(), proptest::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(upload_id, sha256)| ClientMsg::UploadFinish { upload_id, sha256 }),
+        proptest::collection::vec(any::<u8>(), 0..40)
+            .prop_map(|token| ClientMsg::UploadResume { token }),
+        (any::<u64>(), any::<u64>())
+            .prop_map(|(file_id, offset)| ClientMsg::Download { file_id, offset }),
     ]
 }
 
