@@ -3,6 +3,7 @@
 //! The protocol's own limits (frame size, text and name lengths) live in
 //! [`shared::limits`]: both ends must agree on those. The ones here are the server's policy.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Limits and intervals of a running server. [`Config::default`] documents each default.
@@ -50,6 +51,32 @@ pub struct Config {
     ///
     /// Default 1 s: plenty on a LAN, short enough that Ctrl-C feels immediate.
     pub flush_timeout: Duration,
+
+    /// Where uploaded files are kept (`files/`), with their partial uploads (`tmp/`).
+    ///
+    /// Default `chat-data`, relative to the directory the server runs in. It is created by
+    /// the first upload; stored files survive restarts, partial uploads do not.
+    pub data_dir: PathBuf,
+
+    /// Largest file accepted, in bytes; a larger upload is refused before any data is
+    /// sent.
+    ///
+    /// Default 4 GiB: a disk image or a video, while one upload cannot take a LAN
+    /// machine's disk by surprise.
+    pub max_file_size: u64,
+
+    /// Most bytes all stored files (and the uploads in progress) may take together.
+    ///
+    /// Default 20 GiB: a few large files or thousands of documents; the operator raises
+    /// it for a bigger disk. The disk's free space is checked as well.
+    pub quota: u64,
+
+    /// How long a partial upload whose sender disconnected waits for a resume before it
+    /// is deleted.
+    ///
+    /// Default 5 min: long enough to restart a client or rejoin the network, short enough
+    /// that abandoned uploads do not hold the quota for long.
+    pub upload_grace: Duration,
 }
 
 impl Default for Config {
@@ -61,6 +88,10 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(45),
             handshake_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(1),
+            data_dir: PathBuf::from("chat-data"),
+            max_file_size: 4 << 30,
+            quota: 20 << 30,
+            upload_grace: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -97,6 +128,51 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("'{text}' is out of range"))
 }
 
+/// Parses a size in bytes: a number and an optional unit, `B`, `K`/`KiB`, `M`/`MiB`,
+/// `G`/`GiB` or `T`/`TiB` (powers of 1024), or `kB`, `MB`, `GB`, `TB` (powers of 1000).
+///
+/// # Examples
+///
+/// ```
+/// use chat_server::config::parse_size;
+///
+/// assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+/// assert_eq!(parse_size("1.5 MB"), Ok(1_500_000));
+/// assert_eq!(parse_size("512"), Ok(512));
+/// ```
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size such as 500MiB, 4GiB or 1000000"))?;
+    let multiplier: f64 = match unit.trim() {
+        "" | "B" => 1.0,
+        "K" | "KiB" => 1024.0,
+        "M" | "MiB" => 1024.0 * 1024.0,
+        "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "T" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "TB" => 1e12,
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)"
+            ));
+        }
+    };
+    let bytes = (number * multiplier).round();
+    // u64::MAX as f64 rounds up to 2^64, which does not fit.
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(format!("'{text}' is out of range"));
+    }
+    Ok(bytes as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +192,29 @@ mod tests {
         assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
         assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("10B"), Ok(10));
+        assert_eq!(parse_size("2K"), Ok(2048));
+        assert_eq!(parse_size("1 MiB"), Ok(1 << 20));
+        assert_eq!(parse_size("20GiB"), Ok(20 << 30));
+        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
+        assert_eq!(parse_size("3kB"), Ok(3000));
+        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
+        for text in [
+            "",
+            "GiB",
+            "-1",
+            "1.2.3",
+            "1 parsec",
+            "1e30TB",
+            "99999999999TiB",
+        ] {
+            assert!(parse_size(text).is_err(), "{text:?}");
+        }
     }
 
     #[test]

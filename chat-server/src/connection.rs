@@ -24,8 +24,9 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::files::{Peer, Transfers};
 use crate::names::{check_nick, check_room};
-use crate::outbound::{self, Outbox, PushError, encode};
+use crate::outbound::{self, FileLane, Outbox, PushError, encode};
 use crate::registry::{ClientId, Refusal};
 use crate::server::Shared;
 
@@ -75,10 +76,13 @@ pub(crate) async fn serve(
     }
     let (read, write) = socket.into_split();
     let (outbox, queue) = outbound::queue(shared.config.queue_bytes);
-    let writer = tokio::spawn(outbound::write_frames(queue, write));
+    let (lane, file_queue) = outbound::file_lane();
+    let writer = tokio::spawn(outbound::write_frames(queue, file_queue, write));
     let mut conn = Connection {
         frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
         outbox,
+        lane,
+        transfers: None,
         writer,
         shared,
         peer,
@@ -98,6 +102,11 @@ struct Connection {
     frames: FramedRead<OwnedReadHalf, ServerCodec>,
     /// This connection's own handle on its queue, for answers that only it gets.
     outbox: Outbox,
+    /// Where downloads queue their chunks, behind the chat frames.
+    lane: FileLane,
+    /// Uploads and downloads; boxed and made on first use, so that a connection that
+    /// only chats stays small.
+    transfers: Option<Box<Transfers>>,
     writer: JoinHandle<std::io::Result<()>>,
     shared: Arc<Shared>,
     peer: SocketAddr,
@@ -219,7 +228,7 @@ impl Connection {
                     last_heard = Instant::now();
                     pinged = false;
                     spent_in_turn += turn_cost(&msg);
-                    if let Err(ending) = self.handle(id, msg) {
+                    if let Err(ending) = self.handle(id, msg).await {
                         return ending;
                     }
                     self.release_read_buffer();
@@ -254,9 +263,20 @@ impl Connection {
     }
 
     /// Acts on one frame from a logged-in client. An `Err` ends the connection.
-    fn handle(&self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
+    ///
+    /// Only file messages wait (for the disk, for room in an upload's queue); their
+    /// handling is boxed, so that the chat loop's own state stays small.
+    async fn handle(&mut self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
         let registry = &self.shared.registry;
         match msg {
+            msg @ (ClientMsg::UploadStart { .. }
+            | ClientMsg::UploadChunk { .. }
+            | ClientMsg::UploadFinish { .. }
+            | ClientMsg::UploadCancel { .. }
+            | ClientMsg::UploadResume { .. }
+            | ClientMsg::ListFiles
+            | ClientMsg::Download { .. }
+            | ClientMsg::DownloadCancel { .. }) => Box::pin(self.transfer(id, msg)).await,
             ClientMsg::Hello { .. } => {
                 self.refuse(ErrorKind::AlreadyLoggedIn, "already logged in".into())
             }
@@ -295,6 +315,21 @@ impl Connection {
         }
     }
 
+    /// Hands a file message to this connection's transfers and sends the answer.
+    async fn transfer(&mut self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
+        let peer = Peer {
+            shared: &self.shared,
+            id,
+            outbox: &self.outbox,
+            lane: &self.lane,
+        };
+        let transfers = self.transfers.get_or_insert_default();
+        match transfers.handle(peer, msg).await {
+            Some(answer) => self.send(&answer),
+            None => Ok(()),
+        }
+    }
+
     fn say(&self, id: ClientId, kind: ChatKind, text: String) -> Result<(), Ending> {
         match check_text(&text) {
             Err(refusal) => self.refuse(refusal.kind, refusal.text),
@@ -320,8 +355,12 @@ impl Connection {
         }
     }
 
-    /// See [`READ_BUFFER_KEEP`].
+    /// See [`READ_BUFFER_KEEP`]. Not during an upload, whose chunks would otherwise
+    /// regrow the buffer frame after frame.
     fn release_read_buffer(&mut self) {
+        if self.transfers.as_ref().is_some_and(|t| t.uploading()) {
+            return;
+        }
         let buffer = self.frames.read_buffer_mut();
         if buffer.is_empty() && buffer.capacity() > READ_BUFFER_KEEP {
             *buffer = BytesMut::new();
@@ -339,8 +378,14 @@ impl Connection {
             shared,
             peer,
             id,
+            transfers,
             ..
         } = self;
+        if let (Some(transfers), Some(id)) = (transfers, id) {
+            // Before the queue is dropped: upload workers hold a handle on it, which they
+            // let go of here, and the writer ends only once every handle is gone.
+            transfers.close(id, shared.config.flush_timeout).await;
+        }
         if let Some(id) = id {
             // False if the client was already removed as a slow consumer.
             if shared.registry.leave(id, &ending.reason) {

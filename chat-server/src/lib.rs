@@ -7,11 +7,16 @@
 //!   shutdown.
 //! - `connection`: one task per client: the handshake, then reading frames and acting on
 //!   them, keepalive, and every way a connection can end.
-//! - `outbound`: each connection's bounded queue of encoded frames and the writer task
-//!   that drains it, batching what is queued into one write.
+//! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
+//!   and the writer task that drains them, chat first, batching what is queued into one
+//!   write.
 //! - `registry`: who is connected under which nick in which room, behind one
 //!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
 //! - [`names`]: what a valid nick or room name is, and case-insensitive comparison.
+//! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
+//!   directory), one task per upload that writes and hashes off the runtime's threads,
+//!   one per download that feeds the connection's low-priority file lane, and the file
+//!   name sanitizer ([`files::name`]).
 //! - [`config`]: every limit and interval, with the reasons for the defaults.
 //!
 //! # Examples
@@ -29,6 +34,7 @@
 
 pub mod config;
 mod connection;
+pub mod files;
 pub mod names;
 mod outbound;
 mod registry;

@@ -1,12 +1,13 @@
 //! `chat-server`: the command line around [`chat_server::run`].
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use chat_server::Config;
-use chat_server::config::parse_duration;
+use chat_server::config::{parse_duration, parse_size};
 use clap::Parser;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -67,6 +68,39 @@ struct Cli {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Option<u16>,
 
+    /// Directory for shared files [default: ./chat-data].
+    ///
+    /// Stored files live in DIR/files (contents and a JSON sidecar each, named by id),
+    /// uploads in progress in DIR/tmp. Created by the first upload. Partial uploads left
+    /// by an earlier run are deleted at start; stored files are kept.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "chat-data",
+        hide_default_value = true
+    )]
+    data_dir: PathBuf,
+
+    /// Largest file accepted [default: 4GiB].
+    ///
+    /// Sizes are written like 500MiB, 4GiB or 1000000 (bytes); kB, MB, GB are powers of
+    /// 1000. A larger upload is refused before any data is sent.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4GiB", hide_default_value = true)]
+    max_file_size: u64,
+
+    /// Storage quota for all files together [default: 20GiB].
+    ///
+    /// An upload that would exceed it is refused before any data is sent; so is one the
+    /// disk's free space cannot hold.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "20GiB", hide_default_value = true)]
+    quota: u64,
+
+    /// Keep an interrupted upload this long for its sender to resume [default: 5m].
+    ///
+    /// Afterwards its partial data is deleted.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m", hide_default_value = true)]
+    upload_grace: Duration,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -93,6 +127,10 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         ping_interval: cli.ping_interval,
         idle_timeout: cli.idle_timeout,
         handshake_timeout: cli.handshake_timeout,
+        data_dir: cli.data_dir,
+        max_file_size: cli.max_file_size,
+        quota: cli.quota,
+        upload_grace: cli.upload_grace,
         ..Config::default()
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();

@@ -12,6 +12,10 @@
 //! Producers never wait: they use [`Outbox::push`], and a full queue means the client is not
 //! reading, which the caller answers by disconnecting it. Only the writer task ever waits on
 //! the socket, so a stuck peer stalls nothing but its own writer.
+//!
+//! File data takes a second, short queue, the [`FileLane`]: the writer takes from it only
+//! when the chat queue is empty, so chat is never held back by a download, and downloads
+//! wait for room in it (they do not count as a slow consumer).
 
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,12 +25,18 @@ use bytes::{Bytes, BytesMut};
 use shared::{ErrorKind, ServerMsg, encode_frame};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
 
 /// Capacity given to an empty queue on its first push: a burst of small frames then fills
 /// it without reallocating at every frame. It is released when the writer empties the
 /// queue, so an idle connection holds no buffer at all.
 const FIRST_CAPACITY: usize = 512;
+
+/// Frames of file data queued for one connection. Each is a chunk of up to 64 KiB, and the
+/// download tasks read ahead only this far, so a connection's downloads hold at most a
+/// quarter of a megabyte on the server, while the writer always has the next chunk ready.
+const FILE_LANE_FRAMES: usize = 4;
 
 /// Encodes `msg` into a frame for [`Outbox::push`].
 ///
@@ -53,6 +63,8 @@ struct Shared {
     wake: Notify,
     /// Live [`Outbox`] handles; when it drops to zero the writer finishes and closes.
     producers: AtomicUsize,
+    /// Cancelled when the writer stops, for [`Outbox::closed`].
+    writer_stopped: CancellationToken,
 }
 
 #[derive(Debug)]
@@ -110,6 +122,31 @@ impl Outbox {
         }
         Ok(())
     }
+
+    /// Completes when the writer has stopped.
+    pub(crate) async fn closed(&self) {
+        self.shared.writer_stopped.cancelled().await;
+    }
+}
+
+/// The sending end of a connection's file lane: frames of file data that wait for room
+/// instead of failing when the lane is full.
+#[derive(Debug, Clone)]
+pub(crate) struct FileLane {
+    tx: mpsc::Sender<Bytes>,
+}
+
+impl FileLane {
+    /// Queues `frame`, waiting for room. An error means the writer has stopped.
+    pub(crate) async fn send(&self, frame: Bytes) -> Result<(), PushError> {
+        self.tx.send(frame).await.map_err(|_| PushError::Closed)
+    }
+}
+
+/// Creates a connection's file lane. The receiving end goes to [`write_frames`].
+pub(crate) fn file_lane() -> (FileLane, mpsc::Receiver<Bytes>) {
+    let (tx, rx) = mpsc::channel(FILE_LANE_FRAMES);
+    (FileLane { tx }, rx)
 }
 
 impl Clone for Outbox {
@@ -171,6 +208,8 @@ impl Drop for Frames {
         queue.writer_gone = true;
         // Free what can no longer be written.
         queue.bytes = BytesMut::new();
+        drop(queue);
+        self.shared.writer_stopped.cancel();
     }
 }
 
@@ -186,6 +225,7 @@ pub(crate) fn queue(limit_bytes: usize) -> (Outbox, Frames) {
         }),
         wake: Notify::new(),
         producers: AtomicUsize::new(1),
+        writer_stopped: CancellationToken::new(),
     });
     (
         Outbox {
@@ -199,11 +239,29 @@ pub(crate) fn queue(limit_bytes: usize) -> (Outbox, Frames) {
 /// then closes the sending direction so that the peer reads end of stream.
 ///
 /// Everything queued while the previous write was in progress goes out in the next single
-/// write. The writer stops at the first write error; the connection notices that the task
-/// ended.
-pub(crate) async fn write_frames(mut frames: Frames, mut socket: OwnedWriteHalf) -> io::Result<()> {
-    while let Some(batch) = frames.next_batch().await {
-        socket.write_all(&batch).await?;
+/// write. A frame of the file lane is written only when no chat frame is queued, one at a
+/// time, so that a chat frame waits behind at most one chunk. The writer stops at the
+/// first write error; the connection notices that the task ended.
+pub(crate) async fn write_frames(
+    mut frames: Frames,
+    mut files: mpsc::Receiver<Bytes>,
+    mut socket: OwnedWriteHalf,
+) -> io::Result<()> {
+    let mut files_open = true;
+    loop {
+        // `next_batch` looks at the queue before it waits, so a wake-up lost when the file
+        // branch wins is found on the next turn.
+        tokio::select! {
+            biased;
+            batch = frames.next_batch() => match batch {
+                Some(batch) => socket.write_all(&batch).await?,
+                None => break,
+            },
+            frame = files.recv(), if files_open => match frame {
+                Some(frame) => socket.write_all(&frame).await?,
+                None => files_open = false,
+            },
+        }
     }
     socket.shutdown().await
 }
@@ -227,7 +285,8 @@ mod tests {
         let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = server.into_split();
         let (outbox, rx) = queue(1024);
-        let writer = tokio::spawn(write_frames(rx, write));
+        let (_lane, files) = file_lane();
+        let writer = tokio::spawn(write_frames(rx, files, write));
         let extra = outbox.clone();
         for i in 0..10u8 {
             outbox.push(&vec![i; usize::from(i) + 1]).unwrap();
@@ -242,6 +301,53 @@ mod tests {
             .collect();
         expected.extend_from_slice(b"end");
         assert_eq!(client.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn chat_frames_go_before_queued_file_frames() {
+        use tokio::io::AsyncReadExt;
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let mut all = Vec::new();
+            stream.read_to_end(&mut all).await.unwrap();
+            all
+        });
+        let (server, _) = listener.accept().await.unwrap();
+        let (_read, write) = server.into_split();
+        let (outbox, rx) = queue(1024);
+        let (lane, files) = file_lane();
+        // Both queues hold frames before the writer starts: the chat frames win.
+        lane.send(Bytes::from_static(b"F1")).await.unwrap();
+        lane.send(Bytes::from_static(b"F2")).await.unwrap();
+        outbox.push(b"c1").unwrap();
+        outbox.push(b"c2").unwrap();
+        drop(lane);
+        let writer = tokio::spawn(write_frames(rx, files, write));
+        // Once the file lane is drained and closed, the writer still serves chat.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        outbox.push(b"c3").unwrap();
+        let watcher = outbox.clone();
+        drop(outbox);
+        drop(watcher);
+        writer.await.unwrap().unwrap();
+        assert_eq!(client.await.unwrap(), b"c1c2F1F2c3");
+    }
+
+    #[tokio::test]
+    async fn closed_completes_when_the_writer_stops() {
+        let (outbox, rx) = queue(16);
+        let waiting = tokio::spawn({
+            let outbox = outbox.clone();
+            async move { outbox.closed().await }
+        });
+        drop(rx);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("closed() completes")
+            .unwrap();
     }
 
     #[test]

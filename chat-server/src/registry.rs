@@ -33,6 +33,16 @@ pub(crate) struct Refusal {
     pub(crate) text: String,
 }
 
+/// Where a client is: its nick and its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Whereabouts {
+    pub(crate) nick: String,
+    /// The room's display name.
+    pub(crate) room: String,
+    /// The room's folded name, its key.
+    pub(crate) room_key: String,
+}
+
 /// The server's view of every logged-in client and every room.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
@@ -246,6 +256,23 @@ impl Registry {
         });
     }
 
+    /// The nick and room of a logged-in client.
+    pub(crate) fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
+        let inner = self.lock();
+        let client = inner.clients.get(&id)?;
+        Some(Whereabouts {
+            nick: client.nick.clone(),
+            room: inner.room_name(&client.room),
+            room_key: client.room.clone(),
+        })
+    }
+
+    /// Sends an encoded frame (a file offer) to every member of the room whose folded name
+    /// is `room_key`, if it has any.
+    pub(crate) fn offer(&self, room_key: &str, frame: &Bytes) {
+        self.with(|inner| inner.broadcast(room_key, None, frame));
+    }
+
     /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
     /// false if it was already gone (removed as a slow consumer).
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
@@ -402,7 +429,7 @@ fn nick_taken(nick: &str) -> Refusal {
 }
 
 /// Milliseconds since the Unix epoch; 0 if the clock is set before 1970.
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -13,8 +13,11 @@ use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use anyhow::Context;
+
 use crate::config::Config;
 use crate::connection;
+use crate::files::store::FileStore;
 use crate::outbound::encode;
 use crate::registry::Registry;
 
@@ -34,6 +37,7 @@ const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
 pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) registry: Registry,
+    pub(crate) files: FileStore,
 }
 
 /// Serves chat clients on `listener` until `shutdown` completes, then tells every client
@@ -43,10 +47,13 @@ pub(crate) struct Shared {
 /// `main` passes a future that completes on Ctrl-C or SIGTERM; tests and a client that
 /// hosts a room pass whatever suits them.
 ///
+/// Before accepting anyone it opens the file store in `config.data_dir`: partial uploads
+/// of an earlier run are deleted and the stored files' metadata is loaded.
+///
 /// # Errors
 ///
-/// None at present: a failing connection is logged and dropped, and a failing `accept`
-/// is retried after a pause. The `Result` leaves room for setup that can fail.
+/// If the data directory cannot be read or cleaned. After that, none: a failing
+/// connection is logged and dropped, and a failing `accept` is retried after a pause.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -57,12 +64,24 @@ pub async fn run(
         .max_connections
         .min(Semaphore::MAX_PERMITS)
         .min(u32::MAX as usize);
+    let files = {
+        let (dir, max, quota) = (config.data_dir.clone(), config.max_file_size, config.quota);
+        tokio::task::spawn_blocking(move || FileStore::open(&dir, max, quota))
+            .await?
+            .with_context(|| {
+                format!(
+                    "cannot open the data directory '{}'",
+                    config.data_dir.display()
+                )
+            })?
+    };
     let server = Server {
         limit: Arc::new(Semaphore::new(max)),
         max_connections: max,
         shared: Arc::new(Shared {
             config,
             registry: Registry::default(),
+            files,
         }),
         stop: CancellationToken::new(),
         server_full: encode(&ServerMsg::Error {
@@ -143,5 +162,7 @@ impl Server {
             Ok(_) => info!("all connections closed"),
             Err(_) => warn!("some connections were still closing when the server stopped"),
         }
+        let shared = Arc::clone(&self.shared);
+        let _ = tokio::task::spawn_blocking(move || shared.files.remove_partials()).await;
     }
 }

@@ -1,0 +1,84 @@
+//! Sending a stored file to a client, one chunk at a time, behind its chat.
+//!
+//! Every download is a task that reads a chunk (on tokio's blocking pool, so a slow disk
+//! holds up no runtime thread) and hands it to the connection's file lane
+//! ([`crate::outbound::FileLane`]), waiting until the lane has room. The lane is short and
+//! the writer drains it only when no chat frame is waiting, so chat is never stuck behind
+//! file data, a download never fills the chat queue (a client busy downloading is not a
+//! slow consumer), and no more than a few chunks of a file are in memory at a time.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use shared::limits::MAX_CHUNK_BYTES;
+use shared::{ErrorKind, FileInfo, ServerMsg};
+use tokio::task::{JoinHandle, spawn_blocking};
+use tracing::{debug, warn};
+
+use crate::outbound::{FileLane, encode};
+
+/// Starts sending `file` from `offset` (at most its size) through `lane`.
+pub(crate) fn start(file: FileInfo, path: PathBuf, offset: u64, lane: FileLane) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let id = file.id;
+        if let Err(e) = send(file, path, offset, &lane).await {
+            match e {
+                Ended::Gone => debug!(file = id, "download stopped: the connection is closing"),
+                Ended::Failed(e) => {
+                    warn!(file = id, error = %e, "cannot read a stored file");
+                    let failed = ServerMsg::DownloadFailed {
+                        file_id: id,
+                        kind: ErrorKind::Internal,
+                        text: "the server could not read the file".into(),
+                    };
+                    let _ = lane.send(encode(&failed)).await;
+                }
+            }
+        }
+    })
+}
+
+/// Why a download stopped early.
+enum Ended {
+    /// The connection is closing.
+    Gone,
+    Failed(io::Error),
+}
+
+async fn send(file: FileInfo, path: PathBuf, offset: u64, lane: &FileLane) -> Result<(), Ended> {
+    let (id, size) = (file.id, file.size);
+    let mut reader = spawn_blocking(move || {
+        let mut reader = File::open(path)?;
+        reader.seek(SeekFrom::Start(offset))?;
+        Ok(reader)
+    })
+    .await
+    .map_err(|e| Ended::Failed(io::Error::other(e)))?
+    .map_err(Ended::Failed)?;
+    let start = ServerMsg::DownloadStart { file, offset };
+    lane.send(encode(&start)).await.map_err(|_| Ended::Gone)?;
+    let mut sent = offset;
+    while sent < size {
+        let want = usize::try_from(size - sent).map_or(MAX_CHUNK_BYTES, |n| n.min(MAX_CHUNK_BYTES));
+        let (back, data) = spawn_blocking(move || {
+            let mut data = vec![0; want];
+            let read = reader.read_exact(&mut data);
+            (reader, read.map(|()| data))
+        })
+        .await
+        .map_err(|e| Ended::Failed(io::Error::other(e)))?;
+        reader = back;
+        // A stored file never changes; one shorter than its size was damaged on disk.
+        let data = data.map_err(Ended::Failed)?;
+        let chunk = ServerMsg::DownloadChunk {
+            file_id: id,
+            offset: sent,
+            data,
+        };
+        sent += want as u64;
+        lane.send(encode(&chunk)).await.map_err(|_| Ended::Gone)?;
+    }
+    let end = ServerMsg::DownloadEnd { file_id: id };
+    lane.send(encode(&end)).await.map_err(|_| Ended::Gone)
+}

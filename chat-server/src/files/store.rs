@@ -1,0 +1,552 @@
+//! The files on disk: where they live, what is known about them, and how much room is left.
+//!
+//! ```text
+//! DATA_DIR/
+//!   files/ID.data   contents of stored file ID (IDs are chosen by the server)
+//!   files/ID.json   its metadata (a sidecar: name, size, SHA-256, sender, time, room)
+//!   tmp/ID.part     an upload in progress; never listed, deleted at start
+//! ```
+//!
+//! A stored file is written as `tmp/ID.part`, flushed to disk, renamed to `files/ID.data`,
+//! and only then described by its sidecar, itself written to a temporary name and renamed.
+//! So at any crash point a sidecar means complete contents; [`FileStore::open`] deletes the
+//! rest (every temporary file, data without a sidecar, a sidecar whose data is missing or
+//! of the wrong size).
+//!
+//! Client names are metadata only: no path on disk is ever made from them.
+//!
+//! The in-memory index is behind one `std::sync::Mutex`, held for map updates only, never
+//! across an `.await` or a disk operation.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
+use shared::{ErrorKind, FileInfo};
+use tracing::{info, warn};
+
+use crate::files::upload::Handle;
+use crate::names;
+use crate::registry::Refusal;
+
+/// Proof of ownership of an upload, handed to its sender.
+pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];
+
+/// Space the server leaves free on its disk beyond the files it accepts, so that a full
+/// upload does not leave the machine (logs, the sidecars) without room.
+const DISK_HEADROOM: u64 = 64 * 1024 * 1024;
+
+/// Extension of stored contents.
+const DATA_EXT: &str = "data";
+/// Extension of metadata sidecars.
+const META_EXT: &str = "json";
+
+/// The stored files of every room, and the accounting of uploads in progress.
+#[derive(Debug)]
+pub(crate) struct FileStore {
+    root: PathBuf,
+    max_file_size: u64,
+    quota: u64,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    files: BTreeMap<u64, FileInfo>,
+    /// Bytes of the stored files.
+    used: u64,
+    /// Announced sizes of the uploads in progress; counted against the quota from the
+    /// moment an upload is accepted, so that concurrent uploads cannot overshoot it.
+    reserved: u64,
+    next_file: u64,
+    next_upload: u64,
+    /// Uploads in progress by token, for resuming.
+    uploads: HashMap<Token, Handle>,
+}
+
+/// An accepted upload: where its data goes and how to prove ownership of it.
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    pub(crate) upload_id: u64,
+    pub(crate) token: Token,
+    pub(crate) part_path: PathBuf,
+}
+
+/// A file's metadata as its sidecar holds it.
+#[derive(Debug, Serialize, Deserialize)]
+struct Sidecar {
+    id: u64,
+    name: String,
+    size: u64,
+    /// Lowercase hexadecimal.
+    sha256: String,
+    from: String,
+    time_ms: u64,
+    room: String,
+}
+
+impl FileStore {
+    /// Opens the store in `root`: deletes what interrupted uploads left, and loads the
+    /// metadata of the stored files. A missing `root` is an empty store; the directories
+    /// are created by the first upload, so a server that never stores a file leaves no
+    /// trace.
+    pub(crate) fn open(root: &Path, max_file_size: u64, quota: u64) -> io::Result<Self> {
+        let mut inner = Inner {
+            next_file: 1,
+            next_upload: 1,
+            ..Inner::default()
+        };
+        let removed = remove_dir_contents(&root.join("tmp"))?;
+        if removed > 0 {
+            info!(removed, "deleted the partial uploads of an earlier run");
+        }
+        for file in load(&root.join("files"))? {
+            inner.used = inner.used.saturating_add(file.size);
+            inner.next_file = inner.next_file.max(file.id + 1);
+            inner.files.insert(file.id, file);
+        }
+        if !inner.files.is_empty() {
+            info!(
+                files = inner.files.len(),
+                bytes = inner.used,
+                "loaded stored files"
+            );
+        }
+        Ok(Self {
+            root: root.to_owned(),
+            max_file_size,
+            quota,
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// Accepts an upload of `size` bytes, or says why not: too large, over the quota, or
+    /// more than the disk holds. Creates the directories if needed. `handle` reaches the
+    /// upload once its token is presented again. Blocking (it asks the file system for its
+    /// free space); call it off the runtime's threads.
+    pub(crate) fn reserve(&self, size: u64, handle: Handle) -> Result<Reservation, Refusal> {
+        if size > self.max_file_size {
+            return Err(refusal(
+                ErrorKind::FileTooLarge,
+                format!(
+                    "the file is {}, more than the {} this server accepts",
+                    bytes(size),
+                    bytes(self.max_file_size)
+                ),
+            ));
+        }
+        let internal = |e: io::Error| {
+            warn!(error = %e, root = %self.root.display(), "cannot prepare the data directory");
+            refusal(
+                ErrorKind::Internal,
+                "the server cannot store files now".into(),
+            )
+        };
+        fs::create_dir_all(self.root.join("tmp")).map_err(internal)?;
+        fs::create_dir_all(self.root.join("files")).map_err(internal)?;
+        let available = fs4::available_space(&self.root).map_err(internal)?;
+        let mut token = [0; UPLOAD_TOKEN_BYTES];
+        getrandom::fill(&mut token).map_err(|e| internal(io::Error::other(e)))?;
+
+        let mut inner = self.lock();
+        let committed = inner.used.saturating_add(inner.reserved);
+        if committed.saturating_add(size) > self.quota {
+            return Err(refusal(
+                ErrorKind::QuotaExceeded,
+                format!(
+                    "the file is {}, and only {} of the server's {} storage quota is free",
+                    bytes(size),
+                    bytes(self.quota.saturating_sub(committed)),
+                    bytes(self.quota)
+                ),
+            ));
+        }
+        // Conservative: the uploads in progress are counted whole although part of them is
+        // on the disk already.
+        let needed = size
+            .saturating_add(inner.reserved)
+            .saturating_add(DISK_HEADROOM);
+        if available < needed {
+            return Err(refusal(
+                ErrorKind::DiskFull,
+                format!(
+                    "the server's disk has {} free, not enough for {}",
+                    bytes(available.saturating_sub(inner.reserved)),
+                    bytes(size)
+                ),
+            ));
+        }
+        inner.reserved += size;
+        let upload_id = inner.next_upload;
+        inner.next_upload += 1;
+        inner.uploads.insert(token, handle.with_id(upload_id));
+        Ok(Reservation {
+            upload_id,
+            token,
+            part_path: self.root.join("tmp").join(format!("{upload_id}.part")),
+        })
+    }
+
+    /// The upload in progress that `token` proves ownership of.
+    pub(crate) fn upload_by_token(&self, token: &[u8]) -> Option<Handle> {
+        let token: &Token = token.try_into().ok()?;
+        self.lock().uploads.get(token).cloned()
+    }
+
+    /// Ends an upload that stored nothing: its reservation is returned and its token no
+    /// longer resumes it.
+    pub(crate) fn release(&self, token: &Token, size: u64) {
+        let mut inner = self.lock();
+        inner.uploads.remove(token);
+        inner.reserved = inner.reserved.saturating_sub(size);
+    }
+
+    /// Picks the id of a new file.
+    pub(crate) fn next_file_id(&self) -> u64 {
+        let mut inner = self.lock();
+        let id = inner.next_file;
+        inner.next_file += 1;
+        id
+    }
+
+    /// Moves a verified upload into place: `part` (flushed to disk already) becomes the
+    /// contents of `file`, then its sidecar is written. Blocking.
+    pub(crate) fn store(&self, part: &Path, file: &FileInfo) -> io::Result<()> {
+        let files = self.root.join("files");
+        let data = files.join(format!("{}.{DATA_EXT}", file.id));
+        fs::rename(part, &data)?;
+        let sidecar = Sidecar {
+            id: file.id,
+            name: file.name.clone(),
+            size: file.size,
+            sha256: hex(&file.sha256),
+            from: file.from.clone(),
+            time_ms: file.time_ms,
+            room: file.room.clone(),
+        };
+        let json = serde_json::to_vec_pretty(&sidecar).map_err(io::Error::other)?;
+        let meta = files.join(format!("{}.{META_EXT}", file.id));
+        let meta_tmp = files.join(format!("{}.{META_EXT}.tmp", file.id));
+        let written = write_synced(&meta_tmp, &json)
+            .and_then(|()| fs::rename(&meta_tmp, &meta))
+            .and_then(|()| sync_dir(&files));
+        if written.is_err() {
+            let _ = fs::remove_file(&data);
+            let _ = fs::remove_file(&meta_tmp);
+        }
+        written
+    }
+
+    /// Makes a stored upload visible: it is listed from now on, and its reservation
+    /// becomes used space.
+    pub(crate) fn add(&self, token: &Token, file: FileInfo) {
+        let mut inner = self.lock();
+        inner.uploads.remove(token);
+        inner.reserved = inner.reserved.saturating_sub(file.size);
+        inner.used = inner.used.saturating_add(file.size);
+        inner.files.insert(file.id, file);
+    }
+
+    /// The files of the room whose folded name is `room_key`, oldest first.
+    pub(crate) fn list(&self, room_key: &str) -> Vec<FileInfo> {
+        self.lock()
+            .files
+            .values()
+            .filter(|f| names::fold(&f.room) == room_key)
+            .cloned()
+            .collect()
+    }
+
+    /// File `id` if it belongs to the room whose folded name is `room_key`.
+    pub(crate) fn get(&self, id: u64, room_key: &str) -> Option<FileInfo> {
+        self.lock()
+            .files
+            .get(&id)
+            .filter(|f| names::fold(&f.room) == room_key)
+            .cloned()
+    }
+
+    /// Where the contents of file `id` are.
+    pub(crate) fn data_path(&self, id: u64) -> PathBuf {
+        self.root.join("files").join(format!("{id}.{DATA_EXT}"))
+    }
+
+    /// Deletes every partial upload, for a graceful shutdown. Uploads still running lose
+    /// their file; nothing can resume them once the server is gone anyway.
+    pub(crate) fn remove_partials(&self) {
+        match remove_dir_contents(&self.root.join("tmp")) {
+            Ok(0) => {}
+            Ok(removed) => info!(removed, "deleted partial uploads at shutdown"),
+            Err(e) => warn!(error = %e, "cannot delete partial uploads"),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Every operation is a few map updates that leave the index consistent.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Reads every sidecar in `dir` and deletes whatever is not a complete stored file.
+fn load(dir: &Path) -> io::Result<Vec<FileInfo>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut found = Vec::new();
+    let mut data_files = Vec::new();
+    let mut stray = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(META_EXT) => match read_sidecar(&path) {
+                Ok(file) => found.push(file),
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "deleting an unreadable sidecar");
+                    stray.push(path);
+                }
+            },
+            Some(DATA_EXT) => data_files.push(path),
+            _ => stray.push(path),
+        }
+    }
+    let mut files = Vec::new();
+    for file in found {
+        let data = dir.join(format!("{}.{DATA_EXT}", file.id));
+        match fs::metadata(&data) {
+            Ok(meta) if meta.len() == file.size => files.push(file),
+            _ => {
+                warn!(
+                    id = file.id,
+                    "deleting a file whose contents are missing or cut short"
+                );
+                stray.push(dir.join(format!("{}.{META_EXT}", file.id)));
+                stray.push(data);
+            }
+        }
+    }
+    for data in data_files {
+        let described = data
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|id| files.iter().any(|f| f.id == id));
+        if !described {
+            stray.push(data);
+        }
+    }
+    for path in stray {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(files)
+}
+
+fn read_sidecar(path: &Path) -> io::Result<FileInfo> {
+    let sidecar: Sidecar = serde_json::from_slice(&fs::read(path)?).map_err(io::Error::other)?;
+    let sha256 = unhex(&sidecar.sha256)
+        .filter(|d| d.len() == SHA256_BYTES)
+        .ok_or_else(|| io::Error::other("bad sha256"))?;
+    let named_by_id = path.file_stem().and_then(|s| s.to_str()) == Some(&sidecar.id.to_string());
+    if !named_by_id {
+        return Err(io::Error::other("the sidecar's name is not its id"));
+    }
+    Ok(FileInfo {
+        id: sidecar.id,
+        name: sidecar.name,
+        size: sidecar.size,
+        sha256,
+        from: sidecar.from,
+        time_ms: sidecar.time_ms,
+        room: sidecar.room,
+    })
+}
+
+/// Deletes every file in `dir`; a missing `dir` is empty. Returns how many were deleted.
+fn remove_dir_contents(dir: &Path) -> io::Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        fs::remove_file(entry?.path())?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut file = fs::File::create(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Makes the renames in `dir` durable. Directories cannot be opened for this everywhere;
+/// where they cannot, the rename is as durable as the platform makes it.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    match fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if cfg!(unix) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn refusal(kind: ErrorKind, text: String) -> Refusal {
+    Refusal { kind, text }
+}
+
+/// A size for people: `512 B`, `1.5 KiB`, `4.0 GiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(id: u64, room: &str, size: u64) -> FileInfo {
+        FileInfo {
+            id,
+            name: format!("f{id}.txt"),
+            size,
+            sha256: vec![id as u8; SHA256_BYTES],
+            from: "ann".into(),
+            time_ms: 1,
+            room: room.into(),
+        }
+    }
+
+    fn handle() -> Handle {
+        Handle::detached()
+    }
+
+    /// Stores a file of `size` zero bytes the way an upload does.
+    fn put(store: &FileStore, room: &str, size: u64) -> FileInfo {
+        let r = store.reserve(size, handle()).unwrap();
+        fs::write(&r.part_path, vec![0; size as usize]).unwrap();
+        let file = info(store.next_file_id(), room, size);
+        store.store(&r.part_path, &file).unwrap();
+        store.add(&r.token, file.clone());
+        file
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_empty_store_and_is_not_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let store = FileStore::open(&root, 100, 1000).unwrap();
+        assert!(store.list("lobby").is_empty());
+        assert!(!root.exists());
+    }
+
+    #[test]
+    fn files_survive_a_reopen_and_stay_in_their_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 100, 1000).unwrap();
+        let a = put(&store, "Lobby", 10);
+        let b = put(&store, "dev", 0);
+        drop(store);
+        let store = FileStore::open(dir.path(), 100, 1000).unwrap();
+        assert_eq!(store.list("lobby"), std::slice::from_ref(&a));
+        assert_eq!(store.list("dev"), std::slice::from_ref(&b));
+        assert_eq!(store.get(a.id, "dev"), None);
+        assert_eq!(store.get(a.id, "lobby"), Some(a));
+        assert!(store.next_file_id() > b.id, "ids are never reused");
+    }
+
+    #[test]
+    fn opening_deletes_partials_and_incomplete_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 100, 1000).unwrap();
+        let kept = put(&store, "lobby", 5);
+        let cut = put(&store, "lobby", 5);
+        let r = store.reserve(50, handle()).unwrap();
+        fs::write(&r.part_path, b"half").unwrap();
+        drop(store);
+        let files = dir.path().join("files");
+        fs::write(files.join(format!("{}.data", cut.id)), b"ab").unwrap(); // cut short
+        fs::write(files.join("99.data"), b"no sidecar").unwrap();
+        fs::write(files.join("98.json.tmp"), b"{").unwrap();
+        fs::write(files.join("97.json"), b"not json").unwrap();
+
+        let store = FileStore::open(dir.path(), 100, 1000).unwrap();
+        assert_eq!(store.list("lobby"), std::slice::from_ref(&kept));
+        let mut left: Vec<String> = fs::read_dir(&files)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [format!("{}.data", kept.id), format!("{}.json", kept.id)]
+        );
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn limits_are_checked_before_anything_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 100, 150).unwrap();
+        let refused = store.reserve(101, handle()).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::FileTooLarge);
+        let first = store.reserve(100, handle()).unwrap();
+        // The first upload's reservation counts although nothing of it is written yet.
+        let refused = store.reserve(51, handle()).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
+        store.release(&first.token, 100);
+        assert!(store.upload_by_token(&first.token).is_none());
+        let second = store.reserve(100, handle()).unwrap();
+        let found = store.upload_by_token(&second.token).unwrap();
+        assert_eq!(found.id, second.upload_id);
+        assert!(store.upload_by_token(&second.token[..8]).is_none());
+        assert_ne!(first.token, second.token);
+        let disk = FileStore::open(dir.path(), u64::MAX, u64::MAX).unwrap();
+        let refused = disk.reserve(u64::MAX / 2, handle()).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::DiskFull);
+    }
+
+    #[test]
+    fn sizes_and_hex_read_well() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(4 << 30), "4.0 GiB");
+        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
+        assert_eq!(unhex("00ab10"), Some(vec![0, 0xab, 0x10]));
+        assert_eq!(unhex("0g"), None);
+        assert_eq!(unhex("abc"), None);
+    }
+}
