@@ -1,8 +1,16 @@
 //! The real binaries of the workspace, for tests that run them as a user would.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tokio::time::timeout;
+
+use crate::client::WAIT;
 
 /// Path of the workspace binary `name` (`chat-server`, `chat-tui`, ...).
 ///
@@ -32,4 +40,27 @@ fn profile_dir() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("test binary lives in target/<profile>/deps")
         .to_path_buf()
+}
+
+/// Starts `chat-server --listen 127.0.0.1:0 --log-level warn` with `args` added, and reads
+/// where it listens from its stdout. The process is killed if the handle is dropped.
+pub async fn start_server_binary(args: &[&str]) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = tokio::process::Command::new(binary("chat-server"))
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        // If the test fails midway, the server does not outlive it.
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn chat-server")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut line = String::new();
+    timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .context("no 'listening on' line in time")??;
+    let Some((_, addr)) = line.trim().split_once("listening on ") else {
+        bail!("unexpected first line: {line:?}");
+    };
+    Ok((child, addr.parse().context("listening address")?))
 }

@@ -1,37 +1,19 @@
 //! The real `chat-server` binary, run as a user would.
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use shared::ServerMsg;
-use tests::binaries::binary;
+use tests::binaries::{binary, start_server_binary};
 use tests::client::{TestClient, WAIT};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
 type Result = anyhow::Result<()>;
 
-/// Starts `chat-server --listen 127.0.0.1:0` and reads where it listens from its stdout.
+/// Starts the server binary on a free port of 127.0.0.1.
 async fn start() -> anyhow::Result<(Child, SocketAddr)> {
-    let mut child = Command::new(binary("chat-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        // If the test fails midway, the server does not outlive it.
-        .kill_on_drop(true)
-        .spawn()
-        .context("spawn chat-server")?;
-    let stdout = child.stdout.take().context("stdout is piped")?;
-    let mut line = String::new();
-    timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
-        .await
-        .context("no 'listening on' line in time")??;
-    let Some((_, addr)) = line.trim().split_once("listening on ") else {
-        bail!("unexpected first line: {line:?}");
-    };
-    Ok((child, addr.parse().context("listening address")?))
+    start_server_binary(&[]).await
 }
 
 #[tokio::test]
@@ -92,6 +74,10 @@ async fn help_documents_every_flag() -> Result {
         "--idle-timeout",
         "--handshake-timeout",
         "--workers",
+        "--data-dir",
+        "--max-file-size",
+        "--quota",
+        "--upload-grace",
         "--log-level",
         "--help",
     ] {
