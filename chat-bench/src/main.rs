@@ -3,6 +3,8 @@
 //! - `fanout`: many clients in rooms, a few of them senders; reports deliveries per second
 //!   and end-to-end latency measured at the receivers.
 //! - `idle`: holds N joined connections and reports the server's memory per connection.
+//! - `transfer`: upload and download throughput of one file beside a plain TCP copy, and
+//!   the chat round trip of another client meanwhile.
 //!
 //! Every run is bounded in count and time, and only loopback addresses are accepted unless
 //! `--allow-remote` says otherwise.
@@ -11,6 +13,7 @@ mod connect;
 mod fanout;
 mod idle;
 mod proc_stats;
+mod transfer;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -31,6 +34,8 @@ enum Mode {
     Fanout(fanout::FanoutArgs),
     /// Idle: hold N joined connections and measure the server's memory per connection.
     Idle(idle::IdleArgs),
+    /// Transfer: file upload and download throughput against plain TCP, chat meanwhile.
+    Transfer(transfer::TransferArgs),
 }
 
 /// Options every mode shares.
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         match cli.mode {
             Mode::Fanout(args) => fanout::run(args).await,
             Mode::Idle(args) => idle::run(args).await,
+            Mode::Transfer(args) => transfer::run(args).await,
         }
     });
     match result.context("benchmark failed") {
