@@ -76,8 +76,8 @@ pub(crate) async fn serve(
     }
     let (read, write) = socket.into_split();
     let (outbox, queue) = outbound::queue(shared.config.queue_bytes);
-    let (lane, file_queue) = outbound::file_lane();
-    let writer = tokio::spawn(outbound::write_frames(queue, file_queue, write));
+    let lane = outbox.file_lane();
+    let writer = tokio::spawn(outbound::write_frames(queue, write));
     let mut conn = Connection {
         frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
         outbox,

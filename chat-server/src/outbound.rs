@@ -17,6 +17,7 @@
 //! when the chat queue is empty, so chat is never held back by a download, and downloads
 //! wait for room in it (they do not count as a slow consumer).
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -25,8 +26,7 @@ use bytes::{Bytes, BytesMut};
 use shared::{ErrorKind, ServerMsg, encode_frame};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-use tokio::sync::{Notify, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
 /// Capacity given to an empty queue on its first push: a burst of small frames then fills
 /// it without reallocating at every frame. It is released when the writer empties the
@@ -59,17 +59,22 @@ pub(crate) fn encode(msg: &ServerMsg) -> Bytes {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
-    /// Woken when the queue goes from empty to not empty, or the last producer leaves.
+    /// Wakes the writer: a frame was queued, or the last producer left.
     wake: Notify,
+    /// Wakes file senders and [`Outbox::closed`]: the file lane has room, or the writer
+    /// stopped.
+    room: Notify,
     /// Live [`Outbox`] handles; when it drops to zero the writer finishes and closes.
     producers: AtomicUsize,
-    /// Cancelled when the writer stops, for [`Outbox::closed`].
-    writer_stopped: CancellationToken,
 }
 
 #[derive(Debug)]
 struct Queue {
     bytes: BytesMut,
+    /// The file lane: frames of file data, written only when `bytes` is empty. Lives here
+    /// rather than in a channel of its own so that a connection that never downloads
+    /// allocates nothing for it.
+    files: VecDeque<Bytes>,
     /// Most bytes the queue may hold.
     limit: usize,
     /// The writer has stopped: nothing pushed will ever be written.
@@ -79,6 +84,22 @@ struct Queue {
 }
 
 impl Shared {
+    /// Waits until `ready` returns something, checking it under the lock each time `room`
+    /// is notified.
+    async fn wait_for_room<T>(&self, mut ready: impl FnMut(&mut Queue) -> Option<T>) -> T {
+        loop {
+            // Registered before the check, so a notification between the check and the
+            // wait is not lost (`notify_waiters` stores no permit).
+            let notified = self.room.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(done) = ready(&mut self.lock()) {
+                return done;
+            }
+            notified.await;
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // The queue holds plain bytes; a panic elsewhere cannot leave it inconsistent.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
@@ -125,7 +146,16 @@ impl Outbox {
 
     /// Completes when the writer has stopped.
     pub(crate) async fn closed(&self) {
-        self.shared.writer_stopped.cancelled().await;
+        self.shared
+            .wait_for_room(|queue| queue.writer_gone.then_some(()))
+            .await;
+    }
+
+    /// A handle on this connection's file lane.
+    pub(crate) fn file_lane(&self) -> FileLane {
+        FileLane {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
@@ -133,20 +163,28 @@ impl Outbox {
 /// instead of failing when the lane is full.
 #[derive(Debug, Clone)]
 pub(crate) struct FileLane {
-    tx: mpsc::Sender<Bytes>,
+    shared: Arc<Shared>,
 }
 
 impl FileLane {
     /// Queues `frame`, waiting for room. An error means the writer has stopped.
     pub(crate) async fn send(&self, frame: Bytes) -> Result<(), PushError> {
-        self.tx.send(frame).await.map_err(|_| PushError::Closed)
+        let mut frame = Some(frame);
+        self.shared
+            .wait_for_room(|queue| {
+                if queue.writer_gone {
+                    return Some(Err(PushError::Closed));
+                }
+                if queue.files.len() >= FILE_LANE_FRAMES {
+                    return None;
+                }
+                queue.files.extend(frame.take());
+                Some(Ok(()))
+            })
+            .await?;
+        self.shared.wake.notify_one();
+        Ok(())
     }
-}
-
-/// Creates a connection's file lane. The receiving end goes to [`write_frames`].
-pub(crate) fn file_lane() -> (FileLane, mpsc::Receiver<Bytes>) {
-    let (tx, rx) = mpsc::channel(FILE_LANE_FRAMES);
-    (FileLane { tx }, rx)
 }
 
 impl Clone for Outbox {
@@ -174,17 +212,25 @@ pub(crate) struct Frames {
 }
 
 impl Frames {
-    /// Waits for queued bytes and takes all of them; `None` once the queue is empty and
-    /// every producer is gone.
-    async fn next_batch(&mut self) -> Option<BytesMut> {
+    /// Waits for something to write: all the queued chat bytes, or else one frame of the
+    /// file lane. `None` once the chat queue is empty and every producer is gone.
+    async fn next(&mut self) -> Option<Next> {
         loop {
             {
                 let mut queue = self.shared.lock();
                 if !queue.bytes.is_empty() {
-                    return Some(std::mem::take(&mut queue.bytes));
+                    return Some(Next::Chat(std::mem::take(&mut queue.bytes)));
                 }
                 if queue.producers_gone {
                     return None;
+                }
+                if let Some(frame) = queue.files.pop_front() {
+                    if queue.files.capacity() > FILE_LANE_FRAMES && queue.files.is_empty() {
+                        queue.files = VecDeque::new();
+                    }
+                    drop(queue);
+                    self.shared.room.notify_waiters();
+                    return Some(Next::File(frame));
                 }
             }
             // A push between the check above and this wait stores a permit in `Notify`,
@@ -202,14 +248,23 @@ impl Frames {
     }
 }
 
+/// What the writer writes next.
+enum Next {
+    /// Every chat frame queued so far, in one buffer.
+    Chat(BytesMut),
+    /// One frame of file data.
+    File(Bytes),
+}
+
 impl Drop for Frames {
     fn drop(&mut self) {
         let mut queue = self.shared.lock();
         queue.writer_gone = true;
         // Free what can no longer be written.
         queue.bytes = BytesMut::new();
+        queue.files = VecDeque::new();
         drop(queue);
-        self.shared.writer_stopped.cancel();
+        self.shared.room.notify_waiters();
     }
 }
 
@@ -219,13 +274,14 @@ pub(crate) fn queue(limit_bytes: usize) -> (Outbox, Frames) {
     let shared = Arc::new(Shared {
         queue: Mutex::new(Queue {
             bytes: BytesMut::new(),
+            files: VecDeque::new(),
             limit: limit_bytes,
             writer_gone: false,
             producers_gone: false,
         }),
         wake: Notify::new(),
+        room: Notify::new(),
         producers: AtomicUsize::new(1),
-        writer_stopped: CancellationToken::new(),
     });
     (
         Outbox {
@@ -242,25 +298,11 @@ pub(crate) fn queue(limit_bytes: usize) -> (Outbox, Frames) {
 /// write. A frame of the file lane is written only when no chat frame is queued, one at a
 /// time, so that a chat frame waits behind at most one chunk. The writer stops at the
 /// first write error; the connection notices that the task ended.
-pub(crate) async fn write_frames(
-    mut frames: Frames,
-    mut files: mpsc::Receiver<Bytes>,
-    mut socket: OwnedWriteHalf,
-) -> io::Result<()> {
-    let mut files_open = true;
-    loop {
-        // `next_batch` looks at the queue before it waits, so a wake-up lost when the file
-        // branch wins is found on the next turn.
-        tokio::select! {
-            biased;
-            batch = frames.next_batch() => match batch {
-                Some(batch) => socket.write_all(&batch).await?,
-                None => break,
-            },
-            frame = files.recv(), if files_open => match frame {
-                Some(frame) => socket.write_all(&frame).await?,
-                None => files_open = false,
-            },
+pub(crate) async fn write_frames(mut frames: Frames, mut socket: OwnedWriteHalf) -> io::Result<()> {
+    while let Some(next) = frames.next().await {
+        match next {
+            Next::Chat(batch) => socket.write_all(&batch).await?,
+            Next::File(frame) => socket.write_all(&frame).await?,
         }
     }
     socket.shutdown().await
@@ -285,8 +327,7 @@ mod tests {
         let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = server.into_split();
         let (outbox, rx) = queue(1024);
-        let (_lane, files) = file_lane();
-        let writer = tokio::spawn(write_frames(rx, files, write));
+        let writer = tokio::spawn(write_frames(rx, write));
         let extra = outbox.clone();
         for i in 0..10u8 {
             outbox.push(&vec![i; usize::from(i) + 1]).unwrap();
@@ -318,15 +359,15 @@ mod tests {
         let (server, _) = listener.accept().await.unwrap();
         let (_read, write) = server.into_split();
         let (outbox, rx) = queue(1024);
-        let (lane, files) = file_lane();
+        let lane = outbox.file_lane();
         // Both queues hold frames before the writer starts: the chat frames win.
         lane.send(Bytes::from_static(b"F1")).await.unwrap();
         lane.send(Bytes::from_static(b"F2")).await.unwrap();
         outbox.push(b"c1").unwrap();
         outbox.push(b"c2").unwrap();
         drop(lane);
-        let writer = tokio::spawn(write_frames(rx, files, write));
-        // Once the file lane is drained and closed, the writer still serves chat.
+        let writer = tokio::spawn(write_frames(rx, write));
+        // Once the file lane is drained, the writer still serves chat.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         outbox.push(b"c3").unwrap();
         let watcher = outbox.clone();
@@ -364,7 +405,10 @@ mod tests {
     async fn an_emptied_queue_holds_no_buffer() {
         let (outbox, mut rx) = queue(1 << 20);
         outbox.push(&[1; 100]).unwrap();
-        assert_eq!(rx.next_batch().await.unwrap().len(), 100);
+        let Some(Next::Chat(batch)) = rx.next().await else {
+            panic!("expected the chat batch");
+        };
+        assert_eq!(batch.len(), 100);
         assert_eq!(outbox.shared.lock().bytes.capacity(), 0);
     }
 }
