@@ -1,6 +1,6 @@
 //! `--host`: the server library running inside the client's process.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -72,19 +72,21 @@ fn public_addr(bound: SocketAddr, lan: Option<IpAddr>) -> SocketAddr {
     }
 }
 
-/// The address of the interface that routes to private networks.
-///
-/// Connecting a UDP socket sends nothing: the kernel only picks the local address it would
-/// route from. The targets are private addresses, so the answer is the LAN interface.
+/// The machine's address on the LAN: the first private IPv4 address of an interface that
+/// is up, else any non-loopback IPv4 address. Read from the interface list; nothing is
+/// sent anywhere.
 fn lan_ip() -> Option<IpAddr> {
-    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-    ["10.254.254.254:9", "192.168.254.254:9", "172.31.254.254:9"]
-        .iter()
-        .find_map(|target| {
-            socket.connect(target).ok()?;
-            let ip = socket.local_addr().ok()?.ip();
-            (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+    let addrs: Vec<Ipv4Addr> = if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .filter(|iface| !iface.is_loopback())
+        .filter_map(|iface| match iface.ip() {
+            IpAddr::V4(ip) if !ip.is_unspecified() && !ip.is_link_local() => Some(ip),
+            _ => None,
         })
+        .collect();
+    let private = addrs.iter().find(|ip| ip.is_private());
+    private.or(addrs.first()).copied().map(IpAddr::V4)
 }
 
 #[cfg(test)]
