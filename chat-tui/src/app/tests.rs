@@ -11,6 +11,7 @@ fn settings() -> Settings {
         hosting: None,
         bell: true,
         utc_offset_secs: 0,
+        download_dir: "/tmp/downloads".into(),
     }
 }
 

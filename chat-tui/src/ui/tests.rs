@@ -20,6 +20,7 @@ fn app(width: u16, height: u16) -> App {
         hosting: None,
         bell: false,
         utc_offset_secs: 3600,
+        download_dir: "/tmp/downloads".into(),
     };
     let welcome = Welcome {
         nick: "alice".into(),
@@ -249,12 +250,12 @@ fn any_size_draws_without_panicking() {
 
 #[test]
 fn layout_keeps_input_and_status_at_the_bottom() {
-    let areas = layout(Rect::new(0, 0, 80, 24), true);
+    let areas = layout(Rect::new(0, 0, 80, 24), true, 0);
     assert_eq!(areas.input, Rect::new(0, 23, 80, 1));
     assert_eq!(areas.status, Rect::new(0, 22, 80, 1));
     assert_eq!(areas.messages, Rect::new(0, 0, 60, 22));
     assert_eq!(areas.members, Some(Rect::new(60, 0, 20, 22)));
-    let one_row = layout(Rect::new(0, 0, 10, 1), false);
+    let one_row = layout(Rect::new(0, 0, 10, 1), false, 0);
     assert_eq!(one_row.input, Rect::new(0, 0, 10, 1));
     assert_eq!((one_row.status.height, one_row.messages.height), (0, 0));
 }
