@@ -85,7 +85,12 @@ pub fn bar_line(t: &Transfer, connected: bool, width: usize) -> Line<'static> {
     } else {
         0
     };
-    let name = fit(&t.name, room.saturating_sub(bar));
+    let mut name = fit(&t.name, room.saturating_sub(bar));
+    if bar > 0 {
+        // Padded, so that the bar and the numbers keep to the right edge.
+        let pad = room.saturating_sub(bar).saturating_sub(name.width());
+        name.push_str(&" ".repeat(pad));
+    }
     let filled = (t.progress.ratio() * bar as f64).round() as usize;
     let mut spans = vec![
         Span::styled(head, Style::new().fg(color).add_modifier(Modifier::BOLD)),
@@ -104,10 +109,10 @@ pub fn bar_line(t: &Transfer, connected: bool, width: usize) -> Line<'static> {
     Line::from(spans)
 }
 
-/// `s` cut to `width` cells, with `…` when cut; padded to `width`.
+/// `s` cut to `width` cells, with `…` when cut.
 fn fit(s: &str, width: usize) -> String {
     if s.width() <= width {
-        return format!("{s:<pad$}", pad = width - s.width() + s.chars().count());
+        return s.to_owned();
     }
     let mut out = String::new();
     let mut used = 0;
@@ -121,8 +126,6 @@ fn fit(s: &str, width: usize) -> String {
     }
     if width > 0 {
         out.push('…');
-        used += 1;
     }
-    out.push_str(&" ".repeat(width.saturating_sub(used)));
     out
 }
