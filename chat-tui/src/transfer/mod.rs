@@ -1,8 +1,8 @@
 //! File transfers: uploads to the current room and downloads of its files.
 //!
 //! The app asks for a transfer with a [`Request`]; the network task hands it to a task of
-//! its own (one per transfer, in [`upload`] and [`download`]) and routes the server's
-//! answers to it through the [`Registry`]. The tasks report back to the app as
+//! its own (one per transfer, in `upload` and `download`) and routes the server's
+//! answers to it through the `Registry`. The tasks report back to the app as
 //! [`TransferEvent`]s, at most about ten progress events a second each, so a running
 //! transfer costs a handful of redraws a second and an idle client none.
 //!
