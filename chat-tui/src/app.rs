@@ -7,18 +7,26 @@
 //!
 //! Everything that came from the network is sanitised on its way in ([`crate::sanitize`]),
 //! so nothing stored here can drive the terminal.
+//!
+//! One exception to "no I/O": Tab after `/send-file` lists a directory, through the
+//! replaceable [`PathLister`], so that tests can give it a directory of their own.
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
-use shared::{ChatKind, ClientMsg, RoomEvent, ServerMsg};
+use shared::{ChatKind, ClientMsg, FileInfo, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
 use crate::input::InputLine;
 use crate::net::{NetEvent, Welcome};
 use crate::sanitize;
+use crate::transfer::progress::{Progress, bytes};
+use crate::transfer::{self, TransferEvent, TransferId, local};
 use crate::ui;
 
 /// Entries kept in the message pane; older ones are dropped.
@@ -53,6 +61,8 @@ pub enum Command {
     Quit,
     /// Leave with an error message and exit code 2.
     Fail(String),
+    /// Start or cancel a file transfer.
+    Transfer(transfer::Request),
 }
 
 /// State of the connection, shown in the status line.
@@ -80,6 +90,48 @@ pub struct Settings {
     pub bell: bool,
     /// Offset of local time from UTC, for the timestamps.
     pub utc_offset_secs: i32,
+    /// Where `/get` saves files.
+    pub download_dir: PathBuf,
+}
+
+/// Which way a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// A running transfer, as its progress bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub direction: Direction,
+    /// Sanitised name; until the file is known, what the user asked for.
+    pub name: String,
+    /// For a download, the server's file id.
+    pub file_id: Option<u64>,
+    /// Whether the file's size is known (the upload's file is open, the download began).
+    pub started: bool,
+    pub progress: Progress,
+}
+
+/// A function from a path being typed to its completions.
+pub type ListPaths = dyn Fn(&str) -> Vec<String> + Send + Sync;
+
+/// Lists the completions of a path being typed (see [`local::complete_path`]).
+#[derive(Clone)]
+pub struct PathLister(pub Arc<ListPaths>);
+
+impl Default for PathLister {
+    fn default() -> Self {
+        Self(Arc::new(local::complete_path))
+    }
+}
+
+impl fmt::Debug for PathLister {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PathLister")
+    }
 }
 
 /// One entry of the message pane. All text is already sanitised.
@@ -146,6 +198,10 @@ pub struct App {
     /// Current time in milliseconds since the epoch, for entries made locally. Set by the
     /// event loop before each update, so that `update` itself reads no clock.
     pub now_ms: u64,
+    /// Running transfers, oldest first.
+    pub transfers: Vec<Transfer>,
+    pub paths: PathLister,
+    next_transfer: TransferId,
     messages: VecDeque<Entry>,
     /// How many wrapped lines the view is scrolled up from the bottom; 0 follows new text.
     scroll: usize,
@@ -177,6 +233,9 @@ impl App {
             show_members: false,
             pending_paste: None,
             now_ms,
+            transfers: Vec::new(),
+            paths: PathLister::default(),
+            next_transfer: 1,
             messages: VecDeque::new(),
             scroll: 0,
             unseen: 0,
@@ -314,6 +373,10 @@ impl App {
                 commands::Command::Who => ClientMsg::Who,
                 commands::Command::Me(text) => ClientMsg::Action { text },
                 commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
+                commands::Command::Files => ClientMsg::ListFiles,
+                commands::Command::SendFile(path) => return self.send_file(path),
+                commands::Command::Get(file_id) => return self.get(file_id),
+                commands::Command::Cancel(id) => return self.cancel(id),
             },
         };
         vec![Command::Send(msg)]
@@ -325,6 +388,10 @@ impl App {
             self.info(format!("  {:<18} {what}", format!("{name} {args}")));
         }
         self.info("  //TEXT             send TEXT starting with a slash".into());
+        self.info(format!(
+            "files you /get are saved in {}",
+            sanitize::text(&self.settings.download_dir.display().to_string())
+        ));
         for line in KEYS_HELP {
             self.info((*line).into());
         }
@@ -365,7 +432,8 @@ impl App {
     }
 
     /// Tab: completes the word before the cursor with a command (at the start of the line)
-    /// or a member's nick; each further Tab offers the next candidate.
+    /// or a member's nick, or the path after `/send-file`; each further Tab offers the next
+    /// candidate.
     fn complete(&mut self) {
         if let Some(c) = &mut self.completion {
             c.index = (c.index + 1) % c.candidates.len();
@@ -376,6 +444,19 @@ impl App {
             return;
         }
         let before = &self.input.text()[..self.input.cursor()];
+        if let Some(typed) = before.strip_prefix(SEND_FILE) {
+            let candidates = (self.paths.0)(typed);
+            self.complete_with(SEND_FILE.len(), candidates);
+            // One candidate, a folder most often: the next Tab looks inside it.
+            if self
+                .completion
+                .as_ref()
+                .is_some_and(|c| c.candidates.len() == 1)
+            {
+                self.completion = None;
+            }
+            return;
+        }
         let start = before.rfind(char::is_whitespace).map_or(0, |i| {
             i + before[i..].chars().next().map_or(1, char::len_utf8)
         });
@@ -398,6 +479,11 @@ impl App {
                 .map(|m| format!("{m}{suffix}"))
                 .collect()
         };
+        self.complete_with(start, candidates);
+    }
+
+    /// Puts the first candidate in place of the text from `start` to the cursor.
+    fn complete_with(&mut self, start: usize, candidates: Vec<String>) {
         let Some(first) = candidates.first().cloned() else {
             return;
         };
@@ -518,6 +604,7 @@ impl App {
             }
             NetEvent::Refused { reason } => self.error(format!("not sent: {reason}")),
             NetEvent::Fatal(reason) => return vec![Command::Fail(reason)],
+            NetEvent::Transfer(event) => self.on_transfer(event),
         }
         Vec::new()
     }
@@ -649,18 +736,209 @@ impl App {
             }
             // The network task answers pings; a welcome arrives as NetEvent::Welcome.
             ServerMsg::Ping { .. } | ServerMsg::Pong { .. } | ServerMsg::Welcome { .. } => {}
-            // File transfer (protocol version 2) is not part of this client yet.
+            ServerMsg::FileOffered { file } => self.offered(&file),
+            ServerMsg::Files { room, files } => self.list_files(&room, &files),
+            // The network task hands these to the transfers they belong to.
             ServerMsg::UploadReady { .. }
             | ServerMsg::UploadDone { .. }
             | ServerMsg::UploadFailed { .. }
-            | ServerMsg::FileOffered { .. }
-            | ServerMsg::Files { .. }
             | ServerMsg::DownloadStart { .. }
             | ServerMsg::DownloadChunk { .. }
             | ServerMsg::DownloadEnd { .. }
             | ServerMsg::DownloadFailed { .. } => {}
         }
         commands
+    }
+
+    // ----- transfers --------------------------------------------------------------------
+
+    fn new_transfer(
+        &mut self,
+        direction: Direction,
+        name: String,
+        file_id: Option<u64>,
+    ) -> TransferId {
+        let id = self.next_transfer;
+        self.next_transfer += 1;
+        self.transfers.push(Transfer {
+            id,
+            direction,
+            name,
+            file_id,
+            started: false,
+            progress: Progress::new(0),
+        });
+        id
+    }
+
+    fn send_file(&mut self, path: String) -> Vec<Command> {
+        // What the bar shows until the task has opened the file.
+        let shown = path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(&path);
+        let shown = sanitize::nick(shown).into_owned();
+        let id = self.new_transfer(Direction::Up, shown, None);
+        vec![Command::Transfer(transfer::Request::Upload { id, path })]
+    }
+
+    fn get(&mut self, file_id: u64) -> Vec<Command> {
+        if let Some(t) = self.transfers.iter().find(|t| t.file_id == Some(file_id)) {
+            self.error(format!(
+                "file {file_id} is already being downloaded ([{}])",
+                t.id
+            ));
+            return Vec::new();
+        }
+        let id = self.new_transfer(Direction::Down, format!("file {file_id}"), Some(file_id));
+        vec![Command::Transfer(transfer::Request::Download {
+            id,
+            file_id,
+            dir: self.settings.download_dir.clone(),
+        })]
+    }
+
+    fn cancel(&mut self, id: Option<TransferId>) -> Vec<Command> {
+        let found = match id {
+            Some(id) => self.transfers.iter().find(|t| t.id == id),
+            None => self.transfers.last(),
+        };
+        match found {
+            Some(t) => vec![Command::Transfer(transfer::Request::Cancel { id: t.id })],
+            None if self.transfers.is_empty() => {
+                self.error("no transfer is running".into());
+                Vec::new()
+            }
+            None => {
+                let running: Vec<String> =
+                    self.transfers.iter().map(|t| t.id.to_string()).collect();
+                self.error(format!(
+                    "no transfer {}; running: {}",
+                    id.unwrap_or_default(),
+                    running.join(", ")
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_transfer(&mut self, event: TransferEvent) {
+        let now = self.now_ms;
+        let Some(at) = self.transfers.iter().position(|t| t.id == event.id()) else {
+            return;
+        };
+        let t = &mut self.transfers[at];
+        let what = match t.direction {
+            Direction::Up => "upload",
+            Direction::Down => "download",
+        };
+        match event {
+            TransferEvent::Started { name, size, .. } => {
+                t.name = sanitize::nick(&name).into_owned();
+                t.started = true;
+                t.progress = Progress::new(size);
+                t.progress.sample(0, now);
+                let text = match t.direction {
+                    Direction::Up => format!(
+                        "sending {} ({}) to #{}",
+                        t.name,
+                        bytes(size),
+                        sanitize::nick(&self.room)
+                    ),
+                    Direction::Down => format!("downloading {} ({})", t.name, bytes(size)),
+                };
+                let text = format!("[{}] {text}", t.id);
+                self.info(text);
+            }
+            TransferEvent::Progress { done, .. } => t.progress.sample(done, now),
+            TransferEvent::Resumed { offset, .. } => {
+                t.progress.restart(offset, now);
+                let text = format!(
+                    "[{}] {what} of {} resumed at {} of {}",
+                    t.id,
+                    t.name,
+                    bytes(offset),
+                    bytes(t.progress.total)
+                );
+                self.notice_now(text);
+            }
+            TransferEvent::Restarted { reason, .. } => {
+                t.progress.restart(0, now);
+                let text = format!(
+                    "[{}] {what} of {}: {}",
+                    t.id,
+                    t.name,
+                    sanitize::text(&reason)
+                );
+                self.notice_now(text);
+            }
+            TransferEvent::Uploaded { file_id, .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!(
+                    "[{}] sent {} ({}), checksum verified by the server: file {file_id}",
+                    t.id,
+                    t.name,
+                    bytes(t.progress.total)
+                ));
+            }
+            TransferEvent::Saved { path, .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!(
+                    "[{}] saved {} ({}) as {}, SHA-256 verified",
+                    t.id,
+                    t.name,
+                    bytes(t.progress.total),
+                    sanitize::text(&path.display().to_string())
+                ));
+            }
+            TransferEvent::Failed { reason, .. } => {
+                let t = self.transfers.remove(at);
+                self.error(format!(
+                    "[{}] {what} of {} failed: {}",
+                    t.id,
+                    t.name,
+                    sanitize::text(&reason)
+                ));
+            }
+            TransferEvent::Cancelled { .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!("[{}] {what} of {} cancelled", t.id, t.name));
+            }
+        }
+    }
+
+    fn offered(&mut self, file: &FileInfo) {
+        self.push(Entry {
+            time_ms: file.time_ms,
+            kind: EntryKind::Notice(format!(
+                "{} shares {} ({}): type /get {} to download it",
+                sanitize::nick(&file.from),
+                sanitize::nick(&file.name),
+                bytes(file.size),
+                file.id
+            )),
+        });
+    }
+
+    fn list_files(&mut self, room: &str, files: &[FileInfo]) {
+        let room = sanitize::nick(room);
+        if files.is_empty() {
+            self.notice_now(format!(
+                "no files shared in #{room} yet; /send-file PATH shares one"
+            ));
+            return;
+        }
+        self.notice_now(format!("files in #{room} ({}):", files.len()));
+        for file in files {
+            self.notice_now(format!(
+                "  /get {:<4} {}  {}  from {}",
+                file.id,
+                sanitize::nick(&file.name),
+                bytes(file.size),
+                sanitize::nick(&file.from)
+            ));
+        }
     }
 
     // ----- message pane -----------------------------------------------------------------
@@ -699,14 +977,22 @@ impl App {
     /// Rows of the message pane: what PageUp/PageDown move by (less one row of overlap).
     fn page(&self) -> usize {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        usize::from(ui::layout(area, self.show_members).messages.height)
-            .saturating_sub(1)
-            .max(1)
+        usize::from(
+            ui::layout(area, self.show_members, self.transfers.len())
+                .messages
+                .height,
+        )
+        .saturating_sub(1)
+        .max(1)
     }
 
     fn scroll_up(&mut self, lines: usize) {
         let area = Rect::new(0, 0, self.size.0, self.size.1);
-        let height = usize::from(ui::layout(area, self.show_members).messages.height);
+        let height = usize::from(
+            ui::layout(area, self.show_members, self.transfers.len())
+                .messages
+                .height,
+        );
         // Only as far as the oldest line reaching the top of the pane.
         let wanted = self.scroll + lines;
         let mut total = 0;
@@ -735,10 +1021,13 @@ impl App {
     }
 }
 
+/// The command whose argument Tab completes as a path.
+const SEND_FILE: &str = "/send-file ";
+
 /// The key list of `/help`.
 pub const KEYS_HELP: &[&str] = &[
     "keys:",
-    "  Enter send · Tab complete nick or command · Up/Down input history",
+    "  Enter send · Tab complete nick, command or /send-file path · Up/Down input history",
     "  Left/Right, Ctrl/Alt-Left/Right move by character/word · Home/End, Ctrl-A/E",
     "  Backspace/Delete · Ctrl-W delete word · Ctrl-U/Ctrl-K delete to start/end",
     "  PageUp/PageDown, mouse wheel scroll · Esc back to the newest · F2 member list",

@@ -52,6 +52,15 @@ pub struct Cli {
     #[arg(long)]
     pub no_bell: bool,
 
+    /// Save files fetched with /get in DIR [default: $XDG_DOWNLOAD_DIR, else ~/Downloads
+    /// if it exists, else the current directory].
+    ///
+    /// Created if missing. A download is written to NAME.part, checked against the
+    /// sender's SHA-256, then renamed; an existing file is never overwritten (the new one
+    /// becomes "NAME (1).ext").
+    #[arg(long, value_name = "DIR")]
+    pub download_dir: Option<PathBuf>,
+
     /// Write logs to this file [default: chat-tui.log in the user's state directory].
     ///
     /// The state directory is $XDG_STATE_HOME/chat-tui, or ~/.local/state/chat-tui, or the
@@ -70,6 +79,14 @@ impl Cli {
             .or_else(|| std::env::var("LOGNAME").ok())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| "guest".into())
+    }
+
+    /// Where `/get` saves files: `--download-dir`, else the default of
+    /// [`crate::transfer::local::default_download_dir`].
+    pub fn download_dir(&self) -> PathBuf {
+        self.download_dir
+            .clone()
+            .unwrap_or_else(crate::transfer::local::default_download_dir)
     }
 
     /// Where logs go when `--log-file` is not given.

@@ -17,9 +17,20 @@ pub enum Command {
     Join(String),
     Who,
     Me(String),
-    Msg { to: String, text: String },
+    Msg {
+        to: String,
+        text: String,
+    },
     Clear,
     Quit(String),
+    /// Upload the file at this path (as typed) to the room.
+    SendFile(String),
+    /// List the room's files.
+    Files,
+    /// Download the room's file with this id.
+    Get(u64),
+    /// Stop a transfer: this one, or the latest.
+    Cancel(Option<u64>),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -31,6 +42,18 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/me", "TEXT", "say what you are doing"),
     ("/msg", "NICK TEXT", "send a private message"),
     ("/clear", "", "clear the message pane"),
+    (
+        "/send-file",
+        "PATH",
+        "upload a file to this room (Tab completes the path)",
+    ),
+    ("/files", "", "list the files shared in this room"),
+    (
+        "/get",
+        "ID",
+        "download a shared file into the download folder",
+    ),
+    ("/cancel", "[ID]", "stop a transfer (default: the latest)"),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -70,6 +93,20 @@ pub fn parse(line: &str) -> Result<Input, String> {
             }
             Command::Quit(args.to_owned())
         }
+        "send-file" | "sendfile" | "send" => {
+            if args.is_empty() {
+                return Err(usage("send-file"));
+            }
+            // The whole rest is the path: file names may hold spaces.
+            Command::SendFile(args.to_owned())
+        }
+        "files" => no_args(args, "files", Command::Files)?,
+        "get" => Command::Get(number(args, "get")?),
+        "cancel" => Command::Cancel(if args.is_empty() {
+            None
+        } else {
+            Some(number(args, "cancel")?)
+        }),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };
@@ -119,6 +156,13 @@ fn text_arg(arg: &str, cmd: &str) -> Result<String, String> {
     }
     check_len(arg)?;
     Ok(arg.to_owned())
+}
+
+fn number(arg: &str, cmd: &str) -> Result<u64, String> {
+    let digits = arg.strip_prefix('#').unwrap_or(arg);
+    digits
+        .parse()
+        .map_err(|_| format!("{}: {arg:?} is not a number", usage(cmd)))
 }
 
 fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {
@@ -186,6 +230,28 @@ mod tests {
         );
         let text = "x".repeat(MAX_TEXT_BYTES + 1);
         assert!(parse(&text).unwrap_err().contains("too long"));
+    }
+
+    #[test]
+    fn file_commands() {
+        assert_eq!(
+            cmd("/send-file ~/My Documents/report 1.pdf "),
+            Command::SendFile("~/My Documents/report 1.pdf".into())
+        );
+        assert_eq!(parse("/send-file"), Err("usage: /send-file PATH".into()));
+        assert_eq!(cmd("/files"), Command::Files);
+        assert_eq!(parse("/files x"), Err("/files takes no arguments".into()));
+        assert_eq!(cmd("/get 3"), Command::Get(3));
+        assert_eq!(cmd("/get #12"), Command::Get(12));
+        assert_eq!(
+            parse("/get report.pdf"),
+            Err("usage: /get ID: \"report.pdf\" is not a number".into())
+        );
+        assert!(parse("/get").is_err());
+        assert!(parse("/get -1").is_err());
+        assert_eq!(cmd("/cancel"), Command::Cancel(None));
+        assert_eq!(cmd("/cancel 2"), Command::Cancel(Some(2)));
+        assert!(parse("/cancel all").is_err());
     }
 
     #[test]

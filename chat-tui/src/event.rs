@@ -144,6 +144,7 @@ impl Batch {
                 Command::Redraw => self.redraw = true,
                 Command::Quit => self.outcome = Some(Outcome::Quit),
                 Command::Fail(why) => self.outcome = Some(Outcome::Fail(why)),
+                Command::Transfer(request) => net.transfer(request),
             }
         }
     }

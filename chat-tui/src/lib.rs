@@ -10,11 +10,15 @@
 //! - [`app`]: the state and its update function; no I/O.
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
-//!   `/quit`.
+//!   `/send-file`, `/files`, `/get`, `/cancel`, `/quit`.
 //! - [`sanitize`]: text from the network made harmless for the terminal.
-//! - [`net`]: the network task (handshake, keepalive, reconnect, queue while disconnected).
+//! - [`net`]: the network task (handshake, keepalive, reconnect, queue while disconnected)
+//!   and each connection's writer, which puts chat before file chunks.
+//! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
+//!   progress, and safe local file names.
 //! - [`host`]: `--host`, the server library running in this process.
-//! - [`ui`]: widgets for the message pane, member list, status line and input line.
+//! - [`ui`]: widgets for the message pane, member list, transfer bars, status line and
+//!   input line.
 //! - [`terminal`]: taking the terminal over and always giving it back.
 //! - [`event`]: the loop that merges terminal input, network events and signals.
 
@@ -27,6 +31,7 @@ pub mod input;
 pub mod net;
 pub mod sanitize;
 pub mod terminal;
+pub mod transfer;
 pub mod ui;
 
 use std::fs::{File, OpenOptions};
@@ -102,6 +107,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         hosting: hosted.as_ref().map(|h| h.public_addr.to_string()),
         bell: !cli.no_bell,
         utc_offset_secs,
+        download_dir: cli.download_dir(),
     };
     let outcome = {
         let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;

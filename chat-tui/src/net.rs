@@ -8,18 +8,27 @@
 //! with exponential backoff and rejoins the room under the current nick. What is sent while
 //! disconnected waits in a bounded queue and goes out after reconnecting; when the queue is
 //! full the message is refused, and the app says so. Nothing is dropped silently.
+//!
+//! Each connection has a writer task of its own with two inputs: the chat queue (every
+//! frame the user sends, pings and pongs, a transfer's requests) and the file lane (upload
+//! chunks, see [`crate::transfer`]). It takes a chunk only when no chat frame is waiting,
+//! so a line typed during a large upload waits behind one chunk at most. The reading side
+//! stays here and routes the server's file messages to the transfers.
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use shared::{ClientCodec, ClientMsg, ErrorKind, PROTOCOL_VERSION, ServerMsg};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::codec::Framed;
+
+use crate::transfer::{self, Registry, TransferEvent};
 
 /// Time allowed to connect and complete the handshake.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,6 +45,8 @@ const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Events buffered towards the app. When the app falls behind, the task stops reading the
 /// socket rather than buffering without bound.
 const EVENT_BUFFER: usize = 1024;
+/// Time a leaving client's writer gets to send its last frames (the quit).
+const QUIT_FLUSH: Duration = Duration::from_secs(1);
 
 type Conn = Framed<TcpStream, ClientCodec>;
 
@@ -83,6 +94,8 @@ pub enum NetEvent {
     Refused { reason: String },
     /// The client cannot go on (the server now speaks another protocol version).
     Fatal(String),
+    /// News of a file transfer.
+    Transfer(TransferEvent),
 }
 
 /// Why the first connection failed, worded for the user.
@@ -141,10 +154,17 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
+/// What the app asks of the network task.
+#[derive(Debug)]
+enum Request {
+    Send(ClientMsg),
+    Transfer(transfer::Request),
+}
+
 /// The app's end of the network task.
 #[derive(Debug)]
 pub struct NetHandle {
-    commands: mpsc::UnboundedSender<ClientMsg>,
+    commands: mpsc::UnboundedSender<Request>,
     task: JoinHandle<()>,
 }
 
@@ -153,7 +173,12 @@ impl NetHandle {
     /// then ends the task.
     pub fn send(&self, msg: ClientMsg) {
         // The task only ends after a quit or a fatal error; later frames have nowhere to go.
-        let _ = self.commands.send(msg);
+        let _ = self.commands.send(Request::Send(msg));
+    }
+
+    /// Starts or cancels a file transfer; its news arrives as [`NetEvent::Transfer`].
+    pub fn transfer(&self, request: transfer::Request) {
+        let _ = self.commands.send(Request::Transfer(request));
     }
 
     /// Waits (bounded) for the task to end. Without a quit sent before, it is stopped.
@@ -179,6 +204,7 @@ pub async fn connect(
         room: welcome.room.clone(),
         queue: VecDeque::new(),
         commands: command_rx,
+        transfers: Registry::new(event_tx.clone()),
         events: event_tx,
     };
     let task = tokio::spawn(task.run(conn));
@@ -283,14 +309,15 @@ struct Task {
     nick: String,
     room: String,
     queue: VecDeque<ClientMsg>,
-    commands: mpsc::UnboundedReceiver<ClientMsg>,
+    commands: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<NetEvent>,
+    transfers: Registry,
 }
 
 impl Task {
     async fn run(mut self, mut conn: Conn) {
         loop {
-            let reason = match self.connected(&mut conn).await {
+            let reason = match self.connected(conn).await {
                 End::Quit => return,
                 End::Lost(reason) => reason,
             };
@@ -316,18 +343,62 @@ impl Task {
     }
 
     /// Serves one connection until it ends.
-    async fn connected(&mut self, conn: &mut Conn) -> End {
+    async fn connected(&mut self, conn: Conn) -> End {
+        let (sink, mut stream) = conn.split();
+        let (urgent, urgent_rx) = mpsc::unbounded_channel();
+        let (lane, lane_rx) = mpsc::channel(transfer::LANE_FRAMES);
+        let (stop, stop_rx) = oneshot::channel();
+        let mut writer = tokio::spawn(write_frames(sink, urgent_rx, lane_rx, stop_rx));
+        self.transfers.connected(lane).await;
+        let reason = match self.serve(&mut stream, &urgent, &mut writer).await {
+            Served::Quit => {
+                // The writer sends what is queued (the quit last) and ends.
+                drop(urgent);
+                if timeout(QUIT_FLUSH, &mut writer).await.is_err() {
+                    writer.abort();
+                }
+                return End::Quit;
+            }
+            Served::Lost(reason) => {
+                let _ = stop.send(());
+                if let Ok(Ok(end)) = timeout(QUIT_FLUSH, &mut writer).await {
+                    self.keep(end).await;
+                } else {
+                    writer.abort();
+                }
+                reason
+            }
+            Served::WriterEnded(end) => {
+                let reason = end
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the writer stopped".into());
+                self.keep(end).await;
+                reason
+            }
+        };
+        self.transfers.disconnected().await;
+        End::Lost(reason)
+    }
+
+    /// Reads the connection and carries out the app's requests until one of them ends it.
+    async fn serve(
+        &mut self,
+        stream: &mut SplitStream<Conn>,
+        urgent: &mpsc::UnboundedSender<ClientMsg>,
+        writer: &mut JoinHandle<WriterEnd>,
+    ) -> Served {
         let mut deadline = Instant::now() + KEEPALIVE_IDLE;
         let mut pinged = false;
         let mut shutdown_reason = None;
         loop {
             tokio::select! {
-                frame = conn.next() => {
+                frame = stream.next() => {
                     let msg = match frame {
                         Some(Ok(msg)) => msg,
-                        Some(Err(e)) => return End::Lost(e.to_string()),
+                        Some(Err(e)) => return Served::Lost(e.to_string()),
                         None => {
-                            return End::Lost(shutdown_reason.map_or_else(
+                            return Served::Lost(shutdown_reason.map_or_else(
                                 || "the server closed the connection".to_owned(),
                                 |r| format!("the server shut down ({r})"),
                             ));
@@ -337,9 +408,7 @@ impl Task {
                     pinged = false;
                     match &msg {
                         ServerMsg::Ping { token } => {
-                            if let Err(e) = conn.send(ClientMsg::Pong { token: *token }).await {
-                                return End::Lost(e.to_string());
-                            }
+                            let _ = urgent.send(ClientMsg::Pong { token: *token });
                             continue;
                         }
                         ServerMsg::Pong { .. } => continue,
@@ -348,34 +417,60 @@ impl Task {
                         ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
                         _ => {}
                     }
+                    let Some(msg) = self.transfers.route(msg).await else { continue };
                     if !self.emit(NetEvent::Server(msg)).await {
-                        return End::Quit;
+                        return Served::Quit;
                     }
                 }
-                cmd = self.commands.recv() => {
-                    let Some(msg) = cmd else { return End::Quit };
-                    if let ClientMsg::Quit { .. } = msg {
-                        let _ = timeout(Duration::from_secs(1), conn.send(msg)).await;
-                        return End::Quit;
+                request = self.commands.recv() => match request {
+                    None => return Served::Quit,
+                    Some(Request::Send(msg)) => {
+                        let quit = matches!(msg, ClientMsg::Quit { .. });
+                        if let Err(unsent) = urgent.send(msg) {
+                            // The writer has stopped; the next turn hears why.
+                            self.hold(unsent.0).await;
+                        }
+                        if quit {
+                            return Served::Quit;
+                        }
                     }
-                    if let Err(e) = conn.send(msg.clone()).await {
-                        self.hold(msg).await;
-                        return End::Lost(e.to_string());
-                    }
+                    Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                },
+                Some(msg) = self.transfers.control() => {
+                    let _ = urgent.send(msg);
                 }
+                end = &mut *writer => return match end {
+                    Ok(end) => Served::WriterEnded(end),
+                    Err(e) => Served::Lost(format!("the writer failed: {e}")),
+                },
                 () = sleep_until(deadline) => {
                     if pinged {
-                        return End::Lost(format!(
+                        return Served::Lost(format!(
                             "no answer from the server for {} s",
                             (KEEPALIVE_IDLE + KEEPALIVE_TIMEOUT).as_secs()
                         ));
                     }
-                    if let Err(e) = conn.send(ClientMsg::Ping { token: 0 }).await {
-                        return End::Lost(e.to_string());
-                    }
+                    let _ = urgent.send(ClientMsg::Ping { token: 0 });
                     pinged = true;
                     deadline = Instant::now() + KEEPALIVE_TIMEOUT;
                 }
+            }
+        }
+    }
+
+    /// Keeps what the user sent that the writer could not, for the next connection. A
+    /// transfer's own frames are not kept: its task starts over on the next connection.
+    async fn keep(&mut self, end: WriterEnd) {
+        let WriterEnd {
+            unsent, mut urgent, ..
+        } = end;
+        let mut left = Vec::from_iter(unsent);
+        while let Ok(msg) = urgent.try_recv() {
+            left.push(msg);
+        }
+        for msg in left {
+            if is_from_user(&msg) {
+                self.hold(msg).await;
             }
         }
     }
@@ -414,8 +509,10 @@ impl Task {
                 tokio::select! {
                     () = &mut wake => break,
                     cmd = self.commands.recv() => match cmd {
-                        None | Some(ClientMsg::Quit { .. }) => return None,
-                        Some(msg) => self.hold(msg).await,
+                        None | Some(Request::Send(ClientMsg::Quit { .. })) => return None,
+                        Some(Request::Send(msg)) => self.hold(msg).await,
+                        // Transfers wait for the connection by themselves.
+                        Some(Request::Transfer(request)) => self.transfers.request(request).await,
                     },
                 }
             }
@@ -467,4 +564,82 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// How serving a connection ended.
+enum Served {
+    Quit,
+    Lost(String),
+    WriterEnded(WriterEnd),
+}
+
+/// What a connection's writer hands back when it stops.
+struct WriterEnd {
+    /// Why it stopped, if a write failed.
+    error: Option<String>,
+    /// A frame that may not have gone out.
+    unsent: Option<ClientMsg>,
+    /// Frames that were still waiting.
+    urgent: mpsc::UnboundedReceiver<ClientMsg>,
+}
+
+/// Writes frames until the chat queue closes (the client leaves), a write fails, or `stop`
+/// says the connection is over. A chunk of the file lane is written only when no chat
+/// frame is waiting.
+async fn write_frames(
+    mut sink: SplitSink<Conn, ClientMsg>,
+    mut urgent: mpsc::UnboundedReceiver<ClientMsg>,
+    mut lane: mpsc::Receiver<ClientMsg>,
+    mut stop: oneshot::Receiver<()>,
+) -> WriterEnd {
+    loop {
+        let msg = tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            msg = urgent.recv() => match msg {
+                Some(msg) => msg,
+                None => {
+                    let _ = sink.close().await;
+                    break;
+                }
+            },
+            Some(msg) = lane.recv() => msg,
+        };
+        // Only the user's frames are worth keeping if the write fails; chunks are large.
+        let keep = is_from_user(&msg).then(|| msg.clone());
+        let written = tokio::select! {
+            biased;
+            _ = &mut stop => Err(None),
+            written = sink.send(msg) => written.map_err(|e| Some(e.to_string())),
+        };
+        if let Err(error) = written {
+            return WriterEnd {
+                error,
+                unsent: keep,
+                urgent,
+            };
+        }
+    }
+    WriterEnd {
+        error: None,
+        unsent: None,
+        urgent,
+    }
+}
+
+/// Whether the user asked for this frame (and it should be sent after a reconnect), as
+/// opposed to the keepalive's and the transfers' own frames, which are made afresh.
+fn is_from_user(msg: &ClientMsg) -> bool {
+    !matches!(
+        msg,
+        ClientMsg::Ping { .. }
+            | ClientMsg::Pong { .. }
+            | ClientMsg::UploadStart { .. }
+            | ClientMsg::UploadChunk { .. }
+            | ClientMsg::UploadFinish { .. }
+            | ClientMsg::UploadCancel { .. }
+            | ClientMsg::UploadResume { .. }
+            | ClientMsg::Download { .. }
+            | ClientMsg::DownloadCancel { .. }
+    )
 }

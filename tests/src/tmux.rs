@@ -297,9 +297,15 @@ impl ServerProcess {
     /// Starts `chat-server --listen ADDR` and waits for its `listening on` line. Binding a
     /// port that was just freed is retried until [`SCREEN_WAIT`] runs out.
     pub fn start_on(listen: &str) -> Self {
+        Self::start_with(listen, &[])
+    }
+
+    /// Starts `chat-server --listen ADDR` with more arguments (`--data-dir DIR`), like
+    /// [`ServerProcess::start_on`].
+    pub fn start_with(listen: &str, args: &[&str]) -> Self {
         let deadline = Instant::now() + SCREEN_WAIT;
         loop {
-            match Self::try_start(listen) {
+            match Self::try_start(listen, args) {
                 Ok(server) => return server,
                 Err(e) if Instant::now() < deadline => {
                     eprintln!("chat-server on {listen}: {e}; retrying");
@@ -310,9 +316,10 @@ impl ServerProcess {
         }
     }
 
-    fn try_start(listen: &str) -> Result<Self, String> {
+    fn try_start(listen: &str, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(binary("chat-server"))
             .args(["--listen", listen])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -337,6 +344,25 @@ impl ServerProcess {
                 Err(format!("no 'listening on' line ({status})"))
             }
         }
+    }
+
+    /// Stops the server (SIGSTOP) where it is: what is in flight stays in flight, so a
+    /// test can look at a transfer in the middle without racing it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, which: &str) {
+        let status = Command::new("kill")
+            .args([which, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill {which} failed");
     }
 
     /// Kills the server with SIGKILL, as a crash would, and reaps it.

@@ -11,6 +11,7 @@ fn settings() -> Settings {
         hosting: None,
         bell: true,
         utc_offset_secs: 0,
+        download_dir: "/tmp/downloads".into(),
     }
 }
 
@@ -497,4 +498,231 @@ fn mentions_match_whole_words_only() {
     assert!(!mentions("alice_b", "alice"));
     assert!(mentions("你好 alice", "alice"));
     assert!(!mentions("anything", ""));
+}
+
+// ----- file transfers --------------------------------------------------------------------
+
+use crate::transfer::{Request, TransferEvent};
+
+fn transfer(app: &mut App, event: TransferEvent) {
+    app.update(Event::Net(NetEvent::Transfer(event)));
+}
+
+#[test]
+fn send_file_starts_an_upload_with_a_bar() {
+    let mut app = app();
+    let out = submit(&mut app, "/send-file ~/docs/report.pdf");
+    assert_eq!(
+        out,
+        [Command::Transfer(Request::Upload {
+            id: 1,
+            path: "~/docs/report.pdf".into()
+        })]
+    );
+    assert_eq!(app.transfers.len(), 1);
+    assert_eq!(app.transfers[0].name, "report.pdf");
+    assert!(!app.transfers[0].started);
+
+    app.now_ms = T;
+    transfer(
+        &mut app,
+        TransferEvent::Started {
+            id: 1,
+            name: "report.pdf".into(),
+            size: 1000,
+        },
+    );
+    assert!(app.transfers[0].started);
+    app.now_ms = T + 1000;
+    transfer(&mut app, TransferEvent::Progress { id: 1, done: 400 });
+    let p = &app.transfers[0].progress;
+    assert_eq!((p.done, p.total, p.percent()), (400, 1000, 40));
+    assert_eq!(p.rate(), Some(400.0));
+
+    transfer(&mut app, TransferEvent::Uploaded { id: 1, file_id: 7 });
+    assert!(app.transfers.is_empty());
+    assert!(
+        matches!(last(&app), EntryKind::Info(t) if t.contains("sent report.pdf") && t.contains("file 7"))
+    );
+}
+
+#[test]
+fn get_downloads_into_the_download_folder_once_at_a_time() {
+    let mut app = app();
+    let out = submit(&mut app, "/get 3");
+    assert_eq!(
+        out,
+        [Command::Transfer(Request::Download {
+            id: 1,
+            file_id: 3,
+            dir: "/tmp/downloads".into()
+        })]
+    );
+    assert_eq!(app.transfers[0].name, "file 3");
+    assert!(submit(&mut app, "/get 3").is_empty());
+    assert!(matches!(last(&app), EntryKind::Error(t) if t.contains("already being downloaded")));
+
+    transfer(
+        &mut app,
+        TransferEvent::Started {
+            id: 1,
+            name: "evil\u{1b}[2J.txt".into(),
+            size: 5,
+        },
+    );
+    assert_eq!(
+        app.transfers[0].name, "evil\u{241b}[2J.txt",
+        "names are sanitised"
+    );
+    transfer(
+        &mut app,
+        TransferEvent::Saved {
+            id: 1,
+            path: "/tmp/downloads/x (1).txt".into(),
+        },
+    );
+    assert!(app.transfers.is_empty());
+    assert!(
+        matches!(last(&app), EntryKind::Info(t) if t.contains("x (1).txt") && t.contains("SHA-256 verified"))
+    );
+}
+
+#[test]
+fn a_failed_transfer_is_an_inline_error_and_its_bar_goes() {
+    let mut app = app();
+    submit(&mut app, "/get 9");
+    transfer(
+        &mut app,
+        TransferEvent::Failed {
+            id: 1,
+            reason: "no such file: no file 9 in #lobby".into(),
+        },
+    );
+    assert!(app.transfers.is_empty());
+    assert!(
+        matches!(last(&app), EntryKind::Error(t) if t.contains("download of file 9 failed: no such file"))
+    );
+    // Events of a transfer that is gone change nothing.
+    transfer(&mut app, TransferEvent::Progress { id: 1, done: 1 });
+    assert!(app.transfers.is_empty());
+}
+
+#[test]
+fn cancel_picks_the_latest_transfer_or_the_one_named() {
+    let mut app = app();
+    assert!(submit(&mut app, "/cancel").is_empty());
+    assert!(matches!(last(&app), EntryKind::Error(t) if t == "no transfer is running"));
+    submit(&mut app, "/send-file a.bin");
+    submit(&mut app, "/get 4");
+    assert_eq!(
+        submit(&mut app, "/cancel"),
+        [Command::Transfer(Request::Cancel { id: 2 })]
+    );
+    assert_eq!(
+        submit(&mut app, "/cancel 1"),
+        [Command::Transfer(Request::Cancel { id: 1 })]
+    );
+    assert!(submit(&mut app, "/cancel 5").is_empty());
+    assert!(matches!(last(&app), EntryKind::Error(t) if t == "no transfer 5; running: 1, 2"));
+    transfer(&mut app, TransferEvent::Cancelled { id: 2 });
+    assert_eq!(app.transfers.len(), 1);
+    assert!(matches!(last(&app), EntryKind::Info(t) if t.contains("download of file 4 cancelled")));
+}
+
+#[test]
+fn resumed_and_restarted_transfers_say_so() {
+    let mut app = app();
+    submit(&mut app, "/send-file big.bin");
+    transfer(
+        &mut app,
+        TransferEvent::Started {
+            id: 1,
+            name: "big.bin".into(),
+            size: 1 << 20,
+        },
+    );
+    transfer(
+        &mut app,
+        TransferEvent::Resumed {
+            id: 1,
+            offset: 1 << 19,
+        },
+    );
+    assert_eq!(app.transfers[0].progress.percent(), 50);
+    assert!(
+        matches!(last(&app), EntryKind::Notice(t) if t.contains("resumed at 512 KiB of 1.0 MiB"))
+    );
+    transfer(
+        &mut app,
+        TransferEvent::Restarted {
+            id: 1,
+            reason: "starting again from zero".into(),
+        },
+    );
+    assert_eq!(app.transfers[0].progress.percent(), 0);
+    assert!(matches!(last(&app), EntryKind::Notice(t) if t.contains("starting again from zero")));
+}
+
+fn offer(id: u64, name: &str, size: u64) -> shared::FileInfo {
+    shared::FileInfo {
+        id,
+        name: name.into(),
+        size,
+        sha256: vec![0; 32],
+        from: "bob".into(),
+        time_ms: T,
+        room: "lobby".into(),
+    }
+}
+
+#[test]
+fn offers_and_file_lists_show_the_command_that_fetches() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Server(ServerMsg::FileOffered {
+        file: offer(3, "report\u{202e}fdp.exe", 1_288_490_189),
+    })));
+    assert!(matches!(last(&app), EntryKind::Notice(t)
+        if t == "bob shares report<U+202E>fdp.exe (1.20 GiB): type /get 3 to download it"));
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Files {
+        room: "lobby".into(),
+        files: vec![offer(3, "a.txt", 10), offer(4, "b.txt", 2048)],
+    })));
+    let texts: Vec<_> = app
+        .messages()
+        .iter()
+        .rev()
+        .take(3)
+        .map(|e| e.kind.clone())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            EntryKind::Notice("  /get 4    b.txt  2.0 KiB  from bob".into()),
+            EntryKind::Notice("  /get 3    a.txt  10 B  from bob".into()),
+            EntryKind::Notice("files in #lobby (2):".into()),
+        ]
+    );
+    assert_eq!(
+        submit(&mut app, "/files"),
+        [Command::Send(ClientMsg::ListFiles)]
+    );
+}
+
+#[test]
+fn tab_completes_the_path_of_send_file() {
+    let mut app = app();
+    app.paths = PathLister(std::sync::Arc::new(|typed: &str| {
+        ["docs/", "report.pdf", "reports/"]
+            .iter()
+            .filter(|c| c.starts_with(typed))
+            .map(|c| (*c).to_owned())
+            .collect()
+    }));
+    type_str(&mut app, "/send-file rep");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "/send-file report.pdf");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "/send-file reports/");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.input.text(), "/send-file report.pdf");
 }

@@ -4,12 +4,14 @@
 //!   app uses it too, to know how far a page scrolls.
 //! - [`messages`]: the message pane, and how one entry looks and wraps.
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
+//! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
 
 pub mod members;
 pub mod messages;
 pub mod prompt;
 pub mod status;
+pub mod transfers;
 pub mod wrap;
 
 use ratatui::Frame;
@@ -25,6 +27,8 @@ pub use messages::entry_height;
 pub struct Areas {
     pub messages: Rect,
     pub members: Option<Rect>,
+    /// One row per running transfer (up to [`transfers::MAX_ROWS`]); empty when none run.
+    pub transfers: Rect,
     pub status: Rect,
     pub input: Rect,
 }
@@ -32,10 +36,11 @@ pub struct Areas {
 /// Narrowest screen that still shows the member list when it is switched on.
 const MIN_WIDTH_FOR_MEMBERS: u16 = 30;
 
-/// Splits the screen: the input line at the bottom, the status line above it, the message
-/// pane (and the member list on its right) above that. Rows go to the input line first, so
-/// that on a screen of one row one can still type.
-pub fn layout(area: Rect, show_members: bool) -> Areas {
+/// Splits the screen: the input line at the bottom, the status line above it, a row per
+/// running transfer above that, and the message pane (and the member list on its right) on
+/// top. Rows go to the input line first, so that on a screen of one row one can still
+/// type, and the transfers leave the message pane at least one row.
+pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
     let row = |y: u16, height: u16| Rect::new(area.x, y, area.width, height);
     let bottom = area.y + area.height;
     let input = row(bottom.saturating_sub(1).max(area.y), area.height.min(1));
@@ -43,7 +48,12 @@ pub fn layout(area: Rect, show_members: bool) -> Areas {
         bottom.saturating_sub(2).max(area.y),
         area.height.saturating_sub(1).min(1),
     );
-    let mut messages = row(area.y, area.height.saturating_sub(2));
+    let strip = u16::try_from(transfers)
+        .unwrap_or(u16::MAX)
+        .min(transfers::MAX_ROWS)
+        .min(area.height.saturating_sub(3));
+    let transfers = row(status.y.saturating_sub(strip), strip);
+    let mut messages = row(area.y, area.height.saturating_sub(2 + strip));
     let members = (show_members && area.width >= MIN_WIDTH_FOR_MEMBERS).then(|| {
         let width = (area.width / 4).clamp(10, 24);
         messages.width -= width;
@@ -52,6 +62,7 @@ pub fn layout(area: Rect, show_members: bool) -> Areas {
     Areas {
         messages,
         members,
+        transfers,
         status,
         input,
     }
@@ -59,11 +70,12 @@ pub fn layout(area: Rect, show_members: bool) -> Areas {
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &App) {
-    let areas = layout(frame.area(), app.show_members);
+    let areas = layout(frame.area(), app.show_members, app.transfers.len());
     frame.render_widget(messages::MessagePane::new(app), areas.messages);
     if let Some(area) = areas.members {
         frame.render_widget(members::MemberList::new(app), area);
     }
+    frame.render_widget(transfers::TransferStrip::new(app), areas.transfers);
     frame.render_widget(status::StatusLine::new(app), areas.status);
     let prompt = prompt::Prompt::new(app);
     if let Some(cursor) = prompt.cursor(areas.input) {
@@ -106,7 +118,7 @@ pub fn clock(time_ms: u64, utc_offset_secs: i32) -> String {
 fn pane_width(app: &App) -> usize {
     let (w, h) = app.size();
     usize::from(
-        layout(Rect::new(0, 0, w, h), app.show_members)
+        layout(Rect::new(0, 0, w, h), app.show_members, app.transfers.len())
             .messages
             .width,
     )

@@ -1,4 +1,4 @@
-//! The status line: connection state, nick, room, members, server.
+//! The status line: connection state, nick, room, members, server, running transfers.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -72,6 +72,16 @@ impl Widget for StatusLine<'_> {
                 bar,
             ),
         ];
+        if !app.transfers.is_empty() {
+            spans.push(sep());
+            spans.push(Span::styled(
+                match app.transfers.len() {
+                    1 => "1 transfer".to_owned(),
+                    n => format!("{n} transfers"),
+                },
+                bar.fg(Color::LightCyan),
+            ));
+        }
         if app.queued > 0 {
             spans.push(sep());
             spans.push(Span::styled(

@@ -20,6 +20,7 @@ fn app(width: u16, height: u16) -> App {
         hosting: None,
         bell: false,
         utc_offset_secs: 3600,
+        download_dir: "/tmp/downloads".into(),
     };
     let welcome = Welcome {
         nick: "alice".into(),
@@ -249,12 +250,12 @@ fn any_size_draws_without_panicking() {
 
 #[test]
 fn layout_keeps_input_and_status_at_the_bottom() {
-    let areas = layout(Rect::new(0, 0, 80, 24), true);
+    let areas = layout(Rect::new(0, 0, 80, 24), true, 0);
     assert_eq!(areas.input, Rect::new(0, 23, 80, 1));
     assert_eq!(areas.status, Rect::new(0, 22, 80, 1));
     assert_eq!(areas.messages, Rect::new(0, 0, 60, 22));
     assert_eq!(areas.members, Some(Rect::new(60, 0, 20, 22)));
-    let one_row = layout(Rect::new(0, 0, 10, 1), false);
+    let one_row = layout(Rect::new(0, 0, 10, 1), false, 0);
     assert_eq!(one_row.input, Rect::new(0, 0, 10, 1));
     assert_eq!((one_row.status.height, one_row.messages.height), (0, 0));
 }
@@ -273,4 +274,101 @@ fn clock_uses_the_local_offset() {
     assert_eq!(clock(T, 0), "22:13");
     assert_eq!(clock(T, 3600), "23:13");
     assert_eq!(clock(T, -23 * 3600), "23:13");
+}
+
+// ----- transfer strip ----------------------------------------------------------------------
+
+use ratatui::widgets::Widget as _;
+
+use crate::transfer::TransferEvent;
+
+fn transfer(app: &mut App, now_ms: u64, event: TransferEvent) {
+    app.now_ms = now_ms;
+    app.update(Event::Net(NetEvent::Transfer(event)));
+}
+
+/// alice uploading report.pdf (40 % at 1 MiB/s) and fetching file 3 (not started yet).
+fn transferring_app(width: u16, height: u16) -> App {
+    let mut app = app(width, height);
+    type_str(&mut app, "/send-file report.pdf");
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    type_str(&mut app, "/get 3");
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let started = TransferEvent::Started {
+        id: 1,
+        name: "report.pdf".into(),
+        size: 10 << 20,
+    };
+    transfer(&mut app, T, started);
+    transfer(
+        &mut app,
+        T + 4000,
+        TransferEvent::Progress {
+            id: 1,
+            done: 4 << 20,
+        },
+    );
+    app
+}
+
+#[test]
+fn transfer_strip_has_a_bar_per_transfer() {
+    let app = transferring_app(80, 4);
+    let mut buf = Buffer::empty(Rect::new(0, 0, 80, 2));
+    transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
+    assert_eq!(
+        rows(&buf),
+        [
+            " ↑ [1] report.pdf ██████░░░░░░░░░░  40%  4.0 MiB of 10.0 MiB  1.0 MiB/s  6s left",
+            " ↓ [2] file 3 waiting for the server                                            ",
+        ]
+    );
+}
+
+#[test]
+fn transfer_strip_sums_up_what_does_not_fit_and_shows_a_pause() {
+    let mut app = transferring_app(60, 3);
+    app.update(Event::Net(NetEvent::Disconnected {
+        reason: "reset".into(),
+    }));
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 1));
+    transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
+    assert_eq!(rows(&buf)[0].trim_end(), " … and 2 more transfers");
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 2));
+    transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
+    assert_eq!(
+        rows(&buf)[0].trim_end(),
+        " ↑ [1] report.pdf  40%  paused until the connection is back"
+    );
+}
+
+#[test]
+fn whole_screen_with_transfers() {
+    let app = transferring_app(80, 10);
+    let terminal = render(&app);
+    let screen = rows(terminal.backend().buffer());
+    assert!(screen[6].starts_with(" ↑ [1] report.pdf"), "{screen:#?}");
+    assert!(screen[7].starts_with(" ↓ [2] file 3"), "{screen:#?}");
+    assert!(screen[8].contains("| 2 transfers"), "{screen:#?}");
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn layout_gives_transfers_rows_above_the_status_line() {
+    let areas = layout(Rect::new(0, 0, 80, 24), false, 2);
+    assert_eq!(areas.transfers, Rect::new(0, 20, 80, 2));
+    assert_eq!(areas.messages.height, 20);
+    let many = layout(Rect::new(0, 0, 80, 24), false, 9);
+    assert_eq!(many.transfers.height, transfers::MAX_ROWS);
+    // The message pane keeps a row on a small screen.
+    let small = layout(Rect::new(0, 0, 80, 4), false, 3);
+    assert_eq!((small.messages.height, small.transfers.height), (1, 1));
+    let none = layout(Rect::new(0, 0, 80, 24), false, 0);
+    assert_eq!(none.transfers.height, 0);
 }

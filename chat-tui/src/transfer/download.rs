@@ -1,0 +1,240 @@
+//! One download: chunks written to a `.part` file and hashed, verified at the end, then
+//! moved to a name that overwrites nothing; resumed from the `.part` file's length after
+//! a reconnect.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use shared::{ClientMsg, FileInfo};
+
+use super::{
+    Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
+};
+
+/// Runs the download of file `file_id` into `dir` to its end, and tells the app how it
+/// ended. Whatever way it ends short of success, the `.part` file is deleted.
+pub(super) async fn run(mut ctx: Ctx, file_id: u64, dir: PathBuf) {
+    let id = ctx.id;
+    let mut part = None;
+    let end = match download(&mut ctx, file_id, &dir, &mut part).await {
+        Ok(event) => event,
+        Err(Cancelled) => {
+            ctx.send(ClientMsg::DownloadCancel { file_id });
+            TransferEvent::Cancelled { id }
+        }
+    };
+    if let Some(part) = part.filter(|_| !matches!(end, TransferEvent::Saved { .. })) {
+        let _ = tokio::task::spawn_blocking(move || part.discard()).await;
+    }
+    ctx.emit(end).await;
+}
+
+/// The file being written.
+struct Part {
+    info: FileInfo,
+    /// Cleaned local name (what the final file is called, before numbering).
+    name: String,
+    dir: PathBuf,
+    path: PathBuf,
+    file: Option<File>,
+    hasher: Sha256,
+    /// Bytes written so far.
+    len: u64,
+}
+
+impl Part {
+    /// Creates `NAME.part` in `dir` (numbered when taken, never overwritten).
+    fn create(info: FileInfo, dir: &Path) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let name = local::file_name(&info.name);
+        let mut file = None;
+        let path = local::place_unique(dir, &format!("{name}.part"), |p| {
+            file = Some(
+                OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .open(p)?,
+            );
+            Ok(())
+        })?;
+        Ok(Self {
+            info,
+            name,
+            dir: dir.to_path_buf(),
+            path,
+            file,
+            hasher: Sha256::new(),
+            len: 0,
+        })
+    }
+
+    /// After a break: the length of what is on disk, and its hash, read back.
+    async fn reread(&mut self) -> io::Result<u64> {
+        let len = blocking(&mut self.file, &mut self.hasher, |file, hasher| {
+            file.flush()?;
+            let len = file.metadata()?.len();
+            *hasher = hash_prefix(file, len)?;
+            file.seek(SeekFrom::Start(len))?;
+            Ok(len)
+        })
+        .await?;
+        self.len = len;
+        Ok(len)
+    }
+
+    async fn write(&mut self, data: Vec<u8>) -> io::Result<()> {
+        let n = data.len() as u64;
+        blocking(&mut self.file, &mut self.hasher, move |file, hasher| {
+            file.write_all(&data)?;
+            hasher.update(&data);
+            Ok(())
+        })
+        .await?;
+        self.len += n;
+        Ok(())
+    }
+
+    /// Flushes to disk and gives the file its final name, one that did not exist.
+    fn finish(mut self) -> io::Result<PathBuf> {
+        if let Some(file) = self.file.take() {
+            file.sync_all()?;
+        }
+        // A hard link fails when the name exists, so nothing is ever overwritten, even by
+        // a file that appears meanwhile; file systems without links get a checked rename.
+        let linked =
+            local::place_unique(&self.dir, &self.name, |p| std::fs::hard_link(&self.path, p));
+        let path = match linked {
+            Ok(path) => {
+                std::fs::remove_file(&self.path)?;
+                path
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) => local::place_unique(&self.dir, &self.name, |p| {
+                if p.exists() {
+                    return Err(io::ErrorKind::AlreadyExists.into());
+                }
+                std::fs::rename(&self.path, p)
+            })?,
+        };
+        Ok(path)
+    }
+
+    fn discard(mut self) {
+        drop(self.file.take());
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn download(
+    ctx: &mut Ctx,
+    file_id: u64,
+    dir: &Path,
+    part: &mut Option<Part>,
+) -> Result<TransferEvent, Cancelled> {
+    let id = ctx.id;
+    let failed = |reason: String| Ok(TransferEvent::Failed { id, reason });
+    'session: loop {
+        ctx.connected().await?;
+        let offset = match part {
+            Some(part) => match part.reread().await {
+                Ok(len) => len,
+                Err(e) => return failed(format!("cannot read back {}: {e}", part.path.display())),
+            },
+            None => 0,
+        };
+        if !ctx.send(ClientMsg::Download { file_id, offset }) {
+            continue;
+        }
+        loop {
+            match ctx.next().await {
+                Inbound::Start { file, offset: from } => {
+                    if from != offset {
+                        return failed(format!("the server sends from byte {from}, not {offset}"));
+                    }
+                    match part {
+                        Some(_) => ctx.emit(TransferEvent::Resumed { id, offset }).await,
+                        None => {
+                            let created = {
+                                let (file, dir) = (file.clone(), dir.to_path_buf());
+                                tokio::task::spawn_blocking(move || Part::create(file, &dir))
+                                    .await
+                                    .unwrap_or_else(|e| Err(io::Error::other(e)))
+                            };
+                            match created {
+                                Ok(created) => *part = Some(created),
+                                Err(e) => {
+                                    ctx.send(ClientMsg::DownloadCancel { file_id });
+                                    return failed(format!(
+                                        "cannot create a file in {}: {e}",
+                                        dir.display()
+                                    ));
+                                }
+                            }
+                            let (name, size) = (file.name, file.size);
+                            ctx.emit(TransferEvent::Started { id, name, size }).await;
+                        }
+                    }
+                    break;
+                }
+                Inbound::Failed { kind, text } => return failed(server_says(kind, &text)),
+                Inbound::Disconnected => continue 'session,
+                Inbound::Cancel => return Err(Cancelled),
+                _ => {}
+            }
+        }
+        let Some(p) = part.as_mut() else { continue };
+        let size = p.info.size;
+        let mut throttle = Throttle::default();
+        loop {
+            match ctx.next().await {
+                Inbound::Chunk { offset, data } => {
+                    if offset != p.len || p.len + data.len() as u64 > size {
+                        ctx.send(ClientMsg::DownloadCancel { file_id });
+                        return failed(format!(
+                            "the server sent bytes at {offset} (of {size}) where {} was expected",
+                            p.len
+                        ));
+                    }
+                    if let Err(e) = p.write(data).await {
+                        ctx.send(ClientMsg::DownloadCancel { file_id });
+                        return failed(format!("cannot write {}: {e}", p.path.display()));
+                    }
+                    if throttle.due() {
+                        ctx.emit(TransferEvent::Progress { id, done: p.len }).await;
+                    }
+                }
+                Inbound::End => break,
+                Inbound::Failed { kind, text } => return failed(server_says(kind, &text)),
+                Inbound::Disconnected => continue 'session,
+                Inbound::Cancel => return Err(Cancelled),
+                _ => {}
+            }
+        }
+        ctx.emit(TransferEvent::Progress { id, done: p.len }).await;
+        let digest = p.hasher.clone().finalize();
+        if p.len != size || digest.as_slice() != p.info.sha256.as_slice() {
+            let what = if p.len == size {
+                "checksum mismatch: the data received does not have the SHA-256 the server announced"
+                    .to_owned()
+            } else {
+                format!("the download ended after {} of {size} bytes", p.len)
+            };
+            return failed(format!("{what}; the partial file was deleted"));
+        }
+        let Some(done) = part.take() else { continue };
+        let part_path = done.path.clone();
+        let finished = tokio::task::spawn_blocking(move || done.finish())
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        return match finished {
+            Ok(path) => Ok(TransferEvent::Saved { id, path }),
+            Err(e) => {
+                let _ = std::fs::remove_file(&part_path);
+                failed(format!("cannot save the download: {e}"))
+            }
+        };
+    }
+}

@@ -1,0 +1,258 @@
+//! The local side of a transfer: names that are safe on this machine, a download folder
+//! that is never overwritten, `~` in paths, and path completion for `/send-file`.
+
+use std::path::{Path, PathBuf};
+
+use shared::limits::MAX_FILE_NAME_BYTES;
+
+/// A file name from the network made safe to create in the download folder.
+///
+/// The server cleans names too, but the client trusts no peer: only the last path
+/// component is kept (after both `/` and `\`), control and invisible characters and bidi
+/// overrides are dropped, leading dots and spaces go (no hidden files, no `.` or `..`),
+/// and the result is cut to [`MAX_FILE_NAME_BYTES`] on a character boundary, keeping
+/// the extension. An empty result becomes `download`.
+pub fn file_name(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = base.chars().filter(|c| !is_unsafe(*c)).collect();
+    let trimmed = cleaned
+        .trim_start_matches(['.', ' '])
+        .trim_end_matches([' ', '.']);
+    if trimmed.is_empty() {
+        return "download".into();
+    }
+    shorten(trimmed, MAX_FILE_NAME_BYTES)
+}
+
+fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{061c}'
+            | '\u{feff}'
+            | '\u{00ad}'
+        )
+}
+
+/// `name` cut to at most `max` bytes, keeping a short extension when there is one.
+fn shorten(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_owned();
+    }
+    let (stem, ext) = split_ext(name);
+    let ext = if ext.len() <= 16 { ext } else { "" };
+    let mut end = max - ext.len();
+    while !stem.is_char_boundary(end.min(stem.len())) {
+        end -= 1;
+    }
+    format!("{}{ext}", &stem[..end.min(stem.len())])
+}
+
+/// `report.pdf` → (`report`, `.pdf`); `archive.tar.gz` → (`archive.tar`, `.gz`); no dot
+/// or only a leading one → no extension.
+fn split_ext(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(i) if i > 0 => name.split_at(i),
+        _ => (name, ""),
+    }
+}
+
+/// The `n`th alternative of `name`: `report.pdf`, `report (1).pdf`, `report (2).pdf`...
+pub fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_owned();
+    }
+    let (stem, ext) = split_ext(name);
+    let suffix = format!(" ({n}){ext}");
+    let stem = shorten(stem, MAX_FILE_NAME_BYTES.saturating_sub(suffix.len()));
+    format!("{stem}{suffix}")
+}
+
+/// Most numbered alternatives tried before giving up on a name.
+const MAX_ALTERNATIVES: u32 = 10_000;
+
+/// Runs `place` on `dir/name`, `dir/name (1)`, ... until it does not fail with
+/// `AlreadyExists`; returns the path that worked. `place` must fail when the path exists
+/// (`create_new`, `hard_link`), so that nothing is ever overwritten, even by a race.
+pub fn place_unique(
+    dir: &Path,
+    name: &str,
+    mut place: impl FnMut(&Path) -> std::io::Result<()>,
+) -> std::io::Result<PathBuf> {
+    for n in 0..MAX_ALTERNATIVES {
+        let path = dir.join(numbered(name, n));
+        match place(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("{MAX_ALTERNATIVES} files named like {name} already exist"),
+    ))
+}
+
+/// `~` and `~/...` as the home directory; anything else as it is.
+pub fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix('~'), home) {
+        (Some(""), Some(home)) => home.to_path_buf(),
+        (Some(rest), Some(home)) if rest.starts_with('/') => home.join(&rest[1..]),
+        _ => PathBuf::from(path),
+    }
+}
+
+/// The home directory, from `$HOME`.
+pub fn home_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+}
+
+/// Most candidates Tab offers for a path.
+const MAX_CANDIDATES: usize = 200;
+
+/// Completions of the path being typed, as whole replacements for it: the entries of its
+/// directory that start with its last component, sorted, directories with a trailing `/`.
+/// Hidden entries only when the typed component starts with a dot.
+pub fn complete_path(typed: &str) -> Vec<String> {
+    let (dir_part, prefix) = match typed.rfind('/') {
+        Some(i) => typed.split_at(i + 1),
+        None => ("", typed),
+    };
+    let dir = if dir_part.is_empty() {
+        PathBuf::from(".")
+    } else {
+        expand_tilde(dir_part, home_dir().as_deref())
+    };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            if !name.starts_with(prefix) || (name.starts_with('.') && !prefix.starts_with('.')) {
+                return None;
+            }
+            // Follows symbolic links, so a link to a folder completes like a folder.
+            let is_dir = entry.path().is_dir();
+            Some(format!("{dir_part}{name}{}", if is_dir { "/" } else { "" }))
+        })
+        .take(MAX_CANDIDATES)
+        .collect();
+    found.sort();
+    found
+}
+
+/// Where downloads go when `--download-dir` is not given: `$XDG_DOWNLOAD_DIR` if set,
+/// else `~/Downloads` if it exists, else the current directory.
+pub fn default_download_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+    {
+        return dir;
+    }
+    if let Some(dir) = home_dir()
+        .map(|h| h.join("Downloads"))
+        .filter(|d| d.is_dir())
+    {
+        return dir;
+    }
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_keep_only_the_base_name() {
+        assert_eq!(file_name("report.pdf"), "report.pdf");
+        assert_eq!(file_name("../../etc/passwd"), "passwd");
+        assert_eq!(file_name("/abs/path/x.txt"), "x.txt");
+        assert_eq!(file_name("..\\..\\win.ini"), "win.ini");
+        assert_eq!(file_name("dir/"), "download");
+        assert_eq!(file_name(".."), "download");
+        assert_eq!(file_name("."), "download");
+        assert_eq!(file_name(""), "download");
+        assert_eq!(file_name(".bashrc"), "bashrc");
+        assert_eq!(file_name("名前 📄.txt"), "名前 📄.txt");
+    }
+
+    #[test]
+    fn file_names_lose_control_and_invisible_characters() {
+        assert_eq!(file_name("a\x1b[2Jb.txt"), "a[2Jb.txt");
+        assert_eq!(file_name("evil\u{202e}fdp.exe"), "evilfdp.exe");
+        assert_eq!(file_name("x\u{200b}y\u{9b}z\n"), "xyz");
+        assert_eq!(file_name("\x00\x07"), "download");
+    }
+
+    #[test]
+    fn long_names_are_cut_on_a_character_boundary_keeping_the_extension() {
+        let long = format!("{}.pdf", "é".repeat(300));
+        let cut = file_name(&long);
+        assert!(cut.len() <= MAX_FILE_NAME_BYTES, "{}", cut.len());
+        assert!(cut.ends_with("é.pdf"), "{cut}");
+    }
+
+    #[test]
+    fn numbered_alternatives() {
+        assert_eq!(numbered("report.pdf", 0), "report.pdf");
+        assert_eq!(numbered("report.pdf", 1), "report (1).pdf");
+        assert_eq!(numbered("archive.tar.gz", 2), "archive.tar (2).gz");
+        assert_eq!(numbered("README", 3), "README (3)");
+        let long = "a".repeat(MAX_FILE_NAME_BYTES);
+        assert!(numbered(&long, 12).len() <= MAX_FILE_NAME_BYTES);
+    }
+
+    #[test]
+    fn place_unique_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let create = |p: &Path| std::fs::File::create_new(p).map(drop);
+        let first = place_unique(dir.path(), "report.pdf", create).unwrap();
+        let second = place_unique(dir.path(), "report.pdf", create).unwrap();
+        let third = place_unique(dir.path(), "report.pdf", create).unwrap();
+        assert_eq!(first, dir.path().join("report.pdf"));
+        assert_eq!(second, dir.path().join("report (1).pdf"));
+        assert_eq!(third, dir.path().join("report (2).pdf"));
+        let denied = place_unique(dir.path(), "x", |_| {
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        });
+        assert!(denied.is_err());
+    }
+
+    #[test]
+    fn tilde_expands_to_home() {
+        let home = Path::new("/home/ann");
+        assert_eq!(expand_tilde("~", Some(home)), home);
+        assert_eq!(expand_tilde("~/a/b", Some(home)), home.join("a/b"));
+        assert_eq!(expand_tilde("~bob/x", Some(home)), PathBuf::from("~bob/x"));
+        assert_eq!(expand_tilde("~/x", None), PathBuf::from("~/x"));
+        assert_eq!(expand_tilde("/tmp/x", Some(home)), PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn paths_complete_from_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("report.pdf"), b"x").unwrap();
+        std::fs::write(dir.path().join("readme.md"), b"x").unwrap();
+        std::fs::write(dir.path().join(".hidden"), b"x").unwrap();
+        std::fs::create_dir(dir.path().join("reports")).unwrap();
+        let base = format!("{}/", dir.path().display());
+        assert_eq!(
+            complete_path(&format!("{base}rep")),
+            [format!("{base}report.pdf"), format!("{base}reports/")]
+        );
+        assert_eq!(complete_path(&base).len(), 3, "hidden files stay hidden");
+        assert_eq!(
+            complete_path(&format!("{base}.h")),
+            [format!("{base}.hidden")]
+        );
+        assert!(complete_path(&format!("{base}nothing")).is_empty());
+        assert!(complete_path("/no/such/dir/x").is_empty());
+    }
+}

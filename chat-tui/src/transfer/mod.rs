@@ -1,0 +1,556 @@
+//! File transfers: uploads to the current room and downloads of its files.
+//!
+//! The app asks for a transfer with a [`Request`]; the network task hands it to a task of
+//! its own (one per transfer, in `upload` and `download`) and routes the server's
+//! answers to it through the `Registry`. The tasks report back to the app as
+//! [`TransferEvent`]s, at most about ten progress events a second each, so a running
+//! transfer costs a handful of redraws a second and an idle client none.
+//!
+//! - Chunks never hold chat back: an upload's chunks go into the connection's *file lane*,
+//!   a small bounded channel that the connection's writer only reads when no chat frame is
+//!   waiting ([`crate::net`]). The lane is full as long as TCP is, so a file is read from
+//!   disk only as fast as the network takes it, and never whole.
+//! - Both ends hash: an upload hashes (SHA-256) while it reads, a download while it
+//!   writes, and a download is renamed into place only when its hash is the one the
+//!   server announced.
+//! - After a reconnect an upload resumes from the server's offset with its token (or
+//!   starts again from zero, and says so, when the server no longer has it); a download
+//!   resumes from the length of its `.part` file. Either first hashes the part that is
+//!   already across.
+//!
+//! - [`progress`]: percent, bytes, speed and time left, as the bars show them.
+//! - [`local`]: safe local file names, the download folder, `~`, path completion.
+
+mod download;
+pub mod local;
+pub mod progress;
+mod upload;
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use shared::{ClientMsg, ErrorKind, FileInfo, ServerMsg};
+use tokio::sync::mpsc;
+
+use crate::net::NetEvent;
+
+/// The app's number for a transfer, shown in its progress bar and taken by `/cancel`.
+pub type TransferId = u64;
+
+/// Frames of file data waiting for a connection's writer: enough to keep the socket
+/// busy, little enough (256 KiB) that a file is read only as fast as it is sent.
+pub(crate) const LANE_FRAMES: usize = 4;
+/// Messages waiting for a transfer task; a download that writes slower than the network
+/// delivers slows the connection's reading down rather than filling memory.
+const INBOX: usize = 8;
+/// Least time between two progress events of one transfer.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// What the app asks the network task to do about files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Upload the file at `path` (as typed; `~` is the home directory) to the room.
+    Upload { id: TransferId, path: String },
+    /// Download file `file_id` of the room into `dir`.
+    Download {
+        id: TransferId,
+        file_id: u64,
+        dir: PathBuf,
+    },
+    /// Stop a transfer.
+    Cancel { id: TransferId },
+}
+
+/// What a transfer tells the app. Names and reasons are not sanitised yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferEvent {
+    /// The file is known: its name and size.
+    Started {
+        id: TransferId,
+        name: String,
+        size: u64,
+    },
+    /// `done` bytes are across.
+    Progress {
+        id: TransferId,
+        done: u64,
+    },
+    /// After a reconnect the transfer goes on from `offset`.
+    Resumed {
+        id: TransferId,
+        offset: u64,
+    },
+    /// The upload starts again from zero, for this reason.
+    Restarted {
+        id: TransferId,
+        reason: String,
+    },
+    /// The upload is stored on the server as `file_id`.
+    Uploaded {
+        id: TransferId,
+        file_id: u64,
+    },
+    /// The download is verified and saved at `path`.
+    Saved {
+        id: TransferId,
+        path: PathBuf,
+    },
+    Failed {
+        id: TransferId,
+        reason: String,
+    },
+    Cancelled {
+        id: TransferId,
+    },
+}
+
+impl TransferEvent {
+    pub fn id(&self) -> TransferId {
+        match self {
+            TransferEvent::Started { id, .. }
+            | TransferEvent::Progress { id, .. }
+            | TransferEvent::Resumed { id, .. }
+            | TransferEvent::Restarted { id, .. }
+            | TransferEvent::Uploaded { id, .. }
+            | TransferEvent::Saved { id, .. }
+            | TransferEvent::Failed { id, .. }
+            | TransferEvent::Cancelled { id } => *id,
+        }
+    }
+}
+
+/// The connection a task may send on: its number and its file lane.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    epoch: u64,
+    lane: mpsc::Sender<ClientMsg>,
+}
+
+/// What the network task tells a transfer task.
+#[derive(Debug)]
+enum Inbound {
+    Connected(Link),
+    Disconnected,
+    /// The user cancelled, or the client is closing.
+    Cancel,
+    /// `UploadReady`.
+    Ready {
+        upload_id: u64,
+        token: Vec<u8>,
+        offset: u64,
+    },
+    /// The server refused an `UploadStart` or `UploadResume`.
+    Refused {
+        kind: ErrorKind,
+        text: String,
+    },
+    /// `UploadDone`.
+    Done {
+        file_id: u64,
+    },
+    /// `UploadFailed` or `DownloadFailed`.
+    Failed {
+        kind: ErrorKind,
+        text: String,
+    },
+    Start {
+        file: FileInfo,
+        offset: u64,
+    },
+    Chunk {
+        offset: u64,
+        data: Vec<u8>,
+    },
+    End,
+}
+
+/// What a transfer task tells the network task.
+#[derive(Debug)]
+enum Control {
+    /// Send `msg` now, if the connection `epoch` is still the current one.
+    Frame {
+        id: TransferId,
+        epoch: u64,
+        msg: ClientMsg,
+    },
+    /// The task has ended.
+    Ended { id: TransferId },
+}
+
+/// The network task's record of the running transfers and of which server message
+/// belongs to which of them.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    tasks: HashMap<TransferId, mpsc::Sender<Inbound>>,
+    /// Transfers whose `UploadStart`/`UploadResume` awaits its answer. The server answers
+    /// them in order, and a refusal (`Error`) carries no id, so order is how they match.
+    pending: VecDeque<TransferId>,
+    uploads: HashMap<u64, TransferId>,
+    downloads: HashMap<u64, TransferId>,
+    control_tx: mpsc::UnboundedSender<Control>,
+    control: mpsc::UnboundedReceiver<Control>,
+    events: mpsc::Sender<NetEvent>,
+    link: Option<Link>,
+    epoch: u64,
+}
+
+impl Registry {
+    pub(crate) fn new(events: mpsc::Sender<NetEvent>) -> Self {
+        let (control_tx, control) = mpsc::unbounded_channel();
+        Self {
+            tasks: HashMap::new(),
+            pending: VecDeque::new(),
+            uploads: HashMap::new(),
+            downloads: HashMap::new(),
+            control_tx,
+            control,
+            events,
+            link: None,
+            epoch: 0,
+        }
+    }
+
+    /// Starts a transfer task, or passes a cancel on.
+    pub(crate) async fn request(&mut self, request: Request) {
+        match request {
+            Request::Cancel { id } => {
+                if let Some(inbox) = self.tasks.get(&id) {
+                    let _ = inbox.send(Inbound::Cancel).await;
+                }
+            }
+            Request::Upload { id, path } => {
+                let ctx = self.ctx(id);
+                tokio::spawn(upload::run(ctx, path));
+            }
+            Request::Download { id, file_id, dir } => {
+                let ctx = self.ctx(id);
+                tokio::spawn(download::run(ctx, file_id, dir));
+            }
+        }
+    }
+
+    /// Registers transfer `id` and returns its task's end of the channels.
+    fn ctx(&mut self, id: TransferId) -> Ctx {
+        let (inbox_tx, inbox) = mpsc::channel(INBOX);
+        self.tasks.insert(id, inbox_tx);
+        Ctx {
+            id,
+            inbox,
+            control: self.control_tx.clone(),
+            events: self.events.clone(),
+            link: self.link.clone(),
+        }
+    }
+
+    /// The next frame a transfer task wants sent on the current connection. Never `None`:
+    /// the registry holds a sender itself.
+    pub(crate) async fn control(&mut self) -> Option<ClientMsg> {
+        loop {
+            match self.control.recv().await? {
+                Control::Ended { id } => {
+                    self.tasks.remove(&id);
+                }
+                Control::Frame { id, epoch, msg } => {
+                    if epoch != self.epoch || self.link.is_none() {
+                        // Meant for a connection that is gone; the task starts over
+                        // once it hears of the new one.
+                        continue;
+                    }
+                    match &msg {
+                        ClientMsg::UploadStart { .. } | ClientMsg::UploadResume { .. } => {
+                            self.pending.push_back(id);
+                        }
+                        ClientMsg::Download { file_id, .. } => {
+                            self.downloads.insert(*file_id, id);
+                        }
+                        ClientMsg::UploadCancel { upload_id } => {
+                            self.uploads.remove(upload_id);
+                        }
+                        ClientMsg::DownloadCancel { file_id } => {
+                            self.downloads.remove(file_id);
+                        }
+                        _ => {}
+                    }
+                    return Some(msg);
+                }
+            }
+        }
+    }
+
+    /// A new connection, with its file lane: every task may go on.
+    pub(crate) async fn connected(&mut self, lane: mpsc::Sender<ClientMsg>) {
+        self.epoch += 1;
+        let link = Link {
+            epoch: self.epoch,
+            lane,
+        };
+        self.link = Some(link.clone());
+        for inbox in self.tasks.values() {
+            let _ = inbox.send(Inbound::Connected(link.clone())).await;
+        }
+    }
+
+    /// The connection is gone: nothing the server said about transfers holds any more.
+    pub(crate) async fn disconnected(&mut self) {
+        self.link = None;
+        self.pending.clear();
+        self.uploads.clear();
+        self.downloads.clear();
+        for inbox in self.tasks.values() {
+            let _ = inbox.send(Inbound::Disconnected).await;
+        }
+    }
+
+    /// Takes the server messages that belong to a transfer; returns the others.
+    pub(crate) async fn route(&mut self, msg: ServerMsg) -> Option<ServerMsg> {
+        let (id, inbound) = match msg {
+            ServerMsg::UploadReady {
+                upload_id,
+                token,
+                offset,
+            } => {
+                let id = self.pending.pop_front()?;
+                self.uploads.insert(upload_id, id);
+                let ready = Inbound::Ready {
+                    upload_id,
+                    token,
+                    offset,
+                };
+                (id, ready)
+            }
+            ServerMsg::Error { kind, text }
+                if is_upload_refusal(kind) && !self.pending.is_empty() =>
+            {
+                let id = self.pending.pop_front()?;
+                (id, Inbound::Refused { kind, text })
+            }
+            ServerMsg::UploadDone { upload_id, file_id } => {
+                (self.uploads.remove(&upload_id)?, Inbound::Done { file_id })
+            }
+            ServerMsg::UploadFailed {
+                upload_id,
+                kind,
+                text,
+            } => (
+                self.uploads.remove(&upload_id)?,
+                Inbound::Failed { kind, text },
+            ),
+            ServerMsg::DownloadStart { file, offset } => (
+                *self.downloads.get(&file.id)?,
+                Inbound::Start { file, offset },
+            ),
+            ServerMsg::DownloadChunk {
+                file_id,
+                offset,
+                data,
+            } => (
+                *self.downloads.get(&file_id)?,
+                Inbound::Chunk { offset, data },
+            ),
+            ServerMsg::DownloadEnd { file_id } => (self.downloads.remove(&file_id)?, Inbound::End),
+            ServerMsg::DownloadFailed {
+                file_id,
+                kind,
+                text,
+            } => (
+                self.downloads.remove(&file_id)?,
+                Inbound::Failed { kind, text },
+            ),
+            other => return Some(other),
+        };
+        if let Some(inbox) = self.tasks.get(&id) {
+            // Awaiting room is the backpressure: a slow disk slows the reading down.
+            let _ = inbox.send(inbound).await;
+        }
+        None
+    }
+}
+
+/// Error kinds with which the server refuses an `UploadStart` or `UploadResume`.
+fn is_upload_refusal(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::FileTooLarge
+            | ErrorKind::QuotaExceeded
+            | ErrorKind::DiskFull
+            | ErrorKind::InvalidFileName
+            | ErrorKind::NoSuchUpload
+            | ErrorKind::RateLimited
+            | ErrorKind::Internal
+    )
+}
+
+/// A transfer task's end of the network task.
+#[derive(Debug)]
+struct Ctx {
+    id: TransferId,
+    inbox: mpsc::Receiver<Inbound>,
+    control: mpsc::UnboundedSender<Control>,
+    events: mpsc::Sender<NetEvent>,
+    /// The current connection, `None` while disconnected.
+    link: Option<Link>,
+}
+
+/// The user cancelled (or the client is closing) while the task waited.
+#[derive(Debug)]
+struct Cancelled;
+
+impl Ctx {
+    async fn emit(&self, event: TransferEvent) {
+        let _ = self.events.send(NetEvent::Transfer(event)).await;
+    }
+
+    /// Sends a frame on the current connection; false while disconnected.
+    fn send(&self, msg: ClientMsg) -> bool {
+        let Some(link) = &self.link else { return false };
+        let frame = Control::Frame {
+            id: self.id,
+            epoch: link.epoch,
+            msg,
+        };
+        self.control.send(frame).is_ok()
+    }
+
+    /// The file lane of the current connection.
+    fn lane(&self) -> Option<mpsc::Sender<ClientMsg>> {
+        self.link.as_ref().map(|l| l.lane.clone())
+    }
+
+    /// The next message, keeping track of the connection. A closed inbox (the client is
+    /// leaving) reads as a cancel.
+    async fn next(&mut self) -> Inbound {
+        match self.inbox.recv().await {
+            Some(Inbound::Connected(link)) => {
+                self.link = Some(link.clone());
+                Inbound::Connected(link)
+            }
+            Some(Inbound::Disconnected) => {
+                self.link = None;
+                Inbound::Disconnected
+            }
+            Some(other) => other,
+            None => Inbound::Cancel,
+        }
+    }
+
+    /// Waits until there is a connection; whatever else arrives meanwhile belongs to the
+    /// connection that is gone.
+    async fn connected(&mut self) -> Result<(), Cancelled> {
+        while self.link.is_none() {
+            if let Inbound::Cancel = self.next().await {
+                return Err(Cancelled);
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `msg` into the file lane, in order behind the chunks before it, while still
+    /// listening for what stops a transfer: `Err` with a disconnect, a cancel or a
+    /// failure, whichever came first (the message is then not sent). `Ok(false)`: the
+    /// lane is closed (the connection ended; the inbox is about to say so).
+    async fn feed(
+        &mut self,
+        lane: &mpsc::Sender<ClientMsg>,
+        msg: ClientMsg,
+    ) -> Result<bool, Inbound> {
+        loop {
+            tokio::select! {
+                biased;
+                inbound = self.next() => {
+                    // Nothing else is meant for a transfer that is sending.
+                    if let stop @ (Inbound::Disconnected | Inbound::Cancel | Inbound::Failed { .. }) = inbound {
+                        return Err(stop);
+                    }
+                }
+                permit = lane.reserve() => return Ok(match permit {
+                    Ok(permit) => {
+                        permit.send(msg);
+                        true
+                    }
+                    Err(_) => false,
+                }),
+            }
+        }
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Ended { id: self.id });
+    }
+}
+
+/// Lets a progress event through at most every [`PROGRESS_EVERY`].
+#[derive(Debug, Default)]
+struct Throttle(Option<Instant>);
+
+impl Throttle {
+    fn due(&mut self) -> bool {
+        let now = Instant::now();
+        if self
+            .0
+            .is_some_and(|last| now.duration_since(last) < PROGRESS_EVERY)
+        {
+            return false;
+        }
+        self.0 = Some(now);
+        true
+    }
+}
+
+/// A refusal from the server as the user reads it.
+fn server_says(kind: ErrorKind, text: &str) -> String {
+    let what = match kind {
+        ErrorKind::FileTooLarge => "file too large",
+        ErrorKind::QuotaExceeded => "the server's storage quota is full",
+        ErrorKind::DiskFull => "the server's disk is full",
+        ErrorKind::InvalidFileName => "file name not accepted",
+        ErrorKind::ChecksumMismatch => "checksum mismatch",
+        ErrorKind::NoSuchFile => "no such file",
+        ErrorKind::NoSuchUpload => "the server does not know this upload",
+        ErrorKind::BadChunk => "transfer out of step",
+        ErrorKind::RateLimited => "too many transfers at once",
+        _ => "refused",
+    };
+    format!("{what}: {text}")
+}
+
+/// Runs `f` on a file and a hash on tokio's blocking pool, so that neither the disk nor
+/// SHA-256 holds up the runtime's threads (which draw the screen and carry the chat).
+async fn blocking<T: Send + 'static>(
+    file: &mut Option<std::fs::File>,
+    hasher: &mut sha2::Sha256,
+    f: impl FnOnce(&mut std::fs::File, &mut sha2::Sha256) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    let mut taken = file
+        .take()
+        .ok_or_else(|| std::io::Error::other("the file was lost by an earlier failure"))?;
+    let mut hash = std::mem::take(hasher);
+    let (taken, hash, out) = tokio::task::spawn_blocking(move || {
+        let out = f(&mut taken, &mut hash);
+        (taken, hash, out)
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    *file = Some(taken);
+    *hasher = hash;
+    out
+}
+
+/// SHA-256 of the first `len` bytes of `file`, which is left positioned after them.
+fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<sha2::Sha256> {
+    use sha2::Digest as _;
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    file.seek(SeekFrom::Start(0))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut block = vec![0; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let n = usize::try_from(left).map_or(block.len(), |l| l.min(block.len()));
+        file.read_exact(&mut block[..n])?;
+        hasher.update(&block[..n]);
+        left -= n as u64;
+    }
+    Ok(hasher)
+}

@@ -1,0 +1,222 @@
+//! One upload: read, hash and send a local file in chunks, resuming after reconnects.
+
+use std::fs::File;
+use std::io::{self, Read as _};
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+use shared::limits::MAX_CHUNK_BYTES;
+use shared::{ClientMsg, ErrorKind};
+
+use super::{
+    Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
+};
+
+/// Runs the upload of the file at `typed` (as the user typed it) to its end, and tells
+/// the app how it ended.
+pub(super) async fn run(mut ctx: Ctx, typed: String) {
+    let id = ctx.id;
+    let end = match upload(&mut ctx, &typed).await {
+        Ok(event) => event,
+        Err(Cancelled) => TransferEvent::Cancelled { id },
+    };
+    ctx.emit(end).await;
+}
+
+/// The file being sent and the hash of what has been read of it.
+struct Source {
+    file: Option<File>,
+    hasher: Sha256,
+}
+
+impl Source {
+    /// Hashes the first `len` bytes (the part the server already has) and stays after them.
+    async fn rewind(&mut self, len: u64) -> io::Result<()> {
+        blocking(&mut self.file, &mut self.hasher, move |file, hasher| {
+            *hasher = hash_prefix(file, len)?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Reads and hashes the next `n` bytes.
+    async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        blocking(&mut self.file, &mut self.hasher, move |file, hasher| {
+            let mut data = vec![0; n];
+            file.read_exact(&mut data).map_err(|e| {
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    io::Error::other("the file got shorter while it was being sent")
+                } else {
+                    e
+                }
+            })?;
+            hasher.update(&data);
+            Ok(data)
+        })
+        .await
+    }
+}
+
+/// Opens `path` for reading; it must be a regular file.
+fn open(path: &Path) -> io::Result<(File, u64)> {
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    Ok((file, meta.len()))
+}
+
+async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> {
+    let id = ctx.id;
+    let failed = |reason: String| Ok(TransferEvent::Failed { id, reason });
+    let path = local::expand_tilde(typed, local::home_dir().as_deref());
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+        return failed(format!("cannot send {typed}: not a file"));
+    };
+    // Refused here, before anything goes to the server.
+    let opened = {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || open(&path))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)))
+    };
+    let (file, size) = match opened {
+        Ok(opened) => opened,
+        Err(e) => return failed(format!("cannot send {typed}: {e}")),
+    };
+    ctx.emit(TransferEvent::Started {
+        id,
+        name: name.clone(),
+        size,
+    })
+    .await;
+    let mut source = Source {
+        file: Some(file),
+        hasher: Sha256::new(),
+    };
+    // The proof that lets a new connection take the upload over.
+    let mut token: Option<Vec<u8>> = None;
+    'session: loop {
+        ctx.connected().await?;
+        let resuming = token.is_some();
+        let start = match &token {
+            Some(token) => ClientMsg::UploadResume {
+                token: token.clone(),
+            },
+            None => ClientMsg::UploadStart {
+                name: name.clone(),
+                size,
+            },
+        };
+        if !ctx.send(start) {
+            continue;
+        }
+        let (upload_id, offset) = loop {
+            match ctx.next().await {
+                Inbound::Ready {
+                    upload_id,
+                    token: given,
+                    offset,
+                } => {
+                    token = Some(given);
+                    break (upload_id, offset);
+                }
+                Inbound::Refused {
+                    kind: ErrorKind::NoSuchUpload,
+                    ..
+                } if resuming => {
+                    token = None;
+                    let reason = "the server no longer has the part already sent \
+                                  (it may have restarted); starting again from zero"
+                        .to_owned();
+                    ctx.emit(TransferEvent::Restarted { id, reason }).await;
+                    continue 'session;
+                }
+                Inbound::Refused { kind, text } => return failed(server_says(kind, &text)),
+                Inbound::Disconnected => continue 'session,
+                Inbound::Cancel => return Err(Cancelled),
+                _ => {}
+            }
+        };
+        if offset > size {
+            ctx.send(ClientMsg::UploadCancel { upload_id });
+            return failed(format!(
+                "the server holds {offset} bytes of a {size}-byte file; giving up"
+            ));
+        }
+        if resuming {
+            ctx.emit(TransferEvent::Resumed { id, offset }).await;
+        }
+        if let Err(e) = source.rewind(offset).await {
+            ctx.send(ClientMsg::UploadCancel { upload_id });
+            return failed(format!("cannot read {typed}: {e}"));
+        }
+        let Some(lane) = ctx.lane() else { continue };
+        let mut sent = offset;
+        let mut throttle = Throttle::default();
+        let mut last = None;
+        while sent < size {
+            let n =
+                usize::try_from(size - sent).map_or(MAX_CHUNK_BYTES, |l| l.min(MAX_CHUNK_BYTES));
+            let data = match source.read(n).await {
+                Ok(data) => data,
+                Err(e) => {
+                    ctx.send(ClientMsg::UploadCancel { upload_id });
+                    return failed(format!("cannot read {typed}: {e}"));
+                }
+            };
+            let chunk = ClientMsg::UploadChunk {
+                upload_id,
+                offset: sent,
+                data,
+            };
+            match ctx.feed(&lane, chunk).await {
+                Ok(true) => {}
+                // The connection ended: resume on the next one.
+                Ok(false) | Err(Inbound::Disconnected) => continue 'session,
+                Err(Inbound::Cancel) => {
+                    ctx.send(ClientMsg::UploadCancel { upload_id });
+                    return Err(Cancelled);
+                }
+                Err(Inbound::Failed { kind, text }) => return failed(server_says(kind, &text)),
+                Err(_) => continue 'session,
+            }
+            sent += n as u64;
+            if throttle.due() {
+                ctx.emit(TransferEvent::Progress { id, done: sent }).await;
+                last = Some(sent);
+            }
+        }
+        if last != Some(size) {
+            ctx.emit(TransferEvent::Progress { id, done: size }).await;
+        }
+        let sha256 = source.hasher.clone().finalize().to_vec();
+        // Through the lane, so that it follows the last chunk.
+        match ctx
+            .feed(&lane, ClientMsg::UploadFinish { upload_id, sha256 })
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) | Err(Inbound::Disconnected) => continue 'session,
+            Err(Inbound::Cancel) => {
+                ctx.send(ClientMsg::UploadCancel { upload_id });
+                return Err(Cancelled);
+            }
+            Err(Inbound::Failed { kind, text }) => return failed(server_says(kind, &text)),
+            Err(_) => continue 'session,
+        }
+        loop {
+            match ctx.next().await {
+                Inbound::Done { file_id } => return Ok(TransferEvent::Uploaded { id, file_id }),
+                Inbound::Failed { kind, text } => return failed(server_says(kind, &text)),
+                Inbound::Disconnected => continue 'session,
+                Inbound::Cancel => {
+                    ctx.send(ClientMsg::UploadCancel { upload_id });
+                    return Err(Cancelled);
+                }
+                _ => {}
+            }
+        }
+    }
+}
