@@ -15,6 +15,44 @@ pub struct Config {
     /// connection still only tens of MiB. It also bounds the file descriptors in use.
     pub max_connections: usize,
 
+    /// Most connections served at once from one IP address (loopback included); one more
+    /// is told `ServerFull` and closed. 0 means no limit.
+    ///
+    /// Default 16: a person runs a client or two per machine, and a machine shared by a
+    /// few people (or a NAT on the LAN) still fits, while one host cannot take all of
+    /// `max_connections` for itself.
+    pub max_connections_per_ip: usize,
+
+    /// Most rooms that exist at once; joining a new room beyond it is refused with
+    /// `InvalidRoom`. Rooms vanish with their last member.
+    ///
+    /// Default 1,000: far more than a LAN uses, while a client that joins room after room
+    /// cannot grow the room table without bound.
+    pub max_rooms: usize,
+
+    /// Requests per second a client may keep up after its burst (`Chat`, `Action`,
+    /// `Private`, `Join`, `Nick`, `Who`, `Ping` and the file requests; not file chunks,
+    /// `Pong` or `Quit`). Beyond it the server stops reading the client until it may go on,
+    /// which TCP turns into backpressure, and warns it once with `RateLimited`. 0 means no
+    /// limit.
+    ///
+    /// Default 10 per second: faster than anyone types, and a pasted block of lines goes
+    /// through at a readable pace.
+    pub msg_rate: u32,
+
+    /// Requests a client may send at once before the steady [`Config::msg_rate`] applies.
+    ///
+    /// Default 20: a paste of twenty lines, or a client that reconnects and sends what the
+    /// user typed meanwhile, goes through without a pause.
+    pub msg_burst: u32,
+
+    /// A client that is held back by the rate limit without a break for this long is
+    /// disconnected as a flooder (`RateLimited`, and the room is told "flooding").
+    ///
+    /// Default 10 s: a hundred lines beyond the burst at the steady rate; a person who
+    /// pastes a long text is slowed, a program that sends without end is cut off.
+    pub flood_timeout: Duration,
+
     /// Most bytes of encoded frames queued for one client. A client whose queue would
     /// overflow is a slow consumer and is disconnected.
     ///
@@ -77,12 +115,25 @@ pub struct Config {
     /// Default 5 min: long enough to restart a client or rejoin the network, short enough
     /// that abandoned uploads do not hold the quota for long.
     pub upload_grace: Duration,
+
+    /// Space an upload must leave free on the data directory's disk, in bytes, beyond the
+    /// file itself and the uploads in progress; an upload that would not is refused with
+    /// `DiskFull` before any data is sent.
+    ///
+    /// Default 64 MiB: the machine keeps room for its logs and the sidecars when uploads
+    /// fill the disk.
+    pub disk_reserve: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            max_connections_per_ip: 16,
+            max_rooms: 1_000,
+            msg_rate: 10,
+            msg_burst: 20,
+            flood_timeout: Duration::from_secs(10),
             queue_bytes: 256 * 1024,
             ping_interval: Duration::from_secs(15),
             idle_timeout: Duration::from_secs(45),
@@ -92,6 +143,7 @@ impl Default for Config {
             max_file_size: 4 << 30,
             quota: 20 << 30,
             upload_grace: Duration::from_secs(5 * 60),
+            disk_reserve: 64 << 20,
         }
     }
 }
@@ -183,6 +235,9 @@ mod tests {
         assert!(config.ping_interval < config.idle_timeout);
         assert!(config.queue_bytes >= shared::limits::MAX_TEXT_BYTES);
         assert!(config.max_connections > 0);
+        assert!(config.max_connections_per_ip <= config.max_connections);
+        assert!(config.msg_burst >= config.msg_rate);
+        assert!(config.flood_timeout > Duration::from_secs(1));
     }
 
     #[test]

@@ -27,6 +27,7 @@ use tracing::{debug, info};
 use crate::files::{Peer, Transfers};
 use crate::names::{check_nick, check_room};
 use crate::outbound::{self, FileLane, Outbox, PushError, encode};
+use crate::rate::{self, TokenBucket};
 use crate::registry::{ClientId, Refusal};
 use crate::server::Shared;
 
@@ -187,7 +188,13 @@ impl Connection {
             .shared
             .registry
             .login(&nick, &room, self.outbox.clone(), writer)
-            .map_err(|r| Ending::refused(r.kind, r.text, "nick taken"))?;
+            .map_err(|r| {
+                let reason = match r.kind {
+                    ErrorKind::InvalidRoom => "too many rooms",
+                    _ => "nick taken",
+                };
+                Ending::refused(r.kind, r.text, reason)
+            })?;
         info!(peer = %self.peer, client = id, %nick, %room, "logged in");
         self.id = Some(id);
         Ok(())
@@ -208,6 +215,11 @@ impl Connection {
         let mut last_heard = Instant::now();
         let mut pinged = false;
         let mut spent_in_turn = 0;
+        let config = &self.shared.config;
+        let mut bucket = TokenBucket::new(config.msg_rate, config.msg_burst, last_heard);
+        // Since when the client has been held back by the rate without a break (a pause
+        // that lets the bucket fill up halfway).
+        let mut throttled_since: Option<Instant> = None;
         let tick = sleep_until(last_heard + ping_interval);
         tokio::pin!(tick);
         loop {
@@ -227,6 +239,19 @@ impl Connection {
                 Event::Frame(Some(Ok(msg))) => {
                     last_heard = Instant::now();
                     pinged = false;
+                    if let Some(bucket) = bucket.as_mut().filter(|_| rate::counts(&msg)) {
+                        let wait = bucket.take(last_heard);
+                        if wait.is_zero() {
+                            if bucket.rested() {
+                                throttled_since = None;
+                            }
+                        } else {
+                            let held = self.throttle(wait, &mut throttled_since, shutdown);
+                            if let Err(ending) = held.await {
+                                return ending;
+                            }
+                        }
+                    }
                     spent_in_turn += turn_cost(&msg);
                     if let Err(ending) = self.handle(id, msg).await {
                         return ending;
@@ -262,6 +287,47 @@ impl Connection {
         }
     }
 
+    /// Holds a client that sends faster than its rate back for `wait` (reading nothing
+    /// meanwhile), warning it when this starts, and cuts it off once it has been held
+    /// back without a break for the flood timeout.
+    async fn throttle(
+        &mut self,
+        wait: Duration,
+        throttled_since: &mut Option<Instant>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Ending> {
+        let config = &self.shared.config;
+        let now = Instant::now();
+        let rate = config.msg_rate;
+        let since = match *throttled_since {
+            Some(since) => since,
+            None => {
+                *throttled_since = Some(now);
+                let text = format!(
+                    "you send faster than {rate} messages a second; the server slows you \
+                     down, and disconnects you if this goes on for {}",
+                    seconds(config.flood_timeout)
+                );
+                debug!(peer = %self.peer, "rate limited");
+                self.refuse(ErrorKind::RateLimited, text)?;
+                now
+            }
+        };
+        if now + wait - since >= config.flood_timeout {
+            let text = format!(
+                "disconnected for sending faster than {rate} messages a second for {}",
+                seconds(config.flood_timeout)
+            );
+            info!(peer = %self.peer, "disconnected a flooder");
+            return Err(Ending::refused(ErrorKind::RateLimited, text, "flooding"));
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => Err(Ending::shutdown()),
+            _ = &mut self.writer => Err(Ending::writer_gone()),
+            () = tokio::time::sleep(wait) => Ok(()),
+        }
+    }
+
     /// Acts on one frame from a logged-in client. An `Err` ends the connection.
     ///
     /// Only file messages wait (for the disk, for room in an upload's queue); their
@@ -282,6 +348,11 @@ impl Connection {
             }
             ClientMsg::Chat { text } => self.say(id, ChatKind::Say, text),
             ClientMsg::Action { text } => self.say(id, ChatKind::Action, text),
+            // A name no one can have is not looked up, nor repeated in the answer.
+            ClientMsg::Private { to, .. } if check_nick(&to).is_err() => self.refuse(
+                ErrorKind::NoSuchNick,
+                "no one can have the nick given".into(),
+            ),
             ClientMsg::Private { to, text } => match check_text(&text) {
                 Err(refusal) => self.refuse(refusal.kind, refusal.text),
                 Ok(false) => Ok(()),
@@ -292,10 +363,10 @@ impl Connection {
             },
             ClientMsg::Join { room } => match check_room(&room) {
                 Err(e) => self.refuse(ErrorKind::InvalidRoom, format!("the room name {e}")),
-                Ok(()) => {
-                    registry.join(id, &room);
-                    Ok(())
-                }
+                Ok(()) => match registry.join(id, &room) {
+                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                    Ok(()) => Ok(()),
+                },
             },
             ClientMsg::Nick { nick } => match check_nick(&nick) {
                 Err(e) => self.refuse(ErrorKind::InvalidNick, format!("the nick {e}")),

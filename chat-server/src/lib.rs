@@ -3,16 +3,19 @@
 //!
 //! # Layout
 //!
-//! - `server`: [`run`], with the accept loop, the connection cap and graceful
-//!   shutdown.
+//! - `server`: [`run`], with the accept loop, the connection caps (in total and per IP
+//!   address) and graceful shutdown.
 //! - `connection`: one task per client: the handshake, then reading frames and acting on
-//!   them, keepalive, and every way a connection can end.
+//!   them, the rate limit, keepalive, and every way a connection can end.
+//! - `rate`: the token bucket behind the per-connection request rate, and which requests
+//!   count against it.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
 //!   and the writer task that drains them, chat first, batching what is queued into one
 //!   write.
 //! - `registry`: who is connected under which nick in which room, behind one
 //!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
-//! - [`names`]: what a valid nick or room name is, and case-insensitive comparison.
+//! - [`names`]: what a valid nick or room name is, and how names are compared: rooms
+//!   case-insensitively, nicks also across look-alike characters.
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane, and the file
@@ -37,6 +40,7 @@ mod connection;
 pub mod files;
 pub mod names;
 mod outbound;
+mod rate;
 mod registry;
 mod server;
 

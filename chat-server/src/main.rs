@@ -38,6 +38,40 @@ struct Cli {
     #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().max_connections)]
     max_connections: usize,
 
+    /// Most clients served at once from one IP address [default: 16].
+    ///
+    /// Loopback counts as an address too. A client over the limit is told the server is
+    /// full and disconnected. 0 means no limit.
+    #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().max_connections_per_ip)]
+    max_connections_per_ip: usize,
+
+    /// Most rooms at once [default: 1000].
+    ///
+    /// Joining a new room beyond it is refused; existing rooms can still be joined. A room
+    /// goes away with its last member.
+    #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().max_rooms)]
+    max_rooms: usize,
+
+    /// Requests per second a client may keep up [default: 10].
+    ///
+    /// Messages, private messages, /me, joins, nick changes, member lists, pings and file
+    /// requests count; file chunks do not. Beyond the rate (after --msg-burst at once) the
+    /// server reads from the client only as fast as the rate allows and warns it once.
+    /// 0 means no limit.
+    #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().msg_rate)]
+    msg_rate: u32,
+
+    /// Requests a client may send at once before --msg-rate applies [default: 20].
+    #[arg(long, value_name = "N", hide_default_value = true, default_value_t = Config::default().msg_burst)]
+    msg_burst: u32,
+
+    /// Disconnect a client held back by --msg-rate without a break for this long
+    /// [default: 10s].
+    ///
+    /// The room is told it was flooding.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "10s", hide_default_value = true)]
+    flood_timeout: Duration,
+
     /// Bytes queued per client before it counts as a slow consumer [default: 262144].
     ///
     /// A client that stops reading fills its queue and is disconnected, so that it never
@@ -101,6 +135,12 @@ struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m", hide_default_value = true)]
     upload_grace: Duration,
 
+    /// Free disk space an upload must leave on the data directory's disk [default: 64MiB].
+    ///
+    /// An upload that would leave less is refused before any data is sent.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB", hide_default_value = true)]
+    disk_reserve: u64,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -123,6 +163,11 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
     init_logging(cli.log_level.as_deref())?;
     let config = Config {
         max_connections: cli.max_connections,
+        max_connections_per_ip: cli.max_connections_per_ip,
+        max_rooms: cli.max_rooms,
+        msg_rate: cli.msg_rate,
+        msg_burst: cli.msg_burst,
+        flood_timeout: cli.flood_timeout,
         queue_bytes: cli.queue_bytes,
         ping_interval: cli.ping_interval,
         idle_timeout: cli.idle_timeout,
@@ -131,6 +176,7 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         max_file_size: cli.max_file_size,
         quota: cli.quota,
         upload_grace: cli.upload_grace,
+        disk_reserve: cli.disk_reserve,
         ..Config::default()
     };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();

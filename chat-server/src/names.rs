@@ -6,9 +6,15 @@
 //! characters (`bob` followed by a zero-width space would pass for `bob`).
 //!
 //! Names are compared case-insensitively: `Bob` and `bob` are the same nick, `Dev` and
-//! `dev` the same room. The spelling a name was given with is kept for display.
+//! `dev` the same room. Nicks are also compared across look-alike characters
+//! ([`look_alike_key`]): `bob` with a Cyrillic `о`, a Greek `ο` or in fullwidth letters is
+//! taken while `bob` is connected, so nobody can pass for someone else by spelling. The spelling a
+//! name was given with is kept for display.
 
 use std::fmt;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_security::confusable_detection::skeleton;
 
 use shared::limits::{MAX_NICK_CHARS, MAX_ROOM_CHARS};
 
@@ -47,9 +53,37 @@ pub fn check_room(room: &str) -> Result<(), NameError> {
     check(room, MAX_ROOM_CHARS)
 }
 
-/// The key under which a name is compared: two names are the same when their keys are.
+/// The key under which a room name is compared: two names are the same when their keys
+/// are. It ignores case.
 pub fn fold(name: &str) -> String {
     name.to_lowercase()
+}
+
+/// A second key under which nicks are compared, for look-alikes: two nicks whose
+/// look-alike keys are equal pass for each other on a screen, and only one of them may be
+/// in use ([`fold`] is the first key; a nick is taken if either key is).
+///
+/// Compatibility forms are folded first (NFKC: fullwidth `ｂｏｂ` is `bob`, `ﬁ` is `fi`),
+/// then every character is replaced by its prototype from Unicode's table of confusables
+/// (the "skeleton" of Unicode Technical Standard #39, which maps Cyrillic `о` and Greek
+/// `ο` to Latin `o`, `1` and `I` to `l`, `rn` to `m`, ...), then case is folded. Case is
+/// folded last because the table tells a capital `I` (like `l`) from a small `i`; that is
+/// also why it is a second key beside [`fold`] rather than a replacement (`BILL` and `bill`
+/// have different skeletons). This is what the IRC server ergo does, for the same reason.
+///
+/// # Examples
+///
+/// ```
+/// use chat_server::names::look_alike_key;
+///
+/// assert_eq!(look_alike_key("bob"), look_alike_key("b\u{043E}b")); // Cyrillic о
+/// assert_eq!(look_alike_key("bob"), look_alike_key("\u{FF42}\u{FF4F}\u{FF42}")); // fullwidth
+/// assert_eq!(look_alike_key("bill"), look_alike_key("biII"));
+/// assert_ne!(look_alike_key("bob"), look_alike_key("rob"));
+/// ```
+pub fn look_alike_key(nick: &str) -> String {
+    let compatible: String = nick.nfkc().collect();
+    skeleton(&compatible).collect::<String>().to_lowercase()
 }
 
 fn check(name: &str, max: usize) -> Result<(), NameError> {
@@ -209,6 +243,39 @@ mod tests {
             NameError::TooLong { max: 32 }.to_string(),
             "is longer than 32 characters"
         );
+    }
+
+    #[test]
+    fn nick_keys_see_through_look_alikes() {
+        let same = [
+            ("Bob", "B\u{043E}b"),
+            ("eve", "\u{0435}ve"),               // Cyrillic е
+            ("eve", "\u{0415}VE"),               // Cyrillic Е
+            ("oscar", "\u{03BF}scar"),           // Greek omicron
+            ("alice", "\u{0430}lice"),           // Cyrillic а
+            ("paul", "\u{0440}\u{0430}ul"),      // Cyrillic р, а
+            ("bob", "\u{FF42}\u{FF4F}\u{FF42}"), // fullwidth
+            ("BOB", "\u{FF22}\u{FF2F}\u{FF22}"), // fullwidth capitals
+            ("émile", "e\u{0301}mile"),          // composed or not
+            ("bill", "bi11"),
+            ("bill", "biII"),
+            ("mia", "rnia"),
+            ("x", "\u{0445}"), // Cyrillic х
+        ];
+        for (a, b) in same {
+            assert_eq!(look_alike_key(a), look_alike_key(b), "{a:?} and {b:?}");
+        }
+        let different = [
+            ("bob", "bobby"),
+            ("bob", "rob"),
+            ("alice", "alicia"),
+            ("小明", "小朋"),
+            ("ann", "anne"),
+            ("a1", "a2"),
+        ];
+        for (a, b) in different {
+            assert_ne!(look_alike_key(a), look_alike_key(b), "{a:?} and {b:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
 //! its writer task is aborted, which ends its connection.
 //!
-//! Nicks and rooms are keyed by [`names::fold`], so both are unique case-insensitively; the
+//! Rooms are keyed by [`names::fold`], so they are unique case-insensitively; nicks by
+//! [`names::fold`], which also treats look-alike characters as the same; the
 //! spelling they were given with is kept for display. A room exists while it has members.
 
 use std::collections::HashMap;
@@ -44,9 +45,16 @@ pub(crate) struct Whereabouts {
 }
 
 /// The server's view of every logged-in client and every room.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
+}
+
+impl Default for Registry {
+    /// A registry without a limit on the number of rooms.
+    fn default() -> Self {
+        Self::new(usize::MAX)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -60,8 +68,12 @@ struct Inner {
     clients: HashMap<ClientId, Client>,
     /// Folded nick to client.
     nicks: HashMap<String, ClientId>,
+    /// Look-alike key of each nick to its client.
+    looks: HashMap<String, ClientId>,
     /// Folded room name to room.
     rooms: HashMap<String, Room>,
+    /// Most rooms at once.
+    max_rooms: usize,
     /// Clients whose queue was found full during the current operation; removed before
     /// the lock is released.
     slow: Vec<ClientId>,
@@ -85,6 +97,16 @@ struct Room {
 }
 
 impl Registry {
+    /// An empty registry that allows at most `max_rooms` rooms at once.
+    pub(crate) fn new(max_rooms: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                max_rooms,
+                ..Inner::default()
+            }),
+        }
+    }
+
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
     /// empty): queues its `Welcome` and tells the room's other members.
     pub(crate) fn login(
@@ -96,12 +118,15 @@ impl Registry {
     ) -> Result<ClientId, Refusal> {
         self.with(|inner| {
             let key = names::fold(nick);
-            if inner.nicks.contains_key(&key) {
+            let look = names::look_alike_key(nick);
+            if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
+            inner.check_room_count(&names::fold(room), false)?;
             inner.next_client += 1;
             let id = inner.next_client;
             inner.nicks.insert(key, id);
+            inner.looks.insert(look, id);
             let client = Client {
                 nick: nick.to_owned(),
                 room: names::fold(room),
@@ -182,13 +207,26 @@ impl Registry {
 
     /// Moves a client to `room` (already checked): the old room is told it left, the new
     /// room that it joined, and the client gets `Joined` with the new room's members.
-    /// Joining the room one is in only answers `Joined`.
-    pub(crate) fn join(&self, id: ClientId, room: &str) {
+    /// Joining the room one is in only answers `Joined`. A new room beyond the maximum
+    /// number of rooms is refused, and the client stays where it is.
+    pub(crate) fn join(&self, id: ClientId, room: &str) -> Result<(), Refusal> {
         self.with(|inner| {
-            let Some(client) = inner.clients.get_mut(&id) else {
-                return;
+            let Some(client) = inner.clients.get(&id) else {
+                return Ok(());
             };
             let new_key = names::fold(room);
+            let old_key = client.room.clone();
+            if new_key != old_key {
+                // Leaving a room one is alone in frees its place.
+                let frees_one = inner
+                    .rooms
+                    .get(&old_key)
+                    .is_some_and(|r| r.members.len() == 1);
+                inner.check_room_count(&new_key, frees_one)?;
+            }
+            let Some(client) = inner.clients.get_mut(&id) else {
+                return Ok(());
+            };
             if new_key != client.room {
                 let old_key = std::mem::replace(&mut client.room, new_key.clone());
                 let nick = client.nick.clone();
@@ -207,26 +245,30 @@ impl Registry {
                 members: inner.members(&new_key),
             };
             inner.send(id, encode(&joined));
-        });
+            Ok(())
+        })
     }
 
-    /// Renames a client to `nick` (already checked). Changing only the case of one's own
-    /// nick is allowed; taking someone else's is not.
+    /// Renames a client to `nick` (already checked). Changing only the case (or the look
+    /// alike spelling) of one's own nick is allowed; taking someone else's is not.
     pub(crate) fn rename(&self, id: ClientId, nick: &str) -> Result<(), Refusal> {
         self.with(|inner| {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
             let new_key = names::fold(nick);
-            let old_key = names::fold(&client.nick);
-            if new_key != old_key && inner.nicks.contains_key(&new_key) {
+            let new_look = names::look_alike_key(nick);
+            let someone_else = |holder: Option<&ClientId>| holder.is_some_and(|&h| h != id);
+            if someone_else(inner.nicks.get(&new_key)) || someone_else(inner.looks.get(&new_look)) {
                 return Err(nick_taken(nick));
             }
             if client.nick != nick {
                 let old = std::mem::replace(&mut client.nick, nick.to_owned());
                 let room_key = client.room.clone();
-                inner.nicks.remove(&old_key);
+                inner.nicks.remove(&names::fold(&old));
+                inner.looks.remove(&names::look_alike_key(&old));
                 inner.nicks.insert(new_key, id);
+                inner.looks.insert(new_look, id);
                 let renamed = RoomEvent::Renamed {
                     old,
                     new: nick.to_owned(),
@@ -301,6 +343,22 @@ impl Registry {
 }
 
 impl Inner {
+    /// Refuses to create the room `key` if it does not exist and there are already
+    /// `max_rooms` rooms (`frees_one`: the client leaves a room that then closes).
+    fn check_room_count(&self, key: &str, frees_one: bool) -> Result<(), Refusal> {
+        let after_leaving = self.rooms.len() - usize::from(frees_one);
+        if self.rooms.contains_key(key) || after_leaving < self.max_rooms {
+            return Ok(());
+        }
+        Err(Refusal {
+            kind: ErrorKind::InvalidRoom,
+            text: format!(
+                "the server has {} rooms, its maximum; join one that exists",
+                self.max_rooms
+            ),
+        })
+    }
+
     fn next_message_id(&mut self) -> u64 {
         self.last_message += 1;
         self.last_message
@@ -365,6 +423,7 @@ impl Inner {
         self.exit(id, &room_key, reason);
         let client = self.clients.remove(&id)?;
         self.nicks.remove(&names::fold(&client.nick));
+        self.looks.remove(&names::look_alike_key(&client.nick));
         Some(client)
     }
 
@@ -565,14 +624,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn look_alike_nicks_are_taken() {
+        let reg = Registry::default();
+        let _bob = login(&reg, "bob", "lobby", 4096);
+        // Cyrillic о, Greek ο, fullwidth letters.
+        for nick in ["b\u{043E}b", "B\u{03BF}b", "\u{FF42}\u{FF4F}\u{FF42}"] {
+            let (outbox, _rx) = queue(8);
+            let refused = reg
+                .login(nick, "lobby", outbox, parked_writer())
+                .unwrap_err();
+            assert_eq!(refused.kind, ErrorKind::NickTaken, "{nick:?}");
+        }
+        let bobby = login(&reg, "bobby", "lobby", 4096);
+        // Renaming to a look-alike of someone else's nick is refused; of one's own, not.
+        let refused = reg
+            .rename(bobby.id, "\u{0412}\u{041E}\u{0412}")
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NickTaken);
+        reg.rename(bobby.id, "b\u{043E}bby").unwrap();
+        reg.rename(bobby.id, "BOBBY").unwrap();
+    }
+
+    #[tokio::test]
+    async fn rooms_beyond_the_maximum_are_refused() {
+        let reg = Registry::new(2);
+        let mut a = login(&reg, "a", "one", 4096);
+        let _b = login(&reg, "b", "two", 4096);
+        let (outbox, _rx) = queue(4096);
+        let refused = reg
+            .login("c", "three", outbox, parked_writer())
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::InvalidRoom);
+        // Existing rooms can still be entered, in any case.
+        let c = login(&reg, "c", "ONE", 4096);
+        a.drain();
+        let refused = reg.join(a.id, "three").unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::InvalidRoom);
+        assert!(a.drain().is_empty(), "refused before anything was sent");
+        // Alone in "one", a may move to a new room, since "one" closes behind it.
+        assert!(reg.leave(c.id, "bye"));
+        reg.join(a.id, "three").unwrap();
+        let last = a.drain().pop();
+        assert!(matches!(last, Some(ServerMsg::Joined { room, .. }) if room == "three"));
+    }
+
+    #[tokio::test]
     async fn the_last_member_out_drops_the_room() {
         let reg = Registry::default();
         let a = login(&reg, "a", "tmp", 4096);
-        reg.join(a.id, "elsewhere");
+        reg.join(a.id, "elsewhere").unwrap();
         assert!(!reg.lock().rooms.contains_key("tmp"));
         assert!(reg.leave(a.id, "bye"));
         assert!(reg.lock().rooms.is_empty());
         assert!(reg.lock().nicks.is_empty());
+        assert!(reg.lock().looks.is_empty());
     }
 
     #[tokio::test]

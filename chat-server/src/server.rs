@@ -1,8 +1,9 @@
 //! The accept loop, the connection cap, and graceful shutdown.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,6 +32,69 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Extra time shutdown waits beyond `flush_timeout`, for connection tasks to be scheduled
 /// and finish after their writers.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
+
+/// Tells a connection over a cap why it is closed. The write does not wait: a fresh socket
+/// has room for a few bytes, and the accept loop must never stall on a peer.
+fn refuse(socket: &TcpStream, frame: &[u8]) {
+    let _ = socket.try_write(frame);
+}
+
+/// How many connections each IP address holds, against `max` (0: no limit).
+#[derive(Debug)]
+struct PerIp {
+    max: usize,
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+impl PerIp {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            counts: Arc::default(),
+        }
+    }
+
+    /// A slot for one more connection from `ip`, or `None` if it holds `max` already.
+    /// An IPv4 address seen through an IPv6 socket counts as itself.
+    fn take(&self, ip: IpAddr) -> Option<IpSlot> {
+        if self.max == 0 {
+            return Some(IpSlot { ip, counts: None });
+        }
+        let ip = ip.to_canonical();
+        let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(ip).or_default();
+        if *count >= self.max {
+            return None;
+        }
+        *count += 1;
+        Some(IpSlot {
+            ip,
+            counts: Some(Arc::clone(&self.counts)),
+        })
+    }
+}
+
+/// One connection's place in its address's count; given back when dropped.
+#[derive(Debug)]
+struct IpSlot {
+    ip: IpAddr,
+    counts: Option<Arc<Mutex<HashMap<IpAddr, usize>>>>,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let Some(counts) = &self.counts else {
+            return;
+        };
+        let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
+}
 
 /// What every connection task shares.
 #[derive(Debug)]
@@ -66,27 +130,38 @@ pub async fn run(
         .min(u32::MAX as usize);
     let files = {
         let (dir, max, quota) = (config.data_dir.clone(), config.max_file_size, config.quota);
-        tokio::task::spawn_blocking(move || FileStore::open(&dir, max, quota))
-            .await?
-            .with_context(|| {
-                format!(
-                    "cannot open the data directory '{}'",
-                    config.data_dir.display()
-                )
-            })?
+        let reserve = config.disk_reserve;
+        tokio::task::spawn_blocking(move || {
+            FileStore::open(&dir, max, quota).map(|store| store.with_disk_reserve(reserve))
+        })
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot open the data directory '{}'",
+                config.data_dir.display()
+            )
+        })?
     };
+    let registry = Registry::new(config.max_rooms);
+    let config_per_ip = config.max_connections_per_ip;
+    let per_ip = PerIp::new(config_per_ip);
     let server = Server {
         limit: Arc::new(Semaphore::new(max)),
         max_connections: max,
+        per_ip,
         shared: Arc::new(Shared {
             config,
-            registry: Registry::default(),
+            registry,
             files,
         }),
         stop: CancellationToken::new(),
         server_full: encode(&ServerMsg::Error {
             kind: ErrorKind::ServerFull,
             text: format!("the server is full ({max} connections)"),
+        }),
+        too_many_from_ip: encode(&ServerMsg::Error {
+            kind: ErrorKind::ServerFull,
+            text: format!("too many connections from your address ({config_per_ip} at most)"),
         }),
     };
     if let Ok(addr) = listener.local_addr() {
@@ -107,11 +182,15 @@ struct Server {
     /// One permit per connection being served.
     limit: Arc<Semaphore>,
     max_connections: usize,
+    /// Connections per IP address.
+    per_ip: PerIp,
     shared: Arc<Shared>,
     /// Cancelled to tell every connection to say goodbye and close.
     stop: CancellationToken,
     /// Encoded once: sent to every connection over the cap.
     server_full: Bytes,
+    /// Encoded once: sent to every connection over its address's cap.
+    too_many_from_ip: Bytes,
 }
 
 impl Server {
@@ -132,7 +211,13 @@ impl Server {
                 }
             };
             let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() else {
-                self.refuse(&socket, peer);
+                warn!(%peer, max = self.max_connections, "server full; connection refused");
+                refuse(&socket, &self.server_full);
+                continue;
+            };
+            let Some(slot) = self.per_ip.take(peer.ip()) else {
+                warn!(%peer, max = self.per_ip.max, "too many connections from one address; refused");
+                refuse(&socket, &self.too_many_from_ip);
                 continue;
             };
             let shared = Arc::clone(&self.shared);
@@ -140,16 +225,10 @@ impl Server {
             tokio::spawn(async move {
                 connection::serve(socket, peer, shared, stop).await;
                 // Returned only now, so that shutdown can wait for every connection.
+                drop(slot);
                 drop(permit);
             });
         }
-    }
-
-    /// Tells a connection over the cap why it is closed. The write does not wait: a fresh
-    /// socket has room for a few bytes, and the accept loop must never stall on a peer.
-    fn refuse(&self, socket: &TcpStream, peer: SocketAddr) {
-        warn!(%peer, max = self.max_connections, "server full; connection refused");
-        let _ = socket.try_write(&self.server_full);
     }
 
     /// Tells every connection to close and waits, for a bounded time, until they have.

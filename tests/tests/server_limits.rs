@@ -88,6 +88,8 @@ fn big_text(i: usize) -> String {
 async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -> Result {
     let (addr, server) = start_server(Config {
         queue_bytes: 64 * 1024,
+        // The point is the queue, not the rate: senders here are as fast as they can be.
+        msg_rate: 0,
         ..Config::default()
     })
     .await;
@@ -145,6 +147,8 @@ async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -
 async fn a_flooder_that_never_reads_is_cut_off_and_the_others_see_the_same_messages() -> Result {
     let (addr, server) = start_server(Config {
         queue_bytes: 64 * 1024,
+        // The point is the queue, not the rate: senders here are as fast as they can be.
+        msg_rate: 0,
         ..Config::default()
     })
     .await;

@@ -37,7 +37,8 @@ use crate::registry::Refusal;
 pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];
 
 /// Space the server leaves free on its disk beyond the files it accepts, so that a full
-/// upload does not leave the machine (logs, the sidecars) without room.
+/// upload does not leave the machine (logs, the sidecars) without room, unless
+/// [`FileStore::with_disk_reserve`] says otherwise (`Config::disk_reserve`).
 const DISK_HEADROOM: u64 = 64 * 1024 * 1024;
 
 /// Extension of stored contents.
@@ -51,6 +52,8 @@ pub(crate) struct FileStore {
     root: PathBuf,
     max_file_size: u64,
     quota: u64,
+    /// Free space an upload must leave on the disk.
+    disk_reserve: u64,
     inner: Mutex<Inner>,
 }
 
@@ -120,8 +123,15 @@ impl FileStore {
             root: root.to_owned(),
             max_file_size,
             quota,
+            disk_reserve: DISK_HEADROOM,
             inner: Mutex::new(inner),
         })
+    }
+
+    /// The same store, keeping `bytes` free on its disk instead of the default 64 MiB.
+    pub(crate) fn with_disk_reserve(mut self, bytes: u64) -> Self {
+        self.disk_reserve = bytes;
+        self
     }
 
     /// Accepts an upload of `size` bytes, or says why not: too large, over the quota, or
@@ -169,7 +179,7 @@ impl FileStore {
         // on the disk already.
         let needed = size
             .saturating_add(inner.reserved)
-            .saturating_add(DISK_HEADROOM);
+            .saturating_add(self.disk_reserve);
         if available < needed {
             return Err(refusal(
                 ErrorKind::DiskFull,
