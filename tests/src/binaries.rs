@@ -45,11 +45,34 @@ fn profile_dir() -> PathBuf {
 /// Starts `chat-server --listen 127.0.0.1:0 --log-level warn` with `args` added, and reads
 /// where it listens from its stdout. The process is killed if the handle is dropped.
 pub async fn start_server_binary(args: &[&str]) -> anyhow::Result<(Child, SocketAddr)> {
-    let mut child = tokio::process::Command::new(binary("chat-server"))
-        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+    start_server_process(&[], "127.0.0.1:0", args, Stdio::null()).await
+}
+
+/// Starts `chat-server --listen LISTEN --log-level warn` with `args` added, run through
+/// `wrapper` if it is not empty (`["ip", "netns", "exec", "NS"]`, or a shell that lowers
+/// a limit first and then runs `"$0" "$@"`), with its standard error going to `stderr`.
+/// Reads where it listens from its stdout. The process is killed if the handle is
+/// dropped.
+pub async fn start_server_process(
+    wrapper: &[&str],
+    listen: &str,
+    args: &[&str],
+    stderr: Stdio,
+) -> anyhow::Result<(Child, SocketAddr)> {
+    let server = binary("chat-server");
+    let mut command = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut command = tokio::process::Command::new(program);
+            command.args(rest).arg(&server);
+            command
+        }
+        None => tokio::process::Command::new(&server),
+    };
+    let mut child = command
+        .args(["--listen", listen, "--log-level", "warn"])
         .args(args)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         // If the test fails midway, the server does not outlive it.
         .kill_on_drop(true)
         .spawn()
