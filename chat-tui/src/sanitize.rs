@@ -113,6 +113,7 @@ fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn plain_text_is_borrowed() {
@@ -173,6 +174,71 @@ mod tests {
         let all: String = (0u32..0x300).filter_map(char::from_u32).collect();
         for out in [text(&all), nick(&all)] {
             assert!(!out.chars().any(|c| c.is_control()), "{out:?}");
+        }
+    }
+
+    /// Whether `c` must not reach the terminal as it is.
+    fn is_unsafe(c: char, in_nick: bool) -> bool {
+        c.is_control() || is_bidi_control(c) || (in_nick && is_invisible(c))
+    }
+
+    /// Strings made mostly of what the sanitiser replaces, mixed with text it keeps.
+    fn risky_text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("\x1b["),
+                Just("\x1b]0;"),
+                Just("\x07"),
+                Just("\u{9b}"),
+                Just("\u{9d}"),
+                Just("\r\n\t\x08\x7f\0"),
+                Just("\u{202e}"),
+                Just("\u{2066}"),
+                Just("\u{200b}"),
+                Just("\u{200d}"),
+                Just("\u{fe0f}"),
+                Just("\u{e0041}"),
+                Just("<U+"),
+                Just("\u{241b}"),
+                Just("a"),
+                Just("你好"),
+                Just("👩"),
+            ],
+            0..40,
+        )
+        .prop_map(|pieces| pieces.concat())
+    }
+
+    fn check_sanitised(input: &str) -> Result<(), TestCaseError> {
+        for (clean, in_nick) in [(text as fn(&str) -> Cow<'_, str>, false), (nick, true)] {
+            let out = clean(input);
+            prop_assert!(!out.chars().any(|c| is_unsafe(c, in_nick)), "{:?}", out);
+            // Sanitising what is already safe changes nothing and copies nothing.
+            let twice = clean(&out);
+            prop_assert!(matches!(twice, Cow::Borrowed(_)));
+            prop_assert_eq!(&twice, &out);
+            if !input.chars().any(|c| is_unsafe(c, in_nick)) {
+                prop_assert!(matches!(out, Cow::Borrowed(_)));
+            }
+            // Every safe character of the input is kept, in order.
+            let mut rest = out.chars();
+            for c in input.chars().filter(|&c| !is_unsafe(c, in_nick)) {
+                prop_assert!(rest.any(|o| o == c), "{:?} lost from {:?}", c, input);
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_comes_out_safe_and_stays_put(input in any::<String>()) {
+            check_sanitised(&input)?;
+        }
+
+        #[test]
+        fn escape_sequences_and_invisibles_come_out_safe(input in risky_text()) {
+            check_sanitised(&input)?;
+            prop_assert!(!text(&input).contains('\x1b'));
         }
     }
 }

@@ -4,6 +4,7 @@
 use bytes::BytesMut;
 use proptest::prelude::*;
 use serde::Serialize;
+use shared::codec::decode_payload;
 use shared::limits::{MAX_CHUNK_BYTES, MAX_FRAME_LEN, MAX_RAW_FILE_NAME_BYTES, MAX_TEXT_BYTES};
 use shared::{
     ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent,
@@ -568,6 +569,22 @@ fn arb_client_msg() -> impl Strategy<Value = ClientMsg> {
     ]
 }
 
+/// The payload of a real message with a few bytes overwritten.
+fn payload_near_a_message() -> impl Strategy<Value = Vec<u8>> {
+    (
+        arb_client_msg(),
+        prop::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+    )
+        .prop_map(|(msg, edits)| {
+            let mut payload = encode_frame(&msg).unwrap()[4..].to_vec();
+            for (at, byte) in edits {
+                let len = payload.len();
+                payload[at % len] = byte;
+            }
+            payload
+        })
+}
+
 proptest! {
     #[test]
     fn any_messages_split_anywhere_come_out_whole(
@@ -590,6 +607,25 @@ proptest! {
         cuts in prop::collection::vec(any::<usize>(), 0..30),
     ) {
         let _ = decode_in_pieces(&bytes, &cuts);
+    }
+
+    #[test]
+    fn any_payload_that_decodes_encodes_back_to_the_same_message(
+        payload in prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..64),
+            payload_near_a_message(),
+        ],
+    ) {
+        if let Ok(msg) = decode_payload::<ClientMsg>(&payload) {
+            let frame = encode_frame(&msg).unwrap();
+            prop_assert!(frame.len() - 4 <= payload.len());
+            prop_assert_eq!(decode_payload::<ClientMsg>(&frame[4..]).unwrap(), msg);
+        }
+        if let Ok(msg) = decode_payload::<ServerMsg>(&payload) {
+            let frame = encode_frame(&msg).unwrap();
+            prop_assert!(frame.len() - 4 <= payload.len());
+            prop_assert_eq!(decode_payload::<ServerMsg>(&frame[4..]).unwrap(), msg);
+        }
     }
 
     #[test]

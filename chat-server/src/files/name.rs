@@ -209,7 +209,27 @@ mod tests {
             prop_assert!(!cleaned.contains(['/', '\\']));
             prop_assert!(!cleaned.chars().any(|c| c.is_control() || is_invisible(c)));
             prop_assert!(!cleaned.starts_with('.') && !cleaned.ends_with('.'));
+            prop_assert!(!cleaned.starts_with(char::is_whitespace));
+            prop_assert!(!cleaned.ends_with(char::is_whitespace));
             prop_assert_eq!(clean_file_name(&cleaned), cleaned);
+        }
+
+        #[test]
+        fn plain_names_are_kept(raw in "[A-Za-z0-9_-]([A-Za-z0-9_ -]{0,60}[A-Za-z0-9_-])?(\\.[a-z0-9]{1,8}){0,2}") {
+            prop_assert_eq!(clean_file_name(&raw), raw);
+        }
+
+        #[test]
+        fn long_names_keep_a_short_extension(
+            stem in "[a-zé🦀 ]{1,300}",
+            extension in "[a-z0-9]{1,8}",
+        ) {
+            let raw = format!("x{stem}.{extension}");
+            let cleaned = clean_file_name(&raw);
+            prop_assert!(cleaned.len() <= MAX_FILE_NAME_BYTES);
+            let dot_extension = format!(".{extension}");
+            prop_assert!(cleaned.ends_with(&dot_extension), "{:?}", cleaned);
+            prop_assert!(cleaned.starts_with('x'));
         }
 
         #[test]
