@@ -3,6 +3,7 @@
 //! - `fanout`: many clients in rooms, a few of them senders; reports deliveries per second
 //!   and end-to-end latency measured at the receivers.
 //! - `idle`: holds N joined connections and reports the server's memory per connection.
+//! - `flood`: the chat latency of two members with and without a flooder in their room.
 //! - `transfer`: upload and download throughput of one file beside a plain TCP copy, and
 //!   the chat round trip of another client meanwhile.
 //!
@@ -11,6 +12,7 @@
 
 mod connect;
 mod fanout;
+mod flood;
 mod idle;
 mod proc_stats;
 mod transfer;
@@ -32,6 +34,8 @@ struct Cli {
 enum Mode {
     /// Fan-out: senders say messages in rooms, every member receives them.
     Fanout(fanout::FanoutArgs),
+    /// Flood: two members' chat latency with and without a flooder in the room.
+    Flood(flood::FloodArgs),
     /// Idle: hold N joined connections and measure the server's memory per connection.
     Idle(idle::IdleArgs),
     /// Transfer: file upload and download throughput against plain TCP, chat meanwhile.
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.mode {
             Mode::Fanout(args) => fanout::run(args).await,
+            Mode::Flood(args) => flood::run(args).await,
             Mode::Idle(args) => idle::run(args).await,
             Mode::Transfer(args) => transfer::run(args).await,
         }

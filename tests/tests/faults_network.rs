@@ -43,7 +43,9 @@ async fn a_peer_whose_link_is_cut_is_removed_by_the_keepalive() -> Result {
     // The ghost's process stays alive, but nothing passes the link any more.
     pair.cut()?;
     watcher
-        .wait_for("the ghost timing out", 10 * WAIT, |l| l == "left ghost timed out")
+        .wait_for("the ghost timing out", 10 * WAIT, |l| {
+            l == "left ghost timed out"
+        })
         .await?;
 
     // Its nick is free.
