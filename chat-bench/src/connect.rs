@@ -36,7 +36,7 @@ pub async fn connect_all(
 }
 
 /// One client: connect, hello, wait for the welcome.
-async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
+pub(crate) async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect to {addr}"))?;

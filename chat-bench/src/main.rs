@@ -15,6 +15,7 @@ mod fanout;
 mod flood;
 mod idle;
 mod proc_stats;
+mod soak;
 mod transfer;
 
 use std::net::SocketAddr;
@@ -40,6 +41,9 @@ enum Mode {
     Idle(idle::IdleArgs),
     /// Transfer: file upload and download throughput against plain TCP, chat meanwhile.
     Transfer(transfer::TransferArgs),
+    /// Soak: bots join, chat, send and fetch files and leave for minutes; the server's open
+    /// files, threads and memory before and after.
+    Soak(soak::SoakArgs),
 }
 
 /// Options every mode shares.
@@ -82,6 +86,7 @@ fn main() -> ExitCode {
             Mode::Flood(args) => flood::run(args).await,
             Mode::Idle(args) => idle::run(args).await,
             Mode::Transfer(args) => transfer::run(args).await,
+            Mode::Soak(args) => soak::run(args).await,
         }
     });
     match result.context("benchmark failed") {

@@ -42,3 +42,24 @@ pub fn sample(pid: u32) -> anyhow::Result<ProcSample> {
         peak_rss_bytes: kib("VmHWM:")?,
     })
 }
+
+/// Resources a process holds that a leak would grow: open descriptors and threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Holdings {
+    pub open_fds: usize,
+    pub threads: usize,
+}
+
+pub fn holdings(pid: u32) -> anyhow::Result<Holdings> {
+    let open_fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .with_context(|| format!("list /proc/{pid}/fd"))?
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .context("Threads in status")?
+        .trim()
+        .parse()?;
+    Ok(Holdings { open_fds, threads })
+}

@@ -156,7 +156,7 @@ fn sample(target: &Target) -> anyhow::Result<Option<ProcSample>> {
 
 /// A block of pseudo-random bytes (SplitMix64), so that nothing on the way can take a
 /// shortcut for repetitive data within a block.
-fn random_block() -> Vec<u8> {
+pub(crate) fn random_block() -> Vec<u8> {
     let mut state: u64 = 0x5EED;
     let mut block = Vec::with_capacity(BLOCK);
     while block.len() < BLOCK {
@@ -213,7 +213,7 @@ async fn plain_copy(size: u64, block: &[u8]) -> anyhow::Result<Duration> {
 
 /// Uploads the file; returns the time from `UploadStart` to `UploadDone`, the file id and
 /// the SHA-256.
-async fn upload(
+pub(crate) async fn upload(
     conn: &mut Conn,
     size: u64,
     block: &[u8],
@@ -272,7 +272,7 @@ async fn upload(
 
 /// Downloads file `file_id`, checking every byte's order and the SHA-256; returns the time
 /// from `Download` to `DownloadEnd`.
-async fn download(
+pub(crate) async fn download(
     conn: &mut Conn,
     file_id: u64,
     size: u64,
@@ -315,7 +315,7 @@ async fn download(
 }
 
 /// Reads frames until one satisfies `pred`, answering pings on the way.
-async fn next_matching(
+pub(crate) async fn next_matching(
     conn: &mut Conn,
     pred: impl Fn(&ServerMsg) -> bool,
 ) -> anyhow::Result<ServerMsg> {
