@@ -19,15 +19,15 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
-use shared::{ChatKind, ClientMsg, FileInfo, RoomEvent, ServerMsg};
+use shared::{ChatKind, ClientMsg, ErrorKind, FileInfo, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
 use crate::input::InputLine;
 use crate::net::{NetEvent, Welcome};
-use crate::sanitize;
 use crate::transfer::progress::{Progress, bytes};
 use crate::transfer::{self, TransferEvent, TransferId, local};
 use crate::ui;
+use crate::{pace, sanitize};
 
 /// Entries kept in the message pane; older ones are dropped.
 pub const MAX_SCROLLBACK: usize = 5000;
@@ -192,6 +192,11 @@ pub struct App {
     pub conn: ConnState,
     /// Messages waiting in the network task for the connection to come back.
     pub queued: usize,
+    /// Messages waiting for their turn at the client's pace ([`crate::pace`]).
+    pub waiting: usize,
+    /// The server's last "you send too fast" warning, shown once until the client has
+    /// caught up; repeats of it are not shown again.
+    slowed: Option<String>,
     pub input: InputLine,
     pub show_members: bool,
     pub pending_paste: Option<PendingPaste>,
@@ -229,6 +234,8 @@ impl App {
             members,
             conn: ConnState::Connected,
             queued: 0,
+            waiting: 0,
+            slowed: None,
             input: InputLine::default(),
             show_members: false,
             pending_paste: None,
@@ -537,6 +544,22 @@ impl App {
                     return Vec::new();
                 }
                 self.scroll_to_bottom();
+                // Beyond the client's burst, lines go at its pace; say how long that takes.
+                let lines = paste.lines.len();
+                let at_once = if self.waiting == 0 {
+                    pace::BURST as usize
+                } else {
+                    0
+                };
+                let later = lines.saturating_sub(at_once);
+                if later > 0 {
+                    let secs = (self.waiting + later).div_ceil(pace::RATE as usize);
+                    self.info(format!(
+                        "sending {lines} lines, {later} of them at {} a second (about {secs} s) \
+                         so that the server does not take them for a flood",
+                        pace::RATE
+                    ));
+                }
                 // Pasted lines are text, never commands, whatever they start with.
                 paste
                     .lines
@@ -566,6 +589,7 @@ impl App {
                 members,
             } => {
                 self.conn = ConnState::Connected;
+                self.slowed = None;
                 self.nick = nick;
                 self.room = room;
                 self.members = members;
@@ -601,6 +625,12 @@ impl App {
             NetEvent::Flushed { sent } => {
                 self.queued = 0;
                 self.info(format!("sent {sent} queued message(s)"));
+            }
+            NetEvent::Waiting { waiting } => {
+                self.waiting = waiting;
+                if waiting == 0 {
+                    self.slowed = None;
+                }
             }
             NetEvent::Refused { reason } => self.error(format!("not sent: {reason}")),
             NetEvent::Fatal(reason) => return vec![Command::Fail(reason)],
@@ -727,6 +757,16 @@ impl App {
                     "you are now known as {}",
                     sanitize::nick(&self.nick)
                 ));
+            }
+            ServerMsg::Error {
+                kind: ErrorKind::RateLimited,
+                text,
+            } => {
+                // Once, not once per line held back.
+                if self.slowed.as_ref() != Some(&text) {
+                    self.notice_now(format!("server: {}", sanitize::text(&text)));
+                    self.slowed = Some(text);
+                }
             }
             ServerMsg::Error { kind, text } => {
                 self.error(format!("server: {} ({kind:?})", sanitize::text(&text)));

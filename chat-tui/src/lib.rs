@@ -14,6 +14,8 @@
 //! - [`sanitize`]: text from the network made harmless for the terminal.
 //! - [`net`]: the network task (handshake, keepalive, reconnect, queue while disconnected)
 //!   and each connection's writer, which puts chat before file chunks.
+//! - [`pace`]: the client's own request rate, below the server's, and the outbox where
+//!   what is over budget waits its turn.
 //! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
 //!   progress, and safe local file names.
 //! - [`host`]: `--host`, the server library running in this process.
@@ -29,6 +31,7 @@ pub mod event;
 pub mod host;
 pub mod input;
 pub mod net;
+pub mod pace;
 pub mod sanitize;
 pub mod terminal;
 pub mod transfer;

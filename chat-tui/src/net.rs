@@ -9,6 +9,13 @@
 //! disconnected waits in a bounded queue and goes out after reconnecting; when the queue is
 //! full the message is refused, and the app says so. Nothing is dropped silently.
 //!
+//! What the server counts against its request rate (chat lines, commands, a transfer's
+//! requests, the keepalive's pings) goes out at the client's own pace ([`crate::pace`]):
+//! a burst, then a steady rate a little below the server's, so that a long paste or the
+//! backlog after a reconnect never makes the server take the client for a flooder. What is
+//! beyond the budget waits in the connection's outbox, in order, and the app is told how
+//! much waits ([`NetEvent::Waiting`]); a quit does not wait (what still waits is dropped).
+//!
 //! Each connection has a writer task of its own with two inputs: the chat queue (every
 //! frame the user sends, pings and pongs, a transfer's requests) and the file lane (upload
 //! chunks, see [`crate::transfer`]). It takes a chunk only when no chat frame is waiting,
@@ -28,6 +35,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::codec::Framed;
 
+use crate::pace::Outbox;
 use crate::transfer::{self, Registry, TransferEvent};
 
 /// Time allowed to connect and complete the handshake.
@@ -88,8 +96,12 @@ pub enum NetEvent {
     },
     /// A message was queued while disconnected; `waiting` are now queued.
     Queued { waiting: usize },
-    /// After reconnecting, the queued messages were sent.
+    /// After reconnecting, the queued messages were handed to the new connection (those
+    /// beyond the client's pace then wait in its outbox, see [`NetEvent::Waiting`]).
     Flushed { sent: usize },
+    /// Frames waiting for their turn at the client's pace ([`crate::pace`]): `waiting` of
+    /// them now. Sent when the number changes; 0 when all are out.
+    Waiting { waiting: usize },
     /// A message could not be sent and was not queued.
     Refused { reason: String },
     /// The client cannot go on (the server now speaks another protocol version).
@@ -350,7 +362,28 @@ impl Task {
         let (stop, stop_rx) = oneshot::channel();
         let mut writer = tokio::spawn(write_frames(sink, urgent_rx, lane_rx, stop_rx));
         self.transfers.connected(lane).await;
-        let reason = match self.serve(&mut stream, &urgent, &mut writer).await {
+        // What waited for a connection goes first, at the same pace as the rest.
+        let mut outbox = Outbox::new(Instant::now());
+        let backlog = std::mem::take(&mut self.queue);
+        let flushed = backlog.len();
+        let mut reported = 0;
+        for msg in backlog {
+            self.pass(&mut outbox, msg, &urgent).await;
+        }
+        if flushed > 0 {
+            self.emit(NetEvent::Flushed { sent: flushed }).await;
+            self.report(&outbox, &mut reported).await;
+        }
+        let served = self
+            .serve(
+                &mut stream,
+                &urgent,
+                &mut writer,
+                &mut outbox,
+                &mut reported,
+            )
+            .await;
+        let reason = match served {
             Served::Quit => {
                 // The writer sends what is queued (the quit last) and ends.
                 drop(urgent);
@@ -362,9 +395,10 @@ impl Task {
             Served::Lost(reason) => {
                 let _ = stop.send(());
                 if let Ok(Ok(end)) = timeout(QUIT_FLUSH, &mut writer).await {
-                    self.keep(end).await;
+                    self.keep(end, outbox.drain()).await;
                 } else {
                     writer.abort();
+                    self.keep_all(outbox.drain()).await;
                 }
                 reason
             }
@@ -373,10 +407,11 @@ impl Task {
                     .error
                     .clone()
                     .unwrap_or_else(|| "the writer stopped".into());
-                self.keep(end).await;
+                self.keep(end, outbox.drain()).await;
                 reason
             }
         };
+        self.report(&outbox, &mut reported).await;
         self.transfers.disconnected().await;
         End::Lost(reason)
     }
@@ -387,6 +422,8 @@ impl Task {
         stream: &mut SplitStream<Conn>,
         urgent: &mpsc::UnboundedSender<ClientMsg>,
         writer: &mut JoinHandle<WriterEnd>,
+        outbox: &mut Outbox,
+        reported: &mut usize,
     ) -> Served {
         let mut deadline = Instant::now() + KEEPALIVE_IDLE;
         let mut pinged = false;
@@ -425,19 +462,29 @@ impl Task {
                 request = self.commands.recv() => match request {
                     None => return Served::Quit,
                     Some(Request::Send(msg)) => {
-                        let quit = matches!(msg, ClientMsg::Quit { .. });
-                        if let Err(unsent) = urgent.send(msg) {
-                            // The writer has stopped; the next turn hears why.
-                            self.hold(unsent.0).await;
-                        }
-                        if quit {
+                        if matches!(msg, ClientMsg::Quit { .. }) {
+                            // Leaving does not wait for the outbox.
+                            if !outbox.is_empty() {
+                                tracing::info!(dropped = outbox.len(), "quit before all was sent");
+                            }
+                            let _ = urgent.send(msg);
                             return Served::Quit;
                         }
+                        self.pass(outbox, msg, urgent).await;
+                        self.report(outbox, reported).await;
                     }
                     Some(Request::Transfer(request)) => self.transfers.request(request).await,
                 },
                 Some(msg) = self.transfers.control() => {
-                    let _ = urgent.send(msg);
+                    self.pass(outbox, msg, urgent).await;
+                    self.report(outbox, reported).await;
+                }
+                // A timer only while something waits for its turn.
+                () = sleep_until(outbox.next_at().unwrap_or(deadline)), if !outbox.is_empty() => {
+                    for msg in outbox.release(Instant::now()) {
+                        self.forward(msg, urgent).await;
+                    }
+                    self.report(outbox, reported).await;
                 }
                 end = &mut *writer => return match end {
                     Ok(end) => Served::WriterEnded(end),
@@ -450,7 +497,8 @@ impl Task {
                             (KEEPALIVE_IDLE + KEEPALIVE_TIMEOUT).as_secs()
                         ));
                     }
-                    let _ = urgent.send(ClientMsg::Ping { token: 0 });
+                    self.pass(outbox, ClientMsg::Ping { token: 0 }, urgent).await;
+                    self.report(outbox, reported).await;
                     pinged = true;
                     deadline = Instant::now() + KEEPALIVE_TIMEOUT;
                 }
@@ -458,9 +506,39 @@ impl Task {
         }
     }
 
-    /// Keeps what the user sent that the writer could not, for the next connection. A
-    /// transfer's own frames are not kept: its task starts over on the next connection.
-    async fn keep(&mut self, end: WriterEnd) {
+    /// Hands a frame to the connection's outbox, and on to the writer if its turn has come.
+    async fn pass(
+        &mut self,
+        outbox: &mut Outbox,
+        msg: ClientMsg,
+        urgent: &mpsc::UnboundedSender<ClientMsg>,
+    ) {
+        if let Some(msg) = outbox.push(msg, Instant::now()) {
+            self.forward(msg, urgent).await;
+        }
+    }
+
+    /// Gives a frame to the writer. If the writer has stopped (the next turn of the loop
+    /// hears why), the user's frames are kept for the next connection.
+    async fn forward(&mut self, msg: ClientMsg, urgent: &mpsc::UnboundedSender<ClientMsg>) {
+        if let Err(unsent) = urgent.send(msg) {
+            if is_from_user(&unsent.0) {
+                self.hold_all(vec![unsent.0]).await;
+            }
+        }
+    }
+
+    /// Tells the app how many frames wait in the outbox, when that has changed.
+    async fn report(&self, outbox: &Outbox, reported: &mut usize) {
+        if outbox.len() != *reported {
+            *reported = outbox.len();
+            self.emit(NetEvent::Waiting { waiting: *reported }).await;
+        }
+    }
+
+    /// Keeps what the user sent that the writer could not, then what still waited in the
+    /// outbox, for the next connection.
+    async fn keep(&mut self, end: WriterEnd, outbox: Vec<ClientMsg>) {
         let WriterEnd {
             unsent, mut urgent, ..
         } = end;
@@ -468,26 +546,43 @@ impl Task {
         while let Ok(msg) = urgent.try_recv() {
             left.push(msg);
         }
-        for msg in left {
-            if is_from_user(&msg) {
-                self.hold(msg).await;
-            }
-        }
+        left.extend(outbox);
+        self.keep_all(left).await;
     }
 
-    /// Keeps a message for after the reconnect, or refuses it when the queue is full.
-    async fn hold(&mut self, msg: ClientMsg) {
-        let event = if self.queue.len() >= MAX_QUEUED {
-            NetEvent::Refused {
-                reason: format!("not connected, and {MAX_QUEUED} messages are already waiting"),
+    /// Keeps the user's frames among `msgs`. A transfer's own frames are not kept: its
+    /// task starts over on the next connection.
+    async fn keep_all(&mut self, msgs: Vec<ClientMsg>) {
+        let mine = msgs.into_iter().filter(is_from_user).collect();
+        self.hold_all(mine).await;
+    }
+
+    /// Keeps messages for after the reconnect, in order, refusing those that do not fit in
+    /// the queue; the app hears of it once.
+    async fn hold_all(&mut self, msgs: Vec<ClientMsg>) {
+        let mut refused = 0;
+        let mut queued = 0;
+        for msg in msgs {
+            if self.queue.len() >= MAX_QUEUED {
+                refused += 1;
+            } else {
+                self.queue.push_back(msg);
+                queued += 1;
             }
-        } else {
-            self.queue.push_back(msg);
-            NetEvent::Queued {
-                waiting: self.queue.len(),
-            }
-        };
-        self.emit(event).await;
+        }
+        if queued > 0 {
+            let waiting = self.queue.len();
+            self.emit(NetEvent::Queued { waiting }).await;
+        }
+        if refused > 0 {
+            let what = if refused == 1 {
+                "not connected".to_owned()
+            } else {
+                format!("{refused} messages: not connected")
+            };
+            let reason = format!("{what}, and {MAX_QUEUED} messages are already waiting");
+            self.emit(NetEvent::Refused { reason }).await;
+        }
     }
 
     /// Tries to connect again, waiting longer after each failure. Returns `None` when the
@@ -510,14 +605,14 @@ impl Task {
                     () = &mut wake => break,
                     cmd = self.commands.recv() => match cmd {
                         None | Some(Request::Send(ClientMsg::Quit { .. })) => return None,
-                        Some(Request::Send(msg)) => self.hold(msg).await,
+                        Some(Request::Send(msg)) => self.hold_all(vec![msg]).await,
                         // Transfers wait for the connection by themselves.
                         Some(Request::Transfer(request)) => self.transfers.request(request).await,
                     },
                 }
             }
             match handshake(&self.addr, &self.nick, &self.room).await {
-                Ok((mut conn, welcome)) => {
+                Ok((conn, welcome)) => {
                     tracing::info!(attempt, "reconnected");
                     self.nick.clone_from(&welcome.nick);
                     self.room.clone_from(&welcome.room);
@@ -529,10 +624,8 @@ impl Task {
                     if !self.emit(event).await {
                         return None;
                     }
-                    match self.flush(&mut conn).await {
-                        Ok(()) => return Some(conn),
-                        Err(e) => error = e,
-                    }
+                    // The queue goes out on the connection, paced (see `connected`).
+                    return Some(conn);
                 }
                 Err(ConnectError::Refused {
                     kind: ErrorKind::VersionMismatch,
@@ -549,20 +642,6 @@ impl Task {
             delay = (delay * 2).min(MAX_BACKOFF);
         }
         None
-    }
-
-    /// Sends what was queued while disconnected, in order.
-    async fn flush(&mut self, conn: &mut Conn) -> Result<(), String> {
-        let mut sent = 0;
-        while let Some(msg) = self.queue.front() {
-            conn.send(msg.clone()).await.map_err(|e| e.to_string())?;
-            self.queue.pop_front();
-            sent += 1;
-        }
-        if sent > 0 {
-            self.emit(NetEvent::Flushed { sent }).await;
-        }
-        Ok(())
     }
 }
 

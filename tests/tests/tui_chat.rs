@@ -1,6 +1,6 @@
 //! The terminal client in a real terminal (tmux): chatting between two clients.
 
-use shared::ClientMsg;
+use shared::{ClientMsg, RoomEvent, ServerMsg};
 use tests::client::TestClient;
 use tests::tmux::{ServerProcess, Tmux};
 
@@ -131,6 +131,53 @@ fn multi_line_paste_asks_before_sending() {
     tmux.say("alice", "after");
     tmux.wait_for("bob", "<alice> after");
     assert!(!tmux.screen("bob").contains("<alice> not"));
+}
+
+/// A paste longer than the server's burst goes out at the client's own pace: the server
+/// never has to hold the client back (no "you send faster" warning), nobody is taken for a
+/// flooder, and every line arrives, in order.
+#[test]
+fn a_long_paste_is_paced_and_arrives_whole_and_in_order() {
+    let server = ServerProcess::start();
+    let mut tmux = Tmux::new("pace");
+    tmux.join("alice", server.addr, "alice", &[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut bob = TestClient::connect(server.addr, "bob", "lobby")
+            .await
+            .unwrap();
+        tmux.wait_for("alice", "bob joined #lobby");
+        let lines: Vec<String> = (1..=60).map(|n| format!("paced line {n:02}")).collect();
+        tmux.paste("alice", &lines.join("\n"));
+        tmux.wait_for("alice", "send 60 lines? y/n");
+        tmux.keys("alice", &["y"]);
+        tmux.wait_for("alice", "sending 60 lines, 45 of them at 8 a second");
+        let mut got = Vec::new();
+        while got.len() < lines.len() {
+            // Each wait is bounded; the lines come at 8 a second after the first 15.
+            match bob.recv().await.unwrap() {
+                ServerMsg::Chat { from, text, .. } if from == "alice" => got.push(text),
+                ServerMsg::Notice {
+                    event: RoomEvent::Left { nick, reason },
+                    ..
+                } => panic!("{nick} left ({reason}) after {} lines", got.len()),
+                _ => {}
+            }
+        }
+        assert_eq!(got, lines);
+        let screen = tmux.wait_for("alice", "<alice> paced line 60");
+        assert!(!screen.contains("faster than"), "{screen}");
+        assert!(!screen.contains("connection lost"), "{screen}");
+        assert!(!screen.contains("to send"), "{screen}");
+        // Still connected: a line typed now arrives after the paste.
+        tmux.say("alice", "after the paste");
+        let after = bob
+            .recv_until(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "alice"))
+            .await
+            .unwrap();
+        assert!(matches!(after, ServerMsg::Chat { text, .. } if text == "after the paste"));
+        assert_eq!(bob.who().await.unwrap(), ["alice", "bob"]);
+    });
 }
 
 #[test]

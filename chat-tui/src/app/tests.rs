@@ -726,3 +726,59 @@ fn tab_completes_the_path_of_send_file() {
     app.update(key(KeyCode::Tab));
     assert_eq!(app.input.text(), "/send-file report.pdf");
 }
+
+#[test]
+fn a_long_paste_says_it_goes_at_the_clients_pace() {
+    let mut app = app();
+    let text: Vec<String> = (0..55).map(|n| format!("line {n}")).collect();
+    app.update(Event::Paste(text.join("\n")));
+    let out = app.update(key(KeyCode::Char('y')));
+    assert_eq!(out.len(), 55);
+    assert_eq!(
+        last(&app),
+        &EntryKind::Info(
+            "sending 55 lines, 40 of them at 8 a second (about 5 s) so that the server does \
+             not take them for a flood"
+                .into()
+        )
+    );
+    // The status line counts what waits, until all is out.
+    app.update(Event::Net(NetEvent::Waiting { waiting: 40 }));
+    assert_eq!(app.waiting, 40);
+    app.update(Event::Net(NetEvent::Waiting { waiting: 0 }));
+    assert_eq!(app.waiting, 0);
+}
+
+#[test]
+fn a_short_paste_says_nothing_about_pace() {
+    let mut app = app();
+    app.update(Event::Paste("a\nb\nc".into()));
+    let before = app.messages().len();
+    assert_eq!(app.update(key(KeyCode::Char('y'))).len(), 3);
+    assert_eq!(app.messages().len(), before);
+}
+
+#[test]
+fn the_servers_rate_warning_shows_once() {
+    let mut app = app();
+    let warning = || {
+        Event::Net(NetEvent::Server(ServerMsg::Error {
+            kind: ErrorKind::RateLimited,
+            text: "you send faster than 10 messages a second".into(),
+        }))
+    };
+    let before = app.messages().len();
+    app.update(Event::Net(NetEvent::Waiting { waiting: 30 }));
+    for _ in 0..5 {
+        app.update(warning());
+    }
+    assert_eq!(app.messages().len(), before + 1);
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("server: you send faster than 10 messages a second".into())
+    );
+    // Once all is sent, a new warning is news again.
+    app.update(Event::Net(NetEvent::Waiting { waiting: 0 }));
+    app.update(warning());
+    assert_eq!(app.messages().len(), before + 2);
+}

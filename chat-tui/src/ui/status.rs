@@ -1,4 +1,5 @@
-//! The status line: connection state, nick, room, members, server, running transfers.
+//! The status line: connection state, nick, room, members, server, running transfers,
+//! messages waiting to be sent.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -80,6 +81,13 @@ impl Widget for StatusLine<'_> {
                     n => format!("{n} transfers"),
                 },
                 bar.fg(Color::LightCyan),
+            ));
+        }
+        if app.waiting > 0 {
+            spans.push(sep());
+            spans.push(Span::styled(
+                format!("{} to send", app.waiting),
+                bar.fg(Color::Yellow),
             ));
         }
         if app.queued > 0 {

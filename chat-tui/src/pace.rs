@@ -1,0 +1,305 @@
+//! The client's own pace: what it sends that the server counts against its request rate
+//! goes out no faster than a token bucket a little below the server's.
+//!
+//! The server lets a connection send a burst of 20 requests, then 10 a second; a client
+//! held back longer than that for 10 s is disconnected as a flooder (PROTOCOL.md, section
+//! 8.1). A confirmed paste of a hundred lines or a long backlog after a reconnect would be
+//! exactly that, so the client paces itself at a burst of [`BURST`], then [`RATE`] a second:
+//! the server's bucket never runs dry, and the frames beyond the budget wait here, in
+//! order, instead of in the server.
+//!
+//! [`Outbox`] is pure: time is passed in, so that which frame may go when is tested without
+//! waiting. The network task asks it for the next moment something may go and sleeps until
+//! then only while something waits.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use shared::ClientMsg;
+use tokio::time::Instant;
+
+/// Frames the client sends at once before it paces itself (the server allows 20).
+pub const BURST: u32 = 15;
+/// Frames a second after the burst (the server allows 10).
+pub const RATE: u32 = 8;
+
+/// Whether the server counts `msg` against the connection's request rate: everything but
+/// file data, the end of an upload, the answer to a ping and the goodbye.
+pub fn counts(msg: &ClientMsg) -> bool {
+    !matches!(
+        msg,
+        ClientMsg::UploadChunk { .. }
+            | ClientMsg::UploadFinish { .. }
+            | ClientMsg::Pong { .. }
+            | ClientMsg::Quit { .. }
+            | ClientMsg::Hello { .. }
+    )
+}
+
+/// A token bucket: `burst` tokens when full, `rate` more a second.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    /// Time one token takes to grow.
+    every: Duration,
+    burst: u32,
+    /// Whole tokens held at `last`.
+    tokens: u32,
+    /// When the bucket last held `tokens`; the next token is due `every` after it.
+    last: Instant,
+}
+
+impl Pacer {
+    /// A full bucket of the client's budget ([`BURST`], [`RATE`]).
+    pub fn new(now: Instant) -> Self {
+        Self::with(RATE, BURST, now)
+    }
+
+    /// A full bucket of `burst` tokens that gains `rate` a second (both at least 1).
+    pub fn with(rate: u32, burst: u32, now: Instant) -> Self {
+        let burst = burst.max(1);
+        Self {
+            every: Duration::from_secs(1) / rate.max(1),
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Brings the bucket up to `now`.
+    fn refill(&mut self, now: Instant) {
+        if self.tokens >= self.burst {
+            self.last = now.max(self.last);
+            return;
+        }
+        let elapsed = now.saturating_duration_since(self.last);
+        let grown = elapsed.as_nanos() / self.every.as_nanos().max(1);
+        let grown = u32::try_from(grown).unwrap_or(u32::MAX);
+        if grown == 0 {
+            return;
+        }
+        self.tokens = self.tokens.saturating_add(grown).min(self.burst);
+        if self.tokens >= self.burst {
+            self.last = now;
+        } else {
+            // Keep the part of a token already grown.
+            self.last += self.every * grown;
+        }
+    }
+
+    /// When a token is there: at once if one is held, else when the next one has grown.
+    pub fn next_token(&self) -> Instant {
+        if self.tokens > 0 {
+            self.last
+        } else {
+            self.last + self.every
+        }
+    }
+
+    /// Takes a token at `now` if there is one; otherwise `Err` with when there will be.
+    pub fn take(&mut self, now: Instant) -> Result<(), Instant> {
+        self.refill(now);
+        if self.tokens > 0 {
+            self.tokens -= 1;
+            Ok(())
+        } else {
+            Err(self.last + self.every)
+        }
+    }
+}
+
+/// The frames of one connection that wait for their turn, and the bucket that gives it.
+#[derive(Debug)]
+pub struct Outbox {
+    pacer: Pacer,
+    waiting: VecDeque<ClientMsg>,
+}
+
+impl Outbox {
+    /// An empty outbox with a full bucket of the client's budget.
+    pub fn new(now: Instant) -> Self {
+        Self::with_pacer(Pacer::new(now))
+    }
+
+    pub fn with_pacer(pacer: Pacer) -> Self {
+        Self {
+            pacer,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Offers a frame at `now`: returns it if it may go at once, or keeps it behind the
+    /// frames already waiting. A frame the server does not count never waits.
+    pub fn push(&mut self, msg: ClientMsg, now: Instant) -> Option<ClientMsg> {
+        if !counts(&msg) {
+            return Some(msg);
+        }
+        if self.waiting.is_empty() && self.pacer.take(now).is_ok() {
+            return Some(msg);
+        }
+        self.waiting.push_back(msg);
+        None
+    }
+
+    /// The waiting frames whose turn has come by `now`, in order.
+    pub fn release(&mut self, now: Instant) -> Vec<ClientMsg> {
+        let mut out = Vec::new();
+        while !self.waiting.is_empty() && self.pacer.take(now).is_ok() {
+            out.extend(self.waiting.pop_front());
+        }
+        out
+    }
+
+    /// When the next waiting frame may go; `None` when nothing waits.
+    pub fn next_at(&self) -> Option<Instant> {
+        if self.waiting.is_empty() {
+            return None;
+        }
+        Some(self.pacer.next_token())
+    }
+
+    /// Frames waiting.
+    pub fn len(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Empties the outbox, oldest first (the connection is over).
+    pub fn drain(&mut self) -> Vec<ClientMsg> {
+        self.waiting.drain(..).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chat(n: usize) -> ClientMsg {
+        ClientMsg::Chat {
+            text: format!("line {n}"),
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_burst_goes_at_once_then_one_every_125_ms() {
+        let t0 = Instant::now();
+        let mut out = Outbox::new(t0);
+        let sent: Vec<_> = (0..40).filter_map(|n| out.push(chat(n), t0)).collect();
+        assert_eq!(sent, (0..15).map(chat).collect::<Vec<_>>());
+        assert_eq!(out.len(), 25);
+        assert_eq!(out.next_at(), Some(t0 + ms(125)));
+        assert!(out.release(t0 + ms(124)).is_empty());
+        assert_eq!(out.release(t0 + ms(125)), vec![chat(15)]);
+        assert_eq!(out.next_at(), Some(t0 + ms(250)));
+        // A late wake-up lets through what grew meanwhile, no more.
+        assert_eq!(
+            out.release(t0 + ms(640)),
+            vec![chat(16), chat(17), chat(18), chat(19)]
+        );
+        assert_eq!(out.next_at(), Some(t0 + ms(750)));
+        assert_eq!(out.release(t0 + ms(750)), vec![chat(20)]);
+    }
+
+    #[test]
+    fn order_is_kept_even_when_a_token_is_free() {
+        let t0 = Instant::now();
+        let mut out = Outbox::with_pacer(Pacer::with(8, 1, t0));
+        assert_eq!(out.push(chat(0), t0), Some(chat(0)));
+        assert_eq!(out.push(chat(1), t0), None);
+        // A token has grown, but line 1 waits: line 2 may not overtake it.
+        assert_eq!(out.push(chat(2), t0 + ms(200)), None);
+        assert_eq!(out.release(t0 + ms(200)), vec![chat(1)]);
+        // The bucket (of one) was full from 125 ms on; the next token grows from 200 ms.
+        assert_eq!(out.next_at(), Some(t0 + ms(325)));
+        assert!(out.release(t0 + ms(324)).is_empty());
+        assert_eq!(out.release(t0 + ms(325)), vec![chat(2)]);
+        assert!(out.is_empty());
+        assert_eq!(out.next_at(), None);
+    }
+
+    #[test]
+    fn frames_the_server_does_not_count_never_wait() {
+        let t0 = Instant::now();
+        let mut out = Outbox::with_pacer(Pacer::with(8, 1, t0));
+        out.push(chat(0), t0);
+        out.push(chat(1), t0);
+        for msg in [
+            ClientMsg::Pong { token: 7 },
+            ClientMsg::Quit {
+                reason: "bye".into(),
+            },
+            ClientMsg::UploadChunk {
+                upload_id: 1,
+                offset: 0,
+                data: vec![1, 2, 3],
+            },
+            ClientMsg::UploadFinish {
+                upload_id: 1,
+                sha256: vec![0; 32],
+            },
+        ] {
+            assert_eq!(out.push(msg.clone(), t0), Some(msg));
+        }
+        for msg in [
+            ClientMsg::Who,
+            ClientMsg::Ping { token: 1 },
+            ClientMsg::ListFiles,
+        ] {
+            assert_eq!(out.push(msg, t0), None, "counted frames queue up");
+        }
+        assert_eq!(out.len(), 4);
+    }
+
+    #[test]
+    fn an_idle_bucket_refills_to_its_burst_only() {
+        let t0 = Instant::now();
+        let mut out = Outbox::new(t0);
+        for n in 0..15 {
+            assert!(out.push(chat(n), t0).is_some());
+        }
+        let later = t0 + Duration::from_secs(3600);
+        let sent = (0..30)
+            .filter(|&n| out.push(chat(n), later).is_some())
+            .count();
+        assert_eq!(sent, 15);
+    }
+
+    /// Whatever the client sends through the outbox, the server's bucket (burst 20, 10 a
+    /// second) never runs dry, so the server never holds the client back.
+    #[test]
+    fn the_servers_bucket_never_runs_dry() {
+        let t0 = Instant::now();
+        let mut out = Outbox::new(t0);
+        let mut sent_at = Vec::new();
+        let mut now = t0;
+        // 300 lines at once, then whatever the pacer lets through, woken exactly on time.
+        for n in 0..300 {
+            if out.push(chat(n), now).is_some() {
+                sent_at.push(now);
+            }
+        }
+        while let Some(at) = out.next_at() {
+            now = at;
+            for _ in out.release(now) {
+                sent_at.push(now);
+            }
+        }
+        assert_eq!(sent_at.len(), 300);
+        // 15 at once, then 285 at 8 a second.
+        assert_eq!(now - t0, ms(125) * 285);
+        let (rate, burst) = (10.0, 20.0);
+        let mut tokens: f64 = burst;
+        let mut last = t0;
+        for at in sent_at {
+            tokens = (tokens + (at - last).as_secs_f64() * rate).min(burst) - 1.0;
+            last = at;
+            assert!(tokens >= 4.0, "the server's bucket fell to {tokens}");
+        }
+    }
+}
