@@ -81,6 +81,7 @@ fn main() -> std::io::Result<()> {
         ),
         ("c1", "\u{9b}1mbold\u{9d}0;t\u{9c}.txt"),
         ("bidi", "evil\u{202e}txt.exe"),
+        ("hangul-filler", "\u{ffa0}3"),
         ("long", long.as_str()),
     ] {
         fs::write(dir.join(format!("seed-{name}")), raw)?;

@@ -182,6 +182,8 @@ mod tests {
             clean_file_name("a\u{200b}b\u{2066}c\u{2069}\u{feff}.txt"),
             "abc.txt"
         );
+        // A letter that draws nothing (found by the file_name fuzz target).
+        assert_eq!(clean_file_name("\u{ffa0}3"), "3");
     }
 
     #[test]
