@@ -4,11 +4,12 @@
 # server's open files, threads and memory compared with before. Bounded by SECONDS plus
 # a settle time; the server and the data directory are removed afterwards.
 #
-#   chat-bench/scripts/soak.sh [SECONDS] [BOTS]
+#   chat-bench/scripts/soak.sh [SECONDS] [BOTS] [EXTRA chat-bench soak FLAGS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-600}
 bots=${2:-20}
+shift $(( $# > 2 ? 2 : $# ))
 cargo build --release -q -p chat-server -p chat-bench
 target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin=$target/release
@@ -27,5 +28,5 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 [[ -n $addr ]] || { echo "server did not start" >&2; exit 1; }
-"$bin/chat-bench" soak --addr "$addr" --server-pid "$pid" --seconds "$seconds" --bots "$bots"
+"$bin/chat-bench" soak --addr "$addr" --server-pid "$pid" --seconds "$seconds" --bots "$bots" "$@"
 echo "stored files left in the data directory: $(find "$data/files" -name '*.data' 2>/dev/null | wc -l), temporary: $(find "$data/tmp" -type f 2>/dev/null | wc -l)"

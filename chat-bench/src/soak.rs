@@ -37,6 +37,10 @@ pub struct SoakArgs {
     /// Size of each file a bot uploads, in KiB.
     #[arg(long, default_value_t = 64)]
     file_kib: u64,
+    /// Chat only: no uploads or downloads, so the server keeps no new state and its
+    /// memory after the soak should match the warm figure.
+    #[arg(long)]
+    no_files: bool,
     /// Seconds to wait after the bots left before measuring again: the runtime's idle
     /// blocking threads retire after 10 s.
     #[arg(long, default_value_t = 15)]
@@ -104,6 +108,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<()> {
                 index: i,
                 rooms: args.rooms,
                 file_bytes: args.file_kib * 1024,
+                files: !args.no_files,
                 deadline,
             };
             tokio::spawn(bot(plan, std::sync::Arc::clone(&block)))
@@ -178,6 +183,7 @@ struct BotPlan {
     index: usize,
     rooms: usize,
     file_bytes: u64,
+    files: bool,
     deadline: Instant,
 }
 
@@ -243,7 +249,7 @@ async fn session(
             break;
         }
         match dice.below(10) {
-            0 => {
+            0 if plan.files => {
                 let (_, file_id, sha256) = upload(&mut conn, plan.file_bytes, block).await?;
                 stored = Some((file_id, sha256));
                 tally.uploads += 1;
