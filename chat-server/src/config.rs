@@ -148,6 +148,19 @@ impl Default for Config {
     }
 }
 
+/// Splits `text` (already trimmed) into its leading decimal number and the unit after it
+/// (trimmed, maybe empty); `what` names the expected form for the error message.
+fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not {what}"))?;
+    Ok((number, unit.trim()))
+}
+
 /// Parses a duration written as a number and a unit: `200ms`, `15s`, `1.5s`, `2m`.
 /// A bare number means seconds.
 ///
@@ -163,14 +176,8 @@ impl Default for Config {
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration such as 500ms, 15s or 2m"))?;
-    let seconds_per_unit = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a duration such as 500ms, 15s or 2m")?;
+    let seconds_per_unit = match unit {
         "ms" => 0.001,
         "" | "s" => 1.0,
         "m" => 60.0,
@@ -194,14 +201,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// ```
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size such as 500MiB, 4GiB or 1000000"))?;
-    let multiplier: f64 = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a size such as 500MiB, 4GiB or 1000000")?;
+    let multiplier: f64 = match unit {
         "" | "B" => 1.0,
         "K" | "KiB" => 1024.0,
         "M" | "MiB" => 1024.0 * 1024.0,
