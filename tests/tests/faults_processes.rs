@@ -2,11 +2,13 @@
 //! killed in the middle of a download. The server is the real binary, the stopped or
 //! killed client a real process (`chat-probe`).
 
+use std::time::Duration;
+
 use shared::limits::MAX_TEXT_BYTES;
 use shared::{RoomEvent, ServerMsg};
 use tests::binaries::start_server_binary;
 use tests::client::{TestClient, WAIT};
-use tests::files::{download, random_file, sha256_of, upload};
+use tests::files::{download, files_under, list_files, random_file, sha256_of, upload};
 use tests::probe::{Probe, vm_kib};
 use tokio::sync::watch;
 
@@ -158,5 +160,65 @@ async fn a_client_killed_mid_download_leaves_the_file_and_the_room_intact() -> R
     download(&mut bob, file_id, 0, &mut out).await?;
     drop(out);
     assert_eq!(sha256_of(&got)?, sha);
+    Ok(())
+}
+
+/// Polls, for a bounded time, until `check` holds.
+async fn eventually(what: &str, check: impl Fn() -> bool) -> Result {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!("{what} did not happen within {WAIT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_upload_leaves_nothing_listed_or_stored() -> Result {
+    let data = tempfile::tempdir()?;
+    let dir = data.path().to_str().expect("a UTF-8 path");
+    let (_server, addr) =
+        start_server_binary(&["--data-dir", dir, "--upload-grace", "500ms"]).await?;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+
+    let mut up = Probe::start(&[], addr, "up", &[])?;
+    up.wait_for("its welcome", WAIT, |l| l == "welcome up")
+        .await?;
+    up.command("upload-start big.bin 67108864").await?;
+    let ready = up
+        .wait_for("the upload's start", WAIT, |l| {
+            l.starts_with("upload-ready ")
+        })
+        .await?;
+    let upload_id = ready.split(' ').nth(1).expect("an id");
+    up.command(&format!("upload-chunks {upload_id} 0 64"))
+        .await?;
+    up.wait_for("4 MiB sent", WAIT, |l| l.starts_with("sent "))
+        .await?;
+    let tmp = data.path().join("tmp");
+    eventually("a partial upload on disk", || !files_under(&tmp).is_empty()).await?;
+
+    up.signal("KILL")?;
+    assert!(up.exit_within(WAIT).await, "the killed probe was reaped");
+    ann.recv_until(is_left("up")).await?;
+    assert!(
+        list_files(&mut ann).await?.is_empty(),
+        "a partial upload is never listed"
+    );
+    // Kept for the grace period so that the sender could resume, then deleted.
+    eventually("the partial upload deleted", || {
+        files_under(&tmp).is_empty()
+    })
+    .await?;
+    assert!(files_under(&data.path().join("files")).is_empty());
+    assert!(list_files(&mut ann).await?.is_empty());
+    // The nick is free and the room goes on.
+    let mut again = TestClient::connect(addr, "up", "lobby").await?;
+    ann.say("still here").await?;
+    again
+        .recv_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "still here"))
+        .await?;
     Ok(())
 }

@@ -7,9 +7,12 @@
 //!
 //! It logs in, answers pings, and prints one line on stdout for each thing it receives:
 //! `welcome NICK`, `chat FROM TEXT`, `joined NICK`, `left NICK REASON`, `error KIND TEXT`,
-//! `download-start ID OFFSET`, `chunk ID OFFSET LEN`, `download-end ID`, `other DEBUG`, and
-//! `closed` when the server closes the connection. Each line of stdin is a command:
-//! `say TEXT`, `download ID`, `quit`. It exits with status 0 when the connection ends.
+//! `download-start ID OFFSET`, `chunk ID OFFSET LEN`, `download-end ID`,
+//! `upload-ready ID OFFSET`, `other DEBUG`, and `closed` when the server closes the
+//! connection. Each line of stdin is a command: `say TEXT`, `download ID`,
+//! `upload-start NAME SIZE`, `upload-chunks ID OFFSET COUNT` (COUNT chunks of 64 KiB of
+//! zeros from OFFSET, then a line `sent ID NEXT_OFFSET`), `quit`. It exits with status 0
+//! when the connection ends.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -101,8 +104,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 None => stdin_open = false,
                 Some(line) => {
                     let (command, rest) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+                    if command == "upload-chunks" {
+                        let next = send_zero_chunks(&mut frames, rest).await?;
+                        println!("sent {next}");
+                        continue;
+                    }
                     let msg = match command {
                         "say" => ClientMsg::Chat { text: rest.into() },
+                        "upload-start" => {
+                            let (name, size) = rest.rsplit_once(' ').context("upload-start NAME SIZE")?;
+                            ClientMsg::UploadStart {
+                                name: name.into(),
+                                size: size.parse().context("upload-start SIZE")?,
+                            }
+                        }
                         "download" => ClientMsg::Download {
                             file_id: rest.trim().parse().context("download ID")?,
                             offset: 0,
@@ -117,9 +132,43 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
+/// Sends `COUNT` chunks of zeros for upload `ID` from `OFFSET` (the text of an
+/// `upload-chunks` command) and returns `ID NEXT_OFFSET`.
+async fn send_zero_chunks(
+    frames: &mut Framed<tokio::net::TcpStream, ClientCodec>,
+    args: &str,
+) -> anyhow::Result<String> {
+    let numbers: Vec<u64> = args
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .context("upload-chunks ID OFFSET COUNT")?;
+    let [upload_id, mut offset, count] = numbers[..] else {
+        bail!("upload-chunks ID OFFSET COUNT");
+    };
+    let chunk = vec![0u8; shared::limits::MAX_CHUNK_BYTES];
+    for _ in 0..count {
+        frames
+            .feed(ClientMsg::UploadChunk {
+                upload_id,
+                offset,
+                data: chunk.clone(),
+            })
+            .await?;
+        offset += chunk.len() as u64;
+    }
+    frames.flush().await?;
+    Ok(format!("{upload_id} {offset}"))
+}
+
 /// One line about a frame from the server.
 fn describe(msg: &ServerMsg) -> String {
     match msg {
+        ServerMsg::UploadReady {
+            upload_id, offset, ..
+        } => {
+            format!("upload-ready {upload_id} {offset}")
+        }
         ServerMsg::Welcome { nick, .. } => format!("welcome {nick}"),
         ServerMsg::Chat { from, text, .. } => format!("chat {from} {text}"),
         ServerMsg::Notice { event, .. } => match event {
