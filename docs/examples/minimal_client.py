@@ -70,7 +70,8 @@ ERROR_KINDS = ["VersionMismatch", "NickTaken", "InvalidNick", "InvalidRoom", "No
                "AlreadyLoggedIn", "MalformedFrame", "FrameTooLarge", "TextTooLong",
                "NoSuchNick", "SlowConsumer", "Timeout", "ServerFull", "RateLimited",
                "Internal", "FileTooLarge", "QuotaExceeded", "DiskFull", "InvalidFileName",
-               "ChecksumMismatch", "NoSuchFile", "NoSuchUpload", "BadChunk"]
+               "ChecksumMismatch", "NoSuchFile", "NoSuchUpload", "BadChunk",
+               "TooManyTransfers"]
 
 
 def room_event(r):
@@ -133,7 +134,7 @@ def read_frame(sock):
 def main():
     host, port, nick, room, text = sys.argv[1:6]
     sock = socket.create_connection((host, int(port)), timeout=10)
-    sock.sendall(frame(varint(0) + varint(2) + string(nick) + string(room)))  # Hello
+    sock.sendall(frame(varint(0) + varint(3) + string(nick) + string(room)))  # Hello
     sock.sendall(frame(varint(1) + string(text)))                             # Chat
     while True:
         msg = read_frame(sock)

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// client whose version differs with [`ErrorKind::VersionMismatch`].
 ///
 /// Version 2 added file transfer: the messages from `UploadStart` and `UploadReady` on, and
-/// the error kinds from `FileTooLarge` on.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// the error kinds from `FileTooLarge` on. Version 3 added `TooManyTransfers`, which
+/// version 2 expressed as `RateLimited`, the same kind as the message-rate warning.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Room a client joins when it names none.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -160,6 +161,9 @@ pub enum ErrorKind {
     /// A chunk at the wrong offset, too long, past the announced size, or a finish before
     /// all the bytes arrived; the upload is abandoned.
     BadChunk,
+    /// An `UploadStart` or `UploadResume` beyond the uploads one connection may run at
+    /// once, or (in `DownloadFailed`) a download beyond the downloads it may run at once.
+    TooManyTransfers,
 }
 
 /// A file stored on the server for a room, as listed and offered to its members.

@@ -122,6 +122,7 @@ fn every_error_kind() -> Vec<ErrorKind> {
         NoSuchFile,
         NoSuchUpload,
         BadChunk,
+        TooManyTransfers,
     ]
 }
 
@@ -280,7 +281,7 @@ fn frames_written_back_to_back_come_out_one_by_one() {
 fn hello_bytes_are_the_documented_ones() {
     // The same bytes are spelled out in docs/PROTOCOL.md.
     let msg = ClientMsg::Hello {
-        version: 2,
+        version: 3,
         nick: "ann".into(),
         room: "lobby".into(),
     };
@@ -288,7 +289,7 @@ fn hello_bytes_are_the_documented_ones() {
     assert_eq!(
         &frame[..],
         &[
-            0, 0, 0, 12, 0, 2, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
+            0, 0, 0, 12, 0, 3, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
         ]
     );
 }

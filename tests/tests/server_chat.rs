@@ -385,7 +385,7 @@ async fn handshake_refusals_close_the_connection_with_a_reason() -> Result {
             let ServerMsg::Error { text, .. } = &seen[0] else {
                 unreachable!()
             };
-            assert_eq!(text, "server speaks protocol 2, client 3");
+            assert_eq!(text, "server speaks protocol 3, client 4");
         }
     }
     // Nobody refused ever showed up in the room, not even for a moment.

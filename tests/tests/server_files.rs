@@ -530,3 +530,22 @@ async fn a_server_killed_mid_upload_restarts_without_the_partial() -> Result {
     assert_eq!(kind, ErrorKind::NoSuchUpload);
     Ok(())
 }
+
+/// Four uploads may run at once on a connection; a fifth start is refused with its own
+/// kind, which a client cannot mistake for a message-rate warning.
+#[tokio::test]
+async fn a_fifth_upload_at_once_is_refused_as_too_many_transfers() -> Result {
+    let (data, _local) = dirs()?;
+    let (addr, server) = start_server(config(data.path())).await;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    for i in 0..4 {
+        let started = start_upload(&mut ann, &format!("f{i}.bin"), 10).await?;
+        assert!(started.is_ok(), "upload {i}: {started:?}");
+    }
+    let refused = start_upload(&mut ann, "f4.bin", 10).await?;
+    let Err((kind, text)) = refused else {
+        panic!("a fifth upload was accepted");
+    };
+    assert_eq!(kind, ErrorKind::TooManyTransfers, "{text}");
+    server.shutdown().await
+}

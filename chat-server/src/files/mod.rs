@@ -187,7 +187,7 @@ impl Transfers {
     fn too_many_uploads(&mut self) -> Option<Refusal> {
         self.uploads.retain(|_, handle| !handle.is_closed());
         (self.uploads.len() >= MAX_UPLOADS_PER_CONNECTION).then(|| Refusal {
-            kind: ErrorKind::RateLimited,
+            kind: ErrorKind::TooManyTransfers,
             text: format!(
                 "at most {MAX_UPLOADS_PER_CONNECTION} uploads at once per connection; \
                  finish or cancel one first"
@@ -221,7 +221,7 @@ impl Transfers {
         if self.downloads.len() >= MAX_DOWNLOADS_PER_CONNECTION {
             let text =
                 format!("at most {MAX_DOWNLOADS_PER_CONNECTION} downloads at once per connection");
-            return failed(ErrorKind::RateLimited, text);
+            return failed(ErrorKind::TooManyTransfers, text);
         }
         let path = peer.shared.files.data_path(file_id);
         let task = download::start(file, path, offset, peer.lane.clone());

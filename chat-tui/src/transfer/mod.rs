@@ -376,7 +376,7 @@ fn is_upload_refusal(kind: ErrorKind) -> bool {
             | ErrorKind::DiskFull
             | ErrorKind::InvalidFileName
             | ErrorKind::NoSuchUpload
-            | ErrorKind::RateLimited
+            | ErrorKind::TooManyTransfers
             | ErrorKind::Internal
     )
 }
@@ -510,7 +510,7 @@ fn server_says(kind: ErrorKind, text: &str) -> String {
         ErrorKind::NoSuchFile => "no such file",
         ErrorKind::NoSuchUpload => "the server does not know this upload",
         ErrorKind::BadChunk => "transfer out of step",
-        ErrorKind::RateLimited => "too many transfers at once",
+        ErrorKind::TooManyTransfers => "too many transfers at once",
         _ => "refused",
     };
     format!("{what}: {text}")
