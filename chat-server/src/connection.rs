@@ -246,7 +246,9 @@ impl Connection {
                                 throttled_since = None;
                             }
                         } else {
-                            let held = self.throttle(wait, &mut throttled_since, shutdown);
+                            // Boxed: a rare path, kept out of every connection's future.
+                            let held =
+                                Box::pin(self.throttle(wait, &mut throttled_since, shutdown));
                             if let Err(ending) = held.await {
                                 return ending;
                             }
