@@ -90,7 +90,7 @@ fn strip_escapes(raw: &str) -> String {
 }
 
 /// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension.
-fn shorten(name: &str, max: usize) -> String {
+pub fn shorten(name: &str, max: usize) -> String {
     if name.len() <= max {
         return name.to_owned();
     }

@@ -3,51 +3,19 @@
 
 use std::path::{Path, PathBuf};
 
+use chat_server::files::name::{clean_file_name, shorten};
 use shared::limits::MAX_FILE_NAME_BYTES;
 
 /// A file name from the network made safe to create in the download folder.
 ///
-/// The server cleans names too, but the client trusts no peer: only the last path
-/// component is kept (after both `/` and `\`), control and invisible characters and bidi
-/// overrides are dropped, leading dots and spaces go (no hidden files, no `.` or `..`),
-/// and the result is cut to [`MAX_FILE_NAME_BYTES`] on a character boundary, keeping
-/// the extension. An empty result becomes `download`.
+/// The server cleans names before it offers them, but the client trusts no peer, so it
+/// applies the same rule again (the protocol's own, [`clean_file_name`]): only the last
+/// path component, no escape sequences, control, invisible or bidi characters, no dots or
+/// spaces at either end (no hidden files, no `.` or `..`), at most
+/// [`MAX_FILE_NAME_BYTES`] bytes keeping the extension, and
+/// [`chat_server::files::name::FALLBACK_NAME`] for a name that is left empty.
 pub fn file_name(raw: &str) -> String {
-    let base = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = base.chars().filter(|c| !is_unsafe(*c)).collect();
-    let trimmed = cleaned
-        .trim_start_matches(['.', ' '])
-        .trim_end_matches([' ', '.']);
-    if trimmed.is_empty() {
-        return "download".into();
-    }
-    shorten(trimmed, MAX_FILE_NAME_BYTES)
-}
-
-fn is_unsafe(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{061c}'
-            | '\u{feff}'
-            | '\u{00ad}'
-        )
-}
-
-/// `name` cut to at most `max` bytes, keeping a short extension when there is one.
-fn shorten(name: &str, max: usize) -> String {
-    if name.len() <= max {
-        return name.to_owned();
-    }
-    let (stem, ext) = split_ext(name);
-    let ext = if ext.len() <= 16 { ext } else { "" };
-    let mut end = max - ext.len();
-    while !stem.is_char_boundary(end.min(stem.len())) {
-        end -= 1;
-    }
-    format!("{}{ext}", &stem[..end.min(stem.len())])
+    clean_file_name(raw)
 }
 
 /// `report.pdf` → (`report`, `.pdf`); `archive.tar.gz` → (`archive.tar`, `.gz`); no dot
@@ -168,6 +136,7 @@ pub fn default_download_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chat_server::files::name::FALLBACK_NAME;
 
     #[test]
     fn file_names_keep_only_the_base_name() {
@@ -175,20 +144,21 @@ mod tests {
         assert_eq!(file_name("../../etc/passwd"), "passwd");
         assert_eq!(file_name("/abs/path/x.txt"), "x.txt");
         assert_eq!(file_name("..\\..\\win.ini"), "win.ini");
-        assert_eq!(file_name("dir/"), "download");
-        assert_eq!(file_name(".."), "download");
-        assert_eq!(file_name("."), "download");
-        assert_eq!(file_name(""), "download");
+        assert_eq!(file_name("dir/"), FALLBACK_NAME);
+        assert_eq!(file_name(".."), FALLBACK_NAME);
+        assert_eq!(file_name("."), FALLBACK_NAME);
+        assert_eq!(file_name(""), FALLBACK_NAME);
         assert_eq!(file_name(".bashrc"), "bashrc");
         assert_eq!(file_name("名前 📄.txt"), "名前 📄.txt");
     }
 
     #[test]
     fn file_names_lose_control_and_invisible_characters() {
-        assert_eq!(file_name("a\x1b[2Jb.txt"), "a[2Jb.txt");
+        assert_eq!(file_name("a\x1b[2Jb.txt"), "ab.txt");
         assert_eq!(file_name("evil\u{202e}fdp.exe"), "evilfdp.exe");
-        assert_eq!(file_name("x\u{200b}y\u{9b}z\n"), "xyz");
-        assert_eq!(file_name("\x00\x07"), "download");
+        // U+009B opens a control sequence, which `z` ends.
+        assert_eq!(file_name("x\u{200b}y\u{9b}z\n"), "xy");
+        assert_eq!(file_name("\x00\x07"), FALLBACK_NAME);
     }
 
     #[test]
