@@ -7,6 +7,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
 use shared::{ClientMsg, ErrorKind};
+use tokio::sync::mpsc;
 
 use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
@@ -171,16 +172,10 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
                 offset: sent,
                 data,
             };
-            match ctx.feed(&lane, chunk).await {
-                Ok(true) => {}
-                // The connection ended: resume on the next one.
-                Ok(false) | Err(Inbound::Disconnected) => continue 'session,
-                Err(Inbound::Cancel) => {
-                    ctx.send(ClientMsg::UploadCancel { upload_id });
-                    return Err(Cancelled);
-                }
-                Err(Inbound::Failed { kind, text }) => return failed(server_says(kind, &text)),
-                Err(_) => continue 'session,
+            match send_in_lane(ctx, &lane, chunk, upload_id).await {
+                Sent::Yes => {}
+                Sent::Reconnect => continue 'session,
+                Sent::Ended(end) => return end,
             }
             sent += n as u64;
             if throttle.due() {
@@ -193,18 +188,11 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
         }
         let sha256 = source.hasher.clone().finalize().to_vec();
         // Through the lane, so that it follows the last chunk.
-        match ctx
-            .feed(&lane, ClientMsg::UploadFinish { upload_id, sha256 })
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) | Err(Inbound::Disconnected) => continue 'session,
-            Err(Inbound::Cancel) => {
-                ctx.send(ClientMsg::UploadCancel { upload_id });
-                return Err(Cancelled);
-            }
-            Err(Inbound::Failed { kind, text }) => return failed(server_says(kind, &text)),
-            Err(_) => continue 'session,
+        let finish = ClientMsg::UploadFinish { upload_id, sha256 };
+        match send_in_lane(ctx, &lane, finish, upload_id).await {
+            Sent::Yes => {}
+            Sent::Reconnect => continue 'session,
+            Sent::Ended(end) => return end,
         }
         loop {
             match ctx.next().await {
@@ -218,5 +206,36 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
                 _ => {}
             }
         }
+    }
+}
+
+/// What became of a frame given to the file lane.
+enum Sent {
+    Yes,
+    /// The connection ended: resume on the next one.
+    Reconnect,
+    /// The upload is over: cancelled by the user or failed at the server.
+    Ended(Result<TransferEvent, Cancelled>),
+}
+
+/// Puts `msg` in the file lane behind the chunks before it, and says what to do next.
+async fn send_in_lane(
+    ctx: &mut Ctx,
+    lane: &mpsc::Sender<ClientMsg>,
+    msg: ClientMsg,
+    upload_id: u64,
+) -> Sent {
+    match ctx.feed(lane, msg).await {
+        Ok(true) => Sent::Yes,
+        Ok(false) | Err(Inbound::Disconnected) => Sent::Reconnect,
+        Err(Inbound::Cancel) => {
+            ctx.send(ClientMsg::UploadCancel { upload_id });
+            Sent::Ended(Err(Cancelled))
+        }
+        Err(Inbound::Failed { kind, text }) => {
+            let reason = server_says(kind, &text);
+            Sent::Ended(Ok(TransferEvent::Failed { id: ctx.id, reason }))
+        }
+        Err(_) => Sent::Reconnect,
     }
 }
