@@ -33,6 +33,11 @@ use crate::files::upload::Handle;
 use crate::names;
 use crate::registry::Refusal;
 
+/// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
+/// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
+/// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
+pub(crate) const MAX_LISTED_FILES: usize = 1000;
+
 /// Proof of ownership of an upload, handed to its sender.
 pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];
 
@@ -261,14 +266,20 @@ impl FileStore {
         inner.files.insert(file.id, file);
     }
 
-    /// The files of the room whose folded name is `room_key`, oldest first.
+    /// The newest [`MAX_LISTED_FILES`] files of the room whose folded name is `room_key`,
+    /// oldest first.
     pub(crate) fn list(&self, room_key: &str) -> Vec<FileInfo> {
-        self.lock()
+        let mut newest: Vec<FileInfo> = self
+            .lock()
             .files
             .values()
+            .rev()
             .filter(|f| names::fold(&f.room) == room_key)
+            .take(MAX_LISTED_FILES)
             .cloned()
-            .collect()
+            .collect();
+        newest.reverse();
+        newest
     }
 
     /// File `id` if it belongs to the room whose folded name is `room_key`.
@@ -472,6 +483,34 @@ mod tests {
         store.store(&r.part_path, &file).unwrap();
         store.add(&r.token, file.clone());
         file
+    }
+
+    #[test]
+    fn a_listing_holds_the_newest_files_oldest_first_and_fits_a_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+        let first = put(&store, "lobby", 0);
+        for _ in 0..MAX_LISTED_FILES {
+            put(&store, "lobby", 0);
+        }
+        let listed = store.list("lobby");
+        assert_eq!(listed.len(), MAX_LISTED_FILES);
+        assert!(!listed.contains(&first), "the oldest file is left out");
+        assert!(listed.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+        // The longest names and nicks still fit one frame.
+        let widest: Vec<FileInfo> = (0..MAX_LISTED_FILES as u64)
+            .map(|id| FileInfo {
+                name: "名".repeat(85),
+                from: "名".repeat(32),
+                room: "名".repeat(32),
+                ..info(id, "lobby", u64::MAX)
+            })
+            .collect();
+        let answer = shared::ServerMsg::Files {
+            room: "名".repeat(32),
+            files: widest,
+        };
+        assert!(shared::encode_frame(&answer).is_ok());
     }
 
     #[test]
