@@ -163,6 +163,49 @@ pub enum EntryKind {
     Error(String),
 }
 
+/// Most bytes of an entry's text kept in the scrollback: the protocol's longest text with
+/// room for every character to have been replaced by a wider visible symbol. A peer that
+/// sends more (a hostile server is not held to the protocol's limits) is cut here, so the
+/// scrollback's memory stays bounded.
+const MAX_ENTRY_TEXT_BYTES: usize = 4 * shared::limits::MAX_TEXT_BYTES;
+
+/// Most bytes of a nick in an entry: the longest nick with every character shown as a
+/// `<U+XXXXX>` code point.
+const MAX_ENTRY_NAME_BYTES: usize = 10 * shared::limits::MAX_NICK_CHARS;
+
+impl EntryKind {
+    /// Cuts every string of the entry to its bound; see [`MAX_ENTRY_TEXT_BYTES`].
+    fn clip(&mut self) {
+        match self {
+            EntryKind::Chat { from, text, .. } => {
+                clip(from, MAX_ENTRY_NAME_BYTES);
+                clip(text, MAX_ENTRY_TEXT_BYTES);
+            }
+            EntryKind::Private { from, to, text, .. } => {
+                clip(from, MAX_ENTRY_NAME_BYTES);
+                clip(to, MAX_ENTRY_NAME_BYTES);
+                clip(text, MAX_ENTRY_TEXT_BYTES);
+            }
+            EntryKind::Notice(text) | EntryKind::Info(text) | EntryKind::Error(text) => {
+                clip(text, MAX_ENTRY_TEXT_BYTES);
+            }
+        }
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
+fn clip(s: &mut String, max: usize) {
+    if s.len() <= max {
+        return;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    s.push('…');
+}
+
 /// A multi-line paste waiting for the user's yes or no.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingPaste {
@@ -983,7 +1026,8 @@ impl App {
 
     // ----- message pane -----------------------------------------------------------------
 
-    fn push(&mut self, entry: Entry) {
+    fn push(&mut self, mut entry: Entry) {
+        entry.kind.clip();
         if self.scroll > 0 {
             // Keep the view where it is: it now ends this many lines further from the bottom.
             self.scroll += ui::entry_height(self, &entry);

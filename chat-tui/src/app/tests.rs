@@ -782,3 +782,28 @@ fn the_servers_rate_warning_shows_once() {
     app.update(warning());
     assert_eq!(app.messages().len(), before + 2);
 }
+
+#[test]
+fn an_oversized_message_from_a_hostile_server_is_cut_in_the_scrollback() {
+    let mut app = app();
+    let huge_nick = "名".repeat(100_000);
+    app.update(chat(&huge_nick, &"x".repeat(1 << 20)));
+    let EntryKind::Chat { from, text, .. } = last(&app) else {
+        panic!("a chat entry");
+    };
+    assert!(
+        from.len() <= MAX_ENTRY_NAME_BYTES + '…'.len_utf8(),
+        "{}",
+        from.len()
+    );
+    assert!(
+        text.len() <= MAX_ENTRY_TEXT_BYTES + '…'.len_utf8(),
+        "{}",
+        text.len()
+    );
+    assert!(from.ends_with("名…") && text.ends_with("x…"));
+    // A text within the protocol's limit is kept whole.
+    let longest = "y".repeat(shared::limits::MAX_TEXT_BYTES);
+    app.update(chat("bob", &longest));
+    assert!(matches!(last(&app), EntryKind::Chat { text, .. } if *text == longest));
+}
