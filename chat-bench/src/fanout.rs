@@ -17,6 +17,7 @@ use tokio::time::timeout_at;
 
 use crate::Target;
 use crate::connect::{Conn, connect_all};
+use crate::latency::{Percentiles, percentiles};
 use crate::proc_stats::{self, ProcSample};
 
 #[derive(Debug, Args)]
@@ -64,14 +65,6 @@ struct Report {
     deliveries_per_second: f64,
     latency_us: Percentiles,
     server: Option<ServerUsage>,
-}
-
-#[derive(Debug, Serialize)]
-struct Percentiles {
-    p50: u64,
-    p90: u64,
-    p99: u64,
-    max: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -155,12 +148,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         expected_deliveries: expected,
         seconds,
         deliveries_per_second: deliveries as f64 / seconds,
-        latency_us: Percentiles {
-            p50: latency.value_at_quantile(0.50),
-            p90: latency.value_at_quantile(0.90),
-            p99: latency.value_at_quantile(0.99),
-            max: latency.max(),
-        },
+        latency_us: percentiles(&latency),
         server: usage(before, after, deliveries),
     };
     print_report(&report, args.target.json)?;

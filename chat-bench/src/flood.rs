@@ -23,6 +23,7 @@ use tokio::time::timeout;
 
 use crate::Target;
 use crate::connect::{Conn, connect_all};
+use crate::latency::{Percentiles, percentiles};
 
 #[derive(Debug, Args)]
 pub struct FloodArgs {
@@ -50,14 +51,6 @@ struct Report {
     flood_lines_sent: u64,
     flood_deliveries_to_members: u64,
     flooders_cut_off_after_s: Vec<Option<f64>>,
-}
-
-#[derive(Debug, Serialize)]
-struct Percentiles {
-    samples: u64,
-    p50: u64,
-    p99: u64,
-    max: u64,
 }
 
 /// What one flooder did so far; shared, so that it can be read while it still runs.
@@ -192,13 +185,4 @@ async fn flood(
     }
     let _ = reader.await;
     Ok(())
-}
-
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    Percentiles {
-        samples: h.len(),
-        p50: h.value_at_quantile(0.50),
-        p99: h.value_at_quantile(0.99),
-        max: h.max(),
-    }
 }

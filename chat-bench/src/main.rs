@@ -14,6 +14,7 @@ mod connect;
 mod fanout;
 mod flood;
 mod idle;
+mod latency;
 mod proc_stats;
 mod soak;
 mod transfer;

@@ -25,6 +25,7 @@ use tokio::time::timeout;
 
 use crate::Target;
 use crate::connect::{Conn, connect_all};
+use crate::latency::{Percentiles, percentiles};
 use crate::proc_stats::{self, ProcSample};
 
 /// Size of the repeated random block the file is made of.
@@ -61,14 +62,6 @@ struct Report {
     chat_rtt_us_during_upload: Percentiles,
     chat_rtt_us_during_download: Percentiles,
     server: Option<ServerMemory>,
-}
-
-#[derive(Debug, Serialize)]
-struct Percentiles {
-    samples: u64,
-    p50: u64,
-    p99: u64,
-    max: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -354,15 +347,6 @@ async fn probe_chat(
         tokio::time::sleep(interval).await;
     }
     Ok((conn, rtt))
-}
-
-fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    Percentiles {
-        samples: h.len(),
-        p50: h.value_at_quantile(0.50),
-        p99: h.value_at_quantile(0.99),
-        max: h.max(),
-    }
 }
 
 fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
