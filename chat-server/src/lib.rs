@@ -40,7 +40,7 @@ mod connection;
 pub mod files;
 pub mod names;
 mod outbound;
-mod rate;
+pub mod rate;
 mod registry;
 mod server;
 

@@ -6,7 +6,7 @@
 //! so a client that sends too fast is slowed by TCP's own backpressure and loses nothing.
 //! How long a client has been held back without a break is what tells a flooder from a
 //! person who pasted a few lines (see `Config::flood_timeout`); a break is a pause long
-//! enough for the bucket to fill up halfway again ([`TokenBucket::rested`]), so that a
+//! enough for the bucket to fill up halfway again (`TokenBucket::rested`), so that a
 //! flooder's short hiccups do not count as one.
 
 use std::time::Duration;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 /// Whether `msg` counts against the rate. File chunks and the finish of an upload are
 /// bounded by the upload itself (its size, TCP, the disk); a `Pong` answers the server and
 /// a `Quit` ends the connection, so none of them can be used to flood a room.
-pub(crate) fn counts(msg: &ClientMsg) -> bool {
+pub fn counts(msg: &ClientMsg) -> bool {
     !matches!(
         msg,
         ClientMsg::UploadChunk { .. }

@@ -23,17 +23,10 @@ pub const BURST: u32 = 15;
 /// Frames a second after the burst (the server allows 10).
 pub const RATE: u32 = 8;
 
-/// Whether the server counts `msg` against the connection's request rate: everything but
-/// file data, the end of an upload, the answer to a ping and the goodbye.
+/// Whether the server counts `msg` against the connection's request rate: the server's
+/// own rule ([`chat_server::rate::counts`]), for every frame after the `Hello`.
 pub fn counts(msg: &ClientMsg) -> bool {
-    !matches!(
-        msg,
-        ClientMsg::UploadChunk { .. }
-            | ClientMsg::UploadFinish { .. }
-            | ClientMsg::Pong { .. }
-            | ClientMsg::Quit { .. }
-            | ClientMsg::Hello { .. }
-    )
+    !matches!(msg, ClientMsg::Hello { .. }) && chat_server::rate::counts(msg)
 }
 
 /// A token bucket: `burst` tokens when full, `rate` more a second.
