@@ -108,7 +108,7 @@ fn is_forbidden(c: char) -> bool {
 /// Characters that render as nothing or as blank space, or that change how their
 /// neighbours render, without being `char::is_whitespace`. This is Unicode's
 /// Default_Ignorable_Code_Point set plus the fillers that are often used for blank names.
-pub(crate) fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'                      // soft hyphen

@@ -12,6 +12,8 @@
 //! - In nicks, invisible characters (zero-width space, joiners, variation selectors, BOM,
 //!   ...) are shown too, so that two nicks that look alike can be told apart.
 
+// Characters that draw nothing: the same set the server refuses in nicks and file names.
+use chat_server::names::is_invisible;
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
@@ -86,28 +88,6 @@ fn control_picture(c: char) -> char {
 /// Characters that change the direction of the text around them.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Characters that draw nothing (default-ignorable code points and fillers).
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00ad}'
-            | '\u{034f}'
-            | '\u{115f}'
-            | '\u{1160}'
-            | '\u{17b4}'
-            | '\u{17b5}'
-            | '\u{180b}'..='\u{180f}'
-            | '\u{200b}'..='\u{200d}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{3164}'
-            | '\u{fe00}'..='\u{fe0f}'
-            | '\u{feff}'
-            | '\u{ffa0}'
-            | '\u{1bca0}'..='\u{1bca3}'
-            | '\u{e0000}'..='\u{e0fff}'
-    )
 }
 
 #[cfg(test)]
