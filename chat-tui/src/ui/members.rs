@@ -35,6 +35,8 @@ impl Widget for MemberList<'_> {
             .app
             .members
             .iter()
+            // Only as many as the pane shows: a room can have thousands of members.
+            .take(usize::from(area.height))
             .map(|m| {
                 let mut style = Style::new().fg(nick_color(m));
                 if *m == self.app.nick {
