@@ -32,9 +32,44 @@ pub async fn connect_all(
         .try_collect()
         .await?;
     conns.sort_by_key(|(i, _)| *i);
-    Ok(conns.into_iter().map(|(_, c)| c).collect())
+    let mut conns: Vec<Conn> = conns.into_iter().map(|(_, c)| c).collect();
+    settle(&mut conns).await?;
+    Ok(conns)
 }
 
+/// Token of the ping that [`settle`] sends.
+const SETTLE_TOKEN: u64 = u64::MAX;
+
+/// Waits until every client has read everything the joins queued for it.
+///
+/// Each join sends a notice to every member already in the room, so a thousand joins queue
+/// half a million notices; a measurement started before they drain measures the join
+/// storm. The server answers a ping in order with everything else queued for a client, so
+/// once a client has its pong, it has read every notice queued before it.
+async fn settle(conns: &mut [Conn]) -> anyhow::Result<()> {
+    futures::future::try_join_all(conns.iter_mut().map(settle_one)).await?;
+    Ok(())
+}
+
+async fn settle_one(conn: &mut Conn) -> anyhow::Result<()> {
+    conn.send(ClientMsg::Ping {
+        token: SETTLE_TOKEN,
+    })
+    .await?;
+    loop {
+        match timeout(Duration::from_secs(30), conn.next()).await {
+            Err(_) => bail!("the join notices did not drain within 30 s"),
+            Ok(None) => bail!("server closed a connection after the welcome"),
+            Ok(Some(frame)) => match frame.context("reading the join notices")? {
+                ServerMsg::Pong {
+                    token: SETTLE_TOKEN,
+                } => return Ok(()),
+                ServerMsg::Ping { token } => conn.send(ClientMsg::Pong { token }).await?,
+                _ => {}
+            },
+        }
+    }
+}
 /// One client: connect, hello, wait for the welcome.
 pub(crate) async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(addr)

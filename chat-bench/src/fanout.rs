@@ -5,6 +5,7 @@
 //! against the same clock. A sender keeps at most `window` of its messages in flight (sent
 //! but not yet echoed back to it), or sends at a fixed `rate`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -13,6 +14,7 @@ use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use shared::{ClientMsg, ServerMsg};
+use tokio::sync::Barrier;
 use tokio::time::timeout_at;
 
 use crate::Target;
@@ -97,12 +99,12 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         |i| format!("bench-{}", i % rooms),
     )
     .await?;
-    // Let the join notices of the last clients drain before the clock starts.
-    tokio::time::sleep(Duration::from_millis(200)).await;
 
     let senders_in_room = |room: usize| (0..args.senders).filter(|s| s % rooms == room).count();
-    let before = sample(&args.target)?;
-    let start = Instant::now();
+    // Every client task is running before the first message is sent, so that the first
+    // messages do not measure the generator starting its tasks.
+    let ready = Arc::new(Barrier::new(conns.len() + 1));
+    let epoch = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     let mut tasks = Vec::with_capacity(conns.len());
     for (i, conn) in conns.into_iter().enumerate() {
@@ -113,25 +115,37 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
             window: args.window,
             rate: args.rate,
             size: args.size,
-            start,
+            epoch,
             deadline,
         };
-        tasks.push(tokio::spawn(client(conn, plan)));
+        let ready = Arc::clone(&ready);
+        tasks.push(tokio::spawn(async move {
+            ready.wait().await;
+            client(conn, plan).await
+        }));
     }
+    ready.wait().await;
+    let before = sample(&args.target)?;
+    let start = Instant::now();
     let mut deliveries = 0;
     let mut latency = Histogram::<u64>::new(3)?;
     let mut failures = Vec::new();
+    // Held open until every client is done: a client that hung up as soon as it had its
+    // messages would make the server tell everyone else, in the middle of the run.
+    let mut finished = Vec::with_capacity(tasks.len());
     for task in tasks {
         match task.await? {
-            Ok(r) => {
+            Ok((r, conn)) => {
                 deliveries += r.deliveries;
                 latency.add(&r.latency)?;
+                finished.push(conn);
             }
             Err(e) => failures.push(e),
         }
     }
     let seconds = start.elapsed().as_secs_f64();
     let after = sample(&args.target)?;
+    drop(finished);
     let expected: u64 = (0..args.clients)
         .map(|i| senders_in_room(i % rooms) as u64)
         .sum::<u64>()
@@ -212,13 +226,14 @@ struct Plan {
     window: u64,
     rate: u64,
     size: usize,
-    start: Instant,
+    /// The clock of the send times carried in the messages.
+    epoch: Instant,
     deadline: tokio::time::Instant,
 }
 
 /// Text of message `seq`: its send time in microseconds since the run started, padded.
 fn message_text(plan: &Plan, seq: u64) -> String {
-    let sent_us = plan.start.elapsed().as_micros() as u64;
+    let sent_us = plan.epoch.elapsed().as_micros() as u64;
     let mut text = format!("{sent_us}:{seq}:");
     text.extend(std::iter::repeat_n(
         'x',
@@ -231,7 +246,7 @@ fn sent_us(text: &str) -> Option<u64> {
     text.split(':').next()?.parse().ok()
 }
 
-async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<ClientResult> {
+async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<(ClientResult, Conn)> {
     let mut result = ClientResult {
         deliveries: 0,
         latency: Histogram::new(3)?,
@@ -253,7 +268,7 @@ async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<ClientResult> {
             conn.flush().await?;
         }
         if result.deliveries >= plan.expected && echoed >= plan.to_send {
-            return Ok(result);
+            return Ok((result, conn));
         }
         let tick = async {
             match pacer.as_mut() {
@@ -283,7 +298,7 @@ async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<ClientResult> {
             ServerMsg::Chat { from, text, .. } => {
                 result.deliveries += 1;
                 if let Some(t) = sent_us(&text) {
-                    let now = plan.start.elapsed().as_micros() as u64;
+                    let now = plan.epoch.elapsed().as_micros() as u64;
                     result.latency.record(now.saturating_sub(t).max(1))?;
                 }
                 if from == plan.me {

@@ -51,8 +51,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         |i| format!("idle-{}", i % rooms),
     )
     .await?;
-    // Every join notice has been sent to every earlier member: drain them, so the server's
-    // queues are empty when it is measured, and keep answering pings while holding.
+    // The join notices have drained (see `connect_all`); keep answering pings while holding.
     let holders: Vec<_> = conns.into_iter().map(|c| tokio::spawn(hold(c))).collect();
     tokio::time::sleep(Duration::from_secs(args.hold)).await;
     let after = args.target.server_pid.map(proc_stats::sample).transpose()?;

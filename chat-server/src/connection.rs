@@ -1,5 +1,5 @@
-//! One client connection: the handshake, then a loop that reads frames and acts on them,
-//! with a separate writer task (see [`crate::outbound`]) draining its queue.
+//! One client connection: the handshake, then a loop that reads frames and acts on them
+//! while its [`Writer`] (see [`crate::outbound`]) drains its queue, both in one task.
 //!
 //! Every way a connection ends is an [`Ending`]: the reason the room is told, and the last
 //! frame the client gets where the connection still allows one. Nothing here panics on
@@ -10,6 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
+
 use futures::StreamExt;
 use shared::limits::{MAX_REASON_BYTES, MAX_TEXT_BYTES};
 use shared::protocol::DEFAULT_ROOM;
@@ -18,15 +22,14 @@ use shared::{
 };
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::task::JoinHandle;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, Sleep, sleep_until, timeout};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
 use crate::files::{Peer, Transfers};
 use crate::names::{check_nick, check_room};
-use crate::outbound::{self, FileLane, Outbox, PushError, encode};
+use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode};
 use crate::rate::{self, TokenBucket};
 use crate::registry::{ClientId, Refusal};
 use crate::server::Shared;
@@ -42,7 +45,7 @@ const READ_BUFFER_KEEP: usize = 4 * 1024;
 ///
 /// A client that sends fast has its frames waiting in the read buffer, so its task could
 /// go on handling them (and filling every member's queue) for tokio's whole cooperative
-/// budget of 128 operations, while the members' writer tasks, woken meanwhile, wait their
+/// budget of 128 operations, while the members' tasks, woken meanwhile to write, wait their
 /// turn: tokio runs a woken task on the waker's own worker, after the waker yields. Without
 /// this, a burst larger than a queue would make a member look slow that is not. The budget
 /// counts bytes, not frames, because what a burst puts in each member's queue is its size:
@@ -64,21 +67,25 @@ fn turn_cost(msg: &ClientMsg) -> usize {
 }
 
 /// Serves one accepted connection until it ends.
-pub(crate) async fn serve(
+///
+/// Not an `async fn`: its arguments would be kept twice in the task's state (once as they
+/// were passed, once moved into the body), for the connection's whole life. The state is
+/// the [`Connection`] and the shutdown token, no more.
+pub(crate) fn serve(
     socket: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
     shutdown: CancellationToken,
-) {
+) -> impl Future<Output = ()> {
     // Chat frames are small and latency matters more than packet count; the writer already
     // batches what is queued.
     if let Err(e) = socket.set_nodelay(true) {
         debug!(%peer, error = %e, "could not set TCP_NODELAY");
     }
     let (read, write) = socket.into_split();
-    let (outbox, queue) = outbound::queue(shared.config.queue_bytes);
+    let outbox = outbound::queue(shared.config.queue_bytes);
     let lane = outbox.file_lane();
-    let writer = tokio::spawn(outbound::write_frames(queue, write));
+    let writer = Writer::new(&outbox, write);
     let mut conn = Connection {
         frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
         outbox,
@@ -90,13 +97,15 @@ pub(crate) async fn serve(
         id: None,
         pings_sent: 0,
     };
-    // The handshake and the close are boxed: they run once, briefly, and their state
-    // (timers, the first frame) would otherwise enlarge this task for its whole life.
-    let ending = match Box::pin(conn.handshake(&shutdown)).await {
-        Ok(()) => conn.chat(&shutdown).await,
-        Err(ending) => ending,
-    };
-    Box::pin(conn.close(ending)).await;
+    async move {
+        // The handshake and the close are boxed: they run once, briefly, and their state
+        // (timers, the first frame) would otherwise enlarge this task for its whole life.
+        let ending = match Box::pin(conn.handshake(&shutdown)).await {
+            Ok(()) => conn.chat(&shutdown).await,
+            Err(ending) => ending,
+        };
+        Box::pin(conn.close(ending)).await;
+    }
 }
 
 struct Connection {
@@ -108,7 +117,7 @@ struct Connection {
     /// Uploads and downloads; boxed and made on first use, so that a connection that
     /// only chats stays small.
     transfers: Option<Box<Transfers>>,
-    writer: JoinHandle<std::io::Result<()>>,
+    writer: Writer,
     shared: Arc<Shared>,
     peer: SocketAddr,
     /// Set once logged in.
@@ -116,10 +125,28 @@ struct Connection {
     pings_sent: u64,
 }
 
+/// What the chat loop keeps between events.
+struct ChatState {
+    /// When the last complete frame arrived.
+    last_heard: Instant,
+    /// Whether the client was pinged since then.
+    pinged: bool,
+    /// Bytes of requests handled since the task last let others run.
+    spent_in_turn: usize,
+    /// The client's message rate; `None` when the server sets none.
+    bucket: Option<TokenBucket>,
+    /// Since when the client has been held back by the rate without a break (a pause
+    /// that lets the bucket fill up halfway).
+    throttled_since: Option<Instant>,
+}
+
+/// What the chat loop awaits after an event: a wait for the rate, or a file message.
+type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Ending>> + Send + 'a>>;
+
 /// What woke the chat loop up.
 enum Event {
     Frame(Option<Result<ClientMsg, CodecError>>),
-    WriterDone,
+    WriterStopped(Stopped),
     Shutdown,
     Tick,
 }
@@ -183,11 +210,10 @@ impl Connection {
                 "invalid room",
             ));
         }
-        let writer = self.writer.abort_handle();
         let id = self
             .shared
             .registry
-            .login(&nick, &room, self.outbox.clone(), writer)
+            .login(&nick, &room, self.outbox.clone())
             .map_err(|r| {
                 let reason = match r.kind {
                     ErrorKind::InvalidRoom => "too many rooms",
@@ -201,91 +227,160 @@ impl Connection {
     }
 
     /// Serves a logged-in client until the connection ends.
-    ///
-    /// Keepalive: every complete frame counts as a sign of life. After `ping_interval`
-    /// without one the client is pinged, after `idle_timeout` it is dropped. The timer is
-    /// not reset per frame (that would cost a timer update per message); it fires at the
-    /// next deadline and works out from the time of the last frame what is due.
     async fn chat(&mut self, shutdown: &CancellationToken) -> Ending {
         let Some(id) = self.id else {
             return Ending::closed();
         };
-        let ping_interval = self.shared.config.ping_interval;
-        let idle_timeout = self.shared.config.idle_timeout;
-        let mut last_heard = Instant::now();
-        let mut pinged = false;
-        let mut spent_in_turn = 0;
+        let now = Instant::now();
         let config = &self.shared.config;
-        let mut bucket = TokenBucket::new(config.msg_rate, config.msg_burst, last_heard);
-        // Since when the client has been held back by the rate without a break (a pause
-        // that lets the bucket fill up halfway).
-        let mut throttled_since: Option<Instant> = None;
-        let tick = sleep_until(last_heard + ping_interval);
+        let mut state = ChatState {
+            last_heard: now,
+            pinged: false,
+            spent_in_turn: 0,
+            bucket: TokenBucket::new(config.msg_rate, config.msg_burst, now),
+            throttled_since: None,
+        };
+        let tick = sleep_until(now + config.ping_interval);
         tokio::pin!(tick);
+        // Made once, not at every event: waiting for the shutdown registers with the token,
+        // which every connection shares.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        // Only boxed futures are awaited below besides the event itself, and each event is
+        // handled by a plain function: whatever lives across an `.await` here is part of
+        // every connection's task for its whole life.
         loop {
-            let event = tokio::select! {
-                () = shutdown.cancelled() => Event::Shutdown,
-                _ = &mut self.writer => Event::WriterDone,
-                frame = self.frames.next() => Event::Frame(frame),
-                () = &mut tick => Event::Tick,
-            };
-            match event {
-                Event::Shutdown => return Ending::shutdown(),
-                // The writer failed or was aborted (slow consumer); either way nothing more
-                // can reach this client.
-                Event::WriterDone => return Ending::writer_gone(),
-                Event::Frame(None) => return Ending::closed(),
-                Event::Frame(Some(Err(e))) => return Ending::codec(e),
-                Event::Frame(Some(Ok(msg))) => {
-                    last_heard = Instant::now();
-                    pinged = false;
-                    if let Some(bucket) = bucket.as_mut().filter(|_| rate::counts(&msg)) {
-                        let wait = bucket.take(last_heard);
-                        if wait.is_zero() {
-                            if bucket.rested() {
-                                throttled_since = None;
-                            }
-                        } else {
-                            // Boxed: a rare path, kept out of every connection's future.
-                            let held =
-                                Box::pin(self.throttle(wait, &mut throttled_since, shutdown));
-                            if let Err(ending) = held.await {
-                                return ending;
-                            }
-                        }
-                    }
-                    spent_in_turn += turn_cost(&msg);
-                    if let Err(ending) = self.handle(id, msg).await {
-                        return ending;
-                    }
-                    self.release_read_buffer();
-                    if spent_in_turn >= BYTES_PER_TURN {
-                        spent_in_turn = 0;
-                        tokio::task::yield_now().await;
-                    }
+            // Output first: the writer makes progress (and reports only when it stops)
+            // before more requests are read.
+            let next = poll_fn(|cx| {
+                if cancelled.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Shutdown);
                 }
-                Event::Tick => {
-                    let now = Instant::now();
-                    if now >= last_heard + idle_timeout {
-                        let text = format!("nothing received for {}", seconds(idle_timeout));
-                        return Ending::refused(ErrorKind::Timeout, text, "timed out");
-                    }
-                    if !pinged && now >= last_heard + ping_interval {
-                        self.pings_sent += 1;
-                        let token = self.pings_sent;
-                        if let Err(ending) = self.send(&ServerMsg::Ping { token }) {
+                if let Poll::Ready(stopped) = self.writer.poll_run(cx) {
+                    return Poll::Ready(Event::WriterStopped(stopped));
+                }
+                if let Poll::Ready(frame) = self.frames.poll_next_unpin(cx) {
+                    return Poll::Ready(Event::Frame(frame));
+                }
+                tick.as_mut().poll(cx).map(|()| Event::Tick)
+            });
+            // Blocks of their own, so that the event is not kept across the awaits below,
+            // and what is awaited lets go of `self` and `state` after.
+            {
+                let waiting = {
+                    let event = next.await;
+                    self.on_event(id, event, &mut state, tick.as_mut(), shutdown)
+                };
+                match waiting {
+                    Err(ending) => return ending,
+                    Ok(None) => {}
+                    Ok(Some(waiting)) => {
+                        if let Err(ending) = waiting.await {
                             return ending;
                         }
-                        pinged = true;
                     }
-                    let next = if pinged {
-                        last_heard + idle_timeout
-                    } else {
-                        last_heard + ping_interval
-                    };
-                    tick.as_mut().reset(next);
                 }
             }
+            self.release_read_buffer();
+            if state.spent_in_turn >= BYTES_PER_TURN {
+                state.spent_in_turn = 0;
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// Acts on an event: at once, or by returning what must be awaited (a wait for the
+    /// rate, or a file message). An `Err` ends the connection.
+    fn on_event<'a>(
+        &'a mut self,
+        id: ClientId,
+        event: Event,
+        state: &'a mut ChatState,
+        tick: Pin<&mut Sleep>,
+        shutdown: &'a CancellationToken,
+    ) -> Result<Option<Waiting<'a>>, Ending> {
+        match event {
+            Event::Shutdown => Err(Ending::shutdown()),
+            // Nothing more can reach this client.
+            Event::WriterStopped(stopped) => Err(Ending::stopped(stopped)),
+            Event::Frame(None) => Err(Ending::closed()),
+            Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
+            Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, state, shutdown),
+            Event::Tick => self.on_tick(state, tick).map(|()| None),
+        }
+    }
+
+    /// Acts on a message from the client: at once, or by returning what must be awaited.
+    fn on_message<'a>(
+        &'a mut self,
+        id: ClientId,
+        msg: ClientMsg,
+        state: &'a mut ChatState,
+        shutdown: &'a CancellationToken,
+    ) -> Result<Option<Waiting<'a>>, Ending> {
+        state.last_heard = Instant::now();
+        state.pinged = false;
+        state.spent_in_turn += turn_cost(&msg);
+        let mut wait = Duration::ZERO;
+        if let Some(bucket) = state.bucket.as_mut().filter(|_| rate::counts(&msg)) {
+            wait = bucket.take(state.last_heard);
+            if wait.is_zero() && bucket.rested() {
+                state.throttled_since = None;
+            }
+        }
+        // The rare paths are boxed: their state (timers, disk work) would otherwise enlarge
+        // every connection's task for its whole life.
+        if !wait.is_zero() {
+            let held =
+                self.throttle_then_handle(id, msg, wait, &mut state.throttled_since, shutdown);
+            return Ok(Some(Box::pin(held)));
+        }
+        Ok(match self.handle(id, msg)? {
+            None => None,
+            Some(file) => Some(Box::pin(self.transfer(id, file))),
+        })
+    }
+
+    /// Keepalive: every complete frame counts as a sign of life. After `ping_interval`
+    /// without one the client is pinged, after `idle_timeout` it is dropped. The timer is
+    /// not reset per frame (that would cost a timer update per message); it fires at the
+    /// next deadline, and this works out from the time of the last frame what is due.
+    fn on_tick(&mut self, state: &mut ChatState, tick: Pin<&mut Sleep>) -> Result<(), Ending> {
+        let config = &self.shared.config;
+        let (ping_interval, idle_timeout) = (config.ping_interval, config.idle_timeout);
+        let now = Instant::now();
+        if now >= state.last_heard + idle_timeout {
+            let text = format!("nothing received for {}", seconds(idle_timeout));
+            return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
+        }
+        if !state.pinged && now >= state.last_heard + ping_interval {
+            self.pings_sent += 1;
+            let token = self.pings_sent;
+            self.send(&ServerMsg::Ping { token })?;
+            state.pinged = true;
+        }
+        let next = if state.pinged {
+            state.last_heard + idle_timeout
+        } else {
+            state.last_heard + ping_interval
+        };
+        tick.reset(next);
+        Ok(())
+    }
+
+    /// Waits `wait` for the rate, then acts on `msg`.
+    async fn throttle_then_handle(
+        &mut self,
+        id: ClientId,
+        msg: ClientMsg,
+        wait: Duration,
+        throttled_since: &mut Option<Instant>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), Ending> {
+        self.throttle(wait, throttled_since, shutdown).await?;
+        match self.handle(id, msg)? {
+            None => Ok(()),
+            Some(file) => self.transfer(id, file).await,
         }
     }
 
@@ -325,18 +420,17 @@ impl Connection {
         }
         tokio::select! {
             () = shutdown.cancelled() => Err(Ending::shutdown()),
-            _ = &mut self.writer => Err(Ending::writer_gone()),
+            stopped = self.writer.run() => Err(Ending::stopped(stopped)),
             () = tokio::time::sleep(wait) => Ok(()),
         }
     }
 
-    /// Acts on one frame from a logged-in client. An `Err` ends the connection.
-    ///
-    /// Only file messages wait (for the disk, for room in an upload's queue); their
-    /// handling is boxed, so that the chat loop's own state stays small.
-    async fn handle(&mut self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
+    /// Acts on a message from a logged-in client. `Ok(Some(msg))`: a file message, which
+    /// may wait (for the disk, for room in an upload's queue), for
+    /// [`Connection::transfer`]. An `Err` ends the connection.
+    fn handle(&mut self, id: ClientId, msg: ClientMsg) -> Result<Option<ClientMsg>, Ending> {
         let registry = &self.shared.registry;
-        match msg {
+        let done = match msg {
             msg @ (ClientMsg::UploadStart { .. }
             | ClientMsg::UploadChunk { .. }
             | ClientMsg::UploadFinish { .. }
@@ -344,7 +438,7 @@ impl Connection {
             | ClientMsg::UploadResume { .. }
             | ClientMsg::ListFiles
             | ClientMsg::Download { .. }
-            | ClientMsg::DownloadCancel { .. }) => Box::pin(self.transfer(id, msg)).await,
+            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(msg)),
             ClientMsg::Hello { .. } => {
                 self.refuse(ErrorKind::AlreadyLoggedIn, "already logged in".into())
             }
@@ -385,7 +479,8 @@ impl Connection {
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
-        }
+        };
+        done.map(|()| None)
     }
 
     /// Hands a file message to this connection's transfers and sends the answer.
@@ -397,7 +492,25 @@ impl Connection {
             lane: &self.lane,
         };
         let transfers = self.transfers.get_or_insert_default();
-        match transfers.handle(peer, msg).await {
+        let writer = &mut self.writer;
+        // The disk or an upload's worker may keep this waiting; the client's chat goes out
+        // meanwhile. The file message is handled to the end even if the writer stops, so
+        // that no upload is left half set up.
+        let mut stopped = None;
+        let answer = {
+            let handling = transfers.handle(peer, msg);
+            tokio::pin!(handling);
+            loop {
+                tokio::select! {
+                    answer = &mut handling => break answer,
+                    s = writer.run(), if stopped.is_none() => stopped = Some(s),
+                }
+            }
+        };
+        if let Some(stopped) = stopped {
+            return Err(Ending::stopped(stopped));
+        }
+        match answer {
             Some(answer) => self.send(&answer),
             None => Ok(()),
         }
@@ -455,8 +568,7 @@ impl Connection {
             ..
         } = self;
         if let (Some(transfers), Some(id)) = (transfers, id) {
-            // Before the queue is dropped: upload workers hold a handle on it, which they
-            // let go of here, and the writer ends only once every handle is gone.
+            // First, so that what the uploads' workers say as they let go is flushed too.
             transfers.close(id, shared.config.flush_timeout).await;
         }
         if let Some(id) = id {
@@ -471,21 +583,17 @@ impl Connection {
             // Nothing more can be done if the queue is full or closed.
             let _ = outbox.push(&last);
         }
-        // The registry dropped its handle on the queue in `leave`; once this one goes too,
-        // the writer ends after writing what is queued, and closes the socket's sending
-        // side.
-        drop(outbox);
         if ending.flush {
-            if timeout(shared.config.flush_timeout, &mut writer)
-                .await
-                .is_err()
-            {
-                debug!(%peer, "writer did not flush in time");
-                writer.abort();
+            // Writes what is queued and closes the socket's sending side.
+            match timeout(shared.config.flush_timeout, writer.finish()).await {
+                Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
+                Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
+                Ok(Ok(())) => {}
             }
-        } else {
-            writer.abort();
         }
+        // Closes the queue: the upload workers and downloads still holding it stop.
+        drop(writer);
+        drop(outbox);
         drop(frames);
     }
 }
@@ -583,6 +691,17 @@ impl Ending {
         }
     }
 
+    /// The writer stopped: the client was cut off as a slow consumer, or the socket failed.
+    fn stopped(stopped: Stopped) -> Self {
+        match stopped {
+            Stopped::Cut => Self::slow_consumer(),
+            Stopped::Failed(error) => {
+                debug!(%error, "could not write to the client");
+                Self::writer_gone()
+            }
+        }
+    }
+
     fn writer_gone() -> Self {
         Self {
             reason: "connection closed".into(),
@@ -620,6 +739,31 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every connection's task holds this future for its whole life, so its size is the
+    /// bulk of what an idle connection costs (tokio rounds a task up to 128 bytes).
+    /// A change that makes it larger should be a choice, made here.
+    #[tokio::test]
+    async fn the_connection_task_stays_small() {
+        let data = tempfile::tempdir().unwrap();
+        let config = crate::Config::default();
+        let shared = Arc::new(Shared {
+            files: crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
+            registry: crate::registry::Registry::default(),
+            config,
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, accepted) = tokio::join!(
+            TcpStream::connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        let (socket, peer) = accepted.unwrap();
+        let task = serve(socket, peer, shared, CancellationToken::new());
+        let size = std::mem::size_of_val(&task);
+        println!("connection task: {size} bytes");
+        assert!(size <= 1024, "the connection task grew to {size} bytes");
+        drop(client);
+    }
 
     #[test]
     fn truncate_keeps_whole_characters() {

@@ -10,8 +10,8 @@
 //! - `rate`: the token bucket behind the per-connection request rate, and which requests
 //!   count against it.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
-//!   and the writer task that drains them, chat first, batching what is queued into one
-//!   write.
+//!   and the writer that drains them (polled by the connection's task), chat first,
+//!   batching what is queued into one write.
 //! - `registry`: who is connected under which nick in which room, behind one
 //!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
 //! - [`names`]: what a valid nick or room name is, and how names are compared: rooms

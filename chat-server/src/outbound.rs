@@ -1,5 +1,5 @@
-//! The outbound side of a connection: a bounded byte queue of encoded frames and the task
-//! that writes it to the socket.
+//! The outbound side of a connection: a bounded byte queue of encoded frames, and the
+//! [`Writer`] that the connection's task drives to write it to the socket.
 //!
 //! Frames are encoded once, by whoever produces them; a broadcast appends the same encoded
 //! bytes to every member's queue. A queue is one growable buffer, not a list of frames:
@@ -10,21 +10,29 @@
 //! microseconds; one delivery here costs a fraction of one).
 //!
 //! Producers never wait: they use [`Outbox::push`], and a full queue means the client is not
-//! reading, which the caller answers by disconnecting it. Only the writer task ever waits on
-//! the socket, so a stuck peer stalls nothing but its own writer.
+//! reading, which the caller answers by cutting it off ([`Outbox::cut`]). Only the writer
+//! ever waits on the socket, so a stuck peer stalls nothing but its own connection.
+//!
+//! The writer is not a task of its own: the connection's task polls it beside the socket's
+//! read side (a push wakes that task), which saves every connection a second task and the
+//! memory it holds while idle. Its state (the batch being written) lives in the [`Writer`],
+//! not in a future, so the connection can stop polling it and come back without losing a
+//! byte.
 //!
 //! File data takes a second, short queue, the [`FileLane`]: the writer takes from it only
 //! when the chat queue is empty, so chat is never held back by a download, and downloads
 //! wait for room in it (they do not count as a slow consumer).
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use shared::{ErrorKind, ServerMsg, encode_frame};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
@@ -59,13 +67,9 @@ pub(crate) fn encode(msg: &ServerMsg) -> Bytes {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
-    /// Wakes the writer: a frame was queued, or the last producer left.
-    wake: Notify,
-    /// Wakes file senders and [`Outbox::closed`]: the file lane has room, or the writer
-    /// stopped.
+    /// Wakes file senders and [`Outbox::closed`]: the file lane has room, or the queue
+    /// closed.
     room: Notify,
-    /// Live [`Outbox`] handles; when it drops to zero the writer finishes and closes.
-    producers: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -77,10 +81,24 @@ struct Queue {
     files: VecDeque<Bytes>,
     /// Most bytes the queue may hold.
     limit: usize,
-    /// The writer has stopped: nothing pushed will ever be written.
-    writer_gone: bool,
-    /// Every [`Outbox`] is gone: the writer ends once the queue is empty.
-    producers_gone: bool,
+    /// The connection's task, when its writer found nothing to write; the next push wakes
+    /// it.
+    writer: Option<Waker>,
+    /// Nothing pushed will be written any more: the writer is gone, or the client was cut
+    /// off.
+    closed: bool,
+    /// The client was cut off as a slow consumer.
+    cut: bool,
+}
+
+impl Queue {
+    /// Drops what can no longer be written and says so to everyone waiting.
+    fn close(&mut self) -> Option<Waker> {
+        self.closed = true;
+        self.bytes = BytesMut::new();
+        self.files = VecDeque::new();
+        self.writer.take()
+    }
 }
 
 impl Shared {
@@ -106,8 +124,18 @@ impl Shared {
     }
 }
 
+/// Wakes the connection's task, if its writer left its waker (see [`Writer`]), once the
+/// lock is released.
+fn wake_writer(mut queue: MutexGuard<'_, Queue>) {
+    let writer = queue.writer.take();
+    drop(queue);
+    if let Some(writer) = writer {
+        writer.wake();
+    }
+}
+
 /// The producing end of a connection's queue. Cloning it is cheap (a reference count).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Outbox {
     shared: Arc<Shared>,
 }
@@ -117,7 +145,8 @@ pub(crate) struct Outbox {
 pub(crate) enum PushError {
     /// The queue is full: the client does not read fast enough.
     Full,
-    /// The writer has stopped (the socket failed or the connection is closing).
+    /// The queue is closed (the socket failed, the connection is closing, or the client
+    /// was cut off).
     Closed,
 }
 
@@ -125,7 +154,7 @@ impl Outbox {
     /// Appends an encoded `frame` without waiting. A frame is queued whole or not at all.
     pub(crate) fn push(&self, frame: &[u8]) -> Result<(), PushError> {
         let mut queue = self.shared.lock();
-        if queue.writer_gone {
+        if queue.closed {
             return Err(PushError::Closed);
         }
         if queue.bytes.len() + frame.len() > queue.limit {
@@ -137,17 +166,30 @@ impl Outbox {
             queue.bytes.reserve(first);
         }
         queue.bytes.extend_from_slice(frame);
-        drop(queue);
+        // Frames pushed onto a non-empty queue go out with the first one's write.
         if was_empty {
-            self.shared.wake.notify_one();
+            wake_writer(queue);
         }
         Ok(())
     }
 
-    /// Completes when the writer has stopped.
+    /// Cuts the client off: drops what is queued, refuses everything from now on, and
+    /// wakes the connection, whose writer then stops with [`Stopped::Cut`].
+    pub(crate) fn cut(&self) {
+        let mut queue = self.shared.lock();
+        queue.cut = true;
+        let writer = queue.close();
+        drop(queue);
+        self.shared.room.notify_waiters();
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
+    /// Completes when the queue has closed: the connection is ending or ended.
     pub(crate) async fn closed(&self) {
         self.shared
-            .wait_for_room(|queue| queue.writer_gone.then_some(()))
+            .wait_for_room(|queue| queue.closed.then_some(()))
             .await;
     }
 
@@ -167,12 +209,12 @@ pub(crate) struct FileLane {
 }
 
 impl FileLane {
-    /// Queues `frame`, waiting for room. An error means the writer has stopped.
+    /// Queues `frame`, waiting for room. An error means the queue has closed.
     pub(crate) async fn send(&self, frame: Bytes) -> Result<(), PushError> {
         let mut frame = Some(frame);
         self.shared
             .wait_for_room(|queue| {
-                if queue.writer_gone {
+                if queue.closed {
                     return Some(Err(PushError::Closed));
                 }
                 if queue.files.len() >= FILE_LANE_FRAMES {
@@ -182,233 +224,302 @@ impl FileLane {
                 Some(Ok(()))
             })
             .await?;
-        self.shared.wake.notify_one();
+        wake_writer(self.shared.lock());
         Ok(())
     }
 }
 
-impl Clone for Outbox {
-    fn clone(&self) -> Self {
-        self.shared.producers.fetch_add(1, Ordering::Relaxed);
-        Self {
-            shared: Arc::clone(&self.shared),
-        }
+/// Creates an empty queue that holds at most `limit_bytes` of chat frames. Its
+/// [`Writer`] is made with [`Writer::new`].
+pub(crate) fn queue(limit_bytes: usize) -> Outbox {
+    Outbox {
+        shared: Arc::new(Shared {
+            queue: Mutex::new(Queue {
+                bytes: BytesMut::new(),
+                files: VecDeque::new(),
+                limit: limit_bytes,
+                writer: None,
+                closed: false,
+                cut: false,
+            }),
+            room: Notify::new(),
+        }),
     }
 }
 
-impl Drop for Outbox {
-    fn drop(&mut self) {
-        if self.shared.producers.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.shared.lock().producers_gone = true;
-            self.shared.wake.notify_one();
-        }
-    }
-}
-
-/// The consuming end of a connection's queue, for [`write_frames`].
+/// Why a [`Writer`] stopped.
 #[derive(Debug)]
-pub(crate) struct Frames {
-    shared: Arc<Shared>,
+pub(crate) enum Stopped {
+    /// Writing to the socket failed.
+    Failed(io::Error),
+    /// The client was cut off ([`Outbox::cut`]).
+    Cut,
 }
 
-impl Frames {
-    /// Waits for something to write: all the queued chat bytes, or else one frame of the
-    /// file lane. `None` once the chat queue is empty and every producer is gone.
-    async fn next(&mut self) -> Option<Next> {
+/// Writes a connection's queue to its socket, driven by the connection's task.
+///
+/// Everything queued while the previous write was in progress goes out in the next single
+/// write. A frame of the file lane is written only when no chat frame is queued, one at a
+/// time, so that a chat frame waits behind at most one chunk. Dropping the writer closes
+/// the queue.
+#[derive(Debug)]
+pub(crate) struct Writer<W = OwnedWriteHalf> {
+    shared: Arc<Shared>,
+    socket: W,
+    /// What is being written (a batch of chat frames or one frame of file data) and not
+    /// yet accepted by the socket; empty when the writer is idle.
+    current: Bytes,
+}
+
+impl<W: AsyncWrite + Unpin> Writer<W> {
+    /// The writer of `outbox`'s queue, to `socket`. Make one per queue.
+    pub(crate) fn new(outbox: &Outbox, socket: W) -> Self {
+        Self {
+            shared: Arc::clone(&outbox.shared),
+            socket,
+            current: Bytes::new(),
+        }
+    }
+
+    /// Writes until nothing is queued. Whenever this returns `Pending` or `Ready(Ok)`, the
+    /// queue holds the task's waker, so that a push onto the empty queue, or a cut, wakes
+    /// the task (the socket wakes it too when it has room again).
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Stopped>> {
         loop {
-            {
-                let mut queue = self.shared.lock();
-                if !queue.bytes.is_empty() {
-                    return Some(Next::Chat(std::mem::take(&mut queue.bytes)));
-                }
-                if queue.producers_gone {
-                    return None;
-                }
-                if let Some(frame) = queue.files.pop_front() {
-                    if queue.files.capacity() > FILE_LANE_FRAMES && queue.files.is_empty() {
-                        queue.files = VecDeque::new();
+            while !self.current.is_empty() {
+                match Pin::new(&mut self.socket).poll_write(cx, &self.current) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(Stopped::Failed(io::ErrorKind::WriteZero.into())));
                     }
-                    drop(queue);
-                    self.shared.room.notify_waiters();
-                    return Some(Next::File(frame));
+                    Poll::Ready(Ok(written)) => self.current.advance(written),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Stopped::Failed(e))),
+                    Poll::Pending => {
+                        // The peer does not read: stay reachable for `cut`.
+                        let mut queue = self.shared.lock();
+                        if queue.cut {
+                            return Poll::Ready(Err(Stopped::Cut));
+                        }
+                        register(&mut queue, cx);
+                        return Poll::Pending;
+                    }
                 }
             }
-            // A push between the check above and this wait stores a permit in `Notify`,
-            // so the wake-up is not lost.
-            self.shared.wake.notified().await;
+            // Frees the written batch before the next one is taken.
+            self.current = Bytes::new();
+            let mut queue = self.shared.lock();
+            if queue.cut {
+                return Poll::Ready(Err(Stopped::Cut));
+            }
+            if !queue.bytes.is_empty() {
+                self.current = std::mem::take(&mut queue.bytes).freeze();
+                continue;
+            }
+            let Some(frame) = queue.files.pop_front() else {
+                register(&mut queue, cx);
+                return Poll::Ready(Ok(()));
+            };
+            if queue.files.capacity() > FILE_LANE_FRAMES && queue.files.is_empty() {
+                queue.files = VecDeque::new();
+            }
+            drop(queue);
+            self.shared.room.notify_waiters();
+            self.current = frame;
         }
+    }
+
+    /// Writes what is queued, as it comes. Completes only when the writer stops; until
+    /// then it can be dropped and called again without losing anything, as a branch of a
+    /// `select!`.
+    pub(crate) async fn run(&mut self) -> Stopped {
+        poll_fn(|cx| self.poll_run(cx)).await
+    }
+
+    /// [`Writer::run`] for a hand-written poll.
+    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Stopped> {
+        match self.poll_drain(cx) {
+            Poll::Ready(Err(stopped)) => Poll::Ready(stopped),
+            // Nothing to write: the queue holds the waker.
+            Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// Writes everything queued, then closes the sending direction so that the peer reads
+    /// end of stream.
+    pub(crate) async fn finish(&mut self) -> Result<(), Stopped> {
+        poll_fn(|cx| self.poll_drain(cx)).await?;
+        self.socket.shutdown().await.map_err(Stopped::Failed)
+    }
+}
+
+/// Leaves the task's waker in the queue, for the next push onto an empty queue or a cut.
+fn register(queue: &mut Queue, cx: &Context<'_>) {
+    if !queue
+        .writer
+        .as_ref()
+        .is_some_and(|w| w.will_wake(cx.waker()))
+    {
+        queue.writer = Some(cx.waker().clone());
+    }
+}
+
+impl<W> Drop for Writer<W> {
+    fn drop(&mut self) {
+        let writer = self.shared.lock().close();
+        self.shared.room.notify_waiters();
+        drop(writer);
     }
 }
 
 #[cfg(test)]
-impl Frames {
-    /// Whatever is queued now, without waiting.
-    pub(crate) fn take_now(&mut self) -> BytesMut {
+impl Outbox {
+    /// Whatever is queued now, taken without a writer.
+    pub(crate) fn take_now(&self) -> BytesMut {
         std::mem::take(&mut self.shared.lock().bytes)
     }
 }
 
-/// What the writer writes next.
-enum Next {
-    /// Every chat frame queued so far, in one buffer.
-    Chat(BytesMut),
-    /// One frame of file data.
-    File(Bytes),
-}
-
-impl Drop for Frames {
-    fn drop(&mut self) {
-        let mut queue = self.shared.lock();
-        queue.writer_gone = true;
-        // Free what can no longer be written.
-        queue.bytes = BytesMut::new();
-        queue.files = VecDeque::new();
-        drop(queue);
-        self.shared.room.notify_waiters();
-    }
-}
-
-/// Creates a queue that holds at most `limit_bytes`. The consuming end goes to
-/// [`write_frames`].
-pub(crate) fn queue(limit_bytes: usize) -> (Outbox, Frames) {
-    let shared = Arc::new(Shared {
-        queue: Mutex::new(Queue {
-            bytes: BytesMut::new(),
-            files: VecDeque::new(),
-            limit: limit_bytes,
-            writer_gone: false,
-            producers_gone: false,
-        }),
-        wake: Notify::new(),
-        room: Notify::new(),
-        producers: AtomicUsize::new(1),
-    });
-    (
-        Outbox {
-            shared: Arc::clone(&shared),
-        },
-        Frames { shared },
-    )
-}
-
-/// Writes queued frames to `socket` until every [`Outbox`] is gone and the queue is empty,
-/// then closes the sending direction so that the peer reads end of stream.
-///
-/// Everything queued while the previous write was in progress goes out in the next single
-/// write. A frame of the file lane is written only when no chat frame is queued, one at a
-/// time, so that a chat frame waits behind at most one chunk. The writer stops at the
-/// first write error; the connection notices that the task ended.
-pub(crate) async fn write_frames(mut frames: Frames, mut socket: OwnedWriteHalf) -> io::Result<()> {
-    while let Some(next) = frames.next().await {
-        match next {
-            Next::Chat(batch) => socket.write_all(&batch).await?,
-            Next::File(frame) => socket.write_all(&frame).await?,
-        }
-    }
-    socket.shutdown().await
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use tokio::io::AsyncReadExt;
+    use tokio::net::tcp::OwnedReadHalf;
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::oneshot;
+
     use super::*;
+
+    /// A connected pair on loopback: the client end, and the server's halves.
+    async fn sockets() -> (TcpStream, OwnedReadHalf, OwnedWriteHalf) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, accepted) = tokio::join!(client, listener.accept());
+        let (read, write) = accepted.unwrap().0.into_split();
+        (client.unwrap(), read, write)
+    }
+
+    /// Drives `writer` as a connection does, until told to finish; returns how it ended.
+    fn drive(
+        mut writer: Writer,
+    ) -> (
+        oneshot::Sender<()>,
+        tokio::task::JoinHandle<Result<(), Stopped>>,
+    ) {
+        let (finish, finishing) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                stopped = writer.run() => Err(stopped),
+                _ = finishing => writer.finish().await,
+            }
+        });
+        (finish, task)
+    }
+
+    async fn read_all(mut client: TcpStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        client.read_to_end(&mut all).await.unwrap();
+        all
+    }
 
     #[tokio::test]
     async fn writer_sends_every_frame_in_order_then_closes() {
-        use tokio::io::AsyncReadExt;
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let mut all = Vec::new();
-            stream.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        let (server, _) = listener.accept().await.unwrap();
-        let (_read, write) = server.into_split();
-        let (outbox, rx) = queue(1024);
-        let writer = tokio::spawn(write_frames(rx, write));
-        let extra = outbox.clone();
+        let (client, _read, write) = sockets().await;
+        let reader = tokio::spawn(read_all(client));
+        let outbox = queue(1024);
+        let (finish, writer) = drive(Writer::new(&outbox, write));
         for i in 0..10u8 {
             outbox.push(&vec![i; usize::from(i) + 1]).unwrap();
             tokio::task::yield_now().await;
         }
-        drop(outbox);
-        extra.push(b"end").unwrap();
-        drop(extra);
+        outbox.push(b"end").unwrap();
+        finish.send(()).unwrap();
         writer.await.unwrap().unwrap();
         let mut expected: Vec<u8> = (0..10u8)
             .flat_map(|i| std::iter::repeat_n(i, usize::from(i) + 1))
             .collect();
         expected.extend_from_slice(b"end");
-        assert_eq!(client.await.unwrap(), expected);
+        assert_eq!(reader.await.unwrap(), expected);
+        // The writer is gone: nothing more is accepted.
+        assert_eq!(outbox.push(b"late"), Err(PushError::Closed));
     }
 
     #[tokio::test]
     async fn chat_frames_go_before_queued_file_frames() {
-        use tokio::io::AsyncReadExt;
-
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let client = tokio::spawn(async move {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let mut all = Vec::new();
-            stream.read_to_end(&mut all).await.unwrap();
-            all
-        });
-        let (server, _) = listener.accept().await.unwrap();
-        let (_read, write) = server.into_split();
-        let (outbox, rx) = queue(1024);
+        let (client, _read, write) = sockets().await;
+        let reader = tokio::spawn(read_all(client));
+        let outbox = queue(1024);
         let lane = outbox.file_lane();
         // Both queues hold frames before the writer starts: the chat frames win.
         lane.send(Bytes::from_static(b"F1")).await.unwrap();
         lane.send(Bytes::from_static(b"F2")).await.unwrap();
         outbox.push(b"c1").unwrap();
         outbox.push(b"c2").unwrap();
-        drop(lane);
-        let writer = tokio::spawn(write_frames(rx, write));
+        let (finish, writer) = drive(Writer::new(&outbox, write));
         // Once the file lane is drained, the writer still serves chat.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         outbox.push(b"c3").unwrap();
-        let watcher = outbox.clone();
-        drop(outbox);
-        drop(watcher);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        finish.send(()).unwrap();
         writer.await.unwrap().unwrap();
-        assert_eq!(client.await.unwrap(), b"c1c2F1F2c3");
+        assert_eq!(reader.await.unwrap(), b"c1c2F1F2c3");
     }
 
     #[tokio::test]
-    async fn closed_completes_when_the_writer_stops() {
-        let (outbox, rx) = queue(16);
+    async fn closed_completes_when_the_writer_is_dropped() {
+        let (_client, _read, write) = sockets().await;
+        let outbox = queue(16);
+        let writer = Writer::new(&outbox, write);
         let waiting = tokio::spawn({
             let outbox = outbox.clone();
             async move { outbox.closed().await }
         });
-        drop(rx);
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        drop(writer);
+        tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("closed() completes")
             .unwrap();
     }
 
     #[test]
-    fn a_full_queue_refuses_whole_frames_and_says_so() {
-        let (outbox, rx) = queue(4);
+    fn a_full_queue_refuses_whole_frames_and_a_cut_one_everything() {
+        let outbox = queue(4);
         assert_eq!(outbox.push(b"abc"), Ok(()));
         assert_eq!(outbox.push(b"de"), Err(PushError::Full));
         assert_eq!(outbox.push(b"f"), Ok(()));
-        drop(rx);
+        outbox.cut();
         assert_eq!(outbox.push(b""), Err(PushError::Closed));
+        assert!(outbox.take_now().is_empty(), "a cut drops what was queued");
+    }
+
+    #[tokio::test]
+    async fn a_cut_stops_a_writer_stuck_on_a_peer_that_does_not_read() {
+        let (_client, _read, write) = sockets().await;
+        let outbox = queue(64 << 20);
+        let (_finish, writer) = drive(Writer::new(&outbox, write));
+        // Far more than the two sockets' buffers hold: the writer blocks in `write`.
+        for _ in 0..256 {
+            outbox.push(&[7; 64 * 1024]).unwrap();
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!writer.is_finished(), "the writer is waiting for the peer");
+        outbox.cut();
+        let stopped = tokio::time::timeout(Duration::from_secs(5), writer)
+            .await
+            .expect("the cut wakes the writer")
+            .unwrap();
+        assert!(matches!(stopped, Err(Stopped::Cut)), "{stopped:?}");
     }
 
     #[tokio::test]
     async fn an_emptied_queue_holds_no_buffer() {
-        let (outbox, mut rx) = queue(1 << 20);
+        let (client, _read, write) = sockets().await;
+        let outbox = queue(1 << 20);
+        let mut writer = Writer::new(&outbox, write);
         outbox.push(&[1; 100]).unwrap();
-        let Some(Next::Chat(batch)) = rx.next().await else {
-            panic!("expected the chat batch");
-        };
-        assert_eq!(batch.len(), 100);
+        writer.finish().await.unwrap();
         assert_eq!(outbox.shared.lock().bytes.capacity(), 0);
+        assert!(writer.current.is_empty());
+        assert_eq!(read_all(client).await.len(), 100);
     }
 }

@@ -7,7 +7,7 @@
 //! increase in that order.
 //!
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
-//! its writer task is aborted, which ends its connection.
+//! its queue is cut ([`Outbox::cut`]), which ends its connection.
 //!
 //! Rooms are keyed by [`names::fold`], so they are unique case-insensitively; nicks by
 //! [`names::fold`], which also treats look-alike characters as the same; the
@@ -19,7 +19,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use shared::{ChatKind, ErrorKind, PROTOCOL_VERSION, RoomEvent, ServerMsg};
-use tokio::task::AbortHandle;
 
 use crate::names;
 use crate::outbound::{Outbox, PushError, encode};
@@ -85,8 +84,6 @@ struct Client {
     /// Folded name of the client's room.
     room: String,
     outbox: Outbox,
-    /// Aborting the writer ends the connection; used for slow consumers.
-    writer: AbortHandle,
 }
 
 #[derive(Debug)]
@@ -114,7 +111,6 @@ impl Registry {
         nick: &str,
         room: &str,
         outbox: Outbox,
-        writer: AbortHandle,
     ) -> Result<ClientId, Refusal> {
         self.with(|inner| {
             let key = names::fold(nick);
@@ -131,7 +127,6 @@ impl Registry {
                 nick: nick.to_owned(),
                 room: names::fold(room),
                 outbox,
-                writer,
             };
             let room_key = client.room.clone();
             inner.clients.insert(id, client);
@@ -432,7 +427,7 @@ impl Inner {
     fn evict_slow(&mut self) {
         while let Some(id) = self.slow.pop() {
             if let Some(client) = self.remove(id, "slow consumer".to_owned()) {
-                client.writer.abort();
+                client.outbox.cut();
                 tracing::warn!(
                     client = id,
                     nick = %client.nick,
@@ -497,7 +492,7 @@ pub(crate) fn now_ms() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbound::{Frames, queue};
+    use crate::outbound::queue;
     use bytes::BytesMut;
     use shared::ClientCodec;
     use tokio_util::codec::Decoder;
@@ -505,13 +500,13 @@ mod tests {
     /// A logged-in client whose queue the test reads directly.
     struct Probe {
         id: ClientId,
-        rx: Frames,
+        outbox: Outbox,
         read: BytesMut,
     }
 
     impl Probe {
         fn next(&mut self) -> Option<ServerMsg> {
-            self.read.extend_from_slice(&self.rx.take_now());
+            self.read.extend_from_slice(&self.outbox.take_now());
             ClientCodec::default()
                 .decode(&mut self.read)
                 .expect("server frames decode")
@@ -522,17 +517,12 @@ mod tests {
         }
     }
 
-    /// A writer task that never finishes, to have an `AbortHandle`.
-    fn parked_writer() -> AbortHandle {
-        tokio::spawn(std::future::pending::<()>()).abort_handle()
-    }
-
     fn login(reg: &Registry, nick: &str, room: &str, limit_bytes: usize) -> Probe {
-        let (outbox, rx) = queue(limit_bytes);
-        let id = reg.login(nick, room, outbox, parked_writer()).unwrap();
+        let outbox = queue(limit_bytes);
+        let id = reg.login(nick, room, outbox.clone()).unwrap();
         Probe {
             id,
-            rx,
+            outbox,
             read: BytesMut::new(),
         }
     }
@@ -561,10 +551,8 @@ mod tests {
     async fn nicks_are_unique_ignoring_case() {
         let reg = Registry::default();
         let _bob = login(&reg, "bob", "lobby", 4096);
-        let (outbox, _rx) = queue(8);
-        let refused = reg
-            .login("BOB", "other", outbox, parked_writer())
-            .unwrap_err();
+        let outbox = queue(8);
+        let refused = reg.login("BOB", "other", outbox).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::NickTaken);
     }
 
@@ -629,10 +617,8 @@ mod tests {
         let _bob = login(&reg, "bob", "lobby", 4096);
         // Cyrillic о, Greek ο, fullwidth letters.
         for nick in ["b\u{043E}b", "B\u{03BF}b", "\u{FF42}\u{FF4F}\u{FF42}"] {
-            let (outbox, _rx) = queue(8);
-            let refused = reg
-                .login(nick, "lobby", outbox, parked_writer())
-                .unwrap_err();
+            let outbox = queue(8);
+            let refused = reg.login(nick, "lobby", outbox).unwrap_err();
             assert_eq!(refused.kind, ErrorKind::NickTaken, "{nick:?}");
         }
         let bobby = login(&reg, "bobby", "lobby", 4096);
@@ -650,10 +636,8 @@ mod tests {
         let reg = Registry::new(2);
         let mut a = login(&reg, "a", "one", 4096);
         let _b = login(&reg, "b", "two", 4096);
-        let (outbox, _rx) = queue(4096);
-        let refused = reg
-            .login("c", "three", outbox, parked_writer())
-            .unwrap_err();
+        let outbox = queue(4096);
+        let refused = reg.login("c", "three", outbox).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::InvalidRoom);
         // Existing rooms can still be entered, in any case.
         let c = login(&reg, "c", "ONE", 4096);

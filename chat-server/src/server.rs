@@ -1,5 +1,6 @@
 //! The accept loop, the connection cap, and graceful shutdown.
 
+use futures::FutureExt;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
@@ -222,12 +223,11 @@ impl Server {
             };
             let shared = Arc::clone(&self.shared);
             let stop = self.stop.clone();
-            tokio::spawn(async move {
-                connection::serve(socket, peer, shared, stop).await;
-                // Returned only now, so that shutdown can wait for every connection.
-                drop(slot);
-                drop(permit);
-            });
+            // The slot and the permit are returned only when the connection ends, so that
+            // shutdown can wait for every connection. `map`, not an `async` block: awaiting
+            // the connection inside one would keep its state twice in the task.
+            let connection = connection::serve(socket, peer, shared, stop);
+            tokio::spawn(connection.map(move |()| drop((slot, permit))));
         }
     }
 

@@ -126,8 +126,7 @@ impl Handle {
     }
 
     /// Tells the worker its connection is gone, so that it lets go of the connection's
-    /// queue (the connection's writer ends only once every handle on that queue is gone)
-    /// and starts the grace period.
+    /// queue and starts the grace period.
     pub(crate) async fn detach(&self, lease: ClientId) {
         let _ = self.tx.send(Command::Detach { lease }).await;
     }
@@ -246,8 +245,11 @@ async fn run(
     let outcome = loop {
         let next = match &owner {
             Some((_, outbox)) => tokio::select! {
+                // Commands first: the chunks a connection passed on before it ended, and
+                // its `Detach`, are still its own.
+                biased;
                 command = commands.recv() => Next::Command(command),
-                // The owner's connection ended without saying so (its writer is gone).
+                // The owner's connection ended without saying so (its queue closed).
                 () = outbox.closed() => Next::OwnerGone,
             },
             None => tokio::select! {
