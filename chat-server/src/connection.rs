@@ -147,7 +147,6 @@ type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Ending>> + Send + 'a>>
 enum Event {
     Frame(Option<Result<ClientMsg, CodecError>>),
     WriterStopped(Stopped),
-    Shutdown,
     Tick,
 }
 
@@ -242,20 +241,15 @@ impl Connection {
         };
         let tick = sleep_until(now + config.ping_interval);
         tokio::pin!(tick);
-        // Made once, not at every event: waiting for the shutdown registers with the token,
-        // which every connection shares.
-        let cancelled = shutdown.cancelled();
-        tokio::pin!(cancelled);
         // Only boxed futures are awaited below besides the event itself, and each event is
         // handled by a plain function: whatever lives across an `.await` here is part of
         // every connection's task for its whole life.
         loop {
             // Output first: the writer makes progress (and reports only when it stops)
             // before more requests are read.
+            // A shutdown comes through the queue too (`Registry::close`): polling the
+            // server's shared token at every event would contend on its lock.
             let next = poll_fn(|cx| {
-                if cancelled.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(Event::Shutdown);
-                }
                 if let Poll::Ready(stopped) = self.writer.poll_run(cx) {
                     return Poll::Ready(Event::WriterStopped(stopped));
                 }
@@ -300,7 +294,6 @@ impl Connection {
         shutdown: &'a CancellationToken,
     ) -> Result<Option<Waiting<'a>>, Ending> {
         match event {
-            Event::Shutdown => Err(Ending::shutdown()),
             // Nothing more can reach this client.
             Event::WriterStopped(stopped) => Err(Ending::stopped(stopped)),
             Event::Frame(None) => Err(Ending::closed()),
@@ -695,6 +688,7 @@ impl Ending {
     fn stopped(stopped: Stopped) -> Self {
         match stopped {
             Stopped::Cut => Self::slow_consumer(),
+            Stopped::ShuttingDown => Self::shutdown(),
             Stopped::Failed(error) => {
                 debug!(%error, "could not write to the client");
                 Self::writer_gone()

@@ -89,9 +89,23 @@ struct Queue {
     closed: bool,
     /// The client was cut off as a slow consumer.
     cut: bool,
+    /// The server is shutting down: the connection should say so and close.
+    shutting_down: bool,
 }
 
 impl Queue {
+    /// Why the writer should stop writing, if it should; a shutdown only if `serving`
+    /// (not while the connection flushes its last frames).
+    fn stopped(&self, serving: bool) -> Option<Stopped> {
+        if self.cut {
+            Some(Stopped::Cut)
+        } else if serving && self.shutting_down {
+            Some(Stopped::ShuttingDown)
+        } else {
+            None
+        }
+    }
+
     /// Drops what can no longer be written and says so to everyone waiting.
     fn close(&mut self) -> Option<Waker> {
         self.closed = true;
@@ -186,6 +200,20 @@ impl Outbox {
         }
     }
 
+    /// Tells the connection that the server is shutting down: its writer stops with
+    /// [`Stopped::ShuttingDown`] (what is queued stays, for the connection to flush). One
+    /// wake-up per connection at shutdown, instead of every connection watching a shared
+    /// token at every event.
+    pub(crate) fn shut_down(&self) {
+        let mut queue = self.shared.lock();
+        queue.shutting_down = true;
+        let writer = queue.writer.take();
+        drop(queue);
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
     /// Completes when the queue has closed: the connection is ending or ended.
     pub(crate) async fn closed(&self) {
         self.shared
@@ -241,6 +269,7 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
                 writer: None,
                 closed: false,
                 cut: false,
+                shutting_down: false,
             }),
             room: Notify::new(),
         }),
@@ -254,6 +283,8 @@ pub(crate) enum Stopped {
     Failed(io::Error),
     /// The client was cut off ([`Outbox::cut`]).
     Cut,
+    /// The server is shutting down ([`Outbox::shut_down`]).
+    ShuttingDown,
 }
 
 /// Writes a connection's queue to its socket, driven by the connection's task.
@@ -281,10 +312,11 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
         }
     }
 
-    /// Writes until nothing is queued. Whenever this returns `Pending` or `Ready(Ok)`, the
+    /// Writes until nothing is queued; stops at a cut, and at a shutdown if `serving`.
+    /// Whenever this returns `Pending` or `Ready(Ok)`, the
     /// queue holds the task's waker, so that a push onto the empty queue, or a cut, wakes
     /// the task (the socket wakes it too when it has room again).
-    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Stopped>> {
+    fn poll_drain(&mut self, cx: &mut Context<'_>, serving: bool) -> Poll<Result<(), Stopped>> {
         loop {
             while !self.current.is_empty() {
                 match Pin::new(&mut self.socket).poll_write(cx, &self.current) {
@@ -294,10 +326,10 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
                     Poll::Ready(Ok(written)) => self.current.advance(written),
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(Stopped::Failed(e))),
                     Poll::Pending => {
-                        // The peer does not read: stay reachable for `cut`.
+                        // The peer does not read: stay reachable for a cut or a shutdown.
                         let mut queue = self.shared.lock();
-                        if queue.cut {
-                            return Poll::Ready(Err(Stopped::Cut));
+                        if let Some(stopped) = queue.stopped(serving) {
+                            return Poll::Ready(Err(stopped));
                         }
                         register(&mut queue, cx);
                         return Poll::Pending;
@@ -307,8 +339,8 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             // Frees the written batch before the next one is taken.
             self.current = Bytes::new();
             let mut queue = self.shared.lock();
-            if queue.cut {
-                return Poll::Ready(Err(Stopped::Cut));
+            if let Some(stopped) = queue.stopped(serving) {
+                return Poll::Ready(Err(stopped));
             }
             if !queue.bytes.is_empty() {
                 self.current = std::mem::take(&mut queue.bytes).freeze();
@@ -336,7 +368,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
 
     /// [`Writer::run`] for a hand-written poll.
     pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Stopped> {
-        match self.poll_drain(cx) {
+        match self.poll_drain(cx, true) {
             Poll::Ready(Err(stopped)) => Poll::Ready(stopped),
             // Nothing to write: the queue holds the waker.
             Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
@@ -346,7 +378,7 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Writes everything queued, then closes the sending direction so that the peer reads
     /// end of stream.
     pub(crate) async fn finish(&mut self) -> Result<(), Stopped> {
-        poll_fn(|cx| self.poll_drain(cx)).await?;
+        poll_fn(|cx| self.poll_drain(cx, false)).await?;
         self.socket.shutdown().await.map_err(Stopped::Failed)
     }
 }

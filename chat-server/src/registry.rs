@@ -123,6 +123,10 @@ impl Registry {
             let id = inner.next_client;
             inner.nicks.insert(key, id);
             inner.looks.insert(look, id);
+            if inner.closing {
+                // Logged in as the server shuts down: told at once, like everyone else.
+                outbox.shut_down();
+            }
             let client = Client {
                 nick: nick.to_owned(),
                 room: names::fold(room),
@@ -318,8 +322,13 @@ impl Registry {
 
     /// Stops all delivery, for shutdown: every client is about to be told `Shutdown` by
     /// its own connection, and nothing may follow that.
+    /// Every connection learns it through its queue ([`Outbox::shut_down`]).
     pub(crate) fn close(&self) {
-        self.lock().closing = true;
+        let mut inner = self.lock();
+        inner.closing = true;
+        for client in inner.clients.values() {
+            client.outbox.shut_down();
+        }
     }
 
     /// Runs `f` under the lock, then disconnects the slow consumers it found.
