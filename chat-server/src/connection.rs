@@ -133,6 +133,8 @@ struct ChatState {
     pinged: bool,
     /// Bytes of requests handled since the task last let others run.
     spent_in_turn: usize,
+    /// Whether the client said something to its room since then.
+    said: bool,
     /// The client's message rate; `None` when the server sets none.
     bucket: Option<TokenBucket>,
     /// Since when the client has been held back by the rate without a break (a pause
@@ -236,6 +238,7 @@ impl Connection {
             last_heard: now,
             pinged: false,
             spent_in_turn: 0,
+            said: false,
             bucket: TokenBucket::new(config.msg_rate, config.msg_burst, now),
             throttled_since: None,
         };
@@ -276,8 +279,14 @@ impl Connection {
                 }
             }
             self.release_read_buffer();
-            if state.spent_in_turn >= BYTES_PER_TURN {
+            // The room first: once the client's requests in hand are handled, the members
+            // woken by its messages run before this task writes the client's own echo. A
+            // sender sees its line once the room has been served, so it cannot outrun the
+            // room, and the echo does not jump the queue of a thousand writes.
+            let room_first = state.said && self.frames.read_buffer().is_empty();
+            if state.spent_in_turn >= BYTES_PER_TURN || room_first {
                 state.spent_in_turn = 0;
+                state.said = false;
                 tokio::task::yield_now().await;
             }
         }
@@ -314,6 +323,7 @@ impl Connection {
         state.last_heard = Instant::now();
         state.pinged = false;
         state.spent_in_turn += turn_cost(&msg);
+        state.said |= matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. });
         let mut wait = Duration::ZERO;
         if let Some(bucket) = state.bucket.as_mut().filter(|_| rate::counts(&msg)) {
             wait = bucket.take(state.last_heard);
