@@ -22,11 +22,12 @@ use shared::{
 };
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::time::{Instant, Sleep, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
+use crate::Config;
 use crate::files::{Peer, Transfers};
 use crate::names::{check_nick, check_room};
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode};
@@ -95,7 +96,6 @@ pub(crate) fn serve(
         shared,
         peer,
         id: None,
-        pings_sent: 0,
     };
     async move {
         // The handshake and the close are boxed: they run once, briefly, and their state
@@ -122,15 +122,10 @@ struct Connection {
     peer: SocketAddr,
     /// Set once logged in.
     id: Option<ClientId>,
-    pings_sent: u64,
 }
 
 /// What the chat loop keeps between events.
 struct ChatState {
-    /// When the last complete frame arrived.
-    last_heard: Instant,
-    /// Whether the client was pinged since then.
-    pinged: bool,
     /// Bytes of requests handled since the task last let others run.
     spent_in_turn: usize,
     /// Whether the client said something to its room since then.
@@ -149,7 +144,6 @@ type Waiting<'a> = Pin<Box<dyn Future<Output = Result<(), Ending>> + Send + 'a>>
 enum Event {
     Frame(Option<Result<ClientMsg, CodecError>>),
     WriterStopped(Stopped),
-    Tick,
 }
 
 impl Connection {
@@ -235,15 +229,11 @@ impl Connection {
         let now = Instant::now();
         let config = &self.shared.config;
         let mut state = ChatState {
-            last_heard: now,
-            pinged: false,
             spent_in_turn: 0,
             said: false,
             bucket: TokenBucket::new(config.msg_rate, config.msg_burst, now),
             throttled_since: None,
         };
-        let tick = sleep_until(now + config.ping_interval);
-        tokio::pin!(tick);
         // Only boxed futures are awaited below besides the event itself, and each event is
         // handled by a plain function: whatever lives across an `.await` here is part of
         // every connection's task for its whole life.
@@ -256,17 +246,14 @@ impl Connection {
                 if let Poll::Ready(stopped) = self.writer.poll_run(cx) {
                     return Poll::Ready(Event::WriterStopped(stopped));
                 }
-                if let Poll::Ready(frame) = self.frames.poll_next_unpin(cx) {
-                    return Poll::Ready(Event::Frame(frame));
-                }
-                tick.as_mut().poll(cx).map(|()| Event::Tick)
+                self.frames.poll_next_unpin(cx).map(Event::Frame)
             });
             // Blocks of their own, so that the event is not kept across the awaits below,
             // and what is awaited lets go of `self` and `state` after.
             {
                 let waiting = {
                     let event = next.await;
-                    self.on_event(id, event, &mut state, tick.as_mut(), shutdown)
+                    self.on_event(id, event, &mut state, shutdown)
                 };
                 match waiting {
                     Err(ending) => return ending,
@@ -299,16 +286,14 @@ impl Connection {
         id: ClientId,
         event: Event,
         state: &'a mut ChatState,
-        tick: Pin<&mut Sleep>,
         shutdown: &'a CancellationToken,
     ) -> Result<Option<Waiting<'a>>, Ending> {
         match event {
             // Nothing more can reach this client.
-            Event::WriterStopped(stopped) => Err(Ending::stopped(stopped)),
+            Event::WriterStopped(stopped) => Err(Ending::stopped(stopped, &self.shared.config)),
             Event::Frame(None) => Err(Ending::closed()),
             Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
             Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, state, shutdown),
-            Event::Tick => self.on_tick(state, tick).map(|()| None),
         }
     }
 
@@ -320,13 +305,13 @@ impl Connection {
         state: &'a mut ChatState,
         shutdown: &'a CancellationToken,
     ) -> Result<Option<Waiting<'a>>, Ending> {
-        state.last_heard = Instant::now();
-        state.pinged = false;
+        // A sign of life, for the keepalive (`Registry::keep_alive`).
+        self.outbox.heard(self.shared.registry.now_ms());
         state.spent_in_turn += turn_cost(&msg);
         state.said |= matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. });
         let mut wait = Duration::ZERO;
         if let Some(bucket) = state.bucket.as_mut().filter(|_| rate::counts(&msg)) {
-            wait = bucket.take(state.last_heard);
+            wait = bucket.take(Instant::now());
             if wait.is_zero() && bucket.rested() {
                 state.throttled_since = None;
             }
@@ -342,33 +327,6 @@ impl Connection {
             None => None,
             Some(file) => Some(Box::pin(self.transfer(id, file))),
         })
-    }
-
-    /// Keepalive: every complete frame counts as a sign of life. After `ping_interval`
-    /// without one the client is pinged, after `idle_timeout` it is dropped. The timer is
-    /// not reset per frame (that would cost a timer update per message); it fires at the
-    /// next deadline, and this works out from the time of the last frame what is due.
-    fn on_tick(&mut self, state: &mut ChatState, tick: Pin<&mut Sleep>) -> Result<(), Ending> {
-        let config = &self.shared.config;
-        let (ping_interval, idle_timeout) = (config.ping_interval, config.idle_timeout);
-        let now = Instant::now();
-        if now >= state.last_heard + idle_timeout {
-            let text = format!("nothing received for {}", seconds(idle_timeout));
-            return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
-        }
-        if !state.pinged && now >= state.last_heard + ping_interval {
-            self.pings_sent += 1;
-            let token = self.pings_sent;
-            self.send(&ServerMsg::Ping { token })?;
-            state.pinged = true;
-        }
-        let next = if state.pinged {
-            state.last_heard + idle_timeout
-        } else {
-            state.last_heard + ping_interval
-        };
-        tick.reset(next);
-        Ok(())
     }
 
     /// Waits `wait` for the rate, then acts on `msg`.
@@ -423,7 +381,7 @@ impl Connection {
         }
         tokio::select! {
             () = shutdown.cancelled() => Err(Ending::shutdown()),
-            stopped = self.writer.run() => Err(Ending::stopped(stopped)),
+            stopped = self.writer.run() => Err(Ending::stopped(stopped, config)),
             () = tokio::time::sleep(wait) => Ok(()),
         }
     }
@@ -511,7 +469,7 @@ impl Connection {
             }
         };
         if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped));
+            return Err(Ending::stopped(stopped, &self.shared.config));
         }
         match answer {
             Some(answer) => self.send(&answer),
@@ -695,10 +653,14 @@ impl Ending {
     }
 
     /// The writer stopped: the client was cut off as a slow consumer, or the socket failed.
-    fn stopped(stopped: Stopped) -> Self {
+    fn stopped(stopped: Stopped, config: &Config) -> Self {
         match stopped {
             Stopped::Cut => Self::slow_consumer(),
             Stopped::ShuttingDown => Self::shutdown(),
+            Stopped::TimedOut => {
+                let text = format!("nothing received for {}", seconds(config.idle_timeout));
+                Self::refused(ErrorKind::Timeout, text, "timed out")
+            }
             Stopped::Failed(error) => {
                 debug!(%error, "could not write to the client");
                 Self::writer_gone()

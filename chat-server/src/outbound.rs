@@ -27,6 +27,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -67,6 +68,10 @@ pub(crate) fn encode(msg: &ServerMsg) -> Bytes {
 #[derive(Debug)]
 struct Shared {
     queue: Mutex<Queue>,
+    /// When the client last completed a frame (milliseconds on the registry's clock),
+    /// with [`PINGED`] set once the keepalive pinged it since. Written by the connection
+    /// at every frame, read by the keepalive sweep: an atomic, not the queue's lock.
+    heard: AtomicU64,
     /// Wakes file senders and [`Outbox::closed`]: the file lane has room, or the queue
     /// closed.
     room: Notify,
@@ -87,22 +92,33 @@ struct Queue {
     /// Nothing pushed will be written any more: the writer is gone, or the client was cut
     /// off.
     closed: bool,
-    /// The client was cut off as a slow consumer.
-    cut: bool,
-    /// The server is shutting down: the connection should say so and close.
-    shutting_down: bool,
+    /// Why the connection should end, once told (see [`Stopped`]).
+    stop: Option<Stop>,
 }
 
+/// Why a connection is told to end through its queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// Cut off as a slow consumer: nothing more is written.
+    Cut,
+    /// The client sent nothing for the idle timeout.
+    TimedOut,
+    /// The server is shutting down.
+    ShuttingDown,
+}
+
+/// The bit of [`Shared::heard`] that says the client was pinged since it was last heard.
+const PINGED: u64 = 1 << 63;
+
 impl Queue {
-    /// Why the writer should stop writing, if it should; a shutdown only if `serving`
-    /// (not while the connection flushes its last frames).
+    /// Why the writer should stop writing, if it should; only a cut once the connection
+    /// is no longer `serving` (while it flushes its last frames).
     fn stopped(&self, serving: bool) -> Option<Stopped> {
-        if self.cut {
-            Some(Stopped::Cut)
-        } else if serving && self.shutting_down {
-            Some(Stopped::ShuttingDown)
-        } else {
-            None
+        match self.stop? {
+            Stop::Cut => Some(Stopped::Cut),
+            _ if !serving => None,
+            Stop::TimedOut => Some(Stopped::TimedOut),
+            Stop::ShuttingDown => Some(Stopped::ShuttingDown),
         }
     }
 
@@ -191,7 +207,7 @@ impl Outbox {
     /// wakes the connection, whose writer then stops with [`Stopped::Cut`].
     pub(crate) fn cut(&self) {
         let mut queue = self.shared.lock();
-        queue.cut = true;
+        queue.stop = Some(Stop::Cut);
         let writer = queue.close();
         drop(queue);
         self.shared.room.notify_waiters();
@@ -205,13 +221,45 @@ impl Outbox {
     /// wake-up per connection at shutdown, instead of every connection watching a shared
     /// token at every event.
     pub(crate) fn shut_down(&self) {
+        self.tell(Stop::ShuttingDown);
+    }
+
+    /// Tells the connection that its client has been silent for the idle timeout: its
+    /// writer stops with [`Stopped::TimedOut`].
+    pub(crate) fn time_out(&self) {
+        self.tell(Stop::TimedOut);
+    }
+
+    /// Asks the connection to end (unless it was told already), keeping what is queued.
+    fn tell(&self, stop: Stop) {
         let mut queue = self.shared.lock();
-        queue.shutting_down = true;
-        let writer = queue.writer.take();
-        drop(queue);
-        if let Some(writer) = writer {
-            writer.wake();
-        }
+        queue.stop.get_or_insert(stop);
+        wake_writer(queue);
+    }
+
+    /// Records that the client completed a frame at `now_ms` (the registry's clock).
+    pub(crate) fn heard(&self, now_ms: u64) {
+        self.shared.heard.store(now_ms & !PINGED, Ordering::Relaxed);
+    }
+
+    /// When the client was last heard from, and whether it was pinged since.
+    pub(crate) fn last_heard(&self) -> (u64, bool) {
+        let heard = self.shared.heard.load(Ordering::Relaxed);
+        (heard & !PINGED, heard & PINGED != 0)
+    }
+
+    /// Marks the client as pinged, unless it was heard from meanwhile (then there is no
+    /// need); `heard_ms` is what [`Outbox::last_heard`] returned.
+    pub(crate) fn mark_pinged(&self, heard_ms: u64) -> bool {
+        self.shared
+            .heard
+            .compare_exchange(
+                heard_ms,
+                heard_ms | PINGED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
     }
 
     /// Completes when the queue has closed: the connection is ending or ended.
@@ -268,9 +316,9 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
                 limit: limit_bytes,
                 writer: None,
                 closed: false,
-                cut: false,
-                shutting_down: false,
+                stop: None,
             }),
+            heard: AtomicU64::new(0),
             room: Notify::new(),
         }),
     }
@@ -283,6 +331,8 @@ pub(crate) enum Stopped {
     Failed(io::Error),
     /// The client was cut off ([`Outbox::cut`]).
     Cut,
+    /// The client was silent for the idle timeout ([`Outbox::time_out`]).
+    TimedOut,
     /// The server is shutting down ([`Outbox::shut_down`]).
     ShuttingDown,
 }
@@ -407,6 +457,11 @@ impl Outbox {
     /// Whatever is queued now, taken without a writer.
     pub(crate) fn take_now(&self) -> BytesMut {
         std::mem::take(&mut self.shared.lock().bytes)
+    }
+
+    /// Whether the connection was told its client timed out.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.shared.lock().stop == Some(Stop::TimedOut)
     }
 }
 

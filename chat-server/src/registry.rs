@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use shared::{ChatKind, ErrorKind, PROTOCOL_VERSION, RoomEvent, ServerMsg};
@@ -47,6 +47,8 @@ pub(crate) struct Whereabouts {
 #[derive(Debug)]
 pub(crate) struct Registry {
     inner: Mutex<Inner>,
+    /// The start of the clock that [`Registry::now_ms`] reads.
+    epoch: Instant,
 }
 
 impl Default for Registry {
@@ -61,6 +63,8 @@ struct Inner {
     next_client: ClientId,
     /// Last message id handed out; ids start at 1.
     last_message: u64,
+    /// Last keepalive ping token handed out.
+    last_ping: u64,
     /// Set once the server shuts down: from then on nothing is delivered, so that the
     /// `Shutdown` frame is the last one every client gets.
     closing: bool,
@@ -101,6 +105,7 @@ impl Registry {
                 max_rooms,
                 ..Inner::default()
             }),
+            epoch: Instant::now(),
         }
     }
 
@@ -127,6 +132,7 @@ impl Registry {
                 // Logged in as the server shuts down: told at once, like everyone else.
                 outbox.shut_down();
             }
+            outbox.heard(self.now_ms());
             let client = Client {
                 nick: nick.to_owned(),
                 room: names::fold(room),
@@ -331,6 +337,40 @@ impl Registry {
         }
     }
 
+    /// Milliseconds since the registry was made: the clock of the keepalive, which
+    /// connections stamp with [`Outbox::heard`].
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The keepalive, for every logged-in client at once: one that completed no frame for
+    /// `ping_after` is pinged (once), one silent for `drop_after` is told to end (its
+    /// connection says why and leaves). One pass over the clients every so often costs
+    /// less than a timer per connection, and keeps every idle connection smaller.
+    pub(crate) fn keep_alive(&self, ping_after: Duration, drop_after: Duration) {
+        let now = self.now_ms();
+        let (ping_ms, drop_ms) = (millis(ping_after), millis(drop_after));
+        self.with(|inner| {
+            let mut pings = Vec::new();
+            for (&id, client) in &inner.clients {
+                let (heard, pinged) = client.outbox.last_heard();
+                let silent = now.saturating_sub(heard);
+                if silent >= drop_ms {
+                    client.outbox.time_out();
+                } else if silent >= ping_ms && !pinged && client.outbox.mark_pinged(heard) {
+                    pings.push(id);
+                }
+            }
+            for id in pings {
+                inner.last_ping += 1;
+                let ping = ServerMsg::Ping {
+                    token: inner.last_ping,
+                };
+                inner.send(id, encode(&ping));
+            }
+        });
+    }
+
     /// Runs `f` under the lock, then disconnects the slow consumers it found.
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         let mut inner = self.lock();
@@ -491,6 +531,10 @@ fn nick_taken(nick: &str) -> Refusal {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Milliseconds since the Unix epoch; 0 if the clock is set before 1970.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
@@ -554,6 +598,35 @@ mod tests {
             ServerMsg::Notice { event: RoomEvent::Joined { ref nick }, .. } if nick == "Alice"
         ));
         assert!(alice.next().is_none());
+    }
+
+    #[tokio::test]
+    async fn keepalive_pings_a_silent_client_once_then_times_it_out() {
+        let reg = Registry::default();
+        let mut quiet = login(&reg, "quiet", "lobby", 4096);
+        quiet.drain();
+        let hour = Duration::from_secs(3600);
+        // Heard from at login: nothing is due yet.
+        reg.keep_alive(hour, hour);
+        assert!(quiet.drain().is_empty());
+        // Silent for longer than the ping interval: one ping, however often the pass runs.
+        std::thread::sleep(Duration::from_millis(5));
+        reg.keep_alive(Duration::from_millis(1), hour);
+        reg.keep_alive(Duration::from_millis(1), hour);
+        let pings = quiet.drain();
+        assert!(
+            matches!(pings.as_slice(), [ServerMsg::Ping { .. }]),
+            "{pings:?}"
+        );
+        assert!(!quiet.outbox.timed_out());
+        // Heard from again: pinged again once it falls silent.
+        quiet.outbox.heard(reg.now_ms());
+        std::thread::sleep(Duration::from_millis(5));
+        reg.keep_alive(Duration::from_millis(1), hour);
+        assert!(matches!(quiet.drain().as_slice(), [ServerMsg::Ping { .. }]));
+        // Silent for the idle timeout: told to end.
+        reg.keep_alive(Duration::from_millis(1), Duration::from_millis(1));
+        assert!(quiet.outbox.timed_out());
     }
 
     #[tokio::test]
