@@ -1,11 +1,12 @@
 //! The outbound side of a connection: a bounded byte queue of encoded frames, and the
 //! [`Writer`] that the connection's task drives to write it to the socket.
 //!
-//! Frames are encoded once, by whoever produces them; a broadcast appends the same encoded
-//! bytes to every member's queue. A queue is one growable buffer, not a list of frames:
-//! appending a 100-byte frame is a short copy under an uncontended lock, and the writer
-//! takes everything queued since its last write in one swap and hands it to the kernel in
-//! one `write`. Under load that coalesces tens or hundreds of frames per system call, which
+//! Frames are encoded once, by whoever produces them; a broadcast hands the same encoded
+//! bytes to every member's queue. A frame that finds a queue empty is kept as it is,
+//! shared (a reference count, no copy); the frames that follow it before the writer runs
+//! are copied, with it, into one growable buffer: a short copy under an uncontended lock.
+//! The writer takes everything queued since its last write in one swap and hands it to
+//! the kernel in one `write`. Under load that coalesces tens or hundreds of frames per system call, which
 //! is what decides how many deliveries a core can make (one small `write` costs a few
 //! microseconds; one delivery here costs a fraction of one).
 //!
@@ -37,9 +38,9 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 
-/// Capacity given to an empty queue on its first push: a burst of small frames then fills
-/// it without reallocating at every frame. It is released when the writer empties the
-/// queue, so an idle connection holds no buffer at all.
+/// Capacity given to a queue's buffer when a second frame joins the first: a burst of
+/// small frames then fills it without reallocating at every frame. It is released when the
+/// writer empties the queue, so an idle connection holds no buffer at all.
 const FIRST_CAPACITY: usize = 512;
 
 /// Frames of file data queued for one connection. Each is a chunk of up to 64 KiB, and the
@@ -79,8 +80,8 @@ struct Shared {
 
 #[derive(Debug)]
 struct Queue {
-    bytes: BytesMut,
-    /// The file lane: frames of file data, written only when `bytes` is empty. Lives here
+    chat: Chat,
+    /// The file lane: frames of file data, written only when `chat` is empty. Lives here
     /// rather than in a channel of its own so that a connection that never downloads
     /// allocates nothing for it.
     files: VecDeque<Bytes>,
@@ -110,6 +111,48 @@ enum Stop {
 /// The bit of [`Shared::heard`] that says the client was pinged since it was last heard.
 const PINGED: u64 = 1 << 63;
 
+/// The chat frames queued for one connection, in order.
+#[derive(Debug, Default)]
+struct Chat {
+    /// The only frame queued, shared with every member it went to: a frame that finds the
+    /// queue empty (the usual case when traffic is light) is queued without an allocation
+    /// or a copy, and the writer writes the shared bytes.
+    single: Option<Bytes>,
+    /// Two frames or more, copied into one buffer for one write.
+    batch: BytesMut,
+}
+
+impl Chat {
+    fn len(&self) -> usize {
+        self.single.as_ref().map_or(self.batch.len(), Bytes::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.single.is_none() && self.batch.is_empty()
+    }
+
+    fn push(&mut self, frame: &Bytes) {
+        if self.is_empty() {
+            self.single = Some(frame.clone());
+            return;
+        }
+        if let Some(single) = self.single.take() {
+            self.batch
+                .reserve((single.len() + frame.len()).max(FIRST_CAPACITY));
+            self.batch.extend_from_slice(&single);
+        }
+        self.batch.extend_from_slice(frame);
+    }
+
+    /// Everything queued, leaving the queue empty and holding no buffer.
+    fn take(&mut self) -> Bytes {
+        match self.single.take() {
+            Some(single) => single,
+            None => std::mem::take(&mut self.batch).freeze(),
+        }
+    }
+}
+
 impl Queue {
     /// Why the writer should stop writing, if it should; only a cut once the connection
     /// is no longer `serving` (while it flushes its last frames).
@@ -125,7 +168,7 @@ impl Queue {
     /// Drops what can no longer be written and says so to everyone waiting.
     fn close(&mut self) -> Option<Waker> {
         self.closed = true;
-        self.bytes = BytesMut::new();
+        self.chat = Chat::default();
         self.files = VecDeque::new();
         self.writer.take()
     }
@@ -182,20 +225,16 @@ pub(crate) enum PushError {
 
 impl Outbox {
     /// Appends an encoded `frame` without waiting. A frame is queued whole or not at all.
-    pub(crate) fn push(&self, frame: &[u8]) -> Result<(), PushError> {
+    pub(crate) fn push(&self, frame: &Bytes) -> Result<(), PushError> {
         let mut queue = self.shared.lock();
         if queue.closed {
             return Err(PushError::Closed);
         }
-        if queue.bytes.len() + frame.len() > queue.limit {
+        if queue.chat.len() + frame.len() > queue.limit {
             return Err(PushError::Full);
         }
-        let was_empty = queue.bytes.is_empty();
-        if queue.bytes.capacity() == 0 {
-            let first = frame.len().max(FIRST_CAPACITY).min(queue.limit);
-            queue.bytes.reserve(first);
-        }
-        queue.bytes.extend_from_slice(frame);
+        let was_empty = queue.chat.is_empty();
+        queue.chat.push(frame);
         // Frames pushed onto a non-empty queue go out with the first one's write.
         if was_empty {
             wake_writer(queue);
@@ -311,7 +350,7 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
     Outbox {
         shared: Arc::new(Shared {
             queue: Mutex::new(Queue {
-                bytes: BytesMut::new(),
+                chat: Chat::default(),
                 files: VecDeque::new(),
                 limit: limit_bytes,
                 writer: None,
@@ -392,8 +431,8 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             if let Some(stopped) = queue.stopped(serving) {
                 return Poll::Ready(Err(stopped));
             }
-            if !queue.bytes.is_empty() {
-                self.current = std::mem::take(&mut queue.bytes).freeze();
+            if !queue.chat.is_empty() {
+                self.current = queue.chat.take();
                 continue;
             }
             let Some(frame) = queue.files.pop_front() else {
@@ -455,8 +494,8 @@ impl<W> Drop for Writer<W> {
 #[cfg(test)]
 impl Outbox {
     /// Whatever is queued now, taken without a writer.
-    pub(crate) fn take_now(&self) -> BytesMut {
-        std::mem::take(&mut self.shared.lock().bytes)
+    pub(crate) fn take_now(&self) -> Bytes {
+        self.shared.lock().chat.take()
     }
 
     /// Whether the connection was told its client timed out.
@@ -515,10 +554,12 @@ mod tests {
         let outbox = queue(1024);
         let (finish, writer) = drive(Writer::new(&outbox, write));
         for i in 0..10u8 {
-            outbox.push(&vec![i; usize::from(i) + 1]).unwrap();
+            outbox
+                .push(&Bytes::from(vec![i; usize::from(i) + 1]))
+                .unwrap();
             tokio::task::yield_now().await;
         }
-        outbox.push(b"end").unwrap();
+        outbox.push(&Bytes::from_static(b"end")).unwrap();
         finish.send(()).unwrap();
         writer.await.unwrap().unwrap();
         let mut expected: Vec<u8> = (0..10u8)
@@ -527,7 +568,10 @@ mod tests {
         expected.extend_from_slice(b"end");
         assert_eq!(reader.await.unwrap(), expected);
         // The writer is gone: nothing more is accepted.
-        assert_eq!(outbox.push(b"late"), Err(PushError::Closed));
+        assert_eq!(
+            outbox.push(&Bytes::from_static(b"late")),
+            Err(PushError::Closed)
+        );
     }
 
     #[tokio::test]
@@ -539,12 +583,12 @@ mod tests {
         // Both queues hold frames before the writer starts: the chat frames win.
         lane.send(Bytes::from_static(b"F1")).await.unwrap();
         lane.send(Bytes::from_static(b"F2")).await.unwrap();
-        outbox.push(b"c1").unwrap();
-        outbox.push(b"c2").unwrap();
+        outbox.push(&Bytes::from_static(b"c1")).unwrap();
+        outbox.push(&Bytes::from_static(b"c2")).unwrap();
         let (finish, writer) = drive(Writer::new(&outbox, write));
         // Once the file lane is drained, the writer still serves chat.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        outbox.push(b"c3").unwrap();
+        outbox.push(&Bytes::from_static(b"c3")).unwrap();
         tokio::time::sleep(Duration::from_millis(50)).await;
         finish.send(()).unwrap();
         writer.await.unwrap().unwrap();
@@ -570,11 +614,17 @@ mod tests {
     #[test]
     fn a_full_queue_refuses_whole_frames_and_a_cut_one_everything() {
         let outbox = queue(4);
-        assert_eq!(outbox.push(b"abc"), Ok(()));
-        assert_eq!(outbox.push(b"de"), Err(PushError::Full));
-        assert_eq!(outbox.push(b"f"), Ok(()));
+        assert_eq!(outbox.push(&Bytes::from_static(b"abc")), Ok(()));
+        assert_eq!(
+            outbox.push(&Bytes::from_static(b"de")),
+            Err(PushError::Full)
+        );
+        assert_eq!(outbox.push(&Bytes::from_static(b"f")), Ok(()));
         outbox.cut();
-        assert_eq!(outbox.push(b""), Err(PushError::Closed));
+        assert_eq!(
+            outbox.push(&Bytes::from_static(b"")),
+            Err(PushError::Closed)
+        );
         assert!(outbox.take_now().is_empty(), "a cut drops what was queued");
     }
 
@@ -585,7 +635,7 @@ mod tests {
         let (_finish, writer) = drive(Writer::new(&outbox, write));
         // Far more than the two sockets' buffers hold: the writer blocks in `write`.
         for _ in 0..256 {
-            outbox.push(&[7; 64 * 1024]).unwrap();
+            outbox.push(&Bytes::from(vec![7; 64 * 1024])).unwrap();
             tokio::task::yield_now().await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -598,14 +648,35 @@ mod tests {
         assert!(matches!(stopped, Err(Stopped::Cut)), "{stopped:?}");
     }
 
+    #[test]
+    fn a_lone_frame_is_shared_and_later_ones_are_batched_in_order() {
+        let outbox = queue(1024);
+        let first = Bytes::from(vec![1u8; 10]);
+        outbox.push(&first).unwrap();
+        let taken = outbox.take_now();
+        assert_eq!(taken.as_ptr(), first.as_ptr(), "queued without a copy");
+        for frame in [
+            &first,
+            &Bytes::from_static(b"two"),
+            &Bytes::from_static(b"three"),
+        ] {
+            outbox.push(frame).unwrap();
+        }
+        let mut expected = first.to_vec();
+        expected.extend_from_slice(b"twothree");
+        assert_eq!(outbox.take_now(), expected);
+        assert!(outbox.take_now().is_empty());
+    }
+
     #[tokio::test]
     async fn an_emptied_queue_holds_no_buffer() {
         let (client, _read, write) = sockets().await;
         let outbox = queue(1 << 20);
         let mut writer = Writer::new(&outbox, write);
-        outbox.push(&[1; 100]).unwrap();
+        outbox.push(&Bytes::from(vec![1; 100])).unwrap();
         writer.finish().await.unwrap();
-        assert_eq!(outbox.shared.lock().bytes.capacity(), 0);
+        assert!(outbox.shared.lock().chat.is_empty());
+        assert_eq!(outbox.shared.lock().chat.batch.capacity(), 0);
         assert!(writer.current.is_empty());
         assert_eq!(read_all(client).await.len(), 100);
     }
