@@ -15,12 +15,15 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
 bin=$target/release
 ulimit -n 65536 2>/dev/null || true
 
-# Starts a server on a free loopback port; sets $pid and $addr.
+# Starts a server on a free loopback port; sets $pid and $addr. $server_cpu, if set, pins
+# the server to that CPU with one worker thread.
 start_server() {
-    local log
+    local log w=$workers
     log=$(mktemp)
+    local pin=()
+    if [[ -n ${server_cpu:-} ]]; then pin=(taskset -c "$server_cpu"); w=1; fi
     # Thousands of clients from one address, senders far above a person's rate.
-    "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${workers:+--workers "$workers"} >"$log" 2>&1 &
+    "${pin[@]}" "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${w:+--workers "$w"} >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
@@ -37,9 +40,18 @@ run() {
     local name=$1; shift
     start_server
     printf '%s ' "$name"
-    "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
+    "${bench_pin[@]}" "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
     stop_server
 }
+
+# The one-message-in-flight scenarios again with a core each: the server on CPU 0 (one
+# worker), the load generator on CPU 1 (one worker), so that neither preempts the other.
+pinned() {
+    local server_cpu=0
+    local bench_pin=(env TOKIO_WORKER_THREADS=1 taskset -c 1)
+    run "$@"
+}
+bench_pin=()
 
 for round in $(seq "$rounds"); do
     echo "# round $round"
@@ -47,7 +59,13 @@ for round in $(seq "$rounds"); do
     run B fanout --clients 1000 --senders 1 --messages 1000
     run A1 fanout --clients 100 --senders 10 --messages 200 --window 1
     run B1 fanout --clients 1000 --senders 1 --messages 200 --window 1
-    run C1000 idle --connections 1000
-    run C5000 idle --connections 5000
+    if command -v taskset >/dev/null && (( $(nproc) >= 2 )); then
+        pinned A1-pinned fanout --clients 100 --senders 10 --messages 200 --window 1
+        pinned B1-pinned fanout --clients 1000 --senders 1 --messages 200 --window 1
+    fi
+    run C1000 idle --connections 1000 --hold 5
+    run C5000 idle --connections 5000 --hold 5
+    run C2000x1000 idle --connections 2000 --rooms 1000 --hold 5
+    run C10000x10 idle --connections 10000 --rooms 10 --hold 5
     run D fanout --clients 1000 --senders 100 --messages 1000 --rooms 100
 done
