@@ -67,6 +67,9 @@ struct Report {
     deliveries_per_second: f64,
     latency_us: Percentiles,
     server: Option<ServerUsage>,
+    /// The load generator's own CPU time per delivery: when it nears the server's, the
+    /// generator, not the server, sets the pace and the latency.
+    generator_cpu_us_per_delivery: f64,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,6 +129,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     }
     ready.wait().await;
     let before = sample(&args.target)?;
+    let generator_before = proc_stats::sample(std::process::id())?;
     let start = Instant::now();
     let mut deliveries = 0;
     let mut latency = Histogram::<u64>::new(3)?;
@@ -145,6 +149,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     }
     let seconds = start.elapsed().as_secs_f64();
     let after = sample(&args.target)?;
+    let generator_after = proc_stats::sample(std::process::id())?;
     drop(finished);
     let expected: u64 = (0..args.clients)
         .map(|i| senders_in_room(i % rooms) as u64)
@@ -164,6 +169,9 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         deliveries_per_second: deliveries as f64 / seconds,
         latency_us: percentiles(&latency),
         server: usage(before, after, deliveries),
+        generator_cpu_us_per_delivery: (generator_after.cpu_seconds - generator_before.cpu_seconds)
+            * 1e6
+            / deliveries.max(1) as f64,
     };
     print_report(&report, args.target.json)?;
     if let Some(e) = failures.into_iter().next() {
@@ -215,6 +223,10 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
             s.peak_rss_bytes / 1024
         );
     }
+    println!(
+        "generator: {:.3} us CPU per delivery",
+        r.generator_cpu_us_per_delivery
+    );
     Ok(())
 }
 

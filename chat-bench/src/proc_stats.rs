@@ -1,4 +1,5 @@
-//! The server's CPU time and memory, read from /proc (Linux).
+//! CPU time and memory of a process (the server, or the generator itself), read from
+//! /proc (Linux).
 
 use anyhow::Context;
 
