@@ -59,6 +59,16 @@ pub fn fold(name: &str) -> String {
     name.to_lowercase()
 }
 
+/// Orders names as their [`fold`]s do (case-insensitively), without making the folds;
+/// names whose folds are equal are ordered as they are spelled. (A Greek capital sigma at
+/// the end of a word folds to `ς` in [`fold`], to `σ` here: lists sort it among the σ.)
+pub fn cmp_folded(a: &str, b: &str) -> std::cmp::Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+        .then_with(|| a.cmp(b))
+}
+
 /// A second key under which nicks are compared, for look-alikes: two nicks whose
 /// look-alike keys are equal pass for each other on a screen, and only one of them may be
 /// in use ([`fold`] is the first key; a nick is taken if either key is).
@@ -135,6 +145,19 @@ pub fn is_invisible(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_sort_as_their_folds_do() {
+        let mut names = vec!["bob", "Émile", "alice", "Alice", "émile", "ZOE", "anna"];
+        names.sort_unstable_by(|a, b| cmp_folded(a, b));
+        assert_eq!(
+            names,
+            ["Alice", "alice", "anna", "bob", "ZOE", "Émile", "émile"]
+        );
+        let mut by_fold = names.clone();
+        by_fold.sort_by_cached_key(|n| fold(n));
+        assert_eq!(names, by_fold);
+    }
 
     #[test]
     fn ordinary_names_pass() {

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
+use serde::Serialize;
 use shared::{ErrorKind, ServerMsg, encode_frame};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
@@ -53,7 +54,7 @@ const FILE_LANE_FRAMES: usize = 4;
 /// Encoding fails only for a message larger than the maximum frame (a member list of
 /// thousands of long names, say). The failure is logged and the client gets an `Internal`
 /// error in its place, so that it is not left waiting for an answer.
-pub(crate) fn encode(msg: &ServerMsg) -> Bytes {
+pub(crate) fn encode(msg: &impl Serialize) -> Bytes {
     encode_frame(msg).unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not encode a frame");
         let fallback = ServerMsg::Error {

@@ -18,7 +18,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use shared::{ChatKind, ErrorKind, PROTOCOL_VERSION, RoomEvent, ServerMsg};
+use shared::{
+    ChatKind, ErrorKind, MemberList, MemberListAnswer, PROTOCOL_VERSION, RoomEvent, ServerMsg,
+};
 
 use crate::names;
 use crate::outbound::{Outbox, PushError, encode};
@@ -94,7 +96,10 @@ struct Client {
 struct Room {
     /// The name as first given, for display.
     name: String,
-    members: HashMap<ClientId, Outbox>,
+    /// Sorted by nick, case-insensitively ([`names::cmp_folded`]), so that a member list is
+    /// read off in order instead of sorted at every join. A list, not a map: a broadcast
+    /// walks it front to back, and it costs 16 bytes per member.
+    members: Vec<(ClientId, Outbox)>,
 }
 
 impl Registry {
@@ -143,13 +148,12 @@ impl Registry {
             inner.enter(id, &room_key, room);
 
             // The welcome is queued before the room can send this client anything else.
-            let welcome = ServerMsg::Welcome {
+            let welcome = MemberListAnswer::Welcome {
                 version: PROTOCOL_VERSION,
-                nick: nick.to_owned(),
-                room: inner.room_name(&room_key),
-                members: inner.members(&room_key),
+                nick,
             };
-            inner.send(id, encode(&welcome));
+            let welcome = inner.member_list(&room_key, welcome);
+            inner.send(id, welcome);
             let joined = RoomEvent::Joined {
                 nick: nick.to_owned(),
             };
@@ -245,11 +249,8 @@ impl Registry {
                 inner.enter(id, &new_key, room);
                 inner.notify(&new_key, Some(id), RoomEvent::Joined { nick });
             }
-            let joined = ServerMsg::Joined {
-                room: inner.room_name(&new_key),
-                members: inner.members(&new_key),
-            };
-            inner.send(id, encode(&joined));
+            let joined = inner.member_list(&new_key, MemberListAnswer::Joined);
+            inner.send(id, joined);
             Ok(())
         })
     }
@@ -274,6 +275,8 @@ impl Registry {
                 inner.looks.remove(&names::look_alike_key(&old));
                 inner.nicks.insert(new_key, id);
                 inner.looks.insert(new_look, id);
+                // The new nick may sort elsewhere.
+                inner.seat(id, &room_key);
                 let renamed = RoomEvent::Renamed {
                     old,
                     new: nick.to_owned(),
@@ -295,11 +298,8 @@ impl Registry {
                 return;
             };
             let room_key = client.room.clone();
-            let members = ServerMsg::Members {
-                room: inner.room_name(&room_key),
-                members: inner.members(&room_key),
-            };
-            inner.send(id, encode(&members));
+            let members = inner.member_list(&room_key, MemberListAnswer::Members);
+            inner.send(id, members);
         });
     }
 
@@ -417,31 +417,55 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// Nicks in a room, sorted case-insensitively.
-    fn members(&self, key: &str) -> Vec<String> {
+    /// `answer` with the room's name and its members' nicks, sorted case-insensitively,
+    /// encoded. The nicks are borrowed, not copied: a join storm in a room of thousands
+    /// would otherwise copy every nick (and a folded copy for sorting) at each join.
+    fn member_list(&self, key: &str, answer: MemberListAnswer<'_>) -> Bytes {
         let Some(room) = self.rooms.get(key) else {
-            return Vec::new();
+            return encode(&MemberList {
+                answer,
+                room: "",
+                members: &[],
+            });
         };
-        let mut nicks: Vec<String> = room
+        let nicks: Vec<&str> = room
             .members
-            .keys()
-            .filter_map(|id| self.clients.get(id))
-            .map(|c| c.nick.clone())
+            .iter()
+            .filter_map(|(id, _)| self.clients.get(id))
+            .map(|c| c.nick.as_str())
             .collect();
-        nicks.sort_by_cached_key(|n| names::fold(n));
-        nicks
+        encode(&MemberList {
+            answer,
+            room: &room.name,
+            members: &nicks,
+        })
     }
 
     /// Adds a client to a room, creating the room as `name` if needed.
     fn enter(&mut self, id: ClientId, key: &str, name: &str) {
-        let Some(outbox) = self.clients.get(&id).map(|c| c.outbox.clone()) else {
+        self.rooms.entry(key.to_owned()).or_insert_with(|| Room {
+            name: name.to_owned(),
+            members: Vec::new(),
+        });
+        self.seat(id, key);
+    }
+
+    /// Puts a client at its place, by nick, among the members of the room `key` (moving
+    /// it there if it was elsewhere in the list).
+    fn seat(&mut self, id: ClientId, key: &str) {
+        let (Some(client), Some(room)) = (self.clients.get(&id), self.rooms.get_mut(key)) else {
             return;
         };
-        let room = self.rooms.entry(key.to_owned()).or_insert_with(|| Room {
-            name: name.to_owned(),
-            members: HashMap::new(),
+        if let Some(at) = room.members.iter().position(|(member, _)| *member == id) {
+            room.members.remove(at);
+        }
+        let clients = &self.clients;
+        let at = room.members.partition_point(|(member, _)| {
+            clients
+                .get(member)
+                .is_some_and(|m| names::cmp_folded(&m.nick, &client.nick).is_lt())
         });
-        room.members.insert(id, outbox);
+        room.members.insert(at, (id, client.outbox.clone()));
     }
 
     /// Takes a client out of a room, drops the room if it is now empty, and tells the rest
@@ -450,7 +474,9 @@ impl Inner {
         let Some(room) = self.rooms.get_mut(key) else {
             return;
         };
-        room.members.remove(&id);
+        if let Some(at) = room.members.iter().position(|(member, _)| *member == id) {
+            room.members.remove(at);
+        }
         if room.members.is_empty() {
             self.rooms.remove(key);
             return;
@@ -505,7 +531,7 @@ impl Inner {
         let Some(room) = self.rooms.get(key) else {
             return;
         };
-        for (&id, outbox) in &room.members {
+        for &(id, ref outbox) in &room.members {
             if Some(id) != except && outbox.push(frame) == Err(PushError::Full) {
                 self.slow.push(id);
             }
@@ -627,6 +653,27 @@ mod tests {
         // Silent for the idle timeout: told to end.
         reg.keep_alive(Duration::from_millis(1), Duration::from_millis(1));
         assert!(quiet.outbox.timed_out());
+    }
+
+    #[tokio::test]
+    async fn member_lists_stay_sorted_through_joins_renames_and_leaves() {
+        let reg = Registry::default();
+        let mut ann = login(&reg, "carl", "lobby", 1 << 16);
+        let bob = login(&reg, "Bob", "lobby", 1 << 16);
+        let _dora = login(&reg, "dora", "LOBBY", 1 << 16);
+        let _ada = login(&reg, "ada", "lobby", 1 << 16);
+        let who = |probe: &mut Probe| {
+            reg.who(probe.id);
+            match probe.drain().pop() {
+                Some(ServerMsg::Members { members, .. }) => members,
+                other => panic!("expected the members, got {other:?}"),
+            }
+        };
+        assert_eq!(who(&mut ann), ["ada", "Bob", "carl", "dora"]);
+        reg.rename(bob.id, "eve").unwrap();
+        assert_eq!(who(&mut ann), ["ada", "carl", "dora", "eve"]);
+        assert!(reg.leave(bob.id, "bye"));
+        assert_eq!(who(&mut ann), ["ada", "carl", "dora"]);
     }
 
     #[tokio::test]

@@ -18,5 +18,6 @@ pub mod protocol;
 
 pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame};
 pub use protocol::{
-    ChatKind, ClientMsg, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent, ServerMsg,
+    ChatKind, ClientMsg, ErrorKind, FileInfo, MemberList, MemberListAnswer, PROTOCOL_VERSION,
+    RoomEvent, ServerMsg,
 };

@@ -7,8 +7,8 @@ use serde::Serialize;
 use shared::codec::decode_payload;
 use shared::limits::{MAX_CHUNK_BYTES, MAX_FRAME_LEN, MAX_RAW_FILE_NAME_BYTES, MAX_TEXT_BYTES};
 use shared::{
-    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent,
-    ServerCodec, ServerMsg, encode_frame,
+    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, MemberList,
+    MemberListAnswer, PROTOCOL_VERSION, RoomEvent, ServerCodec, ServerMsg, encode_frame,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -652,4 +652,50 @@ fn a_header_alone_reserves_nothing_for_the_announced_payload() {
         "capacity grew to {}",
         wire.capacity()
     );
+}
+
+#[test]
+fn borrowed_member_lists_encode_as_the_owned_messages() {
+    let names = ["Ann", "bob", "鈴木", "🦀"];
+    let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let cases = [
+        (
+            MemberListAnswer::Welcome {
+                version: PROTOCOL_VERSION,
+                nick: "bob",
+            },
+            ServerMsg::Welcome {
+                version: PROTOCOL_VERSION,
+                nick: "bob".into(),
+                room: "lobby".into(),
+                members: owned.clone(),
+            },
+        ),
+        (
+            MemberListAnswer::Joined,
+            ServerMsg::Joined {
+                room: "lobby".into(),
+                members: owned.clone(),
+            },
+        ),
+        (
+            MemberListAnswer::Members,
+            ServerMsg::Members {
+                room: "lobby".into(),
+                members: owned.clone(),
+            },
+        ),
+    ];
+    for (answer, msg) in cases {
+        let borrowed = MemberList {
+            answer,
+            room: "lobby",
+            members: &names,
+        };
+        assert_eq!(
+            encode_frame(&borrowed).unwrap(),
+            encode_frame(&msg).unwrap(),
+            "{msg:?}"
+        );
+    }
 }
