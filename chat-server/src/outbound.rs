@@ -29,7 +29,7 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -75,19 +75,25 @@ struct Shared {
     /// at every frame, read by the keepalive sweep: an atomic, not the queue's lock.
     heard: AtomicU64,
     /// Wakes file senders and [`Outbox::closed`]: the file lane has room, or the queue
-    /// closed.
-    room: Notify,
+    /// closed. Made by the first to wait: most connections never do, and this state is
+    /// one allocation per connection (128 bytes with these fields; see the benchmarks).
+    room: OnceLock<Box<Notify>>,
 }
 
 #[derive(Debug)]
 struct Queue {
     chat: Chat,
     /// The file lane: frames of file data, written only when `chat` is empty. Lives here
-    /// rather than in a channel of its own so that a connection that never downloads
-    /// allocates nothing for it.
-    files: VecDeque<Bytes>,
-    /// Most bytes the queue may hold.
-    limit: usize,
+    /// rather than in a channel of its own, boxed and only while it holds frames, so that
+    /// a connection that is not downloading holds nothing for it.
+    #[allow(
+        clippy::box_collection,
+        reason = "8 bytes in every queue instead of 32"
+    )]
+    files: Option<Box<VecDeque<Bytes>>>,
+    /// Most bytes the queue may hold (`u32`, with the flags below, keeps the queue's
+    /// shared state in a 128-byte allocation).
+    limit: u32,
     /// The connection's task, when its writer found nothing to write; the next push wakes
     /// it.
     writer: Option<Waker>,
@@ -114,42 +120,50 @@ const PINGED: u64 = 1 << 63;
 
 /// The chat frames queued for one connection, in order.
 #[derive(Debug, Default)]
-struct Chat {
+enum Chat {
+    #[default]
+    Empty,
     /// The only frame queued, shared with every member it went to: a frame that finds the
     /// queue empty (the usual case when traffic is light) is queued without an allocation
     /// or a copy, and the writer writes the shared bytes.
-    single: Option<Bytes>,
+    Single(Bytes),
     /// Two frames or more, copied into one buffer for one write.
-    batch: BytesMut,
+    Batch(BytesMut),
 }
 
 impl Chat {
     fn len(&self) -> usize {
-        self.single.as_ref().map_or(self.batch.len(), Bytes::len)
+        match self {
+            Self::Empty => 0,
+            Self::Single(frame) => frame.len(),
+            Self::Batch(batch) => batch.len(),
+        }
     }
 
     fn is_empty(&self) -> bool {
-        self.single.is_none() && self.batch.is_empty()
+        matches!(self, Self::Empty)
     }
 
     fn push(&mut self, frame: &Bytes) {
-        if self.is_empty() {
-            self.single = Some(frame.clone());
-            return;
+        match self {
+            Self::Empty => *self = Self::Single(frame.clone()),
+            Self::Single(single) => {
+                let mut batch =
+                    BytesMut::with_capacity((single.len() + frame.len()).max(FIRST_CAPACITY));
+                batch.extend_from_slice(single);
+                batch.extend_from_slice(frame);
+                *self = Self::Batch(batch);
+            }
+            Self::Batch(batch) => batch.extend_from_slice(frame),
         }
-        if let Some(single) = self.single.take() {
-            self.batch
-                .reserve((single.len() + frame.len()).max(FIRST_CAPACITY));
-            self.batch.extend_from_slice(&single);
-        }
-        self.batch.extend_from_slice(frame);
     }
 
     /// Everything queued, leaving the queue empty and holding no buffer.
     fn take(&mut self) -> Bytes {
-        match self.single.take() {
-            Some(single) => single,
-            None => std::mem::take(&mut self.batch).freeze(),
+        match std::mem::take(self) {
+            Self::Empty => Bytes::new(),
+            Self::Single(frame) => frame,
+            Self::Batch(batch) => batch.freeze(),
         }
     }
 }
@@ -170,7 +184,7 @@ impl Queue {
     fn close(&mut self) -> Option<Waker> {
         self.closed = true;
         self.chat = Chat::default();
-        self.files = VecDeque::new();
+        self.files = None;
         self.writer.take()
     }
 }
@@ -182,13 +196,21 @@ impl Shared {
         loop {
             // Registered before the check, so a notification between the check and the
             // wait is not lost (`notify_waiters` stores no permit).
-            let notified = self.room.notified();
+            let notified = self.room.get_or_init(Box::default).notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if let Some(done) = ready(&mut self.lock()) {
                 return done;
             }
             notified.await;
+        }
+    }
+
+    /// Wakes whoever waits in [`Shared::wait_for_room`]; no one does if no one ever made
+    /// the `Notify` (a connection that never downloads never does).
+    fn notify_room(&self) {
+        if let Some(room) = self.room.get() {
+            room.notify_waiters();
         }
     }
 
@@ -231,7 +253,7 @@ impl Outbox {
         if queue.closed {
             return Err(PushError::Closed);
         }
-        if queue.chat.len() + frame.len() > queue.limit {
+        if queue.chat.len() + frame.len() > queue.limit as usize {
             return Err(PushError::Full);
         }
         let was_empty = queue.chat.is_empty();
@@ -250,7 +272,7 @@ impl Outbox {
         queue.stop = Some(Stop::Cut);
         let writer = queue.close();
         drop(queue);
-        self.shared.room.notify_waiters();
+        self.shared.notify_room();
         if let Some(writer) = writer {
             writer.wake();
         }
@@ -333,10 +355,11 @@ impl FileLane {
                 if queue.closed {
                     return Some(Err(PushError::Closed));
                 }
-                if queue.files.len() >= FILE_LANE_FRAMES {
+                let files = queue.files.get_or_insert_default();
+                if files.len() >= FILE_LANE_FRAMES {
                     return None;
                 }
-                queue.files.extend(frame.take());
+                files.extend(frame.take());
                 Some(Ok(()))
             })
             .await?;
@@ -352,14 +375,14 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
         shared: Arc::new(Shared {
             queue: Mutex::new(Queue {
                 chat: Chat::default(),
-                files: VecDeque::new(),
-                limit: limit_bytes,
+                files: None,
+                limit: u32::try_from(limit_bytes).unwrap_or(u32::MAX),
                 writer: None,
                 closed: false,
                 stop: None,
             }),
             heard: AtomicU64::new(0),
-            room: Notify::new(),
+            room: OnceLock::new(),
         }),
     }
 }
@@ -436,15 +459,15 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
                 self.current = queue.chat.take();
                 continue;
             }
-            let Some(frame) = queue.files.pop_front() else {
+            let Some(frame) = queue.files.as_mut().and_then(|files| files.pop_front()) else {
                 register(&mut queue, cx);
                 return Poll::Ready(Ok(()));
             };
-            if queue.files.capacity() > FILE_LANE_FRAMES && queue.files.is_empty() {
-                queue.files = VecDeque::new();
+            if queue.files.as_ref().is_some_and(|files| files.is_empty()) {
+                queue.files = None;
             }
             drop(queue);
-            self.shared.room.notify_waiters();
+            self.shared.notify_room();
             self.current = frame;
         }
     }
@@ -487,7 +510,7 @@ fn register(queue: &mut Queue, cx: &Context<'_>) {
 impl<W> Drop for Writer<W> {
     fn drop(&mut self) {
         let writer = self.shared.lock().close();
-        self.shared.room.notify_waiters();
+        self.shared.notify_room();
         drop(writer);
     }
 }
@@ -676,8 +699,7 @@ mod tests {
         let mut writer = Writer::new(&outbox, write);
         outbox.push(&Bytes::from(vec![1; 100])).unwrap();
         writer.finish().await.unwrap();
-        assert!(outbox.shared.lock().chat.is_empty());
-        assert_eq!(outbox.shared.lock().chat.batch.capacity(), 0);
+        assert!(matches!(outbox.shared.lock().chat, Chat::Empty));
         assert!(writer.current.is_empty());
         assert_eq!(read_all(client).await.len(), 100);
     }
