@@ -33,7 +33,13 @@ struct Report {
     rooms: usize,
     server_rss_before_bytes: Option<u64>,
     server_rss_after_bytes: Option<u64>,
+    server_anon_rss_before_bytes: Option<u64>,
+    server_anon_rss_after_bytes: Option<u64>,
+    /// Growth of the server's anonymous resident memory per connection: what the
+    /// connections cost, without the code pages that serving the first one brings in.
     bytes_per_connection: Option<f64>,
+    /// Growth of the whole resident memory per connection, code pages included.
+    rss_bytes_per_connection: Option<f64>,
 }
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
@@ -63,7 +69,12 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         rooms,
         server_rss_before_bytes: before.map(|s| s.rss_bytes),
         server_rss_after_bytes: after.map(|s| s.rss_bytes),
-        bytes_per_connection: before
+        server_anon_rss_before_bytes: before.map(|s| s.anon_rss_bytes),
+        server_anon_rss_after_bytes: after.map(|s| s.anon_rss_bytes),
+        bytes_per_connection: before.zip(after).map(|(b, a)| {
+            (a.anon_rss_bytes as f64 - b.anon_rss_bytes as f64) / args.connections as f64
+        }),
+        rss_bytes_per_connection: before
             .zip(after)
             .map(|(b, a)| (a.rss_bytes as f64 - b.rss_bytes as f64) / args.connections as f64),
     };
@@ -79,9 +90,11 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
             report.server_rss_after_bytes,
         ) {
             (Some(b), Some(a)) => println!(
-                "server RSS: {} KiB before, {} KiB after: {:.0} bytes per connection",
+                "server RSS: {} KiB before, {} KiB after ({:.0} bytes per connection); \
+                 anonymous: {:.0} bytes per connection",
                 b / 1024,
                 a / 1024,
+                report.rss_bytes_per_connection.unwrap_or_default(),
                 report.bytes_per_connection.unwrap_or_default()
             ),
             _ => println!("pass --server-pid to measure the server's memory"),

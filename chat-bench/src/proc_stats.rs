@@ -12,6 +12,10 @@ pub struct ProcSample {
     pub cpu_seconds: f64,
     /// Resident memory now, in bytes.
     pub rss_bytes: u64,
+    /// The anonymous part of it (the heap, stacks): resident memory less the pages of the
+    /// program's and libraries' files, which the first use of some code brings in once
+    /// and which are no one's per-connection cost.
+    pub anon_rss_bytes: u64,
     /// Peak resident memory, in bytes.
     pub peak_rss_bytes: u64,
 }
@@ -40,6 +44,7 @@ pub fn sample(pid: u32) -> anyhow::Result<ProcSample> {
     Ok(ProcSample {
         cpu_seconds: ticks as f64 / USER_HZ,
         rss_bytes: kib("VmRSS:")?,
+        anon_rss_bytes: kib("RssAnon:")?,
         peak_rss_bytes: kib("VmHWM:")?,
     })
 }
