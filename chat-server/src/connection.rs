@@ -251,9 +251,14 @@ impl Connection {
             // Blocks of their own, so that the event is not kept across the awaits below,
             // and what is awaited lets go of `self` and `state` after.
             {
-                let waiting = {
-                    let event = next.await;
-                    self.on_event(id, event, &mut state, shutdown)
+                let waiting = match next.await {
+                    // Nothing more can reach this client.
+                    Event::WriterStopped(stopped) => {
+                        Err(Ending::stopped(stopped, &self.shared.config))
+                    }
+                    Event::Frame(None) => Err(Ending::closed()),
+                    Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
+                    Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, &mut state, shutdown),
                 };
                 match waiting {
                     Err(ending) => return ending,
@@ -279,25 +284,8 @@ impl Connection {
         }
     }
 
-    /// Acts on an event: at once, or by returning what must be awaited (a wait for the
-    /// rate, or a file message). An `Err` ends the connection.
-    fn on_event<'a>(
-        &'a mut self,
-        id: ClientId,
-        event: Event,
-        state: &'a mut ChatState,
-        shutdown: &'a CancellationToken,
-    ) -> Result<Option<Waiting<'a>>, Ending> {
-        match event {
-            // Nothing more can reach this client.
-            Event::WriterStopped(stopped) => Err(Ending::stopped(stopped, &self.shared.config)),
-            Event::Frame(None) => Err(Ending::closed()),
-            Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
-            Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, state, shutdown),
-        }
-    }
-
-    /// Acts on a message from the client: at once, or by returning what must be awaited.
+    /// Acts on a message from the client: at once, or by returning what must be awaited (a
+    /// wait for the rate, or a file message). An `Err` ends the connection.
     fn on_message<'a>(
         &'a mut self,
         id: ClientId,
