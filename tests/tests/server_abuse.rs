@@ -77,6 +77,9 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
     // other's line, so nothing of theirs is lost. Bounded by the number of rounds.
     // Flood messages each of the two received (Ann's first one above).
     let mut flood_seen = [1usize, 0];
+    // Whether each has seen the flooder leave: everything before that notice reaches both,
+    // in the same order, so that is where their counts are compared.
+    let mut left_seen = [false; 2];
     let mut gone = false;
     let mut rounds = 0;
     while !gone && rounds < 200 {
@@ -95,12 +98,24 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
                 .iter()
                 .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
                 .count();
-            gone |= frames.iter().any(is_left("flood", "flooding"));
+            let left = frames.iter().any(is_left("flood", "flooding"));
+            left_seen[usize::from(forward)] |= left;
+            gone |= left;
         }
         rounds += 1;
         sleep(Duration::from_millis(50)).await;
     }
     assert!(gone, "the flooder was not cut off after {rounds} rounds");
+    // The one that has not read as far as the notice yet reads on to it.
+    for (seen, left, client) in [(0, left_seen[0], &mut ann), (1, left_seen[1], &mut bob)] {
+        if !left {
+            let frames = client.collect_until(is_left("flood", "flooding")).await?;
+            flood_seen[seen] += frames
+                .iter()
+                .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
+                .count();
+        }
+    }
     let elapsed = started.elapsed();
 
     let sent = writer.await?;
