@@ -205,6 +205,7 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not raise the open-files limit");
     }
     runtime.block_on(async {
+        let shutdown = shutdown_signal();
         let listener = TcpListener::bind(&cli.listen)
             .await
             .with_context(|| format!("cannot listen on '{}'", cli.listen))?;
@@ -217,7 +218,7 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
             .and_then(|()| stdout.flush())
             .context("cannot write to stdout")?;
         drop(stdout);
-        chat_server::run(listener, config, shutdown_signal()).await
+        chat_server::run(listener, config, shutdown).await
     })
 }
 
@@ -237,30 +238,39 @@ fn init_logging(flag: Option<&str>) -> anyhow::Result<()> {
 }
 
 /// Completes on Ctrl-C, or on SIGTERM where there is such a thing.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
+///
+/// Not an `async fn`: SIGTERM's handler is installed when this is called, which `serve`
+/// does before it says "listening on"; a signal that comes once the server has said so
+/// shuts it down gracefully instead of killing it. (Tokio installs the handler at the
+/// first poll of a signal future, which came later, after the first clients could have
+/// been served.)
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                term.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .inspect_err(|e| tracing::error!(error = %e, "cannot listen for SIGTERM"))
+        .ok();
+    #[cfg(not(unix))]
+    let terminate: Option<()> = None;
+    async move {
+        let ctrl_c = async {
+            if let Err(e) = tokio::signal::ctrl_c().await {
+                tracing::error!(error = %e, "cannot listen for Ctrl-C");
                 std::future::pending::<()>().await;
             }
+        };
+        let terminate = async {
+            #[cfg(unix)]
+            if let Some(mut terminate) = terminate {
+                terminate.recv().await;
+                return;
+            }
+            #[cfg(not(unix))]
+            let _ = terminate;
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            () = ctrl_c => {}
+            () = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
     }
 }

@@ -59,6 +59,22 @@ async fn sigterm_shuts_the_binary_down_gracefully() -> Result {
 }
 
 #[tokio::test]
+async fn sigterm_right_after_it_says_listening_is_a_graceful_shutdown() -> Result {
+    // Before, the handler was installed a moment after the line was printed, and a signal
+    // in between killed the process.
+    let (mut child, _addr) = start().await?;
+    let pid = child.id().context("the server is running")?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(status.success(), "kill -TERM {pid}");
+    let status = timeout(WAIT, child.wait()).await??;
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn help_documents_every_flag() -> Result {
     let output = Command::new(binary("chat-server"))
         .arg("--help")
