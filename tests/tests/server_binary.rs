@@ -16,6 +16,17 @@ async fn start() -> anyhow::Result<(Child, SocketAddr)> {
     start_server_binary(&[]).await
 }
 
+/// Sends SIGTERM to the server this test started, by its PID.
+async fn terminate(child: &Child) -> Result {
+    let pid = child.id().context("the server is running")?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
+    assert!(status.success(), "kill -TERM {pid}");
+    Ok(())
+}
+
 #[tokio::test]
 async fn the_binary_serves_clients_until_killed() -> Result {
     let (mut child, addr) = start().await?;
@@ -40,12 +51,7 @@ async fn the_binary_serves_clients_until_killed() -> Result {
 async fn sigterm_shuts_the_binary_down_gracefully() -> Result {
     let (mut child, addr) = start().await?;
     let ann = TestClient::connect(addr, "ann", "lobby").await?;
-    let pid = child.id().context("the server is running")?;
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .await?;
-    assert!(status.success(), "kill -TERM {pid}");
+    terminate(&child).await?;
     let seen = ann.until_closed().await?;
     assert_eq!(
         seen.last(),
@@ -63,12 +69,7 @@ async fn sigterm_right_after_it_says_listening_is_a_graceful_shutdown() -> Resul
     // Before, the handler was installed a moment after the line was printed, and a signal
     // in between killed the process.
     let (mut child, _addr) = start().await?;
-    let pid = child.id().context("the server is running")?;
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .await?;
-    assert!(status.success(), "kill -TERM {pid}");
+    terminate(&child).await?;
     let status = timeout(WAIT, child.wait()).await??;
     assert!(status.success(), "exit status after SIGTERM: {status}");
     Ok(())
