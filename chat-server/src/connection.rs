@@ -293,13 +293,15 @@ impl Connection {
         state: &'a mut ChatState,
         shutdown: &'a CancellationToken,
     ) -> Result<Option<Waiting<'a>>, Ending> {
+        let now = Instant::now();
         // A sign of life, for the keepalive (`Registry::keep_alive`).
-        self.outbox.heard(self.shared.registry.now_ms());
+        self.outbox
+            .heard(self.shared.registry.clock_ms(now.into_std()));
         state.spent_in_turn += turn_cost(&msg);
         state.said |= matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. });
         let mut wait = Duration::ZERO;
         if let Some(bucket) = state.bucket.as_mut().filter(|_| rate::counts(&msg)) {
-            wait = bucket.take(Instant::now());
+            wait = bucket.take(now);
             if wait.is_zero() && bucket.rested() {
                 state.throttled_since = None;
             }

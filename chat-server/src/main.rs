@@ -249,8 +249,6 @@ fn shutdown_signal() -> impl Future<Output = ()> {
     let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .inspect_err(|e| tracing::error!(error = %e, "cannot listen for SIGTERM"))
         .ok();
-    #[cfg(not(unix))]
-    let terminate: Option<()> = None;
     async move {
         let ctrl_c = async {
             if let Err(e) = tokio::signal::ctrl_c().await {
@@ -264,8 +262,6 @@ fn shutdown_signal() -> impl Future<Output = ()> {
                 terminate.recv().await;
                 return;
             }
-            #[cfg(not(unix))]
-            let _ = terminate;
             std::future::pending::<()>().await;
         };
         tokio::select! {

@@ -206,6 +206,21 @@ impl Shared {
         }
     }
 
+    /// Closes the queue (see [`Queue::close`]), for `stop` if given, and wakes everyone
+    /// who waits on it: the file senders and the connection's task.
+    fn close(&self, stop: Option<Stop>) {
+        let mut queue = self.lock();
+        if stop.is_some() {
+            queue.stop = stop;
+        }
+        let writer = queue.close();
+        drop(queue);
+        self.notify_room();
+        if let Some(writer) = writer {
+            writer.wake();
+        }
+    }
+
     /// Wakes whoever waits in [`Shared::wait_for_room`]; no one does if no one ever made
     /// the `Notify` (a connection that never downloads never does).
     fn notify_room(&self) {
@@ -268,14 +283,7 @@ impl Outbox {
     /// Cuts the client off: drops what is queued, refuses everything from now on, and
     /// wakes the connection, whose writer then stops with [`Stopped::Cut`].
     pub(crate) fn cut(&self) {
-        let mut queue = self.shared.lock();
-        queue.stop = Some(Stop::Cut);
-        let writer = queue.close();
-        drop(queue);
-        self.shared.notify_room();
-        if let Some(writer) = writer {
-            writer.wake();
-        }
+        self.shared.close(Some(Stop::Cut));
     }
 
     /// Tells the connection that the server is shutting down: its writer stops with
@@ -509,9 +517,7 @@ fn register(queue: &mut Queue, cx: &Context<'_>) {
 
 impl<W> Drop for Writer<W> {
     fn drop(&mut self) {
-        let writer = self.shared.lock().close();
-        self.shared.notify_room();
-        drop(writer);
+        self.shared.close(None);
     }
 }
 

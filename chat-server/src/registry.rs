@@ -137,7 +137,7 @@ impl Registry {
                 // Logged in as the server shuts down: told at once, like everyone else.
                 outbox.shut_down();
             }
-            outbox.heard(self.now_ms());
+            outbox.heard(self.clock_ms(Instant::now()));
             let client = Client {
                 nick: nick.to_owned(),
                 room: names::fold(room),
@@ -337,10 +337,11 @@ impl Registry {
         }
     }
 
-    /// Milliseconds since the registry was made: the clock of the keepalive, which
-    /// connections stamp with [`Outbox::heard`].
-    pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    /// `at` in milliseconds since the registry was made: the monotonic clock of the
+    /// keepalive, which connections stamp with [`Outbox::heard`]. (Not the wall clock of
+    /// message stamps, [`now_ms`].)
+    pub(crate) fn clock_ms(&self, at: Instant) -> u64 {
+        millis(at.saturating_duration_since(self.epoch))
     }
 
     /// The keepalive, for every logged-in client at once: one that completed no frame for
@@ -348,7 +349,7 @@ impl Registry {
     /// connection says why and leaves). One pass over the clients every so often costs
     /// less than a timer per connection, and keeps every idle connection smaller.
     pub(crate) fn keep_alive(&self, ping_after: Duration, drop_after: Duration) {
-        let now = self.now_ms();
+        let now = self.clock_ms(Instant::now());
         let (ping_ms, drop_ms) = (millis(ping_after), millis(drop_after));
         self.with(|inner| {
             let mut pings = Vec::new();
@@ -646,7 +647,7 @@ mod tests {
         );
         assert!(!quiet.outbox.timed_out());
         // Heard from again: pinged again once it falls silent.
-        quiet.outbox.heard(reg.now_ms());
+        quiet.outbox.heard(reg.clock_ms(Instant::now()));
         std::thread::sleep(Duration::from_millis(5));
         reg.keep_alive(Duration::from_millis(1), hour);
         assert!(matches!(quiet.drain().as_slice(), [ServerMsg::Ping { .. }]));
