@@ -53,6 +53,24 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // As a connection reads: many frames arrive in one buffer and are decoded in turn.
+    let mut g = c.benchmark_group("decode frames read together");
+    const FRAMES: usize = 64;
+    g.throughput(Throughput::Elements(FRAMES as u64));
+    let stream = frame.repeat(FRAMES);
+    g.bench_function("64 chat frames, 100-byte text", |b| {
+        let mut codec = ClientCodec::default();
+        let mut buf = BytesMut::with_capacity(stream.len());
+        b.iter(|| {
+            buf.clear();
+            buf.extend_from_slice(&stream);
+            while let Some(msg) = codec.decode(&mut buf).unwrap() {
+                black_box(msg);
+            }
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, bench);

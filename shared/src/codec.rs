@@ -157,9 +157,12 @@ impl<In: DeserializeOwned, Out> Decoder for FrameCodec<In, Out> {
         if src.len() < HEADER_LEN + len as usize {
             return Ok(None);
         }
-        src.advance(HEADER_LEN);
-        let payload = src.split_to(len as usize);
-        decode_payload(&payload).map(Some)
+        // Parse in place, then advance: splitting the payload off would turn the buffer
+        // into a shared one (an allocation and atomic counts) for every frame.
+        let frame_len = HEADER_LEN + len as usize;
+        let msg = decode_payload(&src[HEADER_LEN..frame_len]);
+        src.advance(frame_len);
+        msg.map(Some)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<In>, CodecError> {
