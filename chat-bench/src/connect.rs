@@ -23,18 +23,27 @@ pub async fn connect_all(
     nick: impl Fn(usize) -> String,
     room: impl Fn(usize) -> String,
 ) -> anyhow::Result<Vec<Conn>> {
-    let mut conns: Vec<(usize, Conn)> = stream::iter(0..count)
+    let mut conns = open_all(count, |i| join(addr, nick(i), room(i))).await?;
+    settle(&mut conns).await?;
+    Ok(conns)
+}
+
+/// Opens `count` connections with `open(i)`, a bounded number at a time; returns them in
+/// the order of `i`.
+pub async fn open_all<C, F>(count: usize, open: impl Fn(usize) -> F) -> anyhow::Result<Vec<C>>
+where
+    F: Future<Output = anyhow::Result<C>>,
+{
+    let mut conns: Vec<(usize, C)> = stream::iter(0..count)
         .map(|i| {
-            let (nick, room) = (nick(i), room(i));
-            async move { Ok::<_, anyhow::Error>((i, join(addr, nick, room).await?)) }
+            let opened = open(i);
+            async move { Ok::<_, anyhow::Error>((i, opened.await?)) }
         })
         .buffer_unordered(CONNECT_CONCURRENCY)
         .try_collect()
         .await?;
     conns.sort_by_key(|(i, _)| *i);
-    let mut conns: Vec<Conn> = conns.into_iter().map(|(_, c)| c).collect();
-    settle(&mut conns).await?;
-    Ok(conns)
+    Ok(conns.into_iter().map(|(_, c)| c).collect())
 }
 
 /// Token of the ping that [`settle`] sends.

@@ -1,25 +1,27 @@
 //! Fan-out: `senders` of the `clients` say `messages` each in their room; every member of
-//! the room (the sender included, through the server's echo) must receive every message.
+//! the room must receive every message (the sender too, through our server's echo; IRC
+//! servers do not echo).
 //!
 //! Each message carries the microsecond it was sent, so receivers measure end-to-end latency
 //! against the same clock. A sender keeps at most `window` of its messages in flight (sent
-//! but not yet echoed back to it), or sends at a fixed `rate`.
+//! but not yet seen by its witness), or sends at a fixed `rate`. A sender's witness is the
+//! sender itself where the server echoes, and otherwise the first member of its room that
+//! does not send: in both cases, a message is no longer in flight once the server has
+//! passed it to a member of the room.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use shared::{ClientMsg, ServerMsg};
-use tokio::sync::Barrier;
-use tokio::time::timeout_at;
+use tokio::sync::{Barrier, Notify};
 
 use crate::Target;
-use crate::connect::{Conn, connect_all};
 use crate::latency::{Percentiles, percentiles};
+use crate::link::{Link, Protocol, connect_links};
 use crate::proc_stats::{self, ProcSample};
 
 #[derive(Debug, Args)]
@@ -50,10 +52,14 @@ pub struct FanoutArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
+    /// The protocol the server speaks: `irc` measures a reference IRC server.
+    #[arg(long, value_enum, default_value_t = Protocol::Chat)]
+    protocol: Protocol,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
+    protocol: &'static str,
     clients: usize,
     senders: usize,
     messages_per_sender: u64,
@@ -95,26 +101,39 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     }
     let run_id = std::process::id() % 10_000;
     let rooms = args.rooms;
-    let conns = connect_all(
-        addr,
-        args.clients,
-        |i| format!("bench{run_id}-{i}"),
-        |i| format!("bench-{}", i % rooms),
-    )
+    let nick = |i: usize| format!("bench{run_id}-{i}");
+    let echoes = args.protocol.echoes();
+    let witness = witnesses(args.clients, args.senders, rooms, echoes)?;
+    let links = connect_links(args.protocol, addr, args.clients, nick, |i| {
+        format!("bench-{}", i % rooms)
+    })
     .await?;
 
     let senders_in_room = |room: usize| (0..args.senders).filter(|s| s % rooms == room).count();
+    // What client `i` receives: every message said in its room, but its own where the
+    // server does not echo.
+    let expected_by = |i: usize| {
+        let heard = senders_in_room(i % rooms) - usize::from(!echoes && i < args.senders);
+        heard as u64 * args.messages
+    };
+    let acks = Arc::new(Acks::new(args.senders));
     // Every client task is running before the first message is sent, so that the first
     // messages do not measure the generator starting its tasks.
-    let ready = Arc::new(Barrier::new(conns.len() + 1));
+    let ready = Arc::new(Barrier::new(links.len() + 1));
     let epoch = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
-    let mut tasks = Vec::with_capacity(conns.len());
-    for (i, conn) in conns.into_iter().enumerate() {
+    let mut tasks = Vec::with_capacity(links.len());
+    for (i, link) in links.into_iter().enumerate() {
         let plan = Plan {
-            me: format!("bench{run_id}-{i}"),
+            me: nick(i),
+            index: i,
             to_send: if i < args.senders { args.messages } else { 0 },
-            expected: senders_in_room(i % rooms) as u64 * args.messages,
+            expected: expected_by(i),
+            witnessed: (0..args.senders)
+                .filter(|&s| witness[s] == i)
+                .map(|s| (nick(s), s))
+                .collect(),
+            acks: Arc::clone(&acks),
             window: args.window,
             rate: args.rate,
             size: args.size,
@@ -124,7 +143,7 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
         let ready = Arc::clone(&ready);
         tasks.push(tokio::spawn(async move {
             ready.wait().await;
-            client(conn, plan).await
+            client(link, plan).await
         }));
     }
     ready.wait().await;
@@ -151,11 +170,9 @@ pub async fn run(args: FanoutArgs) -> anyhow::Result<()> {
     let after = sample(&args.target)?;
     let generator_after = proc_stats::sample(std::process::id())?;
     drop(finished);
-    let expected: u64 = (0..args.clients)
-        .map(|i| senders_in_room(i % rooms) as u64)
-        .sum::<u64>()
-        * args.messages;
+    let expected: u64 = (0..args.clients).map(expected_by).sum();
     let report = Report {
+        protocol: if echoes { "chat" } else { "irc" },
         clients: args.clients,
         senders: args.senders,
         messages_per_sender: args.messages,
@@ -203,8 +220,8 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "fanout: {} clients, {} senders x {} msgs of {} B, window {}, rate {}/s, {} rooms",
-        r.clients, r.senders, r.messages_per_sender, r.size, r.window, r.rate, r.rooms
+        "fanout ({}): {} clients, {} senders x {} msgs of {} B, window {}, rate {}/s, {} rooms",
+        r.protocol, r.clients, r.senders, r.messages_per_sender, r.size, r.window, r.rate, r.rooms
     );
     println!(
         "deliveries: {}/{} in {:.3} s = {:.0} deliveries/s",
@@ -230,11 +247,59 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Who sees each sender's messages go round: `witness[s]` is the client whose receipts
+/// count as sender `s`'s acknowledgements. Where the server echoes, that is the sender
+/// itself; otherwise the first member of its room that does not send.
+fn witnesses(
+    clients: usize,
+    senders: usize,
+    rooms: usize,
+    echoes: bool,
+) -> anyhow::Result<Vec<usize>> {
+    (0..senders)
+        .map(|s| {
+            if echoes {
+                return Ok(s);
+            }
+            // Client `i` is in room `i % rooms`.
+            (s % rooms..clients)
+                .step_by(rooms)
+                .find(|&i| i >= senders)
+                .with_context(|| {
+                    format!(
+                        "room {} has no member that does not send, to witness its messages",
+                        s % rooms
+                    )
+                })
+        })
+        .collect()
+}
+
+/// How many of each sender's messages its witness has received, and a wake-up for the
+/// sender when that count grows.
+struct Acks {
+    received: Vec<AtomicU64>,
+    wake: Vec<Notify>,
+}
+
+impl Acks {
+    fn new(senders: usize) -> Self {
+        Acks {
+            received: (0..senders).map(|_| AtomicU64::new(0)).collect(),
+            wake: (0..senders).map(|_| Notify::new()).collect(),
+        }
+    }
+}
+
 /// What one client does in a fan-out run.
 struct Plan {
     me: String,
+    index: usize,
     to_send: u64,
     expected: u64,
+    /// The senders (nick, index) whose messages this client acknowledges.
+    witnessed: Vec<(String, usize)>,
+    acks: Arc<Acks>,
     window: u64,
     rate: u64,
     size: usize,
@@ -258,29 +323,34 @@ fn sent_us(text: &str) -> Option<u64> {
     text.split(':').next()?.parse().ok()
 }
 
-async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<(ClientResult, Conn)> {
+async fn client(mut link: Link, plan: Plan) -> anyhow::Result<(ClientResult, Link)> {
     let mut result = ClientResult {
         deliveries: 0,
         latency: Histogram::new(3)?,
     };
-    let (mut sent, mut echoed) = (0u64, 0u64);
+    let mut sent = 0u64;
+    let acked = || match plan.to_send {
+        0 => 0,
+        _ => plan.acks.received[plan.index].load(Ordering::Acquire),
+    };
     let mut pacer = (plan.rate > 0)
         .then(|| tokio::time::interval(Duration::from_secs_f64(1.0 / plan.rate as f64)));
+    // One timer for the whole run: a timeout around every read would register and cancel
+    // a timer per delivery, a sixth of the generator's time.
+    let deadline = tokio::time::sleep_until(plan.deadline);
+    tokio::pin!(deadline);
     loop {
         let may_send = sent < plan.to_send;
-        if may_send && pacer.is_none() && sent - echoed < plan.window {
+        if may_send && pacer.is_none() && sent - acked() < plan.window {
             // Fill the window in one batch: one flush, one syscall.
-            while sent < plan.to_send && sent - echoed < plan.window {
-                conn.feed(ClientMsg::Chat {
-                    text: message_text(&plan, sent),
-                })
-                .await?;
+            while sent < plan.to_send && sent - acked() < plan.window {
+                link.feed(message_text(&plan, sent)).await?;
                 sent += 1;
             }
-            conn.flush().await?;
+            link.flush().await?;
         }
-        if result.deliveries >= plan.expected && echoed >= plan.to_send {
-            return Ok((result, conn));
+        if result.deliveries >= plan.expected && acked() >= plan.to_send {
+            return Ok((result, link));
         }
         let tick = async {
             match pacer.as_mut() {
@@ -290,37 +360,67 @@ async fn client(mut conn: Conn, plan: Plan) -> anyhow::Result<(ClientResult, Con
                 _ => std::future::pending::<()>().await,
             }
         };
-        let frame = tokio::select! {
-            frame = timeout_at(plan.deadline, conn.next()) => frame,
+        // A witness in another task tells a sender that its messages went round.
+        let witnessed_elsewhere = async {
+            match plan.to_send {
+                0 => std::future::pending().await,
+                _ => plan.acks.wake[plan.index].notified().await,
+            }
+        };
+        let heard = tokio::select! {
+            heard = link.next() => heard,
             () = tick => {
-                conn.send(ClientMsg::Chat { text: message_text(&plan, sent) }).await?;
+                link.feed(message_text(&plan, sent)).await?;
+                link.flush().await?;
                 sent += 1;
                 continue;
             }
-        };
-        let Ok(frame) = frame else {
-            bail!(
+            () = witnessed_elsewhere => continue,
+            () = &mut deadline => bail!(
                 "{}: deadline passed with {} of {} deliveries",
                 plan.me,
                 result.deliveries,
                 plan.expected
-            );
+            ),
         };
-        match frame.context("connection closed")?? {
-            ServerMsg::Chat { from, text, .. } => {
-                result.deliveries += 1;
-                if let Some(t) = sent_us(&text) {
-                    let now = plan.epoch.elapsed().as_micros() as u64;
-                    result.latency.record(now.saturating_sub(t).max(1))?;
-                }
-                if from == plan.me {
-                    echoed += 1;
-                }
-            }
-            ServerMsg::Ping { token } => conn.send(ClientMsg::Pong { token }).await?,
-            ServerMsg::Error { kind, text } => bail!("{}: server error {kind:?}: {text}", plan.me),
-            ServerMsg::Shutdown { reason } => bail!("server shut down: {reason}"),
-            _ => {}
+        let heard = heard
+            .with_context(|| plan.me.clone())?
+            .context("connection closed")?;
+        result.deliveries += 1;
+        if let Some(t) = sent_us(&heard.text) {
+            let now = plan.epoch.elapsed().as_micros() as u64;
+            result.latency.record(now.saturating_sub(t).max(1))?;
         }
+        if let Some(&(_, s)) = plan.witnessed.iter().find(|(n, _)| *n == heard.from) {
+            plan.acks.received[s].fetch_add(1, Ordering::Release);
+            if s != plan.index {
+                plan.acks.wake[s].notify_one();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_witnesses_itself_where_the_server_echoes() {
+        assert_eq!(
+            witnesses(100, 10, 1, true).unwrap(),
+            (0..10).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn otherwise_the_first_member_of_its_room_that_does_not_send_witnesses() {
+        // One room: every sender's witness is client 10.
+        assert_eq!(witnesses(100, 10, 1, false).unwrap(), vec![10; 10]);
+        // 100 rooms of 10, one sender each: sender s is witnessed by s + 100, its room's
+        // next member.
+        let w = witnesses(1000, 100, 100, false).unwrap();
+        assert!(w.iter().enumerate().all(|(s, &i)| i == s + 100));
+        // Every member of a room sends: nobody is left to witness.
+        assert!(witnesses(4, 4, 2, false).is_err());
     }
 }

@@ -2,14 +2,12 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::Args;
-use futures::{SinkExt, StreamExt};
 use serde::Serialize;
-use shared::{ClientMsg, ServerMsg};
 
 use crate::Target;
-use crate::connect::{Conn, connect_all};
+use crate::link::{Link, Protocol, connect_links};
 use crate::proc_stats;
 
 #[derive(Debug, Args)]
@@ -25,6 +23,9 @@ pub struct IdleArgs {
     /// Seconds to hold the connections after they all joined (at most 600).
     #[arg(long, default_value_t = 3)]
     hold: u64,
+    /// The protocol the server speaks: `irc` measures a reference IRC server.
+    #[arg(long, value_enum, default_value_t = Protocol::Chat)]
+    protocol: Protocol,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,7 +51,8 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     let before = args.target.server_pid.map(proc_stats::sample).transpose()?;
     let run_id = std::process::id() % 10_000;
     let rooms = args.rooms;
-    let conns = connect_all(
+    let conns = connect_links(
+        args.protocol,
         addr,
         args.connections,
         |i| format!("idle{run_id}-{i}"),
@@ -104,11 +106,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
 }
 
 /// Keeps a connection alive: reads everything, answers pings.
-async fn hold(mut conn: Conn) -> anyhow::Result<()> {
-    while let Some(frame) = conn.next().await {
-        if let ServerMsg::Ping { token } = frame.context("read")? {
-            conn.send(ClientMsg::Pong { token }).await?;
-        }
-    }
+async fn hold(mut link: Link) -> anyhow::Result<()> {
+    while link.next().await?.is_some() {}
     Ok(())
 }

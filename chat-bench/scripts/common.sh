@@ -1,0 +1,28 @@
+# Shared by the benchmark scripts: builds the release binaries and starts and stops our
+# server on a free loopback port. Source it from the workspace root.
+
+cargo build --release -q -p chat-server -p chat-bench
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$target/release
+ulimit -n 65536 2>/dev/null || true
+
+# Starts our server on a free loopback port; sets $pid and $addr. $workers, if set, sets
+# its runtime threads; $server_cpu, if set, pins it to that CPU with one worker thread.
+start_server() {
+    local log w=${workers:-}
+    log=$(mktemp)
+    local pin=()
+    if [[ -n ${server_cpu:-} ]]; then pin=(taskset -c "$server_cpu"); w=1; fi
+    # Thousands of clients from one address, senders far above a person's rate.
+    "${pin[@]}" "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${w:+--workers "$w"} >"$log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
+        [[ -n $addr ]] && break
+        sleep 0.05
+    done
+    rm -f "$log"
+    [[ -n $addr ]] || { echo "server did not start" >&2; kill "$pid"; exit 1; }
+}
+
+stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
