@@ -19,6 +19,11 @@ use crate::link::Heard;
 /// RFC 2812 caps a line at 512 bytes; servers that allow more still stop far below this.
 const MAX_LINE: usize = 8192;
 
+/// How long registering or joining may take. Thousands of joins in a row keep a server
+/// busy telling every member about every join (ngIRCd takes tens of seconds for 5,000), so
+/// a client that joins late waits that long for its turn.
+const ANSWER_WAIT: Duration = Duration::from_secs(60);
+
 /// The token of the `PING` that [`Irc::settle`] sends.
 const SETTLE_TOKEN: &str = "chat-bench-settle";
 
@@ -99,7 +104,7 @@ impl Irc {
     }
 
     /// Reads lines until one satisfies `done`, answering pings; an error numeric or
-    /// `ERROR` fails. Ten seconds at most.
+    /// `ERROR` fails. [`ANSWER_WAIT`] at most.
     async fn wait_for(&mut self, who: &str, done: impl Fn(&Line) -> bool) -> anyhow::Result<()> {
         let read = async {
             loop {
@@ -111,9 +116,9 @@ impl Irc {
                 self.handle(&l).await?;
             }
         };
-        timeout(Duration::from_secs(10), read)
+        timeout(ANSWER_WAIT, read)
             .await
-            .with_context(|| format!("{who}: no answer within 10 s"))?
+            .with_context(|| format!("{who}: no answer within {ANSWER_WAIT:?}"))?
     }
 
     async fn read_line(&mut self) -> anyhow::Result<Option<String>> {
