@@ -9,6 +9,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 use tests::files::{random_file, sha256_of};
+use tests::probe::{Tmpfs, can_administer};
 use tests::proxy::CutProxy;
 use tests::tmux::{ServerProcess, Tmux};
 
@@ -183,6 +184,41 @@ fn an_upload_starts_again_and_says_so_when_the_server_restarted() {
     let _second = server(data.path(), &addr.to_string());
     tmux.wait_for("ann", "starting again from zero");
     tmux.wait_for("ann", "[1] sent big.bin (128 MiB)");
+}
+
+#[test]
+fn a_download_that_cannot_fit_is_refused_before_its_first_byte() {
+    let name = "a_download_that_cannot_fit_is_refused_before_its_first_byte";
+    let downloads = match can_administer().then(|| Tmpfs::mount("4m")) {
+        Some(Ok(disk)) => disk,
+        Some(Err(e)) => return eprintln!("SKIPPED {name}: {e:#}"),
+        None => return eprintln!("SKIPPED {name}: it needs root to mount a small tmpfs"),
+    };
+    let (data, files) = (temp(), temp());
+    let (path, _) = random_file(files.path(), "big.bin", 6 << 20, 5).unwrap();
+    let server = server(data.path(), "127.0.0.1:0");
+    let mut tmux = Tmux::new("files-nospace");
+    join(&mut tmux, "ann", server.addr, files.path());
+    join(&mut tmux, "bob", server.addr, downloads.path());
+    tmux.wait_for("ann", "bob joined #lobby");
+    tmux.say("ann", &format!("/send-file {}", path.display()));
+    tmux.wait_for("bob", "type /get 1 to download it");
+
+    tmux.say("bob", "/get 1");
+    let screen = tmux.wait_for("bob", "not enough space in");
+    assert!(
+        screen.contains("download of file 1 failed") && screen.contains("needs 6.0 MiB"),
+        "{screen}"
+    );
+    // Nothing was written: no partial file, no disk filled.
+    let left: Vec<_> = std::fs::read_dir(downloads.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in the download folder: {left:?}");
+    // Chat goes on.
+    tmux.say("bob", "no room for it here");
+    tmux.wait_for("ann", "<bob> no room for it here");
 }
 
 fn temp() -> TempDir {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use shared::{ClientMsg, FileInfo};
 
+use super::progress::bytes;
 use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
 };
@@ -45,9 +46,11 @@ struct Part {
 }
 
 impl Part {
-    /// Creates `NAME.part` in `dir` (numbered when taken, never overwritten).
+    /// Creates `NAME.part` in `dir` (numbered when taken, never overwritten), once it is
+    /// sure that the whole file fits there.
     fn create(info: FileInfo, dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
+        check_space(dir, info.size)?;
         let name = local::file_name(&info.name);
         let mut file = None;
         let path = local::place_unique(dir, &format!("{name}.part"), |p| {
@@ -128,6 +131,20 @@ impl Part {
     }
 }
 
+/// Fails with [`io::ErrorKind::StorageFull`] if `dir`'s file system has less than `size`
+/// bytes free: a download that cannot fit is refused before its first byte, not after
+/// filling the disk. (Space can still run out meanwhile; then the write fails.)
+fn check_space(dir: &Path, size: u64) -> io::Result<()> {
+    let free = fs4::available_space(dir)?;
+    if free < size {
+        return Err(io::Error::new(
+            io::ErrorKind::StorageFull,
+            format!("the file needs {}, {} free", bytes(size), bytes(free)),
+        ));
+    }
+    Ok(())
+}
+
 async fn download(
     ctx: &mut Ctx,
     file_id: u64,
@@ -167,10 +184,11 @@ async fn download(
                                 Ok(created) => *part = Some(created),
                                 Err(e) => {
                                     ctx.send(ClientMsg::DownloadCancel { file_id });
-                                    return failed(format!(
-                                        "cannot create a file in {}: {e}",
-                                        dir.display()
-                                    ));
+                                    let what = match e.kind() {
+                                        io::ErrorKind::StorageFull => "not enough space in",
+                                        _ => "cannot create a file in",
+                                    };
+                                    return failed(format!("{what} {}: {e}", dir.display()));
                                 }
                             }
                             let (name, size) = (file.name, file.size);
