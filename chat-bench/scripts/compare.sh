@@ -2,9 +2,10 @@
 # Measures our server beside two reference IRC servers in one session: ngIRCd and InspIRCd
 # (Debian's packages ngircd and inspircd). Every scenario starts a fresh server; within a
 # round the servers take turns, so a noisy moment of the machine falls on all of them alike.
-# Prints one JSON line per run, prefixed by the scenario and the server.
+# Prints one JSON line per run, prefixed by the scenario and the server; summary.py turns
+# them into a table.
 #
-#   chat-bench/scripts/compare.sh [ROUNDS]
+#   chat-bench/scripts/compare.sh [ROUNDS] | tee runs.txt; chat-bench/scripts/summary.py runs.txt
 #
 # Servers: chat (ours, default worker threads), chat-1w (ours, one worker thread, as the
 # IRC servers are single-threaded), ngircd, inspircd. Their configurations, in
@@ -50,9 +51,10 @@ run() {
         chat-1w) workers=1; start_server ;;
         *) protocol=irc; start_reference "$server" ;;
     esac
-    printf '%s %s ' "$scenario" "$server"
-    "$bin/chat-bench" "$@" --protocol "$protocol" --addr "$addr" --server-pid "$pid" --json ||
-        echo '{"failed": true}'
+    local report
+    report=$("$bin/chat-bench" "$@" --protocol "$protocol" --addr "$addr" --server-pid "$pid" --json) ||
+        report='{"failed": true}'
+    echo "$scenario $server $report"
     stop_server
     [[ $protocol == chat ]] || rm -rf "$dir"
 }
