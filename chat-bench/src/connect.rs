@@ -79,6 +79,7 @@ async fn settle_one(conn: &mut Conn) -> anyhow::Result<()> {
         }
     }
 }
+
 /// One client: connect, hello, wait for the welcome.
 pub(crate) async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(addr)

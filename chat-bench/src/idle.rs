@@ -59,7 +59,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         |i| format!("idle-{}", i % rooms),
     )
     .await?;
-    // The join notices have drained (see `connect_all`); keep answering pings while holding.
+    // The join notices have drained (see `connect_links`); keep answering pings while holding.
     let holders: Vec<_> = conns.into_iter().map(|c| tokio::spawn(hold(c))).collect();
     tokio::time::sleep(Duration::from_secs(args.hold)).await;
     let after = args.target.server_pid.map(proc_stats::sample).transpose()?;

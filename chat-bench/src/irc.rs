@@ -19,7 +19,7 @@ use crate::link::Heard;
 /// RFC 2812 caps a line at 512 bytes; servers that allow more still stop far below this.
 const MAX_LINE: usize = 8192;
 
-/// How long registering or joining may take. Thousands of joins in a row keep a server
+/// How long registering, joining or settling may take. Thousands of joins in a row keep a server
 /// busy telling every member about every join (ngIRCd takes tens of seconds for 5,000), so
 /// a client that joins late waits that long for its turn.
 const ANSWER_WAIT: Duration = Duration::from_secs(60);
@@ -140,21 +140,10 @@ impl Irc {
     /// is answered in order after it.
     pub async fn settle(&mut self) -> anyhow::Result<()> {
         self.io.send(format!("PING :{SETTLE_TOKEN}\r")).await?;
-        let mut settle = Duration::from_secs(30);
-        let started = tokio::time::Instant::now();
-        loop {
-            let line = timeout(settle, self.read_line())
-                .await
-                .context("the join notices did not drain within 30 s")??
-                .context("server closed a connection after joining")?;
-            if let Some(l) = parse(&line) {
-                if l.command == "PONG" && l.trailing == SETTLE_TOKEN {
-                    return Ok(());
-                }
-                self.handle(&l).await?;
-            }
-            settle = Duration::from_secs(30).saturating_sub(started.elapsed());
-        }
+        self.wait_for("settling", |l| {
+            l.command == "PONG" && l.trailing == SETTLE_TOKEN
+        })
+        .await
     }
 
     /// Queues one message to the channel without flushing.

@@ -9,11 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::Poll;
 
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use shared::limits::{MAX_REASON_BYTES, MAX_TEXT_BYTES};
 use shared::protocol::DEFAULT_ROOM;
@@ -101,7 +101,7 @@ pub(crate) fn serve(
         // The handshake and the close are boxed: they run once, briefly, and their state
         // (timers, the first frame) would otherwise enlarge this task for its whole life.
         let ending = match Box::pin(conn.handshake(&shutdown)).await {
-            Ok(()) => conn.chat(&shutdown).await,
+            Ok(()) => conn.chat().await,
             Err(ending) => ending,
         };
         Box::pin(conn.close(ending)).await;
@@ -221,8 +221,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Serves a logged-in client until the connection ends.
-    async fn chat(&mut self, shutdown: &CancellationToken) -> Ending {
+    /// Serves a logged-in client until the connection ends. A shutdown reaches it through
+    /// its queue (`Registry::close`), as the writer's [`Stopped::ShuttingDown`].
+    async fn chat(&mut self) -> Ending {
         let Some(id) = self.id else {
             return Ending::closed();
         };
@@ -258,7 +259,7 @@ impl Connection {
                     }
                     Event::Frame(None) => Err(Ending::closed()),
                     Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
-                    Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, &mut state, shutdown),
+                    Event::Frame(Some(Ok(msg))) => self.on_message(id, msg, &mut state),
                 };
                 match waiting {
                     Err(ending) => return ending,
@@ -291,7 +292,6 @@ impl Connection {
         id: ClientId,
         msg: ClientMsg,
         state: &'a mut ChatState,
-        shutdown: &'a CancellationToken,
     ) -> Result<Option<Waiting<'a>>, Ending> {
         let now = Instant::now();
         // A sign of life, for the keepalive (`Registry::keep_alive`).
@@ -309,8 +309,7 @@ impl Connection {
         // The rare paths are boxed: their state (timers, disk work) would otherwise enlarge
         // every connection's task for its whole life.
         if !wait.is_zero() {
-            let held =
-                self.throttle_then_handle(id, msg, wait, &mut state.throttled_since, shutdown);
+            let held = self.throttle_then_handle(id, msg, wait, &mut state.throttled_since);
             return Ok(Some(Box::pin(held)));
         }
         Ok(match self.handle(id, msg)? {
@@ -326,9 +325,8 @@ impl Connection {
         msg: ClientMsg,
         wait: Duration,
         throttled_since: &mut Option<Instant>,
-        shutdown: &CancellationToken,
     ) -> Result<(), Ending> {
-        self.throttle(wait, throttled_since, shutdown).await?;
+        self.throttle(wait, throttled_since).await?;
         match self.handle(id, msg)? {
             None => Ok(()),
             Some(file) => self.transfer(id, file).await,
@@ -342,7 +340,6 @@ impl Connection {
         &mut self,
         wait: Duration,
         throttled_since: &mut Option<Instant>,
-        shutdown: &CancellationToken,
     ) -> Result<(), Ending> {
         let config = &self.shared.config;
         let now = Instant::now();
@@ -370,7 +367,6 @@ impl Connection {
             return Err(Ending::refused(ErrorKind::RateLimited, text, "flooding"));
         }
         tokio::select! {
-            () = shutdown.cancelled() => Err(Ending::shutdown()),
             stopped = self.writer.run() => Err(Ending::stopped(stopped, config)),
             () = tokio::time::sleep(wait) => Ok(()),
         }

@@ -6,9 +6,9 @@
 //! shared (a reference count, no copy); the frames that follow it before the writer runs
 //! are copied, with it, into one growable buffer: a short copy under an uncontended lock.
 //! The writer takes everything queued since its last write in one swap and hands it to
-//! the kernel in one `write`. Under load that coalesces tens or hundreds of frames per system call, which
-//! is what decides how many deliveries a core can make (one small `write` costs a few
-//! microseconds; one delivery here costs a fraction of one).
+//! the kernel in one `write`. Under load that coalesces tens or hundreds of frames per
+//! system call, which is what decides how many deliveries a core can make (one small
+//! `write` costs a few microseconds; one delivery here costs a fraction of one).
 //!
 //! Producers never wait: they use [`Outbox::push`], and a full queue means the client is not
 //! reading, which the caller answers by cutting it off ([`Outbox::cut`]). Only the writer

@@ -57,6 +57,8 @@ async fn fanout_against_the_server_binary_counts_every_delivery() -> Result {
             addr,
             pid,
             &[
+                "--timeout",
+                "30",
                 "--clients",
                 "20",
                 "--senders",
@@ -134,16 +136,23 @@ fn start_ngircd() -> anyhow::Result<Ngircd> {
     Ok(server)
 }
 
+/// Runs `chat-bench MODE --protocol irc ARGS` against a fresh ngIRCd; a fan-out gives up
+/// after 30 s.
+fn bench_irc(mode: &str, args: &[&str]) -> anyhow::Result<Value> {
+    let irc = start_ngircd()?;
+    let mut all = vec!["--protocol", "irc"];
+    if mode == "fanout" {
+        all.extend(["--timeout", "30"]);
+    }
+    all.extend(args);
+    bench(mode, irc.addr, irc.child.id(), &all)
+}
+
 #[test]
 fn fanout_over_irc_reaches_every_other_member() -> Result {
-    let irc = start_ngircd()?;
-    let report = bench(
+    let report = bench_irc(
         "fanout",
-        irc.addr,
-        irc.child.id(),
         &[
-            "--protocol",
-            "irc",
             "--clients",
             "20",
             "--senders",
@@ -167,14 +176,9 @@ fn fanout_over_irc_reaches_every_other_member() -> Result {
 
 #[test]
 fn a_window_of_one_over_irc_waits_for_each_message_to_go_round() -> Result {
-    let irc = start_ngircd()?;
-    let report = bench(
+    let report = bench_irc(
         "fanout",
-        irc.addr,
-        irc.child.id(),
         &[
-            "--protocol",
-            "irc",
             "--clients",
             "5",
             "--senders",
@@ -191,13 +195,7 @@ fn a_window_of_one_over_irc_waits_for_each_message_to_go_round() -> Result {
 
 #[test]
 fn idle_over_irc_holds_its_connections() -> Result {
-    let irc = start_ngircd()?;
-    let report = bench(
-        "idle",
-        irc.addr,
-        irc.child.id(),
-        &["--protocol", "irc", "--connections", "50", "--hold", "1"],
-    )?;
+    let report = bench_irc("idle", &["--connections", "50", "--hold", "1"])?;
     assert_eq!(number(&report, "connections"), 50);
     assert!(report["bytes_per_connection"].as_f64().is_some());
     Ok(())

@@ -94,10 +94,7 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
             let frames = to
                 .collect_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if *t == text))
                 .await?;
-            flood_seen[usize::from(forward)] += frames
-                .iter()
-                .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
-                .count();
+            flood_seen[usize::from(forward)] += flood_lines(&frames);
             let left = frames.iter().any(is_left("flood", "flooding"));
             left_seen[usize::from(forward)] |= left;
             gone |= left;
@@ -110,10 +107,7 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
     for (seen, left, client) in [(0, left_seen[0], &mut ann), (1, left_seen[1], &mut bob)] {
         if !left {
             let frames = client.collect_until(is_left("flood", "flooding")).await?;
-            flood_seen[seen] += frames
-                .iter()
-                .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
-                .count();
+            flood_seen[seen] += flood_lines(&frames);
         }
     }
     let elapsed = started.elapsed();
@@ -309,4 +303,12 @@ async fn a_private_message_to_an_impossible_nick_is_not_echoed() -> Result {
     };
     assert!(text.len() < 100 && !text.contains('\u{1b}'), "{text:?}");
     server.shutdown().await
+}
+
+/// How many of `frames` are the flooder's chat lines.
+fn flood_lines(frames: &[ServerMsg]) -> usize {
+    frames
+        .iter()
+        .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
+        .count()
 }
