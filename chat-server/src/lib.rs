@@ -13,7 +13,10 @@
 //!   and the writer that drains them (polled by the connection's task), chat first,
 //!   batching what is queued into one write.
 //! - `registry`: who is connected under which nick in which room, behind one
-//!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
+//!   `std::sync::Mutex` never held across an `.await`; stamping and delivery, each room
+//!   message encoded once per protocol version present in its room.
+//! - `sequences`: message ids and the rooms' sequence numbers, the seam behind which a
+//!   stored history will keep them.
 //! - [`names`]: what a valid nick or room name is, and how names are compared: rooms
 //!   case-insensitively, nicks also across look-alike characters.
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
@@ -42,6 +45,7 @@ pub mod names;
 mod outbound;
 pub mod rate;
 mod registry;
+mod sequences;
 mod server;
 
 pub use config::Config;
