@@ -162,7 +162,7 @@ fn number(arg: &str, cmd: &str) -> Result<u64, String> {
     let digits = arg.strip_prefix('#').unwrap_or(arg);
     digits
         .parse()
-        .map_err(|_| format!("{}: {arg:?} is not a number", usage(cmd)))
+        .map_err(|_| format!("{}: '{arg}' is not a number", usage(cmd)))
 }
 
 fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {

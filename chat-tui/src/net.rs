@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, ErrorKind, PROTOCOL_VERSION, ServerMsg};
+use shared::{ClientCodec, ClientMsg, CodecError, ErrorKind, PROTOCOL_VERSION, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -72,7 +72,10 @@ pub struct NetConfig {
 pub struct Welcome {
     pub nick: String,
     pub room: String,
+    /// The room's members (the first page of them in a large room).
     pub members: Vec<String>,
+    /// The room's latest sequence number: the next room message has the next one.
+    pub seq: u64,
 }
 
 /// What the network task tells the app.
@@ -83,6 +86,8 @@ pub enum NetEvent {
         nick: String,
         room: String,
         members: Vec<String>,
+        /// The room's latest sequence number, as in [`Welcome`].
+        seq: u64,
     },
     /// A frame from the server (pings are answered by the task and not passed on).
     Server(ServerMsg),
@@ -127,6 +132,10 @@ pub enum ConnectError {
         addr: String,
         detail: String,
     },
+    /// The server speaks a protocol older than version 4: it could not read the hello.
+    OlderServer {
+        addr: String,
+    },
     Timeout {
         addr: String,
     },
@@ -147,14 +156,20 @@ impl fmt::Display for ConnectError {
                 ErrorKind::InvalidNick => write!(f, "the nick '{nick}' is not allowed: {text}"),
                 ErrorKind::VersionMismatch => write!(
                     f,
-                    "version mismatch: this client speaks protocol version \
-                     {PROTOCOL_VERSION} and the server refused it ({text})"
+                    "version mismatch: this client speaks protocol {PROTOCOL_VERSION} and \
+                     the server refused it ({text})"
                 ),
                 _ => write!(f, "the server refused the connection: {text}"),
             },
             ConnectError::Protocol { addr, detail } => {
                 write!(f, "unexpected answer from {addr}: {detail}")
             }
+            ConnectError::OlderServer { addr } => write!(
+                f,
+                "the server at {addr} speaks an older protocol (version 3 or earlier) and \
+                 this client needs version {PROTOCOL_VERSION}: update the server, or use \
+                 a client of its version"
+            ),
             ConnectError::Timeout { addr } => write!(
                 f,
                 "no answer from {addr} within {} s",
@@ -240,38 +255,45 @@ async fn handshake(addr: &str, nick: &str, room: &str) -> Result<(Conn, Welcome)
         // Chat frames are small and should leave at once.
         let _ = stream.set_nodelay(true);
         let mut conn = Framed::new(stream, ClientCodec::default());
-        let hello = ClientMsg::Hello {
-            version: PROTOCOL_VERSION,
-            nick: nick.to_owned(),
-            room: room.to_owned(),
-        };
-        conn.send(hello)
+        conn.send(ClientMsg::hello4(nick, room))
             .await
             .map_err(|e| protocol(e.to_string()))?;
         loop {
             match conn.next().await {
-                Some(Ok(ServerMsg::Welcome {
+                Some(Ok(ServerMsg::Welcome4 {
                     version,
                     nick,
                     room,
+                    seq,
                     members,
+                    ..
                 })) => {
                     if version != PROTOCOL_VERSION {
                         return Err(ConnectError::Refused {
                             addr: addr.to_owned(),
                             nick,
                             kind: ErrorKind::VersionMismatch,
-                            text: format!("the server speaks version {version}"),
+                            text: format!("the server chose version {version}"),
                         });
                     }
-                    return Ok((
-                        conn,
-                        Welcome {
-                            nick,
-                            room,
-                            members,
-                        },
-                    ));
+                    let members = members.names;
+                    let welcome = Welcome {
+                        nick,
+                        room,
+                        members,
+                        seq,
+                    };
+                    return Ok((conn, welcome));
+                }
+                // A server older than version 4 cannot read a `Hello4`: it says the
+                // frame is malformed (a newer server never does, for a valid hello).
+                Some(Ok(ServerMsg::Error {
+                    kind: ErrorKind::MalformedFrame,
+                    ..
+                })) => {
+                    return Err(ConnectError::OlderServer {
+                        addr: addr.to_owned(),
+                    });
                 }
                 Some(Ok(ServerMsg::Error { kind, text })) => {
                     return Err(ConnectError::Refused {
@@ -286,8 +308,10 @@ async fn handshake(addr: &str, nick: &str, room: &str) -> Result<(Conn, Welcome)
                         .await
                         .map_err(|e| protocol(e.to_string()))?;
                 }
-                Some(Ok(other)) => {
-                    return Err(protocol(format!("expected a welcome, got {other:?}")));
+                Some(Ok(_)) => {
+                    return Err(protocol(
+                        "the server answered the hello with something else than a welcome".into(),
+                    ));
                 }
                 Some(Err(e)) => return Err(protocol(e.to_string())),
                 None => {
@@ -433,7 +457,7 @@ impl Task {
                 frame = stream.next() => {
                     let msg = match frame {
                         Some(Ok(msg)) => msg,
-                        Some(Err(e)) => return Served::Lost(e.to_string()),
+                        Some(Err(e)) => return Served::Lost(lost(&e)),
                         None => {
                             return Served::Lost(shutdown_reason.map_or_else(
                                 || "the server closed the connection".to_owned(),
@@ -450,7 +474,9 @@ impl Task {
                         }
                         ServerMsg::Pong { .. } => continue,
                         ServerMsg::NickChanged { nick } => self.nick.clone_from(nick),
-                        ServerMsg::Joined { room, .. } => self.room.clone_from(room),
+                        ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
+                            self.room.clone_from(room);
+                        }
                         ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
                         _ => {}
                     }
@@ -488,7 +514,7 @@ impl Task {
                 }
                 end = &mut *writer => return match end {
                     Ok(end) => Served::WriterEnded(end),
-                    Err(e) => Served::Lost(format!("the writer failed: {e}")),
+                    Err(_) => Served::Lost("the connection's writer stopped unexpectedly".into()),
                 },
                 () = sleep_until(deadline) => {
                     if pinged {
@@ -620,6 +646,7 @@ impl Task {
                         nick: welcome.nick,
                         room: welcome.room,
                         members: welcome.members,
+                        seq: welcome.seq,
                     };
                     if !self.emit(event).await {
                         return None;
@@ -634,6 +661,10 @@ impl Task {
                 }) => {
                     let reason = format!("the server now speaks another protocol version: {text}");
                     self.emit(NetEvent::Fatal(reason)).await;
+                    return None;
+                }
+                Err(older @ ConnectError::OlderServer { .. }) => {
+                    self.emit(NetEvent::Fatal(older.to_string())).await;
                     return None;
                 }
                 Err(e) => error = e.to_string(),
@@ -703,6 +734,18 @@ async fn write_frames(
         error: None,
         unsent: None,
         urgent,
+    }
+}
+
+/// Why a connection was lost, in words for the user: a malformed frame is the server's
+/// fault, not a detail of the wire.
+fn lost(error: &CodecError) -> String {
+    match error {
+        CodecError::Io(e) => format!("the connection failed: {e}"),
+        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
+        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
+            "the server sent something this client cannot read".to_owned()
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
-use shared::{ChatKind, ClientMsg, ErrorKind, RoomEvent, ServerMsg};
+use shared::{ChatKind, ClientMsg, ErrorKind, MemberPage, RoomEvent, ServerMsg};
 
 use super::*;
 
@@ -21,6 +21,7 @@ fn app() -> App {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
+        seq: 10,
     };
     let mut app = App::new(settings(), welcome, T);
     app.update(Event::Resize(80, 24));
@@ -46,14 +47,22 @@ fn submit(app: &mut App, line: &str) -> Vec<Command> {
     app.update(key(KeyCode::Enter))
 }
 
+/// A chat line in the lobby, as version 4 brings it.
 fn chat(from: &str, text: &str) -> Event {
-    Event::Net(NetEvent::Server(ServerMsg::Chat {
-        id: 1,
-        time_ms: T,
-        room: "lobby".into(),
+    room_msg(RoomEvent::Said {
         from: from.into(),
         kind: ChatKind::Say,
         text: text.into(),
+    })
+}
+
+fn room_msg(event: RoomEvent) -> Event {
+    Event::Net(NetEvent::Server(ServerMsg::Room {
+        id: 1,
+        seq: 11,
+        time_ms: T,
+        room: "lobby".into(),
+        event,
     }))
 }
 
@@ -330,13 +339,7 @@ fn private_message_rings() {
 #[test]
 fn room_events_keep_the_member_list() {
     let mut app = app();
-    let notice = |event| {
-        Event::Net(NetEvent::Server(ServerMsg::Notice {
-            time_ms: T,
-            room: "lobby".into(),
-            event,
-        }))
-    };
+    let notice = room_msg;
     app.update(notice(RoomEvent::Joined {
         nick: "dave".into(),
     }));
@@ -358,11 +361,65 @@ fn room_events_keep_the_member_list() {
     })));
     assert_eq!(app.nick, "alicia");
     assert_eq!(app.members, ["alicia", "bob", "caz", "dave"]);
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Joined {
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Joined4 {
         room: "rust".into(),
-        members: vec!["alicia".into(), "ferris".into()],
+        seq: 3,
+        members: MemberPage {
+            total: 2,
+            names: vec!["alicia".into(), "ferris".into()],
+            more: false,
+        },
     })));
     assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+}
+
+/// What the version 3 messages said, the version 4 ones say too (and the other way).
+#[test]
+fn version_3_room_messages_read_like_version_4_ones() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Chat {
+        id: 1,
+        time_ms: T,
+        room: "lobby".into(),
+        from: "bob".into(),
+        kind: ChatKind::Action,
+        text: "waves".into(),
+    })));
+    let v3 = last(&app).clone();
+    app.update(room_msg(RoomEvent::Said {
+        from: "bob".into(),
+        kind: ChatKind::Action,
+        text: "waves".into(),
+    }));
+    assert_eq!(last(&app), &v3);
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Notice {
+        time_ms: T,
+        room: "lobby".into(),
+        event: RoomEvent::Joined {
+            nick: "dave".into(),
+        },
+    })));
+    assert_eq!(last(&app), &EntryKind::Notice("dave joined #lobby".into()));
+}
+
+#[test]
+fn a_page_of_members_says_how_many_more_there_are() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Reply {
+        id: 9,
+        msg: Box::new(ServerMsg::Members4 {
+            room: "lobby".into(),
+            members: MemberPage {
+                total: 1500,
+                names: vec!["alice".into(), "bob".into()],
+                more: true,
+            },
+        }),
+    })));
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
+    );
 }
 
 #[test]
@@ -372,9 +429,10 @@ fn server_errors_are_shown() {
         kind: ErrorKind::NoSuchNick,
         text: "no such nick: zed".into(),
     })));
+    // Words only: no debug formatting of the kind.
     assert_eq!(
         last(&app),
-        &EntryKind::Error("server: no such nick: zed (NoSuchNick)".into())
+        &EntryKind::Error("server: no such nick: zed".into())
     );
 }
 
@@ -405,6 +463,7 @@ fn connection_states() {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into()],
+        seq: 20,
     }));
     app.update(Event::Net(NetEvent::Flushed { sent: 1 }));
     assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));
@@ -678,9 +737,9 @@ fn offer(id: u64, name: &str, size: u64) -> shared::FileInfo {
 #[test]
 fn offers_and_file_lists_show_the_command_that_fetches() {
     let mut app = app();
-    app.update(Event::Net(NetEvent::Server(ServerMsg::FileOffered {
+    app.update(room_msg(RoomEvent::Shared {
         file: offer(3, "report\u{202e}fdp.exe", 1_288_490_189),
-    })));
+    }));
     assert!(matches!(last(&app), EntryKind::Notice(t)
         if t == "bob shares report<U+202E>fdp.exe (1.20 GiB): type /get 3 to download it"));
     app.update(Event::Net(NetEvent::Server(ServerMsg::Files {
