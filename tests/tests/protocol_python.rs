@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chat_server::Config;
 use shared::{ChatKind, ServerMsg};
-use tests::client::{TestClient, start_server};
+use tests::client::{TestClient, said, start_server};
 use tokio::process::Command;
 
 type Result = anyhow::Result<()>;
@@ -48,7 +48,7 @@ async fn a_client_written_from_the_protocol_document_chats_with_a_rust_client() 
 
     // And the Rust client saw the Python client's message, stamped by the server.
     let said = bob
-        .recv_until(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "py"))
+        .recv_until(|m| said(m).is_some_and(|s| s.from == "py"))
         .await?;
     let ServerMsg::Chat {
         kind,
