@@ -415,6 +415,24 @@ async fn frames_until_closed(
     }
 }
 
+/// Reads one whole frame (header and payload) from a raw socket, within [`WAIT`].
+pub async fn read_raw_frame(stream: &mut TcpStream) -> anyhow::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).await?;
+        let len = u32::from_be_bytes(header) as usize;
+        if len > shared::limits::MAX_FRAME_LEN {
+            bail!("a header announcing {len} bytes");
+        }
+        let mut frame = header.to_vec();
+        frame.resize(4 + len, 0);
+        stream.read_exact(&mut frame[4..]).await?;
+        Ok(frame)
+    };
+    timeout(WAIT, read).await.context("no frame in time")?
+}
+
 /// A whole frame (4-byte big-endian length, then `payload`), for tests that write raw bytes.
 pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).expect("test payloads are small");
