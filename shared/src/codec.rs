@@ -54,28 +54,54 @@ pub enum CodecError {
     Truncated { buffered: usize },
 }
 
-/// What bincode may count while it decodes one payload.
+/// How much memory bincode may count while it decodes a payload of `len` bytes.
 ///
 /// bincode counts what it decodes by its size in memory, not by the bytes it reads: 8 for
-/// every length and every integer, however short its varint. A payload of many short
-/// names counts up to 8 times its length, so a limit of one frame would refuse valid
-/// frames well below [`MAX_FRAME_LEN`] (a member list of a few hundred kilobytes). No
-/// byte counts more than 8, so this limit lets every frame through; it still stops a
-/// declared length beyond it before anything is allocated for it.
-const DECODE_LIMIT: usize = 8 * MAX_FRAME_LEN;
+/// every length and every integer, however short its varint. A payload of many short names
+/// counts up to 8 times its length, so a limit of one frame would refuse valid frames well
+/// below [`MAX_FRAME_LEN`] (a member list of a few hundred kilobytes). No byte counts more
+/// than 8, so 8 times the payload lets every frame through, while a length declared beyond
+/// it fails before anything is allocated for it: a small frame cannot make the decoder
+/// allocate more than a small multiple of itself.
+const fn decode_limit(len: usize) -> usize {
+    8 * len
+}
+
+/// The payload sizes up to which a smaller decoding limit is used (bincode's limit is a
+/// constant of its configuration): a chat line, a file chunk, any frame.
+const SMALL_PAYLOAD: usize = 4096 + 256;
+const CHUNK_PAYLOAD: usize = 64 * 1024 + 256;
 
 /// The bincode configuration of the wire: little-endian, variable-length integers, and a
-/// limit so that a payload declaring a huge collection fails instead of allocating.
-fn bincode_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<DECODE_LIMIT>()
+/// limit of `LIMIT` bytes of memory counted, so that a payload declaring a huge collection
+/// fails instead of allocating.
+fn bincode_config<const LIMIT: usize>() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// The configuration for encoding, whose size is checked against the frame afterwards.
+fn encoding() -> impl bincode::config::Config {
+    bincode::config::standard()
+}
+
+fn decode_with_limit<T: DeserializeOwned, const LIMIT: usize>(
+    payload: &[u8],
+) -> Result<(T, usize), CodecError> {
+    bincode::serde::decode_from_slice(payload, bincode_config::<LIMIT>()).map_err(malformed)
 }
 
 /// Decodes one payload (without its header) into a message.
 ///
 /// The whole payload must be consumed: trailing bytes are malformed.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
-    let (msg, used) =
-        bincode::serde::decode_from_slice(payload, bincode_config()).map_err(malformed)?;
+    let len = payload.len();
+    let (msg, used) = if len <= SMALL_PAYLOAD {
+        decode_with_limit::<T, { decode_limit(SMALL_PAYLOAD) }>(payload)
+    } else if len <= CHUNK_PAYLOAD {
+        decode_with_limit::<T, { decode_limit(CHUNK_PAYLOAD) }>(payload)
+    } else {
+        decode_with_limit::<T, { decode_limit(MAX_FRAME_LEN) }>(payload)
+    }?;
     if used != payload.len() {
         return Err(CodecError::Malformed(format!(
             "{} bytes after the end of the message",
@@ -121,8 +147,7 @@ fn variant_in_words(text: &str) -> Option<String> {
 fn encode_into<T: Serialize>(msg: &T, dst: &mut BytesMut) -> Result<(), CodecError> {
     let start = dst.len();
     dst.put_u32(0); // placeholder, patched below once the payload length is known
-    let written =
-        bincode::serde::encode_into_std_write(msg, &mut (&mut *dst).writer(), bincode_config());
+    let written = bincode::serde::encode_into_std_write(msg, &mut (&mut *dst).writer(), encoding());
     let result = match written {
         Ok(len) if len <= MAX_FRAME_LEN => {
             let header = u32::try_from(len)
@@ -141,7 +166,7 @@ fn encode_into<T: Serialize>(msg: &T, dst: &mut BytesMut) -> Result<(), CodecErr
     Err(result)
 }
 
-/// The frame of [`ServerMsg::Reply`](crate::ServerMsg::Reply) `{ id, msg }`, made from
+/// The frame of [`ServerMsg::Reply`] `{ id, msg }`, made from
 /// the frame of `msg`: the sender's copy of a room message is the frame every member gets,
 /// wrapped, so the message is encoded once.
 pub fn wrap_reply(id: u32, frame: &[u8]) -> Result<Bytes, CodecError> {
@@ -150,7 +175,7 @@ pub fn wrap_reply(id: u32, frame: &[u8]) -> Result<Bytes, CodecError> {
     buf.put_u32(0); // the header, patched below
     // A variant index and a request id are both varint u32s.
     let prefix = (crate::views::index::REPLY, id);
-    bincode::serde::encode_into_std_write(prefix, &mut (&mut buf).writer(), bincode_config())
+    bincode::serde::encode_into_std_write(prefix, &mut (&mut buf).writer(), encoding())
         .map_err(|_| unencodable())?;
     buf.extend_from_slice(payload);
     let len = buf.len() - HEADER_LEN;

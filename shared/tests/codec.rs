@@ -1046,3 +1046,51 @@ fn codec_error_texts_are_words() {
     let truncated = CodecError::Truncated { buffered: 3 }.to_string();
     assert!(!truncated.contains("frame"), "{truncated}");
 }
+
+/// The decoder's limit grows with the payload (8 bytes of memory for each byte read):
+/// every frame decodes at the edges of its sizes, and a small frame that declares a long
+/// text fails before the text is allocated.
+#[test]
+fn the_decoding_limit_follows_the_payload() {
+    // Members { room "r", members: k empty names }: 1 + 2 + varint(k) + k bytes.
+    let members_of_size = |size: usize| {
+        let k = (0..size)
+            .rev()
+            .find(|k| 3 + varint_len(*k) + k == size)
+            .expect("a count");
+        ServerMsg::Members {
+            room: "r".into(),
+            members: vec![String::new(); k],
+        }
+    };
+    for size in [
+        4096 + 256,
+        4096 + 257,
+        65_536 + 256,
+        65_536 + 257,
+        MAX_FRAME_LEN,
+    ] {
+        let msg = members_of_size(size);
+        let frame = encode_frame(&msg).unwrap();
+        assert_eq!(frame.len() - 4, size);
+        assert_eq!(
+            decode_payload::<ServerMsg>(&frame[4..]).unwrap(),
+            msg,
+            "{size}"
+        );
+    }
+    // Chat { text } declaring 40 KiB of text in a frame of 6 bytes.
+    let err = decode_payload::<ClientMsg>(&[1, 0xfb, 0x00, 0xa0, b'h', b'i']).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a malformed message: it declares a length larger than a frame"
+    );
+}
+
+fn varint_len(v: usize) -> usize {
+    match v {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        _ => 5,
+    }
+}
