@@ -18,7 +18,7 @@ type Result = anyhow::Result<()>;
 /// One round of chat: `a` says something and `b` must receive it.
 async fn round(a: &mut TestClient, b: &mut TestClient, text: &str) -> Result {
     a.say(text).await?;
-    b.recv_until(|m| says(m, &text)).await?;
+    b.recv_until(|m| says(m, text)).await?;
     Ok(())
 }
 
