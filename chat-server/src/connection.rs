@@ -97,7 +97,6 @@ pub(crate) fn serve(
         shared,
         peer,
         id: None,
-        version: OLDEST_VERSION,
     };
     async move {
         // The handshake and the close are boxed: they run once, briefly, and their state
@@ -124,8 +123,6 @@ struct Connection {
     peer: SocketAddr,
     /// Set once logged in.
     id: Option<ClientId>,
-    /// The protocol version the client speaks, settled by the handshake.
-    version: u16,
 }
 
 /// Optional features this server knows and grants when a `Hello4` asks for them. Version
@@ -249,8 +246,6 @@ impl Connection {
                 "invalid room",
             ));
         }
-        self.version = version;
-        self.outbox.set_speaks(version);
         let greeting = Greeting {
             version,
             features: &features,

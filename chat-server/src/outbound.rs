@@ -328,6 +328,11 @@ impl Outbox {
         self.shared.lock().speaks = version;
     }
 
+    /// The protocol version the client speaks (the oldest served until it logs in).
+    pub(crate) fn speaks(&self) -> u16 {
+        self.shared.lock().speaks
+    }
+
     fn push_locked(mut queue: MutexGuard<'_, Queue>, frame: &Bytes) -> Result<(), PushError> {
         if queue.closed {
             return Err(PushError::Closed);

@@ -108,8 +108,6 @@ struct Client {
     /// Folded name of the client's room.
     room: String,
     outbox: Outbox,
-    /// The protocol version it speaks, which shapes what it is sent.
-    version: u16,
 }
 
 #[derive(Debug)]
@@ -157,8 +155,8 @@ impl Registry {
     }
 
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
-    /// empty): queues its welcome and tells the room's other members. The outbox must
-    /// already know the version the client speaks ([`Outbox::set_speaks`]).
+    /// empty), speaking the greeting's version from now on: queues its welcome and tells
+    /// the room's other members.
     pub(crate) fn login(
         &self,
         nick: &str,
@@ -182,11 +180,12 @@ impl Registry {
                 outbox.shut_down();
             }
             outbox.heard(self.clock_ms(Instant::now()));
+            // Its queue knows the version, which decides the frames it gets.
+            outbox.set_speaks(greeting.version);
             let client = Client {
                 nick: nick.to_owned(),
                 room: names::fold(room),
                 outbox,
-                version: greeting.version,
             };
             let room_key = client.room.clone();
             inner.clients.insert(id, client);
@@ -301,7 +300,7 @@ impl Registry {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
-            let version = client.version;
+            let version = client.outbox.speaks();
             if new_key != client.room {
                 let old_key = std::mem::replace(&mut client.room, new_key.clone());
                 let nick = client.nick.clone();
@@ -377,7 +376,7 @@ impl Registry {
             };
             let room_key = client.room.clone();
             let (answer, after) = match who {
-                Who::Plain if client.version < 4 => (MemberListAnswer::Members, ""),
+                Who::Plain if client.outbox.speaks() < 4 => (MemberListAnswer::Members, ""),
                 Who::Plain => (MemberListAnswer::Members4, ""),
                 Who::After(after) => (MemberListAnswer::Members4, after),
             };
@@ -660,7 +659,7 @@ impl Inner {
         };
         let frames = RoomFrames::new(msg);
         let echo = echo.and_then(|(sender, reply)| {
-            let version = self.clients.get(&sender)?.version;
+            let version = self.clients.get(&sender)?.outbox.speaks();
             let frame = frames.for_version(version);
             Some((
                 sender,
@@ -758,7 +757,6 @@ mod tests {
         limit_bytes: usize,
     ) -> Result<Probe, Refusal> {
         let outbox = queue(limit_bytes);
-        outbox.set_speaks(version);
         let limits = limits();
         let greeting = Greeting {
             version,
