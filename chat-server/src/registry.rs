@@ -132,6 +132,28 @@ impl Room {
     }
 }
 
+/// Who in a room does not get one of its messages.
+#[derive(Debug, Clone, Copy)]
+enum Except {
+    Nobody,
+    /// The member who enters: its welcome or `Joined` names the message's sequence
+    /// number instead.
+    Entering(ClientId),
+    /// The member who renamed itself, if it speaks version 3, which told no client of its
+    /// own rename. A version 4 client gets the room's message too, or it would see a gap.
+    RenamedInVersion3(ClientId),
+}
+
+impl Except {
+    fn skips(self, member: ClientId, outbox: &Outbox) -> bool {
+        match self {
+            Except::Nobody => false,
+            Except::Entering(id) => id == member,
+            Except::RenamedInVersion3(id) => id == member && outbox.speaks() < 4,
+        }
+    }
+}
+
 /// Which member list a client asked for.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Who<'a> {
@@ -214,7 +236,7 @@ impl Registry {
             let welcome = inner.member_list(&room_key, welcome, "", None);
             inner.send(id, welcome);
             if let Some(notice) = notice {
-                inner.broadcast(&room_key, Some(id), &notice, None);
+                inner.broadcast(&room_key, Except::Entering(id), &notice, None);
             }
             Ok(id)
         })
@@ -231,7 +253,7 @@ impl Registry {
             let (room_key, from) = (client.room.clone(), client.nick.clone());
             let said = RoomEvent::Said { from, kind, text };
             if let Some(msg) = inner.stamp(&room_key, said) {
-                inner.broadcast(&room_key, None, &msg, reply.map(|r| (id, r)));
+                inner.broadcast(&room_key, Except::Nobody, &msg, reply.map(|r| (id, r)));
             }
         });
     }
@@ -312,7 +334,7 @@ impl Registry {
                     .to_owned();
                 inner.exit(id, &old_key, format!("moved to {new_name}"));
                 inner.enter(id, &new_key, room);
-                inner.notify(&new_key, Some(id), RoomEvent::Joined { nick });
+                inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
             }
             let answer = if version >= 4 {
                 MemberListAnswer::Joined4 {
@@ -358,7 +380,7 @@ impl Registry {
                     old,
                     new: nick.to_owned(),
                 };
-                inner.notify(&room_key, Some(id), renamed);
+                inner.notify(&room_key, Except::RenamedInVersion3(id), renamed);
             }
             let changed = ServerMsg::NickChanged {
                 nick: nick.to_owned(),
@@ -401,7 +423,7 @@ impl Registry {
     pub(crate) fn offer(&self, room_key: &str, file: FileInfo) {
         self.with(|inner| {
             if let Some(msg) = inner.stamp(room_key, RoomEvent::Shared { file }) {
-                inner.broadcast(room_key, None, &msg, None);
+                inner.broadcast(room_key, Except::Nobody, &msg, None);
             }
         });
     }
@@ -606,7 +628,7 @@ impl Inner {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
             return;
         };
-        self.notify(key, None, RoomEvent::Left { nick, reason });
+        self.notify(key, Except::Nobody, RoomEvent::Left { nick, reason });
     }
 
     /// Removes a client entirely, telling its room. Returns it if it was there.
@@ -634,20 +656,20 @@ impl Inner {
         }
     }
 
-    /// Tells a room's members (except `except`) about an event.
-    fn notify(&mut self, key: &str, except: Option<ClientId>, event: RoomEvent) {
+    /// Tells a room's members (but `except`) about an event.
+    fn notify(&mut self, key: &str, except: Except, event: RoomEvent) {
         if let Some(notice) = self.stamp(key, event) {
             self.broadcast(key, except, &notice, None);
         }
     }
 
-    /// Queues a room message for every member of a room (except `except`), encoded once
+    /// Queues a room message for every member of a room (but `except`), encoded once
     /// per protocol version present and shared, not copied. `echo`: the sender and the id
     /// of its request, whose copy is that frame wrapped in a reply.
     fn broadcast(
         &mut self,
         key: &str,
-        except: Option<ClientId>,
+        except: Except,
         msg: &ServerMsg,
         echo: Option<(ClientId, u32)>,
     ) {
@@ -668,7 +690,7 @@ impl Inner {
         });
         for &(id, ref outbox) in &room.members {
             let pushed = match &echo {
-                _ if Some(id) == except => continue,
+                _ if except.skips(id, outbox) => continue,
                 Some((sender, frame)) if *sender == id => outbox.push(frame),
                 _ => outbox.push_room(&frames),
             };
@@ -1079,10 +1101,22 @@ mod tests {
         ));
         assert!(matches!(bob.next(), Some(ServerMsg::Private { .. })));
         reg.rename(ann.id, "anne", Some(43)).unwrap();
-        assert!(matches!(
-            ann.next().unwrap().into_reply(),
-            (Some(43), ServerMsg::NickChanged { .. })
-        ));
+        // The room's message (ann's too: she would see a gap), then the answer.
+        let renamed = ann.drain();
+        assert!(
+            matches!(
+                &renamed[..],
+                [
+                    ServerMsg::Room {
+                        event: RoomEvent::Renamed { .. },
+                        ..
+                    },
+                    ServerMsg::Reply { id: 43, .. }
+                ]
+            ),
+            "{renamed:?}"
+        );
+        assert!(matches!(bob.next(), Some(ServerMsg::Room { .. })));
         reg.who(ann.id, Who::Plain, Some(44));
         assert!(matches!(
             ann.next().unwrap().into_reply(),

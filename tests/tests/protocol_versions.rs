@@ -145,6 +145,15 @@ async fn a_version_3_client_gets_exactly_the_frames_of_version_3() -> Result {
     assert_eq!(next(&mut ann).await?, frame(&joined_dev));
     bob.recv_until(|m| left(m, "ann", |r| r == "moved to Dev"))
         .await?;
+    // A version 3 client is not told of its own rename, only answered.
+    ann.write_all(&encode(ClientMsg::Nick {
+        nick: "annie".into(),
+    }))
+    .await?;
+    let renamed = ServerMsg::NickChanged {
+        nick: "annie".into(),
+    };
+    assert_eq!(next(&mut ann).await?, frame(&renamed));
     ann.write_all(&[0, 0, 0, 2, 7, 7]).await?; // Ping { token: 7 }
     assert_eq!(next(&mut ann).await?, [0, 0, 0, 2, 8, 7]);
 
@@ -475,15 +484,29 @@ async fn room_messages_are_numbered_without_gaps() -> Result {
     assert_eq!(bob.seq, start + 1, "bob's welcome names its own join");
     bob.say("one").await?;
     bob.send(ClientMsg::Nick { nick: "rob".into() }).await?;
+    // Bob, who says, renames himself and shares, sees every number of the lobby too.
+    let mut bob_saw = bob
+        .collect_until(|m| matches!(m, ServerMsg::NickChanged { .. }))
+        .await?;
     let (path, _) = tests::files::random_file(running.local.path(), "f.bin", 10, 2)?;
     upload(&mut bob, &path, "f.bin").await?;
     // Another room's traffic takes ids, not this room's numbers.
     let _elsewhere = TestClient::connect(addr, "zed", "elsewhere").await?;
     let mut cy = TestClient::connect(addr, "cy", "lobby").await?;
+    bob_saw.extend(bob.collect_until(|m| joined(m, "cy")).await?);
+    let bob_saw: Vec<u64> = bob_saw
+        .iter()
+        .filter_map(|m| match tests::client::unwrapped(m) {
+            ServerMsg::Room { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bob_saw, (start + 2..=start + 5).collect::<Vec<_>>());
     bob.send(ClientMsg::Join { room: "dev".into() }).await?;
-    let joined = bob
-        .recv_until(|m| matches!(m, ServerMsg::Joined4 { .. }))
+    let in_lobby = bob
+        .collect_until(|m| matches!(m, ServerMsg::Joined4 { .. }))
         .await?;
+    let joined = in_lobby.last().expect("the answer").clone();
     cy.send(ClientMsg::Quit {
         reason: "bye".into(),
     })
