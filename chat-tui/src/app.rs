@@ -839,6 +839,10 @@ impl App {
                     self.members.retain(|m| *m != old);
                     insert_sorted(&mut self.members, new.clone());
                 }
+                // One's own rename is told by `NickChanged`, which follows.
+                if old == self.nick {
+                    return;
+                }
                 format!(
                     "{} is now known as {}",
                     sanitize::nick(&old),

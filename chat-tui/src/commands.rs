@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(cmd("/get #12"), Command::Get(12));
         assert_eq!(
             parse("/get report.pdf"),
-            Err("usage: /get ID: \"report.pdf\" is not a number".into())
+            Err("usage: /get ID: 'report.pdf' is not a number".into())
         );
         assert!(parse("/get").is_err());
         assert!(parse("/get -1").is_err());

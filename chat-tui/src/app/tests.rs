@@ -866,3 +866,26 @@ fn an_oversized_message_from_a_hostile_server_is_cut_in_the_scrollback() {
     app.update(chat("bob", &longest));
     assert!(matches!(last(&app), EntryKind::Chat { text, .. } if *text == longest));
 }
+
+/// Version 4 tells a renamer of its own rename before the answer: one line, not two.
+#[test]
+fn ones_own_rename_is_told_once() {
+    let mut app = app();
+    let before = app.messages().len();
+    app.update(room_msg(RoomEvent::Renamed {
+        old: "alice".into(),
+        new: "alicia".into(),
+    }));
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Reply {
+        id: 3,
+        msg: Box::new(ServerMsg::NickChanged {
+            nick: "alicia".into(),
+        }),
+    })));
+    assert_eq!(app.messages().len(), before + 1);
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("you are now known as alicia".into())
+    );
+    assert_eq!(app.members, ["alicia", "bob", "bobby", "carol"]);
+}
