@@ -1,0 +1,25 @@
+//! The end-to-end tests, one module per area, linked into one test binary: a binary per
+//! file would link the whole workspace seventeen times over.
+//!
+//! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets.
+//! - `faults_*`: processes killed, links cut, disks filled.
+//! - `tui_*`: the real client in a real terminal (tmux).
+//! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
+//! - `bench_generator`: the load generator against our server and against ngIRCd.
+
+mod bench_generator;
+mod faults_connections;
+mod faults_disk;
+mod faults_network;
+mod faults_processes;
+mod protocol_python;
+mod server_abuse;
+mod server_bad_input;
+mod server_binary;
+mod server_chat;
+mod server_files;
+mod server_limits;
+mod tui_behaviour;
+mod tui_chat;
+mod tui_connection;
+mod tui_files;
