@@ -9,10 +9,13 @@
 //!   [`codec::encode_frame`] encodes a message once into bytes that many sockets can share.
 //!   All bincode use lives in that module, so a change of format touches one file.
 //! - [`limits`]: every size limit the protocol defines, used by both ends.
+//! - [`config_file`]: reading a program's TOML settings file, with errors that name the
+//!   key at fault.
 //!
 //! docs/PROTOCOL.md describes the same thing byte by byte.
 
 pub mod codec;
+pub mod config_file;
 pub mod limits;
 pub mod protocol;
 
