@@ -2,6 +2,9 @@
 //!
 //! The protocol's own limits (frame size, text and name lengths) live in
 //! [`shared::limits`]: both ends must agree on those. The ones here are the server's policy.
+//! [`settings`] is how a person sets them: flags and the configuration file.
+
+pub mod settings;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -92,8 +95,10 @@ pub struct Config {
 
     /// Where uploaded files are kept (`files/`), with their partial uploads (`tmp/`).
     ///
-    /// Default `chat-data`, relative to the directory the server runs in. It is created by
-    /// the first upload; stored files survive restarts, partial uploads do not.
+    /// Default `chat-data`, relative to the directory the server runs in. The binary
+    /// creates it at start ([`crate::prepare_data_dir`]); a server run as a library
+    /// creates it at the first upload. Stored files survive restarts, partial uploads do
+    /// not.
     pub data_dir: PathBuf,
 
     /// Largest file accepted, in bytes; a larger upload is refused before any data is

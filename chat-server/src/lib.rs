@@ -20,7 +20,8 @@
 //!   directory), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane, and the file
 //!   name sanitizer ([`files::name`]).
-//! - [`config`]: every limit and interval, with the reasons for the defaults.
+//! - [`config`]: every limit and interval, with the reasons for the defaults;
+//!   [`config::settings`]: the same as command-line flags and configuration-file keys.
 //!
 //! # Examples
 //!
@@ -45,4 +46,4 @@ mod registry;
 mod server;
 
 pub use config::Config;
-pub use server::run;
+pub use server::{prepare_data_dir, run};

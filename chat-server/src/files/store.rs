@@ -100,8 +100,7 @@ struct Sidecar {
 impl FileStore {
     /// Opens the store in `root`: deletes what interrupted uploads left, and loads the
     /// metadata of the stored files. A missing `root` is an empty store; the directories
-    /// are created by the first upload, so a server that never stores a file leaves no
-    /// trace.
+    /// are created by [`FileStore::prepare`], or else by the first upload.
     pub(crate) fn open(root: &Path, max_file_size: u64, quota: u64) -> io::Result<Self> {
         let mut inner = Inner {
             next_file: 1,
@@ -131,6 +130,31 @@ impl FileStore {
             disk_reserve: DISK_HEADROOM,
             inner: Mutex::new(inner),
         })
+    }
+
+    /// Creates `root` with its `tmp/` and `files/` if they are missing, and checks that a
+    /// file can be written in `tmp/` and moved into `files/`, as every upload is; the probe
+    /// is deleted again. A server calls this before it accepts anyone, so that a data
+    /// directory it cannot use stops it at start rather than failing the first upload.
+    /// The error names the path and the operation that failed.
+    pub(crate) fn prepare(root: &Path) -> io::Result<()> {
+        let (tmp, files) = (root.join("tmp"), root.join("files"));
+        for dir in [&tmp, &files] {
+            fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create", dir))?;
+        }
+        // Named for this process; `open` deletes whatever a crash leaves in either place.
+        let name = format!("write-check-{}.part", std::process::id());
+        let (probe, moved) = (tmp.join(&name), files.join(&name));
+        write_synced(&probe, b"").map_err(|e| with_path(e, "cannot write", &probe))?;
+        let result = fs::rename(&probe, &moved)
+            .map_err(|e| with_path(e, "cannot move a file into", &files))
+            .and_then(|()| {
+                fs::remove_file(&moved).map_err(|e| with_path(e, "cannot delete", &moved))
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&probe);
+        }
+        result
     }
 
     /// The same store, keeping `bytes` free on its disk instead of the default 64 MiB.
@@ -406,6 +430,11 @@ fn remove_dir_contents(dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// `error` with what was being done to which path in front of its message.
+fn with_path(error: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{doing} {}: {error}", path.display()))
+}
+
 fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut file = fs::File::create(path)?;
@@ -473,6 +502,29 @@ mod tests {
 
     fn handle() -> Handle {
         Handle::detached()
+    }
+
+    #[test]
+    fn prepare_creates_the_directories_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("new").join("data");
+        FileStore::prepare(&root).unwrap();
+        for sub in ["tmp", "files"] {
+            let entries = fs::read_dir(root.join(sub)).unwrap().count();
+            assert_eq!(entries, 0, "{sub} holds only what the server stores");
+        }
+        // Again on a directory that exists: nothing changes.
+        FileStore::prepare(&root).unwrap();
+    }
+
+    #[test]
+    fn prepare_names_what_it_cannot_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"x").unwrap();
+        let error = FileStore::prepare(&file.join("data")).unwrap_err();
+        let expected = format!("cannot create {}", file.join("data").join("tmp").display());
+        assert!(error.to_string().starts_with(&expected), "{error}");
     }
 
     /// Stores a file of `size` zero bytes the way an upload does.
