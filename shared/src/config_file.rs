@@ -160,6 +160,28 @@ pub fn parse<T: DeserializeOwned>(text: &str) -> Result<T, Problem> {
     })
 }
 
+/// `path` with a leading `~` (alone or before a `/`) replaced by `home`, as a shell does
+/// for a flag: a file is not read by a shell, and `~/Downloads` should mean the same there.
+/// Without a home directory the path stays as written.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::{Path, PathBuf};
+/// use shared::config_file::expand_home;
+///
+/// let home = Some(Path::new("/home/ann"));
+/// assert_eq!(expand_home("~/in".into(), home), PathBuf::from("/home/ann/in"));
+/// assert_eq!(expand_home("~bob/in".into(), home), PathBuf::from("~bob/in"));
+/// assert_eq!(expand_home("in/~".into(), home), PathBuf::from("in/~"));
+/// ```
+pub fn expand_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path,
+    }
+}
+
 /// The message for an unknown key, with a hint where the key is a known one written with
 /// dashes (as on the command line) instead of underscores.
 fn unknown_key(key: &str, known: &[&str]) -> String {

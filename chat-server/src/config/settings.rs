@@ -123,7 +123,7 @@ impl Cli {
     /// The file cannot be read (a missing default file is no error) or holds a setting
     /// that is unknown or has a bad value.
     pub fn load(&self) -> Result<Loaded, FileError> {
-        let (file, from_file) = match &self.config {
+        let (file, mut from_file) = match &self.config {
             Some(path) => (Some(path.clone()), config_file::read(path)?),
             None => match default_config_path() {
                 Some(path) => match config_file::read(&path) {
@@ -134,6 +134,10 @@ impl Cli {
                 None => (None, Settings::default()),
             },
         };
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
+        from_file.data_dir = from_file
+            .data_dir
+            .map(|dir| config_file::expand_home(dir, home.as_deref()));
         Ok(Loaded {
             file,
             settings: self.settings.clone().or(from_file).or(Settings::defaults()),
@@ -302,7 +306,7 @@ pub struct Settings {
     /// uploads in progress in DIR/tmp. Created at start if missing; a directory the server
     /// cannot create or write to stops it at start. Partial uploads left by an earlier run
     /// are deleted at start; stored files are kept. A relative path is relative to the
-    /// directory the server runs in.
+    /// directory the server runs in; in the configuration file, ~/ is the home directory.
     #[arg(long, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data_dir: Option<PathBuf>,
