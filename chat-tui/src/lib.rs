@@ -6,7 +6,7 @@
 //! [`app::App::update`] turns them into state changes and [`app::Command`]s, the network task
 //! carries the commands out, and the widgets only read the state.
 //!
-//! - [`cli`]: command-line arguments.
+//! - [`cli`]: command-line arguments and the configuration file.
 //! - [`app`]: the state and its update function; no I/O.
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
@@ -52,7 +52,14 @@ use crate::net::NetConfig;
 /// The whole program: parses arguments, runs, and turns an error into one line on stderr
 /// (printed after the terminal is restored) and exit code 2.
 pub fn main() -> ExitCode {
-    let cli = <Cli as clap::Parser>::parse();
+    let cli = match Cli::load() {
+        Ok(cli) if cli.print_config => return cli::print_config(&cli),
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("chat-tui: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // The local UTC offset can only be read safely while the process has one thread.
     let utc_offset_secs = time::UtcOffset::current_local_offset().map_or(0, |o| o.whole_seconds());
     if let Err(e) = init_logging(&cli) {

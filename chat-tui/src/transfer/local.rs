@@ -115,24 +115,6 @@ pub fn complete_path(typed: &str) -> Vec<String> {
     found
 }
 
-/// Where downloads go when `--download-dir` is not given: `$XDG_DOWNLOAD_DIR` if set,
-/// else `~/Downloads` if it exists, else the current directory.
-pub fn default_download_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_DOWNLOAD_DIR")
-        .map(PathBuf::from)
-        .filter(|p| p.is_absolute())
-    {
-        return dir;
-    }
-    if let Some(dir) = home_dir()
-        .map(|h| h.join("Downloads"))
-        .filter(|d| d.is_dir())
-    {
-        return dir;
-    }
-    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
