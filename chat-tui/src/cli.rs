@@ -105,6 +105,10 @@ pub struct Cli {
     /// info).
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// The configuration file that was read, if any (set by [`Cli::load`]).
+    #[arg(skip)]
+    pub file_read: Option<PathBuf>,
 }
 
 /// The settings a configuration file may hold, under these names. Paths may start with
@@ -178,17 +182,18 @@ impl Cli {
     /// As [`Cli::load`].
     pub fn load_matches(matches: &ArgMatches) -> Result<Self, FileError> {
         let mut cli = Self::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
-        let file = match &cli.config {
-            Some(path) => config_file::read(path)?,
+        let (read, file) = match &cli.config {
+            Some(path) => (Some(path.clone()), config_file::read(path)?),
             None => match default_config_path() {
                 Some(path) => match config_file::read(&path) {
-                    Ok(file) => file,
-                    Err(e) if e.is_not_found() => FileSettings::default(),
+                    Ok(file) => (Some(path), file),
+                    Err(e) if e.is_not_found() => (None, FileSettings::default()),
                     Err(e) => return Err(e),
                 },
-                None => FileSettings::default(),
+                None => (None, FileSettings::default()),
             },
         };
+        cli.file_read = read;
         cli.apply(file, matches);
         Ok(cli)
     }
@@ -260,14 +265,12 @@ impl Cli {
     ///
     /// A path that TOML cannot hold (not UTF-8).
     pub fn config_text(&self) -> Result<String, String> {
-        let source = match (&self.config, default_config_path()) {
-            (Some(path), _) => path.display().to_string(),
-            (None, Some(path)) if path.is_file() => path.display().to_string(),
-            (None, _) => "no configuration file".to_owned(),
+        let source = match &self.file_read {
+            Some(path) => format!("defaults, then {}, then flags", path.display()),
+            None => "defaults, then flags (no configuration file)".to_owned(),
         };
         let body = toml::to_string(&self.effective()).map_err(|e| e.to_string())?;
-        let mut text =
-            format!("# chat-tui settings in effect: defaults, then {source}, then flags.\n");
+        let mut text = format!("# chat-tui settings in effect: {source}.\n");
         if let Some(host) = &self.host {
             text.push_str(&format!(
                 "# --host {host}: the server runs in this process; connect is not used.\n"
