@@ -6,8 +6,11 @@
 //! - `tui_*`: the real client in a real terminal (tmux).
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
+//! - `config_files`: the configuration files of both binaries, and the server's data
+//!   directory checked at start.
 
 mod bench_generator;
+mod config_files;
 mod faults_connections;
 mod faults_disk;
 mod faults_network;
