@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chat_server::files::name::{clean_file_name, shorten};
+use shared::file_name::{clean_file_name, shorten};
 use shared::limits::MAX_FILE_NAME_BYTES;
 
 /// A file name from the network made safe to create in the download folder.
@@ -13,7 +13,7 @@ use shared::limits::MAX_FILE_NAME_BYTES;
 /// path component, no escape sequences, control, invisible or bidi characters, no dots or
 /// spaces at either end (no hidden files, no `.` or `..`), at most
 /// [`MAX_FILE_NAME_BYTES`] bytes keeping the extension, and
-/// [`chat_server::files::name::FALLBACK_NAME`] for a name that is left empty.
+/// [`shared::file_name::FALLBACK_NAME`] for a name that is left empty.
 pub fn file_name(raw: &str) -> String {
     clean_file_name(raw)
 }
@@ -136,7 +136,7 @@ pub fn default_download_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chat_server::files::name::FALLBACK_NAME;
+    use shared::file_name::FALLBACK_NAME;
 
     #[test]
     fn file_names_keep_only_the_base_name() {

@@ -5,9 +5,11 @@
 //! must be a plain basename that cannot climb out of a download folder, and it is shown
 //! in terminals, so it must not carry escape sequences or characters that hide or reorder
 //! text (a right-to-left override turns `txt.exe` into what reads as `exe.txt`).
+//!
+//! The server cleans every name it is sent; the client cleans every name it is offered
+//! again before it saves a download, with the same rule.
 
-use shared::limits::MAX_FILE_NAME_BYTES;
-
+use crate::limits::MAX_FILE_NAME_BYTES;
 use crate::names::is_invisible;
 
 /// The name used when nothing is left of the one given.
