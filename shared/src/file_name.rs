@@ -134,6 +134,7 @@ mod tests {
             "🦀 notes.md",
             "a",
             "my file (2).tar.gz",
+            "名前 📄.txt",
         ] {
             assert_eq!(clean_file_name(name), name);
         }
@@ -174,6 +175,9 @@ mod tests {
         assert_eq!(clean_file_name("\u{1b}]0;title\u{7}t.txt"), "t.txt");
         assert_eq!(clean_file_name("\u{9b}1mbold.txt"), "bold.txt");
         assert_eq!(clean_file_name("esc at end\u{1b}"), "esc at end");
+        // U+009B opens a control sequence, which `z` ends.
+        assert_eq!(clean_file_name("x\u{200b}y\u{9b}z\n"), "xy");
+        assert_eq!(clean_file_name("\x00\x07"), FALLBACK_NAME);
     }
 
     #[test]

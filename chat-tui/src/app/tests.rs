@@ -57,6 +57,14 @@ fn chat(from: &str, text: &str) -> Event {
     }))
 }
 
+fn notice(room: &str, event: RoomEvent) -> Event {
+    Event::Net(NetEvent::Server(ServerMsg::Notice {
+        time_ms: T,
+        room: room.into(),
+        event,
+    }))
+}
+
 fn last(app: &App) -> &EntryKind {
     &app.messages().back().expect("an entry").kind
 }
@@ -330,13 +338,7 @@ fn private_message_rings() {
 #[test]
 fn room_events_keep_the_member_list() {
     let mut app = app();
-    let notice = |event| {
-        Event::Net(NetEvent::Server(ServerMsg::Notice {
-            time_ms: T,
-            room: "lobby".into(),
-            event,
-        }))
-    };
+    let notice = |event| notice("lobby", event);
     app.update(notice(RoomEvent::Joined {
         nick: "dave".into(),
     }));
@@ -374,13 +376,7 @@ fn members_are_kept_in_the_servers_order() {
         room: "dev".into(),
         members: vec!["alice".into(), "Amy".into(), "bo".into(), "zed".into()],
     })));
-    let notice = |event| {
-        Event::Net(NetEvent::Server(ServerMsg::Notice {
-            time_ms: T,
-            room: "dev".into(),
-            event,
-        }))
-    };
+    let notice = |event| notice("dev", event);
     app.update(notice(RoomEvent::Joined {
         nick: "Carl".into(),
     }));

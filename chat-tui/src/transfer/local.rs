@@ -138,35 +138,15 @@ mod tests {
     use super::*;
     use shared::file_name::FALLBACK_NAME;
 
+    /// The rule itself is tested where it lives (`shared::file_name`); this only checks
+    /// that downloads go through it.
     #[test]
-    fn file_names_keep_only_the_base_name() {
-        assert_eq!(file_name("report.pdf"), "report.pdf");
+    fn file_names_are_cleaned_by_the_protocols_rule() {
         assert_eq!(file_name("../../etc/passwd"), "passwd");
-        assert_eq!(file_name("/abs/path/x.txt"), "x.txt");
-        assert_eq!(file_name("..\\..\\win.ini"), "win.ini");
-        assert_eq!(file_name("dir/"), FALLBACK_NAME);
-        assert_eq!(file_name(".."), FALLBACK_NAME);
-        assert_eq!(file_name("."), FALLBACK_NAME);
-        assert_eq!(file_name(""), FALLBACK_NAME);
-        assert_eq!(file_name(".bashrc"), "bashrc");
-        assert_eq!(file_name("名前 📄.txt"), "名前 📄.txt");
-    }
-
-    #[test]
-    fn file_names_lose_control_and_invisible_characters() {
-        assert_eq!(file_name("a\x1b[2Jb.txt"), "ab.txt");
         assert_eq!(file_name("evil\u{202e}fdp.exe"), "evilfdp.exe");
-        // U+009B opens a control sequence, which `z` ends.
-        assert_eq!(file_name("x\u{200b}y\u{9b}z\n"), "xy");
-        assert_eq!(file_name("\x00\x07"), FALLBACK_NAME);
-    }
-
-    #[test]
-    fn long_names_are_cut_on_a_character_boundary_keeping_the_extension() {
+        assert_eq!(file_name(".."), FALLBACK_NAME);
         let long = format!("{}.pdf", "é".repeat(300));
-        let cut = file_name(&long);
-        assert!(cut.len() <= MAX_FILE_NAME_BYTES, "{}", cut.len());
-        assert!(cut.ends_with("é.pdf"), "{cut}");
+        assert!(file_name(&long).len() <= MAX_FILE_NAME_BYTES);
     }
 
     #[test]

@@ -152,6 +152,13 @@ fn what_nobody_can_know_the_look_of_is_refused() {
     }
 }
 
+/// docs/PROTOCOL.md names the Unicode version whose assigned characters are allowed.
+#[test]
+fn the_unicode_version_known_is_17() {
+    // U+20C1 SAUDI RIYAL SIGN, new in Unicode 17.0.
+    assert_eq!(check_nick("\u{20C1}1"), Ok(()));
+}
+
 #[test]
 fn names_of_nothing_visible_are_refused() {
     assert!(check_nick("\u{200B}\u{200B}").is_err());
