@@ -1,6 +1,6 @@
 //! File transfer through the server: uploads stored for a room, downloads by its members.
 //!
-//! - [`name`]: what a file name from a client becomes before anyone sees it.
+//! - File names from clients are cleaned by [`shared::file_name`] before anyone sees them.
 //! - `store`: the files on disk, their metadata, the quota and the free space.
 //! - `upload`: one task per upload that writes and hashes its chunks, verifies, stores,
 //!   and offers the file to the room; or waits for a resume, or deletes what it received.
