@@ -6,22 +6,22 @@
 //! - `server`: [`run`], with the accept loop, the connection caps (in total and per IP
 //!   address) and graceful shutdown.
 //! - `connection`: one task per client: the handshake, then reading frames and acting on
-//!   them, the rate limit, keepalive, and every way a connection can end.
-//! - `rate`: the token bucket behind the per-connection request rate, and which requests
-//!   count against it.
+//!   them, the rate limit (the token bucket of [`shared::rate`]), keepalive, and every way
+//!   a connection can end.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
 //!   and the writer that drains them (polled by the connection's task), chat first,
 //!   batching what is queued into one write.
 //! - `registry`: who is connected under which nick in which room, behind one
 //!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
-//! - [`names`]: what a valid nick or room name is, and how names are compared: rooms
-//!   case-insensitively, nicks also across look-alike characters.
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory), one task per upload that writes and hashes off the runtime's threads,
-//!   one per download that feeds the connection's low-priority file lane, and the file
-//!   name sanitizer ([`files::name`]).
+//!   one per download that feeds the connection's low-priority file lane. File names are
+//!   cleaned by [`shared::file_name`].
 //! - [`config`]: every limit and interval, with the reasons for the defaults;
 //!   [`config::settings`]: the same as command-line flags and configuration-file keys.
+//!
+//! The rules both ends apply (names, file names, the request rate, units) live in
+//! `shared`; the server only applies them.
 //!
 //! # Examples
 //!
@@ -39,9 +39,7 @@
 pub mod config;
 mod connection;
 pub mod files;
-pub mod names;
 mod outbound;
-pub mod rate;
 mod registry;
 mod server;
 

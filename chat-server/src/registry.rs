@@ -9,9 +9,12 @@
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
 //! its queue is cut ([`Outbox::cut`]), which ends its connection.
 //!
-//! Rooms are keyed by [`names::fold`], so they are unique case-insensitively; nicks by
-//! [`names::fold`], which also treats look-alike characters as the same; the
-//! spelling they were given with is kept for display. A room exists while it has members.
+//! Nicks and rooms are unique as names ([`shared::names`]): ignoring case
+//! ([`names::fold`]) and across look-alike characters ([`names::look_alike_key`]). A nick
+//! is taken while a nick with either key is connected; a room name leads into the room
+//! whose name has the same fold, else the same look-alike key, else to a new room. The
+//! spelling a name was first given with is kept for display. A room exists while it has
+//! members.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -22,7 +25,8 @@ use shared::{
     ChatKind, ErrorKind, MemberList, MemberListAnswer, PROTOCOL_VERSION, RoomEvent, ServerMsg,
 };
 
-use crate::names;
+use shared::names;
+
 use crate::outbound::{Outbox, PushError, encode};
 
 /// Identifies a logged-in connection for as long as the server runs (never reused).
@@ -41,7 +45,7 @@ pub(crate) struct Whereabouts {
     pub(crate) nick: String,
     /// The room's display name.
     pub(crate) room: String,
-    /// The room's folded name, its key.
+    /// The room's key ([`Inner::rooms`]).
     pub(crate) room_key: String,
 }
 
@@ -75,8 +79,10 @@ struct Inner {
     nicks: HashMap<String, ClientId>,
     /// Look-alike key of each nick to its client.
     looks: HashMap<String, ClientId>,
-    /// Folded room name to room.
+    /// Rooms by the fold of their name (as first given).
     rooms: HashMap<String, Room>,
+    /// Look-alike key of each room's name to the room's key in `rooms`.
+    room_looks: HashMap<String, String>,
     /// Most rooms at once.
     max_rooms: usize,
     /// Clients whose queue was found full during the current operation; removed before
@@ -87,7 +93,7 @@ struct Inner {
 #[derive(Debug)]
 struct Client {
     nick: String,
-    /// Folded name of the client's room.
+    /// Key of the client's room.
     room: String,
     outbox: Outbox,
 }
@@ -96,7 +102,7 @@ struct Client {
 struct Room {
     /// The name as first given, for display.
     name: String,
-    /// Sorted by nick, case-insensitively ([`names::cmp_folded`]), so that a member list is
+    /// Sorted by nick ([`names::cmp_members`]), so that a member list is
     /// read off in order instead of sorted at every join. A list, not a map: a broadcast
     /// walks it front to back, and it costs 16 bytes per member.
     members: Vec<(ClientId, Outbox)>,
@@ -138,7 +144,8 @@ impl Registry {
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
-            inner.check_room_count(&names::fold(room), false)?;
+            let room_key = inner.room_key(room);
+            inner.check_room_count(&room_key, false)?;
             inner.next_client += 1;
             let id = inner.next_client;
             inner.nicks.insert(key, id);
@@ -150,10 +157,9 @@ impl Registry {
             outbox.heard(self.clock_ms(Instant::now()));
             let client = Client {
                 nick: nick.to_owned(),
-                room: names::fold(room),
+                room: room_key.clone(),
                 outbox,
             };
-            let room_key = client.room.clone();
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, room);
 
@@ -192,14 +198,18 @@ impl Registry {
         });
     }
 
-    /// Sends a private message to the client called `to` (any case) and echoes it to its
-    /// sender.
+    /// Sends a private message to the client called `to` (any case, any look-alike
+    /// spelling: only one such nick can be connected) and echoes it to its sender.
     pub(crate) fn private(&self, id: ClientId, to: &str, text: String) -> Result<(), Refusal> {
         self.with(|inner| {
             let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
                 return Ok(());
             };
-            let target = inner.nicks.get(&names::fold(to)).copied();
+            let target = inner
+                .nicks
+                .get(&names::fold(to))
+                .or_else(|| inner.looks.get(&names::look_alike_key(to)))
+                .copied();
             let Some((target, to)) =
                 target.and_then(|t| Some((t, inner.clients.get(&t)?.nick.clone())))
             else {
@@ -233,8 +243,8 @@ impl Registry {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
             };
-            let new_key = names::fold(room);
             let old_key = client.room.clone();
+            let new_key = inner.room_key(room);
             if new_key != old_key {
                 // Leaving a room one is alone in frees its place.
                 let frees_one = inner
@@ -324,8 +334,8 @@ impl Registry {
         })
     }
 
-    /// Sends an encoded frame (a file offer) to every member of the room whose folded name
-    /// is `room_key`, if it has any.
+    /// Sends an encoded frame (a file offer) to every member of the room whose key is
+    /// `room_key`, if it has any.
     pub(crate) fn offer(&self, room_key: &str, frame: &Bytes) {
         self.with(|inner| inner.broadcast(room_key, None, frame));
     }
@@ -398,6 +408,19 @@ impl Registry {
 }
 
 impl Inner {
+    /// The key of the room that the name `name` leads into: an existing room whose name is
+    /// the same ignoring case, else one whose name looks the same, else a new room.
+    fn room_key(&self, name: &str) -> String {
+        let fold = names::fold(name);
+        if self.rooms.contains_key(&fold) {
+            return fold;
+        }
+        self.room_looks
+            .get(&names::look_alike_key(name))
+            .cloned()
+            .unwrap_or(fold)
+    }
+
     /// Refuses to create the room `key` if it does not exist and there are already
     /// `max_rooms` rooms (`frees_one`: the client leaves a room that then closes).
     fn check_room_count(&self, key: &str, frees_one: bool) -> Result<(), Refusal> {
@@ -452,12 +475,18 @@ impl Inner {
         })
     }
 
-    /// Adds a client to a room, creating the room as `name` if needed.
+    /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
+    /// if needed.
     fn enter(&mut self, id: ClientId, key: &str, name: &str) {
-        self.rooms.entry(key.to_owned()).or_insert_with(|| Room {
-            name: name.to_owned(),
-            members: Vec::new(),
-        });
+        if !self.rooms.contains_key(key) {
+            let room = Room {
+                name: name.to_owned(),
+                members: Vec::new(),
+            };
+            self.rooms.insert(key.to_owned(), room);
+            self.room_looks
+                .insert(names::look_alike_key(name), key.to_owned());
+        }
         self.seat(id, key);
     }
 
@@ -472,7 +501,7 @@ impl Inner {
         let at = room.members.partition_point(|(member, _)| {
             clients
                 .get(member)
-                .is_some_and(|m| names::cmp_folded(&m.nick, &client.nick).is_lt())
+                .is_some_and(|m| names::cmp_members(&m.nick, &client.nick).is_lt())
         });
         room.members.insert(at, (id, client.outbox.clone()));
     }
@@ -485,7 +514,9 @@ impl Inner {
         };
         room.remove_member(id);
         if room.members.is_empty() {
+            let look = names::look_alike_key(&room.name);
             self.rooms.remove(key);
+            self.room_looks.remove(&look);
             return;
         }
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
@@ -708,6 +739,58 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn look_alike_room_names_lead_into_the_same_room() {
+        let reg = Registry::default();
+        let mut first = login(&reg, "first", "lobby", 1 << 16);
+        first.drain();
+        // A Cyrillic о, fullwidth letters, a capital I for the l, and all in capitals.
+        let spellings = [
+            "l\u{043E}bby",
+            "\u{FF4C}\u{FF4F}\u{FF42}\u{FF42}\u{FF59}",
+            "Iobby",
+            "LOBBY",
+        ];
+        for (n, spelling) in spellings.into_iter().enumerate() {
+            let mut guest = login(&reg, &format!("guest{n}"), spelling, 1 << 16);
+            let ServerMsg::Welcome { room, .. } = guest.next().unwrap() else {
+                panic!("expected welcome");
+            };
+            assert_eq!(room, "lobby", "{spelling:?}");
+        }
+        assert_eq!(reg.lock().rooms.len(), 1);
+        reg.say(first.id, ChatKind::Say, "one room".into());
+        let heard = first.drain();
+        assert!(
+            matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
+            "{heard:?}"
+        );
+        // Moving there by a look-alike spelling is moving nowhere.
+        reg.join(first.id, "\u{FF4C}obby").unwrap();
+        assert!(matches!(
+            first.drain().as_slice(),
+            [ServerMsg::Joined { room, .. }] if room == "lobby"
+        ));
+        // Another name is another room, and a room that closes takes its keys along.
+        let other = login(&reg, "other", "lobby2", 4096);
+        assert_eq!(reg.lock().rooms.len(), 2);
+        reg.join(other.id, "elsewhere").unwrap();
+        assert_eq!(reg.lock().room_looks.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_private_message_finds_a_look_alike_spelling() {
+        let reg = Registry::default();
+        let mut bob = login(&reg, "bob", "lobby", 4096);
+        let ann = login(&reg, "ann", "lobby", 4096);
+        bob.drain();
+        reg.private(ann.id, "B\u{043E}B", "hi".into()).unwrap();
+        assert!(matches!(
+            bob.drain().as_slice(),
+            [ServerMsg::Private { to, .. }] if to == "bob"
+        ));
+    }
+
+    #[tokio::test]
     async fn ids_increase_across_rooms_and_private_messages() {
         let reg = Registry::default();
         let mut a = login(&reg, "a", "one", 4096);
@@ -798,6 +881,7 @@ mod tests {
         assert!(reg.lock().rooms.is_empty());
         assert!(reg.lock().nicks.is_empty());
         assert!(reg.lock().looks.is_empty());
+        assert!(reg.lock().room_looks.is_empty());
     }
 
     #[tokio::test]

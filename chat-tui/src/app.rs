@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
+use shared::names;
 use shared::{ChatKind, ClientMsg, ErrorKind, FileInfo, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
@@ -739,7 +740,7 @@ impl App {
                 let text = match event {
                     RoomEvent::Joined { nick } => {
                         if here {
-                            insert_sorted(&mut self.members, nick.clone());
+                            names::insert_member(&mut self.members, nick.clone());
                         }
                         format!("{} joined #{room}", sanitize::nick(&nick))
                     }
@@ -757,7 +758,7 @@ impl App {
                     RoomEvent::Renamed { old, new } => {
                         if here {
                             self.members.retain(|m| *m != old);
-                            insert_sorted(&mut self.members, new.clone());
+                            names::insert_member(&mut self.members, new.clone());
                         }
                         format!(
                             "{} is now known as {}",
@@ -794,7 +795,7 @@ impl App {
             }
             ServerMsg::NickChanged { nick } => {
                 self.members.retain(|m| *m != self.nick);
-                insert_sorted(&mut self.members, nick.clone());
+                names::insert_member(&mut self.members, nick.clone());
                 self.nick = nick;
                 self.notice_now(format!(
                     "you are now known as {}",
@@ -1127,12 +1128,6 @@ fn members_count(n: usize) -> String {
         "1 member".into()
     } else {
         format!("{n} members")
-    }
-}
-
-fn insert_sorted(list: &mut Vec<String>, item: String) {
-    if let Err(at) = list.binary_search(&item) {
-        list.insert(at, item);
     }
 }
 

@@ -26,11 +26,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
+use shared::names::NameKeys;
+use shared::units::bytes;
 use shared::{ErrorKind, FileInfo};
 use tracing::{info, warn};
 
 use crate::files::upload::Handle;
-use crate::names;
 use crate::registry::Refusal;
 
 /// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
@@ -64,7 +65,7 @@ pub(crate) struct FileStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    files: BTreeMap<u64, FileInfo>,
+    files: BTreeMap<u64, Stored>,
     /// Bytes of the stored files.
     used: u64,
     /// Announced sizes of the uploads in progress; counted against the quota from the
@@ -74,6 +75,21 @@ struct Inner {
     next_upload: u64,
     /// Uploads in progress by token, for resuming.
     uploads: HashMap<Token, Handle>,
+}
+
+/// A stored file, with the keys of its room's name made once: a listing compares them
+/// with every file's.
+#[derive(Debug)]
+struct Stored {
+    info: FileInfo,
+    room: NameKeys,
+}
+
+impl From<FileInfo> for Stored {
+    fn from(info: FileInfo) -> Self {
+        let room = NameKeys::of(&info.room);
+        Self { info, room }
+    }
 }
 
 /// An accepted upload: where its data goes and how to prove ownership of it.
@@ -114,7 +130,7 @@ impl FileStore {
         for file in load(&root.join("files"))? {
             inner.used = inner.used.saturating_add(file.size);
             inner.next_file = inner.next_file.max(file.id + 1);
-            inner.files.insert(file.id, file);
+            inner.files.insert(file.id, file.into());
         }
         if !inner.files.is_empty() {
             info!(
@@ -287,32 +303,35 @@ impl FileStore {
         inner.uploads.remove(token);
         inner.reserved = inner.reserved.saturating_sub(file.size);
         inner.used = inner.used.saturating_add(file.size);
-        inner.files.insert(file.id, file);
+        inner.files.insert(file.id, file.into());
     }
 
-    /// The newest [`MAX_LISTED_FILES`] files of the room whose folded name is `room_key`,
-    /// oldest first.
-    pub(crate) fn list(&self, room_key: &str) -> Vec<FileInfo> {
+    /// The newest [`MAX_LISTED_FILES`] files of the room `room`, oldest first: of every room
+    /// whose name is the same name ([`shared::names::same_name`]), so that a room that
+    /// closed and was opened again under a look-alike spelling keeps its files.
+    pub(crate) fn list(&self, room: &str) -> Vec<FileInfo> {
+        let room = NameKeys::of(room);
         let mut newest: Vec<FileInfo> = self
             .lock()
             .files
             .values()
             .rev()
-            .filter(|f| names::fold(&f.room) == room_key)
+            .filter(|f| f.room.same(&room))
             .take(MAX_LISTED_FILES)
-            .cloned()
+            .map(|f| f.info.clone())
             .collect();
         newest.reverse();
         newest
     }
 
-    /// File `id` if it belongs to the room whose folded name is `room_key`.
-    pub(crate) fn get(&self, id: u64, room_key: &str) -> Option<FileInfo> {
+    /// File `id` if it belongs to the room `room` (as [`FileStore::list`] has it).
+    pub(crate) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
+        let room = NameKeys::of(room);
         self.lock()
             .files
             .get(&id)
-            .filter(|f| names::fold(&f.room) == room_key)
-            .cloned()
+            .filter(|f| f.room.same(&room))
+            .map(|f| f.info.clone())
     }
 
     /// Where the contents of file `id` are.
@@ -453,21 +472,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn refusal(kind: ErrorKind, text: String) -> Refusal {
     Refusal { kind, text }
-}
-
-/// A size for people: `512 B`, `1.5 KiB`, `4.0 GiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -641,10 +645,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_hex_read_well() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(4 << 30), "4.0 GiB");
+    fn hex_reads_well() {
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
         assert_eq!(unhex("00ab10"), Some(vec![0, 0xab, 0x10]));
         assert_eq!(unhex("0g"), None);

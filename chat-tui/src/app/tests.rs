@@ -57,6 +57,14 @@ fn chat(from: &str, text: &str) -> Event {
     }))
 }
 
+fn notice(room: &str, event: RoomEvent) -> Event {
+    Event::Net(NetEvent::Server(ServerMsg::Notice {
+        time_ms: T,
+        room: room.into(),
+        event,
+    }))
+}
+
 fn last(app: &App) -> &EntryKind {
     &app.messages().back().expect("an entry").kind
 }
@@ -330,13 +338,7 @@ fn private_message_rings() {
 #[test]
 fn room_events_keep_the_member_list() {
     let mut app = app();
-    let notice = |event| {
-        Event::Net(NetEvent::Server(ServerMsg::Notice {
-            time_ms: T,
-            room: "lobby".into(),
-            event,
-        }))
-    };
+    let notice = |event| notice("lobby", event);
     app.update(notice(RoomEvent::Joined {
         nick: "dave".into(),
     }));
@@ -363,6 +365,31 @@ fn room_events_keep_the_member_list() {
         members: vec!["alicia".into(), "ferris".into()],
     })));
     assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+}
+
+/// The client keeps its member list in the server's order (case-folded), so a join, a
+/// rename or a nick change puts a member where the server's next list would have it.
+#[test]
+fn members_are_kept_in_the_servers_order() {
+    let mut app = app();
+    app.update(Event::Net(NetEvent::Server(ServerMsg::Joined {
+        room: "dev".into(),
+        members: vec!["alice".into(), "Amy".into(), "bo".into(), "zed".into()],
+    })));
+    let notice = |event| notice("dev", event);
+    app.update(notice(RoomEvent::Joined {
+        nick: "Carl".into(),
+    }));
+    assert_eq!(app.members, ["alice", "Amy", "bo", "Carl", "zed"]);
+    app.update(notice(RoomEvent::Renamed {
+        old: "zed".into(),
+        new: "Bea".into(),
+    }));
+    assert_eq!(app.members, ["alice", "Amy", "Bea", "bo", "Carl"]);
+    app.update(Event::Net(NetEvent::Server(ServerMsg::NickChanged {
+        nick: "Zoe".into(),
+    })));
+    assert_eq!(app.members, ["Amy", "Bea", "bo", "Carl", "Zoe"]);
 }
 
 #[test]
