@@ -5,7 +5,7 @@
 //! world (send a frame, ring the bell, quit). It does no I/O, so every behaviour of the
 //! client can be tested by feeding it events. The widgets in [`crate::ui`] only read it.
 //!
-//! Everything that came from the network is sanitised on its way in ([`crate::sanitize`]),
+//! Everything that came from the network is sanitised on its way in ([`chat_client::sanitize`]),
 //! so nothing stored here can drive the terminal.
 //!
 //! One exception to "no I/O": Tab after `/send-file` lists a directory, through the
@@ -24,11 +24,11 @@ use shared::{ChatKind, ClientMsg, ErrorKind, FileInfo, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
 use crate::input::InputLine;
-use crate::net::{NetEvent, Welcome};
-use crate::transfer::progress::{Progress, bytes};
-use crate::transfer::{self, TransferEvent, TransferId, local};
+use chat_client::net::{NetEvent, Welcome};
+use chat_client::transfer::progress::{Progress, bytes};
+use chat_client::transfer::{self, TransferEvent, TransferId, local};
 use crate::ui;
-use crate::{pace, sanitize};
+use chat_client::{pace, sanitize};
 
 /// Entries kept in the message pane; older ones are dropped.
 pub const MAX_SCROLLBACK: usize = 5000;
@@ -236,7 +236,7 @@ pub struct App {
     pub conn: ConnState,
     /// Messages waiting in the network task for the connection to come back.
     pub queued: usize,
-    /// Messages waiting for their turn at the client's pace ([`crate::pace`]).
+    /// Messages waiting for their turn at the client's pace ([`chat_client::pace`]).
     pub waiting: usize,
     /// The server's last "you send too fast" warning, shown once until the client has
     /// caught up; repeats of it are not shown again.

@@ -14,7 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::app::{App, Command, Event};
-use crate::net::{NetEvent, NetHandle};
+use chat_client::net::{NetEvent, NetHandle};
 use crate::terminal::{self, Tui};
 use crate::ui;
 

@@ -30,11 +30,7 @@ pub mod commands;
 pub mod event;
 pub mod host;
 pub mod input;
-pub mod net;
-pub mod pace;
-pub mod sanitize;
 pub mod terminal;
-pub mod transfer;
 pub mod ui;
 
 use std::fs::{File, OpenOptions};
@@ -47,7 +43,7 @@ use anyhow::Context as _;
 use crate::app::{App, Settings};
 use crate::cli::Cli;
 use crate::event::Outcome;
-use crate::net::NetConfig;
+use chat_client::net::{self, NetConfig};
 
 /// The whole program: parses arguments, runs, and turns an error into one line on stderr
 /// (printed after the terminal is restored) and exit code 2.

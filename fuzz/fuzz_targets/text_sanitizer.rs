@@ -1,4 +1,4 @@
-//! The client's sanitiser for text from the network (`chat_tui::sanitize`).
+//! The client's sanitiser for text from the network (`chat_client::sanitize`).
 //!
 //! For any string, `text` and `nick` give a string with no C0 or C1 control, no DEL, no
 //! ESC and no bidi override or isolate; `nick` also shows no invisible character. Text that
@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use chat_tui::sanitize;
+use chat_client::sanitize;
 use libfuzzer_sys::fuzz_target;
 // The characters that the module promises to show in nicks.
 use shared::names::is_invisible;

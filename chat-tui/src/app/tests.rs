@@ -529,7 +529,7 @@ fn mentions_match_whole_words_only() {
 
 // ----- file transfers --------------------------------------------------------------------
 
-use crate::transfer::{Request, TransferEvent};
+use chat_client::transfer::{Request, TransferEvent};
 
 fn transfer(app: &mut App, event: TransferEvent) {
     app.update(Event::Net(NetEvent::Transfer(event)));

@@ -9,7 +9,7 @@ use shared::{ChatKind, RoomEvent, ServerMsg};
 
 use super::*;
 use crate::app::{ConnState, Event, Settings};
-use crate::net::{NetEvent, Welcome};
+use chat_client::net::{NetEvent, Welcome};
 
 /// 2023-11-14 22:13:20 UTC.
 const T: u64 = 1_700_000_000_000;
@@ -280,7 +280,7 @@ fn clock_uses_the_local_offset() {
 
 use ratatui::widgets::Widget as _;
 
-use crate::transfer::TransferEvent;
+use chat_client::transfer::TransferEvent;
 
 fn transfer(app: &mut App, now_ms: u64, event: TransferEvent) {
     app.now_ms = now_ms;
