@@ -18,12 +18,17 @@
 //! - [`terminal`]: taking the terminal over and always giving it back.
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
-//! - [`host`]: `--host`, the server library running in this process.
+//! - `host`: `--host`, the server library running in this process (cargo feature `host`,
+//!   on by default).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod event;
+#[cfg(feature = "host")]
+pub mod host;
+#[cfg(not(feature = "host"))]
+#[path = "host_off.rs"]
 pub mod host;
 pub mod input;
 pub mod terminal;
