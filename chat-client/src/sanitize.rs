@@ -67,6 +67,13 @@ impl Replacement {
     }
 }
 
+/// Whether a terminal could act on `c` instead of drawing it: what [`text`] replaces (C0
+/// and C1 controls, DEL, bidi controls, and tab). For output that escapes rather than
+/// replaces, such as JSON.
+pub fn is_unsafe(c: char) -> bool {
+    replacement(c).is_some()
+}
+
 /// How `c` must be replaced in any text, if at all.
 fn replacement(c: char) -> Option<Replacement> {
     match c {
