@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 /// Joins ROOM on the server at HOST:PORT as NICK, then either sends text and exits once the
 /// server has stamped it (send), or prints the room's messages one per line until
 /// interrupted (listen). Errors are one line on standard error, "chat-cli: ...", and exit
-/// code 2; a closed standard output (`| head`) is not an error.
+/// code 2; a closed standard output (as after | head) is not an error.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-cli", version)]
 pub struct Cli {
@@ -50,13 +50,16 @@ pub enum Command {
     },
     /// Print the room's messages, one per line, until interrupted.
     ///
-    /// Plain lines look like "HH:MM <nick> text" (local time); control characters and
-    /// escape sequences from the network are shown as visible symbols, so nothing can drive
-    /// the terminal. With --json each event is one JSON object per line. The client
+    /// Plain lines are the local time (HH:MM), the nick in angle brackets and the text;
+    /// control characters and escape sequences from the network are shown as visible
+    /// symbols, so nothing can drive the terminal. With --json each event is one JSON
+    /// object per line. The first line says that the client is in the room. The client
     /// reconnects by itself after a lost connection. SIGINT and SIGTERM end it with exit
     /// code 0.
     Listen {
-        /// One JSON object per line: "type" (chat, action, private, join, leave, rename,
+        /// One JSON object per line instead of plain text.
+        ///
+        /// Each object has "type" (chat, action, private, join, leave, rename,
         /// file, shutdown, joined, disconnected, reconnected), and "room", "from", "to",
         /// "text", "id", "size", "time" (milliseconds since the Unix epoch) where they
         /// apply. Text is exactly as sent; characters a terminal could act on are escaped.

@@ -12,7 +12,7 @@
 //! beyond the budget waits in the connection's outbox, in order, and the user is told how
 //! much waits ([`Event::Waiting`]); a quit does not wait (what still waits is dropped).
 //!
-//! Each connection's frames are written by a writer task of its own ([`crate::writer`]);
+//! Each connection's frames are written by a writer task of its own (`writer.rs`);
 //! the reading side stays here and routes the server's file messages to the transfers.
 
 use std::time::Duration;
@@ -87,15 +87,15 @@ enum Served {
 
 /// The session task's state.
 pub(crate) struct Session<C: Connector> {
-    pub(crate) connector: C,
-    pub(crate) addr: String,
+    connector: C,
+    addr: String,
     /// Current nick and room, used to rejoin after a reconnect.
-    pub(crate) nick: String,
-    pub(crate) room: String,
-    pub(crate) offline: Offline,
-    pub(crate) commands: mpsc::UnboundedReceiver<Request>,
-    pub(crate) events: mpsc::Sender<Event>,
-    pub(crate) transfers: Registry,
+    nick: String,
+    room: String,
+    offline: Offline,
+    commands: mpsc::UnboundedReceiver<Request>,
+    events: mpsc::Sender<Event>,
+    transfers: Registry,
 }
 
 impl<C: Connector> Session<C> {
