@@ -10,8 +10,8 @@ use tokio::time::timeout;
 
 use crate::dial::{Connector, Tcp};
 use crate::event::Event;
-use crate::handshake::{self, ConnectError, Welcome};
-use crate::session::Session;
+use crate::handshake::{self, ConnectError, Options, Welcome};
+use crate::session::{Request, Session};
 use crate::transfer::{self, Registry};
 
 /// Events buffered towards the user. When the user falls behind, the session stops
@@ -21,23 +21,6 @@ pub const EVENT_BUFFER: usize = 1024;
 const TRANSFER_BUFFER: usize = 64;
 /// Longest [`Client::finish`] waits for the session to end.
 const FINISH_WAIT: Duration = Duration::from_secs(2);
-
-/// Where to connect and as whom.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    /// `HOST:PORT`; the host may be a name.
-    pub addr: String,
-    pub nick: String,
-    /// The room to join; empty means the server's default room.
-    pub room: String,
-}
-
-/// What the user asks of the session.
-#[derive(Debug)]
-pub(crate) enum Request {
-    Send(ClientMsg),
-    Transfer(transfer::Request),
-}
 
 /// The user's end of a session.
 #[derive(Debug)]
@@ -85,8 +68,7 @@ pub async fn connect_with<C: Connector>(
     connector: C,
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    let (conn, welcome) =
-        handshake::open(&connector, &options.addr, &options.nick, &options.room).await?;
+    let (conn, welcome) = handshake::open(&connector, &options).await?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let transfers = Registry::new(report_transfers(event_tx.clone()));

@@ -18,6 +18,16 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that speaks the protocol, over any stream.
 pub(crate) type Conn<S> = Framed<S, ClientCodec>;
 
+/// Where to connect and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `HOST:PORT`; the host may be a name.
+    pub addr: String,
+    pub nick: String,
+    /// The room to join; empty means the server's default room.
+    pub room: String,
+}
+
 /// The server's welcome: who and where the client is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {
@@ -82,13 +92,12 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Opens a stream to `addr` with `connector` and completes the hello/welcome exchange.
+/// Opens a stream with `connector` and completes the hello/welcome exchange.
 pub(crate) async fn open<C: Connector>(
     connector: &C,
-    addr: &str,
-    nick: &str,
-    room: &str,
+    options: &Options,
 ) -> Result<(Conn<C::Stream>, Welcome), ConnectError> {
+    let Options { addr, nick, room } = options;
     let exchange = async {
         let stream = connector
             .connect(addr)

@@ -34,10 +34,11 @@
 //!
 //! # Layout
 //!
-//! - [`client`]: [`connect`], the [`Client`] handle, [`Options`].
+//! - [`client`]: [`connect`] and the [`Client`] handle.
 //! - [`event`]: the library's [`Event`]s.
 //! - [`dial`]: the stream seam: [`Connector`], and [`Tcp`].
-//! - [`handshake`]: `Hello`, then the server's `Welcome` or refusal ([`ConnectError`]).
+//! - [`handshake`]: where to connect and as whom ([`Options`]), `Hello`, then the server's
+//!   `Welcome` or refusal ([`ConnectError`]).
 //! - [`session`]: the task that outlives connections: keepalive, reconnect with backoff,
 //!   rejoin, routing the server's frames.
 //! - `writer`: each connection's writer task, chat first, file chunks when chat is idle.
@@ -61,9 +62,9 @@ pub mod session;
 pub mod transfer;
 mod writer;
 
-pub use client::{Client, Options, connect, connect_with};
+pub use client::{Client, connect, connect_with};
 pub use dial::{Connector, Tcp};
 pub use event::Event;
-pub use handshake::{ConnectError, Welcome};
+pub use handshake::{ConnectError, Options, Welcome};
 /// The protocol's types, for what a [`Client`] sends and an [`Event::Server`] carries.
 pub use shared;

@@ -24,13 +24,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
-use crate::client::{Options, Request};
 use crate::dial::Connector;
 use crate::event::Event;
-use crate::handshake::{self, Conn, ConnectError};
+use crate::handshake::{self, Conn, ConnectError, Options};
 use crate::offline::{Offline, worth_keeping};
 use crate::pace::Outbox;
-use crate::transfer::Registry;
+use crate::transfer::{self, Registry};
 use crate::writer::{self, WriterEnd};
 
 /// First wait before reconnecting; it doubles after every failed attempt...
@@ -70,6 +69,13 @@ impl Iterator for Backoff {
     }
 }
 
+/// What the user asks of the session.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Send(ClientMsg),
+    Transfer(transfer::Request),
+}
+
 /// How a connected spell ended.
 enum End {
     /// The user quit, or the user's end is gone.
@@ -88,10 +94,8 @@ enum Served {
 /// The session task's state.
 pub(crate) struct Session<C: Connector> {
     connector: C,
-    addr: String,
-    /// Current nick and room, used to rejoin after a reconnect.
-    nick: String,
-    room: String,
+    /// The current nick and room, used to rejoin after a reconnect.
+    options: Options,
     offline: Offline,
     commands: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<Event>,
@@ -108,9 +112,7 @@ impl<C: Connector> Session<C> {
     ) -> Self {
         Self {
             connector,
-            addr: options.addr,
-            nick: options.nick,
-            room: options.room,
+            options,
             offline: Offline::default(),
             commands,
             events,
@@ -237,8 +239,8 @@ impl<C: Connector> Session<C> {
                             continue;
                         }
                         ServerMsg::Pong { .. } => continue,
-                        ServerMsg::NickChanged { nick } => self.nick.clone_from(nick),
-                        ServerMsg::Joined { room, .. } => self.room.clone_from(room),
+                        ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
+                        ServerMsg::Joined { room, .. } => self.options.room.clone_from(room),
                         ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
                         _ => {}
                     }
@@ -377,11 +379,11 @@ impl<C: Connector> Session<C> {
                     },
                 }
             }
-            match handshake::open(&self.connector, &self.addr, &self.nick, &self.room).await {
+            match handshake::open(&self.connector, &self.options).await {
                 Ok((conn, welcome)) => {
                     tracing::info!(attempt, "reconnected");
-                    self.nick.clone_from(&welcome.nick);
-                    self.room.clone_from(&welcome.room);
+                    self.options.nick.clone_from(&welcome.nick);
+                    self.options.room.clone_from(&welcome.room);
                     if !self.emit(Event::Reconnected(welcome)).await {
                         return None;
                     }
