@@ -4,12 +4,16 @@
 //! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets.
 //! - `faults_*`: processes killed, links cut, disks filled.
 //! - `tui_*`: the real client in a real terminal (tmux).
+//! - `client_library`: the client library alone, over a stream that is not TCP.
+//! - `cli_line_mode`: `chat-cli` against the server binary.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
 //! - `config_files`: the configuration files of both binaries, and the server's data
 //!   directory checked at start.
 
 mod bench_generator;
+mod cli_line_mode;
+mod client_library;
 mod config_files;
 mod faults_connections;
 mod faults_disk;

@@ -6,6 +6,7 @@ use std::process::{ExitStatus, Stdio};
 
 use anyhow::{Context, bail};
 use shared::{ClientMsg, ServerMsg};
+use tempfile::TempDir;
 use tests::binaries::{binary, start_server_binary};
 use tests::client::{TestClient, WAIT};
 use tests::probe::send_signal;
@@ -14,6 +15,14 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::timeout;
 
 type Result = anyhow::Result<()>;
+
+/// The server binary on a free port of 127.0.0.1, with a data directory of its own.
+async fn start_server() -> anyhow::Result<(Child, SocketAddr, TempDir)> {
+    let data = tempfile::tempdir()?;
+    let dir = data.path().to_str().context("a UTF-8 temporary path")?;
+    let (child, addr) = start_server_binary(&["--data-dir", dir]).await?;
+    Ok((child, addr, data))
+}
 
 /// `chat-cli --connect ADDR --nick NICK --room ops ARGS...`, killed if the test ends first.
 fn chat_cli(addr: SocketAddr, nick: &str, args: &[&str]) -> Command {
@@ -115,7 +124,7 @@ fn has_clock(line: &str) -> bool {
 
 #[tokio::test]
 async fn a_sent_line_reaches_a_listener() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let mut listener = Listener::start(addr, "logger", &[]).await?;
 
     let (status, stdout, stderr) = run(chat_cli(addr, "bot", &["send", "deploy", "done"])).await?;
@@ -143,7 +152,7 @@ async fn a_sent_line_reaches_a_listener() -> Result {
 
 #[tokio::test]
 async fn standard_input_is_sent_line_by_line_in_order() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let mut watcher = TestClient::connect(addr, "watcher", "ops").await?;
 
     let mut command = chat_cli(addr, "ci", &["send"]);
@@ -162,7 +171,8 @@ async fn standard_input_is_sent_line_by_line_in_order() -> Result {
     input.push_str("last line\r\n");
     stdin.write_all(input.as_bytes()).await?;
     drop(stdin);
-    let out = timeout(WAIT, child.wait_with_output())
+    // 16 of the 31 lines wait for their turn, at 8 a second: 2 s on top of the usual.
+    let out = timeout(2 * WAIT, child.wait_with_output())
         .await
         .context("chat-cli send did not finish in time")??;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -184,7 +194,7 @@ async fn standard_input_is_sent_line_by_line_in_order() -> Result {
 
 #[tokio::test]
 async fn json_lines_parse_and_carry_the_exact_text() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let mut listener = Listener::start(addr, "logger", &["--json"]).await?;
     let mut bob = TestClient::connect(addr, "bob", "ops").await?;
     let sneaky = "\x1b[31mred\x1b[0m \u{9b}2J \u{202e}txt.exe \"quoted\" 你好";
@@ -236,7 +246,7 @@ async fn json_lines_parse_and_carry_the_exact_text() -> Result {
 
 #[tokio::test]
 async fn a_taken_nick_exits_2_with_one_clear_line() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let _bot = TestClient::connect(addr, "bot", "ops").await?;
     let (status, stdout, stderr) = run(chat_cli(addr, "bot", &["send", "hi"])).await?;
     assert_eq!(status.code(), Some(2));
@@ -264,7 +274,7 @@ async fn an_unreachable_server_exits_2_with_one_clear_line() -> Result {
 
 #[tokio::test]
 async fn a_line_too_long_for_a_message_exits_2() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let mut command = chat_cli(addr, "bot", &["send"]);
     command.stdin(Stdio::piped());
     let mut child = command.spawn()?;
@@ -285,13 +295,14 @@ async fn a_line_too_long_for_a_message_exits_2() -> Result {
 
 #[tokio::test]
 async fn a_closed_standard_output_is_not_an_error() -> Result {
-    let (_server, addr) = start_server_binary(&[]).await?;
+    let (_server, addr, _data) = start_server().await?;
     let Listener { mut child, lines } = Listener::start(addr, "logger", &[]).await?;
     // As `chat-cli listen | head -1` does: the reader goes away after one line.
     drop(lines);
     let mut bob = TestClient::connect(addr, "bob", "ops").await?;
     bob.say("anyone?").await?;
-    let status = timeout(WAIT, child.wait())
+    // It leaves as on SIGTERM: a quit, then up to 2 s for the session to end.
+    let status = timeout(2 * WAIT, child.wait())
         .await
         .context("listen did not end after its output closed")??;
     assert_eq!(status.code(), Some(0));
