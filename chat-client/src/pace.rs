@@ -9,7 +9,7 @@
 //! order, instead of in the server.
 //!
 //! [`Outbox`] is pure: time is passed in, so that which frame may go when is tested without
-//! waiting. The network task asks it for the next moment something may go and sleeps until
+//! waiting. The session asks it for the next moment something may go and sleeps until
 //! then only while something waits. The bucket is the server's own ([`TokenBucket`]), with
 //! the client's budget.
 
