@@ -2,9 +2,15 @@
 //!
 //! The protocol's own limits (frame size, text and name lengths) live in
 //! [`shared::limits`]: both ends must agree on those. The ones here are the server's policy.
+//! [`settings`] is how a person sets them: flags and the configuration file.
+
+pub mod settings;
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+// Sizes and durations are read as they are shown, by the rule in `shared::units`.
+pub use shared::units::{parse_duration, parse_size};
 
 /// Limits and intervals of a running server. [`Config::default`] documents each default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,8 +98,10 @@ pub struct Config {
 
     /// Where uploaded files are kept (`files/`), with their partial uploads (`tmp/`).
     ///
-    /// Default `chat-data`, relative to the directory the server runs in. It is created by
-    /// the first upload; stored files survive restarts, partial uploads do not.
+    /// Default `chat-data`, relative to the directory the server runs in. The binary
+    /// creates it at start ([`crate::prepare_data_dir`]); a server run as a library
+    /// creates it at the first upload. Stored files survive restarts, partial uploads do
+    /// not.
     pub data_dir: PathBuf,
 
     /// Largest file accepted, in bytes; a larger upload is refused before any data is
@@ -148,84 +156,6 @@ impl Default for Config {
     }
 }
 
-/// Splits `text` (already trimmed) into its leading decimal number and the unit after it
-/// (trimmed, maybe empty); `what` names the expected form for the error message.
-fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), String> {
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not {what}"))?;
-    Ok((number, unit.trim()))
-}
-
-/// Parses a duration written as a number and a unit: `200ms`, `15s`, `1.5s`, `2m`.
-/// A bare number means seconds.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-/// use chat_server::config::parse_duration;
-///
-/// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-/// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-/// assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-/// ```
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = number_and_unit(text, "a duration such as 500ms, 15s or 2m")?;
-    let seconds_per_unit = match unit {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        other => return Err(format!("unknown unit '{other}' (use ms, s or m)")),
-    };
-    Duration::try_from_secs_f64(number * seconds_per_unit)
-        .map_err(|_| format!("'{text}' is out of range"))
-}
-
-/// Parses a size in bytes: a number and an optional unit, `B`, `K`/`KiB`, `M`/`MiB`,
-/// `G`/`GiB` or `T`/`TiB` (powers of 1024), or `kB`, `MB`, `GB`, `TB` (powers of 1000).
-///
-/// # Examples
-///
-/// ```
-/// use chat_server::config::parse_size;
-///
-/// assert_eq!(parse_size("4GiB"), Ok(4 << 30));
-/// assert_eq!(parse_size("1.5 MB"), Ok(1_500_000));
-/// assert_eq!(parse_size("512"), Ok(512));
-/// ```
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let (number, unit) = number_and_unit(text, "a size such as 500MiB, 4GiB or 1000000")?;
-    let multiplier: f64 = match unit {
-        "" | "B" => 1.0,
-        "K" | "KiB" => 1024.0,
-        "M" | "MiB" => 1024.0 * 1024.0,
-        "G" | "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "T" | "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        "kB" | "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "TB" => 1e12,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}' (use B, KiB, MiB, GiB, TiB, kB, MB, GB or TB)"
-            ));
-        }
-    };
-    let bytes = (number * multiplier).round();
-    // u64::MAX as f64 rounds up to 2^64, which does not fit.
-    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(format!("'{text}' is out of range"));
-    }
-    Ok(bytes as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,44 +169,5 @@ mod tests {
         assert!(config.max_connections_per_ip <= config.max_connections);
         assert!(config.msg_burst >= config.msg_rate);
         assert!(config.flood_timeout > Duration::from_secs(1));
-    }
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("0ms"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
-        assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
-        assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
-    }
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(parse_size("0"), Ok(0));
-        assert_eq!(parse_size("10B"), Ok(10));
-        assert_eq!(parse_size("2K"), Ok(2048));
-        assert_eq!(parse_size("1 MiB"), Ok(1 << 20));
-        assert_eq!(parse_size("20GiB"), Ok(20 << 30));
-        assert_eq!(parse_size("1TiB"), Ok(1 << 40));
-        assert_eq!(parse_size("3kB"), Ok(3000));
-        assert_eq!(parse_size("2GB"), Ok(2_000_000_000));
-        for text in [
-            "",
-            "GiB",
-            "-1",
-            "1.2.3",
-            "1 parsec",
-            "1e30TB",
-            "99999999999TiB",
-        ] {
-            assert!(parse_size(text).is_err(), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn bad_durations_are_refused() {
-        for text in ["", "s", "ms", "fast", "1h", "-1s", "1.2.3s", "1e400s"] {
-            assert!(parse_duration(text).is_err(), "{text:?}");
-        }
     }
 }

@@ -16,7 +16,9 @@ use std::task::Poll;
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use shared::limits::{MAX_REASON_BYTES, MAX_TEXT_BYTES};
+use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
+use shared::rate::{self, TokenBucket};
 use shared::{
     ChatKind, ClientMsg, CodecError, ErrorKind, OLDEST_VERSION, PROTOCOL_VERSION, ServerCodec,
     ServerMsg,
@@ -30,9 +32,7 @@ use tracing::{debug, info};
 
 use crate::Config;
 use crate::files::{Peer, Transfers};
-use crate::names::{check_nick, check_room};
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode, encode_answer};
-use crate::rate::{self, TokenBucket};
 use crate::registry::{ClientId, Greeting, Refusal, Who};
 use crate::server::Shared;
 
@@ -136,7 +136,7 @@ struct ChatState {
     /// Whether the client said something to its room since then.
     said: bool,
     /// The client's message rate; `None` when the server sets none.
-    bucket: Option<TokenBucket>,
+    bucket: Option<TokenBucket<Instant>>,
     /// Since when the client has been held back by the rate without a break (a pause
     /// that lets the bucket fill up halfway).
     throttled_since: Option<Instant>,

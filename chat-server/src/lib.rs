@@ -6,9 +6,8 @@
 //! - `server`: [`run`], with the accept loop, the connection caps (in total and per IP
 //!   address) and graceful shutdown.
 //! - `connection`: one task per client: the handshake, then reading frames and acting on
-//!   them, the rate limit, keepalive, and every way a connection can end.
-//! - `rate`: the token bucket behind the per-connection request rate, and which requests
-//!   count against it.
+//!   them, the rate limit (the token bucket of [`shared::rate`]), keepalive, and every way
+//!   a connection can end.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
 //!   and the writer that drains them (polled by the connection's task), chat first,
 //!   batching what is queued into one write.
@@ -17,13 +16,15 @@
 //!   message encoded once per protocol version present in its room.
 //! - `sequences`: message ids and the rooms' sequence numbers, the seam behind which a
 //!   stored history will keep them.
-//! - [`names`]: what a valid nick or room name is, and how names are compared: rooms
-//!   case-insensitively, nicks also across look-alike characters.
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory), one task per upload that writes and hashes off the runtime's threads,
-//!   one per download that feeds the connection's low-priority file lane, and the file
-//!   name sanitizer ([`files::name`]).
-//! - [`config`]: every limit and interval, with the reasons for the defaults.
+//!   one per download that feeds the connection's low-priority file lane. File names are
+//!   cleaned by [`shared::file_name`].
+//! - [`config`]: every limit and interval, with the reasons for the defaults;
+//!   [`config::settings`]: the same as command-line flags and configuration-file keys.
+//!
+//! The rules both ends apply (names, file names, the request rate, units) live in
+//! `shared`; the server only applies them.
 //!
 //! # Examples
 //!
@@ -41,12 +42,10 @@
 pub mod config;
 mod connection;
 pub mod files;
-pub mod names;
 mod outbound;
-pub mod rate;
 mod registry;
 mod sequences;
 mod server;
 
 pub use config::Config;
-pub use server::run;
+pub use server::{prepare_data_dir, run};

@@ -13,9 +13,12 @@
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
 //! its queue is cut ([`Outbox::cut`]), which ends its connection.
 //!
-//! Rooms are keyed by [`names::fold`], so they are unique case-insensitively; nicks by
-//! [`names::fold`], which also treats look-alike characters as the same; the
-//! spelling they were given with is kept for display. A room exists while it has members.
+//! Nicks and rooms are unique as names ([`shared::names`]): ignoring case
+//! ([`names::fold`]) and across look-alike characters ([`names::look_alike_key`]). A nick
+//! is taken while a nick with either key is connected; a room name leads into the room
+//! whose name has the same fold, else the same look-alike key, else to a new room. The
+//! spelling a name was first given with is kept for display. A room exists while it has
+//! members.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -28,7 +31,8 @@ use shared::{
     wrap_reply,
 };
 
-use crate::names;
+use shared::names;
+
 use crate::outbound::{Outbox, PushError, RoomFrames, encode, encode_answer};
 use crate::sequences::{RoomSeq, Sequences};
 
@@ -48,7 +52,7 @@ pub(crate) struct Whereabouts {
     pub(crate) nick: String,
     /// The room's display name.
     pub(crate) room: String,
-    /// The room's folded name, its key.
+    /// The room's key ([`Inner::rooms`]).
     pub(crate) room_key: String,
 }
 
@@ -93,8 +97,10 @@ struct Inner {
     nicks: HashMap<String, ClientId>,
     /// Look-alike key of each nick to its client.
     looks: HashMap<String, ClientId>,
-    /// Folded room name to room.
+    /// Rooms by the fold of their name (as first given).
     rooms: HashMap<String, Room>,
+    /// Look-alike key of each room's name to the room's key in `rooms`.
+    room_looks: HashMap<String, String>,
     /// Most rooms at once.
     max_rooms: usize,
     /// Clients whose queue was found full during the current operation; removed before
@@ -105,7 +111,7 @@ struct Inner {
 #[derive(Debug)]
 struct Client {
     nick: String,
-    /// Folded name of the client's room.
+    /// Key of the client's room.
     room: String,
     outbox: Outbox,
 }
@@ -114,7 +120,7 @@ struct Client {
 struct Room {
     /// The name as first given, for display.
     name: String,
-    /// Sorted by nick, case-insensitively ([`names::cmp_folded`]), so that a member list is
+    /// Sorted by nick ([`names::cmp_members`]), so that a member list is
     /// read off in order instead of sorted at every join. A list, not a map: a broadcast
     /// walks it front to back, and it costs 16 bytes per member.
     members: Vec<(ClientId, Outbox)>,
@@ -192,7 +198,8 @@ impl Registry {
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
-            inner.check_room_count(&names::fold(room), false)?;
+            let room_key = inner.room_key(room);
+            inner.check_room_count(&room_key, false)?;
             inner.next_client += 1;
             let id = inner.next_client;
             inner.nicks.insert(key, id);
@@ -206,10 +213,9 @@ impl Registry {
             outbox.set_speaks(greeting.version);
             let client = Client {
                 nick: nick.to_owned(),
-                room: names::fold(room),
+                room: room_key.clone(),
                 outbox,
             };
-            let room_key = client.room.clone();
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, room);
 
@@ -258,8 +264,9 @@ impl Registry {
         });
     }
 
-    /// Sends a private message to the client called `to` (any case) and echoes it to its
-    /// sender, as the answer to `reply`.
+    /// Sends a private message to the client called `to` (any case, any look-alike
+    /// spelling: only one such nick can be connected) and echoes it to its sender, as the
+    /// answer to `reply`.
     pub(crate) fn private(
         &self,
         id: ClientId,
@@ -271,7 +278,11 @@ impl Registry {
             let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
                 return Ok(());
             };
-            let target = inner.nicks.get(&names::fold(to)).copied();
+            let target = inner
+                .nicks
+                .get(&names::fold(to))
+                .or_else(|| inner.looks.get(&names::look_alike_key(to)))
+                .copied();
             let Some((target, to)) =
                 target.and_then(|t| Some((t, inner.clients.get(&t)?.nick.clone())))
             else {
@@ -309,8 +320,8 @@ impl Registry {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
             };
-            let new_key = names::fold(room);
             let old_key = client.room.clone();
+            let new_key = inner.room_key(room);
             if new_key != old_key {
                 // Leaving a room one is alone in frees its place.
                 let frees_one = inner
@@ -418,7 +429,7 @@ impl Registry {
         })
     }
 
-    /// Tells every member of the room whose folded name is `room_key`, if it has any, that
+    /// Tells every member of the room whose key is `room_key`, if it has any, that
     /// `file` was shared there.
     pub(crate) fn offer(&self, room_key: &str, file: FileInfo) {
         self.with(|inner| {
@@ -495,6 +506,19 @@ impl Registry {
 }
 
 impl Inner {
+    /// The key of the room that the name `name` leads into: an existing room whose name is
+    /// the same ignoring case, else one whose name looks the same, else a new room.
+    fn room_key(&self, name: &str) -> String {
+        let fold = names::fold(name);
+        if self.rooms.contains_key(&fold) {
+            return fold;
+        }
+        self.room_looks
+            .get(&names::look_alike_key(name))
+            .cloned()
+            .unwrap_or(fold)
+    }
+
     /// Refuses to create the room `key` if it does not exist and there are already
     /// `max_rooms` rooms (`frees_one`: the client leaves a room that then closes).
     fn check_room_count(&self, key: &str, frees_one: bool) -> Result<(), Refusal> {
@@ -547,7 +571,7 @@ impl Inner {
             0
         } else {
             room.members.partition_point(|(id, _)| {
-                nick(id).is_some_and(|n| names::cmp_folded(n, after).is_le())
+                nick(id).is_some_and(|n| names::cmp_members(n, after).is_le())
             })
         };
         let page: Vec<&str> = room.members[start..]
@@ -585,7 +609,8 @@ impl Inner {
         })
     }
 
-    /// Adds a client to a room, creating the room as `name` if needed.
+    /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
+    /// if needed.
     fn enter(&mut self, id: ClientId, key: &str, name: &str) {
         if !self.rooms.contains_key(key) {
             let room = Room {
@@ -594,6 +619,8 @@ impl Inner {
                 seq: self.sequences.open_room(key),
             };
             self.rooms.insert(key.to_owned(), room);
+            self.room_looks
+                .insert(names::look_alike_key(name), key.to_owned());
         }
         self.seat(id, key);
     }
@@ -609,7 +636,7 @@ impl Inner {
         let at = room.members.partition_point(|(member, _)| {
             clients
                 .get(member)
-                .is_some_and(|m| names::cmp_folded(&m.nick, &client.nick).is_lt())
+                .is_some_and(|m| names::cmp_members(&m.nick, &client.nick).is_lt())
         });
         room.members.insert(at, (id, client.outbox.clone()));
     }
@@ -622,7 +649,9 @@ impl Inner {
         };
         room.remove_member(id);
         if room.members.is_empty() {
+            let look = names::look_alike_key(&room.name);
             self.rooms.remove(key);
+            self.room_looks.remove(&look);
             return;
         }
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
@@ -901,6 +930,59 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn look_alike_room_names_lead_into_the_same_room() {
+        let reg = Registry::default();
+        let mut first = login(&reg, "first", "lobby", 1 << 16);
+        first.drain();
+        // A Cyrillic о, fullwidth letters, a capital I for the l, and all in capitals.
+        let spellings = [
+            "l\u{043E}bby",
+            "\u{FF4C}\u{FF4F}\u{FF42}\u{FF42}\u{FF59}",
+            "Iobby",
+            "LOBBY",
+        ];
+        for (n, spelling) in spellings.into_iter().enumerate() {
+            let mut guest = login(&reg, &format!("guest{n}"), spelling, 1 << 16);
+            let ServerMsg::Welcome { room, .. } = guest.next().unwrap() else {
+                panic!("expected welcome");
+            };
+            assert_eq!(room, "lobby", "{spelling:?}");
+        }
+        assert_eq!(reg.lock().rooms.len(), 1);
+        reg.say(first.id, ChatKind::Say, "one room".into(), None);
+        let heard = first.drain();
+        assert!(
+            matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
+            "{heard:?}"
+        );
+        // Moving there by a look-alike spelling is moving nowhere.
+        reg.join(first.id, "\u{FF4C}obby", None).unwrap();
+        assert!(matches!(
+            first.drain().as_slice(),
+            [ServerMsg::Joined { room, .. }] if room == "lobby"
+        ));
+        // Another name is another room, and a room that closes takes its keys along.
+        let other = login(&reg, "other", "lobby2", 4096);
+        assert_eq!(reg.lock().rooms.len(), 2);
+        reg.join(other.id, "elsewhere", None).unwrap();
+        assert_eq!(reg.lock().room_looks.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_private_message_finds_a_look_alike_spelling() {
+        let reg = Registry::default();
+        let mut bob = login(&reg, "bob", "lobby", 4096);
+        let ann = login(&reg, "ann", "lobby", 4096);
+        bob.drain();
+        reg.private(ann.id, "B\u{043E}B", "hi".into(), None)
+            .unwrap();
+        assert!(matches!(
+            bob.drain().as_slice(),
+            [ServerMsg::Private { to, .. }] if to == "bob"
+        ));
+    }
+
+    #[tokio::test]
     async fn ids_increase_across_rooms_and_private_messages() {
         let reg = Registry::default();
         let mut a = login(&reg, "a", "one", 4096);
@@ -990,6 +1072,7 @@ mod tests {
         assert!(reg.lock().rooms.is_empty());
         assert!(reg.lock().nicks.is_empty());
         assert!(reg.lock().looks.is_empty());
+        assert!(reg.lock().room_looks.is_empty());
     }
 
     #[tokio::test]
@@ -1159,7 +1242,7 @@ mod tests {
         }
         let mut expected: Vec<String> = (0..count).map(nick).collect();
         expected.push("old".into());
-        expected.sort_by(|a, b| names::cmp_folded(a, b));
+        expected.sort_by(|a, b| names::cmp_members(a, b));
         assert_eq!(names, expected, "every member once, in order");
         // A version 3 list is cut at a page, and fits a frame.
         reg.who(old.id, Who::Plain, None);

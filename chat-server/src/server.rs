@@ -136,6 +136,20 @@ impl Shared {
     }
 }
 
+/// Creates the data directory `dir` and its subdirectories if they are missing, and checks
+/// that the server can store files there. A server calls this before it says where it
+/// listens: a data directory it cannot use stops it at start, with the reason, instead of
+/// failing the first upload.
+///
+/// # Errors
+///
+/// The directory cannot be created or written to; the message names the path and the
+/// operating system's reason.
+pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    FileStore::prepare(dir)
+        .with_context(|| format!("cannot use the data directory '{}'", dir.display()))
+}
+
 /// Serves chat clients on `listener` until `shutdown` completes, then tells every client
 /// that the server is going away, gives their writers `flush_timeout` to deliver that, and
 /// returns once the connections are closed.

@@ -1,11 +1,11 @@
 //! The application state and its update function.
 //!
-//! [`App::update`] turns one [`Event`] (a key, a paste, a mouse wheel, a resize, something
-//! from the network) into changes of the state and a list of [`Command`]s for the outside
+//! [`App::update`] turns one [`Event`] (a key, a paste, a mouse wheel, a resize, news from
+//! the client library) into changes of the state and a list of [`Command`]s for the outside
 //! world (send a frame, ring the bell, quit). It does no I/O, so every behaviour of the
 //! client can be tested by feeding it events. The widgets in [`crate::ui`] only read it.
 //!
-//! Everything that came from the network is sanitised on its way in ([`crate::sanitize`]),
+//! Everything that came from the network is sanitised on its way in ([`chat_client::sanitize`]),
 //! so nothing stored here can drive the terminal.
 //!
 //! One exception to "no I/O": Tab after `/send-file` lists a directory, through the
@@ -19,15 +19,17 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
+use shared::names;
 use shared::{ChatKind, ClientMsg, ErrorKind, FileInfo, RoomEvent, ServerMsg};
 
 use crate::commands::{self, COMMANDS, Input};
 use crate::input::InputLine;
-use crate::net::{NetEvent, Welcome};
-use crate::transfer::progress::{Progress, bytes};
-use crate::transfer::{self, TransferEvent, TransferId, local};
+use chat_client::Welcome;
+use chat_client::transfer::progress::{Progress, bytes};
+use chat_client::transfer::{self, TransferEvent, TransferId, local};
+use chat_client::{pace, sanitize};
+
 use crate::ui;
-use crate::{pace, sanitize};
 
 /// Entries kept in the message pane; older ones are dropped.
 pub const MAX_SCROLLBACK: usize = 5000;
@@ -36,7 +38,8 @@ pub const MAX_HISTORY: usize = 500;
 /// Lines one mouse wheel notch scrolls.
 const WHEEL_LINES: usize = 3;
 
-/// Something that happened, as the app sees it.
+/// Something that happened, as the app sees it: the terminal's input, and the client
+/// library's news, which the event loop maps into these (`event.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Key(KeyEvent),
@@ -45,13 +48,46 @@ pub enum Event {
     Mouse(MouseEvent),
     /// The terminal now has this many columns and rows.
     Resize(u16, u16),
-    Net(NetEvent),
+    /// A frame from the server.
+    Server(ServerMsg),
+    /// Back in a room after a reconnect: who and where the client now is.
+    Reconnected(Welcome),
+    /// The connection is gone; the client is reconnecting.
+    Disconnected {
+        reason: String,
+    },
+    /// The next attempt to reconnect is in `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+    /// Messages typed while disconnected wait for the connection: `waiting` of them.
+    Queued {
+        waiting: usize,
+    },
+    /// After the reconnect, the `sent` messages that waited went out.
+    Flushed {
+        sent: usize,
+    },
+    /// Messages waiting for their turn at the client's pace: `waiting` of them.
+    Waiting {
+        waiting: usize,
+    },
+    /// A message could not be sent.
+    Refused {
+        reason: String,
+    },
+    /// The client cannot go on.
+    Fatal(String),
+    /// News of a file transfer.
+    Transfer(TransferEvent),
 }
 
 /// What the app asks the outside world to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Hand a frame to the network task.
+    /// Hand a frame to the client library.
     Send(ClientMsg),
     /// Ring the terminal bell.
     Bell,
@@ -233,9 +269,9 @@ pub struct App {
     /// Members of the room, sorted, as the server named them (sanitised when drawn).
     pub members: Vec<String>,
     pub conn: ConnState,
-    /// Messages waiting in the network task for the connection to come back.
+    /// Messages waiting for the connection to come back.
     pub queued: usize,
-    /// Messages waiting for their turn at the client's pace ([`crate::pace`]).
+    /// Messages waiting for their turn at the client's pace ([`chat_client::pace`]).
     pub waiting: usize,
     /// The server's last "you send too fast" warning, shown once until the client has
     /// caught up; repeats of it are not shown again.
@@ -340,7 +376,56 @@ impl App {
                 self.size = (w, h);
                 Vec::new()
             }
-            Event::Net(net) => self.on_net(net),
+            Event::Server(msg) => self.on_server(msg),
+            Event::Transfer(event) => {
+                self.on_transfer(event);
+                Vec::new()
+            }
+            Event::Reconnected(welcome) => {
+                self.reconnected(welcome);
+                Vec::new()
+            }
+            Event::Disconnected { reason } => {
+                self.error(format!("connection lost: {}", sanitize::text(&reason)));
+                self.conn = ConnState::Disconnected { reason };
+                Vec::new()
+            }
+            Event::Reconnecting {
+                attempt,
+                delay,
+                error,
+            } => {
+                self.conn = ConnState::Reconnecting {
+                    attempt,
+                    delay,
+                    error,
+                };
+                Vec::new()
+            }
+            Event::Queued { waiting } => {
+                self.queued = waiting;
+                self.info(format!(
+                    "not connected: queued, {waiting} waiting to be sent after reconnecting"
+                ));
+                Vec::new()
+            }
+            Event::Flushed { sent } => {
+                self.queued = 0;
+                self.info(format!("sent {sent} queued message(s)"));
+                Vec::new()
+            }
+            Event::Waiting { waiting } => {
+                self.waiting = waiting;
+                if waiting == 0 {
+                    self.slowed = None;
+                }
+                Vec::new()
+            }
+            Event::Refused { reason } => {
+                self.error(format!("not sent: {reason}"));
+                Vec::new()
+            }
+            Event::Fatal(reason) => vec![Command::Fail(reason)],
         }
     }
 
@@ -625,63 +710,24 @@ impl App {
 
     // ----- network ----------------------------------------------------------------------
 
-    fn on_net(&mut self, event: NetEvent) -> Vec<Command> {
-        match event {
-            NetEvent::Welcome {
-                nick,
-                room,
-                members,
-                ..
-            } => {
-                self.conn = ConnState::Connected;
-                self.slowed = None;
-                self.nick = nick;
-                self.room = room;
-                self.members = members;
-                self.notice_now(format!(
-                    "reconnected: #{} as {} ({})",
-                    sanitize::nick(&self.room),
-                    sanitize::nick(&self.nick),
-                    members_count(self.members.len())
-                ));
-            }
-            NetEvent::Server(msg) => return self.on_server(msg),
-            NetEvent::Disconnected { reason } => {
-                self.error(format!("connection lost: {}", sanitize::text(&reason)));
-                self.conn = ConnState::Disconnected { reason };
-            }
-            NetEvent::Reconnecting {
-                attempt,
-                delay,
-                error,
-            } => {
-                self.conn = ConnState::Reconnecting {
-                    attempt,
-                    delay,
-                    error,
-                }
-            }
-            NetEvent::Queued { waiting } => {
-                self.queued = waiting;
-                self.info(format!(
-                    "not connected: queued, {waiting} waiting to be sent after reconnecting"
-                ));
-            }
-            NetEvent::Flushed { sent } => {
-                self.queued = 0;
-                self.info(format!("sent {sent} queued message(s)"));
-            }
-            NetEvent::Waiting { waiting } => {
-                self.waiting = waiting;
-                if waiting == 0 {
-                    self.slowed = None;
-                }
-            }
-            NetEvent::Refused { reason } => self.error(format!("not sent: {reason}")),
-            NetEvent::Fatal(reason) => return vec![Command::Fail(reason)],
-            NetEvent::Transfer(event) => self.on_transfer(event),
-        }
-        Vec::new()
+    fn reconnected(&mut self, welcome: Welcome) {
+        let Welcome {
+            nick,
+            room,
+            members,
+            ..
+        } = welcome;
+        self.conn = ConnState::Connected;
+        self.slowed = None;
+        self.nick = nick;
+        self.room = room;
+        self.members = members;
+        self.notice_now(format!(
+            "reconnected: #{} as {} ({})",
+            sanitize::nick(&self.room),
+            sanitize::nick(&self.nick),
+            members_count(self.members.len())
+        ));
     }
 
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Command> {
@@ -743,7 +789,7 @@ impl App {
             ServerMsg::Members { room, members } => self.members_of(room, members, None),
             ServerMsg::NickChanged { nick } => {
                 self.members.retain(|m| *m != self.nick);
-                insert_sorted(&mut self.members, nick.clone());
+                names::insert_member(&mut self.members, nick.clone());
                 self.nick = nick;
                 self.notice_now(format!(
                     "you are now known as {}",
@@ -768,13 +814,14 @@ impl App {
             }
             // The answer to a request with an id is the answer itself.
             ServerMsg::Reply { msg, .. } => return self.on_server(*msg),
-            // The network task answers pings; a welcome arrives as NetEvent::Welcome.
+            // The client library answers pings; a welcome after a reconnect arrives as
+            // Event::Reconnected.
             ServerMsg::Ping { .. }
             | ServerMsg::Pong { .. }
             | ServerMsg::Welcome { .. }
             | ServerMsg::Welcome4 { .. } => {}
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
-            // The network task hands these to the transfers they belong to.
+            // The client library hands these to the transfers they belong to.
             ServerMsg::UploadReady { .. }
             | ServerMsg::UploadDone { .. }
             | ServerMsg::UploadFailed { .. }
@@ -819,7 +866,7 @@ impl App {
         let text = match event {
             RoomEvent::Joined { nick } => {
                 if here {
-                    insert_sorted(&mut self.members, nick.clone());
+                    names::insert_member(&mut self.members, nick.clone());
                 }
                 format!("{} joined #{room}", sanitize::nick(&nick))
             }
@@ -837,7 +884,7 @@ impl App {
             RoomEvent::Renamed { old, new } => {
                 if here {
                     self.members.retain(|m| *m != old);
-                    insert_sorted(&mut self.members, new.clone());
+                    names::insert_member(&mut self.members, new.clone());
                 }
                 // One's own rename is told by `NickChanged`, which follows.
                 if old == self.nick {
@@ -1180,12 +1227,6 @@ fn members_count(n: usize) -> String {
         "1 member".into()
     } else {
         format!("{n} members")
-    }
-}
-
-fn insert_sorted(list: &mut Vec<String>, item: String) {
-    if let Err(at) = list.binary_search(&item) {
-        list.insert(at, item);
     }
 }
 

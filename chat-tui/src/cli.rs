@@ -1,22 +1,52 @@
-//! Command-line arguments.
+//! Command-line arguments, and the configuration file that can hold the usual ones.
+//!
+//! The file (`client.toml` in the user's configuration directory, or `--config PATH`) may
+//! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file` ([`FileSettings`]).
+//! A flag given on the command line wins over the file, the file over the defaults.
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use serde::{Deserialize, Serialize};
+use shared::config_file::{self, FileError};
 
 /// Default server address for `--connect`.
 pub const DEFAULT_CONNECT: &str = "127.0.0.1:7878";
 /// Default listening address for `--host` without a value: every interface, so that the LAN
 /// can join.
 pub const DEFAULT_HOST: &str = "0.0.0.0:7878";
+/// Name of the configuration file in the standard configuration directory.
+pub const CONFIG_FILE_NAME: &str = "client.toml";
+/// Name of the log file in the standard state directory.
+const LOG_FILE_NAME: &str = "chat-tui.log";
 
 /// A terminal chat room for the LAN.
 ///
 /// Connects to a chat server and joins a room; with --host, also runs the server in this
 /// process so that others on the network can join. Type /help inside for commands and keys.
+///
+/// The server, nick, room, download folder, bell and log file can also be set in a TOML
+/// file: connect, nick, room, download_dir, bell (true or false) and log_file. The file is
+/// --config PATH, else client.toml in the user's configuration directory if it exists.
+/// Flags override the file; --print-config shows the result.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-tui", version)]
 pub struct Cli {
+    /// Read settings from this TOML file [default: client.toml in the user's configuration
+    /// directory, if it exists].
+    ///
+    /// The directory is $XDG_CONFIG_HOME/chat-tui, else ~/.config/chat-tui on Linux. A file
+    /// named here must exist.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Print the settings in effect (defaults, file, flags) as TOML, and exit.
+    ///
+    /// The output is a configuration file: saved, it gives the same settings again.
+    #[arg(long)]
+    pub print_config: bool,
+
     /// Server to connect to, as HOST:PORT.
     ///
     /// The host may be a name or an IP address. Ignored with --host.
@@ -48,16 +78,23 @@ pub struct Cli {
     #[arg(long, value_name = "ROOM", default_value = shared::protocol::DEFAULT_ROOM)]
     pub room: String,
 
+    /// Ring the terminal bell on mentions and private messages (the default).
+    ///
+    /// Overrides `bell = false` in the configuration file.
+    #[arg(long, overrides_with = "no_bell")]
+    pub bell: bool,
+
     /// Do not ring the terminal bell on mentions and private messages.
-    #[arg(long)]
+    #[arg(long, overrides_with = "bell")]
     pub no_bell: bool,
 
-    /// Save files fetched with /get in DIR [default: $XDG_DOWNLOAD_DIR, else ~/Downloads
-    /// if it exists, else the current directory].
+    /// Save files fetched with /get in DIR [default: the user's download folder, else
+    /// ~/Downloads if it exists, else the current directory].
     ///
-    /// Created if missing. A download is written to NAME.part, checked against the
-    /// sender's SHA-256, then renamed; an existing file is never overwritten (the new one
-    /// becomes "NAME (1).ext").
+    /// The download folder is the one the desktop names (XDG_DOWNLOAD_DIR in
+    /// ~/.config/user-dirs.dirs on Linux). Created if missing. A download is written to
+    /// NAME.part, checked against the sender's SHA-256, then renamed; an existing file is
+    /// never overwritten (the new one becomes "NAME (1).ext").
     #[arg(long, value_name = "DIR")]
     pub download_dir: Option<PathBuf>,
 
@@ -68,9 +105,118 @@ pub struct Cli {
     /// info).
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// The configuration file that was read, if any (set by [`Cli::load`]).
+    #[arg(skip)]
+    pub file_read: Option<PathBuf>,
+}
+
+/// The settings a configuration file may hold, under these names. Paths may start with
+/// `~/`, for the home directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// The server to connect to, as `--connect`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
+    /// As `--nick`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick: Option<String>,
+    /// As `--room`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// As `--download-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_dir: Option<PathBuf>,
+    /// `false` as `--no-bell`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bell: Option<bool>,
+    /// As `--log-file`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// The per-user directories of `chat-tui`, if there is a home directory.
+fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("", "", "chat-tui")
+}
+
+/// The default configuration file: `client.toml` in the user's configuration directory
+/// for `chat-tui` (`$XDG_CONFIG_HOME/chat-tui/`, else `~/.config/chat-tui/` on Linux).
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|dirs| dirs.config_dir().join(CONFIG_FILE_NAME))
+}
+
+/// Where `/get` saves files by default: the user's download folder (on Linux the one
+/// `user-dirs.dirs` names), else `~/Downloads` if it exists, else the current directory.
+pub fn default_download_dir() -> PathBuf {
+    let user = directories::UserDirs::new();
+    if let Some(dir) = user.as_ref().and_then(|u| u.download_dir()) {
+        return dir.to_owned();
+    }
+    if let Some(dir) = user
+        .map(|u| u.home_dir().join("Downloads"))
+        .filter(|d| d.is_dir())
+    {
+        return dir;
+    }
+    std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 impl Cli {
+    /// The process's arguments with the configuration file under them. Bad arguments (and
+    /// `--help`) are printed by clap, which exits.
+    ///
+    /// # Errors
+    ///
+    /// The configuration file cannot be read (a missing default file is no error) or holds
+    /// a setting that is unknown or has a bad value.
+    pub fn load() -> Result<Self, FileError> {
+        Self::load_matches(&Self::command().get_matches())
+    }
+
+    /// As [`Cli::load`], from arguments parsed already.
+    ///
+    /// # Errors
+    ///
+    /// As [`Cli::load`].
+    pub fn load_matches(matches: &ArgMatches) -> Result<Self, FileError> {
+        let mut cli = Self::from_arg_matches(matches).unwrap_or_else(|e| e.exit());
+        let (read, file) = match &cli.config {
+            Some(path) => (Some(path.clone()), config_file::read(path)?),
+            None => match default_config_path() {
+                Some(path) => match config_file::read(&path) {
+                    Ok(file) => (Some(path), file),
+                    Err(e) if e.is_not_found() => (None, FileSettings::default()),
+                    Err(e) => return Err(e),
+                },
+                None => (None, FileSettings::default()),
+            },
+        };
+        cli.file_read = read;
+        cli.apply(file, matches);
+        Ok(cli)
+    }
+
+    /// Takes from `file` each setting the command line did not give.
+    fn apply(&mut self, file: FileSettings, matches: &ArgMatches) {
+        let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+        if let Some(connect) = file.connect.filter(|_| !given("connect")) {
+            self.connect = connect;
+        }
+        if let Some(room) = file.room.filter(|_| !given("room")) {
+            self.room = room;
+        }
+        self.nick = self.nick.take().or(file.nick);
+        let home = directories::BaseDirs::new().map(|b| b.home_dir().to_owned());
+        let expand = |path| config_file::expand_home(path, home.as_deref());
+        self.download_dir = self.download_dir.take().or(file.download_dir.map(expand));
+        self.log_file = self.log_file.take().or(file.log_file.map(expand));
+        if let Some(bell) = file.bell.filter(|_| !given("bell") && !given("no_bell")) {
+            self.no_bell = !bell;
+        }
+    }
+
     /// The nick to ask for: `--nick`, else the login name, else `guest`.
     pub fn nick(&self) -> String {
         self.nick
@@ -81,25 +227,78 @@ impl Cli {
             .unwrap_or_else(|| "guest".into())
     }
 
-    /// Where `/get` saves files: `--download-dir`, else the default of
-    /// [`crate::transfer::local::default_download_dir`].
+    /// Where `/get` saves files: `--download-dir`, else [`default_download_dir`].
     pub fn download_dir(&self) -> PathBuf {
         self.download_dir
             .clone()
-            .unwrap_or_else(crate::transfer::local::default_download_dir)
+            .unwrap_or_else(default_download_dir)
     }
 
-    /// Where logs go when `--log-file` is not given.
+    /// Where logs go when `--log-file` is not given: `chat-tui.log` in the user's state
+    /// directory (`$XDG_STATE_HOME/chat-tui`, else `~/.local/state/chat-tui` on Linux; the
+    /// local data directory where there is no state directory), else in the temporary
+    /// directory.
     pub fn default_log_file() -> PathBuf {
-        let state = std::env::var_os("XDG_STATE_HOME")
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| {
-                std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state"))
-            });
-        match state {
-            Some(dir) => dir.join("chat-tui").join("chat-tui.log"),
-            None => std::env::temp_dir().join("chat-tui.log"),
+        let dir = project_dirs().map(|dirs| {
+            dirs.state_dir()
+                .unwrap_or_else(|| dirs.data_local_dir())
+                .to_owned()
+        });
+        dir.unwrap_or_else(std::env::temp_dir).join(LOG_FILE_NAME)
+    }
+
+    /// Every setting the configuration file can hold, with its value in effect.
+    pub fn effective(&self) -> FileSettings {
+        FileSettings {
+            connect: Some(self.connect.clone()),
+            nick: Some(self.nick()),
+            room: Some(self.room.clone()),
+            download_dir: Some(self.download_dir()),
+            bell: Some(!self.no_bell),
+            log_file: Some(self.log_file.clone().unwrap_or_else(Self::default_log_file)),
+        }
+    }
+
+    /// The settings in effect as a configuration file, for `--print-config`.
+    ///
+    /// # Errors
+    ///
+    /// A path that TOML cannot hold (not UTF-8).
+    pub fn config_text(&self) -> Result<String, String> {
+        let source = match &self.file_read {
+            Some(path) => format!("defaults, then {}, then flags", path.display()),
+            None => "defaults, then flags (no configuration file)".to_owned(),
+        };
+        let body = toml::to_string(&self.effective()).map_err(|e| e.to_string())?;
+        let mut text = format!("# chat-tui settings in effect: {source}.\n");
+        if let Some(host) = &self.host {
+            text.push_str(&format!(
+                "# --host {host}: the server runs in this process; connect is not used.\n"
+            ));
+        }
+        text.push_str(&body);
+        Ok(text)
+    }
+}
+
+/// Prints the settings in effect for `--print-config`.
+pub fn print_config(cli: &Cli) -> std::process::ExitCode {
+    use std::io::Write;
+    let written = cli
+        .config_text()
+        .map_err(|e| format!("cannot print the configuration: {e}"))
+        .and_then(|text| {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+                .map_err(|e| format!("cannot write to stdout: {e}"))
+        });
+    match written {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("chat-tui: {e}");
+            std::process::ExitCode::from(2)
         }
     }
 }
@@ -107,7 +306,21 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
+    use std::path::Path;
+
+    /// `chat-tui ARGS` with the configuration file `text` (if any) as `--config`.
+    fn load(args: &[&str], text: Option<&str>) -> Result<Cli, FileError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        let mut all = vec!["chat-tui".to_owned()];
+        if let Some(text) = text {
+            std::fs::write(&path, text).unwrap();
+            all.extend(["--config".to_owned(), path.display().to_string()]);
+        }
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        let matches = Cli::command().try_get_matches_from(all).unwrap();
+        Cli::load_matches(&matches)
+    }
 
     #[test]
     fn cli_is_well_formed() {
@@ -130,5 +343,83 @@ mod tests {
         let cli = Cli::parse_from(["chat-tui", "--host", "127.0.0.1:0", "--nick", "ann"]);
         assert_eq!(cli.host.as_deref(), Some("127.0.0.1:0"));
         assert_eq!(cli.nick(), "ann");
+    }
+
+    const FILE: &str = "connect = \"10.0.0.5:7000\"\nnick = \"mei\"\nroom = \"ops\"\n\
+                        download_dir = \"/srv/incoming\"\nbell = false\nlog_file = \"/var/tmp/c.log\"\n";
+
+    #[test]
+    fn the_file_sets_what_the_flags_do_not() {
+        let cli = load(&[], Some(FILE)).unwrap();
+        assert_eq!(cli.connect, "10.0.0.5:7000");
+        assert_eq!(cli.nick(), "mei");
+        assert_eq!(cli.room, "ops");
+        assert_eq!(cli.download_dir(), Path::new("/srv/incoming"));
+        assert!(cli.no_bell);
+        assert_eq!(cli.log_file.as_deref(), Some(Path::new("/var/tmp/c.log")));
+
+        let cli = load(
+            &[
+                "--connect",
+                "127.0.0.1:1",
+                "--nick",
+                "ann",
+                "--room",
+                "lobby",
+                "--bell",
+            ],
+            Some(FILE),
+        )
+        .unwrap();
+        assert_eq!(cli.connect, "127.0.0.1:1");
+        assert_eq!(cli.nick(), "ann");
+        assert_eq!(cli.room, "lobby", "a flag equal to the default still wins");
+        assert!(!cli.no_bell);
+        assert_eq!(cli.download_dir(), Path::new("/srv/incoming"));
+
+        let cli = load(&["--no-bell"], Some("bell = true")).unwrap();
+        assert!(cli.no_bell);
+    }
+
+    #[test]
+    fn paths_in_the_file_may_start_at_home() {
+        let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_owned()) else {
+            return;
+        };
+        let cli = load(&[], Some("download_dir = \"~/incoming\"")).unwrap();
+        assert_eq!(cli.download_dir(), home.join("incoming"));
+    }
+
+    #[test]
+    fn bad_files_name_the_key() {
+        let error = load(&[], Some("bell = \"loud\"")).unwrap_err().to_string();
+        assert!(
+            error.ends_with(": key \"bell\": invalid type: string \"loud\", expected a boolean"),
+            "{error}"
+        );
+        let error = load(&[], Some("server = \"x:1\"")).unwrap_err().to_string();
+        assert!(error.ends_with(": key \"server\": unknown key"), "{error}");
+        let error = load(&[], Some("download-dir = \"/x\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.ends_with(
+                ": key \"download-dir\": unknown key (keys are written with underscores: download_dir)"
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn printed_settings_read_back_the_same() {
+        for args in [
+            &[][..],
+            &["--nick", "ann", "--no-bell", "--download-dir", "/tmp/d l"],
+        ] {
+            let cli = load(args, Some(FILE)).unwrap();
+            let text = cli.config_text().unwrap();
+            let again = load(&[], Some(&text)).unwrap();
+            assert_eq!(again.effective(), cli.effective(), "{text}");
+        }
     }
 }

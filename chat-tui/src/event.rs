@@ -1,5 +1,6 @@
-//! The event loop: terminal input, network events and signals merged into one stream of
-//! [`Event`]s for [`App::update`].
+//! The event loop: terminal input, the client library's events and signals merged into
+//! one stream of [`Event`]s for [`App::update`]. This is where the library's events become
+//! the app's own ([`from_client`]).
 //!
 //! Nothing here ticks: the loop sleeps until something happens, so an idle client uses no
 //! CPU. After waking it takes everything else that is already waiting (up to a bound) before
@@ -13,8 +14,9 @@ use futures::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use chat_client::Client;
+
 use crate::app::{App, Command, Event};
-use crate::net::{NetEvent, NetHandle};
 use crate::terminal::{self, Tui};
 use crate::ui;
 
@@ -32,8 +34,8 @@ pub enum Outcome {
 pub async fn run(
     terminal: &mut Tui,
     app: &mut App,
-    net: &NetHandle,
-    mut net_events: mpsc::Receiver<NetEvent>,
+    net: &Client,
+    mut net_events: mpsc::Receiver<chat_client::Event>,
 ) -> anyhow::Result<Outcome> {
     let mut input = terminal_events();
     let mut sigterm = signal(SignalKind::terminate())?;
@@ -101,8 +103,8 @@ fn terminal_events() -> mpsc::Receiver<std::io::Result<TermEvent>> {
 
 enum Source {
     Terminal(TermEvent),
-    /// `None`: the network task ended.
-    Net(Option<NetEvent>),
+    /// `None`: the client library's session ended.
+    Net(Option<chat_client::Event>),
     Signal(&'static str),
 }
 
@@ -115,16 +117,16 @@ struct Batch {
 }
 
 impl Batch {
-    fn handle(&mut self, app: &mut App, net: &NetHandle, source: Source) {
+    fn handle(&mut self, app: &mut App, net: &Client, source: Source) {
         let event = match source {
             Source::Terminal(TermEvent::Key(key)) => Event::Key(key),
             Source::Terminal(TermEvent::Paste(text)) => Event::Paste(text),
             Source::Terminal(TermEvent::Mouse(mouse)) => Event::Mouse(mouse),
             Source::Terminal(TermEvent::Resize(w, h)) => Event::Resize(w, h),
             Source::Terminal(TermEvent::FocusGained | TermEvent::FocusLost) => return,
-            Source::Net(Some(ev)) => Event::Net(ev),
+            Source::Net(Some(ev)) => from_client(ev),
             Source::Net(None) => {
-                self.outcome = Some(Outcome::Fail("the network task ended".into()));
+                self.outcome = Some(Outcome::Fail("the connection's session ended".into()));
                 return;
             }
             Source::Signal(name) => {
@@ -147,6 +149,31 @@ impl Batch {
                 Command::Transfer(request) => net.transfer(request),
             }
         }
+    }
+}
+
+/// The app's event for one of the client library's.
+pub fn from_client(event: chat_client::Event) -> Event {
+    use chat_client::Event as Client;
+    match event {
+        Client::Server(msg) => Event::Server(msg),
+        Client::Reconnected(welcome) => Event::Reconnected(welcome),
+        Client::Disconnected { reason } => Event::Disconnected { reason },
+        Client::Reconnecting {
+            attempt,
+            delay,
+            error,
+        } => Event::Reconnecting {
+            attempt,
+            delay,
+            error,
+        },
+        Client::Queued { waiting } => Event::Queued { waiting },
+        Client::Flushed { sent } => Event::Flushed { sent },
+        Client::Waiting { waiting } => Event::Waiting { waiting },
+        Client::Refused { reason } => Event::Refused { reason },
+        Client::Fatal(reason) => Event::Fatal(reason),
+        Client::Transfer(event) => Event::Transfer(event),
     }
 }
 

@@ -1,40 +1,37 @@
-//! The terminal client of the chat room.
+//! The terminal client of the chat room: the terminal, the app state and the widgets, on
+//! top of the `chat_client` library, which does all the networking.
 //!
 //! # Layout
 //!
-//! Data flows one way: terminal and network events become [`app::Event`]s,
-//! [`app::App::update`] turns them into state changes and [`app::Command`]s, the network task
-//! carries the commands out, and the widgets only read the state.
+//! Data flows one way: terminal input and the client library's events become
+//! [`app::Event`]s, [`app::App::update`] turns them into state changes and
+//! [`app::Command`]s, the client library carries the commands out, and the widgets only
+//! read the state.
 //!
-//! - [`cli`]: command-line arguments.
+//! - [`cli`]: command-line arguments and the configuration file.
 //! - [`app`]: the state and its update function; no I/O.
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
 //!   `/send-file`, `/files`, `/get`, `/cancel`, `/quit`.
-//! - [`sanitize`]: text from the network made harmless for the terminal.
-//! - [`net`]: the network task (handshake, keepalive, reconnect, queue while disconnected)
-//!   and each connection's writer, which puts chat before file chunks.
-//! - [`pace`]: the client's own request rate, below the server's, and the outbox where
-//!   what is over budget waits its turn.
-//! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
-//!   progress, and safe local file names.
-//! - [`host`]: `--host`, the server library running in this process.
 //! - [`ui`]: widgets for the message pane, member list, transfer bars, status line and
 //!   input line.
 //! - [`terminal`]: taking the terminal over and always giving it back.
-//! - [`event`]: the loop that merges terminal input, network events and signals.
+//! - [`event`]: the loop that merges terminal input, the client's events and signals, and
+//!   maps the client's events into the app's.
+//! - `host`: `--host`, the server library running in this process (cargo feature `host`,
+//!   on by default).
 
 pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod event;
+#[cfg(feature = "host")]
+pub mod host;
+#[cfg(not(feature = "host"))]
+#[path = "host_off.rs"]
 pub mod host;
 pub mod input;
-pub mod net;
-pub mod pace;
-pub mod sanitize;
 pub mod terminal;
-pub mod transfer;
 pub mod ui;
 
 use std::fs::{File, OpenOptions};
@@ -47,14 +44,20 @@ use anyhow::Context as _;
 use crate::app::{App, Settings};
 use crate::cli::Cli;
 use crate::event::Outcome;
-use crate::net::NetConfig;
 
 /// The whole program: parses arguments, runs, and turns an error into one line on stderr
 /// (printed after the terminal is restored) and exit code 2.
 pub fn main() -> ExitCode {
-    let cli = <Cli as clap::Parser>::parse();
+    let cli = match Cli::load() {
+        Ok(cli) if cli.print_config => return cli::print_config(&cli),
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("chat-tui: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // The local UTC offset can only be read safely while the process has one thread.
-    let utc_offset_secs = time::UtcOffset::current_local_offset().map_or(0, |o| o.whole_seconds());
+    let utc_offset_secs = chat_client::clock::local_utc_offset_secs();
     if let Err(e) = init_logging(&cli) {
         eprintln!("chat-tui: {e:#}");
         return ExitCode::from(2);
@@ -89,12 +92,12 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         Some(h) => h.connect_addr.to_string(),
         None => cli.connect.clone(),
     };
-    let config = NetConfig {
+    let options = chat_client::Options {
         addr: addr.clone(),
         nick: cli.nick(),
         room: cli.room.clone(),
     };
-    let connected = net::connect(config).await;
+    let connected = chat_client::connect(options).await;
     let (net, events, welcome) = match connected {
         Ok(c) => c,
         Err(e) => {

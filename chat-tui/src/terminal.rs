@@ -73,7 +73,7 @@ pub fn bell() {
     let _ = out.flush();
 }
 
-/// On a panic anywhere (the network task included): give the terminal back, print the
+/// On a panic anywhere (the client library's tasks included): give the terminal back, print the
 /// message, and exit. Carrying on after a panic in another task would keep drawing on a
 /// terminal that is no longer in raw mode.
 fn install_panic_hook() {

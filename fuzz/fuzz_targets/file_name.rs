@@ -1,4 +1,4 @@
-//! The server's file-name cleaner (`chat_server::files::name::clean_file_name`).
+//! The file-name cleaner that the server and the client apply (`shared::file_name::clean_file_name`).
 //!
 //! For any string the cleaned name is non-empty, at most `MAX_FILE_NAME_BYTES` long, has
 //! no `/` or `\`, is not `.` or `..`, neither starts nor ends with a dot or whitespace,
@@ -8,8 +8,8 @@
 
 #![no_main]
 
-use chat_server::files::name::clean_file_name;
 use libfuzzer_sys::fuzz_target;
+use shared::file_name::clean_file_name;
 use shared::limits::MAX_FILE_NAME_BYTES;
 
 fuzz_target!(|data: &[u8]| {

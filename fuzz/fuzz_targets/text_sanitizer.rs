@@ -1,4 +1,4 @@
-//! The client's sanitiser for text from the network (`chat_tui::sanitize`).
+//! The client's sanitiser for text from the network (`chat_client::sanitize`).
 //!
 //! For any string, `text` and `nick` give a string with no C0 or C1 control, no DEL, no
 //! ESC and no bidi override or isolate; `nick` also shows no invisible character. Text that
@@ -10,8 +10,10 @@
 
 use std::borrow::Cow;
 
-use chat_tui::sanitize;
+use chat_client::sanitize;
 use libfuzzer_sys::fuzz_target;
+// The characters that the module promises to show in nicks.
+use shared::names::is_invisible;
 
 fuzz_target!(|data: &[u8]| {
     let input = String::from_utf8_lossy(data);
@@ -51,21 +53,4 @@ fn check(input: &str, clean: fn(&str) -> Cow<'_, str>, is_nick: bool) {
 /// Characters that change the direction of the text around them.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// Invisible characters that the module promises to show in nicks.
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00ad}'
-            | '\u{034f}'
-            | '\u{180b}'..='\u{180f}'
-            | '\u{200b}'..='\u{200d}'
-            | '\u{2060}'..='\u{206f}'
-            | '\u{3164}'
-            | '\u{fe00}'..='\u{fe0f}'
-            | '\u{feff}'
-            | '\u{ffa0}'
-            | '\u{e0000}'..='\u{e0fff}'
-    )
 }

@@ -1,4 +1,5 @@
-//! The wire protocol of the chat room, shared by the server and the clients.
+//! What the server and the clients of the chat room share: the wire protocol, and every
+//! rule both ends apply, so that no end keeps a copy of its own that could drift.
 //!
 //! # Layout
 //!
@@ -11,12 +12,25 @@
 //! - [`limits`]: every size limit the protocol defines, used by both ends.
 //! - [`views`]: borrowed forms of server messages that encode to the same bytes as the
 //!   owned ones: member lists, replies, and room messages as version 3 reads them.
+//! - [`config_file`]: reading a program's TOML settings file, with errors that name the
+//!   key at fault.
+//! - [`names`]: which nicks and room names are allowed, when two names are the same (case,
+//!   look-alikes), and the order of a member list.
+//! - [`file_name`]: a file name from the network made safe to show and to save.
+//! - [`rate`]: what counts against the request rate, and the token bucket that both the
+//!   server's limiter and the client's pacer are.
+//! - [`units`]: sizes and durations written for people, and read back.
 //!
 //! docs/PROTOCOL.md describes the same thing byte by byte.
 
 pub mod codec;
+pub mod config_file;
+pub mod file_name;
 pub mod limits;
+pub mod names;
 pub mod protocol;
+pub mod rate;
+pub mod units;
 pub mod views;
 
 pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, wrap_reply};

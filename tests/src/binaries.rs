@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -33,6 +34,21 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A fresh, empty folder for one test's scratch files, under `target/tmp/` (removed with
+/// `cargo clean`), named `what-PID-N` so that concurrent tests and runs never share one.
+pub fn scratch_dir(what: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = profile_dir()
+        .parent()
+        .expect("target/<profile> has a parent")
+        .join("tmp")
+        .join(format!("{what}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create a scratch folder under target/tmp");
+    dir
+}
+
 /// `target/<profile>`: the test executable lives in `target/<profile>/deps/`.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
@@ -44,6 +60,10 @@ fn profile_dir() -> PathBuf {
 
 /// Starts `chat-server --listen 127.0.0.1:0 --log-level warn` with `args` added, and reads
 /// where it listens from its stdout. The process is killed if the handle is dropped.
+///
+/// Like every server a test starts, it reads no configuration file of the user's, and
+/// keeps its files in a data directory of its own unless `args` names one: servers
+/// starting together in one folder would each clear the others' `tmp/`.
 pub async fn start_server_binary(args: &[&str]) -> anyhow::Result<(Child, SocketAddr)> {
     start_server_process(&[], "127.0.0.1:0", args, Stdio::null()).await
 }
@@ -68,7 +88,11 @@ pub async fn start_server_process(
         }
         None => tokio::process::Command::new(&server),
     };
+    if !args.contains(&"--data-dir") {
+        command.arg("--data-dir").arg(scratch_dir("server-data"));
+    }
     let mut child = command
+        .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
         .args(["--listen", listen, "--log-level", "warn"])
         .args(args)
         .stdout(Stdio::piped())

@@ -159,6 +159,32 @@ pub fn vm_kib(pid: u32, field: &str) -> anyhow::Result<u64> {
         .context("a number of KiB")
 }
 
+/// Says why a test that needs root could not run here, and skips it; under CI (`CI` set to
+/// `true`) it fails instead, since CI runs as root with `ip` installed and a skip there
+/// would hide a test that never ran.
+pub fn cannot_run(test: &str, why: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test} could not run under CI: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+}
+
+/// Mounts a tmpfs of `size` for a test that needs a small disk; `None` once
+/// [`cannot_run`] has said why that is impossible here.
+pub fn small_disk(test: &str, size: &str) -> Option<Tmpfs> {
+    if !can_administer() {
+        cannot_run(test, "it needs root to mount a small tmpfs");
+        return None;
+    }
+    match Tmpfs::mount(size) {
+        Ok(disk) => Some(disk),
+        Err(e) => {
+            cannot_run(test, &format!("{e:#}"));
+            None
+        }
+    }
+}
+
 /// Whether this process may create network namespaces and mount file systems (root, and
 /// `ip` installed).
 pub fn can_administer() -> bool {

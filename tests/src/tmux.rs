@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::binaries::binary;
+use crate::binaries::{binary, scratch_dir};
 
 /// Longest a test waits for a screen to show something.
 pub const SCREEN_WAIT: Duration = Duration::from_secs(10);
@@ -318,6 +318,7 @@ impl ServerProcess {
 
     fn try_start(listen: &str, args: &[&str]) -> Result<Self, String> {
         let mut child = Command::new(binary("chat-server"))
+            .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
             .args(["--listen", listen])
             .args(args)
             .stdin(Stdio::null())

@@ -1,6 +1,6 @@
 //! File transfer through the server: uploads stored for a room, downloads by its members.
 //!
-//! - [`name`]: what a file name from a client becomes before anyone sees it.
+//! - File names from clients are cleaned by [`shared::file_name`] before anyone sees them.
 //! - `store`: the files on disk, their metadata, the quota and the free space.
 //! - `upload`: one task per upload that writes and hashes its chunks, verifies, stores,
 //!   and offers the file to the room; or waits for a resume, or deletes what it received.
@@ -9,7 +9,6 @@
 //! This module holds a connection's transfers and answers the file messages.
 
 pub(crate) mod download;
-pub mod name;
 pub(crate) mod store;
 pub(crate) mod upload;
 
@@ -17,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::file_name::clean_file_name;
 use shared::limits::MAX_RAW_FILE_NAME_BYTES;
 use shared::{ClientMsg, ErrorKind, ServerMsg};
 use tokio::task::JoinHandle;
@@ -100,7 +100,7 @@ impl Transfers {
             }
             ClientMsg::ListFiles => {
                 let place = peer.shared.registry.whereabouts(peer.id)?;
-                let files = peer.shared.files.list(&place.room_key);
+                let files = peer.shared.files.list(&place.room);
                 Some(ServerMsg::Files {
                     room: place.room,
                     files,
@@ -147,7 +147,7 @@ impl Transfers {
             });
         };
         let origin = upload::Origin {
-            name: name::clean_file_name(name),
+            name: clean_file_name(name),
             size,
             from: place.nick,
             room: place.room,
@@ -217,7 +217,7 @@ impl Transfers {
         };
         let place = peer.shared.registry.whereabouts(peer.id)?;
         // A file of another room is as unknown as one that does not exist.
-        let Some(file) = peer.shared.files.get(file_id, &place.room_key) else {
+        let Some(file) = peer.shared.files.get(file_id, &place.room) else {
             let text = format!("no file {file_id} in #{}", place.room);
             return failed(ErrorKind::NoSuchFile, text);
         };

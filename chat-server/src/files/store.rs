@@ -26,11 +26,12 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
+use shared::names::NameKeys;
+use shared::units::bytes;
 use shared::{ErrorKind, FileInfo};
 use tracing::{info, warn};
 
 use crate::files::upload::Handle;
-use crate::names;
 use crate::registry::Refusal;
 
 /// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
@@ -64,7 +65,7 @@ pub(crate) struct FileStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    files: BTreeMap<u64, FileInfo>,
+    files: BTreeMap<u64, Stored>,
     /// Bytes of the stored files.
     used: u64,
     /// Announced sizes of the uploads in progress; counted against the quota from the
@@ -74,6 +75,21 @@ struct Inner {
     next_upload: u64,
     /// Uploads in progress by token, for resuming.
     uploads: HashMap<Token, Handle>,
+}
+
+/// A stored file, with the keys of its room's name made once: a listing compares them
+/// with every file's.
+#[derive(Debug)]
+struct Stored {
+    info: FileInfo,
+    room: NameKeys,
+}
+
+impl From<FileInfo> for Stored {
+    fn from(info: FileInfo) -> Self {
+        let room = NameKeys::of(&info.room);
+        Self { info, room }
+    }
 }
 
 /// An accepted upload: where its data goes and how to prove ownership of it.
@@ -100,8 +116,7 @@ struct Sidecar {
 impl FileStore {
     /// Opens the store in `root`: deletes what interrupted uploads left, and loads the
     /// metadata of the stored files. A missing `root` is an empty store; the directories
-    /// are created by the first upload, so a server that never stores a file leaves no
-    /// trace.
+    /// are created by [`FileStore::prepare`], or else by the first upload.
     pub(crate) fn open(root: &Path, max_file_size: u64, quota: u64) -> io::Result<Self> {
         let mut inner = Inner {
             next_file: 1,
@@ -115,7 +130,7 @@ impl FileStore {
         for file in load(&root.join("files"))? {
             inner.used = inner.used.saturating_add(file.size);
             inner.next_file = inner.next_file.max(file.id + 1);
-            inner.files.insert(file.id, file);
+            inner.files.insert(file.id, file.into());
         }
         if !inner.files.is_empty() {
             info!(
@@ -131,6 +146,31 @@ impl FileStore {
             disk_reserve: DISK_HEADROOM,
             inner: Mutex::new(inner),
         })
+    }
+
+    /// Creates `root` with its `tmp/` and `files/` if they are missing, and checks that a
+    /// file can be written in `tmp/` and moved into `files/`, as every upload is; the probe
+    /// is deleted again. A server calls this before it accepts anyone, so that a data
+    /// directory it cannot use stops it at start rather than failing the first upload.
+    /// The error names the path and the operation that failed.
+    pub(crate) fn prepare(root: &Path) -> io::Result<()> {
+        let (tmp, files) = (root.join("tmp"), root.join("files"));
+        for dir in [&tmp, &files] {
+            fs::create_dir_all(dir).map_err(|e| with_path(e, "cannot create", dir))?;
+        }
+        // Named for this process; `open` deletes whatever a crash leaves in either place.
+        let name = format!("write-check-{}.part", std::process::id());
+        let (probe, moved) = (tmp.join(&name), files.join(&name));
+        write_synced(&probe, b"").map_err(|e| with_path(e, "cannot write", &probe))?;
+        let result = fs::rename(&probe, &moved)
+            .map_err(|e| with_path(e, "cannot move a file into", &files))
+            .and_then(|()| {
+                fs::remove_file(&moved).map_err(|e| with_path(e, "cannot delete", &moved))
+            });
+        if result.is_err() {
+            let _ = fs::remove_file(&probe);
+        }
+        result
     }
 
     /// The same store, keeping `bytes` free on its disk instead of the default 64 MiB.
@@ -263,32 +303,35 @@ impl FileStore {
         inner.uploads.remove(token);
         inner.reserved = inner.reserved.saturating_sub(file.size);
         inner.used = inner.used.saturating_add(file.size);
-        inner.files.insert(file.id, file);
+        inner.files.insert(file.id, file.into());
     }
 
-    /// The newest [`MAX_LISTED_FILES`] files of the room whose folded name is `room_key`,
-    /// oldest first.
-    pub(crate) fn list(&self, room_key: &str) -> Vec<FileInfo> {
+    /// The newest [`MAX_LISTED_FILES`] files of the room `room`, oldest first: of every room
+    /// whose name is the same name ([`shared::names::same_name`]), so that a room that
+    /// closed and was opened again under a look-alike spelling keeps its files.
+    pub(crate) fn list(&self, room: &str) -> Vec<FileInfo> {
+        let room = NameKeys::of(room);
         let mut newest: Vec<FileInfo> = self
             .lock()
             .files
             .values()
             .rev()
-            .filter(|f| names::fold(&f.room) == room_key)
+            .filter(|f| f.room.same(&room))
             .take(MAX_LISTED_FILES)
-            .cloned()
+            .map(|f| f.info.clone())
             .collect();
         newest.reverse();
         newest
     }
 
-    /// File `id` if it belongs to the room whose folded name is `room_key`.
-    pub(crate) fn get(&self, id: u64, room_key: &str) -> Option<FileInfo> {
+    /// File `id` if it belongs to the room `room` (as [`FileStore::list`] has it).
+    pub(crate) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
+        let room = NameKeys::of(room);
         self.lock()
             .files
             .get(&id)
-            .filter(|f| names::fold(&f.room) == room_key)
-            .cloned()
+            .filter(|f| f.room.same(&room))
+            .map(|f| f.info.clone())
     }
 
     /// Where the contents of file `id` are.
@@ -406,6 +449,11 @@ fn remove_dir_contents(dir: &Path) -> io::Result<usize> {
     Ok(removed)
 }
 
+/// `error` with what was being done to which path in front of its message.
+fn with_path(error: io::Error, doing: &str, path: &Path) -> io::Error {
+    io::Error::new(error.kind(), format!("{doing} {}: {error}", path.display()))
+}
+
 fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
     let mut file = fs::File::create(path)?;
@@ -424,21 +472,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn refusal(kind: ErrorKind, text: String) -> Refusal {
     Refusal { kind, text }
-}
-
-/// A size for people: `512 B`, `1.5 KiB`, `4.0 GiB`.
-pub(crate) fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -473,6 +506,29 @@ mod tests {
 
     fn handle() -> Handle {
         Handle::detached()
+    }
+
+    #[test]
+    fn prepare_creates_the_directories_and_leaves_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("new").join("data");
+        FileStore::prepare(&root).unwrap();
+        for sub in ["tmp", "files"] {
+            let entries = fs::read_dir(root.join(sub)).unwrap().count();
+            assert_eq!(entries, 0, "{sub} holds only what the server stores");
+        }
+        // Again on a directory that exists: nothing changes.
+        FileStore::prepare(&root).unwrap();
+    }
+
+    #[test]
+    fn prepare_names_what_it_cannot_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a-file");
+        fs::write(&file, b"x").unwrap();
+        let error = FileStore::prepare(&file.join("data")).unwrap_err();
+        let expected = format!("cannot create {}", file.join("data").join("tmp").display());
+        assert!(error.to_string().starts_with(&expected), "{error}");
     }
 
     /// Stores a file of `size` zero bytes the way an upload does.
@@ -589,10 +645,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_and_hex_read_well() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(4 << 30), "4.0 GiB");
+    fn hex_reads_well() {
         assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
         assert_eq!(unhex("00ab10"), Some(vec![0, 0xab, 0x10]));
         assert_eq!(unhex("0g"), None);

@@ -21,13 +21,14 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
+use shared::units::bytes;
 use shared::{ErrorKind, FileInfo, ServerMsg};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::spawn_blocking;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::files::store::{Token, bytes};
+use crate::files::store::Token;
 use crate::outbound::{Outbox, encode_answer};
 use crate::registry::{ClientId, Refusal, now_ms};
 use crate::server::Shared;

@@ -57,13 +57,22 @@ fn chat(from: &str, text: &str) -> Event {
 }
 
 fn room_msg(event: RoomEvent) -> Event {
-    Event::Net(NetEvent::Server(ServerMsg::Room {
+    Event::Server(ServerMsg::Room {
         id: 1,
         seq: 11,
         time_ms: T,
         room: "lobby".into(),
         event,
-    }))
+    })
+}
+
+/// A version 3 notice in `room`.
+fn notice(room: &str, event: RoomEvent) -> Event {
+    Event::Server(ServerMsg::Notice {
+        time_ms: T,
+        room: room.into(),
+        event,
+    })
 }
 
 fn last(app: &App) -> &EntryKind {
@@ -323,13 +332,13 @@ fn mention_is_highlighted_and_rings_unless_turned_off() {
 fn private_message_rings() {
     let mut app = app();
     let pm = |from: &str, to: &str| {
-        Event::Net(NetEvent::Server(ServerMsg::Private {
+        Event::Server(ServerMsg::Private {
             id: 2,
             time_ms: T,
             from: from.into(),
             to: to.into(),
             text: "psst".into(),
-        }))
+        })
     };
     assert_eq!(app.update(pm("bob", "alice")), [Command::Bell]);
     assert!(app.update(pm("alice", "bob")).is_empty());
@@ -356,12 +365,12 @@ fn room_events_keep_the_member_list() {
         last(&app),
         &EntryKind::Notice("carol is now known as caz".into())
     );
-    app.update(Event::Net(NetEvent::Server(ServerMsg::NickChanged {
+    app.update(Event::Server(ServerMsg::NickChanged {
         nick: "alicia".into(),
-    })));
+    }));
     assert_eq!(app.nick, "alicia");
     assert_eq!(app.members, ["alicia", "bob", "caz", "dave"]);
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Joined4 {
+    app.update(Event::Server(ServerMsg::Joined4 {
         room: "rust".into(),
         seq: 3,
         members: MemberPage {
@@ -369,7 +378,7 @@ fn room_events_keep_the_member_list() {
             names: vec!["alicia".into(), "ferris".into()],
             more: false,
         },
-    })));
+    }));
     assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
 }
 
@@ -377,14 +386,14 @@ fn room_events_keep_the_member_list() {
 #[test]
 fn version_3_room_messages_read_like_version_4_ones() {
     let mut app = app();
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Chat {
+    app.update(Event::Server(ServerMsg::Chat {
         id: 1,
         time_ms: T,
         room: "lobby".into(),
         from: "bob".into(),
         kind: ChatKind::Action,
         text: "waves".into(),
-    })));
+    }));
     let v3 = last(&app).clone();
     app.update(room_msg(RoomEvent::Said {
         from: "bob".into(),
@@ -392,20 +401,19 @@ fn version_3_room_messages_read_like_version_4_ones() {
         text: "waves".into(),
     }));
     assert_eq!(last(&app), &v3);
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Notice {
-        time_ms: T,
-        room: "lobby".into(),
-        event: RoomEvent::Joined {
+    app.update(notice(
+        "lobby",
+        RoomEvent::Joined {
             nick: "dave".into(),
         },
-    })));
+    ));
     assert_eq!(last(&app), &EntryKind::Notice("dave joined #lobby".into()));
 }
 
 #[test]
 fn a_page_of_members_says_how_many_more_there_are() {
     let mut app = app();
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Reply {
+    app.update(Event::Server(ServerMsg::Reply {
         id: 9,
         msg: Box::new(ServerMsg::Members4 {
             room: "lobby".into(),
@@ -415,21 +423,43 @@ fn a_page_of_members_says_how_many_more_there_are() {
                 more: true,
             },
         }),
-    })));
+    }));
     assert_eq!(
         last(&app),
         &EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
     );
 }
 
+/// The client keeps its member list in the server's order (case-folded), so a join, a
+/// rename or a nick change puts a member where the server's next list would have it.
+#[test]
+fn members_are_kept_in_the_servers_order() {
+    let mut app = app();
+    app.update(Event::Server(ServerMsg::Joined {
+        room: "dev".into(),
+        members: vec!["alice".into(), "Amy".into(), "bo".into(), "zed".into()],
+    }));
+    let notice = |event| notice("dev", event);
+    app.update(notice(RoomEvent::Joined {
+        nick: "Carl".into(),
+    }));
+    assert_eq!(app.members, ["alice", "Amy", "bo", "Carl", "zed"]);
+    app.update(notice(RoomEvent::Renamed {
+        old: "zed".into(),
+        new: "Bea".into(),
+    }));
+    assert_eq!(app.members, ["alice", "Amy", "Bea", "bo", "Carl"]);
+    app.update(Event::Server(ServerMsg::NickChanged { nick: "Zoe".into() }));
+    assert_eq!(app.members, ["Amy", "Bea", "bo", "Carl", "Zoe"]);
+}
+
 #[test]
 fn server_errors_are_shown() {
     let mut app = app();
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Error {
+    app.update(Event::Server(ServerMsg::Error {
         kind: ErrorKind::NoSuchNick,
         text: "no such nick: zed".into(),
-    })));
-    // Words only: no debug formatting of the kind.
+    }));
     assert_eq!(
         last(&app),
         &EntryKind::Error("server: no such nick: zed".into())
@@ -439,40 +469,40 @@ fn server_errors_are_shown() {
 #[test]
 fn connection_states() {
     let mut app = app();
-    app.update(Event::Net(NetEvent::Disconnected {
+    app.update(Event::Disconnected {
         reason: "reset".into(),
-    }));
+    });
     assert_eq!(
         app.conn,
         ConnState::Disconnected {
             reason: "reset".into()
         }
     );
-    app.update(Event::Net(NetEvent::Reconnecting {
+    app.update(Event::Reconnecting {
         attempt: 2,
         delay: Duration::from_secs(1),
         error: "refused".into(),
-    }));
+    });
     assert!(matches!(
         app.conn,
         ConnState::Reconnecting { attempt: 2, .. }
     ));
-    app.update(Event::Net(NetEvent::Queued { waiting: 1 }));
+    app.update(Event::Queued { waiting: 1 });
     assert_eq!(app.queued, 1);
-    app.update(Event::Net(NetEvent::Welcome {
+    app.update(Event::Reconnected(Welcome {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into()],
         seq: 20,
     }));
-    app.update(Event::Net(NetEvent::Flushed { sent: 1 }));
+    app.update(Event::Flushed { sent: 1 });
     assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));
-    app.update(Event::Net(NetEvent::Refused {
+    app.update(Event::Refused {
         reason: "queue full".into(),
-    }));
+    });
     assert_eq!(last(&app), &EntryKind::Error("not sent: queue full".into()));
     assert_eq!(
-        app.update(Event::Net(NetEvent::Fatal("version".into()))),
+        app.update(Event::Fatal("version".into())),
         [Command::Fail("version".into())]
     );
 }
@@ -561,10 +591,10 @@ fn mentions_match_whole_words_only() {
 
 // ----- file transfers --------------------------------------------------------------------
 
-use crate::transfer::{Request, TransferEvent};
+use chat_client::transfer::{Request, TransferEvent};
 
 fn transfer(app: &mut App, event: TransferEvent) {
-    app.update(Event::Net(NetEvent::Transfer(event)));
+    app.update(Event::Transfer(event));
 }
 
 #[test]
@@ -742,10 +772,10 @@ fn offers_and_file_lists_show_the_command_that_fetches() {
     }));
     assert!(matches!(last(&app), EntryKind::Notice(t)
         if t == "bob shares report<U+202E>fdp.exe (1.20 GiB): type /get 3 to download it"));
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Files {
+    app.update(Event::Server(ServerMsg::Files {
         room: "lobby".into(),
         files: vec![offer(3, "a.txt", 10), offer(4, "b.txt", 2048)],
-    })));
+    }));
     let texts: Vec<_> = app
         .messages()
         .iter()
@@ -802,9 +832,9 @@ fn a_long_paste_says_it_goes_at_the_clients_pace() {
         )
     );
     // The status line counts what waits, until all is out.
-    app.update(Event::Net(NetEvent::Waiting { waiting: 40 }));
+    app.update(Event::Waiting { waiting: 40 });
     assert_eq!(app.waiting, 40);
-    app.update(Event::Net(NetEvent::Waiting { waiting: 0 }));
+    app.update(Event::Waiting { waiting: 0 });
     assert_eq!(app.waiting, 0);
 }
 
@@ -821,13 +851,13 @@ fn a_short_paste_says_nothing_about_pace() {
 fn the_servers_rate_warning_shows_once() {
     let mut app = app();
     let warning = || {
-        Event::Net(NetEvent::Server(ServerMsg::Error {
+        Event::Server(ServerMsg::Error {
             kind: ErrorKind::RateLimited,
             text: "you send faster than 10 messages a second".into(),
-        }))
+        })
     };
     let before = app.messages().len();
-    app.update(Event::Net(NetEvent::Waiting { waiting: 30 }));
+    app.update(Event::Waiting { waiting: 30 });
     for _ in 0..5 {
         app.update(warning());
     }
@@ -837,7 +867,7 @@ fn the_servers_rate_warning_shows_once() {
         &EntryKind::Notice("server: you send faster than 10 messages a second".into())
     );
     // Once all is sent, a new warning is news again.
-    app.update(Event::Net(NetEvent::Waiting { waiting: 0 }));
+    app.update(Event::Waiting { waiting: 0 });
     app.update(warning());
     assert_eq!(app.messages().len(), before + 2);
 }
@@ -876,12 +906,12 @@ fn ones_own_rename_is_told_once() {
         old: "alice".into(),
         new: "alicia".into(),
     }));
-    app.update(Event::Net(NetEvent::Server(ServerMsg::Reply {
+    app.update(Event::Server(ServerMsg::Reply {
         id: 3,
         msg: Box::new(ServerMsg::NickChanged {
             nick: "alicia".into(),
         }),
-    })));
+    }));
     assert_eq!(app.messages().len(), before + 1);
     assert_eq!(
         last(&app),

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 
 use super::nick_color;
 use crate::app::App;
-use crate::sanitize;
+use chat_client::sanitize;
 
 #[derive(Debug)]
 pub struct MemberList<'a> {

@@ -1,13 +1,14 @@
 //! The message pane: entries with time, coloured nick and text, wrapped to the pane's width
 //! and scrolled from the bottom.
 
+use chat_client::clock::hh_mm;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{clock, entry_lines, nick_color, pane_width};
+use super::{entry_lines, nick_color, pane_width};
 use crate::app::{App, Entry, EntryKind};
 
 /// Width of `HH:MM `: continuation rows are indented by it, so text lines up under text.
@@ -21,7 +22,7 @@ pub fn entry_height(app: &App, entry: &Entry) -> usize {
 /// The spans of one entry before wrapping, and the indent of its continuation rows.
 pub fn entry_spans(app: &App, entry: &Entry) -> (Vec<Span<'static>>, usize) {
     let time = Span::styled(
-        format!("{} ", clock(entry.time_ms, app.settings.utc_offset_secs)),
+        format!("{} ", hh_mm(entry.time_ms, app.settings.utc_offset_secs)),
         Style::new().fg(Color::DarkGray),
     );
     let nick = |nick: &str, own: bool| {

@@ -107,13 +107,6 @@ pub fn nick_color(nick: &str) -> Color {
     PALETTE[hash as usize % PALETTE.len()]
 }
 
-/// `HH:MM` of a server time in local time.
-pub fn clock(time_ms: u64, utc_offset_secs: i32) -> String {
-    let secs = i64::try_from(time_ms / 1000).unwrap_or(0) + i64::from(utc_offset_secs);
-    let of_day = secs.rem_euclid(86_400);
-    format!("{:02}:{:02}", of_day / 3600, of_day % 3600 / 60)
-}
-
 /// Width of the message pane for the app's current terminal size.
 fn pane_width(app: &App) -> usize {
     let (w, h) = app.size();

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::app::{App, ConnState};
-use crate::sanitize;
+use chat_client::sanitize;
 
 #[derive(Debug)]
 pub struct StatusLine<'a> {

@@ -9,7 +9,7 @@ use shared::{ChatKind, RoomEvent, ServerMsg};
 
 use super::*;
 use crate::app::{ConnState, Event, Settings};
-use crate::net::{NetEvent, Welcome};
+use chat_client::Welcome;
 
 /// 2023-11-14 22:13:20 UTC.
 const T: u64 = 1_700_000_000_000;
@@ -34,7 +34,7 @@ fn app(width: u16, height: u16) -> App {
 }
 
 fn server(app: &mut App, msg: ServerMsg) {
-    app.update(Event::Net(NetEvent::Server(msg)));
+    app.update(Event::Server(msg));
 }
 
 fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
@@ -142,15 +142,15 @@ fn whole_screen_disconnected_and_scrolled_up() {
     )));
     say(&mut app, "bob", ChatKind::Say, "unseen 1");
     say(&mut app, "bob", ChatKind::Say, "unseen 2");
-    app.update(Event::Net(NetEvent::Disconnected {
+    app.update(Event::Disconnected {
         reason: "reset".into(),
-    }));
-    app.update(Event::Net(NetEvent::Reconnecting {
+    });
+    app.update(Event::Reconnecting {
         attempt: 3,
         delay: std::time::Duration::from_secs(2),
         error: "connection refused".into(),
-    }));
-    app.update(Event::Net(NetEvent::Queued { waiting: 2 }));
+    });
+    app.update(Event::Queued { waiting: 2 });
     let terminal = render(&app);
     insta::assert_snapshot!(terminal.backend());
 }
@@ -270,22 +270,15 @@ fn nick_colours_are_stable() {
     assert!(distinct.len() > 2);
 }
 
-#[test]
-fn clock_uses_the_local_offset() {
-    assert_eq!(clock(T, 0), "22:13");
-    assert_eq!(clock(T, 3600), "23:13");
-    assert_eq!(clock(T, -23 * 3600), "23:13");
-}
-
 // ----- transfer strip ----------------------------------------------------------------------
 
 use ratatui::widgets::Widget as _;
 
-use crate::transfer::TransferEvent;
+use chat_client::transfer::TransferEvent;
 
 fn transfer(app: &mut App, now_ms: u64, event: TransferEvent) {
     app.now_ms = now_ms;
-    app.update(Event::Net(NetEvent::Transfer(event)));
+    app.update(Event::Transfer(event));
 }
 
 /// alice uploading report.pdf (40 % at 1 MiB/s) and fetching file 3 (not started yet).
@@ -335,9 +328,9 @@ fn transfer_strip_has_a_bar_per_transfer() {
 #[test]
 fn transfer_strip_sums_up_what_does_not_fit_and_shows_a_pause() {
     let mut app = transferring_app(60, 3);
-    app.update(Event::Net(NetEvent::Disconnected {
+    app.update(Event::Disconnected {
         reason: "reset".into(),
-    }));
+    });
     let mut buf = Buffer::empty(Rect::new(0, 0, 60, 1));
     transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
     assert_eq!(rows(&buf)[0].trim_end(), " … and 2 more transfers");

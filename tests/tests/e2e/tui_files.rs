@@ -9,7 +9,7 @@ use std::path::Path;
 
 use tempfile::TempDir;
 use tests::files::{random_file, sha256_of};
-use tests::probe::{Tmpfs, can_administer};
+use tests::probe::small_disk;
 use tests::proxy::CutProxy;
 use tests::tmux::{ServerProcess, Tmux};
 
@@ -189,10 +189,8 @@ fn an_upload_starts_again_and_says_so_when_the_server_restarted() {
 #[test]
 fn a_download_that_cannot_fit_is_refused_before_its_first_byte() {
     let name = "a_download_that_cannot_fit_is_refused_before_its_first_byte";
-    let downloads = match can_administer().then(|| Tmpfs::mount("4m")) {
-        Some(Ok(disk)) => disk,
-        Some(Err(e)) => return eprintln!("SKIPPED {name}: {e:#}"),
-        None => return eprintln!("SKIPPED {name}: it needs root to mount a small tmpfs"),
+    let Some(downloads) = small_disk(name, "4m") else {
+        return;
     };
     let (data, files) = (temp(), temp());
     let (path, _) = random_file(files.path(), "big.bin", 6 << 20, 5).unwrap();

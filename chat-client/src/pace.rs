@@ -9,13 +9,15 @@
 //! order, instead of in the server.
 //!
 //! [`Outbox`] is pure: time is passed in, so that which frame may go when is tested without
-//! waiting. The network task asks it for the next moment something may go and sleeps until
-//! then only while something waits.
+//! waiting. The session asks it for the next moment something may go and sleeps until
+//! then only while something waits. The bucket is the server's own ([`TokenBucket`]), with
+//! the client's budget.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::num::NonZeroU32;
 
 use shared::ClientMsg;
+use shared::rate::TokenBucket;
 use tokio::time::Instant;
 
 /// Frames the client sends at once before it paces itself (the server allows 20).
@@ -24,22 +26,15 @@ pub const BURST: u32 = 15;
 pub const RATE: u32 = 8;
 
 /// Whether the server counts `msg` against the connection's request rate: the server's
-/// own rule ([`chat_server::rate::counts`]), for every frame after the `Hello`.
+/// own rule ([`shared::rate::counts`]), for every frame after the handshake's hello.
 pub fn counts(msg: &ClientMsg) -> bool {
-    !matches!(msg, ClientMsg::Hello { .. }) && chat_server::rate::counts(msg)
+    !matches!(msg, ClientMsg::Hello { .. } | ClientMsg::Hello4 { .. }) && shared::rate::counts(msg)
 }
 
-/// A token bucket: `burst` tokens when full, `rate` more a second.
+/// The client's token bucket: `burst` tokens when full, `rate` more a second. A frame
+/// goes only with a whole token; none is ever owed.
 #[derive(Debug, Clone)]
-pub struct Pacer {
-    /// Time one token takes to grow.
-    every: Duration,
-    burst: u32,
-    /// Whole tokens held at `last`.
-    tokens: u32,
-    /// When the bucket last held `tokens`; the next token is due `every` after it.
-    last: Instant,
-}
+pub struct Pacer(TokenBucket<Instant>);
 
 impl Pacer {
     /// A full bucket of the client's budget ([`BURST`], [`RATE`]).
@@ -49,54 +44,18 @@ impl Pacer {
 
     /// A full bucket of `burst` tokens that gains `rate` a second (both at least 1).
     pub fn with(rate: u32, burst: u32, now: Instant) -> Self {
-        let burst = burst.max(1);
-        Self {
-            every: Duration::from_secs(1) / rate.max(1),
-            burst,
-            tokens: burst,
-            last: now,
-        }
-    }
-
-    /// Brings the bucket up to `now`.
-    fn refill(&mut self, now: Instant) {
-        if self.tokens >= self.burst {
-            self.last = now.max(self.last);
-            return;
-        }
-        let elapsed = now.saturating_duration_since(self.last);
-        let grown = elapsed.as_nanos() / self.every.as_nanos().max(1);
-        let grown = u32::try_from(grown).unwrap_or(u32::MAX);
-        if grown == 0 {
-            return;
-        }
-        self.tokens = self.tokens.saturating_add(grown).min(self.burst);
-        if self.tokens >= self.burst {
-            self.last = now;
-        } else {
-            // Keep the part of a token already grown.
-            self.last += self.every * grown;
-        }
+        let rate = NonZeroU32::new(rate).unwrap_or(NonZeroU32::MIN);
+        Self(TokenBucket::with_rate(rate, burst, now))
     }
 
     /// When a token is there: at once if one is held, else when the next one has grown.
     pub fn next_token(&self) -> Instant {
-        if self.tokens > 0 {
-            self.last
-        } else {
-            self.last + self.every
-        }
+        self.0.next_token()
     }
 
     /// Takes a token at `now` if there is one; otherwise `Err` with when there will be.
     pub fn take(&mut self, now: Instant) -> Result<(), Instant> {
-        self.refill(now);
-        if self.tokens > 0 {
-            self.tokens -= 1;
-            Ok(())
-        } else {
-            Err(self.last + self.every)
-        }
+        self.0.try_take(now)
     }
 }
 
@@ -167,6 +126,8 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn chat(n: usize) -> ClientMsg {
@@ -286,13 +247,14 @@ mod tests {
         assert_eq!(sent_at.len(), 300);
         // 15 at once, then 285 at 8 a second.
         assert_eq!(now - t0, ms(125) * 285);
-        let (rate, burst) = (10.0, 20.0);
-        let mut tokens: f64 = burst;
-        let mut last = t0;
-        for at in sent_at {
-            tokens = (tokens + (at - last).as_secs_f64() * rate).min(burst) - 1.0;
-            last = at;
-            assert!(tokens >= 4.0, "the server's bucket fell to {tokens}");
+        // The server's bucket (burst 20, 10 a second) never holds a frame back, and would
+        // not even with 4 tokens fewer.
+        for burst in [20, 16] {
+            let mut server = TokenBucket::new(10, burst, t0).unwrap();
+            for &at in &sent_at {
+                let wait = server.take(at);
+                assert!(wait.is_zero(), "held back {wait:?} at {:?}", at - t0);
+            }
         }
     }
 }

@@ -5,9 +5,11 @@
 //! must be a plain basename that cannot climb out of a download folder, and it is shown
 //! in terminals, so it must not carry escape sequences or characters that hide or reorder
 //! text (a right-to-left override turns `txt.exe` into what reads as `exe.txt`).
+//!
+//! The server cleans every name it is sent; the client cleans every name it is offered
+//! again before it saves a download, with the same rule.
 
-use shared::limits::MAX_FILE_NAME_BYTES;
-
+use crate::limits::MAX_FILE_NAME_BYTES;
 use crate::names::is_invisible;
 
 /// The name used when nothing is left of the one given.
@@ -132,6 +134,7 @@ mod tests {
             "🦀 notes.md",
             "a",
             "my file (2).tar.gz",
+            "名前 📄.txt",
         ] {
             assert_eq!(clean_file_name(name), name);
         }
@@ -172,6 +175,9 @@ mod tests {
         assert_eq!(clean_file_name("\u{1b}]0;title\u{7}t.txt"), "t.txt");
         assert_eq!(clean_file_name("\u{9b}1mbold.txt"), "bold.txt");
         assert_eq!(clean_file_name("esc at end\u{1b}"), "esc at end");
+        // U+009B opens a control sequence, which `z` ends.
+        assert_eq!(clean_file_name("x\u{200b}y\u{9b}z\n"), "xy");
+        assert_eq!(clean_file_name("\x00\x07"), FALLBACK_NAME);
     }
 
     #[test]

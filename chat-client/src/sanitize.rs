@@ -12,10 +12,11 @@
 //! - In nicks, invisible characters (zero-width space, joiners, variation selectors, BOM,
 //!   ...) are shown too, so that two nicks that look alike can be told apart.
 
-// Characters that draw nothing: the same set the server refuses in nicks and file names.
-use chat_server::names::is_invisible;
 use std::borrow::Cow;
 use std::fmt::Write as _;
+
+// Characters that draw nothing: the same set the server refuses in nicks and file names.
+use shared::names::is_invisible;
 
 /// Makes message text safe to draw. Tabs become a space; everything else that a terminal
 /// would interpret is replaced by something visible. Emoji joiners and variation selectors
@@ -64,6 +65,13 @@ impl Replacement {
             }
         }
     }
+}
+
+/// Whether a terminal could act on `c` instead of drawing it: what [`text`] replaces (C0
+/// and C1 controls, DEL, bidi controls, and tab). For output that escapes rather than
+/// replaces, such as JSON.
+pub fn is_unsafe(c: char) -> bool {
+    replacement(c).is_some()
 }
 
 /// How `c` must be replaced in any text, if at all.

@@ -1,7 +1,12 @@
 //! How far a transfer has come, and how that reads: percent, bytes, speed, time left.
 //!
 //! Pure arithmetic on samples the app feeds in with its own clock, so that every case,
-//! an empty file included, is a unit test.
+//! an empty file included, is a unit test. Sizes and times read as everywhere else
+//! ([`shared::units`]).
+
+// `bytes` is named here too: every transfer line reads sizes through this module.
+pub use shared::units::bytes;
+use shared::units::duration;
 
 /// Weight of the newest sample in the smoothed speed. Samples arrive about ten times a
 /// second; 0.3 follows a real change within a second without jumping at every sample.
@@ -101,37 +106,6 @@ impl Progress {
     }
 }
 
-/// A byte count in binary units: `0 B`, `1023 B`, `1.0 KiB`, `12.3 MiB`, `1.20 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    // 1.20 GiB, 1.5 MiB, 12.3 MiB, 123 KiB: a GiB more finely, where a tenth is 100 MiB.
-    if value < 10.0 && unit >= 2 {
-        format!("{value:.2} {}", UNITS[unit])
-    } else if value < 100.0 {
-        format!("{value:.1} {}", UNITS[unit])
-    } else {
-        format!("{value:.0} {}", UNITS[unit])
-    }
-}
-
-/// A duration in seconds as `7s`, `1m05s`, `2h03m`.
-pub fn duration(secs: u64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
-        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,25 +171,5 @@ mod tests {
         p.sample(250, 61_000);
         assert_eq!(p.rate(), Some(100.0));
         assert_eq!(p.done, 250);
-    }
-
-    #[test]
-    fn byte_units() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1023), "1023 B");
-        assert_eq!(bytes(1024), "1.0 KiB");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(123 * 1024), "123 KiB");
-        assert_eq!(bytes(12_900_000), "12.3 MiB");
-        assert_eq!(bytes(1_288_490_189), "1.20 GiB");
-        assert_eq!(bytes(u64::MAX), "16384 PiB");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(duration(0), "0s");
-        assert_eq!(duration(59), "59s");
-        assert_eq!(duration(65), "1m05s");
-        assert_eq!(duration(7380), "2h03m");
     }
 }

@@ -1,15 +1,16 @@
 //! File transfers: uploads to the current room and downloads of its files.
 //!
-//! The app asks for a transfer with a [`Request`]; the network task hands it to a task of
-//! its own (one per transfer, in `upload` and `download`) and routes the server's
-//! answers to it through the `Registry`. The tasks report back to the app as
-//! [`TransferEvent`]s, at most about ten progress events a second each, so a running
-//! transfer costs a handful of redraws a second and an idle client none.
+//! The user asks for a transfer with a [`Request`]; the session hands it to a task of its
+//! own (one per transfer, in `upload` and `download`) and routes the server's answers to
+//! it through the `Registry`. The tasks report on a channel of their own, as
+//! [`TransferEvent`]s, which reaches the user as [`crate::Event::Transfer`]; at most
+//! about ten progress events a second each, so a running transfer costs a handful of
+//! redraws a second and an idle client none.
 //!
 //! - Chunks never hold chat back: an upload's chunks go into the connection's *file lane*,
 //!   a small bounded channel that the connection's writer only reads when no chat frame is
-//!   waiting ([`crate::net`]). The lane is full as long as TCP is, so a file is read from
-//!   disk only as fast as the network takes it, and never whole.
+//!   waiting (`writer.rs`). The lane is full as long as the connection is, so a file is
+//!   read from disk only as fast as the network takes it, and never whole.
 //! - Both ends hash: an upload hashes (SHA-256) while it reads, a download while it
 //!   writes, and a download is renamed into place only when its hash is the one the
 //!   server announced.
@@ -33,9 +34,8 @@ use std::time::{Duration, Instant};
 use shared::{ClientMsg, ErrorKind, FileInfo, ServerMsg};
 use tokio::sync::mpsc;
 
-use crate::net::NetEvent;
-
-/// The app's number for a transfer, shown in its progress bar and taken by `/cancel`.
+/// The user's number for a transfer (the terminal shows it in the progress bar and
+/// `/cancel` takes it); the user chooses it and keeps it unique.
 pub type TransferId = u64;
 
 /// Frames of file data waiting for a connection's writer: enough to keep the socket
@@ -47,7 +47,7 @@ const INBOX: usize = 8;
 /// Least time between two progress events of one transfer.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// What the app asks the network task to do about files.
+/// What the user asks the session to do about files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Upload the file at `path` (as typed; `~` is the home directory) to the room.
@@ -62,7 +62,7 @@ pub enum Request {
     Cancel { id: TransferId },
 }
 
-/// What a transfer tells the app. Names and reasons are not sanitised yet.
+/// What a transfer tells the user. Names and reasons are not sanitised yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransferEvent {
     /// The file is known: its name and size.
@@ -127,7 +127,7 @@ pub(crate) struct Link {
     lane: mpsc::Sender<ClientMsg>,
 }
 
-/// What the network task tells a transfer task.
+/// What the session tells a transfer task.
 #[derive(Debug)]
 enum Inbound {
     Connected(Link),
@@ -165,7 +165,7 @@ enum Inbound {
     End,
 }
 
-/// What a transfer task tells the network task.
+/// What a transfer task tells the session.
 #[derive(Debug)]
 enum Control {
     /// Send `msg` now, if the connection `epoch` is still the current one.
@@ -178,7 +178,7 @@ enum Control {
     Ended { id: TransferId },
 }
 
-/// The network task's record of the running transfers and of which server message
+/// The session's record of the running transfers and of which server message
 /// belongs to which of them.
 ///
 /// A transfer's requests that the server answers (`UploadStart`, `UploadResume`,
@@ -196,13 +196,14 @@ pub(crate) struct Registry {
     downloads: HashMap<u64, TransferId>,
     control_tx: mpsc::UnboundedSender<Control>,
     control: mpsc::UnboundedReceiver<Control>,
-    events: mpsc::Sender<NetEvent>,
+    events: mpsc::Sender<TransferEvent>,
     link: Option<Link>,
     epoch: u64,
 }
 
 impl Registry {
-    pub(crate) fn new(events: mpsc::Sender<NetEvent>) -> Self {
+    /// A registry whose transfers report on `events`.
+    pub(crate) fn new(events: mpsc::Sender<TransferEvent>) -> Self {
         let (control_tx, control) = mpsc::unbounded_channel();
         Self {
             tasks: HashMap::new(),
@@ -403,13 +404,13 @@ impl Registry {
     }
 }
 
-/// A transfer task's end of the network task.
+/// A transfer task's end of the session.
 #[derive(Debug)]
 struct Ctx {
     id: TransferId,
     inbox: mpsc::Receiver<Inbound>,
     control: mpsc::UnboundedSender<Control>,
-    events: mpsc::Sender<NetEvent>,
+    events: mpsc::Sender<TransferEvent>,
     /// The current connection, `None` while disconnected.
     link: Option<Link>,
 }
@@ -420,7 +421,7 @@ struct Cancelled;
 
 impl Ctx {
     async fn emit(&self, event: TransferEvent) {
-        let _ = self.events.send(NetEvent::Transfer(event)).await;
+        let _ = self.events.send(event).await;
     }
 
     /// Sends a frame on the current connection; false while disconnected.

@@ -623,7 +623,7 @@ async fn member_lists_of_thousands_of_long_nicks_fit_a_frame() -> Result {
     }
     assert_eq!(names.len(), total + 1, "everyone once, bea too");
     let mut sorted = names.clone();
-    sorted.sort_by(|a, b| chat_server::names::cmp_folded(a, b));
+    sorted.sort_by(|a, b| shared::names::cmp_members(a, b));
     sorted.dedup();
     assert_eq!(names, sorted, "in order, no one twice");
 

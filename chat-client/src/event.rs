@@ -1,0 +1,42 @@
+//! What the client tells its user: the library's own events.
+
+use std::time::Duration;
+
+use shared::ServerMsg;
+
+use crate::handshake::Welcome;
+use crate::transfer::TransferEvent;
+
+/// News from the session, in the order it happened. Text in it comes from the network and
+/// is not sanitised ([`crate::sanitize`] makes it safe to print).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Connected again after a drop; the room was rejoined under the current nick.
+    Reconnected(Welcome),
+    /// A frame from the server. Pings are answered by the session and not passed on, and
+    /// the frames of a transfer go to its task (see [`Event::Transfer`]).
+    Server(ServerMsg),
+    /// The connection is gone; the session reconnects by itself.
+    Disconnected { reason: String },
+    /// The next attempt to reconnect is in `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+    /// A message was kept while disconnected; `waiting` are now kept.
+    Queued { waiting: usize },
+    /// After reconnecting, the kept messages were handed to the new connection (those
+    /// beyond the client's pace then wait, see [`Event::Waiting`]).
+    Flushed { sent: usize },
+    /// Frames waiting for their turn at the client's pace ([`crate::pace`]): `waiting` of
+    /// them now. Sent when the number changes; 0 when all are out.
+    Waiting { waiting: usize },
+    /// A message could not be sent and was not kept.
+    Refused { reason: String },
+    /// The session cannot go on (the server now speaks another protocol version); it has
+    /// ended.
+    Fatal(String),
+    /// News of a file transfer, from the transfer's own task.
+    Transfer(TransferEvent),
+}

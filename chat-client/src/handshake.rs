@@ -1,0 +1,212 @@
+//! The handshake: open a stream, say `Hello4` (protocol version 4), and read the server's
+//! `Welcome4` or its refusal, all within [`HANDSHAKE_TIMEOUT`]. A server older than
+//! version 4 cannot read the hello: that is said in one line ([`ConnectError::OlderServer`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use shared::{ClientCodec, ClientMsg, ErrorKind, PROTOCOL_VERSION, ServerMsg};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::timeout;
+use tokio_util::codec::Framed;
+
+use crate::dial::Connector;
+
+/// Time allowed to connect and complete the handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection that speaks the protocol, over any stream.
+pub(crate) type Conn<S> = Framed<S, ClientCodec>;
+
+/// Where to connect and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `HOST:PORT`; the host may be a name.
+    pub addr: String,
+    pub nick: String,
+    /// The room to join; empty means the server's default room.
+    pub room: String,
+}
+
+/// The server's welcome: who and where the client is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub nick: String,
+    pub room: String,
+    /// The room's members (the first page of them in a large room).
+    pub members: Vec<String>,
+    /// The room's latest sequence number: the next room message has the next one.
+    pub seq: u64,
+}
+
+/// Why a connection could not be made, worded for the user.
+#[derive(Debug)]
+pub enum ConnectError {
+    Unreachable {
+        addr: String,
+        source: std::io::Error,
+    },
+    Refused {
+        addr: String,
+        nick: String,
+        kind: ErrorKind,
+        text: String,
+    },
+    Protocol {
+        addr: String,
+        detail: String,
+    },
+    /// The server speaks a protocol older than version 4: it could not read the hello.
+    OlderServer {
+        addr: String,
+    },
+    Timeout {
+        addr: String,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Unreachable { addr, source } => {
+                write!(f, "cannot reach the server at {addr}: {source}")
+            }
+            ConnectError::Refused {
+                nick, kind, text, ..
+            } => match kind {
+                ErrorKind::NickTaken => {
+                    write!(f, "the nick '{nick}' is taken; choose another with --nick")
+                }
+                ErrorKind::InvalidNick => write!(f, "the nick '{nick}' is not allowed: {text}"),
+                ErrorKind::VersionMismatch => write!(
+                    f,
+                    "version mismatch: this client speaks protocol {PROTOCOL_VERSION} and \
+                     the server refused it ({text})"
+                ),
+                _ => write!(f, "the server refused the connection: {text}"),
+            },
+            ConnectError::Protocol { addr, detail } => {
+                write!(f, "unexpected answer from {addr}: {detail}")
+            }
+            ConnectError::OlderServer { addr } => write!(
+                f,
+                "the server at {addr} speaks an older protocol (version 3 or earlier) and \
+                 this client needs version {PROTOCOL_VERSION}: update the server, or use \
+                 a client of its version"
+            ),
+            ConnectError::Timeout { addr } => write!(
+                f,
+                "no answer from {addr} within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Opens a stream with `connector` and completes the hello/welcome exchange.
+pub(crate) async fn open<C: Connector>(
+    connector: &C,
+    options: &Options,
+) -> Result<(Conn<C::Stream>, Welcome), ConnectError> {
+    let Options { addr, nick, room } = options;
+    let exchange = async {
+        let stream = connector
+            .connect(addr)
+            .await
+            .map_err(|source| ConnectError::Unreachable {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        greet(stream, addr, nick, room).await
+    };
+    timeout(HANDSHAKE_TIMEOUT, exchange)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Timeout {
+                addr: addr.to_owned(),
+            })
+        })
+}
+
+/// Says hello on an open stream and waits for the answer.
+async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    addr: &str,
+    nick: &str,
+    room: &str,
+) -> Result<(Conn<S>, Welcome), ConnectError> {
+    let protocol = |detail: String| ConnectError::Protocol {
+        addr: addr.to_owned(),
+        detail,
+    };
+    let mut conn = Framed::new(stream, ClientCodec::default());
+    conn.send(ClientMsg::hello4(nick, room))
+        .await
+        .map_err(|e| protocol(e.to_string()))?;
+    loop {
+        match conn.next().await {
+            Some(Ok(ServerMsg::Welcome4 {
+                version,
+                nick,
+                room,
+                seq,
+                members,
+                ..
+            })) => {
+                if version != PROTOCOL_VERSION {
+                    return Err(ConnectError::Refused {
+                        addr: addr.to_owned(),
+                        nick,
+                        kind: ErrorKind::VersionMismatch,
+                        text: format!("the server chose version {version}"),
+                    });
+                }
+                let members = members.names;
+                let welcome = Welcome {
+                    nick,
+                    room,
+                    members,
+                    seq,
+                };
+                return Ok((conn, welcome));
+            }
+            // A server older than version 4 cannot read a `Hello4`: it says the frame is
+            // malformed (a newer server never does, for a valid hello).
+            Some(Ok(ServerMsg::Error {
+                kind: ErrorKind::MalformedFrame,
+                ..
+            })) => {
+                return Err(ConnectError::OlderServer {
+                    addr: addr.to_owned(),
+                });
+            }
+            Some(Ok(ServerMsg::Error { kind, text })) => {
+                return Err(ConnectError::Refused {
+                    addr: addr.to_owned(),
+                    nick: nick.to_owned(),
+                    kind,
+                    text,
+                });
+            }
+            Some(Ok(ServerMsg::Ping { token })) => {
+                conn.send(ClientMsg::Pong { token })
+                    .await
+                    .map_err(|e| protocol(e.to_string()))?;
+            }
+            Some(Ok(_)) => {
+                return Err(protocol(
+                    "the server answered the hello with something else than a welcome".into(),
+                ));
+            }
+            Some(Err(e)) => return Err(protocol(e.to_string())),
+            None => {
+                return Err(protocol(
+                    "the connection closed during the handshake".into(),
+                ));
+            }
+        }
+    }
+}

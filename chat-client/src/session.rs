@@ -1,0 +1,450 @@
+//! The session: one task that outlives connections.
+//!
+//! It reads the server's frames, answers its pings, notices a dead connection (keepalive),
+//! reconnects with exponential backoff ([`Backoff`]) and rejoins the room under the current
+//! nick. What the user sends while disconnected waits in the bounded [`crate::offline`]
+//! queue and goes out after reconnecting.
+//!
+//! What the server counts against its request rate (chat lines, commands, a transfer's
+//! requests, the keepalive's pings) goes out at the client's own pace ([`crate::pace`]):
+//! a burst, then a steady rate a little below the server's, so that a long paste or the
+//! backlog after a reconnect never makes the server take the client for a flooder. What is
+//! beyond the budget waits in the connection's outbox, in order, and the user is told how
+//! much waits ([`Event::Waiting`]); a quit does not wait (what still waits is dropped).
+//!
+//! Each connection's frames are written by a writer task of its own (`writer.rs`);
+//! the reading side stays here and routes the server's file messages to the transfers.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::stream::SplitStream;
+use shared::{ClientMsg, CodecError, ErrorKind, ServerMsg};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+
+use crate::dial::Connector;
+use crate::event::Event;
+use crate::handshake::{self, Conn, ConnectError, Options};
+use crate::offline::{Offline, worth_keeping};
+use crate::pace::Outbox;
+use crate::transfer::{self, Registry};
+use crate::writer::{self, WriterEnd};
+
+/// First wait before reconnecting; it doubles after every failed attempt...
+pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+/// ...up to this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// After this long without a frame from the server, the client pings it...
+pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+/// ...and gives the connection up when nothing arrives within this.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time a leaving client's writer gets to send its last frames (the quit).
+const QUIT_FLUSH: Duration = Duration::from_secs(1);
+
+/// The waits between attempts to reconnect: [`INITIAL_BACKOFF`], doubling up to
+/// [`MAX_BACKOFF`].
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            next: INITIAL_BACKOFF,
+        }
+    }
+}
+
+impl Iterator for Backoff {
+    type Item = Duration;
+
+    /// The wait before the next attempt; never ends.
+    fn next(&mut self) -> Option<Duration> {
+        let now = self.next;
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        Some(now)
+    }
+}
+
+/// What the user asks of the session.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Send(ClientMsg),
+    Transfer(transfer::Request),
+}
+
+/// How a connected spell ended.
+enum End {
+    /// The user quit, or the user's end is gone.
+    Quit,
+    /// The connection was lost, for this reason.
+    Lost(String),
+}
+
+/// How serving a connection ended.
+enum Served {
+    Quit,
+    Lost(String),
+    WriterEnded(WriterEnd),
+}
+
+/// The session task's state.
+pub(crate) struct Session<C: Connector> {
+    connector: C,
+    /// The current nick and room, used to rejoin after a reconnect.
+    options: Options,
+    offline: Offline,
+    commands: mpsc::UnboundedReceiver<Request>,
+    events: mpsc::Sender<Event>,
+    transfers: Registry,
+}
+
+impl<C: Connector> Session<C> {
+    pub(crate) fn new(
+        connector: C,
+        options: Options,
+        commands: mpsc::UnboundedReceiver<Request>,
+        events: mpsc::Sender<Event>,
+        transfers: Registry,
+    ) -> Self {
+        Self {
+            connector,
+            options,
+            offline: Offline::default(),
+            commands,
+            events,
+            transfers,
+        }
+    }
+
+    /// Serves `conn`, then every connection after it, until the user quits.
+    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>) {
+        loop {
+            let reason = match self.connected(conn).await {
+                End::Quit => return,
+                End::Lost(reason) => reason,
+            };
+            tracing::info!(%reason, "connection lost");
+            if !self
+                .emit(Event::Disconnected {
+                    reason: reason.clone(),
+                })
+                .await
+            {
+                return;
+            }
+            match self.reconnect(reason).await {
+                Some(new) => conn = new,
+                None => return,
+            }
+        }
+    }
+
+    /// Tells the user; false when the user's end is gone.
+    async fn emit(&self, event: Event) -> bool {
+        self.events.send(event).await.is_ok()
+    }
+
+    /// Serves one connection until it ends.
+    async fn connected(&mut self, conn: Conn<C::Stream>) -> End {
+        let (sink, mut stream) = conn.split();
+        let writer::Writer {
+            chat,
+            lane,
+            stop,
+            task: mut writer,
+        } = writer::spawn(sink);
+        self.transfers.connected(lane).await;
+        // What waited for a connection goes first, at the same pace as the rest.
+        let mut outbox = Outbox::new(Instant::now());
+        let backlog = self.offline.take();
+        let flushed = backlog.len();
+        let mut reported = 0;
+        for msg in backlog {
+            self.pass(&mut outbox, msg, &chat).await;
+        }
+        if flushed > 0 {
+            self.emit(Event::Flushed { sent: flushed }).await;
+            self.report(&outbox, &mut reported).await;
+        }
+        let served = self
+            .serve(&mut stream, &chat, &mut writer, &mut outbox, &mut reported)
+            .await;
+        let reason = match served {
+            Served::Quit => {
+                // The writer sends what is queued (the quit last) and ends.
+                drop(chat);
+                if timeout(QUIT_FLUSH, &mut writer).await.is_err() {
+                    writer.abort();
+                }
+                return End::Quit;
+            }
+            Served::Lost(reason) => {
+                let _ = stop.send(());
+                if let Ok(Ok(end)) = timeout(QUIT_FLUSH, &mut writer).await {
+                    self.keep(end, outbox.drain()).await;
+                } else {
+                    writer.abort();
+                    self.keep_all(outbox.drain()).await;
+                }
+                reason
+            }
+            Served::WriterEnded(end) => {
+                let reason = end
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the writer stopped".into());
+                self.keep(end, outbox.drain()).await;
+                reason
+            }
+        };
+        self.report(&outbox, &mut reported).await;
+        self.transfers.disconnected().await;
+        End::Lost(reason)
+    }
+
+    /// Reads the connection and carries out the user's requests until one of them ends it.
+    async fn serve(
+        &mut self,
+        stream: &mut SplitStream<Conn<C::Stream>>,
+        chat: &mpsc::UnboundedSender<ClientMsg>,
+        writer: &mut JoinHandle<WriterEnd>,
+        outbox: &mut Outbox,
+        reported: &mut usize,
+    ) -> Served {
+        let mut deadline = Instant::now() + KEEPALIVE_IDLE;
+        let mut pinged = false;
+        let mut shutdown_reason = None;
+        loop {
+            tokio::select! {
+                frame = stream.next() => {
+                    let msg = match frame {
+                        Some(Ok(msg)) => msg,
+                        Some(Err(e)) => return Served::Lost(lost(&e)),
+                        None => {
+                            return Served::Lost(shutdown_reason.map_or_else(
+                                || "the server closed the connection".to_owned(),
+                                |r| format!("the server shut down ({r})"),
+                            ));
+                        }
+                    };
+                    deadline = Instant::now() + KEEPALIVE_IDLE;
+                    pinged = false;
+                    match &msg {
+                        ServerMsg::Ping { token } => {
+                            let _ = chat.send(ClientMsg::Pong { token: *token });
+                            continue;
+                        }
+                        ServerMsg::Pong { .. } => continue,
+                        ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
+                        ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
+                            self.options.room.clone_from(room);
+                        }
+                        ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
+                        _ => {}
+                    }
+                    let Some(msg) = self.transfers.route(msg).await else { continue };
+                    if !self.emit(Event::Server(msg)).await {
+                        return Served::Quit;
+                    }
+                }
+                request = self.commands.recv() => match request {
+                    None => return Served::Quit,
+                    Some(Request::Send(msg)) => {
+                        if matches!(msg, ClientMsg::Quit { .. }) {
+                            // Leaving does not wait for the outbox.
+                            if !outbox.is_empty() {
+                                tracing::info!(dropped = outbox.len(), "quit before all was sent");
+                            }
+                            let _ = chat.send(msg);
+                            return Served::Quit;
+                        }
+                        self.pass(outbox, msg, chat).await;
+                        self.report(outbox, reported).await;
+                    }
+                    Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                },
+                Some(msg) = self.transfers.control() => {
+                    self.pass(outbox, msg, chat).await;
+                    self.report(outbox, reported).await;
+                }
+                // A timer only while something waits for its turn.
+                () = sleep_until(outbox.next_at().unwrap_or(deadline)), if !outbox.is_empty() => {
+                    for msg in outbox.release(Instant::now()) {
+                        self.forward(msg, chat).await;
+                    }
+                    self.report(outbox, reported).await;
+                }
+                end = &mut *writer => return match end {
+                    Ok(end) => Served::WriterEnded(end),
+                    Err(_) => Served::Lost("the connection's writer stopped unexpectedly".into()),
+                },
+                () = sleep_until(deadline) => {
+                    if pinged {
+                        return Served::Lost(format!(
+                            "no answer from the server for {} s",
+                            (KEEPALIVE_IDLE + KEEPALIVE_TIMEOUT).as_secs()
+                        ));
+                    }
+                    self.pass(outbox, ClientMsg::Ping { token: 0 }, chat).await;
+                    self.report(outbox, reported).await;
+                    pinged = true;
+                    deadline = Instant::now() + KEEPALIVE_TIMEOUT;
+                }
+            }
+        }
+    }
+
+    /// Hands a frame to the connection's outbox, and on to the writer if its turn has come.
+    async fn pass(
+        &mut self,
+        outbox: &mut Outbox,
+        msg: ClientMsg,
+        chat: &mpsc::UnboundedSender<ClientMsg>,
+    ) {
+        if let Some(msg) = outbox.push(msg, Instant::now()) {
+            self.forward(msg, chat).await;
+        }
+    }
+
+    /// Gives a frame to the writer. If the writer has stopped (the next turn of the loop
+    /// hears why), the user's frames are kept for the next connection.
+    async fn forward(&mut self, msg: ClientMsg, chat: &mpsc::UnboundedSender<ClientMsg>) {
+        if let Err(unsent) = chat.send(msg) {
+            if worth_keeping(&unsent.0) {
+                self.hold(vec![unsent.0]).await;
+            }
+        }
+    }
+
+    /// Tells the user how many frames wait in the outbox, when that has changed.
+    async fn report(&self, outbox: &Outbox, reported: &mut usize) {
+        if outbox.len() != *reported {
+            *reported = outbox.len();
+            self.emit(Event::Waiting { waiting: *reported }).await;
+        }
+    }
+
+    /// Keeps what the user sent that the writer could not, then what still waited in the
+    /// outbox, for the next connection.
+    async fn keep(&mut self, end: WriterEnd, outbox: Vec<ClientMsg>) {
+        let WriterEnd {
+            unsent, mut chat, ..
+        } = end;
+        let mut left = Vec::from_iter(unsent);
+        while let Ok(msg) = chat.try_recv() {
+            left.push(msg);
+        }
+        left.extend(outbox);
+        self.keep_all(left).await;
+    }
+
+    /// Keeps the user's frames among `msgs`. A transfer's own frames are not kept: its
+    /// task starts over on the next connection.
+    async fn keep_all(&mut self, msgs: Vec<ClientMsg>) {
+        let mine = msgs.into_iter().filter(worth_keeping).collect();
+        self.hold(mine).await;
+    }
+
+    /// Keeps messages for after the reconnect, and tells the user.
+    async fn hold(&mut self, msgs: Vec<ClientMsg>) {
+        for event in self.offline.hold(msgs) {
+            self.emit(event).await;
+        }
+    }
+
+    /// Tries to connect again, waiting longer after each failure. Returns `None` when the
+    /// user quits meanwhile or reconnecting cannot succeed.
+    async fn reconnect(&mut self, mut error: String) -> Option<Conn<C::Stream>> {
+        for (attempt, delay) in (1..).zip(Backoff::default()) {
+            let event = Event::Reconnecting {
+                attempt,
+                delay,
+                error: error.clone(),
+            };
+            if !self.emit(event).await {
+                return None;
+            }
+            let wake = sleep(delay);
+            tokio::pin!(wake);
+            loop {
+                tokio::select! {
+                    () = &mut wake => break,
+                    cmd = self.commands.recv() => match cmd {
+                        None | Some(Request::Send(ClientMsg::Quit { .. })) => return None,
+                        Some(Request::Send(msg)) => self.hold(vec![msg]).await,
+                        // Transfers wait for the connection by themselves.
+                        Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                    },
+                }
+            }
+            match handshake::open(&self.connector, &self.options).await {
+                Ok((conn, welcome)) => {
+                    tracing::info!(attempt, "reconnected");
+                    self.options.nick.clone_from(&welcome.nick);
+                    self.options.room.clone_from(&welcome.room);
+                    if !self.emit(Event::Reconnected(welcome)).await {
+                        return None;
+                    }
+                    // The queue goes out on the connection, paced (see `connected`).
+                    return Some(conn);
+                }
+                Err(ConnectError::Refused {
+                    kind: ErrorKind::VersionMismatch,
+                    text,
+                    ..
+                }) => {
+                    let reason = format!("the server now speaks another protocol version: {text}");
+                    self.emit(Event::Fatal(reason)).await;
+                    return None;
+                }
+                Err(older @ ConnectError::OlderServer { .. }) => {
+                    self.emit(Event::Fatal(older.to_string())).await;
+                    return None;
+                }
+                Err(e) => error = e.to_string(),
+            }
+            tracing::info!(attempt, %error, "reconnect failed");
+        }
+        None
+    }
+}
+
+/// Why a connection was lost, in words for the user: a malformed frame is the server's
+/// fault, not a detail of the wire.
+fn lost(error: &CodecError) -> String {
+    match error {
+        CodecError::Io(e) => format!("the connection failed: {e}"),
+        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
+        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
+            "the server sent something this client cannot read".to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_its_bound() {
+        let waits: Vec<_> = Backoff::default().take(8).collect();
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(
+            waits,
+            [
+                ms(500),
+                ms(1000),
+                ms(2000),
+                ms(4000),
+                ms(8000),
+                MAX_BACKOFF,
+                MAX_BACKOFF,
+                MAX_BACKOFF
+            ]
+        );
+    }
+}

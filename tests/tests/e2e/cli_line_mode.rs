@@ -1,0 +1,315 @@
+//! `chat-cli`, the line-mode client, as a script would run it: the real binary against the
+//! real server binary on 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::process::{ExitStatus, Stdio};
+
+use anyhow::{Context, bail};
+use shared::ClientMsg;
+use tempfile::TempDir;
+use tests::binaries::{binary, start_server_binary};
+use tests::client::{TestClient, WAIT, said as said_by};
+use tests::probe::send_signal;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::time::timeout;
+
+type Result = anyhow::Result<()>;
+
+/// The server binary on a free port of 127.0.0.1, with a data directory of its own.
+async fn start_server() -> anyhow::Result<(Child, SocketAddr, TempDir)> {
+    let data = tempfile::tempdir()?;
+    let dir = data.path().to_str().context("a UTF-8 temporary path")?;
+    let (child, addr) = start_server_binary(&["--data-dir", dir]).await?;
+    Ok((child, addr, data))
+}
+
+/// `chat-cli --connect ADDR --nick NICK --room ops ARGS...`, killed if the test ends first.
+fn chat_cli(addr: SocketAddr, nick: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(binary("chat-cli"));
+    command
+        .args([
+            "--connect",
+            &addr.to_string(),
+            "--nick",
+            nick,
+            "--room",
+            "ops",
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    command
+}
+
+/// Runs chat-cli to its end (bounded); returns its status, stdout and stderr.
+async fn run(mut command: Command) -> anyhow::Result<(ExitStatus, String, String)> {
+    let out = timeout(WAIT, command.output())
+        .await
+        .context("chat-cli did not finish in time")??;
+    let text = |b: Vec<u8>| String::from_utf8(b).context("output is UTF-8");
+    Ok((out.status, text(out.stdout)?, text(out.stderr)?))
+}
+
+/// A running `chat-cli listen`, and its output as lines.
+struct Listener {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Listener {
+    /// Starts `listen ARGS` and waits for its first line, which says it is in the room.
+    async fn start(addr: SocketAddr, nick: &str, args: &[&str]) -> anyhow::Result<Self> {
+        let mut child = chat_cli(addr, nick, &[&["listen"], args].concat()).spawn()?;
+        let stdout = child.stdout.take().context("stdout is piped")?;
+        let mut listener = Self {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        };
+        let first = listener.line().await?;
+        if !first.contains("joined") {
+            bail!("unexpected first line: {first:?}");
+        }
+        Ok(listener)
+    }
+
+    async fn line(&mut self) -> anyhow::Result<String> {
+        timeout(WAIT, self.lines.next_line())
+            .await
+            .context("no line in time")??
+            .context("standard output ended")
+    }
+
+    /// Lines until one satisfies `pred`, that one last.
+    async fn until(&mut self, pred: impl Fn(&str) -> bool) -> anyhow::Result<Vec<String>> {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .line()
+                .await
+                .with_context(|| format!("after {seen:?}"))?;
+            let done = pred(&line);
+            seen.push(line);
+            if done {
+                return Ok(seen);
+            }
+        }
+    }
+
+    /// Stops it with SIGTERM; it must leave with exit code 0.
+    async fn stop(mut self) -> Result {
+        let pid = self.child.id().context("listener is running")?;
+        send_signal(pid, "TERM")?;
+        let status = timeout(WAIT, self.child.wait()).await??;
+        assert_eq!(status.code(), Some(0), "listen after SIGTERM");
+        Ok(())
+    }
+}
+
+/// `HH:MM ` at the start of a plain line.
+fn has_clock(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 6
+        && b[..5].iter().enumerate().all(|(i, c)| {
+            if i == 2 {
+                *c == b':'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+        && b[5] == b' '
+}
+
+#[tokio::test]
+async fn a_sent_line_reaches_a_listener() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let mut listener = Listener::start(addr, "logger", &[]).await?;
+
+    let (status, stdout, stderr) = run(chat_cli(addr, "bot", &["send", "deploy", "done"])).await?;
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
+
+    let seen = listener.until(|l| l.ends_with("<bot> deploy done")).await?;
+    let line = seen.last().context("a line")?;
+    assert!(has_clock(line), "{line:?}");
+    assert!(
+        seen.iter().any(|l| l.ends_with("-- bot joined #ops")),
+        "{seen:?}"
+    );
+    // The sender left once its line was stamped.
+    listener.until(|l| l.contains("-- bot left #ops")).await?;
+
+    // What others send cannot drive the listener's terminal.
+    let mut mallory = TestClient::connect(addr, "mallory", "ops").await?;
+    mallory.say("\x1b[2J\x1b]0;owned\x07 hi").await?;
+    let seen = listener.until(|l| l.contains("<mallory>")).await?;
+    let line = seen.last().context("a line")?;
+    assert!(line.ends_with("<mallory> ␛[2J␛]0;owned␇ hi"), "{line:?}");
+    listener.stop().await
+}
+
+#[tokio::test]
+async fn standard_input_is_sent_line_by_line_in_order() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let mut watcher = TestClient::connect(addr, "watcher", "ops").await?;
+
+    let mut command = chat_cli(addr, "ci", &["send"]);
+    command.stdin(Stdio::piped());
+    let mut child = command.spawn()?;
+    let mut stdin = child.stdin.take().context("stdin is piped")?;
+    // More than the client's burst of 15, so some lines wait for their turn; blank lines
+    // are skipped, a CRLF ending is taken off.
+    let mut input = String::new();
+    for n in 1..=30 {
+        input.push_str(&format!("build step {n}\n"));
+        if n == 10 {
+            input.push_str("  \n\n");
+        }
+    }
+    input.push_str("last line\r\n");
+    stdin.write_all(input.as_bytes()).await?;
+    drop(stdin);
+    // 16 of the 31 lines wait for their turn, at 8 a second: 2 s on top of the usual.
+    let out = timeout(2 * WAIT, child.wait_with_output())
+        .await
+        .context("chat-cli send did not finish in time")??;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
+    assert_eq!(stderr, "");
+
+    let mut said = Vec::new();
+    while said.len() < 31 {
+        let msg = watcher.recv().await?;
+        if let Some(line) = said_by(&msg).filter(|s| s.from == "ci") {
+            said.push(line.text.to_owned());
+        }
+    }
+    let mut expected: Vec<String> = (1..=30).map(|n| format!("build step {n}")).collect();
+    expected.push("last line".into());
+    assert_eq!(said, expected);
+    Ok(())
+}
+
+#[tokio::test]
+async fn json_lines_parse_and_carry_the_exact_text() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let mut listener = Listener::start(addr, "logger", &["--json"]).await?;
+    let mut bob = TestClient::connect(addr, "bob", "ops").await?;
+    let sneaky = "\x1b[31mred\x1b[0m \u{9b}2J \u{202e}txt.exe \"quoted\" 你好";
+    bob.say(sneaky).await?;
+    bob.send(ClientMsg::Action {
+        text: "waves".into(),
+    })
+    .await?;
+    bob.send(ClientMsg::Private {
+        to: "logger".into(),
+        text: "psst".into(),
+    })
+    .await?;
+
+    let lines = listener.until(|l| l.contains("\"private\"")).await?;
+    let mut objects = Vec::new();
+    for line in &lines {
+        assert!(
+            !line
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}')),
+            "a character a terminal could act on in {line:?}"
+        );
+        let value: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("not JSON: {line:?}"))?;
+        objects.push(value);
+    }
+    let types: Vec<&str> = objects.iter().filter_map(|o| o["type"].as_str()).collect();
+    assert_eq!(types, ["join", "chat", "action", "private"], "{lines:?}");
+    let (join, chat, action, private) = (&objects[0], &objects[1], &objects[2], &objects[3]);
+    assert_eq!(
+        (&join["from"], &join["room"]),
+        (&"bob".into(), &"ops".into())
+    );
+    assert_eq!(chat["text"], sneaky);
+    assert_eq!(
+        (&chat["from"], &chat["room"]),
+        (&"bob".into(), &"ops".into())
+    );
+    assert!(chat["id"].as_u64().is_some() && chat["time"].as_u64().is_some());
+    assert_eq!(action["text"], "waves");
+    assert_eq!(
+        (&private["from"], &private["to"]),
+        (&"bob".into(), &"logger".into())
+    );
+    assert_eq!(private["text"], "psst");
+    listener.stop().await
+}
+
+#[tokio::test]
+async fn a_taken_nick_exits_2_with_one_clear_line() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let _bot = TestClient::connect(addr, "bot", "ops").await?;
+    let (status, stdout, stderr) = run(chat_cli(addr, "bot", &["send", "hi"])).await?;
+    assert_eq!(status.code(), Some(2));
+    assert_eq!(stdout, "");
+    assert_eq!(
+        stderr,
+        "chat-cli: the nick 'bot' is taken; choose another with --nick\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_unreachable_server_exits_2_with_one_clear_line() -> Result {
+    // A port that nothing listens on any more.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let (status, _, stderr) = run(chat_cli(addr, "bot", &["send", "hi"])).await?;
+    assert_eq!(status.code(), Some(2));
+    assert!(
+        stderr.starts_with(&format!("chat-cli: cannot reach the server at {addr}: ")),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_line_too_long_for_a_message_exits_2() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let mut command = chat_cli(addr, "bot", &["send"]);
+    command.stdin(Stdio::piped());
+    let mut child = command.spawn()?;
+    let mut stdin = child.stdin.take().context("stdin is piped")?;
+    stdin
+        .write_all(format!("fine\n{}\n", "x".repeat(5000)).as_bytes())
+        .await?;
+    drop(stdin);
+    let out = timeout(WAIT, child.wait_with_output()).await??;
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "chat-cli: line 2 of standard input is longer than 4096 bytes, the most a message \
+         holds\n"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_closed_standard_output_is_not_an_error() -> Result {
+    let (_server, addr, _data) = start_server().await?;
+    let Listener { mut child, lines } = Listener::start(addr, "logger", &[]).await?;
+    // As `chat-cli listen | head -1` does: the reader goes away after one line.
+    drop(lines);
+    let mut bob = TestClient::connect(addr, "bob", "ops").await?;
+    bob.say("anyone?").await?;
+    // It leaves as on SIGTERM: a quit, then up to 2 s for the session to end.
+    let status = timeout(2 * WAIT, child.wait())
+        .await
+        .context("listen did not end after its output closed")??;
+    assert_eq!(status.code(), Some(0));
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr).await?;
+    }
+    assert_eq!(stderr, "");
+    Ok(())
+}

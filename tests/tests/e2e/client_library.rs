@@ -1,0 +1,211 @@
+//! The client library on its own: a whole session through `chat_client` (chat, an upload,
+//! a download, a lost connection and the reconnect) over a byte stream that is not TCP.
+//!
+//! The connector hands the library one end of an in-memory pipe (`tokio::io::duplex`); a
+//! task relays the other end to the real server on 127.0.0.1. The library never sees a
+//! socket, which is the point: another transport is another `Connector`.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chat_client::transfer::{Request, TransferEvent};
+use chat_client::{Client, Connector, Event, Options};
+use chat_server::Config;
+use shared::ClientMsg;
+use tests::client::{TestClient, WAIT, left, offered, said as said_line, start_server};
+use tests::files::{download, random_file, sha256_of};
+use tokio::io::{DuplexStream, copy_bidirectional, duplex};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio::time::{Instant, timeout_at};
+
+type Result = anyhow::Result<()>;
+
+/// Opens in-memory pipes, each relayed to a TCP connection to the server by a task.
+#[derive(Debug, Clone, Default)]
+struct PipeRelay {
+    opened: Arc<AtomicUsize>,
+    relays: Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+impl PipeRelay {
+    /// Breaks every pipe opened so far, as a dropped link would.
+    fn cut(&self) {
+        for relay in self.relays.lock().expect("relay lock").drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+impl Connector for PipeRelay {
+    type Stream = DuplexStream;
+
+    async fn connect(&self, addr: &str) -> io::Result<DuplexStream> {
+        let mut tcp = TcpStream::connect(addr).await?;
+        let (ours, mut theirs) = duplex(64 * 1024);
+        let relay = tokio::spawn(async move {
+            let _ = copy_bidirectional(&mut theirs, &mut tcp).await;
+        });
+        self.relays
+            .lock()
+            .expect("relay lock")
+            .push(relay.abort_handle());
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        Ok(ours)
+    }
+}
+
+/// Reads events until one satisfies `pred`, within [`WAIT`]; returns it.
+async fn until(
+    events: &mut mpsc::Receiver<Event>,
+    what: &str,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> anyhow::Result<Event> {
+    let deadline = Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let event = timeout_at(deadline, events.recv())
+            .await
+            .with_context(|| format!("no {what} in time; saw {seen:?}"))?
+            .with_context(|| format!("the session ended before {what}"))?;
+        if pred(&event) {
+            return Ok(event);
+        }
+        seen.push(event);
+    }
+}
+
+fn chat_from(nick: &'static str, said: &'static str) -> impl Fn(&Event) -> bool {
+    move |e| matches!(e, Event::Server(m) if said_line(m).is_some_and(|s| s.from == nick && s.text == said))
+}
+
+/// Waits for transfer `id` to end; returns its last event.
+async fn transfer_end(
+    events: &mut mpsc::Receiver<Event>,
+    id: u64,
+) -> anyhow::Result<TransferEvent> {
+    let end = until(events, "the end of the transfer", |e| {
+        matches!(e, Event::Transfer(t) if t.id() == id && !matches!(
+            t,
+            TransferEvent::Started { .. } | TransferEvent::Progress { .. }
+        ))
+    })
+    .await?;
+    let Event::Transfer(end) = end else {
+        bail!("not a transfer event: {end:?}");
+    };
+    Ok(end)
+}
+
+#[tokio::test]
+async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
+    let (data, files) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    };
+    let (addr, server) = start_server(config).await;
+    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+
+    let relay = PipeRelay::default();
+    let options = Options {
+        addr: addr.to_string(),
+        nick: "alice".into(),
+        room: "lobby".into(),
+    };
+    let (alice, mut events, welcome) = chat_client::connect_with(relay.clone(), options).await?;
+    assert_eq!(
+        (welcome.nick.as_str(), welcome.room.as_str()),
+        ("alice", "lobby")
+    );
+    assert_eq!(welcome.members, ["alice", "bob"]);
+    assert_eq!(relay.opened.load(Ordering::SeqCst), 1);
+
+    // Chat both ways; alice sees her own line come back stamped.
+    alice.send(ClientMsg::Chat {
+        text: "hello through a pipe".into(),
+    });
+    bob.recv_until(|m| said_line(m).is_some_and(|s| s.from == "alice"))
+        .await?;
+    until(
+        &mut events,
+        "alice's echo",
+        chat_from("alice", "hello through a pipe"),
+    )
+    .await?;
+    bob.say("hello alice").await?;
+    until(&mut events, "bob's line", chat_from("bob", "hello alice")).await?;
+
+    // An upload of several chunks, then its download, both checked against the original.
+    let (path, sha) = random_file(files.path(), "notes.bin", 300_000, 7)?;
+    alice.transfer(Request::Upload {
+        id: 1,
+        path: path.display().to_string(),
+    });
+    let file_id = match transfer_end(&mut events, 1).await? {
+        TransferEvent::Uploaded { file_id, .. } => file_id,
+        other => bail!("the upload ended with {other:?}"),
+    };
+    let offer = bob.recv_until(|m| offered(m).is_some()).await?;
+    assert!(offered(&offer).is_some_and(|file| file.id == file_id && file.sha256 == sha));
+    let downloads = files.path().join("downloads");
+    alice.transfer(Request::Download {
+        id: 2,
+        file_id,
+        dir: downloads.clone(),
+    });
+    let saved: PathBuf = match transfer_end(&mut events, 2).await? {
+        TransferEvent::Saved { path, .. } => path,
+        other => bail!("the download ended with {other:?}"),
+    };
+    assert_eq!(saved, downloads.join("notes.bin"));
+    assert_eq!(sha256_of(&saved)?, sha);
+    // What the server stored is the file itself, as another client fetches it.
+    let mut copy = std::fs::File::create(files.path().join("bobs-copy"))?;
+    download(&mut bob, file_id, 0, &mut copy).await?;
+    assert_eq!(sha256_of(&files.path().join("bobs-copy"))?, sha);
+
+    // The pipe breaks: the session says so, reconnects through the same connector, and
+    // rejoins; chat goes on.
+    relay.cut();
+    until(&mut events, "the disconnect", |e| {
+        matches!(e, Event::Disconnected { .. })
+    })
+    .await?;
+    let back = until(&mut events, "the reconnect", |e| {
+        matches!(e, Event::Reconnected(_))
+    })
+    .await?;
+    assert!(matches!(back, Event::Reconnected(w) if w.nick == "alice" && w.room == "lobby"));
+    assert_eq!(relay.opened.load(Ordering::SeqCst), 2);
+    alice.send(ClientMsg::Chat {
+        text: "back again".into(),
+    });
+    until(
+        &mut events,
+        "the echo after the reconnect",
+        chat_from("alice", "back again"),
+    )
+    .await?;
+
+    leave(alice, &mut bob).await?;
+    server.shutdown().await
+}
+
+/// Alice quits; bob hears that she left.
+async fn leave(alice: Client, bob: &mut TestClient) -> Result {
+    alice.send(ClientMsg::Quit {
+        reason: "done".into(),
+    });
+    tokio::time::timeout(Duration::from_secs(3), alice.finish())
+        .await
+        .context("the session did not end after the quit")?;
+    bob.recv_until(|m| left(m, "alice", |reason| reason == "done"))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! The end-to-end tests, one module per area, linked into one test binary: a binary per
+//! file would link the whole workspace seventeen times over.
+//!
+//! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets.
+//! - `faults_*`: processes killed, links cut, disks filled.
+//! - `tui_*`: the real client in a real terminal (tmux).
+//! - `client_library`: the client library alone, over a stream that is not TCP.
+//! - `cli_line_mode`: `chat-cli` against the server binary.
+//! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
+//! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
+//! - `bench_generator`: the load generator against our server and against ngIRCd.
+//! - `config_files`: the configuration files of both binaries, and the server's data
+//!   directory checked at start.
+
+mod bench_generator;
+mod cli_line_mode;
+mod client_library;
+mod config_files;
+mod faults_connections;
+mod faults_disk;
+mod faults_network;
+mod faults_processes;
+mod protocol_python;
+mod protocol_versions;
+mod server_abuse;
+mod server_bad_input;
+mod server_binary;
+mod server_chat;
+mod server_files;
+mod server_limits;
+mod tui_behaviour;
+mod tui_chat;
+mod tui_connection;
+mod tui_files;
