@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt, TryStreamExt, stream};
-use shared::{ClientCodec, ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use shared::{ClientCodec, ClientMsg, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
@@ -80,24 +80,19 @@ async fn settle_one(conn: &mut Conn) -> anyhow::Result<()> {
     }
 }
 
-/// One client: connect, hello, wait for the welcome.
+/// One client: connect, hello (protocol version 4), wait for the welcome.
 pub(crate) async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connect to {addr}"))?;
     stream.set_nodelay(true)?;
     let mut conn = Framed::new(stream, ClientCodec::default());
-    conn.send(ClientMsg::Hello {
-        version: PROTOCOL_VERSION,
-        nick: nick.clone(),
-        room,
-    })
-    .await?;
+    conn.send(ClientMsg::hello4(&nick, &room)).await?;
     let welcome = timeout(Duration::from_secs(10), conn.next())
         .await
         .with_context(|| format!("{nick}: no welcome within 10 s"))?;
     match welcome {
-        Some(Ok(ServerMsg::Welcome { .. })) => Ok(conn),
+        Some(Ok(ServerMsg::Welcome4 { .. })) => Ok(conn),
         Some(Ok(ServerMsg::Error { kind, text })) => bail!("{nick} refused: {kind:?}: {text}"),
         Some(Ok(other)) => bail!("{nick}: expected a welcome, got {other:?}"),
         Some(Err(e)) => Err(e).context("reading the welcome"),

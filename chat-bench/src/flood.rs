@@ -18,7 +18,7 @@ use clap::Args;
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use shared::{ClientMsg, ErrorKind, ServerMsg};
+use shared::{ClientMsg, ErrorKind, RoomEvent, ServerMsg};
 use tokio::time::timeout;
 
 use crate::Target;
@@ -131,8 +131,17 @@ async fn talk(
                 .context("a member's line did not arrive in time")?
                 .context("a member's connection closed")??;
             match msg {
-                ServerMsg::Chat { text: t, .. } if t == text => break,
-                ServerMsg::Chat { from, .. } if from.starts_with("flooder") => *flood_seen += 1,
+                ServerMsg::Room {
+                    event: RoomEvent::Said { text: t, from, .. },
+                    ..
+                } => {
+                    if t == text {
+                        break;
+                    }
+                    if from.starts_with("flooder") {
+                        *flood_seen += 1;
+                    }
+                }
                 ServerMsg::Ping { token } => to.send(ClientMsg::Pong { token }).await?,
                 ServerMsg::Error { kind, text } => bail!("a member got {kind:?}: {text}"),
                 _ => {}

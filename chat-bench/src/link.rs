@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use futures::{SinkExt, StreamExt};
-use shared::{ClientMsg, ServerMsg};
+use shared::{ClientMsg, RoomEvent, ServerMsg};
 
 use crate::connect::{Conn, connect_all, open_all};
 use crate::irc::Irc;
@@ -97,7 +97,10 @@ impl Link {
 async fn next_chat(c: &mut Conn) -> anyhow::Result<Option<Heard>> {
     while let Some(frame) = c.next().await {
         match frame.context("reading a frame")? {
-            ServerMsg::Chat { from, text, .. } => return Ok(Some(Heard { from, text })),
+            ServerMsg::Room {
+                event: RoomEvent::Said { from, text, .. },
+                ..
+            } => return Ok(Some(Heard { from, text })),
             ServerMsg::Ping { token } => c.send(ClientMsg::Pong { token }).await?,
             ServerMsg::Error { kind, text } => bail!("server error {kind:?}: {text}"),
             ServerMsg::Shutdown { reason } => bail!("server shut down: {reason}"),

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use futures::SinkExt;
 use serde::Serialize;
-use shared::{ClientMsg, ServerMsg};
+use shared::{ClientMsg, RoomEvent, ServerMsg};
 use tokio::time::{Instant, timeout_at};
 
 use crate::Target;
@@ -264,7 +264,8 @@ async fn session(
                 conn.send(ClientMsg::Chat { text: text.clone() }).await?;
                 // The echo proves the line went through the room.
                 next_matching(&mut conn, |m| {
-                    matches!(m, ServerMsg::Chat { from, text: t, .. } if from == nick && *t == text)
+                    matches!(m, ServerMsg::Room { event: RoomEvent::Said { from, text: t, .. }, .. }
+                        if from == nick && *t == text)
                 })
                 .await?;
                 tally.chats += 1;

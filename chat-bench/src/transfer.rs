@@ -17,7 +17,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
-use shared::{ClientMsg, ServerMsg};
+use shared::{ClientMsg, RoomEvent, ServerMsg};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -338,10 +338,10 @@ async fn probe_chat(
         let text = format!("probe {seq}");
         let sent = Instant::now();
         conn.send(ClientMsg::Chat { text: text.clone() }).await?;
-        next_matching(
-            &mut conn,
-            |m| matches!(m, ServerMsg::Chat { from, text: t, .. } if *from == me && *t == text),
-        )
+        next_matching(&mut conn, |m| {
+            matches!(m, ServerMsg::Room { event: RoomEvent::Said { from, text: t, .. }, .. }
+                if *from == me && *t == text)
+        })
         .await?;
         rtt.record((sent.elapsed().as_micros() as u64).max(1))?;
         tokio::time::sleep(interval).await;

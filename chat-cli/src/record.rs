@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use chat_client::clock::hh_mm;
 use chat_client::sanitize;
-use chat_client::shared::{ChatKind, RoomEvent, ServerMsg};
+use chat_client::shared::{ChatKind, FileInfo, RoomEvent, ServerMsg};
 use chat_client::transfer::progress::bytes;
 use serde_json::Value;
 
@@ -76,9 +76,23 @@ impl Record {
     }
 
     /// The record of a frame from the server, if it is one that is printed; `now_ms` for
-    /// frames without a time of their own.
+    /// frames without a time of their own. A room message reads the same in protocol
+    /// version 4 (`Room`) as in version 3 (`Chat`, `Notice`, `FileOffered`).
     pub fn of(msg: ServerMsg, now_ms: u64) -> Option<Record> {
         let record = match msg {
+            ServerMsg::Room {
+                id,
+                time_ms,
+                room,
+                event,
+                ..
+            } => match event {
+                RoomEvent::Said { from, kind, text } => {
+                    Self::said(id, time_ms, room, from, kind, text)
+                }
+                RoomEvent::Shared { file } => Self::file(file),
+                event => Self::notice(time_ms, room, event)?,
+            },
             ServerMsg::Chat {
                 id,
                 time_ms,
@@ -86,19 +100,7 @@ impl Record {
                 from,
                 kind,
                 text,
-            } => {
-                let kind = match kind {
-                    ChatKind::Say => Kind::Chat,
-                    ChatKind::Action => Kind::Action,
-                };
-                Record {
-                    room: Some(room),
-                    from: Some(from),
-                    text: Some(text),
-                    id: Some(id),
-                    ..Record::new(kind, time_ms)
-                }
-            }
+            } => Self::said(id, time_ms, room, from, kind, text),
             ServerMsg::Private {
                 id,
                 time_ms,
@@ -116,35 +118,66 @@ impl Record {
                 time_ms,
                 room,
                 event,
-            } => {
-                let (kind, from, to, text) = match event {
-                    RoomEvent::Joined { nick } => (Kind::Join, nick, None, None),
-                    RoomEvent::Left { nick, reason } => (Kind::Leave, nick, None, Some(reason)),
-                    RoomEvent::Renamed { old, new } => (Kind::Rename, old, Some(new), None),
-                };
-                Record {
-                    room: Some(room),
-                    from: Some(from),
-                    to,
-                    text,
-                    ..Record::new(kind, time_ms)
-                }
-            }
-            ServerMsg::FileOffered { file } => Record {
-                room: Some(file.room),
-                from: Some(file.from),
-                text: Some(file.name),
-                id: Some(file.id),
-                size: Some(file.size),
-                ..Record::new(Kind::File, file.time_ms)
-            },
+            } => Self::notice(time_ms, room, event)?,
+            ServerMsg::FileOffered { file } => Self::file(file),
             ServerMsg::Shutdown { reason } => Record {
                 text: Some(reason),
                 ..Record::new(Kind::Shutdown, now_ms)
             },
+            // The answer to a request is read as the message it is.
+            ServerMsg::Reply { msg, .. } => return Record::of(*msg, now_ms),
             _ => return None,
         };
         Some(record)
+    }
+
+    fn said(
+        id: u64,
+        time_ms: u64,
+        room: String,
+        from: String,
+        kind: ChatKind,
+        text: String,
+    ) -> Record {
+        let kind = match kind {
+            ChatKind::Say => Kind::Chat,
+            ChatKind::Action => Kind::Action,
+        };
+        Record {
+            room: Some(room),
+            from: Some(from),
+            text: Some(text),
+            id: Some(id),
+            ..Record::new(kind, time_ms)
+        }
+    }
+
+    /// A join, departure or rename.
+    fn notice(time_ms: u64, room: String, event: RoomEvent) -> Option<Record> {
+        let (kind, from, to, text) = match event {
+            RoomEvent::Joined { nick } => (Kind::Join, nick, None, None),
+            RoomEvent::Left { nick, reason } => (Kind::Leave, nick, None, Some(reason)),
+            RoomEvent::Renamed { old, new } => (Kind::Rename, old, Some(new), None),
+            RoomEvent::Said { .. } | RoomEvent::Shared { .. } => return None,
+        };
+        Some(Record {
+            room: Some(room),
+            from: Some(from),
+            to,
+            text,
+            ..Record::new(kind, time_ms)
+        })
+    }
+
+    fn file(file: FileInfo) -> Record {
+        Record {
+            room: Some(file.room),
+            from: Some(file.from),
+            text: Some(file.name),
+            id: Some(file.id),
+            size: Some(file.size),
+            ..Record::new(Kind::File, file.time_ms)
+        }
     }
 
     /// The plain line: local `HH:MM`, then the event, with everything from the network
@@ -236,8 +269,6 @@ fn escape_unsafe(json: String) -> String {
 
 #[cfg(test)]
 mod tests {
-    use chat_client::shared::FileInfo;
-
     use super::*;
 
     /// 2023-11-14 22:13:20 UTC.
@@ -320,6 +351,35 @@ mod tests {
         .expect("printed")
         .plain(3600);
         assert_eq!(at, "23:13 -- the server is shutting down: bye");
+    }
+
+    /// Protocol version 4 brings room messages as `Room`, and an answer in a `Reply`:
+    /// they print as their version 3 forms did.
+    #[test]
+    fn version_4_room_messages_print_as_version_3_ones() {
+        let room = |event| ServerMsg::Room {
+            id: 7,
+            seq: 40,
+            time_ms: T,
+            room: "ops".into(),
+            event,
+        };
+        let said = room(RoomEvent::Said {
+            from: "bob".into(),
+            kind: ChatKind::Say,
+            text: "deploy done".into(),
+        });
+        assert_eq!(
+            Record::of(said.clone(), 0),
+            Record::of(chat(ChatKind::Say, "bob", "deploy done"), 0)
+        );
+        let answer = ServerMsg::Reply {
+            id: 1,
+            msg: Box::new(said),
+        };
+        assert_eq!(plain(answer), "22:13 <bob> deploy done");
+        let joined = room(RoomEvent::Joined { nick: "ann".into() });
+        assert_eq!(plain(joined), "22:13 -- ann joined #ops");
     }
 
     #[test]

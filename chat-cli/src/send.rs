@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use chat_client::shared::limits::MAX_TEXT_BYTES;
-use chat_client::shared::{ClientMsg, ErrorKind, ServerMsg};
+use chat_client::shared::{ClientMsg, ErrorKind, RoomEvent, ServerMsg};
 use chat_client::{Client, Event, Welcome, sanitize};
 use futures::StreamExt;
 use tokio::io::Stdin;
@@ -83,7 +83,10 @@ pub async fn run(
             }
             event = events.recv() => match event {
                 None => return Err(Failure("the connection's session ended".into())),
-                Some(Event::Server(ServerMsg::Chat { from, .. })) if from == nick => {
+                Some(Event::Server(ServerMsg::Room {
+                    event: RoomEvent::Said { from, .. },
+                    ..
+                })) if from == nick => {
                     confirmed = (confirmed + 1).min(sent);
                     deadline = Instant::now() + CONFIRM_WAIT;
                 }

@@ -1,5 +1,6 @@
-//! The handshake: open a stream, say `Hello`, and read the server's `Welcome` or its
-//! refusal, all within [`HANDSHAKE_TIMEOUT`].
+//! The handshake: open a stream, say `Hello4` (protocol version 4), and read the server's
+//! `Welcome4` or its refusal, all within [`HANDSHAKE_TIMEOUT`]. A server older than
+//! version 4 cannot read the hello: that is said in one line ([`ConnectError::OlderServer`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -33,7 +34,10 @@ pub struct Options {
 pub struct Welcome {
     pub nick: String,
     pub room: String,
+    /// The room's members (the first page of them in a large room).
     pub members: Vec<String>,
+    /// The room's latest sequence number: the next room message has the next one.
+    pub seq: u64,
 }
 
 /// Why a connection could not be made, worded for the user.
@@ -52,6 +56,10 @@ pub enum ConnectError {
     Protocol {
         addr: String,
         detail: String,
+    },
+    /// The server speaks a protocol older than version 4: it could not read the hello.
+    OlderServer {
+        addr: String,
     },
     Timeout {
         addr: String,
@@ -73,14 +81,20 @@ impl fmt::Display for ConnectError {
                 ErrorKind::InvalidNick => write!(f, "the nick '{nick}' is not allowed: {text}"),
                 ErrorKind::VersionMismatch => write!(
                     f,
-                    "version mismatch: this client speaks protocol version \
-                     {PROTOCOL_VERSION} and the server refused it ({text})"
+                    "version mismatch: this client speaks protocol {PROTOCOL_VERSION} and \
+                     the server refused it ({text})"
                 ),
                 _ => write!(f, "the server refused the connection: {text}"),
             },
             ConnectError::Protocol { addr, detail } => {
                 write!(f, "unexpected answer from {addr}: {detail}")
             }
+            ConnectError::OlderServer { addr } => write!(
+                f,
+                "the server at {addr} speaks an older protocol (version 3 or earlier) and \
+                 this client needs version {PROTOCOL_VERSION}: update the server, or use \
+                 a client of its version"
+            ),
             ConnectError::Timeout { addr } => write!(
                 f,
                 "no answer from {addr} within {} s",
@@ -129,38 +143,45 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
         detail,
     };
     let mut conn = Framed::new(stream, ClientCodec::default());
-    let hello = ClientMsg::Hello {
-        version: PROTOCOL_VERSION,
-        nick: nick.to_owned(),
-        room: room.to_owned(),
-    };
-    conn.send(hello)
+    conn.send(ClientMsg::hello4(nick, room))
         .await
         .map_err(|e| protocol(e.to_string()))?;
     loop {
         match conn.next().await {
-            Some(Ok(ServerMsg::Welcome {
+            Some(Ok(ServerMsg::Welcome4 {
                 version,
                 nick,
                 room,
+                seq,
                 members,
+                ..
             })) => {
                 if version != PROTOCOL_VERSION {
                     return Err(ConnectError::Refused {
                         addr: addr.to_owned(),
                         nick,
                         kind: ErrorKind::VersionMismatch,
-                        text: format!("the server speaks version {version}"),
+                        text: format!("the server chose version {version}"),
                     });
                 }
-                return Ok((
-                    conn,
-                    Welcome {
-                        nick,
-                        room,
-                        members,
-                    },
-                ));
+                let members = members.names;
+                let welcome = Welcome {
+                    nick,
+                    room,
+                    members,
+                    seq,
+                };
+                return Ok((conn, welcome));
+            }
+            // A server older than version 4 cannot read a `Hello4`: it says the frame is
+            // malformed (a newer server never does, for a valid hello).
+            Some(Ok(ServerMsg::Error {
+                kind: ErrorKind::MalformedFrame,
+                ..
+            })) => {
+                return Err(ConnectError::OlderServer {
+                    addr: addr.to_owned(),
+                });
             }
             Some(Ok(ServerMsg::Error { kind, text })) => {
                 return Err(ConnectError::Refused {
@@ -175,8 +196,10 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                     .await
                     .map_err(|e| protocol(e.to_string()))?;
             }
-            Some(Ok(other)) => {
-                return Err(protocol(format!("expected a welcome, got {other:?}")));
+            Some(Ok(_)) => {
+                return Err(protocol(
+                    "the server answered the hello with something else than a welcome".into(),
+                ));
             }
             Some(Err(e)) => return Err(protocol(e.to_string())),
             None => {

@@ -14,13 +14,13 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), chat_client::ConnectError> {
-//! use chat_client::{Event, Options, shared::{ClientMsg, ServerMsg}};
+//! use chat_client::{Event, Options, shared::{ClientMsg, RoomEvent, ServerMsg}};
 //!
 //! let options = Options { addr: "127.0.0.1:7878".into(), nick: "bot".into(), room: "ops".into() };
 //! let (client, mut events, welcome) = chat_client::connect(options).await?;
 //! client.send(ClientMsg::Chat { text: "deploy done".into() });
 //! while let Some(event) = events.recv().await {
-//!     if let Event::Server(ServerMsg::Chat { from, .. }) = event {
+//!     if let Event::Server(ServerMsg::Room { event: RoomEvent::Said { from, .. }, .. }) = event {
 //!         if from == welcome.nick {
 //!             break; // the server stamped it and echoed it back
 //!         }
@@ -37,8 +37,8 @@
 //! - [`client`]: [`connect`] and the [`Client`] handle.
 //! - [`event`]: the library's [`Event`]s.
 //! - [`dial`]: the stream seam: [`Connector`], and [`Tcp`].
-//! - [`handshake`]: where to connect and as whom ([`Options`]), `Hello`, then the server's
-//!   `Welcome` or refusal ([`ConnectError`]).
+//! - [`handshake`]: where to connect and as whom ([`Options`]), `Hello4` (protocol
+//!   version 4), then the server's `Welcome4` or refusal ([`ConnectError`]).
 //! - [`session`]: the task that outlives connections: keepalive, reconnect with backoff,
 //!   rejoin, routing the server's frames.
 //! - `writer`: each connection's writer task, chat first, file chunks when chat is idle.

@@ -56,20 +56,23 @@ impl Offline {
 }
 
 /// Whether the user asked for this frame (and it should be sent after a reconnect), as
-/// opposed to the keepalive's and the transfers' own frames, which are made afresh.
+/// opposed to the keepalive's and the transfers' own frames, which are made afresh. A
+/// request sent with an id is judged by the message it wraps: the id belongs to the
+/// connection it was sent on.
 pub(crate) fn worth_keeping(msg: &ClientMsg) -> bool {
-    !matches!(
-        msg,
+    match msg {
+        ClientMsg::Request { msg, .. } => worth_keeping(msg),
         ClientMsg::Ping { .. }
-            | ClientMsg::Pong { .. }
-            | ClientMsg::UploadStart { .. }
-            | ClientMsg::UploadChunk { .. }
-            | ClientMsg::UploadFinish { .. }
-            | ClientMsg::UploadCancel { .. }
-            | ClientMsg::UploadResume { .. }
-            | ClientMsg::Download { .. }
-            | ClientMsg::DownloadCancel { .. }
-    )
+        | ClientMsg::Pong { .. }
+        | ClientMsg::UploadStart { .. }
+        | ClientMsg::UploadChunk { .. }
+        | ClientMsg::UploadFinish { .. }
+        | ClientMsg::UploadCancel { .. }
+        | ClientMsg::UploadResume { .. }
+        | ClientMsg::Download { .. }
+        | ClientMsg::DownloadCancel { .. } => false,
+        _ => true,
+    }
 }
 
 #[cfg(test)]
@@ -142,5 +145,12 @@ mod tests {
             file_id: 1,
             offset: 0,
         }));
+        // A transfer's request with an id is the transfer's own, made afresh.
+        let start = ClientMsg::UploadStart {
+            name: "a".into(),
+            size: 1,
+        };
+        assert!(!worth_keeping(&start.with_id(3)));
+        assert!(worth_keeping(&chat(1).with_id(4)));
     }
 }

@@ -26,9 +26,9 @@ pub const BURST: u32 = 15;
 pub const RATE: u32 = 8;
 
 /// Whether the server counts `msg` against the connection's request rate: the server's
-/// own rule ([`shared::rate::counts`]), for every frame after the handshake's `Hello`.
+/// own rule ([`shared::rate::counts`]), for every frame after the handshake's hello.
 pub fn counts(msg: &ClientMsg) -> bool {
-    !matches!(msg, ClientMsg::Hello { .. }) && shared::rate::counts(msg)
+    !matches!(msg, ClientMsg::Hello { .. } | ClientMsg::Hello4 { .. }) && shared::rate::counts(msg)
 }
 
 /// The client's token bucket: `burst` tokens when full, `rate` more a second. A frame

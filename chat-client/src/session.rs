@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use shared::{ClientMsg, ErrorKind, ServerMsg};
+use shared::{ClientMsg, CodecError, ErrorKind, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -223,7 +223,7 @@ impl<C: Connector> Session<C> {
                 frame = stream.next() => {
                     let msg = match frame {
                         Some(Ok(msg)) => msg,
-                        Some(Err(e)) => return Served::Lost(e.to_string()),
+                        Some(Err(e)) => return Served::Lost(lost(&e)),
                         None => {
                             return Served::Lost(shutdown_reason.map_or_else(
                                 || "the server closed the connection".to_owned(),
@@ -240,7 +240,9 @@ impl<C: Connector> Session<C> {
                         }
                         ServerMsg::Pong { .. } => continue,
                         ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
-                        ServerMsg::Joined { room, .. } => self.options.room.clone_from(room),
+                        ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
+                            self.options.room.clone_from(room);
+                        }
                         ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
                         _ => {}
                     }
@@ -278,7 +280,7 @@ impl<C: Connector> Session<C> {
                 }
                 end = &mut *writer => return match end {
                     Ok(end) => Served::WriterEnded(end),
-                    Err(e) => Served::Lost(format!("the writer failed: {e}")),
+                    Err(_) => Served::Lost("the connection's writer stopped unexpectedly".into()),
                 },
                 () = sleep_until(deadline) => {
                     if pinged {
@@ -399,11 +401,27 @@ impl<C: Connector> Session<C> {
                     self.emit(Event::Fatal(reason)).await;
                     return None;
                 }
+                Err(older @ ConnectError::OlderServer { .. }) => {
+                    self.emit(Event::Fatal(older.to_string())).await;
+                    return None;
+                }
                 Err(e) => error = e.to_string(),
             }
             tracing::info!(attempt, %error, "reconnect failed");
         }
         None
+    }
+}
+
+/// Why a connection was lost, in words for the user: a malformed frame is the server's
+/// fault, not a detail of the wire.
+fn lost(error: &CodecError) -> String {
+    match error {
+        CodecError::Io(e) => format!("the connection failed: {e}"),
+        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
+        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
+            "the server sent something this client cannot read".to_owned()
+        }
     }
 }
 

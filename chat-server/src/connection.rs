@@ -20,7 +20,8 @@ use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
 use shared::rate::{self, TokenBucket};
 use shared::{
-    ChatKind, ClientMsg, CodecError, ErrorKind, PROTOCOL_VERSION, ServerCodec, ServerMsg,
+    ChatKind, ClientMsg, CodecError, ErrorKind, OLDEST_VERSION, PROTOCOL_VERSION, ServerCodec,
+    ServerMsg,
 };
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
@@ -31,8 +32,8 @@ use tracing::{debug, info};
 
 use crate::Config;
 use crate::files::{Peer, Transfers};
-use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode};
-use crate::registry::{ClientId, Refusal};
+use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode, encode_answer};
+use crate::registry::{ClientId, Greeting, Refusal, Who};
 use crate::server::Shared;
 
 /// The read buffer starts empty and grows with the frames that arrive...
@@ -124,6 +125,10 @@ struct Connection {
     id: Option<ClientId>,
 }
 
+/// Optional features this server knows and grants when a `Hello4` asks for them. Version
+/// 4 defines none yet; the list is where the next ones go.
+const FEATURES: &[&str] = &[];
+
 /// What the chat loop keeps between events.
 struct ChatState {
     /// Bytes of requests handled since the task last let others run.
@@ -163,27 +168,63 @@ impl Connection {
             Ok(Some(Err(e))) => return Err(Ending::codec(e)),
             Ok(Some(Ok(msg))) => msg,
         };
-        let ClientMsg::Hello {
-            version,
-            nick,
-            room,
-        } = hello
-        else {
-            let text = "log in with a hello first".to_owned();
-            return Err(Ending::refused(
-                ErrorKind::NotLoggedIn,
-                text,
-                "not logged in",
-            ));
+        let (version, features, nick, room) = match hello {
+            ClientMsg::Hello {
+                version: OLDEST_VERSION,
+                nick,
+                room,
+            } => (OLDEST_VERSION, Vec::new(), nick, room),
+            ClientMsg::Hello { version, .. } => {
+                let text = if version > OLDEST_VERSION {
+                    format!(
+                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}; \
+                         a client of version 4 or later says hello with Hello4"
+                    )
+                } else {
+                    format!(
+                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}, \
+                         the client {version}"
+                    )
+                };
+                return Err(Ending::refused(
+                    ErrorKind::VersionMismatch,
+                    text,
+                    "version mismatch",
+                ));
+            }
+            ClientMsg::Hello4 {
+                min_version,
+                max_version,
+                features,
+                nick,
+                room,
+            } => {
+                // The newest version both speak.
+                let Some(version) = (4..=PROTOCOL_VERSION)
+                    .rev()
+                    .find(|v| (min_version..=max_version).contains(v))
+                else {
+                    let text = format!(
+                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}, \
+                         the client {min_version} to {max_version}"
+                    );
+                    return Err(Ending::refused(
+                        ErrorKind::VersionMismatch,
+                        text,
+                        "version mismatch",
+                    ));
+                };
+                (version, granted(features), nick, room)
+            }
+            _ => {
+                let text = "log in first".to_owned();
+                return Err(Ending::refused(
+                    ErrorKind::NotLoggedIn,
+                    text,
+                    "not logged in",
+                ));
+            }
         };
-        if version != PROTOCOL_VERSION {
-            let text = format!("server speaks protocol {PROTOCOL_VERSION}, client {version}");
-            return Err(Ending::refused(
-                ErrorKind::VersionMismatch,
-                text,
-                "version mismatch",
-            ));
-        }
         if let Err(e) = check_nick(&nick) {
             let text = format!("the nick {e}");
             return Err(Ending::refused(
@@ -205,10 +246,15 @@ impl Connection {
                 "invalid room",
             ));
         }
+        let greeting = Greeting {
+            version,
+            features: &features,
+            limits: &self.shared.limits,
+        };
         let id = self
             .shared
             .registry
-            .login(&nick, &room, self.outbox.clone())
+            .login(&nick, &room, self.outbox.clone(), &greeting)
             .map_err(|r| {
                 let reason = match r.kind {
                     ErrorKind::InvalidRoom => "too many rooms",
@@ -216,7 +262,7 @@ impl Connection {
                 };
                 Ending::refused(r.kind, r.text, reason)
             })?;
-        info!(peer = %self.peer, client = id, %nick, %room, "logged in");
+        info!(peer = %self.peer, client = id, %nick, %room, version, "logged in");
         self.id = Some(id);
         Ok(())
     }
@@ -297,6 +343,12 @@ impl Connection {
         // A sign of life, for the keepalive (`Registry::keep_alive`).
         self.outbox
             .heard(self.shared.registry.clock_ms(now.into_std()));
+        // A request with an id is handled as the message it wraps; the id goes with the
+        // answer.
+        let (reply, msg) = match msg {
+            ClientMsg::Request { id, msg } => (Some(id), *msg),
+            msg => (None, msg),
+        };
         state.spent_in_turn += turn_cost(&msg);
         state.said |= matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. });
         let mut wait = Duration::ZERO;
@@ -309,12 +361,12 @@ impl Connection {
         // The rare paths are boxed: their state (timers, disk work) would otherwise enlarge
         // every connection's task for its whole life.
         if !wait.is_zero() {
-            let held = self.throttle_then_handle(id, msg, wait, &mut state.throttled_since);
+            let held = self.throttle_then_handle(id, reply, msg, wait, &mut state.throttled_since);
             return Ok(Some(Box::pin(held)));
         }
-        Ok(match self.handle(id, msg)? {
+        Ok(match self.handle(id, reply, msg)? {
             None => None,
-            Some(file) => Some(Box::pin(self.transfer(id, file))),
+            Some(file) => Some(Box::pin(self.transfer(id, reply, file))),
         })
     }
 
@@ -322,14 +374,15 @@ impl Connection {
     async fn throttle_then_handle(
         &mut self,
         id: ClientId,
+        reply: Option<u32>,
         msg: ClientMsg,
         wait: Duration,
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
         self.throttle(wait, throttled_since).await?;
-        match self.handle(id, msg)? {
+        match self.handle(id, reply, msg)? {
             None => Ok(()),
-            Some(file) => self.transfer(id, file).await,
+            Some(file) => self.transfer(id, reply, file).await,
         }
     }
 
@@ -354,7 +407,8 @@ impl Connection {
                     seconds(config.flood_timeout)
                 );
                 debug!(peer = %self.peer, "rate limited");
-                self.refuse(ErrorKind::RateLimited, text)?;
+                // A warning, not the answer to a request: the request is served later.
+                self.refuse(None, ErrorKind::RateLimited, text)?;
                 now
             }
         };
@@ -372,10 +426,16 @@ impl Connection {
         }
     }
 
-    /// Acts on a message from a logged-in client. `Ok(Some(msg))`: a file message, which
+    /// Acts on a message from a logged-in client; its answer, or the error it causes,
+    /// answers `reply` (the id of its request). `Ok(Some(msg))`: a file message, which
     /// may wait (for the disk, for room in an upload's queue), for
     /// [`Connection::transfer`]. An `Err` ends the connection.
-    fn handle(&mut self, id: ClientId, msg: ClientMsg) -> Result<Option<ClientMsg>, Ending> {
+    fn handle(
+        &mut self,
+        id: ClientId,
+        reply: Option<u32>,
+        msg: ClientMsg,
+    ) -> Result<Option<ClientMsg>, Ending> {
         let registry = &self.shared.registry;
         let done = match msg {
             msg @ (ClientMsg::UploadStart { .. }
@@ -386,43 +446,52 @@ impl Connection {
             | ClientMsg::ListFiles
             | ClientMsg::Download { .. }
             | ClientMsg::DownloadCancel { .. }) => return Ok(Some(msg)),
-            ClientMsg::Hello { .. } => {
-                self.refuse(ErrorKind::AlreadyLoggedIn, "already logged in".into())
-            }
-            ClientMsg::Chat { text } => self.say(id, ChatKind::Say, text),
-            ClientMsg::Action { text } => self.say(id, ChatKind::Action, text),
+            ClientMsg::Hello { .. } | ClientMsg::Hello4 { .. } => self.refuse(
+                reply,
+                ErrorKind::AlreadyLoggedIn,
+                "already logged in".into(),
+            ),
+            // Unwrapped in `on_message`; a second wrapper does not decode.
+            ClientMsg::Request { .. } => Ok(()),
+            ClientMsg::Chat { text } => self.say(id, reply, ChatKind::Say, text),
+            ClientMsg::Action { text } => self.say(id, reply, ChatKind::Action, text),
             // A name no one can have is not looked up, nor repeated in the answer.
             ClientMsg::Private { to, .. } if check_nick(&to).is_err() => self.refuse(
+                reply,
                 ErrorKind::NoSuchNick,
                 "no one can have the nick given".into(),
             ),
             ClientMsg::Private { to, text } => match check_text(&text) {
-                Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                 Ok(false) => Ok(()),
-                Ok(true) => match registry.private(id, &to, text) {
-                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                Ok(true) => match registry.private(id, &to, text, reply) {
+                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                     Ok(()) => Ok(()),
                 },
             },
             ClientMsg::Join { room } => match check_room(&room) {
-                Err(e) => self.refuse(ErrorKind::InvalidRoom, format!("the room name {e}")),
-                Ok(()) => match registry.join(id, &room) {
-                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                Err(e) => self.refuse(reply, ErrorKind::InvalidRoom, format!("the room name {e}")),
+                Ok(()) => match registry.join(id, &room, reply) {
+                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                     Ok(()) => Ok(()),
                 },
             },
             ClientMsg::Nick { nick } => match check_nick(&nick) {
-                Err(e) => self.refuse(ErrorKind::InvalidNick, format!("the nick {e}")),
-                Ok(()) => match registry.rename(id, &nick) {
-                    Err(refusal) => self.refuse(refusal.kind, refusal.text),
+                Err(e) => self.refuse(reply, ErrorKind::InvalidNick, format!("the nick {e}")),
+                Ok(()) => match registry.rename(id, &nick, reply) {
+                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                     Ok(()) => Ok(()),
                 },
             },
             ClientMsg::Who => {
-                registry.who(id);
+                registry.who(id, Who::Plain, reply);
                 Ok(())
             }
-            ClientMsg::Ping { token } => self.send(&ServerMsg::Pong { token }),
+            ClientMsg::WhoPage { after } => {
+                registry.who(id, Who::After(&after), reply);
+                Ok(())
+            }
+            ClientMsg::Ping { token } => self.send(reply, &ServerMsg::Pong { token }),
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
@@ -431,7 +500,12 @@ impl Connection {
     }
 
     /// Hands a file message to this connection's transfers and sends the answer.
-    async fn transfer(&mut self, id: ClientId, msg: ClientMsg) -> Result<(), Ending> {
+    async fn transfer(
+        &mut self,
+        id: ClientId,
+        reply: Option<u32>,
+        msg: ClientMsg,
+    ) -> Result<(), Ending> {
         let peer = Peer {
             shared: &self.shared,
             id,
@@ -445,7 +519,7 @@ impl Connection {
         // that no upload is left half set up.
         let mut stopped = None;
         let answer = {
-            let handling = transfers.handle(peer, msg);
+            let handling = transfers.handle(peer, reply, msg);
             tokio::pin!(handling);
             loop {
                 tokio::select! {
@@ -458,30 +532,37 @@ impl Connection {
             return Err(Ending::stopped(stopped, &self.shared.config));
         }
         match answer {
-            Some(answer) => self.send(&answer),
+            Some(answer) => self.send(reply, &answer),
             None => Ok(()),
         }
     }
 
-    fn say(&self, id: ClientId, kind: ChatKind, text: String) -> Result<(), Ending> {
+    fn say(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        kind: ChatKind,
+        text: String,
+    ) -> Result<(), Ending> {
         match check_text(&text) {
-            Err(refusal) => self.refuse(refusal.kind, refusal.text),
+            Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.shared.registry.say(id, kind, text);
+                self.shared.registry.say(id, kind, text, reply);
                 Ok(())
             }
         }
     }
 
-    /// Tells the client that a request failed; the connection stays open.
-    fn refuse(&self, kind: ErrorKind, text: String) -> Result<(), Ending> {
-        self.send(&ServerMsg::Error { kind, text })
+    /// Tells the client that a request (with the id `reply`, if it had one) failed; the
+    /// connection stays open.
+    fn refuse(&self, reply: Option<u32>, kind: ErrorKind, text: String) -> Result<(), Ending> {
+        self.send(reply, &ServerMsg::Error { kind, text })
     }
 
-    /// Queues an answer for this client only.
-    fn send(&self, msg: &ServerMsg) -> Result<(), Ending> {
-        match self.outbox.push(&encode(msg)) {
+    /// Queues an answer for this client only, to the request `reply` if it had an id.
+    fn send(&self, reply: Option<u32>, msg: &ServerMsg) -> Result<(), Ending> {
+        match self.outbox.push(&encode_answer(reply, msg)) {
             Ok(()) => Ok(()),
             Err(PushError::Full) => Err(Ending::slow_consumer()),
             Err(PushError::Closed) => Err(Ending::writer_gone()),
@@ -543,6 +624,17 @@ impl Connection {
         drop(outbox);
         drop(frames);
     }
+}
+
+/// The features of a hello that this server has: each once, in the hello's order.
+fn granted(asked: Vec<String>) -> Vec<String> {
+    let mut granted: Vec<String> = Vec::new();
+    for feature in asked {
+        if FEATURES.contains(&feature.as_str()) && !granted.contains(&feature) {
+            granted.push(feature);
+        }
+    }
+    granted
 }
 
 /// Checks a chat, action or private text. `Ok(false)`: the text is empty and is ignored,
@@ -611,20 +703,25 @@ impl Ending {
         }
     }
 
+    /// A frame that could not be read. The client is told why in words, the room that
+    /// it left with no protocol detail.
     fn codec(error: CodecError) -> Self {
-        let text = error.to_string();
         match error {
-            CodecError::FrameTooLarge { .. } => {
-                Self::refused(ErrorKind::FrameTooLarge, text, "frame too large")
-            }
-            CodecError::Malformed(_) => {
-                Self::refused(ErrorKind::MalformedFrame, text, "malformed frame")
-            }
+            CodecError::FrameTooLarge { len, max } => Self::refused(
+                ErrorKind::FrameTooLarge,
+                format!("the server could not read a message of {len} bytes: {max} at most"),
+                "sent a message too large",
+            ),
+            CodecError::Malformed(why) => Self::refused(
+                ErrorKind::MalformedFrame,
+                format!("the server could not read a message: {why}"),
+                "sent a malformed message",
+            ),
             // The peer closed its sending side mid-frame; it may still read.
             CodecError::Truncated { .. } => Self::refused(
                 ErrorKind::MalformedFrame,
-                text,
-                "connection closed in the middle of a frame",
+                "the connection closed in the middle of a message".to_owned(),
+                "connection lost",
             ),
             CodecError::Io(_) => Self::quiet("connection lost"),
         }
@@ -699,11 +796,11 @@ mod tests {
     async fn the_connection_task_stays_small() {
         let data = tempfile::tempdir().unwrap();
         let config = crate::Config::default();
-        let shared = Arc::new(Shared {
-            files: crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
-            registry: crate::registry::Registry::default(),
+        let shared = Arc::new(Shared::new(
             config,
-        });
+            crate::registry::Registry::default(),
+            crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (client, accepted) = tokio::join!(
             TcpStream::connect(listener.local_addr().unwrap()),
@@ -758,8 +855,17 @@ mod tests {
                 ..
             })
         ));
-        let ending = Ending::codec(CodecError::Malformed("bad tag".into()));
-        assert_eq!(ending.reason, "malformed frame");
+        let ending = Ending::codec(CodecError::Malformed("it ends too early".into()));
+        assert_eq!(ending.reason, "sent a malformed message");
+        let Some(ServerMsg::Error { text, .. }) = last_frame(&ending) else {
+            panic!("an error frame");
+        };
+        assert_eq!(
+            text,
+            "the server could not read a message: it ends too early"
+        );
+        let ending = Ending::codec(CodecError::Truncated { buffered: 3 });
+        assert_eq!(ending.reason, "connection lost");
         let ending = Ending::codec(CodecError::Io(std::io::ErrorKind::ConnectionReset.into()));
         assert!(ending.last_frame.is_none());
     }

@@ -12,7 +12,10 @@
 //!   and the writer that drains them (polled by the connection's task), chat first,
 //!   batching what is queued into one write.
 //! - `registry`: who is connected under which nick in which room, behind one
-//!   `std::sync::Mutex` never held across an `.await`; stamping and delivery.
+//!   `std::sync::Mutex` never held across an `.await`; stamping and delivery, each room
+//!   message encoded once per protocol version present in its room.
+//! - `sequences`: message ids and the rooms' sequence numbers, the seam behind which a
+//!   stored history will keep them.
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane. File names are
@@ -41,6 +44,7 @@ mod connection;
 pub mod files;
 mod outbound;
 mod registry;
+mod sequences;
 mod server;
 
 pub use config::Config;

@@ -24,6 +24,7 @@
 //! when the chat queue is empty, so chat is never held back by a download, and downloads
 //! wait for room in it (they do not count as a slow consumer).
 
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
@@ -34,7 +35,7 @@ use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
 use serde::Serialize;
-use shared::{ErrorKind, ServerMsg, encode_frame};
+use shared::{AsVersion3, ErrorKind, ReplyTo, ServerMsg, encode_frame};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
@@ -55,15 +56,59 @@ const FILE_LANE_FRAMES: usize = 4;
 /// thousands of long names, say). The failure is logged and the client gets an `Internal`
 /// error in its place, so that it is not left waiting for an answer.
 pub(crate) fn encode(msg: &impl Serialize) -> Bytes {
-    encode_frame(msg).unwrap_or_else(|e| {
+    encode_answer(None, msg)
+}
+
+/// Encodes `msg` as the answer to the request `reply` (wrapped in a `Reply` with its id),
+/// or as itself when the request had no id. What [`encode`] says of a failure holds, and
+/// the `Internal` error in its place carries the id too.
+pub(crate) fn encode_answer(reply: Option<u32>, msg: &impl Serialize) -> Bytes {
+    let encoded = match reply {
+        Some(id) => encode_frame(&ReplyTo { id, msg }),
+        None => encode_frame(msg),
+    };
+    encoded.unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not encode a frame");
         let fallback = ServerMsg::Error {
             kind: ErrorKind::Internal,
             text: "the server could not encode its answer".into(),
         };
         // Cannot fail: the fallback is a few bytes. An empty frame would write nothing.
-        encode_frame(&fallback).unwrap_or_default()
+        match reply {
+            Some(id) => encode_frame(&ReplyTo { id, msg: &fallback }),
+            None => encode_frame(&fallback),
+        }
+        .unwrap_or_default()
     })
+}
+
+/// A room message ([`ServerMsg::Room`]), encoded for each protocol version the first time
+/// a member of that version needs it: a broadcast encodes once per version present in the
+/// room, never once per member.
+#[derive(Debug)]
+pub(crate) struct RoomFrames<'a> {
+    msg: &'a ServerMsg,
+    version_3: OnceCell<Bytes>,
+    version_4: OnceCell<Bytes>,
+}
+
+impl<'a> RoomFrames<'a> {
+    pub(crate) fn new(msg: &'a ServerMsg) -> Self {
+        Self {
+            msg,
+            version_3: OnceCell::new(),
+            version_4: OnceCell::new(),
+        }
+    }
+
+    /// The frame for a client that speaks `version`.
+    pub(crate) fn for_version(&self, version: u16) -> &Bytes {
+        if version >= 4 {
+            self.version_4.get_or_init(|| encode(self.msg))
+        } else {
+            self.version_3.get_or_init(|| encode(&AsVersion3(self.msg)))
+        }
+    }
 }
 
 /// State shared by the producers of one connection and its writer.
@@ -102,6 +147,10 @@ struct Queue {
     closed: bool,
     /// Why the connection should end, once told (see [`Stopped`]).
     stop: Option<Stop>,
+    /// The protocol version the client speaks, once logged in: which frame of a room
+    /// message it gets ([`Outbox::push_room`]). Kept here, beside the flags, where it
+    /// costs a connection no memory.
+    speaks: u16,
 }
 
 /// Why a connection is told to end through its queue.
@@ -264,7 +313,27 @@ pub(crate) enum PushError {
 impl Outbox {
     /// Appends an encoded `frame` without waiting. A frame is queued whole or not at all.
     pub(crate) fn push(&self, frame: &Bytes) -> Result<(), PushError> {
-        let mut queue = self.shared.lock();
+        Self::push_locked(self.shared.lock(), frame)
+    }
+
+    /// Appends the frame of a room message for the version the client speaks.
+    pub(crate) fn push_room(&self, frames: &RoomFrames<'_>) -> Result<(), PushError> {
+        let queue = self.shared.lock();
+        let frame = frames.for_version(queue.speaks);
+        Self::push_locked(queue, frame)
+    }
+
+    /// Records the protocol version the client speaks, before it enters a room.
+    pub(crate) fn set_speaks(&self, version: u16) {
+        self.shared.lock().speaks = version;
+    }
+
+    /// The protocol version the client speaks (the oldest served until it logs in).
+    pub(crate) fn speaks(&self) -> u16 {
+        self.shared.lock().speaks
+    }
+
+    fn push_locked(mut queue: MutexGuard<'_, Queue>, frame: &Bytes) -> Result<(), PushError> {
         if queue.closed {
             return Err(PushError::Closed);
         }
@@ -388,6 +457,7 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
                 writer: None,
                 closed: false,
                 stop: None,
+                speaks: shared::OLDEST_VERSION,
             }),
             heard: AtomicU64::new(0),
             room: OnceLock::new(),
@@ -544,6 +614,46 @@ mod tests {
     use tokio::sync::oneshot;
 
     use super::*;
+
+    /// Every connection holds one of these (behind an `Arc`, whose counts add 16 bytes):
+    /// 128 bytes in all, one small allocation. A change that makes it larger should be a
+    /// choice, made here.
+    #[test]
+    fn the_shared_state_of_a_queue_stays_small() {
+        let size = std::mem::size_of::<Shared>();
+        assert!(
+            size + 16 <= 128,
+            "the queue's shared state grew to {size} bytes"
+        );
+    }
+
+    /// A room message encoded for each version on first need, once.
+    #[test]
+    fn room_frames_encode_once_per_version() {
+        let msg = ServerMsg::Room {
+            id: 7,
+            seq: 3,
+            time_ms: 1,
+            room: "lobby".into(),
+            event: shared::RoomEvent::Joined { nick: "ann".into() },
+        };
+        let frames = RoomFrames::new(&msg);
+        let v4 = frames.for_version(4).clone();
+        assert_eq!(v4, encode(&msg));
+        assert_eq!(
+            frames.for_version(4).as_ptr(),
+            v4.as_ptr(),
+            "not encoded again"
+        );
+        assert_eq!(frames.for_version(3), &encode(&AsVersion3(&msg)));
+        let old = queue(1024);
+        let new = queue(1024);
+        new.set_speaks(4);
+        old.push_room(&frames).unwrap();
+        new.push_room(&frames).unwrap();
+        assert_eq!(old.take_now(), encode(&AsVersion3(&msg)));
+        assert_eq!(new.take_now(), v4);
+    }
 
     /// A connected pair on loopback: the client end, and the server's halves.
     async fn sockets() -> (TcpStream, OwnedReadHalf, OwnedWriteHalf) {

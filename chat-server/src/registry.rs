@@ -3,8 +3,12 @@
 //! One [`std::sync::Mutex`] guards everything. It is never held across an `.await`: every
 //! operation looks things up, stamps and encodes the message, and pushes it into the
 //! members' queues without waiting ([`Outbox::push`]). Stamping and queueing under the same
-//! lock is what gives every member of a room the same order of messages, with ids that
-//! increase in that order.
+//! lock is what gives every member of a room the same order of messages, with ids and
+//! sequence numbers that increase in that order.
+//!
+//! A room message is encoded once for each protocol version present in its room
+//! ([`RoomFrames`]), and its sender's copy, when the sender asked with a request id, is
+//! that frame wrapped in a reply ([`shared::wrap_reply`]): never once per member.
 //!
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
 //! its queue is cut ([`Outbox::cut`]), which ends its connection.
@@ -21,13 +25,16 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use shared::limits::MEMBER_PAGE;
 use shared::{
-    ChatKind, ErrorKind, MemberList, MemberListAnswer, PROTOCOL_VERSION, RoomEvent, ServerMsg,
+    ChatKind, ErrorKind, FileInfo, Limits, MemberList, MemberListAnswer, RoomEvent, ServerMsg,
+    wrap_reply,
 };
 
 use shared::names;
 
-use crate::outbound::{Outbox, PushError, encode};
+use crate::outbound::{Outbox, PushError, RoomFrames, encode, encode_answer};
+use crate::sequences::{RoomSeq, Sequences};
 
 /// Identifies a logged-in connection for as long as the server runs (never reused).
 pub(crate) type ClientId = u64;
@@ -49,6 +56,17 @@ pub(crate) struct Whereabouts {
     pub(crate) room_key: String,
 }
 
+/// What the handshake settled, for the welcome.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Greeting<'a> {
+    /// The protocol version the client speaks from now on.
+    pub(crate) version: u16,
+    /// The optional features granted (version 4).
+    pub(crate) features: &'a [String],
+    /// The server's limits (version 4).
+    pub(crate) limits: &'a Limits,
+}
+
 /// The server's view of every logged-in client and every room.
 #[derive(Debug)]
 pub(crate) struct Registry {
@@ -67,8 +85,8 @@ impl Default for Registry {
 #[derive(Debug, Default)]
 struct Inner {
     next_client: ClientId,
-    /// Last message id handed out; ids start at 1.
-    last_message: u64,
+    /// Message ids and the rooms' sequence numbers.
+    sequences: Sequences,
     /// Last keepalive ping token handed out.
     last_ping: u64,
     /// Set once the server shuts down: from then on nothing is delivered, so that the
@@ -106,6 +124,8 @@ struct Room {
     /// read off in order instead of sorted at every join. A list, not a map: a broadcast
     /// walks it front to back, and it costs 16 bytes per member.
     members: Vec<(ClientId, Outbox)>,
+    /// The room's sequence numbers.
+    seq: RoomSeq,
 }
 
 impl Room {
@@ -116,6 +136,38 @@ impl Room {
             self.members.remove(at);
         }
     }
+}
+
+/// Who in a room does not get one of its messages.
+#[derive(Debug, Clone, Copy)]
+enum Except {
+    Nobody,
+    /// The member who enters: its welcome or `Joined` names the message's sequence
+    /// number instead.
+    Entering(ClientId),
+    /// The member who renamed itself, if it speaks version 3, which told no client of its
+    /// own rename. A version 4 client gets the room's message too, or it would see a gap.
+    RenamedInVersion3(ClientId),
+}
+
+impl Except {
+    fn skips(self, member: ClientId, outbox: &Outbox) -> bool {
+        match self {
+            Except::Nobody => false,
+            Except::Entering(id) => id == member,
+            Except::RenamedInVersion3(id) => id == member && outbox.speaks() < 4,
+        }
+    }
+}
+
+/// Which member list a client asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    /// `Who`: the whole list in version 3 (its first [`MEMBER_PAGE`] names), the first
+    /// page in version 4.
+    Plain,
+    /// `WhoPage`: the page of names after this one.
+    After(&'a str),
 }
 
 impl Registry {
@@ -131,12 +183,14 @@ impl Registry {
     }
 
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
-    /// empty): queues its `Welcome` and tells the room's other members.
+    /// empty), speaking the greeting's version from now on: queues its welcome and tells
+    /// the room's other members.
     pub(crate) fn login(
         &self,
         nick: &str,
         room: &str,
         outbox: Outbox,
+        greeting: &Greeting<'_>,
     ) -> Result<ClientId, Refusal> {
         self.with(|inner| {
             let key = names::fold(nick);
@@ -155,6 +209,8 @@ impl Registry {
                 outbox.shut_down();
             }
             outbox.heard(self.clock_ms(Instant::now()));
+            // Its queue knows the version, which decides the frames it gets.
+            outbox.set_speaks(greeting.version);
             let client = Client {
                 nick: nick.to_owned(),
                 room: room_key.clone(),
@@ -163,44 +219,61 @@ impl Registry {
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, room);
 
-            // The welcome is queued before the room can send this client anything else.
-            let welcome = MemberListAnswer::Welcome {
-                version: PROTOCOL_VERSION,
-                nick,
-            };
-            let welcome = inner.member_list(&room_key, welcome);
-            inner.send(id, welcome);
+            // Stamped first, so that the welcome names the notice's sequence number; the
+            // welcome is queued before the room can send this client anything else.
             let joined = RoomEvent::Joined {
                 nick: nick.to_owned(),
             };
-            inner.notify(&room_key, Some(id), joined);
+            let notice = inner.stamp(&room_key, joined);
+            let welcome = if greeting.version >= 4 {
+                MemberListAnswer::Welcome4 {
+                    version: greeting.version,
+                    features: greeting.features,
+                    limits: greeting.limits,
+                    nick,
+                    seq: inner.last_seq(&room_key),
+                }
+            } else {
+                MemberListAnswer::Welcome {
+                    version: greeting.version,
+                    nick,
+                }
+            };
+            let welcome = inner.member_list(&room_key, welcome, "", None);
+            inner.send(id, welcome);
+            if let Some(notice) = notice {
+                inner.broadcast(&room_key, Except::Entering(id), &notice, None);
+            }
             Ok(id)
         })
     }
 
     /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of the
-    /// sender's room, the sender included: its client shows its own line from this echo.
-    pub(crate) fn say(&self, id: ClientId, kind: ChatKind, text: String) {
+    /// sender's room, the sender included: its client shows its own line from this echo,
+    /// which answers the request `reply` if it had an id.
+    pub(crate) fn say(&self, id: ClientId, kind: ChatKind, text: String, reply: Option<u32>) {
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return;
             };
             let (room_key, from) = (client.room.clone(), client.nick.clone());
-            let msg = ServerMsg::Chat {
-                id: inner.next_message_id(),
-                time_ms: now_ms(),
-                room: inner.room_name(&room_key),
-                from,
-                kind,
-                text,
-            };
-            inner.broadcast(&room_key, None, &encode(&msg));
+            let said = RoomEvent::Said { from, kind, text };
+            if let Some(msg) = inner.stamp(&room_key, said) {
+                inner.broadcast(&room_key, Except::Nobody, &msg, reply.map(|r| (id, r)));
+            }
         });
     }
 
     /// Sends a private message to the client called `to` (any case, any look-alike
-    /// spelling: only one such nick can be connected) and echoes it to its sender.
-    pub(crate) fn private(&self, id: ClientId, to: &str, text: String) -> Result<(), Refusal> {
+    /// spelling: only one such nick can be connected) and echoes it to its sender, as the
+    /// answer to `reply`.
+    pub(crate) fn private(
+        &self,
+        id: ClientId,
+        to: &str,
+        text: String,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
         self.with(|inner| {
             let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
                 return Ok(());
@@ -219,7 +292,7 @@ impl Registry {
                 });
             };
             let msg = ServerMsg::Private {
-                id: inner.next_message_id(),
+                id: inner.sequences.next_id(),
                 time_ms: now_ms(),
                 from,
                 to,
@@ -229,16 +302,20 @@ impl Registry {
             if target != id {
                 inner.send(target, frame.clone());
             }
-            inner.send(id, frame);
+            let echo = match reply {
+                Some(r) => wrap_reply(r, &frame).unwrap_or(frame),
+                None => frame,
+            };
+            inner.send(id, echo);
             Ok(())
         })
     }
 
     /// Moves a client to `room` (already checked): the old room is told it left, the new
-    /// room that it joined, and the client gets `Joined` with the new room's members.
-    /// Joining the room one is in only answers `Joined`. A new room beyond the maximum
-    /// number of rooms is refused, and the client stays where it is.
-    pub(crate) fn join(&self, id: ClientId, room: &str) -> Result<(), Refusal> {
+    /// room that it joined, and the client gets `Joined` with the new room's members, as
+    /// the answer to `reply`. Joining the room one is in only answers `Joined`. A new room
+    /// beyond the maximum number of rooms is refused, and the client stays where it is.
+    pub(crate) fn join(&self, id: ClientId, room: &str, reply: Option<u32>) -> Result<(), Refusal> {
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
@@ -256,6 +333,7 @@ impl Registry {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
+            let version = client.outbox.speaks();
             if new_key != client.room {
                 let old_key = std::mem::replace(&mut client.room, new_key.clone());
                 let nick = client.nick.clone();
@@ -267,9 +345,16 @@ impl Registry {
                     .to_owned();
                 inner.exit(id, &old_key, format!("moved to {new_name}"));
                 inner.enter(id, &new_key, room);
-                inner.notify(&new_key, Some(id), RoomEvent::Joined { nick });
+                inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
             }
-            let joined = inner.member_list(&new_key, MemberListAnswer::Joined);
+            let answer = if version >= 4 {
+                MemberListAnswer::Joined4 {
+                    seq: inner.last_seq(&new_key),
+                }
+            } else {
+                MemberListAnswer::Joined
+            };
+            let joined = inner.member_list(&new_key, answer, "", reply);
             inner.send(id, joined);
             Ok(())
         })
@@ -277,7 +362,12 @@ impl Registry {
 
     /// Renames a client to `nick` (already checked). Changing only the case (or the look
     /// alike spelling) of one's own nick is allowed; taking someone else's is not.
-    pub(crate) fn rename(&self, id: ClientId, nick: &str) -> Result<(), Refusal> {
+    pub(crate) fn rename(
+        &self,
+        id: ClientId,
+        nick: &str,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
         self.with(|inner| {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
@@ -301,24 +391,29 @@ impl Registry {
                     old,
                     new: nick.to_owned(),
                 };
-                inner.notify(&room_key, Some(id), renamed);
+                inner.notify(&room_key, Except::RenamedInVersion3(id), renamed);
             }
             let changed = ServerMsg::NickChanged {
                 nick: nick.to_owned(),
             };
-            inner.send(id, encode(&changed));
+            inner.send(id, encode_answer(reply, &changed));
             Ok(())
         })
     }
 
-    /// Answers a client's `Who` with the members of its room.
-    pub(crate) fn who(&self, id: ClientId) {
+    /// Answers a client's `Who` or `WhoPage` with the members of its room.
+    pub(crate) fn who(&self, id: ClientId, who: Who<'_>, reply: Option<u32>) {
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return;
             };
             let room_key = client.room.clone();
-            let members = inner.member_list(&room_key, MemberListAnswer::Members);
+            let (answer, after) = match who {
+                Who::Plain if client.outbox.speaks() < 4 => (MemberListAnswer::Members, ""),
+                Who::Plain => (MemberListAnswer::Members4, ""),
+                Who::After(after) => (MemberListAnswer::Members4, after),
+            };
+            let members = inner.member_list(&room_key, answer, after, reply);
             inner.send(id, members);
         });
     }
@@ -334,10 +429,14 @@ impl Registry {
         })
     }
 
-    /// Sends an encoded frame (a file offer) to every member of the room whose key is
-    /// `room_key`, if it has any.
-    pub(crate) fn offer(&self, room_key: &str, frame: &Bytes) {
-        self.with(|inner| inner.broadcast(room_key, None, frame));
+    /// Tells every member of the room whose key is `room_key`, if it has any, that
+    /// `file` was shared there.
+    pub(crate) fn offer(&self, room_key: &str, file: FileInfo) {
+        self.with(|inner| {
+            if let Some(msg) = inner.stamp(room_key, RoomEvent::Shared { file }) {
+                inner.broadcast(room_key, Except::Nobody, &msg, None);
+            }
+        });
     }
 
     /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
@@ -345,7 +444,6 @@ impl Registry {
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
     }
-
     /// Stops all delivery, for shutdown: every client is about to be told `Shutdown` by
     /// its own connection, and nothing may follow that.
     /// Every connection learns it through its queue ([`Outbox::shut_down`]).
@@ -437,11 +535,6 @@ impl Inner {
         })
     }
 
-    fn next_message_id(&mut self) -> u64 {
-        self.last_message += 1;
-        self.last_message
-    }
-
     /// Display name of a room; empty if it does not exist (cannot happen for a client's
     /// own room, which exists while the client is in it).
     fn room_name(&self, key: &str) -> String {
@@ -451,27 +544,68 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// `answer` with the room's name and its members' nicks, sorted case-insensitively,
-    /// encoded. The nicks are borrowed, not copied: a join storm in a room of thousands
-    /// would otherwise copy every nick (and a folded copy for sorting) at each join.
-    fn member_list(&self, key: &str, answer: MemberListAnswer<'_>) -> Bytes {
+    /// `answer` with the room's name and a page of its members' nicks, sorted
+    /// case-insensitively: the first [`MEMBER_PAGE`] after `after` (from the first if it is
+    /// empty), encoded as the answer to `reply`. The nicks are borrowed, not copied: a join
+    /// storm in a room of thousands would otherwise copy every nick at each join.
+    fn member_list(
+        &self,
+        key: &str,
+        answer: MemberListAnswer<'_>,
+        after: &str,
+        reply: Option<u32>,
+    ) -> Bytes {
         let Some(room) = self.rooms.get(key) else {
-            return encode(&MemberList {
+            let list = MemberList {
                 answer,
                 room: "",
                 members: &[],
-            });
+                total: 0,
+                more: false,
+            };
+            return encode_answer(reply, &list);
         };
-        let nicks: Vec<&str> = room
-            .members
+        let nick = |id: &ClientId| self.clients.get(id).map(|c| c.nick.as_str());
+        // The list is sorted by the same order, so the page starts after a binary search.
+        let start = if after.is_empty() {
+            0
+        } else {
+            room.members.partition_point(|(id, _)| {
+                nick(id).is_some_and(|n| names::cmp_members(n, after).is_le())
+            })
+        };
+        let page: Vec<&str> = room.members[start..]
             .iter()
-            .filter_map(|(id, _)| self.clients.get(id))
-            .map(|c| c.nick.as_str())
+            .filter_map(|(id, _)| nick(id))
+            .take(MEMBER_PAGE)
             .collect();
-        encode(&MemberList {
+        let list = MemberList {
             answer,
             room: &room.name,
-            members: &nicks,
+            members: &page,
+            total: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            more: start + page.len() < room.members.len(),
+        };
+        encode_answer(reply, &list)
+    }
+
+    /// The latest sequence number of the room `key`; 0 if it does not exist (cannot
+    /// happen for a client's own room).
+    fn last_seq(&self, key: &str) -> u64 {
+        self.rooms.get(key).map_or(0, |r| r.seq.last())
+    }
+
+    /// Stamps `event` as the next message of the room `key`, with an id and the room's
+    /// next sequence number; `None` if the room does not exist.
+    fn stamp(&mut self, key: &str, event: RoomEvent) -> Option<ServerMsg> {
+        let room = self.rooms.get_mut(key)?;
+        let (id, seq) = self.sequences.next_in(&mut room.seq);
+        Some(ServerMsg::Room {
+            id,
+            seq,
+            time_ms: now_ms(),
+            room: room.name.clone(),
+            event,
         })
     }
 
@@ -482,6 +616,7 @@ impl Inner {
             let room = Room {
                 name: name.to_owned(),
                 members: Vec::new(),
+                seq: self.sequences.open_room(key),
             };
             self.rooms.insert(key.to_owned(), room);
             self.room_looks
@@ -522,7 +657,7 @@ impl Inner {
         let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
             return;
         };
-        self.notify(key, None, RoomEvent::Left { nick, reason });
+        self.notify(key, Except::Nobody, RoomEvent::Left { nick, reason });
     }
 
     /// Removes a client entirely, telling its room. Returns it if it was there.
@@ -550,27 +685,45 @@ impl Inner {
         }
     }
 
-    /// Tells a room's members (except `except`) about an event.
-    fn notify(&mut self, key: &str, except: Option<ClientId>, event: RoomEvent) {
-        let notice = ServerMsg::Notice {
-            time_ms: now_ms(),
-            room: self.room_name(key),
-            event,
-        };
-        self.broadcast(key, except, &encode(&notice));
+    /// Tells a room's members (but `except`) about an event.
+    fn notify(&mut self, key: &str, except: Except, event: RoomEvent) {
+        if let Some(notice) = self.stamp(key, event) {
+            self.broadcast(key, except, &notice, None);
+        }
     }
 
-    /// Queues one encoded frame for every member of a room (except `except`); the frame is
-    /// shared, not copied.
-    fn broadcast(&mut self, key: &str, except: Option<ClientId>, frame: &Bytes) {
+    /// Queues a room message for every member of a room (but `except`), encoded once
+    /// per protocol version present and shared, not copied. `echo`: the sender and the id
+    /// of its request, whose copy is that frame wrapped in a reply.
+    fn broadcast(
+        &mut self,
+        key: &str,
+        except: Except,
+        msg: &ServerMsg,
+        echo: Option<(ClientId, u32)>,
+    ) {
         if self.closing {
             return;
         }
         let Some(room) = self.rooms.get(key) else {
             return;
         };
+        let frames = RoomFrames::new(msg);
+        let echo = echo.and_then(|(sender, reply)| {
+            let version = self.clients.get(&sender)?.outbox.speaks();
+            let frame = frames.for_version(version);
+            Some((
+                sender,
+                wrap_reply(reply, frame).unwrap_or_else(|_| frame.clone()),
+            ))
+        });
         for &(id, ref outbox) in &room.members {
-            if Some(id) != except && outbox.push(frame) == Err(PushError::Full) {
+            let pushed = match &echo {
+                _ if except.skips(id, outbox) => continue,
+                Some((sender, frame)) if *sender == id => outbox.push(frame),
+                _ => outbox.push_room(&frames),
+            };
+            if pushed == Err(PushError::Full) {
                 self.slow.push(id);
             }
         }
@@ -612,6 +765,7 @@ mod tests {
     use crate::outbound::queue;
     use bytes::BytesMut;
     use shared::ClientCodec;
+    use shared::limits::MEMBER_PAGE;
     use tokio_util::codec::Decoder;
 
     /// A logged-in client whose queue the test reads directly.
@@ -634,14 +788,52 @@ mod tests {
         }
     }
 
-    fn login(reg: &Registry, nick: &str, room: &str, limit_bytes: usize) -> Probe {
+    fn limits() -> Limits {
+        Limits {
+            max_frame: 1 << 20,
+            max_text: 4096,
+            member_page: MEMBER_PAGE as u32,
+            msg_rate: 10,
+            msg_burst: 20,
+            max_file_size: 1 << 30,
+        }
+    }
+
+    /// Logs a client in speaking `version`.
+    fn login_as(
+        reg: &Registry,
+        version: u16,
+        nick: &str,
+        room: &str,
+        limit_bytes: usize,
+    ) -> Result<Probe, Refusal> {
         let outbox = queue(limit_bytes);
-        let id = reg.login(nick, room, outbox.clone()).unwrap();
-        Probe {
+        let limits = limits();
+        let greeting = Greeting {
+            version,
+            features: &[],
+            limits: &limits,
+        };
+        let id = reg.login(nick, room, outbox.clone(), &greeting)?;
+        Ok(Probe {
             id,
             outbox,
             read: BytesMut::new(),
-        }
+        })
+    }
+
+    /// A version 3 client: the registry's first tests predate version 4 and hold for it
+    /// unchanged.
+    fn login(reg: &Registry, nick: &str, room: &str, limit_bytes: usize) -> Probe {
+        login_as(reg, 3, nick, room, limit_bytes).unwrap()
+    }
+
+    fn login4(reg: &Registry, nick: &str, room: &str) -> Probe {
+        login_as(reg, 4, nick, room, 1 << 20).unwrap()
+    }
+
+    fn refused_login(reg: &Registry, nick: &str, room: &str) -> Refusal {
+        login_as(reg, 3, nick, room, 8).err().expect("refused")
     }
 
     #[tokio::test]
@@ -701,14 +893,14 @@ mod tests {
         let _dora = login(&reg, "dora", "LOBBY", 1 << 16);
         let _ada = login(&reg, "ada", "lobby", 1 << 16);
         let who = |probe: &mut Probe| {
-            reg.who(probe.id);
+            reg.who(probe.id, Who::Plain, None);
             match probe.drain().pop() {
                 Some(ServerMsg::Members { members, .. }) => members,
                 other => panic!("expected the members, got {other:?}"),
             }
         };
         assert_eq!(who(&mut ann), ["ada", "Bob", "carl", "dora"]);
-        reg.rename(bob.id, "eve").unwrap();
+        reg.rename(bob.id, "eve", None).unwrap();
         assert_eq!(who(&mut ann), ["ada", "carl", "dora", "eve"]);
         assert!(reg.leave(bob.id, "bye"));
         assert_eq!(who(&mut ann), ["ada", "carl", "dora"]);
@@ -718,8 +910,7 @@ mod tests {
     async fn nicks_are_unique_ignoring_case() {
         let reg = Registry::default();
         let _bob = login(&reg, "bob", "lobby", 4096);
-        let outbox = queue(8);
-        let refused = reg.login("BOB", "other", outbox).unwrap_err();
+        let refused = refused_login(&reg, "BOB", "other");
         assert_eq!(refused.kind, ErrorKind::NickTaken);
     }
 
@@ -734,7 +925,7 @@ mod tests {
         assert_eq!(room, "Dev");
         assert_eq!(members, ["a", "b"]);
         a.drain();
-        reg.say(a.id, ChatKind::Say, "hi".into());
+        reg.say(a.id, ChatKind::Say, "hi".into(), None);
         assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
     }
 
@@ -758,14 +949,14 @@ mod tests {
             assert_eq!(room, "lobby", "{spelling:?}");
         }
         assert_eq!(reg.lock().rooms.len(), 1);
-        reg.say(first.id, ChatKind::Say, "one room".into());
+        reg.say(first.id, ChatKind::Say, "one room".into(), None);
         let heard = first.drain();
         assert!(
             matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
             "{heard:?}"
         );
         // Moving there by a look-alike spelling is moving nowhere.
-        reg.join(first.id, "\u{FF4C}obby").unwrap();
+        reg.join(first.id, "\u{FF4C}obby", None).unwrap();
         assert!(matches!(
             first.drain().as_slice(),
             [ServerMsg::Joined { room, .. }] if room == "lobby"
@@ -773,7 +964,7 @@ mod tests {
         // Another name is another room, and a room that closes takes its keys along.
         let other = login(&reg, "other", "lobby2", 4096);
         assert_eq!(reg.lock().rooms.len(), 2);
-        reg.join(other.id, "elsewhere").unwrap();
+        reg.join(other.id, "elsewhere", None).unwrap();
         assert_eq!(reg.lock().room_looks.len(), 2);
     }
 
@@ -783,7 +974,8 @@ mod tests {
         let mut bob = login(&reg, "bob", "lobby", 4096);
         let ann = login(&reg, "ann", "lobby", 4096);
         bob.drain();
-        reg.private(ann.id, "B\u{043E}B", "hi".into()).unwrap();
+        reg.private(ann.id, "B\u{043E}B", "hi".into(), None)
+            .unwrap();
         assert!(matches!(
             bob.drain().as_slice(),
             [ServerMsg::Private { to, .. }] if to == "bob"
@@ -795,20 +987,21 @@ mod tests {
         let reg = Registry::default();
         let mut a = login(&reg, "a", "one", 4096);
         let mut b = login(&reg, "b", "two", 4096);
-        reg.say(a.id, ChatKind::Say, "x".into());
-        reg.private(a.id, "B", "y".into()).unwrap();
-        reg.say(b.id, ChatKind::Action, "z".into());
-        let ids: Vec<u64> = a
-            .drain()
-            .into_iter()
-            .chain(b.drain())
-            .filter_map(|m| match m {
-                ServerMsg::Chat { id, .. } | ServerMsg::Private { id, .. } => Some(id),
-                _ => None,
-            })
-            .collect();
-        // a sees its chat (1) and its private echo (2); b sees the private (2) and its action (3).
-        assert_eq!(ids, [1, 2, 2, 3]);
+        reg.say(a.id, ChatKind::Say, "x".into(), None);
+        reg.private(a.id, "B", "y".into(), None).unwrap();
+        reg.say(b.id, ChatKind::Action, "z".into(), None);
+        let id = |m: &ServerMsg| match m {
+            ServerMsg::Chat { id, .. } | ServerMsg::Private { id, .. } => Some(*id),
+            _ => None,
+        };
+        let seen_by_a: Vec<u64> = a.drain().iter().filter_map(id).collect();
+        let seen_by_b: Vec<u64> = b.drain().iter().filter_map(id).collect();
+        // a sees its chat and its private echo; b sees the private and its action.
+        let [chat, private] = seen_by_a[..] else {
+            panic!("{seen_by_a:?}")
+        };
+        assert_eq!(seen_by_b, [private, private + 1]);
+        assert!(chat < private);
     }
 
     #[tokio::test]
@@ -817,8 +1010,8 @@ mod tests {
         let mut talker = login(&reg, "talker", "lobby", 4096);
         let sleeper = login(&reg, "sleeper", "lobby", 80); // welcome + one chat frame
         talker.drain();
-        reg.say(talker.id, ChatKind::Say, "one".into());
-        reg.say(talker.id, ChatKind::Say, "two".into());
+        reg.say(talker.id, ChatKind::Say, "one".into(), None);
+        reg.say(talker.id, ChatKind::Say, "two".into(), None);
         let seen = talker.drain();
         assert!(seen.iter().any(|m| matches!(
             m,
@@ -836,18 +1029,17 @@ mod tests {
         let _bob = login(&reg, "bob", "lobby", 4096);
         // Cyrillic о, Greek ο, fullwidth letters.
         for nick in ["b\u{043E}b", "B\u{03BF}b", "\u{FF42}\u{FF4F}\u{FF42}"] {
-            let outbox = queue(8);
-            let refused = reg.login(nick, "lobby", outbox).unwrap_err();
+            let refused = refused_login(&reg, nick, "lobby");
             assert_eq!(refused.kind, ErrorKind::NickTaken, "{nick:?}");
         }
         let bobby = login(&reg, "bobby", "lobby", 4096);
         // Renaming to a look-alike of someone else's nick is refused; of one's own, not.
         let refused = reg
-            .rename(bobby.id, "\u{0412}\u{041E}\u{0412}")
+            .rename(bobby.id, "\u{0412}\u{041E}\u{0412}", None)
             .unwrap_err();
         assert_eq!(refused.kind, ErrorKind::NickTaken);
-        reg.rename(bobby.id, "b\u{043E}bby").unwrap();
-        reg.rename(bobby.id, "BOBBY").unwrap();
+        reg.rename(bobby.id, "b\u{043E}bby", None).unwrap();
+        reg.rename(bobby.id, "BOBBY", None).unwrap();
     }
 
     #[tokio::test]
@@ -855,18 +1047,17 @@ mod tests {
         let reg = Registry::new(2);
         let mut a = login(&reg, "a", "one", 4096);
         let _b = login(&reg, "b", "two", 4096);
-        let outbox = queue(4096);
-        let refused = reg.login("c", "three", outbox).unwrap_err();
+        let refused = refused_login(&reg, "c", "three");
         assert_eq!(refused.kind, ErrorKind::InvalidRoom);
         // Existing rooms can still be entered, in any case.
         let c = login(&reg, "c", "ONE", 4096);
         a.drain();
-        let refused = reg.join(a.id, "three").unwrap_err();
+        let refused = reg.join(a.id, "three", None).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::InvalidRoom);
         assert!(a.drain().is_empty(), "refused before anything was sent");
         // Alone in "one", a may move to a new room, since "one" closes behind it.
         assert!(reg.leave(c.id, "bye"));
-        reg.join(a.id, "three").unwrap();
+        reg.join(a.id, "three", None).unwrap();
         let last = a.drain().pop();
         assert!(matches!(last, Some(ServerMsg::Joined { room, .. }) if room == "three"));
     }
@@ -875,7 +1066,7 @@ mod tests {
     async fn the_last_member_out_drops_the_room() {
         let reg = Registry::default();
         let a = login(&reg, "a", "tmp", 4096);
-        reg.join(a.id, "elsewhere").unwrap();
+        reg.join(a.id, "elsewhere", None).unwrap();
         assert!(!reg.lock().rooms.contains_key("tmp"));
         assert!(reg.leave(a.id, "bye"));
         assert!(reg.lock().rooms.is_empty());
@@ -891,8 +1082,173 @@ mod tests {
         let b = login(&reg, "b", "lobby", 4096);
         a.drain();
         reg.close();
-        reg.say(b.id, ChatKind::Say, "late".into());
+        reg.say(b.id, ChatKind::Say, "late".into(), None);
         assert!(reg.leave(b.id, "server shutting down"));
         assert!(a.drain().is_empty());
+    }
+
+    /// The room messages a version 4 client got: (seq, event).
+    fn room_events(msgs: &[ServerMsg]) -> Vec<(u64, RoomEvent)> {
+        msgs.iter()
+            .filter_map(|m| match m.clone().into_reply().1 {
+                ServerMsg::Room { seq, event, .. } => Some((seq, event)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn room_messages_carry_gapless_sequence_numbers_and_the_welcome_the_latest() {
+        let reg = Registry::default();
+        let mut ann = login4(&reg, "ann", "lobby");
+        let welcome = ann.next().unwrap();
+        let ServerMsg::Welcome4 { seq, members, .. } = welcome else {
+            panic!("expected a version 4 welcome, got {welcome:?}");
+        };
+        assert_eq!(members.names, ["ann"]);
+        let mut bob = login4(&reg, "bob", "lobby");
+        let Some(ServerMsg::Welcome4 { seq: bob_seq, .. }) = bob.next() else {
+            panic!("a welcome");
+        };
+        reg.say(ann.id, ChatKind::Say, "hi".into(), None);
+        reg.rename(bob.id, "rob", None).unwrap();
+        // Another room's traffic takes ids, not this room's numbers.
+        let _other = login4(&reg, "zed", "elsewhere");
+        let file = FileInfo {
+            id: 1,
+            name: "f".into(),
+            size: 0,
+            sha256: vec![0; 32],
+            from: "ann".into(),
+            time_ms: 0,
+            room: "lobby".into(),
+        };
+        reg.offer("lobby", file);
+        assert!(reg.leave(bob.id, "bye"));
+        let seen = room_events(&ann.drain());
+        let seqs: Vec<u64> = seen.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs, (seq + 1..seq + 6).collect::<Vec<_>>(), "{seen:?}");
+        assert!(matches!(seen[0].1, RoomEvent::Joined { ref nick } if nick == "bob"));
+        // Bob's welcome names its own join notice: the next message it gets follows it.
+        assert_eq!(bob_seq, seq + 1);
+        assert!(matches!(seen[4].1, RoomEvent::Left { .. }));
+    }
+
+    #[tokio::test]
+    async fn each_member_gets_the_frame_of_its_version() {
+        let reg = Registry::default();
+        let mut old = login(&reg, "old", "lobby", 1 << 16);
+        let mut new = login4(&reg, "new", "lobby");
+        old.drain();
+        new.drain();
+        reg.say(old.id, ChatKind::Action, "waves".into(), None);
+        let said_old = old.drain();
+        let said_new = new.drain();
+        assert!(
+            matches!(&said_old[..], [ServerMsg::Chat { text, kind: ChatKind::Action, .. }] if text == "waves"),
+            "{said_old:?}"
+        );
+        let [ServerMsg::Room { id, event, .. }] = &said_new[..] else {
+            panic!("{said_new:?}");
+        };
+        let ServerMsg::Chat { id: old_id, .. } = &said_old[0] else {
+            unreachable!()
+        };
+        assert_eq!(id, old_id, "one message, one id, in both shapes");
+        assert!(matches!(event, RoomEvent::Said { from, .. } if from == "old"));
+        // Notices too.
+        let _late = login(&reg, "late", "lobby", 1 << 16);
+        assert!(matches!(old.drain()[..], [ServerMsg::Notice { .. }]));
+        assert!(matches!(new.drain()[..], [ServerMsg::Room { .. }]));
+    }
+
+    #[tokio::test]
+    async fn answers_carry_the_id_of_their_request() {
+        let reg = Registry::default();
+        let mut ann = login4(&reg, "ann", "lobby");
+        let mut bob = login4(&reg, "bob", "lobby");
+        ann.drain();
+        bob.drain();
+        reg.say(ann.id, ChatKind::Say, "hi".into(), Some(41));
+        // The sender's echo is the answer; the others get the plain room message.
+        let echo = ann.next().unwrap().into_reply();
+        assert!(
+            matches!(echo, (Some(41), ServerMsg::Room { .. })),
+            "{echo:?}"
+        );
+        assert!(matches!(bob.next(), Some(ServerMsg::Room { .. })));
+        reg.private(ann.id, "bob", "psst".into(), Some(42)).unwrap();
+        assert!(matches!(
+            ann.next().unwrap().into_reply(),
+            (Some(42), ServerMsg::Private { .. })
+        ));
+        assert!(matches!(bob.next(), Some(ServerMsg::Private { .. })));
+        reg.rename(ann.id, "anne", Some(43)).unwrap();
+        // The room's message (ann's too: she would see a gap), then the answer.
+        let renamed = ann.drain();
+        assert!(
+            matches!(
+                &renamed[..],
+                [
+                    ServerMsg::Room {
+                        event: RoomEvent::Renamed { .. },
+                        ..
+                    },
+                    ServerMsg::Reply { id: 43, .. }
+                ]
+            ),
+            "{renamed:?}"
+        );
+        assert!(matches!(bob.next(), Some(ServerMsg::Room { .. })));
+        reg.who(ann.id, Who::Plain, Some(44));
+        assert!(matches!(
+            ann.next().unwrap().into_reply(),
+            (Some(44), ServerMsg::Members4 { .. })
+        ));
+        reg.join(ann.id, "rust", Some(45)).unwrap();
+        let joined = ann.drain().pop().unwrap().into_reply();
+        assert!(
+            matches!(joined, (Some(45), ServerMsg::Joined4 { ref room, .. }) if room == "rust")
+        );
+    }
+
+    #[tokio::test]
+    async fn member_lists_are_paged_however_large_the_room() {
+        let reg = Registry::default();
+        // Thousands of the longest nicks: 32 characters of 4 bytes each.
+        let nick = |i: usize| format!("{i:04}{}", "🦀".repeat(28));
+        let count = 2 * MEMBER_PAGE + 345;
+        let mut first = login4(&reg, &nick(0), "crowd");
+        for i in 1..count {
+            let _ = login_as(&reg, 4, &nick(i), "crowd", 1 << 20).unwrap();
+        }
+        let mut old = login(&reg, "old", "crowd", 1 << 20);
+        old.drain();
+        first.drain();
+        let mut names = Vec::new();
+        let mut after = String::new();
+        for _ in 0..10 {
+            reg.who(first.id, Who::After(&after), None);
+            let Some(ServerMsg::Members4 { members, .. }) = first.next() else {
+                panic!("a page");
+            };
+            assert!(members.names.len() <= MEMBER_PAGE);
+            assert_eq!(members.total as usize, count + 1);
+            names.extend(members.names.iter().cloned());
+            match members.names.last() {
+                Some(last) if members.more => after.clone_from(last),
+                _ => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..count).map(nick).collect();
+        expected.push("old".into());
+        expected.sort_by(|a, b| names::cmp_members(a, b));
+        assert_eq!(names, expected, "every member once, in order");
+        // A version 3 list is cut at a page, and fits a frame.
+        reg.who(old.id, Who::Plain, None);
+        let Some(ServerMsg::Members { members, .. }) = old.next() else {
+            panic!("a list");
+        };
+        assert_eq!(members.len(), MEMBER_PAGE);
     }
 }

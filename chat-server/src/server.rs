@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use shared::{ErrorKind, ServerMsg};
+use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
+use shared::{ErrorKind, Limits, ServerMsg};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{MissedTickBehavior, interval, sleep, timeout};
@@ -106,6 +107,33 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     pub(crate) registry: Registry,
     pub(crate) files: FileStore,
+    /// The limits a version 4 welcome tells, from the protocol and `config`.
+    pub(crate) limits: Limits,
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, registry: Registry, files: FileStore) -> Self {
+        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        // A rate of 0 is no limit, and then the burst means nothing.
+        let msg_burst = match config.msg_rate {
+            0 => 0,
+            _ => config.msg_burst.max(1),
+        };
+        let limits = Limits {
+            max_frame: as_u32(MAX_FRAME_LEN),
+            max_text: as_u32(MAX_TEXT_BYTES),
+            member_page: as_u32(MEMBER_PAGE),
+            msg_rate: config.msg_rate,
+            msg_burst,
+            max_file_size: config.max_file_size,
+        };
+        Self {
+            config,
+            registry,
+            files,
+            limits,
+        }
+    }
 }
 
 /// Creates the data directory `dir` and its subdirectories if they are missing, and checks
@@ -167,11 +195,7 @@ pub async fn run(
         limit: Arc::new(Semaphore::new(max)),
         max_connections: max,
         per_ip,
-        shared: Arc::new(Shared {
-            config,
-            registry,
-            files,
-        }),
+        shared: Arc::new(Shared::new(config, registry, files)),
         stop: CancellationToken::new(),
         server_full: encode(&ServerMsg::Error {
             kind: ErrorKind::ServerFull,

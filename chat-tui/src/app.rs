@@ -305,6 +305,7 @@ impl App {
             nick,
             room,
             members,
+            ..
         } = welcome;
         let mut app = App {
             settings,
@@ -714,6 +715,7 @@ impl App {
             nick,
             room,
             members,
+            ..
         } = welcome;
         self.conn = ConnState::Connected;
         self.slowed = None;
@@ -731,29 +733,32 @@ impl App {
     fn on_server(&mut self, msg: ServerMsg) -> Vec<Command> {
         let mut commands = Vec::new();
         match msg {
+            // Version 4 room messages, and their version 3 forms.
+            ServerMsg::Room {
+                time_ms,
+                room,
+                event,
+                ..
+            } => match event {
+                RoomEvent::Said { from, kind, text } => {
+                    self.said(time_ms, &from, kind, &text, &mut commands);
+                }
+                RoomEvent::Shared { file } => self.offered(&file),
+                event => self.room_event(time_ms, &room, event),
+            },
             ServerMsg::Chat {
                 time_ms,
                 from,
                 kind,
                 text,
                 ..
-            } => {
-                let own = from == self.nick;
-                let mention = !own && mentions(&text, &self.nick);
-                if mention && self.settings.bell {
-                    commands.push(Command::Bell);
-                }
-                self.push(Entry {
-                    time_ms,
-                    kind: EntryKind::Chat {
-                        from: sanitize::nick(&from).into_owned(),
-                        text: sanitize::text(&text).into_owned(),
-                        action: kind == ChatKind::Action,
-                        own,
-                        mention,
-                    },
-                });
-            }
+            } => self.said(time_ms, &from, kind, &text, &mut commands),
+            ServerMsg::Notice {
+                time_ms,
+                room,
+                event,
+            } => self.room_event(time_ms, &room, event),
+            ServerMsg::FileOffered { file } => self.offered(&file),
             ServerMsg::Private {
                 time_ms,
                 from,
@@ -775,69 +780,13 @@ impl App {
                     },
                 });
             }
-            ServerMsg::Notice {
-                time_ms,
-                room,
-                event,
-            } => {
-                let here = room == self.room;
-                let room = sanitize::nick(&room);
-                let text = match event {
-                    RoomEvent::Joined { nick } => {
-                        if here {
-                            names::insert_member(&mut self.members, nick.clone());
-                        }
-                        format!("{} joined #{room}", sanitize::nick(&nick))
-                    }
-                    RoomEvent::Left { nick, reason } => {
-                        if here {
-                            self.members.retain(|m| *m != nick);
-                        }
-                        let reason = sanitize::text(&reason);
-                        if reason.is_empty() {
-                            format!("{} left #{room}", sanitize::nick(&nick))
-                        } else {
-                            format!("{} left #{room} ({reason})", sanitize::nick(&nick))
-                        }
-                    }
-                    RoomEvent::Renamed { old, new } => {
-                        if here {
-                            self.members.retain(|m| *m != old);
-                            names::insert_member(&mut self.members, new.clone());
-                        }
-                        format!(
-                            "{} is now known as {}",
-                            sanitize::nick(&old),
-                            sanitize::nick(&new)
-                        )
-                    }
-                };
-                self.push(Entry {
-                    time_ms,
-                    kind: EntryKind::Notice(text),
-                });
+            ServerMsg::Joined4 { room, members, .. } => self.joined(room, members.names),
+            ServerMsg::Joined { room, members } => self.joined(room, members),
+            ServerMsg::Members4 { room, members } => {
+                let more = members.more.then_some(members.total as usize);
+                self.members_of(room, members.names, more);
             }
-            ServerMsg::Joined { room, members } => {
-                self.room = room;
-                self.members = members;
-                self.notice_now(format!(
-                    "you joined #{} ({})",
-                    sanitize::nick(&self.room),
-                    members_count(self.members.len())
-                ));
-            }
-            ServerMsg::Members { room, members } => {
-                let list: Vec<_> = members.iter().map(|m| sanitize::nick(m)).collect();
-                self.notice_now(format!(
-                    "members of #{} ({}): {}",
-                    sanitize::nick(&room),
-                    members.len(),
-                    list.join(", ")
-                ));
-                if room == self.room {
-                    self.members = members;
-                }
-            }
+            ServerMsg::Members { room, members } => self.members_of(room, members, None),
             ServerMsg::NickChanged { nick } => {
                 self.members.retain(|m| *m != self.nick);
                 names::insert_member(&mut self.members, nick.clone());
@@ -857,16 +806,20 @@ impl App {
                     self.slowed = Some(text);
                 }
             }
-            ServerMsg::Error { kind, text } => {
-                self.error(format!("server: {} ({kind:?})", sanitize::text(&text)));
+            ServerMsg::Error { text, .. } => {
+                self.error(format!("server: {}", sanitize::text(&text)));
             }
             ServerMsg::Shutdown { reason } => {
                 self.notice_now(format!("server shutting down: {}", sanitize::text(&reason)));
             }
+            // The answer to a request with an id is the answer itself.
+            ServerMsg::Reply { msg, .. } => return self.on_server(*msg),
             // The client library answers pings; a welcome after a reconnect arrives as
             // Event::Reconnected.
-            ServerMsg::Ping { .. } | ServerMsg::Pong { .. } | ServerMsg::Welcome { .. } => {}
-            ServerMsg::FileOffered { file } => self.offered(&file),
+            ServerMsg::Ping { .. }
+            | ServerMsg::Pong { .. }
+            | ServerMsg::Welcome { .. }
+            | ServerMsg::Welcome4 { .. } => {}
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
             // The client library hands these to the transfers they belong to.
             ServerMsg::UploadReady { .. }
@@ -878,6 +831,106 @@ impl App {
             | ServerMsg::DownloadFailed { .. } => {}
         }
         commands
+    }
+
+    /// A chat line or an action in the room.
+    fn said(
+        &mut self,
+        time_ms: u64,
+        from: &str,
+        kind: ChatKind,
+        text: &str,
+        commands: &mut Vec<Command>,
+    ) {
+        let own = from == self.nick;
+        let mention = !own && mentions(text, &self.nick);
+        if mention && self.settings.bell {
+            commands.push(Command::Bell);
+        }
+        self.push(Entry {
+            time_ms,
+            kind: EntryKind::Chat {
+                from: sanitize::nick(from).into_owned(),
+                text: sanitize::text(text).into_owned(),
+                action: kind == ChatKind::Action,
+                own,
+                mention,
+            },
+        });
+    }
+
+    /// Someone joined, left or was renamed in `room`.
+    fn room_event(&mut self, time_ms: u64, room: &str, event: RoomEvent) {
+        let here = room == self.room;
+        let room = sanitize::nick(room);
+        let text = match event {
+            RoomEvent::Joined { nick } => {
+                if here {
+                    names::insert_member(&mut self.members, nick.clone());
+                }
+                format!("{} joined #{room}", sanitize::nick(&nick))
+            }
+            RoomEvent::Left { nick, reason } => {
+                if here {
+                    self.members.retain(|m| *m != nick);
+                }
+                let reason = sanitize::text(&reason);
+                if reason.is_empty() {
+                    format!("{} left #{room}", sanitize::nick(&nick))
+                } else {
+                    format!("{} left #{room} ({reason})", sanitize::nick(&nick))
+                }
+            }
+            RoomEvent::Renamed { old, new } => {
+                if here {
+                    self.members.retain(|m| *m != old);
+                    names::insert_member(&mut self.members, new.clone());
+                }
+                // One's own rename is told by `NickChanged`, which follows.
+                if old == self.nick {
+                    return;
+                }
+                format!(
+                    "{} is now known as {}",
+                    sanitize::nick(&old),
+                    sanitize::nick(&new)
+                )
+            }
+            // Not notices; `on_server` shows them.
+            RoomEvent::Said { .. } | RoomEvent::Shared { .. } => return,
+        };
+        self.push(Entry {
+            time_ms,
+            kind: EntryKind::Notice(text),
+        });
+    }
+
+    fn joined(&mut self, room: String, members: Vec<String>) {
+        self.room = room;
+        self.members = members;
+        self.notice_now(format!(
+            "you joined #{} ({})",
+            sanitize::nick(&self.room),
+            members_count(self.members.len())
+        ));
+    }
+
+    /// The answer to `/who`: `total` when the list is the first page of a larger room.
+    fn members_of(&mut self, room: String, members: Vec<String>, total: Option<usize>) {
+        let list: Vec<_> = members.iter().map(|m| sanitize::nick(m)).collect();
+        let count = total.unwrap_or(members.len());
+        let rest = match total {
+            Some(total) => format!(", and {} more", total.saturating_sub(members.len())),
+            None => String::new(),
+        };
+        self.notice_now(format!(
+            "members of #{} ({count}): {}{rest}",
+            sanitize::nick(&room),
+            list.join(", ")
+        ));
+        if room == self.room {
+            self.members = members;
+        }
     }
 
     // ----- transfers --------------------------------------------------------------------

@@ -162,7 +162,7 @@ fn number(arg: &str, cmd: &str) -> Result<u64, String> {
     let digits = arg.strip_prefix('#').unwrap_or(arg);
     digits
         .parse()
-        .map_err(|_| format!("{}: {arg:?} is not a number", usage(cmd)))
+        .map_err(|_| format!("{}: '{arg}' is not a number", usage(cmd)))
 }
 
 fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {
@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(cmd("/get #12"), Command::Get(12));
         assert_eq!(
             parse("/get report.pdf"),
-            Err("usage: /get ID: \"report.pdf\" is not a number".into())
+            Err("usage: /get ID: 'report.pdf' is not a number".into())
         );
         assert!(parse("/get").is_err());
         assert!(parse("/get -1").is_err());

@@ -3,9 +3,10 @@
 
 Usage: minimal_client.py HOST PORT NICK ROOM TEXT
 
-Connects, says hello, says TEXT in ROOM, and prints every frame it decodes as one line
-until the server echoes TEXT back, then quits. The end-to-end tests run it against the
-real server to show that the protocol document is enough to write a client.
+Connects with protocol version 4, says TEXT in ROOM as request 1, asks for the room's
+members after its own nick as request 2, and prints every frame it decodes as one line
+until both answers are in, then quits. The end-to-end tests run it against the real
+server to show that the protocol document is enough to write a client.
 """
 
 import socket
@@ -32,8 +33,17 @@ def string(s):
     return varint(len(b)) + b
 
 
+def strings(items):
+    return varint(len(items)) + b"".join(string(s) for s in items)
+
+
 def frame(payload):
     return struct.pack(">I", len(payload)) + payload
+
+
+def request(request_id, msg):
+    """A client message with a request id (section 11): Request, variant 19."""
+    return varint(19) + varint(request_id) + msg
 
 
 # -- decoding -------------------------------------------------------------------------------
@@ -49,20 +59,39 @@ class Reader:
         self.pos += n
         return out
 
-    def varint(self):
+    def varint(self, width=8):
+        """A varint of a field `width` bytes wide: 2 (u16), 4 (u32, indexes) or 8 (u64)."""
         first = self.take(1)[0]
         if first < 251:
             return first
         size = {251: 2, 252: 4, 253: 8}.get(first)
-        if size is None:
+        if size is None or size > width:
             raise ValueError("bad varint marker %d" % first)
         return int.from_bytes(self.take(size), "little")
+
+    def index(self):
+        return self.varint(4)
+
+    def boolean(self):
+        b = self.take(1)[0]
+        if b > 1:
+            raise ValueError("bad boolean %d" % b)
+        return b == 1
 
     def string(self):
         return self.take(self.varint()).decode("utf-8")
 
     def strings(self):
         return [self.string() for _ in range(self.varint())]
+
+    def raw(self):
+        return self.take(self.varint())
+
+
+def pick(names, i):
+    if i >= len(names):
+        raise ValueError("unknown variant %d" % i)
+    return names[i]
 
 
 CHAT_KINDS = ["Say", "Action"]
@@ -74,41 +103,92 @@ ERROR_KINDS = ["VersionMismatch", "NickTaken", "InvalidNick", "InvalidRoom", "No
                "TooManyTransfers"]
 
 
+def file_info(r):
+    return ("FileInfo", r.varint(), r.string(), r.varint(), r.raw().hex(), r.string(),
+            r.varint(), r.string())
+
+
 def room_event(r):
-    tag = r.varint()
+    tag = r.index()
     if tag == 0:
         return ("Joined", r.string())
     if tag == 1:
         return ("Left", r.string(), r.string())
     if tag == 2:
         return ("Renamed", r.string(), r.string())
+    if tag == 3:
+        return ("Said", r.string(), pick(CHAT_KINDS, r.index()), r.string())
+    if tag == 4:
+        return ("Shared", file_info(r))
     raise ValueError("bad RoomEvent %d" % tag)
 
 
-def server_msg(payload):
-    r = Reader(payload)
-    tag = r.varint()
+def limits(r):
+    return {"max_frame": r.varint(4), "max_text": r.varint(4), "member_page": r.varint(4),
+            "msg_rate": r.varint(4), "msg_burst": r.varint(4), "max_file_size": r.varint()}
+
+
+def member_page(r):
+    return (r.varint(4), r.strings(), r.boolean())
+
+
+def server_msg(r, wrapped=False):
+    tag = r.index()
     if tag == 0:
-        msg = ("Welcome", r.varint(), r.string(), r.string(), r.strings())
-    elif tag == 1:
-        msg = ("Chat", r.varint(), r.varint(), r.string(), r.string(),
-               CHAT_KINDS[r.varint()], r.string())
-    elif tag == 2:
-        msg = ("Private", r.varint(), r.varint(), r.string(), r.string(), r.string())
-    elif tag == 3:
-        msg = ("Notice", r.varint(), r.string(), room_event(r))
-    elif tag in (4, 5):
-        msg = (["Joined", "Members"][tag - 4], r.string(), r.strings())
-    elif tag == 6:
-        msg = ("NickChanged", r.string())
-    elif tag in (7, 8):
-        msg = (["Ping", "Pong"][tag - 7], r.varint())
-    elif tag == 9:
-        msg = ("Error", ERROR_KINDS[r.varint()], r.string())
-    elif tag == 10:
-        msg = ("Shutdown", r.string())
-    else:
-        raise ValueError("unknown ServerMsg %d" % tag)
+        return ("Welcome", r.varint(2), r.string(), r.string(), r.strings())
+    if tag == 1:
+        return ("Chat", r.varint(), r.varint(), r.string(), r.string(),
+                pick(CHAT_KINDS, r.index()), r.string())
+    if tag == 2:
+        return ("Private", r.varint(), r.varint(), r.string(), r.string(), r.string())
+    if tag == 3:
+        return ("Notice", r.varint(), r.string(), room_event(r))
+    if tag in (4, 5):
+        return (["Joined", "Members"][tag - 4], r.string(), r.strings())
+    if tag == 6:
+        return ("NickChanged", r.string())
+    if tag in (7, 8):
+        return (["Ping", "Pong"][tag - 7], r.varint())
+    if tag == 9:
+        return ("Error", pick(ERROR_KINDS, r.index()), r.string())
+    if tag == 10:
+        return ("Shutdown", r.string())
+    if tag == 11:
+        return ("UploadReady", r.varint(), r.raw().hex(), r.varint())
+    if tag == 12:
+        return ("UploadDone", r.varint(), r.varint())
+    if tag in (13, 19):
+        return (["UploadFailed", "DownloadFailed"][tag == 19], r.varint(),
+                pick(ERROR_KINDS, r.index()), r.string())
+    if tag == 14:
+        return ("FileOffered", file_info(r))
+    if tag == 15:
+        return ("Files", r.string(), [file_info(r) for _ in range(r.varint())])
+    if tag == 16:
+        return ("DownloadStart", file_info(r), r.varint())
+    if tag == 17:
+        return ("DownloadChunk", r.varint(), r.varint(), len(r.raw()))
+    if tag == 18:
+        return ("DownloadEnd", r.varint())
+    if tag == 20:
+        return ("Welcome4", r.varint(2), r.strings(), limits(r), r.string(), r.string(),
+                r.varint(), member_page(r))
+    if tag == 21:
+        if wrapped:
+            raise ValueError("a reply inside a reply")
+        return ("Reply", r.varint(4), server_msg(r, wrapped=True))
+    if tag == 22:
+        return ("Room", r.varint(), r.varint(), r.varint(), r.string(), room_event(r))
+    if tag == 23:
+        return ("Joined4", r.string(), r.varint(), member_page(r))
+    if tag == 24:
+        return ("Members4", r.string(), member_page(r))
+    raise ValueError("unknown ServerMsg %d" % tag)
+
+
+def decode(payload):
+    r = Reader(payload)
+    msg = server_msg(r)
     if r.pos != len(payload):
         raise ValueError("trailing bytes")
     return msg
@@ -128,24 +208,44 @@ def read_frame(sock):
     (length,) = struct.unpack(">I", read_exact(sock, 4))
     if length > MAX_FRAME:
         raise ValueError("frame too large")
-    return server_msg(read_exact(sock, length))
+    return decode(read_exact(sock, length))
 
 
 def main():
     host, port, nick, room, text = sys.argv[1:6]
     sock = socket.create_connection((host, int(port)), timeout=10)
-    sock.sendall(frame(varint(0) + varint(3) + string(nick) + string(room)))  # Hello
-    sock.sendall(frame(varint(1) + string(text)))                             # Chat
-    while True:
+    # Hello4 (variant 18): versions 4 to 4, no feature.
+    sock.sendall(frame(varint(18) + varint(4) + varint(4) + strings([]) + string(nick)
+                       + string(room)))
+    welcome = read_frame(sock)
+    print(repr(welcome), flush=True)
+    if welcome[0] != "Welcome4" or welcome[1] != 4:
+        sys.exit(1)
+    last_seq = welcome[6]
+    sock.sendall(frame(request(1, varint(1) + string(text))))    # Chat, request 1
+    sock.sendall(frame(request(2, varint(20) + string(nick))))   # WhoPage, request 2
+    answered = set()
+    while answered != {1, 2}:
         msg = read_frame(sock)
         print(repr(msg), flush=True)
         if msg[0] == "Ping":
-            sock.sendall(frame(varint(8) + varint(msg[1])))                   # Pong
+            sock.sendall(frame(varint(8) + varint(msg[1])))         # Pong
         if msg[0] == "Error":
             sys.exit(1)
-        if msg[0] == "Chat" and msg[4] == nick and msg[6] == text:
-            break
-    sock.sendall(frame(varint(9) + string("done")))                           # Quit
+        request_id, answer = (msg[1], msg[2]) if msg[0] == "Reply" else (None, msg)
+        if answer[0] == "Error":
+            sys.exit(1)
+        if answer[0] == "Room":
+            # Section 12: each room message is one more than the last.
+            if answer[2] != last_seq + 1:
+                print("missed a room message: %d after %d" % (answer[2], last_seq))
+                sys.exit(1)
+            last_seq = answer[2]
+        if request_id == 1 and answer[0] == "Room" and answer[5] == ("Said", nick, "Say", text):
+            answered.add(1)
+        if request_id == 2 and answer[0] == "Members4":
+            answered.add(2)
+    sock.sendall(frame(varint(9) + string("done")))                # Quit
     sock.close()
 
 

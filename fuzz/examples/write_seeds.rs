@@ -8,7 +8,8 @@ use std::path::Path;
 
 use shared::limits::MAX_FRAME_LEN;
 use shared::{
-    ChatKind, ClientMsg, ErrorKind, FileInfo, PROTOCOL_VERSION, RoomEvent, ServerMsg, encode_frame,
+    ChatKind, ClientMsg, ErrorKind, FileInfo, Limits, MemberPage, OLDEST_VERSION, RoomEvent,
+    ServerMsg, encode_frame,
 };
 
 fn main() -> std::io::Result<()> {
@@ -98,13 +99,46 @@ fn frames<T: serde::Serialize>(msgs: Vec<(&str, T)>, side: &str) -> Vec<(String,
 fn client_msgs() -> Vec<(String, Vec<u8>)> {
     frames(
         vec![
+            ("hello", ClientMsg::hello4("ann", "lobby")),
             (
-                "hello",
+                "hello-v3",
                 ClientMsg::Hello {
-                    version: PROTOCOL_VERSION,
+                    version: OLDEST_VERSION,
                     nick: "ann".into(),
                     room: "lobby".into(),
                 },
+            ),
+            (
+                "hello4-features",
+                ClientMsg::Hello4 {
+                    min_version: 4,
+                    max_version: 9,
+                    features: vec!["history".into(), "emoji".into()],
+                    nick: "李雷".into(),
+                    room: "".into(),
+                },
+            ),
+            (
+                "request-chat",
+                ClientMsg::Chat {
+                    text: "hi 👋".into(),
+                }
+                .with_id(7),
+            ),
+            (
+                "request-upload-start",
+                ClientMsg::UploadStart {
+                    name: "report.pdf".into(),
+                    size: 1 << 20,
+                }
+                .with_id(70_000),
+            ),
+            (
+                "who-page",
+                ClientMsg::WhoPage {
+                    after: "bob".into(),
+                }
+                .with_id(8),
             ),
             (
                 "chat",
@@ -203,11 +237,103 @@ fn server_msgs() -> Vec<(String, Vec<u8>)> {
         vec![
             (
                 "welcome",
+                ServerMsg::Welcome4 {
+                    version: 4,
+                    features: vec![],
+                    limits: Limits {
+                        max_frame: MAX_FRAME_LEN as u32,
+                        max_text: 4096,
+                        member_page: 1000,
+                        msg_rate: 10,
+                        msg_burst: 20,
+                        max_file_size: 4 << 30,
+                    },
+                    nick: "ann".into(),
+                    room: "lobby".into(),
+                    seq: 41,
+                    members: MemberPage {
+                        total: 2,
+                        names: vec!["ann".into(), "bob".into()],
+                        more: false,
+                    },
+                },
+            ),
+            (
+                "welcome-v3",
                 ServerMsg::Welcome {
-                    version: PROTOCOL_VERSION,
+                    version: OLDEST_VERSION,
                     nick: "ann".into(),
                     room: "lobby".into(),
                     members: vec!["ann".into(), "bob".into()],
+                },
+            ),
+            (
+                "room-said",
+                ServerMsg::Room {
+                    id: 300,
+                    seq: 42,
+                    time_ms: 1_764_000_000_000,
+                    room: "lobby".into(),
+                    event: RoomEvent::Said {
+                        from: "ann".into(),
+                        kind: ChatKind::Action,
+                        text: "waves 👋".into(),
+                    },
+                },
+            ),
+            (
+                "reply-room",
+                ServerMsg::Reply {
+                    id: 7,
+                    msg: Box::new(ServerMsg::Room {
+                        id: 301,
+                        seq: 43,
+                        time_ms: 1_764_000_000_001,
+                        room: "lobby".into(),
+                        event: RoomEvent::Left {
+                            nick: "bob".into(),
+                            reason: "connection lost".into(),
+                        },
+                    }),
+                },
+            ),
+            (
+                "room-shared",
+                ServerMsg::Room {
+                    id: 302,
+                    seq: 44,
+                    time_ms: 1_764_000_000_002,
+                    room: "lobby".into(),
+                    event: RoomEvent::Shared { file: file.clone() },
+                },
+            ),
+            (
+                "reply-error",
+                ServerMsg::Reply {
+                    id: u32::MAX,
+                    msg: Box::new(ServerMsg::Error {
+                        kind: ErrorKind::TooManyTransfers,
+                        text: "at most 4 uploads at once".into(),
+                    }),
+                },
+            ),
+            (
+                "joined4",
+                ServerMsg::Joined4 {
+                    room: "rust".into(),
+                    seq: 9,
+                    members: MemberPage {
+                        total: 5000,
+                        names: vec!["ann".into(), "ferris".into()],
+                        more: true,
+                    },
+                },
+            ),
+            (
+                "members4",
+                ServerMsg::Members4 {
+                    room: "rust".into(),
+                    members: MemberPage::default(),
                 },
             ),
             (

@@ -3,7 +3,8 @@
 //!
 //! Decoding never panics. When it succeeds, the message encodes into a frame within the
 //! limit whose payload decodes to the same message, and encoding that again gives the same
-//! bytes: the canonical encoding is a fixed point.
+//! bytes: the canonical encoding is a fixed point. A server message also survives the
+//! server's own rewrites: wrapped in a reply, and in the shape a version 3 client reads.
 
 #![no_main]
 
@@ -14,12 +15,38 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::codec::decode_payload;
 use shared::limits::{HEADER_LEN, MAX_FRAME_LEN};
-use shared::{ClientMsg, ServerMsg, encode_frame};
+use shared::{AsVersion3, ClientMsg, ServerMsg, encode_frame, wrap_reply};
 
 fuzz_target!(|payload: &[u8]| {
     round_trip::<ClientMsg>(payload);
     round_trip::<ServerMsg>(payload);
+    if let Ok(msg) = decode_payload::<ServerMsg>(payload) {
+        rewrites(msg);
+    }
 });
+
+/// What the server does to a message before it sends it.
+fn rewrites(msg: ServerMsg) {
+    let frame = encode_frame(&msg).expect("a decoded message encodes");
+    // A reply inside a reply does not decode, so a decoded message is never wrapped twice.
+    if !matches!(msg, ServerMsg::Reply { .. }) {
+        if let Ok(wrapped) = wrap_reply(7, &frame) {
+            let back: ServerMsg = decode_payload(&wrapped[HEADER_LEN..]).expect("decodes");
+            assert_eq!(back.into_reply(), (Some(7), msg.clone()));
+        }
+    }
+    // As version 3 reads it: never a variant of version 4 for a room message.
+    let old = encode_frame(&AsVersion3(&msg)).expect("encodes");
+    let old: ServerMsg = decode_payload(&old[HEADER_LEN..]).expect("decodes");
+    if matches!(msg, ServerMsg::Room { .. }) {
+        assert!(matches!(
+            old,
+            ServerMsg::Chat { .. } | ServerMsg::Notice { .. } | ServerMsg::FileOffered { .. }
+        ));
+    } else {
+        assert_eq!(old, msg);
+    }
+}
 
 fn round_trip<T>(payload: &[u8])
 where

@@ -35,51 +35,119 @@ use tokio_util::codec::{Decoder, Encoder};
 use crate::limits::{HEADER_LEN, MAX_FRAME_LEN};
 use crate::protocol::{ClientMsg, ServerMsg};
 
-/// Why a frame could not be read or written.
+/// Why a frame could not be read or written. The texts are for people: they name no
+/// type and hold no debug formatting.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
     /// The socket failed.
-    #[error("i/o error: {0}")]
+    #[error("the connection failed: {0}")]
     Io(#[from] io::Error),
     /// A header announced a payload larger than [`MAX_FRAME_LEN`], or a message to send
     /// encodes to one. Nothing was allocated for it.
-    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    #[error("a message of {len} bytes, more than the {max} allowed")]
     FrameTooLarge { len: u64, max: usize },
-    /// The payload is not a valid message.
-    #[error("malformed frame: {0}")]
+    /// The payload is not a valid message; the text says why, in words.
+    #[error("a malformed message: {0}")]
     Malformed(String),
     /// The peer closed the connection in the middle of a frame.
-    #[error("connection closed in the middle of a frame ({buffered} bytes unread)")]
+    #[error("the connection closed in the middle of a message")]
     Truncated { buffered: usize },
 }
 
+/// How much memory bincode may count while it decodes a payload of `len` bytes.
+///
+/// bincode counts what it decodes by its size in memory, not by the bytes it reads: 8 for
+/// every length and every integer, however short its varint. A payload of many short names
+/// counts up to 8 times its length, so a limit of one frame would refuse valid frames well
+/// below [`MAX_FRAME_LEN`] (a member list of a few hundred kilobytes). No byte counts more
+/// than 8, so 8 times the payload lets every frame through, while a length declared beyond
+/// it fails before anything is allocated for it: a small frame cannot make the decoder
+/// allocate more than a small multiple of itself.
+const fn decode_limit(len: usize) -> usize {
+    8 * len
+}
+
+/// The payload sizes up to which a smaller decoding limit is used (bincode's limit is a
+/// constant of its configuration): a chat line, a file chunk, any frame.
+const SMALL_PAYLOAD: usize = 4096 + 256;
+const CHUNK_PAYLOAD: usize = 64 * 1024 + 256;
+
 /// The bincode configuration of the wire: little-endian, variable-length integers, and a
-/// byte limit so that a payload declaring a huge collection fails instead of allocating.
-fn bincode_config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_FRAME_LEN>()
+/// limit of `LIMIT` bytes of memory counted, so that a payload declaring a huge collection
+/// fails instead of allocating.
+fn bincode_config<const LIMIT: usize>() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<LIMIT>()
+}
+
+/// The configuration for encoding, whose size is checked against the frame afterwards.
+fn encoding() -> impl bincode::config::Config {
+    bincode::config::standard()
+}
+
+fn decode_with_limit<T: DeserializeOwned, const LIMIT: usize>(
+    payload: &[u8],
+) -> Result<(T, usize), CodecError> {
+    bincode::serde::decode_from_slice(payload, bincode_config::<LIMIT>()).map_err(malformed)
 }
 
 /// Decodes one payload (without its header) into a message.
 ///
 /// The whole payload must be consumed: trailing bytes are malformed.
 pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, CodecError> {
-    let (msg, used) = bincode::serde::decode_from_slice(payload, bincode_config())
-        .map_err(|e| CodecError::Malformed(e.to_string()))?;
+    let len = payload.len();
+    let (msg, used) = if len <= SMALL_PAYLOAD {
+        decode_with_limit::<T, { decode_limit(SMALL_PAYLOAD) }>(payload)
+    } else if len <= CHUNK_PAYLOAD {
+        decode_with_limit::<T, { decode_limit(CHUNK_PAYLOAD) }>(payload)
+    } else {
+        decode_with_limit::<T, { decode_limit(MAX_FRAME_LEN) }>(payload)
+    }?;
     if used != payload.len() {
         return Err(CodecError::Malformed(format!(
-            "{} trailing bytes after the message",
+            "{} bytes after the end of the message",
             payload.len() - used
         )));
     }
     Ok(msg)
 }
 
+/// Says in words what was wrong with a payload. bincode's own texts are its errors'
+/// debug formatting.
+fn malformed(error: bincode::error::DecodeError) -> CodecError {
+    use bincode::error::DecodeError as E;
+    let what = match error {
+        E::UnexpectedEnd { .. } => "it ends too early".to_owned(),
+        E::LimitExceeded | E::OutsideUsizeRange(_) => {
+            "it declares a length larger than a frame".to_owned()
+        }
+        E::InvalidIntegerType { .. } => "a number is wider than its field".to_owned(),
+        E::Utf8 { .. } => "a text is not valid UTF-8".to_owned(),
+        E::InvalidBooleanValue(byte) => format!("{byte} where a boolean (0 or 1) belongs"),
+        // What serde says: an unknown variant index, or a message wrapped twice.
+        E::OtherString(text) => variant_in_words(&text).unwrap_or(text),
+        E::Other(text) => text.to_owned(),
+        _ => "it does not decode".to_owned(),
+    };
+    CodecError::Malformed(what)
+}
+
+/// serde's "invalid value: integer `99`, expected variant index 0 <= i < 24" in words.
+fn variant_in_words(text: &str) -> Option<String> {
+    let rest = text.strip_prefix("invalid value: integer `")?;
+    let (found, rest) = rest.split_once('`')?;
+    let max = rest.strip_prefix(", expected variant index 0 <= i < ")?;
+    let max: u32 = max.parse().ok()?;
+    Some(format!(
+        "unknown kind {found} (this side knows 0 to {})",
+        max.saturating_sub(1)
+    ))
+}
+
 /// Appends one whole frame (header and payload) for `msg` to `dst`.
 fn encode_into<T: Serialize>(msg: &T, dst: &mut BytesMut) -> Result<(), CodecError> {
     let start = dst.len();
     dst.put_u32(0); // placeholder, patched below once the payload length is known
-    let written =
-        bincode::serde::encode_into_std_write(msg, &mut (&mut *dst).writer(), bincode_config());
+    let written = bincode::serde::encode_into_std_write(msg, &mut (&mut *dst).writer(), encoding());
     let result = match written {
         Ok(len) if len <= MAX_FRAME_LEN => {
             let header = u32::try_from(len)
@@ -92,10 +160,40 @@ fn encode_into<T: Serialize>(msg: &T, dst: &mut BytesMut) -> Result<(), CodecErr
             len: len as u64,
             max: MAX_FRAME_LEN,
         },
-        Err(e) => CodecError::Malformed(e.to_string()),
+        Err(_) => unencodable(),
     };
     dst.truncate(start);
     Err(result)
+}
+
+/// The frame of [`ServerMsg::Reply`] `{ id, msg }`, made from
+/// the frame of `msg`: the sender's copy of a room message is the frame every member gets,
+/// wrapped, so the message is encoded once.
+pub fn wrap_reply(id: u32, frame: &[u8]) -> Result<Bytes, CodecError> {
+    let payload = frame.get(HEADER_LEN..).unwrap_or_default();
+    let mut buf = BytesMut::with_capacity(frame.len() + 8);
+    buf.put_u32(0); // the header, patched below
+    // A variant index and a request id are both varint u32s.
+    let prefix = (crate::views::index::REPLY, id);
+    bincode::serde::encode_into_std_write(prefix, &mut (&mut buf).writer(), encoding())
+        .map_err(|_| unencodable())?;
+    buf.extend_from_slice(payload);
+    let len = buf.len() - HEADER_LEN;
+    if len > MAX_FRAME_LEN {
+        return Err(CodecError::FrameTooLarge {
+            len: len as u64,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let header = u32::try_from(len).expect("MAX_FRAME_LEN fits in u32");
+    buf[..HEADER_LEN].copy_from_slice(&header.to_be_bytes());
+    Ok(buf.freeze())
+}
+
+/// An encoding failure (bincode's text for it is debug formatting). Only a message that
+/// serde cannot describe fails; every message of the protocol can be encoded.
+fn unencodable() -> CodecError {
+    CodecError::Malformed("the message could not be encoded".to_owned())
 }
 
 /// Encodes `msg` once into a complete frame that can be written to many sockets.

@@ -10,6 +10,8 @@
 //!   [`codec::encode_frame`] encodes a message once into bytes that many sockets can share.
 //!   All bincode use lives in that module, so a change of format touches one file.
 //! - [`limits`]: every size limit the protocol defines, used by both ends.
+//! - [`views`]: borrowed forms of server messages that encode to the same bytes as the
+//!   owned ones: member lists, replies, and room messages as version 3 reads them.
 //! - [`config_file`]: reading a program's TOML settings file, with errors that name the
 //!   key at fault.
 //! - [`names`]: which nicks and room names are allowed, when two names are the same (case,
@@ -29,9 +31,11 @@ pub mod names;
 pub mod protocol;
 pub mod rate;
 pub mod units;
+pub mod views;
 
-pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame};
+pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, wrap_reply};
 pub use protocol::{
-    ChatKind, ClientMsg, ErrorKind, FileInfo, MemberList, MemberListAnswer, PROTOCOL_VERSION,
+    ChatKind, ClientMsg, ErrorKind, FileInfo, Limits, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,
     RoomEvent, ServerMsg,
 };
+pub use views::{AsVersion3, MemberList, MemberListAnswer, ReplyTo};

@@ -40,3 +40,9 @@ pub const UPLOAD_TOKEN_BYTES: usize = 16;
 
 /// Length of a SHA-256 digest, in bytes.
 pub const SHA256_BYTES: usize = 32;
+
+/// Most names in one member list: a `Welcome`, `Joined` or `Members` of any version, or a
+/// version 4 [`MemberPage`](crate::MemberPage). A list of the longest nicks (32 characters
+/// of 4 bytes) takes 129 KiB, so every answer fits in a frame however large the room; a
+/// version 4 client fetches the rest page by page.
+pub const MEMBER_PAGE: usize = 1000;

@@ -2,17 +2,26 @@
 //!
 //! The order of enum variants and struct fields is part of the wire format: bincode encodes
 //! a variant as its index and a struct as its fields in order. Add new variants at the end
-//! only, and raise [`PROTOCOL_VERSION`] when the format changes.
+//! only, and raise [`PROTOCOL_VERSION`] when the format changes: the protocol only appends.
 
-use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 
-/// Version of this protocol. A client states it in [`ClientMsg::Hello`]; the server refuses a
-/// client whose version differs with [`ErrorKind::VersionMismatch`].
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The newest version of this protocol, the one this crate speaks.
 ///
 /// Version 2 added file transfer: the messages from `UploadStart` and `UploadReady` on, and
 /// the error kinds from `FileTooLarge` on. Version 3 added `TooManyTransfers`, which
 /// version 2 expressed as `RateLimited`, the same kind as the message-rate warning.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// Version 4 added the negotiated handshake ([`ClientMsg::Hello4`], [`ServerMsg::Welcome4`]),
+/// request ids ([`ClientMsg::Request`], [`ServerMsg::Reply`]), room messages with
+/// sequence numbers ([`ServerMsg::Room`]) and paged member lists ([`MemberPage`]).
+pub const PROTOCOL_VERSION: u16 = 4;
+
+/// The oldest version a server of this crate serves. A client that says
+/// `Hello { version: 3, .. }` gets exactly the frames of version 3.
+pub const OLDEST_VERSION: u16 = 3;
 
 /// Room a client joins when it names none.
 pub const DEFAULT_ROOM: &str = "lobby";
@@ -20,9 +29,11 @@ pub const DEFAULT_ROOM: &str = "lobby";
 /// A frame sent by a client to the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ClientMsg {
-    /// First frame of every connection. Nothing else is accepted before it.
+    /// First frame of a version 3 connection. Nothing else is accepted before it (or
+    /// before [`ClientMsg::Hello4`]).
     Hello {
-        /// Must equal the server's [`PROTOCOL_VERSION`].
+        /// The version the client speaks: 3 (a server refuses others here; version 4 and
+        /// later start with [`ClientMsg::Hello4`]).
         version: u16,
         /// Requested nick; refused if taken (case-insensitively) or invalid.
         nick: String,
@@ -89,9 +100,41 @@ pub enum ClientMsg {
     Download { file_id: u64, offset: u64 },
     /// Stop a download. Not answered; chunks already on their way may still arrive.
     DownloadCancel { file_id: u64 },
+
+    // ----- version 4 -------------------------------------------------------------------
+    /// First frame of a connection that speaks version 4 or later: the versions the client
+    /// speaks and the optional features it knows. Answered by [`ServerMsg::Welcome4`] (the
+    /// version and features the server chose) or by [`ServerMsg::Error`].
+    Hello4 {
+        /// Oldest version the client speaks, at least 4.
+        min_version: u16,
+        /// Newest version the client speaks.
+        max_version: u16,
+        /// Names of the optional features the client knows; the server grants those it
+        /// has too, and ignores the others.
+        features: Vec<String>,
+        /// Requested nick, as in [`ClientMsg::Hello`].
+        nick: String,
+        /// Room to start in; empty means [`DEFAULT_ROOM`].
+        room: String,
+    },
+    /// A request with an id chosen by the client. Its answer, or the error it causes,
+    /// comes back wrapped in [`ServerMsg::Reply`] with the same id, so that a client
+    /// matches answers exactly. `msg` is any message but a hello or another `Request`
+    /// (one inside another is malformed).
+    Request {
+        id: u32,
+        #[serde(deserialize_with = "one_level")]
+        msg: Box<ClientMsg>,
+    },
+    /// Ask for the members of the current room whose nicks sort after `after` (empty:
+    /// from the first), at most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) of them.
+    /// Answered with [`ServerMsg::Members4`].
+    WhoPage { after: String },
 }
 
-/// Whether a room message is said or acted (`/me`).
+/// Whether a room message is said or acted (`/me`). An enum: on the wire, its variant
+/// index as a varint (0 or 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ChatKind {
     Say,
@@ -107,6 +150,16 @@ pub enum RoomEvent {
     Left { nick: String, reason: String },
     /// `old` is now known as `new`.
     Renamed { old: String, new: String },
+
+    // ----- version 4: only in ServerMsg::Room --------------------------------------------
+    /// `from` said `text` (a version 3 client gets [`ServerMsg::Chat`]).
+    Said {
+        from: String,
+        kind: ChatKind,
+        text: String,
+    },
+    /// `file` was shared in the room (a version 3 client gets [`ServerMsg::FileOffered`]).
+    Shared { file: FileInfo },
 }
 
 /// Machine-readable reason carried by [`ServerMsg::Error`].
@@ -191,13 +244,14 @@ pub struct FileInfo {
 pub enum ServerMsg {
     /// Successful answer to [`ClientMsg::Hello`].
     Welcome {
-        /// The server's [`PROTOCOL_VERSION`].
+        /// The version of the hello, 3.
         version: u16,
         /// The nick the client got.
         nick: String,
-        /// The room the client is in.
+        /// The room the client is in, spelt as when it was created.
         room: String,
-        /// Members of that room, the client included, sorted.
+        /// Members of that room, sorted; the first
+        /// [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) of them in a larger room.
         members: Vec<String>,
     },
     /// A message in a room, stamped by the server.
@@ -284,47 +338,145 @@ pub enum ServerMsg {
         kind: ErrorKind,
         text: String,
     },
+
+    // ----- version 4 -------------------------------------------------------------------
+    /// Successful answer to [`ClientMsg::Hello4`].
+    Welcome4 {
+        /// The version chosen: the newest both sides speak. It decides what the server
+        /// sends from now on.
+        version: u16,
+        /// The features granted: those of the hello that the server has too.
+        features: Vec<String>,
+        /// The server's limits, for the client to respect.
+        limits: Limits,
+        /// The nick the client got.
+        nick: String,
+        /// The room the client is in, spelt as when it was created.
+        room: String,
+        /// The room's latest sequence number; the next room message has the next one.
+        seq: u64,
+        /// The first page of the room's members.
+        members: MemberPage,
+    },
+    /// The answer to a [`ClientMsg::Request`], or the error it caused.
+    Reply {
+        /// The request's id.
+        id: u32,
+        #[serde(deserialize_with = "one_level")]
+        msg: Box<ServerMsg>,
+    },
+    /// Something that happened in a room the client is in, stamped by the server: what a
+    /// room's history holds. A version 3 client gets `Chat`, `Notice` or `FileOffered`.
+    Room {
+        /// Server-wide, strictly increasing message id.
+        id: u64,
+        /// The room's sequence number: one more than the room's previous message, so a
+        /// gap means a message was missed.
+        seq: u64,
+        /// Server time, milliseconds since the Unix epoch (UTC).
+        time_ms: u64,
+        room: String,
+        event: RoomEvent,
+    },
+    /// Answer to [`ClientMsg::Join`] in version 4: the client is now in `room`.
+    Joined4 {
+        room: String,
+        /// The room's latest sequence number, as in `Welcome4`.
+        seq: u64,
+        members: MemberPage,
+    },
+    /// Answer to [`ClientMsg::Who`] or [`ClientMsg::WhoPage`] in version 4.
+    Members4 { room: String, members: MemberPage },
 }
 
-/// A [`ServerMsg`] that carries a room's member list (`Welcome`, `Joined` or `Members`),
-/// made of borrowed names. It encodes to exactly the bytes of the owned message, so a
-/// server answers a client in a room of thousands without copying every name first.
-#[derive(Debug, Clone, Copy)]
-pub struct MemberList<'a> {
-    pub answer: MemberListAnswer<'a>,
-    pub room: &'a str,
-    /// Sorted, as the owned messages' lists are.
-    pub members: &'a [&'a str],
-}
-
-/// Which message a [`MemberList`] is.
-#[derive(Debug, Clone, Copy)]
-pub enum MemberListAnswer<'a> {
-    /// [`ServerMsg::Welcome`].
-    Welcome { version: u16, nick: &'a str },
-    /// [`ServerMsg::Joined`].
-    Joined,
-    /// [`ServerMsg::Members`].
-    Members,
-}
-
-impl Serialize for MemberList<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStructVariant;
-        // Names and indexes of the variants of `ServerMsg`, as its derived `Serialize`
-        // writes them; a test compares the bytes.
-        let (index, variant, fields) = match self.answer {
-            MemberListAnswer::Welcome { .. } => (0, "Welcome", 4),
-            MemberListAnswer::Joined => (4, "Joined", 2),
-            MemberListAnswer::Members => (5, "Members", 2),
-        };
-        let mut msg = serializer.serialize_struct_variant("ServerMsg", index, variant, fields)?;
-        if let MemberListAnswer::Welcome { version, nick } = self.answer {
-            msg.serialize_field("version", &version)?;
-            msg.serialize_field("nick", nick)?;
+impl ServerMsg {
+    /// The id of the request this answers, and the answer itself: `(Some(id), msg)` for a
+    /// [`ServerMsg::Reply`], `(None, self)` for anything else.
+    pub fn into_reply(self) -> (Option<u32>, ServerMsg) {
+        match self {
+            ServerMsg::Reply { id, msg } => (Some(id), *msg),
+            other => (None, other),
         }
-        msg.serialize_field("room", self.room)?;
-        msg.serialize_field("members", self.members)?;
-        msg.end()
     }
+}
+
+impl ClientMsg {
+    /// A version 4 hello that asks for no optional feature.
+    pub fn hello4(nick: &str, room: &str) -> Self {
+        ClientMsg::Hello4 {
+            min_version: PROTOCOL_VERSION,
+            max_version: PROTOCOL_VERSION,
+            features: Vec::new(),
+            nick: nick.to_owned(),
+            room: room.to_owned(),
+        }
+    }
+
+    /// `self` with the request id `id`.
+    pub fn with_id(self, id: u32) -> Self {
+        ClientMsg::Request {
+            id,
+            msg: Box::new(self),
+        }
+    }
+}
+
+/// The server's limits, told in [`ServerMsg::Welcome4`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Largest payload of a frame, in bytes.
+    pub max_frame: u32,
+    /// Longest text of a chat, action or private message, in bytes of UTF-8.
+    pub max_text: u32,
+    /// Most names in one [`MemberPage`].
+    pub member_page: u32,
+    /// Requests a second the client may keep up after its burst; 0: no limit.
+    pub msg_rate: u32,
+    /// Requests the client may send at once before `msg_rate` applies; 0 when there is
+    /// no rate limit.
+    pub msg_burst: u32,
+    /// Largest file the server accepts, in bytes.
+    pub max_file_size: u64,
+}
+
+/// A page of a room's member list, sorted case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MemberPage {
+    /// Members of the whole room.
+    pub total: u32,
+    /// At most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) nicks.
+    pub names: Vec<String>,
+    /// Whether more names follow the last one: ask for them with
+    /// [`ClientMsg::WhoPage`] `{ after: <the last name> }`.
+    pub more: bool,
+}
+
+thread_local! {
+    /// Whether this thread is decoding the message inside a `Request` or a `Reply`.
+    static WRAPPED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Decodes the message inside a `Request` or `Reply`, refusing one that is wrapped again.
+///
+/// bincode has no depth limit, so without this a frame of a megabyte of nested wrappers
+/// would recurse half a million times and overflow the stack. One level is all the
+/// protocol has.
+fn one_level<'de, D, T>(deserializer: D) -> Result<Box<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    /// Leaves the thread as it found it, even if decoding unwinds.
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            WRAPPED.set(false);
+        }
+    }
+    if WRAPPED.get() {
+        return Err(D::Error::custom("a message wrapped twice"));
+    }
+    WRAPPED.set(true);
+    let _inside = Inside;
+    T::deserialize(deserializer).map(Box::new)
 }

@@ -28,15 +28,16 @@ use crate::protocol::ClientMsg;
 /// chunks and the finish of an upload are bounded by the upload itself (its size, TCP,
 /// the disk); a `Pong` answers the server and a `Quit` ends the connection, so none of
 /// them can be used to flood a room. (The handshake's `Hello` comes before the bucket; a
-/// second `Hello` counts.)
+/// second `Hello` counts.) A request sent with an id counts as the message it wraps.
 pub fn counts(msg: &ClientMsg) -> bool {
-    !matches!(
-        msg,
+    match msg {
+        ClientMsg::Request { msg, .. } => counts(msg),
         ClientMsg::UploadChunk { .. }
-            | ClientMsg::UploadFinish { .. }
-            | ClientMsg::Pong { .. }
-            | ClientMsg::Quit { .. }
-    )
+        | ClientMsg::UploadFinish { .. }
+        | ClientMsg::Pong { .. }
+        | ClientMsg::Quit { .. } => false,
+        _ => true,
+    }
 }
 
 /// What the bucket needs of a point in time: both `std::time::Instant` and

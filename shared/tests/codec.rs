@@ -5,10 +5,14 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use serde::Serialize;
 use shared::codec::decode_payload;
-use shared::limits::{MAX_CHUNK_BYTES, MAX_FRAME_LEN, MAX_RAW_FILE_NAME_BYTES, MAX_TEXT_BYTES};
+use shared::limits::{
+    MAX_CHUNK_BYTES, MAX_FRAME_LEN, MAX_NICK_CHARS, MAX_RAW_FILE_NAME_BYTES, MAX_TEXT_BYTES,
+    MEMBER_PAGE,
+};
 use shared::{
-    ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, MemberList,
-    MemberListAnswer, PROTOCOL_VERSION, RoomEvent, ServerCodec, ServerMsg, encode_frame,
+    AsVersion3, ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, Limits,
+    MemberList, MemberListAnswer, MemberPage, PROTOCOL_VERSION, ReplyTo, RoomEvent, ServerCodec,
+    ServerMsg, encode_frame, wrap_reply,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -81,7 +85,77 @@ fn every_client_msg() -> Vec<ClientMsg> {
             offset: 65_536,
         },
         ClientMsg::DownloadCancel { file_id: 9 },
+        ClientMsg::hello4("ann", "lobby"),
+        ClientMsg::Hello4 {
+            min_version: 4,
+            max_version: u16::MAX,
+            features: vec!["history".into(), "".into()],
+            nick: "".into(),
+            room: "".into(),
+        },
+        ClientMsg::Chat { text: "hi".into() }.with_id(0),
+        ClientMsg::UploadStart {
+            name: "a".into(),
+            size: 1,
+        }
+        .with_id(u32::MAX),
+        ClientMsg::WhoPage { after: "".into() },
+        ClientMsg::WhoPage {
+            after: "bob".into(),
+        }
+        .with_id(7),
     ]
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_frame: MAX_FRAME_LEN as u32,
+        max_text: MAX_TEXT_BYTES as u32,
+        member_page: MEMBER_PAGE as u32,
+        msg_rate: 10,
+        msg_burst: 20,
+        max_file_size: 4 << 30,
+    }
+}
+
+fn page(names: &[&str], total: u32, more: bool) -> MemberPage {
+    MemberPage {
+        total,
+        names: names.iter().map(|n| n.to_string()).collect(),
+        more,
+    }
+}
+
+/// One `Room` message of every event.
+fn room_msgs() -> Vec<ServerMsg> {
+    let events = [
+        RoomEvent::Said {
+            from: "ann".into(),
+            kind: ChatKind::Action,
+            text: "waves".into(),
+        },
+        RoomEvent::Joined { nick: "bob".into() },
+        RoomEvent::Left {
+            nick: "bob".into(),
+            reason: "quit".into(),
+        },
+        RoomEvent::Renamed {
+            old: "bob".into(),
+            new: "rob".into(),
+        },
+        RoomEvent::Shared { file: file_info() },
+    ];
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| ServerMsg::Room {
+            id: 1000 + i as u64,
+            seq: 40 + i as u64,
+            time_ms: 1_764_000_000_000,
+            room: "lobby".into(),
+            event,
+        })
+        .collect()
 }
 
 fn file_info() -> FileInfo {
@@ -235,6 +309,38 @@ fn every_server_msg() -> Vec<ServerMsg> {
             text: format!("{kind:?}"),
         });
     }
+    all.extend(room_msgs());
+    all.extend([
+        ServerMsg::Welcome4 {
+            version: PROTOCOL_VERSION,
+            features: vec![],
+            limits: limits(),
+            nick: "ann".into(),
+            room: "lobby".into(),
+            seq: 41,
+            members: page(&["ann", "bob"], 2, false),
+        },
+        ServerMsg::Joined4 {
+            room: "rust".into(),
+            seq: u64::MAX,
+            members: page(&["ann"], 5000, true),
+        },
+        ServerMsg::Members4 {
+            room: "rust".into(),
+            members: MemberPage::default(),
+        },
+        ServerMsg::Reply {
+            id: 3,
+            msg: Box::new(ServerMsg::Error {
+                kind: ErrorKind::TextTooLong,
+                text: "too long".into(),
+            }),
+        },
+        ServerMsg::Reply {
+            id: u32::MAX,
+            msg: Box::new(room_msgs().remove(0)),
+        },
+    ]);
     all
 }
 
@@ -275,94 +381,6 @@ fn frames_written_back_to_back_come_out_one_by_one() {
         out.push(m);
     }
     assert_eq!(out, msgs);
-}
-
-#[test]
-fn hello_bytes_are_the_documented_ones() {
-    // The same bytes are spelled out in docs/PROTOCOL.md.
-    let msg = ClientMsg::Hello {
-        version: 3,
-        nick: "ann".into(),
-        room: "lobby".into(),
-    };
-    let frame = encode_frame(&msg).unwrap();
-    assert_eq!(
-        &frame[..],
-        &[
-            0, 0, 0, 12, 0, 3, 3, b'a', b'n', b'n', 5, b'l', b'o', b'b', b'b', b'y'
-        ]
-    );
-}
-
-#[test]
-fn small_frames_are_the_documented_ones() {
-    assert_eq!(
-        &encode_frame(&ClientMsg::Who).unwrap()[..],
-        &[0, 0, 0, 1, 6]
-    );
-    assert_eq!(
-        &encode_frame(&ServerMsg::Ping { token: 7 }).unwrap()[..],
-        &[0, 0, 0, 2, 7, 7]
-    );
-    assert_eq!(
-        &encode_frame(&ClientMsg::Pong { token: 7 }).unwrap()[..],
-        &[0, 0, 0, 2, 8, 7]
-    );
-}
-
-#[test]
-fn chat_bytes_are_the_documented_ones() {
-    let msg = ServerMsg::Chat {
-        id: 300,
-        time_ms: 1_764_000_000_000,
-        room: "lobby".into(),
-        from: "ann".into(),
-        kind: ChatKind::Say,
-        text: "hi 👋".into(),
-    };
-    let frame = encode_frame(&msg).unwrap();
-    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(
-        hex,
-        "0000002001fb2c01fd00e897b69a010000056c6f62627903616e6e00076869\
-         20f09f918b"
-    );
-}
-
-#[test]
-fn upload_chunk_bytes_are_the_documented_ones() {
-    // The same bytes are spelled out in docs/PROTOCOL.md.
-    let msg = ClientMsg::UploadChunk {
-        upload_id: 3,
-        offset: 300,
-        data: b"hello".to_vec(),
-    };
-    let frame = encode_frame(&msg).unwrap();
-    let hex: String = frame.iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(hex, "0000000b0b03fb2c010568656c6c6f");
-}
-
-#[test]
-fn upload_start_and_ready_bytes_are_the_documented_ones() {
-    let start = ClientMsg::UploadStart {
-        name: "a.txt".into(),
-        size: 5,
-    };
-    let hex =
-        |frame: bytes::Bytes| -> String { frame.iter().map(|b| format!("{b:02x}")).collect() };
-    assert_eq!(
-        hex(encode_frame(&start).unwrap()),
-        "000000080a05612e74787405"
-    );
-    let ready = ServerMsg::UploadReady {
-        upload_id: 3,
-        token: (0..16).collect(),
-        offset: 0,
-    };
-    assert_eq!(
-        hex(encode_frame(&ready).unwrap()),
-        "000000140b0310000102030405060708090a0b0c0d0e0f00"
-    );
 }
 
 /// The byte fields use serde_bytes so that they are copied in one go, not serialised byte
@@ -567,6 +585,24 @@ fn arb_client_msg() -> impl Strategy<Value = ClientMsg> {
             .prop_map(|token| ClientMsg::UploadResume { token }),
         (any::<u64>(), any::<u64>())
             .prop_map(|(file_id, offset)| ClientMsg::Download { file_id, offset }),
+        (
+            any::<u16>(),
+            any::<u16>(),
+            proptest::collection::vec(".{0,10}", 0..4),
+            ".{0,40}",
+            ".{0,40}"
+        )
+            .prop_map(|(min_version, max_version, features, nick, room)| {
+                ClientMsg::Hello4 {
+                    min_version,
+                    max_version,
+                    features,
+                    nick,
+                    room,
+                }
+            }),
+        (any::<u32>(), ".{0,200}").prop_map(|(id, text)| ClientMsg::Chat { text }.with_id(id)),
+        ".{0,40}".prop_map(|after| ClientMsg::WhoPage { after }),
     ]
 }
 
@@ -658,14 +694,21 @@ fn a_header_alone_reserves_nothing_for_the_announced_payload() {
 fn borrowed_member_lists_encode_as_the_owned_messages() {
     let names = ["Ann", "bob", "鈴木", "🦀"];
     let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let page = MemberPage {
+        total: 9000,
+        names: owned.clone(),
+        more: true,
+    };
+    let features = vec!["history".to_owned()];
+    let limits = limits();
     let cases = [
         (
             MemberListAnswer::Welcome {
-                version: PROTOCOL_VERSION,
+                version: 3,
                 nick: "bob",
             },
             ServerMsg::Welcome {
-                version: PROTOCOL_VERSION,
+                version: 3,
                 nick: "bob".into(),
                 room: "lobby".into(),
                 members: owned.clone(),
@@ -685,17 +728,369 @@ fn borrowed_member_lists_encode_as_the_owned_messages() {
                 members: owned.clone(),
             },
         ),
+        (
+            MemberListAnswer::Welcome4 {
+                version: 4,
+                features: &features,
+                limits: &limits,
+                nick: "bob",
+                seq: 300,
+            },
+            ServerMsg::Welcome4 {
+                version: 4,
+                features: features.clone(),
+                limits: limits.clone(),
+                nick: "bob".into(),
+                room: "lobby".into(),
+                seq: 300,
+                members: page.clone(),
+            },
+        ),
+        (
+            MemberListAnswer::Joined4 { seq: 7 },
+            ServerMsg::Joined4 {
+                room: "lobby".into(),
+                seq: 7,
+                members: page.clone(),
+            },
+        ),
+        (
+            MemberListAnswer::Members4,
+            ServerMsg::Members4 {
+                room: "lobby".into(),
+                members: page.clone(),
+            },
+        ),
     ];
     for (answer, msg) in cases {
         let borrowed = MemberList {
             answer,
             room: "lobby",
             members: &names,
+            total: 9000,
+            more: true,
         };
         assert_eq!(
             encode_frame(&borrowed).unwrap(),
             encode_frame(&msg).unwrap(),
             "{msg:?}"
         );
+        // Wrapped, by the borrowed reply and by rewrapping the frame.
+        let owned_reply = encode_frame(&ServerMsg::Reply {
+            id: 70_000,
+            msg: Box::new(msg),
+        })
+        .unwrap();
+        let reply = ReplyTo {
+            id: 70_000,
+            msg: &borrowed,
+        };
+        assert_eq!(encode_frame(&reply).unwrap(), owned_reply);
+        let frame = encode_frame(&borrowed).unwrap();
+        assert_eq!(wrap_reply(70_000, &frame).unwrap(), owned_reply);
+    }
+}
+
+#[test]
+fn room_messages_as_version_3_are_the_version_3_messages() {
+    let expected = |msg: &ServerMsg| -> ServerMsg {
+        let ServerMsg::Room {
+            id,
+            time_ms,
+            room,
+            event,
+            ..
+        } = msg.clone()
+        else {
+            unreachable!()
+        };
+        match event {
+            RoomEvent::Said { from, kind, text } => ServerMsg::Chat {
+                id,
+                time_ms,
+                room,
+                from,
+                kind,
+                text,
+            },
+            RoomEvent::Shared { file } => ServerMsg::FileOffered { file },
+            event => ServerMsg::Notice {
+                time_ms,
+                room,
+                event,
+            },
+        }
+    };
+    for msg in room_msgs() {
+        assert_eq!(
+            encode_frame(&AsVersion3(&msg)).unwrap(),
+            encode_frame(&expected(&msg)).unwrap(),
+            "{msg:?}"
+        );
+    }
+    // Anything else is itself.
+    let pong = ServerMsg::Pong { token: 9 };
+    assert_eq!(
+        encode_frame(&AsVersion3(&pong)).unwrap(),
+        encode_frame(&pong).unwrap()
+    );
+}
+
+#[test]
+fn a_reply_wraps_the_frame_of_its_message() {
+    let unwrapped = every_server_msg()
+        .into_iter()
+        .filter(|m| !matches!(m, ServerMsg::Reply { .. }));
+    for msg in unwrapped {
+        let frame = encode_frame(&msg).unwrap();
+        for id in [0, 250, 251, 65_536, u32::MAX] {
+            let wrapped = wrap_reply(id, &frame).unwrap();
+            let mut wire = BytesMut::from(&wrapped[..]);
+            let decoded = ClientCodec::default().decode(&mut wire).unwrap().unwrap();
+            assert_eq!(decoded.into_reply(), (Some(id), msg.clone()));
+        }
+    }
+    let largest = encode_frame(&ServerMsg::DownloadChunk {
+        file_id: 1,
+        offset: 0,
+        data: vec![0; MAX_FRAME_LEN - 10],
+    })
+    .unwrap();
+    assert!(matches!(
+        wrap_reply(u32::MAX, &largest),
+        Err(CodecError::FrameTooLarge { .. })
+    ));
+}
+
+#[test]
+fn a_message_wrapped_twice_is_malformed_however_deep() {
+    // Request { id 0, Request { id 0, Who } }.
+    let twice = [19u8, 0, 19, 0, 6];
+    let err = decode_payload::<ClientMsg>(&twice).unwrap_err();
+    assert!(err.to_string().contains("wrapped twice"), "{err}");
+    // A megabyte of wrappers fails the same way, without overflowing the stack.
+    let mut deep: Vec<u8> = [19u8, 0].repeat(MAX_FRAME_LEN / 2 - 1);
+    deep.push(6);
+    assert!(decode_payload::<ClientMsg>(&deep).is_err());
+    let mut deep: Vec<u8> = [21u8, 0].repeat(MAX_FRAME_LEN / 2 - 1);
+    deep.push(7);
+    assert!(decode_payload::<ServerMsg>(&deep).is_err());
+    // And once is fine, also right after a failure.
+    let once = [19u8, 5, 6];
+    assert_eq!(
+        decode_payload::<ClientMsg>(&once).unwrap(),
+        ClientMsg::Who.with_id(5)
+    );
+}
+
+/// PROTOCOL.md says: senders write the shortest varint, receivers accept a longer one.
+#[test]
+fn a_longer_varint_than_needed_decodes_to_the_same_value() {
+    // Ping { token: 7 } with the token as `fb 07 00`, `fc 07 00 00 00`, `fd 07 0...`.
+    for token in [
+        &[0xfb, 7, 0][..],
+        &[0xfc, 7, 0, 0, 0],
+        &[0xfd, 7, 0, 0, 0, 0, 0, 0, 0],
+    ] {
+        let mut payload = vec![7u8];
+        payload.extend_from_slice(token);
+        assert_eq!(
+            decode_payload::<ClientMsg>(&payload).unwrap(),
+            ClientMsg::Ping { token: 7 }
+        );
+    }
+    // Even the variant index: `fb 06 00` is `Who`.
+    assert_eq!(
+        decode_payload::<ClientMsg>(&[0xfb, 6, 0]).unwrap(),
+        ClientMsg::Who
+    );
+}
+
+/// A varint marker wider than its field is malformed: `fc` (u32) for the u16 `version`,
+/// `fd` (u64) for a variant index (u32), and the reserved markers 254 and 255.
+#[test]
+fn a_varint_wider_than_its_field_is_malformed() {
+    let hello_version_u32 = [0u8, 0xfc, 3, 0, 0, 0, 0, 0];
+    let index_u64 = [0xfdu8, 6, 0, 0, 0, 0, 0, 0, 0];
+    for payload in [&hello_version_u32[..], &index_u64, &[0xfe], &[0xff]] {
+        let err = decode_payload::<ClientMsg>(payload).unwrap_err();
+        assert!(
+            matches!(err, CodecError::Malformed(_)),
+            "{payload:?}: {err}"
+        );
+    }
+}
+
+/// `ChatKind` and `bool` take only their values: kind 2 and a `more` of 2 are malformed.
+#[test]
+fn enum_and_boolean_values_out_of_range_are_malformed() {
+    let mut chat = encode_frame(&room_msgs().remove(0)).unwrap()[4..].to_vec();
+    // ... room "lobby", event 3 (Said), from "ann", kind 1: make it 2.
+    let kind_at = chat.len() - "waves".len() - 2;
+    assert_eq!(chat[kind_at], 1);
+    chat[kind_at] = 2;
+    assert!(decode_payload::<ServerMsg>(&chat).is_err());
+    let mut members = encode_frame(&ServerMsg::Members4 {
+        room: "r".into(),
+        members: MemberPage::default(),
+    })
+    .unwrap()[4..]
+        .to_vec();
+    *members.last_mut().unwrap() = 2;
+    let err = decode_payload::<ServerMsg>(&members).unwrap_err();
+    assert!(err.to_string().contains("boolean"), "{err}");
+}
+
+/// A frame of the maximum size decodes whatever it holds: here a member list of half a
+/// million empty names, each one byte on the wire and eight in bincode's count.
+#[test]
+fn any_frame_up_to_the_maximum_decodes() {
+    let overhead = 16;
+    let names = vec![String::new(); MAX_FRAME_LEN - overhead];
+    let msg = ServerMsg::Members {
+        room: "r".into(),
+        members: names,
+    };
+    let frame = encode_frame(&msg).unwrap();
+    assert!(frame.len() - 4 <= MAX_FRAME_LEN);
+    assert!(frame.len() - 4 > MAX_FRAME_LEN - 2 * overhead);
+    let mut wire = BytesMut::from(&frame[..]);
+    assert_eq!(ClientCodec::default().decode(&mut wire).unwrap(), Some(msg));
+    // And a list of the longest names, up to the maximum.
+    let longest = "🦀".repeat(MAX_NICK_CHARS);
+    let count = (MAX_FRAME_LEN - overhead) / (longest.len() + 1);
+    let msg = ServerMsg::Welcome {
+        version: 3,
+        nick: "a".into(),
+        room: "r".into(),
+        members: vec![longest; count],
+    };
+    let mut wire = BytesMut::from(&encode_frame(&msg).unwrap()[..]);
+    assert_eq!(ClientCodec::default().decode(&mut wire).unwrap(), Some(msg));
+}
+
+#[test]
+fn a_full_page_of_the_longest_names_fits_in_a_frame() {
+    let longest = "🦀".repeat(MAX_NICK_CHARS);
+    let names: Vec<&str> = vec![&longest; MEMBER_PAGE];
+    let features = vec!["x".repeat(64); 16];
+    let limits = limits();
+    let answers = [
+        MemberListAnswer::Welcome {
+            version: 3,
+            nick: &longest,
+        },
+        MemberListAnswer::Welcome4 {
+            version: u16::MAX,
+            features: &features,
+            limits: &limits,
+            nick: &longest,
+            seq: u64::MAX,
+        },
+        MemberListAnswer::Joined4 { seq: u64::MAX },
+    ];
+    for answer in answers {
+        let list = MemberList {
+            answer,
+            room: &longest,
+            members: &names,
+            total: u32::MAX,
+            more: true,
+        };
+        let frame = encode_frame(&ReplyTo {
+            id: u32::MAX,
+            msg: &list,
+        })
+        .unwrap();
+        assert!(frame.len() < MAX_FRAME_LEN / 4, "{} bytes", frame.len());
+    }
+}
+
+/// The texts of codec errors reach people: words, no debug formatting of bincode's types.
+#[test]
+fn codec_error_texts_are_words() {
+    let long_string = [1u8, 253, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f];
+    let payloads: [&[u8]; 9] = [
+        &[99],
+        &[7],
+        &[6, 0xff],
+        &[1, 2, 0xc3, 0x28],
+        &[0, 0xfc, 3, 0, 0, 0, 0, 0],
+        &long_string,
+        &[19, 0, 19, 0, 6],
+        &[9, 200, 0],
+        &[],
+    ];
+    for payload in payloads {
+        let text = decode_payload::<ClientMsg>(payload)
+            .unwrap_err()
+            .to_string();
+        for debug in [
+            "{",
+            "}",
+            "DecodeError",
+            "Unexpected",
+            "Utf8Error",
+            "::",
+            "`",
+        ] {
+            assert!(!text.contains(debug), "{payload:?}: {text}");
+        }
+        assert!(text.starts_with("a malformed message: "), "{text}");
+    }
+    let text = decode_payload::<ClientMsg>(&[99]).unwrap_err().to_string();
+    assert_eq!(
+        text,
+        "a malformed message: unknown kind 99 (this side knows 0 to 20)"
+    );
+    let truncated = CodecError::Truncated { buffered: 3 }.to_string();
+    assert!(!truncated.contains("frame"), "{truncated}");
+}
+
+/// The decoder's limit grows with the payload (8 bytes of memory for each byte read):
+/// every frame decodes at the edges of its sizes, and a small frame that declares a long
+/// text fails before the text is allocated.
+#[test]
+fn the_decoding_limit_follows_the_payload() {
+    // Members { room "r", members: k empty names }: 1 + 2 + varint(k) + k bytes.
+    let members_of_size = |size: usize| {
+        let k = (0..size)
+            .rev()
+            .find(|k| 3 + varint_len(*k) + k == size)
+            .expect("a count");
+        ServerMsg::Members {
+            room: "r".into(),
+            members: vec![String::new(); k],
+        }
+    };
+    for size in [
+        4096 + 256,
+        4096 + 257,
+        65_536 + 256,
+        65_536 + 257,
+        MAX_FRAME_LEN,
+    ] {
+        let msg = members_of_size(size);
+        let frame = encode_frame(&msg).unwrap();
+        assert_eq!(frame.len() - 4, size);
+        assert_eq!(
+            decode_payload::<ServerMsg>(&frame[4..]).unwrap(),
+            msg,
+            "{size}"
+        );
+    }
+    // Chat { text } declaring 40 KiB of text in a frame of 6 bytes.
+    let err = decode_payload::<ClientMsg>(&[1, 0xfb, 0x00, 0xa0, b'h', b'i']).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a malformed message: it declares a length larger than a frame"
+    );
+}
+
+fn varint_len(v: usize) -> usize {
+    match v {
+        0..=250 => 1,
+        251..=0xFFFF => 3,
+        _ => 5,
     }
 }

@@ -9,7 +9,10 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use chat_server::Config;
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use shared::{
+    ChatKind, ClientCodec, ClientMsg, FileInfo, OLDEST_VERSION, PROTOCOL_VERSION, RoomEvent,
+    ServerMsg,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -57,15 +60,20 @@ pub async fn start_server(config: Config) -> (SocketAddr, ServerHandle) {
     (addr, handle)
 }
 
-/// A client connection speaking the protocol through [`ClientCodec`].
+/// A client connection speaking the protocol through [`ClientCodec`]: version 4 by
+/// [`TestClient::connect`], version 3 by [`TestClient::connect_v3`].
 #[derive(Debug)]
 pub struct TestClient {
     /// The nick the server gave this client (empty before a welcome).
     pub nick: String,
     /// The room it is in, as of the welcome.
     pub room: String,
-    /// The members listed in the welcome.
+    /// The members listed in the welcome (its first page, in version 4).
     pub members: Vec<String>,
+    /// The protocol version of the session (0 before a welcome).
+    pub version: u16,
+    /// The room's latest sequence number, as of the welcome (version 4).
+    pub seq: u64,
     /// Answer the server's `Ping`s while receiving, and skip them (on by default), so that
     /// a client of a server with a short idle timeout stays alive while it reads.
     pub auto_pong: bool,
@@ -73,10 +81,39 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// Connects and logs in as `nick` in `room`; fails unless the answer is a `Welcome`.
+    /// Connects and logs in as `nick` in `room` with a version 4 hello; fails unless the
+    /// answer is a `Welcome4`.
     pub async fn connect(addr: SocketAddr, nick: &str, room: &str) -> anyhow::Result<Self> {
         let mut client = Self::connect_raw(addr).await?;
         client.send(hello(nick, room)).await?;
+        match client.recv().await? {
+            ServerMsg::Welcome4 {
+                version,
+                nick,
+                room,
+                seq,
+                members,
+                ..
+            } => {
+                if version != PROTOCOL_VERSION {
+                    bail!("welcome with version {version}");
+                }
+                client.nick = nick;
+                client.room = room;
+                client.members = members.names;
+                client.version = version;
+                client.seq = seq;
+                Ok(client)
+            }
+            other => Err(anyhow!("expected a welcome, got {other:?}")),
+        }
+    }
+
+    /// Connects and logs in as `nick` in `room` as a version 3 client does; fails unless
+    /// the answer is a `Welcome`.
+    pub async fn connect_v3(addr: SocketAddr, nick: &str, room: &str) -> anyhow::Result<Self> {
+        let mut client = Self::connect_raw(addr).await?;
+        client.send(hello_v3(nick, room)).await?;
         match client.recv().await? {
             ServerMsg::Welcome {
                 version,
@@ -84,12 +121,13 @@ impl TestClient {
                 room,
                 members,
             } => {
-                if version != PROTOCOL_VERSION {
+                if version != OLDEST_VERSION {
                     bail!("welcome with version {version}");
                 }
                 client.nick = nick;
                 client.room = room;
                 client.members = members;
+                client.version = version;
                 Ok(client)
             }
             other => Err(anyhow!("expected a welcome, got {other:?}")),
@@ -106,6 +144,8 @@ impl TestClient {
             nick: String::new(),
             room: String::new(),
             members: Vec::new(),
+            version: 0,
+            seq: 0,
             auto_pong: true,
             frames: Framed::new(stream, ClientCodec::default()),
         })
@@ -183,16 +223,35 @@ impl TestClient {
         }
     }
 
-    /// Asks for the member list of the current room.
+    /// Asks for the member list of the current room (its first page, in version 4).
     pub async fn who(&mut self) -> anyhow::Result<Vec<String>> {
         self.send(ClientMsg::Who).await?;
         match self
-            .recv_until(|m| matches!(m, ServerMsg::Members { .. }))
+            .recv_until(|m| matches!(m, ServerMsg::Members { .. } | ServerMsg::Members4 { .. }))
             .await?
         {
             ServerMsg::Members { members, .. } => Ok(members),
-            _ => unreachable!("recv_until returned a Members frame"),
+            ServerMsg::Members4 { members, .. } => Ok(members.names),
+            _ => unreachable!("recv_until returned a member list"),
         }
+    }
+
+    /// Sends `msg` with the request id `id` and returns the frames received until its
+    /// answer, the answer last (unwrapped). Frames that answer other requests are an
+    /// error: every answer must carry its own request's id.
+    pub async fn request(&mut self, id: u32, msg: ClientMsg) -> anyhow::Result<ServerMsg> {
+        self.send(msg.with_id(id)).await?;
+        let seen = self
+            .collect_until(|m| matches!(m, ServerMsg::Reply { id: got, .. } if *got == id))
+            .await?;
+        if let Some(other) = seen
+            .iter()
+            .find(|m| matches!(m, ServerMsg::Reply { id: got, .. } if *got != id))
+        {
+            bail!("the answer to request {id} came with another id: {other:?}");
+        }
+        let answer = seen.into_iter().last().context("the answer")?;
+        Ok(answer.into_reply().1)
     }
 
     /// Reads until the server closes the connection and returns the frames read on the way.
@@ -205,12 +264,117 @@ impl TestClient {
     }
 }
 
-/// A `Hello` for this protocol version.
+/// A `Hello4` for this protocol version, asking for no feature.
 pub fn hello(nick: &str, room: &str) -> ClientMsg {
+    ClientMsg::hello4(nick, room)
+}
+
+/// The `Hello` of a version 3 client.
+pub fn hello_v3(nick: &str, room: &str) -> ClientMsg {
     ClientMsg::Hello {
-        version: PROTOCOL_VERSION,
+        version: OLDEST_VERSION,
         nick: nick.into(),
         room: room.into(),
+    }
+}
+
+/// A room message as a test reads it, from a version 4 `Room` (bare or as a reply) or a
+/// version 3 `Chat`.
+#[derive(Debug, Clone, Copy)]
+pub struct Said<'a> {
+    pub id: u64,
+    /// The room's sequence number (version 4 only).
+    pub seq: Option<u64>,
+    pub room: &'a str,
+    pub from: &'a str,
+    pub kind: ChatKind,
+    pub text: &'a str,
+}
+
+/// The frame inside a `Reply`, or the frame itself.
+pub fn unwrapped(m: &ServerMsg) -> &ServerMsg {
+    match m {
+        ServerMsg::Reply { msg, .. } => msg,
+        other => other,
+    }
+}
+
+/// `m` as a chat line, if it is one.
+pub fn said(m: &ServerMsg) -> Option<Said<'_>> {
+    match unwrapped(m) {
+        ServerMsg::Room {
+            id,
+            seq,
+            room,
+            event: RoomEvent::Said { from, kind, text },
+            ..
+        } => Some(Said {
+            id: *id,
+            seq: Some(*seq),
+            room,
+            from,
+            kind: *kind,
+            text,
+        }),
+        ServerMsg::Chat {
+            id,
+            room,
+            from,
+            kind,
+            text,
+            ..
+        } => Some(Said {
+            id: *id,
+            seq: None,
+            room,
+            from,
+            kind: *kind,
+            text,
+        }),
+        _ => None,
+    }
+}
+
+/// Whether `m` is a chat line saying `text`.
+pub fn says(m: &ServerMsg, text: &str) -> bool {
+    said(m).is_some_and(|s| s.text == text)
+}
+
+/// The event of a room notice (a version 4 `Room` that is not a chat line or a file, or a
+/// version 3 `Notice`), with its room.
+pub fn notice(m: &ServerMsg) -> Option<(&str, &RoomEvent)> {
+    match unwrapped(m) {
+        ServerMsg::Room {
+            event: RoomEvent::Said { .. } | RoomEvent::Shared { .. },
+            ..
+        } => None,
+        ServerMsg::Room { room, event, .. } | ServerMsg::Notice { room, event, .. } => {
+            Some((room, event))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `m` tells that `who` left, for a reason that satisfies `why`.
+pub fn left(m: &ServerMsg, who: &str, why: impl Fn(&str) -> bool) -> bool {
+    matches!(notice(m), Some((_, RoomEvent::Left { nick, reason })) if nick == who && why(reason))
+}
+
+/// Whether `m` tells that `who` joined.
+pub fn joined(m: &ServerMsg, who: &str) -> bool {
+    matches!(notice(m), Some((_, RoomEvent::Joined { nick })) if nick == who)
+}
+
+/// The file of a file offer (a version 4 `Room` of a shared file, or a version 3
+/// `FileOffered`).
+pub fn offered(m: &ServerMsg) -> Option<&FileInfo> {
+    match unwrapped(m) {
+        ServerMsg::Room {
+            event: RoomEvent::Shared { file },
+            ..
+        }
+        | ServerMsg::FileOffered { file } => Some(file),
+        _ => None,
     }
 }
 
@@ -251,6 +415,24 @@ async fn frames_until_closed(
     }
 }
 
+/// Reads one whole frame (header and payload) from a raw socket, within [`WAIT`].
+pub async fn read_raw_frame(stream: &mut TcpStream) -> anyhow::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let read = async {
+        let mut header = [0u8; 4];
+        stream.read_exact(&mut header).await?;
+        let len = u32::from_be_bytes(header) as usize;
+        if len > shared::limits::MAX_FRAME_LEN {
+            bail!("a header announcing {len} bytes");
+        }
+        let mut frame = header.to_vec();
+        frame.resize(4 + len, 0);
+        stream.read_exact(&mut frame[4..]).await?;
+        Ok(frame)
+    };
+    timeout(WAIT, read).await.context("no frame in time")?
+}
+
 /// A whole frame (4-byte big-endian length, then `payload`), for tests that write raw bytes.
 pub fn raw_frame(payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).expect("test payloads are small");
@@ -280,8 +462,7 @@ pub async fn chat_during<T>(
     for round in 0.. {
         let text = format!("round {round}");
         a.say(&text).await?;
-        b.recv_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if *t == text))
-            .await?;
+        b.recv_until(|m| says(m, &text)).await?;
         tokio::select! {
             out = &mut work => return Ok((out, round + 1)),
             () = tokio::time::sleep(Duration::from_millis(50)) => {}

@@ -197,7 +197,9 @@ async fn download(
                     }
                     break;
                 }
-                Inbound::Failed { kind, text } => return failed(server_says(kind, &text)),
+                Inbound::Failed { kind, text } | Inbound::Refused { kind, text } => {
+                    return failed(server_says(kind, &text));
+                }
                 Inbound::Disconnected => continue 'session,
                 Inbound::Cancel => return Err(Cancelled),
                 _ => {}

@@ -27,7 +27,7 @@ pub mod local;
 pub mod progress;
 mod upload;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -140,7 +140,7 @@ enum Inbound {
         token: Vec<u8>,
         offset: u64,
     },
-    /// The server refused an `UploadStart` or `UploadResume`.
+    /// The server refused a request of the transfer (an `Error` that answers it).
     Refused {
         kind: ErrorKind,
         text: String,
@@ -180,12 +180,18 @@ enum Control {
 
 /// The session's record of the running transfers and of which server message
 /// belongs to which of them.
+///
+/// A transfer's requests that the server answers (`UploadStart`, `UploadResume`,
+/// `Download`) go out with a request id, and their answers, refusals included, come back
+/// with it: they are matched by that id alone, never by their order. Later messages of a
+/// transfer are matched by its upload or file id.
 #[derive(Debug)]
 pub(crate) struct Registry {
     tasks: HashMap<TransferId, mpsc::Sender<Inbound>>,
-    /// Transfers whose `UploadStart`/`UploadResume` awaits its answer. The server answers
-    /// them in order, and a refusal (`Error`) carries no id, so order is how they match.
-    pending: VecDeque<TransferId>,
+    /// Requests that await their answer: request id to transfer.
+    requests: HashMap<u32, TransferId>,
+    /// The last request id handed out.
+    last_request: u32,
     uploads: HashMap<u64, TransferId>,
     downloads: HashMap<u64, TransferId>,
     control_tx: mpsc::UnboundedSender<Control>,
@@ -201,7 +207,8 @@ impl Registry {
         let (control_tx, control) = mpsc::unbounded_channel();
         Self {
             tasks: HashMap::new(),
-            pending: VecDeque::new(),
+            requests: HashMap::new(),
+            last_request: 0,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             control_tx,
@@ -260,10 +267,11 @@ impl Registry {
                     }
                     match &msg {
                         ClientMsg::UploadStart { .. } | ClientMsg::UploadResume { .. } => {
-                            self.pending.push_back(id);
+                            return Some(self.with_request_id(id, msg));
                         }
                         ClientMsg::Download { file_id, .. } => {
                             self.downloads.insert(*file_id, id);
+                            return Some(self.with_request_id(id, msg));
                         }
                         ClientMsg::UploadCancel { upload_id } => {
                             self.uploads.remove(upload_id);
@@ -277,6 +285,13 @@ impl Registry {
                 }
             }
         }
+    }
+
+    /// `msg` as a request with a new id, whose answer goes to `transfer`.
+    fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
+        self.last_request = self.last_request.wrapping_add(1);
+        self.requests.insert(self.last_request, transfer);
+        msg.with_id(self.last_request)
     }
 
     /// A new connection, with its file lane: every task may go on.
@@ -295,7 +310,7 @@ impl Registry {
     /// The connection is gone: nothing the server said about transfers holds any more.
     pub(crate) async fn disconnected(&mut self) {
         self.link = None;
-        self.pending.clear();
+        self.requests.clear();
         self.uploads.clear();
         self.downloads.clear();
         for inbox in self.tasks.values() {
@@ -303,29 +318,46 @@ impl Registry {
         }
     }
 
-    /// Takes the server messages that belong to a transfer; returns the others.
+    /// Takes the server messages that belong to a transfer; returns the others, the
+    /// answers to other requests unwrapped.
     pub(crate) async fn route(&mut self, msg: ServerMsg) -> Option<ServerMsg> {
-        let (id, inbound) = match msg {
+        let (reply, msg) = msg.into_reply();
+        let Some(id) = reply.and_then(|r| self.requests.remove(&r)) else {
+            return self.route_keyed(msg).await;
+        };
+        let inbound = match msg {
             ServerMsg::UploadReady {
                 upload_id,
                 token,
                 offset,
             } => {
-                let id = self.pending.pop_front()?;
                 self.uploads.insert(upload_id, id);
-                let ready = Inbound::Ready {
+                Inbound::Ready {
                     upload_id,
                     token,
                     offset,
-                };
-                (id, ready)
+                }
             }
-            ServerMsg::Error { kind, text }
-                if is_upload_refusal(kind) && !self.pending.is_empty() =>
-            {
-                let id = self.pending.pop_front()?;
-                (id, Inbound::Refused { kind, text })
+            ServerMsg::Error { kind, text } => Inbound::Refused { kind, text },
+            ServerMsg::DownloadStart { file, offset } => Inbound::Start { file, offset },
+            ServerMsg::DownloadFailed {
+                file_id,
+                kind,
+                text,
+            } => {
+                self.downloads.remove(&file_id);
+                Inbound::Failed { kind, text }
             }
+            // Nothing else answers a transfer's request.
+            other => return Some(other),
+        };
+        self.deliver(id, inbound).await;
+        None
+    }
+
+    /// Routes a message by the upload or file it names.
+    async fn route_keyed(&mut self, msg: ServerMsg) -> Option<ServerMsg> {
+        let (id, inbound) = match msg {
             ServerMsg::UploadDone { upload_id, file_id } => {
                 (self.uploads.remove(&upload_id)?, Inbound::Done { file_id })
             }
@@ -360,26 +392,16 @@ impl Registry {
             ),
             other => return Some(other),
         };
+        self.deliver(id, inbound).await;
+        None
+    }
+
+    async fn deliver(&self, id: TransferId, inbound: Inbound) {
         if let Some(inbox) = self.tasks.get(&id) {
             // Awaiting room is the backpressure: a slow disk slows the reading down.
             let _ = inbox.send(inbound).await;
         }
-        None
     }
-}
-
-/// Error kinds with which the server refuses an `UploadStart` or `UploadResume`.
-fn is_upload_refusal(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::FileTooLarge
-            | ErrorKind::QuotaExceeded
-            | ErrorKind::DiskFull
-            | ErrorKind::InvalidFileName
-            | ErrorKind::NoSuchUpload
-            | ErrorKind::TooManyTransfers
-            | ErrorKind::Internal
-    )
 }
 
 /// A transfer task's end of the session.
@@ -554,4 +576,102 @@ fn hash_prefix(file: &mut std::fs::File, len: u64) -> std::io::Result<sha2::Sha2
         left -= n as u64;
     }
     Ok(hasher)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two uploads waiting for their answers, on a connection.
+    async fn two_pending() -> (Registry, [Ctx; 2], [u32; 2]) {
+        let (events, _) = mpsc::channel(16);
+        let mut registry = Registry::new(events);
+        let (lane, _lane_rx) = mpsc::channel(LANE_FRAMES);
+        let mut ctxs = [registry.ctx(1), registry.ctx(2)];
+        registry.connected(lane).await;
+        let mut ids = [0; 2];
+        for (ctx, id) in ctxs.iter_mut().zip(&mut ids) {
+            assert!(matches!(ctx.next().await, Inbound::Connected(_)));
+            let start = ClientMsg::UploadStart {
+                name: "a".into(),
+                size: 1,
+            };
+            assert!(ctx.send(start));
+            let Some(ClientMsg::Request { id: sent, msg }) = registry.control().await else {
+                panic!("the start goes out with a request id");
+            };
+            assert!(matches!(*msg, ClientMsg::UploadStart { .. }));
+            *id = sent;
+        }
+        assert_ne!(ids[0], ids[1]);
+        (registry, ctxs, ids)
+    }
+
+    /// An error without a request id is no upload's refusal, however many uploads wait:
+    /// it used to be taken as the refusal of the oldest.
+    #[tokio::test]
+    async fn an_unrelated_error_is_not_taken_for_a_refusal() {
+        let (mut registry, mut ctxs, _) = two_pending().await;
+        let unrelated = ServerMsg::Error {
+            kind: ErrorKind::Internal,
+            text: "something else went wrong".into(),
+        };
+        assert_eq!(registry.route(unrelated.clone()).await, Some(unrelated));
+        for ctx in &mut ctxs {
+            assert!(ctx.inbox.try_recv().is_err(), "nothing reached the upload");
+        }
+    }
+
+    /// Answers go to the upload whose request they answer, in whatever order they come.
+    #[tokio::test]
+    async fn answers_are_matched_by_their_request_id() {
+        let (mut registry, mut ctxs, [first, second]) = two_pending().await;
+        let refusal = ServerMsg::Reply {
+            id: second,
+            msg: Box::new(ServerMsg::Error {
+                kind: ErrorKind::TooManyTransfers,
+                text: "at most 4".into(),
+            }),
+        };
+        assert_eq!(registry.route(refusal).await, None);
+        let ready = ServerMsg::Reply {
+            id: first,
+            msg: Box::new(ServerMsg::UploadReady {
+                upload_id: 70,
+                token: vec![0; 16],
+                offset: 0,
+            }),
+        };
+        assert_eq!(registry.route(ready).await, None);
+        assert!(matches!(
+            ctxs[1].inbox.try_recv(),
+            Ok(Inbound::Refused {
+                kind: ErrorKind::TooManyTransfers,
+                ..
+            })
+        ));
+        assert!(matches!(
+            ctxs[0].inbox.try_recv(),
+            Ok(Inbound::Ready { upload_id: 70, .. })
+        ));
+        // An answer to a request no transfer made is passed on, unwrapped.
+        let other = ServerMsg::Reply {
+            id: first,
+            msg: Box::new(ServerMsg::Pong { token: 1 }),
+        };
+        assert_eq!(
+            registry.route(other).await,
+            Some(ServerMsg::Pong { token: 1 })
+        );
+        // Later messages of the upload go by its upload id.
+        let done = ServerMsg::UploadDone {
+            upload_id: 70,
+            file_id: 5,
+        };
+        assert_eq!(registry.route(done).await, None);
+        assert!(matches!(
+            ctxs[0].inbox.try_recv(),
+            Ok(Inbound::Done { file_id: 5 })
+        ));
+    }
 }

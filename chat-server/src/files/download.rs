@@ -16,13 +16,20 @@ use shared::{ErrorKind, FileInfo, ServerMsg};
 use tokio::task::{JoinHandle, spawn_blocking};
 use tracing::{debug, warn};
 
-use crate::outbound::{FileLane, encode};
+use crate::outbound::{FileLane, encode, encode_answer};
 
-/// Starts sending `file` from `offset` (at most its size) through `lane`.
-pub(crate) fn start(file: FileInfo, path: PathBuf, offset: u64, lane: FileLane) -> JoinHandle<()> {
+/// Starts sending `file` from `offset` (at most its size) through `lane`; its
+/// `DownloadStart` answers the request `reply` (its id, if it had one).
+pub(crate) fn start(
+    file: FileInfo,
+    path: PathBuf,
+    offset: u64,
+    reply: Option<u32>,
+    lane: FileLane,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let id = file.id;
-        if let Err(e) = send(file, path, offset, &lane).await {
+        if let Err(e) = send(file, path, offset, reply, &lane).await {
             match e {
                 Ended::Gone => debug!(file = id, "download stopped: the connection is closing"),
                 Ended::Failed(e) => {
@@ -46,7 +53,13 @@ enum Ended {
     Failed(io::Error),
 }
 
-async fn send(file: FileInfo, path: PathBuf, offset: u64, lane: &FileLane) -> Result<(), Ended> {
+async fn send(
+    file: FileInfo,
+    path: PathBuf,
+    offset: u64,
+    reply: Option<u32>,
+    lane: &FileLane,
+) -> Result<(), Ended> {
     let (id, size) = (file.id, file.size);
     let mut reader = spawn_blocking(move || {
         let mut reader = File::open(path)?;
@@ -57,7 +70,8 @@ async fn send(file: FileInfo, path: PathBuf, offset: u64, lane: &FileLane) -> Re
     .map_err(|e| Ended::Failed(io::Error::other(e)))?
     .map_err(Ended::Failed)?;
     let start = ServerMsg::DownloadStart { file, offset };
-    lane.send(encode(&start)).await.map_err(|_| Ended::Gone)?;
+    let start = encode_answer(reply, &start);
+    lane.send(start).await.map_err(|_| Ended::Gone)?;
     let mut sent = offset;
     while sent < size {
         let want = usize::try_from(size - sent).map_or(MAX_CHUNK_BYTES, |n| n.min(MAX_CHUNK_BYTES));

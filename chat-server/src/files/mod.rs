@@ -62,8 +62,14 @@ impl Transfers {
     }
 
     /// Acts on a file message; returns the answer for the client, if there is one now.
-    /// Other answers come later from the upload and download tasks.
-    pub(crate) async fn handle(&mut self, peer: Peer<'_>, msg: ClientMsg) -> Option<ServerMsg> {
+    /// Other answers come later from the upload and download tasks, which wrap them as the
+    /// answer to `reply` (the request's id) themselves.
+    pub(crate) async fn handle(
+        &mut self,
+        peer: Peer<'_>,
+        reply: Option<u32>,
+        msg: ClientMsg,
+    ) -> Option<ServerMsg> {
         match msg {
             ClientMsg::UploadStart { name, size } => Some(self.start(peer, &name, size).await),
             ClientMsg::UploadResume { token } => Some(self.resume(peer, &token).await),
@@ -73,7 +79,7 @@ impl Transfers {
                 data,
             } => {
                 let handle = self.upload(upload_id)?;
-                if !handle.chunk(peer.id, offset, data).await {
+                if !handle.chunk(peer.id, reply, offset, data).await {
                     // The upload ended; its worker told the client why.
                     self.uploads.remove(&upload_id);
                 }
@@ -83,7 +89,7 @@ impl Transfers {
                 let Some(handle) = self.uploads.remove(&upload_id) else {
                     return Some(no_such_upload(upload_id));
                 };
-                handle.finish(peer.id, sha256).await;
+                handle.finish(peer.id, reply, sha256).await;
                 None
             }
             ClientMsg::UploadCancel { upload_id } => {
@@ -100,7 +106,7 @@ impl Transfers {
                     files,
                 })
             }
-            ClientMsg::Download { file_id, offset } => self.download(peer, file_id, offset),
+            ClientMsg::Download { file_id, offset } => self.download(peer, reply, file_id, offset),
             ClientMsg::DownloadCancel { file_id } => {
                 if let Some(task) = self.downloads.remove(&file_id) {
                     task.abort();
@@ -195,7 +201,13 @@ impl Transfers {
         })
     }
 
-    fn download(&mut self, peer: Peer<'_>, file_id: u64, offset: u64) -> Option<ServerMsg> {
+    fn download(
+        &mut self,
+        peer: Peer<'_>,
+        reply: Option<u32>,
+        file_id: u64,
+        offset: u64,
+    ) -> Option<ServerMsg> {
         let failed = |kind, text| {
             Some(ServerMsg::DownloadFailed {
                 file_id,
@@ -224,7 +236,7 @@ impl Transfers {
             return failed(ErrorKind::TooManyTransfers, text);
         }
         let path = peer.shared.files.data_path(file_id);
-        let task = download::start(file, path, offset, peer.lane.clone());
+        let task = download::start(file, path, offset, reply, peer.lane.clone());
         self.downloads.insert(file_id, task);
         None
     }

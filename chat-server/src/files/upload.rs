@@ -29,7 +29,7 @@ use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
 use crate::files::store::Token;
-use crate::outbound::{Outbox, encode};
+use crate::outbound::{Outbox, encode_answer};
 use crate::registry::{ClientId, Refusal, now_ms};
 use crate::server::Shared;
 
@@ -44,16 +44,19 @@ pub(crate) struct Handle {
     tx: mpsc::Sender<Command>,
 }
 
-/// What a connection asks of an upload. Each carries the asking connection's lease.
+/// What a connection asks of an upload. Each carries the asking connection's lease; a
+/// chunk and a finish the id of their request, if they had one, for the answer they cause.
 #[derive(Debug)]
 enum Command {
     Chunk {
         lease: ClientId,
+        reply: Option<u32>,
         offset: u64,
         data: Vec<u8>,
     },
     Finish {
         lease: ClientId,
+        reply: Option<u32>,
         sha256: Vec<u8>,
     },
     Cancel {
@@ -105,9 +108,16 @@ impl Handle {
     }
 
     /// Passes a chunk on, waiting for room. `false`: the upload has ended.
-    pub(crate) async fn chunk(&self, lease: ClientId, offset: u64, data: Vec<u8>) -> bool {
+    pub(crate) async fn chunk(
+        &self,
+        lease: ClientId,
+        reply: Option<u32>,
+        offset: u64,
+        data: Vec<u8>,
+    ) -> bool {
         let command = Command::Chunk {
             lease,
+            reply,
             offset,
             data,
         };
@@ -115,11 +125,18 @@ impl Handle {
     }
 
     /// Asks the worker to verify and store the upload; it answers the client itself.
-    pub(crate) async fn finish(&self, lease: ClientId, sha256: Vec<u8>) -> bool {
-        self.tx
-            .send(Command::Finish { lease, sha256 })
-            .await
-            .is_ok()
+    pub(crate) async fn finish(
+        &self,
+        lease: ClientId,
+        reply: Option<u32>,
+        sha256: Vec<u8>,
+    ) -> bool {
+        let command = Command::Finish {
+            lease,
+            reply,
+            sha256,
+        };
+        self.tx.send(command).await.is_ok()
     }
 
     pub(crate) async fn cancel(&self, lease: ClientId) {
@@ -222,10 +239,10 @@ enum Next {
     OwnerGone,
 }
 
-/// How an upload ended.
+/// How an upload ended; the id of the request whose answer says so, if it had one.
 enum Outcome {
-    Stored(FileInfo),
-    Failed(Refusal),
+    Stored(FileInfo, Option<u32>),
+    Failed(Refusal, Option<u32>),
     Cancelled,
     /// The grace period passed with no owner.
     Abandoned,
@@ -285,17 +302,22 @@ async fn run(
             }
             Command::Chunk {
                 lease,
+                reply,
                 offset,
                 data,
             } if owns(lease) => {
                 if let Err(refusal) = partial.write(offset, data).await {
-                    break Outcome::Failed(refusal);
+                    break Outcome::Failed(refusal, reply);
                 }
             }
-            Command::Finish { lease, sha256 } if owns(lease) => {
+            Command::Finish {
+                lease,
+                reply,
+                sha256,
+            } if owns(lease) => {
                 break match partial.finish(&shared, &sha256).await {
-                    Ok(file) => Outcome::Stored(file),
-                    Err(refusal) => Outcome::Failed(refusal),
+                    Ok(file) => Outcome::Stored(file, reply),
+                    Err(refusal) => Outcome::Failed(refusal, reply),
                 };
             }
             Command::Cancel { lease } if owns(lease) => break Outcome::Cancelled,
@@ -308,7 +330,7 @@ async fn run(
     let id = partial.id;
     let owner = owner.map(|(_, outbox)| outbox);
     match outcome {
-        Outcome::Stored(file) => {
+        Outcome::Stored(file, reply) => {
             info!(upload = id, file = file.id, name = %file.name, size = file.size, "file stored");
             let room_key = partial.origin.room_key.clone();
             shared.files.add(&partial.token, file.clone());
@@ -317,13 +339,11 @@ async fn run(
                     upload_id: id,
                     file_id: file.id,
                 };
-                let _ = outbox.push(&encode(&done));
+                let _ = outbox.push(&encode_answer(reply, &done));
             }
-            shared
-                .registry
-                .offer(&room_key, &encode(&ServerMsg::FileOffered { file }));
+            shared.registry.offer(&room_key, file);
         }
-        Outcome::Failed(refusal) => {
+        Outcome::Failed(refusal, reply) => {
             info!(upload = id, reason = %refusal.text, "upload failed");
             partial.discard(&shared).await;
             if let Some(outbox) = &owner {
@@ -332,7 +352,7 @@ async fn run(
                     kind: refusal.kind,
                     text: refusal.text,
                 };
-                let _ = outbox.push(&encode(&failed));
+                let _ = outbox.push(&encode_answer(reply, &failed));
             }
         }
         Outcome::Cancelled => {

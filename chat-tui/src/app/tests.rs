@@ -1,5 +1,5 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
-use shared::{ChatKind, ClientMsg, ErrorKind, RoomEvent, ServerMsg};
+use shared::{ChatKind, ClientMsg, ErrorKind, MemberPage, RoomEvent, ServerMsg};
 
 use super::*;
 
@@ -21,6 +21,7 @@ fn app() -> App {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
+        seq: 10,
     };
     let mut app = App::new(settings(), welcome, T);
     app.update(Event::Resize(80, 24));
@@ -46,17 +47,26 @@ fn submit(app: &mut App, line: &str) -> Vec<Command> {
     app.update(key(KeyCode::Enter))
 }
 
+/// A chat line in the lobby, as version 4 brings it.
 fn chat(from: &str, text: &str) -> Event {
-    Event::Server(ServerMsg::Chat {
-        id: 1,
-        time_ms: T,
-        room: "lobby".into(),
+    room_msg(RoomEvent::Said {
         from: from.into(),
         kind: ChatKind::Say,
         text: text.into(),
     })
 }
 
+fn room_msg(event: RoomEvent) -> Event {
+    Event::Server(ServerMsg::Room {
+        id: 1,
+        seq: 11,
+        time_ms: T,
+        room: "lobby".into(),
+        event,
+    })
+}
+
+/// A version 3 notice in `room`.
 fn notice(room: &str, event: RoomEvent) -> Event {
     Event::Server(ServerMsg::Notice {
         time_ms: T,
@@ -338,7 +348,7 @@ fn private_message_rings() {
 #[test]
 fn room_events_keep_the_member_list() {
     let mut app = app();
-    let notice = |event| notice("lobby", event);
+    let notice = room_msg;
     app.update(notice(RoomEvent::Joined {
         nick: "dave".into(),
     }));
@@ -360,11 +370,64 @@ fn room_events_keep_the_member_list() {
     }));
     assert_eq!(app.nick, "alicia");
     assert_eq!(app.members, ["alicia", "bob", "caz", "dave"]);
-    app.update(Event::Server(ServerMsg::Joined {
+    app.update(Event::Server(ServerMsg::Joined4 {
         room: "rust".into(),
-        members: vec!["alicia".into(), "ferris".into()],
+        seq: 3,
+        members: MemberPage {
+            total: 2,
+            names: vec!["alicia".into(), "ferris".into()],
+            more: false,
+        },
     }));
     assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+}
+
+/// What the version 3 messages said, the version 4 ones say too (and the other way).
+#[test]
+fn version_3_room_messages_read_like_version_4_ones() {
+    let mut app = app();
+    app.update(Event::Server(ServerMsg::Chat {
+        id: 1,
+        time_ms: T,
+        room: "lobby".into(),
+        from: "bob".into(),
+        kind: ChatKind::Action,
+        text: "waves".into(),
+    }));
+    let v3 = last(&app).clone();
+    app.update(room_msg(RoomEvent::Said {
+        from: "bob".into(),
+        kind: ChatKind::Action,
+        text: "waves".into(),
+    }));
+    assert_eq!(last(&app), &v3);
+    app.update(notice(
+        "lobby",
+        RoomEvent::Joined {
+            nick: "dave".into(),
+        },
+    ));
+    assert_eq!(last(&app), &EntryKind::Notice("dave joined #lobby".into()));
+}
+
+#[test]
+fn a_page_of_members_says_how_many_more_there_are() {
+    let mut app = app();
+    app.update(Event::Server(ServerMsg::Reply {
+        id: 9,
+        msg: Box::new(ServerMsg::Members4 {
+            room: "lobby".into(),
+            members: MemberPage {
+                total: 1500,
+                names: vec!["alice".into(), "bob".into()],
+                more: true,
+            },
+        }),
+    }));
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
+    );
 }
 
 /// The client keeps its member list in the server's order (case-folded), so a join, a
@@ -399,7 +462,7 @@ fn server_errors_are_shown() {
     }));
     assert_eq!(
         last(&app),
-        &EntryKind::Error("server: no such nick: zed (NoSuchNick)".into())
+        &EntryKind::Error("server: no such nick: zed".into())
     );
 }
 
@@ -430,6 +493,7 @@ fn connection_states() {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into()],
+        seq: 20,
     }));
     app.update(Event::Flushed { sent: 1 });
     assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));
@@ -703,7 +767,7 @@ fn offer(id: u64, name: &str, size: u64) -> shared::FileInfo {
 #[test]
 fn offers_and_file_lists_show_the_command_that_fetches() {
     let mut app = app();
-    app.update(Event::Server(ServerMsg::FileOffered {
+    app.update(room_msg(RoomEvent::Shared {
         file: offer(3, "report\u{202e}fdp.exe", 1_288_490_189),
     }));
     assert!(matches!(last(&app), EntryKind::Notice(t)
@@ -831,4 +895,27 @@ fn an_oversized_message_from_a_hostile_server_is_cut_in_the_scrollback() {
     let longest = "y".repeat(shared::limits::MAX_TEXT_BYTES);
     app.update(chat("bob", &longest));
     assert!(matches!(last(&app), EntryKind::Chat { text, .. } if *text == longest));
+}
+
+/// Version 4 tells a renamer of its own rename before the answer: one line, not two.
+#[test]
+fn ones_own_rename_is_told_once() {
+    let mut app = app();
+    let before = app.messages().len();
+    app.update(room_msg(RoomEvent::Renamed {
+        old: "alice".into(),
+        new: "alicia".into(),
+    }));
+    app.update(Event::Server(ServerMsg::Reply {
+        id: 3,
+        msg: Box::new(ServerMsg::NickChanged {
+            nick: "alicia".into(),
+        }),
+    }));
+    assert_eq!(app.messages().len(), before + 1);
+    assert_eq!(
+        last(&app),
+        &EntryKind::Notice("you are now known as alicia".into())
+    );
+    assert_eq!(app.members, ["alicia", "bob", "bobby", "carol"]);
 }

@@ -26,6 +26,7 @@ fn app(width: u16, height: u16) -> App {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
+        seq: 0,
     };
     let mut app = App::new(settings, welcome, T);
     app.update(Event::Resize(width, height));

@@ -138,4 +138,7 @@ fn what_counts() {
         upload_id: 1,
         sha256: vec![0; 32],
     }));
+    // A request with an id counts as what it wraps.
+    assert!(counts(&ClientMsg::Who.with_id(1)));
+    assert!(!counts(&ClientMsg::Pong { token: 1 }.with_id(2)));
 }

@@ -5,8 +5,10 @@
 //! chat-probe --connect ADDR --nick NICK [--room ROOM] [--recv-buffer BYTES]
 //! ```
 //!
-//! It logs in, answers pings, and prints one line on stdout for each thing it receives:
-//! `welcome NICK`, `chat FROM TEXT`, `joined NICK`, `left NICK REASON`, `error KIND TEXT`,
+//! It logs in with protocol version 4, answers pings, and prints one line on stdout for
+//! each thing it receives (an answer to a request the same as any other frame):
+//! `welcome NICK`, `chat FROM TEXT`, `joined NICK`, `left NICK REASON`, `renamed OLD NEW`,
+//! `offered ID NAME`, `error KIND TEXT`,
 //! `download-start ID OFFSET`, `chunk ID OFFSET LEN`, `download-end ID`,
 //! `upload-ready ID OFFSET`, `other DEBUG`, and `closed` when the server closes the
 //! connection. Each line of stdin is a command: `say TEXT`, `download ID`,
@@ -19,7 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, PROTOCOL_VERSION, RoomEvent, ServerMsg};
+use shared::{ClientCodec, ClientMsg, RoomEvent, ServerMsg};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpSocket;
 use tokio_util::codec::Framed;
@@ -82,11 +84,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let stream = socket.connect(args.connect).await.context("connect")?;
     let mut frames = Framed::new(stream, ClientCodec::default());
     frames
-        .send(ClientMsg::Hello {
-            version: PROTOCOL_VERSION,
-            nick: args.nick,
-            room: args.room,
-        })
+        .send(ClientMsg::hello4(&args.nick, &args.room))
         .await?;
     let mut stdin = BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = true;
@@ -164,17 +162,19 @@ async fn send_zero_chunks(
 /// One line about a frame from the server.
 fn describe(msg: &ServerMsg) -> String {
     match msg {
+        ServerMsg::Reply { msg, .. } => describe(msg),
         ServerMsg::UploadReady {
             upload_id, offset, ..
         } => {
             format!("upload-ready {upload_id} {offset}")
         }
-        ServerMsg::Welcome { nick, .. } => format!("welcome {nick}"),
-        ServerMsg::Chat { from, text, .. } => format!("chat {from} {text}"),
-        ServerMsg::Notice { event, .. } => match event {
+        ServerMsg::Welcome4 { nick, .. } => format!("welcome {nick}"),
+        ServerMsg::Room { event, .. } => match event {
+            RoomEvent::Said { from, text, .. } => format!("chat {from} {text}"),
             RoomEvent::Joined { nick } => format!("joined {nick}"),
             RoomEvent::Left { nick, reason } => format!("left {nick} {reason}"),
             RoomEvent::Renamed { old, new } => format!("renamed {old} {new}"),
+            RoomEvent::Shared { file } => format!("offered {} {}", file.id, file.name),
         },
         ServerMsg::Error { kind, text } => format!("error {kind:?} {text}"),
         ServerMsg::DownloadStart { file, offset } => format!("download-start {} {offset}", file.id),

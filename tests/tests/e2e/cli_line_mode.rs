@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
 
 use anyhow::{Context, bail};
-use shared::{ClientMsg, ServerMsg};
+use shared::ClientMsg;
 use tempfile::TempDir;
 use tests::binaries::{binary, start_server_binary};
-use tests::client::{TestClient, WAIT};
+use tests::client::{TestClient, WAIT, said as said_by};
 use tests::probe::send_signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
@@ -181,9 +181,9 @@ async fn standard_input_is_sent_line_by_line_in_order() -> Result {
 
     let mut said = Vec::new();
     while said.len() < 31 {
-        match watcher.recv().await? {
-            ServerMsg::Chat { from, text, .. } if from == "ci" => said.push(text),
-            _ => {}
+        let msg = watcher.recv().await?;
+        if let Some(line) = said_by(&msg).filter(|s| s.from == "ci") {
+            said.push(line.text.to_owned());
         }
     }
     let mut expected: Vec<String> = (1..=30).map(|n| format!("build step {n}")).collect();

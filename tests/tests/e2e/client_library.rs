@@ -15,8 +15,8 @@ use anyhow::{Context, bail};
 use chat_client::transfer::{Request, TransferEvent};
 use chat_client::{Client, Connector, Event, Options};
 use chat_server::Config;
-use shared::{ClientMsg, RoomEvent, ServerMsg};
-use tests::client::{TestClient, WAIT, start_server};
+use shared::ClientMsg;
+use tests::client::{TestClient, WAIT, left, offered, said as said_line, start_server};
 use tests::files::{download, random_file, sha256_of};
 use tokio::io::{DuplexStream, copy_bidirectional, duplex};
 use tokio::net::TcpStream;
@@ -81,10 +81,7 @@ async fn until(
 }
 
 fn chat_from(nick: &'static str, said: &'static str) -> impl Fn(&Event) -> bool {
-    move |e| {
-        matches!(e, Event::Server(ServerMsg::Chat { from, text, .. })
-            if from == nick && text == said)
-    }
+    move |e| matches!(e, Event::Server(m) if said_line(m).is_some_and(|s| s.from == nick && s.text == said))
 }
 
 /// Waits for transfer `id` to end; returns its last event.
@@ -133,7 +130,7 @@ async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
     alice.send(ClientMsg::Chat {
         text: "hello through a pipe".into(),
     });
-    bob.recv_until(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "alice"))
+    bob.recv_until(|m| said_line(m).is_some_and(|s| s.from == "alice"))
         .await?;
     until(
         &mut events,
@@ -154,12 +151,8 @@ async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
         TransferEvent::Uploaded { file_id, .. } => file_id,
         other => bail!("the upload ended with {other:?}"),
     };
-    let offered = bob
-        .recv_until(|m| matches!(m, ServerMsg::FileOffered { .. }))
-        .await?;
-    assert!(
-        matches!(offered, ServerMsg::FileOffered { file } if file.id == file_id && file.sha256 == sha)
-    );
+    let offer = bob.recv_until(|m| offered(m).is_some()).await?;
+    assert!(offered(&offer).is_some_and(|file| file.id == file_id && file.sha256 == sha));
     let downloads = files.path().join("downloads");
     alice.transfer(Request::Download {
         id: 2,
@@ -212,10 +205,7 @@ async fn leave(alice: Client, bob: &mut TestClient) -> Result {
     tokio::time::timeout(Duration::from_secs(3), alice.finish())
         .await
         .context("the session did not end after the quit")?;
-    bob.recv_until(|m| {
-        matches!(m, ServerMsg::Notice { event: RoomEvent::Left { nick, reason }, .. }
-            if nick == "alice" && reason == "done")
-    })
-    .await?;
+    bob.recv_until(|m| left(m, "alice", |reason| reason == "done"))
+        .await?;
     Ok(())
 }

@@ -137,7 +137,7 @@ async fn room_refused(addr: SocketAddr, nick: &str, room: &str) -> anyhow::Resul
     let mut client = TestClient::connect_raw(addr).await?;
     client.send(hello(nick, room)).await?;
     Ok(match client.recv().await? {
-        ServerMsg::Welcome { .. } => false,
+        ServerMsg::Welcome4 { .. } => false,
         ServerMsg::Error {
             kind: ErrorKind::InvalidRoom,
             ..

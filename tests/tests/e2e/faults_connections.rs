@@ -5,9 +5,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use shared::ServerMsg;
 use tests::binaries::{start_server_binary, start_server_process};
-use tests::client::{TestClient, WAIT, encode, hello};
+use tests::client::{TestClient, WAIT, encode, hello, says};
 use tests::probe::vm_kib;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -19,8 +18,7 @@ type Result = anyhow::Result<()>;
 /// One round of chat: `a` says something and `b` must receive it.
 async fn round(a: &mut TestClient, b: &mut TestClient, text: &str) -> Result {
     a.say(text).await?;
-    b.recv_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if t == text))
-        .await?;
+    b.recv_until(|m| says(m, text)).await?;
     Ok(())
 }
 

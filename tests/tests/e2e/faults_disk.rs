@@ -12,7 +12,7 @@ use std::time::Duration;
 use shared::limits::MAX_CHUNK_BYTES;
 use shared::{ErrorKind, ServerMsg};
 use tests::binaries::start_server_binary;
-use tests::client::{TestClient, WAIT};
+use tests::client::{TestClient, WAIT, offered, says};
 use tests::files::{
     files_under, finish_upload, list_files, random_file, send_chunks, sha256_of, start_upload,
     upload,
@@ -78,14 +78,8 @@ async fn a_disk_that_fills_during_an_upload_fails_it_cleanly() -> Result {
 
     // Chat goes on; nothing was offered, listed or left behind.
     ann.say("the disk is full").await?;
-    let seen = bob
-        .collect_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "the disk is full"))
-        .await?;
-    assert!(
-        !seen
-            .iter()
-            .any(|m| matches!(m, ServerMsg::FileOffered { .. }))
-    );
+    let seen = bob.collect_until(|m| says(m, "the disk is full")).await?;
+    assert!(!seen.iter().any(|m| offered(m).is_some()));
     assert!(list_files(&mut bob).await?.is_empty());
     let deadline = Instant::now() + WAIT;
     while !files_under(&data.join("tmp")).is_empty() && Instant::now() < deadline {

@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use shared::ServerMsg;
 use shared::limits::MAX_TEXT_BYTES;
-use shared::{RoomEvent, ServerMsg};
 use tests::binaries::start_server_binary;
-use tests::client::{TestClient, WAIT};
+use tests::client::{TestClient, WAIT, joined, left, said, says};
 use tests::files::{download, files_under, list_files, random_file, sha256_of, upload};
 use tests::probe::{Probe, vm_kib};
 use tokio::sync::watch;
@@ -15,7 +15,7 @@ use tokio::sync::watch;
 type Result = anyhow::Result<()>;
 
 fn is_left<'a>(who: &'a str) -> impl Fn(&ServerMsg) -> bool + 'a {
-    move |m| matches!(m, ServerMsg::Notice { event: RoomEvent::Left { nick, .. }, .. } if nick == who)
+    move |m| left(m, who, |_| true)
 }
 
 fn big_text(i: usize) -> String {
@@ -41,9 +41,7 @@ async fn a_stopped_member_is_cut_off_and_the_room_goes_on() -> Result {
     sleepy
         .wait_for("its welcome", WAIT, |l| l == "welcome sleepy")
         .await?;
-    talker
-        .recv_until(|m| matches!(m, ServerMsg::Notice { event: RoomEvent::Joined { nick }, .. } if nick == "sleepy"))
-        .await?;
+    talker.recv_until(|m| joined(m, "sleepy")).await?;
     sleepy.signal("STOP")?;
     let rss_before = vm_kib(server_pid, "VmRSS")?;
 
@@ -54,7 +52,7 @@ async fn a_stopped_member_is_cut_off_and_the_room_goes_on() -> Result {
         let mut listener = listener;
         let mut texts = Vec::new();
         loop {
-            if let ServerMsg::Chat { text, .. } = listener.recv().await? {
+            if let Some(text) = said(&listener.recv().await?).map(|s| s.text.to_owned()) {
                 if text == "the end" {
                     return anyhow::Ok((listener, texts));
                 }
@@ -80,9 +78,7 @@ async fn a_stopped_member_is_cut_off_and_the_room_goes_on() -> Result {
         sent += 1;
         let prefix = format!("{i:05} ");
         let frames = talker
-            .collect_until(
-                |m| matches!(m, ServerMsg::Chat { text, .. } if text.starts_with(&prefix)),
-            )
+            .collect_until(|m| said(m).is_some_and(|s| s.text.starts_with(&prefix)))
             .await?;
         if frames.iter().any(is_left("sleepy")) {
             cut_after.get_or_insert(i);
@@ -153,8 +149,7 @@ async fn a_client_killed_mid_download_leaves_the_file_and_the_room_intact() -> R
 
     let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
     ann.say("still here").await?;
-    bob.recv_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "still here"))
-        .await?;
+    bob.recv_until(|m| says(m, "still here")).await?;
     let got = local.path().join("got.bin");
     let mut out = std::fs::File::create(&got)?;
     download(&mut bob, file_id, 0, &mut out).await?;
@@ -217,8 +212,6 @@ async fn a_client_killed_mid_upload_leaves_nothing_listed_or_stored() -> Result 
     // The nick is free and the room goes on.
     let mut again = TestClient::connect(addr, "up", "lobby").await?;
     ann.say("still here").await?;
-    again
-        .recv_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "still here"))
-        .await?;
+    again.recv_until(|m| says(m, "still here")).await?;
     Ok(())
 }

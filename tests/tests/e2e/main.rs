@@ -7,6 +7,7 @@
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `cli_line_mode`: `chat-cli` against the server binary.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
+//! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
 //! - `config_files`: the configuration files of both binaries, and the server's data
 //!   directory checked at start.
@@ -20,6 +21,7 @@ mod faults_disk;
 mod faults_network;
 mod faults_processes;
 mod protocol_python;
+mod protocol_versions;
 mod server_abuse;
 mod server_bad_input;
 mod server_binary;

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use chat_server::Config;
 use futures::StreamExt;
-use shared::{ClientCodec, ClientMsg, ErrorKind, RoomEvent, ServerMsg};
-use tests::client::{TestClient, WAIT, encode, hello, start_server, until_closed};
+use shared::{ClientCodec, ClientMsg, ErrorKind, ServerMsg};
+use tests::client::{
+    TestClient, WAIT, encode, hello, left, said, says, start_server, until_closed,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
@@ -19,10 +21,7 @@ fn is_error(kind: ErrorKind) -> impl Fn(&ServerMsg) -> bool {
 }
 
 fn is_left<'a>(who: &'a str, why: &'a str) -> impl Fn(&ServerMsg) -> bool + 'a {
-    move |m| {
-        matches!(m, ServerMsg::Notice { event: RoomEvent::Left { nick, reason }, .. }
-            if nick == who && reason == why)
-    }
+    move |m| left(m, who, |reason| reason == why)
 }
 
 /// A flooder that reads everything it gets, so that it is cut off for its rate and not as
@@ -70,7 +69,7 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
         }
         u32::MAX
     });
-    ann.recv_until(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
+    ann.recv_until(|m| said(m).is_some_and(|s| s.from == "flood"))
         .await?;
 
     // Ann and Bob talk, each line answered, until the flooder is gone; each waits for the
@@ -91,9 +90,7 @@ async fn a_flooder_is_slowed_warned_and_cut_off_while_members_chat() -> Result {
             };
             let text = format!("{} round {rounds}", from.nick);
             from.say(&text).await?;
-            let frames = to
-                .collect_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if *t == text))
-                .await?;
+            let frames = to.collect_until(|m| says(m, &text)).await?;
             flood_seen[usize::from(forward)] += flood_lines(&frames);
             let left = frames.iter().any(is_left("flood", "flooding"));
             left_seen[usize::from(forward)] |= left;
@@ -164,17 +161,13 @@ async fn a_burst_within_the_limit_is_not_warned() -> Result {
     for i in 0..20 {
         ann.say(&format!("line {i}")).await?;
     }
-    let frames = ann
-        .collect_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "line 19"))
-        .await?;
+    let frames = ann.collect_until(|m| says(m, "line 19")).await?;
     assert!(!frames.iter().any(is_error(ErrorKind::RateLimited)));
     // The 21st and later wait, are warned once, and still arrive.
     for i in 20..25 {
         ann.say(&format!("line {i}")).await?;
     }
-    let frames = ann
-        .collect_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "line 24"))
-        .await?;
+    let frames = ann.collect_until(|m| says(m, "line 24")).await?;
     let warnings = frames
         .iter()
         .filter(|m| is_error(ErrorKind::RateLimited)(m))
@@ -215,8 +208,7 @@ async fn connections_per_address_are_capped() -> Result {
     }
     let mut dee = again.expect("the slot came free");
     dee.say("back").await?;
-    ann.recv_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "back"))
-        .await?;
+    ann.recv_until(|m| says(m, "back")).await?;
     server.shutdown().await
 }
 
@@ -309,6 +301,6 @@ async fn a_private_message_to_an_impossible_nick_is_not_echoed() -> Result {
 fn flood_lines(frames: &[ServerMsg]) -> usize {
     frames
         .iter()
-        .filter(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "flood"))
+        .filter(|m| said(m).is_some_and(|s| s.from == "flood"))
         .count()
 }

@@ -4,8 +4,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chat_server::Config;
 use shared::limits::MAX_TEXT_BYTES;
-use shared::{ChatKind, ClientMsg, ErrorKind, RoomEvent, ServerMsg};
-use tests::client::{TestClient, hello, start_server};
+use shared::{ChatKind, ClientMsg, ErrorKind, MemberPage, RoomEvent, ServerMsg};
+use tests::client::{TestClient, hello, joined, left, notice, said, says, start_server};
 
 type Result = anyhow::Result<()>;
 
@@ -15,7 +15,7 @@ fn now_ms() -> u64 {
 }
 
 fn is_chat(msg: &ServerMsg) -> bool {
-    matches!(msg, ServerMsg::Chat { .. })
+    said(msg).is_some()
 }
 
 fn is_error(kind: ErrorKind) -> impl Fn(&ServerMsg) -> bool {
@@ -23,13 +23,18 @@ fn is_error(kind: ErrorKind) -> impl Fn(&ServerMsg) -> bool {
 }
 
 fn is_joined(who: &str) -> impl Fn(&ServerMsg) -> bool + '_ {
-    move |m| matches!(m, ServerMsg::Notice { event: RoomEvent::Joined { nick }, .. } if nick == who)
+    move |m| joined(m, who)
 }
 
 fn is_left<'a>(who: &'a str, why: &'a str) -> impl Fn(&ServerMsg) -> bool + 'a {
-    move |m| {
-        matches!(m, ServerMsg::Notice { event: RoomEvent::Left { nick, reason }, .. }
-            if nick == who && reason == why)
+    move |m| left(m, who, |reason| reason == why)
+}
+
+fn page(names: &[&str]) -> MemberPage {
+    MemberPage {
+        total: names.len() as u32,
+        names: names.iter().map(|n| n.to_string()).collect(),
+        more: false,
     }
 }
 
@@ -73,33 +78,37 @@ async fn three_clients_see_the_same_stamped_messages_in_the_same_order() -> Resu
     assert_eq!(a, b, "ann and bob saw different sequences");
     assert_eq!(a, c, "ann and cy saw different sequences");
     let mut last_id = 0;
+    let mut last_seq = None;
     let mut next_from_each = std::collections::HashMap::new();
     for msg in &a {
-        let ServerMsg::Chat {
-            id,
-            time_ms,
-            room,
-            from,
-            kind,
-            text,
-        } = msg
-        else {
-            unreachable!("only chats were collected");
+        let (Some(line), ServerMsg::Room { time_ms, .. }) = (said(msg), msg) else {
+            unreachable!("only room messages were collected: {msg:?}");
         };
-        assert!(*id > last_id, "ids must increase: {id} after {last_id}");
-        last_id = *id;
+        assert!(
+            line.id > last_id,
+            "ids must increase: {} after {last_id}",
+            line.id
+        );
+        last_id = line.id;
+        // Nothing but these chats happened in the room meanwhile: no gap.
+        let seq = line.seq.expect("a version 4 room message");
+        assert!(
+            last_seq.is_none_or(|last| seq == last + 1),
+            "{seq} after {last_seq:?}"
+        );
+        last_seq = Some(seq);
         assert!((started..=finished).contains(time_ms), "time {time_ms}");
-        assert_eq!(room, "lobby");
+        assert_eq!(line.room, "lobby");
         // The server's `from` is the sender's nick, and each sender's messages keep
         // their own order.
-        let i = next_from_each.entry(from.clone()).or_insert(0usize);
-        assert_eq!(*text, format!("{from} {i}"));
+        let i = next_from_each.entry(line.from.to_owned()).or_insert(0usize);
+        assert_eq!(line.text, format!("{} {i}", line.from));
         let expected_kind = if *i % 10 == 9 {
             ChatKind::Action
         } else {
             ChatKind::Say
         };
-        assert_eq!(*kind, expected_kind);
+        assert_eq!(line.kind, expected_kind);
         *i += 1;
     }
     assert_eq!(next_from_each.len(), 3);
@@ -119,18 +128,25 @@ async fn members_hear_joins_renames_and_departures() -> Result {
         nick: "robert".into(),
     })
     .await?;
-    assert_eq!(
-        b.recv().await?,
-        ServerMsg::NickChanged {
-            nick: "robert".into()
-        }
-    );
-    let renamed = a
-        .recv_until(|m| matches!(m, ServerMsg::Notice { .. }))
+    // The renamer hears its rename too (a version 4 client would see a gap otherwise),
+    // then gets the answer.
+    let seen = b
+        .collect_until(|m| matches!(m, ServerMsg::NickChanged { .. }))
         .await?;
+    assert!(
+        matches!(notice(&seen[0]), Some((_, RoomEvent::Renamed { old, new })) if old == "bob" && new == "robert"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[1..],
+        [ServerMsg::NickChanged {
+            nick: "robert".into()
+        }]
+    );
+    let renamed = a.recv_until(|m| notice(m).is_some()).await?;
     assert!(matches!(
-        renamed,
-        ServerMsg::Notice { event: RoomEvent::Renamed { ref old, ref new }, ref room, .. }
+        notice(&renamed),
+        Some((room, RoomEvent::Renamed { old, new }))
             if old == "bob" && new == "robert" && room == "lobby"
     ));
 
@@ -230,7 +246,7 @@ async fn a_private_message_reaches_only_its_target_and_its_sender() -> Result {
     for other in [&mut b, &mut c] {
         other.send(ClientMsg::Who).await?;
         let seen = other
-            .collect_until(|m| matches!(m, ServerMsg::Members { .. }))
+            .collect_until(|m| matches!(m, ServerMsg::Members4 { .. }))
             .await?;
         assert!(
             !seen.iter().any(|m| matches!(m, ServerMsg::Private { .. })),
@@ -258,52 +274,44 @@ async fn moving_to_another_room_tells_both_rooms_and_keeps_messages_apart() -> R
     b.recv_until(is_joined("cy")).await?;
 
     c.send(ClientMsg::Join { room: "Dev".into() }).await?;
-    assert_eq!(
-        c.recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
-            .await?,
-        ServerMsg::Joined {
-            room: "Dev".into(),
-            members: vec!["cy".into()]
-        }
-    );
+    let ServerMsg::Joined4 { room, members, .. } = c
+        .recv_until(|m| matches!(m, ServerMsg::Joined4 { .. }))
+        .await?
+    else {
+        unreachable!()
+    };
+    assert_eq!((room.as_str(), members), ("Dev", page(&["cy"])));
     a.recv_until(is_left("cy", "moved to Dev")).await?;
     b.recv_until(is_left("cy", "moved to Dev")).await?;
 
     // Room names compare case-insensitively and keep their first spelling.
     a.send(ClientMsg::Join { room: "dev".into() }).await?;
-    assert_eq!(
-        a.recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
-            .await?,
-        ServerMsg::Joined {
-            room: "Dev".into(),
-            members: vec!["ann".into(), "cy".into()]
-        }
-    );
+    let ServerMsg::Joined4 { room, members, .. } = a
+        .recv_until(|m| matches!(m, ServerMsg::Joined4 { .. }))
+        .await?
+    else {
+        unreachable!()
+    };
+    assert_eq!((room.as_str(), members), ("Dev", page(&["ann", "cy"])));
     c.recv_until(is_joined("ann")).await?;
     b.recv_until(is_left("ann", "moved to Dev")).await?;
 
     b.say("lobby only").await?;
     a.say("dev only").await?;
     let in_dev = c.recv_until(is_chat).await?;
-    assert!(matches!(in_dev, ServerMsg::Chat { ref room, ref text, .. }
-        if room == "Dev" && text == "dev only"));
+    assert!(said(&in_dev).is_some_and(|s| s.room == "Dev" && s.text == "dev only"));
     let in_lobby = b.recv_until(is_chat).await?;
-    assert!(
-        matches!(in_lobby, ServerMsg::Chat { ref room, ref text, .. }
-        if room == "lobby" && text == "lobby only")
-    );
+    assert!(said(&in_lobby).is_some_and(|s| s.room == "lobby" && s.text == "lobby only"));
 
     // Neither room heard the other: the next chat each sees is its own room's.
     b.say("lobby again").await?;
     let seen = b.recv_until(is_chat).await?;
-    assert!(matches!(seen, ServerMsg::Chat { ref text, .. } if text == "lobby again"));
-    let seen = a
-        .collect_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "dev only"))
-        .await?;
+    assert!(says(&seen, "lobby again"));
+    let seen = a.collect_until(|m| says(m, "dev only")).await?;
     assert!(
         !seen
             .iter()
-            .any(|m| matches!(m, ServerMsg::Chat { room, .. } if room == "lobby"))
+            .any(|m| said(m).is_some_and(|s| s.room == "lobby"))
     );
     assert_eq!(b.who().await?, ["bob"]);
     assert_eq!(c.who().await?, ["ann", "cy"]);
@@ -341,7 +349,7 @@ async fn who_ping_and_refusals_that_keep_the_connection() -> Result {
     amy.say("").await?;
     amy.say(&"y".repeat(MAX_TEXT_BYTES)).await?;
     let next = zed.recv_until(is_chat).await?;
-    assert!(matches!(next, ServerMsg::Chat { ref text, .. } if text.len() == MAX_TEXT_BYTES));
+    assert!(said(&next).is_some_and(|s| s.text.len() == MAX_TEXT_BYTES));
 
     // A second hello is refused; the connection stays.
     amy.send(hello("other", "lobby")).await?;
@@ -359,8 +367,10 @@ async fn handshake_refusals_close_the_connection_with_a_reason() -> Result {
 
     let refusals = [
         (
-            ClientMsg::Hello {
-                version: shared::PROTOCOL_VERSION + 1,
+            ClientMsg::Hello4 {
+                min_version: shared::PROTOCOL_VERSION + 1,
+                max_version: shared::PROTOCOL_VERSION + 2,
+                features: vec![],
                 nick: "future".into(),
                 room: "lobby".into(),
             },
@@ -385,19 +395,22 @@ async fn handshake_refusals_close_the_connection_with_a_reason() -> Result {
             let ServerMsg::Error { text, .. } = &seen[0] else {
                 unreachable!()
             };
-            assert_eq!(text, "server speaks protocol 3, client 4");
+            assert_eq!(
+                text,
+                "this server speaks protocol 3 to 4, the client 5 to 6"
+            );
         }
     }
     // Nobody refused ever showed up in the room, not even for a moment.
     watcher.send(ClientMsg::Who).await?;
     let seen = watcher
-        .collect_until(|m| matches!(m, ServerMsg::Members { .. }))
+        .collect_until(|m| matches!(m, ServerMsg::Members4 { .. }))
         .await?;
     assert_eq!(
         seen,
-        [ServerMsg::Members {
+        [ServerMsg::Members4 {
             room: "lobby".into(),
-            members: vec!["watcher".into()]
+            members: page(&["watcher"]),
         }]
     );
     server.shutdown().await

@@ -12,7 +12,7 @@ use shared::limits::{MAX_CHUNK_BYTES, MAX_FILE_NAME_BYTES};
 use shared::{ClientMsg, ErrorKind, ServerMsg};
 use tempfile::TempDir;
 use tests::binaries::start_server_binary;
-use tests::client::{TestClient, WAIT, start_server};
+use tests::client::{TestClient, WAIT, offered, says, start_server};
 use tests::files::{
     download, files_under, finish_upload, list_files, random_file, resume_upload, send_chunks,
     sha256_of, start_upload, upload,
@@ -35,7 +35,7 @@ fn dirs() -> anyhow::Result<(TempDir, TempDir)> {
 }
 
 fn is_offer(m: &ServerMsg) -> bool {
-    matches!(m, ServerMsg::FileOffered { .. })
+    offered(m).is_some()
 }
 
 /// Downloads file `id` into `dir/name` and returns the SHA-256 of what arrived.
@@ -80,9 +80,8 @@ async fn files_of_every_size_class_round_trip() -> Result {
         let name = format!("file{i}.bin");
         let (path, sha) = random_file(local.path(), &name, size, i as u64)?;
         let id = upload(&mut ann, &path, &name).await?;
-        let ServerMsg::FileOffered { file } = bob.recv_until(is_offer).await? else {
-            unreachable!()
-        };
+        let offer = bob.recv_until(is_offer).await?;
+        let file = offered(&offer).expect("an offer");
         assert_eq!((file.id, file.size, &file.name), (id, size, &name));
         assert_eq!((file.from.as_str(), file.room.as_str()), ("ann", "lobby"));
         assert_eq!(file.sha256, sha);
@@ -139,8 +138,7 @@ async fn a_large_file_round_trips_while_chat_goes_on() -> Result {
     for round in 0..5 {
         let text = format!("during the upload {round}");
         ann.say(&text).await?;
-        bob.recv_until(|m| matches!(m, ServerMsg::Chat { text: t, .. } if *t == text))
-            .await?;
+        bob.recv_until(|m| says(m, &text)).await?;
         if sent.load(Ordering::Relaxed) < SIZE - MAX_CHUNK_BYTES as u64 {
             rounds_during_upload += 1;
         }
@@ -180,9 +178,8 @@ async fn hostile_names_are_cleaned_and_files_stay_in_the_data_directory() -> Res
     ];
     for (raw, expected) in cases {
         upload(&mut ann, &path, raw).await?;
-        let ServerMsg::FileOffered { file } = ann.recv_until(is_offer).await? else {
-            unreachable!()
-        };
+        let offer = ann.recv_until(is_offer).await?;
+        let file = offered(&offer).expect("an offer");
         if expected.is_empty() {
             assert!(file.name.len() <= MAX_FILE_NAME_BYTES && file.name.ends_with(".txt"));
         } else {
@@ -326,9 +323,8 @@ async fn an_upload_cut_off_resumes_from_the_servers_offset() -> Result {
     let id = finish_upload(&mut again, resumed.upload_id, &sha)
         .await?
         .expect("stored");
-    let ServerMsg::FileOffered { file } = again.recv_until(is_offer).await? else {
-        unreachable!()
-    };
+    let offer = again.recv_until(is_offer).await?;
+    let file = offered(&offer).expect("an offer");
     assert_eq!(file.from, "ann", "the uploader as of the start");
     assert_eq!(fetch(&mut again, id, local.path(), "r.copy").await?, sha);
     server.shutdown().await
@@ -398,9 +394,7 @@ async fn a_corrupted_chunk_is_caught_by_the_checksum() -> Result {
     assert_eq!(outcome, Err(ErrorKind::ChecksumMismatch));
     // Nothing offered, listed or kept.
     bob.say("after").await?;
-    let seen = bob
-        .collect_until(|m| matches!(m, ServerMsg::Chat { text, .. } if text == "after"))
-        .await?;
+    let seen = bob.collect_until(|m| says(m, "after")).await?;
     assert!(!seen.iter().any(is_offer), "{seen:?}");
     assert!(list_files(&mut bob).await?.is_empty());
     assert!(until_no_partials(data.path()).await);
@@ -485,7 +479,7 @@ async fn only_members_of_the_room_can_list_or_fetch_its_files() -> Result {
         room: "staff".into(),
     })
     .await?;
-    eve.recv_until(|m| matches!(m, ServerMsg::Joined { .. }))
+    eve.recv_until(|m| matches!(m, ServerMsg::Joined4 { .. }))
         .await?;
     assert_eq!(list_files(&mut eve).await?.len(), 1);
     server.shutdown().await

@@ -5,7 +5,9 @@ use std::time::Duration;
 use chat_server::Config;
 use shared::limits::MAX_TEXT_BYTES;
 use shared::{ClientMsg, ErrorKind, RoomEvent, ServerMsg};
-use tests::client::{TestClient, WAIT, encode, hello, start_server, until_closed};
+use tests::client::{
+    TestClient, WAIT, encode, hello, left, notice, said, start_server, until_closed,
+};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::watch;
@@ -15,10 +17,7 @@ use tokio::time::{Instant, timeout};
 type Result = anyhow::Result<()>;
 
 fn is_left<'a>(who: &'a str, why: &'a str) -> impl Fn(&ServerMsg) -> bool + 'a {
-    move |m| {
-        matches!(m, ServerMsg::Notice { event: RoomEvent::Left { nick, reason }, .. }
-            if nick == who && reason == why)
-    }
+    move |m| left(m, who, |reason| reason == why)
 }
 
 /// Texts of the chats in `frames`, with a check that their ids increase.
@@ -26,13 +25,13 @@ fn chat_texts(frames: &[ServerMsg]) -> Vec<String> {
     let mut last_id = 0;
     frames
         .iter()
-        .filter_map(|m| match m {
-            ServerMsg::Chat { id, text, .. } => {
-                assert!(*id > last_id, "ids must increase");
-                last_id = *id;
-                Some(text.clone())
+        .filter_map(|m| match said(m) {
+            Some(line) => {
+                assert!(line.id > last_id, "ids must increase");
+                last_id = line.id;
+                Some(line.text.to_owned())
             }
-            _ => None,
+            None => None,
         })
         .collect()
 }
@@ -63,7 +62,7 @@ fn read_chats(
         let mut chats = 0;
         loop {
             let msg = client.recv().await?;
-            if matches!(msg, ServerMsg::Chat { .. }) {
+            if said(&msg).is_some() {
                 chats += 1;
                 progress.send_replace(chats);
             }
@@ -98,9 +97,7 @@ async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -
     let listener = TestClient::connect(addr, "listener", "lobby").await?;
     // Logs in, then never reads its socket again.
     let sleeper = TestClient::connect(addr, "sleeper", "lobby").await?;
-    talker
-        .recv_until(|m| matches!(m, ServerMsg::Notice { .. }))
-        .await?;
+    talker.recv_until(|m| notice(m).is_some()).await?;
 
     // 2000 messages of 4 KiB: 8 MiB, more than the sleeper's socket buffers hold. The
     // talker waits for its own echo each time, and for the listener to keep up.
@@ -115,9 +112,7 @@ async fn a_client_that_never_reads_is_cut_off_while_the_room_gets_everything() -
         talker.say(&big_text(i)).await?;
         let prefix = format!("{i:05} ");
         let frames = talker
-            .collect_until(
-                |m| matches!(m, ServerMsg::Chat { text, .. } if text.starts_with(&prefix)),
-            )
+            .collect_until(|m| said(m).is_some_and(|s| s.text.starts_with(&prefix)))
             .await?;
         if frames.iter().any(is_left("sleeper", "slow consumer")) {
             cut_off_after.get_or_insert(i);
@@ -307,13 +302,9 @@ async fn shutdown_tells_every_client_then_closes() -> Result {
         assert_eq!(seen.last(), Some(&shutdown), "{seen:?}");
         // Nothing about the others leaving: the shutdown is the last word.
         assert!(
-            !seen.iter().any(|m| matches!(
-                m,
-                ServerMsg::Notice {
-                    event: RoomEvent::Left { .. },
-                    ..
-                }
-            )),
+            !seen
+                .iter()
+                .any(|m| matches!(notice(m), Some((_, RoomEvent::Left { .. })))),
             "{seen:?}"
         );
     }

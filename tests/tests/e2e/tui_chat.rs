@@ -1,7 +1,7 @@
 //! The terminal client in a real terminal (tmux): chatting between two clients.
 
-use shared::{ClientMsg, RoomEvent, ServerMsg};
-use tests::client::TestClient;
+use shared::{ClientMsg, RoomEvent};
+use tests::client::{TestClient, notice, said, says};
 use tests::tmux::{ServerProcess, Tmux};
 
 /// A server and two clients, alice and bob, in the lobby.
@@ -155,13 +155,11 @@ fn a_long_paste_is_paced_and_arrives_whole_and_in_order() {
         let mut got = Vec::new();
         while got.len() < lines.len() {
             // Each wait is bounded; the lines come at 8 a second after the first 15.
-            match bob.recv().await.unwrap() {
-                ServerMsg::Chat { from, text, .. } if from == "alice" => got.push(text),
-                ServerMsg::Notice {
-                    event: RoomEvent::Left { nick, reason },
-                    ..
-                } => panic!("{nick} left ({reason}) after {} lines", got.len()),
-                _ => {}
+            let msg = bob.recv().await.unwrap();
+            if let Some(line) = said(&msg).filter(|s| s.from == "alice") {
+                got.push(line.text.to_owned());
+            } else if let Some((_, RoomEvent::Left { nick, reason })) = notice(&msg) {
+                panic!("{nick} left ({reason}) after {} lines", got.len());
             }
         }
         assert_eq!(got, lines);
@@ -172,10 +170,10 @@ fn a_long_paste_is_paced_and_arrives_whole_and_in_order() {
         // Still connected: a line typed now arrives after the paste.
         tmux.say("alice", "after the paste");
         let after = bob
-            .recv_until(|m| matches!(m, ServerMsg::Chat { from, .. } if from == "alice"))
+            .recv_until(|m| said(m).is_some_and(|s| s.from == "alice"))
             .await
             .unwrap();
-        assert!(matches!(after, ServerMsg::Chat { text, .. } if text == "after the paste"));
+        assert!(says(&after, "after the paste"));
         assert_eq!(bob.who().await.unwrap(), ["alice", "bob"]);
     });
 }

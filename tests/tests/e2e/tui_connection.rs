@@ -137,3 +137,52 @@ fn taken_nick_is_one_clear_line_and_exit_code_2() {
         "chat-tui: the nick 'zoe' is taken; choose another with --nick\n"
     );
 }
+
+/// What a server of protocol version 3 answered a `Hello4` (it has no variant 18 and
+/// says so in bincode's words), then it closed the connection.
+fn version_3_server_answer() -> Vec<u8> {
+    let text = "malformed frame: OtherString(\"invalid value: integer `18`, expected variant \
+                index 0 <= i < 18\")";
+    let refusal = shared::ServerMsg::Error {
+        kind: shared::ErrorKind::MalformedFrame,
+        text: text.into(),
+    };
+    shared::encode_frame(&refusal).unwrap().to_vec()
+}
+
+/// A server that speaks version 3, in raw frames: it reads the hello, checks that it is a
+/// `Hello4` (variant 18), refuses it as a version 3 server did, and closes.
+fn version_3_server() -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
+    use std::io::Write;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serve = std::thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        socket.set_read_timeout(Some(SCREEN_WAIT)).unwrap();
+        let mut header = [0; 4];
+        socket.read_exact(&mut header).unwrap();
+        let mut payload = vec![0; u32::from_be_bytes(header) as usize];
+        socket.read_exact(&mut payload).unwrap();
+        socket.write_all(&version_3_server_answer()).unwrap();
+        payload
+    });
+    (addr, serve)
+}
+
+#[test]
+fn a_server_of_protocol_3_is_one_clear_line_and_exit_code_2() {
+    let (addr, serve) = version_3_server();
+    let addr = addr.to_string();
+    let (code, stderr) = run_to_exit(&["--connect", &addr, "--nick", "newer"]);
+    let hello = serve.join().unwrap();
+    assert_eq!(hello[0], 18, "the client said hello with Hello4");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "chat-tui: the server at {addr} speaks an older protocol (version 3 or earlier) \
+             and this client needs version 4: update the server, or use a client of its \
+             version\n"
+        )
+    );
+}

@@ -1,0 +1,273 @@
+//! docs/PROTOCOL.md's examples, checked against the codec: every frame it spells out is
+//! the encoding of the message it names, every byte-by-byte table adds up to its frame,
+//! and every varint example is what the codec writes. The page is read as it is, so an
+//! example edited there without the code (or the other way round) fails here.
+
+use bincode::config::standard;
+use shared::{
+    ChatKind, ClientMsg, ErrorKind, Limits, MemberPage, RoomEvent, ServerMsg, encode_frame,
+};
+
+const DOC: &str = include_str!("../../docs/PROTOCOL.md");
+
+/// A message the page shows, in either direction.
+#[derive(Debug)]
+enum Example {
+    Client(ClientMsg),
+    Server(ServerMsg),
+}
+
+impl Example {
+    fn frame(&self) -> Vec<u8> {
+        match self {
+            Example::Client(msg) => encode_frame(msg),
+            Example::Server(msg) => encode_frame(msg),
+        }
+        .expect("examples encode")
+        .to_vec()
+    }
+}
+
+const T: u64 = 1_764_000_000_000;
+
+fn said(id: u64, seq: u64) -> ServerMsg {
+    ServerMsg::Room {
+        id,
+        seq,
+        time_ms: T,
+        room: "lobby".into(),
+        event: RoomEvent::Said {
+            from: "ann".into(),
+            kind: ChatKind::Say,
+            text: "hi 👋".into(),
+        },
+    }
+}
+
+fn reply(id: u32, msg: ServerMsg) -> ServerMsg {
+    ServerMsg::Reply {
+        id,
+        msg: Box::new(msg),
+    }
+}
+
+/// Every message PROTOCOL.md shows a frame of.
+fn examples() -> Vec<Example> {
+    use Example::{Client, Server};
+    let names = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    vec![
+        Client(ClientMsg::hello4("ann", "lobby")),
+        Server(ServerMsg::Welcome4 {
+            version: 4,
+            features: vec![],
+            limits: Limits {
+                max_frame: 1_048_576,
+                max_text: 4096,
+                member_page: 1000,
+                msg_rate: 10,
+                msg_burst: 20,
+                max_file_size: 4 << 30,
+            },
+            nick: "ann".into(),
+            room: "lobby".into(),
+            seq: 41,
+            members: MemberPage {
+                total: 2,
+                names: names(&["ann", "bob"]),
+                more: false,
+            },
+        }),
+        Client(
+            ClientMsg::Chat {
+                text: "hi 👋".into(),
+            }
+            .with_id(7),
+        ),
+        Server(said(300, 42)),
+        Server(reply(7, said(300, 42))),
+        Server(ServerMsg::Room {
+            id: 301,
+            seq: 43,
+            time_ms: T,
+            room: "lobby".into(),
+            event: RoomEvent::Joined { nick: "cy".into() },
+        }),
+        Client(ClientMsg::Hello {
+            version: 3,
+            nick: "ann".into(),
+            room: "lobby".into(),
+        }),
+        Server(ServerMsg::Chat {
+            id: 300,
+            time_ms: T,
+            room: "lobby".into(),
+            from: "ann".into(),
+            kind: ChatKind::Say,
+            text: "hi 👋".into(),
+        }),
+        Client(
+            ClientMsg::WhoPage {
+                after: "bob".into(),
+            }
+            .with_id(8),
+        ),
+        Server(reply(
+            8,
+            ServerMsg::Members4 {
+                room: "lobby".into(),
+                members: MemberPage {
+                    total: 3,
+                    names: names(&["cy"]),
+                    more: false,
+                },
+            },
+        )),
+        Server(reply(
+            9,
+            ServerMsg::Error {
+                kind: ErrorKind::NickTaken,
+                text: "taken".into(),
+            },
+        )),
+        Client(ClientMsg::Ping { token: 5 }.with_id(9)),
+        Server(reply(9, ServerMsg::Pong { token: 5 })),
+        Client(ClientMsg::Ping { token: 7 }),
+        Server(ServerMsg::Ping { token: 7 }),
+        Client(ClientMsg::Pong { token: 7 }),
+        Server(ServerMsg::Pong { token: 7 }),
+        Client(ClientMsg::Who),
+        Client(ClientMsg::UploadChunk {
+            upload_id: 3,
+            offset: 300,
+            data: b"hello".to_vec(),
+        }),
+        Client(ClientMsg::UploadStart {
+            name: "a.txt".into(),
+            size: 5,
+        }),
+        Server(ServerMsg::UploadReady {
+            upload_id: 3,
+            token: (0..16).collect(),
+            offset: 0,
+        }),
+    ]
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The bytes of a span of code like `00 00 00 0e 12`, if it is one.
+fn parse_hex(code: &str) -> Option<Vec<u8>> {
+    let words: Vec<&str> = code.split(' ').collect();
+    if words.iter().any(|w| w.len() != 2) {
+        return None;
+    }
+    words
+        .iter()
+        .map(|w| u8::from_str_radix(w, 16).ok())
+        .collect()
+}
+
+/// Every span of code on the page, in order (`` `like this` ``).
+fn code_spans(text: &str) -> Vec<&str> {
+    text.split('`').skip(1).step_by(2).collect()
+}
+
+/// Whether `bytes` is one whole frame: a header, then as many bytes as it says.
+fn is_frame(bytes: &[u8]) -> bool {
+    bytes.len() > 4
+        && u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize == bytes.len() - 4
+}
+
+/// The frames spelt out on the page, whole.
+fn frames_on_the_page() -> Vec<Vec<u8>> {
+    code_spans(DOC)
+        .into_iter()
+        .filter_map(parse_hex)
+        .filter(|bytes| is_frame(bytes))
+        .collect()
+}
+
+#[test]
+fn every_example_frame_on_the_page_is_its_message_encoded() {
+    let frames = frames_on_the_page();
+    for example in examples() {
+        let frame = example.frame();
+        assert!(
+            frames.contains(&frame),
+            "PROTOCOL.md should show {example:?} as `{}`",
+            hex(&frame)
+        );
+    }
+}
+
+#[test]
+fn every_frame_on_the_page_is_a_checked_example() {
+    let known: Vec<Vec<u8>> = examples().iter().map(Example::frame).collect();
+    let frames = frames_on_the_page();
+    assert!(frames.len() >= 15, "{} frames", frames.len());
+    for frame in frames {
+        assert!(
+            known.contains(&frame),
+            "`{}` on the page is no example of protocol_doc.rs",
+            hex(&frame)
+        );
+    }
+}
+
+/// Each `| bytes | meaning |` table, its bytes column read top to bottom, is a whole
+/// frame, and one of the examples.
+#[test]
+fn every_byte_by_byte_table_adds_up_to_its_frame() {
+    let known: Vec<Vec<u8>> = examples().iter().map(Example::frame).collect();
+    let mut tables = 0;
+    let mut lines = DOC.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.trim() != "| bytes | meaning |" {
+            continue;
+        }
+        tables += 1;
+        lines.next(); // |---|---|
+        let mut bytes = Vec::new();
+        while let Some(row) = lines.next_if(|l| l.starts_with('|')) {
+            let cell = row.split('|').nth(1).expect("a bytes cell").trim();
+            let code = cell.trim_matches('`');
+            bytes.extend(parse_hex(code).unwrap_or_else(|| panic!("not bytes: {row}")));
+        }
+        assert!(
+            is_frame(&bytes),
+            "the table before line {line:?} is no frame: {}",
+            hex(&bytes)
+        );
+        assert!(
+            known.contains(&bytes),
+            "a table spells `{}`, no example",
+            hex(&bytes)
+        );
+    }
+    assert!(tables >= 6, "{tables} tables");
+}
+
+/// "`5` → `05`; `250` → `fa`; ..." in section 3.
+#[test]
+fn the_varint_examples_are_what_the_codec_writes() {
+    let line = DOC
+        .lines()
+        .find(|l| l.starts_with("Examples of varints:"))
+        .expect("the varint examples");
+    let rest = DOC.split(line).nth(1).expect("the line");
+    let paragraph = line.to_owned() + rest.split("\n\n").next().unwrap_or_default();
+    let spans = code_spans(&paragraph);
+    assert!(spans.len() >= 12, "{spans:?}");
+    for pair in spans.chunks(2) {
+        let value: u64 = pair[0].parse().expect("a number");
+        let expected = parse_hex(pair[1]).expect("bytes");
+        let written = bincode::encode_to_vec(value, standard()).unwrap();
+        assert_eq!(hex(&written), hex(&expected), "{value}");
+    }
+}
