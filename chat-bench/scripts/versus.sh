@@ -22,7 +22,7 @@ run() {
     local name=$1 build=$2; shift 2
     bin=${!build}
     start_server
-    printf '%s ' "$name-$build"
+    printf '%s %s ' "$name" "$build"
     "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
     stop_server
 }

@@ -91,13 +91,22 @@ pub async fn start_server_process(
     if !args.contains(&"--data-dir") {
         command.arg("--data-dir").arg(scratch_dir("server-data"));
     }
-    let mut child = command
+    command
         .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
         .args(["--listen", listen, "--log-level", "warn"])
         .args(args)
+        .stderr(stderr);
+    spawn_listening(&mut command).await
+}
+
+/// Spawns a server `command` and reads where it listens from the `listening on ADDR` line
+/// of its stdout. The process is killed if the handle is dropped, so a test that fails
+/// midway leaves no server behind.
+pub async fn spawn_listening(
+    command: &mut tokio::process::Command,
+) -> anyhow::Result<(Child, SocketAddr)> {
+    let mut child = command
         .stdout(Stdio::piped())
-        .stderr(stderr)
-        // If the test fails midway, the server does not outlive it.
         .kill_on_drop(true)
         .spawn()
         .context("spawn chat-server")?;

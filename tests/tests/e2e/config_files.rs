@@ -13,12 +13,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use shared::{ErrorKind, ServerMsg};
 use tempfile::TempDir;
-use tests::binaries::binary;
-use tests::client::{TestClient, WAIT, hello};
+use tests::binaries::{binary, spawn_listening};
+use tests::client::{TestClient, hello};
 use tests::tmux::{ServerProcess, Tmux};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
-use tokio::time::timeout;
 
 type Result = anyhow::Result<()>;
 
@@ -84,23 +82,13 @@ impl Home {
 
     /// Starts `chat-server ARGS` and reads where it listens. Killed when dropped.
     async fn start_server(&self, args: &[&str]) -> anyhow::Result<(Child, SocketAddr)> {
-        let mut child = tokio::process::Command::new(binary("chat-server"))
-            .args(args)
-            .envs(self.env())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("spawn chat-server")?;
-        let stdout = child.stdout.take().context("stdout is piped")?;
-        let mut line = String::new();
-        timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
-            .await
-            .context("no 'listening on' line in time")??;
-        let Some((_, addr)) = line.trim().split_once("listening on ") else {
-            bail!("unexpected first line: {line:?}");
-        };
-        Ok((child, addr.parse().context("listening address")?))
+        spawn_listening(
+            tokio::process::Command::new(binary("chat-server"))
+                .args(args)
+                .envs(self.env())
+                .stderr(Stdio::null()),
+        )
+        .await
     }
 }
 
