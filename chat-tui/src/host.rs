@@ -19,8 +19,12 @@ pub struct Hosted {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Binds `addr` and runs the server on it until [`Hosted::stop`].
+/// Binds `addr` and runs the server on it until [`Hosted::stop`]. As the server binary
+/// does, it first checks that the data directory can be created and written, so that a
+/// folder it cannot use is one line at start rather than a failed upload later.
 pub async fn start(addr: &str) -> anyhow::Result<Hosted> {
+    let config = chat_server::Config::default();
+    chat_server::prepare_data_dir(&config.data_dir)?;
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
@@ -28,11 +32,7 @@ pub async fn start(addr: &str) -> anyhow::Result<Hosted> {
     tracing::info!(%bound, "hosting");
     let stop = CancellationToken::new();
     let shutdown = stop.clone().cancelled_owned();
-    let task = tokio::spawn(chat_server::run(
-        listener,
-        chat_server::Config::default(),
-        shutdown,
-    ));
+    let task = tokio::spawn(chat_server::run(listener, config, shutdown));
     Ok(Hosted {
         connect_addr: local_route(bound),
         public_addr: public_addr(bound, lan_ip()),

@@ -3,10 +3,11 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::binaries::binary;
+use tests::binaries::{binary, scratch_dir};
 use tests::tmux::{SCREEN_WAIT, ServerProcess, Tmux};
 
 #[test]
@@ -82,8 +83,14 @@ fn closed_port() -> SocketAddr {
 /// and what it printed on stderr. Errors found before the screen is taken over need no
 /// terminal, and reading a pipe sees every byte, which a pane that dies at once may not.
 fn run_to_exit(args: &[&str]) -> (Option<i32>, String) {
+    run_to_exit_in(&std::env::temp_dir(), args)
+}
+
+/// [`run_to_exit`] in the working directory `dir`.
+fn run_to_exit_in(dir: &Path, args: &[&str]) -> (Option<i32>, String) {
     let log = std::env::temp_dir().join(format!("chat-tui-exit-{}.log", std::process::id()));
     let mut child = Command::new(binary("chat-tui"))
+        .current_dir(dir)
         .args(["--log-file", &log.display().to_string()])
         .args(args)
         .stdin(Stdio::null())
@@ -120,6 +127,21 @@ fn unreachable_server_is_one_clear_line_and_exit_code_2() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
         stderr.starts_with(&format!("chat-tui: cannot reach the server at {addr}: ")),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn hosting_with_an_unusable_data_directory_is_one_clear_line_and_exit_code_2() {
+    // `--host` keeps files in ./chat-data; here that name is taken by a regular file, which
+    // no one can create a folder under, root included.
+    let dir = scratch_dir("host-data");
+    std::fs::write(dir.join("chat-data"), b"not a folder").unwrap();
+    let (code, stderr) = run_to_exit_in(&dir, &["--host", "127.0.0.1:0", "--nick", "hostess"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("chat-tui: cannot use the data directory 'chat-data': "),
         "{stderr}"
     );
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
