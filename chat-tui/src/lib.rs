@@ -118,8 +118,6 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     let outcome = {
         let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;
         let mut app = App::new(settings, welcome, event::now_ms());
-        let size = terminal.size()?;
-        app.update(app::Event::Resize(size.width, size.height));
         event::run(&mut terminal, &mut app, &net, events).await
         // The guard restores the terminal here, before anything is printed.
     };
