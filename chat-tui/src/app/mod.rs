@@ -4,8 +4,9 @@
 //! library) into changes of the state and a list of [`Command`]s for the outside world
 //! (send a frame, start a transfer, ring the bell, quit). It does no I/O, so every
 //! behaviour of the client can be tested by feeding it events. The widgets in
-//! [`crate::ui`] only read it, and the app knows nothing of them: not even the message
-//! pane's size, which the pane applies itself when it draws (see [`scrollback`]).
+//! [`crate::ui`] read it, and the app knows nothing of them: not even the message pane's
+//! size. The app moves the pane's scroll state; the pane, which alone knows how entries
+//! wrap, clamps it when it draws (see [`scrollback`]).
 //!
 //! Everything that came from the network is sanitised on its way in
 //! ([`chat_client::sanitize`]), so nothing stored here can drive the terminal.
@@ -298,7 +299,8 @@ fn quit(reason: String) -> Vec<Command> {
     vec![Command::Send(ClientMsg::Quit { reason }), Command::Quit]
 }
 
-fn members_count(n: usize) -> String {
+/// `1 member`, `5 members`.
+pub fn members_count(n: usize) -> String {
     if n == 1 {
         "1 member".into()
     } else {

@@ -132,8 +132,7 @@ impl StatefulWidget for MessagePane<'_> {
         let width = usize::from(area.width);
         let arrived = state.begin_draw(height).min(self.entries.len());
         // Wrap only what is needed: the entries that arrived while scrolled up (their rows
-        // move the view), then from the newest back until the rows above the view fill
-        // the pane.
+        // move the view), and from the newest back until the top of the view is reached.
         let mut arrived_rows = 0;
         let mut rows_bottom_up: Vec<Line<'static>> = Vec::new();
         for (i, entry) in self.entries.iter().rev().enumerate() {
@@ -142,7 +141,8 @@ impl StatefulWidget for MessagePane<'_> {
                 arrived_rows += lines.len();
             }
             rows_bottom_up.extend(lines.into_iter().rev());
-            if i + 1 >= arrived && rows_bottom_up.len() >= state.offset() + arrived_rows + height {
+            let needed = state.offset().saturating_add(arrived_rows + height);
+            if i + 1 >= arrived && rows_bottom_up.len() >= needed {
                 break;
             }
         }
