@@ -122,8 +122,11 @@ impl Batch {
             Source::Terminal(TermEvent::Key(key)) => Event::Key(key),
             Source::Terminal(TermEvent::Paste(text)) => Event::Paste(text),
             Source::Terminal(TermEvent::Mouse(mouse)) => Event::Mouse(mouse),
-            Source::Terminal(TermEvent::Resize(w, h)) => Event::Resize(w, h),
-            Source::Terminal(TermEvent::FocusGained | TermEvent::FocusLost) => return,
+            // The loop redraws after every batch, at the terminal's new size; the app
+            // itself has nothing that depends on it.
+            Source::Terminal(
+                TermEvent::Resize(..) | TermEvent::FocusGained | TermEvent::FocusLost,
+            ) => return,
             Source::Net(Some(ev)) => from_client(ev),
             Source::Net(None) => {
                 self.outcome = Some(Outcome::Fail("the connection's session ended".into()));

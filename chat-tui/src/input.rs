@@ -20,6 +20,26 @@ pub fn grapheme_width(g: &str) -> usize {
     usize::from(g.cell_width())
 }
 
+/// One change to the input line, as a key asks for it ([`crate::app::keys`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Edit {
+    Insert(char),
+    Left,
+    Right,
+    WordLeft,
+    WordRight,
+    Home,
+    End,
+    Backspace,
+    Delete,
+    /// Deletes the word before the cursor.
+    DeleteWordBack,
+    /// Deletes from the start of the line to the cursor.
+    DeleteToStart,
+    /// Deletes from the cursor to the end of the line.
+    DeleteToEnd,
+}
+
 /// An editable line of text with a cursor.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct InputLine {
@@ -70,6 +90,24 @@ impl InputLine {
         // An inserted combining mark joins the grapheme before it; keep the cursor on a
         // boundary.
         self.cursor = self.next_boundary_at_or_after(self.cursor);
+    }
+
+    /// Makes one [`Edit`].
+    pub fn apply(&mut self, edit: Edit) {
+        match edit {
+            Edit::Insert(c) => self.insert_char(c),
+            Edit::Left => self.left(),
+            Edit::Right => self.right(),
+            Edit::WordLeft => self.word_left(),
+            Edit::WordRight => self.word_right(),
+            Edit::Home => self.home(),
+            Edit::End => self.end(),
+            Edit::Backspace => self.backspace(),
+            Edit::Delete => self.delete(),
+            Edit::DeleteWordBack => self.kill_word_back(),
+            Edit::DeleteToStart => self.kill_to_start(),
+            Edit::DeleteToEnd => self.kill_to_end(),
+        }
     }
 
     pub fn insert_char(&mut self, c: char) {

@@ -8,13 +8,20 @@
 //! [`app::Command`]s, the client library carries the commands out, and the widgets only
 //! read the state.
 //!
+//! The app does not know the widgets: the message pane is a ratatui `StatefulWidget`
+//! whose state (how far it is scrolled, in wrapped rows) the app moves and the pane clamps
+//! when it draws, where it knows how the entries wrap.
+//!
 //! - [`cli`]: command-line arguments and the configuration file.
-//! - [`app`]: the state and its update function; no I/O.
+//! - [`app`]: the state and its update function; no I/O. One module per concern: the key
+//!   map (`keys`), Enter (`compose`), `history`, Tab (`complete`), `paste`, the
+//!   connection and the server's frames (`network`), the room (`room`), `transfers`, and
+//!   the message pane's entries and scroll state (`scrollback`).
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
 //!   `/send-file`, `/files`, `/get`, `/cancel`, `/quit`.
 //! - [`ui`]: widgets for the message pane, member list, transfer bars, status line and
-//!   input line.
+//!   input line; they read the app, and the pane also its own scroll state.
 //! - [`terminal`]: taking the terminal over and always giving it back.
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
@@ -118,8 +125,6 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     let outcome = {
         let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;
         let mut app = App::new(settings, welcome, event::now_ms());
-        let size = terminal.size()?;
-        app.update(app::Event::Resize(size.width, size.height));
         event::run(&mut terminal, &mut app, &net, events).await
         // The guard restores the terminal here, before anything is printed.
     };

@@ -1,8 +1,12 @@
-//! Drawing. Every widget here only reads the [`App`]; nothing in this module changes state.
+//! Drawing. Every widget here only reads the [`App`]. The one thing drawing changes is the
+//! message pane's own state ([`crate::app::scrollback::PaneState`], how far it is
+//! scrolled), which the pane clamps to what it can show: only it knows how many rows the
+//! entries wrap to.
 //!
-//! - [`layout`]: where the message pane, member list, status line and input line go. The
-//!   app uses it too, to know how far a page scrolls.
-//! - [`messages`]: the message pane, and how one entry looks and wraps.
+//! - [`layout`]: where the message pane, member list, transfer bars, status line and input
+//!   line go.
+//! - [`messages`]: the message pane (a `StatefulWidget`), and how one entry looks and
+//!   wraps.
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
@@ -18,9 +22,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 
-use crate::app::{App, Entry};
-
-pub use messages::entry_height;
+use crate::app::App;
 
 /// Where each part of the screen goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,9 +71,16 @@ pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
 }
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame<'_>, app: &App) {
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let areas = layout(frame.area(), app.show_members, app.transfers.len());
-    frame.render_widget(messages::MessagePane::new(app), areas.messages);
+    let utc_offset_secs = app.settings.utc_offset_secs;
+    let (entries, pane) = app.scrollback.pane();
+    frame.render_stateful_widget(
+        messages::MessagePane::new(entries, utc_offset_secs),
+        areas.messages,
+        pane,
+    );
+    let app = &*app;
     if let Some(area) = areas.members {
         frame.render_widget(members::MemberList::new(app), area);
     }
@@ -105,22 +114,6 @@ pub fn nick_color(nick: &str) -> Color {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     PALETTE[hash as usize % PALETTE.len()]
-}
-
-/// Width of the message pane for the app's current terminal size.
-fn pane_width(app: &App) -> usize {
-    let (w, h) = app.size();
-    usize::from(
-        layout(Rect::new(0, 0, w, h), app.show_members, app.transfers.len())
-            .messages
-            .width,
-    )
-}
-
-/// How an entry looks in a pane `width` cells wide, one line per row.
-fn entry_lines(app: &App, entry: &Entry, width: usize) -> Vec<ratatui::text::Line<'static>> {
-    let (spans, indent) = messages::entry_spans(app, entry);
-    wrap::wrap(&spans, width, indent)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use crate::app::{App, ConnState};
+use crate::app::{App, ConnState, members_count};
 use chat_client::sanitize;
 
 #[derive(Debug)]
@@ -57,13 +57,7 @@ impl Widget for StatusLine<'_> {
             ),
             Span::styled(format!(" in #{}", sanitize::nick(&app.room)), bar),
             sep(),
-            Span::styled(
-                match app.members.len() {
-                    1 => "1 member".to_owned(),
-                    n => format!("{n} members"),
-                },
-                bar,
-            ),
+            Span::styled(members_count(app.members.len()), bar),
             sep(),
             Span::styled(
                 match &app.settings.hosting {

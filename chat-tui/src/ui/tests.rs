@@ -14,7 +14,7 @@ use chat_client::Welcome;
 /// 2023-11-14 22:13:20 UTC.
 const T: u64 = 1_700_000_000_000;
 
-fn app(width: u16, height: u16) -> App {
+fn app() -> App {
     let settings = Settings {
         server: "127.0.0.1:7878".into(),
         hosting: None,
@@ -28,9 +28,7 @@ fn app(width: u16, height: u16) -> App {
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
         seq: 0,
     };
-    let mut app = App::new(settings, welcome, T);
-    app.update(Event::Resize(width, height));
-    app
+    App::new(settings, welcome, T)
 }
 
 fn server(app: &mut App, msg: ServerMsg) {
@@ -60,9 +58,9 @@ fn type_str(app: &mut App, s: &str) {
     }
 }
 
-fn render(app: &App) -> Terminal<TestBackend> {
-    let (w, h) = app.size();
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+/// Draws the whole screen on a terminal `width` by `height`.
+fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|frame| draw(frame, app)).unwrap();
     terminal
 }
@@ -88,9 +86,10 @@ fn rows(buffer: &Buffer) -> Vec<String> {
         .collect()
 }
 
-/// A busy screen: every kind of entry, wide text that wraps, the member list.
+/// A busy screen: every kind of entry, wide text that wraps, the member list. It is meant
+/// for a terminal 60 by 14.
 fn busy_app() -> App {
-    let mut app = app(60, 14);
+    let mut app = app();
     server(
         &mut app,
         ServerMsg::Notice {
@@ -125,7 +124,7 @@ fn busy_app() -> App {
 
 #[test]
 fn whole_screen() {
-    let terminal = render(&busy_app());
+    let terminal = render(&mut busy_app(), 60, 14);
     insta::assert_snapshot!(terminal.backend());
 }
 
@@ -136,6 +135,9 @@ fn whole_screen_disconnected_and_scrolled_up() {
     for i in 0..20 {
         say(&mut app, "bob", ChatKind::Say, &format!("line {i}"));
     }
+    // The pane learns how high a page is when it is drawn, as the client draws before it
+    // reads the first key.
+    render(&mut app, 60, 14);
     app.update(Event::Key(KeyEvent::new(
         KeyCode::PageUp,
         KeyModifiers::NONE,
@@ -151,15 +153,15 @@ fn whole_screen_disconnected_and_scrolled_up() {
         error: "connection refused".into(),
     });
     app.update(Event::Queued { waiting: 2 });
-    let terminal = render(&app);
+    let terminal = render(&mut app, 60, 14);
     insta::assert_snapshot!(terminal.backend());
 }
 
 #[test]
 fn escape_sequences_are_drawn_as_text() {
-    let mut app = app(40, 5);
+    let mut app = app();
     say(&mut app, "eve", ChatKind::Say, "\x1b[2J\u{9b}H");
-    let terminal = render(&app);
+    let terminal = render(&mut app, 40, 5);
     let rows = rows(terminal.backend().buffer());
     assert!(
         rows.iter()
@@ -170,7 +172,7 @@ fn escape_sequences_are_drawn_as_text() {
 
 #[test]
 fn cursor_sits_after_wide_characters() {
-    let mut app = app(30, 4);
+    let mut app = app();
     type_str(&mut app, "你好😀");
     let prompt = prompt::Prompt::new(&app);
     let area = Rect::new(0, 3, 30, 1);
@@ -179,15 +181,15 @@ fn cursor_sits_after_wide_characters() {
     app.update(Event::Key(KeyEvent::new(KeyCode::Left, KeyModifiers::NONE)));
     let prompt = prompt::Prompt::new(&app);
     assert_eq!(prompt.cursor(area), Some(Position::new(6, 3)));
-    let mut terminal = render(&app);
+    let mut terminal = render(&mut app, 30, 4);
     terminal.backend_mut().assert_cursor_position((6, 3));
 }
 
 #[test]
 fn long_input_scrolls_and_the_cursor_stays_inside() {
-    let mut app = app(12, 3);
+    let mut app = app();
     type_str(&mut app, "一二三四五六七八九十");
-    let terminal = render(&app);
+    let terminal = render(&mut app, 12, 3);
     let rows = rows(terminal.backend().buffer());
     assert_eq!(rows[2], "> 七八九十  ");
     let cursor = prompt::Prompt::new(&app).cursor(Rect::new(0, 2, 12, 1));
@@ -196,7 +198,7 @@ fn long_input_scrolls_and_the_cursor_stays_inside() {
 
 #[test]
 fn status_line() {
-    let mut app = app(70, 3);
+    let mut app = app();
     let area = Rect::new(0, 0, 70, 1);
     let mut buf = Buffer::empty(area);
     ratatui::widgets::Widget::render(status::StatusLine::new(&app), area, &mut buf);
@@ -219,9 +221,9 @@ fn status_line() {
 
 #[test]
 fn paste_question_replaces_the_input_line() {
-    let mut app = app(30, 3);
+    let mut app = app();
     app.update(Event::Paste("a\nb\nc\nd\ne".into()));
-    let terminal = render(&app);
+    let terminal = render(&mut app, 30, 3);
     assert_eq!(
         rows(terminal.backend().buffer())[2].trim_end(),
         "send 5 lines? y/n"
@@ -235,18 +237,16 @@ fn any_size_draws_without_panicking() {
         app.show_members = show_members;
         for w in 0..=40 {
             for h in 0..=8 {
-                app.update(Event::Resize(w, h));
-                render(&app);
+                render(&mut app, w, h);
             }
         }
     }
     // Scrolled up at tiny sizes too.
-    app.update(Event::Resize(3, 3));
     app.update(Event::Key(KeyEvent::new(
         KeyCode::PageUp,
         KeyModifiers::NONE,
     )));
-    render(&app);
+    render(&mut app, 3, 3);
 }
 
 #[test]
@@ -282,8 +282,8 @@ fn transfer(app: &mut App, now_ms: u64, event: TransferEvent) {
 }
 
 /// alice uploading report.pdf (40 % at 1 MiB/s) and fetching file 3 (not started yet).
-fn transferring_app(width: u16, height: u16) -> App {
-    let mut app = app(width, height);
+fn transferring_app() -> App {
+    let mut app = app();
     type_str(&mut app, "/send-file report.pdf");
     app.update(Event::Key(KeyEvent::new(
         KeyCode::Enter,
@@ -313,7 +313,7 @@ fn transferring_app(width: u16, height: u16) -> App {
 
 #[test]
 fn transfer_strip_has_a_bar_per_transfer() {
-    let app = transferring_app(80, 4);
+    let app = transferring_app();
     let mut buf = Buffer::empty(Rect::new(0, 0, 80, 2));
     transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
     assert_eq!(
@@ -327,7 +327,7 @@ fn transfer_strip_has_a_bar_per_transfer() {
 
 #[test]
 fn transfer_strip_sums_up_what_does_not_fit_and_shows_a_pause() {
-    let mut app = transferring_app(60, 3);
+    let mut app = transferring_app();
     app.update(Event::Disconnected {
         reason: "reset".into(),
     });
@@ -344,8 +344,8 @@ fn transfer_strip_sums_up_what_does_not_fit_and_shows_a_pause() {
 
 #[test]
 fn whole_screen_with_transfers() {
-    let app = transferring_app(80, 10);
-    let terminal = render(&app);
+    let mut app = transferring_app();
+    let terminal = render(&mut app, 80, 10);
     let screen = rows(terminal.backend().buffer());
     assert!(screen[6].starts_with(" ↑ [1] report.pdf"), "{screen:#?}");
     assert!(screen[7].starts_with(" ↓ [2] file 3"), "{screen:#?}");

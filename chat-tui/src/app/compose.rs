@@ -1,0 +1,239 @@
+//! Sending what was typed: Enter turns the input line into a chat line, a frame of a
+//! command, a transfer, or something local (`/help`, `/clear`); a line that does not parse
+//! stays in the input line with an error above it.
+
+use chat_client::sanitize;
+use shared::ClientMsg;
+
+use super::keys::KEYS_HELP;
+use super::scrollback::Scroll;
+use super::{App, Command, quit};
+use crate::commands::{self, COMMANDS, Input};
+
+impl App {
+    /// Enter.
+    pub(super) fn submit(&mut self) -> Vec<Command> {
+        let line = self.input.text().to_owned();
+        let parsed = match commands::parse(&line) {
+            Ok(parsed) => parsed,
+            Err(e) if e.is_empty() => return Vec::new(),
+            Err(e) => {
+                // The line stays in the input so that it can be corrected.
+                self.error(e);
+                return Vec::new();
+            }
+        };
+        self.input.take();
+        self.history.remember(line);
+        self.scrollback.scroll(Scroll::Bottom);
+        let msg = match parsed {
+            Input::Say(text) => ClientMsg::Chat { text },
+            Input::Command(cmd) => match cmd {
+                commands::Command::Help => {
+                    self.help();
+                    return Vec::new();
+                }
+                commands::Command::Clear => {
+                    self.scrollback.clear();
+                    return Vec::new();
+                }
+                commands::Command::Quit(reason) => return quit(reason),
+                commands::Command::Nick(nick) => ClientMsg::Nick { nick },
+                commands::Command::Join(room) => ClientMsg::Join { room },
+                commands::Command::Who => ClientMsg::Who,
+                commands::Command::Me(text) => ClientMsg::Action { text },
+                commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
+                commands::Command::Files => ClientMsg::ListFiles,
+                commands::Command::SendFile(path) => return self.send_file(path),
+                commands::Command::Get(file_id) => return self.get(file_id),
+                commands::Command::Cancel(id) => return self.cancel(id),
+            },
+        };
+        vec![Command::Send(msg)]
+    }
+
+    /// `/help`: the commands, where downloads go, and the keys.
+    fn help(&mut self) {
+        self.info("commands:".into());
+        for (name, args, what) in COMMANDS {
+            self.info(format!("  {:<18} {what}", format!("{name} {args}")));
+        }
+        self.info("  //TEXT             send TEXT starting with a slash".into());
+        self.info(format!(
+            "files you /get are saved in {}",
+            sanitize::text(&self.settings.download_dir.display().to_string())
+        ));
+        for line in KEYS_HELP {
+            self.info((*line).into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use super::*;
+    use crate::app::Event;
+    use crate::app::scrollback::EntryKind;
+    use crate::app::testing::*;
+
+    #[test]
+    fn typing_and_enter_sends_a_chat_line() {
+        let mut app = app();
+        let out = submit(&mut app, "hello 你好");
+        assert_eq!(
+            out,
+            [Command::Send(ClientMsg::Chat {
+                text: "hello 你好".into()
+            })]
+        );
+        assert!(app.input.is_empty());
+    }
+
+    #[test]
+    fn blank_line_sends_nothing() {
+        let mut app = app();
+        assert!(submit(&mut app, "   ").is_empty());
+    }
+
+    #[test]
+    fn commands_become_frames() {
+        let mut app = app();
+        let cases = [
+            (
+                "/nick bob2",
+                ClientMsg::Nick {
+                    nick: "bob2".into(),
+                },
+            ),
+            (
+                "/join #rust",
+                ClientMsg::Join {
+                    room: "rust".into(),
+                },
+            ),
+            ("/who", ClientMsg::Who),
+            (
+                "/me waves",
+                ClientMsg::Action {
+                    text: "waves".into(),
+                },
+            ),
+            (
+                "/msg bob hi",
+                ClientMsg::Private {
+                    to: "bob".into(),
+                    text: "hi".into(),
+                },
+            ),
+        ];
+        for (line, msg) in cases {
+            assert_eq!(submit(&mut app, line), [Command::Send(msg)], "{line}");
+        }
+    }
+
+    #[test]
+    fn quit_by_command_and_by_ctrl_c() {
+        let mut app = app();
+        assert_eq!(
+            submit(&mut app, "/quit bye"),
+            [
+                Command::Send(ClientMsg::Quit {
+                    reason: "bye".into()
+                }),
+                Command::Quit
+            ]
+        );
+        assert_eq!(
+            app.update(ctrl('c')),
+            [
+                Command::Send(ClientMsg::Quit {
+                    reason: String::new()
+                }),
+                Command::Quit
+            ]
+        );
+    }
+
+    #[test]
+    fn bad_command_is_an_inline_error_and_keeps_the_line() {
+        let mut app = app();
+        assert!(submit(&mut app, "/nope").is_empty());
+        assert_eq!(
+            last(&app),
+            &EntryKind::Error("unknown command /nope; type /help for the list".into())
+        );
+        assert_eq!(app.input.text(), "/nope");
+    }
+
+    #[test]
+    fn help_and_clear() {
+        let mut app = app();
+        submit(&mut app, "/help");
+        let text: Vec<_> = app
+            .scrollback
+            .entries()
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EntryKind::Info(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(text.iter().any(|t| t.contains("/msg NICK TEXT")));
+        assert!(text.iter().any(|t| t.contains("F2 member list")));
+        submit(&mut app, "/clear");
+        assert!(app.scrollback.entries().is_empty());
+    }
+
+    #[test]
+    fn editing_keys() {
+        let mut app = app();
+        type_str(&mut app, "one two three");
+        app.update(ctrl('w'));
+        assert_eq!(app.input.text(), "one two ");
+        app.update(ctrl('a'));
+        app.update(key(KeyCode::Delete));
+        assert_eq!(app.input.text(), "ne two ");
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::Right,
+            KeyModifiers::CONTROL,
+        )));
+        app.update(ctrl('k'));
+        assert_eq!(app.input.text(), "ne");
+        app.update(ctrl('e'));
+        app.update(key(KeyCode::Backspace));
+        assert_eq!(app.input.text(), "n");
+        app.update(ctrl('u'));
+        assert!(app.input.is_empty());
+    }
+
+    #[test]
+    fn history_walks_back_and_returns_to_the_draft() {
+        let mut app = app();
+        submit(&mut app, "first");
+        submit(&mut app, "second");
+        type_str(&mut app, "draft");
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.input.text(), "second");
+        app.update(key(KeyCode::Up));
+        app.update(key(KeyCode::Up));
+        assert_eq!(app.input.text(), "first");
+        app.update(key(KeyCode::Down));
+        assert_eq!(app.input.text(), "second");
+        app.update(key(KeyCode::Down));
+        assert_eq!(app.input.text(), "draft");
+    }
+
+    #[test]
+    fn sending_jumps_back_to_the_newest() {
+        let mut app = app();
+        for i in 0..50 {
+            app.update(chat("bob", &format!("line {i}")));
+        }
+        app.update(key(KeyCode::PageUp));
+        assert!(app.scrollback.state().offset() > 0);
+        submit(&mut app, "hi");
+        assert_eq!(app.scrollback.state().offset(), 0);
+    }
+}

@@ -1,0 +1,163 @@
+//! The key map: what each key (and the mouse wheel) asks for, as an [`Action`]. Nothing
+//! here changes state; [`super::App::update`] carries the actions out. `/help` lists the
+//! keys from [`KEYS_HELP`], which says what this map does.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+
+use super::scrollback::Scroll;
+use crate::input::Edit;
+
+/// Rows one mouse wheel notch scrolls.
+pub const WHEEL_ROWS: usize = 3;
+
+/// The key list of `/help`.
+pub const KEYS_HELP: &[&str] = &[
+    "keys:",
+    "  Enter send · Tab complete nick, command or /send-file path · Up/Down input history",
+    "  Left/Right, Ctrl/Alt-Left/Right move by character/word · Home/End, Ctrl-A/E",
+    "  Backspace/Delete · Ctrl-W delete word · Ctrl-U/Ctrl-K delete to start/end",
+    "  PageUp/PageDown, mouse wheel scroll · Esc back to the newest · F2 member list",
+    "  Ctrl-L redraw · Ctrl-C quit",
+];
+
+/// What a key asks the app to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Change the input line.
+    Edit(Edit),
+    /// Up: the line before in the input history.
+    HistoryBack,
+    /// Down: the line after, and at the end the draft.
+    HistoryForward,
+    Scroll(Scroll),
+    /// Tab: complete the word before the cursor, or offer the next candidate.
+    Complete,
+    /// F2: show or hide the member list.
+    ToggleMembers,
+    /// Enter: send the line or run the command.
+    Submit,
+    /// Ctrl-L: clear and redraw the terminal.
+    Redraw,
+    /// Ctrl-C: leave.
+    Quit,
+}
+
+/// The action of a pressed key, if it has one. (While a multi-line paste waits for its
+/// answer, keys answer it instead: see `paste.rs`.)
+pub fn action(key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    let edit = |edit| Some(Action::Edit(edit));
+    match key.code {
+        KeyCode::Char('c') if ctrl => Some(Action::Quit),
+        KeyCode::Char('l') if ctrl => Some(Action::Redraw),
+        KeyCode::Char('a') if ctrl => edit(Edit::Home),
+        KeyCode::Char('e') if ctrl => edit(Edit::End),
+        KeyCode::Char('u') if ctrl => edit(Edit::DeleteToStart),
+        KeyCode::Char('k') if ctrl => edit(Edit::DeleteToEnd),
+        KeyCode::Char('w') if ctrl => edit(Edit::DeleteWordBack),
+        KeyCode::Char('d') if ctrl => edit(Edit::Delete),
+        KeyCode::Char('b') if alt => edit(Edit::WordLeft),
+        KeyCode::Char('f') if alt => edit(Edit::WordRight),
+        KeyCode::Char(c) if !ctrl && !alt => edit(Edit::Insert(c)),
+        KeyCode::Left if ctrl || alt => edit(Edit::WordLeft),
+        KeyCode::Right if ctrl || alt => edit(Edit::WordRight),
+        KeyCode::Left => edit(Edit::Left),
+        KeyCode::Right => edit(Edit::Right),
+        KeyCode::Home => edit(Edit::Home),
+        KeyCode::End => edit(Edit::End),
+        KeyCode::Backspace if ctrl || alt => edit(Edit::DeleteWordBack),
+        KeyCode::Backspace => edit(Edit::Backspace),
+        KeyCode::Delete => edit(Edit::Delete),
+        KeyCode::Up => Some(Action::HistoryBack),
+        KeyCode::Down => Some(Action::HistoryForward),
+        KeyCode::PageUp => Some(Action::Scroll(Scroll::PageUp)),
+        KeyCode::PageDown => Some(Action::Scroll(Scroll::PageDown)),
+        KeyCode::Esc => Some(Action::Scroll(Scroll::Bottom)),
+        KeyCode::Tab => Some(Action::Complete),
+        KeyCode::F(2) => Some(Action::ToggleMembers),
+        KeyCode::Enter => Some(Action::Submit),
+        _ => None,
+    }
+}
+
+/// The action of a mouse event: the wheel scrolls, nothing else is asked for.
+pub fn wheel(mouse: MouseEvent) -> Option<Action> {
+    match mouse.kind {
+        MouseEventKind::ScrollUp => Some(Action::Scroll(Scroll::Up(WHEEL_ROWS))),
+        MouseEventKind::ScrollDown => Some(Action::Scroll(Scroll::Down(WHEEL_ROWS))),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(code: KeyCode, modifiers: KeyModifiers) -> Option<Action> {
+        action(KeyEvent::new(code, modifiers))
+    }
+
+    fn plain(code: KeyCode) -> Option<Action> {
+        with(code, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn letters_type_and_control_letters_edit() {
+        assert_eq!(
+            plain(KeyCode::Char('w')),
+            Some(Action::Edit(Edit::Insert('w')))
+        );
+        assert_eq!(
+            with(KeyCode::Char('W'), KeyModifiers::SHIFT),
+            Some(Action::Edit(Edit::Insert('W')))
+        );
+        assert_eq!(
+            with(KeyCode::Char('w'), KeyModifiers::CONTROL),
+            Some(Action::Edit(Edit::DeleteWordBack))
+        );
+        assert_eq!(
+            with(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            Some(Action::Quit)
+        );
+        // A control letter without a meaning does nothing, rather than typing the letter.
+        assert_eq!(with(KeyCode::Char('x'), KeyModifiers::CONTROL), None);
+    }
+
+    #[test]
+    fn scrolling_keys_and_the_wheel() {
+        assert_eq!(plain(KeyCode::PageUp), Some(Action::Scroll(Scroll::PageUp)));
+        assert_eq!(plain(KeyCode::Esc), Some(Action::Scroll(Scroll::Bottom)));
+        let mouse = |kind| MouseEvent {
+            kind,
+            column: 0,
+            row: 0,
+            modifiers: KeyModifiers::NONE,
+        };
+        assert_eq!(
+            wheel(mouse(MouseEventKind::ScrollDown)),
+            Some(Action::Scroll(Scroll::Down(WHEEL_ROWS)))
+        );
+        assert_eq!(wheel(mouse(MouseEventKind::Moved)), None);
+    }
+
+    #[test]
+    fn every_key_of_the_help_has_an_action() {
+        let keys = [
+            plain(KeyCode::Enter),
+            plain(KeyCode::Tab),
+            plain(KeyCode::Up),
+            plain(KeyCode::Down),
+            with(KeyCode::Left, KeyModifiers::ALT),
+            plain(KeyCode::Home),
+            with(KeyCode::Char('e'), KeyModifiers::CONTROL),
+            plain(KeyCode::Delete),
+            with(KeyCode::Char('u'), KeyModifiers::CONTROL),
+            with(KeyCode::Char('k'), KeyModifiers::CONTROL),
+            plain(KeyCode::PageDown),
+            plain(KeyCode::F(2)),
+            with(KeyCode::Char('l'), KeyModifiers::CONTROL),
+        ];
+        assert!(keys.iter().all(Option::is_some), "{keys:?}");
+    }
+}

@@ -1,0 +1,361 @@
+//! The application state and its update function.
+//!
+//! [`App::update`] turns one [`Event`] (a key, a paste, a mouse wheel, news from the client
+//! library) into changes of the state and a list of [`Command`]s for the outside world
+//! (send a frame, start a transfer, ring the bell, quit). It does no I/O, so every
+//! behaviour of the client can be tested by feeding it events. The widgets in
+//! [`crate::ui`] read it, and the app knows nothing of them: not even the message pane's
+//! size. The app moves the pane's scroll state; the pane, which alone knows how entries
+//! wrap, clamps it when it draws (see [`scrollback`]).
+//!
+//! Everything that came from the network is sanitised on its way in
+//! ([`chat_client::sanitize`]), so nothing stored here can drive the terminal.
+//!
+//! One exception to "no I/O": Tab after `/send-file` lists a directory, through the
+//! replaceable [`PathLister`], so that tests can give it a directory of their own.
+//!
+//! - [`keys`]: the key map: keys and the mouse wheel become [`keys::Action`]s.
+//! - `compose`: Enter: the input line becomes a chat line, a command or a transfer.
+//! - [`history`]: the input history, walked with Up and Down.
+//! - [`complete`]: Tab completion of commands, nicks and paths.
+//! - [`paste`]: a paste of several lines, and its yes-or-no question.
+//! - [`network`]: the connection's state and news, and the server's frames sorted out.
+//! - [`room`]: what is said in the room and who is in it.
+//! - [`transfers`]: running transfers (their bars' state), offered and listed files.
+//! - [`scrollback`]: the message pane's entries and its scroll state.
+
+pub mod complete;
+mod compose;
+pub mod history;
+pub mod keys;
+pub mod network;
+pub mod paste;
+pub mod room;
+pub mod scrollback;
+#[cfg(test)]
+mod testing;
+pub mod transfers;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chat_client::transfer::{TransferEvent, TransferId};
+use chat_client::{Welcome, sanitize};
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
+use shared::{ClientMsg, ServerMsg};
+
+use crate::input::InputLine;
+
+pub use complete::PathLister;
+pub use network::ConnState;
+pub use paste::PendingPaste;
+pub use scrollback::{Entry, EntryKind, Scrollback};
+pub use transfers::{Direction, Transfer};
+
+use complete::Completion;
+use history::History;
+use keys::Action;
+
+/// Something that happened, as the app sees it: the terminal's input, and the client
+/// library's news, which the event loop maps into these (`event.rs`). A resize is not
+/// one: nothing in the app depends on the terminal's size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Key(KeyEvent),
+    /// Text pasted in the terminal (bracketed paste).
+    Paste(String),
+    Mouse(MouseEvent),
+    /// A frame from the server.
+    Server(ServerMsg),
+    /// Back in a room after a reconnect: who and where the client now is.
+    Reconnected(Welcome),
+    /// The connection is gone; the client is reconnecting.
+    Disconnected {
+        reason: String,
+    },
+    /// The next attempt to reconnect is in `delay`.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+    /// Messages typed while disconnected wait for the connection: `waiting` of them.
+    Queued {
+        waiting: usize,
+    },
+    /// After the reconnect, the `sent` messages that waited went out.
+    Flushed {
+        sent: usize,
+    },
+    /// Messages waiting for their turn at the client's pace: `waiting` of them.
+    Waiting {
+        waiting: usize,
+    },
+    /// A message could not be sent.
+    Refused {
+        reason: String,
+    },
+    /// The client cannot go on.
+    Fatal(String),
+    /// News of a file transfer.
+    Transfer(TransferEvent),
+}
+
+/// What the app asks the outside world to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Hand a frame to the client library.
+    Send(ClientMsg),
+    /// Ring the terminal bell.
+    Bell,
+    /// Clear and redraw the whole terminal (Ctrl-L).
+    Redraw,
+    /// Leave normally.
+    Quit,
+    /// Leave with an error message and exit code 2.
+    Fail(String),
+    /// Start or cancel a file transfer.
+    Transfer(chat_client::transfer::Request),
+}
+
+/// Settings fixed at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The server, as shown in the status line.
+    pub server: String,
+    /// When this process hosts the room: the address others should connect to.
+    pub hosting: Option<String>,
+    /// Ring the bell on mentions and private messages.
+    pub bell: bool,
+    /// Offset of local time from UTC, for the timestamps.
+    pub utc_offset_secs: i32,
+    /// Where `/get` saves files.
+    pub download_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub settings: Settings,
+    pub nick: String,
+    pub room: String,
+    /// Members of the room, in the server's order, as the server named them (sanitised
+    /// when drawn).
+    pub members: Vec<String>,
+    pub conn: ConnState,
+    /// Messages waiting for the connection to come back.
+    pub queued: usize,
+    /// Messages waiting for their turn at the client's pace ([`chat_client::pace`]).
+    pub waiting: usize,
+    /// The server's last "you send too fast" warning, shown once until the client has
+    /// caught up; repeats of it are not shown again.
+    slowed: Option<String>,
+    pub input: InputLine,
+    pub show_members: bool,
+    pub pending_paste: Option<PendingPaste>,
+    /// Current time in milliseconds since the epoch, for entries made locally. Set by the
+    /// event loop before each update, so that `update` itself reads no clock.
+    pub now_ms: u64,
+    /// Running transfers, oldest first.
+    pub transfers: Vec<Transfer>,
+    pub paths: PathLister,
+    next_transfer: TransferId,
+    /// The message pane's entries and how far it is scrolled.
+    pub scrollback: Scrollback,
+    history: History,
+    completion: Option<Completion>,
+}
+
+impl App {
+    /// A connected app, from the server's welcome, at `now_ms` (for the first line's time).
+    pub fn new(settings: Settings, welcome: Welcome, now_ms: u64) -> Self {
+        let Welcome {
+            nick,
+            room,
+            members,
+            ..
+        } = welcome;
+        let mut app = App {
+            settings,
+            nick,
+            room,
+            members,
+            conn: ConnState::Connected,
+            queued: 0,
+            waiting: 0,
+            slowed: None,
+            input: InputLine::default(),
+            show_members: false,
+            pending_paste: None,
+            now_ms,
+            transfers: Vec::new(),
+            paths: PathLister::default(),
+            next_transfer: 1,
+            scrollback: Scrollback::default(),
+            history: History::default(),
+            completion: None,
+        };
+        app.info(format!(
+            "joined #{} as {} ({}); type /help for commands and keys",
+            sanitize::nick(&app.room),
+            sanitize::nick(&app.nick),
+            members_count(app.members.len())
+        ));
+        app
+    }
+
+    pub fn update(&mut self, event: Event) -> Vec<Command> {
+        match event {
+            Event::Key(key) => return self.on_key(key),
+            Event::Paste(text) => self.on_paste(&text),
+            Event::Mouse(mouse) => {
+                if let Some(action) = keys::wheel(mouse) {
+                    return self.act(action);
+                }
+            }
+            Event::Server(msg) => return self.on_server(msg),
+            Event::Transfer(event) => self.on_transfer(event),
+            Event::Reconnected(welcome) => self.reconnected(welcome),
+            Event::Disconnected { reason } => self.disconnected(reason),
+            Event::Reconnecting {
+                attempt,
+                delay,
+                error,
+            } => {
+                self.conn = ConnState::Reconnecting {
+                    attempt,
+                    delay,
+                    error,
+                };
+            }
+            Event::Queued { waiting } => self.queued(waiting),
+            Event::Flushed { sent } => self.flushed(sent),
+            Event::Waiting { waiting } => self.waiting(waiting),
+            Event::Refused { reason } => self.error(format!("not sent: {reason}")),
+            Event::Fatal(reason) => return vec![Command::Fail(reason)],
+        }
+        Vec::new()
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        // A paste waiting for its yes or no takes every key.
+        if self.pending_paste.is_some() {
+            return self.on_paste_answer(key);
+        }
+        let action = keys::action(key);
+        if action != Some(Action::Complete) {
+            self.completion = None;
+        }
+        match action {
+            Some(action) => self.act(action),
+            None => Vec::new(),
+        }
+    }
+
+    /// Does what a key or the wheel asked for.
+    fn act(&mut self, action: Action) -> Vec<Command> {
+        match action {
+            Action::Edit(edit) => self.input.apply(edit),
+            Action::HistoryBack => self.history.back(&mut self.input),
+            Action::HistoryForward => self.history.forward(&mut self.input),
+            Action::Scroll(scroll) => self.scrollback.scroll(scroll),
+            Action::Complete => self.complete(),
+            Action::ToggleMembers => self.show_members = !self.show_members,
+            Action::Submit => return self.submit(),
+            Action::Redraw => return vec![Command::Redraw],
+            Action::Quit => return quit(String::new()),
+        }
+        Vec::new()
+    }
+
+    fn push(&mut self, entry: Entry) {
+        self.scrollback.push(entry);
+    }
+
+    fn info(&mut self, text: String) {
+        self.local(EntryKind::Info(text));
+    }
+
+    fn error(&mut self, text: String) {
+        self.local(EntryKind::Error(text));
+    }
+
+    fn notice_now(&mut self, text: String) {
+        self.local(EntryKind::Notice(text));
+    }
+
+    /// An entry made here, stamped with the current time.
+    fn local(&mut self, kind: EntryKind) {
+        self.push(Entry {
+            time_ms: self.now_ms,
+            kind,
+        });
+    }
+}
+
+fn quit(reason: String) -> Vec<Command> {
+    vec![Command::Send(ClientMsg::Quit { reason }), Command::Quit]
+}
+
+/// `1 member`, `5 members`.
+pub fn members_count(n: usize) -> String {
+    if n == 1 {
+        "1 member".into()
+    } else {
+        format!("{n} members")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyModifiers, MouseEventKind};
+
+    use super::testing::*;
+    use super::*;
+
+    #[test]
+    fn f2_toggles_the_member_list() {
+        let mut app = app();
+        app.update(key(KeyCode::F(2)));
+        assert!(app.show_members);
+        app.update(key(KeyCode::F(2)));
+        assert!(!app.show_members);
+    }
+
+    /// Where the view ends up is the pane's to say (`ui/messages.rs` tests it); the app
+    /// moves it and counts what arrives meanwhile.
+    #[test]
+    fn scrolled_up_the_app_counts_new_messages_until_the_bottom() {
+        let mut app = app();
+        app.update(key(KeyCode::PageUp));
+        app.update(chat("bob", "new one"));
+        app.update(chat("bob", "and another"));
+        assert_eq!(app.scrollback.state().unseen(), 2);
+        let wheel = |kind| {
+            Event::Mouse(MouseEvent {
+                kind,
+                column: 0,
+                row: 0,
+                modifiers: KeyModifiers::NONE,
+            })
+        };
+        app.update(wheel(MouseEventKind::ScrollUp));
+        assert_eq!(app.scrollback.state().offset(), 1 + keys::WHEEL_ROWS);
+        app.update(wheel(MouseEventKind::ScrollDown));
+        assert_eq!(app.scrollback.state().unseen(), 2);
+        app.update(key(KeyCode::Esc));
+        assert_eq!(app.scrollback.state().offset(), 0);
+        assert_eq!(app.scrollback.state().unseen(), 0);
+    }
+
+    #[test]
+    fn a_key_release_does_nothing() {
+        let mut app = app();
+        let mut release = crossterm::event::KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        assert!(app.update(Event::Key(release)).is_empty());
+        assert!(app.input.is_empty());
+    }
+}

@@ -1,0 +1,285 @@
+//! The app's side of the network: the connection's state as the status line shows it, the
+//! client library's news about the connection, and the server's frames sorted to the part
+//! of the app they concern (the room in `room.rs`, files in `transfers.rs`).
+
+use std::time::Duration;
+
+use chat_client::{Welcome, sanitize};
+use shared::{ErrorKind, ServerMsg, names};
+
+use super::{App, Command, members_count};
+
+/// State of the connection, shown in the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Connected,
+    Disconnected {
+        reason: String,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: String,
+    },
+}
+
+impl App {
+    pub(super) fn reconnected(&mut self, welcome: Welcome) {
+        let Welcome {
+            nick,
+            room,
+            members,
+            ..
+        } = welcome;
+        self.conn = ConnState::Connected;
+        self.slowed = None;
+        self.nick = nick;
+        self.room = room;
+        self.members = members;
+        self.notice_now(format!(
+            "reconnected: #{} as {} ({})",
+            sanitize::nick(&self.room),
+            sanitize::nick(&self.nick),
+            members_count(self.members.len())
+        ));
+    }
+
+    pub(super) fn disconnected(&mut self, reason: String) {
+        self.error(format!("connection lost: {}", sanitize::text(&reason)));
+        self.conn = ConnState::Disconnected { reason };
+    }
+
+    pub(super) fn queued(&mut self, waiting: usize) {
+        self.queued = waiting;
+        self.info(format!(
+            "not connected: queued, {waiting} waiting to be sent after reconnecting"
+        ));
+    }
+
+    pub(super) fn flushed(&mut self, sent: usize) {
+        self.queued = 0;
+        self.info(format!("sent {sent} queued message(s)"));
+    }
+
+    pub(super) fn waiting(&mut self, waiting: usize) {
+        self.waiting = waiting;
+        if waiting == 0 {
+            self.slowed = None;
+        }
+    }
+
+    pub(super) fn on_server(&mut self, msg: ServerMsg) -> Vec<Command> {
+        let mut commands = Vec::new();
+        match msg {
+            // Version 4 room messages, and their version 3 forms.
+            ServerMsg::Room {
+                time_ms,
+                room,
+                event,
+                ..
+            } => self.in_room(time_ms, &room, event, &mut commands),
+            ServerMsg::Chat {
+                time_ms,
+                from,
+                kind,
+                text,
+                ..
+            } => self.said(time_ms, &from, kind, &text, &mut commands),
+            ServerMsg::Notice {
+                time_ms,
+                room,
+                event,
+            } => self.room_event(time_ms, &room, event),
+            ServerMsg::FileOffered { file } => self.offered(&file),
+            ServerMsg::Private {
+                time_ms,
+                from,
+                to,
+                text,
+                ..
+            } => self.private(time_ms, &from, &to, &text, &mut commands),
+            ServerMsg::Joined4 { room, members, .. } => self.joined(room, members.names),
+            ServerMsg::Joined { room, members } => self.joined(room, members),
+            ServerMsg::Members4 { room, members } => {
+                let more = members.more.then_some(members.total as usize);
+                self.members_of(room, members.names, more);
+            }
+            ServerMsg::Members { room, members } => self.members_of(room, members, None),
+            ServerMsg::NickChanged { nick } => {
+                self.members.retain(|m| *m != self.nick);
+                names::insert_member(&mut self.members, nick.clone());
+                self.nick = nick;
+                self.notice_now(format!(
+                    "you are now known as {}",
+                    sanitize::nick(&self.nick)
+                ));
+            }
+            ServerMsg::Error {
+                kind: ErrorKind::RateLimited,
+                text,
+            } => {
+                // Once, not once per line held back.
+                if self.slowed.as_ref() != Some(&text) {
+                    self.notice_now(format!("server: {}", sanitize::text(&text)));
+                    self.slowed = Some(text);
+                }
+            }
+            ServerMsg::Error { text, .. } => {
+                self.error(format!("server: {}", sanitize::text(&text)));
+            }
+            ServerMsg::Shutdown { reason } => {
+                self.notice_now(format!("server shutting down: {}", sanitize::text(&reason)));
+            }
+            // The answer to a request with an id is the answer itself.
+            ServerMsg::Reply { msg, .. } => return self.on_server(*msg),
+            // The client library answers pings; a welcome after a reconnect arrives as
+            // Event::Reconnected.
+            ServerMsg::Ping { .. }
+            | ServerMsg::Pong { .. }
+            | ServerMsg::Welcome { .. }
+            | ServerMsg::Welcome4 { .. } => {}
+            ServerMsg::Files { room, files } => self.list_files(&room, &files),
+            // The client library hands these to the transfers they belong to.
+            ServerMsg::UploadReady { .. }
+            | ServerMsg::UploadDone { .. }
+            | ServerMsg::UploadFailed { .. }
+            | ServerMsg::DownloadStart { .. }
+            | ServerMsg::DownloadChunk { .. }
+            | ServerMsg::DownloadEnd { .. }
+            | ServerMsg::DownloadFailed { .. } => {}
+        }
+        commands
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::{MemberPage, RoomEvent};
+
+    use super::*;
+    use crate::app::Event;
+    use crate::app::scrollback::EntryKind;
+    use crate::app::testing::*;
+
+    #[test]
+    fn server_errors_are_shown() {
+        let mut app = app();
+        app.update(Event::Server(ServerMsg::Error {
+            kind: ErrorKind::NoSuchNick,
+            text: "no such nick: zed".into(),
+        }));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Error("server: no such nick: zed".into())
+        );
+    }
+
+    #[test]
+    fn connection_states() {
+        let mut app = app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        assert_eq!(
+            app.conn,
+            ConnState::Disconnected {
+                reason: "reset".into()
+            }
+        );
+        app.update(Event::Reconnecting {
+            attempt: 2,
+            delay: Duration::from_secs(1),
+            error: "refused".into(),
+        });
+        assert!(matches!(
+            app.conn,
+            ConnState::Reconnecting { attempt: 2, .. }
+        ));
+        app.update(Event::Queued { waiting: 1 });
+        assert_eq!(app.queued, 1);
+        app.update(Event::Reconnected(Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            seq: 20,
+        }));
+        app.update(Event::Flushed { sent: 1 });
+        assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));
+        app.update(Event::Refused {
+            reason: "queue full".into(),
+        });
+        assert_eq!(last(&app), &EntryKind::Error("not sent: queue full".into()));
+        assert_eq!(
+            app.update(Event::Fatal("version".into())),
+            [Command::Fail("version".into())]
+        );
+    }
+
+    #[test]
+    fn the_servers_rate_warning_shows_once() {
+        let mut app = app();
+        let warning = || {
+            Event::Server(ServerMsg::Error {
+                kind: ErrorKind::RateLimited,
+                text: "you send faster than 10 messages a second".into(),
+            })
+        };
+        let before = app.scrollback.entries().len();
+        app.update(Event::Waiting { waiting: 30 });
+        for _ in 0..5 {
+            app.update(warning());
+        }
+        assert_eq!(app.scrollback.entries().len(), before + 1);
+        assert_eq!(
+            last(&app),
+            &EntryKind::Notice("server: you send faster than 10 messages a second".into())
+        );
+        // Once all is sent, a new warning is news again.
+        app.update(Event::Waiting { waiting: 0 });
+        app.update(warning());
+        assert_eq!(app.scrollback.entries().len(), before + 2);
+    }
+
+    #[test]
+    fn a_page_of_members_says_how_many_more_there_are() {
+        let mut app = app();
+        app.update(Event::Server(ServerMsg::Reply {
+            id: 9,
+            msg: Box::new(ServerMsg::Members4 {
+                room: "lobby".into(),
+                members: MemberPage {
+                    total: 1500,
+                    names: vec!["alice".into(), "bob".into()],
+                    more: true,
+                },
+            }),
+        }));
+        assert_eq!(
+            last(&app),
+            &EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
+        );
+    }
+
+    /// Version 4 tells a renamer of its own rename before the answer: one line, not two.
+    #[test]
+    fn ones_own_rename_is_told_once() {
+        let mut app = app();
+        let before = app.scrollback.entries().len();
+        app.update(room_msg(RoomEvent::Renamed {
+            old: "alice".into(),
+            new: "alicia".into(),
+        }));
+        app.update(Event::Server(ServerMsg::Reply {
+            id: 3,
+            msg: Box::new(ServerMsg::NickChanged {
+                nick: "alicia".into(),
+            }),
+        }));
+        assert_eq!(app.scrollback.entries().len(), before + 1);
+        assert_eq!(
+            last(&app),
+            &EntryKind::Notice("you are now known as alicia".into())
+        );
+        assert_eq!(app.members, ["alicia", "bob", "bobby", "carol"]);
+    }
+}

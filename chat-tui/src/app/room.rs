@@ -1,0 +1,347 @@
+//! The room: what is said in it (chat lines, actions, private messages, mentions) and who
+//! is in it (joins, leaves, renames, member lists), kept in the server's order.
+
+use chat_client::sanitize;
+use shared::{ChatKind, RoomEvent, names};
+
+use super::scrollback::{Entry, EntryKind};
+use super::{App, Command, members_count};
+
+impl App {
+    /// A version 4 room message: something said, a file shared, or a member's news.
+    pub(super) fn in_room(
+        &mut self,
+        time_ms: u64,
+        room: &str,
+        event: RoomEvent,
+        commands: &mut Vec<Command>,
+    ) {
+        match event {
+            RoomEvent::Said { from, kind, text } => {
+                self.said(time_ms, &from, kind, &text, commands);
+            }
+            RoomEvent::Shared { file } => self.offered(&file),
+            event => self.room_event(time_ms, room, event),
+        }
+    }
+
+    /// A chat line or an action in the room.
+    pub(super) fn said(
+        &mut self,
+        time_ms: u64,
+        from: &str,
+        kind: ChatKind,
+        text: &str,
+        commands: &mut Vec<Command>,
+    ) {
+        let own = from == self.nick;
+        let mention = !own && mentions(text, &self.nick);
+        if mention && self.settings.bell {
+            commands.push(Command::Bell);
+        }
+        self.push(Entry {
+            time_ms,
+            kind: EntryKind::Chat {
+                from: sanitize::nick(from).into_owned(),
+                text: sanitize::text(text).into_owned(),
+                action: kind == ChatKind::Action,
+                own,
+                mention,
+            },
+        });
+    }
+
+    /// A private message, to or from this client; one from someone else rings.
+    pub(super) fn private(
+        &mut self,
+        time_ms: u64,
+        from: &str,
+        to: &str,
+        text: &str,
+        commands: &mut Vec<Command>,
+    ) {
+        let own = from == self.nick;
+        if !own && self.settings.bell {
+            commands.push(Command::Bell);
+        }
+        self.push(Entry {
+            time_ms,
+            kind: EntryKind::Private {
+                from: sanitize::nick(from).into_owned(),
+                to: sanitize::nick(to).into_owned(),
+                text: sanitize::text(text).into_owned(),
+                own,
+            },
+        });
+    }
+
+    /// Someone joined, left or was renamed in `room`.
+    pub(super) fn room_event(&mut self, time_ms: u64, room: &str, event: RoomEvent) {
+        let here = room == self.room;
+        let room = sanitize::nick(room);
+        let text = match event {
+            RoomEvent::Joined { nick } => {
+                if here {
+                    names::insert_member(&mut self.members, nick.clone());
+                }
+                format!("{} joined #{room}", sanitize::nick(&nick))
+            }
+            RoomEvent::Left { nick, reason } => {
+                if here {
+                    self.members.retain(|m| *m != nick);
+                }
+                let reason = sanitize::text(&reason);
+                if reason.is_empty() {
+                    format!("{} left #{room}", sanitize::nick(&nick))
+                } else {
+                    format!("{} left #{room} ({reason})", sanitize::nick(&nick))
+                }
+            }
+            RoomEvent::Renamed { old, new } => {
+                if here {
+                    self.members.retain(|m| *m != old);
+                    names::insert_member(&mut self.members, new.clone());
+                }
+                // One's own rename is told by `NickChanged`, which follows.
+                if old == self.nick {
+                    return;
+                }
+                format!(
+                    "{} is now known as {}",
+                    sanitize::nick(&old),
+                    sanitize::nick(&new)
+                )
+            }
+            // Not notices; `in_room` shows them.
+            RoomEvent::Said { .. } | RoomEvent::Shared { .. } => return,
+        };
+        self.push(Entry {
+            time_ms,
+            kind: EntryKind::Notice(text),
+        });
+    }
+
+    pub(super) fn joined(&mut self, room: String, members: Vec<String>) {
+        self.room = room;
+        self.members = members;
+        self.notice_now(format!(
+            "you joined #{} ({})",
+            sanitize::nick(&self.room),
+            members_count(self.members.len())
+        ));
+    }
+
+    /// The answer to `/who`: `total` when the list is the first page of a larger room.
+    pub(super) fn members_of(&mut self, room: String, members: Vec<String>, total: Option<usize>) {
+        let list: Vec<_> = members.iter().map(|m| sanitize::nick(m)).collect();
+        let count = total.unwrap_or(members.len());
+        let rest = match total {
+            Some(total) => format!(", and {} more", total.saturating_sub(members.len())),
+            None => String::new(),
+        };
+        self.notice_now(format!(
+            "members of #{} ({count}): {}{rest}",
+            sanitize::nick(&room),
+            list.join(", ")
+        ));
+        if room == self.room {
+            self.members = members;
+        }
+    }
+}
+
+/// Whether `text` names `nick` as a whole word, ignoring case.
+pub fn mentions(text: &str, nick: &str) -> bool {
+    if nick.is_empty() {
+        return false;
+    }
+    let text = text.to_lowercase();
+    let nick = nick.to_lowercase();
+    let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(&nick).any(|(i, _)| {
+        !is_word(text[..i].chars().next_back()) && !is_word(text[i + nick.len()..].chars().next())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::{MemberPage, ServerMsg};
+
+    use super::*;
+    use crate::app::Event;
+    use crate::app::scrollback::{MAX_ENTRY_NAME_BYTES, MAX_ENTRY_TEXT_BYTES};
+    use crate::app::testing::*;
+
+    #[test]
+    fn chat_from_the_server_is_sanitised_and_marked() {
+        let mut app = app();
+        assert!(app.update(chat("bob", "\x1b[2Jhi")).is_empty());
+        assert_eq!(
+            last(&app),
+            &EntryKind::Chat {
+                from: "bob".into(),
+                text: "␛[2Jhi".into(),
+                action: false,
+                own: false,
+                mention: false,
+            }
+        );
+        app.update(chat("alice", "mine"));
+        assert!(matches!(last(&app), EntryKind::Chat { own: true, .. }));
+    }
+
+    #[test]
+    fn mention_is_highlighted_and_rings_unless_turned_off() {
+        let mut app = app();
+        assert_eq!(app.update(chat("bob", "hey Alice!")), [Command::Bell]);
+        assert!(matches!(last(&app), EntryKind::Chat { mention: true, .. }));
+        // Not a word of its own: no mention.
+        assert!(app.update(chat("bob", "malice")).is_empty());
+        // One's own line naming oneself does not ring.
+        assert!(app.update(chat("alice", "alice here")).is_empty());
+        app.settings.bell = false;
+        assert!(app.update(chat("bob", "alice?")).is_empty());
+        assert!(matches!(last(&app), EntryKind::Chat { mention: true, .. }));
+    }
+
+    #[test]
+    fn private_message_rings() {
+        let mut app = app();
+        let pm = |from: &str, to: &str| {
+            Event::Server(ServerMsg::Private {
+                id: 2,
+                time_ms: T,
+                from: from.into(),
+                to: to.into(),
+                text: "psst".into(),
+            })
+        };
+        assert_eq!(app.update(pm("bob", "alice")), [Command::Bell]);
+        assert!(app.update(pm("alice", "bob")).is_empty());
+        assert!(matches!(last(&app), EntryKind::Private { own: true, .. }));
+    }
+
+    #[test]
+    fn room_events_keep_the_member_list() {
+        let mut app = app();
+        let notice = room_msg;
+        app.update(notice(RoomEvent::Joined {
+            nick: "dave".into(),
+        }));
+        app.update(notice(RoomEvent::Left {
+            nick: "bobby".into(),
+            reason: "bye".into(),
+        }));
+        app.update(notice(RoomEvent::Renamed {
+            old: "carol".into(),
+            new: "caz".into(),
+        }));
+        assert_eq!(app.members, ["alice", "bob", "caz", "dave"]);
+        assert_eq!(
+            last(&app),
+            &EntryKind::Notice("carol is now known as caz".into())
+        );
+        app.update(Event::Server(ServerMsg::NickChanged {
+            nick: "alicia".into(),
+        }));
+        assert_eq!(app.nick, "alicia");
+        assert_eq!(app.members, ["alicia", "bob", "caz", "dave"]);
+        app.update(Event::Server(ServerMsg::Joined4 {
+            room: "rust".into(),
+            seq: 3,
+            members: MemberPage {
+                total: 2,
+                names: vec!["alicia".into(), "ferris".into()],
+                more: false,
+            },
+        }));
+        assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+    }
+
+    /// What the version 3 messages said, the version 4 ones say too (and the other way).
+    #[test]
+    fn version_3_room_messages_read_like_version_4_ones() {
+        let mut app = app();
+        app.update(Event::Server(ServerMsg::Chat {
+            id: 1,
+            time_ms: T,
+            room: "lobby".into(),
+            from: "bob".into(),
+            kind: ChatKind::Action,
+            text: "waves".into(),
+        }));
+        let v3 = last(&app).clone();
+        app.update(room_msg(RoomEvent::Said {
+            from: "bob".into(),
+            kind: ChatKind::Action,
+            text: "waves".into(),
+        }));
+        assert_eq!(last(&app), &v3);
+        app.update(notice(
+            "lobby",
+            RoomEvent::Joined {
+                nick: "dave".into(),
+            },
+        ));
+        assert_eq!(last(&app), &EntryKind::Notice("dave joined #lobby".into()));
+    }
+
+    /// The client keeps its member list in the server's order (case-folded), so a join, a
+    /// rename or a nick change puts a member where the server's next list would have it.
+    #[test]
+    fn members_are_kept_in_the_servers_order() {
+        let mut app = app();
+        app.update(Event::Server(ServerMsg::Joined {
+            room: "dev".into(),
+            members: vec!["alice".into(), "Amy".into(), "bo".into(), "zed".into()],
+        }));
+        let notice = |event| notice("dev", event);
+        app.update(notice(RoomEvent::Joined {
+            nick: "Carl".into(),
+        }));
+        assert_eq!(app.members, ["alice", "Amy", "bo", "Carl", "zed"]);
+        app.update(notice(RoomEvent::Renamed {
+            old: "zed".into(),
+            new: "Bea".into(),
+        }));
+        assert_eq!(app.members, ["alice", "Amy", "Bea", "bo", "Carl"]);
+        app.update(Event::Server(ServerMsg::NickChanged { nick: "Zoe".into() }));
+        assert_eq!(app.members, ["Amy", "Bea", "bo", "Carl", "Zoe"]);
+    }
+
+    #[test]
+    fn an_oversized_message_from_a_hostile_server_is_cut_in_the_scrollback() {
+        let mut app = app();
+        let huge_nick = "名".repeat(100_000);
+        app.update(chat(&huge_nick, &"x".repeat(1 << 20)));
+        let EntryKind::Chat { from, text, .. } = last(&app) else {
+            panic!("a chat entry");
+        };
+        assert!(
+            from.len() <= MAX_ENTRY_NAME_BYTES + '…'.len_utf8(),
+            "{}",
+            from.len()
+        );
+        assert!(
+            text.len() <= MAX_ENTRY_TEXT_BYTES + '…'.len_utf8(),
+            "{}",
+            text.len()
+        );
+        assert!(from.ends_with("名…") && text.ends_with("x…"));
+        // A text within the protocol's limit is kept whole.
+        let longest = "y".repeat(shared::limits::MAX_TEXT_BYTES);
+        app.update(chat("bob", &longest));
+        assert!(matches!(last(&app), EntryKind::Chat { text, .. } if *text == longest));
+    }
+
+    #[test]
+    fn mentions_match_whole_words_only() {
+        assert!(mentions("hi alice", "alice"));
+        assert!(mentions("ALICE: look", "alice"));
+        assert!(mentions("@alice!", "alice"));
+        assert!(!mentions("malice", "alice"));
+        assert!(!mentions("alice_b", "alice"));
+        assert!(mentions("你好 alice", "alice"));
+        assert!(!mentions("anything", ""));
+    }
+}

@@ -1,0 +1,84 @@
+//! What the app's tests share: an app in a room, keys, typing, and server messages.
+
+use chat_client::Welcome;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use shared::{ChatKind, RoomEvent, ServerMsg};
+
+use super::scrollback::EntryKind;
+use super::{App, Command, Event, Settings};
+
+/// 2023-11-14 22:13:20 UTC.
+pub const T: u64 = 1_700_000_000_000;
+
+pub fn settings() -> Settings {
+    Settings {
+        server: "127.0.0.1:7878".into(),
+        hosting: None,
+        bell: true,
+        utc_offset_secs: 0,
+        download_dir: "/tmp/downloads".into(),
+    }
+}
+
+/// alice in the lobby with bob, bobby and carol.
+pub fn app() -> App {
+    let welcome = Welcome {
+        nick: "alice".into(),
+        room: "lobby".into(),
+        members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
+        seq: 10,
+    };
+    App::new(settings(), welcome, T)
+}
+
+pub fn key(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+pub fn ctrl(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+pub fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.update(key(KeyCode::Char(c)));
+    }
+}
+
+pub fn submit(app: &mut App, line: &str) -> Vec<Command> {
+    type_str(app, line);
+    app.update(key(KeyCode::Enter))
+}
+
+/// A chat line in the lobby, as version 4 brings it.
+pub fn chat(from: &str, text: &str) -> Event {
+    room_msg(RoomEvent::Said {
+        from: from.into(),
+        kind: ChatKind::Say,
+        text: text.into(),
+    })
+}
+
+pub fn room_msg(event: RoomEvent) -> Event {
+    Event::Server(ServerMsg::Room {
+        id: 1,
+        seq: 11,
+        time_ms: T,
+        room: "lobby".into(),
+        event,
+    })
+}
+
+/// A version 3 notice in `room`.
+pub fn notice(room: &str, event: RoomEvent) -> Event {
+    Event::Server(ServerMsg::Notice {
+        time_ms: T,
+        room: room.into(),
+        event,
+    })
+}
+
+/// The newest entry of the message pane.
+pub fn last(app: &App) -> &EntryKind {
+    &app.scrollback.entries().back().expect("an entry").kind
+}

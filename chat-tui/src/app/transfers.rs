@@ -1,0 +1,445 @@
+//! File transfers as the app keeps them: `/send-file`, `/get` and `/cancel` become the
+//! client library's requests, each transfer's news moves its progress bar (drawn by
+//! `ui/transfers.rs`) and ends in a line in the message pane, and the room's shared files
+//! are offered and listed.
+
+use chat_client::sanitize;
+use chat_client::transfer::progress::{Progress, bytes};
+use chat_client::transfer::{self, TransferEvent, TransferId};
+use shared::FileInfo;
+
+use super::scrollback::{Entry, EntryKind};
+use super::{App, Command};
+
+/// Which way a transfer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+}
+
+/// A running transfer, as its progress bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transfer {
+    pub id: TransferId,
+    pub direction: Direction,
+    /// Sanitised name; until the file is known, what the user asked for.
+    pub name: String,
+    /// For a download, the server's file id.
+    pub file_id: Option<u64>,
+    /// Whether the file's size is known (the upload's file is open, the download began).
+    pub started: bool,
+    pub progress: Progress,
+}
+
+impl App {
+    fn new_transfer(
+        &mut self,
+        direction: Direction,
+        name: String,
+        file_id: Option<u64>,
+    ) -> TransferId {
+        let id = self.next_transfer;
+        self.next_transfer += 1;
+        self.transfers.push(Transfer {
+            id,
+            direction,
+            name,
+            file_id,
+            started: false,
+            progress: Progress::new(0),
+        });
+        id
+    }
+
+    pub(super) fn send_file(&mut self, path: String) -> Vec<Command> {
+        // What the bar shows until the task has opened the file.
+        let shown = path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(&path);
+        let shown = sanitize::nick(shown).into_owned();
+        let id = self.new_transfer(Direction::Up, shown, None);
+        vec![Command::Transfer(transfer::Request::Upload { id, path })]
+    }
+
+    pub(super) fn get(&mut self, file_id: u64) -> Vec<Command> {
+        if let Some(t) = self.transfers.iter().find(|t| t.file_id == Some(file_id)) {
+            self.error(format!(
+                "file {file_id} is already being downloaded ([{}])",
+                t.id
+            ));
+            return Vec::new();
+        }
+        let id = self.new_transfer(Direction::Down, format!("file {file_id}"), Some(file_id));
+        vec![Command::Transfer(transfer::Request::Download {
+            id,
+            file_id,
+            dir: self.settings.download_dir.clone(),
+        })]
+    }
+
+    pub(super) fn cancel(&mut self, id: Option<TransferId>) -> Vec<Command> {
+        let found = match id {
+            Some(id) => self.transfers.iter().find(|t| t.id == id),
+            None => self.transfers.last(),
+        };
+        match found {
+            Some(t) => vec![Command::Transfer(transfer::Request::Cancel { id: t.id })],
+            None if self.transfers.is_empty() => {
+                self.error("no transfer is running".into());
+                Vec::new()
+            }
+            None => {
+                let running: Vec<String> =
+                    self.transfers.iter().map(|t| t.id.to_string()).collect();
+                self.error(format!(
+                    "no transfer {}; running: {}",
+                    id.unwrap_or_default(),
+                    running.join(", ")
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    pub(super) fn on_transfer(&mut self, event: TransferEvent) {
+        let now = self.now_ms;
+        let Some(at) = self.transfers.iter().position(|t| t.id == event.id()) else {
+            return;
+        };
+        let t = &mut self.transfers[at];
+        let what = match t.direction {
+            Direction::Up => "upload",
+            Direction::Down => "download",
+        };
+        match event {
+            TransferEvent::Started { name, size, .. } => {
+                t.name = sanitize::nick(&name).into_owned();
+                t.started = true;
+                t.progress = Progress::new(size);
+                t.progress.sample(0, now);
+                let text = match t.direction {
+                    Direction::Up => format!(
+                        "sending {} ({}) to #{}",
+                        t.name,
+                        bytes(size),
+                        sanitize::nick(&self.room)
+                    ),
+                    Direction::Down => format!("downloading {} ({})", t.name, bytes(size)),
+                };
+                let text = format!("[{}] {text}", t.id);
+                self.info(text);
+            }
+            TransferEvent::Progress { done, .. } => t.progress.sample(done, now),
+            TransferEvent::Resumed { offset, .. } => {
+                t.progress.restart(offset, now);
+                let text = format!(
+                    "[{}] {what} of {} resumed at {} of {}",
+                    t.id,
+                    t.name,
+                    bytes(offset),
+                    bytes(t.progress.total)
+                );
+                self.notice_now(text);
+            }
+            TransferEvent::Restarted { reason, .. } => {
+                t.progress.restart(0, now);
+                let text = format!(
+                    "[{}] {what} of {}: {}",
+                    t.id,
+                    t.name,
+                    sanitize::text(&reason)
+                );
+                self.notice_now(text);
+            }
+            TransferEvent::Uploaded { file_id, .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!(
+                    "[{}] sent {} ({}), checksum verified by the server: file {file_id}",
+                    t.id,
+                    t.name,
+                    bytes(t.progress.total)
+                ));
+            }
+            TransferEvent::Saved { path, .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!(
+                    "[{}] saved {} ({}) as {}, SHA-256 verified",
+                    t.id,
+                    t.name,
+                    bytes(t.progress.total),
+                    sanitize::text(&path.display().to_string())
+                ));
+            }
+            TransferEvent::Failed { reason, .. } => {
+                let t = self.transfers.remove(at);
+                self.error(format!(
+                    "[{}] {what} of {} failed: {}",
+                    t.id,
+                    t.name,
+                    sanitize::text(&reason)
+                ));
+            }
+            TransferEvent::Cancelled { .. } => {
+                let t = self.transfers.remove(at);
+                self.info(format!("[{}] {what} of {} cancelled", t.id, t.name));
+            }
+        }
+    }
+
+    pub(super) fn offered(&mut self, file: &FileInfo) {
+        self.push(Entry {
+            time_ms: file.time_ms,
+            kind: EntryKind::Notice(format!(
+                "{} shares {} ({}): type /get {} to download it",
+                sanitize::nick(&file.from),
+                sanitize::nick(&file.name),
+                bytes(file.size),
+                file.id
+            )),
+        });
+    }
+
+    pub(super) fn list_files(&mut self, room: &str, files: &[FileInfo]) {
+        let room = sanitize::nick(room);
+        if files.is_empty() {
+            self.notice_now(format!(
+                "no files shared in #{room} yet; /send-file PATH shares one"
+            ));
+            return;
+        }
+        self.notice_now(format!("files in #{room} ({}):", files.len()));
+        for file in files {
+            self.notice_now(format!(
+                "  /get {:<4} {}  {}  from {}",
+                file.id,
+                sanitize::nick(&file.name),
+                bytes(file.size),
+                sanitize::nick(&file.from)
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_client::transfer::Request;
+    use shared::{ClientMsg, RoomEvent, ServerMsg};
+
+    use super::*;
+    use crate::app::Event;
+    use crate::app::testing::*;
+
+    fn transfer(app: &mut App, event: TransferEvent) {
+        app.update(Event::Transfer(event));
+    }
+
+    #[test]
+    fn send_file_starts_an_upload_with_a_bar() {
+        let mut app = app();
+        let out = submit(&mut app, "/send-file ~/docs/report.pdf");
+        assert_eq!(
+            out,
+            [Command::Transfer(Request::Upload {
+                id: 1,
+                path: "~/docs/report.pdf".into()
+            })]
+        );
+        assert_eq!(app.transfers.len(), 1);
+        assert_eq!(app.transfers[0].name, "report.pdf");
+        assert!(!app.transfers[0].started);
+
+        app.now_ms = T;
+        transfer(
+            &mut app,
+            TransferEvent::Started {
+                id: 1,
+                name: "report.pdf".into(),
+                size: 1000,
+            },
+        );
+        assert!(app.transfers[0].started);
+        app.now_ms = T + 1000;
+        transfer(&mut app, TransferEvent::Progress { id: 1, done: 400 });
+        let p = &app.transfers[0].progress;
+        assert_eq!((p.done, p.total, p.percent()), (400, 1000, 40));
+        assert_eq!(p.rate(), Some(400.0));
+
+        transfer(&mut app, TransferEvent::Uploaded { id: 1, file_id: 7 });
+        assert!(app.transfers.is_empty());
+        assert!(
+            matches!(last(&app), EntryKind::Info(t) if t.contains("sent report.pdf") && t.contains("file 7"))
+        );
+    }
+
+    #[test]
+    fn get_downloads_into_the_download_folder_once_at_a_time() {
+        let mut app = app();
+        let out = submit(&mut app, "/get 3");
+        assert_eq!(
+            out,
+            [Command::Transfer(Request::Download {
+                id: 1,
+                file_id: 3,
+                dir: "/tmp/downloads".into()
+            })]
+        );
+        assert_eq!(app.transfers[0].name, "file 3");
+        assert!(submit(&mut app, "/get 3").is_empty());
+        assert!(
+            matches!(last(&app), EntryKind::Error(t) if t.contains("already being downloaded"))
+        );
+
+        transfer(
+            &mut app,
+            TransferEvent::Started {
+                id: 1,
+                name: "evil\u{1b}[2J.txt".into(),
+                size: 5,
+            },
+        );
+        assert_eq!(
+            app.transfers[0].name, "evil\u{241b}[2J.txt",
+            "names are sanitised"
+        );
+        transfer(
+            &mut app,
+            TransferEvent::Saved {
+                id: 1,
+                path: "/tmp/downloads/x (1).txt".into(),
+            },
+        );
+        assert!(app.transfers.is_empty());
+        assert!(
+            matches!(last(&app), EntryKind::Info(t) if t.contains("x (1).txt") && t.contains("SHA-256 verified"))
+        );
+    }
+
+    #[test]
+    fn a_failed_transfer_is_an_inline_error_and_its_bar_goes() {
+        let mut app = app();
+        submit(&mut app, "/get 9");
+        transfer(
+            &mut app,
+            TransferEvent::Failed {
+                id: 1,
+                reason: "no such file: no file 9 in #lobby".into(),
+            },
+        );
+        assert!(app.transfers.is_empty());
+        assert!(
+            matches!(last(&app), EntryKind::Error(t) if t.contains("download of file 9 failed: no such file"))
+        );
+        // Events of a transfer that is gone change nothing.
+        transfer(&mut app, TransferEvent::Progress { id: 1, done: 1 });
+        assert!(app.transfers.is_empty());
+    }
+
+    #[test]
+    fn cancel_picks_the_latest_transfer_or_the_one_named() {
+        let mut app = app();
+        assert!(submit(&mut app, "/cancel").is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(t) if t == "no transfer is running"));
+        submit(&mut app, "/send-file a.bin");
+        submit(&mut app, "/get 4");
+        assert_eq!(
+            submit(&mut app, "/cancel"),
+            [Command::Transfer(Request::Cancel { id: 2 })]
+        );
+        assert_eq!(
+            submit(&mut app, "/cancel 1"),
+            [Command::Transfer(Request::Cancel { id: 1 })]
+        );
+        assert!(submit(&mut app, "/cancel 5").is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(t) if t == "no transfer 5; running: 1, 2"));
+        transfer(&mut app, TransferEvent::Cancelled { id: 2 });
+        assert_eq!(app.transfers.len(), 1);
+        assert!(
+            matches!(last(&app), EntryKind::Info(t) if t.contains("download of file 4 cancelled"))
+        );
+    }
+
+    #[test]
+    fn resumed_and_restarted_transfers_say_so() {
+        let mut app = app();
+        submit(&mut app, "/send-file big.bin");
+        transfer(
+            &mut app,
+            TransferEvent::Started {
+                id: 1,
+                name: "big.bin".into(),
+                size: 1 << 20,
+            },
+        );
+        transfer(
+            &mut app,
+            TransferEvent::Resumed {
+                id: 1,
+                offset: 1 << 19,
+            },
+        );
+        assert_eq!(app.transfers[0].progress.percent(), 50);
+        assert!(
+            matches!(last(&app), EntryKind::Notice(t) if t.contains("resumed at 512 KiB of 1.0 MiB"))
+        );
+        transfer(
+            &mut app,
+            TransferEvent::Restarted {
+                id: 1,
+                reason: "starting again from zero".into(),
+            },
+        );
+        assert_eq!(app.transfers[0].progress.percent(), 0);
+        assert!(
+            matches!(last(&app), EntryKind::Notice(t) if t.contains("starting again from zero"))
+        );
+    }
+
+    fn offer(id: u64, name: &str, size: u64) -> shared::FileInfo {
+        shared::FileInfo {
+            id,
+            name: name.into(),
+            size,
+            sha256: vec![0; 32],
+            from: "bob".into(),
+            time_ms: T,
+            room: "lobby".into(),
+        }
+    }
+
+    #[test]
+    fn offers_and_file_lists_show_the_command_that_fetches() {
+        let mut app = app();
+        app.update(room_msg(RoomEvent::Shared {
+            file: offer(3, "report\u{202e}fdp.exe", 1_288_490_189),
+        }));
+        assert!(matches!(last(&app), EntryKind::Notice(t)
+            if t == "bob shares report<U+202E>fdp.exe (1.20 GiB): type /get 3 to download it"));
+        app.update(Event::Server(ServerMsg::Files {
+            room: "lobby".into(),
+            files: vec![offer(3, "a.txt", 10), offer(4, "b.txt", 2048)],
+        }));
+        let texts: Vec<_> = app
+            .scrollback
+            .entries()
+            .iter()
+            .rev()
+            .take(3)
+            .map(|e| e.kind.clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                EntryKind::Notice("  /get 4    b.txt  2.0 KiB  from bob".into()),
+                EntryKind::Notice("  /get 3    a.txt  10 B  from bob".into()),
+                EntryKind::Notice("files in #lobby (2):".into()),
+            ]
+        );
+        assert_eq!(
+            submit(&mut app, "/files"),
+            [Command::Send(ClientMsg::ListFiles)]
+        );
+    }
+}
