@@ -130,7 +130,8 @@ fn say(text: &str) -> Result<Input, String> {
     Ok(Input::Say(text.to_owned()))
 }
 
-fn check_len(text: &str) -> Result<(), String> {
+/// Refuses a text longer than the protocol allows, with the message the user sees.
+pub fn check_len(text: &str) -> Result<(), String> {
     if text.len() > MAX_TEXT_BYTES {
         return Err(format!(
             "message too long: {} bytes, at most {MAX_TEXT_BYTES}",

@@ -64,8 +64,13 @@ impl App {
     }
 
     fn send_paste(&mut self, paste: PendingPaste) -> Vec<Command> {
-        if let Some(long) = paste.lines.iter().find(|l| commands::parse(l).is_err()) {
-            let why = commands::parse(long).err().unwrap_or_default();
+        // Only the length is checked: pasted lines are sent as text, so one that looks like
+        // a command (`/nope`, a bare `/msg`) is no reason to refuse the paste.
+        if let Some(why) = paste
+            .lines
+            .iter()
+            .find_map(|l| commands::check_len(l).err())
+        {
             self.error(format!("paste not sent: {why}"));
             self.input = paste.previous;
             return Vec::new();
@@ -130,6 +135,21 @@ mod tests {
             .collect();
         assert_eq!(texts, ["> one", "/quit", "three"]);
         assert!(app.pending_paste.is_none() && app.input.is_empty());
+    }
+
+    #[test]
+    fn pasted_lines_that_are_not_valid_commands_are_sent_as_text_too() {
+        let mut app = app();
+        app.update(Event::Paste("/nope\n/msg\n/join two words".into()));
+        let out = app.update(key(KeyCode::Char('y')));
+        let texts: Vec<_> = out
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientMsg::Chat { text }) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(texts, ["/nope", "/msg", "/join two words"]);
     }
 
     #[test]
