@@ -5,7 +5,7 @@
 //!
 //! - `server`: [`run`], with the accept loop, the connection caps (in total and per IP
 //!   address) and graceful shutdown.
-//! - `connection`: one task per client: the handshake, then reading frames and acting on
+//! - `conn`: one task per client: the handshake, then reading frames and acting on
 //!   them, the rate limit (the token bucket of [`shared::rate`]), keepalive, and every way
 //!   a connection can end.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
@@ -40,7 +40,7 @@
 //! ```
 
 pub mod config;
-mod connection;
+mod conn;
 pub mod files;
 mod outbound;
 mod registry;

@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::connection;
+use crate::conn;
 use crate::files::store::FileStore;
 use crate::outbound::encode;
 use crate::registry::Registry;
@@ -283,7 +283,7 @@ impl Server {
             // The slot and the permit are returned only when the connection ends, so that
             // shutdown can wait for every connection. `map`, not an `async` block: awaiting
             // the connection inside one would keep its state twice in the task.
-            let connection = connection::serve(socket, peer, shared, stop);
+            let connection = conn::serve(socket, peer, shared, stop);
             tokio::spawn(connection.map(move |()| drop((slot, permit))));
         }
     }
