@@ -342,6 +342,7 @@ impl Connection {
         let now = Instant::now();
         // A sign of life, for the keepalive (`Registry::keep_alive`).
         self.outbox
+            .liveness()
             .heard(self.shared.registry.clock_ms(now.into_std()));
         // A request with an id is handled as the message it wraps; the id goes with the
         // answer.

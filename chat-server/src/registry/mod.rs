@@ -208,7 +208,7 @@ impl Registry {
                 // Logged in as the server shuts down: told at once, like everyone else.
                 outbox.shut_down();
             }
-            outbox.heard(self.clock_ms(Instant::now()));
+            outbox.liveness().heard(self.clock_ms(Instant::now()));
             // Its queue knows the version, which decides the frames it gets.
             outbox.set_speaks(greeting.version);
             let client = Client {
@@ -456,7 +456,7 @@ impl Registry {
     }
 
     /// `at` in milliseconds since the registry was made: the monotonic clock of the
-    /// keepalive, which connections stamp with [`Outbox::heard`]. (Not the wall clock of
+    /// keepalive, which connections stamp through [`Outbox::liveness`]. (Not the wall clock of
     /// message stamps, [`now_ms`].)
     pub(crate) fn clock_ms(&self, at: Instant) -> u64 {
         millis(at.saturating_duration_since(self.epoch))
@@ -472,11 +472,14 @@ impl Registry {
         self.with(|inner| {
             let mut pings = Vec::new();
             for (&id, client) in &inner.clients {
-                let (heard, pinged) = client.outbox.last_heard();
+                let (heard, pinged) = client.outbox.liveness().last_heard();
                 let silent = now.saturating_sub(heard);
                 if silent >= drop_ms {
                     client.outbox.time_out();
-                } else if silent >= ping_ms && !pinged && client.outbox.mark_pinged(heard) {
+                } else if silent >= ping_ms
+                    && !pinged
+                    && client.outbox.liveness().mark_pinged(heard)
+                {
                     pings.push(id);
                 }
             }
@@ -876,7 +879,7 @@ mod tests {
         );
         assert!(!quiet.outbox.timed_out());
         // Heard from again: pinged again once it falls silent.
-        quiet.outbox.heard(reg.clock_ms(Instant::now()));
+        quiet.outbox.liveness().heard(reg.clock_ms(Instant::now()));
         std::thread::sleep(Duration::from_millis(5));
         reg.keep_alive(Duration::from_millis(1), hour);
         assert!(matches!(quiet.drain().as_slice(), [ServerMsg::Ping { .. }]));
