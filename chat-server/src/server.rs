@@ -12,7 +12,7 @@ use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
 use shared::{ErrorKind, Limits, ServerMsg};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use tokio::time::{MissedTickBehavior, interval, sleep, timeout};
+use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -34,9 +34,6 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Extra time shutdown waits beyond `flush_timeout`, for connection tasks to be scheduled
 /// and finish after their writers.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
-
-/// Shortest pause between two keepalive passes, however short the intervals are set.
-const KEEPALIVE_MIN_PERIOD: Duration = Duration::from_millis(10);
 
 /// Tells a connection over a cap why it is closed. The write does not wait: a fresh socket
 /// has room for a few bytes, and the accept loop must never stall on a peer.
@@ -211,7 +208,10 @@ pub async fn run(
     }
     tokio::select! {
         () = server.accept(&listener) => {}
-        () = keep_alive(&server.shared) => {}
+        () = server.shared.registry.keep_alive_every(
+            server.shared.config.ping_interval,
+            server.shared.config.idle_timeout,
+        ) => {}
         () = shutdown => info!("shutting down"),
     }
     // Closing the listener first: connections arriving from now on are refused by the
@@ -219,21 +219,6 @@ pub async fn run(
     drop(listener);
     server.shut_down().await;
     Ok(())
-}
-
-/// Runs the keepalive ([`Registry::keep_alive`]) four times per ping interval, so that a
-/// silent client is pinged, and dropped, at most a quarter interval late. Never returns.
-async fn keep_alive(shared: &Shared) {
-    let config = &shared.config;
-    let period = (config.ping_interval.min(config.idle_timeout) / 4).max(KEEPALIVE_MIN_PERIOD);
-    let mut ticks = interval(period);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        shared
-            .registry
-            .keep_alive(config.ping_interval, config.idle_timeout);
-    }
 }
 
 struct Server {
