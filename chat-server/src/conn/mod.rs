@@ -4,6 +4,19 @@
 //! Every way a connection ends is an [`Ending`]: the reason the room is told, and the last
 //! frame the client gets where the connection still allows one. Nothing here panics on
 //! input; a codec error ends only this connection.
+//!
+//! - `handshake`: the first frame, up to the login.
+//! - `cmd`: acting on each request, one file per family of requests.
+//! - `throttle`: the rate limit, and the flooder cut off.
+//! - `ending`: every way a connection ends, and the close.
+//!
+//! This file holds the connection itself and its loop: events from the socket and the
+//! writer, one at a time.
+
+mod cmd;
+mod ending;
+mod handshake;
+mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,28 +26,22 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::Poll;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures::StreamExt;
-use shared::limits::{MAX_REASON_BYTES, MAX_TEXT_BYTES};
-use shared::names::{check_nick, check_room};
-use shared::protocol::DEFAULT_ROOM;
 use shared::rate::{self, TokenBucket};
-use shared::{
-    ChatKind, ClientMsg, CodecError, ErrorKind, OLDEST_VERSION, PROTOCOL_VERSION, ServerCodec,
-    ServerMsg,
-};
+use shared::{ClientMsg, CodecError, ErrorKind, ServerCodec, ServerMsg};
 use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedReadHalf;
-use tokio::time::{Instant, timeout};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::debug;
 
-use crate::Config;
-use crate::files::{Peer, Transfers};
-use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode, encode_answer};
-use crate::registry::{ClientId, Greeting, Refusal, Who};
+use crate::files::Transfers;
+use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
+use crate::registry::ClientId;
 use crate::server::Shared;
+use ending::Ending;
 
 /// The read buffer starts empty and grows with the frames that arrive...
 const READ_BUFFER_START: usize = 0;
@@ -125,10 +132,6 @@ struct Connection {
     id: Option<ClientId>,
 }
 
-/// Optional features this server knows and grants when a `Hello4` asks for them. Version
-/// 4 defines none yet; the list is where the next ones go.
-const FEATURES: &[&str] = &[];
-
 /// What the chat loop keeps between events.
 struct ChatState {
     /// Bytes of requests handled since the task last let others run.
@@ -152,121 +155,6 @@ enum Event {
 }
 
 impl Connection {
-    /// Reads the `Hello` and logs the client in.
-    async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
-        let limit = self.shared.config.handshake_timeout;
-        let first = tokio::select! {
-            first = timeout(limit, self.frames.next()) => first,
-            () = shutdown.cancelled() => return Err(Ending::shutdown()),
-        };
-        let hello = match first {
-            Err(_elapsed) => {
-                let text = format!("no hello within {}", seconds(limit));
-                return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
-            }
-            Ok(None) => return Err(Ending::closed()),
-            Ok(Some(Err(e))) => return Err(Ending::codec(e)),
-            Ok(Some(Ok(msg))) => msg,
-        };
-        let (version, features, nick, room) = match hello {
-            ClientMsg::Hello {
-                version: OLDEST_VERSION,
-                nick,
-                room,
-            } => (OLDEST_VERSION, Vec::new(), nick, room),
-            ClientMsg::Hello { version, .. } => {
-                let text = if version > OLDEST_VERSION {
-                    format!(
-                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}; \
-                         a client of version 4 or later says hello with Hello4"
-                    )
-                } else {
-                    format!(
-                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}, \
-                         the client {version}"
-                    )
-                };
-                return Err(Ending::refused(
-                    ErrorKind::VersionMismatch,
-                    text,
-                    "version mismatch",
-                ));
-            }
-            ClientMsg::Hello4 {
-                min_version,
-                max_version,
-                features,
-                nick,
-                room,
-            } => {
-                // The newest version both speak.
-                let Some(version) = (4..=PROTOCOL_VERSION)
-                    .rev()
-                    .find(|v| (min_version..=max_version).contains(v))
-                else {
-                    let text = format!(
-                        "this server speaks protocol {OLDEST_VERSION} to {PROTOCOL_VERSION}, \
-                         the client {min_version} to {max_version}"
-                    );
-                    return Err(Ending::refused(
-                        ErrorKind::VersionMismatch,
-                        text,
-                        "version mismatch",
-                    ));
-                };
-                (version, granted(features), nick, room)
-            }
-            _ => {
-                let text = "log in first".to_owned();
-                return Err(Ending::refused(
-                    ErrorKind::NotLoggedIn,
-                    text,
-                    "not logged in",
-                ));
-            }
-        };
-        if let Err(e) = check_nick(&nick) {
-            let text = format!("the nick {e}");
-            return Err(Ending::refused(
-                ErrorKind::InvalidNick,
-                text,
-                "invalid nick",
-            ));
-        }
-        let room = if room.is_empty() {
-            DEFAULT_ROOM.to_owned()
-        } else {
-            room
-        };
-        if let Err(e) = check_room(&room) {
-            let text = format!("the room name {e}");
-            return Err(Ending::refused(
-                ErrorKind::InvalidRoom,
-                text,
-                "invalid room",
-            ));
-        }
-        let greeting = Greeting {
-            version,
-            features: &features,
-            limits: &self.shared.limits,
-        };
-        let id = self
-            .shared
-            .registry
-            .login(&nick, &room, self.outbox.clone(), &greeting)
-            .map_err(|r| {
-                let reason = match r.kind {
-                    ErrorKind::InvalidRoom => "too many rooms",
-                    _ => "nick taken",
-                };
-                Ending::refused(r.kind, r.text, reason)
-            })?;
-        info!(peer = %self.peer, client = id, %nick, %room, version, "logged in");
-        self.id = Some(id);
-        Ok(())
-    }
-
     /// Serves a logged-in client until the connection ends. A shutdown reaches it through
     /// its queue (`Registry::close`), as the writer's [`Stopped::ShuttingDown`].
     async fn chat(&mut self) -> Ending {
@@ -371,190 +259,6 @@ impl Connection {
         })
     }
 
-    /// Waits `wait` for the rate, then acts on `msg`.
-    async fn throttle_then_handle(
-        &mut self,
-        id: ClientId,
-        reply: Option<u32>,
-        msg: ClientMsg,
-        wait: Duration,
-        throttled_since: &mut Option<Instant>,
-    ) -> Result<(), Ending> {
-        self.throttle(wait, throttled_since).await?;
-        match self.handle(id, reply, msg)? {
-            None => Ok(()),
-            Some(file) => self.transfer(id, reply, file).await,
-        }
-    }
-
-    /// Holds a client that sends faster than its rate back for `wait` (reading nothing
-    /// meanwhile), warning it when this starts, and cuts it off once it has been held
-    /// back without a break for the flood timeout.
-    async fn throttle(
-        &mut self,
-        wait: Duration,
-        throttled_since: &mut Option<Instant>,
-    ) -> Result<(), Ending> {
-        let config = &self.shared.config;
-        let now = Instant::now();
-        let rate = config.msg_rate;
-        let since = match *throttled_since {
-            Some(since) => since,
-            None => {
-                *throttled_since = Some(now);
-                let text = format!(
-                    "you send faster than {rate} messages a second; the server slows you \
-                     down, and disconnects you if this goes on for {}",
-                    seconds(config.flood_timeout)
-                );
-                debug!(peer = %self.peer, "rate limited");
-                // A warning, not the answer to a request: the request is served later.
-                self.refuse(None, ErrorKind::RateLimited, text)?;
-                now
-            }
-        };
-        if now + wait - since >= config.flood_timeout {
-            let text = format!(
-                "disconnected for sending faster than {rate} messages a second for {}",
-                seconds(config.flood_timeout)
-            );
-            info!(peer = %self.peer, "disconnected a flooder");
-            return Err(Ending::refused(ErrorKind::RateLimited, text, "flooding"));
-        }
-        tokio::select! {
-            stopped = self.writer.run() => Err(Ending::stopped(stopped, config)),
-            () = tokio::time::sleep(wait) => Ok(()),
-        }
-    }
-
-    /// Acts on a message from a logged-in client; its answer, or the error it causes,
-    /// answers `reply` (the id of its request). `Ok(Some(msg))`: a file message, which
-    /// may wait (for the disk, for room in an upload's queue), for
-    /// [`Connection::transfer`]. An `Err` ends the connection.
-    fn handle(
-        &mut self,
-        id: ClientId,
-        reply: Option<u32>,
-        msg: ClientMsg,
-    ) -> Result<Option<ClientMsg>, Ending> {
-        let registry = &self.shared.registry;
-        let done = match msg {
-            msg @ (ClientMsg::UploadStart { .. }
-            | ClientMsg::UploadChunk { .. }
-            | ClientMsg::UploadFinish { .. }
-            | ClientMsg::UploadCancel { .. }
-            | ClientMsg::UploadResume { .. }
-            | ClientMsg::ListFiles
-            | ClientMsg::Download { .. }
-            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(msg)),
-            ClientMsg::Hello { .. } | ClientMsg::Hello4 { .. } => self.refuse(
-                reply,
-                ErrorKind::AlreadyLoggedIn,
-                "already logged in".into(),
-            ),
-            // Unwrapped in `on_message`; a second wrapper does not decode.
-            ClientMsg::Request { .. } => Ok(()),
-            ClientMsg::Chat { text } => self.say(id, reply, ChatKind::Say, text),
-            ClientMsg::Action { text } => self.say(id, reply, ChatKind::Action, text),
-            // A name no one can have is not looked up, nor repeated in the answer.
-            ClientMsg::Private { to, .. } if check_nick(&to).is_err() => self.refuse(
-                reply,
-                ErrorKind::NoSuchNick,
-                "no one can have the nick given".into(),
-            ),
-            ClientMsg::Private { to, text } => match check_text(&text) {
-                Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-                Ok(false) => Ok(()),
-                Ok(true) => match registry.private(id, &to, text, reply) {
-                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-                    Ok(()) => Ok(()),
-                },
-            },
-            ClientMsg::Join { room } => match check_room(&room) {
-                Err(e) => self.refuse(reply, ErrorKind::InvalidRoom, format!("the room name {e}")),
-                Ok(()) => match registry.join(id, &room, reply) {
-                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-                    Ok(()) => Ok(()),
-                },
-            },
-            ClientMsg::Nick { nick } => match check_nick(&nick) {
-                Err(e) => self.refuse(reply, ErrorKind::InvalidNick, format!("the nick {e}")),
-                Ok(()) => match registry.rename(id, &nick, reply) {
-                    Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-                    Ok(()) => Ok(()),
-                },
-            },
-            ClientMsg::Who => {
-                registry.who(id, Who::Plain, reply);
-                Ok(())
-            }
-            ClientMsg::WhoPage { after } => {
-                registry.who(id, Who::After(&after), reply);
-                Ok(())
-            }
-            ClientMsg::Ping { token } => self.send(reply, &ServerMsg::Pong { token }),
-            // Its arrival already counted as a sign of life.
-            ClientMsg::Pong { .. } => Ok(()),
-            ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
-        };
-        done.map(|()| None)
-    }
-
-    /// Hands a file message to this connection's transfers and sends the answer.
-    async fn transfer(
-        &mut self,
-        id: ClientId,
-        reply: Option<u32>,
-        msg: ClientMsg,
-    ) -> Result<(), Ending> {
-        let peer = Peer {
-            shared: &self.shared,
-            id,
-            outbox: &self.outbox,
-            lane: &self.lane,
-        };
-        let transfers = self.transfers.get_or_insert_default();
-        let writer = &mut self.writer;
-        // The disk or an upload's worker may keep this waiting; the client's chat goes out
-        // meanwhile. The file message is handled to the end even if the writer stops, so
-        // that no upload is left half set up.
-        let mut stopped = None;
-        let answer = {
-            let handling = transfers.handle(peer, reply, msg);
-            tokio::pin!(handling);
-            loop {
-                tokio::select! {
-                    answer = &mut handling => break answer,
-                    s = writer.run(), if stopped.is_none() => stopped = Some(s),
-                }
-            }
-        };
-        if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped, &self.shared.config));
-        }
-        match answer {
-            Some(answer) => self.send(reply, &answer),
-            None => Ok(()),
-        }
-    }
-
-    fn say(
-        &self,
-        id: ClientId,
-        reply: Option<u32>,
-        kind: ChatKind,
-        text: String,
-    ) -> Result<(), Ending> {
-        match check_text(&text) {
-            Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-            Ok(false) => Ok(()),
-            Ok(true) => {
-                self.shared.registry.say(id, kind, text, reply);
-                Ok(())
-            }
-        }
-    }
-
     /// Tells the client that a request (with the id `reply`, if it had one) failed; the
     /// connection stays open.
     fn refuse(&self, reply: Option<u32>, kind: ErrorKind, text: String) -> Result<(), Ending> {
@@ -581,204 +285,6 @@ impl Connection {
             *buffer = BytesMut::new();
         }
     }
-
-    /// Takes the client out of its room (telling the room why), queues the last frame if
-    /// there is one, and gives the writer a bounded time to flush before the socket
-    /// closes.
-    async fn close(self, ending: Ending) {
-        let Connection {
-            frames,
-            outbox,
-            mut writer,
-            shared,
-            peer,
-            id,
-            transfers,
-            ..
-        } = self;
-        if let (Some(transfers), Some(id)) = (transfers, id) {
-            // First, so that what the uploads' workers say as they let go is flushed too.
-            transfers.close(id, shared.config.flush_timeout).await;
-        }
-        if let Some(id) = id {
-            // False if the client was already removed as a slow consumer.
-            if shared.registry.leave(id, &ending.reason) {
-                info!(%peer, client = id, reason = %ending.reason, "left");
-            }
-        } else {
-            info!(%peer, reason = %ending.reason, "refused");
-        }
-        if let Some(last) = ending.last_frame {
-            // Nothing more can be done if the queue is full or closed.
-            let _ = outbox.push(&last);
-        }
-        if ending.flush {
-            // Writes what is queued and closes the socket's sending side.
-            match timeout(shared.config.flush_timeout, writer.finish()).await {
-                Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
-                Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
-                Ok(Ok(())) => {}
-            }
-        }
-        // Closes the queue: the upload workers and downloads still holding it stop.
-        drop(writer);
-        drop(outbox);
-        drop(frames);
-    }
-}
-
-/// The features of a hello that this server has: each once, in the hello's order.
-fn granted(asked: Vec<String>) -> Vec<String> {
-    let mut granted: Vec<String> = Vec::new();
-    for feature in asked {
-        if FEATURES.contains(&feature.as_str()) && !granted.contains(&feature) {
-            granted.push(feature);
-        }
-    }
-    granted
-}
-
-/// Checks a chat, action or private text. `Ok(false)`: the text is empty and is ignored,
-/// since it says nothing, and an error for a stray Enter would only be noise.
-fn check_text(text: &str) -> Result<bool, Refusal> {
-    if text.len() > MAX_TEXT_BYTES {
-        return Err(Refusal {
-            kind: ErrorKind::TextTooLong,
-            text: format!(
-                "the text is {} bytes, more than the {MAX_TEXT_BYTES} allowed",
-                text.len()
-            ),
-        });
-    }
-    Ok(!text.is_empty())
-}
-
-/// How and why a connection ends.
-#[derive(Debug)]
-struct Ending {
-    /// Told to the room in the `Left` notice, and logged.
-    reason: String,
-    /// Last frame for the client, if the connection still allows one; encoded already.
-    last_frame: Option<Bytes>,
-    /// Whether the writer gets time to flush. Not when it has already ended, nor when it
-    /// is stuck behind a client that does not read.
-    flush: bool,
-}
-
-impl Ending {
-    fn closed() -> Self {
-        Self::quiet("connection closed")
-    }
-
-    fn quit(reason: String) -> Self {
-        let reason = truncate(reason, MAX_REASON_BYTES);
-        let reason = if reason.is_empty() {
-            "quit".to_owned()
-        } else {
-            reason
-        };
-        Self {
-            reason,
-            last_frame: None,
-            flush: true,
-        }
-    }
-
-    fn shutdown() -> Self {
-        let reason = "server shutting down";
-        Self {
-            reason: reason.into(),
-            last_frame: Some(encode(&ServerMsg::Shutdown {
-                reason: reason.into(),
-            })),
-            flush: true,
-        }
-    }
-
-    /// The client is told `kind` and `text`; the room is told `reason`.
-    fn refused(kind: ErrorKind, text: String, reason: &str) -> Self {
-        Self {
-            reason: reason.into(),
-            last_frame: Some(encode(&ServerMsg::Error { kind, text })),
-            flush: true,
-        }
-    }
-
-    /// A frame that could not be read. The client is told why in words, the room that
-    /// it left with no protocol detail.
-    fn codec(error: CodecError) -> Self {
-        match error {
-            CodecError::FrameTooLarge { len, max } => Self::refused(
-                ErrorKind::FrameTooLarge,
-                format!("the server could not read a message of {len} bytes: {max} at most"),
-                "sent a message too large",
-            ),
-            CodecError::Malformed(why) => Self::refused(
-                ErrorKind::MalformedFrame,
-                format!("the server could not read a message: {why}"),
-                "sent a malformed message",
-            ),
-            // The peer closed its sending side mid-frame; it may still read.
-            CodecError::Truncated { .. } => Self::refused(
-                ErrorKind::MalformedFrame,
-                "the connection closed in the middle of a message".to_owned(),
-                "connection lost",
-            ),
-            CodecError::Io(_) => Self::quiet("connection lost"),
-        }
-    }
-
-    fn slow_consumer() -> Self {
-        Self {
-            reason: "slow consumer".into(),
-            last_frame: None,
-            flush: false,
-        }
-    }
-
-    /// The writer stopped: the client was cut off as a slow consumer, or the socket failed.
-    fn stopped(stopped: Stopped, config: &Config) -> Self {
-        match stopped {
-            Stopped::Cut => Self::slow_consumer(),
-            Stopped::ShuttingDown => Self::shutdown(),
-            Stopped::TimedOut => {
-                let text = format!("nothing received for {}", seconds(config.idle_timeout));
-                Self::refused(ErrorKind::Timeout, text, "timed out")
-            }
-            Stopped::Failed(error) => {
-                debug!(%error, "could not write to the client");
-                Self::writer_gone()
-            }
-        }
-    }
-
-    fn writer_gone() -> Self {
-        Self {
-            reason: "connection closed".into(),
-            last_frame: None,
-            flush: false,
-        }
-    }
-
-    fn quiet(reason: &str) -> Self {
-        Self {
-            reason: reason.into(),
-            last_frame: None,
-            flush: true,
-        }
-    }
-}
-
-/// Cuts `text` to at most `max` bytes without splitting a character.
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
 }
 
 /// A duration for a human: `45 s`, `0.2 s`.
@@ -813,61 +319,5 @@ mod tests {
         println!("connection task: {size} bytes");
         assert!(size <= 1024, "the connection task grew to {size} bytes");
         drop(client);
-    }
-
-    #[test]
-    fn truncate_keeps_whole_characters() {
-        assert_eq!(truncate("hello".into(), 10), "hello");
-        assert_eq!(truncate("hello".into(), 3), "hel");
-        // "é" is two bytes: cutting at 1 would split it.
-        assert_eq!(truncate("éa".into(), 1), "");
-        assert_eq!(truncate("aé".into(), 2), "a");
-        assert_eq!(truncate("👋👋".into(), 5), "👋");
-    }
-
-    #[test]
-    fn quit_reason_is_bounded_and_never_empty() {
-        assert_eq!(Ending::quit(String::new()).reason, "quit");
-        let long = "x".repeat(MAX_REASON_BYTES * 2);
-        assert_eq!(Ending::quit(long).reason.len(), MAX_REASON_BYTES);
-    }
-
-    #[test]
-    fn text_limits() {
-        assert_eq!(check_text(""), Ok(false));
-        assert_eq!(check_text("hi"), Ok(true));
-        assert_eq!(check_text(&"a".repeat(MAX_TEXT_BYTES)), Ok(true));
-        let refused = check_text(&"a".repeat(MAX_TEXT_BYTES + 1)).unwrap_err();
-        assert_eq!(refused.kind, ErrorKind::TextTooLong);
-    }
-
-    fn last_frame(ending: &Ending) -> Option<ServerMsg> {
-        let frame = ending.last_frame.as_ref()?;
-        Some(shared::codec::decode_payload(&frame[4..]).expect("server frames decode"))
-    }
-
-    #[test]
-    fn codec_errors_map_to_error_frames() {
-        let ending = Ending::codec(CodecError::FrameTooLarge { len: 5, max: 4 });
-        assert!(matches!(
-            last_frame(&ending),
-            Some(ServerMsg::Error {
-                kind: ErrorKind::FrameTooLarge,
-                ..
-            })
-        ));
-        let ending = Ending::codec(CodecError::Malformed("it ends too early".into()));
-        assert_eq!(ending.reason, "sent a malformed message");
-        let Some(ServerMsg::Error { text, .. }) = last_frame(&ending) else {
-            panic!("an error frame");
-        };
-        assert_eq!(
-            text,
-            "the server could not read a message: it ends too early"
-        );
-        let ending = Ending::codec(CodecError::Truncated { buffered: 3 });
-        assert_eq!(ending.reason, "connection lost");
-        let ending = Ending::codec(CodecError::Io(std::io::ErrorKind::ConnectionReset.into()));
-        assert!(ending.last_frame.is_none());
     }
 }
