@@ -31,16 +31,13 @@ use shared::units::bytes;
 use shared::{ErrorKind, FileInfo};
 use tracing::{info, warn};
 
-use crate::files::upload::Handle;
+use crate::files::handle::{Handle, Token};
 use crate::registry::Refusal;
 
 /// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
 /// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
 /// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
 pub(crate) const MAX_LISTED_FILES: usize = 1000;
-
-/// Proof of ownership of an upload, handed to its sender.
-pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];
 
 /// Space the server leaves free on its disk beyond the files it accepts, so that a full
 /// upload does not leave the machine (logs, the sidecars) without room, unless
