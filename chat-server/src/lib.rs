@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+mod common;
 pub mod config;
 mod conn;
 pub mod files;

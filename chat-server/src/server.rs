@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
-use shared::{ErrorKind, Limits, ServerMsg};
+use shared::{ErrorKind, ServerMsg};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{sleep, timeout};
@@ -19,7 +18,8 @@ use tracing::{info, warn};
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::conn;
+use crate::conn::{self, Policy};
+use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::outbound::encode;
 use crate::registry::Registry;
@@ -98,41 +98,6 @@ impl Drop for IpSlot {
     }
 }
 
-/// What every connection task shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) files: FileStore,
-    /// The limits a version 4 welcome tells, from the protocol and `config`.
-    pub(crate) limits: Limits,
-}
-
-impl Shared {
-    pub(crate) fn new(config: Config, registry: Registry, files: FileStore) -> Self {
-        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        // A rate of 0 is no limit, and then the burst means nothing.
-        let msg_burst = match config.msg_rate {
-            0 => 0,
-            _ => config.msg_burst.max(1),
-        };
-        let limits = Limits {
-            max_frame: as_u32(MAX_FRAME_LEN),
-            max_text: as_u32(MAX_TEXT_BYTES),
-            member_page: as_u32(MEMBER_PAGE),
-            msg_rate: config.msg_rate,
-            msg_burst,
-            max_file_size: config.max_file_size,
-        };
-        Self {
-            config,
-            registry,
-            files,
-            limits,
-        }
-    }
-}
-
 /// Creates the data directory `dir` and its subdirectories if they are missing, and checks
 /// that the server can store files there. A server calls this before it says where it
 /// listens: a data directory it cannot use stops it at start, with the reason, instead of
@@ -185,14 +150,23 @@ pub async fn run(
             )
         })?
     };
-    let registry = Registry::new(config.max_rooms);
+    let registry = Arc::new(Registry::new(config.max_rooms));
+    let files = Arc::new(Files {
+        store: files,
+        registry: Arc::clone(&registry),
+        upload_grace: config.upload_grace,
+    });
     let config_per_ip = config.max_connections_per_ip;
     let per_ip = PerIp::new(config_per_ip);
     let server = Server {
         limit: Arc::new(Semaphore::new(max)),
         max_connections: max,
         per_ip,
-        shared: Arc::new(Shared::new(config, registry, files)),
+        conn: Arc::new(conn::Context {
+            registry,
+            files,
+            policy: Policy::new(&config),
+        }),
         stop: CancellationToken::new(),
         server_full: encode(&ServerMsg::Error {
             kind: ErrorKind::ServerFull,
@@ -208,10 +182,7 @@ pub async fn run(
     }
     tokio::select! {
         () = server.accept(&listener) => {}
-        () = server.shared.registry.keep_alive_every(
-            server.shared.config.ping_interval,
-            server.shared.config.idle_timeout,
-        ) => {}
+        () = server.conn.registry.keep_alive_every(config.ping_interval, config.idle_timeout) => {}
         () = shutdown => info!("shutting down"),
     }
     // Closing the listener first: connections arriving from now on are refused by the
@@ -227,7 +198,8 @@ struct Server {
     max_connections: usize,
     /// Connections per IP address.
     per_ip: PerIp,
-    shared: Arc<Shared>,
+    /// What every connection is lent: the registry, the files, the rules.
+    conn: Arc<conn::Context>,
     /// Cancelled to tell every connection to say goodbye and close.
     stop: CancellationToken,
     /// Encoded once: sent to every connection over the cap.
@@ -263,27 +235,27 @@ impl Server {
                 refuse(&socket, &self.too_many_from_ip);
                 continue;
             };
-            let shared = Arc::clone(&self.shared);
+            let context = Arc::clone(&self.conn);
             let stop = self.stop.clone();
             // The slot and the permit are returned only when the connection ends, so that
             // shutdown can wait for every connection. `map`, not an `async` block: awaiting
             // the connection inside one would keep its state twice in the task.
-            let connection = conn::serve(socket, peer, shared, stop);
+            let connection = conn::serve(socket, peer, context, stop);
             tokio::spawn(connection.map(move |()| drop((slot, permit))));
         }
     }
 
     /// Tells every connection to close and waits, for a bounded time, until they have.
     async fn shut_down(self) {
-        self.shared.registry.close();
+        self.conn.registry.close();
         self.stop.cancel();
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        let limit = self.shared.config.flush_timeout + SHUTDOWN_SLACK;
+        let limit = self.conn.policy.flush_timeout + SHUTDOWN_SLACK;
         match timeout(limit, self.limit.acquire_many(all)).await {
             Ok(_) => info!("all connections closed"),
             Err(_) => warn!("some connections were still closing when the server stopped"),
         }
-        let shared = Arc::clone(&self.shared);
-        let _ = tokio::task::spawn_blocking(move || shared.files.remove_partials()).await;
+        let files = Arc::clone(&self.conn.files);
+        let _ = tokio::task::spawn_blocking(move || files.store.remove_partials()).await;
     }
 }

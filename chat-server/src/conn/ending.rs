@@ -8,8 +8,8 @@ use shared::{CodecError, ErrorKind, ServerMsg};
 use tokio::time::timeout;
 use tracing::{debug, info};
 
+use super::context::Policy;
 use super::{Connection, seconds};
-use crate::Config;
 use crate::outbound::{Stopped, encode};
 
 /// How and why a connection ends.
@@ -96,12 +96,12 @@ impl Ending {
     }
 
     /// The writer stopped: the client was cut off as a slow consumer, or the socket failed.
-    pub(super) fn stopped(stopped: Stopped, config: &Config) -> Self {
+    pub(super) fn stopped(stopped: Stopped, policy: &Policy) -> Self {
         match stopped {
             Stopped::Cut => Self::slow_consumer(),
             Stopped::ShuttingDown => Self::shutdown(),
             Stopped::TimedOut => {
-                let text = format!("nothing received for {}", seconds(config.idle_timeout));
+                let text = format!("nothing received for {}", seconds(policy.idle_timeout));
                 Self::refused(ErrorKind::Timeout, text, "timed out")
             }
             Stopped::Failed(error) => {
@@ -137,7 +137,7 @@ impl Connection {
             frames,
             outbox,
             mut writer,
-            shared,
+            ctx,
             peer,
             id,
             transfers,
@@ -145,11 +145,11 @@ impl Connection {
         } = self;
         if let (Some(transfers), Some(id)) = (transfers, id) {
             // First, so that what the uploads' workers say as they let go is flushed too.
-            transfers.close(id, shared.config.flush_timeout).await;
+            transfers.close(id, ctx.policy.flush_timeout).await;
         }
         if let Some(id) = id {
             // False if the client was already removed as a slow consumer.
-            if shared.registry.leave(id, &ending.reason) {
+            if ctx.registry.leave(id, &ending.reason) {
                 info!(%peer, client = id, reason = %ending.reason, "left");
             }
         } else {
@@ -161,7 +161,7 @@ impl Connection {
         }
         if ending.flush {
             // Writes what is queued and closes the socket's sending side.
-            match timeout(shared.config.flush_timeout, writer.finish()).await {
+            match timeout(ctx.policy.flush_timeout, writer.finish()).await {
                 Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
                 Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
                 Ok(Ok(())) => {}

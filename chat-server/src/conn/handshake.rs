@@ -21,7 +21,7 @@ const FEATURES: &[&str] = &[];
 impl Connection {
     /// Reads the `Hello` and logs the client in.
     pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
-        let limit = self.shared.config.handshake_timeout;
+        let limit = self.ctx.policy.handshake_timeout;
         let first = tokio::select! {
             first = timeout(limit, self.frames.next()) => first,
             () = shutdown.cancelled() => return Err(Ending::shutdown()),
@@ -116,10 +116,10 @@ impl Connection {
         let greeting = Greeting {
             version,
             features: &features,
-            limits: &self.shared.limits,
+            limits: &self.ctx.policy.limits,
         };
         let id = self
-            .shared
+            .ctx
             .registry
             .login(&nick, &room, self.outbox.clone(), &greeting)
             .map_err(|r| {

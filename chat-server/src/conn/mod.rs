@@ -14,6 +14,7 @@
 //! writer, one at a time.
 
 mod cmd;
+mod context;
 mod ending;
 mod handshake;
 mod throttle;
@@ -37,10 +38,10 @@ use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
+use crate::common::ClientId;
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
-use crate::registry::ClientId;
-use crate::server::Shared;
+pub(crate) use context::{Context, Policy};
 use ending::Ending;
 
 /// The read buffer starts empty and grows with the frames that arrive...
@@ -83,7 +84,7 @@ fn turn_cost(msg: &ClientMsg) -> usize {
 pub(crate) fn serve(
     socket: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> {
     // Chat frames are small and latency matters more than packet count; the writer already
@@ -92,7 +93,7 @@ pub(crate) fn serve(
         debug!(%peer, error = %e, "could not set TCP_NODELAY");
     }
     let (read, write) = socket.into_split();
-    let outbox = outbound::queue(shared.config.queue_bytes);
+    let outbox = outbound::queue(ctx.policy.queue_bytes);
     let lane = outbox.file_lane();
     let writer = Writer::new(&outbox, write);
     let mut conn = Connection {
@@ -101,7 +102,7 @@ pub(crate) fn serve(
         lane,
         transfers: None,
         writer,
-        shared,
+        ctx,
         peer,
         id: None,
     };
@@ -126,7 +127,7 @@ struct Connection {
     /// only chats stays small.
     transfers: Option<Box<Transfers>>,
     writer: Writer,
-    shared: Arc<Shared>,
+    ctx: Arc<Context>,
     peer: SocketAddr,
     /// Set once logged in.
     id: Option<ClientId>,
@@ -162,11 +163,11 @@ impl Connection {
             return Ending::closed();
         };
         let now = Instant::now();
-        let config = &self.shared.config;
+        let policy = &self.ctx.policy;
         let mut state = ChatState {
             spent_in_turn: 0,
             said: false,
-            bucket: TokenBucket::new(config.msg_rate, config.msg_burst, now),
+            bucket: TokenBucket::new(policy.msg_rate, policy.msg_burst, now),
             throttled_since: None,
         };
         // Only boxed futures are awaited below besides the event itself, and each event is
@@ -189,7 +190,7 @@ impl Connection {
                 let waiting = match next.await {
                     // Nothing more can reach this client.
                     Event::WriterStopped(stopped) => {
-                        Err(Ending::stopped(stopped, &self.shared.config))
+                        Err(Ending::stopped(stopped, &self.ctx.policy))
                     }
                     Event::Frame(None) => Err(Ending::closed()),
                     Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
@@ -231,7 +232,7 @@ impl Connection {
         // A sign of life, for the keepalive (`Registry::keep_alive`).
         self.outbox
             .liveness()
-            .heard(self.shared.registry.clock_ms(now.into_std()));
+            .heard(self.ctx.registry.clock_ms(now.into_std()));
         // A request with an id is handled as the message it wraps; the id goes with the
         // answer.
         let (reply, msg) = match msg {
@@ -303,18 +304,24 @@ mod tests {
     async fn the_connection_task_stays_small() {
         let data = tempfile::tempdir().unwrap();
         let config = crate::Config::default();
-        let shared = Arc::new(Shared::new(
-            config,
-            crate::registry::Registry::default(),
-            crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
-        ));
+        let registry = Arc::new(crate::registry::Registry::default());
+        let files = Arc::new(crate::files::Files {
+            store: crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
+            registry: Arc::clone(&registry),
+            upload_grace: config.upload_grace,
+        });
+        let context = Arc::new(Context {
+            registry,
+            files,
+            policy: Policy::new(&config),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (client, accepted) = tokio::join!(
             TcpStream::connect(listener.local_addr().unwrap()),
             listener.accept()
         );
         let (socket, peer) = accepted.unwrap();
-        let task = serve(socket, peer, shared, CancellationToken::new());
+        let task = serve(socket, peer, context, CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         println!("connection task: {size} bytes");
         assert!(size <= 1024, "the connection task grew to {size} bytes");

@@ -11,7 +11,7 @@ use tracing::{debug, info};
 
 use super::ending::Ending;
 use super::{Connection, seconds};
-use crate::registry::ClientId;
+use crate::common::ClientId;
 
 impl Connection {
     /// Waits `wait` for the rate, then acts on `msg`.
@@ -38,9 +38,9 @@ impl Connection {
         wait: Duration,
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
-        let config = &self.shared.config;
+        let policy = &self.ctx.policy;
         let now = Instant::now();
-        let rate = config.msg_rate;
+        let rate = policy.msg_rate;
         let since = match *throttled_since {
             Some(since) => since,
             None => {
@@ -48,7 +48,7 @@ impl Connection {
                 let text = format!(
                     "you send faster than {rate} messages a second; the server slows you \
                      down, and disconnects you if this goes on for {}",
-                    seconds(config.flood_timeout)
+                    seconds(policy.flood_timeout)
                 );
                 debug!(peer = %self.peer, "rate limited");
                 // A warning, not the answer to a request: the request is served later.
@@ -56,16 +56,16 @@ impl Connection {
                 now
             }
         };
-        if now + wait - since >= config.flood_timeout {
+        if now + wait - since >= policy.flood_timeout {
             let text = format!(
                 "disconnected for sending faster than {rate} messages a second for {}",
-                seconds(config.flood_timeout)
+                seconds(policy.flood_timeout)
             );
             info!(peer = %self.peer, "disconnected a flooder");
             return Err(Ending::refused(ErrorKind::RateLimited, text, "flooding"));
         }
         tokio::select! {
-            stopped = self.writer.run() => Err(Ending::stopped(stopped, config)),
+            stopped = self.writer.run() => Err(Ending::stopped(stopped, policy)),
             () = tokio::time::sleep(wait) => Ok(()),
         }
     }

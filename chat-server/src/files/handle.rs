@@ -5,8 +5,8 @@
 use shared::limits::UPLOAD_TOKEN_BYTES;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::common::ClientId;
 use crate::outbound::Outbox;
-use crate::registry::ClientId;
 
 /// Proof of ownership of an upload, handed to its sender.
 pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];

@@ -16,3 +16,20 @@ mod transfers;
 pub(crate) mod upload;
 
 pub(crate) use transfers::{Peer, Transfers};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::registry::Registry;
+use store::FileStore;
+
+/// What file transfer works with: the store, and the registry, which knows each client's
+/// room and tells a room of a file stored for it. Shared by the connections and the
+/// upload workers, which outlive their connection.
+#[derive(Debug)]
+pub(crate) struct Files {
+    pub(crate) store: FileStore,
+    pub(crate) registry: Arc<Registry>,
+    /// How long an upload whose connection ended waits for a resume.
+    pub(crate) upload_grace: Duration,
+}

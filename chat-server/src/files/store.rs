@@ -31,8 +31,8 @@ use shared::units::bytes;
 use shared::{ErrorKind, FileInfo};
 use tracing::{info, warn};
 
+use crate::common::Refusal;
 use crate::files::handle::{Handle, Token};
-use crate::registry::Refusal;
 
 /// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
 /// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a

@@ -11,11 +11,11 @@ use shared::{ClientMsg, ErrorKind, ServerMsg};
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
+use crate::common::{ClientId, Refusal};
+use crate::files::Files;
 use crate::files::handle::Handle;
 use crate::files::{download, upload};
 use crate::outbound::{FileLane, Outbox};
-use crate::registry::{ClientId, Refusal};
-use crate::server::Shared;
 
 /// Uploads one connection may have in progress at once. A client sends one file at a time
 /// per progress bar; a few allow several, while one connection cannot reserve the whole
@@ -32,7 +32,7 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a connection lends to the handling of one file message.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Peer<'a> {
-    pub(crate) shared: &'a Arc<Shared>,
+    pub(crate) files: &'a Arc<Files>,
     pub(crate) id: ClientId,
     pub(crate) outbox: &'a Outbox,
     pub(crate) lane: &'a FileLane,
@@ -90,8 +90,8 @@ impl Transfers {
                 None
             }
             ClientMsg::ListFiles => {
-                let place = peer.shared.registry.whereabouts(peer.id)?;
-                let files = peer.shared.files.list(&place.room);
+                let place = peer.files.registry.whereabouts(peer.id)?;
+                let files = peer.files.store.list(&place.room);
                 Some(ServerMsg::Files {
                     room: place.room,
                     files,
@@ -131,7 +131,7 @@ impl Transfers {
         if let Some(refusal) = self.too_many_uploads() {
             return error(refusal);
         }
-        let Some(place) = peer.shared.registry.whereabouts(peer.id) else {
+        let Some(place) = peer.files.registry.whereabouts(peer.id) else {
             return error(Refusal {
                 kind: ErrorKind::Internal,
                 text: "not in a room".into(),
@@ -144,7 +144,7 @@ impl Transfers {
             room: place.room,
             room_key: place.room_key,
         };
-        match upload::start(peer.shared, origin, peer.id, peer.outbox.clone()).await {
+        match upload::start(peer.files, origin, peer.id, peer.outbox.clone()).await {
             Ok((handle, ready)) => {
                 self.uploads.insert(handle.id, handle);
                 ready
@@ -160,7 +160,7 @@ impl Transfers {
                 text: "no interrupted upload has this token (it may have expired)".into(),
             })
         };
-        let Some(handle) = peer.shared.files.upload_by_token(token) else {
+        let Some(handle) = peer.files.store.upload_by_token(token) else {
             return refused();
         };
         if !self.uploads.contains_key(&handle.id) {
@@ -206,9 +206,9 @@ impl Transfers {
                 text,
             })
         };
-        let place = peer.shared.registry.whereabouts(peer.id)?;
+        let place = peer.files.registry.whereabouts(peer.id)?;
         // A file of another room is as unknown as one that does not exist.
-        let Some(file) = peer.shared.files.get(file_id, &place.room) else {
+        let Some(file) = peer.files.store.get(file_id, &place.room) else {
             let text = format!("no file {file_id} in #{}", place.room);
             return failed(ErrorKind::NoSuchFile, text);
         };
@@ -226,7 +226,7 @@ impl Transfers {
                 format!("at most {MAX_DOWNLOADS_PER_CONNECTION} downloads at once per connection");
             return failed(ErrorKind::TooManyTransfers, text);
         }
-        let path = peer.shared.files.data_path(file_id);
+        let path = peer.files.store.data_path(file_id);
         let task = download::start(file, path, offset, reply, peer.lane.clone());
         self.downloads.insert(file_id, task);
         None

@@ -28,10 +28,10 @@ use tokio::task::spawn_blocking;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
+use crate::common::{ClientId, Refusal, now_ms};
+use crate::files::Files;
 use crate::files::handle::{self, Command, Handle, Token};
 use crate::outbound::{Outbox, encode_answer};
-use crate::registry::{ClientId, Refusal, now_ms};
-use crate::server::Shared;
 
 /// Who the upload is from and for: fixed when it starts.
 #[derive(Debug, Clone)]
@@ -50,22 +50,22 @@ pub(crate) struct Origin {
 /// creates the temporary file, and starts the worker. Returns the handle and the
 /// `UploadReady` for the client.
 pub(crate) async fn start(
-    shared: &Arc<Shared>,
+    files: &Arc<Files>,
     origin: Origin,
     lease: ClientId,
     outbox: Outbox,
 ) -> Result<(Handle, ServerMsg), Refusal> {
     let (handle, rx) = handle::channel();
     let prepared = {
-        let shared = Arc::clone(shared);
+        let files = Arc::clone(files);
         let handle = handle.clone();
         let size = origin.size;
         spawn_blocking(move || {
-            let reservation = shared.files.reserve(size, handle)?;
+            let reservation = files.store.reserve(size, handle)?;
             match File::create_new(&reservation.part_path) {
                 Ok(file) => Ok((reservation, file)),
                 Err(e) => {
-                    shared.files.release(&reservation.token, size);
+                    files.store.release(&reservation.token, size);
                     warn!(error = %e, "cannot create a temporary file");
                     Err(storage_refusal(&e))
                 }
@@ -98,7 +98,7 @@ pub(crate) async fn start(
         hasher: Sha256::new(),
         received: 0,
     };
-    tokio::spawn(run(Arc::clone(shared), partial, rx, (lease, outbox)));
+    tokio::spawn(run(Arc::clone(files), partial, rx, (lease, outbox)));
     Ok((handle, ready))
 }
 
@@ -133,12 +133,12 @@ enum Outcome {
 /// The worker: carries out commands until the upload ends, then cleans up and tells the
 /// owner and the room.
 async fn run(
-    shared: Arc<Shared>,
+    files: Arc<Files>,
     mut partial: Partial,
     mut commands: mpsc::Receiver<Command>,
     owner: (ClientId, Outbox),
 ) {
-    let grace = shared.config.upload_grace;
+    let grace = files.upload_grace;
     let mut owner = Some(owner);
     // When the upload is deleted unless resumed; set while it has no owner.
     let mut deadline = Instant::now();
@@ -197,7 +197,7 @@ async fn run(
                 reply,
                 sha256,
             } if owns(lease) => {
-                break match partial.finish(&shared, &sha256).await {
+                break match partial.finish(&files, &sha256).await {
                     Ok(file) => Outcome::Stored(file, reply),
                     Err(refusal) => Outcome::Failed(refusal, reply),
                 };
@@ -215,7 +215,7 @@ async fn run(
         Outcome::Stored(file, reply) => {
             info!(upload = id, file = file.id, name = %file.name, size = file.size, "file stored");
             let room_key = partial.origin.room_key.clone();
-            shared.files.add(&partial.token, file.clone());
+            files.store.add(&partial.token, file.clone());
             if let Some(outbox) = &owner {
                 let done = ServerMsg::UploadDone {
                     upload_id: id,
@@ -223,11 +223,11 @@ async fn run(
                 };
                 let _ = outbox.push(&encode_answer(reply, &done));
             }
-            shared.registry.offer(&room_key, file);
+            files.registry.offer(&room_key, file);
         }
         Outcome::Failed(refusal, reply) => {
             info!(upload = id, reason = %refusal.text, "upload failed");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
             if let Some(outbox) = &owner {
                 let failed = ServerMsg::UploadFailed {
                     upload_id: id,
@@ -239,11 +239,11 @@ async fn run(
         }
         Outcome::Cancelled => {
             info!(upload = id, "upload cancelled");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
         }
         Outcome::Abandoned => {
             info!(upload = id, "upload abandoned: not resumed in time");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
         }
     }
 }
@@ -295,7 +295,7 @@ impl Partial {
 
     /// Checks the size and the checksum, flushes the data to disk, and moves it into
     /// place under a new file id.
-    async fn finish(&mut self, shared: &Arc<Shared>, sha256: &[u8]) -> Result<FileInfo, Refusal> {
+    async fn finish(&mut self, files: &Arc<Files>, sha256: &[u8]) -> Result<FileInfo, Refusal> {
         let size = self.origin.size;
         if self.received != size {
             return Err(Refusal {
@@ -314,7 +314,7 @@ impl Partial {
             });
         }
         let file = FileInfo {
-            id: shared.files.next_file_id(),
+            id: files.store.next_file_id(),
             name: self.origin.name.clone(),
             size,
             sha256: digest.to_vec(),
@@ -323,11 +323,11 @@ impl Partial {
             room: self.origin.room.clone(),
         };
         let data = self.file.take().ok_or_else(internal)?;
-        let (shared, path, stored) = (Arc::clone(shared), self.path.clone(), file.clone());
+        let (files, path, stored) = (Arc::clone(files), self.path.clone(), file.clone());
         spawn_blocking(move || {
             data.sync_all()?;
             drop(data);
-            shared.files.store(&path, &stored)
+            files.store.store(&path, &stored)
         })
         .await
         .map_err(|_| internal())?
@@ -339,8 +339,8 @@ impl Partial {
     }
 
     /// Deletes the temporary file and gives the reservation back.
-    async fn discard(self, shared: &Arc<Shared>) {
-        shared.files.release(&self.token, self.origin.size);
+    async fn discard(self, files: &Arc<Files>) {
+        files.store.release(&self.token, self.origin.size);
         drop(self.file);
         let path = self.path;
         let removed = spawn_blocking(move || std::fs::remove_file(&path)).await;

@@ -28,7 +28,7 @@ impl Registry {
     /// `at` in milliseconds since the registry was made: the monotonic clock of the
     /// keepalive, which connections stamp through
     /// [`Outbox::liveness`](crate::outbound::Outbox::liveness). (Not the wall clock of
-    /// message stamps, [`now_ms`](super::now_ms).)
+    /// message stamps, [`now_ms`](crate::common::now_ms).)
     pub(crate) fn clock_ms(&self, at: Instant) -> u64 {
         millis(at.saturating_duration_since(self.epoch))
     }

@@ -39,23 +39,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use shared::names;
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent};
+use shared::{Limits, MemberListAnswer, RoomEvent};
 
+use crate::common::{ClientId, Refusal};
 use crate::outbound::Outbox;
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
-pub(crate) use stamp::now_ms;
-
-/// Identifies a logged-in connection for as long as the server runs (never reused).
-pub(crate) type ClientId = u64;
-
-/// A request the registry turned down; the connection tells its client and stays open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Refusal {
-    pub(crate) kind: ErrorKind,
-    pub(crate) text: String,
-}
 
 /// Where a client is: its nick and its room.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,8 +6,8 @@ use shared::names;
 use shared::{ErrorKind, RoomEvent, ServerMsg, wrap_reply};
 
 use super::fanout::Except;
-use super::stamp::now_ms;
 use super::{ClientId, Refusal, Registry};
+use crate::common::now_ms;
 use crate::outbound::{encode, encode_answer};
 
 impl Registry {

@@ -2,11 +2,10 @@
 //! (both from [`crate::sequences`]) and the time, under the registry's lock, so that every
 //! member sees the room's messages in the same order.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use shared::{RoomEvent, ServerMsg};
 
 use super::Inner;
+use crate::common::now_ms;
 
 impl Inner {
     /// Stamps `event` as the next message of the room `key`, with an id and the room's
@@ -28,13 +27,6 @@ impl Inner {
     pub(super) fn last_seq(&self, key: &str) -> u64 {
         self.rooms.get(key).map_or(0, |r| r.seq.last())
     }
-}
-
-/// Milliseconds since the Unix epoch; 0 if the clock is set before 1970.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 
 use shared::ClientMsg;
 
+use crate::common::ClientId;
 use crate::conn::Connection;
 use crate::conn::ending::Ending;
 use crate::files::Peer;
-use crate::registry::ClientId;
 
 impl Connection {
     /// Hands a file message to this connection's transfers and sends the answer.
@@ -17,7 +17,7 @@ impl Connection {
         msg: ClientMsg,
     ) -> Result<(), Ending> {
         let peer = Peer {
-            shared: &self.shared,
+            files: &self.ctx.files,
             id,
             outbox: &self.outbox,
             lane: &self.lane,
@@ -39,7 +39,7 @@ impl Connection {
             }
         };
         if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped, &self.shared.config));
+            return Err(Ending::stopped(stopped, &self.ctx.policy));
         }
         match answer {
             Some(answer) => self.send(reply, &answer),

@@ -16,7 +16,8 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
 use super::Connection;
 use super::ending::Ending;
-use crate::registry::{ClientId, Who};
+use crate::common::ClientId;
+use crate::registry::Who;
 
 impl Connection {
     /// Acts on a message from a logged-in client; its answer, or the error it causes,

@@ -3,16 +3,17 @@
 use shared::ErrorKind;
 use shared::names::{check_nick, check_room};
 
+use crate::common::ClientId;
 use crate::conn::Connection;
 use crate::conn::ending::Ending;
-use crate::registry::{ClientId, Who};
+use crate::registry::Who;
 
 impl Connection {
     /// Moves the client to `room`.
     pub(super) fn join(&self, id: ClientId, reply: Option<u32>, room: &str) -> Result<(), Ending> {
         match check_room(room) {
             Err(e) => self.refuse(reply, ErrorKind::InvalidRoom, format!("the room name {e}")),
-            Ok(()) => match self.shared.registry.join(id, room, reply) {
+            Ok(()) => match self.ctx.registry.join(id, room, reply) {
                 Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                 Ok(()) => Ok(()),
             },
@@ -28,7 +29,7 @@ impl Connection {
     ) -> Result<(), Ending> {
         match check_nick(nick) {
             Err(e) => self.refuse(reply, ErrorKind::InvalidNick, format!("the nick {e}")),
-            Ok(()) => match self.shared.registry.rename(id, nick, reply) {
+            Ok(()) => match self.ctx.registry.rename(id, nick, reply) {
                 Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                 Ok(()) => Ok(()),
             },
@@ -37,7 +38,7 @@ impl Connection {
 
     /// Answers with a page of the room's members.
     pub(super) fn who(&self, id: ClientId, reply: Option<u32>, who: Who<'_>) -> Result<(), Ending> {
-        self.shared.registry.who(id, who, reply);
+        self.ctx.registry.who(id, who, reply);
         Ok(())
     }
 }

@@ -4,9 +4,9 @@ use shared::limits::MAX_TEXT_BYTES;
 use shared::names::check_nick;
 use shared::{ChatKind, ErrorKind};
 
+use crate::common::{ClientId, Refusal};
 use crate::conn::Connection;
 use crate::conn::ending::Ending;
-use crate::registry::{ClientId, Refusal};
 
 impl Connection {
     pub(super) fn say(
@@ -20,7 +20,7 @@ impl Connection {
             Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.shared.registry.say(id, kind, text, reply);
+                self.ctx.registry.say(id, kind, text, reply);
                 Ok(())
             }
         }
@@ -42,7 +42,7 @@ impl Connection {
         match check_text(&text) {
             Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
             Ok(false) => Ok(()),
-            Ok(true) => match self.shared.registry.private(id, to, text, reply) {
+            Ok(true) => match self.ctx.registry.private(id, to, text, reply) {
                 Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
                 Ok(()) => Ok(()),
             },
