@@ -3,13 +3,15 @@
 //! gets time to flush. [`Connection::close`] carries it out.
 
 use bytes::Bytes;
+use futures::FutureExt;
 use shared::limits::MAX_REASON_BYTES;
 use shared::{CodecError, ErrorKind, ServerMsg};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::timeout;
 use tracing::{debug, info};
 
 use super::context::Policy;
-use super::{Connection, seconds};
+use super::{Client, Connection, seconds};
 use crate::outbound::{Stopped, encode};
 
 /// How and why a connection ends.
@@ -128,20 +130,23 @@ impl Ending {
     }
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Takes the client out of its room (telling the room why), queues the last frame if
     /// there is one, and gives the writer a bounded time to flush before the socket
     /// closes.
     pub(super) async fn close(self, ending: Ending) {
         let Connection {
-            frames,
-            outbox,
+            mut frames,
             mut writer,
-            ctx,
-            peer,
-            id,
-            transfers,
-            ..
+            client:
+                Client {
+                    outbox,
+                    ctx,
+                    peer,
+                    id,
+                    transfers,
+                    ..
+                },
         } = self;
         if let (Some(transfers), Some(id)) = (transfers, id) {
             // First, so that what the uploads' workers say as they let go is flushed too.
@@ -159,13 +164,20 @@ impl Connection {
             // Nothing more can be done if the queue is full or closed.
             let _ = outbox.push(&last);
         }
+        let mut closed = false;
         if ending.flush {
-            // Writes what is queued and closes the socket's sending side.
-            match timeout(ctx.policy.flush_timeout, writer.finish()).await {
+            // Writes what is queued and closes the stream's sending side.
+            let flushing = writer.finish(frames.get_mut());
+            match timeout(ctx.policy.flush_timeout, flushing).await {
                 Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
                 Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => closed = true,
             }
+        }
+        if !closed {
+            // Without a flush, the sending side is still closed before the stream is
+            // dropped, as far as that can be done without waiting (at once for TCP).
+            let _ = frames.get_mut().shutdown().now_or_never();
         }
         // Closes the queue: the upload workers and downloads still holding it stop.
         drop(writer);

@@ -6,6 +6,7 @@ use futures::StreamExt;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
 use shared::{ClientMsg, ErrorKind, OLDEST_VERSION, PROTOCOL_VERSION};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -18,10 +19,10 @@ use crate::registry::Greeting;
 /// 4 defines none yet; the list is where the next ones go.
 const FEATURES: &[&str] = &[];
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads the `Hello` and logs the client in.
     pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
-        let limit = self.ctx.policy.handshake_timeout;
+        let limit = self.client.ctx.policy.handshake_timeout;
         let first = tokio::select! {
             first = timeout(limit, self.frames.next()) => first,
             () = shutdown.cancelled() => return Err(Ending::shutdown()),
@@ -116,12 +117,13 @@ impl Connection {
         let greeting = Greeting {
             version,
             features: &features,
-            limits: &self.ctx.policy.limits,
+            limits: &self.client.ctx.policy.limits,
         };
         let id = self
+            .client
             .ctx
             .registry
-            .login(&nick, &room, self.outbox.clone(), &greeting)
+            .login(&nick, &room, self.client.outbox.clone(), &greeting)
             .map_err(|r| {
                 let reason = match r.kind {
                     ErrorKind::InvalidRoom => "too many rooms",
@@ -129,8 +131,8 @@ impl Connection {
                 };
                 Ending::refused(r.kind, r.text, reason)
             })?;
-        info!(peer = %self.peer, client = id, %nick, %room, version, "logged in");
-        self.id = Some(id);
+        info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in");
+        self.client.id = Some(id);
         Ok(())
     }
 }

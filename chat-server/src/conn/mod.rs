@@ -19,7 +19,6 @@ mod ending;
 mod handshake;
 mod throttle;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,16 +30,15 @@ use bytes::BytesMut;
 use futures::StreamExt;
 use shared::rate::{self, TokenBucket};
 use shared::{ClientMsg, CodecError, ErrorKind, ServerCodec, ServerMsg};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 use crate::common::ClientId;
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
+use crate::transport::PeerAddr;
 pub(crate) use context::{Context, Policy};
 use ending::Ending;
 
@@ -76,35 +74,34 @@ fn turn_cost(msg: &ClientMsg) -> usize {
         }
 }
 
-/// Serves one accepted connection until it ends.
+/// Serves one accepted connection, over any byte stream, until it ends.
 ///
 /// Not an `async fn`: its arguments would be kept twice in the task's state (once as they
 /// were passed, once moved into the body), for the connection's whole life. The state is
 /// the [`Connection`] and the shutdown token, no more.
-pub(crate) fn serve(
-    socket: TcpStream,
-    peer: SocketAddr,
+pub(crate) fn serve<S>(
+    stream: S,
+    peer: PeerAddr,
     ctx: Arc<Context>,
     shutdown: CancellationToken,
-) -> impl Future<Output = ()> {
-    // Chat frames are small and latency matters more than packet count; the writer already
-    // batches what is queued.
-    if let Err(e) = socket.set_nodelay(true) {
-        debug!(%peer, error = %e, "could not set TCP_NODELAY");
-    }
-    let (read, write) = socket.into_split();
+) -> impl Future<Output = ()> + Send
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let outbox = outbound::queue(ctx.policy.queue_bytes);
     let lane = outbox.file_lane();
-    let writer = Writer::new(&outbox, write);
+    let writer = Writer::new(&outbox);
     let mut conn = Connection {
-        frames: FramedRead::with_capacity(read, ServerCodec::default(), READ_BUFFER_START),
-        outbox,
-        lane,
-        transfers: None,
+        frames: FramedRead::with_capacity(stream, ServerCodec::default(), READ_BUFFER_START),
         writer,
-        ctx,
-        peer,
-        id: None,
+        client: Client {
+            outbox,
+            lane,
+            transfers: None,
+            ctx,
+            peer,
+            id: None,
+        },
     };
     async move {
         // The handshake and the close are boxed: they run once, briefly, and their state
@@ -117,8 +114,19 @@ pub(crate) fn serve(
     }
 }
 
-struct Connection {
-    frames: FramedRead<OwnedReadHalf, ServerCodec>,
+/// A connection: its stream, read through the codec and written by the writer, and the
+/// rest, which does not depend on the stream.
+struct Connection<S> {
+    /// The stream, whole: frames are read from it, and the writer is lent it to write.
+    /// One task does both, so the stream is not split (no lock, no shared allocation).
+    frames: FramedRead<S, ServerCodec>,
+    writer: Writer,
+    client: Client,
+}
+
+/// What a connection knows besides its stream: what acting on a request needs, so that
+/// this code is the same whatever the stream.
+struct Client {
     /// This connection's own handle on its queue, for answers that only it gets.
     outbox: Outbox,
     /// Where downloads queue their chunks, behind the chat frames.
@@ -126,9 +134,8 @@ struct Connection {
     /// Uploads and downloads; boxed and made on first use, so that a connection that
     /// only chats stays small.
     transfers: Option<Box<Transfers>>,
-    writer: Writer,
     ctx: Arc<Context>,
-    peer: SocketAddr,
+    peer: PeerAddr,
     /// Set once logged in.
     id: Option<ClientId>,
 }
@@ -155,15 +162,15 @@ enum Event {
     WriterStopped(Stopped),
 }
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// Serves a logged-in client until the connection ends. A shutdown reaches it through
     /// its queue (`Registry::close`), as the writer's [`Stopped::ShuttingDown`].
     async fn chat(&mut self) -> Ending {
-        let Some(id) = self.id else {
+        let Some(id) = self.client.id else {
             return Ending::closed();
         };
         let now = Instant::now();
-        let policy = &self.ctx.policy;
+        let policy = &self.client.ctx.policy;
         let mut state = ChatState {
             spent_in_turn: 0,
             said: false,
@@ -179,7 +186,7 @@ impl Connection {
             // A shutdown comes through the queue too (`Registry::close`): polling the
             // server's shared token at every event would contend on its lock.
             let next = poll_fn(|cx| {
-                if let Poll::Ready(stopped) = self.writer.poll_run(cx) {
+                if let Poll::Ready(stopped) = self.writer.poll_run(cx, self.frames.get_mut()) {
                     return Poll::Ready(Event::WriterStopped(stopped));
                 }
                 self.frames.poll_next_unpin(cx).map(Event::Frame)
@@ -190,7 +197,7 @@ impl Connection {
                 let waiting = match next.await {
                     // Nothing more can reach this client.
                     Event::WriterStopped(stopped) => {
-                        Err(Ending::stopped(stopped, &self.ctx.policy))
+                        Err(Ending::stopped(stopped, &self.client.ctx.policy))
                     }
                     Event::Frame(None) => Err(Ending::closed()),
                     Event::Frame(Some(Err(e))) => Err(Ending::codec(e)),
@@ -230,9 +237,11 @@ impl Connection {
     ) -> Result<Option<Waiting<'a>>, Ending> {
         let now = Instant::now();
         // A sign of life, for the keepalive (`Registry::keep_alive`).
-        self.outbox
+        let client = &self.client;
+        client
+            .outbox
             .liveness()
-            .heard(self.ctx.registry.clock_ms(now.into_std()));
+            .heard(client.ctx.registry.clock_ms(now.into_std()));
         // A request with an id is handled as the message it wraps; the id goes with the
         // answer.
         let (reply, msg) = match msg {
@@ -254,12 +263,31 @@ impl Connection {
             let held = self.throttle_then_handle(id, reply, msg, wait, &mut state.throttled_since);
             return Ok(Some(Box::pin(held)));
         }
-        Ok(match self.handle(id, reply, msg)? {
+        Ok(match self.client.handle(id, reply, msg)? {
             None => None,
             Some(file) => Some(Box::pin(self.transfer(id, reply, file))),
         })
     }
 
+    /// See [`READ_BUFFER_KEEP`]. Not during an upload, whose chunks would otherwise
+    /// regrow the buffer frame after frame.
+    fn release_read_buffer(&mut self) {
+        if self
+            .client
+            .transfers
+            .as_ref()
+            .is_some_and(|t| t.uploading())
+        {
+            return;
+        }
+        let buffer = self.frames.read_buffer_mut();
+        if buffer.is_empty() && buffer.capacity() > READ_BUFFER_KEEP {
+            *buffer = BytesMut::new();
+        }
+    }
+}
+
+impl Client {
     /// Tells the client that a request (with the id `reply`, if it had one) failed; the
     /// connection stays open.
     fn refuse(&self, reply: Option<u32>, kind: ErrorKind, text: String) -> Result<(), Ending> {
@@ -272,18 +300,6 @@ impl Connection {
             Ok(()) => Ok(()),
             Err(PushError::Full) => Err(Ending::slow_consumer()),
             Err(PushError::Closed) => Err(Ending::writer_gone()),
-        }
-    }
-
-    /// See [`READ_BUFFER_KEEP`]. Not during an upload, whose chunks would otherwise
-    /// regrow the buffer frame after frame.
-    fn release_read_buffer(&mut self) {
-        if self.transfers.as_ref().is_some_and(|t| t.uploading()) {
-            return;
-        }
-        let buffer = self.frames.read_buffer_mut();
-        if buffer.is_empty() && buffer.capacity() > READ_BUFFER_KEEP {
-            *buffer = BytesMut::new();
         }
     }
 }
@@ -317,11 +333,11 @@ mod tests {
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (client, accepted) = tokio::join!(
-            TcpStream::connect(listener.local_addr().unwrap()),
+            tokio::net::TcpStream::connect(listener.local_addr().unwrap()),
             listener.accept()
         );
         let (socket, peer) = accepted.unwrap();
-        let task = serve(socket, peer, context, CancellationToken::new());
+        let task = serve(socket, peer.into(), context, CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         println!("connection task: {size} bytes");
         assert!(size <= 1024, "the connection task grew to {size} bytes");

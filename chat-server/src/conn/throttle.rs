@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use shared::ClientMsg;
 use shared::ErrorKind;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tracing::{debug, info};
 
@@ -13,7 +14,7 @@ use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::common::ClientId;
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// Waits `wait` for the rate, then acts on `msg`.
     pub(super) async fn throttle_then_handle(
         &mut self,
@@ -24,7 +25,7 @@ impl Connection {
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
         self.throttle(wait, throttled_since).await?;
-        match self.handle(id, reply, msg)? {
+        match self.client.handle(id, reply, msg)? {
             None => Ok(()),
             Some(file) => self.transfer(id, reply, file).await,
         }
@@ -38,7 +39,7 @@ impl Connection {
         wait: Duration,
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
-        let policy = &self.ctx.policy;
+        let policy = &self.client.ctx.policy;
         let now = Instant::now();
         let rate = policy.msg_rate;
         let since = match *throttled_since {
@@ -50,9 +51,9 @@ impl Connection {
                      down, and disconnects you if this goes on for {}",
                     seconds(policy.flood_timeout)
                 );
-                debug!(peer = %self.peer, "rate limited");
+                debug!(peer = %self.client.peer, "rate limited");
                 // A warning, not the answer to a request: the request is served later.
-                self.refuse(None, ErrorKind::RateLimited, text)?;
+                self.client.refuse(None, ErrorKind::RateLimited, text)?;
                 now
             }
         };
@@ -61,11 +62,11 @@ impl Connection {
                 "disconnected for sending faster than {rate} messages a second for {}",
                 seconds(policy.flood_timeout)
             );
-            info!(peer = %self.peer, "disconnected a flooder");
+            info!(peer = %self.client.peer, "disconnected a flooder");
             return Err(Ending::refused(ErrorKind::RateLimited, text, "flooding"));
         }
         tokio::select! {
-            stopped = self.writer.run() => Err(Ending::stopped(stopped, policy)),
+            stopped = self.writer.run(self.frames.get_mut()) => Err(Ending::stopped(stopped, policy)),
             () = tokio::time::sleep(wait) => Ok(()),
         }
     }

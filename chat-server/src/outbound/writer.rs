@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
 
 use super::queue::{Outbox, Queue, Shared};
 
@@ -32,21 +31,23 @@ pub(crate) enum Stopped {
 /// write. A frame of the file lane is written only when no chat frame is queued, one at a
 /// time, so that a chat frame waits behind at most one chunk. Dropping the writer closes
 /// the queue.
+///
+/// The writer does not own the socket: each call is lent it, so that one stream, owned by
+/// the connection, serves both directions. Any stream does (`AsyncWrite`); the writer's
+/// state does not depend on which.
 #[derive(Debug)]
-pub(crate) struct Writer<W = OwnedWriteHalf> {
+pub(crate) struct Writer {
     shared: Arc<Shared>,
-    socket: W,
     /// What is being written (a batch of chat frames or one frame of file data) and not
     /// yet accepted by the socket; empty when the writer is idle.
     current: Bytes,
 }
 
-impl<W: AsyncWrite + Unpin> Writer<W> {
-    /// The writer of `outbox`'s queue, to `socket`. Make one per queue.
-    pub(crate) fn new(outbox: &Outbox, socket: W) -> Self {
+impl Writer {
+    /// The writer of `outbox`'s queue. Make one per queue.
+    pub(crate) fn new(outbox: &Outbox) -> Self {
         Self {
             shared: Arc::clone(&outbox.shared),
-            socket,
             current: Bytes::new(),
         }
     }
@@ -55,10 +56,15 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Whenever this returns `Pending` or `Ready(Ok)`, the
     /// queue holds the task's waker, so that a push onto the empty queue, or a cut, wakes
     /// the task (the socket wakes it too when it has room again).
-    fn poll_drain(&mut self, cx: &mut Context<'_>, serving: bool) -> Poll<Result<(), Stopped>> {
+    fn poll_drain<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: &mut W,
+        serving: bool,
+    ) -> Poll<Result<(), Stopped>> {
         loop {
             while !self.current.is_empty() {
-                match Pin::new(&mut self.socket).poll_write(cx, &self.current) {
+                match Pin::new(&mut *socket).poll_write(cx, &self.current) {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err(Stopped::Failed(io::ErrorKind::WriteZero.into())));
                     }
@@ -101,13 +107,17 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
     /// Writes what is queued, as it comes. Completes only when the writer stops; until
     /// then it can be dropped and called again without losing anything, as a branch of a
     /// `select!`.
-    pub(crate) async fn run(&mut self) -> Stopped {
-        poll_fn(|cx| self.poll_run(cx)).await
+    pub(crate) async fn run<W: AsyncWrite + Unpin>(&mut self, socket: &mut W) -> Stopped {
+        poll_fn(|cx| self.poll_run(cx, socket)).await
     }
 
     /// [`Writer::run`] for a hand-written poll.
-    pub(crate) fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Stopped> {
-        match self.poll_drain(cx, true) {
+    pub(crate) fn poll_run<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: &mut W,
+    ) -> Poll<Stopped> {
+        match self.poll_drain(cx, socket, true) {
             Poll::Ready(Err(stopped)) => Poll::Ready(stopped),
             // Nothing to write: the queue holds the waker.
             Poll::Ready(Ok(())) | Poll::Pending => Poll::Pending,
@@ -116,9 +126,12 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
 
     /// Writes everything queued, then closes the sending direction so that the peer reads
     /// end of stream.
-    pub(crate) async fn finish(&mut self) -> Result<(), Stopped> {
-        poll_fn(|cx| self.poll_drain(cx, false)).await?;
-        self.socket.shutdown().await.map_err(Stopped::Failed)
+    pub(crate) async fn finish<W: AsyncWrite + Unpin>(
+        &mut self,
+        socket: &mut W,
+    ) -> Result<(), Stopped> {
+        poll_fn(|cx| self.poll_drain(cx, socket, false)).await?;
+        socket.shutdown().await.map_err(Stopped::Failed)
     }
 }
 
@@ -133,7 +146,7 @@ fn register(queue: &mut Queue, cx: &Context<'_>) {
     }
 }
 
-impl<W> Drop for Writer<W> {
+impl Drop for Writer {
     fn drop(&mut self) {
         self.shared.close(None);
     }
@@ -144,7 +157,7 @@ mod tests {
     use std::time::Duration;
 
     use tokio::io::AsyncReadExt;
-    use tokio::net::tcp::OwnedReadHalf;
+    use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::sync::oneshot;
 
@@ -164,6 +177,7 @@ mod tests {
     /// Drives `writer` as a connection does, until told to finish; returns how it ended.
     fn drive(
         mut writer: Writer,
+        mut socket: OwnedWriteHalf,
     ) -> (
         oneshot::Sender<()>,
         tokio::task::JoinHandle<Result<(), Stopped>>,
@@ -171,8 +185,8 @@ mod tests {
         let (finish, finishing) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             tokio::select! {
-                stopped = writer.run() => Err(stopped),
-                _ = finishing => writer.finish().await,
+                stopped = writer.run(&mut socket) => Err(stopped),
+                _ = finishing => writer.finish(&mut socket).await,
             }
         });
         (finish, task)
@@ -189,7 +203,7 @@ mod tests {
         let (client, _read, write) = sockets().await;
         let reader = tokio::spawn(read_all(client));
         let outbox = queue(1024);
-        let (finish, writer) = drive(Writer::new(&outbox, write));
+        let (finish, writer) = drive(Writer::new(&outbox), write);
         for i in 0..10u8 {
             outbox
                 .push(&Bytes::from(vec![i; usize::from(i) + 1]))
@@ -222,7 +236,7 @@ mod tests {
         lane.send(Bytes::from_static(b"F2")).await.unwrap();
         outbox.push(&Bytes::from_static(b"c1")).unwrap();
         outbox.push(&Bytes::from_static(b"c2")).unwrap();
-        let (finish, writer) = drive(Writer::new(&outbox, write));
+        let (finish, writer) = drive(Writer::new(&outbox), write);
         // Once the file lane is drained, the writer still serves chat.
         tokio::time::sleep(Duration::from_millis(50)).await;
         outbox.push(&Bytes::from_static(b"c3")).unwrap();
@@ -234,9 +248,9 @@ mod tests {
 
     #[tokio::test]
     async fn closed_completes_when_the_writer_is_dropped() {
-        let (_client, _read, write) = sockets().await;
+        let (_client, _read, _write) = sockets().await;
         let outbox = queue(16);
-        let writer = Writer::new(&outbox, write);
+        let writer = Writer::new(&outbox);
         let waiting = tokio::spawn({
             let outbox = outbox.clone();
             async move { outbox.closed().await }
@@ -252,7 +266,7 @@ mod tests {
     async fn a_cut_stops_a_writer_stuck_on_a_peer_that_does_not_read() {
         let (_client, _read, write) = sockets().await;
         let outbox = queue(64 << 20);
-        let (_finish, writer) = drive(Writer::new(&outbox, write));
+        let (_finish, writer) = drive(Writer::new(&outbox), write);
         // Far more than the two sockets' buffers hold: the writer blocks in `write`.
         for _ in 0..256 {
             outbox.push(&Bytes::from(vec![7; 64 * 1024])).unwrap();
@@ -270,11 +284,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_emptied_queue_holds_no_buffer() {
-        let (client, _read, write) = sockets().await;
+        let (client, _read, mut write) = sockets().await;
         let outbox = queue(1 << 20);
-        let mut writer = Writer::new(&outbox, write);
+        let mut writer = Writer::new(&outbox);
         outbox.push(&Bytes::from(vec![1; 100])).unwrap();
-        writer.finish().await.unwrap();
+        writer.finish(&mut write).await.unwrap();
         assert!(matches!(outbox.shared.lock().chat, Chat::Empty));
         assert!(writer.current.is_empty());
         assert_eq!(read_all(client).await.len(), 100);

@@ -2,13 +2,14 @@
 //! the writer goes on sending the client's chat.
 
 use shared::ClientMsg;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::ClientId;
 use crate::conn::Connection;
 use crate::conn::ending::Ending;
 use crate::files::Peer;
 
-impl Connection {
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Hands a file message to this connection's transfers and sends the answer.
     pub(in crate::conn) async fn transfer(
         &mut self,
@@ -16,14 +17,15 @@ impl Connection {
         reply: Option<u32>,
         msg: ClientMsg,
     ) -> Result<(), Ending> {
+        let client = &mut self.client;
         let peer = Peer {
-            files: &self.ctx.files,
+            files: &client.ctx.files,
             id,
-            outbox: &self.outbox,
-            lane: &self.lane,
+            outbox: &client.outbox,
+            lane: &client.lane,
         };
-        let transfers = self.transfers.get_or_insert_default();
-        let writer = &mut self.writer;
+        let transfers = client.transfers.get_or_insert_default();
+        let (writer, stream) = (&mut self.writer, self.frames.get_mut());
         // The disk or an upload's worker may keep this waiting; the client's chat goes out
         // meanwhile. The file message is handled to the end even if the writer stops, so
         // that no upload is left half set up.
@@ -34,15 +36,15 @@ impl Connection {
             loop {
                 tokio::select! {
                     answer = &mut handling => break answer,
-                    s = writer.run(), if stopped.is_none() => stopped = Some(s),
+                    s = writer.run(stream), if stopped.is_none() => stopped = Some(s),
                 }
             }
         };
         if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped, &self.ctx.policy));
+            return Err(Ending::stopped(stopped, &self.client.ctx.policy));
         }
         match answer {
-            Some(answer) => self.send(reply, &answer),
+            Some(answer) => self.client.send(reply, &answer),
             None => Ok(()),
         }
     }

@@ -1,4 +1,4 @@
-//! Acting on a logged-in client's requests: [`Connection::handle`] sends each to the file of
+//! Acting on a logged-in client's requests: [`Client::handle`] sends each to the file of
 //! its family, as mini-redis's `cmd/` does.
 //!
 //! - `talk`: `Chat`, `Action`, `Private`.
@@ -14,17 +14,17 @@ mod talk;
 
 use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
-use super::Connection;
+use super::Client;
 use super::ending::Ending;
 use crate::common::ClientId;
 use crate::registry::Who;
 
-impl Connection {
+impl Client {
     /// Acts on a message from a logged-in client; its answer, or the error it causes,
     /// answers `reply` (the id of its request). `Ok(Some(msg))`: a file message, which
     /// may wait (for the disk, for room in an upload's queue), for
-    /// [`Connection::transfer`]. An `Err` ends the connection.
-    pub(super) fn handle(
+    /// [`Connection::transfer`](super::Connection::transfer). An `Err` ends the connection.
+    pub(in crate::conn) fn handle(
         &mut self,
         id: ClientId,
         reply: Option<u32>,

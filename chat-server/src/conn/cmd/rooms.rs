@@ -4,11 +4,11 @@ use shared::ErrorKind;
 use shared::names::{check_nick, check_room};
 
 use crate::common::ClientId;
-use crate::conn::Connection;
+use crate::conn::Client;
 use crate::conn::ending::Ending;
 use crate::registry::Who;
 
-impl Connection {
+impl Client {
     /// Moves the client to `room`.
     pub(super) fn join(&self, id: ClientId, reply: Option<u32>, room: &str) -> Result<(), Ending> {
         match check_room(room) {

@@ -5,10 +5,10 @@ use shared::names::check_nick;
 use shared::{ChatKind, ErrorKind};
 
 use crate::common::{ClientId, Refusal};
-use crate::conn::Connection;
+use crate::conn::Client;
 use crate::conn::ending::Ending;
 
-impl Connection {
+impl Client {
     pub(super) fn say(
         &self,
         id: ClientId,
