@@ -14,7 +14,7 @@
 //!   connection ends (`ending`). It is lent a `Context`: the registry, the files and its
 //!   `Policy` (the limits and intervals it applies).
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
-//!   directory), one task per upload that writes and hashes off the runtime's threads,
+//!   directory) and its in-memory index (the quota's accounting), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane, an upload's
 //!   handle and token (`handle`, which both the store and the worker use), and a
 //!   connection's transfers. File names are cleaned by [`shared::file_name`].

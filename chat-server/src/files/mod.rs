@@ -1,7 +1,10 @@
 //! File transfer through the server: uploads stored for a room, downloads by its members.
 //!
 //! - File names from clients are cleaned by [`shared::file_name`] before anyone sees them.
-//! - `store`: the files on disk, their metadata, the quota and the free space.
+//! - `index`: what is known of the files in memory: the stored files by room, the uploads
+//!   in progress by token, the quota's accounting.
+//! - `store`: the files on disk (their contents and metadata, the free space), and the
+//!   index behind its lock.
 //! - `upload`: one task per upload that writes and hashes its chunks, verifies, stores,
 //!   and offers the file to the room; or waits for a resume, or deletes what it received.
 //! - `download`: one task per download that reads chunks into the connection's file lane.
@@ -11,6 +14,7 @@
 
 pub(crate) mod download;
 pub(crate) mod handle;
+mod index;
 pub(crate) mod store;
 mod transfers;
 pub(crate) mod upload;
