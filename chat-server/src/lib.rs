@@ -3,23 +3,35 @@
 //!
 //! # Layout
 //!
-//! - `server`: [`run`], with the accept loop, the connection caps (in total and per IP
-//!   address) and graceful shutdown.
-//! - `connection`: one task per client: the handshake, then reading frames and acting on
-//!   them, the rate limit (the token bucket of [`shared::rate`]), keepalive, and every way
-//!   a connection can end.
-//! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
-//!   and the writer that drains them (polled by the connection's task), chat first,
-//!   batching what is queued into one write.
+//! Dependencies point one way, down this list: no module imports one that imports it.
+//!
+//! - `server`: [`run`] and [`run_with`]: the accept loop, the connection caps (in total
+//!   and per IP address), the keepalive's timer and graceful shutdown. It builds the
+//!   handles below and lends each part only the one it needs.
+//! - `conn`: one task per client, generic over its stream: the handshake, the loop that
+//!   reads frames and acts on them (`cmd/`: one file per family of requests), the rate
+//!   limit (`throttle`, the token bucket of [`shared::rate`]), and every way a
+//!   connection ends (`ending`). It is lent a `Context`: the registry, the files and its
+//!   `Policy` (the limits and intervals it applies).
+//! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
+//!   directory) and its in-memory index (the quota's accounting), one task per upload that writes and hashes off the runtime's threads,
+//!   one per download that feeds the connection's low-priority file lane, an upload's
+//!   handle and token (`handle`, which both the store and the worker use), and a
+//!   connection's transfers. File names are cleaned by [`shared::file_name`].
 //! - `registry`: who is connected under which nick in which room, behind one
-//!   `std::sync::Mutex` never held across an `.await`; stamping and delivery, each room
-//!   message encoded once per protocol version present in its room.
+//!   `std::sync::Mutex` never held across an `.await`: nicks, rooms, stamping, fan-out
+//!   (each room message encoded once per protocol version present in its room) and the
+//!   keepalive sweep, one file each.
 //! - `sequences`: message ids and the rooms' sequence numbers, the seam behind which a
 //!   stored history will keep them.
-//! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
-//!   directory), one task per upload that writes and hashes off the runtime's threads,
-//!   one per download that feeds the connection's low-priority file lane. File names are
-//!   cleaned by [`shared::file_name`].
+//! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
+//!   its liveness (when the client was last heard from), and the writer that drains them
+//!   (polled by the connection's task, lent its stream), chat first, batching what is
+//!   queued into one write.
+//! - [`transport`]: the stream seam. A [`Transport`] accepts byte streams (any
+//!   `AsyncRead + AsyncWrite`) and says who is at the other end ([`PeerAddr`]); plain TCP
+//!   is `TcpListener` itself. Nothing past the accept loop knows which stream it has.
+//! - `common`: what several parts name: the client id, a refusal, the wall clock.
 //! - [`config`]: every limit and interval, with the reasons for the defaults;
 //!   [`config::settings`]: the same as command-line flags and configuration-file keys.
 //!
@@ -38,14 +50,27 @@
 //! .await
 //! # }
 //! ```
+//!
+//! Another transport is a [`Transport`] given to [`run_with`]; `TcpListener` is one:
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
+//! chat_server::run_with(listener, chat_server::Config::default(), std::future::pending())
+//!     .await
+//! # }
+//! ```
 
+mod common;
 pub mod config;
-mod connection;
+mod conn;
 pub mod files;
 mod outbound;
 mod registry;
 mod sequences;
 mod server;
+pub mod transport;
 
 pub use config::Config;
-pub use server::{prepare_data_dir, run};
+pub use server::{prepare_data_dir, run, run_with};
+pub use transport::{PeerAddr, Transport};

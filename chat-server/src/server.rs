@@ -8,21 +8,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::FutureExt;
-use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
-use shared::{ErrorKind, Limits, ServerMsg};
-use tokio::net::{TcpListener, TcpStream};
+use shared::{ErrorKind, ServerMsg};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::time::{MissedTickBehavior, interval, sleep, timeout};
+use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::connection;
+use crate::conn::{self, Policy};
+use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::outbound::encode;
 use crate::registry::Registry;
+use crate::transport::{PeerAddr, Transport};
 
 /// First pause after a failed `accept`; it doubles while failures go on.
 const ACCEPT_BACKOFF_START: Duration = Duration::from_millis(10);
@@ -35,20 +37,21 @@ const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// and finish after their writers.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(1);
 
-/// Shortest pause between two keepalive passes, however short the intervals are set.
-const KEEPALIVE_MIN_PERIOD: Duration = Duration::from_millis(10);
-
-/// Tells a connection over a cap why it is closed. The write does not wait: a fresh socket
-/// has room for a few bytes, and the accept loop must never stall on a peer.
-fn refuse(socket: &TcpStream, frame: &[u8]) {
-    let _ = socket.try_write(frame);
+/// Tells a connection over a cap why it is closed. The write does not wait (one attempt,
+/// as `try_write`): a fresh socket has room for a few bytes, and the accept loop must
+/// never stall on a peer.
+fn refuse(stream: &mut (impl AsyncWrite + Unpin), frame: &[u8]) {
+    let _ = stream.write(frame).now_or_never();
 }
+
+/// Connections held by each IP address.
+type Counts = Arc<Mutex<HashMap<IpAddr, usize>>>;
 
 /// How many connections each IP address holds, against `max` (0: no limit).
 #[derive(Debug)]
 struct PerIp {
     max: usize,
-    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    counts: Counts,
 }
 
 impl PerIp {
@@ -59,12 +62,13 @@ impl PerIp {
         }
     }
 
-    /// A slot for one more connection from `ip`, or `None` if it holds `max` already.
-    /// An IPv4 address seen through an IPv6 socket counts as itself.
-    fn take(&self, ip: IpAddr) -> Option<IpSlot> {
-        if self.max == 0 {
-            return Some(IpSlot { ip, counts: None });
-        }
+    /// A slot for one more connection from `peer`, or `None` if its IP address holds
+    /// `max` already. An IPv4 address seen through an IPv6 socket counts as itself; a peer
+    /// without an IP address is not counted.
+    fn take(&self, peer: &PeerAddr) -> Option<IpSlot> {
+        let Some(ip) = peer.ip().filter(|_| self.max > 0) else {
+            return Some(IpSlot(None));
+        };
         let ip = ip.to_canonical();
         let mut counts = self.counts.lock().unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(ip).or_default();
@@ -72,66 +76,26 @@ impl PerIp {
             return None;
         }
         *count += 1;
-        Some(IpSlot {
-            ip,
-            counts: Some(Arc::clone(&self.counts)),
-        })
+        Some(IpSlot(Some((ip, Arc::clone(&self.counts)))))
     }
 }
 
-/// One connection's place in its address's count; given back when dropped.
+/// One connection's place in its address's count (none when not counted); given back when
+/// dropped.
 #[derive(Debug)]
-struct IpSlot {
-    ip: IpAddr,
-    counts: Option<Arc<Mutex<HashMap<IpAddr, usize>>>>,
-}
+struct IpSlot(Option<(IpAddr, Counts)>);
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let Some(counts) = &self.counts else {
+        let Some((ip, counts)) = &self.0 else {
             return;
         };
         let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = counts.get_mut(&self.ip) {
+        if let Some(count) = counts.get_mut(ip) {
             *count -= 1;
             if *count == 0 {
-                counts.remove(&self.ip);
+                counts.remove(ip);
             }
-        }
-    }
-}
-
-/// What every connection task shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    pub(crate) files: FileStore,
-    /// The limits a version 4 welcome tells, from the protocol and `config`.
-    pub(crate) limits: Limits,
-}
-
-impl Shared {
-    pub(crate) fn new(config: Config, registry: Registry, files: FileStore) -> Self {
-        let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-        // A rate of 0 is no limit, and then the burst means nothing.
-        let msg_burst = match config.msg_rate {
-            0 => 0,
-            _ => config.msg_burst.max(1),
-        };
-        let limits = Limits {
-            max_frame: as_u32(MAX_FRAME_LEN),
-            max_text: as_u32(MAX_TEXT_BYTES),
-            member_page: as_u32(MEMBER_PAGE),
-            msg_rate: config.msg_rate,
-            msg_burst,
-            max_file_size: config.max_file_size,
-        };
-        Self {
-            config,
-            registry,
-            files,
-            limits,
         }
     }
 }
@@ -152,7 +116,23 @@ pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// Serves chat clients on `listener` until `shutdown` completes, then tells every client
 /// that the server is going away, gives their writers `flush_timeout` to deliver that, and
-/// returns once the connections are closed.
+/// returns once the connections are closed. [`run_with`] with TCP as the transport.
+///
+/// # Errors
+///
+/// As [`run_with`].
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    run_with(listener, config, shutdown).await
+}
+
+/// Serves chat clients whose streams `transport` accepts until `shutdown` completes, then
+/// tells every client that the server is going away, gives their writers `flush_timeout`
+/// to deliver that, and returns once the connections are closed. The transport is dropped
+/// first, so that a listener stops taking connections at once.
 ///
 /// `main` passes a future that completes on Ctrl-C or SIGTERM; tests and a client that
 /// hosts a room pass whatever suits them.
@@ -164,8 +144,8 @@ pub fn prepare_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
 ///
 /// If the data directory cannot be read or cleaned. After that, none: a failing
 /// connection is logged and dropped, and a failing `accept` is retried after a pause.
-pub async fn run(
-    listener: TcpListener,
+pub async fn run_with<T: Transport>(
+    transport: T,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -188,14 +168,23 @@ pub async fn run(
             )
         })?
     };
-    let registry = Registry::new(config.max_rooms);
+    let registry = Arc::new(Registry::new(config.max_rooms));
+    let files = Arc::new(Files {
+        store: files,
+        registry: Arc::clone(&registry),
+        upload_grace: config.upload_grace,
+    });
     let config_per_ip = config.max_connections_per_ip;
     let per_ip = PerIp::new(config_per_ip);
     let server = Server {
         limit: Arc::new(Semaphore::new(max)),
         max_connections: max,
         per_ip,
-        shared: Arc::new(Shared::new(config, registry, files)),
+        conn: Arc::new(conn::Context {
+            registry,
+            files,
+            policy: Policy::new(&config),
+        }),
         stop: CancellationToken::new(),
         server_full: encode(&ServerMsg::Error {
             kind: ErrorKind::ServerFull,
@@ -206,34 +195,19 @@ pub async fn run(
             text: format!("too many connections from your address ({config_per_ip} at most)"),
         }),
     };
-    if let Ok(addr) = listener.local_addr() {
+    if let Some(addr) = transport.local_addr() {
         info!(%addr, "accepting connections");
     }
     tokio::select! {
-        () = server.accept(&listener) => {}
-        () = keep_alive(&server.shared) => {}
+        () = server.accept(&transport) => {}
+        () = server.conn.registry.keep_alive_every(config.ping_interval, config.idle_timeout) => {}
         () = shutdown => info!("shutting down"),
     }
     // Closing the listener first: connections arriving from now on are refused by the
     // operating system instead of waiting in the backlog.
-    drop(listener);
+    drop(transport);
     server.shut_down().await;
     Ok(())
-}
-
-/// Runs the keepalive ([`Registry::keep_alive`]) four times per ping interval, so that a
-/// silent client is pinged, and dropped, at most a quarter interval late. Never returns.
-async fn keep_alive(shared: &Shared) {
-    let config = &shared.config;
-    let period = (config.ping_interval.min(config.idle_timeout) / 4).max(KEEPALIVE_MIN_PERIOD);
-    let mut ticks = interval(period);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        shared
-            .registry
-            .keep_alive(config.ping_interval, config.idle_timeout);
-    }
 }
 
 struct Server {
@@ -242,7 +216,8 @@ struct Server {
     max_connections: usize,
     /// Connections per IP address.
     per_ip: PerIp,
-    shared: Arc<Shared>,
+    /// What every connection is lent: the registry, the files, the rules.
+    conn: Arc<conn::Context>,
     /// Cancelled to tell every connection to say goodbye and close.
     stop: CancellationToken,
     /// Encoded once: sent to every connection over the cap.
@@ -253,10 +228,10 @@ struct Server {
 
 impl Server {
     /// Accepts connections for as long as it is polled.
-    async fn accept(&self, listener: &TcpListener) {
+    async fn accept<T: Transport>(&self, transport: &T) {
         let mut backoff = ACCEPT_BACKOFF_START;
         loop {
-            let (socket, peer) = match listener.accept().await {
+            let (mut stream, peer) = match transport.accept().await {
                 Ok(accepted) => {
                     backoff = ACCEPT_BACKOFF_START;
                     accepted
@@ -270,35 +245,35 @@ impl Server {
             };
             let Ok(permit) = Arc::clone(&self.limit).try_acquire_owned() else {
                 warn!(%peer, max = self.max_connections, "server full; connection refused");
-                refuse(&socket, &self.server_full);
+                refuse(&mut stream, &self.server_full);
                 continue;
             };
-            let Some(slot) = self.per_ip.take(peer.ip()) else {
+            let Some(slot) = self.per_ip.take(&peer) else {
                 warn!(%peer, max = self.per_ip.max, "too many connections from one address; refused");
-                refuse(&socket, &self.too_many_from_ip);
+                refuse(&mut stream, &self.too_many_from_ip);
                 continue;
             };
-            let shared = Arc::clone(&self.shared);
+            let context = Arc::clone(&self.conn);
             let stop = self.stop.clone();
             // The slot and the permit are returned only when the connection ends, so that
             // shutdown can wait for every connection. `map`, not an `async` block: awaiting
             // the connection inside one would keep its state twice in the task.
-            let connection = connection::serve(socket, peer, shared, stop);
+            let connection = conn::serve(stream, peer, context, stop);
             tokio::spawn(connection.map(move |()| drop((slot, permit))));
         }
     }
 
     /// Tells every connection to close and waits, for a bounded time, until they have.
     async fn shut_down(self) {
-        self.shared.registry.close();
+        self.conn.registry.close();
         self.stop.cancel();
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        let limit = self.shared.config.flush_timeout + SHUTDOWN_SLACK;
+        let limit = self.conn.policy.flush_timeout + SHUTDOWN_SLACK;
         match timeout(limit, self.limit.acquire_many(all)).await {
             Ok(_) => info!("all connections closed"),
             Err(_) => warn!("some connections were still closing when the server stopped"),
         }
-        let shared = Arc::clone(&self.shared);
-        let _ = tokio::task::spawn_blocking(move || shared.files.remove_partials()).await;
+        let files = Arc::clone(&self.conn.files);
+        let _ = tokio::task::spawn_blocking(move || files.store.remove_partials()).await;
     }
 }

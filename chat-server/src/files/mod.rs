@@ -1,272 +1,39 @@
 //! File transfer through the server: uploads stored for a room, downloads by its members.
 //!
 //! - File names from clients are cleaned by [`shared::file_name`] before anyone sees them.
-//! - `store`: the files on disk, their metadata, the quota and the free space.
+//! - `index`: what is known of the files in memory: the stored files by room, the uploads
+//!   in progress by token, the quota's accounting.
+//! - `store`: the files on disk (their contents and metadata, the free space), and the
+//!   index behind its lock.
 //! - `upload`: one task per upload that writes and hashes its chunks, verifies, stores,
 //!   and offers the file to the room; or waits for a resume, or deletes what it received.
 //! - `download`: one task per download that reads chunks into the connection's file lane.
-//!
-//! This module holds a connection's transfers and answers the file messages.
+//! - `handle`: how connections and the store reach an upload's worker, and its token.
+//! - `transfers`: a connection's uploads and downloads, and the answers to its file
+//!   messages.
 
 pub(crate) mod download;
+pub(crate) mod handle;
+mod index;
 pub(crate) mod store;
+mod transfers;
 pub(crate) mod upload;
 
-use std::collections::HashMap;
+pub(crate) use transfers::{Peer, Transfers};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::file_name::clean_file_name;
-use shared::limits::MAX_RAW_FILE_NAME_BYTES;
-use shared::{ClientMsg, ErrorKind, ServerMsg};
-use tokio::task::JoinHandle;
-use tokio::time::timeout;
+use crate::registry::Registry;
+use store::FileStore;
 
-use crate::outbound::{FileLane, Outbox};
-use crate::registry::{ClientId, Refusal};
-use crate::server::Shared;
-
-/// Uploads one connection may have in progress at once. A client sends one file at a time
-/// per progress bar; a few allow several, while one connection cannot reserve the whole
-/// quota with empty uploads.
-pub(crate) const MAX_UPLOADS_PER_CONNECTION: usize = 4;
-
-/// Downloads one connection may have running at once; they share the connection's file
-/// lane, so more would not be faster.
-pub(crate) const MAX_DOWNLOADS_PER_CONNECTION: usize = 4;
-
-/// Longest a resume waits for the upload's worker to finish the chunks queued before it.
-const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What a connection lends to the handling of one file message.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Peer<'a> {
-    pub(crate) shared: &'a Arc<Shared>,
-    pub(crate) id: ClientId,
-    pub(crate) outbox: &'a Outbox,
-    pub(crate) lane: &'a FileLane,
-}
-
-/// A connection's uploads (the ones it holds the lease of) and downloads.
-#[derive(Debug, Default)]
-pub(crate) struct Transfers {
-    uploads: HashMap<u64, upload::Handle>,
-    downloads: HashMap<u64, JoinHandle<()>>,
-}
-
-impl Transfers {
-    /// Whether chunks of an upload may be arriving, so that keeping a large read buffer
-    /// is worth it.
-    pub(crate) fn uploading(&self) -> bool {
-        !self.uploads.is_empty()
-    }
-
-    /// Acts on a file message; returns the answer for the client, if there is one now.
-    /// Other answers come later from the upload and download tasks, which wrap them as the
-    /// answer to `reply` (the request's id) themselves.
-    pub(crate) async fn handle(
-        &mut self,
-        peer: Peer<'_>,
-        reply: Option<u32>,
-        msg: ClientMsg,
-    ) -> Option<ServerMsg> {
-        match msg {
-            ClientMsg::UploadStart { name, size } => Some(self.start(peer, &name, size).await),
-            ClientMsg::UploadResume { token } => Some(self.resume(peer, &token).await),
-            ClientMsg::UploadChunk {
-                upload_id,
-                offset,
-                data,
-            } => {
-                let handle = self.upload(upload_id)?;
-                if !handle.chunk(peer.id, reply, offset, data).await {
-                    // The upload ended; its worker told the client why.
-                    self.uploads.remove(&upload_id);
-                }
-                None
-            }
-            ClientMsg::UploadFinish { upload_id, sha256 } => {
-                let Some(handle) = self.uploads.remove(&upload_id) else {
-                    return Some(no_such_upload(upload_id));
-                };
-                handle.finish(peer.id, reply, sha256).await;
-                None
-            }
-            ClientMsg::UploadCancel { upload_id } => {
-                if let Some(handle) = self.uploads.remove(&upload_id) {
-                    handle.cancel(peer.id).await;
-                }
-                None
-            }
-            ClientMsg::ListFiles => {
-                let place = peer.shared.registry.whereabouts(peer.id)?;
-                let files = peer.shared.files.list(&place.room);
-                Some(ServerMsg::Files {
-                    room: place.room,
-                    files,
-                })
-            }
-            ClientMsg::Download { file_id, offset } => self.download(peer, reply, file_id, offset),
-            ClientMsg::DownloadCancel { file_id } => {
-                if let Some(task) = self.downloads.remove(&file_id) {
-                    task.abort();
-                }
-                None
-            }
-            // Not a file message: the connection handles it.
-            _ => None,
-        }
-    }
-
-    /// The handle of an upload this connection holds; `None` when the upload ended.
-    fn upload(&mut self, upload_id: u64) -> Option<&upload::Handle> {
-        if self.uploads.get(&upload_id)?.is_closed() {
-            self.uploads.remove(&upload_id);
-            return None;
-        }
-        self.uploads.get(&upload_id)
-    }
-
-    async fn start(&mut self, peer: Peer<'_>, name: &str, size: u64) -> ServerMsg {
-        if name.len() > MAX_RAW_FILE_NAME_BYTES {
-            return error(Refusal {
-                kind: ErrorKind::InvalidFileName,
-                text: format!(
-                    "the file name is {} bytes, more than the {MAX_RAW_FILE_NAME_BYTES} allowed",
-                    name.len()
-                ),
-            });
-        }
-        if let Some(refusal) = self.too_many_uploads() {
-            return error(refusal);
-        }
-        let Some(place) = peer.shared.registry.whereabouts(peer.id) else {
-            return error(Refusal {
-                kind: ErrorKind::Internal,
-                text: "not in a room".into(),
-            });
-        };
-        let origin = upload::Origin {
-            name: clean_file_name(name),
-            size,
-            from: place.nick,
-            room: place.room,
-            room_key: place.room_key,
-        };
-        match upload::start(peer.shared, origin, peer.id, peer.outbox.clone()).await {
-            Ok((handle, ready)) => {
-                self.uploads.insert(handle.id, handle);
-                ready
-            }
-            Err(refusal) => error(refusal),
-        }
-    }
-
-    async fn resume(&mut self, peer: Peer<'_>, token: &[u8]) -> ServerMsg {
-        let refused = || {
-            error(Refusal {
-                kind: ErrorKind::NoSuchUpload,
-                text: "no interrupted upload has this token (it may have expired)".into(),
-            })
-        };
-        let Some(handle) = peer.shared.files.upload_by_token(token) else {
-            return refused();
-        };
-        if !self.uploads.contains_key(&handle.id) {
-            if let Some(refusal) = self.too_many_uploads() {
-                return error(refusal);
-            }
-        }
-        let attached = timeout(ATTACH_TIMEOUT, handle.attach(peer.id, peer.outbox.clone()));
-        let Ok(Some(offset)) = attached.await else {
-            return refused();
-        };
-        let upload_id = handle.id;
-        self.uploads.insert(upload_id, handle);
-        ServerMsg::UploadReady {
-            upload_id,
-            token: token.to_vec(),
-            offset,
-        }
-    }
-
-    fn too_many_uploads(&mut self) -> Option<Refusal> {
-        self.uploads.retain(|_, handle| !handle.is_closed());
-        (self.uploads.len() >= MAX_UPLOADS_PER_CONNECTION).then(|| Refusal {
-            kind: ErrorKind::TooManyTransfers,
-            text: format!(
-                "at most {MAX_UPLOADS_PER_CONNECTION} uploads at once per connection; \
-                 finish or cancel one first"
-            ),
-        })
-    }
-
-    fn download(
-        &mut self,
-        peer: Peer<'_>,
-        reply: Option<u32>,
-        file_id: u64,
-        offset: u64,
-    ) -> Option<ServerMsg> {
-        let failed = |kind, text| {
-            Some(ServerMsg::DownloadFailed {
-                file_id,
-                kind,
-                text,
-            })
-        };
-        let place = peer.shared.registry.whereabouts(peer.id)?;
-        // A file of another room is as unknown as one that does not exist.
-        let Some(file) = peer.shared.files.get(file_id, &place.room) else {
-            let text = format!("no file {file_id} in #{}", place.room);
-            return failed(ErrorKind::NoSuchFile, text);
-        };
-        if offset > file.size {
-            let text = format!("offset {offset} is past the end ({} bytes)", file.size);
-            return failed(ErrorKind::BadChunk, text);
-        }
-        // Asking again for a file being downloaded restarts it from the new offset.
-        if let Some(old) = self.downloads.remove(&file_id) {
-            old.abort();
-        }
-        self.downloads.retain(|_, task| !task.is_finished());
-        if self.downloads.len() >= MAX_DOWNLOADS_PER_CONNECTION {
-            let text =
-                format!("at most {MAX_DOWNLOADS_PER_CONNECTION} downloads at once per connection");
-            return failed(ErrorKind::TooManyTransfers, text);
-        }
-        let path = peer.shared.files.data_path(file_id);
-        let task = download::start(file, path, offset, reply, peer.lane.clone());
-        self.downloads.insert(file_id, task);
-        None
-    }
-
-    /// Stops the downloads and leaves the uploads to wait for a resume. Bounded by
-    /// `limit`: a worker stuck on a slow disk notices the end of the connection by itself.
-    pub(crate) async fn close(self, lease: ClientId, limit: Duration) {
-        for task in self.downloads.values() {
-            task.abort();
-        }
-        let detach_all = async {
-            for handle in self.uploads.values() {
-                handle.detach(lease).await;
-            }
-        };
-        let _ = timeout(limit, detach_all).await;
-    }
-}
-
-fn error(refusal: Refusal) -> ServerMsg {
-    ServerMsg::Error {
-        kind: refusal.kind,
-        text: refusal.text,
-    }
-}
-
-fn no_such_upload(upload_id: u64) -> ServerMsg {
-    ServerMsg::UploadFailed {
-        upload_id,
-        kind: ErrorKind::NoSuchUpload,
-        text: format!("no upload {upload_id} on this connection"),
-    }
+/// What file transfer works with: the store, and the registry, which knows each client's
+/// room and tells a room of a file stored for it. Shared by the connections and the
+/// upload workers, which outlive their connection.
+#[derive(Debug)]
+pub(crate) struct Files {
+    pub(crate) store: FileStore,
+    pub(crate) registry: Arc<Registry>,
+    /// How long an upload whose connection ended waits for a resume.
+    pub(crate) upload_grace: Duration,
 }

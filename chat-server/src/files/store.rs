@@ -15,10 +15,10 @@
 //!
 //! Client names are metadata only: no path on disk is ever made from them.
 //!
-//! The in-memory index is behind one `std::sync::Mutex`, held for map updates only, never
-//! across an `.await` or a disk operation.
+//! What is known in memory is the [`Index`]: the store keeps it behind one
+//! `std::sync::Mutex`, held for its map updates only, never across an `.await` or a disk
+//! operation.
 
-use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -26,21 +26,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
-use shared::names::NameKeys;
 use shared::units::bytes;
 use shared::{ErrorKind, FileInfo};
 use tracing::{info, warn};
 
-use crate::files::upload::Handle;
-use crate::registry::Refusal;
-
-/// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
-/// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
-/// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
-pub(crate) const MAX_LISTED_FILES: usize = 1000;
-
-/// Proof of ownership of an upload, handed to its sender.
-pub(crate) type Token = [u8; UPLOAD_TOKEN_BYTES];
+use crate::common::Refusal;
+use crate::files::handle::{Handle, Token};
+use crate::files::index::Index;
 
 /// Space the server leaves free on its disk beyond the files it accepts, so that a full
 /// upload does not leave the machine (logs, the sidecars) without room, unless
@@ -57,39 +49,9 @@ const META_EXT: &str = "json";
 pub(crate) struct FileStore {
     root: PathBuf,
     max_file_size: u64,
-    quota: u64,
     /// Free space an upload must leave on the disk.
     disk_reserve: u64,
-    inner: Mutex<Inner>,
-}
-
-#[derive(Debug, Default)]
-struct Inner {
-    files: BTreeMap<u64, Stored>,
-    /// Bytes of the stored files.
-    used: u64,
-    /// Announced sizes of the uploads in progress; counted against the quota from the
-    /// moment an upload is accepted, so that concurrent uploads cannot overshoot it.
-    reserved: u64,
-    next_file: u64,
-    next_upload: u64,
-    /// Uploads in progress by token, for resuming.
-    uploads: HashMap<Token, Handle>,
-}
-
-/// A stored file, with the keys of its room's name made once: a listing compares them
-/// with every file's.
-#[derive(Debug)]
-struct Stored {
-    info: FileInfo,
-    room: NameKeys,
-}
-
-impl From<FileInfo> for Stored {
-    fn from(info: FileInfo) -> Self {
-        let room = NameKeys::of(&info.room);
-        Self { info, room }
-    }
+    index: Mutex<Index>,
 }
 
 /// An accepted upload: where its data goes and how to prove ownership of it.
@@ -118,33 +80,20 @@ impl FileStore {
     /// metadata of the stored files. A missing `root` is an empty store; the directories
     /// are created by [`FileStore::prepare`], or else by the first upload.
     pub(crate) fn open(root: &Path, max_file_size: u64, quota: u64) -> io::Result<Self> {
-        let mut inner = Inner {
-            next_file: 1,
-            next_upload: 1,
-            ..Inner::default()
-        };
         let removed = remove_dir_contents(&root.join("tmp"))?;
         if removed > 0 {
             info!(removed, "deleted the partial uploads of an earlier run");
         }
-        for file in load(&root.join("files"))? {
-            inner.used = inner.used.saturating_add(file.size);
-            inner.next_file = inner.next_file.max(file.id + 1);
-            inner.files.insert(file.id, file.into());
-        }
-        if !inner.files.is_empty() {
-            info!(
-                files = inner.files.len(),
-                bytes = inner.used,
-                "loaded stored files"
-            );
+        let index = Index::new(quota, load(&root.join("files"))?);
+        let (files, used) = index.stored();
+        if files > 0 {
+            info!(files, bytes = used, "loaded stored files");
         }
         Ok(Self {
             root: root.to_owned(),
             max_file_size,
-            quota,
             disk_reserve: DISK_HEADROOM,
-            inner: Mutex::new(inner),
+            index: Mutex::new(index),
         })
     }
 
@@ -207,38 +156,9 @@ impl FileStore {
         let mut token = [0; UPLOAD_TOKEN_BYTES];
         getrandom::fill(&mut token).map_err(|e| internal(io::Error::other(e)))?;
 
-        let mut inner = self.lock();
-        let committed = inner.used.saturating_add(inner.reserved);
-        if committed.saturating_add(size) > self.quota {
-            return Err(refusal(
-                ErrorKind::QuotaExceeded,
-                format!(
-                    "the file is {}, and only {} of the server's {} storage quota is free",
-                    bytes(size),
-                    bytes(self.quota.saturating_sub(committed)),
-                    bytes(self.quota)
-                ),
-            ));
-        }
-        // Conservative: the uploads in progress are counted whole although part of them is
-        // on the disk already.
-        let needed = size
-            .saturating_add(inner.reserved)
-            .saturating_add(self.disk_reserve);
-        if available < needed {
-            return Err(refusal(
-                ErrorKind::DiskFull,
-                format!(
-                    "the server's disk has {} free, not enough for {}",
-                    bytes(available.saturating_sub(inner.reserved)),
-                    bytes(size)
-                ),
-            ));
-        }
-        inner.reserved += size;
-        let upload_id = inner.next_upload;
-        inner.next_upload += 1;
-        inner.uploads.insert(token, handle.with_id(upload_id));
+        let upload_id = self
+            .lock()
+            .reserve(size, available, self.disk_reserve, token, handle)?;
         Ok(Reservation {
             upload_id,
             token,
@@ -249,23 +169,18 @@ impl FileStore {
     /// The upload in progress that `token` proves ownership of.
     pub(crate) fn upload_by_token(&self, token: &[u8]) -> Option<Handle> {
         let token: &Token = token.try_into().ok()?;
-        self.lock().uploads.get(token).cloned()
+        self.lock().upload(token)
     }
 
     /// Ends an upload that stored nothing: its reservation is returned and its token no
     /// longer resumes it.
     pub(crate) fn release(&self, token: &Token, size: u64) {
-        let mut inner = self.lock();
-        inner.uploads.remove(token);
-        inner.reserved = inner.reserved.saturating_sub(size);
+        self.lock().release(token, size);
     }
 
     /// Picks the id of a new file.
     pub(crate) fn next_file_id(&self) -> u64 {
-        let mut inner = self.lock();
-        let id = inner.next_file;
-        inner.next_file += 1;
-        id
+        self.lock().next_file_id()
     }
 
     /// Moves a verified upload into place: `part` (flushed to disk already) becomes the
@@ -299,39 +214,17 @@ impl FileStore {
     /// Makes a stored upload visible: it is listed from now on, and its reservation
     /// becomes used space.
     pub(crate) fn add(&self, token: &Token, file: FileInfo) {
-        let mut inner = self.lock();
-        inner.uploads.remove(token);
-        inner.reserved = inner.reserved.saturating_sub(file.size);
-        inner.used = inner.used.saturating_add(file.size);
-        inner.files.insert(file.id, file.into());
+        self.lock().add(token, file);
     }
 
-    /// The newest [`MAX_LISTED_FILES`] files of the room `room`, oldest first: of every room
-    /// whose name is the same name ([`shared::names::same_name`]), so that a room that
-    /// closed and was opened again under a look-alike spelling keeps its files.
+    /// The newest files of the room `room` ([`Index::list`]).
     pub(crate) fn list(&self, room: &str) -> Vec<FileInfo> {
-        let room = NameKeys::of(room);
-        let mut newest: Vec<FileInfo> = self
-            .lock()
-            .files
-            .values()
-            .rev()
-            .filter(|f| f.room.same(&room))
-            .take(MAX_LISTED_FILES)
-            .map(|f| f.info.clone())
-            .collect();
-        newest.reverse();
-        newest
+        self.lock().list(room)
     }
 
-    /// File `id` if it belongs to the room `room` (as [`FileStore::list`] has it).
+    /// File `id` if it belongs to the room `room` ([`Index::get`]).
     pub(crate) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
-        let room = NameKeys::of(room);
-        self.lock()
-            .files
-            .get(&id)
-            .filter(|f| f.room.same(&room))
-            .map(|f| f.info.clone())
+        self.lock().get(id, room)
     }
 
     /// Where the contents of file `id` are.
@@ -349,9 +242,9 @@ impl FileStore {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Index> {
         // Every operation is a few map updates that leave the index consistent.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -491,6 +384,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::files::index::MAX_LISTED_FILES;
 
     fn info(id: u64, room: &str, size: u64) -> FileInfo {
         FileInfo {

@@ -23,56 +23,15 @@ use sha2::{Digest, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
 use shared::units::bytes;
 use shared::{ErrorKind, FileInfo, ServerMsg};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::spawn_blocking;
 use tokio::time::{Instant, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::files::store::Token;
+use crate::common::{ClientId, Refusal, now_ms};
+use crate::files::Files;
+use crate::files::handle::{self, Command, Handle, Token};
 use crate::outbound::{Outbox, encode_answer};
-use crate::registry::{ClientId, Refusal, now_ms};
-use crate::server::Shared;
-
-/// Commands a worker holds before a sending connection waits: enough to keep the disk
-/// busy while the next chunks cross the network, 256 KiB of data at most.
-const COMMAND_QUEUE: usize = 4;
-
-/// A way to reach an upload's worker.
-#[derive(Debug, Clone)]
-pub(crate) struct Handle {
-    pub(crate) id: u64,
-    tx: mpsc::Sender<Command>,
-}
-
-/// What a connection asks of an upload. Each carries the asking connection's lease; a
-/// chunk and a finish the id of their request, if they had one, for the answer they cause.
-#[derive(Debug)]
-enum Command {
-    Chunk {
-        lease: ClientId,
-        reply: Option<u32>,
-        offset: u64,
-        data: Vec<u8>,
-    },
-    Finish {
-        lease: ClientId,
-        reply: Option<u32>,
-        sha256: Vec<u8>,
-    },
-    Cancel {
-        lease: ClientId,
-    },
-    /// The connection holding the lease is gone.
-    Detach {
-        lease: ClientId,
-    },
-    /// Take the lease; answered with the bytes received so far.
-    Attach {
-        lease: ClientId,
-        outbox: Outbox,
-        offset: oneshot::Sender<u64>,
-    },
-}
 
 /// Who the upload is from and for: fixed when it starts.
 #[derive(Debug, Clone)]
@@ -87,103 +46,26 @@ pub(crate) struct Origin {
     pub(crate) room_key: String,
 }
 
-impl Handle {
-    /// A handle that reaches no worker, for the store's own tests.
-    #[cfg(test)]
-    pub(crate) fn detached() -> Self {
-        Self {
-            id: 0,
-            tx: mpsc::channel(1).0,
-        }
-    }
-
-    pub(crate) fn with_id(mut self, id: u64) -> Self {
-        self.id = id;
-        self
-    }
-
-    /// Whether the worker has ended (the upload was stored, failed, or was cancelled).
-    pub(crate) fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-
-    /// Passes a chunk on, waiting for room. `false`: the upload has ended.
-    pub(crate) async fn chunk(
-        &self,
-        lease: ClientId,
-        reply: Option<u32>,
-        offset: u64,
-        data: Vec<u8>,
-    ) -> bool {
-        let command = Command::Chunk {
-            lease,
-            reply,
-            offset,
-            data,
-        };
-        self.tx.send(command).await.is_ok()
-    }
-
-    /// Asks the worker to verify and store the upload; it answers the client itself.
-    pub(crate) async fn finish(
-        &self,
-        lease: ClientId,
-        reply: Option<u32>,
-        sha256: Vec<u8>,
-    ) -> bool {
-        let command = Command::Finish {
-            lease,
-            reply,
-            sha256,
-        };
-        self.tx.send(command).await.is_ok()
-    }
-
-    pub(crate) async fn cancel(&self, lease: ClientId) {
-        let _ = self.tx.send(Command::Cancel { lease }).await;
-    }
-
-    /// Tells the worker its connection is gone, so that it lets go of the connection's
-    /// queue and starts the grace period.
-    pub(crate) async fn detach(&self, lease: ClientId) {
-        let _ = self.tx.send(Command::Detach { lease }).await;
-    }
-
-    /// Moves the lease to the connection `lease` and returns the bytes the server holds,
-    /// or `None` if the upload ended meanwhile.
-    pub(crate) async fn attach(&self, lease: ClientId, outbox: Outbox) -> Option<u64> {
-        let (offset, received) = oneshot::channel();
-        let command = Command::Attach {
-            lease,
-            outbox,
-            offset,
-        };
-        self.tx.send(command).await.ok()?;
-        received.await.ok()
-    }
-}
-
 /// Accepts an upload of `origin.size` bytes for the connection `lease`: checks the limits,
 /// creates the temporary file, and starts the worker. Returns the handle and the
 /// `UploadReady` for the client.
 pub(crate) async fn start(
-    shared: &Arc<Shared>,
+    files: &Arc<Files>,
     origin: Origin,
     lease: ClientId,
     outbox: Outbox,
 ) -> Result<(Handle, ServerMsg), Refusal> {
-    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    let handle = Handle { id: 0, tx };
+    let (handle, rx) = handle::channel();
     let prepared = {
-        let shared = Arc::clone(shared);
+        let files = Arc::clone(files);
         let handle = handle.clone();
         let size = origin.size;
         spawn_blocking(move || {
-            let reservation = shared.files.reserve(size, handle)?;
+            let reservation = files.store.reserve(size, handle)?;
             match File::create_new(&reservation.part_path) {
                 Ok(file) => Ok((reservation, file)),
                 Err(e) => {
-                    shared.files.release(&reservation.token, size);
+                    files.store.release(&reservation.token, size);
                     warn!(error = %e, "cannot create a temporary file");
                     Err(storage_refusal(&e))
                 }
@@ -216,7 +98,7 @@ pub(crate) async fn start(
         hasher: Sha256::new(),
         received: 0,
     };
-    tokio::spawn(run(Arc::clone(shared), partial, rx, (lease, outbox)));
+    tokio::spawn(run(Arc::clone(files), partial, rx, (lease, outbox)));
     Ok((handle, ready))
 }
 
@@ -251,12 +133,12 @@ enum Outcome {
 /// The worker: carries out commands until the upload ends, then cleans up and tells the
 /// owner and the room.
 async fn run(
-    shared: Arc<Shared>,
+    files: Arc<Files>,
     mut partial: Partial,
     mut commands: mpsc::Receiver<Command>,
     owner: (ClientId, Outbox),
 ) {
-    let grace = shared.config.upload_grace;
+    let grace = files.upload_grace;
     let mut owner = Some(owner);
     // When the upload is deleted unless resumed; set while it has no owner.
     let mut deadline = Instant::now();
@@ -315,7 +197,7 @@ async fn run(
                 reply,
                 sha256,
             } if owns(lease) => {
-                break match partial.finish(&shared, &sha256).await {
+                break match partial.finish(&files, &sha256).await {
                     Ok(file) => Outcome::Stored(file, reply),
                     Err(refusal) => Outcome::Failed(refusal, reply),
                 };
@@ -333,7 +215,7 @@ async fn run(
         Outcome::Stored(file, reply) => {
             info!(upload = id, file = file.id, name = %file.name, size = file.size, "file stored");
             let room_key = partial.origin.room_key.clone();
-            shared.files.add(&partial.token, file.clone());
+            files.store.add(&partial.token, file.clone());
             if let Some(outbox) = &owner {
                 let done = ServerMsg::UploadDone {
                     upload_id: id,
@@ -341,11 +223,11 @@ async fn run(
                 };
                 let _ = outbox.push(&encode_answer(reply, &done));
             }
-            shared.registry.offer(&room_key, file);
+            files.registry.offer(&room_key, file);
         }
         Outcome::Failed(refusal, reply) => {
             info!(upload = id, reason = %refusal.text, "upload failed");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
             if let Some(outbox) = &owner {
                 let failed = ServerMsg::UploadFailed {
                     upload_id: id,
@@ -357,11 +239,11 @@ async fn run(
         }
         Outcome::Cancelled => {
             info!(upload = id, "upload cancelled");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
         }
         Outcome::Abandoned => {
             info!(upload = id, "upload abandoned: not resumed in time");
-            partial.discard(&shared).await;
+            partial.discard(&files).await;
         }
     }
 }
@@ -413,7 +295,7 @@ impl Partial {
 
     /// Checks the size and the checksum, flushes the data to disk, and moves it into
     /// place under a new file id.
-    async fn finish(&mut self, shared: &Arc<Shared>, sha256: &[u8]) -> Result<FileInfo, Refusal> {
+    async fn finish(&mut self, files: &Arc<Files>, sha256: &[u8]) -> Result<FileInfo, Refusal> {
         let size = self.origin.size;
         if self.received != size {
             return Err(Refusal {
@@ -432,7 +314,7 @@ impl Partial {
             });
         }
         let file = FileInfo {
-            id: shared.files.next_file_id(),
+            id: files.store.next_file_id(),
             name: self.origin.name.clone(),
             size,
             sha256: digest.to_vec(),
@@ -441,11 +323,11 @@ impl Partial {
             room: self.origin.room.clone(),
         };
         let data = self.file.take().ok_or_else(internal)?;
-        let (shared, path, stored) = (Arc::clone(shared), self.path.clone(), file.clone());
+        let (files, path, stored) = (Arc::clone(files), self.path.clone(), file.clone());
         spawn_blocking(move || {
             data.sync_all()?;
             drop(data);
-            shared.files.store(&path, &stored)
+            files.store.store(&path, &stored)
         })
         .await
         .map_err(|_| internal())?
@@ -457,8 +339,8 @@ impl Partial {
     }
 
     /// Deletes the temporary file and gives the reservation back.
-    async fn discard(self, shared: &Arc<Shared>) {
-        shared.files.release(&self.token, self.origin.size);
+    async fn discard(self, files: &Arc<Files>) {
+        files.store.release(&self.token, self.origin.size);
         drop(self.file);
         let path = self.path;
         let removed = spawn_blocking(move || std::fs::remove_file(&path)).await;

@@ -5,6 +5,8 @@
 //! - `faults_*`: processes killed, links cut, disks filled.
 //! - `tui_*`: the real client in a real terminal (tmux).
 //! - `client_library`: the client library alone, over a stream that is not TCP.
+//! - `server_transport`: a whole session over a Unix socket, through both ends' stream
+//!   seams (`chat_server::Transport`, `chat_client::Connector`).
 //! - `cli_line_mode`: `chat-cli` against the server binary.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
@@ -28,6 +30,7 @@ mod server_binary;
 mod server_chat;
 mod server_files;
 mod server_limits;
+mod server_transport;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;

@@ -1,0 +1,80 @@
+//! `Chat`, `Action` and `Private`: a text for the room, or for one client.
+
+use shared::limits::MAX_TEXT_BYTES;
+use shared::names::check_nick;
+use shared::{ChatKind, ErrorKind};
+
+use crate::common::{ClientId, Refusal};
+use crate::conn::Client;
+use crate::conn::ending::Ending;
+
+impl Client {
+    pub(super) fn say(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        kind: ChatKind,
+        text: String,
+    ) -> Result<(), Ending> {
+        match check_text(&text) {
+            Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
+            Ok(false) => Ok(()),
+            Ok(true) => {
+                self.ctx.registry.say(id, kind, text, reply);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a private message to the client called `to`, echoed to the sender.
+    pub(super) fn private(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        to: &str,
+        text: String,
+    ) -> Result<(), Ending> {
+        // A name no one can have is not looked up, nor repeated in the answer.
+        if check_nick(to).is_err() {
+            let text = "no one can have the nick given".into();
+            return self.refuse(reply, ErrorKind::NoSuchNick, text);
+        }
+        match check_text(&text) {
+            Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
+            Ok(false) => Ok(()),
+            Ok(true) => match self.ctx.registry.private(id, to, text, reply) {
+                Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
+                Ok(()) => Ok(()),
+            },
+        }
+    }
+}
+
+/// Checks a chat, action or private text. `Ok(false)`: the text is empty and is ignored,
+/// since it says nothing, and an error for a stray Enter would only be noise.
+fn check_text(text: &str) -> Result<bool, Refusal> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Refusal {
+            kind: ErrorKind::TextTooLong,
+            text: format!(
+                "the text is {} bytes, more than the {MAX_TEXT_BYTES} allowed",
+                text.len()
+            ),
+        });
+    }
+    Ok(!text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_limits() {
+        assert_eq!(check_text(""), Ok(false));
+        assert_eq!(check_text("hi"), Ok(true));
+        assert_eq!(check_text(&"a".repeat(MAX_TEXT_BYTES)), Ok(true));
+        let refused = check_text(&"a".repeat(MAX_TEXT_BYTES + 1)).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::TextTooLong);
+    }
+}

@@ -1,0 +1,220 @@
+//! What the server knows of its files, in memory: the stored files of every room, the
+//! uploads in progress by token, and the accounting of the quota. No disk here: the store
+//! (`store`) loads the index at start and keeps it behind one lock, held for these map
+//! updates only.
+
+use std::collections::{BTreeMap, HashMap};
+
+use shared::names::NameKeys;
+use shared::units::bytes;
+use shared::{ErrorKind, FileInfo};
+
+use crate::common::Refusal;
+use crate::files::handle::{Handle, Token};
+
+/// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
+/// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
+/// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
+pub(crate) const MAX_LISTED_FILES: usize = 1000;
+
+/// The stored files and the uploads in progress.
+#[derive(Debug)]
+pub(super) struct Index {
+    files: BTreeMap<u64, Stored>,
+    /// Most bytes the stored files and the uploads in progress may take together.
+    quota: u64,
+    /// Bytes of the stored files.
+    used: u64,
+    /// Announced sizes of the uploads in progress; counted against the quota from the
+    /// moment an upload is accepted, so that concurrent uploads cannot overshoot it.
+    reserved: u64,
+    next_file: u64,
+    next_upload: u64,
+    /// Uploads in progress by token, for resuming.
+    uploads: HashMap<Token, Handle>,
+}
+
+/// A stored file, with the keys of its room's name made once: a listing compares them
+/// with every file's.
+#[derive(Debug)]
+struct Stored {
+    info: FileInfo,
+    room: NameKeys,
+}
+
+impl From<FileInfo> for Stored {
+    fn from(info: FileInfo) -> Self {
+        let room = NameKeys::of(&info.room);
+        Self { info, room }
+    }
+}
+
+impl Index {
+    /// The index of the files found on disk, against `quota`. New file ids follow the
+    /// highest found, so that none is ever reused.
+    pub(super) fn new(quota: u64, found: Vec<FileInfo>) -> Self {
+        let mut index = Self {
+            files: BTreeMap::new(),
+            quota,
+            used: 0,
+            reserved: 0,
+            next_file: 1,
+            next_upload: 1,
+            uploads: HashMap::new(),
+        };
+        for file in found {
+            index.used = index.used.saturating_add(file.size);
+            index.next_file = index.next_file.max(file.id + 1);
+            index.files.insert(file.id, file.into());
+        }
+        index
+    }
+
+    /// How many files are stored, and their bytes.
+    pub(super) fn stored(&self) -> (usize, u64) {
+        (self.files.len(), self.used)
+    }
+
+    /// Accepts an upload of `size` bytes under `token`, or says why not: over the quota,
+    /// or more than the disk holds (`available` bytes free, of which `keep_free` must
+    /// stay so). Returns the upload's id; `handle` reaches it by its token from now on.
+    pub(super) fn reserve(
+        &mut self,
+        size: u64,
+        available: u64,
+        keep_free: u64,
+        token: Token,
+        handle: Handle,
+    ) -> Result<u64, Refusal> {
+        let committed = self.used.saturating_add(self.reserved);
+        if committed.saturating_add(size) > self.quota {
+            return Err(Refusal {
+                kind: ErrorKind::QuotaExceeded,
+                text: format!(
+                    "the file is {}, and only {} of the server's {} storage quota is free",
+                    bytes(size),
+                    bytes(self.quota.saturating_sub(committed)),
+                    bytes(self.quota)
+                ),
+            });
+        }
+        // Conservative: the uploads in progress are counted whole although part of them is
+        // on the disk already.
+        let needed = size.saturating_add(self.reserved).saturating_add(keep_free);
+        if available < needed {
+            return Err(Refusal {
+                kind: ErrorKind::DiskFull,
+                text: format!(
+                    "the server's disk has {} free, not enough for {}",
+                    bytes(available.saturating_sub(self.reserved)),
+                    bytes(size)
+                ),
+            });
+        }
+        self.reserved += size;
+        let upload_id = self.next_upload;
+        self.next_upload += 1;
+        self.uploads.insert(token, handle.with_id(upload_id));
+        Ok(upload_id)
+    }
+
+    /// The upload in progress that `token` proves ownership of.
+    pub(super) fn upload(&self, token: &Token) -> Option<Handle> {
+        self.uploads.get(token).cloned()
+    }
+
+    /// Ends an upload that stored nothing: its reservation is returned and its token no
+    /// longer resumes it.
+    pub(super) fn release(&mut self, token: &Token, size: u64) {
+        self.uploads.remove(token);
+        self.reserved = self.reserved.saturating_sub(size);
+    }
+
+    /// Picks the id of a new file.
+    pub(super) fn next_file_id(&mut self) -> u64 {
+        let id = self.next_file;
+        self.next_file += 1;
+        id
+    }
+
+    /// Makes a stored upload visible: it is listed from now on, and its reservation
+    /// becomes used space.
+    pub(super) fn add(&mut self, token: &Token, file: FileInfo) {
+        self.uploads.remove(token);
+        self.reserved = self.reserved.saturating_sub(file.size);
+        self.used = self.used.saturating_add(file.size);
+        self.files.insert(file.id, file.into());
+    }
+
+    /// The newest [`MAX_LISTED_FILES`] files of the room `room`, oldest first: of every room
+    /// whose name is the same name ([`shared::names::same_name`]), so that a room that
+    /// closed and was opened again under a look-alike spelling keeps its files.
+    pub(super) fn list(&self, room: &str) -> Vec<FileInfo> {
+        let room = NameKeys::of(room);
+        let mut newest: Vec<FileInfo> = self
+            .files
+            .values()
+            .rev()
+            .filter(|f| f.room.same(&room))
+            .take(MAX_LISTED_FILES)
+            .map(|f| f.info.clone())
+            .collect();
+        newest.reverse();
+        newest
+    }
+
+    /// File `id` if it belongs to the room `room` (as [`Index::list`] has it).
+    pub(super) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
+        let room = NameKeys::of(room);
+        self.files
+            .get(&id)
+            .filter(|f| f.room.same(&room))
+            .map(|f| f.info.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(id: u64, room: &str, size: u64) -> FileInfo {
+        FileInfo {
+            id,
+            name: format!("f{id}"),
+            size,
+            sha256: vec![0; 32],
+            from: "ann".into(),
+            time_ms: 1,
+            room: room.into(),
+        }
+    }
+
+    #[test]
+    fn uploads_count_against_the_quota_until_released_or_stored() {
+        let mut index = Index::new(100, vec![file(7, "lobby", 30)]);
+        assert_eq!(index.stored(), (1, 30));
+        let plenty = u64::MAX;
+        let first = index
+            .reserve(50, plenty, 0, [1; 16], Handle::detached())
+            .unwrap();
+        // 30 stored and 50 reserved: 21 more is over.
+        let refused = index.reserve(21, plenty, 0, [2; 16], Handle::detached());
+        assert_eq!(refused.unwrap_err().kind, ErrorKind::QuotaExceeded);
+        assert_eq!(index.upload(&[1; 16]).map(|h| h.id), Some(first));
+        index.release(&[1; 16], 50);
+        assert!(index.upload(&[1; 16]).is_none());
+        index
+            .reserve(70, plenty, 0, [3; 16], Handle::detached())
+            .unwrap();
+        let id = index.next_file_id();
+        assert!(id > 7, "ids follow the highest found");
+        index.add(&[3; 16], file(id, "Lobby", 70));
+        assert_eq!(index.stored(), (2, 100));
+        assert_eq!(index.list("LOBBY").len(), 2);
+        assert_eq!(index.get(id, "dev"), None);
+        // The disk, with what it must keep free, is checked too.
+        let mut index = Index::new(u64::MAX, Vec::new());
+        let refused = index.reserve(10, 100, 95, [4; 16], Handle::detached());
+        assert_eq!(refused.unwrap_err().kind, ErrorKind::DiskFull);
+    }
+}

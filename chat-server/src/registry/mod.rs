@@ -1,0 +1,310 @@
+//! Who is connected, under which nick, in which room; and delivery to them.
+//!
+//! One [`std::sync::Mutex`] guards everything. It is never held across an `.await`: every
+//! operation looks things up, stamps and encodes the message, and pushes it into the
+//! members' queues without waiting ([`Outbox::push`]). Stamping and queueing under the same
+//! lock is what gives every member of a room the same order of messages, with ids and
+//! sequence numbers that increase in that order.
+//!
+//! A room message is encoded once for each protocol version present in its room
+//! ([`RoomFrames`](crate::outbound::RoomFrames)), and its sender's copy, when the sender asked with a request id, is
+//! that frame wrapped in a reply ([`shared::wrap_reply`]): never once per member.
+//!
+//! A member whose queue is full is a slow consumer: it is removed (its room is told), and
+//! its queue is cut ([`Outbox::cut`]), which ends its connection.
+//!
+//! Nicks and rooms are unique as names ([`shared::names`]): ignoring case
+//! ([`names::fold`]) and across look-alike characters ([`names::look_alike_key`]). A nick
+//! is taken while a nick with either key is connected; a room name leads into the room
+//! whose name has the same fold, else the same look-alike key, else to a new room. The
+//! spelling a name was first given with is kept for display. A room exists while it has
+//! members.
+//!
+//! - `nicks`: nicks, renames, private messages.
+//! - `rooms`: rooms, moving between them, member lists.
+//! - `stamp`: ids, sequence numbers and times of room messages.
+//! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
+//! - `keepalive`: the pass that pings silent clients and drops the dead.
+
+mod fanout;
+mod keepalive;
+mod nicks;
+#[cfg(test)]
+mod probe;
+mod rooms;
+mod stamp;
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+use shared::names;
+use shared::{Limits, MemberListAnswer, RoomEvent};
+
+use crate::common::{ClientId, Refusal};
+use crate::outbound::Outbox;
+use crate::sequences::{RoomSeq, Sequences};
+use fanout::Except;
+use nicks::nick_taken;
+
+/// Where a client is: its nick and its room.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Whereabouts {
+    pub(crate) nick: String,
+    /// The room's display name.
+    pub(crate) room: String,
+    /// The room's key ([`Inner::rooms`]).
+    pub(crate) room_key: String,
+}
+
+/// What the handshake settled, for the welcome.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Greeting<'a> {
+    /// The protocol version the client speaks from now on.
+    pub(crate) version: u16,
+    /// The optional features granted (version 4).
+    pub(crate) features: &'a [String],
+    /// The server's limits (version 4).
+    pub(crate) limits: &'a Limits,
+}
+
+/// The server's view of every logged-in client and every room.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    inner: Mutex<Inner>,
+    /// The start of the clock that [`Registry::clock_ms`] reads.
+    epoch: Instant,
+}
+
+impl Default for Registry {
+    /// A registry without a limit on the number of rooms.
+    fn default() -> Self {
+        Self::new(usize::MAX)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_client: ClientId,
+    /// Message ids and the rooms' sequence numbers.
+    sequences: Sequences,
+    /// Last keepalive ping token handed out.
+    last_ping: u64,
+    /// Set once the server shuts down: from then on nothing is delivered, so that the
+    /// `Shutdown` frame is the last one every client gets.
+    closing: bool,
+    clients: HashMap<ClientId, Client>,
+    /// Folded nick to client.
+    nicks: HashMap<String, ClientId>,
+    /// Look-alike key of each nick to its client.
+    looks: HashMap<String, ClientId>,
+    /// Rooms by the fold of their name (as first given).
+    rooms: HashMap<String, Room>,
+    /// Look-alike key of each room's name to the room's key in `rooms`.
+    room_looks: HashMap<String, String>,
+    /// Most rooms at once.
+    max_rooms: usize,
+    /// Clients whose queue was found full during the current operation; removed before
+    /// the lock is released.
+    slow: Vec<ClientId>,
+}
+
+#[derive(Debug)]
+struct Client {
+    nick: String,
+    /// Key of the client's room.
+    room: String,
+    outbox: Outbox,
+}
+
+#[derive(Debug)]
+struct Room {
+    /// The name as first given, for display.
+    name: String,
+    /// Sorted by nick ([`names::cmp_members`]), so that a member list is
+    /// read off in order instead of sorted at every join. A list, not a map: a broadcast
+    /// walks it front to back, and it costs 16 bytes per member.
+    members: Vec<(ClientId, Outbox)>,
+    /// The room's sequence numbers.
+    seq: RoomSeq,
+}
+
+impl Room {
+    /// Takes `id` out of the member list, if it is there (a linear scan: a few
+    /// microseconds in a room of ten thousand, once per leave or rename).
+    fn remove_member(&mut self, id: ClientId) {
+        if let Some(at) = self.members.iter().position(|(member, _)| *member == id) {
+            self.members.remove(at);
+        }
+    }
+}
+
+/// Which member list a client asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    /// `Who`: the whole list in version 3 (its first [`MEMBER_PAGE`](shared::limits::MEMBER_PAGE) names), the first
+    /// page in version 4.
+    Plain,
+    /// `WhoPage`: the page of names after this one.
+    After(&'a str),
+}
+
+impl Registry {
+    /// An empty registry that allows at most `max_rooms` rooms at once.
+    pub(crate) fn new(max_rooms: usize) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                max_rooms,
+                ..Inner::default()
+            }),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Logs a client in under `nick` (already checked) into `room` (already checked, not
+    /// empty), speaking the greeting's version from now on: queues its welcome and tells
+    /// the room's other members.
+    pub(crate) fn login(
+        &self,
+        nick: &str,
+        room: &str,
+        outbox: Outbox,
+        greeting: &Greeting<'_>,
+    ) -> Result<ClientId, Refusal> {
+        self.with(|inner| {
+            let key = names::fold(nick);
+            let look = names::look_alike_key(nick);
+            if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
+                return Err(nick_taken(nick));
+            }
+            let room_key = inner.room_key(room);
+            inner.check_room_count(&room_key, false)?;
+            inner.next_client += 1;
+            let id = inner.next_client;
+            inner.nicks.insert(key, id);
+            inner.looks.insert(look, id);
+            if inner.closing {
+                // Logged in as the server shuts down: told at once, like everyone else.
+                outbox.shut_down();
+            }
+            outbox.liveness().heard(self.clock_ms(Instant::now()));
+            // Its queue knows the version, which decides the frames it gets.
+            outbox.set_speaks(greeting.version);
+            let client = Client {
+                nick: nick.to_owned(),
+                room: room_key.clone(),
+                outbox,
+            };
+            inner.clients.insert(id, client);
+            inner.enter(id, &room_key, room);
+
+            // Stamped first, so that the welcome names the notice's sequence number; the
+            // welcome is queued before the room can send this client anything else.
+            let joined = RoomEvent::Joined {
+                nick: nick.to_owned(),
+            };
+            let notice = inner.stamp(&room_key, joined);
+            let welcome = if greeting.version >= 4 {
+                MemberListAnswer::Welcome4 {
+                    version: greeting.version,
+                    features: greeting.features,
+                    limits: greeting.limits,
+                    nick,
+                    seq: inner.last_seq(&room_key),
+                }
+            } else {
+                MemberListAnswer::Welcome {
+                    version: greeting.version,
+                    nick,
+                }
+            };
+            let welcome = inner.member_list(&room_key, welcome, "", None);
+            inner.send(id, welcome);
+            if let Some(notice) = notice {
+                inner.broadcast(&room_key, Except::Entering(id), &notice, None);
+            }
+            Ok(id)
+        })
+    }
+
+    /// The nick and room of a logged-in client.
+    pub(crate) fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
+        let inner = self.lock();
+        let client = inner.clients.get(&id)?;
+        Some(Whereabouts {
+            nick: client.nick.clone(),
+            room: inner.room_name(&client.room),
+            room_key: client.room.clone(),
+        })
+    }
+
+    /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
+    /// false if it was already gone (removed as a slow consumer).
+    pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
+        self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
+    }
+
+    /// Stops all delivery, for shutdown: every client is about to be told `Shutdown` by
+    /// its own connection, and nothing may follow that.
+    /// Every connection learns it through its queue ([`Outbox::shut_down`]).
+    pub(crate) fn close(&self) {
+        let mut inner = self.lock();
+        inner.closing = true;
+        for client in inner.clients.values() {
+            client.outbox.shut_down();
+        }
+    }
+
+    /// Runs `f` under the lock, then disconnects the slow consumers it found.
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        let mut inner = self.lock();
+        let result = f(&mut inner);
+        inner.evict_slow();
+        result
+    }
+
+    /// The data stays consistent even if a thread panicked while holding the lock (every
+    /// operation is a handful of map updates), so a poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    /// Removes a client entirely, telling its room. Returns it if it was there.
+    fn remove(&mut self, id: ClientId, reason: String) -> Option<Client> {
+        let room_key = self.clients.get(&id)?.room.clone();
+        self.exit(id, &room_key, reason);
+        let client = self.clients.remove(&id)?;
+        self.nicks.remove(&names::fold(&client.nick));
+        self.looks.remove(&names::look_alike_key(&client.nick));
+        Some(client)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::probe::login;
+    use shared::ServerMsg;
+
+    #[tokio::test]
+    async fn welcome_lists_members_sorted_and_others_hear_the_join() {
+        let reg = Registry::default();
+        let mut bob = login(&reg, "bob", "lobby", 4096);
+        let mut alice = login(&reg, "Alice", "lobby", 4096);
+        assert!(matches!(bob.next(), Some(ServerMsg::Welcome { .. })));
+        let welcome = alice.next().unwrap();
+        let ServerMsg::Welcome { members, room, .. } = welcome else {
+            panic!("expected welcome, got {welcome:?}");
+        };
+        assert_eq!(members, ["Alice", "bob"]);
+        assert_eq!(room, "lobby");
+        let notice = bob.next().unwrap();
+        assert!(matches!(
+            notice,
+            ServerMsg::Notice { event: RoomEvent::Joined { ref nick }, .. } if nick == "Alice"
+        ));
+        assert!(alice.next().is_none());
+    }
+}

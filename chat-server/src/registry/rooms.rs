@@ -1,0 +1,372 @@
+//! Rooms: the name that leads into a room (the same ignoring case, else the same look-alike
+//! key, else a new room, keeping the spelling it was first given), the cap on their number,
+//! entering, leaving and moving, and the sorted member lists, a page at a time. A room
+//! exists while it has members.
+
+use bytes::Bytes;
+use shared::limits::MEMBER_PAGE;
+use shared::names;
+use shared::{ErrorKind, MemberList, MemberListAnswer, RoomEvent};
+
+use super::fanout::Except;
+use super::{ClientId, Inner, Refusal, Registry, Room, Who};
+use crate::outbound::encode_answer;
+
+impl Registry {
+    /// Moves a client to `room` (already checked): the old room is told it left, the new
+    /// room that it joined, and the client gets `Joined` with the new room's members, as
+    /// the answer to `reply`. Joining the room one is in only answers `Joined`. A new room
+    /// beyond the maximum number of rooms is refused, and the client stays where it is.
+    pub(crate) fn join(&self, id: ClientId, room: &str, reply: Option<u32>) -> Result<(), Refusal> {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get(&id) else {
+                return Ok(());
+            };
+            let old_key = client.room.clone();
+            let new_key = inner.room_key(room);
+            if new_key != old_key {
+                // Leaving a room one is alone in frees its place.
+                let frees_one = inner
+                    .rooms
+                    .get(&old_key)
+                    .is_some_and(|r| r.members.len() == 1);
+                inner.check_room_count(&new_key, frees_one)?;
+            }
+            let Some(client) = inner.clients.get_mut(&id) else {
+                return Ok(());
+            };
+            let version = client.outbox.speaks();
+            if new_key != client.room {
+                let old_key = std::mem::replace(&mut client.room, new_key.clone());
+                let nick = client.nick.clone();
+                // Said before entering, so that a new room takes the name as given.
+                let new_name = inner
+                    .rooms
+                    .get(&new_key)
+                    .map_or(room, |r| r.name.as_str())
+                    .to_owned();
+                inner.exit(id, &old_key, format!("moved to {new_name}"));
+                inner.enter(id, &new_key, room);
+                inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
+            }
+            let answer = if version >= 4 {
+                MemberListAnswer::Joined4 {
+                    seq: inner.last_seq(&new_key),
+                }
+            } else {
+                MemberListAnswer::Joined
+            };
+            let joined = inner.member_list(&new_key, answer, "", reply);
+            inner.send(id, joined);
+            Ok(())
+        })
+    }
+
+    /// Answers a client's `Who` or `WhoPage` with the members of its room.
+    pub(crate) fn who(&self, id: ClientId, who: Who<'_>, reply: Option<u32>) {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get(&id) else {
+                return;
+            };
+            let room_key = client.room.clone();
+            let (answer, after) = match who {
+                Who::Plain if client.outbox.speaks() < 4 => (MemberListAnswer::Members, ""),
+                Who::Plain => (MemberListAnswer::Members4, ""),
+                Who::After(after) => (MemberListAnswer::Members4, after),
+            };
+            let members = inner.member_list(&room_key, answer, after, reply);
+            inner.send(id, members);
+        });
+    }
+}
+
+impl Inner {
+    /// The key of the room that the name `name` leads into: an existing room whose name is
+    /// the same ignoring case, else one whose name looks the same, else a new room.
+    pub(super) fn room_key(&self, name: &str) -> String {
+        let fold = names::fold(name);
+        if self.rooms.contains_key(&fold) {
+            return fold;
+        }
+        self.room_looks
+            .get(&names::look_alike_key(name))
+            .cloned()
+            .unwrap_or(fold)
+    }
+
+    /// Refuses to create the room `key` if it does not exist and there are already
+    /// `max_rooms` rooms (`frees_one`: the client leaves a room that then closes).
+    pub(super) fn check_room_count(&self, key: &str, frees_one: bool) -> Result<(), Refusal> {
+        let after_leaving = self.rooms.len() - usize::from(frees_one);
+        if self.rooms.contains_key(key) || after_leaving < self.max_rooms {
+            return Ok(());
+        }
+        Err(Refusal {
+            kind: ErrorKind::InvalidRoom,
+            text: format!(
+                "the server has {} rooms, its maximum; join one that exists",
+                self.max_rooms
+            ),
+        })
+    }
+
+    /// Display name of a room; empty if it does not exist (cannot happen for a client's
+    /// own room, which exists while the client is in it).
+    pub(super) fn room_name(&self, key: &str) -> String {
+        self.rooms
+            .get(key)
+            .map(|r| r.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// `answer` with the room's name and a page of its members' nicks, sorted
+    /// case-insensitively: the first [`MEMBER_PAGE`] after `after` (from the first if it is
+    /// empty), encoded as the answer to `reply`. The nicks are borrowed, not copied: a join
+    /// storm in a room of thousands would otherwise copy every nick at each join.
+    pub(super) fn member_list(
+        &self,
+        key: &str,
+        answer: MemberListAnswer<'_>,
+        after: &str,
+        reply: Option<u32>,
+    ) -> Bytes {
+        let Some(room) = self.rooms.get(key) else {
+            let list = MemberList {
+                answer,
+                room: "",
+                members: &[],
+                total: 0,
+                more: false,
+            };
+            return encode_answer(reply, &list);
+        };
+        let nick = |id: &ClientId| self.clients.get(id).map(|c| c.nick.as_str());
+        // The list is sorted by the same order, so the page starts after a binary search.
+        let start = if after.is_empty() {
+            0
+        } else {
+            room.members.partition_point(|(id, _)| {
+                nick(id).is_some_and(|n| names::cmp_members(n, after).is_le())
+            })
+        };
+        let page: Vec<&str> = room.members[start..]
+            .iter()
+            .filter_map(|(id, _)| nick(id))
+            .take(MEMBER_PAGE)
+            .collect();
+        let list = MemberList {
+            answer,
+            room: &room.name,
+            members: &page,
+            total: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            more: start + page.len() < room.members.len(),
+        };
+        encode_answer(reply, &list)
+    }
+
+    /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
+    /// if needed.
+    pub(super) fn enter(&mut self, id: ClientId, key: &str, name: &str) {
+        if !self.rooms.contains_key(key) {
+            let room = Room {
+                name: name.to_owned(),
+                members: Vec::new(),
+                seq: self.sequences.open_room(key),
+            };
+            self.rooms.insert(key.to_owned(), room);
+            self.room_looks
+                .insert(names::look_alike_key(name), key.to_owned());
+        }
+        self.seat(id, key);
+    }
+
+    /// Puts a client at its place, by nick, among the members of the room `key` (moving
+    /// it there if it was elsewhere in the list).
+    pub(super) fn seat(&mut self, id: ClientId, key: &str) {
+        let (Some(client), Some(room)) = (self.clients.get(&id), self.rooms.get_mut(key)) else {
+            return;
+        };
+        room.remove_member(id);
+        let clients = &self.clients;
+        let at = room.members.partition_point(|(member, _)| {
+            clients
+                .get(member)
+                .is_some_and(|m| names::cmp_members(&m.nick, &client.nick).is_lt())
+        });
+        room.members.insert(at, (id, client.outbox.clone()));
+    }
+
+    /// Takes a client out of a room, drops the room if it is now empty, and tells the rest
+    /// that it left.
+    pub(super) fn exit(&mut self, id: ClientId, key: &str, reason: String) {
+        let Some(room) = self.rooms.get_mut(key) else {
+            return;
+        };
+        room.remove_member(id);
+        if room.members.is_empty() {
+            let look = names::look_alike_key(&room.name);
+            self.rooms.remove(key);
+            self.room_looks.remove(&look);
+            return;
+        }
+        let Some(nick) = self.clients.get(&id).map(|c| c.nick.clone()) else {
+            return;
+        };
+        self.notify(key, Except::Nobody, RoomEvent::Left { nick, reason });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::probe::{Probe, login, login_as, login4, refused_login};
+    use shared::{ChatKind, ServerMsg};
+
+    #[tokio::test]
+    async fn rooms_are_found_ignoring_case_and_keep_their_first_spelling() {
+        let reg = Registry::default();
+        let mut a = login(&reg, "a", "Dev", 4096);
+        let mut b = login(&reg, "b", "dEV", 4096);
+        let ServerMsg::Welcome { room, members, .. } = b.next().unwrap() else {
+            panic!("expected welcome");
+        };
+        assert_eq!(room, "Dev");
+        assert_eq!(members, ["a", "b"]);
+        a.drain();
+        reg.say(a.id, ChatKind::Say, "hi".into(), None);
+        assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
+    }
+
+    #[tokio::test]
+    async fn look_alike_room_names_lead_into_the_same_room() {
+        let reg = Registry::default();
+        let mut first = login(&reg, "first", "lobby", 1 << 16);
+        first.drain();
+        // A Cyrillic о, fullwidth letters, a capital I for the l, and all in capitals.
+        let spellings = [
+            "l\u{043E}bby",
+            "\u{FF4C}\u{FF4F}\u{FF42}\u{FF42}\u{FF59}",
+            "Iobby",
+            "LOBBY",
+        ];
+        for (n, spelling) in spellings.into_iter().enumerate() {
+            let mut guest = login(&reg, &format!("guest{n}"), spelling, 1 << 16);
+            let ServerMsg::Welcome { room, .. } = guest.next().unwrap() else {
+                panic!("expected welcome");
+            };
+            assert_eq!(room, "lobby", "{spelling:?}");
+        }
+        assert_eq!(reg.lock().rooms.len(), 1);
+        reg.say(first.id, ChatKind::Say, "one room".into(), None);
+        let heard = first.drain();
+        assert!(
+            matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
+            "{heard:?}"
+        );
+        // Moving there by a look-alike spelling is moving nowhere.
+        reg.join(first.id, "\u{FF4C}obby", None).unwrap();
+        assert!(matches!(
+            first.drain().as_slice(),
+            [ServerMsg::Joined { room, .. }] if room == "lobby"
+        ));
+        // Another name is another room, and a room that closes takes its keys along.
+        let other = login(&reg, "other", "lobby2", 4096);
+        assert_eq!(reg.lock().rooms.len(), 2);
+        reg.join(other.id, "elsewhere", None).unwrap();
+        assert_eq!(reg.lock().room_looks.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn rooms_beyond_the_maximum_are_refused() {
+        let reg = Registry::new(2);
+        let mut a = login(&reg, "a", "one", 4096);
+        let _b = login(&reg, "b", "two", 4096);
+        let refused = refused_login(&reg, "c", "three");
+        assert_eq!(refused.kind, ErrorKind::InvalidRoom);
+        // Existing rooms can still be entered, in any case.
+        let c = login(&reg, "c", "ONE", 4096);
+        a.drain();
+        let refused = reg.join(a.id, "three", None).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::InvalidRoom);
+        assert!(a.drain().is_empty(), "refused before anything was sent");
+        // Alone in "one", a may move to a new room, since "one" closes behind it.
+        assert!(reg.leave(c.id, "bye"));
+        reg.join(a.id, "three", None).unwrap();
+        let last = a.drain().pop();
+        assert!(matches!(last, Some(ServerMsg::Joined { room, .. }) if room == "three"));
+    }
+
+    #[tokio::test]
+    async fn the_last_member_out_drops_the_room() {
+        let reg = Registry::default();
+        let a = login(&reg, "a", "tmp", 4096);
+        reg.join(a.id, "elsewhere", None).unwrap();
+        assert!(!reg.lock().rooms.contains_key("tmp"));
+        assert!(reg.leave(a.id, "bye"));
+        assert!(reg.lock().rooms.is_empty());
+        assert!(reg.lock().nicks.is_empty());
+        assert!(reg.lock().looks.is_empty());
+        assert!(reg.lock().room_looks.is_empty());
+    }
+
+    #[tokio::test]
+    async fn member_lists_stay_sorted_through_joins_renames_and_leaves() {
+        let reg = Registry::default();
+        let mut ann = login(&reg, "carl", "lobby", 1 << 16);
+        let bob = login(&reg, "Bob", "lobby", 1 << 16);
+        let _dora = login(&reg, "dora", "LOBBY", 1 << 16);
+        let _ada = login(&reg, "ada", "lobby", 1 << 16);
+        let who = |probe: &mut Probe| {
+            reg.who(probe.id, Who::Plain, None);
+            match probe.drain().pop() {
+                Some(ServerMsg::Members { members, .. }) => members,
+                other => panic!("expected the members, got {other:?}"),
+            }
+        };
+        assert_eq!(who(&mut ann), ["ada", "Bob", "carl", "dora"]);
+        reg.rename(bob.id, "eve", None).unwrap();
+        assert_eq!(who(&mut ann), ["ada", "carl", "dora", "eve"]);
+        assert!(reg.leave(bob.id, "bye"));
+        assert_eq!(who(&mut ann), ["ada", "carl", "dora"]);
+    }
+
+    #[tokio::test]
+    async fn member_lists_are_paged_however_large_the_room() {
+        let reg = Registry::default();
+        // Thousands of the longest nicks: 32 characters of 4 bytes each.
+        let nick = |i: usize| format!("{i:04}{}", "🦀".repeat(28));
+        let count = 2 * MEMBER_PAGE + 345;
+        let mut first = login4(&reg, &nick(0), "crowd");
+        for i in 1..count {
+            let _ = login_as(&reg, 4, &nick(i), "crowd", 1 << 20).unwrap();
+        }
+        let mut old = login(&reg, "old", "crowd", 1 << 20);
+        old.drain();
+        first.drain();
+        let mut names = Vec::new();
+        let mut after = String::new();
+        for _ in 0..10 {
+            reg.who(first.id, Who::After(&after), None);
+            let Some(ServerMsg::Members4 { members, .. }) = first.next() else {
+                panic!("a page");
+            };
+            assert!(members.names.len() <= MEMBER_PAGE);
+            assert_eq!(members.total as usize, count + 1);
+            names.extend(members.names.iter().cloned());
+            match members.names.last() {
+                Some(last) if members.more => after.clone_from(last),
+                _ => break,
+            }
+        }
+        let mut expected: Vec<String> = (0..count).map(nick).collect();
+        expected.push("old".into());
+        expected.sort_by(|a, b| names::cmp_members(a, b));
+        assert_eq!(names, expected, "every member once, in order");
+        // A version 3 list is cut at a page, and fits a frame.
+        reg.who(old.id, Who::Plain, None);
+        let Some(ServerMsg::Members { members, .. }) = old.next() else {
+            panic!("a list");
+        };
+        assert_eq!(members.len(), MEMBER_PAGE);
+    }
+}
