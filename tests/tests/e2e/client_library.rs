@@ -209,3 +209,32 @@ async fn leave(alice: Client, bob: &mut TestClient) -> Result {
         .await?;
     Ok(())
 }
+
+/// The library stands alone: a bot or another front end that links it links no server, no
+/// allocator of the server's and no terminal crate. Read from cargo's own dependency tree.
+#[test]
+fn the_client_library_links_no_server_allocator_or_terminal_crate() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--offline", "-p", "chat-client", "-e", "normal"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .output()
+        .expect("run cargo tree");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tree = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(tree.contains("shared v"), "the tree is read: {tree}");
+    for unwanted in [
+        "chat-server",
+        "jemalloc",
+        "crossterm",
+        "ratatui",
+        "chat-tui",
+    ] {
+        let found: Vec<_> = tree.lines().filter(|l| l.contains(unwanted)).collect();
+        assert!(found.is_empty(), "chat-client depends on {found:?}");
+    }
+}
