@@ -424,7 +424,8 @@ impl Ctx {
         let _ = self.events.send(event).await;
     }
 
-    /// Sends a frame on the current connection; false while disconnected.
+    /// Sends a frame on the current connection; false while disconnected, or once the
+    /// session has ended.
     fn send(&self, msg: ClientMsg) -> bool {
         let Some(link) = &self.link else { return false };
         let frame = Control::Frame {
@@ -605,6 +606,58 @@ mod tests {
         }
         assert_ne!(ids[0], ids[1]);
         (registry, ctxs, ids)
+    }
+
+    /// A transfer whose session is gone (the client quit, or the session ended) ends,
+    /// even when it last heard of a live connection. It used to go round its loop without
+    /// end, asking the closed session to send its request, and held a thread for good.
+    #[test]
+    fn a_transfer_ends_when_its_session_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let cancelled = Some(TransferEvent::Cancelled { id: 1 });
+        let upload = last_event_without_a_session(|ctx| {
+            tokio::spawn(upload::run(ctx, path.display().to_string()))
+        });
+        assert_eq!(upload, cancelled, "the upload");
+        let download = last_event_without_a_session(|ctx| {
+            tokio::spawn(download::run(ctx, 7, dir.path().into()))
+        });
+        assert_eq!(download, cancelled, "the download");
+    }
+
+    /// Starts a transfer (with `spawn`) that has seen a connection but whose registry, the
+    /// session's end, is gone; returns its last event, or `None` if it did not end within
+    /// 5 s. The runtime is left behind, not waited for, so that a task that never yields
+    /// fails the test instead of hanging it.
+    fn last_event_without_a_session(
+        spawn: impl FnOnce(Ctx) -> tokio::task::JoinHandle<()>,
+    ) -> Option<TransferEvent> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let last = runtime.block_on(async {
+            let (events, mut news) = mpsc::channel(16);
+            let mut registry = Registry::new(events);
+            let (lane, _lane_rx) = mpsc::channel(LANE_FRAMES);
+            registry.connected(lane).await;
+            let ctx = registry.ctx(1);
+            drop(registry);
+            tokio::time::timeout(Duration::from_secs(5), spawn(ctx))
+                .await
+                .ok()?
+                .ok()?;
+            let mut last = None;
+            while let Ok(event) = news.try_recv() {
+                last = Some(event);
+            }
+            last
+        });
+        runtime.shutdown_background();
+        last
     }
 
     /// An error without a request id is no upload's refusal, however many uploads wait:
