@@ -32,6 +32,11 @@ pub struct Client {
 impl Client {
     /// Sends a frame, or keeps it while disconnected. A [`ClientMsg::Quit`] is sent and
     /// then ends the session.
+    ///
+    /// A message sent with a request id ([`ClientMsg::with_id`]) gets its answer, or the
+    /// error it causes, as [`shared::ServerMsg::Reply`] with that id in an
+    /// [`Event::Server`]. Ids from [`transfer::FIRST_OWN_REQUEST_ID`] up are the
+    /// library's own, for its transfers: use smaller ones.
     pub fn send(&self, msg: ClientMsg) {
         // The session only ends after a quit or a fatal error; later frames have nowhere
         // to go.

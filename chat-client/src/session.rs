@@ -239,6 +239,15 @@ impl<C: Connector> Session<C> {
                             continue;
                         }
                         ServerMsg::Pong { .. } => continue,
+                        _ => {}
+                    }
+                    // An answer says the same whether its request had an id or not: a nick
+                    // changed by a request with an id is the nick to rejoin with.
+                    let answer = match &msg {
+                        ServerMsg::Reply { msg, .. } => msg.as_ref(),
+                        bare => bare,
+                    };
+                    match answer {
                         ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
                         ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
                             self.options.room.clone_from(room);

@@ -46,6 +46,10 @@ pub(crate) const LANE_FRAMES: usize = 4;
 const INBOX: usize = 8;
 /// Least time between two progress events of one transfer.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// The first of the request ids the library gives its transfers' requests: they take the
+/// upper half of the range, from 2^31 up. A program that sends requests with ids of its
+/// own ([`ClientMsg::Request`]) keeps below it, so that no answer is taken for another's.
+pub const FIRST_OWN_REQUEST_ID: u32 = 1 << 31;
 
 /// What the user asks the session to do about files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,14 +187,15 @@ enum Control {
 ///
 /// A transfer's requests that the server answers (`UploadStart`, `UploadResume`,
 /// `Download`) go out with a request id, and their answers, refusals included, come back
-/// with it: they are matched by that id alone, never by their order. Later messages of a
-/// transfer are matched by its upload or file id.
+/// with it: they are matched by that id alone, never by their order. The ids are the
+/// library's own ([`FIRST_OWN_REQUEST_ID`] and up), so the answers to the user's requests
+/// pass on as they are. Later messages of a transfer are matched by its upload or file id.
 #[derive(Debug)]
 pub(crate) struct Registry {
     tasks: HashMap<TransferId, mpsc::Sender<Inbound>>,
     /// Requests that await their answer: request id to transfer.
     requests: HashMap<u32, TransferId>,
-    /// The last request id handed out.
+    /// The last request id handed out, from [`FIRST_OWN_REQUEST_ID`] on.
     last_request: u32,
     uploads: HashMap<u64, TransferId>,
     downloads: HashMap<u64, TransferId>,
@@ -208,7 +213,7 @@ impl Registry {
         Self {
             tasks: HashMap::new(),
             requests: HashMap::new(),
-            last_request: 0,
+            last_request: FIRST_OWN_REQUEST_ID - 1,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
             control_tx,
@@ -289,7 +294,12 @@ impl Registry {
 
     /// `msg` as a request with a new id, whose answer goes to `transfer`.
     fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
-        self.last_request = self.last_request.wrapping_add(1);
+        // After the last id of the range, back to its first: by then the first has long
+        // been answered.
+        self.last_request = self
+            .last_request
+            .checked_add(1)
+            .unwrap_or(FIRST_OWN_REQUEST_ID);
         self.requests.insert(self.last_request, transfer);
         msg.with_id(self.last_request)
     }
@@ -319,12 +329,19 @@ impl Registry {
     }
 
     /// Takes the server messages that belong to a transfer; returns the others, the
-    /// answers to other requests unwrapped.
+    /// answers to the user's own requests with their ids.
     pub(crate) async fn route(&mut self, msg: ServerMsg) -> Option<ServerMsg> {
-        let (reply, msg) = msg.into_reply();
-        let Some(id) = reply.and_then(|r| self.requests.remove(&r)) else {
-            return self.route_keyed(msg).await;
+        let transfer = match &msg {
+            ServerMsg::Reply { id, .. } => self.requests.remove(id),
+            _ => None,
         };
+        let Some(id) = transfer else {
+            return match msg {
+                ServerMsg::Reply { .. } => Some(msg),
+                msg => self.route_keyed(msg).await,
+            };
+        };
+        let (_, msg) = msg.into_reply();
         let inbound = match msg {
             ServerMsg::UploadReady {
                 upload_id,
@@ -605,6 +622,7 @@ mod tests {
             *id = sent;
         }
         assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|&id| id >= FIRST_OWN_REQUEST_ID), "{ids:?}");
         (registry, ctxs, ids)
     }
 
@@ -675,6 +693,65 @@ mod tests {
         }
     }
 
+    /// The user's own requests have ids too (below the library's). Their answers keep
+    /// them, and are never taken for a transfer's: the ids used to start at 1 on both
+    /// sides, and the answer to the user's request 1 went to the transfer that waited for
+    /// its own request 1, which then waited for ever.
+    #[tokio::test]
+    async fn answers_to_the_users_requests_pass_on_with_their_ids() {
+        let (mut registry, mut ctxs, [first, _]) = two_pending().await;
+        for id in [1, 2, FIRST_OWN_REQUEST_ID - 1] {
+            let members = ServerMsg::Reply {
+                id,
+                msg: Box::new(ServerMsg::Members4 {
+                    room: "lobby".into(),
+                    members: shared::MemberPage::default(),
+                }),
+            };
+            assert_eq!(registry.route(members.clone()).await, Some(members));
+        }
+        for ctx in &mut ctxs {
+            assert!(ctx.inbox.try_recv().is_err(), "nothing reached the upload");
+        }
+        let ready = ServerMsg::Reply {
+            id: first,
+            msg: Box::new(ServerMsg::UploadReady {
+                upload_id: 70,
+                token: vec![0; 16],
+                offset: 0,
+            }),
+        };
+        assert_eq!(registry.route(ready).await, None);
+        assert!(matches!(
+            ctxs[0].inbox.try_recv(),
+            Ok(Inbound::Ready { upload_id: 70, .. })
+        ));
+    }
+
+    /// The library's ids go round within their half of the range.
+    #[test]
+    fn the_librarys_request_ids_stay_in_their_half() {
+        let (events, _) = mpsc::channel(1);
+        let mut registry = Registry::new(events);
+        let id = |msg: ClientMsg| match msg {
+            ClientMsg::Request { id, .. } => id,
+            other => panic!("no id: {other:?}"),
+        };
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            FIRST_OWN_REQUEST_ID
+        );
+        registry.last_request = u32::MAX - 1;
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            u32::MAX
+        );
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            FIRST_OWN_REQUEST_ID
+        );
+    }
+
     /// Answers go to the upload whose request they answer, in whatever order they come.
     #[tokio::test]
     async fn answers_are_matched_by_their_request_id() {
@@ -707,15 +784,12 @@ mod tests {
             ctxs[0].inbox.try_recv(),
             Ok(Inbound::Ready { upload_id: 70, .. })
         ));
-        // An answer to a request no transfer made is passed on, unwrapped.
+        // An answer to a request no transfer waits for is passed on as it is.
         let other = ServerMsg::Reply {
             id: first,
             msg: Box::new(ServerMsg::Pong { token: 1 }),
         };
-        assert_eq!(
-            registry.route(other).await,
-            Some(ServerMsg::Pong { token: 1 })
-        );
+        assert_eq!(registry.route(other.clone()).await, Some(other));
         // Later messages of the upload go by its upload id.
         let done = ServerMsg::UploadDone {
             upload_id: 70,

@@ -15,8 +15,8 @@ use anyhow::{Context, bail};
 use chat_client::transfer::{Request, TransferEvent};
 use chat_client::{Client, Connector, Event, Options};
 use chat_server::Config;
-use shared::ClientMsg;
-use tests::client::{TestClient, WAIT, left, offered, said as said_line, start_server};
+use shared::{ClientMsg, ServerMsg};
+use tests::client::{TestClient, WAIT, joined, left, offered, said as said_line, start_server};
 use tests::files::{download, random_file, sha256_of};
 use tokio::io::{DuplexStream, copy_bidirectional, duplex};
 use tokio::net::TcpStream;
@@ -194,6 +194,62 @@ async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
     .await?;
 
     leave(alice, &mut bob).await?;
+    server.shutdown().await
+}
+
+/// A program's own requests with ids: each answer comes back in a `Reply` with its id,
+/// and what it changes holds across a reconnect (the session rejoins under the nick a
+/// request with an id gave).
+#[tokio::test]
+async fn the_users_request_ids_come_back_with_their_answers() -> Result {
+    let data = tempfile::tempdir()?;
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    };
+    let (addr, server) = start_server(config).await;
+    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    let relay = PipeRelay::default();
+    let options = Options {
+        addr: addr.to_string(),
+        nick: "alice".into(),
+        room: "lobby".into(),
+    };
+    let (alice, mut events, _) = chat_client::connect_with(relay.clone(), options).await?;
+
+    alice.send(ClientMsg::Who.with_id(1));
+    let members = until(&mut events, "the answer to request 1", |e| {
+        matches!(e, Event::Server(ServerMsg::Reply { id: 1, .. }))
+    })
+    .await?;
+    assert!(
+        matches!(&members, Event::Server(ServerMsg::Reply { msg, .. })
+            if matches!(msg.as_ref(), ServerMsg::Members4 { members, .. } if members.total == 2)),
+        "{members:?}"
+    );
+    alice.send(
+        ClientMsg::Nick {
+            nick: "alicia".into(),
+        }
+        .with_id(2),
+    );
+    until(&mut events, "the answer to request 2", |e| {
+        matches!(e, Event::Server(ServerMsg::Reply { id: 2, msg })
+            if matches!(msg.as_ref(), ServerMsg::NickChanged { nick } if nick == "alicia"))
+    })
+    .await?;
+
+    relay.cut();
+    let back = until(&mut events, "the reconnect", |e| {
+        matches!(e, Event::Reconnected(_))
+    })
+    .await?;
+    assert!(
+        matches!(&back, Event::Reconnected(w) if w.nick == "alicia"),
+        "{back:?}"
+    );
+    bob.recv_until(|m| joined(m, "alicia")).await?;
+    alice.finish().await;
     server.shutdown().await
 }
 
