@@ -73,7 +73,7 @@ pub async fn connect_with<C: Connector>(
     connector: C,
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    let (conn, welcome) = handshake::open(&connector, &options).await?;
+    let (conn, welcome, limits) = handshake::open(&connector, &options).await?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let transfers = Registry::new(report_transfers(event_tx.clone()));
@@ -83,7 +83,7 @@ pub async fn connect_with<C: Connector>(
         room: welcome.room.clone(),
     };
     let session = Session::new(connector, options, command_rx, event_tx, transfers);
-    let task = tokio::spawn(session.run(conn));
+    let task = tokio::spawn(session.run(conn, limits));
     Ok((Client { commands, task }, events, welcome))
 }
 

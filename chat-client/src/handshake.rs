@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, ErrorKind, PROTOCOL_VERSION, ServerMsg};
+use shared::{ClientCodec, ClientMsg, ErrorKind, Limits, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
@@ -18,6 +18,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection that speaks the protocol, over any stream.
 pub(crate) type Conn<S> = Framed<S, ClientCodec>;
+
+/// A connection whose handshake is done: the stream, the welcome, and the server's limits
+/// (which the session's pace keeps below).
+pub(crate) type Opened<S> = (Conn<S>, Welcome, Limits);
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +114,7 @@ impl std::error::Error for ConnectError {}
 pub(crate) async fn open<C: Connector>(
     connector: &C,
     options: &Options,
-) -> Result<(Conn<C::Stream>, Welcome), ConnectError> {
+) -> Result<Opened<C::Stream>, ConnectError> {
     let Options { addr, nick, room } = options;
     let exchange = async {
         let stream = connector
@@ -137,7 +141,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     addr: &str,
     nick: &str,
     room: &str,
-) -> Result<(Conn<S>, Welcome), ConnectError> {
+) -> Result<Opened<S>, ConnectError> {
     let protocol = |detail: String| ConnectError::Protocol {
         addr: addr.to_owned(),
         detail,
@@ -150,6 +154,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
         match conn.next().await {
             Some(Ok(ServerMsg::Welcome4 {
                 version,
+                limits,
                 nick,
                 room,
                 seq,
@@ -171,7 +176,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                     members,
                     seq,
                 };
-                return Ok((conn, welcome));
+                return Ok((conn, welcome, limits));
             }
             // A server older than version 4 cannot read a `Hello4`: it says the frame is
             // malformed (a newer server never does, for a valid hello).
