@@ -27,15 +27,23 @@ fn split_ext(name: &str) -> (&str, &str) {
     }
 }
 
-/// The `n`th alternative of `name`: `report.pdf`, `report (1).pdf`, `report (2).pdf`...
+/// The `n`th alternative of `name`: `report.pdf`, `report (1).pdf`, `report (2).pdf`...,
+/// at most [`MAX_FILE_NAME_BYTES`] long.
 pub fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }
+    let number = format!(" ({n})");
+    let room = MAX_FILE_NAME_BYTES.saturating_sub(number.len());
     let (stem, ext) = split_ext(name);
-    let suffix = format!(" ({n}){ext}");
-    let stem = shorten(stem, MAX_FILE_NAME_BYTES.saturating_sub(suffix.len()));
-    format!("{stem}{suffix}")
+    // An extension too long to stand beside the number is cut with the rest of the name.
+    let (stem, ext) = if ext.len() < room {
+        (stem, ext)
+    } else {
+        (name, "")
+    };
+    let stem = shorten(stem, room - ext.len());
+    format!("{stem}{number}{ext}")
 }
 
 /// Most numbered alternatives tried before giving up on a name.
@@ -139,6 +147,25 @@ mod tests {
         assert_eq!(numbered("README", 3), "README (3)");
         let long = "a".repeat(MAX_FILE_NAME_BYTES);
         assert!(numbered(&long, 12).len() <= MAX_FILE_NAME_BYTES);
+        // Extensions too long to stand beside the number, in names of the longest length:
+        // the number still fits (it used to be added past the limit, or to make the
+        // shortening subtract past zero).
+        for name in [
+            format!("a.{}", "c".repeat(MAX_FILE_NAME_BYTES - 2)),
+            format!(
+                "a.{}.{}",
+                "b".repeat(20),
+                "c".repeat(MAX_FILE_NAME_BYTES - 23)
+            ),
+        ] {
+            assert_eq!(name.len(), MAX_FILE_NAME_BYTES);
+            for n in [1, 9999] {
+                let alternative = numbered(&name, n);
+                assert!(alternative.len() <= MAX_FILE_NAME_BYTES, "{alternative}");
+                assert!(alternative.starts_with("a."), "{alternative}");
+                assert!(alternative.contains(&format!(" ({n})")), "{alternative}");
+            }
+        }
     }
 
     #[test]
