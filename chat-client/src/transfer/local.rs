@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use shared::config_file::expand_home;
 use shared::file_name::{clean_file_name, shorten};
 use shared::limits::MAX_FILE_NAME_BYTES;
 
@@ -71,13 +72,10 @@ pub fn place_unique(
     ))
 }
 
-/// `~` and `~/...` as the home directory; anything else as it is.
+/// `~` and `~/...` as the home directory; anything else as it is: the rule the
+/// configuration files follow ([`expand_home`]), for a path typed in the client.
 pub fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
-    match (path.strip_prefix('~'), home) {
-        (Some(""), Some(home)) => home.to_path_buf(),
-        (Some(rest), Some(home)) if rest.starts_with('/') => home.join(&rest[1..]),
-        _ => PathBuf::from(path),
-    }
+    expand_home(PathBuf::from(path), home)
 }
 
 /// The home directory, from `$HOME`.
