@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, ErrorKind, Limits, PROTOCOL_VERSION, ServerMsg};
+use shared::{ClientCodec, ClientMsg, CodecError, ErrorKind, Limits, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
@@ -149,7 +149,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     let mut conn = Framed::new(stream, ClientCodec::default());
     conn.send(ClientMsg::hello4(nick, room))
         .await
-        .map_err(|e| protocol(e.to_string()))?;
+        .map_err(|e| protocol(in_words(&e)))?;
     loop {
         match conn.next().await {
             Some(Ok(ServerMsg::Welcome4 {
@@ -199,19 +199,76 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
             Some(Ok(ServerMsg::Ping { token })) => {
                 conn.send(ClientMsg::Pong { token })
                     .await
-                    .map_err(|e| protocol(e.to_string()))?;
+                    .map_err(|e| protocol(in_words(&e)))?;
             }
             Some(Ok(_)) => {
                 return Err(protocol(
-                    "the server answered the hello with something else than a welcome".into(),
+                    "the server answered the hello with something other than a welcome".into(),
                 ));
             }
-            Some(Err(e)) => return Err(protocol(e.to_string())),
+            Some(Err(e)) => return Err(protocol(in_words(&e))),
             None => {
                 return Err(protocol(
                     "the connection closed during the handshake".into(),
                 ));
             }
         }
+    }
+}
+
+/// What went wrong with a connection, in words for the user: a frame this side cannot
+/// read is the server's fault, not a detail of the wire to show.
+pub(crate) fn in_words(error: &CodecError) -> String {
+    match error {
+        CodecError::Io(e) => format!("the connection failed: {e}"),
+        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
+        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
+            "the server sent something this client cannot read".to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+
+    use super::*;
+
+    /// What the user reads when the server answers the hello with `bytes`, then sends
+    /// nothing more.
+    async fn refusal(bytes: &[u8]) -> String {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        theirs.write_all(bytes).await.unwrap();
+        // The end of what the server sends; the hello can still be written.
+        theirs.shutdown().await.unwrap();
+        match greet(ours, "127.0.0.1:7878", "ann", "lobby").await {
+            Ok(_) => panic!("welcomed by {bytes:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A server that answers the hello with something unreadable is told of in words,
+    /// not with the decoder's account of the bytes.
+    #[tokio::test]
+    async fn a_bad_answer_to_the_hello_is_said_in_words() {
+        assert_eq!(
+            refusal(&[0, 0, 0, 1, 99]).await,
+            "unexpected answer from 127.0.0.1:7878: the server sent something this client \
+             cannot read"
+        );
+        assert_eq!(
+            refusal(&[0, 0, 0, 9, 20]).await,
+            "unexpected answer from 127.0.0.1:7878: the connection broke off"
+        );
+        assert_eq!(
+            refusal(&[]).await,
+            "unexpected answer from 127.0.0.1:7878: the connection closed during the handshake"
+        );
+        let pong = shared::encode_frame(&ServerMsg::Pong { token: 1 }).unwrap();
+        assert_eq!(
+            refusal(&pong).await,
+            "unexpected answer from 127.0.0.1:7878: the server answered the hello with \
+             something other than a welcome"
+        );
     }
 }

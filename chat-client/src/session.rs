@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use shared::{ClientMsg, CodecError, ErrorKind, Limits, ServerMsg};
+use shared::{ClientMsg, ErrorKind, Limits, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::dial::Connector;
 use crate::event::Event;
-use crate::handshake::{self, Conn, ConnectError, Options};
+use crate::handshake::{self, Conn, ConnectError, Options, in_words};
 use crate::offline::{Offline, worth_keeping};
 use crate::pace::{Outbox, Pacer};
 use crate::transfer::{self, Registry};
@@ -225,7 +225,7 @@ impl<C: Connector> Session<C> {
                 frame = stream.next() => {
                     let msg = match frame {
                         Some(Ok(msg)) => msg,
-                        Some(Err(e)) => return Served::Lost(lost(&e)),
+                        Some(Err(e)) => return Served::Lost(in_words(&e)),
                         None => {
                             return Served::Lost(shutdown_reason.map_or_else(
                                 || "the server closed the connection".to_owned(),
@@ -422,18 +422,6 @@ impl<C: Connector> Session<C> {
             tracing::info!(attempt, %error, "reconnect failed");
         }
         None
-    }
-}
-
-/// Why a connection was lost, in words for the user: a malformed frame is the server's
-/// fault, not a detail of the wire.
-fn lost(error: &CodecError) -> String {
-    match error {
-        CodecError::Io(e) => format!("the connection failed: {e}"),
-        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
-        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
-            "the server sent something this client cannot read".to_owned()
-        }
     }
 }
 
