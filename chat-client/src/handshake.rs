@@ -82,7 +82,13 @@ impl fmt::Display for ConnectError {
                 ErrorKind::NickTaken => {
                     write!(f, "the nick '{nick}' is taken; choose another with --nick")
                 }
-                ErrorKind::InvalidNick => write!(f, "the nick '{nick}' is not allowed: {text}"),
+                // The shared rule says why about this very nick, in the server's words
+                // ("the nick 'a b' holds the character U+0020, which is a space");
+                // the server's own text only if this side finds nothing wrong.
+                ErrorKind::InvalidNick => match shared::names::check_nick(nick) {
+                    Err(why) => write!(f, "the nick '{nick}' {why}"),
+                    Ok(()) => write!(f, "the nick '{nick}' is not allowed: {text}"),
+                },
                 ErrorKind::VersionMismatch => write!(
                     f,
                     "version mismatch: this client speaks protocol {PROTOCOL_VERSION} and \
@@ -245,6 +251,28 @@ mod tests {
             Ok(_) => panic!("welcomed by {bytes:?}"),
             Err(e) => e.to_string(),
         }
+    }
+
+    /// A refused nick is said once, with the reason the shared rule gives for it.
+    #[test]
+    fn a_refused_nick_says_why_once() {
+        let refused = |nick: &str| ConnectError::Refused {
+            addr: "127.0.0.1:7878".into(),
+            nick: nick.into(),
+            kind: ErrorKind::InvalidNick,
+            text: "the nick holds the character U+0020, which is a space".into(),
+        };
+        assert_eq!(
+            refused("two words").to_string(),
+            "the nick 'two words' holds the character U+0020, which is a space"
+        );
+        assert_eq!(refused("").to_string(), "the nick '' is empty");
+        // A rule of the server's that this side does not know: the server's words.
+        assert_eq!(
+            refused("fine").to_string(),
+            "the nick 'fine' is not allowed: the nick holds the character U+0020, which is \
+             a space"
+        );
     }
 
     /// A server that answers the hello with something unreadable is told of in words,
