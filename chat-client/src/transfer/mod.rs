@@ -199,6 +199,9 @@ pub(crate) struct Registry {
     last_request: u32,
     uploads: HashMap<u64, TransferId>,
     downloads: HashMap<u64, TransferId>,
+    /// The file each running download fetches, whatever the connection: file id to
+    /// transfer.
+    fetching: HashMap<u64, TransferId>,
     control_tx: mpsc::UnboundedSender<Control>,
     control: mpsc::UnboundedReceiver<Control>,
     events: mpsc::Sender<TransferEvent>,
@@ -216,6 +219,7 @@ impl Registry {
             last_request: FIRST_OWN_REQUEST_ID - 1,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
+            fetching: HashMap::new(),
             control_tx,
             control,
             events,
@@ -237,6 +241,15 @@ impl Registry {
                 tokio::spawn(upload::run(ctx, path));
             }
             Request::Download { id, file_id, dir } => {
+                // The server runs one download of a file per connection (a second one
+                // restarts the first), so the first would wait for ever.
+                if let Some(&running) = self.fetching.get(&file_id) {
+                    let reason =
+                        format!("file {file_id} is already being downloaded (transfer {running})");
+                    let _ = self.events.send(TransferEvent::Failed { id, reason }).await;
+                    return;
+                }
+                self.fetching.insert(file_id, id);
                 let ctx = self.ctx(id);
                 tokio::spawn(download::run(ctx, file_id, dir));
             }
@@ -263,6 +276,7 @@ impl Registry {
             match self.control.recv().await? {
                 Control::Ended { id } => {
                     self.tasks.remove(&id);
+                    self.fetching.retain(|_, transfer| *transfer != id);
                 }
                 Control::Frame { id, epoch, msg } => {
                     if epoch != self.epoch || self.link.is_none() {
@@ -726,6 +740,43 @@ mod tests {
             ctxs[0].inbox.try_recv(),
             Ok(Inbound::Ready { upload_id: 70, .. })
         ));
+    }
+
+    /// A second download of a file that is being downloaded fails at once: the server
+    /// would restart the first one for it, and the first would wait for ever.
+    #[tokio::test]
+    async fn a_file_is_downloaded_once_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (events, mut news) = mpsc::channel(16);
+        let mut registry = Registry::new(events);
+        let download = |id| Request::Download {
+            id,
+            file_id: 7,
+            dir: dir.path().into(),
+        };
+        registry.request(download(1)).await;
+        registry.request(download(2)).await;
+        assert_eq!(
+            news.recv().await,
+            Some(TransferEvent::Failed {
+                id: 2,
+                reason: "file 7 is already being downloaded (transfer 1)".into()
+            })
+        );
+        // Once the first has ended, the file may be fetched again.
+        registry.request(Request::Cancel { id: 1 }).await;
+        assert_eq!(news.recv().await, Some(TransferEvent::Cancelled { id: 1 }));
+        // The task's end reaches the registry through its control channel.
+        for _ in 0..500 {
+            if !registry.tasks.contains_key(&1) {
+                break;
+            }
+            let next = tokio::time::timeout(Duration::from_millis(10), registry.control()).await;
+            assert!(next.is_err(), "no frame to send: {next:?}");
+        }
+        registry.request(download(3)).await;
+        assert!(registry.tasks.contains_key(&3));
+        assert!(news.try_recv().is_err(), "{:?}", news.try_recv());
     }
 
     /// The library's ids go round within their half of the range.
