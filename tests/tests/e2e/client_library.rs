@@ -6,6 +6,7 @@
 //! socket, which is the point: another transport is another `Connector`.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +14,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chat_client::transfer::{Request, TransferEvent};
-use chat_client::{Client, Connector, Event, Options};
+use chat_client::{Client, Connector, Event, Options, Welcome};
 use chat_server::Config;
 use shared::{ClientMsg, ServerMsg};
-use tests::client::{TestClient, WAIT, joined, left, offered, said as said_line, start_server};
+use tempfile::TempDir;
+use tests::client::{
+    ServerHandle, TestClient, WAIT, joined, left, offered, said as said_line, start_server,
+};
 use tests::files::{download, random_file, sha256_of};
 use tokio::io::{DuplexStream, copy_bidirectional, duplex};
 use tokio::net::TcpStream;
@@ -102,23 +106,38 @@ async fn transfer_end(
     Ok(end)
 }
 
-#[tokio::test]
-async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
-    let (data, files) = (tempfile::tempdir()?, tempfile::tempdir()?);
+/// A server with a data directory of its own (kept while the returned one lives), and
+/// bob in its lobby.
+async fn server_with_bob() -> anyhow::Result<(TempDir, SocketAddr, ServerHandle, TestClient)> {
+    let data = tempfile::tempdir()?;
     let config = Config {
         data_dir: data.path().to_path_buf(),
         ..Config::default()
     };
     let (addr, server) = start_server(config).await;
-    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    let bob = TestClient::connect(addr, "bob", "lobby").await?;
+    Ok((data, addr, server, bob))
+}
 
-    let relay = PipeRelay::default();
+/// Alice joins the lobby through the library, over `relay`'s pipes.
+async fn alice_through(
+    relay: &PipeRelay,
+    addr: SocketAddr,
+) -> anyhow::Result<(Client, mpsc::Receiver<Event>, Welcome)> {
     let options = Options {
         addr: addr.to_string(),
         nick: "alice".into(),
         room: "lobby".into(),
     };
-    let (alice, mut events, welcome) = chat_client::connect_with(relay.clone(), options).await?;
+    Ok(chat_client::connect_with(relay.clone(), options).await?)
+}
+
+#[tokio::test]
+async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
+    let (_data, addr, server, mut bob) = server_with_bob().await?;
+    let files = tempfile::tempdir()?;
+    let relay = PipeRelay::default();
+    let (alice, mut events, welcome) = alice_through(&relay, addr).await?;
     assert_eq!(
         (welcome.nick.as_str(), welcome.room.as_str()),
         ("alice", "lobby")
@@ -202,20 +221,9 @@ async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
 /// request with an id gave).
 #[tokio::test]
 async fn the_users_request_ids_come_back_with_their_answers() -> Result {
-    let data = tempfile::tempdir()?;
-    let config = Config {
-        data_dir: data.path().to_path_buf(),
-        ..Config::default()
-    };
-    let (addr, server) = start_server(config).await;
-    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    let (_data, addr, server, mut bob) = server_with_bob().await?;
     let relay = PipeRelay::default();
-    let options = Options {
-        addr: addr.to_string(),
-        nick: "alice".into(),
-        room: "lobby".into(),
-    };
-    let (alice, mut events, _) = chat_client::connect_with(relay.clone(), options).await?;
+    let (alice, mut events, _) = alice_through(&relay, addr).await?;
 
     alice.send(ClientMsg::Who.with_id(1));
     let members = until(&mut events, "the answer to request 1", |e| {
