@@ -39,10 +39,10 @@ pub enum Command {
     ///
     /// The words of TEXT are joined by spaces into one message. Without TEXT, every
     /// non-blank line of standard input is a message, sent in order at the client's
-    /// pace (a burst of 15, then 8 a second, below the server's limit). Exits 0 once the
-    /// server has stamped every message (the client saw each come back), or 2 when one
-    /// could not be sent, the connection was lost before the server confirmed them, or no
-    /// confirmation came for 30 s. A message is at most 4096 bytes.
+    /// pace (a burst of 15, then 8 a second, or less under a server with lower limits).
+    /// Exits 0 once the server has stamped every message (the client saw each come
+    /// back), or 2 when one could not be sent, the connection was lost before the server
+    /// confirmed them, or no confirmation came for 30 s. A message is at most 4096 bytes.
     Send {
         /// The message; without it, standard input is read.
         #[arg(value_name = "TEXT")]

@@ -32,6 +32,11 @@ pub struct Client {
 impl Client {
     /// Sends a frame, or keeps it while disconnected. A [`ClientMsg::Quit`] is sent and
     /// then ends the session.
+    ///
+    /// A message sent with a request id ([`ClientMsg::with_id`]) gets its answer, or the
+    /// error it causes, as [`shared::ServerMsg::Reply`] with that id in an
+    /// [`Event::Server`]. Ids from [`transfer::FIRST_OWN_REQUEST_ID`] up are the
+    /// library's own, for its transfers: use smaller ones.
     pub fn send(&self, msg: ClientMsg) {
         // The session only ends after a quit or a fatal error; later frames have nowhere
         // to go.
@@ -68,7 +73,7 @@ pub async fn connect_with<C: Connector>(
     connector: C,
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    let (conn, welcome) = handshake::open(&connector, &options).await?;
+    let (conn, welcome, limits) = handshake::open(&connector, &options).await?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let transfers = Registry::new(report_transfers(event_tx.clone()));
@@ -78,7 +83,7 @@ pub async fn connect_with<C: Connector>(
         room: welcome.room.clone(),
     };
     let session = Session::new(connector, options, command_rx, event_tx, transfers);
-    let task = tokio::spawn(session.run(conn));
+    let task = tokio::spawn(session.run(conn, limits));
     Ok((Client { commands, task }, events, welcome))
 }
 

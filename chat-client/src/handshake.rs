@@ -6,7 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, ErrorKind, PROTOCOL_VERSION, ServerMsg};
+use shared::{ClientCodec, ClientMsg, CodecError, ErrorKind, Limits, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
@@ -18,6 +18,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A connection that speaks the protocol, over any stream.
 pub(crate) type Conn<S> = Framed<S, ClientCodec>;
+
+/// A connection whose handshake is done: the stream, the welcome, and the server's limits
+/// (which the session's pace keeps below).
+pub(crate) type Opened<S> = (Conn<S>, Welcome, Limits);
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +82,13 @@ impl fmt::Display for ConnectError {
                 ErrorKind::NickTaken => {
                     write!(f, "the nick '{nick}' is taken; choose another with --nick")
                 }
-                ErrorKind::InvalidNick => write!(f, "the nick '{nick}' is not allowed: {text}"),
+                // The shared rule says why about this very nick, in the server's words
+                // ("the nick 'a b' holds the character U+0020, which is a space");
+                // the server's own text only if this side finds nothing wrong.
+                ErrorKind::InvalidNick => match shared::names::check_nick(nick) {
+                    Err(why) => write!(f, "the nick '{nick}' {why}"),
+                    Ok(()) => write!(f, "the nick '{nick}' is not allowed: {text}"),
+                },
                 ErrorKind::VersionMismatch => write!(
                     f,
                     "version mismatch: this client speaks protocol {PROTOCOL_VERSION} and \
@@ -110,7 +120,7 @@ impl std::error::Error for ConnectError {}
 pub(crate) async fn open<C: Connector>(
     connector: &C,
     options: &Options,
-) -> Result<(Conn<C::Stream>, Welcome), ConnectError> {
+) -> Result<Opened<C::Stream>, ConnectError> {
     let Options { addr, nick, room } = options;
     let exchange = async {
         let stream = connector
@@ -137,7 +147,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     addr: &str,
     nick: &str,
     room: &str,
-) -> Result<(Conn<S>, Welcome), ConnectError> {
+) -> Result<Opened<S>, ConnectError> {
     let protocol = |detail: String| ConnectError::Protocol {
         addr: addr.to_owned(),
         detail,
@@ -145,11 +155,12 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     let mut conn = Framed::new(stream, ClientCodec::default());
     conn.send(ClientMsg::hello4(nick, room))
         .await
-        .map_err(|e| protocol(e.to_string()))?;
+        .map_err(|e| protocol(in_words(&e)))?;
     loop {
         match conn.next().await {
             Some(Ok(ServerMsg::Welcome4 {
                 version,
+                limits,
                 nick,
                 room,
                 seq,
@@ -171,7 +182,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                     members,
                     seq,
                 };
-                return Ok((conn, welcome));
+                return Ok((conn, welcome, limits));
             }
             // A server older than version 4 cannot read a `Hello4`: it says the frame is
             // malformed (a newer server never does, for a valid hello).
@@ -194,19 +205,98 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
             Some(Ok(ServerMsg::Ping { token })) => {
                 conn.send(ClientMsg::Pong { token })
                     .await
-                    .map_err(|e| protocol(e.to_string()))?;
+                    .map_err(|e| protocol(in_words(&e)))?;
             }
             Some(Ok(_)) => {
                 return Err(protocol(
-                    "the server answered the hello with something else than a welcome".into(),
+                    "the server answered the hello with something other than a welcome".into(),
                 ));
             }
-            Some(Err(e)) => return Err(protocol(e.to_string())),
+            Some(Err(e)) => return Err(protocol(in_words(&e))),
             None => {
                 return Err(protocol(
                     "the connection closed during the handshake".into(),
                 ));
             }
         }
+    }
+}
+
+/// What went wrong with a connection, in words for the user: a frame this side cannot
+/// read is the server's fault, not a detail of the wire to show.
+pub(crate) fn in_words(error: &CodecError) -> String {
+    match error {
+        CodecError::Io(e) => format!("the connection failed: {e}"),
+        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
+        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
+            "the server sent something this client cannot read".to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt as _;
+
+    use super::*;
+
+    /// What the user reads when the server answers the hello with `bytes`, then sends
+    /// nothing more.
+    async fn refusal(bytes: &[u8]) -> String {
+        let (ours, mut theirs) = tokio::io::duplex(1024);
+        theirs.write_all(bytes).await.unwrap();
+        // The end of what the server sends; the hello can still be written.
+        theirs.shutdown().await.unwrap();
+        match greet(ours, "127.0.0.1:7878", "ann", "lobby").await {
+            Ok(_) => panic!("welcomed by {bytes:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// A refused nick is said once, with the reason the shared rule gives for it.
+    #[test]
+    fn a_refused_nick_says_why_once() {
+        let refused = |nick: &str| ConnectError::Refused {
+            addr: "127.0.0.1:7878".into(),
+            nick: nick.into(),
+            kind: ErrorKind::InvalidNick,
+            text: "the nick holds the character U+0020, which is a space".into(),
+        };
+        assert_eq!(
+            refused("two words").to_string(),
+            "the nick 'two words' holds the character U+0020, which is a space"
+        );
+        assert_eq!(refused("").to_string(), "the nick '' is empty");
+        // A rule of the server's that this side does not know: the server's words.
+        assert_eq!(
+            refused("fine").to_string(),
+            "the nick 'fine' is not allowed: the nick holds the character U+0020, which is \
+             a space"
+        );
+    }
+
+    /// A server that answers the hello with something unreadable is told of in words,
+    /// not with the decoder's account of the bytes.
+    #[tokio::test]
+    async fn a_bad_answer_to_the_hello_is_said_in_words() {
+        assert_eq!(
+            refusal(&[0, 0, 0, 1, 99]).await,
+            "unexpected answer from 127.0.0.1:7878: the server sent something this client \
+             cannot read"
+        );
+        assert_eq!(
+            refusal(&[0, 0, 0, 9, 20]).await,
+            "unexpected answer from 127.0.0.1:7878: the connection broke off"
+        );
+        assert_eq!(
+            refusal(&[]).await,
+            "unexpected answer from 127.0.0.1:7878: the connection closed during the handshake"
+        );
+        let pong = shared::encode_frame(&ServerMsg::Pong { token: 1 }).unwrap();
+        assert_eq!(
+            refusal(&pong).await,
+            "unexpected answer from 127.0.0.1:7878: the server answered the hello with \
+             something other than a welcome"
+        );
     }
 }

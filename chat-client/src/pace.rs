@@ -6,7 +6,8 @@
 //! 8.1). A confirmed paste of a hundred lines or a long backlog after a reconnect would be
 //! exactly that, so the client paces itself at a burst of [`BURST`], then [`RATE`] a second:
 //! the server's bucket never runs dry, and the frames beyond the budget wait here, in
-//! order, instead of in the server.
+//! order, instead of in the server. A server run with lower limits says so in its welcome
+//! (`Welcome4.limits`), and the client then keeps below those ([`budget`]).
 //!
 //! [`Outbox`] is pure: time is passed in, so that which frame may go when is tested without
 //! waiting. The session asks it for the next moment something may go and sleeps until
@@ -16,14 +17,31 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 
-use shared::ClientMsg;
 use shared::rate::TokenBucket;
+use shared::{ClientMsg, Limits};
 use tokio::time::Instant;
 
 /// Frames the client sends at once before it paces itself (the server allows 20).
 pub const BURST: u32 = 15;
 /// Frames a second after the burst (the server allows 10).
 pub const RATE: u32 = 8;
+
+/// The client's rate and burst under a server whose `limits` are these: [`RATE`] and
+/// [`BURST`], or, where the server allows less, four fifths of its rate and three quarters
+/// of its burst (at least 1 of each), the same margin as under the default limits. A rate
+/// of 0 is a server without a limit, under which the client keeps its own pace anyway.
+pub fn budget(limits: &Limits) -> (u32, u32) {
+    if limits.msg_rate == 0 {
+        return (RATE, BURST);
+    }
+    let share = |n: u32, num: u64, den: u64| {
+        u32::try_from(u64::from(n) * num / den).map_or(u32::MAX, |n| n.max(1))
+    };
+    (
+        share(limits.msg_rate, 4, 5).min(RATE),
+        share(limits.msg_burst, 3, 4).min(BURST),
+    )
+}
 
 /// Whether the server counts `msg` against the connection's request rate: the server's
 /// own rule ([`shared::rate::counts`]), for every frame after the handshake's hello.
@@ -40,6 +58,12 @@ impl Pacer {
     /// A full bucket of the client's budget ([`BURST`], [`RATE`]).
     pub fn new(now: Instant) -> Self {
         Self::with(RATE, BURST, now)
+    }
+
+    /// A full bucket of the client's budget under a server with these limits ([`budget`]).
+    pub fn for_server(limits: &Limits, now: Instant) -> Self {
+        let (rate, burst) = budget(limits);
+        Self::with(rate, burst, now)
     }
 
     /// A full bucket of `burst` tokens that gains `rate` a second (both at least 1).
@@ -224,29 +248,43 @@ mod tests {
         assert_eq!(sent, 15);
     }
 
+    /// When each of 300 lines offered at once goes out through `out`, woken exactly on
+    /// time.
+    fn send_times(mut out: Outbox, t0: Instant) -> Vec<Instant> {
+        let mut sent_at = Vec::new();
+        for n in 0..300 {
+            if out.push(chat(n), t0).is_some() {
+                sent_at.push(t0);
+            }
+        }
+        while let Some(at) = out.next_at() {
+            for _ in out.release(at) {
+                sent_at.push(at);
+            }
+        }
+        sent_at
+    }
+
+    fn limits(msg_rate: u32, msg_burst: u32) -> Limits {
+        Limits {
+            max_frame: 1 << 20,
+            max_text: 4096,
+            member_page: 1000,
+            msg_rate,
+            msg_burst,
+            max_file_size: 4 << 30,
+        }
+    }
+
     /// Whatever the client sends through the outbox, the server's bucket (burst 20, 10 a
     /// second) never runs dry, so the server never holds the client back.
     #[test]
     fn the_servers_bucket_never_runs_dry() {
         let t0 = Instant::now();
-        let mut out = Outbox::new(t0);
-        let mut sent_at = Vec::new();
-        let mut now = t0;
-        // 300 lines at once, then whatever the pacer lets through, woken exactly on time.
-        for n in 0..300 {
-            if out.push(chat(n), now).is_some() {
-                sent_at.push(now);
-            }
-        }
-        while let Some(at) = out.next_at() {
-            now = at;
-            for _ in out.release(now) {
-                sent_at.push(now);
-            }
-        }
+        let sent_at = send_times(Outbox::new(t0), t0);
         assert_eq!(sent_at.len(), 300);
         // 15 at once, then 285 at 8 a second.
-        assert_eq!(now - t0, ms(125) * 285);
+        assert_eq!(*sent_at.last().unwrap() - t0, ms(125) * 285);
         // The server's bucket (burst 20, 10 a second) never holds a frame back, and would
         // not even with 4 tokens fewer.
         for burst in [20, 16] {
@@ -256,5 +294,39 @@ mod tests {
                 assert!(wait.is_zero(), "held back {wait:?} at {:?}", at - t0);
             }
         }
+    }
+
+    /// The default limits leave the client its own pace; lower ones bring it below them.
+    #[test]
+    fn the_budget_follows_a_server_that_allows_less() {
+        assert_eq!(budget(&limits(10, 20)), (RATE, BURST));
+        assert_eq!(budget(&limits(100, 200)), (RATE, BURST));
+        assert_eq!(budget(&limits(0, 0)), (RATE, BURST), "no limit");
+        assert_eq!(budget(&limits(2, 20)), (1, 15));
+        assert_eq!(budget(&limits(5, 4)), (4, 3));
+        assert_eq!(budget(&limits(1, 1)), (1, 1));
+        assert_eq!(budget(&limits(u32::MAX, u32::MAX)), (RATE, BURST));
+    }
+
+    /// Under a server with lower limits (which would have held a client at the default
+    /// pace back, and after 10 s of that cut it off as a flooder) the client's pace still
+    /// never makes the server's bucket run dry.
+    #[test]
+    fn the_servers_bucket_never_runs_dry_under_lower_limits() {
+        let t0 = Instant::now();
+        for (rate, burst) in [(2, 20), (1, 1), (5, 4), (3, 10), (9, 2)] {
+            let server = limits(rate, burst);
+            let sent_at = send_times(Outbox::with_pacer(Pacer::for_server(&server, t0)), t0);
+            assert_eq!(sent_at.len(), 300);
+            let mut bucket = TokenBucket::new(rate, burst, t0).unwrap();
+            for &at in &sent_at {
+                let wait = bucket.take(at);
+                assert!(wait.is_zero(), "{rate}/{burst}: held back {wait:?}");
+            }
+        }
+        // The default pace would not do.
+        let sent_at = send_times(Outbox::new(t0), t0);
+        let mut bucket = TokenBucket::new(2, 20, t0).unwrap();
+        assert!(sent_at.iter().any(|&at| !bucket.take(at).is_zero()));
     }
 }

@@ -19,16 +19,16 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use shared::{ClientMsg, CodecError, ErrorKind, ServerMsg};
+use shared::{ClientMsg, ErrorKind, Limits, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::dial::Connector;
 use crate::event::Event;
-use crate::handshake::{self, Conn, ConnectError, Options};
+use crate::handshake::{self, Conn, ConnectError, Options, in_words};
 use crate::offline::{Offline, worth_keeping};
-use crate::pace::Outbox;
+use crate::pace::{Outbox, Pacer};
 use crate::transfer::{self, Registry};
 use crate::writer::{self, WriterEnd};
 
@@ -120,10 +120,11 @@ impl<C: Connector> Session<C> {
         }
     }
 
-    /// Serves `conn`, then every connection after it, until the user quits.
-    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>) {
+    /// Serves `conn`, whose server has these `limits`, then every connection after it,
+    /// until the user quits.
+    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>, mut limits: Limits) {
         loop {
-            let reason = match self.connected(conn).await {
+            let reason = match self.connected(conn, &limits).await {
                 End::Quit => return,
                 End::Lost(reason) => reason,
             };
@@ -137,7 +138,7 @@ impl<C: Connector> Session<C> {
                 return;
             }
             match self.reconnect(reason).await {
-                Some(new) => conn = new,
+                Some((new, new_limits)) => (conn, limits) = (new, new_limits),
                 None => return,
             }
         }
@@ -148,8 +149,8 @@ impl<C: Connector> Session<C> {
         self.events.send(event).await.is_ok()
     }
 
-    /// Serves one connection until it ends.
-    async fn connected(&mut self, conn: Conn<C::Stream>) -> End {
+    /// Serves one connection, to a server with these `limits`, until it ends.
+    async fn connected(&mut self, conn: Conn<C::Stream>, limits: &Limits) -> End {
         let (sink, mut stream) = conn.split();
         let writer::Writer {
             chat,
@@ -158,8 +159,9 @@ impl<C: Connector> Session<C> {
             task: mut writer,
         } = writer::spawn(sink);
         self.transfers.connected(lane).await;
-        // What waited for a connection goes first, at the same pace as the rest.
-        let mut outbox = Outbox::new(Instant::now());
+        // What waited for a connection goes first, at the same pace as the rest: the
+        // client's own, or below the server's if the server allows less.
+        let mut outbox = Outbox::with_pacer(Pacer::for_server(limits, Instant::now()));
         let backlog = self.offline.take();
         let flushed = backlog.len();
         let mut reported = 0;
@@ -223,7 +225,7 @@ impl<C: Connector> Session<C> {
                 frame = stream.next() => {
                     let msg = match frame {
                         Some(Ok(msg)) => msg,
-                        Some(Err(e)) => return Served::Lost(lost(&e)),
+                        Some(Err(e)) => return Served::Lost(in_words(&e)),
                         None => {
                             return Served::Lost(shutdown_reason.map_or_else(
                                 || "the server closed the connection".to_owned(),
@@ -239,6 +241,15 @@ impl<C: Connector> Session<C> {
                             continue;
                         }
                         ServerMsg::Pong { .. } => continue,
+                        _ => {}
+                    }
+                    // An answer says the same whether its request had an id or not: a nick
+                    // changed by a request with an id is the nick to rejoin with.
+                    let answer = match &msg {
+                        ServerMsg::Reply { msg, .. } => msg.as_ref(),
+                        bare => bare,
+                    };
+                    match answer {
                         ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
                         ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
                             self.options.room.clone_from(room);
@@ -356,9 +367,10 @@ impl<C: Connector> Session<C> {
         }
     }
 
-    /// Tries to connect again, waiting longer after each failure. Returns `None` when the
-    /// user quits meanwhile or reconnecting cannot succeed.
-    async fn reconnect(&mut self, mut error: String) -> Option<Conn<C::Stream>> {
+    /// Tries to connect again, waiting longer after each failure; returns the connection
+    /// and its server's limits. Returns `None` when the user quits meanwhile or
+    /// reconnecting cannot succeed.
+    async fn reconnect(&mut self, mut error: String) -> Option<(Conn<C::Stream>, Limits)> {
         for (attempt, delay) in (1..).zip(Backoff::default()) {
             let event = Event::Reconnecting {
                 attempt,
@@ -382,7 +394,7 @@ impl<C: Connector> Session<C> {
                 }
             }
             match handshake::open(&self.connector, &self.options).await {
-                Ok((conn, welcome)) => {
+                Ok((conn, welcome, limits)) => {
                     tracing::info!(attempt, "reconnected");
                     self.options.nick.clone_from(&welcome.nick);
                     self.options.room.clone_from(&welcome.room);
@@ -390,7 +402,7 @@ impl<C: Connector> Session<C> {
                         return None;
                     }
                     // The queue goes out on the connection, paced (see `connected`).
-                    return Some(conn);
+                    return Some((conn, limits));
                 }
                 Err(ConnectError::Refused {
                     kind: ErrorKind::VersionMismatch,
@@ -410,18 +422,6 @@ impl<C: Connector> Session<C> {
             tracing::info!(attempt, %error, "reconnect failed");
         }
         None
-    }
-}
-
-/// Why a connection was lost, in words for the user: a malformed frame is the server's
-/// fault, not a detail of the wire.
-fn lost(error: &CodecError) -> String {
-    match error {
-        CodecError::Io(e) => format!("the connection failed: {e}"),
-        CodecError::Truncated { .. } => "the connection broke off".to_owned(),
-        CodecError::FrameTooLarge { .. } | CodecError::Malformed(_) => {
-            "the server sent something this client cannot read".to_owned()
-        }
     }
 }
 

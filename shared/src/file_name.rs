@@ -91,15 +91,17 @@ fn strip_escapes(raw: &str) -> String {
     out
 }
 
-/// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension.
+/// Cuts `name` to at most `max` bytes on a character boundary, keeping a short extension
+/// (one that leaves room for some of the name before it).
 pub fn shorten(name: &str, max: usize) -> String {
     if name.len() <= max {
         return name.to_owned();
     }
     let extension = name
         .rfind('.')
-        .filter(|&dot| dot > 0 && name.len() - dot <= MAX_KEPT_EXTENSION_BYTES)
-        .map_or("", |dot| &name[dot..]);
+        .map(|dot| name.len() - dot)
+        .filter(|&len| len < name.len() && len <= MAX_KEPT_EXTENSION_BYTES && len < max)
+        .map_or("", |len| &name[name.len() - len..]);
     let stem = &name[..name.len() - extension.len()];
     let stem = cut(stem, max - extension.len());
     // A stem cut down to dots or spaces would make a hidden or blank name.
@@ -190,6 +192,16 @@ mod tests {
         );
         // A letter that draws nothing (found by the file_name fuzz target).
         assert_eq!(clean_file_name("\u{ffa0}3"), "3");
+    }
+
+    /// A limit shorter than the extension cuts the whole name (it used to subtract the
+    /// extension's length from the limit, below zero).
+    #[test]
+    fn a_limit_shorter_than_the_extension_cuts_the_whole_name() {
+        assert_eq!(shorten("report.pdf", 3), "rep");
+        assert_eq!(shorten("report.pdf", 4), "repo");
+        assert_eq!(shorten("report.pdf", 5), "r.pdf");
+        assert_eq!(shorten("report.pdf", 0), "");
     }
 
     #[test]

@@ -13,18 +13,33 @@ pub fn bytes(n: u64) -> String {
     }
     let mut value = n as f64 / 1024.0;
     let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
+    // The unit and the decimals are those of the value as shown, once rounded: a MiB less
+    // one byte is `1.0 MiB`, not `1024 KiB`, and 99.96 KiB is `100 KiB`, not `100.0 KiB`.
+    let mut shown = rounded(value, decimals(value, unit));
+    while shown >= 1024.0 && unit + 1 < UNITS.len() {
         value /= 1024.0;
         unit += 1;
+        shown = rounded(value, decimals(value, unit));
     }
-    // 1.20 GiB, 1.5 MiB, 12.3 MiB, 123 KiB: a GiB more finely, where a tenth is 100 MiB.
+    let decimals = decimals(shown, unit);
+    format!("{value:.decimals$} {}", UNITS[unit])
+}
+
+/// Decimals shown of `value` in `UNITS[unit]`: 1.20 GiB, 1.5 MiB, 12.3 MiB, 123 KiB; a GiB
+/// and up more finely, where a tenth is 100 MiB.
+fn decimals(value: f64, unit: usize) -> usize {
     if value < 10.0 && unit >= 2 {
-        format!("{value:.2} {}", UNITS[unit])
+        2
     } else if value < 100.0 {
-        format!("{value:.1} {}", UNITS[unit])
+        1
     } else {
-        format!("{value:.0} {}", UNITS[unit])
+        0
     }
+}
+
+/// `value` rounded to `decimals` places, as `format!` would show it.
+fn rounded(value: f64, decimals: usize) -> f64 {
+    format!("{value:.decimals$}").parse().unwrap_or(value)
 }
 
 /// A duration in seconds as `7s`, `1m05s`, `2h03m`.
@@ -129,6 +144,11 @@ mod tests {
         assert_eq!(bytes(1_288_490_189), "1.20 GiB");
         assert_eq!(bytes(4 << 30), "4.00 GiB");
         assert_eq!(bytes(u64::MAX), "16384 PiB");
+        // Rounding up to the next unit, or to fewer decimals.
+        assert_eq!(bytes((1 << 20) - 1), "1.0 MiB");
+        assert_eq!(bytes(102_359), "100 KiB");
+        assert_eq!(bytes(10_733_000_000), "10.0 GiB");
+        assert_eq!(bytes((1 << 30) - 1), "1.00 GiB");
     }
 
     #[test]

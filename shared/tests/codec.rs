@@ -904,6 +904,12 @@ fn a_longer_varint_than_needed_decodes_to_the_same_value() {
         decode_payload::<ClientMsg>(&[0xfb, 6, 0]).unwrap(),
         ClientMsg::Who
     );
+    // And a length, whose width is a u64: `Chat { text: "hi" }` with the length 2 as
+    // `fd 02 00 00 00 00 00 00 00`.
+    assert_eq!(
+        decode_payload::<ClientMsg>(&[1, 0xfd, 2, 0, 0, 0, 0, 0, 0, 0, b'h', b'i']).unwrap(),
+        ClientMsg::Chat { text: "hi".into() }
+    );
 }
 
 /// A varint marker wider than its field is malformed: `fc` (u32) for the u16 `version`,

@@ -163,7 +163,9 @@ async fn download(
             None => 0,
         };
         if !ctx.send(ClientMsg::Download { file_id, offset }) {
-            continue;
+            // There is a connection, so it is the session that is gone: nothing will
+            // answer, and going round again would only ask it again, without end.
+            return Err(Cancelled);
         }
         loop {
             match ctx.next().await {

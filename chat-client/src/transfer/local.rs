@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use shared::config_file::expand_home;
 use shared::file_name::{clean_file_name, shorten};
 use shared::limits::MAX_FILE_NAME_BYTES;
 
@@ -27,15 +28,23 @@ fn split_ext(name: &str) -> (&str, &str) {
     }
 }
 
-/// The `n`th alternative of `name`: `report.pdf`, `report (1).pdf`, `report (2).pdf`...
+/// The `n`th alternative of `name`: `report.pdf`, `report (1).pdf`, `report (2).pdf`...,
+/// at most [`MAX_FILE_NAME_BYTES`] long.
 pub fn numbered(name: &str, n: u32) -> String {
     if n == 0 {
         return name.to_owned();
     }
+    let number = format!(" ({n})");
+    let room = MAX_FILE_NAME_BYTES.saturating_sub(number.len());
     let (stem, ext) = split_ext(name);
-    let suffix = format!(" ({n}){ext}");
-    let stem = shorten(stem, MAX_FILE_NAME_BYTES.saturating_sub(suffix.len()));
-    format!("{stem}{suffix}")
+    // An extension too long to stand beside the number is cut with the rest of the name.
+    let (stem, ext) = if ext.len() < room {
+        (stem, ext)
+    } else {
+        (name, "")
+    };
+    let stem = shorten(stem, room - ext.len());
+    format!("{stem}{number}{ext}")
 }
 
 /// Most numbered alternatives tried before giving up on a name.
@@ -63,13 +72,10 @@ pub fn place_unique(
     ))
 }
 
-/// `~` and `~/...` as the home directory; anything else as it is.
+/// `~` and `~/...` as the home directory; anything else as it is: the rule the
+/// configuration files follow ([`expand_home`]), for a path typed in the client.
 pub fn expand_tilde(path: &str, home: Option<&Path>) -> PathBuf {
-    match (path.strip_prefix('~'), home) {
-        (Some(""), Some(home)) => home.to_path_buf(),
-        (Some(rest), Some(home)) if rest.starts_with('/') => home.join(&rest[1..]),
-        _ => PathBuf::from(path),
-    }
+    expand_home(PathBuf::from(path), home)
 }
 
 /// The home directory, from `$HOME`.
@@ -139,6 +145,25 @@ mod tests {
         assert_eq!(numbered("README", 3), "README (3)");
         let long = "a".repeat(MAX_FILE_NAME_BYTES);
         assert!(numbered(&long, 12).len() <= MAX_FILE_NAME_BYTES);
+        // Extensions too long to stand beside the number, in names of the longest length:
+        // the number still fits (it used to be added past the limit, or to make the
+        // shortening subtract past zero).
+        for name in [
+            format!("a.{}", "c".repeat(MAX_FILE_NAME_BYTES - 2)),
+            format!(
+                "a.{}.{}",
+                "b".repeat(20),
+                "c".repeat(MAX_FILE_NAME_BYTES - 23)
+            ),
+        ] {
+            assert_eq!(name.len(), MAX_FILE_NAME_BYTES);
+            for n in [1, 9999] {
+                let alternative = numbered(&name, n);
+                assert!(alternative.len() <= MAX_FILE_NAME_BYTES, "{alternative}");
+                assert!(alternative.starts_with("a."), "{alternative}");
+                assert!(alternative.contains(&format!(" ({n})")), "{alternative}");
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub(crate) const LANE_FRAMES: usize = 4;
 const INBOX: usize = 8;
 /// Least time between two progress events of one transfer.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+/// The first of the request ids the library gives its transfers' requests: they take the
+/// upper half of the range, from 2^31 up. A program that sends requests with ids of its
+/// own ([`ClientMsg::Request`]) keeps below it, so that no answer is taken for another's.
+pub const FIRST_OWN_REQUEST_ID: u32 = 1 << 31;
 
 /// What the user asks the session to do about files.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,17 +187,21 @@ enum Control {
 ///
 /// A transfer's requests that the server answers (`UploadStart`, `UploadResume`,
 /// `Download`) go out with a request id, and their answers, refusals included, come back
-/// with it: they are matched by that id alone, never by their order. Later messages of a
-/// transfer are matched by its upload or file id.
+/// with it: they are matched by that id alone, never by their order. The ids are the
+/// library's own ([`FIRST_OWN_REQUEST_ID`] and up), so the answers to the user's requests
+/// pass on as they are. Later messages of a transfer are matched by its upload or file id.
 #[derive(Debug)]
 pub(crate) struct Registry {
     tasks: HashMap<TransferId, mpsc::Sender<Inbound>>,
     /// Requests that await their answer: request id to transfer.
     requests: HashMap<u32, TransferId>,
-    /// The last request id handed out.
+    /// The last request id handed out, from [`FIRST_OWN_REQUEST_ID`] on.
     last_request: u32,
     uploads: HashMap<u64, TransferId>,
     downloads: HashMap<u64, TransferId>,
+    /// The file each running download fetches, whatever the connection: file id to
+    /// transfer.
+    fetching: HashMap<u64, TransferId>,
     control_tx: mpsc::UnboundedSender<Control>,
     control: mpsc::UnboundedReceiver<Control>,
     events: mpsc::Sender<TransferEvent>,
@@ -208,9 +216,10 @@ impl Registry {
         Self {
             tasks: HashMap::new(),
             requests: HashMap::new(),
-            last_request: 0,
+            last_request: FIRST_OWN_REQUEST_ID - 1,
             uploads: HashMap::new(),
             downloads: HashMap::new(),
+            fetching: HashMap::new(),
             control_tx,
             control,
             events,
@@ -232,6 +241,15 @@ impl Registry {
                 tokio::spawn(upload::run(ctx, path));
             }
             Request::Download { id, file_id, dir } => {
+                // The server runs one download of a file per connection (a second one
+                // restarts the first), so the first would wait for ever.
+                if let Some(&running) = self.fetching.get(&file_id) {
+                    let reason =
+                        format!("file {file_id} is already being downloaded (transfer {running})");
+                    let _ = self.events.send(TransferEvent::Failed { id, reason }).await;
+                    return;
+                }
+                self.fetching.insert(file_id, id);
                 let ctx = self.ctx(id);
                 tokio::spawn(download::run(ctx, file_id, dir));
             }
@@ -258,6 +276,7 @@ impl Registry {
             match self.control.recv().await? {
                 Control::Ended { id } => {
                     self.tasks.remove(&id);
+                    self.fetching.retain(|_, transfer| *transfer != id);
                 }
                 Control::Frame { id, epoch, msg } => {
                     if epoch != self.epoch || self.link.is_none() {
@@ -289,7 +308,12 @@ impl Registry {
 
     /// `msg` as a request with a new id, whose answer goes to `transfer`.
     fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
-        self.last_request = self.last_request.wrapping_add(1);
+        // After the last id of the range, back to its first: by then the first has long
+        // been answered.
+        self.last_request = self
+            .last_request
+            .checked_add(1)
+            .unwrap_or(FIRST_OWN_REQUEST_ID);
         self.requests.insert(self.last_request, transfer);
         msg.with_id(self.last_request)
     }
@@ -319,12 +343,19 @@ impl Registry {
     }
 
     /// Takes the server messages that belong to a transfer; returns the others, the
-    /// answers to other requests unwrapped.
+    /// answers to the user's own requests with their ids.
     pub(crate) async fn route(&mut self, msg: ServerMsg) -> Option<ServerMsg> {
-        let (reply, msg) = msg.into_reply();
-        let Some(id) = reply.and_then(|r| self.requests.remove(&r)) else {
-            return self.route_keyed(msg).await;
+        let transfer = match &msg {
+            ServerMsg::Reply { id, .. } => self.requests.remove(id),
+            _ => None,
         };
+        let Some(id) = transfer else {
+            return match msg {
+                ServerMsg::Reply { .. } => Some(msg),
+                msg => self.route_keyed(msg).await,
+            };
+        };
+        let (_, msg) = msg.into_reply();
         let inbound = match msg {
             ServerMsg::UploadReady {
                 upload_id,
@@ -424,7 +455,8 @@ impl Ctx {
         let _ = self.events.send(event).await;
     }
 
-    /// Sends a frame on the current connection; false while disconnected.
+    /// Sends a frame on the current connection; false while disconnected, or once the
+    /// session has ended.
     fn send(&self, msg: ClientMsg) -> bool {
         let Some(link) = &self.link else { return false };
         let frame = Control::Frame {
@@ -604,7 +636,60 @@ mod tests {
             *id = sent;
         }
         assert_ne!(ids[0], ids[1]);
+        assert!(ids.iter().all(|&id| id >= FIRST_OWN_REQUEST_ID), "{ids:?}");
         (registry, ctxs, ids)
+    }
+
+    /// A transfer whose session is gone (the client quit, or the session ended) ends,
+    /// even when it last heard of a live connection. It used to go round its loop without
+    /// end, asking the closed session to send its request, and held a thread for good.
+    #[test]
+    fn a_transfer_ends_when_its_session_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let cancelled = Some(TransferEvent::Cancelled { id: 1 });
+        let upload = last_event_without_a_session(|ctx| {
+            tokio::spawn(upload::run(ctx, path.display().to_string()))
+        });
+        assert_eq!(upload, cancelled, "the upload");
+        let download = last_event_without_a_session(|ctx| {
+            tokio::spawn(download::run(ctx, 7, dir.path().into()))
+        });
+        assert_eq!(download, cancelled, "the download");
+    }
+
+    /// Starts a transfer (with `spawn`) that has seen a connection but whose registry, the
+    /// session's end, is gone; returns its last event, or `None` if it did not end within
+    /// 5 s. The runtime is left behind, not waited for, so that a task that never yields
+    /// fails the test instead of hanging it.
+    fn last_event_without_a_session(
+        spawn: impl FnOnce(Ctx) -> tokio::task::JoinHandle<()>,
+    ) -> Option<TransferEvent> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let last = runtime.block_on(async {
+            let (events, mut news) = mpsc::channel(16);
+            let mut registry = Registry::new(events);
+            let (lane, _lane_rx) = mpsc::channel(LANE_FRAMES);
+            registry.connected(lane).await;
+            let ctx = registry.ctx(1);
+            drop(registry);
+            tokio::time::timeout(Duration::from_secs(5), spawn(ctx))
+                .await
+                .ok()?
+                .ok()?;
+            let mut last = None;
+            while let Ok(event) = news.try_recv() {
+                last = Some(event);
+            }
+            last
+        });
+        runtime.shutdown_background();
+        last
     }
 
     /// An error without a request id is no upload's refusal, however many uploads wait:
@@ -620,6 +705,102 @@ mod tests {
         for ctx in &mut ctxs {
             assert!(ctx.inbox.try_recv().is_err(), "nothing reached the upload");
         }
+    }
+
+    /// The user's own requests have ids too (below the library's). Their answers keep
+    /// them, and are never taken for a transfer's: the ids used to start at 1 on both
+    /// sides, and the answer to the user's request 1 went to the transfer that waited for
+    /// its own request 1, which then waited for ever.
+    #[tokio::test]
+    async fn answers_to_the_users_requests_pass_on_with_their_ids() {
+        let (mut registry, mut ctxs, [first, _]) = two_pending().await;
+        for id in [1, 2, FIRST_OWN_REQUEST_ID - 1] {
+            let members = ServerMsg::Reply {
+                id,
+                msg: Box::new(ServerMsg::Members4 {
+                    room: "lobby".into(),
+                    members: shared::MemberPage::default(),
+                }),
+            };
+            assert_eq!(registry.route(members.clone()).await, Some(members));
+        }
+        for ctx in &mut ctxs {
+            assert!(ctx.inbox.try_recv().is_err(), "nothing reached the upload");
+        }
+        let ready = ServerMsg::Reply {
+            id: first,
+            msg: Box::new(ServerMsg::UploadReady {
+                upload_id: 70,
+                token: vec![0; 16],
+                offset: 0,
+            }),
+        };
+        assert_eq!(registry.route(ready).await, None);
+        assert!(matches!(
+            ctxs[0].inbox.try_recv(),
+            Ok(Inbound::Ready { upload_id: 70, .. })
+        ));
+    }
+
+    /// A second download of a file that is being downloaded fails at once: the server
+    /// would restart the first one for it, and the first would wait for ever.
+    #[tokio::test]
+    async fn a_file_is_downloaded_once_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (events, mut news) = mpsc::channel(16);
+        let mut registry = Registry::new(events);
+        let download = |id| Request::Download {
+            id,
+            file_id: 7,
+            dir: dir.path().into(),
+        };
+        registry.request(download(1)).await;
+        registry.request(download(2)).await;
+        assert_eq!(
+            news.recv().await,
+            Some(TransferEvent::Failed {
+                id: 2,
+                reason: "file 7 is already being downloaded (transfer 1)".into()
+            })
+        );
+        // Once the first has ended, the file may be fetched again.
+        registry.request(Request::Cancel { id: 1 }).await;
+        assert_eq!(news.recv().await, Some(TransferEvent::Cancelled { id: 1 }));
+        // The task's end reaches the registry through its control channel.
+        for _ in 0..500 {
+            if !registry.tasks.contains_key(&1) {
+                break;
+            }
+            let next = tokio::time::timeout(Duration::from_millis(10), registry.control()).await;
+            assert!(next.is_err(), "no frame to send: {next:?}");
+        }
+        registry.request(download(3)).await;
+        assert!(registry.tasks.contains_key(&3));
+        assert!(news.try_recv().is_err(), "{:?}", news.try_recv());
+    }
+
+    /// The library's ids go round within their half of the range.
+    #[test]
+    fn the_librarys_request_ids_stay_in_their_half() {
+        let (events, _) = mpsc::channel(1);
+        let mut registry = Registry::new(events);
+        let id = |msg: ClientMsg| match msg {
+            ClientMsg::Request { id, .. } => id,
+            other => panic!("no id: {other:?}"),
+        };
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            FIRST_OWN_REQUEST_ID
+        );
+        registry.last_request = u32::MAX - 1;
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            u32::MAX
+        );
+        assert_eq!(
+            id(registry.with_request_id(1, ClientMsg::ListFiles)),
+            FIRST_OWN_REQUEST_ID
+        );
     }
 
     /// Answers go to the upload whose request they answer, in whatever order they come.
@@ -654,15 +835,12 @@ mod tests {
             ctxs[0].inbox.try_recv(),
             Ok(Inbound::Ready { upload_id: 70, .. })
         ));
-        // An answer to a request no transfer made is passed on, unwrapped.
+        // An answer to a request no transfer waits for is passed on as it is.
         let other = ServerMsg::Reply {
             id: first,
             msg: Box::new(ServerMsg::Pong { token: 1 }),
         };
-        assert_eq!(
-            registry.route(other).await,
-            Some(ServerMsg::Pong { token: 1 })
-        );
+        assert_eq!(registry.route(other.clone()).await, Some(other));
         // Later messages of the upload go by its upload id.
         let done = ServerMsg::UploadDone {
             upload_id: 70,

@@ -111,7 +111,9 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
             },
         };
         if !ctx.send(start) {
-            continue;
+            // There is a connection, so it is the session that is gone: nothing will
+            // answer, and going round again would only ask it again, without end.
+            return Err(Cancelled);
         }
         let (upload_id, offset) = loop {
             match ctx.next().await {

@@ -18,9 +18,14 @@ type Result = anyhow::Result<()>;
 
 /// The server binary on a free port of 127.0.0.1, with a data directory of its own.
 async fn start_server() -> anyhow::Result<(Child, SocketAddr, TempDir)> {
+    start_server_with(&[]).await
+}
+
+/// [`start_server`] with more flags.
+async fn start_server_with(flags: &[&str]) -> anyhow::Result<(Child, SocketAddr, TempDir)> {
     let data = tempfile::tempdir()?;
     let dir = data.path().to_str().context("a UTF-8 temporary path")?;
-    let (child, addr) = start_server_binary(&["--data-dir", dir]).await?;
+    let (child, addr) = start_server_binary(&[&["--data-dir", dir], flags].concat()).await?;
     Ok((child, addr, data))
 }
 
@@ -155,10 +160,6 @@ async fn standard_input_is_sent_line_by_line_in_order() -> Result {
     let (_server, addr, _data) = start_server().await?;
     let mut watcher = TestClient::connect(addr, "watcher", "ops").await?;
 
-    let mut command = chat_cli(addr, "ci", &["send"]);
-    command.stdin(Stdio::piped());
-    let mut child = command.spawn()?;
-    let mut stdin = child.stdin.take().context("stdin is piped")?;
     // More than the client's burst of 15, so some lines wait for their turn; blank lines
     // are skipped, a CRLF ending is taken off.
     let mut input = String::new();
@@ -169,26 +170,67 @@ async fn standard_input_is_sent_line_by_line_in_order() -> Result {
         }
     }
     input.push_str("last line\r\n");
+    // 16 of the 31 lines wait for their turn, at 8 a second: 2 s on top of the usual.
+    let stderr = send_piped(addr, "ci", &input).await?;
+    assert_eq!(stderr, "");
+
+    let mut expected: Vec<String> = (1..=30).map(|n| format!("build step {n}")).collect();
+    expected.push("last line".into());
+    assert_eq!(lines_from(&mut watcher, "ci", 31).await?, expected);
+    Ok(())
+}
+
+/// Pipes `input` into `chat-cli send` as `nick`, which must exit 0 in time; returns what
+/// it wrote on standard error.
+async fn send_piped(addr: SocketAddr, nick: &str, input: &str) -> anyhow::Result<String> {
+    let mut command = chat_cli(addr, nick, &["send"]);
+    command.stdin(Stdio::piped());
+    let mut child = command.spawn()?;
+    let mut stdin = child.stdin.take().context("stdin is piped")?;
     stdin.write_all(input.as_bytes()).await?;
     drop(stdin);
-    // 16 of the 31 lines wait for their turn, at 8 a second: 2 s on top of the usual.
+    // Twice the usual wait: some lines wait for their turn at the client's pace.
     let out = timeout(2 * WAIT, child.wait_with_output())
         .await
         .context("chat-cli send did not finish in time")??;
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(0), "stderr: {stderr}");
-    assert_eq!(stderr, "");
+    Ok(stderr)
+}
 
+/// The next `n` lines `from` says in the room, as `watcher` hears them.
+async fn lines_from(watcher: &mut TestClient, from: &str, n: usize) -> anyhow::Result<Vec<String>> {
     let mut said = Vec::new();
-    while said.len() < 31 {
+    while said.len() < n {
         let msg = watcher.recv().await?;
-        if let Some(line) = said_by(&msg).filter(|s| s.from == "ci") {
+        if let Some(line) = said_by(&msg).filter(|s| s.from == from) {
             said.push(line.text.to_owned());
         }
     }
-    let mut expected: Vec<String> = (1..=30).map(|n| format!("build step {n}")).collect();
-    expected.push("last line".into());
-    assert_eq!(said, expected);
+    Ok(said)
+}
+
+/// A server run with a lower request rate than the default says so in its welcome, and
+/// the client paces itself below it: a paste that the default pace would send too fast
+/// (held back for longer than the flood timeout, it would be cut off as a flooder) goes
+/// through whole.
+#[tokio::test]
+async fn a_server_with_lower_limits_sets_the_pace() -> Result {
+    let flags = [
+        "--msg-rate",
+        "4",
+        "--msg-burst",
+        "4",
+        "--flood-timeout",
+        "1s",
+    ];
+    let (_server, addr, _data) = start_server_with(&flags).await?;
+    let mut watcher = TestClient::connect(addr, "watcher", "ops").await?;
+    let input: String = (1..=12).map(|n| format!("line {n}\n")).collect();
+    // 3 at once, then 3 a second: 3 s on top of the usual.
+    send_piped(addr, "ci", &input).await?;
+    let expected: Vec<String> = (1..=12).map(|n| format!("line {n}")).collect();
+    assert_eq!(lines_from(&mut watcher, "ci", 12).await?, expected);
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! socket, which is the point: another transport is another `Connector`.
 
 use std::io;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,10 +14,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chat_client::transfer::{Request, TransferEvent};
-use chat_client::{Client, Connector, Event, Options};
+use chat_client::{Client, Connector, Event, Options, Welcome};
 use chat_server::Config;
-use shared::ClientMsg;
-use tests::client::{TestClient, WAIT, left, offered, said as said_line, start_server};
+use shared::{ClientMsg, ServerMsg};
+use tempfile::TempDir;
+use tests::client::{
+    ServerHandle, TestClient, WAIT, joined, left, offered, said as said_line, start_server,
+};
 use tests::files::{download, random_file, sha256_of};
 use tokio::io::{DuplexStream, copy_bidirectional, duplex};
 use tokio::net::TcpStream;
@@ -102,23 +106,38 @@ async fn transfer_end(
     Ok(end)
 }
 
-#[tokio::test]
-async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
-    let (data, files) = (tempfile::tempdir()?, tempfile::tempdir()?);
+/// A server with a data directory of its own (kept while the returned one lives), and
+/// bob in its lobby.
+async fn server_with_bob() -> anyhow::Result<(TempDir, SocketAddr, ServerHandle, TestClient)> {
+    let data = tempfile::tempdir()?;
     let config = Config {
         data_dir: data.path().to_path_buf(),
         ..Config::default()
     };
     let (addr, server) = start_server(config).await;
-    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    let bob = TestClient::connect(addr, "bob", "lobby").await?;
+    Ok((data, addr, server, bob))
+}
 
-    let relay = PipeRelay::default();
+/// Alice joins the lobby through the library, over `relay`'s pipes.
+async fn alice_through(
+    relay: &PipeRelay,
+    addr: SocketAddr,
+) -> anyhow::Result<(Client, mpsc::Receiver<Event>, Welcome)> {
     let options = Options {
         addr: addr.to_string(),
         nick: "alice".into(),
         room: "lobby".into(),
     };
-    let (alice, mut events, welcome) = chat_client::connect_with(relay.clone(), options).await?;
+    Ok(chat_client::connect_with(relay.clone(), options).await?)
+}
+
+#[tokio::test]
+async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
+    let (_data, addr, server, mut bob) = server_with_bob().await?;
+    let files = tempfile::tempdir()?;
+    let relay = PipeRelay::default();
+    let (alice, mut events, welcome) = alice_through(&relay, addr).await?;
     assert_eq!(
         (welcome.nick.as_str(), welcome.room.as_str()),
         ("alice", "lobby")
@@ -194,6 +213,51 @@ async fn a_whole_session_runs_over_an_in_memory_pipe() -> Result {
     .await?;
 
     leave(alice, &mut bob).await?;
+    server.shutdown().await
+}
+
+/// A program's own requests with ids: each answer comes back in a `Reply` with its id,
+/// and what it changes holds across a reconnect (the session rejoins under the nick a
+/// request with an id gave).
+#[tokio::test]
+async fn the_users_request_ids_come_back_with_their_answers() -> Result {
+    let (_data, addr, server, mut bob) = server_with_bob().await?;
+    let relay = PipeRelay::default();
+    let (alice, mut events, _) = alice_through(&relay, addr).await?;
+
+    alice.send(ClientMsg::Who.with_id(1));
+    let members = until(&mut events, "the answer to request 1", |e| {
+        matches!(e, Event::Server(ServerMsg::Reply { id: 1, .. }))
+    })
+    .await?;
+    assert!(
+        matches!(&members, Event::Server(ServerMsg::Reply { msg, .. })
+            if matches!(msg.as_ref(), ServerMsg::Members4 { members, .. } if members.total == 2)),
+        "{members:?}"
+    );
+    alice.send(
+        ClientMsg::Nick {
+            nick: "alicia".into(),
+        }
+        .with_id(2),
+    );
+    until(&mut events, "the answer to request 2", |e| {
+        matches!(e, Event::Server(ServerMsg::Reply { id: 2, msg })
+            if matches!(msg.as_ref(), ServerMsg::NickChanged { nick } if nick == "alicia"))
+    })
+    .await?;
+
+    relay.cut();
+    let back = until(&mut events, "the reconnect", |e| {
+        matches!(e, Event::Reconnected(_))
+    })
+    .await?;
+    assert!(
+        matches!(&back, Event::Reconnected(w) if w.nick == "alicia"),
+        "{back:?}"
+    );
+    bob.recv_until(|m| joined(m, "alicia")).await?;
+    alice.finish().await;
     server.shutdown().await
 }
 
