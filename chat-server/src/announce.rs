@@ -20,7 +20,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use mdns_sd::{DaemonEvent, IfKind, ServiceDaemon, ServiceInfo, UnregisterStatus};
+use mdns_sd::{DaemonEvent, DaemonStatus, IfKind, ServiceDaemon, ServiceInfo};
 use shared::discovery::{self, Announcement, SERVICE_TYPE};
 use tracing::{debug, info, warn};
 
@@ -37,8 +37,8 @@ pub const ANNOUNCE_WAIT: Duration = Duration::from_secs(5);
 /// Longest a clean stop waits for the announcement to be withdrawn.
 pub const WITHDRAW_WAIT: Duration = Duration::from_secs(2);
 
-/// Longest the announcer's thread waits for each step of the daemon's own shutdown.
-const DAEMON_STEP_WAIT: Duration = Duration::from_secs(1);
+/// Longest the announcer's thread waits for the daemon to stop.
+const DAEMON_STOP_WAIT: Duration = Duration::from_secs(1);
 
 /// The name used when the host name cannot be one ([`default_name`]).
 const FALLBACK_NAME: &str = "lanchat";
@@ -187,12 +187,11 @@ impl Announcer {
     ) -> Result<Self, String> {
         // Made now, so that a bad record is the one warning line rather than a failure on
         // the thread.
-        let fullname = service(&announcement, port)?.get_fullname().to_owned();
+        service(&announcement, port)?;
         let daemon = ServiceDaemon::new_with_port(mdns_port).map_err(|e| e.to_string())?;
         let (commands, inbox) = flume::unbounded();
         let thread = Thread {
             daemon,
-            fullname,
             scope,
             port,
             announcement,
@@ -248,8 +247,6 @@ fn service(announcement: &Announcement, port: u16) -> Result<ServiceInfo, String
 /// What the announcer's thread owns.
 struct Thread {
     daemon: ServiceDaemon,
-    /// The service's instance name, as the daemon knows it.
-    fullname: String,
     scope: Scope,
     port: u16,
     announcement: Announcement,
@@ -354,16 +351,15 @@ impl Thread {
         }
     }
 
-    /// Withdraws the service, stops the daemon (each step bounded), then tells `done`.
+    /// Stops the daemon, which withdraws the service first (it sends the records again
+    /// with a time to live of 0, "goodbye"), waiting at most [`DAEMON_STOP_WAIT`]; then
+    /// tells `done`.
     fn stop(self, done: Option<tokio::sync::oneshot::Sender<()>>) {
-        if let Ok(status) = self.daemon.unregister(&self.fullname) {
-            match status.recv_timeout(DAEMON_STEP_WAIT) {
-                Ok(UnregisterStatus::OK) => debug!("announcement withdrawn"),
-                other => debug!("withdrawing the announcement: {other:?}"),
-            }
-        }
         if let Ok(status) = self.daemon.shutdown() {
-            let _ = status.recv_timeout(DAEMON_STEP_WAIT);
+            match status.recv_timeout(DAEMON_STOP_WAIT) {
+                Ok(DaemonStatus::Shutdown) => debug!("announcement withdrawn"),
+                other => debug!("stopping the mDNS daemon: {other:?}"),
+            }
         }
         if let Some(done) = done {
             let _ = done.send(());
