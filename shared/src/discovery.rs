@@ -315,6 +315,42 @@ mod tests {
         refused("\u{0301} \u{0301}", "only combining marks");
     }
 
+    /// docs/PROTOCOL.md's example TXT record is what [`Announcement::to_txt`] writes, and
+    /// reads back.
+    #[test]
+    fn the_protocol_page_shows_the_txt_record_as_written() {
+        let page = include_str!("../../docs/PROTOCOL.md");
+        let section = page
+            .split_once("## 14. Discovery")
+            .expect("the page has a discovery section")
+            .1;
+        let block = section
+            .split_once("```text\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("an example TXT record")
+            .0;
+        let pairs: Vec<(&str, &str)> = block
+            .lines()
+            .map(|line| line.split_once('=').expect("key=value"))
+            .collect();
+        let announcement = Announcement {
+            name: "Office chat".into(),
+            version: crate::PROTOCOL_VERSION,
+            people: 3,
+            fingerprint: None,
+        };
+        let written: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        assert_eq!(written, announcement.to_txt());
+        assert_eq!(Announcement::from_txt(pairs), Ok(announcement));
+        for key in [KEY_VERSION, KEY_NAME, KEY_PEOPLE, KEY_FINGERPRINT] {
+            assert!(section.contains(&format!("| `{key}` |")), "{key}");
+        }
+        assert!(section.contains(SERVICE_TYPE));
+    }
+
     #[test]
     fn shows_for_logs() {
         assert_eq!(
