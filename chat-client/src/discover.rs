@@ -64,11 +64,16 @@ pub enum DiscoverError {
     Browse(String),
 }
 
+/// Most servers one browse keeps: far more than a LAN runs, while anyone announcing
+/// thousands of made-up servers cannot grow the list (or a picker's screen) without
+/// bound. Servers announced beyond it are left out.
+pub const MAX_SERVERS: usize = 256;
+
 /// Longest wait for the mDNS daemon to stop once the browsing is done.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(1);
 
 /// Looks for servers for `options.wait`, then returns them sorted by name, then address;
-/// one entry per server (not per address family duplicate).
+/// one entry per server (not per address family duplicate), at most [`MAX_SERVERS`].
 ///
 /// A server's address is the first of its announced addresses in this order: IPv4, then
 /// IPv6 that is not link-local, then link-local IPv4, then link-local IPv6 (with the
@@ -141,6 +146,14 @@ impl Found {
             ServiceEvent::ServiceResolved(service) => {
                 let key = service.get_fullname().to_lowercase();
                 match found_server(&service) {
+                    Ok(_)
+                        if self.servers.len() >= MAX_SERVERS
+                            && !self.servers.contains_key(&key) =>
+                    {
+                        tracing::debug!(
+                            "ignoring the announcement {key:?}: {MAX_SERVERS} servers found already"
+                        );
+                    }
                     Ok(server) => {
                         self.servers.insert(key, server);
                     }
@@ -299,6 +312,19 @@ mod tests {
             &[("name", "x"), ("people", "1")],
         ));
         assert_eq!(found.into_sorted(), []);
+    }
+
+    #[test]
+    fn the_list_is_bounded() {
+        let mut found = Found::default();
+        for i in 0..MAX_SERVERS + 10 {
+            found.apply(event(&format!("s{i}"), "10.0.0.2", 7878, "lan", "1"));
+        }
+        // An update of a server already listed still counts.
+        found.apply(event("s0", "10.0.0.2", 7878, "lan", "5"));
+        let list = found.into_sorted();
+        assert_eq!(list.len(), MAX_SERVERS);
+        assert!(list.iter().any(|s| s.people == 5));
     }
 
     #[test]

@@ -298,8 +298,11 @@ impl Thread {
                 Step::Command(Ok(Command::People(n))) => {
                     self.announcement.people = n;
                     // The name is the server's since the first registration: no probing
-                    // again, the new record goes out at once.
-                    self.register(false)?;
+                    // again, the new record goes out at once. A failed update leaves the
+                    // old count up until the next change; not worth a warning.
+                    if let Err(e) = self.register(false) {
+                        debug!("the number of people was not re-announced: {e}");
+                    }
                 }
                 Step::Command(Ok(Command::Stop(done))) => return Ok(Some(done)),
                 // The server dropped its handle without a clean stop: withdraw anyway.
@@ -321,9 +324,9 @@ impl Thread {
                 Step::Late => {
                     deadline = None;
                     warn!(
-                        "the server is not announced on the LAN: nothing was sent within {:?} \
+                        "the server is not announced on the LAN: nothing was sent within {}s \
                          (no network interface to announce on, or no multicast)",
-                        ANNOUNCE_WAIT
+                        ANNOUNCE_WAIT.as_secs()
                     );
                 }
             }
