@@ -1,27 +1,37 @@
 //! Command-line arguments.
 
-use clap::{Parser, Subcommand};
+use std::time::Duration;
+
+use chat_client::shared::discovery::MDNS_PORT;
+use chat_client::shared::units::parse_duration;
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Longest `list --wait`: a minute is already far more than any server on a LAN takes to
+/// answer.
+pub const MAX_LIST_WAIT: Duration = Duration::from_secs(60);
 
 /// Line mode for the chat room, for scripts and bots.
 ///
 /// Joins ROOM on the server at HOST:PORT as NICK, then either sends text and exits once the
 /// server has stamped it (send), or prints the room's messages one per line until
-/// interrupted (listen). Errors are one line on standard error, "chat-cli: ...", and exit
+/// interrupted (listen); or lists the servers announced on the LAN (list), which needs no
+/// --connect or --nick. Errors are one line on standard error, "chat-cli: ...", and exit
 /// code 2; a closed standard output (as after | head) is not an error.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-cli", version)]
 pub struct Cli {
-    /// Server to connect to, as HOST:PORT.
+    /// Server to connect to, as HOST:PORT (send and listen).
     ///
-    /// The host may be a name or an IP address.
+    /// The host may be a name or an IP address. `chat-cli list` shows the servers on the
+    /// LAN.
     #[arg(long, value_name = "HOST:PORT")]
-    pub connect: String,
+    pub connect: Option<String>,
 
-    /// Nick to use.
+    /// Nick to use (send and listen).
     ///
     /// The server refuses a nick that is already in use (exit code 2).
     #[arg(long, value_name = "NAME")]
-    pub nick: String,
+    pub nick: Option<String>,
 
     /// Room to join.
     ///
@@ -66,12 +76,78 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the chat servers announced on the LAN, one per line, and exit.
+    ///
+    /// Listens for announcements (DNS-SD over multicast DNS, service _lanchat._tcp) for
+    /// --wait, then prints each server found as NAME, ADDRESS (IP:PORT), the number of
+    /// people connected and its protocol version, sorted by name. Finding none prints
+    /// nothing on standard output, a note on standard error, and exits 0. Anyone on the
+    /// LAN can announce anything: a listed server is a claim, not a proof of who answers.
+    List {
+        /// One JSON object per line: "name", "addr", "people", "version", "fingerprint"
+        /// (null without TLS).
+        #[arg(long)]
+        json: bool,
+
+        /// How long to listen for announcements, up to 1m.
+        ///
+        /// Durations are written like 500ms, 2s or 1m; a bare number means seconds.
+        #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_wait)]
+        wait: Duration,
+
+        /// UDP port of multicast DNS; only tests use another than 5353.
+        #[arg(long, value_name = "PORT", default_value_t = MDNS_PORT, hide = true)]
+        mdns_port: u16,
+    },
+}
+
+fn parse_wait(text: &str) -> Result<Duration, String> {
+    let wait = parse_duration(text)?;
+    if wait > MAX_LIST_WAIT {
+        return Err(format!("{text} is longer than the longest wait, 1m"));
+    }
+    Ok(wait)
+}
+
+/// Where to connect and as whom, for send and listen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub connect: String,
+    pub nick: String,
+}
+
+impl Cli {
+    /// Parses the process's arguments; on an error (or `--help`) prints it and exits with
+    /// clap's usage error (code 2), also when send or listen lacks --connect or --nick.
+    pub fn parse_args() -> Self {
+        let cli = Self::parse();
+        if let Err(why) = cli.target() {
+            Self::command()
+                .error(clap::error::ErrorKind::MissingRequiredArgument, why)
+                .exit();
+        }
+        cli
+    }
+
+    /// --connect and --nick, which send and listen need; `None` for list.
+    ///
+    /// # Errors
+    ///
+    /// The flag that is missing, in a sentence.
+    pub fn target(&self) -> Result<Option<Target>, String> {
+        if matches!(self.command, Command::List { .. }) {
+            return Ok(None);
+        }
+        let missing = |flag: &str| format!("{flag} is required to send or listen");
+        let connect = self.connect.clone().ok_or_else(|| missing("--connect"))?;
+        let nick = self.nick.clone().ok_or_else(|| missing("--nick"))?;
+        Ok(Some(Target { connect, nick }))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn cli_is_well_formed() {
@@ -92,7 +168,10 @@ mod tests {
             "deploy",
             "done",
         ]);
-        assert_eq!((cli.nick.as_str(), cli.room.as_str()), ("bot", "ops"));
+        assert_eq!(
+            (cli.nick.as_deref(), cli.room.as_str()),
+            (Some("bot"), "ops")
+        );
         assert_eq!(
             cli.command,
             Command::Send {
@@ -112,5 +191,53 @@ mod tests {
             "--json",
         ]);
         assert_eq!(cli.command, Command::Listen { json: true });
+    }
+
+    #[test]
+    fn list_needs_no_server_and_bounds_its_wait() {
+        let cli = Cli::parse_from(["chat-cli", "list"]);
+        assert_eq!(
+            cli.command,
+            Command::List {
+                json: false,
+                wait: Duration::from_secs(2),
+                mdns_port: 5353
+            }
+        );
+        assert_eq!(cli.target().unwrap(), None);
+        let cli = Cli::parse_from(["chat-cli", "list", "--json", "--wait", "500ms"]);
+        assert_eq!(
+            cli.command,
+            Command::List {
+                json: true,
+                wait: Duration::from_millis(500),
+                mdns_port: 5353
+            }
+        );
+        let err = Cli::try_parse_from(["chat-cli", "list", "--wait", "2m"]).unwrap_err();
+        assert!(
+            err.to_string().contains("longer than the longest wait, 1m"),
+            "{err}"
+        );
+        let err = Cli::try_parse_from(["chat-cli", "list", "--wait", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("'soon'"), "{err}");
+    }
+
+    #[test]
+    fn send_and_listen_need_a_server_and_a_nick() {
+        let cli = Cli::parse_from(["chat-cli", "--nick", "b", "listen"]);
+        let err = cli.target().unwrap_err();
+        assert_eq!(err, "--connect is required to send or listen");
+        let cli = Cli::parse_from(["chat-cli", "--connect", "h:1", "send", "hi"]);
+        let err = cli.target().unwrap_err();
+        assert_eq!(err, "--nick is required to send or listen");
+        let cli = Cli::parse_from(["chat-cli", "--connect", "h:1", "--nick", "b", "listen"]);
+        assert_eq!(
+            cli.target().unwrap(),
+            Some(Target {
+                connect: "h:1".into(),
+                nick: "b".into()
+            })
+        );
     }
 }

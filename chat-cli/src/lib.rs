@@ -5,6 +5,7 @@
 //! chat-cli --connect HOST:PORT --nick bot --room ops send "deploy done"
 //! make 2>&1 | chat-cli --connect HOST:PORT --nick ci --room ops send
 //! chat-cli --connect HOST:PORT --nick logger --room ops listen --json >> ops.jsonl
+//! chat-cli list --json
 //! ```
 //!
 //! Exit codes: 0 when all went well, 2 on an error, which is one line on standard error
@@ -16,9 +17,11 @@
 //! - [`send`]: sending TEXT or standard input's lines, and waiting until the server has
 //!   stamped each.
 //! - [`listen`]: printing the room's messages until interrupted.
+//! - [`list`]: the servers announced on the LAN, found by `chat_client::discover`.
 //! - [`record`]: what a message becomes as a plain line or a JSON object.
 
 pub mod cli;
+pub mod list;
 pub mod listen;
 pub mod record;
 pub mod send;
@@ -48,7 +51,7 @@ impl<E: std::error::Error> From<E> for Failure {
 /// The whole program: parses arguments, runs, and turns a failure into one line on stderr
 /// and exit code 2.
 pub fn main() -> ExitCode {
-    let cli = <Cli as clap::Parser>::parse();
+    let cli = Cli::parse_args();
     // The local UTC offset can only be read safely while the process has one thread.
     let utc_offset_secs = chat_client::clock::local_utc_offset_secs();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -73,11 +76,23 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Connects, then sends or listens.
+/// Lists the servers on the LAN, or connects, then sends or listens.
 pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
+    if let Command::List {
+        json,
+        wait,
+        mdns_port,
+    } = cli.command
+    {
+        return list::run(json, wait, mdns_port).await;
+    }
+    let target = cli
+        .target()
+        .map_err(Failure)?
+        .ok_or_else(|| Failure("nothing to connect to".into()))?;
     let options = chat_client::Options {
-        addr: cli.connect,
-        nick: cli.nick,
+        addr: target.connect,
+        nick: target.nick,
         room: cli.room,
     };
     let (client, events, welcome) = chat_client::connect(options).await?;
@@ -91,6 +106,8 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
             };
             listen::run(events, &welcome, format).await
         }
+        // Handled above, before connecting.
+        Command::List { .. } => Ok(()),
     };
     client.send(chat_client::shared::ClientMsg::Quit {
         reason: String::new(),

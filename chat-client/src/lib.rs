@@ -49,10 +49,13 @@
 //!   progress, and safe local file names.
 //! - [`sanitize`]: text from the network made harmless for a terminal.
 //! - [`clock`]: a server time as the local `HH:MM`.
+//! - [`discover`]: servers found on the LAN ([`browse`]), read off multicast DNS on a
+//!   thread of its own.
 
 pub mod client;
 pub mod clock;
 pub mod dial;
+pub mod discover;
 pub mod event;
 pub mod handshake;
 pub mod offline;
@@ -64,6 +67,7 @@ mod writer;
 
 pub use client::{Client, connect, connect_with};
 pub use dial::{Connector, Tcp};
+pub use discover::{BrowseOptions, DiscoverError, FoundServer, browse};
 pub use event::Event;
 pub use handshake::{ConnectError, Options, Welcome};
 /// The protocol's types, for what a [`Client`] sends and an [`Event::Server`] carries.

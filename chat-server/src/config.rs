@@ -131,6 +131,22 @@ pub struct Config {
     /// Default 64 MiB: the machine keeps room for its logs and the sidecars when uploads
     /// fill the disk.
     pub disk_reserve: u64,
+
+    /// Whether the server announces itself on the LAN (DNS-SD over multicast DNS, see
+    /// `shared::discovery`), on the interfaces it listens on. A server that listens only on
+    /// loopback never does.
+    ///
+    /// Default on: clients on the LAN find the server without being told its address.
+    pub announce: bool,
+
+    /// The name the server announces. `None`: the host name (its first label).
+    pub name: Option<String>,
+
+    /// The UDP port of multicast DNS, for the announcement.
+    ///
+    /// Default 5353, the standard port (`shared::discovery::MDNS_PORT`); tests use ports of
+    /// their own.
+    pub mdns_port: u16,
 }
 
 impl Default for Config {
@@ -152,6 +168,9 @@ impl Default for Config {
             quota: 20 << 30,
             upload_grace: Duration::from_secs(5 * 60),
             disk_reserve: 64 << 20,
+            announce: true,
+            name: None,
+            mdns_port: shared::discovery::MDNS_PORT,
         }
     }
 }

@@ -31,6 +31,10 @@
 //! - [`transport`]: the stream seam. A [`Transport`] accepts byte streams (any
 //!   `AsyncRead + AsyncWrite`) and says who is at the other end ([`PeerAddr`]); plain TCP
 //!   is `TcpListener` itself. Nothing past the accept loop knows which stream it has.
+//! - `announce`: the server announced on the LAN (DNS-SD over multicast DNS, in the
+//!   format of [`shared::discovery`]) on the interfaces it listens on, its number of
+//!   people kept current, withdrawn on a clean stop; on threads of its own, never the
+//!   runtime's.
 //! - `common`: what several parts name: the client id, a refusal, the wall clock.
 //! - [`config`]: every limit and interval, with the reasons for the defaults;
 //!   [`config::settings`]: the same as command-line flags and configuration-file keys.
@@ -61,6 +65,7 @@
 //! # }
 //! ```
 
+mod announce;
 mod common;
 pub mod config;
 mod conn;
@@ -71,6 +76,7 @@ mod sequences;
 mod server;
 pub mod transport;
 
+pub use announce::default_name;
 pub use config::Config;
 pub use server::{prepare_data_dir, run, run_with};
 pub use transport::{PeerAddr, Transport};

@@ -18,6 +18,7 @@ use tracing::{info, warn};
 
 use anyhow::Context;
 
+use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::config::Config;
 use crate::conn::{self, Policy};
 use crate::files::Files;
@@ -195,19 +196,52 @@ pub async fn run_with<T: Transport>(
             text: format!("too many connections from your address ({config_per_ip} at most)"),
         }),
     };
-    if let Some(addr) = transport.local_addr() {
+    let local_addr = transport.local_addr();
+    if let Some(addr) = &local_addr {
         info!(%addr, "accepting connections");
+    }
+    // A transport over IP (plain TCP, or TLS over it) says its address as IP:PORT; any
+    // other is not on the LAN and is not announced.
+    let mut announcer = config
+        .announce
+        .then(|| {
+            let listen = local_addr.as_deref().and_then(|a| a.parse().ok());
+            Announcer::start(config.name.as_deref(), config.mdns_port, listen)
+        })
+        .flatten();
+    if !config.announce {
+        info!("not announced on the LAN (announcing is off)");
     }
     tokio::select! {
         () = server.accept(&transport) => {}
         () = server.conn.registry.keep_alive_every(config.ping_interval, config.idle_timeout) => {}
+        () = count_people(announcer.as_mut(), &server.conn.registry) => {}
         () = shutdown => info!("shutting down"),
     }
     // Closing the listener first: connections arriving from now on are refused by the
     // operating system instead of waiting in the backlog.
     drop(transport);
-    server.shut_down().await;
+    let withdraw = async {
+        if let Some(announcer) = announcer {
+            announcer.withdraw().await;
+        }
+    };
+    tokio::join!(withdraw, server.shut_down());
     Ok(())
+}
+
+/// Tells the announcer how many people are connected, every [`PEOPLE_EVERY`]; it passes
+/// the number on only when it changed. Never completes.
+async fn count_people(announcer: Option<&mut Announcer>, registry: &Registry) {
+    let Some(announcer) = announcer else {
+        return std::future::pending().await;
+    };
+    let mut every = tokio::time::interval(PEOPLE_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        announcer.people(registry.people());
+    }
 }
 
 struct Server {

@@ -12,6 +12,8 @@
 //! - [`limits`]: every size limit the protocol defines, used by both ends.
 //! - [`views`]: borrowed forms of server messages that encode to the same bytes as the
 //!   owned ones: member lists, replies, and room messages as version 3 reads them.
+//! - [`discovery`]: how a server announces itself on the LAN (DNS-SD): the service type,
+//!   the TXT record's keys and the rules a client checks them by.
 //! - [`config_file`]: reading a program's TOML settings file, with errors that name the
 //!   key at fault.
 //! - [`names`]: which nicks and room names are allowed, when two names are the same (case,
@@ -25,6 +27,7 @@
 
 pub mod codec;
 pub mod config_file;
+pub mod discovery;
 pub mod file_name;
 pub mod limits;
 pub mod names;

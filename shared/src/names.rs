@@ -155,7 +155,7 @@ fn check(name: &str, max: usize) -> Result<(), NameError> {
 }
 
 /// Whether `c`, an allowed character, stands on its own: anything but a combining mark.
-fn is_base(c: char) -> bool {
+pub fn is_base(c: char) -> bool {
     !matches!(
         general_category(c),
         GeneralCategory::NonspacingMark

@@ -3,6 +3,8 @@
 //! - [`binaries`]: paths of the workspace's real binaries, built on first use.
 //! - [`client`]: an in-process server on port 0 and a client speaking the shared codec.
 //! - [`files`]: seeded random files, and upload and download drivers for file transfer.
+//! - [`lan`]: a LAN of the test's own (network namespaces on a bridge) for finding servers
+//!   by multicast DNS.
 //! - [`probe`]: `chat-probe`, a client in a process of its own, and the signals, `/proc`
 //!   figures, network namespaces and tmpfs mounts of the fault tests.
 //! - [`proxy`]: a TCP relay that a test can cut, to break connections mid-transfer.
@@ -12,6 +14,7 @@
 pub mod binaries;
 pub mod client;
 pub mod files;
+pub mod lan;
 pub mod probe;
 pub mod proxy;
 pub mod tmux;

@@ -203,6 +203,10 @@ impl Loaded {
         if self.settings.log_level.is_none() {
             text.push_str("# log_level: not set, $RUST_LOG, else info\n");
         }
+        if self.settings.name.is_none() {
+            let host = crate::announce::default_name();
+            text.push_str(&format!("# name: not set, the host name ({host})\n"));
+        }
         Ok(text)
     }
 }
@@ -341,6 +345,35 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_reserve: Option<ByteSize>,
 
+    /// Name the server announces on the LAN [default: the host name].
+    ///
+    /// Clients that look for servers show it. Up to 63 bytes; spaces may stand between
+    /// words; no control or invisible characters.
+    #[arg(long, value_name = "NAME")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<ServerName>,
+
+    /// Do not announce the server on the LAN.
+    ///
+    /// By default the server announces itself (DNS-SD over multicast DNS, service
+    /// _lanchat._tcp) on the interfaces it listens on, with its name, protocol version and
+    /// number of people, so that clients find it without an address; it withdraws the
+    /// announcement when it stops. A server listening only on loopback never announces.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_announce: Option<bool>,
+
+    /// UDP port of multicast DNS for the announcement; only tests use another than 5353.
+    #[arg(long, value_name = "PORT", hide = true)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mdns_port: Option<u16>,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -350,13 +383,16 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The built-in defaults: [`DEFAULT_LISTEN`] and [`Config::default`]. `workers` and
-    /// `log_level` stay unset: their defaults depend on the machine and the environment.
+    /// The built-in defaults: [`DEFAULT_LISTEN`] and [`Config::default`]. `workers`,
+    /// `log_level` and `name` stay unset: their defaults depend on the machine and the
+    /// environment; so does `mdns_port`, which only tests set.
     pub fn defaults() -> Self {
         Self {
             listen: Some(DEFAULT_LISTEN.to_owned()),
             workers: None,
             log_level: None,
+            name: None,
+            mdns_port: None,
             ..Self::from_config(&Config::default())
         }
     }
@@ -381,6 +417,9 @@ impl Settings {
             quota: Some(ByteSize(config.quota)),
             upload_grace: Some(HumanDuration(config.upload_grace)),
             disk_reserve: Some(ByteSize(config.disk_reserve)),
+            name: config.name.clone().map(ServerName),
+            no_announce: Some(!config.announce),
+            mdns_port: Some(config.mdns_port),
             log_level: None,
         }
     }
@@ -406,6 +445,9 @@ impl Settings {
             quota: self.quota.or(lower.quota),
             upload_grace: self.upload_grace.or(lower.upload_grace),
             disk_reserve: self.disk_reserve.or(lower.disk_reserve),
+            name: self.name.or(lower.name),
+            no_announce: self.no_announce.or(lower.no_announce),
+            mdns_port: self.mdns_port.or(lower.mdns_port),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -438,6 +480,9 @@ impl Settings {
             quota: size(&self.quota, default.quota),
             upload_grace: duration(&self.upload_grace, default.upload_grace),
             disk_reserve: size(&self.disk_reserve, default.disk_reserve),
+            announce: self.no_announce.map_or(default.announce, |off| !off),
+            name: self.name.clone().map_or(default.name, |n| Some(n.0)),
+            mdns_port: self.mdns_port.unwrap_or(default.mdns_port),
         }
     }
 
@@ -550,6 +595,26 @@ impl<'de> Deserialize<'de> for Workers {
             .map_err(|_| format!("{n} is not a number of threads from 1 to {MAX_WORKERS}"))
             .and_then(Self::new)
             .map_err(de::Error::custom)
+    }
+}
+
+/// A server name as announced on the LAN, checked by [`shared::discovery::check_name`]
+/// when it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ServerName(pub String);
+
+impl FromStr for ServerName {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        shared::discovery::check_name(text).map(|()| Self(text.to_owned()))
+    }
+}
+
+impl<'de> Deserialize<'de> for ServerName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
     }
 }
 
@@ -671,6 +736,8 @@ mod tests {
         let every = Settings {
             workers: Some(Workers(2)),
             log_level: Some(LogFilter("info".into())),
+            name: Some(ServerName("office".into())),
+            mdns_port: Some(53530),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
@@ -763,6 +830,69 @@ mod tests {
     }
 
     #[test]
+    fn announcing_is_on_by_default_and_off_by_flag_or_file() {
+        let config = cli(&[]).settings.or(Settings::defaults()).config();
+        assert!(config.announce);
+        assert_eq!(config.name, None);
+        assert_eq!(config.mdns_port, 5353);
+        let config = cli(&[
+            "--no-announce",
+            "--name",
+            "Office chat",
+            "--mdns-port",
+            "53530",
+        ])
+        .settings
+        .config();
+        assert!(!config.announce);
+        assert_eq!(config.name.as_deref(), Some("Office chat"));
+        assert_eq!(config.mdns_port, 53530);
+        assert!(cli(&["--no-announce=false"]).settings.config().announce);
+        let (_dir, path) = file("no_announce = true\nname = \"lab\"\n");
+        let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        assert!(!loaded.settings.config().announce);
+        let loaded = cli(&["--config", path.to_str().unwrap(), "--no-announce=false"])
+            .load()
+            .unwrap();
+        assert!(loaded.settings.config().announce, "the flag wins");
+        assert_eq!(loaded.settings.config().name.as_deref(), Some("lab"));
+    }
+
+    #[test]
+    fn a_bad_server_name_is_refused_with_the_reason() {
+        let err = Cli::try_parse_args(["chat-server", "--name", "a\u{7}b"]).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "the server name holds the character U+0007, which is a control character"
+            ),
+            "{err}"
+        );
+        let (_dir, path) = file(&format!("name = \"{}\"", "x".repeat(64)));
+        let error = cli(&["--config", path.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "error in {}: key \"name\": the server name is longer than 63 bytes (64 bytes)",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn the_name_left_unset_is_said_in_the_printed_settings() {
+        let loaded = cli(&[]).load().unwrap();
+        let printed = loaded.to_toml().unwrap();
+        assert!(
+            printed.contains("# name: not set, the host name ("),
+            "{printed}"
+        );
+        assert!(printed.contains("no_announce = false\n"), "{printed}");
+        assert!(!printed.contains("mdns_port"), "{printed}");
+    }
+
+    #[test]
     fn numbers_are_taken_for_durations_and_sizes() {
         let settings: Settings = parse("upload_grace = 90\nquota = 1000\n").unwrap();
         assert_eq!(
@@ -788,6 +918,11 @@ mod tests {
                 "120",
                 "--data-dir",
                 "/srv/chat files",
+                "--name",
+                "Büro \"3\" chat",
+                "--no-announce",
+                "--mdns-port",
+                "53530",
             ],
         ] {
             let mut args = vec!["--config", path];

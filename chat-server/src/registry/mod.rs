@@ -244,6 +244,12 @@ impl Registry {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
     }
 
+    /// How many clients are logged in, in every room: the number of people the server
+    /// announces on the LAN.
+    pub(crate) fn people(&self) -> usize {
+        self.lock().clients.len()
+    }
+
     /// Stops all delivery, for shutdown: every client is about to be told `Shutdown` by
     /// its own connection, and nothing may follow that.
     /// Every connection learns it through its queue ([`Outbox::shut_down`]).

@@ -8,6 +8,8 @@
 //! - `server_transport`: a whole session over a Unix socket, through both ends' stream
 //!   seams (`chat_server::Transport`, `chat_client::Connector`).
 //! - `cli_line_mode`: `chat-cli` against the server binary.
+//! - `lan_discovery`: the server announced on a LAN of the test's own (network namespaces
+//!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
@@ -22,6 +24,7 @@ mod faults_connections;
 mod faults_disk;
 mod faults_network;
 mod faults_processes;
+mod lan_discovery;
 mod protocol_python;
 mod protocol_versions;
 mod server_abuse;
