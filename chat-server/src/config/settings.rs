@@ -226,10 +226,10 @@ pub struct Settings {
 
     /// Most clients served at once.
     ///
-    /// A client over the limit is told the server is full and disconnected.
+    /// A client over the limit is told the server is full and disconnected. At least 1.
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_connections: Option<usize>,
+    pub max_connections: Option<AtLeastOne>,
 
     /// Most clients served at once from one IP address.
     ///
@@ -242,10 +242,10 @@ pub struct Settings {
     /// Most rooms at once.
     ///
     /// Joining a new room beyond it is refused; existing rooms can still be joined. A room
-    /// goes away with its last member.
+    /// goes away with its last member. At least 1.
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_rooms: Option<usize>,
+    pub max_rooms: Option<AtLeastOne>,
 
     /// Requests per second a client may keep up.
     ///
@@ -401,9 +401,9 @@ impl Settings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             listen: None,
-            max_connections: Some(config.max_connections),
+            max_connections: Some(AtLeastOne(config.max_connections)),
             max_connections_per_ip: Some(config.max_connections_per_ip),
-            max_rooms: Some(config.max_rooms),
+            max_rooms: Some(AtLeastOne(config.max_rooms)),
             msg_rate: Some(config.msg_rate),
             msg_burst: Some(config.msg_burst),
             flood_timeout: Some(HumanDuration(config.flood_timeout)),
@@ -459,11 +459,13 @@ impl Settings {
         let duration = |value: &Option<HumanDuration>, default| value.map_or(default, |d| d.0);
         let size = |value: &Option<ByteSize>, default| value.map_or(default, |s| s.0);
         Config {
-            max_connections: self.max_connections.unwrap_or(default.max_connections),
+            max_connections: self
+                .max_connections
+                .map_or(default.max_connections, |n| n.0),
             max_connections_per_ip: self
                 .max_connections_per_ip
                 .unwrap_or(default.max_connections_per_ip),
-            max_rooms: self.max_rooms.unwrap_or(default.max_rooms),
+            max_rooms: self.max_rooms.map_or(default.max_rooms, |n| n.0),
             msg_rate: self.msg_rate.unwrap_or(default.msg_rate),
             msg_burst: self.msg_burst.unwrap_or(default.msg_burst),
             flood_timeout: duration(&self.flood_timeout, default.flood_timeout),
@@ -595,6 +597,61 @@ impl<'de> Deserialize<'de> for Workers {
             .map_err(|_| format!("{n} is not a number of threads from 1 to {MAX_WORKERS}"))
             .and_then(Self::new)
             .map_err(de::Error::custom)
+    }
+}
+
+/// A count that must be at least 1 (`--max-connections`, `--max-rooms`). Where 0 is
+/// allowed it means "no limit"; here it would make a server that refuses everyone, so it
+/// is refused at start instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct AtLeastOne(pub usize);
+
+impl AtLeastOne {
+    fn new(n: u64) -> Result<Self, String> {
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n >= 1)
+            .map(Self)
+            .ok_or_else(|| format!("{n} is not allowed: it must be at least 1"))
+    }
+}
+
+impl FromStr for AtLeastOne {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let n = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a whole number of at least 1"))?;
+        Self::new(n)
+    }
+}
+
+impl fmt::Display for AtLeastOne {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for AtLeastOne {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Count;
+        impl de::Visitor<'_> for Count {
+            type Value = AtLeastOne;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a whole number of at least 1")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<AtLeastOne, E> {
+                AtLeastOne::new(n).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<AtLeastOne, E> {
+                let n = u64::try_from(n)
+                    .map_err(|_| E::custom(format!("{n} is not allowed: it must be at least 1")))?;
+                self.visit_u64(n)
+            }
+        }
+        deserializer.deserialize_u64(Count)
     }
 }
 
@@ -805,11 +862,15 @@ mod tests {
             ),
             (
                 "max_rooms = \"ten\"",
-                "key \"max_rooms\": invalid type: string \"ten\", expected usize",
+                "key \"max_rooms\": invalid type: string \"ten\", expected a whole number of at least 1",
             ),
             (
                 "workers = 2000",
                 "key \"workers\": 2000 is not a number of threads from 1 to 1024",
+            ),
+            (
+                "max_rooms = 0",
+                "key \"max_rooms\": 0 is not allowed: it must be at least 1",
             ),
             ("colour = \"red\"", "key \"colour\": unknown key"),
             (
