@@ -9,15 +9,14 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossterm::event::{Event as TermEvent, EventStream};
-use futures::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
+use crossterm::event::Event as TermEvent;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use chat_client::Client;
 
 use crate::app::{App, Command, Event};
-use crate::terminal::{self, Tui};
+use crate::terminal::{self, Screen};
 use crate::ui;
 
 /// Most events handled between two redraws.
@@ -32,15 +31,15 @@ pub enum Outcome {
 
 /// Runs the client until the user quits, a signal arrives or the connection fails for good.
 pub async fn run(
-    terminal: &mut Tui,
+    screen: &mut Screen,
     app: &mut App,
     net: &Client,
     mut net_events: mpsc::Receiver<chat_client::Event>,
 ) -> anyhow::Result<Outcome> {
-    let mut input = terminal_events();
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
+    let Screen {
+        terminal, input, ..
+    } = screen;
+    let mut signals = Signals::new()?;
     terminal.draw(|frame| ui::draw(frame, app))?;
     loop {
         let first = tokio::select! {
@@ -49,9 +48,7 @@ pub async fn run(
                 None => return Ok(Outcome::Quit),
             },
             ev = net_events.recv() => Source::Net(ev),
-            _ = sigterm.recv() => Source::Signal("terminated"),
-            _ = sighup.recv() => Source::Signal("hangup"),
-            _ = sigint.recv() => Source::Signal("interrupted"),
+            name = signals.recv() => Source::Signal(name),
         };
         let mut batch = Batch::default();
         batch.handle(app, net, first);
@@ -82,23 +79,32 @@ pub async fn run(
     }
 }
 
-/// Terminal events, read by a task of their own into a channel.
-///
-/// The channel is what lets the loop take "everything already waiting" with `try_recv`.
-/// Polling crossterm's `EventStream` once outside the task's own waker (`now_or_never`)
-/// would hand its reader thread a waker that wakes nobody, and input would stall.
-fn terminal_events() -> mpsc::Receiver<std::io::Result<TermEvent>> {
-    let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(async move {
-        let mut stream = EventStream::new();
-        while let Some(event) = stream.next().await {
-            let failed = event.is_err();
-            if tx.send(event).await.is_err() || failed {
-                break;
-            }
+/// The signals that end the client: SIGTERM, SIGHUP and SIGINT. (In raw mode Ctrl-C is a
+/// key, not a SIGINT; a SIGINT comes from `kill`.)
+#[derive(Debug)]
+pub struct Signals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next of them; returns its name for the log.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "terminated",
+            _ = self.hup.recv() => "hangup",
+            _ = self.int.recv() => "interrupted",
         }
-    });
-    rx
+    }
 }
 
 enum Source {
