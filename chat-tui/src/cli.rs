@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use crate::found_tmp::BrowseOptions;
+use chat_client::discover::BrowseOptions;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};

@@ -4,16 +4,16 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, bail};
 use chat_client::sanitize;
 use crossterm::event::Event as TermEvent;
 use serde_json::Value;
 
 use crate::event::Signals;
-use crate::found_tmp::{BrowseOptions, FoundServer, browse};
 use crate::picker::{Choice, Picker};
 use crate::terminal::Screen;
 use crate::ui::picker::PickerView;
+use chat_client::discover::{BrowseOptions, FoundServer, browse};
 
 /// Said on standard error while the client looks, before it takes the screen.
 pub const LOOKING: &str = "looking for servers on the LAN…";
@@ -32,17 +32,11 @@ pub fn none_found(wait: Duration) -> String {
 pub async fn look(options: BrowseOptions) -> anyhow::Result<Vec<FoundServer>> {
     eprintln!("{LOOKING}");
     let wait = options.wait;
-    let found = browse_or_say_why(options).await?;
+    let found = browse(options).await?;
     if found.is_empty() {
         bail!("{}", none_found(wait));
     }
     Ok(found)
-}
-
-async fn browse_or_say_why(options: BrowseOptions) -> anyhow::Result<Vec<FoundServer>> {
-    browse(options)
-        .await
-        .map_err(|e| anyhow!("cannot look for servers on the LAN: {e}"))
 }
 
 /// `--list`: looks, then prints the servers found on standard output, one a line (a JSON
@@ -50,7 +44,7 @@ async fn browse_or_say_why(options: BrowseOptions) -> anyhow::Result<Vec<FoundSe
 /// reader that stops reading (`| head -1`) ends the listing quietly.
 pub async fn list(options: BrowseOptions, json: bool) -> anyhow::Result<()> {
     let wait = options.wait;
-    let found = browse_or_say_why(options).await?;
+    let found = browse(options).await?;
     if found.is_empty() {
         eprintln!(
             "chat-tui: no chat server answered on the LAN within {}",

@@ -37,8 +37,6 @@ pub mod cli;
 pub mod commands;
 pub mod discover;
 pub mod event;
-// TEMPORARY: the shape of `chat_client::discover` until it exists.
-pub mod found_tmp;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(not(feature = "host"))]

@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind};
 
-use crate::found_tmp::FoundServer;
+use chat_client::discover::FoundServer;
 
 /// Rows PageUp and PageDown move the selection by.
 pub const PAGE_ROWS: usize = 10;

@@ -10,9 +10,9 @@ use ratatui::widgets::{
     Cell, HighlightSpacing, Paragraph, Row, StatefulWidget, Table, TableState, Widget,
 };
 
-use crate::found_tmp::FoundServer;
 use crate::input::display_width;
 use crate::picker::{KEYS_HELP, Picker};
+use chat_client::discover::FoundServer;
 use chat_client::sanitize;
 
 /// The column titles.
