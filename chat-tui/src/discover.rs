@@ -9,7 +9,6 @@ use chat_client::sanitize;
 use crossterm::event::Event as TermEvent;
 use serde_json::Value;
 
-use crate::event::Signals;
 use crate::picker::{Choice, Picker};
 use crate::terminal::Screen;
 use crate::ui::picker::PickerView;
@@ -107,7 +106,6 @@ pub async fn pick(
     servers: Vec<FoundServer>,
 ) -> anyhow::Result<Option<FoundServer>> {
     let mut picker = Picker::new(servers);
-    let mut signals = Signals::new()?;
     loop {
         screen
             .terminal
@@ -124,7 +122,7 @@ pub async fn pick(
                 Some(_) => None,
                 None => Some(Choice::Quit),
             },
-            name = signals.recv() => {
+            name = screen.signals.recv() => {
                 tracing::info!(signal = name, "leaving the picker on signal");
                 Some(Choice::Quit)
             }

@@ -10,7 +10,6 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossterm::event::Event as TermEvent;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 use chat_client::Client;
@@ -37,9 +36,11 @@ pub async fn run(
     mut net_events: mpsc::Receiver<chat_client::Event>,
 ) -> anyhow::Result<Outcome> {
     let Screen {
-        terminal, input, ..
+        terminal,
+        input,
+        signals,
+        ..
     } = screen;
-    let mut signals = Signals::new()?;
     terminal.draw(|frame| ui::draw(frame, app))?;
     loop {
         let first = tokio::select! {
@@ -75,34 +76,6 @@ pub async fn run(
         terminal.draw(|frame| ui::draw(frame, app))?;
         if batch.bell {
             terminal::bell();
-        }
-    }
-}
-
-/// The signals that end the client: SIGTERM, SIGHUP and SIGINT. (In raw mode Ctrl-C is a
-/// key, not a SIGINT; a SIGINT comes from `kill`.)
-#[derive(Debug)]
-pub struct Signals {
-    term: Signal,
-    hup: Signal,
-    int: Signal,
-}
-
-impl Signals {
-    pub fn new() -> std::io::Result<Self> {
-        Ok(Self {
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-            int: signal(SignalKind::interrupt())?,
-        })
-    }
-
-    /// Waits for the next of them; returns its name for the log.
-    pub async fn recv(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "terminated",
-            _ = self.hup.recv() => "hangup",
-            _ = self.int.recv() => "interrupted",
         }
     }
 }

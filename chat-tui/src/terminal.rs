@@ -1,11 +1,13 @@
-//! Taking the terminal over and always giving it back, and reading its input.
+//! Taking the terminal over and always giving it back; reading its input and catching the
+//! signals that end the client.
 //!
-//! [`Screen::take`] is [`init`] plus the reader of the terminal's input, for the server
-//! picker and then the chat screen in turn: one reader for the whole run, so that a key
-//! typed while the picker hands over is not lost. [`init`] enters raw mode and the alternate screen and turns on bracketed paste and mouse
-//! wheel reports; [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal
-//! exit, error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from
-//! the panic hook, before the panic message is printed, so that the message is readable.
+//! [`Screen::take`] is [`init`] plus the reader of the terminal's input and the [`Signals`],
+//! for the server picker and then the chat screen in turn: one of each for the whole run,
+//! so that nothing that arrives while the picker hands over is lost. [`init`] enters raw
+//! mode and the alternate screen and turns on bracketed paste and mouse wheel reports;
+//! [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal exit,
+//! error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from the
+//! panic hook, before the panic message is printed, so that the message is readable.
 
 use std::fmt;
 use std::io::{self, Stdout, Write, stdout};
@@ -18,6 +20,7 @@ use crossterm::terminal::{
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::sync::mpsc;
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
@@ -25,23 +28,59 @@ pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 /// The terminal's input events, read by a task of their own.
 pub type Input = mpsc::Receiver<io::Result<Event>>;
 
-/// The terminal taken over, with its input; given back when dropped.
+/// The terminal taken over, with its input and the signals that end the client; given
+/// back when dropped.
+///
+/// The signals are caught from the moment the screen is taken (once caught, a signal no
+/// longer ends the process by itself), and by one set of listeners for the whole run, so
+/// that one that arrives while the picker hands over to the chat screen is not lost.
 #[derive(Debug)]
 pub struct Screen {
     pub terminal: Tui,
     pub input: Input,
+    pub signals: Signals,
     _guard: TerminalGuard,
 }
 
 impl Screen {
-    /// Takes the terminal over and starts reading its input.
+    /// Takes the terminal over and starts reading its input and catching the signals.
     pub fn take() -> io::Result<Self> {
+        let signals = Signals::new()?;
         let (terminal, guard) = init()?;
         Ok(Self {
             terminal,
             input: input(),
+            signals,
             _guard: guard,
         })
+    }
+}
+
+/// The signals that end the client: SIGTERM, SIGHUP and SIGINT. (In raw mode Ctrl-C is a
+/// key, not a SIGINT; a SIGINT comes from `kill`.)
+#[derive(Debug)]
+pub struct Signals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next of them; returns its name for the log.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "terminated",
+            _ = self.hup.recv() => "hangup",
+            _ = self.int.recv() => "interrupted",
+        }
     }
 }
 
