@@ -107,7 +107,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     let mut screen = None;
     let (hosted, addr) = match cli.target() {
         Target::Host(addr) => {
-            let hosted = host::start(addr).await?;
+            let hosted = host::start(addr, cli.mdns_port).await?;
             let addr = hosted.connect_addr.to_string();
             (Some(hosted), addr)
         }

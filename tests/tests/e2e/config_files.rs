@@ -320,10 +320,15 @@ fn the_client_file_and_flags_make_its_settings() {
     let state_log = home.path("state").join("chat-tui").join("chat-tui.log");
     // No server named anywhere: none is printed, and the client looks on the LAN.
     assert!(
-        !settings_lines(&printed).iter().any(|l| l.starts_with("connect")),
+        !settings_lines(&printed)
+            .iter()
+            .any(|l| l.starts_with("connect")),
         "{printed}"
     );
-    assert!(printed.contains("looks for servers on the LAN"), "{printed}");
+    assert!(
+        printed.contains("looks for servers on the LAN"),
+        "{printed}"
+    );
     for line in [
         "room = \"lobby\"".to_owned(),
         "bell = true".to_owned(),
