@@ -25,8 +25,8 @@
 //! - [`discover`]: finding a server on the LAN: looking, `--list`, and the picker's loop.
 //! - [`picker`]: the server picker's state and keys; no I/O (its widget is
 //!   [`ui::picker`]).
-//! - [`terminal`]: taking the terminal over and always giving it back, and reading its
-//!   input.
+//! - [`terminal`]: taking the terminal over and always giving it back, reading its input
+//!   and catching the signals that end the client ([`terminal::Screen`]).
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
 //! - `host`: `--host`, the server library running in this process (cargo feature `host`,
