@@ -244,27 +244,8 @@ impl Record {
             let _ = write!(line, "\"{key}\":{value}");
         }
         line.push('}');
-        escape_unsafe(line)
+        sanitize::json(line)
     }
-}
-
-/// Escapes what a terminal could act on that JSON leaves as it is (DEL, C1 controls, bidi
-/// controls). Outside ASCII and DEL, such characters can only stand inside a JSON string,
-/// where `\uXXXX` means the same character, so the document's value is unchanged.
-fn escape_unsafe(json: String) -> String {
-    if !json.chars().any(sanitize::is_unsafe) {
-        return json;
-    }
-    let mut out = String::with_capacity(json.len() + 16);
-    for c in json.chars() {
-        if sanitize::is_unsafe(c) {
-            // Every such character is in the Basic Multilingual Plane: four digits.
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

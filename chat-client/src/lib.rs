@@ -51,6 +51,8 @@
 //! - [`clock`]: a server time as the local `HH:MM`.
 //! - [`discover`]: servers found on the LAN ([`browse`]), read off multicast DNS on a
 //!   thread of its own.
+//! - [`listing`]: a server found as a line of text or of JSON, for the programs that list
+//!   them.
 
 pub mod client;
 pub mod clock;
@@ -58,6 +60,7 @@ pub mod dial;
 pub mod discover;
 pub mod event;
 pub mod handshake;
+pub mod listing;
 pub mod offline;
 pub mod pace;
 pub mod sanitize;

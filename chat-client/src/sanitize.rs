@@ -74,6 +74,26 @@ pub fn is_unsafe(c: char) -> bool {
     replacement(c).is_some()
 }
 
+/// Escapes in a JSON document what a terminal could act on and JSON leaves as it is (DEL,
+/// C1 controls, bidi controls), so that printing the document is safe too. Outside ASCII
+/// and DEL, such characters can only stand inside a JSON string, where `\uXXXX` means the
+/// same character, so the document's value is unchanged.
+pub fn json(json: String) -> String {
+    if !json.chars().any(is_unsafe) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_unsafe(c) {
+            // Every such character is in the Basic Multilingual Plane: four digits.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How `c` must be replaced in any text, if at all.
 fn replacement(c: char) -> Option<Replacement> {
     match c {
@@ -107,6 +127,14 @@ mod tests {
     fn plain_text_is_borrowed() {
         assert!(matches!(text("hello 你好 👋"), Cow::Borrowed(_)));
         assert!(matches!(nick("alice"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_act_on() {
+        let doc = "{\"t\":\"a\u{7f}b\u{9b}c\u{202e}d 你好\"}".to_owned();
+        assert_eq!(json(doc), r#"{"t":"a\u007fb\u009bc\u202ed 你好"}"#);
+        let plain = r#"{"t":"\u001b[2J"}"#.to_owned();
+        assert_eq!(json(plain.clone()), plain);
     }
 
     #[test]

@@ -297,11 +297,12 @@ impl Thread {
             match step {
                 Step::Command(Ok(Command::People(n))) => {
                     self.announcement.people = n;
-                    // The name is the server's since the first registration: no probing
-                    // again, the new record goes out at once. A failed update leaves the
-                    // old count up until the next change; not worth a warning.
-                    if let Err(e) = self.register(false) {
-                        debug!("the number of people was not re-announced: {e}");
+                    // Not while the first registration still probes: the daemon would
+                    // take its own new record, heard back, for someone else's holding the
+                    // name, and rename the service again and again (`NAME (2)`, ...).
+                    // The count waits for the first announcement.
+                    if announced {
+                        self.update();
                     }
                 }
                 Step::Command(Ok(Command::Stop(done))) => return Ok(Some(done)),
@@ -309,6 +310,9 @@ impl Thread {
                 Step::Command(Err(_)) => return Ok(None),
                 Step::Event(Ok(DaemonEvent::Announce(..))) if !announced => {
                     (announced, deadline) = (true, None);
+                    if self.announcement.people != 0 {
+                        self.update();
+                    }
                     info!(
                         name = %self.announcement.name,
                         service = SERVICE_TYPE,
@@ -330,6 +334,15 @@ impl Thread {
                     );
                 }
             }
+        }
+    }
+
+    /// Sends the changed count out. The name is the server's since the first
+    /// registration: no probing again, the new record goes out at once. A failed update
+    /// leaves the old count up until the next change; not worth a warning.
+    fn update(&self) {
+        if let Err(e) = self.register(false) {
+            debug!("the number of people was not re-announced: {e}");
         }
     }
 

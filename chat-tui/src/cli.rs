@@ -2,17 +2,18 @@
 //!
 //! The file (`client.toml` in the user's configuration directory, or `--config PATH`) may
 //! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file` ([`FileSettings`]).
-//! A flag given on the command line wins over the file, the file over the defaults.
+//! A flag given on the command line wins over the file, the file over the defaults. When
+//! neither names a server (and there is no `--host`), the client looks for servers on the
+//! LAN ([`Target::Discover`]).
 
 use std::path::PathBuf;
 
+use chat_client::discover::BrowseOptions;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 use shared::config_file::{self, FileError};
 
-/// Default server address for `--connect`.
-pub const DEFAULT_CONNECT: &str = "127.0.0.1:7878";
 /// Default listening address for `--host` without a value: every interface, so that the LAN
 /// can join.
 pub const DEFAULT_HOST: &str = "0.0.0.0:7878";
@@ -24,7 +25,9 @@ const LOG_FILE_NAME: &str = "chat-tui.log";
 /// A terminal chat room for the LAN.
 ///
 /// Connects to a chat server and joins a room; with --host, also runs the server in this
-/// process so that others on the network can join. Type /help inside for commands and keys.
+/// process so that others on the network can join. Without --connect (or `connect` in the
+/// configuration file) it looks for servers on the LAN for two seconds and lets you pick
+/// one. Type /help inside for commands and keys.
 ///
 /// The server, nick, room, download folder, bell and log file can also be set in a TOML
 /// file: connect, nick, room, download_dir, bell (true or false) and log_file. The file is
@@ -47,11 +50,33 @@ pub struct Cli {
     #[arg(long)]
     pub print_config: bool,
 
-    /// Server to connect to, as HOST:PORT.
+    /// Server to connect to, as HOST:PORT [default: look for servers on the LAN and pick
+    /// one].
     ///
-    /// The host may be a name or an IP address. Ignored with --host.
-    #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_CONNECT)]
-    pub connect: String,
+    /// The host may be a name or an IP address. Ignored with --host. Without it (and
+    /// without `connect` in the configuration file), chat-tui looks for servers on the LAN
+    /// for two seconds and shows those it found: arrows choose, Enter joins, Esc quits.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub connect: Option<String>,
+
+    /// Print the chat servers found on the LAN, one a line, and exit.
+    ///
+    /// Looks for two seconds. Each line holds the server's name, its address, how many
+    /// people are connected and its protocol version ("ops  192.168.1.31:7878  12 people
+    /// protocol 4"), sorted by name. Finding none is no error: a note on standard error,
+    /// exit status 0.
+    #[arg(long, conflicts_with_all = ["host", "connect"])]
+    pub list: bool,
+
+    /// With --list: print one JSON object a line (name, addr, people, version,
+    /// fingerprint).
+    #[arg(long, requires = "list")]
+    pub json: bool,
+
+    /// The UDP port of multicast DNS, for looking for servers and for announcing the one
+    /// --host runs; for tests in a network of their own.
+    #[arg(long, value_name = "PORT", hide = true)]
+    pub mdns_port: Option<u16>,
 
     /// Run the chat server in this process on ADDR and join it.
     ///
@@ -109,6 +134,17 @@ pub struct Cli {
     /// The configuration file that was read, if any (set by [`Cli::load`]).
     #[arg(skip)]
     pub file_read: Option<PathBuf>,
+}
+
+/// Where the client goes, from `--host`, `--connect` and the configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// Run the server in this process on this address, and join it.
+    Host(&'a str),
+    /// Connect to this server.
+    Connect(&'a str),
+    /// Look for servers on the LAN and let the user pick one.
+    Discover,
 }
 
 /// The settings a configuration file may hold, under these names. Paths may start with
@@ -201,9 +237,7 @@ impl Cli {
     /// Takes from `file` each setting the command line did not give.
     fn apply(&mut self, file: FileSettings, matches: &ArgMatches) {
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-        if let Some(connect) = file.connect.filter(|_| !given("connect")) {
-            self.connect = connect;
-        }
+        self.connect = self.connect.take().or(file.connect);
         if let Some(room) = file.room.filter(|_| !given("room")) {
             self.room = room;
         }
@@ -215,6 +249,24 @@ impl Cli {
         if let Some(bell) = file.bell.filter(|_| !given("bell") && !given("no_bell")) {
             self.no_bell = !bell;
         }
+    }
+
+    /// Where to go: the room this process hosts, the server named, else the LAN.
+    pub fn target(&self) -> Target<'_> {
+        match (&self.host, &self.connect) {
+            (Some(addr), _) => Target::Host(addr),
+            (None, Some(addr)) => Target::Connect(addr),
+            (None, None) => Target::Discover,
+        }
+    }
+
+    /// How to look for servers on the LAN.
+    pub fn browse_options(&self) -> BrowseOptions {
+        let mut options = BrowseOptions::default();
+        if let Some(port) = self.mdns_port {
+            options.mdns_port = port;
+        }
+        options
     }
 
     /// The nick to ask for: `--nick`, else the login name, else `guest`.
@@ -250,7 +302,7 @@ impl Cli {
     /// Every setting the configuration file can hold, with its value in effect.
     pub fn effective(&self) -> FileSettings {
         FileSettings {
-            connect: Some(self.connect.clone()),
+            connect: self.connect.clone(),
             nick: Some(self.nick()),
             room: Some(self.room.clone()),
             download_dir: Some(self.download_dir()),
@@ -271,10 +323,14 @@ impl Cli {
         };
         let body = toml::to_string(&self.effective()).map_err(|e| e.to_string())?;
         let mut text = format!("# chat-tui settings in effect: {source}.\n");
-        if let Some(host) = &self.host {
-            text.push_str(&format!(
+        match self.target() {
+            Target::Host(host) => text.push_str(&format!(
                 "# --host {host}: the server runs in this process; connect is not used.\n"
-            ));
+            )),
+            Target::Discover => text.push_str(
+                "# no connect: chat-tui looks for servers on the LAN and lets you pick one.\n",
+            ),
+            Target::Connect(_) => {}
         }
         text.push_str(&body);
         Ok(text)
@@ -330,7 +386,13 @@ mod tests {
     #[test]
     fn defaults() {
         let cli = Cli::parse_from(["chat-tui"]);
-        assert_eq!(cli.connect, DEFAULT_CONNECT);
+        assert_eq!(cli.connect, None);
+        assert_eq!(cli.target(), Target::Discover);
+        assert!(!cli.list);
+        assert_eq!(
+            cli.browse_options().mdns_port,
+            BrowseOptions::default().mdns_port
+        );
         assert_eq!(cli.room, "lobby");
         assert_eq!(cli.host, None);
         assert!(!cli.no_bell);
@@ -343,6 +405,43 @@ mod tests {
         let cli = Cli::parse_from(["chat-tui", "--host", "127.0.0.1:0", "--nick", "ann"]);
         assert_eq!(cli.host.as_deref(), Some("127.0.0.1:0"));
         assert_eq!(cli.nick(), "ann");
+        let cli = Cli::parse_from(["chat-tui", "--host", "--connect", "10.0.0.5:7000"]);
+        assert_eq!(cli.target(), Target::Host(DEFAULT_HOST), "--host wins");
+    }
+
+    #[test]
+    fn a_server_named_anywhere_means_no_looking() {
+        let cli = Cli::parse_from(["chat-tui", "--connect", "10.0.0.5:7000"]);
+        assert_eq!(cli.target(), Target::Connect("10.0.0.5:7000"));
+        let cli = load(&[], Some("connect = \"10.0.0.6:7000\"")).unwrap();
+        assert_eq!(cli.target(), Target::Connect("10.0.0.6:7000"));
+        let cli = load(&[], Some("nick = \"mei\"")).unwrap();
+        assert_eq!(cli.target(), Target::Discover);
+    }
+
+    #[test]
+    fn list_flags() {
+        let cli = Cli::parse_from(["chat-tui", "--list", "--json", "--mdns-port", "15353"]);
+        assert!(cli.list && cli.json);
+        assert_eq!(cli.browse_options().mdns_port, 15353);
+        // A server in the file does not stop --list; one on the command line makes no sense.
+        let cli = load(&["--list"], Some("connect = \"10.0.0.6:7000\"")).unwrap();
+        assert!(cli.list);
+        for args in [
+            &["chat-tui", "--json"][..],
+            &["chat-tui", "--list", "--host"],
+            &["chat-tui", "--list", "--connect", "10.0.0.5:7000"],
+        ] {
+            let error = Cli::command().try_get_matches_from(args).unwrap_err();
+            assert!(
+                matches!(
+                    error.kind(),
+                    clap::error::ErrorKind::MissingRequiredArgument
+                        | clap::error::ErrorKind::ArgumentConflict
+                ),
+                "{args:?}: {error}"
+            );
+        }
     }
 
     const FILE: &str = "connect = \"10.0.0.5:7000\"\nnick = \"mei\"\nroom = \"ops\"\n\
@@ -351,7 +450,7 @@ mod tests {
     #[test]
     fn the_file_sets_what_the_flags_do_not() {
         let cli = load(&[], Some(FILE)).unwrap();
-        assert_eq!(cli.connect, "10.0.0.5:7000");
+        assert_eq!(cli.connect.as_deref(), Some("10.0.0.5:7000"));
         assert_eq!(cli.nick(), "mei");
         assert_eq!(cli.room, "ops");
         assert_eq!(cli.download_dir(), Path::new("/srv/incoming"));
@@ -371,7 +470,7 @@ mod tests {
             Some(FILE),
         )
         .unwrap();
-        assert_eq!(cli.connect, "127.0.0.1:1");
+        assert_eq!(cli.connect.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(cli.nick(), "ann");
         assert_eq!(cli.room, "lobby", "a flag equal to the default still wins");
         assert!(!cli.no_bell);
@@ -421,5 +520,12 @@ mod tests {
             let again = load(&[], Some(&text)).unwrap();
             assert_eq!(again.effective(), cli.effective(), "{text}");
         }
+        // No server named: none printed, and reading it back still looks on the LAN.
+        let cli = load(&[], Some("nick = \"mei\"")).unwrap();
+        let text = cli.config_text().unwrap();
+        assert!(!text.contains("connect ="), "{text}");
+        assert!(text.contains("looks for servers on the LAN"), "{text}");
+        let again = load(&[], Some(&text)).unwrap();
+        assert_eq!(again.target(), Target::Discover);
     }
 }

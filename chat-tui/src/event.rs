@@ -9,15 +9,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossterm::event::{Event as TermEvent, EventStream};
-use futures::StreamExt;
-use tokio::signal::unix::{SignalKind, signal};
+use crossterm::event::Event as TermEvent;
 use tokio::sync::mpsc;
 
 use chat_client::Client;
 
 use crate::app::{App, Command, Event};
-use crate::terminal::{self, Tui};
+use crate::terminal::{self, Screen};
 use crate::ui;
 
 /// Most events handled between two redraws.
@@ -32,15 +30,17 @@ pub enum Outcome {
 
 /// Runs the client until the user quits, a signal arrives or the connection fails for good.
 pub async fn run(
-    terminal: &mut Tui,
+    screen: &mut Screen,
     app: &mut App,
     net: &Client,
     mut net_events: mpsc::Receiver<chat_client::Event>,
 ) -> anyhow::Result<Outcome> {
-    let mut input = terminal_events();
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let mut sighup = signal(SignalKind::hangup())?;
-    let mut sigint = signal(SignalKind::interrupt())?;
+    let Screen {
+        terminal,
+        input,
+        signals,
+        ..
+    } = screen;
     terminal.draw(|frame| ui::draw(frame, app))?;
     loop {
         let first = tokio::select! {
@@ -49,9 +49,7 @@ pub async fn run(
                 None => return Ok(Outcome::Quit),
             },
             ev = net_events.recv() => Source::Net(ev),
-            _ = sigterm.recv() => Source::Signal("terminated"),
-            _ = sighup.recv() => Source::Signal("hangup"),
-            _ = sigint.recv() => Source::Signal("interrupted"),
+            name = signals.recv() => Source::Signal(name),
         };
         let mut batch = Batch::default();
         batch.handle(app, net, first);
@@ -80,25 +78,6 @@ pub async fn run(
             terminal::bell();
         }
     }
-}
-
-/// Terminal events, read by a task of their own into a channel.
-///
-/// The channel is what lets the loop take "everything already waiting" with `try_recv`.
-/// Polling crossterm's `EventStream` once outside the task's own waker (`now_or_never`)
-/// would hand its reader thread a waker that wakes nobody, and input would stall.
-fn terminal_events() -> mpsc::Receiver<std::io::Result<TermEvent>> {
-    let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(async move {
-        let mut stream = EventStream::new();
-        while let Some(event) = stream.next().await {
-            let failed = event.is_err();
-            if tx.send(event).await.is_err() || failed {
-                break;
-            }
-        }
-    });
-    rx
 }
 
 enum Source {

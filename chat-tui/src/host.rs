@@ -19,11 +19,16 @@ pub struct Hosted {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Binds `addr` and runs the server on it until [`Hosted::stop`]. As the server binary
-/// does, it first checks that the data directory can be created and written, so that a
-/// folder it cannot use is one line at start rather than a failed upload later.
-pub async fn start(addr: &str) -> anyhow::Result<Hosted> {
-    let config = chat_server::Config::default();
+/// Binds `addr` and runs the server on it until [`Hosted::stop`]; the server announces
+/// itself on the LAN as the server binary does (on multicast DNS's `mdns_port` when one is
+/// given, for tests). As the server binary does, it first checks that the data directory
+/// can be created and written, so that a folder it cannot use is one line at start rather
+/// than a failed upload later.
+pub async fn start(addr: &str, mdns_port: Option<u16>) -> anyhow::Result<Hosted> {
+    let mut config = chat_server::Config::default();
+    if let Some(port) = mdns_port {
+        config.mdns_port = port;
+    }
     chat_server::prepare_data_dir(&config.data_dir)?;
     let listener = TcpListener::bind(addr)
         .await

@@ -13,7 +13,7 @@ pub struct Hosted {
 }
 
 /// Refuses: this build cannot run a server.
-pub async fn start(_addr: &str) -> anyhow::Result<Hosted> {
+pub async fn start(_addr: &str, _mdns_port: Option<u16>) -> anyhow::Result<Hosted> {
     anyhow::bail!(
         "--host is not available: this chat-tui was built without its `host` feature; \
          run chat-server and join it with --connect"

@@ -22,7 +22,11 @@
 //!   `/send-file`, `/files`, `/get`, `/cancel`, `/quit`.
 //! - [`ui`]: widgets for the message pane, member list, transfer bars, status line and
 //!   input line; they read the app, and the pane also its own scroll state.
-//! - [`terminal`]: taking the terminal over and always giving it back.
+//! - [`discover`]: finding a server on the LAN: looking, `--list`, and the picker's loop.
+//! - [`picker`]: the server picker's state and keys; no I/O (its widget is
+//!   [`ui::picker`]).
+//! - [`terminal`]: taking the terminal over and always giving it back, reading its input
+//!   and catching the signals that end the client ([`terminal::Screen`]).
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
 //! - `host`: `--host`, the server library running in this process (cargo feature `host`,
@@ -31,6 +35,7 @@
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod discover;
 pub mod event;
 #[cfg(feature = "host")]
 pub mod host;
@@ -38,6 +43,7 @@ pub mod host;
 #[path = "host_off.rs"]
 pub mod host;
 pub mod input;
+pub mod picker;
 pub mod terminal;
 pub mod ui;
 
@@ -49,8 +55,9 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 
 use crate::app::{App, Settings};
-use crate::cli::Cli;
+use crate::cli::{Cli, Target};
 use crate::event::Outcome;
+use crate::terminal::Screen;
 
 /// The whole program: parses arguments, runs, and turns an error into one line on stderr
 /// (printed after the terminal is restored) and exit code 2.
@@ -89,15 +96,30 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Connects (hosting first with `--host`), then runs the screen until the user leaves.
+/// Connects (hosting first with `--host`, picking a server found on the LAN when none is
+/// named), then runs the screen until the user leaves. With `--list`, only lists.
 pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
-    let hosted = match &cli.host {
-        Some(addr) => Some(host::start(addr).await?),
-        None => None,
-    };
-    let addr = match &hosted {
-        Some(h) => h.connect_addr.to_string(),
-        None => cli.connect.clone(),
+    if cli.list {
+        return discover::list(cli.browse_options(), cli.json).await;
+    }
+    // The picker takes the screen before the connection; the chat screen keeps it. An
+    // error before the screen is taken, or after it is given back, is printed by `main`.
+    let mut screen = None;
+    let (hosted, addr) = match cli.target() {
+        Target::Host(addr) => {
+            let hosted = host::start(addr, cli.mdns_port).await?;
+            let addr = hosted.connect_addr.to_string();
+            (Some(hosted), addr)
+        }
+        Target::Connect(addr) => (None, addr.to_owned()),
+        Target::Discover => {
+            let found = discover::look(cli.browse_options()).await?;
+            let taken = screen.insert(take_screen()?);
+            match discover::pick(taken, found).await? {
+                Some(server) => (None, server.addr.to_string()),
+                None => return Ok(()),
+            }
+        }
     };
     let options = chat_client::Options {
         addr: addr.clone(),
@@ -108,6 +130,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     let (net, events, welcome) = match connected {
         Ok(c) => c,
         Err(e) => {
+            drop(screen);
             if let Some(h) = hosted {
                 h.stop().await;
             }
@@ -123,10 +146,13 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         download_dir: cli.download_dir(),
     };
     let outcome = {
-        let (mut terminal, _guard) = terminal::init().context("cannot set up the terminal")?;
+        let mut screen = match screen {
+            Some(screen) => screen,
+            None => take_screen()?,
+        };
         let mut app = App::new(settings, welcome, event::now_ms());
-        event::run(&mut terminal, &mut app, &net, events).await
-        // The guard restores the terminal here, before anything is printed.
+        event::run(&mut screen, &mut app, &net, events).await
+        // The screen is given back here, before anything is printed.
     };
     tracing::info!(?outcome, "leaving");
     net.finish().await;
@@ -138,6 +164,10 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         Outcome::Quit => Ok(()),
         Outcome::Fail(why) => Err(anyhow::anyhow!(why)),
     }
+}
+
+fn take_screen() -> anyhow::Result<Screen> {
+    Screen::take().context("cannot set up the terminal")
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {

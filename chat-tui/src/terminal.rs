@@ -1,23 +1,88 @@
-//! Taking the terminal over and always giving it back.
+//! Taking the terminal over and always giving it back; reading its input and catching the
+//! signals that end the client.
 //!
-//! [`init`] enters raw mode and the alternate screen and turns on bracketed paste and mouse
-//! wheel reports; [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal
-//! exit, error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from
-//! the panic hook, before the panic message is printed, so that the message is readable.
+//! [`Screen::take`] is [`init`] plus the reader of the terminal's input and the [`Signals`],
+//! for the server picker and then the chat screen in turn: one of each for the whole run,
+//! so that nothing that arrives while the picker hands over is lost. [`init`] enters raw
+//! mode and the alternate screen and turns on bracketed paste and mouse wheel reports;
+//! [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal exit,
+//! error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from the
+//! panic hook, before the panic message is printed, so that the message is readable.
 
 use std::fmt;
 use std::io::{self, Stdout, Write, stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+
+/// The terminal's input events, read by a task of their own.
+pub type Input = mpsc::Receiver<io::Result<Event>>;
+
+/// The terminal taken over, with its input and the signals that end the client; given
+/// back when dropped.
+///
+/// The signals are caught from the moment the screen is taken (once caught, a signal no
+/// longer ends the process by itself), and by one set of listeners for the whole run, so
+/// that one that arrives while the picker hands over to the chat screen is not lost.
+#[derive(Debug)]
+pub struct Screen {
+    pub terminal: Tui,
+    pub input: Input,
+    pub signals: Signals,
+    _guard: TerminalGuard,
+}
+
+impl Screen {
+    /// Takes the terminal over and starts reading its input and catching the signals.
+    pub fn take() -> io::Result<Self> {
+        let signals = Signals::new()?;
+        let (terminal, guard) = init()?;
+        Ok(Self {
+            terminal,
+            input: input(),
+            signals,
+            _guard: guard,
+        })
+    }
+}
+
+/// The signals that end the client: SIGTERM, SIGHUP and SIGINT. (In raw mode Ctrl-C is a
+/// key, not a SIGINT; a SIGINT comes from `kill`.)
+#[derive(Debug)]
+pub struct Signals {
+    term: Signal,
+    hup: Signal,
+    int: Signal,
+}
+
+impl Signals {
+    pub fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            hup: signal(SignalKind::hangup())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Waits for the next of them; returns its name for the log.
+    pub async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.term.recv() => "terminated",
+            _ = self.hup.recv() => "hangup",
+            _ = self.int.recv() => "interrupted",
+        }
+    }
+}
 
 /// Whether the terminal is taken over; restoring twice would emit a second "leave alternate
 /// screen", which some terminals answer by moving the cursor.
@@ -64,6 +129,26 @@ pub fn restore() {
     );
     let _ = disable_raw_mode();
     let _ = out.flush();
+}
+
+/// Terminal events, read by a task of their own into a channel.
+///
+/// The channel is what lets the event loop take "everything already waiting" with
+/// `try_recv`. Polling crossterm's `EventStream` once outside the task's own waker
+/// (`now_or_never`) would hand its reader thread a waker that wakes nobody, and input would
+/// stall.
+fn input() -> Input {
+    let (tx, rx) = mpsc::channel(256);
+    tokio::spawn(async move {
+        let mut stream = EventStream::new();
+        while let Some(event) = futures::StreamExt::next(&mut stream).await {
+            let failed = event.is_err();
+            if tx.send(event).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 /// Rings the terminal bell.

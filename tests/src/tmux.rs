@@ -105,13 +105,24 @@ impl Tmux {
     /// Opens a window running `chat-tui` with `args`, logging to a scratch file. The shell
     /// running it prints its exit status when it ends (see [`Tmux::exit_status`]).
     pub fn chat_tui(&mut self, name: &str, args: &[&str]) {
+        self.chat_tui_through(name, &[], args);
+    }
+
+    /// As [`Tmux::chat_tui`], run through `wrapper` if it is not empty (`["ip", "netns",
+    /// "exec", "NS"]`).
+    pub fn chat_tui_through(&mut self, name: &str, wrapper: &[&str], args: &[&str]) {
         let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
         self.scratch.push(log.clone());
-        let mut command = format!(
+        let mut command = String::new();
+        for word in wrapper {
+            command.push_str(&shell_quote(word));
+            command.push(' ');
+        }
+        command.push_str(&format!(
             "{} --no-bell --log-file {}",
             shell_quote(&binary("chat-tui").display().to_string()),
             shell_quote(&log.display().to_string())
-        );
+        ));
         for arg in args {
             command.push(' ');
             command.push_str(&shell_quote(arg));

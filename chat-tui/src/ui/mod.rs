@@ -10,9 +10,12 @@
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
+//! - [`picker`]: the server picker's screen, shown before the chat screen when the client
+//!   looked for servers on the LAN.
 
 pub mod members;
 pub mod messages;
+pub mod picker;
 pub mod prompt;
 pub mod status;
 pub mod transfers;

@@ -66,7 +66,7 @@ fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
 }
 
 /// The rows of a buffer as text; the second cell of a wide character is skipped.
-fn rows(buffer: &Buffer) -> Vec<String> {
+pub(crate) fn rows(buffer: &Buffer) -> Vec<String> {
     let area = buffer.area;
     (area.top()..area.bottom())
         .map(|y| {

@@ -318,8 +318,18 @@ fn the_client_file_and_flags_make_its_settings() {
     let printed = stdout(&output);
     let downloads = home.path("home").join("Incoming");
     let state_log = home.path("state").join("chat-tui").join("chat-tui.log");
+    // No server named anywhere: none is printed, and the client looks on the LAN.
+    assert!(
+        !settings_lines(&printed)
+            .iter()
+            .any(|l| l.starts_with("connect")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("looks for servers on the LAN"),
+        "{printed}"
+    );
     for line in [
-        "connect = \"127.0.0.1:7878\"".to_owned(),
         "room = \"lobby\"".to_owned(),
         "bell = true".to_owned(),
         format!("download_dir = \"{}\"", downloads.display()),

@@ -3,7 +3,8 @@
 //!
 //! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets.
 //! - `faults_*`: processes killed, links cut, disks filled.
-//! - `tui_*`: the real client in a real terminal (tmux).
+//! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
+//!   test's own, finding and joining servers with no address typed.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `server_transport`: a whole session over a Unix socket, through both ends' stream
 //!   seams (`chat_server::Transport`, `chat_client::Connector`).
@@ -37,4 +38,5 @@ mod server_transport;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;
+mod tui_discovery;
 mod tui_files;
