@@ -1,8 +1,6 @@
 //! What `listen` prints: one [`Record`] per event worth a line, written as plain text or
 //! as a JSON object. Both come from the same record, so they always say the same thing.
 
-use std::fmt::Write as _;
-
 use chat_client::clock::hh_mm;
 use chat_client::sanitize;
 use chat_client::shared::{ChatKind, FileInfo, RoomEvent, ServerMsg};
@@ -235,16 +233,7 @@ impl Record {
             }
         }
         fields.push(("time", Value::from(self.time)));
-        // Written by hand to keep the keys in this order; each value is serde_json's.
-        let mut line = String::from("{");
-        for (n, (key, value)) in fields.iter().enumerate() {
-            if n > 0 {
-                line.push(',');
-            }
-            let _ = write!(line, "\"{key}\":{value}");
-        }
-        line.push('}');
-        sanitize::json(line)
+        sanitize::json_object(&fields)
     }
 }
 

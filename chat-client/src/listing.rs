@@ -41,16 +41,7 @@ pub fn json_line(server: &FoundServer) -> String {
         ("version", Value::from(server.version)),
         ("fingerprint", Value::from(server.fingerprint.clone())),
     ];
-    // Written by hand to keep the keys in this order; each value is serde_json's.
-    let mut line = String::from("{");
-    for (n, (key, value)) in fields.iter().enumerate() {
-        if n > 0 {
-            line.push(',');
-        }
-        let _ = write!(line, "\"{key}\":{value}");
-    }
-    line.push('}');
-    sanitize::json(line)
+    sanitize::json_object(&fields)
 }
 
 /// What to say when no server answered within `wait`: `no server announced itself on the

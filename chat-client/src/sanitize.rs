@@ -74,6 +74,22 @@ pub fn is_unsafe(c: char) -> bool {
     replacement(c).is_some()
 }
 
+/// One JSON object on one line, its keys in the order given (scripts and people reading
+/// the output find them where they expect), made safe to print by [`json`].
+pub fn json_object(fields: &[(&str, serde_json::Value)]) -> String {
+    let mut line = String::from("{");
+    for (n, (key, value)) in fields.iter().enumerate() {
+        if n > 0 {
+            line.push(',');
+        }
+        // `Value` and `str` print as JSON; the key through serde_json too, so it is quoted
+        // and escaped whatever it holds.
+        let _ = write!(line, "{}:{value}", serde_json::Value::from(*key));
+    }
+    line.push('}');
+    json(line)
+}
+
 /// Escapes in a JSON document what a terminal could act on and JSON leaves as it is (DEL,
 /// C1 controls, bidi controls), so that printing the document is safe too. Outside ASCII
 /// and DEL, such characters can only stand inside a JSON string, where `\uXXXX` means the

@@ -5,6 +5,7 @@
 //! - [`files`]: seeded random files, and upload and download drivers for file transfer.
 //! - [`lan`]: a LAN of the test's own (network namespaces on a bridge) for finding servers
 //!   by multicast DNS.
+//! - [`library`]: waiting on the events of the client library (`chat_client`).
 //! - [`probe`]: `chat-probe`, a client in a process of its own, and the signals, `/proc`
 //!   figures, network namespaces and tmpfs mounts of the fault tests.
 //! - [`proxy`]: a TCP relay that a test can cut, to break connections mid-transfer.
@@ -15,6 +16,7 @@ pub mod binaries;
 pub mod client;
 pub mod files;
 pub mod lan;
+pub mod library;
 pub mod probe;
 pub mod proxy;
 pub mod tmux;

@@ -19,14 +19,14 @@ use chat_server::Config;
 use shared::{ClientMsg, ServerMsg};
 use tempfile::TempDir;
 use tests::client::{
-    ServerHandle, TestClient, WAIT, joined, left, offered, said as said_line, start_server,
+    ServerHandle, TestClient, joined, left, offered, said as said_line, start_server,
 };
 use tests::files::{download, random_file, sha256_of};
+use tests::library::{transfer_end, until};
 use tokio::io::{DuplexStream, copy_bidirectional, duplex};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tokio::time::{Instant, timeout_at};
 
 type Result = anyhow::Result<()>;
 
@@ -64,46 +64,8 @@ impl Connector for PipeRelay {
     }
 }
 
-/// Reads events until one satisfies `pred`, within [`WAIT`]; returns it.
-async fn until(
-    events: &mut mpsc::Receiver<Event>,
-    what: &str,
-    mut pred: impl FnMut(&Event) -> bool,
-) -> anyhow::Result<Event> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    loop {
-        let event = timeout_at(deadline, events.recv())
-            .await
-            .with_context(|| format!("no {what} in time; saw {seen:?}"))?
-            .with_context(|| format!("the session ended before {what}"))?;
-        if pred(&event) {
-            return Ok(event);
-        }
-        seen.push(event);
-    }
-}
-
 fn chat_from(nick: &'static str, said: &'static str) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Server(m) if said_line(m).is_some_and(|s| s.from == nick && s.text == said))
-}
-
-/// Waits for transfer `id` to end; returns its last event.
-async fn transfer_end(
-    events: &mut mpsc::Receiver<Event>,
-    id: u64,
-) -> anyhow::Result<TransferEvent> {
-    let end = until(events, "the end of the transfer", |e| {
-        matches!(e, Event::Transfer(t) if t.id() == id && !matches!(
-            t,
-            TransferEvent::Started { .. } | TransferEvent::Progress { .. }
-        ))
-    })
-    .await?;
-    let Event::Transfer(end) = end else {
-        bail!("not a transfer event: {end:?}");
-    };
-    Ok(end)
 }
 
 /// A server with a data directory of its own (kept while the returned one lives), and

@@ -15,9 +15,10 @@ use chat_server::{Config, PeerAddr, Transport};
 use shared::ClientMsg;
 use tests::client::{WAIT, left, offered, said};
 use tests::files::{random_file, sha256_of};
+use tests::library::{transfer_end, until};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::{Instant, timeout, timeout_at};
+use tokio::time::timeout;
 
 type Result = anyhow::Result<()>;
 
@@ -52,47 +53,9 @@ impl Connector for UnixConnector {
     }
 }
 
-/// Reads events until one satisfies `pred`, within [`WAIT`]; returns it.
-async fn until(
-    events: &mut mpsc::Receiver<Event>,
-    what: &str,
-    mut pred: impl FnMut(&Event) -> bool,
-) -> anyhow::Result<Event> {
-    let deadline = Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    loop {
-        let event = timeout_at(deadline, events.recv())
-            .await
-            .with_context(|| format!("no {what} in time; saw {seen:?}"))?
-            .with_context(|| format!("the session ended before {what}"))?;
-        if pred(&event) {
-            return Ok(event);
-        }
-        seen.push(event);
-    }
-}
-
 /// A line `text` from `nick`, as the room's message.
 fn line(nick: &'static str, text: &'static str) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Server(m) if said(m).is_some_and(|s| s.from == nick && s.text == text))
-}
-
-/// Waits for transfer `id` to end; returns its last event.
-async fn transfer_end(
-    events: &mut mpsc::Receiver<Event>,
-    id: u64,
-) -> anyhow::Result<TransferEvent> {
-    let end = until(events, "the end of the transfer", |e| {
-        matches!(e, Event::Transfer(t) if t.id() == id && !matches!(
-            t,
-            TransferEvent::Started { .. } | TransferEvent::Progress { .. }
-        ))
-    })
-    .await?;
-    let Event::Transfer(end) = end else {
-        bail!("not a transfer event: {end:?}");
-    };
-    Ok(end)
 }
 
 async fn connect(socket: &Path, nick: &str) -> anyhow::Result<(Client, mpsc::Receiver<Event>)> {
