@@ -40,6 +40,8 @@ pub struct Welcome {
     pub room: String,
     /// The room's members (the first page of them in a large room).
     pub members: Vec<String>,
+    /// How many members the room has: more than `members` holds in a large room.
+    pub total: u32,
     /// The room's latest sequence number: the next room message has the next one.
     pub seq: u64,
 }
@@ -175,11 +177,11 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                         text: format!("the server chose version {version}"),
                     });
                 }
-                let members = members.names;
                 let welcome = Welcome {
                     nick,
                     room,
-                    members,
+                    members: members.names,
+                    total: members.total,
                     seq,
                 };
                 return Ok((conn, welcome, limits));

@@ -141,6 +141,9 @@ pub struct App {
     /// Members of the room, in the server's order, as the server named them (sanitised
     /// when drawn).
     pub members: Vec<String>,
+    /// How many members the room has. In a room larger than a page of names (1,000), more
+    /// than `members` holds: the server says the total, and joins and leaves move it.
+    pub member_total: usize,
     pub conn: ConnState,
     /// Messages waiting for the connection to come back.
     pub queued: usize,
@@ -172,9 +175,11 @@ impl App {
             nick,
             room,
             members,
+            total,
             ..
         } = welcome;
         let mut app = App {
+            member_total: total as usize,
             settings,
             nick,
             room,
@@ -198,7 +203,7 @@ impl App {
             "joined #{} as {} ({}); type /help for commands and keys",
             sanitize::nick(&app.room),
             sanitize::nick(&app.nick),
-            members_count(app.members.len())
+            members_count(app.member_total)
         ));
         app
     }

@@ -29,6 +29,7 @@ impl App {
             nick,
             room,
             members,
+            total,
             ..
         } = welcome;
         self.conn = ConnState::Connected;
@@ -36,11 +37,12 @@ impl App {
         self.nick = nick;
         self.room = room;
         self.members = members;
+        self.member_total = total as usize;
         self.notice_now(format!(
             "reconnected: #{} as {} ({})",
             sanitize::nick(&self.room),
             sanitize::nick(&self.nick),
-            members_count(self.members.len())
+            members_count(self.member_total)
         ));
     }
 
@@ -98,8 +100,13 @@ impl App {
                 text,
                 ..
             } => self.private(time_ms, &from, &to, &text, &mut commands),
-            ServerMsg::Joined4 { room, members, .. } => self.joined(room, members.names),
-            ServerMsg::Joined { room, members } => self.joined(room, members),
+            ServerMsg::Joined4 { room, members, .. } => {
+                self.joined(room, members.names, members.total as usize);
+            }
+            ServerMsg::Joined { room, members } => {
+                let total = members.len();
+                self.joined(room, members, total);
+            }
             ServerMsg::Members4 { room, members } => {
                 let more = members.more.then_some(members.total as usize);
                 self.members_of(room, members.names, more);
@@ -201,6 +208,7 @@ mod tests {
             nick: "alice".into(),
             room: "lobby".into(),
             members: vec!["alice".into()],
+            total: 1,
             seq: 20,
         }));
         app.update(Event::Flushed { sent: 1 });

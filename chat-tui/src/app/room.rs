@@ -81,14 +81,17 @@ impl App {
         let room = sanitize::nick(room);
         let text = match event {
             RoomEvent::Joined { nick } => {
-                if here {
+                // A nick already listed is not counted twice.
+                if here && !self.members.contains(&nick) {
                     names::insert_member(&mut self.members, nick.clone());
+                    self.member_total += 1;
                 }
                 format!("{} joined #{room}", sanitize::nick(&nick))
             }
             RoomEvent::Left { nick, reason } => {
                 if here {
                     self.members.retain(|m| *m != nick);
+                    self.member_total = self.member_total.saturating_sub(1);
                 }
                 let reason = sanitize::text(&reason);
                 if reason.is_empty() {
@@ -121,13 +124,15 @@ impl App {
         });
     }
 
-    pub(super) fn joined(&mut self, room: String, members: Vec<String>) {
+    /// This client is now in `room`, of `total` members (`members` is their first page).
+    pub(super) fn joined(&mut self, room: String, members: Vec<String>, total: usize) {
         self.room = room;
         self.members = members;
+        self.member_total = total;
         self.notice_now(format!(
             "you joined #{} ({})",
             sanitize::nick(&self.room),
-            members_count(self.members.len())
+            members_count(self.member_total)
         ));
     }
 
@@ -145,6 +150,7 @@ impl App {
             list.join(", ")
         ));
         if room == self.room {
+            self.member_total = count;
             self.members = members;
         }
     }
@@ -256,6 +262,51 @@ mod tests {
             },
         }));
         assert_eq!((app.room.as_str(), app.members.len()), ("rust", 2));
+    }
+
+    /// In a room larger than one page of names, the count is the server's total, moved by
+    /// joins and leaves, not the length of the page.
+    #[test]
+    fn a_room_larger_than_a_page_counts_every_member() {
+        let mut app = app();
+        let page: Vec<String> = (0..1000).map(|n| format!("n{n:04}")).collect();
+        app.update(Event::Server(ServerMsg::Joined4 {
+            room: "big".into(),
+            seq: 9,
+            members: MemberPage {
+                total: 2500,
+                names: page,
+                more: true,
+            },
+        }));
+        assert_eq!(app.member_total, 2500);
+        assert_eq!(
+            last(&app),
+            &EntryKind::Notice("you joined #big (2500 members)".into())
+        );
+        app.update(Event::Server(ServerMsg::Notice {
+            time_ms: T,
+            room: "big".into(),
+            event: RoomEvent::Joined { nick: "zed".into() },
+        }));
+        app.update(Event::Server(ServerMsg::Notice {
+            time_ms: T,
+            room: "big".into(),
+            event: RoomEvent::Left {
+                nick: "n0001".into(),
+                reason: "quit".into(),
+            },
+        }));
+        app.update(Event::Server(ServerMsg::Notice {
+            time_ms: T,
+            room: "big".into(),
+            event: RoomEvent::Left {
+                nick: "z9999".into(),
+                reason: "quit".into(),
+            },
+        }));
+        assert_eq!(app.member_total, 2499, "one joined, two left");
+        assert_eq!(app.members.len(), 1000, "the page: zed in, n0001 out");
     }
 
     /// What the version 3 messages said, the version 4 ones say too (and the other way).

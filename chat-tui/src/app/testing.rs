@@ -26,6 +26,7 @@ pub fn app() -> App {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
+        total: 4,
         seq: 10,
     };
     App::new(settings(), welcome, T)

@@ -57,7 +57,7 @@ impl Widget for StatusLine<'_> {
             ),
             Span::styled(format!(" in #{}", sanitize::nick(&app.room)), bar),
             sep(),
-            Span::styled(members_count(app.members.len()), bar),
+            Span::styled(members_count(app.member_total), bar),
             sep(),
             Span::styled(
                 match &app.settings.hosting {

@@ -26,6 +26,7 @@ fn app() -> App {
         nick: "alice".into(),
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
+        total: 3,
         seq: 0,
     };
     App::new(settings, welcome, T)
