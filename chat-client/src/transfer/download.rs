@@ -53,7 +53,7 @@ impl Part {
         check_space(dir, info.size)?;
         let name = local::file_name(&info.name);
         let mut file = None;
-        let path = local::place_unique(dir, &format!("{name}.part"), |p| {
+        let path = local::place_unique(dir, &local::part_name(&name), |p| {
             file = Some(
                 OpenOptions::new()
                     .read(true)

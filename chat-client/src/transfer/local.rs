@@ -19,6 +19,15 @@ pub fn file_name(raw: &str) -> String {
     clean_file_name(raw)
 }
 
+/// What a download is written to until it is verified: `NAME.part`, with `NAME` shortened
+/// (keeping its extension) so that the whole still fits the file system's limit of
+/// [`MAX_FILE_NAME_BYTES`]: a name the server accepts, up to that limit, stays
+/// downloadable.
+pub fn part_name(name: &str) -> String {
+    const PART: &str = ".part";
+    format!("{}{PART}", shorten(name, MAX_FILE_NAME_BYTES - PART.len()))
+}
+
 /// `report.pdf` → (`report`, `.pdf`); `archive.tar.gz` → (`archive.tar`, `.gz`); no dot
 /// or only a leading one → no extension.
 fn split_ext(name: &str) -> (&str, &str) {
@@ -135,6 +144,30 @@ mod tests {
         assert_eq!(file_name(".."), FALLBACK_NAME);
         let long = format!("{}.pdf", "é".repeat(300));
         assert!(file_name(&long).len() <= MAX_FILE_NAME_BYTES);
+    }
+
+    #[test]
+    fn a_part_file_fits_the_file_system_whatever_the_name() {
+        assert_eq!(part_name("report.pdf"), "report.pdf.part");
+        let dir = tempfile::tempdir().unwrap();
+        for len in [250, 251, 253, 255] {
+            let name = format!("{}.bin", "x".repeat(len - 4));
+            assert_eq!(name.len(), len);
+            let part = part_name(&name);
+            assert!(part.len() <= MAX_FILE_NAME_BYTES, "{len}: {part}");
+            assert!(part.ends_with(".part"), "{part}");
+            // Really created, and numbered when taken, on a real file system.
+            for _ in 0..2 {
+                place_unique(dir.path(), &part, |p| {
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(p)
+                        .map(drop)
+                })
+                .unwrap();
+            }
+        }
     }
 
     #[test]
