@@ -213,12 +213,9 @@ async fn download(
         loop {
             match ctx.next().await {
                 Inbound::Chunk { offset, data } => {
-                    if offset != p.len || p.len + data.len() as u64 > size {
+                    if let Some(problem) = chunk_problem(offset, data.len(), p.len, size) {
                         ctx.send(ClientMsg::DownloadCancel { file_id });
-                        return failed(format!(
-                            "the server sent bytes at {offset} (of {size}) where {} was expected",
-                            p.len
-                        ));
+                        return failed(problem);
                     }
                     if let Err(e) = p.write(data).await {
                         ctx.send(ClientMsg::DownloadCancel { file_id });
@@ -258,5 +255,40 @@ async fn download(
                 failed(format!("cannot save the download: {e}"))
             }
         };
+    }
+}
+
+/// What is wrong with a chunk of `len` bytes at `offset`, when `have` bytes of a file of
+/// `size` are written: an offset problem and a size problem are told apart.
+fn chunk_problem(offset: u64, len: usize, have: u64, size: u64) -> Option<String> {
+    if offset != have {
+        Some(format!(
+            "the server sent bytes at offset {offset} where {have} was expected"
+        ))
+    } else if have + len as u64 > size {
+        Some(format!(
+            "the server sent {} bytes past the file's size of {size}",
+            have + len as u64 - size
+        ))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_past_the_size_is_told_as_a_size_problem() {
+        assert_eq!(chunk_problem(0, 10, 0, 10), None);
+        assert_eq!(
+            chunk_problem(0, 12, 0, 10).as_deref(),
+            Some("the server sent 2 bytes past the file's size of 10")
+        );
+        assert_eq!(
+            chunk_problem(4, 2, 0, 10).as_deref(),
+            Some("the server sent bytes at offset 4 where 0 was expected")
+        );
     }
 }
