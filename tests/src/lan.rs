@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::binaries::binary;
+use crate::probe::{can_administer, cannot_run};
 
 /// The UDP port of multicast DNS in these tests: not the standard 5353, so that nothing
 /// here ever talks to a system daemon, even by mistake.
@@ -21,6 +22,19 @@ pub const TEST_MDNS_PORT: u16 = 53535;
 
 /// Most hosts on one test LAN (their addresses are `10.213.78.1` up).
 pub const MAX_HOSTS: usize = 8;
+
+/// Whether `test` cannot build a LAN here (it needs root and `ip netns`); if so it has
+/// said why, or failed under CI ([`cannot_run`]).
+pub fn cannot_build(test: &str) -> bool {
+    if can_administer() {
+        return false;
+    }
+    cannot_run(
+        test,
+        "it needs root and `ip netns` to build a LAN of its own for multicast DNS",
+    );
+    true
+}
 
 /// A bridge and its hosts, each a network namespace.
 #[derive(Debug)]

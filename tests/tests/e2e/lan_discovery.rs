@@ -12,8 +12,8 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use tests::binaries::start_server_process;
 use tests::client::WAIT;
-use tests::lan::{Lan, TEST_MDNS_PORT};
-use tests::probe::{Probe, can_administer, cannot_run, send_signal};
+use tests::lan::{Lan, TEST_MDNS_PORT, cannot_build};
+use tests::probe::{Probe, send_signal};
 use tokio::time::Instant;
 
 type Result = anyhow::Result<()>;
@@ -26,17 +26,6 @@ const LISTEN: Duration = Duration::from_secs(3);
 /// How long a changed number of people may take to show: the server reads it every 2 s,
 /// and a listing takes [`LISTEN`].
 const COUNT_SHOWS: Duration = Duration::from_secs(20);
-
-fn skipped(test: &str) -> bool {
-    if can_administer() {
-        return false;
-    }
-    cannot_run(
-        test,
-        "it needs root and `ip netns` to build a LAN of its own for multicast DNS",
-    );
-    true
-}
 
 /// `chat-server` on host `host` of `lan`, announcing with the tests' mDNS port.
 async fn server(
@@ -84,7 +73,7 @@ fn entry(name: &str, addr: &str, people: u32) -> Value {
 
 #[tokio::test]
 async fn a_server_is_listed_its_count_follows_and_a_stop_withdraws_it() -> Result {
-    if skipped("a_server_is_listed_its_count_follows_and_a_stop_withdraws_it") {
+    if cannot_build("a_server_is_listed_its_count_follows_and_a_stop_withdraws_it") {
         return Ok(());
     }
     // Declared first, so that it is dropped last: the namespaces go after the processes.
@@ -149,7 +138,7 @@ async fn a_server_is_listed_its_count_follows_and_a_stop_withdraws_it() -> Resul
 
 #[tokio::test]
 async fn only_servers_that_announce_are_listed() -> Result {
-    if skipped("only_servers_that_announce_are_listed") {
+    if cannot_build("only_servers_that_announce_are_listed") {
         return Ok(());
     }
     let lan = Lan::create("quiet", 2)?;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tests::binaries::{binary, scratch_dir, start_server_process};
 use tests::client::WAIT;
-use tests::lan::{Lan, TEST_MDNS_PORT};
-use tests::probe::{Probe, can_administer, cannot_run};
+use tests::lan::{Lan, TEST_MDNS_PORT, cannot_build};
+use tests::probe::Probe;
 use tests::tmux::Tmux;
 
 type Result = anyhow::Result<()>;
@@ -26,17 +26,6 @@ const LOOKING: &str = "looking for servers on the LAN…";
 /// How long the listings may take to show a changed number of people three times in a
 /// row ([`settled`]): the server reads it every 2 s, and each listing listens for 2 s.
 const SETTLES: Duration = Duration::from_secs(30);
-
-fn skipped(test: &str) -> bool {
-    if can_administer() {
-        return false;
-    }
-    cannot_run(
-        test,
-        "it needs root and `ip netns` to build a LAN of its own for multicast DNS",
-    );
-    true
-}
 
 /// The words that run a program on host `i` of `lan`, in a folder of its own (where
 /// `--host` keeps its data) and with no configuration file of the user's.
@@ -168,7 +157,7 @@ fn selected_row(screen: &str) -> Vec<String> {
 /// second is chatting without typing an address.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_on_a_lan_chat_without_typing_an_address() -> Result {
-    if skipped("two_people_on_a_lan_chat_without_typing_an_address") {
+    if cannot_build("two_people_on_a_lan_chat_without_typing_an_address") {
         return Ok(());
     }
     // Declared first, so that it is dropped last: the namespaces go after the processes.
@@ -214,7 +203,7 @@ async fn two_people_on_a_lan_chat_without_typing_an_address() -> Result {
 /// leaves, and a picked server that is gone is one line after the terminal is given back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Result {
-    if skipped("the_list_and_the_picker_show_every_server_and_the_arrows_choose") {
+    if cannot_build("the_list_and_the_picker_show_every_server_and_the_arrows_choose") {
         return Ok(());
     }
     let lan = Lan::create("tui-pick", 3)?;
@@ -297,7 +286,7 @@ async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Re
 /// before it takes the screen; `--list` says so on standard error and exits with 0.
 #[tokio::test]
 async fn no_server_on_the_lan_is_one_line_on_what_to_do() -> Result {
-    if skipped("no_server_on_the_lan_is_one_line_on_what_to_do") {
+    if cannot_build("no_server_on_the_lan_is_one_line_on_what_to_do") {
         return Ok(());
     }
     let lan = Lan::create("tui-none", 1)?;
