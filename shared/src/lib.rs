@@ -38,7 +38,7 @@ pub mod views;
 
 pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, wrap_reply};
 pub use protocol::{
-    ChatKind, ClientMsg, ErrorKind, FileInfo, Limits, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,
-    RoomEvent, ServerMsg,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_HISTORY, FileInfo, Gap, Limits, MemberPage,
+    OLDEST_VERSION, PROTOCOL_VERSION, RoomEvent, SeqRange, ServerMsg, Stamped,
 };
 pub use views::{AsVersion3, MemberList, MemberListAnswer, ReplyTo};

@@ -131,6 +131,34 @@ pub enum ClientMsg {
     /// from the first), at most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) of them.
     /// Answered with [`ServerMsg::Members4`].
     WhoPage { after: String },
+
+    // ----- version 4, feature "history" ([`FEATURE_HISTORY`]) -------------------------
+    /// Ask for a page of `room`'s history, at most `limit` messages (the server caps it at
+    /// [`ServerMsg::HistoryInfo`]'s `page`). With `presence` false, joins, leaves and
+    /// renames are left out. Answered with [`ServerMsg::HistoryPage`].
+    History {
+        room: String,
+        anchor: Anchor,
+        limit: u32,
+        presence: bool,
+    },
+    /// Catch up on `room`: what followed the sequence number `after`, the last one the
+    /// client has (0: none, as at a first join, which gets the room's recent messages).
+    /// Joins, leaves and renames are left out. Answered with [`ServerMsg::CaughtUp`].
+    CatchUp { room: String, after: u64 },
+    /// Search `room`'s messages for `words` (every word must appear), newest first, among
+    /// the messages older than sequence number `before` (0: from the newest), at most
+    /// `limit` hits (capped at [`ServerMsg::HistoryInfo`]'s `search`). Answered with
+    /// [`ServerMsg::SearchHits`].
+    Search {
+        room: String,
+        words: String,
+        before: u64,
+        limit: u32,
+    },
+    /// The client's user has read `room` up to sequence number `seq`. The server keeps it
+    /// for the nick and says it in [`ServerMsg::CaughtUp`]. Not answered.
+    MarkRead { room: String, seq: u64 },
 }
 
 /// Whether a room message is said or acted (`/me`). An enum: on the wire, its variant
@@ -217,6 +245,13 @@ pub enum ErrorKind {
     /// An `UploadStart` or `UploadResume` beyond the uploads one connection may run at
     /// once, or (in `DownloadFailed`) a download beyond the downloads it may run at once.
     TooManyTransfers,
+
+    // ----- version 4, feature "history" ------------------------------------------------
+    /// The server keeps no history (it was started without, or the client did not ask for
+    /// the feature), or could not read it.
+    NoHistory,
+    /// The client asked about a room it is not in.
+    NotInRoom,
 }
 
 /// A file stored on the server for a room, as listed and offered to its members.
@@ -387,6 +422,64 @@ pub enum ServerMsg {
     },
     /// Answer to [`ClientMsg::Who`] or [`ClientMsg::WhoPage`] in version 4.
     Members4 { room: String, members: MemberPage },
+
+    // ----- version 4, feature "history" ([`FEATURE_HISTORY`]) -------------------------
+    /// Sent right after `Welcome4` when the feature `history` was granted: what the
+    /// server keeps and how much it gives at once.
+    HistoryInfo {
+        /// Most messages in one [`ServerMsg::HistoryPage`].
+        page: u32,
+        /// Most messages in one [`ServerMsg::CaughtUp`] after a reconnect.
+        catch_up: u32,
+        /// Messages a first join gets ([`ClientMsg::CatchUp`] with `after` 0).
+        backlog: u32,
+        /// Most hits in one [`ServerMsg::SearchHits`].
+        search: u32,
+        /// Messages older than this many seconds are deleted; 0: kept whatever their age.
+        max_age_secs: u64,
+        /// Most messages kept per room; 0: no limit.
+        max_per_room: u64,
+    },
+    /// Answer to [`ClientMsg::History`]: messages in ascending order of sequence number.
+    /// The page may hold fewer than asked (a frame has a size limit): `more_before` and
+    /// `more_after` say whether the room's history goes on, so that a short page is never
+    /// taken for the end.
+    HistoryPage {
+        room: String,
+        messages: Vec<Stamped>,
+        more_before: bool,
+        more_after: bool,
+        /// Stretches within the page's span that the server failed to store (a full disk,
+        /// a crash): history is incomplete there, and asking again will not fill them.
+        lost: Vec<SeqRange>,
+    },
+    /// Answer to [`ClientMsg::CatchUp`]: the messages that followed `after`, in ascending
+    /// order, the newest ones when there were more than the server gives at once.
+    CaughtUp {
+        room: String,
+        messages: Vec<Stamped>,
+        /// When more was missed than sent: the messages between `after` and the first one
+        /// sent, which the client can fetch with [`ClientMsg::History`].
+        gap: Option<Gap>,
+        /// Whether the room's history has anything older than the first message sent
+        /// (and than the gap).
+        more_before: bool,
+        /// The sequence number the nick last marked as read in the room; 0: none.
+        read: u64,
+        /// As in [`ServerMsg::HistoryPage`].
+        lost: Vec<SeqRange>,
+    },
+    /// Answer to [`ClientMsg::Search`]: the hits, newest first.
+    SearchHits {
+        room: String,
+        hits: Vec<Stamped>,
+        /// Whether older hits may follow: ask again with `before` the last hit's sequence
+        /// number.
+        more: bool,
+        /// False when the search ran out of time before looking at every message; the
+        /// hits are then those it found.
+        complete: bool,
+    },
 }
 
 impl ServerMsg {
@@ -437,6 +530,51 @@ pub struct Limits {
     pub msg_burst: u32,
     /// Largest file the server accepts, in bytes.
     pub max_file_size: u64,
+}
+
+/// The name of the optional feature that brings history ([`ClientMsg::History`] and the
+/// messages after it). Asked in [`ClientMsg::Hello4`] and granted in
+/// [`ServerMsg::Welcome4`] when the server keeps history.
+pub const FEATURE_HISTORY: &str = "history";
+
+/// A room message as history keeps it: a [`ServerMsg::Room`] without its room, which the
+/// answer names once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped {
+    pub id: u64,
+    pub seq: u64,
+    pub time_ms: u64,
+    pub event: RoomEvent,
+}
+
+/// Where a page of history is taken from, by sequence number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Anchor {
+    /// The newest messages.
+    Latest,
+    /// The messages just before this sequence number (not including it).
+    Before(u64),
+    /// The messages just after this sequence number (not including it).
+    After(u64),
+    /// The messages around this sequence number, including it when it exists: as many
+    /// before as after, within the limit.
+    Around(u64),
+}
+
+/// Sequence numbers `from` to `to`, both included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqRange {
+    pub from: u64,
+    pub to: u64,
+}
+
+/// Messages a catch-up did not send: those with sequence numbers `from` to `to` (both
+/// included), `count` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    pub from: u64,
+    pub to: u64,
+    pub count: u64,
 }
 
 /// A page of a room's member list, sorted case-insensitively.

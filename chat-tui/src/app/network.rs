@@ -154,6 +154,11 @@ impl App {
             | ServerMsg::DownloadChunk { .. }
             | ServerMsg::DownloadEnd { .. }
             | ServerMsg::DownloadFailed { .. } => {}
+            // Not asked for yet: the client does not ask for the history feature.
+            ServerMsg::HistoryInfo { .. }
+            | ServerMsg::HistoryPage { .. }
+            | ServerMsg::CaughtUp { .. }
+            | ServerMsg::SearchHits { .. } => {}
         }
         commands
     }

@@ -57,6 +57,14 @@ impl Client {
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
+            ClientMsg::History { .. }
+            | ClientMsg::CatchUp { .. }
+            | ClientMsg::Search { .. }
+            | ClientMsg::MarkRead { .. } => self.refuse(
+                reply,
+                ErrorKind::NoHistory,
+                "this server keeps no history".into(),
+            ),
         };
         done.map(|()| None)
     }
