@@ -147,7 +147,42 @@ pub struct Config {
     /// Default 5353, the standard port (`shared::discovery::MDNS_PORT`); tests use ports of
     /// their own.
     pub mdns_port: u16,
+
+    /// Whether the server keeps the rooms' history: their messages, actions, shared files,
+    /// joins, leaves and renames (not private messages), in `history.sqlite3` in
+    /// [`Config::data_dir`], so that a client that joins or comes back sees what was said,
+    /// across restarts.
+    ///
+    /// Default on: a chat that forgets everything at every restart is not what people
+    /// expect. Off, clients that ask for history are told there is none, and nothing is
+    /// written; the benchmarks compare the two.
+    pub history: bool,
+
+    /// Messages older than this are deleted from history, in the background; zero keeps
+    /// them whatever their age.
+    ///
+    /// Default 90 days: a season of a LAN's conversations, while what was said stays
+    /// out of reach of anyone who reads the disk later.
+    pub history_max_age: Duration,
+
+    /// Most messages kept per room; the oldest beyond it are deleted, in the background.
+    /// 0 means no limit.
+    ///
+    /// Default 100,000: months of a busy room, some 20-30 MB of disk per room at a
+    /// typical 200-300 bytes a message with its index, so that a room flooded by a
+    /// program cannot fill the disk.
+    pub history_max_per_room: u64,
+
+    /// Messages a client gets from a room's history when it first joins it (a catch-up
+    /// from nothing), at most [`MAX_BACKLOG`].
+    ///
+    /// Default 50: a screen or two of context, sent in a single frame in a few
+    /// milliseconds.
+    pub history_backlog: u32,
 }
+
+/// The most `history_backlog` may be: the most messages one catch-up gives.
+pub const MAX_BACKLOG: u32 = 500;
 
 impl Default for Config {
     fn default() -> Self {
@@ -171,6 +206,10 @@ impl Default for Config {
             announce: true,
             name: None,
             mdns_port: shared::discovery::MDNS_PORT,
+            history: true,
+            history_max_age: Duration::from_secs(90 * 24 * 60 * 60),
+            history_max_per_room: 100_000,
+            history_backlog: 50,
         }
     }
 }
@@ -188,5 +227,6 @@ mod tests {
         assert!(config.max_connections_per_ip <= config.max_connections);
         assert!(config.msg_burst >= config.msg_rate);
         assert!(config.flood_timeout > Duration::from_secs(1));
+        assert!(config.history_backlog <= MAX_BACKLOG);
     }
 }
