@@ -70,6 +70,7 @@ mod common;
 pub mod config;
 mod conn;
 pub mod files;
+pub mod history;
 mod outbound;
 mod registry;
 mod sequences;
