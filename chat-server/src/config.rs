@@ -9,6 +9,8 @@ pub mod settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::history;
+
 // Sizes and durations are read as they are shown, by the rule in `shared::units`.
 pub use shared::units::{parse_duration, parse_size};
 
@@ -168,21 +170,35 @@ pub struct Config {
     /// Most messages kept per room; the oldest beyond it are deleted, in the background.
     /// 0 means no limit.
     ///
-    /// Default 100,000: months of a busy room, some 20-30 MB of disk per room at a
-    /// typical 200-300 bytes a message with its index, so that a room flooded by a
-    /// program cannot fill the disk.
+    /// Default 100,000: months of a busy room, some 20 MB of disk, so that a room flooded
+    /// by a program cannot fill the disk.
     pub history_max_per_room: u64,
 
     /// Messages a client gets from a room's history when it first joins it (a catch-up
     /// from nothing), at most [`MAX_BACKLOG`].
     ///
-    /// Default 50: a screen or two of context, sent in a single frame in a few
-    /// milliseconds.
+    /// Default 50: a screen or two of context, in one frame.
     pub history_backlog: u32,
 }
 
+/// Name of the history's database file in the data directory.
+pub const HISTORY_FILE: &str = "history.sqlite3";
+
+impl Config {
+    /// What the history keeps, if it is kept: its file in the data directory, its
+    /// retention, its backlog; the caps are the history's own defaults.
+    pub fn history_settings(&self) -> Option<history::HistorySettings> {
+        self.history.then(|| history::HistorySettings {
+            max_age: Some(self.history_max_age).filter(|age| !age.is_zero()),
+            max_per_room: Some(self.history_max_per_room).filter(|&n| n > 0),
+            backlog: self.history_backlog.min(MAX_BACKLOG),
+            ..history::HistorySettings::new(self.data_dir.join(HISTORY_FILE))
+        })
+    }
+}
+
 /// The most `history_backlog` may be: the most messages one catch-up gives.
-pub const MAX_BACKLOG: u32 = 500;
+pub const MAX_BACKLOG: u32 = history::DEFAULT_CATCH_UP_CAP;
 
 impl Default for Config {
     fn default() -> Self {
@@ -207,9 +223,9 @@ impl Default for Config {
             name: None,
             mdns_port: shared::discovery::MDNS_PORT,
             history: true,
-            history_max_age: Duration::from_secs(90 * 24 * 60 * 60),
-            history_max_per_room: 100_000,
-            history_backlog: 50,
+            history_max_age: history::DEFAULT_MAX_AGE,
+            history_max_per_room: history::DEFAULT_MAX_PER_ROOM,
+            history_backlog: history::DEFAULT_BACKLOG,
         }
     }
 }
@@ -228,5 +244,27 @@ mod tests {
         assert!(config.msg_burst >= config.msg_rate);
         assert!(config.flood_timeout > Duration::from_secs(1));
         assert!(config.history_backlog <= MAX_BACKLOG);
+    }
+
+    #[test]
+    fn history_settings_follow_the_config() {
+        let config = Config {
+            data_dir: PathBuf::from("here"),
+            history_max_age: Duration::ZERO,
+            history_max_per_room: 7,
+            ..Config::default()
+        };
+        let settings = config.history_settings().unwrap();
+        assert_eq!(settings.path, PathBuf::from("here").join(HISTORY_FILE));
+        assert_eq!((settings.max_age, settings.max_per_room), (None, Some(7)));
+        assert_eq!(settings.backlog, config.history_backlog);
+        let off = Config {
+            history: false,
+            ..Config::default()
+        };
+        assert!(off.history_settings().is_none());
+        let defaults = Config::default().history_settings().unwrap();
+        assert_eq!(defaults.max_age, Some(history::DEFAULT_MAX_AGE));
+        assert_eq!(defaults.max_per_room, Some(history::DEFAULT_MAX_PER_ROOM));
     }
 }

@@ -79,5 +79,5 @@ pub mod transport;
 
 pub use announce::default_name;
 pub use config::Config;
-pub use server::{prepare_data_dir, run, run_with};
+pub use server::{Opened, open, prepare_data_dir, run, run_with};
 pub use transport::{PeerAddr, Transport};
