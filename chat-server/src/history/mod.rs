@@ -43,6 +43,8 @@ mod read;
 mod retention;
 mod rows;
 mod schema;
+#[cfg(test)]
+mod tests;
 mod writer;
 
 use std::path::PathBuf;
@@ -137,7 +139,10 @@ pub struct History {
 
 /// Leave to send a chat or an action to the writer: see [`History::admit`].
 #[derive(Debug)]
-pub struct Permit(Option<OwnedSemaphorePermit>);
+pub struct Permit {
+    /// Released when dropped: when the message's batch is dealt with.
+    _held: Option<OwnedSemaphorePermit>,
+}
 
 /// What every clone of an open history shares.
 #[derive(Debug)]
@@ -165,6 +170,11 @@ struct Inner {
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
+/// How long a page or a catch-up waits for the writer to store what it must hold. The
+/// writer deals with a batch in milliseconds (and records it lost at once when the disk
+/// fails), so this is reached only by a writer stuck in the file system.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl History {
     /// Opens (or creates) the database of `settings` and starts the writer thread.
     ///
@@ -172,8 +182,47 @@ impl History {
     /// program's database, a newer schema, corrupt, unwritable); the file is then left
     /// exactly as it was.
     pub fn open(settings: HistorySettings) -> Result<(History, Resume), OpenError> {
-        let _ = settings;
-        unimplemented!()
+        let opened = schema::open(&settings.path)?;
+        let (queue, jobs) = std::sync::mpsc::channel();
+        let (committed_tx, committed) = tokio::sync::watch::channel(0);
+        let lost = Arc::new(lost::Pending::default());
+        let writer = writer::Writer::new(
+            opened.conn,
+            jobs,
+            committed_tx,
+            Arc::clone(&lost),
+            opened.indexed_to,
+            &settings,
+        )
+        .map_err(|e| OpenError::Unusable {
+            path: settings.path.clone(),
+            detail: schema::Sqlite(&e).to_string(),
+        })?;
+        let thread = std::thread::Builder::new()
+            .name("history-writer".into())
+            .spawn(move || writer.run())
+            .map_err(|e| OpenError::Unwritable {
+                path: settings.path.clone(),
+                detail: format!("its writer thread could not start: {e}"),
+            })?;
+        let resume = opened.resume;
+        let inner = Inner {
+            readers: read::Pool::new(settings.path.clone()),
+            settings,
+            permits: Arc::new(Semaphore::new(PERMITS)),
+            queue,
+            last_recorded: AtomicU64::new(0),
+            last_used: AtomicU64::new(resume.last_id),
+            reserved: AtomicU64::new(opened.reserved),
+            last_file_id: AtomicU64::new(resume.last_file_id),
+            committed,
+            lost,
+            thread: std::sync::Mutex::new(Some(thread)),
+        };
+        let history = History {
+            inner: Some(Arc::new(inner)),
+        };
+        Ok((history, resume))
     }
 
     /// A history that keeps nothing (`--no-history`): [`History::record`] does nothing and
@@ -187,16 +236,41 @@ impl History {
         self.inner.is_some()
     }
 
-    /// The [`ServerMsg::HistoryInfo`] frame a client that was granted the feature gets.
+    /// The [`ServerMsg::HistoryInfo`] frame a client that was granted the feature gets
+    /// (all zeros when history is off: then the feature is not granted and it is not
+    /// sent).
     pub fn info(&self) -> ServerMsg {
-        unimplemented!()
+        let Some(inner) = &self.inner else {
+            return ServerMsg::HistoryInfo {
+                page: 0,
+                catch_up: 0,
+                backlog: 0,
+                search: 0,
+                max_age_secs: 0,
+                max_per_room: 0,
+            };
+        };
+        let s = &inner.settings;
+        ServerMsg::HistoryInfo {
+            page: s.page_cap,
+            catch_up: s.catch_up_cap,
+            backlog: s.backlog.min(s.catch_up_cap),
+            search: s.search_cap,
+            max_age_secs: s.max_age.map_or(0, |a| a.as_secs()),
+            max_per_room: s.max_per_room.unwrap_or(0),
+        }
     }
 
     /// Waits for leave to queue one chat or action for the writer (immediate when history
     /// is off). Take it before handling the message, so that a writer that is behind stops
     /// the sender from being read.
     pub async fn admit(&self) -> Permit {
-        unimplemented!()
+        let Some(inner) = &self.inner else {
+            return Permit { _held: None };
+        };
+        Permit {
+            _held: Arc::clone(&inner.permits).acquire_owned().await.ok(),
+        }
     }
 
     /// Queues `msg`, stamped in the room `room_key` (its fold) spelt `room_name`, for the
@@ -204,27 +278,47 @@ impl History {
     /// that the queue is in stamp order. `permit` is the one taken for a chat or an action;
     /// presence and offers come without.
     pub fn record(&self, room_key: &str, room_name: &str, msg: &Stamped, permit: Option<Permit>) {
-        let _ = (room_key, room_name, msg, permit);
-        unimplemented!()
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        inner.last_recorded.fetch_max(msg.id, Ordering::AcqRel);
+        inner.used(msg.id);
+        if let Some(file) = rows::file_id(&msg.event) {
+            inner.last_file_id.fetch_max(file, Ordering::AcqRel);
+        }
+        // After `close` the writer is gone and the message is dropped: nothing records
+        // then, once the server is stopping.
+        let _ = inner.queue.send(writer::Job::Message(Box::new(writer::Record {
+            room_key: room_key.to_owned(),
+            room_name: room_name.to_owned(),
+            msg: msg.clone(),
+            _permit: permit,
+        })));
     }
 
     /// Says that ids up to `last_id` have been handed out (private messages take ids too).
     /// Cheap; queues a new floor reservation when half of the current one is used.
     pub fn ids_used(&self, last_id: u64) {
-        let _ = last_id;
-        unimplemented!()
+        if let Some(inner) = &self.inner {
+            inner.used(last_id);
+        }
     }
 
     /// Says that the file id `id` has been handed out, so that it is never reused.
     /// (Offers that are recorded say it themselves.)
     pub fn file_id_used(&self, id: u64) {
-        let _ = id;
-        unimplemented!()
+        if let Some(inner) = &self.inner
+            && inner.last_file_id.fetch_max(id, Ordering::AcqRel) < id
+        {
+            let _ = inner.queue.send(writer::Job::FileId(id));
+        }
     }
 
     /// The highest message id given to [`History::record`].
     pub fn last_recorded(&self) -> u64 {
-        unimplemented!()
+        self.inner
+            .as_ref()
+            .map_or(0, |i| i.last_recorded.load(Ordering::Acquire))
     }
 
     /// A page of the room's history around `anchor`, at most `limit` messages (capped),
@@ -238,8 +332,12 @@ impl History {
         limit: u32,
         presence: bool,
     ) -> Result<ServerMsg, HistoryError> {
-        let _ = (room_key, room_name, anchor, limit, presence);
-        unimplemented!()
+        let limit = limit.min(self.settings()?.page_cap);
+        self.settle().await?;
+        self.query(room_key, room_name, move |room| {
+            read::page(room, anchor, limit, presence)
+        })
+        .await
     }
 
     /// What followed the sequence number `after` in the room (the newest `backlog` when
@@ -252,12 +350,28 @@ impl History {
         after: u64,
         nick_key: &str,
     ) -> Result<ServerMsg, HistoryError> {
-        let _ = (room_key, room_name, after, nick_key);
-        unimplemented!()
+        let settings = self.settings()?;
+        let cap = if after == 0 {
+            settings.backlog.min(settings.catch_up_cap)
+        } else {
+            settings.catch_up_cap
+        };
+        self.settle().await?;
+        let nick_key = nick_key.to_owned();
+        self.query(room_key, room_name, move |room| {
+            read::catch_up(room, after, cap, &nick_key)
+        })
+        .await
     }
 
     /// The room's messages that hold every word of `words`, newest first, older than the
     /// sequence number `before` (0: from the newest). Answers [`ServerMsg::SearchHits`].
+    ///
+    /// Words are matched whole (case and accents aside), at most
+    /// [`read::MAX_SEARCH_WORDS`] of them; a run of Chinese or Japanese without spaces is
+    /// one word. The newest messages become searchable a moment after they are stored
+    /// (the index follows the writes). The search stops after
+    /// [`read::SEARCH_DEADLINE`] and answers what it found, `complete` false.
     pub async fn search(
         &self,
         room_key: &str,
@@ -266,21 +380,117 @@ impl History {
         before: u64,
         limit: u32,
     ) -> Result<ServerMsg, HistoryError> {
-        let _ = (room_key, room_name, words, before, limit);
-        unimplemented!()
+        let limit = limit.min(self.settings()?.search_cap);
+        let words = words.to_owned();
+        self.query(room_key, room_name, move |room| {
+            read::search(room, &words, before, limit, read::SEARCH_DEADLINE)
+        })
+        .await
     }
 
     /// Keeps that the nick `nick_key` (its fold) has read the room up to `seq` (a lower
     /// number than the one kept is ignored). Queued to the writer; never waits.
     pub fn mark_read(&self, nick_key: &str, room_key: &str, seq: u64) {
-        let _ = (nick_key, room_key, seq);
-        unimplemented!()
+        if let Some(inner) = &self.inner {
+            let _ = inner.queue.send(writer::Job::MarkRead {
+                nick: nick_key.to_owned(),
+                room_key: room_key.to_owned(),
+                seq,
+            });
+        }
     }
 
     /// Stops the writer cleanly: everything queued is committed, the exact last id and
     /// the clean-stop mark are written, the thread is joined. Call it once nothing records
     /// any more (after the registry has closed); later records are dropped.
     pub async fn close(self) {
-        unimplemented!()
+        let Some(inner) = self.inner else {
+            return;
+        };
+        let last_id = inner
+            .last_used
+            .load(Ordering::Acquire)
+            .max(inner.last_recorded.load(Ordering::Acquire));
+        let (done, stopped) = tokio::sync::oneshot::channel();
+        if inner
+            .queue
+            .send(writer::Job::Close { last_id, done })
+            .is_ok()
+        {
+            let _ = stopped.await;
+        }
+        let thread = inner
+            .thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+    }
+
+    fn settings(&self) -> Result<&HistorySettings, HistoryError> {
+        self.inner
+            .as_ref()
+            .map(|i| &i.settings)
+            .ok_or(HistoryError::Off)
+    }
+
+    /// Waits until the writer has dealt with everything recorded so far.
+    async fn settle(&self) -> Result<(), HistoryError> {
+        let Some(inner) = &self.inner else {
+            return Err(HistoryError::Off);
+        };
+        let target = inner.last_recorded.load(Ordering::Acquire);
+        let mut committed = inner.committed.clone();
+        match tokio::time::timeout(SETTLE_TIMEOUT, committed.wait_for(|w| *w >= target)).await {
+            // A writer that has stopped has stored all it ever will.
+            Ok(_) => Ok(()),
+            Err(_) => Err(HistoryError::Busy),
+        }
+    }
+
+    /// Runs `f` on a read connection, off the runtime's threads.
+    async fn query<R: Send + 'static>(
+        &self,
+        room_key: &str,
+        room_name: &str,
+        f: impl FnOnce(&read::Room<'_>) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, HistoryError> {
+        let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
+        let (key, name) = (room_key.to_owned(), room_name.to_owned());
+        let result = tokio::task::spawn_blocking(move || {
+            inner.readers.with(|conn| {
+                let room = read::Room::new(conn, &inner.lost, &key, &name)?;
+                f(&room)
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => {
+                let text = schema::Sqlite(&e).to_string();
+                tracing::warn!("history: a query failed: {text}");
+                Err(HistoryError::Unreadable(text))
+            }
+            Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
+        }
+    }
+}
+
+impl Inner {
+    /// Ids up to `id` are handed out: reserve the next block once half of this one is
+    /// used, long before the ids reach it.
+    fn used(&self, id: u64) {
+        self.last_used.fetch_max(id, Ordering::AcqRel);
+        let reserved = self.reserved.load(Ordering::Acquire);
+        if id + ID_BLOCK / 2 > reserved
+            && self
+                .reserved
+                .compare_exchange(reserved, id + ID_BLOCK, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            let _ = self.queue.send(writer::Job::Floor(id + ID_BLOCK));
+        }
     }
 }
