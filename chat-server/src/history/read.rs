@@ -423,8 +423,10 @@ pub(super) fn search(
 /// so no word is ever FTS5 syntax (`AND`, `NEAR(`, `*`, `"`, a column filter); the
 /// strings one after the other mean every word must appear. `None` without words.
 pub(super) fn fts_query(words: &str) -> Option<String> {
+    // Control characters separate words too: FTS5 reads a NUL as the end of the query.
     let quoted: Vec<String> = words
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
         .take(MAX_SEARCH_WORDS)
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();
