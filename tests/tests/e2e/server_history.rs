@@ -123,6 +123,14 @@ async fn history_survives_a_restart_and_ids_and_numbers_go_on() -> Result {
     for text in &said_before {
         stamps.push(say(&mut ann, text).await?);
     }
+    // Only the server's user may read what the database holds, its logs included.
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let file = data.join(format!("history.sqlite3{suffix}"));
+        let mode = std::fs::metadata(&file)?.permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
     let status = server.stop().await?;
     assert!(status.success(), "exit status after SIGTERM: {status}");
 
