@@ -759,6 +759,68 @@ async fn requests_about_another_room_or_without_the_feature_are_refused_in_words
     Ok(())
 }
 
+/// History requests sent at once among others are answered in the order they were sent:
+/// a query waits for the store before the next request is read.
+#[tokio::test]
+async fn answers_to_history_requests_keep_the_order_of_the_requests() -> Result {
+    let data = scratch_dir("history-order");
+    let server = Server::start(&data, &["--msg-rate", "0"]).await?;
+    let (mut ann, _) = history::connect(server.addr, "ann", "lobby").await?;
+    say_all(&mut ann, &numbered("line", 0..300)).await?;
+    let room = || "lobby".to_owned();
+    let requests = [
+        ClientMsg::History {
+            room: room(),
+            anchor: Anchor::Latest,
+            limit: 200,
+            presence: true,
+        },
+        ClientMsg::Ping { token: 1 },
+        ClientMsg::Search {
+            room: room(),
+            words: "line".into(),
+            before: 0,
+            limit: 100,
+        },
+        ClientMsg::CatchUp {
+            room: room(),
+            after: 0,
+        },
+        ClientMsg::History {
+            room: "elsewhere".into(),
+            anchor: Anchor::Latest,
+            limit: 1,
+            presence: false,
+        },
+        ClientMsg::Ping { token: 2 },
+    ];
+    let mut bytes = Vec::new();
+    for (id, request) in (100..).zip(requests) {
+        bytes.extend(encode(request.with_id(id)));
+    }
+    // One write: every request is in the server's hands before the first answer.
+    ann.send_raw(&bytes).await?;
+    let mut answered = Vec::new();
+    while answered.len() < 6 {
+        if let ServerMsg::Reply { id, msg } = ann.recv().await? {
+            answered.push((id, *msg));
+        }
+    }
+    let ids: Vec<u32> = answered.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (100..106).collect::<Vec<_>>());
+    assert!(matches!(answered[0].1, ServerMsg::HistoryPage { .. }));
+    assert!(matches!(answered[2].1, ServerMsg::SearchHits { .. }));
+    assert!(matches!(answered[3].1, ServerMsg::CaughtUp { .. }));
+    assert!(matches!(
+        answered[4].1,
+        ServerMsg::Error {
+            kind: ErrorKind::NotInRoom,
+            ..
+        }
+    ));
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_server_without_history_grants_nothing_and_writes_nothing() -> Result {
     let data = scratch_dir("history-off");
