@@ -122,7 +122,9 @@ impl<'a> Room<'a> {
             return Ok(false);
         };
         let talk = if presence { "" } else { " AND kind < 3" };
-        let sql = format!("SELECT EXISTS(SELECT 1 FROM messages WHERE room = ?1{talk} AND seq {cond} ?2)");
+        let sql = format!(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE room = ?1{talk} AND seq {cond} ?2)"
+        );
         self.conn
             .prepare_cached(&sql)?
             .query_row(params![room, int(seq)], |r| r.get(0))
@@ -144,7 +146,12 @@ impl<'a> Room<'a> {
             )?;
             let rows = stmt.query_map(
                 params![room, int(from), int(to), lost::MAX_RANGES as i64],
-                |r| Ok(SeqRange { from: r.get(0)?, to: r.get(1)? }),
+                |r| {
+                    Ok(SeqRange {
+                        from: r.get(0)?,
+                        to: r.get(1)?,
+                    })
+                },
             )?;
             for r in rows {
                 ranges.push(r?);
