@@ -8,6 +8,8 @@
 //!   the chat round trip of another client meanwhile.
 //! - `catchup`: the time a client that missed thousands of messages takes, once back, to
 //!   hold the newest ones and the gap before them.
+//! - `store`: the history store alone, on a database of its own: writer throughput,
+//!   search indexing lag, page, search and catch-up latency, bytes per message.
 //!
 //! Every run is bounded in count and time, and only loopback addresses are accepted unless
 //! `--allow-remote` says otherwise.
@@ -22,6 +24,7 @@ mod latency;
 mod link;
 mod proc_stats;
 mod soak;
+mod store;
 mod transfer;
 
 use std::net::SocketAddr;
@@ -58,6 +61,9 @@ enum Mode {
     /// Catch-up: the time a reconnecting client takes to get what it missed and the gap
     /// marker (needs a server that keeps history).
     Catchup(catchup::CatchupArgs),
+    /// Store: the history store alone (no network): writes per second, search indexing
+    /// lag, page, search and catch-up latency, database bytes per message.
+    Store(store::StoreArgs),
 }
 
 /// Options every mode shares.
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
             Mode::Transfer(args) => transfer::run(args).await,
             Mode::Soak(args) => soak::run(args).await,
             Mode::Catchup(args) => catchup::run(args).await,
+            Mode::Store(args) => store::run(args).await,
         }
     });
     match result.context("benchmark failed") {

@@ -74,6 +74,10 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on '{listen}'"))?;
+        // Before "listening on" too: a history database it cannot use stops it now, in
+        // one line, and the file is left as it was. After the bind: an address it cannot
+        // listen on stops it before the history is touched.
+        let opened = chat_server::open(config).await?;
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;
@@ -83,7 +87,7 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             .and_then(|()| stdout.flush())
             .context("cannot write to stdout")?;
         drop(stdout);
-        chat_server::run(listener, config, shutdown).await
+        opened.run_with(listener, shutdown).await
     })
 }
 

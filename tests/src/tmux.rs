@@ -99,7 +99,21 @@ impl Tmux {
             ]);
             self.started = true;
         }
-        self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
+        // In a folder of its own: `chat-tui --host` keeps its data (files, the history's
+        // database) in `chat-data` there, not in the source tree.
+        let dir = scratch_dir("tui-cwd");
+        let dir = dir.to_str().expect("a UTF-8 scratch path");
+        self.tmux_ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "main",
+            "-n",
+            name,
+            "-c",
+            dir,
+            shell_command,
+        ]);
     }
 
     /// Opens a window running `chat-tui` with `args`, logging to a scratch file. The shell
@@ -300,7 +314,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `chat-server --listen 127.0.0.1:0`.
+    /// Starts `chat-server --listen 127.0.0.1:0`, with a data directory of its own.
     pub fn start() -> Self {
         Self::start_on("127.0.0.1:0")
     }
@@ -328,7 +342,13 @@ impl ServerProcess {
     }
 
     fn try_start(listen: &str, args: &[&str]) -> Result<Self, String> {
-        let mut child = Command::new(binary("chat-server"))
+        let mut command = Command::new(binary("chat-server"));
+        // A data directory of its own unless `args` names one: servers of tests running
+        // at once would share `./chat-data`, its files and its history's database.
+        if !args.contains(&"--data-dir") {
+            command.arg("--data-dir").arg(scratch_dir("server-data"));
+        }
+        let mut child = command
             .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
             .args(["--listen", listen])
             .args(args)

@@ -7,7 +7,7 @@
 //!
 //! - `handshake`: the first frame, up to the login.
 //! - `cmd`: acting on each request, one file per family of requests.
-//! - `throttle`: the rate limit, and the flooder cut off.
+//! - `throttle`: the rate limit, the flooder cut off, and the history's backpressure.
 //! - `ending`: every way a connection ends, and the close.
 //!
 //! - `context`: what the server lends every connection: the registry, the files, and its
@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use shared::rate::{self, TokenBucket};
 use shared::{ClientMsg, CodecError, ErrorKind, ServerCodec, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -44,6 +44,7 @@ use crate::common::ClientId;
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
 use crate::transport::PeerAddr;
+use cmd::Later;
 pub(crate) use context::{Context, Policy};
 use ending::Ending;
 
@@ -106,6 +107,7 @@ where
             ctx,
             peer,
             id: None,
+            history: false,
         },
     };
     async move {
@@ -143,6 +145,8 @@ struct Client {
     peer: PeerAddr,
     /// Set once logged in.
     id: Option<ClientId>,
+    /// Whether the client was granted the feature "history".
+    history: bool,
 }
 
 /// What the chat loop keeps between events.
@@ -268,10 +272,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             let held = self.throttle_then_handle(id, reply, msg, wait, &mut state.throttled_since);
             return Ok(Some(Box::pin(held)));
         }
-        Ok(match self.client.handle(id, reply, msg)? {
+        // A chat or an action takes the history's leave first: while its writer is behind,
+        // the sender waits here, unread, as it does for the rate.
+        let permit = if talks(&msg) {
+            match self.client.ctx.history.admit().now_or_never() {
+                Some(permit) => Some(permit),
+                None => return Ok(Some(Box::pin(self.admit_then_handle(id, reply, msg)))),
+            }
+        } else {
+            None
+        };
+        Ok(match self.client.handle(id, reply, msg, permit)? {
             None => None,
-            Some(file) => Some(Box::pin(self.transfer(id, reply, file))),
+            Some(later) => Some(Box::pin(self.later(id, reply, later))),
         })
+    }
+
+    /// Acts on a request that may wait: a file message, or a history query.
+    async fn later(
+        &mut self,
+        id: ClientId,
+        reply: Option<u32>,
+        later: Later,
+    ) -> Result<(), Ending> {
+        match later {
+            Later::File(msg) => self.transfer(id, reply, msg).await,
+            Later::Query(query) => self.ask(reply, query).await,
+        }
     }
 
     /// See [`READ_BUFFER_KEEP`]. Not during an upload, whose chunks would otherwise
@@ -309,6 +336,11 @@ impl Client {
     }
 }
 
+/// Whether `msg` says something in the room, and so takes the history's leave first.
+fn talks(msg: &ClientMsg) -> bool {
+    matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. })
+}
+
 /// A duration for a human: `45 s`, `0.2 s`.
 fn seconds(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
@@ -317,6 +349,42 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::History;
+    use futures::SinkExt;
+    use shared::{ClientCodec, RoomEvent};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::codec::Framed;
+
+    /// What a server lends its connections, with its files in `data` and `history`.
+    fn context(data: &std::path::Path, history: History, last_id: u64) -> Arc<Context> {
+        let config = crate::Config::default();
+        let registry = Arc::new(crate::registry::Registry::with_history(
+            config.max_rooms,
+            history.clone(),
+            last_id,
+        ));
+        let files = Arc::new(crate::files::Files {
+            store: crate::files::store::FileStore::open(data, 1 << 20, 1 << 20).unwrap(),
+            registry: Arc::clone(&registry),
+            upload_grace: config.upload_grace,
+        });
+        Arc::new(Context {
+            registry,
+            files,
+            policy: Policy::new(&config, &history),
+            history,
+        })
+    }
+
+    /// A connection over real TCP: the client's end, and the server's end with its peer.
+    async fn connected() -> (TcpStream, (TcpStream, std::net::SocketAddr)) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, accepted) = tokio::join!(
+            TcpStream::connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        (client.unwrap(), accepted.unwrap())
+    }
 
     /// Every connection's task holds this future for its whole life, so its size is the
     /// bulk of what an idle connection costs (tokio rounds a task up to 128 bytes).
@@ -326,28 +394,73 @@ mod tests {
     #[tokio::test]
     async fn the_connection_task_stays_small() {
         let data = tempfile::tempdir().unwrap();
-        let config = crate::Config::default();
-        let registry = Arc::new(crate::registry::Registry::default());
-        let files = Arc::new(crate::files::Files {
-            store: crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
-            registry: Arc::clone(&registry),
-            upload_grace: config.upload_grace,
-        });
-        let context = Arc::new(Context {
-            registry,
-            files,
-            policy: Policy::new(&config),
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (client, accepted) = tokio::join!(
-            tokio::net::TcpStream::connect(listener.local_addr().unwrap()),
-            listener.accept()
-        );
-        let (socket, peer) = accepted.unwrap();
+        let context = context(data.path(), History::off(), 0);
+        let (client, (socket, peer)) = connected().await;
         let task = serve(socket, peer.into(), context, CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         println!("connection task: {size} bytes");
         assert!(size <= 1024, "the connection task grew to {size} bytes");
         drop(client);
+    }
+
+    /// While the history's writer has no room for another message, a client that says
+    /// something waits, and nothing more is read from it: its ping after the chat is not
+    /// answered either. Once there is room, both go through, in order.
+    #[tokio::test]
+    async fn a_chat_waits_for_the_history_and_nothing_more_is_read_meanwhile() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = crate::history::HistorySettings::new(data.path().join("h.sqlite3"));
+        let (history, resume) = History::open(settings).unwrap();
+        // Every permit taken, as by messages the writer has not stored yet.
+        let mut held = Vec::new();
+        for _ in 0..crate::history::PERMITS {
+            held.push(history.admit().await);
+        }
+        let context = context(data.path(), history.clone(), resume.last_id);
+        let (client, (socket, peer)) = connected().await;
+        tokio::spawn(serve(
+            socket,
+            peer.into(),
+            context,
+            CancellationToken::new(),
+        ));
+        let mut client = Framed::new(client, ClientCodec::default());
+        client
+            .send(ClientMsg::hello4("ann", "lobby"))
+            .await
+            .unwrap();
+        let welcome = client.next().await.unwrap().unwrap();
+        assert!(matches!(welcome, ServerMsg::Welcome4 { .. }), "{welcome:?}");
+        client
+            .send(ClientMsg::Chat {
+                text: "waiting".into(),
+            })
+            .await
+            .unwrap();
+        client.send(ClientMsg::Ping { token: 1 }).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(300), client.next()).await;
+        assert!(
+            early.is_err(),
+            "read while the history had no room: {early:?}"
+        );
+
+        held.pop();
+        let wait = Duration::from_secs(5);
+        let said = tokio::time::timeout(wait, client.next()).await.unwrap();
+        assert!(
+            matches!(
+                said,
+                Some(Ok(ServerMsg::Room { event: RoomEvent::Said { ref text, .. }, .. }))
+                    if text == "waiting"
+            ),
+            "{said:?}"
+        );
+        let pong = tokio::time::timeout(wait, client.next()).await.unwrap();
+        assert!(
+            matches!(pong, Some(Ok(ServerMsg::Pong { token: 1 }))),
+            "{pong:?}"
+        );
+        drop(held);
+        history.close().await;
     }
 }
