@@ -42,6 +42,9 @@
 //! - [`session`]: the task that outlives connections: keepalive, reconnect with backoff,
 //!   rejoin, routing the server's frames.
 //! - `writer`: each connection's writer task, chat first, file chunks when chat is idle.
+//! - [`timeline`]: one room's history as the client holds it (pure data): messages in
+//!   order, the markers a view draws (beginning, gaps, lost stretches, loading, the read
+//!   marker), the catch-up point, what to ask next, a bounded window.
 //! - [`offline`]: the bounded queue of what is sent while disconnected.
 //! - [`pace`]: the client's own request rate, below the server's, and the outbox where
 //!   what is over budget waits its turn.
@@ -65,6 +68,7 @@ pub mod offline;
 pub mod pace;
 pub mod sanitize;
 pub mod session;
+pub mod timeline;
 pub mod transfer;
 mod writer;
 
