@@ -6,15 +6,18 @@ target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,s
 bin=$target/release
 ulimit -n 65536 2>/dev/null || true
 
-# Starts our server on a free loopback port; sets $pid and $addr. $workers, if set, sets
-# its runtime threads; $server_cpu, if set, pins it to that CPU with one worker thread.
+# Starts our server on a free loopback port, with a data directory of its own (removed by
+# stop_server); sets $pid and $addr. $workers, if set, sets its runtime threads;
+# $server_cpu, if set, pins it to that CPU with one worker thread; the array $server_args,
+# if set, adds arguments.
 start_server() {
     local log w=${workers:-}
     log=$(mktemp)
+    data=$(mktemp -d)
     local pin=()
     if [[ -n ${server_cpu:-} ]]; then pin=(taskset -c "$server_cpu"); w=1; fi
     # Thousands of clients from one address, senders far above a person's rate.
-    "${pin[@]}" "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${w:+--workers "$w"} >"$log" 2>&1 &
+    "${pin[@]}" "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${w:+--workers "$w"} --data-dir "$data" "${server_args[@]}" >"$log" 2>&1 &
     pid=$!
     for _ in $(seq 100); do
         addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
@@ -25,4 +28,9 @@ start_server() {
     [[ -n $addr ]] || { echo "server did not start" >&2; kill "$pid"; exit 1; }
 }
 
-stop_server() { kill "$pid"; wait "$pid" 2>/dev/null || true; }
+stop_server() {
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    rm -rf "$data"
+}
+server_args=()

@@ -6,12 +6,15 @@
 //! - `flood`: the chat latency of two members with and without a flooder in their room.
 //! - `transfer`: upload and download throughput of one file beside a plain TCP copy, and
 //!   the chat round trip of another client meanwhile.
+//! - `catchup`: the time a client that missed thousands of messages takes, once back, to
+//!   hold the newest ones and the gap before them.
 //! - `store`: the history store alone, on a database of its own: writer throughput,
 //!   search indexing lag, page, search and catch-up latency, bytes per message.
 //!
 //! Every run is bounded in count and time, and only loopback addresses are accepted unless
 //! `--allow-remote` says otherwise.
 
+mod catchup;
 mod connect;
 mod fanout;
 mod flood;
@@ -55,6 +58,9 @@ enum Mode {
     /// Soak: bots join, chat, send and fetch files and leave for minutes; the server's open
     /// files, threads and memory before and after.
     Soak(soak::SoakArgs),
+    /// Catch-up: the time a reconnecting client takes to get what it missed and the gap
+    /// marker (needs a server that keeps history).
+    Catchup(catchup::CatchupArgs),
     /// Store: the history store alone (no network): writes per second, search indexing
     /// lag, page, search and catch-up latency, database bytes per message.
     Store(store::StoreArgs),
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
             Mode::Idle(args) => idle::run(args).await,
             Mode::Transfer(args) => transfer::run(args).await,
             Mode::Soak(args) => soak::run(args).await,
+            Mode::Catchup(args) => catchup::run(args).await,
             Mode::Store(args) => store::run(args).await,
         }
     });
