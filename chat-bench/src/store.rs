@@ -176,7 +176,7 @@ pub async fn run(args: StoreArgs) -> anyhow::Result<()> {
             RoomEvent::Said { .. } => Some(history.admit().await),
             _ => None,
         };
-        history.record(&rooms[r], &rooms[r], &msg, permit);
+        history.record(&rooms[r], rooms[r].clone(), msg, permit);
     }
     let last_room = (args.messages % args.rooms) as usize;
     // A page waits until everything recorded is committed.

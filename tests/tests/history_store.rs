@@ -64,7 +64,7 @@ async fn a_full_disk_loses_a_stretch_says_which_and_storing_resumes() {
     let mut say = async |h: &History| {
         id += 1;
         let permit = h.admit().await;
-        h.record("lobby", "lobby", &message(id), Some(permit));
+        h.record("lobby", "lobby".into(), message(id), Some(permit));
         id
     };
     for _ in 0..50 {

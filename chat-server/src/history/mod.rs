@@ -161,7 +161,9 @@ struct Inner {
     /// The highest file id known.
     last_file_id: AtomicU64,
     /// The writer's watermark: every message up to this id is stored or recorded lost.
-    committed: tokio::sync::watch::Receiver<u64>,
+    committed: tokio::sync::watch::Receiver<writer::Progress>,
+    /// `MarkRead` jobs queued so far (see [`writer::Progress::marks`]).
+    marks_sent: AtomicU64,
     /// Lost ranges not yet written to the file, shared with the readers.
     lost: Arc<lost::Pending>,
     /// Read-only connections.
@@ -184,7 +186,7 @@ impl History {
     pub fn open(settings: HistorySettings) -> Result<(History, Resume), OpenError> {
         let opened = schema::open(&settings.path)?;
         let (queue, jobs) = std::sync::mpsc::channel();
-        let (committed_tx, committed) = tokio::sync::watch::channel(0);
+        let (committed_tx, committed) = tokio::sync::watch::channel(writer::Progress::default());
         let lost = Arc::new(lost::Pending::default());
         let writer = writer::Writer::new(
             opened.conn,
@@ -216,6 +218,7 @@ impl History {
             reserved: AtomicU64::new(opened.reserved),
             last_file_id: AtomicU64::new(resume.last_file_id),
             committed,
+            marks_sent: AtomicU64::new(0),
             lost,
             thread: std::sync::Mutex::new(Some(thread)),
         };
@@ -277,7 +280,10 @@ impl History {
     /// writer; never waits. Call it under the registry's lock, right after stamping, so
     /// that the queue is in stamp order. `permit` is the one taken for a chat or an action;
     /// presence and offers come without.
-    pub fn record(&self, room_key: &str, room_name: &str, msg: &Stamped, permit: Option<Permit>) {
+    ///
+    /// It takes the message and the room's name by value: the registry has owned copies
+    /// that it would drop right after, and this runs for every message under its lock.
+    pub fn record(&self, room_key: &str, room_name: String, msg: Stamped, permit: Option<Permit>) {
         let Some(inner) = &self.inner else {
             return;
         };
@@ -292,8 +298,8 @@ impl History {
             .queue
             .send(writer::Job::Message(Box::new(writer::Record {
                 room_key: room_key.to_owned(),
-                room_name: room_name.to_owned(),
-                msg: msg.clone(),
+                room_name,
+                msg,
                 _permit: permit,
             })));
     }
@@ -394,6 +400,7 @@ impl History {
     /// number than the one kept is ignored). Queued to the writer; never waits.
     pub fn mark_read(&self, nick_key: &str, room_key: &str, seq: u64) {
         if let Some(inner) = &self.inner {
+            inner.marks_sent.fetch_add(1, Ordering::AcqRel);
             let _ = inner.queue.send(writer::Job::MarkRead {
                 nick: nick_key.to_owned(),
                 room_key: room_key.to_owned(),
@@ -438,14 +445,17 @@ impl History {
             .ok_or(HistoryError::Off)
     }
 
-    /// Waits until the writer has dealt with everything recorded so far.
+    /// Waits until the writer has dealt with everything recorded, and every read marker
+    /// kept, so far.
     async fn settle(&self) -> Result<(), HistoryError> {
         let Some(inner) = &self.inner else {
             return Err(HistoryError::Off);
         };
+        let marks = inner.marks_sent.load(Ordering::Acquire);
         let target = inner.last_recorded.load(Ordering::Acquire);
         let mut committed = inner.committed.clone();
-        match tokio::time::timeout(SETTLE_TIMEOUT, committed.wait_for(|w| *w >= target)).await {
+        let done = committed.wait_for(|p| p.id >= target && p.marks >= marks);
+        match tokio::time::timeout(SETTLE_TIMEOUT, done).await {
             // A writer that has stopped has stored all it ever will.
             Ok(_) => Ok(()),
             Err(_) => Err(HistoryError::Busy),

@@ -330,7 +330,9 @@ pub(super) fn catch_up(
     let more_before = match (gap, first) {
         (Some(gap), _) => room.exists(false, "<", gap.from)?,
         (None, Some(first)) => room.exists(false, "<", first)?,
-        (None, None) => after > 0 && room.exists(false, "<=", after)?,
+        // Nothing sent: after a reconnect, whatever is at or before `after`; at a first
+        // join with a backlog of 0, anything at all.
+        (None, None) => room.exists(false, "<=", if after > 0 { after } else { u64::MAX })?,
     };
     let read = match room.id {
         Some(id) => room

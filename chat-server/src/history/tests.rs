@@ -47,7 +47,8 @@ impl Feed {
             time_ms,
             event,
         };
-        self.history.record(&fold(room), room, &msg, permit);
+        self.history
+            .record(&fold(room), room.to_owned(), msg.clone(), permit);
         msg
     }
 
@@ -553,10 +554,34 @@ async fn catch_up_gives_the_newest_with_an_exact_gap_and_the_read_marker() {
     let (seqs, gap, more_before, _) = catch(talk[11] + 1).await;
     assert!(seqs.is_empty() && gap.is_none() && more_before);
 
+    // A catch-up right after the marks says them, with nothing stored in between.
     h.mark_read("bob", "lobby", talk[4]);
     h.mark_read("bob", "lobby", talk[2]);
-    feed.join("lobby", "later");
     assert_eq!(catch(0).await.3, talk[4], "the highest mark stays");
+    h.close().await;
+}
+
+#[tokio::test]
+async fn a_backlog_of_none_still_says_there_is_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.backlog = 0;
+    let (h, resume) = History::open(s).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.join("lobby", "first");
+    let said = feed.say("lobby", "hello").await.seq;
+    let answer = h.catch_up("lobby", "lobby", 0, "bob").await.unwrap();
+    let ServerMsg::CaughtUp {
+        messages,
+        gap,
+        more_before,
+        ..
+    } = answer
+    else {
+        panic!("{answer:?}")
+    };
+    assert!(messages.is_empty() && gap.is_none());
+    assert!(more_before, "message {said} is there to page to");
     h.close().await;
 }
 
@@ -814,8 +839,8 @@ async fn off_keeps_nothing_and_answers_no_history() {
     let _permit = h.admit().await;
     h.record(
         "lobby",
-        "lobby",
-        &Stamped {
+        "lobby".into(),
+        Stamped {
             id: 1,
             seq: 1,
             time_ms: 0,

@@ -44,6 +44,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// How long the writer sleeps with nothing to do before looking at retention again.
 const IDLE_WAIT: Duration = Duration::from_secs(1);
 
+/// How far the writer has got, published after every commit for the queries that must
+/// see what was queued before them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Progress {
+    /// Every message up to this id is stored or recorded lost.
+    pub(super) id: u64,
+    /// How many `MarkRead` jobs have been taken into a commit (counted as they are queued
+    /// by [`super::History::mark_read`]): a catch-up asked right after a `MarkRead` says
+    /// the new marker.
+    pub(super) marks: u64,
+}
+
 /// A job for the writer.
 #[derive(Debug)]
 pub(super) enum Job {
@@ -89,7 +101,9 @@ struct Failing {
 pub(super) struct Writer {
     conn: Connection,
     jobs: Receiver<Job>,
-    committed: watch::Sender<u64>,
+    committed: watch::Sender<Progress>,
+    /// `MarkRead` jobs received so far.
+    marks_taken: u64,
     lost: Arc<Pending>,
     /// Room ids by key, of rooms committed to the file.
     rooms: HashMap<String, i64>,
@@ -119,7 +133,7 @@ impl Writer {
     pub(super) fn new(
         conn: Connection,
         jobs: Receiver<Job>,
-        committed: watch::Sender<u64>,
+        committed: watch::Sender<Progress>,
         lost: Arc<Pending>,
         indexed_to: u64,
         settings: &HistorySettings,
@@ -138,6 +152,7 @@ impl Writer {
             conn,
             jobs,
             committed,
+            marks_taken: 0,
             lost,
             rooms,
             stored_to: u64::try_from(stored_to).unwrap_or(0),
@@ -175,6 +190,7 @@ impl Writer {
                     } => {
                         let mark = self.marks.entry((nick, room_key)).or_default();
                         *mark = (*mark).max(seq);
+                        self.marks_taken += 1;
                     }
                     Job::Close { last_id, done } => {
                         close = Some((last_id, done));
@@ -245,13 +261,15 @@ impl Writer {
                 }
             }
         }
-        if let Some(id) = highest {
-            self.committed.send_if_modified(|w| {
-                let moved = id > *w;
-                *w = (*w).max(id);
-                moved
-            });
-        }
+        let marks = self.marks_taken;
+        self.committed.send_if_modified(|p| {
+            let before = *p;
+            p.id = p.id.max(highest.unwrap_or(0));
+            // Markers that failed to commit stay pending and are retried; a query then
+            // reads the file without them rather than wait for the disk.
+            p.marks = marks;
+            *p != before
+        });
         // The permits go with the batch, now that it is dealt with.
         drop(batch);
     }

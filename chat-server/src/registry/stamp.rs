@@ -44,7 +44,7 @@ impl Inner {
                 time_ms,
                 event,
             };
-            self.history.record(key, &room, &stamped, permit);
+            self.history.record(key, room, stamped, permit);
         }
     }
 
