@@ -36,13 +36,26 @@ fn server(app: &mut App, msg: ServerMsg) {
     app.update(Event::Server(msg));
 }
 
-fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
+/// A room message in the lobby at `T` plus a minute, with the room's next sequence
+/// number.
+fn room(app: &mut App, event: RoomEvent) {
+    let seq = app.last_seq + 1;
     server(
         app,
-        ServerMsg::Chat {
-            id: 1,
+        ServerMsg::Room {
+            id: seq,
+            seq,
             time_ms: T + 60_000,
             room: "lobby".into(),
+            event,
+        },
+    );
+}
+
+fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
+    room(
+        app,
+        RoomEvent::Said {
             from: from.into(),
             kind,
             text: text.into(),
@@ -91,14 +104,7 @@ pub(crate) fn rows(buffer: &Buffer) -> Vec<String> {
 /// for a terminal 60 by 14.
 fn busy_app() -> App {
     let mut app = app();
-    server(
-        &mut app,
-        ServerMsg::Notice {
-            time_ms: T,
-            room: "lobby".into(),
-            event: RoomEvent::Joined { nick: "bob".into() },
-        },
-    );
+    room(&mut app, RoomEvent::Joined { nick: "bob".into() });
     say(
         &mut app,
         "bob",
