@@ -79,6 +79,8 @@ pub struct Reading {
     /// Whether the server granted history on the current connection (it said
     /// `HistoryInfo` after its welcome).
     granted: bool,
+    /// The catch-up failed: it is asked again after [`RETRY_AFTER_MS`].
+    catch_up_failed: bool,
 }
 
 impl Reading {
@@ -93,6 +95,7 @@ impl Reading {
             failed_ms: None,
             failure_shown: None,
             granted: false,
+            catch_up_failed: false,
         }
     }
 }
@@ -160,6 +163,7 @@ impl App {
         self.reading.timeline.left();
         self.reading.requests.clear();
         self.reading.granted = false;
+        self.reading.catch_up_failed = false;
     }
 
     fn send_request(&mut self, request: Request) -> Command {
@@ -187,6 +191,7 @@ impl App {
         if let ServerMsg::Error { kind, text } = &msg {
             self.reading.failed_ms = Some(self.now_ms);
             self.reading.timeline.forget(&request);
+            self.reading.catch_up_failed |= request.anchor().is_none();
             let why = chat_client::sanitize::text(text);
             let line = match kind {
                 ErrorKind::NoHistory => format!("history is not available: {why}"),
@@ -213,6 +218,7 @@ impl App {
             self.last_seq = self.last_seq.max(newest.seq);
         }
         self.reading.failed_ms = None;
+        self.reading.catch_up_failed &= !caught_up;
         self.reading.timeline.answered(&request, msg);
         if caught_up {
             self.place_unread_line();
@@ -308,6 +314,12 @@ impl App {
         }
         // Stretches above what holds the view are loaded from their newer end, those
         // below from their older end: what arrives then never moves the view.
+        if self.reading.catch_up_failed
+            && let Some(request) = self.reading.timeline.catch_up()
+        {
+            self.reading.catch_up_failed = false;
+            return vec![self.send_request(request)];
+        }
         let anchor = if seen.following {
             Key::LAST
         } else {
@@ -409,43 +421,38 @@ fn pane_items<'a>(
     let mut items: Vec<Item<'a>> = Vec::new();
     let mut locals = entries.iter().peekable();
     let mut unread: Option<Unread> = None;
-    // A stretch not loaded hides the app's lines written while it was held.
-    let mut hidden: Option<(u64, u64)> = None;
-    let push_local = |items: &mut Vec<Item<'a>>, hidden: Option<(u64, u64)>, k: &Key, entry| {
-        let in_gap = hidden.is_some_and(|(from, to)| (from..=to).contains(&k.seq));
-        if !in_gap && *k >= cleared {
+    // A line written where messages are not loaded now shows after their marker.
+    let push_local = |items: &mut Vec<Item<'a>>, k: &Key, entry| {
+        if *k >= cleared {
             items.push(Item {
                 key: *k,
                 kind: ItemKind::Local(entry),
             });
         }
     };
+    let mut live_end = true;
     for item in reading.timeline.items() {
-        let (key, kind, gap) = match item {
+        live_end = !matches!(item, timeline::Item::NotLoaded { .. });
+        let (key, kind) = match item {
             timeline::Item::Message(m) => {
                 if own_rename(m, nick) {
                     continue;
                 }
-                (Key::message(m.seq), ItemKind::Message(m), None)
+                (Key::message(m.seq), ItemKind::Message(m))
             }
-            timeline::Item::Beginning => (Key::FIRST, ItemKind::Marker(Marker::Beginning), None),
+            timeline::Item::Beginning => (Key::FIRST, ItemKind::Marker(Marker::Beginning)),
             timeline::Item::NotLoaded {
                 from,
-                to,
                 count,
                 loading,
+                ..
             } => {
                 let marker = Marker::NotLoaded { count, loading };
-                (
-                    Key::marker(from),
-                    ItemKind::Marker(marker),
-                    Some((from, to)),
-                )
+                (Key::marker(from), ItemKind::Marker(marker))
             }
             timeline::Item::Lost { from, to } => (
                 Key::marker(from),
                 ItemKind::Marker(Marker::Lost { from, to }),
-                None,
             ),
             // The app places its own unread line (see `UnreadLine`).
             timeline::Item::ReadMarker { .. } => continue,
@@ -454,9 +461,8 @@ fn pane_items<'a>(
             continue;
         }
         while let Some((k, entry)) = locals.next_if(|(k, _)| *k < key) {
-            push_local(&mut items, hidden, k, entry);
+            push_local(&mut items, k, entry);
         }
-        hidden = gap;
         if key < cleared {
             continue;
         }
@@ -474,15 +480,10 @@ fn pane_items<'a>(
         items.push(Item { key, kind });
     }
     for (k, entry) in locals {
-        push_local(&mut items, hidden, k, entry);
+        push_local(&mut items, k, entry);
     }
-    let live_end = !matches!(
-        items.last(),
-        Some(Item {
-            kind: ItemKind::Marker(Marker::NotLoaded { .. }),
-            ..
-        })
-    );
+    // Without history, nothing is said to be missing: the list ends at the newest.
+    let live_end = live_end || !history;
     let look = Look {
         nick,
         room: reading.timeline.room(),
@@ -492,4 +493,447 @@ fn pane_items<'a>(
         live_end,
     };
     (items, look)
+}
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::KeyCode;
+    use shared::{Anchor, ChatKind, Gap, RoomEvent};
+
+    use super::*;
+    use crate::app::Event;
+    use crate::app::testing::*;
+
+    fn info() -> Event {
+        Event::Server(ServerMsg::HistoryInfo {
+            page: 100,
+            catch_up: 500,
+            backlog: 50,
+            search: 100,
+            max_age_secs: 0,
+            max_per_room: 0,
+        })
+    }
+
+    /// `m{seq}` from bob, said `seq` seconds after `T`.
+    fn said(seq: u64) -> Stamped {
+        Stamped {
+            id: seq,
+            seq,
+            time_ms: T + seq * 1000,
+            event: RoomEvent::Said {
+                from: "bob".into(),
+                kind: ChatKind::Say,
+                text: format!("m{seq}"),
+            },
+        }
+    }
+
+    fn range(seqs: std::ops::RangeInclusive<u64>) -> Vec<Stamped> {
+        seqs.map(said).collect()
+    }
+
+    fn live(seq: u64) -> Event {
+        let m = said(seq);
+        Event::Server(ServerMsg::Room {
+            id: m.id,
+            seq: m.seq,
+            time_ms: m.time_ms,
+            room: "lobby".into(),
+            event: m.event,
+        })
+    }
+
+    /// The requests among `commands`: `(id, frame)`.
+    fn requests(commands: &[Command]) -> Vec<(u32, ClientMsg)> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientMsg::Request { id, msg }) => Some((*id, (**msg).clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The one request among `commands`.
+    fn one_request(commands: &[Command]) -> (u32, ClientMsg) {
+        match requests(commands).as_slice() {
+            [one] => one.clone(),
+            other => panic!("expected one request, got {other:?} of {commands:?}"),
+        }
+    }
+
+    fn reply(id: u32, msg: ServerMsg) -> Event {
+        Event::Server(ServerMsg::Reply {
+            id,
+            msg: Box::new(msg),
+        })
+    }
+
+    fn caught_up(
+        messages: Vec<Stamped>,
+        gap: Option<Gap>,
+        more_before: bool,
+        read: u64,
+    ) -> ServerMsg {
+        ServerMsg::CaughtUp {
+            room: "lobby".into(),
+            messages,
+            gap,
+            more_before,
+            read,
+            lost: Vec::new(),
+        }
+    }
+
+    fn page(messages: Vec<Stamped>, more_before: bool, more_after: bool) -> ServerMsg {
+        ServerMsg::HistoryPage {
+            room: "lobby".into(),
+            messages,
+            more_before,
+            more_after,
+            lost: Vec::new(),
+        }
+    }
+
+    /// alice, caught up on `m6`..`m10` of the lobby, having read up to `m8`.
+    fn caught_up_app() -> App {
+        let mut app = app();
+        let (id, catch_up) = one_request(&app.update(info()));
+        assert_eq!(
+            catch_up,
+            ClientMsg::CatchUp {
+                room: "lobby".into(),
+                after: 0
+            }
+        );
+        assert!(
+            app.update(reply(id, caught_up(range(6..=10), None, true, 8)))
+                .is_empty()
+        );
+        app
+    }
+
+    fn screen(app: &mut App) -> Vec<String> {
+        draw(app, 60, 12)
+    }
+
+    #[test]
+    fn the_backlog_then_the_unread_line_then_the_newest() {
+        let mut app = caught_up_app();
+        let rows = screen(&mut app);
+        assert_eq!(
+            rows[..9],
+            [
+                "──────────────── older messages not loaded ─────────────────",
+                "22:13 <bob> m6",
+                "22:13 <bob> m7",
+                "22:13 <bob> m8",
+                "──────────────── 2 new messages since 22:13 ────────────────",
+                "22:13 <bob> m9",
+                "22:13 <bob> m10",
+                "22:13 -- joined #lobby as alice (4 members); type /help for",
+                "      commands and keys",
+            ]
+        );
+    }
+
+    #[test]
+    fn scrolling_up_loads_older_pages_once_at_a_time_down_to_the_beginning() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let (id, older) = one_request(&app.viewed());
+        assert_eq!(
+            older,
+            ClientMsg::History {
+                room: "lobby".into(),
+                anchor: Anchor::Before(6),
+                limit: 100,
+                presence: false
+            }
+        );
+        screen(&mut app);
+        assert!(requests(&app.viewed()).is_empty(), "one request at a time");
+        assert_eq!(
+            screen(&mut app)[0],
+            "───────────────────────── loading… ─────────────────────────"
+        );
+        app.update(reply(id, page(range(1..=5), false, true)));
+        app.update(key(KeyCode::PageUp));
+        let rows = screen(&mut app);
+        assert_eq!(
+            rows[0],
+            "─────────────────── beginning of #lobby ────────────────────"
+        );
+        assert_eq!(rows[1], "22:13 <bob> m1");
+        assert!(requests(&app.viewed()).is_empty(), "nothing older to ask");
+    }
+
+    #[test]
+    fn a_gap_far_above_loads_when_the_view_comes_near_it() {
+        let mut app = app();
+        let (id, _) = one_request(&app.update(info()));
+        let gap = Gap {
+            from: 11,
+            to: 40,
+            count: 30,
+        };
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 100,
+        }));
+        // The first catch-up was for the welcome before the reconnect: no longer waited for.
+        app.update(reply(id, caught_up(range(1..=10), None, false, 0)));
+        assert!(app.items().iter().all(|i| i.kind.seq().is_none()));
+        // The server says it keeps history again: then the app catches up.
+        let (id, catch_up) = one_request(&app.update(info()));
+        assert_eq!(
+            catch_up,
+            ClientMsg::CatchUp {
+                room: "lobby".into(),
+                after: 0
+            }
+        );
+        app.update(reply(id, caught_up(range(41..=100), Some(gap), true, 0)));
+        screen(&mut app);
+        let asked = requests(&app.viewed());
+        assert!(
+            asked
+                .iter()
+                .all(|(_, m)| !matches!(m, ClientMsg::History { .. })),
+            "the gap is more than two screens up: {asked:?}"
+        );
+        let mut found = None;
+        for _ in 0..10 {
+            app.update(key(KeyCode::PageUp));
+            let rows = screen(&mut app);
+            let asked = requests(&app.viewed());
+            if let [(_, ClientMsg::History { anchor, .. })] = asked.as_slice() {
+                found = Some((*anchor, rows));
+                break;
+            }
+        }
+        let (anchor, rows) = found.expect("the gap is asked for as the view comes near");
+        assert_eq!(
+            anchor,
+            Anchor::Before(41),
+            "from its newer end, next to the view"
+        );
+        assert!(
+            !rows.iter().any(|r| r.contains("messages not loaded")),
+            "asked before it is on screen: {rows:#?}"
+        );
+        for _ in 0..10 {
+            app.update(key(KeyCode::PageUp));
+            let rows = screen(&mut app);
+            if rows.iter().any(|r| r.contains("loading…")) {
+                return;
+            }
+        }
+        panic!("the gap never showed as loading");
+    }
+
+    #[test]
+    fn the_newest_seen_is_marked_read_at_most_once_a_second_and_when_leaving() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let read = ClientMsg::MarkRead {
+            room: "lobby".into(),
+            seq: 10,
+        };
+        assert!(app.viewed().contains(&Command::Send(read)));
+        assert_eq!(app.wake_at(), None, "nothing more to mark");
+        app.update(live(11));
+        screen(&mut app);
+        assert!(
+            !app.viewed()
+                .iter()
+                .any(|c| matches!(c, Command::Send(ClientMsg::MarkRead { .. })))
+        );
+        assert_eq!(app.wake_at(), Some(T + 1000));
+        app.now_ms = T + 1000;
+        let read = ClientMsg::MarkRead {
+            room: "lobby".into(),
+            seq: 11,
+        };
+        assert!(app.viewed().contains(&Command::Send(read)));
+        // Reading on moves the marker, not the line.
+        assert!(
+            screen(&mut app)
+                .iter()
+                .any(|r| r.contains("2 new messages since"))
+        );
+        app.update(live(12));
+        screen(&mut app);
+        app.viewed();
+        assert_eq!(
+            submit(&mut app, "/quit"),
+            [
+                Command::Send(ClientMsg::MarkRead {
+                    room: "lobby".into(),
+                    seq: 12
+                }),
+                Command::Send(ClientMsg::Quit {
+                    reason: String::new()
+                }),
+                Command::Quit
+            ]
+        );
+    }
+
+    #[test]
+    fn a_view_scrolled_up_marks_read_only_what_it_showed() {
+        let mut app = caught_up_app();
+        for seq in 11..=40 {
+            app.update(live(seq));
+        }
+        screen(&mut app);
+        app.update(key(KeyCode::PageUp));
+        app.update(key(KeyCode::PageUp));
+        screen(&mut app);
+        let marked: Vec<u64> = app
+            .viewed()
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientMsg::MarkRead { seq, .. }) => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(marked.len(), 1);
+        assert!(marked[0] < 40, "{marked:?}");
+    }
+
+    #[test]
+    fn a_failed_request_is_said_once_and_asked_again_later() {
+        let mut app = app();
+        let (id, _) = one_request(&app.update(info()));
+        let refusal = || ServerMsg::Error {
+            kind: ErrorKind::NoHistory,
+            text: "the history cannot be read".into(),
+        };
+        app.update(reply(id, refusal()));
+        assert_eq!(
+            last(&app),
+            crate::app::EntryKind::Error(
+                "history is not available: the history cannot be read".into()
+            )
+        );
+        screen(&mut app);
+        assert!(app.viewed().is_empty(), "not at once");
+        app.now_ms = T + RETRY_AFTER_MS;
+        let (id, again) = one_request(&app.viewed());
+        assert!(matches!(again, ClientMsg::CatchUp { after: 0, .. }));
+        let lines = app.scrollback.entries().len();
+        app.update(reply(id, refusal()));
+        assert_eq!(app.scrollback.entries().len(), lines, "said once");
+    }
+
+    #[test]
+    fn without_history_the_pane_shows_live_messages_and_asks_nothing() {
+        let mut app = app();
+        app.update(live(11));
+        app.update(live(12));
+        let rows = screen(&mut app);
+        assert_eq!(rows[2..4], ["22:13 <bob> m11", "22:13 <bob> m12"]);
+        assert!(!rows.iter().any(|r| r.contains("not loaded")));
+        assert!(app.viewed().is_empty());
+        assert_eq!(app.wake_at(), None);
+        assert_eq!(
+            submit(&mut app, "/quit"),
+            [
+                Command::Send(ClientMsg::Quit {
+                    reason: String::new()
+                }),
+                Command::Quit
+            ]
+        );
+    }
+
+    #[test]
+    fn live_messages_and_catch_up_never_show_one_twice_or_out_of_order() {
+        let mut app = app();
+        let (id, _) = one_request(&app.update(info()));
+        // Live ones arrive before the catch-up's answer, which holds them too.
+        app.update(live(12));
+        app.update(live(11));
+        app.update(reply(id, caught_up(range(1..=12), None, false, 0)));
+        app.update(live(12));
+        app.update(live(13));
+        let seqs: Vec<u64> = app.items().iter().filter_map(|i| i.kind.seq()).collect();
+        assert_eq!(seqs, (1..=13).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn enter_on_a_hit_loads_the_history_around_it_and_shows_it_highlighted() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let (id, _) = one_request(&submit(&mut app, "/search m3"));
+        app.update(reply(
+            id,
+            ServerMsg::SearchHits {
+                room: "lobby".into(),
+                hits: vec![said(3)],
+                more: false,
+                complete: true,
+            },
+        ));
+        let rows = screen(&mut app);
+        assert!(
+            rows[0].starts_with(" \"m3\" in #lobby: 1 hit"),
+            "{rows:#?}"
+        );
+        assert_eq!(rows[1], "14 Nov 2023 22:13 <bob> m3");
+        let (id, around) = one_request(&app.update(key(KeyCode::Enter)));
+        assert!(app.search.is_none());
+        assert!(matches!(
+            around,
+            ClientMsg::History {
+                anchor: Anchor::Around(3),
+                ..
+            }
+        ));
+        app.update(reply(id, page(range(1..=5), false, true)));
+        let rows = screen(&mut app);
+        let at = rows.iter().position(|r| r == "22:13 <bob> m3");
+        assert!(matches!(at, Some(2..=4)), "{rows:#?}");
+        assert_eq!(app.highlight, Some(Key::message(3)));
+        // Esc goes back to the newest, and the highlight goes.
+        app.update(key(KeyCode::Esc));
+        assert!(app.scrollback.state().following());
+        assert_eq!(app.highlight, None);
+    }
+
+    #[test]
+    fn a_new_room_has_a_timeline_of_its_own() {
+        let mut app = caught_up_app();
+        let (_, catch_up) = one_request(&app.update(Event::Server(ServerMsg::Joined4 {
+            room: "rust".into(),
+            seq: 7,
+            members: shared::MemberPage {
+                total: 1,
+                names: vec!["alice".into()],
+                more: false,
+            },
+        })));
+        assert_eq!(
+            catch_up,
+            ClientMsg::CatchUp {
+                room: "rust".into(),
+                after: 0
+            }
+        );
+        let rows = screen(&mut app);
+        assert_eq!(
+            rows[0],
+            "───────────────────────── loading… ─────────────────────────"
+        );
+        assert!(rows[1].contains("you joined #rust"), "{rows:#?}");
+        assert!(!rows.iter().any(|r| r.contains("m10")));
+    }
 }

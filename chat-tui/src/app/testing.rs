@@ -98,3 +98,15 @@ pub fn last(app: &App) -> EntryKind {
         ItemKind::Marker(m) => panic!("a marker: {m:?}"),
     }
 }
+
+/// Draws the whole screen `width` by `height`, as the event loop does before it tells the
+/// app what the pane showed; returns the screen's rows.
+pub fn draw(app: &mut App, width: u16, height: u16) -> Vec<String> {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| crate::ui::draw(frame, app)).unwrap();
+    crate::ui::tests::rows(terminal.backend().buffer())
+        .iter()
+        .map(|r| r.trim_end().to_owned())
+        .collect()
+}

@@ -129,4 +129,4 @@ pub fn nick_color(nick: &str) -> Color {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -46,19 +46,19 @@ impl<'a> SearchView<'a> {
                 bar,
             ),
             SearchState::Done { more, complete } => {
-                let mut state = format!("{hits}, newest first");
+                let mut state = hits;
                 if *more {
-                    state.push_str("; older ones follow as you go down");
+                    state.push_str(", more further down");
                 }
                 if !complete {
-                    state.push_str("; the server stopped looking when its time ran out");
+                    state.push_str(", incomplete: the server's time ran out");
                 }
                 (state, bar)
             }
             SearchState::Failed(why) => (why.clone(), Style::new().fg(Color::White).bg(Color::Red)),
         };
         (
-            format!(" search #{room} for \"{words}\": {state} "),
+            format!(" \"{words}\" in #{room}: {state} "),
             style.add_modifier(Modifier::BOLD),
         )
     }
