@@ -9,6 +9,8 @@ pub mod settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::history;
+
 // Sizes and durations are read as they are shown, by the rule in `shared::units`.
 pub use shared::units::{parse_duration, parse_size};
 
@@ -147,7 +149,56 @@ pub struct Config {
     /// Default 5353, the standard port (`shared::discovery::MDNS_PORT`); tests use ports of
     /// their own.
     pub mdns_port: u16,
+
+    /// Whether the server keeps the rooms' history: their messages, actions, shared files,
+    /// joins, leaves and renames (not private messages), in `history.sqlite3` in
+    /// [`Config::data_dir`], so that a client that joins or comes back sees what was said,
+    /// across restarts.
+    ///
+    /// Default on: a chat that forgets everything at every restart is not what people
+    /// expect. Off, clients that ask for history are told there is none, and nothing is
+    /// written; the benchmarks compare the two.
+    pub history: bool,
+
+    /// Messages older than this are deleted from history, in the background; zero keeps
+    /// them whatever their age.
+    ///
+    /// Default 90 days: a season of a LAN's conversations, while what was said stays
+    /// out of reach of anyone who reads the disk later.
+    pub history_max_age: Duration,
+
+    /// Most messages kept per room; the oldest beyond it are deleted, in the background.
+    /// 0 means no limit.
+    ///
+    /// Default 100,000: months of a busy room, some 20 MB of disk, so that a room flooded
+    /// by a program cannot fill the disk.
+    pub history_max_per_room: u64,
+
+    /// Messages a client gets from a room's history when it first joins it (a catch-up
+    /// from nothing), at most [`MAX_BACKLOG`].
+    ///
+    /// Default 50: a screen or two of context, in one frame.
+    pub history_backlog: u32,
 }
+
+/// Name of the history's database file in the data directory.
+pub const HISTORY_FILE: &str = "history.sqlite3";
+
+impl Config {
+    /// What the history keeps, if it is kept: its file in the data directory, its
+    /// retention, its backlog; the caps are the history's own defaults.
+    pub fn history_settings(&self) -> Option<history::HistorySettings> {
+        self.history.then(|| history::HistorySettings {
+            max_age: Some(self.history_max_age).filter(|age| !age.is_zero()),
+            max_per_room: Some(self.history_max_per_room).filter(|&n| n > 0),
+            backlog: self.history_backlog.min(MAX_BACKLOG),
+            ..history::HistorySettings::new(self.data_dir.join(HISTORY_FILE))
+        })
+    }
+}
+
+/// The most `history_backlog` may be: the most messages one catch-up gives.
+pub const MAX_BACKLOG: u32 = history::DEFAULT_CATCH_UP_CAP;
 
 impl Default for Config {
     fn default() -> Self {
@@ -171,6 +222,10 @@ impl Default for Config {
             announce: true,
             name: None,
             mdns_port: shared::discovery::MDNS_PORT,
+            history: true,
+            history_max_age: history::DEFAULT_MAX_AGE,
+            history_max_per_room: history::DEFAULT_MAX_PER_ROOM,
+            history_backlog: history::DEFAULT_BACKLOG,
         }
     }
 }
@@ -188,5 +243,28 @@ mod tests {
         assert!(config.max_connections_per_ip <= config.max_connections);
         assert!(config.msg_burst >= config.msg_rate);
         assert!(config.flood_timeout > Duration::from_secs(1));
+        assert!(config.history_backlog <= MAX_BACKLOG);
+    }
+
+    #[test]
+    fn history_settings_follow_the_config() {
+        let config = Config {
+            data_dir: PathBuf::from("here"),
+            history_max_age: Duration::ZERO,
+            history_max_per_room: 7,
+            ..Config::default()
+        };
+        let settings = config.history_settings().unwrap();
+        assert_eq!(settings.path, PathBuf::from("here").join(HISTORY_FILE));
+        assert_eq!((settings.max_age, settings.max_per_room), (None, Some(7)));
+        assert_eq!(settings.backlog, config.history_backlog);
+        let off = Config {
+            history: false,
+            ..Config::default()
+        };
+        assert!(off.history_settings().is_none());
+        let defaults = Config::default().history_settings().unwrap();
+        assert_eq!(defaults.max_age, Some(history::DEFAULT_MAX_AGE));
+        assert_eq!(defaults.max_per_room, Some(history::DEFAULT_MAX_PER_ROOM));
     }
 }

@@ -70,6 +70,7 @@ mod common;
 pub mod config;
 mod conn;
 pub mod files;
+pub mod history;
 mod outbound;
 mod registry;
 mod sequences;
@@ -78,5 +79,5 @@ pub mod transport;
 
 pub use announce::default_name;
 pub use config::Config;
-pub use server::{prepare_data_dir, run, run_with};
+pub use server::{Opened, open, prepare_data_dir, run, run_with};
 pub use transport::{PeerAddr, Transport};

@@ -71,6 +71,9 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         let shutdown = shutdown_signal();
+        // Before "listening on" too: a history database it cannot use stops it now, in
+        // one line, and the file is left as it was.
+        let opened = chat_server::open(config).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on '{listen}'"))?;
@@ -83,7 +86,7 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             .and_then(|()| stdout.flush())
             .context("cannot write to stdout")?;
         drop(stdout);
-        chat_server::run(listener, config, shutdown).await
+        opened.run_with(listener, shutdown).await
     })
 }
 

@@ -3,15 +3,27 @@
 //! Every room message gets a server-wide id (strictly increasing across all rooms) and
 //! its room's sequence number (one more than the room's previous message), so that a
 //! client sees at once that it missed something. Both are handed out here and nowhere
-//! else: this is the seam behind which a stored history will keep them, so that they
-//! never repeat after a restart. For now they live in memory and start over with the
-//! server.
+//! else. They go on after a restart where the history says the last run stopped
+//! ([`crate::history::Resume`]), and every id handed out is told to the history
+//! ([`History::ids_used`]), which keeps a floor above them in its file: so neither ever
+//! repeats, not even after a crash. Without history they start over with the server.
+
+use crate::history::History;
 
 /// Hands out message ids and sequence numbers. The registry owns it, under its lock.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sequences {
     /// The last message id handed out; ids start at 1.
     last_id: u64,
+    /// Told of every id handed out.
+    history: History,
+}
+
+impl Default for Sequences {
+    /// Ids from 1, kept by no history.
+    fn default() -> Self {
+        Self::after(0, History::off())
+    }
 }
 
 /// A room's counter, kept with the room while it exists.
@@ -30,9 +42,15 @@ impl RoomSeq {
 }
 
 impl Sequences {
+    /// Ids that go on after `last_id`, each told to `history`.
+    pub(crate) fn after(last_id: u64, history: History) -> Self {
+        Self { last_id, history }
+    }
+
     /// A new message id, for a message outside any room (a private one).
     pub(crate) fn next_id(&mut self) -> u64 {
         self.last_id += 1;
+        self.history.ids_used(self.last_id);
         self.last_id
     }
 
@@ -71,6 +89,15 @@ mod tests {
         assert_eq!(a2, a1 + 1);
         assert_eq!(a.last(), a2);
         assert_eq!(b.last(), b1);
+    }
+
+    #[test]
+    fn ids_and_rooms_go_on_after_a_restart() {
+        let mut seqs = Sequences::after(1000, History::off());
+        let mut room = seqs.open_room("lobby");
+        assert_eq!(room.last(), 1000, "a room opens at the last id");
+        assert_eq!(seqs.next_in(&mut room), (1001, 1001));
+        assert_eq!(seqs.next_id(), 1002);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::conn::{self, Policy};
 use crate::files::Files;
 use crate::files::store::FileStore;
+use crate::history::History;
 use crate::outbound::encode;
 use crate::registry::Registry;
 use crate::transport::{PeerAddr, Transport};
@@ -132,29 +133,67 @@ pub async fn run(
 
 /// Serves chat clients whose streams `transport` accepts until `shutdown` completes, then
 /// tells every client that the server is going away, gives their writers `flush_timeout`
-/// to deliver that, and returns once the connections are closed. The transport is dropped
-/// first, so that a listener stops taking connections at once.
+/// to deliver that, and returns once the connections are closed and the history has
+/// stored everything. The transport is dropped first, so that a listener stops taking
+/// connections at once. [`open`], then [`Opened::run_with`].
 ///
 /// `main` passes a future that completes on Ctrl-C or SIGTERM; tests and a client that
 /// hosts a room pass whatever suits them.
 ///
-/// Before accepting anyone it opens the file store in `config.data_dir`: partial uploads
-/// of an earlier run are deleted and the stored files' metadata is loaded.
-///
 /// # Errors
 ///
-/// If the data directory cannot be read or cleaned. After that, none: a failing
-/// connection is logged and dropped, and a failing `accept` is retried after a pause.
+/// As [`open`]. After that, none: a failing connection is logged and dropped, and a
+/// failing `accept` is retried after a pause.
 pub async fn run_with<T: Transport>(
     transport: T,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
-    let max = config
-        .max_connections
-        .min(Semaphore::MAX_PERMITS)
-        .min(u32::MAX as usize);
+    open(config).await?.run_with(transport, shutdown).await
+}
+
+/// A server whose data directory and history are open, ready to serve: what [`open`]
+/// gives. The binary opens it before it says where it listens, so that a history it
+/// cannot use stops it at start.
+#[derive(Debug)]
+pub struct Opened {
+    config: Config,
+    files: FileStore,
+    history: History,
+    /// Where message ids go on.
+    last_id: u64,
+}
+
+/// Opens what a server keeps in `config.data_dir`: first the history (unless it is off),
+/// then the file store. Partial uploads of an earlier run are deleted and the stored
+/// files' metadata is loaded. Message ids go on after the last one the history knows,
+/// and file ids after the highest the history or the disk knows, so that none repeats.
+///
+/// # Errors
+///
+/// The history's database cannot be used (not a database, another program's, a newer
+/// schema, damaged, unwritable), in one line that names the file, which is left as it
+/// was; or the data directory cannot be read or cleaned.
+pub async fn open(config: Config) -> anyhow::Result<Opened> {
+    let (history, resume) = match config.history_settings() {
+        Some(settings) => {
+            let path = settings.path.clone();
+            let (history, resume) = tokio::task::spawn_blocking(move || History::open(settings))
+                .await
+                .context("the history's opening stopped")??;
+            info!(
+                path = %path.display(),
+                last_id = resume.last_id,
+                clean = resume.clean,
+                "history opened"
+            );
+            (history, Some(resume))
+        }
+        None => {
+            info!("keeping no history (history is off)");
+            (History::off(), None)
+        }
+    };
     let files = {
         let (dir, max, quota) = (config.data_dir.clone(), config.max_file_size, config.quota);
         let reserve = config.disk_reserve;
@@ -169,65 +208,110 @@ pub async fn run_with<T: Transport>(
             )
         })?
     };
-    let registry = Arc::new(Registry::new(config.max_rooms));
-    let files = Arc::new(Files {
-        store: files,
-        registry: Arc::clone(&registry),
-        upload_grace: config.upload_grace,
-    });
-    let config_per_ip = config.max_connections_per_ip;
-    let per_ip = PerIp::new(config_per_ip);
-    let server = Server {
-        limit: Arc::new(Semaphore::new(max)),
-        max_connections: max,
-        per_ip,
-        conn: Arc::new(conn::Context {
-            registry,
+    if let Some(resume) = resume {
+        files.ids_after(resume.last_file_id);
+    }
+    Ok(Opened {
+        config,
+        files,
+        history,
+        last_id: resume.map_or(0, |r| r.last_id),
+    })
+}
+
+impl Opened {
+    /// Serves chat clients whose streams `transport` accepts until `shutdown` completes,
+    /// as [`run_with`] says; at the end, once the registry is closed and the connections
+    /// are, the history stores everything still queued.
+    ///
+    /// # Errors
+    ///
+    /// None so far: a failing connection is logged and dropped, and a failing `accept` is
+    /// retried after a pause.
+    pub async fn run_with<T: Transport>(
+        self,
+        transport: T,
+        shutdown: impl Future<Output = ()>,
+    ) -> anyhow::Result<()> {
+        let Opened {
+            config,
             files,
-            policy: Policy::new(&config),
-        }),
-        stop: CancellationToken::new(),
-        server_full: encode(&ServerMsg::Error {
-            kind: ErrorKind::ServerFull,
-            text: format!("the server is full ({max} connections)"),
-        }),
-        too_many_from_ip: encode(&ServerMsg::Error {
-            kind: ErrorKind::ServerFull,
-            text: format!("too many connections from your address ({config_per_ip} at most)"),
-        }),
-    };
-    let local_addr = transport.local_addr();
-    if let Some(addr) = &local_addr {
-        info!(%addr, "accepting connections");
-    }
-    // A transport over IP (plain TCP, or TLS over it) says its address as IP:PORT; any
-    // other is not on the LAN and is not announced.
-    let mut announcer = config
-        .announce
-        .then(|| {
-            let listen = local_addr.as_deref().and_then(|a| a.parse().ok());
-            Announcer::start(config.name.as_deref(), config.mdns_port, listen)
-        })
-        .flatten();
-    if !config.announce {
-        info!("not announced on the LAN (announcing is off)");
-    }
-    tokio::select! {
-        () = server.accept(&transport) => {}
-        () = server.conn.registry.keep_alive_every(config.ping_interval, config.idle_timeout) => {}
-        () = count_people(announcer.as_mut(), &server.conn.registry) => {}
-        () = shutdown => info!("shutting down"),
-    }
-    // Closing the listener first: connections arriving from now on are refused by the
-    // operating system instead of waiting in the backlog.
-    drop(transport);
-    let withdraw = async {
-        if let Some(announcer) = announcer {
-            announcer.withdraw().await;
+            history,
+            last_id,
+        } = self;
+        // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
+        let max = config
+            .max_connections
+            .min(Semaphore::MAX_PERMITS)
+            .min(u32::MAX as usize);
+        let registry = Arc::new(Registry::with_history(
+            config.max_rooms,
+            history.clone(),
+            last_id,
+        ));
+        let files = Arc::new(Files {
+            store: files,
+            registry: Arc::clone(&registry),
+            upload_grace: config.upload_grace,
+        });
+        let config_per_ip = config.max_connections_per_ip;
+        let per_ip = PerIp::new(config_per_ip);
+        let server = Server {
+            limit: Arc::new(Semaphore::new(max)),
+            max_connections: max,
+            per_ip,
+            conn: Arc::new(conn::Context {
+                registry,
+                files,
+                policy: Policy::new(&config, &history),
+                history: history.clone(),
+            }),
+            stop: CancellationToken::new(),
+            server_full: encode(&ServerMsg::Error {
+                kind: ErrorKind::ServerFull,
+                text: format!("the server is full ({max} connections)"),
+            }),
+            too_many_from_ip: encode(&ServerMsg::Error {
+                kind: ErrorKind::ServerFull,
+                text: format!("too many connections from your address ({config_per_ip} at most)"),
+            }),
+        };
+        let local_addr = transport.local_addr();
+        if let Some(addr) = &local_addr {
+            info!(%addr, "accepting connections");
         }
-    };
-    tokio::join!(withdraw, server.shut_down());
-    Ok(())
+        // A transport over IP (plain TCP, or TLS over it) says its address as IP:PORT; any
+        // other is not on the LAN and is not announced.
+        let mut announcer = config
+            .announce
+            .then(|| {
+                let listen = local_addr.as_deref().and_then(|a| a.parse().ok());
+                Announcer::start(config.name.as_deref(), config.mdns_port, listen)
+            })
+            .flatten();
+        if !config.announce {
+            info!("not announced on the LAN (announcing is off)");
+        }
+        tokio::select! {
+            () = server.accept(&transport) => {}
+            () = server.conn.registry.keep_alive_every(config.ping_interval, config.idle_timeout) => {}
+            () = count_people(announcer.as_mut(), &server.conn.registry) => {}
+            () = shutdown => info!("shutting down"),
+        }
+        // Closing the listener first: connections arriving from now on are refused by the
+        // operating system instead of waiting in the backlog.
+        drop(transport);
+        let withdraw = async {
+            if let Some(announcer) = announcer {
+                announcer.withdraw().await;
+            }
+        };
+        tokio::join!(withdraw, server.shut_down());
+        // Nothing is delivered any more: every message that reached anyone was handed to
+        // the history, which now stores what it still holds and marks a clean stop.
+        history.close().await;
+        Ok(())
+    }
 }
 
 /// Tells the announcer how many people are connected, every [`PEOPLE_EVERY`]; it passes

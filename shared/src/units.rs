@@ -64,8 +64,8 @@ fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), Stri
     Ok((number, unit.trim()))
 }
 
-/// Parses a duration written as a number and a unit: `200ms`, `15s`, `1.5s`, `2m`.
-/// A bare number means seconds.
+/// Parses a duration written as a number and a unit: `200ms`, `15s`, `1.5s`, `2m`, `12h`,
+/// `90d` (a day is 24 hours). A bare number means seconds.
 ///
 /// # Examples
 ///
@@ -76,6 +76,7 @@ fn number_and_unit<'a>(text: &'a str, what: &str) -> Result<(f64, &'a str), Stri
 /// assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
 /// assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
 /// assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+/// assert_eq!(parse_duration("2d"), Ok(Duration::from_secs(2 * 86_400)));
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
@@ -84,7 +85,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "ms" => 0.001,
         "" | "s" => 1.0,
         "m" => 60.0,
-        other => return Err(format!("unknown unit '{other}' (use ms, s or m)")),
+        "h" => 3600.0,
+        "d" => 86_400.0,
+        other => return Err(format!("unknown unit '{other}' (use ms, s, m, h or d)")),
     };
     Duration::try_from_secs_f64(number * seconds_per_unit)
         .map_err(|_| format!("'{text}' is out of range"))
@@ -166,6 +169,8 @@ mod tests {
         assert_eq!(parse_duration("15s"), Ok(Duration::from_secs(15)));
         assert_eq!(parse_duration(" 2m "), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("90d"), Ok(Duration::from_secs(90 * 86_400)));
     }
 
     #[test]
@@ -193,7 +198,9 @@ mod tests {
 
     #[test]
     fn bad_durations_are_refused() {
-        for text in ["", "s", "ms", "fast", "1h", "-1s", "1.2.3s", "1e400s"] {
+        for text in [
+            "", "s", "ms", "fast", "1w", "-1s", "1.2.3s", "1e400s", "1e300d",
+        ] {
             assert!(parse_duration(text).is_err(), "{text:?}");
         }
     }

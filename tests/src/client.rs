@@ -19,6 +19,8 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::codec::{Framed, FramedRead};
 
+use crate::binaries::scratch_dir;
+
 /// Longest a test waits for anything: a frame, a close, a shutdown.
 pub const WAIT: Duration = Duration::from_secs(5);
 
@@ -44,7 +46,19 @@ impl ServerHandle {
 }
 
 /// Starts `chat_server::run` with `config` on `127.0.0.1:0` and returns where it listens.
+///
+/// A server left with the default data directory gets one of its own under `target/tmp/`
+/// ([`scratch_dir`]): the default, `chat-data` in the directory the tests run in, would be
+/// shared by every test (its history database too) and left in the source tree.
 pub async fn start_server(config: Config) -> (SocketAddr, ServerHandle) {
+    let config = if config.data_dir == Config::default().data_dir {
+        Config {
+            data_dir: scratch_dir("server-data"),
+            ..config
+        }
+    } else {
+        config
+    };
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind 127.0.0.1:0");

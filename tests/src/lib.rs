@@ -3,6 +3,8 @@
 //! - [`binaries`]: paths of the workspace's real binaries, built on first use.
 //! - [`client`]: an in-process server on port 0 and a client speaking the shared codec.
 //! - [`files`]: seeded random files, and upload and download drivers for file transfer.
+//! - [`history`]: the server binary on a data directory that outlives it, a client granted
+//!   the feature "history", and the history requests.
 //! - [`lan`]: a LAN of the test's own (network namespaces on a bridge) for finding servers
 //!   by multicast DNS.
 //! - [`library`]: waiting on the events of the client library (`chat_client`).
@@ -15,6 +17,7 @@
 pub mod binaries;
 pub mod client;
 pub mod files;
+pub mod history;
 pub mod lan;
 pub mod library;
 pub mod probe;

@@ -22,7 +22,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use shared::config_file::{self, FileError};
 
-use crate::config::{Config, parse_duration, parse_size};
+use crate::config::{Config, MAX_BACKLOG, parse_duration, parse_size};
 
 /// Address the server listens on when neither the file nor `--listen` says: every
 /// interface, so that the whole LAN can connect.
@@ -345,6 +345,44 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disk_reserve: Option<ByteSize>,
 
+    /// Keep no history.
+    ///
+    /// By default the server keeps the rooms' messages, actions, shared files, joins, leaves
+    /// and renames (not private messages) in DIR/history.sqlite3 (DIR being --data-dir),
+    /// so that a client that joins or comes back sees what was said, across restarts.
+    /// With this, nothing is written and clients that ask are told there is no history.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_history: Option<bool>,
+
+    /// Delete history older than this.
+    ///
+    /// Old messages are deleted in the background, a few hundred at a time. Durations
+    /// are written like 12h or 30d; 0 keeps messages whatever their age.
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_max_age: Option<HumanDuration>,
+
+    /// Most messages of history kept per room.
+    ///
+    /// The oldest beyond it are deleted in the background. 0 means no limit.
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_max_per_room: Option<u64>,
+
+    /// Messages of history a client gets when it first joins a room.
+    ///
+    /// From 0 to 500. A client that comes back gets what it missed instead.
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_backlog: Option<Backlog>,
+
     /// Name the server announces on the LAN [default: the host name].
     ///
     /// Clients that look for servers show it. Up to 63 bytes; spaces may stand between
@@ -420,6 +458,10 @@ impl Settings {
             name: config.name.clone().map(ServerName),
             no_announce: Some(!config.announce),
             mdns_port: Some(config.mdns_port),
+            no_history: Some(!config.history),
+            history_max_age: Some(HumanDuration(config.history_max_age)),
+            history_max_per_room: Some(config.history_max_per_room),
+            history_backlog: Some(Backlog(config.history_backlog)),
             log_level: None,
         }
     }
@@ -448,6 +490,10 @@ impl Settings {
             name: self.name.or(lower.name),
             no_announce: self.no_announce.or(lower.no_announce),
             mdns_port: self.mdns_port.or(lower.mdns_port),
+            no_history: self.no_history.or(lower.no_history),
+            history_max_age: self.history_max_age.or(lower.history_max_age),
+            history_max_per_room: self.history_max_per_room.or(lower.history_max_per_room),
+            history_backlog: self.history_backlog.or(lower.history_backlog),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -485,6 +531,14 @@ impl Settings {
             announce: self.no_announce.map_or(default.announce, |off| !off),
             name: self.name.clone().map_or(default.name, |n| Some(n.0)),
             mdns_port: self.mdns_port.unwrap_or(default.mdns_port),
+            history: self.no_history.map_or(default.history, |off| !off),
+            history_max_age: duration(&self.history_max_age, default.history_max_age),
+            history_max_per_room: self
+                .history_max_per_room
+                .unwrap_or(default.history_max_per_room),
+            history_backlog: self
+                .history_backlog
+                .map_or(default.history_backlog, |n| n.0),
         }
     }
 
@@ -500,7 +554,7 @@ impl Settings {
     }
 }
 
-/// A duration written as on the command line (`500ms`, `15s`, `2m`; see
+/// A duration written as on the command line (`500ms`, `15s`, `2m`, `90d`; see
 /// [`parse_duration`]), and printed so that it reads back the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
@@ -513,15 +567,16 @@ impl FromStr for HumanDuration {
 }
 
 impl fmt::Display for HumanDuration {
-    /// The largest whole unit: `2m`, `15s`, `250ms`; else seconds with a fraction.
+    /// The largest whole unit: `90d`, `12h`, `2m`, `15s`, `250ms`; else seconds with a
+    /// fraction.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.0;
         if d.subsec_nanos() == 0 {
+            const UNITS: [(u64, &str); 3] = [(86_400, "d"), (3600, "h"), (60, "m")];
             let secs = d.as_secs();
-            if secs != 0 && secs % 60 == 0 {
-                write!(f, "{}m", secs / 60)
-            } else {
-                write!(f, "{secs}s")
+            match UNITS.iter().find(|(unit, _)| secs != 0 && secs % unit == 0) {
+                Some((unit, name)) => write!(f, "{}{name}", secs / unit),
+                None => write!(f, "{secs}s"),
             }
         } else if d.subsec_nanos() % 1_000_000 == 0 {
             write!(f, "{}ms", d.as_millis())
@@ -595,6 +650,48 @@ impl<'de> Deserialize<'de> for Workers {
         let n = i64::deserialize(deserializer)?;
         u64::try_from(n)
             .map_err(|_| format!("{n} is not a number of threads from 1 to {MAX_WORKERS}"))
+            .and_then(Self::new)
+            .map_err(de::Error::custom)
+    }
+}
+
+/// Messages of history a first join gets, from 0 to [`MAX_BACKLOG`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Backlog(pub u32);
+
+impl Backlog {
+    fn new(n: u64) -> Result<Self, String> {
+        u32::try_from(n)
+            .ok()
+            .filter(|&n| n <= MAX_BACKLOG)
+            .map(Self)
+            .ok_or_else(|| format!("{n} is not a number of messages from 0 to {MAX_BACKLOG}"))
+    }
+}
+
+impl FromStr for Backlog {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        let n = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a number of messages from 0 to {MAX_BACKLOG}"))?;
+        Self::new(n)
+    }
+}
+
+impl fmt::Display for Backlog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<'de> Deserialize<'de> for Backlog {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(deserializer)?;
+        u64::try_from(n)
+            .map_err(|_| format!("{n} is not a number of messages from 0 to {MAX_BACKLOG}"))
             .and_then(Self::new)
             .map_err(de::Error::custom)
     }
@@ -920,6 +1017,63 @@ mod tests {
     }
 
     #[test]
+    fn history_is_on_by_default_and_set_by_flag_or_file() {
+        let config = cli(&[]).settings.or(Settings::defaults()).config();
+        assert!(config.history);
+        assert_eq!(config.history_max_age, Duration::from_secs(90 * 86_400));
+        assert_eq!(config.history_max_per_room, 100_000);
+        assert_eq!(config.history_backlog, 50);
+        let config = cli(&[
+            "--no-history",
+            "--history-max-age",
+            "12h",
+            "--history-max-per-room",
+            "0",
+            "--history-backlog",
+            "500",
+        ])
+        .settings
+        .config();
+        assert!(!config.history);
+        assert_eq!(config.history_max_age, Duration::from_secs(12 * 3600));
+        assert_eq!(config.history_max_per_room, 0);
+        assert_eq!(config.history_backlog, 500);
+        let (_dir, path) = file(
+            "no_history = true\nhistory_max_age = \"30d\"\nhistory_max_per_room = 10\n\
+             history_backlog = 0\n",
+        );
+        let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        let config = loaded.settings.config();
+        assert!(!config.history);
+        assert_eq!(config.history_max_age, Duration::from_secs(30 * 86_400));
+        assert_eq!(
+            (config.history_max_per_room, config.history_backlog),
+            (10, 0)
+        );
+        let loaded = cli(&["--config", path.to_str().unwrap(), "--no-history=false"])
+            .load()
+            .unwrap();
+        assert!(loaded.settings.config().history, "the flag wins");
+        let err = Cli::try_parse_args(["chat-server", "--history-backlog", "501"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("501 is not a number of messages from 0 to 500"),
+            "{err}"
+        );
+        let (_dir, path) = file("history_backlog = -1");
+        let error = cli(&["--config", path.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "error in {}: key \"history_backlog\": -1 is not a number of messages from 0 to 500",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
     fn a_bad_server_name_is_refused_with_the_reason() {
         let err = Cli::try_parse_args(["chat-server", "--name", "a\u{7}b"]).unwrap_err();
         assert!(
@@ -1003,6 +1157,10 @@ mod tests {
             ("90s", "90s"),
             ("250ms", "250ms"),
             ("1.5s", "1500ms"),
+            ("7200", "2h"),
+            ("90d", "90d"),
+            ("36h", "36h"),
+            ("1d", "1d"),
         ] {
             assert_eq!(text.parse::<HumanDuration>().unwrap().to_string(), shown);
         }

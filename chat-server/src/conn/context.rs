@@ -1,15 +1,18 @@
-//! What the server lends every connection: the registry, the files, and the rules a
-//! connection follows ([`Policy`]), taken from the configuration once. A connection sees
-//! nothing else of the server.
+//! What the server lends every connection: the registry, the files, the history, and the
+//! rules a connection follows ([`Policy`]), taken from the configuration once. A
+//! connection sees nothing else of the server.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use shared::Limits;
 use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
 
 use crate::Config;
 use crate::files::Files;
+use crate::history::History;
+use crate::outbound::encode;
 use crate::registry::Registry;
 
 /// The parts of the server a connection works with; one per server, shared by every
@@ -18,6 +21,8 @@ use crate::registry::Registry;
 pub(crate) struct Context {
     pub(crate) registry: Arc<Registry>,
     pub(crate) files: Arc<Files>,
+    /// Where history queries go, and the leave to say something (`History::admit`).
+    pub(crate) history: History,
     pub(crate) policy: Policy,
 }
 
@@ -37,10 +42,14 @@ pub(crate) struct Policy {
     pub(crate) flush_timeout: Duration,
     /// The limits a version 4 welcome tells, from the protocol and the configuration.
     pub(crate) limits: Limits,
+    /// The `HistoryInfo` frame, encoded once, that follows the welcome of a client granted
+    /// the feature "history"; `None` when the server keeps no history, which then grants
+    /// it to no one.
+    pub(crate) history_info: Option<Bytes>,
 }
 
 impl Policy {
-    pub(crate) fn new(config: &Config) -> Self {
+    pub(crate) fn new(config: &Config, history: &History) -> Self {
         let as_u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         // A rate of 0 is no limit, and then the burst means nothing.
         let msg_burst = match config.msg_rate {
@@ -64,6 +73,7 @@ impl Policy {
             idle_timeout: config.idle_timeout,
             flush_timeout: config.flush_timeout,
             limits,
+            history_info: history.is_on().then(|| encode(&history.info())),
         }
     }
 }

@@ -5,7 +5,7 @@
 use futures::StreamExt;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
-use shared::{ClientMsg, ErrorKind, OLDEST_VERSION, PROTOCOL_VERSION};
+use shared::{ClientMsg, ErrorKind, FEATURE_HISTORY, OLDEST_VERSION, PROTOCOL_VERSION};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -14,10 +14,6 @@ use tracing::info;
 use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::registry::Greeting;
-
-/// Optional features this server knows and grants when a `Hello4` asks for them. Version
-/// 4 defines none yet; the list is where the next ones go.
-const FEATURES: &[&str] = &[];
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     /// Reads the `Hello` and logs the client in.
@@ -82,7 +78,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "version mismatch",
                     ));
                 };
-                (version, granted(features), nick, room)
+                let history = self.client.ctx.policy.history_info.is_some();
+                (version, granted(features, history), nick, room)
             }
             _ => {
                 let text = "log in first".to_owned();
@@ -114,10 +111,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "invalid room",
             ));
         }
+        // With the feature, `HistoryInfo` follows the welcome before anything else.
+        let history = features.iter().any(|f| f == FEATURE_HISTORY);
+        let policy = &self.client.ctx.policy;
         let greeting = Greeting {
             version,
             features: &features,
-            limits: &self.client.ctx.policy.limits,
+            limits: &policy.limits,
+            after_welcome: policy.history_info.as_ref().filter(|_| history),
         };
         let id = self
             .client
@@ -133,17 +134,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             })?;
         info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in");
         self.client.id = Some(id);
+        self.client.history = history;
         Ok(())
     }
 }
 
-/// The features of a hello that this server has: each once, in the hello's order.
-fn granted(asked: Vec<String>) -> Vec<String> {
+/// The features of a hello that this server has: each once, in the hello's order. The
+/// only one is [`FEATURE_HISTORY`], which a server has when it keeps history (`history`).
+fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
+    let has = |feature: &str| history && feature == FEATURE_HISTORY;
     let mut granted: Vec<String> = Vec::new();
     for feature in asked {
-        if FEATURES.contains(&feature.as_str()) && !granted.contains(&feature) {
+        if has(&feature) && !granted.contains(&feature) {
             granted.push(feature);
         }
     }
     granted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_history_is_granted_once_and_only_when_kept() {
+        let asked = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(
+            granted(asked(&["emoji", "history", "History", "history"]), true),
+            ["history"]
+        );
+        assert!(granted(asked(&["history"]), false).is_empty());
+        assert!(granted(asked(&[]), true).is_empty());
+    }
 }

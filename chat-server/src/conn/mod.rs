@@ -7,7 +7,7 @@
 //!
 //! - `handshake`: the first frame, up to the login.
 //! - `cmd`: acting on each request, one file per family of requests.
-//! - `throttle`: the rate limit, and the flooder cut off.
+//! - `throttle`: the rate limit, the flooder cut off, and the history's backpressure.
 //! - `ending`: every way a connection ends, and the close.
 //!
 //! - `context`: what the server lends every connection: the registry, the files, and its
@@ -32,7 +32,7 @@ use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::BytesMut;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use shared::rate::{self, TokenBucket};
 use shared::{ClientMsg, CodecError, ErrorKind, ServerCodec, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -44,6 +44,7 @@ use crate::common::ClientId;
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
 use crate::transport::PeerAddr;
+use cmd::Later;
 pub(crate) use context::{Context, Policy};
 use ending::Ending;
 
@@ -106,6 +107,7 @@ where
             ctx,
             peer,
             id: None,
+            history: false,
         },
     };
     async move {
@@ -143,6 +145,8 @@ struct Client {
     peer: PeerAddr,
     /// Set once logged in.
     id: Option<ClientId>,
+    /// Whether the client was granted the feature "history".
+    history: bool,
 }
 
 /// What the chat loop keeps between events.
@@ -268,10 +272,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
             let held = self.throttle_then_handle(id, reply, msg, wait, &mut state.throttled_since);
             return Ok(Some(Box::pin(held)));
         }
-        Ok(match self.client.handle(id, reply, msg)? {
+        // A chat or an action takes the history's leave first: while its writer is behind,
+        // the sender waits here, unread, as it does for the rate.
+        let permit = if talks(&msg) {
+            match self.client.ctx.history.admit().now_or_never() {
+                Some(permit) => Some(permit),
+                None => return Ok(Some(Box::pin(self.admit_then_handle(id, reply, msg)))),
+            }
+        } else {
+            None
+        };
+        Ok(match self.client.handle(id, reply, msg, permit)? {
             None => None,
-            Some(file) => Some(Box::pin(self.transfer(id, reply, file))),
+            Some(later) => Some(Box::pin(self.later(id, reply, later))),
         })
+    }
+
+    /// Acts on a request that may wait: a file message, or a history query.
+    async fn later(
+        &mut self,
+        id: ClientId,
+        reply: Option<u32>,
+        later: Later,
+    ) -> Result<(), Ending> {
+        match later {
+            Later::File(msg) => self.transfer(id, reply, msg).await,
+            Later::Query(query) => self.ask(reply, query).await,
+        }
     }
 
     /// See [`READ_BUFFER_KEEP`]. Not during an upload, whose chunks would otherwise
@@ -309,6 +336,11 @@ impl Client {
     }
 }
 
+/// Whether `msg` says something in the room, and so takes the history's leave first.
+fn talks(msg: &ClientMsg) -> bool {
+    matches!(msg, ClientMsg::Chat { .. } | ClientMsg::Action { .. })
+}
+
 /// A duration for a human: `45 s`, `0.2 s`.
 fn seconds(d: Duration) -> String {
     format!("{} s", d.as_secs_f64())
@@ -333,10 +365,12 @@ mod tests {
             registry: Arc::clone(&registry),
             upload_grace: config.upload_grace,
         });
+        let history = crate::history::History::off();
         let context = Arc::new(Context {
             registry,
             files,
-            policy: Policy::new(&config),
+            policy: Policy::new(&config, &history),
+            history,
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (client, accepted) = tokio::join!(

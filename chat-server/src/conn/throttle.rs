@@ -1,6 +1,11 @@
 //! The rate limit: a client that sends faster than its rate is held back (nothing more is
 //! read from it meanwhile, which TCP turns into backpressure), warned once, and cut off as
 //! a flooder once it has been held back without a break for the flood timeout.
+//!
+//! The history holds senders back the same way: a chat or an action waits for the
+//! history's leave ([`History::admit`](crate::history::History::admit)) before it is
+//! handled, and while the history's writer is behind, nothing more is read from the
+//! sender. No warning: the pause is the disk's, not the client's doing.
 
 use std::time::Duration;
 
@@ -11,8 +16,9 @@ use tokio::time::Instant;
 use tracing::{debug, info};
 
 use super::ending::Ending;
-use super::{Connection, seconds};
+use super::{Connection, seconds, talks};
 use crate::common::ClientId;
+use crate::history::Permit;
 
 impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// Waits `wait` for the rate, then acts on `msg`.
@@ -25,9 +31,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
         self.throttle(wait, throttled_since).await?;
-        match self.client.handle(id, reply, msg)? {
+        let permit = match talks(&msg) {
+            true => Some(self.admit().await?),
+            false => None,
+        };
+        match self.client.handle(id, reply, msg, permit)? {
             None => Ok(()),
-            Some(file) => self.transfer(id, reply, file).await,
+            Some(later) => self.later(id, reply, later).await,
+        }
+    }
+
+    /// Waits for the history's leave, then acts on `msg` (a chat or an action).
+    pub(super) async fn admit_then_handle(
+        &mut self,
+        id: ClientId,
+        reply: Option<u32>,
+        msg: ClientMsg,
+    ) -> Result<(), Ending> {
+        let permit = self.admit().await?;
+        match self.client.handle(id, reply, msg, Some(permit))? {
+            None => Ok(()),
+            Some(later) => self.later(id, reply, later).await,
+        }
+    }
+
+    /// Waits for the history's leave to say something, reading nothing meanwhile while the
+    /// writer goes on.
+    async fn admit(&mut self) -> Result<Permit, Ending> {
+        let ctx = &self.client.ctx;
+        let (writer, stream) = (&mut self.writer, self.frames.get_mut());
+        tokio::select! {
+            permit = ctx.history.admit() => Ok(permit),
+            stopped = writer.run(stream) => Err(Ending::stopped(stopped, &ctx.policy)),
         }
     }
 

@@ -70,6 +70,13 @@ impl Index {
         index
     }
 
+    /// Makes new file ids go on after `last` too (the highest file id the history has
+    /// seen), so that an id seen in a room's history is never given to another file, even
+    /// if that file is gone from the disk.
+    pub(super) fn ids_after(&mut self, last: u64) {
+        self.next_file = self.next_file.max(last.saturating_add(1));
+    }
+
     /// How many files are stored, and their bytes.
     pub(super) fn stored(&self) -> (usize, u64) {
         (self.files.len(), self.used)
@@ -208,6 +215,10 @@ mod tests {
             .unwrap();
         let id = index.next_file_id();
         assert!(id > 7, "ids follow the highest found");
+        // And the highest the history knows, when higher; a lower one changes nothing.
+        index.ids_after(20);
+        index.ids_after(3);
+        assert_eq!(index.next_file_id(), 21);
         index.add(&[3; 16], file(id, "Lobby", 70));
         assert_eq!(index.stored(), (2, 100));
         assert_eq!(index.list("LOBBY").len(), 2);

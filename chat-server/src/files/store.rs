@@ -178,6 +178,12 @@ impl FileStore {
         self.lock().release(token, size);
     }
 
+    /// Makes new file ids go on after `last`, the highest file id the history has seen,
+    /// as well as after the highest stored file.
+    pub(crate) fn ids_after(&self, last: u64) {
+        self.lock().ids_after(last);
+    }
+
     /// Picks the id of a new file.
     pub(crate) fn next_file_id(&self) -> u64 {
         self.lock().next_file_id()

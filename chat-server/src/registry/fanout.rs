@@ -7,6 +7,7 @@ use bytes::Bytes;
 use shared::{ChatKind, FileInfo, RoomEvent, ServerMsg, wrap_reply};
 
 use super::{ClientId, Inner, Registry};
+use crate::history::Permit;
 use crate::outbound::{Outbox, PushError, RoomFrames};
 
 /// Who in a room does not get one of its messages.
@@ -34,8 +35,16 @@ impl Except {
 impl Registry {
     /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of the
     /// sender's room, the sender included: its client shows its own line from this echo,
-    /// which answers the request `reply` if it had an id.
-    pub(crate) fn say(&self, id: ClientId, kind: ChatKind, text: String, reply: Option<u32>) {
+    /// which answers the request `reply` if it had an id. Then it goes to the history,
+    /// with the `permit` the sender took for it.
+    pub(crate) fn say(
+        &self,
+        id: ClientId,
+        kind: ChatKind,
+        text: String,
+        reply: Option<u32>,
+        permit: Option<Permit>,
+    ) {
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return;
@@ -44,26 +53,29 @@ impl Registry {
             let said = RoomEvent::Said { from, kind, text };
             if let Some(msg) = inner.stamp(&room_key, said) {
                 inner.broadcast(&room_key, Except::Nobody, &msg, reply.map(|r| (id, r)));
+                inner.record(&room_key, msg, permit);
             }
         });
     }
 
     /// Tells every member of the room whose key is `room_key`, if it has any, that
-    /// `file` was shared there.
+    /// `file` was shared there, and the history.
     pub(crate) fn offer(&self, room_key: &str, file: FileInfo) {
         self.with(|inner| {
             if let Some(msg) = inner.stamp(room_key, RoomEvent::Shared { file }) {
                 inner.broadcast(room_key, Except::Nobody, &msg, None);
+                inner.record(room_key, msg, None);
             }
         });
     }
 }
 
 impl Inner {
-    /// Tells a room's members (but `except`) about an event.
+    /// Tells a room's members (but `except`) about an event, and the history.
     pub(super) fn notify(&mut self, key: &str, except: Except, event: RoomEvent) {
         if let Some(notice) = self.stamp(key, event) {
             self.broadcast(key, except, &notice, None);
+            self.record(key, notice, None);
         }
     }
 
@@ -143,8 +155,8 @@ mod tests {
         let mut talker = login(&reg, "talker", "lobby", 4096);
         let sleeper = login(&reg, "sleeper", "lobby", 80); // welcome + one chat frame
         talker.drain();
-        reg.say(talker.id, ChatKind::Say, "one".into(), None);
-        reg.say(talker.id, ChatKind::Say, "two".into(), None);
+        reg.say(talker.id, ChatKind::Say, "one".into(), None, None);
+        reg.say(talker.id, ChatKind::Say, "two".into(), None, None);
         let seen = talker.drain();
         assert!(seen.iter().any(|m| matches!(
             m,
@@ -163,7 +175,7 @@ mod tests {
         let b = login(&reg, "b", "lobby", 4096);
         a.drain();
         reg.close();
-        reg.say(b.id, ChatKind::Say, "late".into(), None);
+        reg.say(b.id, ChatKind::Say, "late".into(), None, None);
         assert!(reg.leave(b.id, "server shutting down"));
         assert!(a.drain().is_empty());
     }
@@ -175,7 +187,7 @@ mod tests {
         let mut new = login4(&reg, "new", "lobby");
         old.drain();
         new.drain();
-        reg.say(old.id, ChatKind::Action, "waves".into(), None);
+        reg.say(old.id, ChatKind::Action, "waves".into(), None, None);
         let said_old = old.drain();
         let said_new = new.drain();
         assert!(
@@ -203,7 +215,7 @@ mod tests {
         let mut bob = login4(&reg, "bob", "lobby");
         ann.drain();
         bob.drain();
-        reg.say(ann.id, ChatKind::Say, "hi".into(), Some(41));
+        reg.say(ann.id, ChatKind::Say, "hi".into(), Some(41), None);
         // The sender's echo is the answer; the others get the plain room message.
         let echo = ann.next().unwrap().into_reply();
         assert!(

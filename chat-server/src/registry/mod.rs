@@ -22,7 +22,8 @@
 //!
 //! - `nicks`: nicks, renames, private messages.
 //! - `rooms`: rooms, moving between them, member lists.
-//! - `stamp`: ids, sequence numbers and times of room messages.
+//! - `stamp`: ids, sequence numbers and times of room messages, and their hand-over to
+//!   the history once delivered.
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
 //! - `keepalive`: the pass that pings silent clients and drops the dead.
 
@@ -38,10 +39,12 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use bytes::Bytes;
 use shared::names;
 use shared::{Limits, MemberListAnswer, RoomEvent};
 
 use crate::common::{ClientId, Refusal};
+use crate::history::History;
 use crate::outbound::Outbox;
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
@@ -55,6 +58,8 @@ pub(crate) struct Whereabouts {
     pub(crate) room: String,
     /// The room's key ([`Inner::rooms`]).
     pub(crate) room_key: String,
+    /// The room's latest sequence number.
+    pub(crate) last_seq: u64,
 }
 
 /// What the handshake settled, for the welcome.
@@ -66,6 +71,9 @@ pub(crate) struct Greeting<'a> {
     pub(crate) features: &'a [String],
     /// The server's limits (version 4).
     pub(crate) limits: &'a Limits,
+    /// A frame the client gets right after its welcome, before anything else: the
+    /// `HistoryInfo` of a client granted the feature "history".
+    pub(crate) after_welcome: Option<&'a Bytes>,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -83,7 +91,7 @@ impl Default for Registry {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
     next_client: ClientId,
     /// Message ids and the rooms' sequence numbers.
@@ -107,6 +115,8 @@ struct Inner {
     /// Clients whose queue was found full during the current operation; removed before
     /// the lock is released.
     slow: Vec<ClientId>,
+    /// Where every room message goes once delivered ([`Inner::record`]).
+    history: History,
 }
 
 #[derive(Debug)]
@@ -150,13 +160,32 @@ pub(crate) enum Who<'a> {
 }
 
 impl Registry {
-    /// An empty registry that allows at most `max_rooms` rooms at once.
+    /// An empty registry that allows at most `max_rooms` rooms at once, keeping no
+    /// history.
     pub(crate) fn new(max_rooms: usize) -> Self {
+        Self::with_history(max_rooms, History::off(), 0)
+    }
+
+    /// An empty registry that allows at most `max_rooms` rooms at once, hands every room
+    /// message to `history` once delivered, and hands out message ids after `last_id`
+    /// (where the history's last run stopped), so that none repeats.
+    pub(crate) fn with_history(max_rooms: usize, history: History, last_id: u64) -> Self {
+        let inner = Inner {
+            next_client: 0,
+            sequences: Sequences::after(last_id, history.clone()),
+            last_ping: 0,
+            closing: false,
+            clients: HashMap::new(),
+            nicks: HashMap::new(),
+            looks: HashMap::new(),
+            rooms: HashMap::new(),
+            room_looks: HashMap::new(),
+            max_rooms,
+            slow: Vec::new(),
+            history,
+        };
         Self {
-            inner: Mutex::new(Inner {
-                max_rooms,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(inner),
             epoch: Instant::now(),
         }
     }
@@ -220,8 +249,12 @@ impl Registry {
             };
             let welcome = inner.member_list(&room_key, welcome, "", None);
             inner.send(id, welcome);
+            if let Some(frame) = greeting.after_welcome {
+                inner.send(id, frame.clone());
+            }
             if let Some(notice) = notice {
                 inner.broadcast(&room_key, Except::Entering(id), &notice, None);
+                inner.record(&room_key, notice, None);
             }
             Ok(id)
         })
@@ -229,13 +262,16 @@ impl Registry {
 
     /// The nick and room of a logged-in client.
     pub(crate) fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
+        self.lock().whereabouts(id)
+    }
+
+    /// Where a logged-in client is, if the room name `room` leads into its room (ignoring
+    /// case and look-alikes, as a `Join` would): what a request about that room needs.
+    /// `None` if the name leads elsewhere.
+    pub(crate) fn in_room(&self, id: ClientId, room: &str) -> Option<Whereabouts> {
         let inner = self.lock();
-        let client = inner.clients.get(&id)?;
-        Some(Whereabouts {
-            nick: client.nick.clone(),
-            room: inner.room_name(&client.room),
-            room_key: client.room.clone(),
-        })
+        let here = inner.whereabouts(id)?;
+        (inner.room_key(room) == here.room_key).then_some(here)
     }
 
     /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
@@ -277,6 +313,16 @@ impl Registry {
 }
 
 impl Inner {
+    fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
+        let client = self.clients.get(&id)?;
+        Some(Whereabouts {
+            nick: client.nick.clone(),
+            room: self.room_name(&client.room),
+            room_key: client.room.clone(),
+            last_seq: self.last_seq(&client.room),
+        })
+    }
+
     /// Removes a client entirely, telling its room. Returns it if it was there.
     fn remove(&mut self, id: ClientId, reason: String) -> Option<Client> {
         let room_key = self.clients.get(&id)?.room.clone();

@@ -53,6 +53,7 @@ pub(super) fn login_as(
         version,
         features: &[],
         limits: &limits,
+        after_welcome: None,
     };
     let id = reg.login(nick, room, outbox.clone(), &greeting)?;
     Ok(Probe {

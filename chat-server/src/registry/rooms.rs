@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(room, "Dev");
         assert_eq!(members, ["a", "b"]);
         a.drain();
-        reg.say(a.id, ChatKind::Say, "hi".into(), None);
+        reg.say(a.id, ChatKind::Say, "hi".into(), None, None);
         assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
     }
 
@@ -257,7 +257,7 @@ mod tests {
             assert_eq!(room, "lobby", "{spelling:?}");
         }
         assert_eq!(reg.lock().rooms.len(), 1);
-        reg.say(first.id, ChatKind::Say, "one room".into(), None);
+        reg.say(first.id, ChatKind::Say, "one room".into(), None, None);
         let heard = first.drain();
         assert!(
             matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),

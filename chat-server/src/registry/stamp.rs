@@ -1,11 +1,14 @@
 //! Stamping: every room message gets a server-wide id, its room's next sequence number
 //! (both from [`crate::sequences`]) and the time, under the registry's lock, so that every
-//! member sees the room's messages in the same order.
+//! member sees the room's messages in the same order. Once delivered, still under the
+//! lock, it is handed to the history ([`Inner::record`]), which so gets the messages in
+//! stamp order, and which never makes the registry wait.
 
-use shared::{RoomEvent, ServerMsg};
+use shared::{RoomEvent, ServerMsg, Stamped};
 
 use super::Inner;
 use crate::common::now_ms;
+use crate::history::Permit;
 
 impl Inner {
     /// Stamps `event` as the next message of the room `key`, with an id and the room's
@@ -20,6 +23,29 @@ impl Inner {
             room: room.name.clone(),
             event,
         })
+    }
+
+    /// Hands `msg`, a room message of the room `key` that [`Inner::stamp`] made and that
+    /// has been delivered, to the history, with the `permit` its sender took (a chat or an
+    /// action). Every stamped message goes there, delivered to someone or not: what
+    /// happened in the room.
+    pub(super) fn record(&self, key: &str, msg: ServerMsg, permit: Option<Permit>) {
+        if let ServerMsg::Room {
+            id,
+            seq,
+            time_ms,
+            room,
+            event,
+        } = msg
+        {
+            let stamped = Stamped {
+                id,
+                seq,
+                time_ms,
+                event,
+            };
+            self.history.record(key, &room, &stamped, permit);
+        }
     }
 
     /// The latest sequence number of the room `key`; 0 if it does not exist (cannot
@@ -41,9 +67,9 @@ mod tests {
         let reg = Registry::default();
         let mut a = login(&reg, "a", "one", 4096);
         let mut b = login(&reg, "b", "two", 4096);
-        reg.say(a.id, ChatKind::Say, "x".into(), None);
+        reg.say(a.id, ChatKind::Say, "x".into(), None, None);
         reg.private(a.id, "B", "y".into(), None).unwrap();
-        reg.say(b.id, ChatKind::Action, "z".into(), None);
+        reg.say(b.id, ChatKind::Action, "z".into(), None, None);
         let id = |m: &ServerMsg| match m {
             ServerMsg::Chat { id, .. } | ServerMsg::Private { id, .. } => Some(*id),
             _ => None,
@@ -71,7 +97,7 @@ mod tests {
         let Some(ServerMsg::Welcome4 { seq: bob_seq, .. }) = bob.next() else {
             panic!("a welcome");
         };
-        reg.say(ann.id, ChatKind::Say, "hi".into(), None);
+        reg.say(ann.id, ChatKind::Say, "hi".into(), None, None);
         reg.rename(bob.id, "rob", None).unwrap();
         // Another room's traffic takes ids, not this room's numbers.
         let _other = login4(&reg, "zed", "elsewhere");

@@ -1,7 +1,8 @@
 //! The end-to-end tests, one module per area, linked into one test binary: a binary per
 //! file would link the whole workspace seventeen times over.
 //!
-//! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets.
+//! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets;
+//!   `server_history` with its database kept across restarts, crashes and a full disk.
 //! - `faults_*`: processes killed, links cut, disks filled.
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed.
@@ -33,6 +34,7 @@ mod server_bad_input;
 mod server_binary;
 mod server_chat;
 mod server_files;
+mod server_history;
 mod server_limits;
 mod server_transport;
 mod tui_behaviour;

@@ -205,9 +205,10 @@ async fn a_version_4_client_negotiates_and_is_told_the_limits() -> Result {
             panic!("expected a version 4 welcome, got {welcome:?}");
         };
         assert_eq!(version, PROTOCOL_VERSION, "the newest both speak");
-        assert!(
-            features.is_empty(),
-            "no feature it does not know: {features:?}"
+        assert_eq!(
+            features,
+            ["history"],
+            "the feature it has, none it does not know"
         );
         assert_eq!(
             limits,

@@ -5,10 +5,13 @@
 //! - `rooms`: `Join`, `Nick`, `Who`, `WhoPage`.
 //! - `files`: the file messages, which may wait (for the disk, for room in an upload's
 //!   queue), so they are handled apart, beside the writer.
+//! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
+//!   beside the writer) and `MarkRead`.
 //!
 //! The rest (`Ping`, `Pong`, `Quit`, a second hello) is a line each, here.
 
 mod files;
+mod history;
 mod rooms;
 mod talk;
 
@@ -17,19 +20,33 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 use super::Client;
 use super::ending::Ending;
 use crate::common::ClientId;
+use crate::history::Permit;
 use crate::registry::Who;
+pub(in crate::conn) use history::Query;
+
+/// A request that may wait, handed back by [`Client::handle`] for
+/// [`Connection::later`](super::Connection::later).
+#[derive(Debug)]
+pub(in crate::conn) enum Later {
+    /// A file message: it may wait for the disk, or for room in an upload's queue.
+    File(ClientMsg),
+    /// A history request, checked already: it waits for the store.
+    Query(Query),
+}
 
 impl Client {
     /// Acts on a message from a logged-in client; its answer, or the error it causes,
-    /// answers `reply` (the id of its request). `Ok(Some(msg))`: a file message, which
-    /// may wait (for the disk, for room in an upload's queue), for
-    /// [`Connection::transfer`](super::Connection::transfer). An `Err` ends the connection.
+    /// answers `reply` (the id of its request). `permit` is the history's leave, taken for
+    /// a chat or an action ([`crate::history::History::admit`]). `Ok(Some(later))`: a
+    /// request that may wait, for [`Connection::later`](super::Connection::later). An
+    /// `Err` ends the connection.
     pub(in crate::conn) fn handle(
         &mut self,
         id: ClientId,
         reply: Option<u32>,
         msg: ClientMsg,
-    ) -> Result<Option<ClientMsg>, Ending> {
+        permit: Option<Permit>,
+    ) -> Result<Option<Later>, Ending> {
         let done = match msg {
             msg @ (ClientMsg::UploadStart { .. }
             | ClientMsg::UploadChunk { .. }
@@ -38,7 +55,13 @@ impl Client {
             | ClientMsg::UploadResume { .. }
             | ClientMsg::ListFiles
             | ClientMsg::Download { .. }
-            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(msg)),
+            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(Later::File(msg))),
+            msg @ (ClientMsg::History { .. }
+            | ClientMsg::CatchUp { .. }
+            | ClientMsg::Search { .. }) => {
+                return Ok(self.query(id, reply, msg)?.map(Later::Query));
+            }
+            ClientMsg::MarkRead { room, seq } => self.mark_read(id, reply, &room, seq),
             ClientMsg::Hello { .. } | ClientMsg::Hello4 { .. } => self.refuse(
                 reply,
                 ErrorKind::AlreadyLoggedIn,
@@ -46,8 +69,8 @@ impl Client {
             ),
             // Unwrapped in `on_message`; a second wrapper does not decode.
             ClientMsg::Request { .. } => Ok(()),
-            ClientMsg::Chat { text } => self.say(id, reply, ChatKind::Say, text),
-            ClientMsg::Action { text } => self.say(id, reply, ChatKind::Action, text),
+            ClientMsg::Chat { text } => self.say(id, reply, ChatKind::Say, text, permit),
+            ClientMsg::Action { text } => self.say(id, reply, ChatKind::Action, text, permit),
             ClientMsg::Private { to, text } => self.private(id, reply, &to, text),
             ClientMsg::Join { room } => self.join(id, reply, &room),
             ClientMsg::Nick { nick } => self.rename(id, reply, &nick),
@@ -57,14 +80,6 @@ impl Client {
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
-            ClientMsg::History { .. }
-            | ClientMsg::CatchUp { .. }
-            | ClientMsg::Search { .. }
-            | ClientMsg::MarkRead { .. } => self.refuse(
-                reply,
-                ErrorKind::NoHistory,
-                "this server keeps no history".into(),
-            ),
         };
         done.map(|()| None)
     }

@@ -7,20 +7,23 @@ use shared::{ChatKind, ErrorKind};
 use crate::common::{ClientId, Refusal};
 use crate::conn::Client;
 use crate::conn::ending::Ending;
+use crate::history::Permit;
 
 impl Client {
+    /// Says `text` in the client's room; `permit`, the history's leave, goes with it.
     pub(super) fn say(
         &self,
         id: ClientId,
         reply: Option<u32>,
         kind: ChatKind,
         text: String,
+        permit: Option<Permit>,
     ) -> Result<(), Ending> {
         match check_text(&text) {
             Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.ctx.registry.say(id, kind, text, reply);
+                self.ctx.registry.say(id, kind, text, reply, permit);
                 Ok(())
             }
         }

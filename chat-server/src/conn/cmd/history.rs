@@ -1,0 +1,223 @@
+//! `History`, `CatchUp`, `Search` and `MarkRead`: a room's stored history (see
+//! [`crate::history`]), for a client granted the feature "history", about the room it is
+//! in.
+//!
+//! A request is checked at once, as it is read ([`Client::query`]): the feature, the room,
+//! the words. Then the connection awaits the store's answer before it reads its next frame
+//! ([`Connection::ask`]), while its writer goes on sending what the room says meanwhile.
+//! So answers come in the order of the requests, as every other answer does, and the
+//! answer covers everything stamped before the request was read (the store first waits
+//! for its writer to have stored up to there). The pause is short: a page or a catch-up
+//! takes a millisecond or two, a search is cut off by the store after a few tens of
+//! milliseconds, and the whole wait is bounded by [`QUERY_BOUND`], after which the client
+//! is told to ask again. The request rate bounds how often a client can ask.
+
+use std::time::Duration;
+
+use shared::limits::MAX_TEXT_BYTES;
+use shared::names::fold;
+use shared::{Anchor, ClientMsg, ErrorKind};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::common::ClientId;
+use crate::conn::ending::Ending;
+use crate::conn::{Client, Connection};
+use crate::history::HistoryError;
+use crate::registry::Whereabouts;
+
+/// The longest a connection waits for the store's answer before it tells the client the
+/// history is busy. The store's own waits are much shorter; this only bounds a disk that
+/// hangs.
+pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(5);
+
+/// A history request that passed its checks, for [`Connection::ask`].
+#[derive(Debug)]
+pub(in crate::conn) struct Query {
+    /// The client's room (the one the request named) and nick.
+    here: Whereabouts,
+    ask: Ask,
+}
+
+/// What a [`Query`] asks the store.
+#[derive(Debug)]
+enum Ask {
+    Page {
+        anchor: Anchor,
+        limit: u32,
+        presence: bool,
+    },
+    CatchUp {
+        after: u64,
+    },
+    Search {
+        words: String,
+        before: u64,
+        limit: u32,
+    },
+}
+
+impl Client {
+    /// Checks a `History`, `CatchUp` or `Search`: `Some` when the store is to answer it,
+    /// `None` when the client has been told why not.
+    pub(super) fn query(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        msg: ClientMsg,
+    ) -> Result<Option<Query>, Ending> {
+        let (room, ask) = match msg {
+            ClientMsg::History {
+                room,
+                anchor,
+                limit,
+                presence,
+            } => (
+                room,
+                Ask::Page {
+                    anchor,
+                    limit,
+                    presence,
+                },
+            ),
+            ClientMsg::CatchUp { room, after } => (room, Ask::CatchUp { after }),
+            ClientMsg::Search {
+                room,
+                words,
+                before,
+                limit,
+            } => {
+                if words.len() > MAX_TEXT_BYTES {
+                    let text = format!(
+                        "the words to search for are {} bytes, more than the {MAX_TEXT_BYTES} \
+                         allowed",
+                        words.len()
+                    );
+                    self.refuse(reply, ErrorKind::TextTooLong, text)?;
+                    return Ok(None);
+                }
+                (
+                    room,
+                    Ask::Search {
+                        words,
+                        before,
+                        limit,
+                    },
+                )
+            }
+            _ => return Ok(None),
+        };
+        Ok(self
+            .allowed(id, reply, &room)?
+            .map(|here| Query { here, ask }))
+    }
+
+    /// Keeps how far the client's nick has read its room; not answered. A number beyond
+    /// the room's latest is taken as the latest, so that a client cannot mark unread what
+    /// has not been said yet.
+    pub(super) fn mark_read(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        room: &str,
+        seq: u64,
+    ) -> Result<(), Ending> {
+        if let Some(here) = self.allowed(id, reply, room)? {
+            let seq = seq.min(here.last_seq);
+            self.ctx
+                .history
+                .mark_read(&fold(&here.nick), &here.room_key, seq);
+        }
+        Ok(())
+    }
+
+    /// Where the client is, if it may ask about `room`: history is kept, the client was
+    /// granted the feature, and `room` is the room it is in. Otherwise it is told why
+    /// (`NoHistory`, `NotInRoom`) and `None` is returned.
+    fn allowed(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        room: &str,
+    ) -> Result<Option<Whereabouts>, Ending> {
+        if !self.ctx.history.is_on() {
+            self.send(reply, &HistoryError::Off.to_msg())?;
+            return Ok(None);
+        }
+        if !self.history {
+            let text =
+                "history was not granted: ask for the feature \"history\" in the hello".to_owned();
+            self.refuse(reply, ErrorKind::NoHistory, text)?;
+            return Ok(None);
+        }
+        match self.ctx.registry.in_room(id, room) {
+            Some(here) => Ok(Some(here)),
+            None => {
+                let text = match self.ctx.registry.whereabouts(id) {
+                    Some(here) => {
+                        format!("you can only ask about the room you are in, {}", here.room)
+                    }
+                    None => "you are in no room".to_owned(),
+                };
+                self.refuse(reply, ErrorKind::NotInRoom, text)?;
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// Asks the store, and sends its answer (or why there is none) to the request `reply`.
+    /// The client's writer goes on meanwhile; nothing more is read from the client until
+    /// the answer is queued.
+    pub(in crate::conn) async fn ask(
+        &mut self,
+        reply: Option<u32>,
+        query: Query,
+    ) -> Result<(), Ending> {
+        let history = &self.client.ctx.history;
+        let Query { here, ask } = query;
+        let (key, name) = (here.room_key.as_str(), here.room.as_str());
+        let asking = async {
+            match ask {
+                Ask::Page {
+                    anchor,
+                    limit,
+                    presence,
+                } => history.page(key, name, anchor, limit, presence).await,
+                Ask::CatchUp { after } => {
+                    history.catch_up(key, name, after, &fold(&here.nick)).await
+                }
+                Ask::Search {
+                    words,
+                    before,
+                    limit,
+                } => history.search(key, name, &words, before, limit).await,
+            }
+        };
+        let bounded = tokio::time::timeout(QUERY_BOUND, asking);
+        tokio::pin!(bounded);
+        let (writer, stream) = (&mut self.writer, self.frames.get_mut());
+        let answer = tokio::select! {
+            answer = &mut bounded => answer,
+            stopped = writer.run(stream) => {
+                return Err(Ending::stopped(stopped, &self.client.ctx.policy));
+            }
+        };
+        match answer {
+            Ok(Ok(answer)) => self.client.send(reply, &answer),
+            Ok(Err(e)) => {
+                if let HistoryError::Unreadable(detail) = &e {
+                    tracing::warn!(error = %detail, "could not read the history");
+                }
+                self.client.send(reply, &e.to_msg())
+            }
+            Err(_elapsed) => {
+                tracing::warn!(
+                    bound = ?QUERY_BOUND,
+                    "a history query got no answer in time"
+                );
+                self.client.send(reply, &HistoryError::Busy.to_msg())
+            }
+        }
+    }
+}

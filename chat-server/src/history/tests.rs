@@ -1,0 +1,656 @@
+//! The store on real SQLite files in temporary directories.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use shared::names::fold;
+use shared::{Anchor, ChatKind, FileInfo, Gap, RoomEvent, SeqRange, ServerMsg, Stamped};
+use tempfile::TempDir;
+
+use super::*;
+use crate::common::now_ms;
+
+fn settings(dir: &TempDir) -> HistorySettings {
+    HistorySettings::new(dir.path().join("history.sqlite3"))
+}
+
+/// Stamps messages as the registry does (ids across rooms, sequence numbers per room,
+/// a new room's counter opened at the last id) and records them.
+struct Feed {
+    history: History,
+    last_id: u64,
+    seqs: HashMap<String, u64>,
+}
+
+impl Feed {
+    fn new(history: History, resume: Resume) -> Self {
+        Self {
+            history,
+            last_id: resume.last_id,
+            seqs: HashMap::new(),
+        }
+    }
+
+    fn push(&mut self, room: &str, event: RoomEvent, time_ms: u64, permit: Option<Permit>) -> Stamped {
+        self.last_id += 1;
+        let seq = self.seqs.entry(room.to_owned()).or_insert(self.last_id - 1);
+        *seq += 1;
+        let msg = Stamped {
+            id: self.last_id,
+            seq: *seq,
+            time_ms,
+            event,
+        };
+        self.history.record(&fold(room), room, &msg, permit);
+        msg
+    }
+
+    async fn say(&mut self, room: &str, text: &str) -> Stamped {
+        let permit = self.history.admit().await;
+        self.push(room, said("ann", text), now_ms(), Some(permit))
+    }
+
+    fn join(&mut self, room: &str, nick: &str) -> Stamped {
+        self.push(room, RoomEvent::Joined { nick: nick.into() }, now_ms(), None)
+    }
+}
+
+fn said(from: &str, text: &str) -> RoomEvent {
+    RoomEvent::Said {
+        from: from.into(),
+        kind: ChatKind::Say,
+        text: text.into(),
+    }
+}
+
+struct Page {
+    seqs: Vec<u64>,
+    more_before: bool,
+    more_after: bool,
+    lost: Vec<SeqRange>,
+}
+
+async fn page(h: &History, room: &str, anchor: Anchor, limit: u32, presence: bool) -> Page {
+    match h.page(&fold(room), room, anchor, limit, presence).await.unwrap() {
+        ServerMsg::HistoryPage {
+            room: r,
+            messages,
+            more_before,
+            more_after,
+            lost,
+        } => {
+            assert_eq!(r, room);
+            let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+            assert!(seqs.windows(2).all(|w| w[0] < w[1]), "ascending: {seqs:?}");
+            Page {
+                seqs,
+                more_before,
+                more_after,
+                lost,
+            }
+        }
+        other => panic!("a page, not {other:?}"),
+    }
+}
+
+/// Waits (bounded) until `f` holds.
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let start = Instant::now();
+    while !f().await {
+        assert!(start.elapsed() < Duration::from_secs(20), "{what} never happened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+// ----- opening -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn garbage_is_refused_in_one_line_and_left_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i * 7919 % 251) as u8).collect();
+    std::fs::write(&s.path, &garbage).unwrap();
+    let err = History::open(s.clone()).unwrap_err();
+    let line = err.to_string();
+    assert_eq!(
+        line,
+        format!(
+            "history database {} is not a database this server can use (file is not a database)",
+            s.path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&s.path).unwrap(), garbage);
+}
+
+#[tokio::test]
+async fn another_programs_database_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    {
+        let db = rusqlite::Connection::open(&s.path).unwrap();
+        db.execute_batch("CREATE TABLE photos(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos(name) VALUES ('cat');")
+            .unwrap();
+    }
+    let before = std::fs::read(&s.path).unwrap();
+    let err = History::open(s.clone()).unwrap_err();
+    assert!(matches!(err, OpenError::NotOurs { .. }), "{err}");
+    assert!(err.to_string().contains("another program's database"), "{err}");
+    assert_eq!(std::fs::read(&s.path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_newer_schema_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, _) = History::open(s.clone()).unwrap();
+    h.close().await;
+    {
+        let db = rusqlite::Connection::open(&s.path).unwrap();
+        db.execute("UPDATE meta SET value = 99 WHERE key = 'schema'", [])
+            .unwrap();
+        db.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .unwrap();
+    }
+    let before = std::fs::read(&s.path).unwrap();
+    let err = History::open(s.clone()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "history database {} was written by a newer version of this server (schema 99; \
+             this one knows up to 1)",
+            s.path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&s.path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_damaged_file_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    for i in 0..2000 {
+        feed.say("lobby", &format!("message number {i} with some words")).await;
+    }
+    h.close().await;
+    let mut bytes = std::fs::read(&s.path).unwrap();
+    let page = 4096;
+    assert!(bytes.len() > 20 * page);
+    // Scribble over a few whole pages (not the file's header, on page 0).
+    for p in [3, 7, 11] {
+        for b in &mut bytes[p * page..(p + 1) * page] {
+            *b = 0xA5;
+        }
+    }
+    std::fs::write(&s.path, &bytes).unwrap();
+    let err = History::open(s.clone()).unwrap_err();
+    let line = err.to_string();
+    assert!(
+        line.starts_with(&format!("history database {} is not a database this server can use (", s.path.display())),
+        "{line}"
+    );
+    assert!(!line.contains('\n') && line.contains("damaged"), "{line}");
+    assert_eq!(std::fs::read(&s.path).unwrap(), bytes);
+}
+
+#[tokio::test]
+async fn a_path_that_cannot_be_a_file_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = History::open(HistorySettings::new(dir.path())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "history database {} is not a database this server can use (it is a directory)",
+            dir.path().display()
+        )
+    );
+    let missing = dir.path().join("no/such/dir/history.sqlite3");
+    let err = History::open(HistorySettings::new(&missing)).unwrap_err();
+    let line = err.to_string();
+    assert!(
+        line.starts_with(&format!("history database {} cannot be written (", missing.display())),
+        "{line}"
+    );
+}
+
+// ----- ids ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn after_a_clean_stop_ids_go_on_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    assert_eq!(resume, Resume { last_id: 0, last_file_id: 0, clean: true });
+    let mut feed = Feed::new(h.clone(), resume);
+    for i in 0..10 {
+        feed.say(if i % 2 == 0 { "lobby" } else { "Other" }, "hi").await;
+    }
+    let file = FileInfo {
+        id: 41,
+        name: "a.txt".into(),
+        size: 3,
+        sha256: vec![1; 32],
+        from: "ann".into(),
+        time_ms: 5,
+        room: "lobby".into(),
+    };
+    feed.push("lobby", RoomEvent::Shared { file }, now_ms(), None);
+    // A private message took ids 12 and 13.
+    h.ids_used(13);
+    h.file_id_used(44);
+    h.close().await;
+
+    let (h, resume) = History::open(s.clone()).unwrap();
+    assert_eq!(resume, Resume { last_id: 13, last_file_id: 44, clean: true });
+    let p = page(&h, "lobby", Anchor::Latest, 50, true).await;
+    assert_eq!(p.seqs.len(), 6);
+    h.close().await;
+}
+
+#[tokio::test]
+async fn after_a_crash_ids_go_on_above_everything_handed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.say("lobby", "one").await;
+    // Far into the first block: a new reservation is asked for...
+    let handed_out = ID_BLOCK / 2 + 1000;
+    h.ids_used(handed_out);
+    feed.last_id = handed_out;
+    let last = feed.say("lobby", "two").await;
+    // ...and stored with this message, which a page waits for.
+    assert_eq!(page(&h, "lobby", Anchor::Latest, 10, false).await.seqs.len(), 2);
+    // The crash: every handle dropped, no close. The writer stops without its mark.
+    drop(feed);
+    drop(h);
+    let resume = reopen_when_free(&s).await;
+    assert!(!resume.clean);
+    assert!(resume.last_id > last.id, "{resume:?} vs {last:?}");
+    assert!(resume.last_id >= handed_out + ID_BLOCK / 2, "{resume:?}");
+}
+
+/// Opens `s` again once the dropped writer has let go of it; returns where ids go on.
+async fn reopen_when_free(s: &HistorySettings) -> Resume {
+    let start = Instant::now();
+    loop {
+        match History::open(s.clone()) {
+            Ok((h, resume)) => {
+                h.close().await;
+                return resume;
+            }
+            Err(e) if start.elapsed() < Duration::from_secs(10) => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+// ----- pages -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn pages_are_ascending_with_exact_ends_with_and_without_presence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, resume) = History::open(settings(&dir)).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    // seq 1: a join, 2..=21 talk with a join every fifth, and a join last.
+    let mut talk = Vec::new();
+    let mut all = Vec::new();
+    all.push(feed.join("lobby", "ann").seq);
+    for i in 0..20 {
+        if i % 5 == 4 {
+            all.push(feed.join("lobby", "bob").seq);
+        }
+        let m = feed.say("lobby", &format!("m{i}")).await;
+        talk.push(m.seq);
+        all.push(m.seq);
+    }
+    all.push(feed.join("lobby", "cy").seq);
+    feed.say("elsewhere", "not here").await;
+
+    let p = page(&h, "lobby", Anchor::Latest, 5, false).await;
+    assert_eq!(p.seqs, talk[15..]);
+    assert!(p.more_before);
+    // The last message of the room is a join: without presence, nothing follows.
+    assert!(!p.more_after);
+    let p = page(&h, "lobby", Anchor::Latest, 5, true).await;
+    assert_eq!(p.seqs, all[all.len() - 5..]);
+    assert!(p.more_before && !p.more_after);
+
+    let p = page(&h, "lobby", Anchor::Before(talk[0] + 1), 5, false).await;
+    assert_eq!(p.seqs, [talk[0]]);
+    // Before the first talk there is only a join.
+    assert!(!p.more_before && p.more_after);
+    let p = page(&h, "lobby", Anchor::Before(talk[0] + 1), 5, true).await;
+    assert_eq!(p.seqs, all[..2]);
+    assert!(!p.more_before && p.more_after);
+
+    let p = page(&h, "lobby", Anchor::After(talk[17]), 5, false).await;
+    assert_eq!(p.seqs, talk[18..]);
+    assert!(p.more_before && !p.more_after);
+    let p = page(&h, "lobby", Anchor::After(talk[17]), 2, false).await;
+    assert_eq!(p.seqs, talk[18..]);
+    assert!(p.more_before && !p.more_after, "exact even when the page is full");
+
+    let p = page(&h, "lobby", Anchor::Around(talk[10]), 5, false).await;
+    assert_eq!(p.seqs, talk[8..13]);
+    assert!(p.more_before && p.more_after);
+    let p = page(&h, "lobby", Anchor::Around(talk[1]), 6, false).await;
+    assert_eq!(p.seqs, talk[..6], "a short side gives its room to the other");
+
+    // Whole history, page by page backwards: every message once.
+    let mut seen = Vec::new();
+    let mut anchor = Anchor::Latest;
+    loop {
+        let p = page(&h, "lobby", anchor, 3, true).await;
+        seen.splice(0..0, p.seqs.iter().copied());
+        if !p.more_before {
+            break;
+        }
+        anchor = Anchor::Before(p.seqs[0]);
+    }
+    assert_eq!(seen, all);
+
+    // An empty page still tells the truth.
+    let p = page(&h, "lobby", Anchor::After(*all.last().unwrap()), 5, true).await;
+    assert!(p.seqs.is_empty() && p.more_before && !p.more_after);
+    let p = page(&h, "lobby", Anchor::Latest, 0, true).await;
+    assert!(p.seqs.is_empty() && p.more_before && !p.more_after);
+    let p = page(&h, "nowhere", Anchor::Latest, 5, true).await;
+    assert!(p.seqs.is_empty() && !p.more_before && !p.more_after);
+    h.close().await;
+}
+
+#[tokio::test]
+async fn a_page_of_long_messages_is_cut_to_fit_a_frame_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.page_cap = 1000;
+    s.catch_up_cap = 1000;
+    let (h, resume) = History::open(s).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let text = "é".repeat(shared::limits::MAX_TEXT_BYTES / 2);
+    let mut seqs = Vec::new();
+    for _ in 0..400 {
+        seqs.push(feed.say("lobby", &text).await.seq);
+    }
+    let msg = h.page("lobby", "lobby", Anchor::Latest, 1000, false).await.unwrap();
+    let frame = shared::encode_frame(&msg).unwrap();
+    let wrapped = shared::wrap_reply(u32::MAX, &frame).unwrap();
+    assert!(wrapped.len() <= shared::limits::MAX_FRAME_LEN);
+    let ServerMsg::HistoryPage { messages, more_before, more_after, .. } = msg else {
+        panic!()
+    };
+    assert!(messages.len() > 150 && messages.len() < 400, "{}", messages.len());
+    assert_eq!(messages.last().unwrap().seq, *seqs.last().unwrap(), "the newest stay");
+    assert!(more_before && !more_after);
+
+    let msg = h.page("lobby", "lobby", Anchor::After(0), 1000, false).await.unwrap();
+    let ServerMsg::HistoryPage { messages, more_before, more_after, .. } = msg else {
+        panic!()
+    };
+    assert_eq!(messages[0].seq, seqs[0], "the oldest stay");
+    assert!(!more_before && more_after);
+
+    // A catch-up cut the same way: the newest stay, the rest is the gap.
+    let msg = h.catch_up("lobby", "lobby", seqs[0], "bob").await.unwrap();
+    assert!(shared::encode_frame(&msg).is_ok());
+    let ServerMsg::CaughtUp { messages, gap, .. } = msg else {
+        panic!()
+    };
+    let gap = gap.expect("a gap");
+    assert_eq!(gap.from, seqs[1]);
+    assert_eq!(gap.to + 1, messages[0].seq);
+    assert_eq!(gap.count as usize + messages.len(), 399);
+    h.close().await;
+}
+
+// ----- catch-up ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn catch_up_gives_the_newest_with_an_exact_gap_and_the_read_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.backlog = 3;
+    s.catch_up_cap = 5;
+    let (h, resume) = History::open(s).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.join("lobby", "first");
+    let mut talk = Vec::new();
+    for i in 0..12 {
+        talk.push(feed.say("lobby", &format!("m{i}")).await.seq);
+        feed.join("lobby", &format!("n{i}"));
+    }
+    let catch = async |after: u64| match h.catch_up("lobby", "lobby", after, "bob").await.unwrap() {
+        ServerMsg::CaughtUp { messages, gap, more_before, read, lost, .. } => {
+            assert!(lost.is_empty());
+            (messages.iter().map(|m| m.seq).collect::<Vec<_>>(), gap, more_before, read)
+        }
+        other => panic!("{other:?}"),
+    };
+    // A first join: the backlog, no gap.
+    let (seqs, gap, more_before, read) = catch(0).await;
+    assert_eq!(seqs, talk[9..]);
+    assert_eq!((gap, more_before, read), (None, true, 0));
+    // Missed 3: all of them.
+    let (seqs, gap, more_before, _) = catch(talk[8]).await;
+    assert_eq!(seqs, talk[9..]);
+    assert_eq!(gap, None);
+    assert!(more_before);
+    // Missed 10: the newest 5 and a gap of exactly 5 talk messages (joins not counted).
+    let (seqs, gap, more_before, _) = catch(talk[1]).await;
+    assert_eq!(seqs, talk[7..]);
+    assert_eq!(gap, Some(Gap { from: talk[2], to: talk[6], count: 5 }));
+    assert!(more_before, "talk[0] and talk[1] are older than the gap");
+    let (_, gap, more_before, _) = catch(talk[0] - 1).await;
+    assert_eq!(gap.unwrap().count, 7);
+    assert!(!more_before);
+    // Nothing missed.
+    let (seqs, gap, more_before, _) = catch(talk[11] + 1).await;
+    assert!(seqs.is_empty() && gap.is_none() && more_before);
+
+    h.mark_read("bob", "lobby", talk[4]);
+    h.mark_read("bob", "lobby", talk[2]);
+    feed.join("lobby", "later");
+    assert_eq!(catch(0).await.3, talk[4], "the highest mark stays");
+    h.close().await;
+}
+
+// ----- search ------------------------------------------------------------------------
+
+async fn hits(h: &History, room: &str, words: &str, before: u64, limit: u32) -> (Vec<u64>, bool, bool) {
+    match h.search(&fold(room), room, words, before, limit).await.unwrap() {
+        ServerMsg::SearchHits { hits, more, complete, .. } => {
+            (hits.iter().map(|m| m.seq).collect(), more, complete)
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn search_takes_words_literally_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, resume) = History::open(settings(&dir)).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let texts = [
+        "rock AND roll",
+        "say \"hello\" to NEAR(me)",
+        "wild* card",
+        "party 🎉 time",
+        "東京 に 行きます",
+        "日本語のテキスト",
+        "Café crème",
+        "roll again",
+        "-minus col:umn ^caret",
+    ];
+    let mut seqs = Vec::new();
+    for t in texts {
+        seqs.push(feed.say("lobby", t).await.seq);
+    }
+    feed.say("elsewhere", "roll roll roll").await;
+    let last = feed.say("lobby", "the end").await;
+    eventually("indexing", async || !hits(&h, "lobby", "end", 0, 10).await.0.is_empty()).await;
+    let _ = last;
+
+    assert_eq!(hits(&h, "lobby", "roll", 0, 10).await, (vec![seqs[7], seqs[0]], false, true));
+    assert_eq!(hits(&h, "lobby", "AND", 0, 10).await.0, [seqs[0]]);
+    assert_eq!(hits(&h, "lobby", "rock AND", 0, 10).await.0, [seqs[0]]);
+    assert_eq!(hits(&h, "lobby", "OR", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(hits(&h, "lobby", "\"hello\"", 0, 10).await.0, [seqs[1]]);
+    assert_eq!(hits(&h, "lobby", "\"", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(hits(&h, "lobby", "\"\"\"", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(hits(&h, "lobby", "NEAR(me)", 0, 10).await.0, [seqs[1]]);
+    assert_eq!(hits(&h, "lobby", "NEAR(", 0, 10).await.0, [seqs[1]]);
+    assert_eq!(hits(&h, "lobby", "wild*", 0, 10).await.0, [seqs[2]]);
+    assert_eq!(hits(&h, "lobby", "*", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(hits(&h, "lobby", "wi*", 0, 10).await.0, Vec::<u64>::new(), "no prefix syntax");
+    assert_eq!(hits(&h, "lobby", "🎉", 0, 10).await.0, [seqs[3]]);
+    assert_eq!(hits(&h, "lobby", "東京", 0, 10).await.0, [seqs[4]]);
+    // A run of CJK without spaces is one word: found whole, not by a part (documented).
+    assert_eq!(hits(&h, "lobby", "日本語のテキスト", 0, 10).await.0, [seqs[5]]);
+    assert_eq!(hits(&h, "lobby", "日本語", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(hits(&h, "lobby", "cafe CREME", 0, 10).await.0, [seqs[6]]);
+    assert_eq!(hits(&h, "lobby", "-minus col:umn ^caret", 0, 10).await.0, [seqs[8]]);
+    assert_eq!(hits(&h, "lobby", "   ", 0, 10).await, (vec![], false, true));
+    // Paging: newest first, `more`, then older than the last hit.
+    assert_eq!(hits(&h, "lobby", "roll", 0, 1).await, (vec![seqs[7]], true, true));
+    assert_eq!(hits(&h, "lobby", "roll", seqs[7], 1).await, (vec![seqs[0]], false, true));
+    assert_eq!(hits(&h, "lobby", "roll", seqs[0], 1).await, (vec![], false, true));
+    h.close().await;
+}
+
+#[tokio::test]
+async fn a_search_out_of_time_answers_what_it_found_as_incomplete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (h, resume) = History::open(settings(&dir)).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    for i in 0..3000 {
+        feed.say("lobby", &format!("common word {i}")).await;
+    }
+    eventually("indexing", async || hits(&h, "lobby", "common", 0, 1).await.0.len() == 1).await;
+    eventually("indexing the last", async || {
+        hits(&h, "lobby", "2999", 0, 1).await.0.len() == 1
+    })
+    .await;
+    let inner = h.inner.as_ref().unwrap();
+    let answer = inner
+        .readers
+        .with(|conn| {
+            let room = read::Room::new(conn, &inner.lost, "lobby", "lobby")?;
+            read::search(&room, "common", 0, 100, Duration::ZERO)
+        })
+        .unwrap();
+    let ServerMsg::SearchHits { hits: found, more, complete, .. } = answer else {
+        panic!()
+    };
+    assert!(!complete && more, "{} hits", found.len());
+    assert!(found.len() < 100);
+    // The same connection searches in full afterwards: the deadline is gone.
+    let (all, more, complete) = hits(&h, "lobby", "common", 0, 100).await;
+    assert_eq!((all.len(), more, complete), (100, true, true));
+    h.close().await;
+}
+
+// ----- retention ---------------------------------------------------------------------
+
+#[tokio::test]
+async fn retention_deletes_old_and_surplus_messages_and_their_search_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.max_age = Some(Duration::from_secs(3600));
+    s.max_per_room = Some(700);
+    let path = s.path.clone();
+    let (h, resume) = History::open(s).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let old = now_ms() - 2 * 3600 * 1000;
+    let mut old_seqs = Vec::new();
+    for i in 0..1200 {
+        let permit = h.admit().await;
+        old_seqs.push(feed.push("lobby", said("ann", &format!("old {i}")), old, Some(permit)).seq);
+    }
+    let mut new_seqs = Vec::new();
+    for i in 0..1000 {
+        new_seqs.push(feed.say("busy", &format!("new {i}")).await.seq);
+    }
+    for i in 0..5 {
+        new_seqs.push(feed.say("quiet", &format!("new {i}")).await.seq);
+    }
+    eventually("retention", async || {
+        let old = page(&h, "lobby", Anchor::Latest, 10, true).await;
+        let busy = page(&h, "busy", Anchor::After(0), 1, true).await;
+        old.seqs.is_empty() && busy.seqs == [new_seqs[300]]
+    })
+    .await;
+    // The busy room keeps its newest 700; its page from the start says nothing is before.
+    let p = page(&h, "busy", Anchor::After(0), 5, true).await;
+    assert_eq!(p.seqs[0], new_seqs[300]);
+    assert!(!p.more_before && p.more_after);
+    let p = page(&h, "busy", Anchor::Before(new_seqs[302]), 5, true).await;
+    assert_eq!(p.seqs, new_seqs[300..302]);
+    assert!(!p.more_before, "the deleted head is not `more`");
+    assert_eq!(page(&h, "quiet", Anchor::Latest, 10, true).await.seqs.len(), 5);
+    // Their search rows went too: the index holds the kept talk only.
+    eventually("the index", async || {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = db.query_row("SELECT count(*) FROM fts", [], |r| r.get(0)).unwrap();
+        n == 705
+    })
+    .await;
+    assert_eq!(hits(&h, "lobby", "old", 0, 10).await.0, Vec::<u64>::new());
+    // Chat goes on meanwhile.
+    let m = feed.say("lobby", "still here").await;
+    assert_eq!(page(&h, "lobby", Anchor::Latest, 10, true).await.seqs, [m.seq]);
+    h.close().await;
+}
+
+// ----- backpressure and failures -------------------------------------------------------
+
+#[tokio::test]
+async fn a_writer_that_is_held_up_stops_the_senders_after_the_permits() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.say("lobby", "before").await;
+    page(&h, "lobby", Anchor::Latest, 1, true).await;
+    // Another connection takes the write lock: the writer's next commit waits for it.
+    let blocker = rusqlite::Connection::open(&s.path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    for i in 0..PERMITS {
+        feed.say("lobby", &format!("queued {i}")).await;
+    }
+    let more = tokio::time::timeout(Duration::from_millis(300), h.admit()).await;
+    assert!(more.is_err(), "a permit beyond {PERMITS} while the writer is held up");
+    let waiting = tokio::spawn({
+        let h = h.clone();
+        async move { h.admit().await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    blocker.execute_batch("COMMIT").unwrap();
+    let permit = tokio::time::timeout(Duration::from_secs(4), waiting).await;
+    assert!(permit.is_ok(), "the sender goes on once the writer does");
+    // Nothing was lost: the writer waited for the lock rather than failing.
+    let p = page(&h, "lobby", Anchor::Latest, 1, true).await;
+    assert!(p.lost.is_empty());
+    assert_eq!(p.seqs, [feed.seqs["lobby"]]);
+    h.close().await;
+}
+
+#[tokio::test]
+async fn off_keeps_nothing_and_answers_no_history() {
+    let h = History::off();
+    assert!(!h.is_on());
+    let _permit = h.admit().await;
+    h.record("lobby", "lobby", &Stamped { id: 1, seq: 1, time_ms: 0, event: said("a", "b") }, None);
+    let err = h.page("lobby", "lobby", Anchor::Latest, 5, true).await.unwrap_err();
+    assert_eq!(err, HistoryError::Off);
+    assert_eq!(
+        err.to_msg(),
+        ServerMsg::Error { kind: shared::ErrorKind::NoHistory, text: "this server keeps no history".into() }
+    );
+    assert!(h.search("lobby", "lobby", "b", 0, 5).await.is_err());
+    h.close().await;
+}

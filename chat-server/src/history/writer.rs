@@ -1,0 +1,496 @@
+//! The writer thread: the only connection that writes, fed by a channel in stamp order.
+//!
+//! Group commit: it takes everything queued (up to [`BATCH_CAP`]) and stores it in one
+//! transaction, then publishes its watermark. There is no timer: under light load each
+//! message commits at once, under heavy load the batches grow by themselves. Between
+//! batches, when the queue is empty (or at least every [`BACKGROUND_EVERY`] under
+//! sustained load), it indexes the next rows for search and applies retention.
+//!
+//! A commit that fails (a full disk, an unwritable file) is rolled back and its messages
+//! recorded as lost; the watermark moves on all the same, so that nobody waits for them.
+//! The operator gets one line when storing stops and one when it resumes; meanwhile
+//! batches are not even tried until a backoff (doubling up to [`MAX_BACKOFF`]) has passed,
+//! so a full disk costs nothing per message.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, params};
+use shared::Stamped;
+use tokio::sync::{oneshot, watch};
+
+use super::lost::Pending;
+use super::retention::Retention;
+use super::rows::{self, TALK_BELOW, int};
+use super::schema::{self, Sqlite, key};
+use super::{BATCH_CAP, HistorySettings, Permit};
+
+/// Rows looked at per indexing transaction: a few milliseconds of work, so a message
+/// that arrives meanwhile waits little.
+const INDEX_CHUNK: usize = 2000;
+
+/// Under sustained load the queue is never empty; indexing and retention still get a
+/// turn this often, so search lags by seconds, not by the length of the burst.
+const BACKGROUND_EVERY: Duration = Duration::from_millis(100);
+
+/// The first wait before storing is tried again after a failed commit.
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+
+/// The longest wait between two tries while storing fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How long the writer sleeps with nothing to do before looking at retention again.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+/// A job for the writer.
+#[derive(Debug)]
+pub(super) enum Job {
+    /// A stamped room message to store.
+    Message(Box<Record>),
+    /// Keep the id floor at least this high.
+    Floor(u64),
+    /// Keep the file-id floor at least this high.
+    FileId(u64),
+    /// The nick (fold) has read the room (key) up to `seq`.
+    MarkRead {
+        nick: String,
+        room_key: String,
+        seq: u64,
+    },
+    /// Store what is queued, write the exact last id and the clean-stop mark, and stop.
+    Close {
+        last_id: u64,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A message to store, with the permit it holds until it is committed.
+#[derive(Debug)]
+pub(super) struct Record {
+    pub(super) room_key: String,
+    pub(super) room_name: String,
+    pub(super) msg: Stamped,
+    /// Held until the batch is dealt with, then dropped with it.
+    pub(super) _permit: Option<Permit>,
+}
+
+/// Storing is failing: since when, how many messages were lost, when to try again.
+#[derive(Debug)]
+struct Failing {
+    since: Instant,
+    lost: u64,
+    backoff: Duration,
+    retry_at: Instant,
+}
+
+/// The writer's state; [`Writer::run`] is the thread's body.
+pub(super) struct Writer {
+    conn: Connection,
+    jobs: Receiver<Job>,
+    committed: watch::Sender<u64>,
+    lost: Arc<Pending>,
+    /// Room ids by key, of rooms committed to the file.
+    rooms: HashMap<String, i64>,
+    /// The highest message id in the file.
+    stored_to: u64,
+    /// Every talk message up to this id is in `fts`.
+    indexed_to: u64,
+    /// Writes that ride with the next commit (and are kept when it fails).
+    floor: Option<u64>,
+    file_floor: Option<u64>,
+    marks: HashMap<(String, String), u64>,
+    failing: Option<Failing>,
+    retention: Retention,
+    last_background: Instant,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("stored_to", &self.stored_to)
+            .field("indexed_to", &self.indexed_to)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    pub(super) fn new(
+        conn: Connection,
+        jobs: Receiver<Job>,
+        committed: watch::Sender<u64>,
+        lost: Arc<Pending>,
+        indexed_to: u64,
+        settings: &HistorySettings,
+    ) -> rusqlite::Result<Self> {
+        let stored_to: i64 =
+            conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0))?;
+        let rooms = {
+            let mut stmt = conn.prepare("SELECT key, id FROM rooms")?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<HashMap<String, i64>>>()?
+        };
+        let retention = Retention::new(settings, rooms.values().copied());
+        Ok(Self {
+            conn,
+            jobs,
+            committed,
+            lost,
+            rooms,
+            stored_to: u64::try_from(stored_to).unwrap_or(0),
+            indexed_to,
+            floor: None,
+            file_floor: None,
+            marks: HashMap::new(),
+            failing: None,
+            retention,
+            last_background: Instant::now(),
+        })
+    }
+
+    /// The thread's body: batches until `Close` (or until every handle is gone, which is
+    /// not a clean stop: the clean-stop mark is not written).
+    pub(super) fn run(mut self) {
+        loop {
+            let first = match self.jobs.recv_timeout(self.wait()) {
+                Ok(job) => Some(job),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut batch = Vec::new();
+            let mut close = None;
+            let mut next = first;
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Message(record) => batch.push(*record),
+                    Job::Floor(id) => self.floor = self.floor.max(Some(id)),
+                    Job::FileId(id) => self.file_floor = self.file_floor.max(Some(id)),
+                    Job::MarkRead {
+                        nick,
+                        room_key,
+                        seq,
+                    } => {
+                        let mark = self.marks.entry((nick, room_key)).or_default();
+                        *mark = (*mark).max(seq);
+                    }
+                    Job::Close { last_id, done } => {
+                        close = Some((last_id, done));
+                        break;
+                    }
+                }
+                if batch.len() >= BATCH_CAP {
+                    break;
+                }
+                next = self.jobs.try_recv().ok();
+            }
+            let full = batch.len() >= BATCH_CAP;
+            if !batch.is_empty() || self.has_side_writes() {
+                self.commit(batch, close.is_some());
+            }
+            if let Some((last_id, done)) = close {
+                self.finish(last_id);
+                let _ = done.send(());
+                return;
+            }
+            if !full || self.last_background.elapsed() >= BACKGROUND_EVERY {
+                self.background();
+            }
+        }
+    }
+
+    /// How long to wait for a job: not at all while indexing lags, else until the next
+    /// retry or retention step.
+    fn wait(&self) -> Duration {
+        let now = Instant::now();
+        if let Some(failing) = &self.failing {
+            return failing.retry_at.saturating_duration_since(now).min(IDLE_WAIT);
+        }
+        if self.indexed_to < self.stored_to {
+            return Duration::ZERO;
+        }
+        self.retention
+            .due()
+            .map_or(IDLE_WAIT, |due| due.saturating_duration_since(now))
+            .min(IDLE_WAIT)
+    }
+
+    fn has_side_writes(&self) -> bool {
+        self.floor.is_some() || self.file_floor.is_some() || !self.marks.is_empty()
+    }
+
+    /// Stores `batch` (or records it lost), publishes the watermark and releases the
+    /// batch's permits. `force` tries even while backing off (the last batch at close).
+    fn commit(&mut self, batch: Vec<Record>, force: bool) {
+        let highest = batch.last().map(|r| r.msg.id);
+        let backing_off = self
+            .failing
+            .as_ref()
+            .is_some_and(|f| Instant::now() < f.retry_at);
+        if backing_off && !force {
+            self.lose(&batch);
+        } else {
+            match self.write(&batch) {
+                Ok(new_rooms) => self.stored(&batch, new_rooms),
+                Err(e) => {
+                    self.lose(&batch);
+                    self.failed(&e);
+                }
+            }
+        }
+        if let Some(id) = highest {
+            self.committed.send_if_modified(|w| {
+                let moved = id > *w;
+                *w = (*w).max(id);
+                moved
+            });
+        }
+        // The permits go with the batch, now that it is dealt with.
+        drop(batch);
+    }
+
+    /// One transaction: the pending lost ranges first, then the messages, the read
+    /// markers and the floors. Returns the rooms it added.
+    fn write(&self, batch: &[Record]) -> rusqlite::Result<HashMap<String, i64>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut new_rooms = HashMap::new();
+        for (room_key, room) in self.lost.snapshot() {
+            let id = room_id(&tx, &self.rooms, &mut new_rooms, &room_key, &room.name)?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO gaps(room, from_seq, to_seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(room, from_seq) DO UPDATE SET to_seq = max(to_seq, excluded.to_seq)",
+            )?;
+            for r in room.ranges {
+                insert.execute(params![id, int(r.from), int(r.to)])?;
+            }
+        }
+        let mut file_floor = self.file_floor;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO messages(id, room, seq, time_ms, kind, nick, text, file)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for r in batch {
+                let room = room_id(&tx, &self.rooms, &mut new_rooms, &r.room_key, &r.room_name)?;
+                let c = rows::columns(&r.msg.event);
+                insert.execute(params![
+                    int(r.msg.id),
+                    room,
+                    int(r.msg.seq),
+                    int(r.msg.time_ms),
+                    c.kind,
+                    c.nick,
+                    c.text,
+                    c.file
+                ])?;
+                if let Some(id) = rows::file_id(&r.msg.event) {
+                    file_floor = file_floor.max(Some(id));
+                }
+            }
+        }
+        for ((nick, room_key), seq) in &self.marks {
+            let room = room_id(&tx, &self.rooms, &mut new_rooms, room_key, room_key)?;
+            tx.prepare_cached(
+                "INSERT INTO read_markers(nick, room, seq) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(nick, room) DO UPDATE SET seq = max(seq, excluded.seq)",
+            )?
+            .execute(params![nick, room, int(*seq)])?;
+        }
+        if let Some(floor) = self.floor {
+            raise_meta(&tx, key::ID_FLOOR, floor)?;
+        }
+        if let Some(floor) = file_floor {
+            raise_meta(&tx, key::FILE_FLOOR, floor)?;
+        }
+        tx.commit()?;
+        Ok(new_rooms)
+    }
+
+    /// A commit succeeded: the writer's state follows the file.
+    fn stored(&mut self, batch: &[Record], new_rooms: HashMap<String, i64>) {
+        self.rooms.extend(new_rooms);
+        if let Some(last) = batch.last() {
+            self.stored_to = self.stored_to.max(last.msg.id);
+        }
+        let mut per_room: HashMap<i64, u64> = HashMap::new();
+        for r in batch {
+            if let Some(&id) = self.rooms.get(&r.room_key) {
+                *per_room.entry(id).or_default() += 1;
+            }
+        }
+        for (room, n) in per_room {
+            self.retention.inserted(room, n);
+        }
+        self.floor = None;
+        self.file_floor = None;
+        self.marks.clear();
+        self.lost.clear();
+        if let Some(failing) = self.failing.take() {
+            tracing::warn!(
+                "history: storing again after {}; {} messages of that time are not in history \
+                 (clients are told where)",
+                shared::units::duration(failing.since.elapsed().as_secs()),
+                failing.lost
+            );
+        }
+    }
+
+    /// Records `batch` as lost.
+    fn lose(&mut self, batch: &[Record]) {
+        for r in batch {
+            self.lost.add(&r.room_key, &r.room_name, r.msg.seq);
+        }
+        if let Some(failing) = &mut self.failing {
+            failing.lost += batch.len() as u64;
+        } else if !batch.is_empty() {
+            // Lost before the failure is recorded: `failed` follows and counts them.
+            self.failing = Some(Failing {
+                since: Instant::now(),
+                lost: batch.len() as u64,
+                backoff: Duration::ZERO,
+                retry_at: Instant::now(),
+            });
+        }
+    }
+
+    /// A write failed: say so once, and back off.
+    fn failed(&mut self, e: &rusqlite::Error) {
+        let now = Instant::now();
+        let failing = self.failing.get_or_insert(Failing {
+            since: now,
+            lost: 0,
+            backoff: Duration::ZERO,
+            retry_at: now,
+        });
+        if failing.backoff.is_zero() {
+            tracing::warn!(
+                "history: cannot store messages in {} ({}); chat goes on live, the missing \
+                 stretch is recorded for clients, retrying",
+                self.conn.path().unwrap_or("the database"),
+                Sqlite(e)
+            );
+            failing.backoff = FIRST_BACKOFF;
+        } else {
+            failing.backoff = (failing.backoff * 2).min(MAX_BACKOFF);
+        }
+        failing.retry_at = now + failing.backoff;
+    }
+
+    /// Between batches: retry a failing store, index behind the writes, apply retention.
+    fn background(&mut self) {
+        self.last_background = Instant::now();
+        if let Some(failing) = &self.failing {
+            // With nothing queued, the lost ranges and side writes still need a commit.
+            if Instant::now() >= failing.retry_at && (!self.lost.is_empty() || self.has_side_writes())
+            {
+                self.commit(Vec::new(), false);
+            }
+            return;
+        }
+        if self.indexed_to < self.stored_to {
+            if let Err(e) = self.index_chunk() {
+                self.failed(&e);
+                return;
+            }
+        }
+        if self.retention.due().is_some_and(|due| Instant::now() >= due) {
+            if let Err(e) = self.retention.step(&self.conn, self.indexed_to) {
+                self.failed(&e);
+            }
+        }
+    }
+
+    /// Indexes the next rows after `indexed_to` for search, in one transaction.
+    fn index_chunk(&mut self) -> rusqlite::Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut last = self.indexed_to;
+        let mut seen = 0;
+        {
+            let mut select = tx.prepare_cached(
+                "SELECT id, kind, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )?;
+            let mut insert = tx.prepare_cached("INSERT INTO fts(rowid, text) VALUES (?1, ?2)")?;
+            let mut rows = select.query(params![int(last), INDEX_CHUNK as i64])?;
+            while let Some(row) = rows.next()? {
+                let id: u64 = row.get(0)?;
+                let kind: i64 = row.get(1)?;
+                seen += 1;
+                last = id;
+                if kind < TALK_BELOW {
+                    let text: String = row.get(2)?;
+                    insert.execute(params![int(id), text])?;
+                }
+            }
+        }
+        // A short chunk has seen every row: the index is level with the file.
+        let to = if seen < INDEX_CHUNK {
+            self.stored_to.max(last)
+        } else {
+            last
+        };
+        schema::set_meta(&tx, key::INDEXED_TO, int(to))?;
+        tx.commit()?;
+        self.indexed_to = to;
+        Ok(())
+    }
+
+    /// The clean stop: everything before `Close` is committed (or recorded lost); now the
+    /// exact last id replaces the reservation, and the clean mark is set.
+    fn finish(&mut self, last_id: u64) {
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            schema::set_meta(&tx, key::ID_FLOOR, int(last_id.max(self.stored_to)))?;
+            schema::set_meta(&tx, key::CLEAN, 1)?;
+            tx.commit()?;
+            // Leave one tidy file: the WAL folded in and emptied.
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            tracing::warn!(
+                "history: could not write the clean-stop mark ({}); the next start goes on \
+                 above the reserved ids",
+                Sqlite(&e)
+            );
+        }
+        if !self.lost.is_empty() {
+            tracing::warn!(
+                "history: stopping while storing fails; the messages since then are not in \
+                 history and their stretch is not recorded"
+            );
+        }
+    }
+}
+
+/// The id of the room `key`, added to the file (spelt `name`) if it is not there yet.
+fn room_id(
+    tx: &Connection,
+    known: &HashMap<String, i64>,
+    added: &mut HashMap<String, i64>,
+    key: &str,
+    name: &str,
+) -> rusqlite::Result<i64> {
+    if let Some(&id) = known.get(key).or_else(|| added.get(key)) {
+        return Ok(id);
+    }
+    // The no-op update lets RETURNING give the id of a room already there.
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO rooms(key, name) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET name = name RETURNING id",
+        )?
+        .query_row(params![key, name], |r| r.get(0))?;
+    added.insert(key.to_owned(), id);
+    Ok(id)
+}
+
+/// Raises a value of `meta` to at least `value`.
+fn raise_meta(conn: &Connection, name: &str, value: u64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO meta(key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+    )?
+    .execute(params![name, int(value)])?;
+    Ok(())
+}
