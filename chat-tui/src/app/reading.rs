@@ -5,11 +5,13 @@
 //! - When the client is in the room (a welcome, a reconnect's, a `Joined4`) and the server
 //!   keeps history (it said `HistoryInfo`), the app catches up: the backlog, or what it
 //!   missed, and the gap marker when it missed more than the server gives at once.
-//! - After every draw ([`App::viewed`]), from what the pane showed ([`Seen`]): history not
-//!   loaded within two screens of the view is asked for, one request per stretch at a time
-//!   (the timeline says what to ask and whether it is already asked); the timeline's
-//!   window follows the view, so memory stays bounded; and the newest message seen is
-//!   marked read, at most once a second (and when leaving).
+//! - After every draw ([`App::viewed`]), from what the pane showed ([`Seen`]): the history
+//!   beyond the ends of what is held is asked for when the view comes within two screens
+//!   of it, so that scrolling rarely waits; a gap between held messages (a long absence)
+//!   shows as "N messages not loaded" and is asked for once it is on screen. One request
+//!   per stretch at a time (the timeline says what to ask and whether it is already
+//!   asked). The timeline's window follows the view, so memory stays bounded; and the
+//!   newest message seen is marked read, at most once a second (and when leaving).
 //! - The unread line is placed where the user had stopped reading when the client came
 //!   back (the read marker a catch-up brings), and stays there: reading on moves the
 //!   marker, not the line.
@@ -325,12 +327,20 @@ impl App {
         } else {
             seen.bottom
         };
-        let wanted: Vec<(u64, u64, bool)> = self
+        // The ends of what is held load before the view gets there; a gap between held
+        // messages shows what it is ("N messages not loaded") and loads once on screen.
+        let items: Vec<timeline::Item<'_>> = self
             .reading
             .timeline
             .items()
+            .into_iter()
+            .filter(|i| !matches!(i, timeline::Item::ReadMarker { .. }))
+            .collect();
+        let ends = [0, items.len().saturating_sub(1)];
+        let wanted: Vec<(u64, u64, bool)> = items
             .iter()
-            .filter_map(|item| match *item {
+            .enumerate()
+            .filter_map(|(i, item)| match *item {
                 timeline::Item::NotLoaded {
                     from,
                     to,
@@ -338,8 +348,12 @@ impl App {
                     ..
                 } => {
                     let key = Key::marker(from);
-                    let near = key >= seen.near_top && key <= seen.near_bottom;
-                    near.then_some((from, to, key < anchor))
+                    let (top, bottom) = if ends.contains(&i) {
+                        (seen.near_top, seen.near_bottom)
+                    } else {
+                        (seen.top, seen.bottom)
+                    };
+                    (top <= key && key <= bottom).then_some((from, to, key < anchor))
                 }
                 _ => None,
             })
@@ -670,7 +684,7 @@ mod tests {
     }
 
     #[test]
-    fn a_gap_far_above_loads_when_the_view_comes_near_it() {
+    fn a_gap_shows_what_is_missing_and_loads_once_scrolled_to() {
         let mut app = app();
         let (id, _) = one_request(&app.update(info()));
         let gap = Gap {
@@ -678,6 +692,7 @@ mod tests {
             to: 40,
             count: 30,
         };
+        app.update(reply(id, caught_up(range(1..=10), None, false, 0)));
         app.update(Event::Disconnected {
             reason: "reset".into(),
         });
@@ -688,55 +703,41 @@ mod tests {
             total: 1,
             seq: 100,
         }));
-        // The first catch-up was for the welcome before the reconnect: no longer waited for.
-        app.update(reply(id, caught_up(range(1..=10), None, false, 0)));
-        assert!(app.items().iter().all(|i| i.kind.seq().is_none()));
-        // The server says it keeps history again: then the app catches up.
+        // The server says it keeps history again: then the app catches up from where it was.
         let (id, catch_up) = one_request(&app.update(info()));
         assert_eq!(
             catch_up,
             ClientMsg::CatchUp {
                 room: "lobby".into(),
-                after: 0
+                after: 10
             }
         );
         app.update(reply(id, caught_up(range(41..=100), Some(gap), true, 0)));
-        screen(&mut app);
-        let asked = requests(&app.viewed());
-        assert!(
-            asked
-                .iter()
-                .all(|(_, m)| !matches!(m, ClientMsg::History { .. })),
-            "the gap is more than two screens up: {asked:?}"
-        );
-        let mut found = None;
+        let mut asked = Vec::new();
+        let mut shown = false;
         for _ in 0..10 {
-            app.update(key(KeyCode::PageUp));
             let rows = screen(&mut app);
-            let asked = requests(&app.viewed());
-            if let [(_, ClientMsg::History { anchor, .. })] = asked.as_slice() {
-                found = Some((*anchor, rows));
+            asked = requests(&app.viewed());
+            let on_screen = rows.iter().any(|r| r.contains("30 messages not loaded"));
+            assert_eq!(
+                on_screen,
+                !asked.is_empty(),
+                "asked exactly when on screen: {rows:#?}"
+            );
+            if on_screen {
+                shown = true;
                 break;
             }
-        }
-        let (anchor, rows) = found.expect("the gap is asked for as the view comes near");
-        assert_eq!(
-            anchor,
-            Anchor::Before(41),
-            "from its newer end, next to the view"
-        );
-        assert!(
-            !rows.iter().any(|r| r.contains("messages not loaded")),
-            "asked before it is on screen: {rows:#?}"
-        );
-        for _ in 0..10 {
             app.update(key(KeyCode::PageUp));
-            let rows = screen(&mut app);
-            if rows.iter().any(|r| r.contains("loading…")) {
-                return;
-            }
         }
-        panic!("the gap never showed as loading");
+        assert!(shown, "the gap never came on screen");
+        match asked.as_slice() {
+            [(_, ClientMsg::History { anchor, .. })] => {
+                assert_eq!(*anchor, Anchor::Before(41), "from its end next to the view");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(screen(&mut app).iter().any(|r| r.contains("loading…")));
     }
 
     #[test]
@@ -884,10 +885,7 @@ mod tests {
             },
         ));
         let rows = screen(&mut app);
-        assert!(
-            rows[0].starts_with(" \"m3\" in #lobby: 1 hit"),
-            "{rows:#?}"
-        );
+        assert!(rows[0].starts_with(" \"m3\" in #lobby: 1 hit"), "{rows:#?}");
         assert_eq!(rows[1], "14 Nov 2023 22:13 <bob> m3");
         let (id, around) = one_request(&app.update(key(KeyCode::Enter)));
         assert!(app.search.is_none());
