@@ -312,7 +312,9 @@ impl ServerProcess {
     }
 
     /// Starts `chat-server --listen ADDR` with more arguments (`--data-dir DIR`), like
-    /// [`ServerProcess::start_on`].
+    /// [`ServerProcess::start_on`]. Without `--data-dir`, the server gets a scratch data
+    /// directory of its own: servers of tests running together must not share files, nor
+    /// a history database.
     pub fn start_with(listen: &str, args: &[&str]) -> Self {
         let deadline = Instant::now() + SCREEN_WAIT;
         loop {
@@ -328,7 +330,11 @@ impl ServerProcess {
     }
 
     fn try_start(listen: &str, args: &[&str]) -> Result<Self, String> {
-        let mut child = Command::new(binary("chat-server"))
+        let mut command = Command::new(binary("chat-server"));
+        if !args.contains(&"--data-dir") {
+            command.arg("--data-dir").arg(scratch_dir("server-data"));
+        }
+        let mut child = command
             .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
             .args(["--listen", listen])
             .args(args)
