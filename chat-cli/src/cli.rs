@@ -6,6 +6,8 @@ use chat_client::shared::discovery::MDNS_PORT;
 use chat_client::shared::units::parse_duration;
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::history::MAX_LIMIT;
+
 /// Longest `list --wait`: a minute is already far more than any server on a LAN takes to
 /// answer.
 pub const MAX_LIST_WAIT: Duration = Duration::from_secs(60);
@@ -13,21 +15,22 @@ pub const MAX_LIST_WAIT: Duration = Duration::from_secs(60);
 /// Line mode for the chat room, for scripts and bots.
 ///
 /// Joins ROOM on the server at HOST:PORT as NICK, then either sends text and exits once the
-/// server has stamped it (send), or prints the room's messages one per line until
-/// interrupted (listen); or lists the servers announced on the LAN (list), which needs no
-/// --connect or --nick. Errors are one line on standard error, "chat-cli: ...", and exit
+/// server has stamped it (send), prints the room's messages one per line until
+/// interrupted (listen), prints what the server's history holds (history) or finds in it
+/// (search); or lists the servers announced on the LAN (list), which needs no --connect
+/// or --nick. Errors are one line on standard error, "chat-cli: ...", and exit
 /// code 2; a closed standard output (as after | head) is not an error.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-cli", version)]
 pub struct Cli {
-    /// Server to connect to, as HOST:PORT (send and listen).
+    /// Server to connect to, as HOST:PORT (all but list).
     ///
     /// The host may be a name or an IP address. `chat-cli list` shows the servers on the
     /// LAN.
     #[arg(long, value_name = "HOST:PORT")]
     pub connect: Option<String>,
 
-    /// Nick to use (send and listen).
+    /// Nick to use (all but list).
     ///
     /// The server refuses a nick that is already in use (exit code 2).
     #[arg(long, value_name = "NAME")]
@@ -71,8 +74,43 @@ pub enum Command {
         ///
         /// Each object has "type" (chat, action, private, join, leave, rename,
         /// file, shutdown, joined, disconnected, reconnected), and "room", "from", "to",
-        /// "text", "id", "size", "time" (milliseconds since the Unix epoch) where they
-        /// apply. Text is exactly as sent; characters a terminal could act on are escaped.
+        /// "text", "id", "seq" (a room message's number in its room), "size", "time"
+        /// (milliseconds since the Unix epoch) where they apply. Text is exactly as sent; characters a terminal could act on are escaped.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the room's latest messages from the server's history, oldest first, and exit.
+    ///
+    /// Lines are as listen prints them (plain, or --json). Joins, leaves and renames are
+    /// left out. Exits 0 once they are printed (none when the room's history is empty),
+    /// or 2 when the server keeps no history or does not answer within 30 s.
+    History {
+        /// How many messages, at most (up to 10000).
+        #[arg(long, value_name = "N", default_value_t = 50, value_parser = parse_limit)]
+        limit: u32,
+
+        /// One JSON object per line instead of plain text (as listen --json).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Search the room's history for messages that hold every one of WORDS, newest
+    /// first, and exit.
+    ///
+    /// Words are matched whole, without regard to case; nothing in them is a search
+    /// operator. Lines are as listen prints them (plain, or --json). When the server's
+    /// search ran out of time before looking at every message, standard error says so
+    /// (exit code 0). Exits 2 when the server keeps no history or does not answer within
+    /// 30 s.
+    Search {
+        /// The words to look for.
+        #[arg(value_name = "WORDS", required = true)]
+        words: Vec<String>,
+
+        /// How many hits, at most (up to 10000).
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = parse_limit)]
+        limit: u32,
+
+        /// One JSON object per line instead of plain text (as listen --json).
         #[arg(long)]
         json: bool,
     },
@@ -101,6 +139,16 @@ pub enum Command {
     },
 }
 
+fn parse_limit(text: &str) -> Result<u32, String> {
+    let limit: u32 = text
+        .parse()
+        .map_err(|_| format!("{text} is not a whole number"))?;
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(format!("{text} is not between 1 and {MAX_LIMIT}"));
+    }
+    Ok(limit)
+}
+
 fn parse_wait(text: &str) -> Result<Duration, String> {
     let wait = parse_duration(text)?;
     if wait > MAX_LIST_WAIT {
@@ -118,7 +166,8 @@ pub struct Target {
 
 impl Cli {
     /// Parses the process's arguments; on an error (or `--help`) prints it and exits with
-    /// clap's usage error (code 2), also when send or listen lacks --connect or --nick.
+    /// clap's usage error (code 2), also when a command that talks to a server lacks
+    /// --connect or --nick.
     pub fn parse_args() -> Self {
         let cli = Self::parse();
         if let Err(why) = cli.target() {
@@ -129,7 +178,7 @@ impl Cli {
         cli
     }
 
-    /// --connect and --nick, which send and listen need; `None` for list.
+    /// --connect and --nick, which every command but list needs; `None` for list.
     ///
     /// # Errors
     ///
@@ -138,7 +187,7 @@ impl Cli {
         if matches!(self.command, Command::List { .. }) {
             return Ok(None);
         }
-        let missing = |flag: &str| format!("{flag} is required to send or listen");
+        let missing = |flag: &str| format!("{flag} is required to talk to a server");
         let connect = self.connect.clone().ok_or_else(|| missing("--connect"))?;
         let nick = self.nick.clone().ok_or_else(|| missing("--nick"))?;
         Ok(Some(Target { connect, nick }))
@@ -194,6 +243,55 @@ mod tests {
     }
 
     #[test]
+    fn history_and_search_take_a_bounded_limit() {
+        let base = [
+            "chat-cli",
+            "--connect",
+            "h:1",
+            "--nick",
+            "b",
+            "--room",
+            "ops",
+        ];
+        let parse = |args: &[&str]| Cli::try_parse_from([&base[..], args].concat());
+        assert_eq!(
+            parse(&["history"]).unwrap().command,
+            Command::History {
+                limit: 50,
+                json: false
+            }
+        );
+        assert_eq!(
+            parse(&["history", "--limit", "7", "--json"])
+                .unwrap()
+                .command,
+            Command::History {
+                limit: 7,
+                json: true
+            }
+        );
+        assert_eq!(
+            parse(&["search", "disk", "full", "--limit", "3"])
+                .unwrap()
+                .command,
+            Command::Search {
+                words: vec!["disk".into(), "full".into()],
+                limit: 3,
+                json: false
+            }
+        );
+        for (limit, why) in [
+            ("0", "0 is not between 1 and 10000"),
+            ("10001", "10001 is not between 1 and 10000"),
+            ("many", "many is not a whole number"),
+        ] {
+            let err = parse(&["history", "--limit", limit]).unwrap_err();
+            assert!(err.to_string().contains(why), "{err}");
+        }
+        assert!(parse(&["search"]).is_err(), "search needs words");
+    }
+
+    #[test]
     fn list_needs_no_server_and_bounds_its_wait() {
         let cli = Cli::parse_from(["chat-cli", "list"]);
         assert_eq!(
@@ -227,10 +325,10 @@ mod tests {
     fn send_and_listen_need_a_server_and_a_nick() {
         let cli = Cli::parse_from(["chat-cli", "--nick", "b", "listen"]);
         let err = cli.target().unwrap_err();
-        assert_eq!(err, "--connect is required to send or listen");
+        assert_eq!(err, "--connect is required to talk to a server");
         let cli = Cli::parse_from(["chat-cli", "--connect", "h:1", "send", "hi"]);
         let err = cli.target().unwrap_err();
-        assert_eq!(err, "--nick is required to send or listen");
+        assert_eq!(err, "--nick is required to talk to a server");
         let cli = Cli::parse_from(["chat-cli", "--connect", "h:1", "--nick", "b", "listen"]);
         assert_eq!(
             cli.target().unwrap(),

@@ -5,6 +5,8 @@
 //! chat-cli --connect HOST:PORT --nick bot --room ops send "deploy done"
 //! make 2>&1 | chat-cli --connect HOST:PORT --nick ci --room ops send
 //! chat-cli --connect HOST:PORT --nick logger --room ops listen --json >> ops.jsonl
+//! chat-cli --connect HOST:PORT --nick me --room ops history --limit 200
+//! chat-cli --connect HOST:PORT --nick me --room ops search disk full --json
 //! chat-cli list --json
 //! ```
 //!
@@ -17,10 +19,13 @@
 //! - [`send`]: sending TEXT or standard input's lines, and waiting until the server has
 //!   stamped each.
 //! - [`listen`]: printing the room's messages until interrupted.
+//! - [`history`]: printing what the server's history of the room holds, or the hits of a
+//!   search in it.
 //! - [`list`]: the servers announced on the LAN, found by `chat_client::discover`.
 //! - [`record`]: what a message becomes as a plain line or a JSON object.
 
 pub mod cli;
+pub mod history;
 pub mod list;
 pub mod listen;
 pub mod record;
@@ -76,7 +81,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Lists the servers on the LAN, or connects, then sends or listens.
+/// Lists the servers on the LAN, or connects, then sends, listens, or reads the history.
 pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
     if let Command::List {
         json,
@@ -95,16 +100,25 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
         nick: target.nick,
         room: cli.room,
     };
+    let format = |json: bool| {
+        if json {
+            listen::Format::Json
+        } else {
+            listen::Format::Plain { utc_offset_secs }
+        }
+    };
     let (client, events, welcome) = chat_client::connect(options).await?;
     let result = match cli.command {
         Command::Send { text } => send::run(&client, events, &welcome, text).await,
-        Command::Listen { json } => {
-            let format = if json {
-                listen::Format::Json
-            } else {
-                listen::Format::Plain { utc_offset_secs }
-            };
-            listen::run(events, &welcome, format).await
+        Command::Listen { json } => listen::run(events, &welcome, format(json)).await,
+        Command::History { limit, json } => {
+            let query = history::Query::History { limit };
+            history::run(&client, events, &welcome, query, format(json)).await
+        }
+        Command::Search { words, limit, json } => {
+            let words = words.join(" ");
+            let query = history::Query::Search { words, limit };
+            history::run(&client, events, &welcome, query, format(json)).await
         }
         // Handled above, before connecting.
         Command::List { .. } => Ok(()),

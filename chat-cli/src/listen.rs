@@ -28,10 +28,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
-    let mut out = Output {
-        stdout: tokio::io::stdout(),
-        format,
-    };
+    let mut out = Output::stdout(format);
     let joined = Record {
         room: Some(welcome.room.clone()),
         from: Some(welcome.nick.clone()),
@@ -74,16 +71,24 @@ pub async fn run(
 }
 
 /// Standard output, a line at a time.
-struct Output {
+pub(crate) struct Output {
     stdout: Stdout,
     format: Format,
 }
 
 impl Output {
+    /// Standard output, records written in `format`.
+    pub(crate) fn stdout(format: Format) -> Self {
+        Self {
+            stdout: tokio::io::stdout(),
+            format,
+        }
+    }
+
     /// Writes one record as a line and flushes it, so that a pipe sees each message when
     /// it arrives. `Ok(false)`: standard output is closed (`| head`), which ends listening
     /// but is no error.
-    async fn write(&mut self, record: &Record) -> Result<bool, Failure> {
+    pub(crate) async fn write(&mut self, record: &Record) -> Result<bool, Failure> {
         let mut line = match self.format {
             Format::Plain { utc_offset_secs } => record.plain(utc_offset_secs),
             Format::Json => record.json(),

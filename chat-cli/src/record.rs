@@ -20,6 +20,8 @@ pub struct Record {
     pub text: Option<String>,
     /// A message's or a file's id.
     pub id: Option<u64>,
+    /// A room message's sequence number in its room (protocol version 4).
+    pub seq: Option<u64>,
     /// A file's size in bytes.
     pub size: Option<u64>,
 }
@@ -69,6 +71,7 @@ impl Record {
             to: None,
             text: None,
             id: None,
+            seq: None,
             size: None,
         }
     }
@@ -80,16 +83,19 @@ impl Record {
         let record = match msg {
             ServerMsg::Room {
                 id,
+                seq,
                 time_ms,
                 room,
                 event,
-                ..
-            } => match event {
-                RoomEvent::Said { from, kind, text } => {
-                    Self::said(id, time_ms, room, from, kind, text)
+            } => Record {
+                seq: Some(seq),
+                ..match event {
+                    RoomEvent::Said { from, kind, text } => {
+                        Self::said(id, time_ms, room, from, kind, text)
+                    }
+                    RoomEvent::Shared { file } => Self::file(file),
+                    event => Self::notice(time_ms, room, event)?,
                 }
-                RoomEvent::Shared { file } => Self::file(file),
-                event => Self::notice(time_ms, room, event)?,
             },
             ServerMsg::Chat {
                 id,
@@ -227,7 +233,7 @@ impl Record {
                 fields.push((key, Value::from(value.as_str())));
             }
         }
-        for (key, value) in [("id", self.id), ("size", self.size)] {
+        for (key, value) in [("id", self.id), ("seq", self.seq), ("size", self.size)] {
             if let Some(value) = value {
                 fields.push((key, Value::from(value)));
             }
@@ -339,9 +345,18 @@ mod tests {
             kind: ChatKind::Say,
             text: "deploy done".into(),
         });
+        let v4 = Record::of(said.clone(), 0).expect("printed");
+        assert_eq!(v4.seq, Some(40));
         assert_eq!(
-            Record::of(said.clone(), 0),
+            Some(Record {
+                seq: None,
+                ..v4.clone()
+            }),
             Record::of(chat(ChatKind::Say, "bob", "deploy done"), 0)
+        );
+        assert!(
+            v4.json()
+                .ends_with(r#","id":7,"seq":40,"time":1700000000000}"#)
         );
         let answer = ServerMsg::Reply {
             id: 1,

@@ -1,12 +1,16 @@
-//! The handshake: open a stream, say `Hello4` (protocol version 4), and read the server's
-//! `Welcome4` or its refusal, all within [`HANDSHAKE_TIMEOUT`]. A server older than
+//! The handshake: open a stream, say `Hello4` (protocol version 4, asking for the feature
+//! "history", see [`hello`]), and read the server's `Welcome4` or its refusal, all within
+//! [`HANDSHAKE_TIMEOUT`]. A server older than
 //! version 4 cannot read the hello: that is said in one line ([`ConnectError::OlderServer`]).
 
 use std::fmt;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
-use shared::{ClientCodec, ClientMsg, CodecError, ErrorKind, Limits, PROTOCOL_VERSION, ServerMsg};
+use shared::{
+    ClientCodec, ClientMsg, CodecError, ErrorKind, FEATURE_HISTORY, Limits, PROTOCOL_VERSION,
+    ServerMsg,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
@@ -155,7 +159,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
         detail,
     };
     let mut conn = Framed::new(stream, ClientCodec::default());
-    conn.send(ClientMsg::hello4(nick, room))
+    conn.send(hello(nick, room))
         .await
         .map_err(|e| protocol(in_words(&e)))?;
     loop {
@@ -221,6 +225,20 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                 ));
             }
         }
+    }
+}
+
+/// The hello this client says: protocol version 4, asking for the feature "history". A
+/// server that keeps history grants it and sends [`ServerMsg::HistoryInfo`] right after
+/// its welcome (the first frame the session passes on as [`crate::Event::Server`]); a
+/// server without grants nothing, and nothing else changes.
+pub fn hello(nick: &str, room: &str) -> ClientMsg {
+    ClientMsg::Hello4 {
+        min_version: PROTOCOL_VERSION,
+        max_version: PROTOCOL_VERSION,
+        features: vec![FEATURE_HISTORY.to_owned()],
+        nick: nick.to_owned(),
+        room: room.to_owned(),
     }
 }
 

@@ -32,6 +32,76 @@
 //! # }
 //! ```
 //!
+//! # History
+//!
+//! The client asks for the feature "history" in its hello ([`handshake::hello`]). A server
+//! that keeps history grants it, and its first frame after each welcome (the one
+//! [`connect`] returns, and each [`Event::Reconnected`]) is
+//! [`ServerMsg::HistoryInfo`](shared::ServerMsg::HistoryInfo), passed on as an
+//! [`Event::Server`]: what it keeps and how much it gives at once. A server without
+//! history sends none, and everything else goes on as before.
+//!
+//! The program keeps one [`timeline::Timeline`] per room it shows, and the session
+//! carries the frames:
+//!
+//! - in the room (the welcome, a reconnect's, or `Joined4`), and history granted:
+//!   [`Timeline::entered`](timeline::Timeline::entered) with the welcome's `seq` gives the
+//!   `CatchUp` to send;
+//! - each `Room` frame goes to [`Timeline::live`](timeline::Timeline::live);
+//! - requests go out with an id of the program's choosing
+//!   ([`ClientMsg::with_id`](shared::ClientMsg::with_id), below
+//!   [`transfer::FIRST_OWN_REQUEST_ID`]); the answer comes back as
+//!   [`ServerMsg::Reply`](shared::ServerMsg::Reply) with that id (a `CaughtUp`, a
+//!   `HistoryPage`, `SearchHits`, or an `Error`), which the program matches to its
+//!   [`timeline::Request`] and gives to
+//!   [`Timeline::answered`](timeline::Timeline::answered);
+//! - at [`Event::Disconnected`], every answer awaited is forgotten: it belonged to the
+//!   connection that is gone ([`Timeline::left`](timeline::Timeline::left)). History
+//!   requests and read markers are not kept while disconnected ([`offline`]): after the
+//!   reconnect, the timeline says again what to ask.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), chat_client::ConnectError> {
+//! use std::collections::HashMap;
+//!
+//! use chat_client::timeline::{Config, Timeline};
+//! use chat_client::{Event, Options, shared::ServerMsg};
+//!
+//! let options = Options { addr: "127.0.0.1:7878".into(), nick: "ann".into(), room: "ops".into() };
+//! let (client, mut events, welcome) = chat_client::connect(options).await?;
+//! let mut timeline = Timeline::new(&welcome.room, Config::default());
+//! let (mut entry, mut asked, mut next_id) = (Some(welcome.seq), HashMap::new(), 1);
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         Event::Server(ServerMsg::HistoryInfo { .. }) => {
+//!             if let Some(seq) = entry.take() {
+//!                 let catch_up = timeline.entered(seq);
+//!                 client.send(catch_up.message().with_id(next_id));
+//!                 asked.insert(next_id, catch_up);
+//!                 next_id += 1;
+//!             }
+//!         }
+//!         Event::Server(ServerMsg::Room { id, seq, time_ms, event, .. }) => {
+//!             timeline.live(chat_client::shared::Stamped { id, seq, time_ms, event });
+//!         }
+//!         Event::Server(ServerMsg::Reply { id, msg }) => {
+//!             if let Some(request) = asked.remove(&id) {
+//!                 timeline.answered(&request, *msg);
+//!             }
+//!         }
+//!         Event::Disconnected { .. } => {
+//!             timeline.left();
+//!             asked.clear();
+//!         }
+//!         Event::Reconnected(welcome) => entry = Some(welcome.seq),
+//!         _ => {}
+//!     }
+//!     // Draw `timeline.items()`; ask `timeline.older(..)` as the view nears the top.
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Layout
 //!
 //! - [`client`]: [`connect`] and the [`Client`] handle.

@@ -1,6 +1,9 @@
 //! What the user sends while there is no connection: kept in a bounded queue, in order,
 //! and sent after the reconnect. Beyond [`MAX_QUEUED`] a message is refused, and the user
-//! is told; nothing is dropped silently.
+//! is told; nothing is dropped silently. Frames that are made afresh on the next
+//! connection are not kept ([`worth_keeping`]): a history request sent while
+//! disconnected is dropped, as the rule of the crate says (every answer a program awaits
+//! is forgotten at [`Event::Disconnected`]).
 
 use std::collections::VecDeque;
 
@@ -56,13 +59,19 @@ impl Offline {
 }
 
 /// Whether the user asked for this frame (and it should be sent after a reconnect), as
-/// opposed to the keepalive's and the transfers' own frames, which are made afresh. A
-/// request sent with an id is judged by the message it wraps: the id belongs to the
-/// connection it was sent on.
-pub(crate) fn worth_keeping(msg: &ClientMsg) -> bool {
+/// opposed to the keepalive's and the transfers' own frames, which are made afresh, and
+/// the history's requests and read markers, which the program derives again from its
+/// [`Timeline`](crate::timeline::Timeline) after the reconnect (their answers would
+/// belong to the connection that is gone). A request sent with an id is judged by the
+/// message it wraps: the id belongs to the connection it was sent on.
+pub fn worth_keeping(msg: &ClientMsg) -> bool {
     match msg {
         ClientMsg::Request { msg, .. } => worth_keeping(msg),
-        ClientMsg::Ping { .. }
+        ClientMsg::History { .. }
+        | ClientMsg::CatchUp { .. }
+        | ClientMsg::Search { .. }
+        | ClientMsg::MarkRead { .. }
+        | ClientMsg::Ping { .. }
         | ClientMsg::Pong { .. }
         | ClientMsg::UploadStart { .. }
         | ClientMsg::UploadChunk { .. }
@@ -152,5 +161,30 @@ mod tests {
         };
         assert!(!worth_keeping(&start.with_id(3)));
         assert!(worth_keeping(&chat(1).with_id(4)));
+        // History is asked again from the timeline after a reconnect.
+        let room = "ops".to_owned();
+        let history = [
+            ClientMsg::CatchUp {
+                room: room.clone(),
+                after: 7,
+            },
+            ClientMsg::History {
+                room: room.clone(),
+                anchor: shared::Anchor::Before(9),
+                limit: 10,
+                presence: false,
+            },
+            ClientMsg::Search {
+                room: room.clone(),
+                words: "w".into(),
+                before: 0,
+                limit: 5,
+            },
+            ClientMsg::MarkRead { room, seq: 3 },
+        ];
+        for msg in history {
+            assert!(!worth_keeping(&msg), "{msg:?}");
+            assert!(!worth_keeping(&msg.with_id(5)));
+        }
     }
 }

@@ -387,7 +387,13 @@ impl<C: Connector> Session<C> {
                     () = &mut wake => break,
                     cmd = self.commands.recv() => match cmd {
                         None | Some(Request::Send(ClientMsg::Quit { .. })) => return None,
-                        Some(Request::Send(msg)) => self.hold(vec![msg]).await,
+                        Some(Request::Send(msg)) if worth_keeping(&msg) => {
+                            self.hold(vec![msg]).await;
+                        }
+                        // Asked again after the reconnect (see `offline::worth_keeping`).
+                        Some(Request::Send(msg)) => {
+                            tracing::debug!(?msg, "not kept while disconnected");
+                        }
                         // Transfers wait for the connection by themselves.
                         Some(Request::Transfer(request)) => self.transfers.request(request).await,
                     },

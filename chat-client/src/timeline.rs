@@ -196,6 +196,8 @@ pub struct Timeline {
     /// The sequence number the view shows; `None`: it follows the newest.
     view: Option<u64>,
     read: u64,
+    /// The read marker the server has, as far as this side knows.
+    told: u64,
     pending: Vec<Request>,
     next_token: u64,
 }
@@ -222,6 +224,7 @@ impl Timeline {
             entry: None,
             view: None,
             read: 0,
+            told: 0,
             pending: Vec::new(),
             next_token: 0,
         }
@@ -373,8 +376,10 @@ impl Timeline {
                     self.cover(talk_from, top, Kind::Held);
                 }
                 if let Some(gap) = gap {
-                    if gap.from > after.saturating_add(1) {
-                        self.not_loaded(after + 1, gap.from - 1, None);
+                    // The gap runs from the first message missed to the last one not sent:
+                    // what lies around it, up to `after` and to the first sent, holds none.
+                    if after > 0 && gap.from > after + 1 {
+                        self.cover(after + 1, gap.from - 1, Kind::Held);
                     }
                     self.not_loaded(gap.from, gap.to, Some(gap.count));
                 }
@@ -390,6 +395,7 @@ impl Timeline {
                 }
                 self.lost(&lost);
                 self.read = self.read.max(read);
+                self.told = read;
                 self.settle();
                 true
             }
@@ -459,8 +465,10 @@ impl Timeline {
 
     /// The page to ask for the messages just older than the loaded stretch that holds (or
     /// ends just above) `seq`: to prefetch as the view nears its top, or to fill the gap
-    /// above it. `None` when the beginning is there, or that gap is already loading.
+    /// above it. `None` when the beginning is there, that gap is already loading, or the
+    /// client is not in the room.
     pub fn older(&mut self, seq: u64) -> Option<Request> {
+        self.entry?;
         let (from, to) = self.gap_below(seq)?;
         if self.is_loading(from, to) {
             return None;
@@ -470,8 +478,10 @@ impl Timeline {
 
     /// The page to ask for the messages just newer than the loaded stretch that holds (or
     /// ends just below) `seq`: to fill the gap below it as the view scrolls down. `None`
-    /// when the stretch reaches the newest (live messages follow), or that gap is loading.
+    /// when the stretch reaches the newest (live messages follow), that gap is loading, or
+    /// the client is not in the room.
     pub fn newer(&mut self, seq: u64) -> Option<Request> {
+        self.entry?;
         let (from, to) = self.gap_above(seq)?;
         if self.is_loading(from, to) {
             return None;
@@ -481,10 +491,10 @@ impl Timeline {
 
     /// The page to ask for the messages around `seq` (a search hit), and the view moves
     /// there. `None` when `seq` is held or not in a gap (no request needed: scroll to it),
-    /// or a request for it is in flight.
+    /// a request for it is in flight, or the client is not in the room.
     pub fn around(&mut self, seq: u64) -> Option<Request> {
         self.view = Some(seq);
-        if self.messages.contains_key(&seq) {
+        if self.messages.contains_key(&seq) || self.entry.is_none() {
             return None;
         }
         if self.closed(seq) {
@@ -522,16 +532,20 @@ impl Timeline {
         self.read
     }
 
-    /// The user has read up to `seq`. Returns the `MarkRead` to send when the marker moved
-    /// forward.
+    /// The user has read up to `seq` (the newest message seen; call it as often as the
+    /// view likes, and again once a catch-up is answered). Returns the `MarkRead` to send
+    /// when the server is not known to have the marker: it moved forward, or a catch-up
+    /// said the server has less (a marker sent before a disconnect may have been lost).
+    /// `None` while out of the room.
     pub fn mark_read(&mut self, seq: u64) -> Option<ClientMsg> {
-        if seq <= self.read {
+        self.read = self.read.max(seq);
+        if self.read <= self.told || self.entry.is_none() {
             return None;
         }
-        self.read = seq;
+        self.told = self.read;
         Some(ClientMsg::MarkRead {
             room: self.room.clone(),
-            seq,
+            seq: self.read,
         })
     }
 

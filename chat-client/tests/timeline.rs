@@ -93,9 +93,11 @@ impl Server {
                     .collect();
                 let first = sent.first().map_or(self.last + 1, |m| m.seq);
                 let unsent = (newer.len() - sent.len()) as u64;
+                // As the server says it: from the first message missed to the last not
+                // sent (a first join gets none, unless this server says one from 1).
                 let gap = (unsent > 0 && (after > 0 || self.gap_from_start)).then(|| Gap {
-                    from: after + 1,
-                    to: first - 1,
+                    from: if after == 0 { 1 } else { newer[0].seq },
+                    to: newer[newer.len() - sent.len() - 1].seq,
                     count: unsent,
                 });
                 let below = gap.map_or(first, |g| g.from);
@@ -198,8 +200,10 @@ enum Op {
     View {
         pick: Option<usize>,
     },
+    /// The user reads up to a point; the marker sent may be lost with the connection.
     Read {
         pick: usize,
+        lose: bool,
     },
 }
 
@@ -216,7 +220,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => any::<usize>().prop_map(|pick| Op::Deliver { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Fail { pick }),
         1 => prop::option::of(any::<usize>()).prop_map(|pick| Op::View { pick }),
-        1 => any::<usize>().prop_map(|pick| Op::Read { pick }),
+        1 => (any::<usize>(), prop::bool::weighted(0.2)).prop_map(|(pick, lose)| Op::Read { pick, lose }),
     ]
 }
 
@@ -266,6 +270,8 @@ struct Run {
     given: BTreeSet<u64>,
     /// Whether any message was lost (counts are checked only without).
     any_lost: bool,
+    /// Whether a read marker was lost since the last catch-up.
+    read_lost: bool,
 }
 
 impl Run {
@@ -292,6 +298,7 @@ impl Run {
             read: Vec::new(),
             given: BTreeSet::new(),
             any_lost: false,
+            read_lost: false,
         }
     }
 
@@ -378,12 +385,29 @@ impl Run {
                 let seq = pick.map(|p| self.seq_at(p));
                 self.tl.set_view(seq);
             }
-            Op::Read { pick } => {
+            Op::Read { pick, lose } => {
                 let seq = self.seq_at(pick);
                 let before = self.tl.read();
                 let msg = self.tl.mark_read(seq);
-                assert_eq!(msg.is_some(), seq > before);
                 assert_eq!(self.tl.read(), before.max(seq));
+                if let Some(msg) = msg {
+                    assert!(self.connected);
+                    assert_eq!(
+                        msg,
+                        ClientMsg::MarkRead {
+                            room: ROOM.into(),
+                            seq: self.tl.read()
+                        }
+                    );
+                    if lose {
+                        self.read_lost = true;
+                    } else {
+                        self.server.read = self.server.read.max(self.tl.read());
+                    }
+                } else if self.connected {
+                    // Not sent: the server is known to have it already.
+                    assert!(self.server.read >= self.tl.read() || self.read_lost);
+                }
             }
         }
     }
@@ -402,6 +426,7 @@ impl Run {
         );
         self.given.extend(seqs);
         if is_catch_up {
+            self.read_lost = false;
             // Everything up to the welcome is now accounted for.
             assert!(
                 self.tl.caught_up_to() >= self.entry,
