@@ -79,6 +79,7 @@ impl App {
         self.waiting = waiting;
         if waiting == 0 {
             self.slowed = None;
+            self.reading.outbox_drained(self.now_ms);
         }
     }
 

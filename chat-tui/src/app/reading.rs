@@ -11,7 +11,9 @@
 //!   shows as "N messages not loaded" and is asked for once it is on screen. One request
 //!   per stretch at a time (the timeline says what to ask and whether it is already
 //!   asked). The timeline's window follows the view, so memory stays bounded; and the
-//!   newest message seen is marked read, at most once a second (and when leaving).
+//!   newest message seen is marked read, at most once a second (and when leaving), and
+//!   never ahead of what the user sends: a read marker counts against the client's pace
+//!   like any request, so it waits until nothing has waited for a second.
 //! - The unread line is placed where the user had stopped reading when the client came
 //!   back (the read marker a catch-up brings), and stays there: reading on moves the
 //!   marker, not the line.
@@ -74,6 +76,8 @@ pub struct Reading {
     read_due: Option<u64>,
     /// When a read marker was last sent.
     read_sent_ms: Option<u64>,
+    /// When the last frames waiting at the client's pace went out.
+    drained_ms: Option<u64>,
     /// When a request last failed.
     failed_ms: Option<u64>,
     /// The last failure shown, so that it is shown once.
@@ -94,6 +98,7 @@ impl Reading {
             unread_line: None,
             read_due: None,
             read_sent_ms: None,
+            drained_ms: None,
             failed_ms: None,
             failure_shown: None,
             granted: false,
@@ -107,6 +112,21 @@ fn config(info: Option<HistoryInfo>) -> timeline::Config {
         capacity: TIMELINE_CAPACITY,
         page: info.map_or(PAGE, |i| i.page.max(1)),
         presence: false,
+    }
+}
+
+impl Reading {
+    /// Nothing waits at the client's pace any more, as of `now_ms`.
+    pub fn outbox_drained(&mut self, now_ms: u64) {
+        self.drained_ms = Some(now_ms);
+    }
+
+    /// When the read marker due may go: a second after the last one, and a second after
+    /// the user's own frames stopped waiting. `None` when none is due.
+    fn read_at(&self) -> Option<u64> {
+        self.read_due?;
+        let after = |t: Option<u64>| t.map_or(0, |t| t.saturating_add(MARK_READ_EVERY_MS));
+        Some(after(self.read_sent_ms).max(after(self.drained_ms)))
     }
 }
 
@@ -372,15 +392,12 @@ impl App {
         commands
     }
 
-    /// Sends the read marker when one is due and a second has passed since the last, or
-    /// `now` when leaving.
+    /// Sends the read marker when one is due, a second has passed since the last one and
+    /// since the user's own frames stopped waiting, and none wait; or `now` when leaving.
     fn mark_read(&mut self, now: bool) -> Option<Command> {
         let seq = self.reading.read_due?;
-        let recent = self
-            .reading
-            .read_sent_ms
-            .is_some_and(|t| self.now_ms < t.saturating_add(MARK_READ_EVERY_MS));
-        if recent && !now {
+        let early = self.waiting > 0 || self.reading.read_at().is_some_and(|t| self.now_ms < t);
+        if early && !now {
             return None;
         }
         self.reading.read_due = None;
@@ -395,10 +412,8 @@ impl App {
         if !self.reading.granted {
             return None;
         }
-        let read = self
-            .reading
-            .read_due
-            .map(|_| self.reading.read_sent_ms.unwrap_or(0) + MARK_READ_EVERY_MS);
+        // While frames wait at the pace, their going out (an event) is the wake.
+        let read = self.reading.read_at().filter(|_| self.waiting == 0);
         let retry = self
             .reading
             .failed_ms
@@ -789,6 +804,33 @@ mod tests {
     }
 
     #[test]
+    fn the_read_marker_waits_for_what_the_user_sends() {
+        let mut app = caught_up_app();
+        app.update(Event::Waiting { waiting: 3 });
+        screen(&mut app);
+        assert!(marked(&app.viewed()).is_empty(), "not while lines wait");
+        assert_eq!(app.wake_at(), None, "their going out wakes the app");
+        app.now_ms = T + 5000;
+        app.update(Event::Waiting { waiting: 0 });
+        screen(&mut app);
+        assert!(marked(&app.viewed()).is_empty(), "not at once");
+        assert_eq!(app.wake_at(), Some(T + 6000));
+        app.now_ms = T + 6000;
+        assert_eq!(marked(&app.viewed()), [10]);
+    }
+
+    /// The read markers among `commands`.
+    fn marked(commands: &[Command]) -> Vec<u64> {
+        commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientMsg::MarkRead { seq, .. }) => Some(*seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
     fn a_view_scrolled_up_marks_read_only_what_it_showed() {
         let mut app = caught_up_app();
         for seq in 11..=40 {
@@ -798,14 +840,7 @@ mod tests {
         app.update(key(KeyCode::PageUp));
         app.update(key(KeyCode::PageUp));
         screen(&mut app);
-        let marked: Vec<u64> = app
-            .viewed()
-            .iter()
-            .filter_map(|c| match c {
-                Command::Send(ClientMsg::MarkRead { seq, .. }) => Some(*seq),
-                _ => None,
-            })
-            .collect();
+        let marked = marked(&app.viewed());
         assert_eq!(marked.len(), 1);
         assert!(marked[0] < 40, "{marked:?}");
     }

@@ -76,12 +76,20 @@ pub fn unread_text(count: u64, since_ms: Option<u64>, utc_offset_secs: i32) -> S
 
 /// The words of a marker, in room `room` (already sanitised).
 pub fn marker_text(marker: Marker, room: &str) -> String {
+    let not_loaded = |count: Option<u64>| match count {
+        Some(1) => "1 message not loaded".to_owned(),
+        Some(n) => format!("{n} messages not loaded"),
+        None => "older messages not loaded".to_owned(),
+    };
     match marker {
         Marker::Beginning => format!("beginning of #{room}"),
+        // A gap says what it is while it loads too.
+        Marker::NotLoaded {
+            count: Some(n),
+            loading: true,
+        } => format!("{} · loading…", not_loaded(Some(n))),
         Marker::NotLoaded { loading: true, .. } => "loading…".to_owned(),
-        Marker::NotLoaded { count: Some(1), .. } => "1 message not loaded".to_owned(),
-        Marker::NotLoaded { count: Some(n), .. } => format!("{n} messages not loaded"),
-        Marker::NotLoaded { count: None, .. } => "older messages not loaded".to_owned(),
+        Marker::NotLoaded { count, .. } => not_loaded(count),
         Marker::Lost { .. } => "history incomplete here: the server could not keep these".into(),
     }
 }
@@ -188,7 +196,15 @@ mod tests {
             marker_text(not_loaded(Some(9500), false), "x"),
             "9500 messages not loaded"
         );
-        assert_eq!(marker_text(not_loaded(Some(9500), true), "x"), "loading…");
+        assert_eq!(
+            marker_text(not_loaded(Some(9500), true), "x"),
+            "9500 messages not loaded · loading…"
+        );
+        assert_eq!(marker_text(not_loaded(None, true), "x"), "loading…");
+        assert_eq!(
+            marker_text(not_loaded(None, false), "x"),
+            "older messages not loaded"
+        );
     }
 
     #[test]

@@ -223,7 +223,7 @@ fn at_the_end_of_what_is_loaded_below_the_view_waits_for_newer_pages() {
     let bottom_marker = |loading| Item {
         key: Key::marker(31),
         kind: ItemKind::Marker(Marker::NotLoaded {
-            count: Some(20),
+            count: None,
             loading,
         }),
     };
