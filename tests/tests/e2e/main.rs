@@ -5,7 +5,8 @@
 //!   `server_history` with its database kept across restarts, crashes and a full disk.
 //! - `faults_*`: processes killed, links cut, disks filled.
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
-//!   test's own, finding and joining servers with no address typed.
+//!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
+//!   through a long history, catching up after being cut off, searching, the unread line.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `server_transport`: a whole session over a Unix socket, through both ends' stream
 //!   seams (`chat_server::Transport`, `chat_client::Connector`).
@@ -42,3 +43,4 @@ mod tui_chat;
 mod tui_connection;
 mod tui_discovery;
 mod tui_files;
+mod tui_history;
