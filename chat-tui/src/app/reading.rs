@@ -1,5 +1,5 @@
 //! The room's history as the pane reads it: the client library's
-//! [`Timeline`](chat_client::timeline::Timeline) of the room turned into the pane's items
+//! [`Timeline`] of the room turned into the pane's items
 //! with the app's own lines among them, the requests the view needs, and the read marker.
 //!
 //! - When the client is in the room (a welcome, a reconnect's, a `Joined4`) and the server
