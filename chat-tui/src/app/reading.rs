@@ -1,6 +1,6 @@
-//! The room's history as the pane reads it: the client library's
-//! [`Timeline`] of the room turned into the pane's items
-//! with the app's own lines among them, the requests the view needs, and the read marker.
+//! The room's history as the pane reads it: the client library's [`Timeline`] of the room
+//! turned into the pane's items with the app's own lines among them, the requests the view
+//! needs, and the read marker.
 //!
 //! - When the client is in the room (a welcome, a reconnect's, a `Joined4`) and the server
 //!   keeps history (it said `HistoryInfo`), the app catches up: the backlog, or what it
@@ -357,7 +357,7 @@ impl App {
             .filter(|i| !matches!(i, timeline::Item::ReadMarker { .. }))
             .collect();
         let ends = [0, items.len().saturating_sub(1)];
-        let wanted: Vec<(u64, u64, bool)> = items
+        let wanted: Vec<(u64, u64, bool, bool)> = items
             .iter()
             .enumerate()
             .filter_map(|(i, item)| match *item {
@@ -373,13 +373,25 @@ impl App {
                     } else {
                         (seen.top, seen.bottom)
                     };
-                    (top <= key && key <= bottom).then_some((from, to, key < anchor))
+                    let near = top <= key && key <= bottom;
+                    near.then_some((from, to, key < anchor, ends.contains(&i)))
                 }
                 _ => None,
             })
             .collect();
+        // The timeline keeps half its capacity on each side of the view: a page beyond
+        // that would be dropped as soon as it came (on a very tall terminal), so the ends
+        // wait until the view comes closer.
+        let view = seen.bottom.seq;
+        let page = self.reading.timeline.config().page as usize;
+        let room = TIMELINE_CAPACITY / 2;
+        let room_above = self.reading.timeline.held_above(view) + page <= room;
+        let room_below = self.reading.timeline.held_below(view) + page <= room;
         let mut commands = Vec::new();
-        for (from, to, above) in wanted {
+        for (from, to, above, end) in wanted {
+            if end && !(if above { room_above } else { room_below }) {
+                continue;
+            }
             let request = if above {
                 self.reading.timeline.older(to.saturating_add(1))
             } else {
@@ -753,6 +765,42 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(screen(&mut app).iter().any(|r| r.contains("loading…")));
+    }
+
+    /// On a terminal taller than the timeline's window can feed, the ends are not asked for
+    /// beyond what the window keeps, so no page is dropped as soon as it comes.
+    #[test]
+    fn a_huge_terminal_asks_no_more_than_the_window_keeps() {
+        const TOP: u64 = 100_000;
+        let mut app = app();
+        let (id, _) = one_request(&app.update(info()));
+        app.update(reply(id, caught_up(range(TOP - 49..=TOP), None, true, 0)));
+        let mut asked = 0;
+        let mut oldest = TOP - 49;
+        for _ in 0..50 {
+            draw(&mut app, 80, 2000);
+            let requests = requests(&app.viewed());
+            let Some((id, ClientMsg::History { anchor, limit, .. })) = requests.first().cloned()
+            else {
+                break;
+            };
+            assert_eq!(anchor, Anchor::Before(oldest));
+            asked += 1;
+            let from = oldest - u64::from(limit);
+            app.update(reply(id, page(range(from..=oldest - 1), true, true)));
+            oldest = from;
+        }
+        let held = app.reading.timeline.len();
+        assert!(asked >= 5, "asked {asked} pages");
+        assert!(
+            held <= TIMELINE_CAPACITY / 2 + 100,
+            "{held} held after {asked} pages"
+        );
+        assert_eq!(
+            app.reading.timeline.messages().next().map(|m| m.seq),
+            Some(oldest),
+            "none dropped as it came"
+        );
     }
 
     #[test]
