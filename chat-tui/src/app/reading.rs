@@ -176,6 +176,8 @@ impl App {
         self.reading.granted = granted;
         self.scrollback.new_room();
         self.highlight = None;
+        // Hits of another room.
+        self.search = None;
         self.last_seq = 0;
         self.entered(seq)
     }
@@ -245,7 +247,23 @@ impl App {
         if caught_up {
             self.place_unread_line();
         }
+        self.target_loaded();
         None
+    }
+
+    /// The history around a search hit came without it (deleted since, by retention):
+    /// the view stops waiting for it, and says so.
+    fn target_loaded(&mut self) {
+        let Some(target) = self.scrollback.state().target() else {
+            return;
+        };
+        let timeline = &self.reading.timeline;
+        if timeline.get(target.seq).is_some() || timeline.loading() {
+            return;
+        }
+        self.scrollback.state_mut().forget_target();
+        self.highlight = None;
+        self.info("that message is no longer in the room's history".into());
     }
 
     /// After a catch-up: the line goes after the last message read, when some followed.
@@ -991,8 +1009,27 @@ mod tests {
     }
 
     #[test]
+    fn a_hit_deleted_since_is_said_and_not_waited_for() {
+        let mut app = caught_up_app();
+        let (id, around) = one_request(&app.jump_to(3));
+        assert!(matches!(around, ClientMsg::History { .. }));
+        // Retention took it: the page around it holds its neighbours only.
+        app.update(reply(
+            id,
+            page(vec![said(2), said(4), said(5)], false, true),
+        ));
+        assert_eq!(app.scrollback.state().target(), None);
+        assert_eq!(app.highlight, None);
+        assert_eq!(
+            last(&app),
+            crate::app::EntryKind::Info("that message is no longer in the room's history".into())
+        );
+    }
+
+    #[test]
     fn a_new_room_has_a_timeline_of_its_own() {
         let mut app = caught_up_app();
+        submit(&mut app, "/search m");
         let (_, catch_up) = one_request(&app.update(Event::Server(ServerMsg::Joined4 {
             room: "rust".into(),
             seq: 7,
