@@ -53,9 +53,9 @@ use shared::{Anchor, ClientMsg, RoomEvent, SeqRange, ServerMsg, Stamped};
 /// How a timeline behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
-    /// Most messages held (at least 1). Several pages, so that a page just loaded is not
-    /// dropped at once: the newest `capacity` when the view follows the newest, else as many
-    /// on each side of the view.
+    /// Most messages held (at least 1): the newest when the view follows the newest, else
+    /// half on each side of the view. Make it several pages (five or more), so that a page
+    /// just loaded on one side of the view is not dropped at once.
     pub capacity: usize,
     /// Messages asked per page: the server's `HistoryInfo.page`, or less.
     pub page: u32,
@@ -238,6 +238,12 @@ impl Timeline {
     /// The configuration.
     pub fn config(&self) -> Config {
         self.config
+    }
+
+    /// Messages asked per page from now on (at least 1): the server's `HistoryInfo.page`,
+    /// once it has said it.
+    pub fn set_page(&mut self, page: u32) {
+        self.config.page = page.max(1);
     }
 
     /// The messages held, in ascending order of sequence number.
@@ -993,13 +999,14 @@ impl Timeline {
     }
 
     /// Drops the messages farthest from the view beyond capacity; their stretches become
-    /// not loaded, counted.
+    /// not loaded, counted. It drops an eighth of the capacity more than needed, so that a
+    /// timeline at capacity is not walked again for every live message.
     fn trim(&mut self) {
         let len = self.messages.len();
-        let cap = self.config.capacity;
-        if len <= cap {
+        if len <= self.config.capacity {
             return;
         }
+        let cap = self.config.capacity - self.config.capacity / 8;
         // Keep `cap` messages: the newest when following, else centred on the view.
         let first_kept = match self.view {
             None => len - cap,

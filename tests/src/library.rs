@@ -1,12 +1,76 @@
-//! Waiting on what the client library (`chat_client`) reports, for the tests that drive it.
+//! The client library (`chat_client`) as the tests drive it: a connector whose links the
+//! test can cut and hold off, and waiting on what the library reports.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
-use chat_client::Event;
 use chat_client::transfer::TransferEvent;
+use chat_client::{Connector, Event};
+use tokio::io::{DuplexStream, copy_bidirectional, duplex};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
 use tokio::time::{Instant, timeout_at};
 
 use crate::client::WAIT;
+
+/// Opens in-memory pipes, each relayed to a TCP connection to the server by a task: the
+/// library never sees a socket, and the test can break its links.
+#[derive(Debug, Clone, Default)]
+pub struct PipeRelay {
+    /// How many pipes were opened.
+    pub opened: Arc<AtomicUsize>,
+    relays: Arc<Mutex<Vec<AbortHandle>>>,
+    /// While set, connecting fails (the network is down).
+    down: Arc<AtomicBool>,
+}
+
+impl PipeRelay {
+    /// Breaks every pipe opened so far, as a dropped link would.
+    pub fn cut(&self) {
+        for relay in self.relays.lock().expect("relay lock").drain(..) {
+            relay.abort();
+        }
+    }
+
+    /// Breaks every pipe and refuses new ones until [`PipeRelay::up`]: the client stays
+    /// away while the test makes the room go on without it.
+    pub fn down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut();
+    }
+
+    /// Lets the client connect again.
+    pub fn up(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Connector for PipeRelay {
+    type Stream = DuplexStream;
+
+    async fn connect(&self, addr: &str) -> io::Result<DuplexStream> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "the test holds the link down",
+            ));
+        }
+        let mut tcp = TcpStream::connect(addr).await?;
+        let (ours, mut theirs) = duplex(64 * 1024);
+        let relay = tokio::spawn(async move {
+            let _ = copy_bidirectional(&mut theirs, &mut tcp).await;
+        });
+        self.relays
+            .lock()
+            .expect("relay lock")
+            .push(relay.abort_handle());
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        Ok(ours)
+    }
+}
 
 /// Reads events until one satisfies `pred`, within [`WAIT`]; returns it. The error names
 /// `what` and every event seen meanwhile.

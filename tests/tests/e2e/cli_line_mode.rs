@@ -355,3 +355,113 @@ async fn a_closed_standard_output_is_not_an_error() -> Result {
     assert_eq!(stderr, "");
     Ok(())
 }
+
+/// The JSON objects of `stdout`, one per line.
+fn json_lines(stdout: &str) -> anyhow::Result<Vec<serde_json::Value>> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).with_context(|| format!("not JSON: {line:?}")))
+        .collect()
+}
+
+/// `history` prints the newest messages of the room's history, oldest first, as listen
+/// prints them, paging back beyond the server's page; `search` prints the hits, newest
+/// first.
+#[tokio::test]
+async fn history_and_search_print_what_the_server_keeps() -> Result {
+    let (_server, addr, _data) = start_server_with(&["--msg-rate", "0"]).await?;
+    let mut bob = TestClient::connect(addr, "bob", "ops").await?;
+    let said: Vec<String> = (0..450).map(|i| format!("line {i:03}")).collect();
+    for text in &said {
+        bob.say(text).await?;
+    }
+    bob.say("the disk is full again").await?;
+    bob.recv_until(|m| said_by(m).is_some_and(|s| s.text == "the disk is full again"))
+        .await?;
+
+    let (status, stdout, stderr) =
+        run(chat_cli(addr, "reader", &["history", "--limit", "3"])).await?;
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines.iter().all(|l| has_clock(l)), "{stdout}");
+    assert!(lines[0].ends_with("<bob> line 448"), "{stdout}");
+    assert!(
+        lines[2].ends_with("<bob> the disk is full again"),
+        "{stdout}"
+    );
+
+    // More than a page of the server's (200): paged back, each once, in order.
+    let (status, stdout, stderr) = run(chat_cli(
+        addr,
+        "reader",
+        &["history", "--limit", "420", "--json"],
+    ))
+    .await?;
+    assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+    let objects = json_lines(&stdout)?;
+    let texts: Vec<&str> = objects.iter().filter_map(|o| o["text"].as_str()).collect();
+    let mut expected: Vec<&str> = said[31..].iter().map(String::as_str).collect();
+    expected.push("the disk is full again");
+    assert_eq!(texts, expected);
+    let seqs: Vec<u64> = objects.iter().filter_map(|o| o["seq"].as_u64()).collect();
+    assert_eq!(seqs.len(), objects.len());
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert!(
+        objects
+            .iter()
+            .all(|o| o["type"] == "chat" && o["from"] == "bob")
+    );
+
+    // Search: the index follows the writes within seconds.
+    let mut found = Vec::new();
+    for _ in 0..40 {
+        let (status, stdout, stderr) = run(chat_cli(
+            addr,
+            "reader",
+            &["search", "DISK", "full", "--json"],
+        ))
+        .await?;
+        assert_eq!((status.code(), stderr.as_str()), (Some(0), ""));
+        found = json_lines(&stdout)?;
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let texts: Vec<&str> = found.iter().filter_map(|o| o["text"].as_str()).collect();
+    assert_eq!(texts, ["the disk is full again"]);
+    // Newest first, at most --limit.
+    let (status, stdout, _) = run(chat_cli(
+        addr,
+        "reader",
+        &["search", "line", "--limit", "4"],
+    ))
+    .await?;
+    assert_eq!(status.code(), Some(0));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].ends_with("<bob> line 449") && lines[3].ends_with("<bob> line 446"),
+        "{stdout}"
+    );
+    Ok(())
+}
+
+/// Without history on the server, `history` and `search` exit 2 with one line that says so.
+#[tokio::test]
+async fn history_without_history_on_the_server_exits_2_with_one_line() -> Result {
+    let (_server, addr, _data) = start_server_with(&["--no-history"]).await?;
+    for args in [&["history"][..], &["search", "anything"]] {
+        let (status, stdout, stderr) = run(chat_cli(addr, "reader", args)).await?;
+        assert_eq!(status.code(), Some(2), "{args:?}");
+        assert_eq!(stdout, "");
+        assert!(
+            stderr.starts_with("chat-cli: the server keeps no history here: ")
+                && stderr.ends_with('\n')
+                && stderr.lines().count() == 1,
+            "{stderr:?}"
+        );
+    }
+    Ok(())
+}

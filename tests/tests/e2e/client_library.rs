@@ -5,16 +5,14 @@
 //! task relays the other end to the real server on 127.0.0.1. The library never sees a
 //! socket, which is the point: another transport is another `Connector`.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chat_client::transfer::{Request, TransferEvent};
-use chat_client::{Client, Connector, Event, Options, Welcome};
+use chat_client::{Client, Event, Options, Welcome};
 use chat_server::Config;
 use shared::{ClientMsg, ServerMsg};
 use tempfile::TempDir;
@@ -22,47 +20,10 @@ use tests::client::{
     ServerHandle, TestClient, joined, left, offered, said as said_line, start_server,
 };
 use tests::files::{download, random_file, sha256_of};
-use tests::library::{transfer_end, until};
-use tokio::io::{DuplexStream, copy_bidirectional, duplex};
-use tokio::net::TcpStream;
+use tests::library::{PipeRelay, transfer_end, until};
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 type Result = anyhow::Result<()>;
-
-/// Opens in-memory pipes, each relayed to a TCP connection to the server by a task.
-#[derive(Debug, Clone, Default)]
-struct PipeRelay {
-    opened: Arc<AtomicUsize>,
-    relays: Arc<Mutex<Vec<AbortHandle>>>,
-}
-
-impl PipeRelay {
-    /// Breaks every pipe opened so far, as a dropped link would.
-    fn cut(&self) {
-        for relay in self.relays.lock().expect("relay lock").drain(..) {
-            relay.abort();
-        }
-    }
-}
-
-impl Connector for PipeRelay {
-    type Stream = DuplexStream;
-
-    async fn connect(&self, addr: &str) -> io::Result<DuplexStream> {
-        let mut tcp = TcpStream::connect(addr).await?;
-        let (ours, mut theirs) = duplex(64 * 1024);
-        let relay = tokio::spawn(async move {
-            let _ = copy_bidirectional(&mut theirs, &mut tcp).await;
-        });
-        self.relays
-            .lock()
-            .expect("relay lock")
-            .push(relay.abort_handle());
-        self.opened.fetch_add(1, Ordering::SeqCst);
-        Ok(ours)
-    }
-}
 
 fn chat_from(nick: &'static str, said: &'static str) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::Server(m) if said_line(m).is_some_and(|s| s.from == nick && s.text == said))

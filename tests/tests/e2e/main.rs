@@ -8,6 +8,8 @@
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
+//! - `client_history`: a program on the client library that keeps a room's timeline,
+//!   against the server's history, over links the test cuts and holds down.
 //! - `server_transport`: a whole session over a Unix socket, through both ends' stream
 //!   seams (`chat_server::Transport`, `chat_client::Connector`).
 //! - `cli_line_mode`: `chat-cli` against the server binary.
@@ -21,6 +23,7 @@
 
 mod bench_generator;
 mod cli_line_mode;
+mod client_history;
 mod client_library;
 mod config_files;
 mod faults_connections;
