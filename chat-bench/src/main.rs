@@ -6,6 +6,8 @@
 //! - `flood`: the chat latency of two members with and without a flooder in their room.
 //! - `transfer`: upload and download throughput of one file beside a plain TCP copy, and
 //!   the chat round trip of another client meanwhile.
+//! - `store`: the history store alone, on a database of its own: writer throughput,
+//!   search indexing lag, page, search and catch-up latency, bytes per message.
 //!
 //! Every run is bounded in count and time, and only loopback addresses are accepted unless
 //! `--allow-remote` says otherwise.
@@ -19,6 +21,7 @@ mod latency;
 mod link;
 mod proc_stats;
 mod soak;
+mod store;
 mod transfer;
 
 use std::net::SocketAddr;
@@ -52,6 +55,9 @@ enum Mode {
     /// Soak: bots join, chat, send and fetch files and leave for minutes; the server's open
     /// files, threads and memory before and after.
     Soak(soak::SoakArgs),
+    /// Store: the history store alone (no network): writes per second, search indexing
+    /// lag, page, search and catch-up latency, database bytes per message.
+    Store(store::StoreArgs),
 }
 
 /// Options every mode shares.
@@ -95,6 +101,7 @@ fn main() -> ExitCode {
             Mode::Idle(args) => idle::run(args).await,
             Mode::Transfer(args) => transfer::run(args).await,
             Mode::Soak(args) => soak::run(args).await,
+            Mode::Store(args) => store::run(args).await,
         }
     });
     match result.context("benchmark failed") {

@@ -161,7 +161,7 @@ pub struct Config {
     pub history: bool,
 
     /// Messages older than this are deleted from history, in the background; zero keeps
-    /// them whatever their age.
+    /// them whatever their age. Counted in whole seconds (a fraction rounds up).
     ///
     /// Default 90 days: a season of a LAN's conversations, while what was said stays
     /// out of reach of anyone who reads the disk later.
@@ -189,7 +189,10 @@ impl Config {
     /// retention, its backlog; the caps are the history's own defaults.
     pub fn history_settings(&self) -> Option<history::HistorySettings> {
         self.history.then(|| history::HistorySettings {
-            max_age: Some(self.history_max_age).filter(|age| !age.is_zero()),
+            // In whole seconds, rounded up, as clients are told it (`HistoryInfo`).
+            max_age: Some(self.history_max_age)
+                .filter(|age| !age.is_zero())
+                .map(|age| Duration::from_secs(age.as_secs() + u64::from(age.subsec_nanos() > 0))),
             max_per_room: Some(self.history_max_per_room).filter(|&n| n > 0),
             backlog: self.history_backlog.min(MAX_BACKLOG),
             ..history::HistorySettings::new(self.data_dir.join(HISTORY_FILE))
@@ -263,6 +266,16 @@ mod tests {
             ..Config::default()
         };
         assert!(off.history_settings().is_none());
+        let brief = Config {
+            history_max_age: Duration::from_millis(1500),
+            ..Config::default()
+        };
+        let settings = brief.history_settings().unwrap();
+        assert_eq!(
+            settings.max_age,
+            Some(Duration::from_secs(2)),
+            "whole seconds"
+        );
         let defaults = Config::default().history_settings().unwrap();
         assert_eq!(defaults.max_age, Some(history::DEFAULT_MAX_AGE));
         assert_eq!(defaults.max_per_room, Some(history::DEFAULT_MAX_PER_ROOM));

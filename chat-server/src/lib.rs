@@ -5,14 +5,17 @@
 //!
 //! Dependencies point one way, down this list: no module imports one that imports it.
 //!
-//! - `server`: [`run`] and [`run_with`]: the accept loop, the connection caps (in total
-//!   and per IP address), the keepalive's timer and graceful shutdown. It builds the
-//!   handles below and lends each part only the one it needs.
+//! - `server`: [`open`] (the history, then the file store, before anyone is served),
+//!   [`run`] and [`run_with`]: the accept loop, the connection caps (in total and per IP
+//!   address), the keepalive's timer and graceful shutdown, which ends with the history
+//!   storing what it still holds. It builds the handles below and lends each part only
+//!   the one it needs.
 //! - `conn`: one task per client, generic over its stream: the handshake, the loop that
 //!   reads frames and acts on them (`cmd/`: one file per family of requests), the rate
-//!   limit (`throttle`, the token bucket of [`shared::rate`]), and every way a
-//!   connection ends (`ending`). It is lent a `Context`: the registry, the files and its
-//!   `Policy` (the limits and intervals it applies).
+//!   limit (`throttle`, the token bucket of [`shared::rate`], and the history's leave to
+//!   say something), and every way a connection ends (`ending`). It is lent a `Context`:
+//!   the registry, the files, the history and its `Policy` (the limits and intervals it
+//!   applies).
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory) and its in-memory index (the quota's accounting), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane, an upload's
@@ -22,8 +25,10 @@
 //!   `std::sync::Mutex` never held across an `.await`: nicks, rooms, stamping, fan-out
 //!   (each room message encoded once per protocol version present in its room) and the
 //!   keepalive sweep, one file each.
-//! - `sequences`: message ids and the rooms' sequence numbers, the seam behind which a
-//!   stored history will keep them.
+//! - `sequences`: message ids and the rooms' sequence numbers, going on after the last id
+//!   the history knows, so that none repeats after a restart.
+//! - [`history`]: the rooms' history in one SQLite file: the registry records every room
+//!   message once delivered, connections ask it for pages, catch-ups and searches.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
 //!   its liveness (when the client was last heard from), and the writer that drains them
 //!   (polled by the connection's task, lent its stream), chat first, batching what is

@@ -71,12 +71,13 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         let shutdown = shutdown_signal();
-        // Before "listening on" too: a history database it cannot use stops it now, in
-        // one line, and the file is left as it was.
-        let opened = chat_server::open(config).await?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on '{listen}'"))?;
+        // Before "listening on" too: a history database it cannot use stops it now, in
+        // one line, and the file is left as it was. After the bind: an address it cannot
+        // listen on stops it before the history is touched.
+        let opened = chat_server::open(config).await?;
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;

@@ -178,9 +178,16 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
             let path = settings.path.clone();
-            let (history, resume) = tokio::task::spawn_blocking(move || History::open(settings))
-                .await
-                .context("the history's opening stopped")??;
+            let dir = config.data_dir.clone();
+            let (history, resume) = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir).with_context(|| {
+                    format!("cannot create the data directory '{}'", dir.display())
+                })?;
+                create_private(&settings.path);
+                anyhow::Ok(History::open(settings)?)
+            })
+            .await
+            .context("the history's opening stopped")??;
             info!(
                 path = %path.display(),
                 last_id = resume.last_id,
@@ -217,6 +224,23 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         history,
         last_id: resume.map_or(0, |r| r.last_id),
     })
+}
+
+/// Creates the empty file `path`, readable and writable by this process's user only, if
+/// there is none: SQLite takes an empty file for a new database, and gives its log files
+/// (`-wal`, `-shm`) the same permissions, so that what the history holds is not readable
+/// by other users of the machine whatever the umask. An existing file is left as it is;
+/// a failure here is left for the history's opening to report.
+fn create_private(path: &std::path::Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Err(e) = options.open(path) {
+        if e.kind() != std::io::ErrorKind::AlreadyExists {
+            tracing::debug!(error = %e, path = %path.display(), "could not create the history's file");
+        }
+    }
 }
 
 impl Opened {

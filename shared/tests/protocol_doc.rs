@@ -5,7 +5,8 @@
 
 use bincode::config::standard;
 use shared::{
-    ChatKind, ClientMsg, ErrorKind, Limits, MemberPage, RoomEvent, ServerMsg, encode_frame,
+    Anchor, ChatKind, ClientMsg, ErrorKind, Gap, Limits, MemberPage, RoomEvent, SeqRange,
+    ServerMsg, Stamped, encode_frame,
 };
 
 const DOC: &str = include_str!("../../docs/PROTOCOL.md");
@@ -41,6 +42,26 @@ fn said(id: u64, seq: u64) -> ServerMsg {
             kind: ChatKind::Say,
             text: "hi 👋".into(),
         },
+    }
+}
+
+/// Message 300 as history keeps it.
+fn stamped_300() -> Stamped {
+    let ServerMsg::Room {
+        id,
+        seq,
+        time_ms,
+        event,
+        ..
+    } = said(300, 42)
+    else {
+        unreachable!("said makes a room message")
+    };
+    Stamped {
+        id,
+        seq,
+        time_ms,
+        event,
     }
 }
 
@@ -149,6 +170,77 @@ fn examples() -> Vec<Example> {
             upload_id: 3,
             token: (0..16).collect(),
             offset: 0,
+        }),
+        // The feature "history" (section 9.2).
+        Client(
+            ClientMsg::CatchUp {
+                room: "lobby".into(),
+                after: 41,
+            }
+            .with_id(10),
+        ),
+        Server(reply(
+            10,
+            ServerMsg::CaughtUp {
+                room: "lobby".into(),
+                messages: vec![stamped_300()],
+                gap: None,
+                more_before: true,
+                read: 41,
+                lost: vec![],
+            },
+        )),
+        Server(ServerMsg::HistoryInfo {
+            page: 200,
+            catch_up: 500,
+            backlog: 50,
+            search: 100,
+            max_age_secs: 90 * 24 * 3600,
+            max_per_room: 100_000,
+        }),
+        Client(
+            ClientMsg::History {
+                room: "lobby".into(),
+                anchor: Anchor::Before(42),
+                limit: 100,
+                presence: false,
+            }
+            .with_id(11),
+        ),
+        Server(reply(
+            11,
+            ServerMsg::Error {
+                kind: ErrorKind::NotInRoom,
+                text: "x".into(),
+            },
+        )),
+        Server(reply(
+            12,
+            ServerMsg::CaughtUp {
+                room: "lobby".into(),
+                messages: vec![stamped_300()],
+                gap: Some(Gap {
+                    from: 2,
+                    to: 41,
+                    count: 35,
+                }),
+                more_before: true,
+                read: 0,
+                lost: vec![SeqRange { from: 20, to: 24 }],
+            },
+        )),
+        Client(
+            ClientMsg::Search {
+                room: "lobby".into(),
+                words: "hi".into(),
+                before: 0,
+                limit: 20,
+            }
+            .with_id(13),
+        ),
+        Client(ClientMsg::MarkRead {
+            room: "lobby".into(),
+            seq: 42,
         }),
     ]
 }

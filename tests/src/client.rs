@@ -173,6 +173,16 @@ impl TestClient {
             .context("send")
     }
 
+    /// Writes `bytes` as they are, past the codec: frames the test encoded itself, several
+    /// in one write. (Every [`TestClient::send`] is flushed, so nothing is queued before.)
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        timeout(WAIT, self.frames.get_mut().write_all(bytes))
+            .await
+            .context("send timed out")?
+            .context("send")
+    }
+
     /// Sends a chat message to the room.
     pub async fn say(&mut self, text: &str) -> anyhow::Result<()> {
         self.send(ClientMsg::Chat { text: text.into() }).await

@@ -260,6 +260,28 @@ pub async fn list_files(client: &mut TestClient) -> anyhow::Result<Vec<FileInfo>
     }
 }
 
+/// Every regular file under the data directory `dir`, relative to it, but the history's
+/// database (`history.sqlite3` and its log files), which a server keeps there unless its
+/// history is off.
+pub fn data_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = files_under(dir);
+    found.retain(|path| !is_history(path));
+    found
+}
+
+/// Whether `path`, relative to a data directory, is the history's database or one of its
+/// log files.
+fn is_history(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| {
+        [
+            "history.sqlite3",
+            "history.sqlite3-wal",
+            "history.sqlite3-shm",
+        ]
+        .contains(&p)
+    })
+}
+
 /// Every regular file under `dir`, recursively, relative to it.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();

@@ -33,8 +33,12 @@ async fn everything(h: &History) -> (BTreeSet<u64>, Vec<SeqRange>) {
     let mut lost = Vec::new();
     let mut anchor = Anchor::Latest;
     for _ in 0..10_000 {
-        let ServerMsg::HistoryPage { messages, more_before, lost: l, .. } =
-            h.page("lobby", "lobby", anchor, 200, true).await.unwrap()
+        let ServerMsg::HistoryPage {
+            messages,
+            more_before,
+            lost: l,
+            ..
+        } = h.page("lobby", "lobby", anchor, 200, true).await.unwrap()
         else {
             panic!("a page");
         };
@@ -67,24 +71,35 @@ async fn a_full_disk_loses_a_stretch_says_which_and_storing_resumes() {
         say(&h).await;
     }
     // Stored before the disk fills (a page waits for the writer).
-    h.page("lobby", "lobby", Anchor::Latest, 1, true).await.unwrap();
+    h.page("lobby", "lobby", Anchor::Latest, 1, true)
+        .await
+        .unwrap();
     // Fill what is left of the disk.
     let ballast_path = disk.path().join("ballast");
     let mut ballast = std::fs::File::create(&ballast_path).unwrap();
     let chunk = vec![7u8; 16 * 1024];
-    while ballast.write_all(&chunk).and_then(|()| ballast.sync_all()).is_ok() {}
+    while ballast
+        .write_all(&chunk)
+        .and_then(|()| ballast.sync_all())
+        .is_ok()
+    {}
     drop(ballast);
     // Talk on until storing fails: the answers then tell the lost stretch, at once
     // (the writer records the failed batch as lost rather than holding the readers).
     let start = Instant::now();
     let mut lost_seen = Vec::new();
     while lost_seen.is_empty() {
-        assert!(start.elapsed() < Duration::from_secs(30), "storing never failed");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "storing never failed"
+        );
         for _ in 0..20 {
             say(&h).await;
         }
-        let ServerMsg::HistoryPage { lost, .. } =
-            h.page("lobby", "lobby", Anchor::Latest, 1, true).await.unwrap()
+        let ServerMsg::HistoryPage { lost, .. } = h
+            .page("lobby", "lobby", Anchor::Latest, 1, true)
+            .await
+            .unwrap()
         else {
             panic!("a page");
         };
@@ -95,10 +110,15 @@ async fn a_full_disk_loses_a_stretch_says_which_and_storing_resumes() {
     std::fs::remove_file(&ballast_path).unwrap();
     let start = Instant::now();
     let resumed = loop {
-        assert!(start.elapsed() < Duration::from_secs(30), "storing never resumed");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "storing never resumed"
+        );
         let last = say(&h).await;
-        let ServerMsg::HistoryPage { messages, .. } =
-            h.page("lobby", "lobby", Anchor::Latest, 1, true).await.unwrap()
+        let ServerMsg::HistoryPage { messages, .. } = h
+            .page("lobby", "lobby", Anchor::Latest, 1, true)
+            .await
+            .unwrap()
         else {
             panic!("a page");
         };
@@ -114,7 +134,10 @@ async fn a_full_disk_loses_a_stretch_says_which_and_storing_resumes() {
     let (stored, lost) = everything(&h).await;
     let in_lost = |seq: u64| lost.iter().any(|r| (r.from..=r.to).contains(&seq));
     for seq in 1..=id {
-        assert!(stored.contains(&seq) != in_lost(seq), "message {seq}: {lost:?}");
+        assert!(
+            stored.contains(&seq) != in_lost(seq),
+            "message {seq}: {lost:?}"
+        );
     }
     assert!(in_lost(failed_at) && stored.contains(&resumed));
     assert!((1..=50).all(|s| stored.contains(&s)));

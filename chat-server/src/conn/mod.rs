@@ -349,6 +349,42 @@ fn seconds(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::History;
+    use futures::SinkExt;
+    use shared::{ClientCodec, RoomEvent};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_util::codec::Framed;
+
+    /// What a server lends its connections, with its files in `data` and `history`.
+    fn context(data: &std::path::Path, history: History, last_id: u64) -> Arc<Context> {
+        let config = crate::Config::default();
+        let registry = Arc::new(crate::registry::Registry::with_history(
+            config.max_rooms,
+            history.clone(),
+            last_id,
+        ));
+        let files = Arc::new(crate::files::Files {
+            store: crate::files::store::FileStore::open(data, 1 << 20, 1 << 20).unwrap(),
+            registry: Arc::clone(&registry),
+            upload_grace: config.upload_grace,
+        });
+        Arc::new(Context {
+            registry,
+            files,
+            policy: Policy::new(&config, &history),
+            history,
+        })
+    }
+
+    /// A connection over real TCP: the client's end, and the server's end with its peer.
+    async fn connected() -> (TcpStream, (TcpStream, std::net::SocketAddr)) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, accepted) = tokio::join!(
+            TcpStream::connect(listener.local_addr().unwrap()),
+            listener.accept()
+        );
+        (client.unwrap(), accepted.unwrap())
+    }
 
     /// Every connection's task holds this future for its whole life, so its size is the
     /// bulk of what an idle connection costs (tokio rounds a task up to 128 bytes).
@@ -358,30 +394,73 @@ mod tests {
     #[tokio::test]
     async fn the_connection_task_stays_small() {
         let data = tempfile::tempdir().unwrap();
-        let config = crate::Config::default();
-        let registry = Arc::new(crate::registry::Registry::default());
-        let files = Arc::new(crate::files::Files {
-            store: crate::files::store::FileStore::open(data.path(), 1 << 20, 1 << 20).unwrap(),
-            registry: Arc::clone(&registry),
-            upload_grace: config.upload_grace,
-        });
-        let history = crate::history::History::off();
-        let context = Arc::new(Context {
-            registry,
-            files,
-            policy: Policy::new(&config, &history),
-            history,
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (client, accepted) = tokio::join!(
-            tokio::net::TcpStream::connect(listener.local_addr().unwrap()),
-            listener.accept()
-        );
-        let (socket, peer) = accepted.unwrap();
+        let context = context(data.path(), History::off(), 0);
+        let (client, (socket, peer)) = connected().await;
         let task = serve(socket, peer.into(), context, CancellationToken::new());
         let size = std::mem::size_of_val(&task);
         println!("connection task: {size} bytes");
         assert!(size <= 1024, "the connection task grew to {size} bytes");
         drop(client);
+    }
+
+    /// While the history's writer has no room for another message, a client that says
+    /// something waits, and nothing more is read from it: its ping after the chat is not
+    /// answered either. Once there is room, both go through, in order.
+    #[tokio::test]
+    async fn a_chat_waits_for_the_history_and_nothing_more_is_read_meanwhile() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = crate::history::HistorySettings::new(data.path().join("h.sqlite3"));
+        let (history, resume) = History::open(settings).unwrap();
+        // Every permit taken, as by messages the writer has not stored yet.
+        let mut held = Vec::new();
+        for _ in 0..crate::history::PERMITS {
+            held.push(history.admit().await);
+        }
+        let context = context(data.path(), history.clone(), resume.last_id);
+        let (client, (socket, peer)) = connected().await;
+        tokio::spawn(serve(
+            socket,
+            peer.into(),
+            context,
+            CancellationToken::new(),
+        ));
+        let mut client = Framed::new(client, ClientCodec::default());
+        client
+            .send(ClientMsg::hello4("ann", "lobby"))
+            .await
+            .unwrap();
+        let welcome = client.next().await.unwrap().unwrap();
+        assert!(matches!(welcome, ServerMsg::Welcome4 { .. }), "{welcome:?}");
+        client
+            .send(ClientMsg::Chat {
+                text: "waiting".into(),
+            })
+            .await
+            .unwrap();
+        client.send(ClientMsg::Ping { token: 1 }).await.unwrap();
+        let early = tokio::time::timeout(Duration::from_millis(300), client.next()).await;
+        assert!(
+            early.is_err(),
+            "read while the history had no room: {early:?}"
+        );
+
+        held.pop();
+        let wait = Duration::from_secs(5);
+        let said = tokio::time::timeout(wait, client.next()).await.unwrap();
+        assert!(
+            matches!(
+                said,
+                Some(Ok(ServerMsg::Room { event: RoomEvent::Said { ref text, .. }, .. }))
+                    if text == "waiting"
+            ),
+            "{said:?}"
+        );
+        let pong = tokio::time::timeout(wait, client.next()).await.unwrap();
+        assert!(
+            matches!(pong, Some(Ok(ServerMsg::Pong { token: 1 }))),
+            "{pong:?}"
+        );
+        drop(held);
+        history.close().await;
     }
 }

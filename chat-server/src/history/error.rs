@@ -15,7 +15,11 @@ pub enum OpenError {
     NotOurs { path: PathBuf },
     /// Written by a newer version of this server.
     #[error("history database {path} was written by a newer version of this server (schema {found}; this one knows up to {known})", path = .path.display())]
-    NewerSchema { path: PathBuf, found: i64, known: i64 },
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     /// The file or its directory cannot be written.
     #[error("history database {path} cannot be written ({detail})", path = .path.display())]
     Unwritable { path: PathBuf, detail: String },

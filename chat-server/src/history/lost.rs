@@ -106,7 +106,10 @@ mod tests {
             pending.add("lobby", "Lobby", seq);
         }
         pending.add("other", "other", 1);
-        assert_eq!(pending.overlapping("lobby", 0, u64::MAX), [r(5, 7), r(9, 10)]);
+        assert_eq!(
+            pending.overlapping("lobby", 0, u64::MAX),
+            [r(5, 7), r(9, 10)]
+        );
         assert_eq!(pending.overlapping("lobby", 8, 9), [r(9, 10)]);
         assert_eq!(pending.overlapping("lobby", 11, 20), []);
         assert_eq!(pending.overlapping("nowhere", 0, 9), []);

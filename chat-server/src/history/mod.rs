@@ -288,12 +288,14 @@ impl History {
         }
         // After `close` the writer is gone and the message is dropped: nothing records
         // then, once the server is stopping.
-        let _ = inner.queue.send(writer::Job::Message(Box::new(writer::Record {
-            room_key: room_key.to_owned(),
-            room_name: room_name.to_owned(),
-            msg: msg.clone(),
-            _permit: permit,
-        })));
+        let _ = inner
+            .queue
+            .send(writer::Job::Message(Box::new(writer::Record {
+                room_key: room_key.to_owned(),
+                room_name: room_name.to_owned(),
+                msg: msg.clone(),
+                _permit: permit,
+            })));
     }
 
     /// Says that ids up to `last_id` have been handed out (private messages take ids too).

@@ -122,7 +122,9 @@ impl<'a> Room<'a> {
             return Ok(false);
         };
         let talk = if presence { "" } else { " AND kind < 3" };
-        let sql = format!("SELECT EXISTS(SELECT 1 FROM messages WHERE room = ?1{talk} AND seq {cond} ?2)");
+        let sql = format!(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE room = ?1{talk} AND seq {cond} ?2)"
+        );
         self.conn
             .prepare_cached(&sql)?
             .query_row(params![room, int(seq)], |r| r.get(0))
@@ -144,7 +146,12 @@ impl<'a> Room<'a> {
             )?;
             let rows = stmt.query_map(
                 params![room, int(from), int(to), lost::MAX_RANGES as i64],
-                |r| Ok(SeqRange { from: r.get(0)?, to: r.get(1)? }),
+                |r| {
+                    Ok(SeqRange {
+                        from: r.get(0)?,
+                        to: r.get(1)?,
+                    })
+                },
             )?;
             for r in rows {
                 ranges.push(r?);
@@ -423,8 +430,10 @@ pub(super) fn search(
 /// so no word is ever FTS5 syntax (`AND`, `NEAR(`, `*`, `"`, a column filter); the
 /// strings one after the other mean every word must appear. `None` without words.
 pub(super) fn fts_query(words: &str) -> Option<String> {
+    // Control characters separate words too: FTS5 reads a NUL as the end of the query.
     let quoted: Vec<String> = words
-        .split_whitespace()
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
         .take(MAX_SEARCH_WORDS)
         .map(|w| format!("\"{}\"", w.replace('"', "\"\"")))
         .collect();

@@ -76,7 +76,8 @@ impl Retention {
             self.count_rooms(&tx)?;
         }
         if let Some(max_age) = self.max_age {
-            let cut = now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+            let cut =
+                now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
             let ids: Vec<u64> = {
                 let mut stmt =
                     tx.prepare_cached("SELECT id, time_ms FROM messages ORDER BY id LIMIT ?1")?;
@@ -94,7 +95,12 @@ impl Retention {
                 ids
             };
             if let (Some(&first), Some(&last)) = (ids.first(), ids.last()) {
-                delete(&tx, "id BETWEEN ?1 AND ?2", params![int(first), int(last)], &mut deleted)?;
+                delete(
+                    &tx,
+                    "id BETWEEN ?1 AND ?2",
+                    params![int(first), int(last)],
+                    &mut deleted,
+                )?;
             }
         }
         if let Some(max) = self.max_per_room {
@@ -118,7 +124,12 @@ impl Retention {
                     .query_row(params![room, int(n - 1)], |r| r.get(0))
                     .ok();
                 if let Some(last) = last {
-                    delete(&tx, "room = ?1 AND seq <= ?2", params![room, int(last)], &mut deleted)?;
+                    delete(
+                        &tx,
+                        "room = ?1 AND seq <= ?2",
+                        params![room, int(last)],
+                        &mut deleted,
+                    )?;
                 }
             }
         }

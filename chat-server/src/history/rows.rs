@@ -221,9 +221,11 @@ mod tests {
             )
             .unwrap();
             let back = db
-                .query_row(&format!("SELECT {COLUMNS} FROM m WHERE id = ?1"), [id], |r| {
-                    stamped(r, "Lobby")
-                })
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM m WHERE id = ?1"),
+                    [id],
+                    |r| stamped(r, "Lobby"),
+                )
                 .unwrap()
                 .unwrap();
             assert_eq!(back.event, event);

@@ -142,7 +142,10 @@ pub(super) fn open(path: &Path) -> Result<Opened, OpenError> {
             .pragma_query_value(None, "quick_check", |r| r.get(0))
             .map_err(check)?;
         if verdict != "ok" {
-            return Err(unusable(&format_args!("it is damaged: {}", one_line(&verdict))));
+            return Err(unusable(&format_args!(
+                "it is damaged: {}",
+                one_line(&verdict)
+            )));
         }
     }
 
@@ -165,8 +168,9 @@ pub(super) fn open(path: &Path) -> Result<Opened, OpenError> {
             set_meta(&tx, key::SCHEMA, SCHEMA)?;
         }
         let floor = meta(&tx, key::ID_FLOOR)?;
-        let highest: i64 =
-            tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0))?;
+        let highest: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })?;
         let last_id = u64::try_from(floor.max(highest)).unwrap_or(0);
         let clean = fresh || meta(&tx, key::CLEAN)? == 1;
         let last_file_id = u64::try_from(meta(&tx, key::FILE_FLOOR)?).unwrap_or(0);
@@ -200,7 +204,12 @@ fn one_line(report: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with("***"))
         .collect();
-    let mut line = problems.iter().take(2).copied().collect::<Vec<_>>().join("; ");
+    let mut line = problems
+        .iter()
+        .take(2)
+        .copied()
+        .collect::<Vec<_>>()
+        .join("; ");
     if problems.len() > 2 {
         line.push_str(&format!("; and {} more", problems.len() - 2));
     }

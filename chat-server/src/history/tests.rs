@@ -31,7 +31,13 @@ impl Feed {
         }
     }
 
-    fn push(&mut self, room: &str, event: RoomEvent, time_ms: u64, permit: Option<Permit>) -> Stamped {
+    fn push(
+        &mut self,
+        room: &str,
+        event: RoomEvent,
+        time_ms: u64,
+        permit: Option<Permit>,
+    ) -> Stamped {
         self.last_id += 1;
         let seq = self.seqs.entry(room.to_owned()).or_insert(self.last_id - 1);
         *seq += 1;
@@ -51,7 +57,12 @@ impl Feed {
     }
 
     fn join(&mut self, room: &str, nick: &str) -> Stamped {
-        self.push(room, RoomEvent::Joined { nick: nick.into() }, now_ms(), None)
+        self.push(
+            room,
+            RoomEvent::Joined { nick: nick.into() },
+            now_ms(),
+            None,
+        )
     }
 }
 
@@ -71,7 +82,11 @@ struct Page {
 }
 
 async fn page(h: &History, room: &str, anchor: Anchor, limit: u32, presence: bool) -> Page {
-    match h.page(&fold(room), room, anchor, limit, presence).await.unwrap() {
+    match h
+        .page(&fold(room), room, anchor, limit, presence)
+        .await
+        .unwrap()
+    {
         ServerMsg::HistoryPage {
             room: r,
             messages,
@@ -97,7 +112,10 @@ async fn page(h: &History, room: &str, anchor: Anchor, limit: u32, presence: boo
 async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     let start = Instant::now();
     while !f().await {
-        assert!(start.elapsed() < Duration::from_secs(20), "{what} never happened");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what} never happened"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -134,7 +152,10 @@ async fn another_programs_database_is_refused_and_untouched() {
     let before = std::fs::read(&s.path).unwrap();
     let err = History::open(s.clone()).unwrap_err();
     assert!(matches!(err, OpenError::NotOurs { .. }), "{err}");
-    assert!(err.to_string().contains("another program's database"), "{err}");
+    assert!(
+        err.to_string().contains("another program's database"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&s.path).unwrap(), before);
 }
 
@@ -171,7 +192,8 @@ async fn a_damaged_file_is_refused_and_untouched() {
     let (h, resume) = History::open(s.clone()).unwrap();
     let mut feed = Feed::new(h.clone(), resume);
     for i in 0..2000 {
-        feed.say("lobby", &format!("message number {i} with some words")).await;
+        feed.say("lobby", &format!("message number {i} with some words"))
+            .await;
     }
     h.close().await;
     let mut bytes = std::fs::read(&s.path).unwrap();
@@ -187,7 +209,10 @@ async fn a_damaged_file_is_refused_and_untouched() {
     let err = History::open(s.clone()).unwrap_err();
     let line = err.to_string();
     assert!(
-        line.starts_with(&format!("history database {} is not a database this server can use (", s.path.display())),
+        line.starts_with(&format!(
+            "history database {} is not a database this server can use (",
+            s.path.display()
+        )),
         "{line}"
     );
     assert!(!line.contains('\n') && line.contains("damaged"), "{line}");
@@ -209,7 +234,10 @@ async fn a_path_that_cannot_be_a_file_is_one_clear_line() {
     let err = History::open(HistorySettings::new(&missing)).unwrap_err();
     let line = err.to_string();
     assert!(
-        line.starts_with(&format!("history database {} cannot be written (", missing.display())),
+        line.starts_with(&format!(
+            "history database {} cannot be written (",
+            missing.display()
+        )),
         "{line}"
     );
 }
@@ -221,10 +249,18 @@ async fn after_a_clean_stop_ids_go_on_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let s = settings(&dir);
     let (h, resume) = History::open(s.clone()).unwrap();
-    assert_eq!(resume, Resume { last_id: 0, last_file_id: 0, clean: true });
+    assert_eq!(
+        resume,
+        Resume {
+            last_id: 0,
+            last_file_id: 0,
+            clean: true
+        }
+    );
     let mut feed = Feed::new(h.clone(), resume);
     for i in 0..10 {
-        feed.say(if i % 2 == 0 { "lobby" } else { "Other" }, "hi").await;
+        feed.say(if i % 2 == 0 { "lobby" } else { "Other" }, "hi")
+            .await;
     }
     let file = FileInfo {
         id: 41,
@@ -242,7 +278,14 @@ async fn after_a_clean_stop_ids_go_on_exactly() {
     h.close().await;
 
     let (h, resume) = History::open(s.clone()).unwrap();
-    assert_eq!(resume, Resume { last_id: 13, last_file_id: 44, clean: true });
+    assert_eq!(
+        resume,
+        Resume {
+            last_id: 13,
+            last_file_id: 44,
+            clean: true
+        }
+    );
     let p = page(&h, "lobby", Anchor::Latest, 50, true).await;
     assert_eq!(p.seqs.len(), 6);
     h.close().await;
@@ -261,7 +304,13 @@ async fn after_a_crash_ids_go_on_above_everything_handed_out() {
     feed.last_id = handed_out;
     let last = feed.say("lobby", "two").await;
     // ...and stored with this message, which a page waits for.
-    assert_eq!(page(&h, "lobby", Anchor::Latest, 10, false).await.seqs.len(), 2);
+    assert_eq!(
+        page(&h, "lobby", Anchor::Latest, 10, false)
+            .await
+            .seqs
+            .len(),
+        2
+    );
     // The crash: every handle dropped, no close. The writer stops without its mark.
     drop(feed);
     drop(h);
@@ -333,13 +382,20 @@ async fn pages_are_ascending_with_exact_ends_with_and_without_presence() {
     assert!(p.more_before && !p.more_after);
     let p = page(&h, "lobby", Anchor::After(talk[17]), 2, false).await;
     assert_eq!(p.seqs, talk[18..]);
-    assert!(p.more_before && !p.more_after, "exact even when the page is full");
+    assert!(
+        p.more_before && !p.more_after,
+        "exact even when the page is full"
+    );
 
     let p = page(&h, "lobby", Anchor::Around(talk[10]), 5, false).await;
     assert_eq!(p.seqs, talk[8..13]);
     assert!(p.more_before && p.more_after);
     let p = page(&h, "lobby", Anchor::Around(talk[1]), 6, false).await;
-    assert_eq!(p.seqs, talk[..6], "a short side gives its room to the other");
+    assert_eq!(
+        p.seqs,
+        talk[..6],
+        "a short side gives its room to the other"
+    );
 
     // Whole history, page by page backwards: every message once.
     let mut seen = Vec::new();
@@ -377,19 +433,45 @@ async fn a_page_of_long_messages_is_cut_to_fit_a_frame_and_says_so() {
     for _ in 0..400 {
         seqs.push(feed.say("lobby", &text).await.seq);
     }
-    let msg = h.page("lobby", "lobby", Anchor::Latest, 1000, false).await.unwrap();
+    let msg = h
+        .page("lobby", "lobby", Anchor::Latest, 1000, false)
+        .await
+        .unwrap();
     let frame = shared::encode_frame(&msg).unwrap();
     let wrapped = shared::wrap_reply(u32::MAX, &frame).unwrap();
     assert!(wrapped.len() <= shared::limits::MAX_FRAME_LEN);
-    let ServerMsg::HistoryPage { messages, more_before, more_after, .. } = msg else {
+    let ServerMsg::HistoryPage {
+        messages,
+        more_before,
+        more_after,
+        ..
+    } = msg
+    else {
         panic!()
     };
-    assert!(messages.len() > 150 && messages.len() < 400, "{}", messages.len());
-    assert_eq!(messages.last().unwrap().seq, *seqs.last().unwrap(), "the newest stay");
+    assert!(
+        messages.len() > 150 && messages.len() < 400,
+        "{}",
+        messages.len()
+    );
+    assert_eq!(
+        messages.last().unwrap().seq,
+        *seqs.last().unwrap(),
+        "the newest stay"
+    );
     assert!(more_before && !more_after);
 
-    let msg = h.page("lobby", "lobby", Anchor::After(0), 1000, false).await.unwrap();
-    let ServerMsg::HistoryPage { messages, more_before, more_after, .. } = msg else {
+    let msg = h
+        .page("lobby", "lobby", Anchor::After(0), 1000, false)
+        .await
+        .unwrap();
+    let ServerMsg::HistoryPage {
+        messages,
+        more_before,
+        more_after,
+        ..
+    } = msg
+    else {
         panic!()
     };
     assert_eq!(messages[0].seq, seqs[0], "the oldest stay");
@@ -425,9 +507,21 @@ async fn catch_up_gives_the_newest_with_an_exact_gap_and_the_read_marker() {
         feed.join("lobby", &format!("n{i}"));
     }
     let catch = async |after: u64| match h.catch_up("lobby", "lobby", after, "bob").await.unwrap() {
-        ServerMsg::CaughtUp { messages, gap, more_before, read, lost, .. } => {
+        ServerMsg::CaughtUp {
+            messages,
+            gap,
+            more_before,
+            read,
+            lost,
+            ..
+        } => {
             assert!(lost.is_empty());
-            (messages.iter().map(|m| m.seq).collect::<Vec<_>>(), gap, more_before, read)
+            (
+                messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+                gap,
+                more_before,
+                read,
+            )
         }
         other => panic!("{other:?}"),
     };
@@ -443,7 +537,14 @@ async fn catch_up_gives_the_newest_with_an_exact_gap_and_the_read_marker() {
     // Missed 10: the newest 5 and a gap of exactly 5 talk messages (joins not counted).
     let (seqs, gap, more_before, _) = catch(talk[1]).await;
     assert_eq!(seqs, talk[7..]);
-    assert_eq!(gap, Some(Gap { from: talk[2], to: talk[6], count: 5 }));
+    assert_eq!(
+        gap,
+        Some(Gap {
+            from: talk[2],
+            to: talk[6],
+            count: 5
+        })
+    );
     assert!(more_before, "talk[0] and talk[1] are older than the gap");
     let (_, gap, more_before, _) = catch(talk[0] - 1).await;
     assert_eq!(gap.unwrap().count, 7);
@@ -461,11 +562,24 @@ async fn catch_up_gives_the_newest_with_an_exact_gap_and_the_read_marker() {
 
 // ----- search ------------------------------------------------------------------------
 
-async fn hits(h: &History, room: &str, words: &str, before: u64, limit: u32) -> (Vec<u64>, bool, bool) {
-    match h.search(&fold(room), room, words, before, limit).await.unwrap() {
-        ServerMsg::SearchHits { hits, more, complete, .. } => {
-            (hits.iter().map(|m| m.seq).collect(), more, complete)
-        }
+async fn hits(
+    h: &History,
+    room: &str,
+    words: &str,
+    before: u64,
+    limit: u32,
+) -> (Vec<u64>, bool, bool) {
+    match h
+        .search(&fold(room), room, words, before, limit)
+        .await
+        .unwrap()
+    {
+        ServerMsg::SearchHits {
+            hits,
+            more,
+            complete,
+            ..
+        } => (hits.iter().map(|m| m.seq).collect(), more, complete),
         other => panic!("{other:?}"),
     }
 }
@@ -492,33 +606,64 @@ async fn search_takes_words_literally_newest_first() {
     }
     feed.say("elsewhere", "roll roll roll").await;
     let last = feed.say("lobby", "the end").await;
-    eventually("indexing", async || !hits(&h, "lobby", "end", 0, 10).await.0.is_empty()).await;
+    eventually("indexing", async || {
+        !hits(&h, "lobby", "end", 0, 10).await.0.is_empty()
+    })
+    .await;
     let _ = last;
 
-    assert_eq!(hits(&h, "lobby", "roll", 0, 10).await, (vec![seqs[7], seqs[0]], false, true));
+    assert_eq!(
+        hits(&h, "lobby", "roll", 0, 10).await,
+        (vec![seqs[7], seqs[0]], false, true)
+    );
     assert_eq!(hits(&h, "lobby", "AND", 0, 10).await.0, [seqs[0]]);
     assert_eq!(hits(&h, "lobby", "rock AND", 0, 10).await.0, [seqs[0]]);
     assert_eq!(hits(&h, "lobby", "OR", 0, 10).await.0, Vec::<u64>::new());
     assert_eq!(hits(&h, "lobby", "\"hello\"", 0, 10).await.0, [seqs[1]]);
     assert_eq!(hits(&h, "lobby", "\"", 0, 10).await.0, Vec::<u64>::new());
-    assert_eq!(hits(&h, "lobby", "\"\"\"", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(
+        hits(&h, "lobby", "\"\"\"", 0, 10).await.0,
+        Vec::<u64>::new()
+    );
     assert_eq!(hits(&h, "lobby", "NEAR(me)", 0, 10).await.0, [seqs[1]]);
     assert_eq!(hits(&h, "lobby", "NEAR(", 0, 10).await.0, [seqs[1]]);
     assert_eq!(hits(&h, "lobby", "wild*", 0, 10).await.0, [seqs[2]]);
     assert_eq!(hits(&h, "lobby", "*", 0, 10).await.0, Vec::<u64>::new());
-    assert_eq!(hits(&h, "lobby", "wi*", 0, 10).await.0, Vec::<u64>::new(), "no prefix syntax");
+    assert_eq!(
+        hits(&h, "lobby", "wi*", 0, 10).await.0,
+        Vec::<u64>::new(),
+        "no prefix syntax"
+    );
     assert_eq!(hits(&h, "lobby", "🎉", 0, 10).await.0, [seqs[3]]);
     assert_eq!(hits(&h, "lobby", "東京", 0, 10).await.0, [seqs[4]]);
     // A run of CJK without spaces is one word: found whole, not by a part (documented).
-    assert_eq!(hits(&h, "lobby", "日本語のテキスト", 0, 10).await.0, [seqs[5]]);
-    assert_eq!(hits(&h, "lobby", "日本語", 0, 10).await.0, Vec::<u64>::new());
+    assert_eq!(
+        hits(&h, "lobby", "日本語のテキスト", 0, 10).await.0,
+        [seqs[5]]
+    );
+    assert_eq!(
+        hits(&h, "lobby", "日本語", 0, 10).await.0,
+        Vec::<u64>::new()
+    );
     assert_eq!(hits(&h, "lobby", "cafe CREME", 0, 10).await.0, [seqs[6]]);
-    assert_eq!(hits(&h, "lobby", "-minus col:umn ^caret", 0, 10).await.0, [seqs[8]]);
+    assert_eq!(
+        hits(&h, "lobby", "-minus col:umn ^caret", 0, 10).await.0,
+        [seqs[8]]
+    );
     assert_eq!(hits(&h, "lobby", "   ", 0, 10).await, (vec![], false, true));
     // Paging: newest first, `more`, then older than the last hit.
-    assert_eq!(hits(&h, "lobby", "roll", 0, 1).await, (vec![seqs[7]], true, true));
-    assert_eq!(hits(&h, "lobby", "roll", seqs[7], 1).await, (vec![seqs[0]], false, true));
-    assert_eq!(hits(&h, "lobby", "roll", seqs[0], 1).await, (vec![], false, true));
+    assert_eq!(
+        hits(&h, "lobby", "roll", 0, 1).await,
+        (vec![seqs[7]], true, true)
+    );
+    assert_eq!(
+        hits(&h, "lobby", "roll", seqs[7], 1).await,
+        (vec![seqs[0]], false, true)
+    );
+    assert_eq!(
+        hits(&h, "lobby", "roll", seqs[0], 1).await,
+        (vec![], false, true)
+    );
     h.close().await;
 }
 
@@ -530,7 +675,10 @@ async fn a_search_out_of_time_answers_what_it_found_as_incomplete() {
     for i in 0..3000 {
         feed.say("lobby", &format!("common word {i}")).await;
     }
-    eventually("indexing", async || hits(&h, "lobby", "common", 0, 1).await.0.len() == 1).await;
+    eventually("indexing", async || {
+        hits(&h, "lobby", "common", 0, 1).await.0.len() == 1
+    })
+    .await;
     eventually("indexing the last", async || {
         hits(&h, "lobby", "2999", 0, 1).await.0.len() == 1
     })
@@ -543,7 +691,13 @@ async fn a_search_out_of_time_answers_what_it_found_as_incomplete() {
             read::search(&room, "common", 0, 100, Duration::ZERO)
         })
         .unwrap();
-    let ServerMsg::SearchHits { hits: found, more, complete, .. } = answer else {
+    let ServerMsg::SearchHits {
+        hits: found,
+        more,
+        complete,
+        ..
+    } = answer
+    else {
         panic!()
     };
     assert!(!complete && more, "{} hits", found.len());
@@ -569,7 +723,10 @@ async fn retention_deletes_old_and_surplus_messages_and_their_search_rows() {
     let mut old_seqs = Vec::new();
     for i in 0..1200 {
         let permit = h.admit().await;
-        old_seqs.push(feed.push("lobby", said("ann", &format!("old {i}")), old, Some(permit)).seq);
+        old_seqs.push(
+            feed.push("lobby", said("ann", &format!("old {i}")), old, Some(permit))
+                .seq,
+        );
     }
     let mut new_seqs = Vec::new();
     for i in 0..1000 {
@@ -591,18 +748,26 @@ async fn retention_deletes_old_and_surplus_messages_and_their_search_rows() {
     let p = page(&h, "busy", Anchor::Before(new_seqs[302]), 5, true).await;
     assert_eq!(p.seqs, new_seqs[300..302]);
     assert!(!p.more_before, "the deleted head is not `more`");
-    assert_eq!(page(&h, "quiet", Anchor::Latest, 10, true).await.seqs.len(), 5);
+    assert_eq!(
+        page(&h, "quiet", Anchor::Latest, 10, true).await.seqs.len(),
+        5
+    );
     // Their search rows went too: the index holds the kept talk only.
     eventually("the index", async || {
         let db = rusqlite::Connection::open(&path).unwrap();
-        let n: i64 = db.query_row("SELECT count(*) FROM fts", [], |r| r.get(0)).unwrap();
+        let n: i64 = db
+            .query_row("SELECT count(*) FROM fts", [], |r| r.get(0))
+            .unwrap();
         n == 705
     })
     .await;
     assert_eq!(hits(&h, "lobby", "old", 0, 10).await.0, Vec::<u64>::new());
     // Chat goes on meanwhile.
     let m = feed.say("lobby", "still here").await;
-    assert_eq!(page(&h, "lobby", Anchor::Latest, 10, true).await.seqs, [m.seq]);
+    assert_eq!(
+        page(&h, "lobby", Anchor::Latest, 10, true).await.seqs,
+        [m.seq]
+    );
     h.close().await;
 }
 
@@ -623,7 +788,10 @@ async fn a_writer_that_is_held_up_stops_the_senders_after_the_permits() {
         feed.say("lobby", &format!("queued {i}")).await;
     }
     let more = tokio::time::timeout(Duration::from_millis(300), h.admit()).await;
-    assert!(more.is_err(), "a permit beyond {PERMITS} while the writer is held up");
+    assert!(
+        more.is_err(),
+        "a permit beyond {PERMITS} while the writer is held up"
+    );
     let waiting = tokio::spawn({
         let h = h.clone();
         async move { h.admit().await }
@@ -644,12 +812,28 @@ async fn off_keeps_nothing_and_answers_no_history() {
     let h = History::off();
     assert!(!h.is_on());
     let _permit = h.admit().await;
-    h.record("lobby", "lobby", &Stamped { id: 1, seq: 1, time_ms: 0, event: said("a", "b") }, None);
-    let err = h.page("lobby", "lobby", Anchor::Latest, 5, true).await.unwrap_err();
+    h.record(
+        "lobby",
+        "lobby",
+        &Stamped {
+            id: 1,
+            seq: 1,
+            time_ms: 0,
+            event: said("a", "b"),
+        },
+        None,
+    );
+    let err = h
+        .page("lobby", "lobby", Anchor::Latest, 5, true)
+        .await
+        .unwrap_err();
     assert_eq!(err, HistoryError::Off);
     assert_eq!(
         err.to_msg(),
-        ServerMsg::Error { kind: shared::ErrorKind::NoHistory, text: "this server keeps no history".into() }
+        ServerMsg::Error {
+            kind: shared::ErrorKind::NoHistory,
+            text: "this server keeps no history".into()
+        }
     );
     assert!(h.search("lobby", "lobby", "b", 0, 5).await.is_err());
     h.close().await;

@@ -125,7 +125,9 @@ impl Writer {
         settings: &HistorySettings,
     ) -> rusqlite::Result<Self> {
         let stored_to: i64 =
-            conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| r.get(0))?;
+            conn.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {
+                r.get(0)
+            })?;
         let rooms = {
             let mut stmt = conn.prepare("SELECT key, id FROM rooms")?;
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -204,7 +206,10 @@ impl Writer {
     fn wait(&self) -> Duration {
         let now = Instant::now();
         if let Some(failing) = &self.failing {
-            return failing.retry_at.saturating_duration_since(now).min(IDLE_WAIT);
+            return failing
+                .retry_at
+                .saturating_duration_since(now)
+                .min(IDLE_WAIT);
         }
         if self.indexed_to < self.stored_to {
             return Duration::ZERO;
@@ -381,7 +386,8 @@ impl Writer {
         self.last_background = Instant::now();
         if let Some(failing) = &self.failing {
             // With nothing queued, the lost ranges and side writes still need a commit.
-            if Instant::now() >= failing.retry_at && (!self.lost.is_empty() || self.has_side_writes())
+            if Instant::now() >= failing.retry_at
+                && (!self.lost.is_empty() || self.has_side_writes())
             {
                 self.commit(Vec::new(), false);
             }
@@ -393,7 +399,11 @@ impl Writer {
                 return;
             }
         }
-        if self.retention.due().is_some_and(|due| Instant::now() >= due) {
+        if self
+            .retention
+            .due()
+            .is_some_and(|due| Instant::now() >= due)
+        {
             if let Err(e) = self.retention.step(&self.conn, self.indexed_to) {
                 self.failed(&e);
             }

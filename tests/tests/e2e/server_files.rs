@@ -14,8 +14,8 @@ use tempfile::TempDir;
 use tests::binaries::start_server_binary;
 use tests::client::{TestClient, WAIT, offered, says, start_server};
 use tests::files::{
-    download, files_under, finish_upload, list_files, random_file, resume_upload, send_chunks,
-    sha256_of, start_upload, upload,
+    data_files, download, files_under, finish_upload, list_files, random_file, resume_upload,
+    send_chunks, sha256_of, start_upload, upload,
 };
 use tokio::time::{Instant, sleep};
 
@@ -187,7 +187,7 @@ async fn hostile_names_are_cleaned_and_files_stay_in_the_data_directory() -> Res
         }
     }
     // Nothing was written outside the data directory or under a client's name.
-    for stored in files_under(data.path()) {
+    for stored in data_files(data.path()) {
         let text = stored.to_string_lossy().into_owned();
         let (dir, name) = text.split_once('/').expect("in a subdirectory");
         assert_eq!(dir, "files", "{text}");
@@ -279,7 +279,7 @@ async fn an_abandoned_upload_is_deleted_after_the_grace_period_and_never_listed(
     assert!(list_files(&mut bob).await?.is_empty());
     let (kind, _) = resume_upload(&mut bob, &accepted.token).await?.unwrap_err();
     assert_eq!(kind, ErrorKind::NoSuchUpload);
-    assert!(files_under(data.path()).is_empty());
+    assert!(data_files(data.path()).is_empty());
     server.shutdown().await
 }
 

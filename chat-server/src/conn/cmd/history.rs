@@ -26,9 +26,9 @@ use crate::history::HistoryError;
 use crate::registry::Whereabouts;
 
 /// The longest a connection waits for the store's answer before it tells the client the
-/// history is busy. The store's own waits are much shorter; this only bounds a disk that
-/// hangs.
-pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(5);
+/// history is busy. The store's own waits are shorter (it answers "busy" itself when its
+/// writer has not caught up within 5 s); this only bounds a disk that hangs.
+pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(10);
 
 /// A history request that passed its checks, for [`Connection::ask`].
 #[derive(Debug)]
