@@ -150,22 +150,11 @@ impl App {
         vec![self.send_request(request)]
     }
 
-    /// `HistoryInfo`: the server keeps history. It follows the welcome.
+    /// `HistoryInfo`: the server keeps history. It follows every welcome.
     pub(super) fn history_info(&mut self, info: HistoryInfo) -> Vec<Command> {
         self.reading.granted = true;
-        // The first time, the timeline is made again with the server's page size; after
-        // a reconnect it keeps what it holds, to catch up from there.
-        if self.history_info.is_none() {
-            self.history_info = Some(info);
-            let room = self.reading.timeline.room().to_owned();
-            // Nothing is held before the first catch-up but live messages, which a new
-            // timeline takes again from the catch-up.
-            let held: Vec<Stamped> = self.reading.timeline.messages().cloned().collect();
-            self.reading.timeline = Timeline::new(room, config(Some(info)));
-            for message in held {
-                self.reading.timeline.live(message);
-            }
-        }
+        self.history_info = Some(info);
+        self.reading.timeline.set_page(info.page);
         self.catch_up()
     }
 
