@@ -322,6 +322,15 @@ impl App {
         Vec::new()
     }
 
+    /// A fresh id for a request of the app's own (a search, a page of history): its answer
+    /// comes back with it. The ids the client library keeps for itself are never used.
+    pub(crate) fn request_id(&mut self) -> u32 {
+        const LAST: u32 = chat_client::transfer::FIRST_OWN_REQUEST_ID - 1;
+        let id = self.next_request;
+        self.next_request = if id >= LAST { 1 } else { id + 1 };
+        id
+    }
+
     /// A line of the app's own, after the newest room message known.
     fn push(&mut self, entry: Entry) {
         self.scrollback.push(self.last_seq, entry);

@@ -44,12 +44,17 @@ pub const MARK_READ_EVERY_MS: u64 = 1000;
 /// Time before a request that failed is asked again.
 pub const RETRY_AFTER_MS: u64 = 5000;
 
-/// What the server said of its history (`HistoryInfo`): it keeps one.
+/// What the server said of its history (`HistoryInfo`): it keeps one, and gives at most
+/// this much at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HistoryInfo {
+    /// Messages in a page.
     pub page: u32,
+    /// Messages in a catch-up after a reconnect.
     pub catch_up: u32,
+    /// Messages a first join gets.
     pub backlog: u32,
+    /// Hits in an answer to a search.
     pub search: u32,
 }
 
@@ -105,17 +110,7 @@ impl Reading {
             catch_up_failed: false,
         }
     }
-}
 
-fn config(info: Option<HistoryInfo>) -> timeline::Config {
-    timeline::Config {
-        capacity: TIMELINE_CAPACITY,
-        page: info.map_or(PAGE, |i| i.page.max(1)),
-        presence: false,
-    }
-}
-
-impl Reading {
     /// Nothing waits at the client's pace any more, as of `now_ms`.
     pub fn outbox_drained(&mut self, now_ms: u64) {
         self.drained_ms = Some(now_ms);
@@ -127,6 +122,14 @@ impl Reading {
         self.read_due?;
         let after = |t: Option<u64>| t.map_or(0, |t| t.saturating_add(MARK_READ_EVERY_MS));
         Some(after(self.read_sent_ms).max(after(self.drained_ms)))
+    }
+}
+
+fn config(info: Option<HistoryInfo>) -> timeline::Config {
+    timeline::Config {
+        capacity: TIMELINE_CAPACITY,
+        page: info.map_or(PAGE, |i| i.page.max(1)),
+        presence: false,
     }
 }
 
@@ -215,8 +218,10 @@ impl App {
                 self.error(line.clone());
                 self.reading.failure_shown = Some(line);
             }
-            if self.scrollback.state().target().is_some() {
+            // A search hit that cannot be loaded is not waited for.
+            if matches!(request.anchor(), Some(shared::Anchor::Around(_))) {
                 self.scrollback.state_mut().forget_target();
+                self.highlight = None;
             }
             return None;
         }

@@ -2,8 +2,8 @@
 //! view of their own, newest first, over the message pane. Up and Down choose a hit,
 //! Enter shows it where it was said (the history around it is loaded), Esc goes back.
 //!
-//! Each search is a request with an id of its own, so that the answer to an earlier
-//! search, late, is never taken for the answer to the current one.
+//! Each search is a request with an id of its own (`App::request_id`), so that the answer
+//! to an earlier search, late, is never taken for the answer to the current one.
 
 use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 
@@ -15,9 +15,6 @@ pub const SEARCH_LIMIT: u32 = 100;
 
 /// Most hits the view keeps; older ones are not asked for beyond it.
 pub const MAX_SEARCH_HITS: usize = 1000;
-
-/// Highest request id the app uses; the client library's own start above.
-const LAST_APP_REQUEST_ID: u32 = chat_client::transfer::FIRST_OWN_REQUEST_ID - 1;
 
 /// Where a search is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +79,6 @@ impl App {
         self.history_info
             .as_ref()
             .map_or(SEARCH_LIMIT, |i| i.search.max(1))
-    }
-
-    /// A fresh id for a request of the app's own.
-    pub(super) fn request_id(&mut self) -> u32 {
-        let id = self.next_request;
-        self.next_request = if id >= LAST_APP_REQUEST_ID { 1 } else { id + 1 };
-        id
     }
 
     /// The answer to the request `id`, if it is the search's: taken, and `None` returned.
