@@ -99,7 +99,21 @@ impl Tmux {
             ]);
             self.started = true;
         }
-        self.tmux_ok(&["new-window", "-d", "-t", "main", "-n", name, shell_command]);
+        // In a folder of its own: `chat-tui --host` keeps its data (files, the history's
+        // database) in `chat-data` there, not in the source tree.
+        let dir = scratch_dir("tui-cwd");
+        let dir = dir.to_str().expect("a UTF-8 scratch path");
+        self.tmux_ok(&[
+            "new-window",
+            "-d",
+            "-t",
+            "main",
+            "-n",
+            name,
+            "-c",
+            dir,
+            shell_command,
+        ]);
     }
 
     /// Opens a window running `chat-tui` with `args`, logging to a scratch file. The shell
@@ -300,7 +314,7 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `chat-server --listen 127.0.0.1:0`.
+    /// Starts `chat-server --listen 127.0.0.1:0`, with a data directory of its own.
     pub fn start() -> Self {
         Self::start_on("127.0.0.1:0")
     }
@@ -312,9 +326,7 @@ impl ServerProcess {
     }
 
     /// Starts `chat-server --listen ADDR` with more arguments (`--data-dir DIR`), like
-    /// [`ServerProcess::start_on`]. Without `--data-dir`, the server gets a scratch data
-    /// directory of its own: servers of tests running together must not share files, nor
-    /// a history database.
+    /// [`ServerProcess::start_on`].
     pub fn start_with(listen: &str, args: &[&str]) -> Self {
         let deadline = Instant::now() + SCREEN_WAIT;
         loop {
@@ -331,6 +343,8 @@ impl ServerProcess {
 
     fn try_start(listen: &str, args: &[&str]) -> Result<Self, String> {
         let mut command = Command::new(binary("chat-server"));
+        // A data directory of its own unless `args` names one: servers of tests running
+        // at once would share `./chat-data`, its files and its history's database.
         if !args.contains(&"--data-dir") {
             command.arg("--data-dir").arg(scratch_dir("server-data"));
         }

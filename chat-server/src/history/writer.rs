@@ -187,7 +187,9 @@ impl Writer {
                 next = self.jobs.try_recv().ok();
             }
             let full = batch.len() >= BATCH_CAP;
-            if !batch.is_empty() || self.has_side_writes() {
+            // At close, lost ranges still pending get one last try too.
+            let last_try = close.is_some() && !self.lost.is_empty();
+            if !batch.is_empty() || self.has_side_writes() || last_try {
                 self.commit(batch, close.is_some());
             }
             if let Some((last_id, done)) = close {
