@@ -31,6 +31,8 @@ pub enum Command {
     Get(u64),
     /// Stop a transfer: this one, or the latest.
     Cancel(Option<u64>),
+    /// Search the room's history for these words.
+    Search(String),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -54,6 +56,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "download a shared file into the download folder",
     ),
     ("/cancel", "[ID]", "stop a transfer (default: the latest)"),
+    (
+        "/search",
+        "WORDS",
+        "search this room's history (Enter shows a hit where it was said)",
+    ),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -107,6 +114,7 @@ pub fn parse(line: &str) -> Result<Input, String> {
         } else {
             Some(number(args, "cancel")?)
         }),
+        "search" | "find" => Command::Search(text_arg(args, "search")?),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };
@@ -253,6 +261,21 @@ mod tests {
         assert_eq!(cmd("/cancel"), Command::Cancel(None));
         assert_eq!(cmd("/cancel 2"), Command::Cancel(Some(2)));
         assert!(parse("/cancel all").is_err());
+    }
+
+    #[test]
+    fn search_takes_the_rest_of_the_line() {
+        assert_eq!(
+            cmd("/search  deploy 你好 \"AND\" "),
+            Command::Search("deploy 你好 \"AND\"".into())
+        );
+        assert_eq!(parse("/search"), Err("usage: /search WORDS".into()));
+        let long = "w".repeat(MAX_TEXT_BYTES + 1);
+        assert!(
+            parse(&format!("/search {long}"))
+                .unwrap_err()
+                .contains("too long")
+        );
     }
 
     #[test]

@@ -6,8 +6,13 @@
 //! CPU. After waking it takes everything else that is already waiting (up to a bound) before
 //! it draws once, so a flood of messages costs one redraw per batch and keystrokes are never
 //! stuck behind a queue of redraws.
+//!
+//! After each draw the app hears what the pane showed ([`App::viewed`]): it may ask for the
+//! history the view is about to need, and then the loop draws again, with the "loading…"
+//! it now shows. The only time it wakes by itself is when the app asks to
+//! ([`App::wake_at`]): a read marker waiting for its second.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crossterm::event::Event as TermEvent;
 use tokio::sync::mpsc;
@@ -42,7 +47,16 @@ pub async fn run(
         ..
     } = screen;
     terminal.draw(|frame| ui::draw(frame, app))?;
+    let mut batch = Batch::default();
+    batch.after_draw(app, net);
     loop {
+        if batch.redraw_after_view {
+            terminal.draw(|frame| ui::draw(frame, app))?;
+        }
+        let wake = app.wake_at().map(|at| {
+            let wait = at.saturating_sub(now_ms());
+            tokio::time::Instant::now() + Duration::from_millis(wait)
+        });
         let first = tokio::select! {
             ev = input.recv() => match ev {
                 Some(ev) => Source::Terminal(ev?),
@@ -50,8 +64,9 @@ pub async fn run(
             },
             ev = net_events.recv() => Source::Net(ev),
             name = signals.recv() => Source::Signal(name),
+            () = sleep_until(wake) => Source::Wake,
         };
-        let mut batch = Batch::default();
+        batch = Batch::default();
         batch.handle(app, net, first);
         for _ in 1..MAX_BATCH {
             if batch.outcome.is_some() {
@@ -77,6 +92,18 @@ pub async fn run(
         if batch.bell {
             terminal::bell();
         }
+        batch.after_draw(app, net);
+        if let Some(outcome) = batch.outcome {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -85,6 +112,8 @@ enum Source {
     /// `None`: the client library's session ended.
     Net(Option<chat_client::Event>),
     Signal(&'static str),
+    /// The time the app asked to be woken at.
+    Wake,
 }
 
 /// What one batch of events asked for.
@@ -92,6 +121,8 @@ enum Source {
 struct Batch {
     bell: bool,
     redraw: bool,
+    /// What the pane showed made the app ask for something: draw again.
+    redraw_after_view: bool,
     outcome: Option<Outcome>,
 }
 
@@ -113,15 +144,31 @@ impl Batch {
             }
             Source::Signal(name) => {
                 tracing::info!(signal = name, "leaving on signal");
-                net.send(shared::ClientMsg::Quit {
-                    reason: name.into(),
-                });
+                app.now_ms = now_ms();
+                for frame in app.leaving(name.into()) {
+                    net.send(frame);
+                }
                 self.outcome = Some(Outcome::Quit);
                 return;
             }
+            // Nothing to update: the draw and what follows it is the point.
+            Source::Wake => return,
         };
         app.now_ms = now_ms();
-        for command in app.update(event) {
+        let commands = app.update(event);
+        self.run(net, commands);
+    }
+
+    /// After a draw: what the view needs.
+    fn after_draw(&mut self, app: &mut App, net: &Client) {
+        app.now_ms = now_ms();
+        let commands = app.viewed();
+        self.redraw_after_view = !commands.is_empty();
+        self.run(net, commands);
+    }
+
+    fn run(&mut self, net: &Client, commands: Vec<Command>) {
+        for command in commands {
             match command {
                 Command::Send(msg) => net.send(msg),
                 Command::Bell => self.bell = true,

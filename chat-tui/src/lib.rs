@@ -9,19 +9,22 @@
 //! read the state.
 //!
 //! The app does not know the widgets: the message pane is a ratatui `StatefulWidget`
-//! whose state (how far it is scrolled, in wrapped rows) the app moves and the pane clamps
-//! when it draws, where it knows how the entries wrap.
+//! whose state (the view, held by an item) the app moves and the pane carries out when it
+//! draws, where it knows how the items wrap. After each draw the app hears what the pane
+//! showed ([`app::App::viewed`]) and asks for the history the view is about to need.
 //!
 //! - [`cli`]: command-line arguments and the configuration file.
 //! - [`app`]: the state and its update function; no I/O. One module per concern: the key
-//!   map (`keys`), Enter (`compose`), `history`, Tab (`complete`), `paste`, the
-//!   connection and the server's frames (`network`), the room (`room`), `transfers`, and
-//!   the message pane's entries and scroll state (`scrollback`).
+//!   map (`keys`), Enter (`compose`), the input `history`, Tab (`complete`), `paste`, the
+//!   connection and the server's frames (`network`), the room (`room`), the room's history
+//!   and read marker (`reading`), `/search` (`search`), `transfers`, the message pane's
+//!   items and view (`pane`) and the app's own lines (`scrollback`).
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
-//!   `/send-file`, `/files`, `/get`, `/cancel`, `/quit`.
-//! - [`ui`]: widgets for the message pane, member list, transfer bars, status line and
-//!   input line; they read the app, and the pane also its own scroll state.
+//!   `/send-file`, `/files`, `/get`, `/cancel`, `/search`, `/quit`.
+//! - [`ui`]: widgets for the message pane (with its date, unread and history lines), the
+//!   search view, member list, transfer bars, status line and input line; they read the
+//!   app, and the pane also moves its own view.
 //! - [`discover`]: finding a server on the LAN: looking, `--list`, and the picker's loop.
 //! - [`picker`]: the server picker's state and keys; no I/O (its widget is
 //!   [`ui::picker`]).

@@ -6,8 +6,8 @@ use chat_client::sanitize;
 use shared::ClientMsg;
 
 use super::keys::KEYS_HELP;
-use super::scrollback::Scroll;
-use super::{App, Command, quit};
+use super::pane::Scroll;
+use super::{App, Command};
 use crate::commands::{self, COMMANDS, Input};
 
 impl App {
@@ -34,10 +34,12 @@ impl App {
                     return Vec::new();
                 }
                 commands::Command::Clear => {
-                    self.scrollback.clear();
+                    self.scrollback.clear(self.last_seq);
+                    self.highlight = None;
                     return Vec::new();
                 }
-                commands::Command::Quit(reason) => return quit(reason),
+                commands::Command::Search(words) => return self.search(words),
+                commands::Command::Quit(reason) => return self.quit(reason),
                 commands::Command::Nick(nick) => ClientMsg::Nick { nick },
                 commands::Command::Join(room) => ClientMsg::Join { room },
                 commands::Command::Who => ClientMsg::Who,
@@ -162,7 +164,7 @@ mod tests {
         assert!(submit(&mut app, "/nope").is_empty());
         assert_eq!(
             last(&app),
-            &EntryKind::Error("unknown command /nope; type /help for the list".into())
+            EntryKind::Error("unknown command /nope; type /help for the list".into())
         );
         assert_eq!(app.input.text(), "/nope");
     }
@@ -175,7 +177,7 @@ mod tests {
             .scrollback
             .entries()
             .iter()
-            .filter_map(|e| match &e.kind {
+            .filter_map(|(_, e)| match &e.kind {
                 EntryKind::Info(t) => Some(t.as_str()),
                 _ => None,
             })
@@ -232,8 +234,8 @@ mod tests {
             app.update(chat("bob", &format!("line {i}")));
         }
         app.update(key(KeyCode::PageUp));
-        assert!(app.scrollback.state().offset() > 0);
+        assert!(!app.scrollback.state().following());
         submit(&mut app, "hi");
-        assert_eq!(app.scrollback.state().offset(), 0);
+        assert!(app.scrollback.state().following());
     }
 }

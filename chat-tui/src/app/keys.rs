@@ -4,7 +4,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 
-use super::scrollback::Scroll;
+use super::pane::Scroll;
 use crate::input::Edit;
 
 /// Rows one mouse wheel notch scrolls.
@@ -16,8 +16,9 @@ pub const KEYS_HELP: &[&str] = &[
     "  Enter send · Tab complete nick, command or /send-file path · Up/Down input history",
     "  Left/Right, Ctrl/Alt-Left/Right move by character/word · Home/End, Ctrl-A/E",
     "  Backspace/Delete · Ctrl-W delete word · Ctrl-U/Ctrl-K delete to start/end",
-    "  PageUp/PageDown, mouse wheel scroll · Esc back to the newest · F2 member list",
-    "  Ctrl-L redraw · Ctrl-C quit",
+    "  PageUp/PageDown, mouse wheel scroll (older history loads as you go) · Esc back to",
+    "  the newest · F2 member list · Ctrl-L redraw · Ctrl-C quit",
+    "  in /search: Up/Down choose a hit · Enter show it where it was said · Esc back",
 ];
 
 /// What a key asks the app to do.
@@ -81,6 +82,37 @@ pub fn action(key: KeyEvent) -> Option<Action> {
     }
 }
 
+/// What a key does while the search view is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchAction {
+    /// Choose a newer hit, this many up.
+    Up(usize),
+    Down(usize),
+    PageUp,
+    PageDown,
+    /// Enter on an empty input line: show the chosen hit where it was said.
+    Show,
+    /// Esc: back to the messages.
+    Close,
+}
+
+/// The search view's action of a key or the wheel's [`Action`], if it has one; other
+/// keys keep their meaning (typing, editing, Enter with text to send). `input_empty`:
+/// whether the input line is empty, for Enter.
+pub fn search_action(action: Action, input_empty: bool) -> Option<SearchAction> {
+    match action {
+        Action::HistoryBack => Some(SearchAction::Up(1)),
+        Action::HistoryForward => Some(SearchAction::Down(1)),
+        Action::Scroll(Scroll::Up(n)) => Some(SearchAction::Up(n)),
+        Action::Scroll(Scroll::Down(n)) => Some(SearchAction::Down(n)),
+        Action::Scroll(Scroll::PageUp) => Some(SearchAction::PageUp),
+        Action::Scroll(Scroll::PageDown) => Some(SearchAction::PageDown),
+        Action::Scroll(Scroll::Bottom) => Some(SearchAction::Close),
+        Action::Submit if input_empty => Some(SearchAction::Show),
+        _ => None,
+    }
+}
+
 /// The action of a mouse event: the wheel scrolls, nothing else is asked for.
 pub fn wheel(mouse: MouseEvent) -> Option<Action> {
     match mouse.kind {
@@ -139,6 +171,20 @@ mod tests {
             Some(Action::Scroll(Scroll::Down(WHEEL_ROWS)))
         );
         assert_eq!(wheel(mouse(MouseEventKind::Moved)), None);
+    }
+
+    #[test]
+    fn in_the_search_view_arrows_choose_and_enter_shows_unless_there_is_text() {
+        let search = |code, empty| search_action(plain(code)?, empty);
+        assert_eq!(search(KeyCode::Up, true), Some(SearchAction::Up(1)));
+        assert_eq!(
+            search(KeyCode::PageDown, true),
+            Some(SearchAction::PageDown)
+        );
+        assert_eq!(search(KeyCode::Esc, false), Some(SearchAction::Close));
+        assert_eq!(search(KeyCode::Enter, true), Some(SearchAction::Show));
+        assert_eq!(search(KeyCode::Enter, false), None);
+        assert_eq!(search(KeyCode::Char('q'), true), None);
     }
 
     #[test]

@@ -21,17 +21,25 @@
 //! - [`paste`]: a paste of several lines, and its yes-or-no question.
 //! - [`network`]: the connection's state and news, and the server's frames sorted out.
 //! - [`room`]: what is said in the room and who is in it.
+//! - [`reading`]: the room's history as the pane reads it: the client library's timeline,
+//!   the pages the view is about to need, the unread line and the read marker.
+//! - [`search`]: `/search` and its view of hits.
 //! - [`transfers`]: running transfers (their bars' state), offered and listed files.
-//! - [`scrollback`]: the message pane's entries and its scroll state.
+//! - [`pane`]: what the message pane lists ([`pane::Item`]s in order of their keys) and
+//!   its view, anchored to an item.
+//! - [`scrollback`]: the app's own lines in the message pane.
 
 pub mod complete;
 mod compose;
 pub mod history;
 pub mod keys;
 pub mod network;
+pub mod pane;
 pub mod paste;
+pub mod reading;
 pub mod room;
 pub mod scrollback;
+pub mod search;
 #[cfg(test)]
 mod testing;
 pub mod transfers;
@@ -49,12 +57,15 @@ use crate::input::InputLine;
 pub use complete::PathLister;
 pub use network::ConnState;
 pub use paste::PendingPaste;
+pub use reading::{HistoryInfo, Reading};
 pub use scrollback::{Entry, EntryKind, Scrollback};
+pub use search::Search;
 pub use transfers::{Direction, Transfer};
 
 use complete::Completion;
 use history::History;
 use keys::Action;
+use pane::Key;
 
 /// Something that happened, as the app sees it: the terminal's input, and the client
 /// library's news, which the event loop maps into these (`event.rs`). A resize is not
@@ -162,8 +173,20 @@ pub struct App {
     pub transfers: Vec<Transfer>,
     pub paths: PathLister,
     next_transfer: TransferId,
-    /// The message pane's entries and how far it is scrolled.
+    /// The app's own lines in the message pane, and how far the pane is scrolled.
     pub scrollback: Scrollback,
+    /// The room's history: its timeline, what is asked, the unread line, the read marker.
+    pub reading: Reading,
+    /// What the server said of its history; `None`: it keeps none (or has not said yet).
+    pub history_info: Option<HistoryInfo>,
+    /// The highest sequence number known in the room: the app's own lines go after it.
+    pub last_seq: u64,
+    /// The item shown highlighted: the search hit jumped to.
+    pub highlight: Option<Key>,
+    /// The search view, while it is open.
+    pub search: Option<Search>,
+    /// The id of the next request of the app's own.
+    next_request: u32,
     history: History,
     completion: Option<Completion>,
 }
@@ -176,9 +199,15 @@ impl App {
             room,
             members,
             total,
-            ..
+            seq,
         } = welcome;
         let mut app = App {
+            reading: Reading::new(&room, None),
+            history_info: None,
+            last_seq: 0,
+            highlight: None,
+            search: None,
+            next_request: 1,
             member_total: total as usize,
             settings,
             nick,
@@ -199,6 +228,8 @@ impl App {
             history: History::default(),
             completion: None,
         };
+        // No history before the server says it keeps some (`HistoryInfo`, which follows).
+        app.entered(seq);
         app.info(format!(
             "joined #{} as {} ({}); type /help for commands and keys",
             sanitize::nick(&app.room),
@@ -219,7 +250,7 @@ impl App {
             }
             Event::Server(msg) => return self.on_server(msg),
             Event::Transfer(event) => self.on_transfer(event),
-            Event::Reconnected(welcome) => self.reconnected(welcome),
+            Event::Reconnected(welcome) => return self.reconnected(welcome),
             Event::Disconnected { reason } => self.disconnected(reason),
             Event::Reconnecting {
                 attempt,
@@ -259,24 +290,61 @@ impl App {
         }
     }
 
+    /// The search view takes the keys that choose and show a hit; the others keep their
+    /// meaning.
+    fn search_or(&mut self, action: Action) -> Option<Vec<Command>> {
+        self.search.as_ref()?;
+        let action = keys::search_action(action, self.input.is_empty())?;
+        Some(self.search_key(action))
+    }
+
     /// Does what a key or the wheel asked for.
     fn act(&mut self, action: Action) -> Vec<Command> {
+        if let Some(commands) = self.search_or(action) {
+            return commands;
+        }
         match action {
             Action::Edit(edit) => self.input.apply(edit),
             Action::HistoryBack => self.history.back(&mut self.input),
             Action::HistoryForward => self.history.forward(&mut self.input),
-            Action::Scroll(scroll) => self.scrollback.scroll(scroll),
+            Action::Scroll(scroll) => {
+                if scroll == pane::Scroll::Bottom {
+                    self.highlight = None;
+                }
+                self.scrollback.scroll(scroll);
+            }
             Action::Complete => self.complete(),
             Action::ToggleMembers => self.show_members = !self.show_members,
             Action::Submit => return self.submit(),
             Action::Redraw => return vec![Command::Redraw],
-            Action::Quit => return quit(String::new()),
+            Action::Quit => return self.quit(String::new()),
         }
         Vec::new()
     }
 
+    /// A fresh id for a request of the app's own (a search, a page of history): its answer
+    /// comes back with it. The ids the client library keeps for itself are never used.
+    pub(crate) fn request_id(&mut self) -> u32 {
+        const LAST: u32 = chat_client::transfer::FIRST_OWN_REQUEST_ID - 1;
+        let id = self.next_request;
+        self.next_request = if id >= LAST { 1 } else { id + 1 };
+        id
+    }
+
+    /// A line of the app's own, after the newest room message known.
     fn push(&mut self, entry: Entry) {
-        self.scrollback.push(entry);
+        self.scrollback.push(self.last_seq, entry);
+    }
+
+    /// Leave: the read marker still waiting, the quit, and the end of the loop.
+    fn quit(&mut self, reason: String) -> Vec<Command> {
+        let mut commands: Vec<Command> = self
+            .leaving(reason)
+            .into_iter()
+            .map(Command::Send)
+            .collect();
+        commands.push(Command::Quit);
+        commands
     }
 
     fn info(&mut self, text: String) {
@@ -298,10 +366,6 @@ impl App {
             kind,
         });
     }
-}
-
-fn quit(reason: String) -> Vec<Command> {
-    vec![Command::Send(ClientMsg::Quit { reason }), Command::Quit]
 }
 
 /// `1 member`, `5 members`.
@@ -347,11 +411,13 @@ mod tests {
             })
         };
         app.update(wheel(MouseEventKind::ScrollUp));
-        assert_eq!(app.scrollback.state().offset(), 1 + keys::WHEEL_ROWS);
+        // Never drawn, a page is one row: up one page and one notch of the wheel.
+        let (_, moves, _) = app.scrollback.state_mut().begin_draw(0);
+        assert_eq!(moves, 1 + keys::WHEEL_ROWS as isize);
         app.update(wheel(MouseEventKind::ScrollDown));
         assert_eq!(app.scrollback.state().unseen(), 2);
         app.update(key(KeyCode::Esc));
-        assert_eq!(app.scrollback.state().offset(), 0);
+        assert!(app.scrollback.state().following());
         assert_eq!(app.scrollback.state().unseen(), 0);
     }
 

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use chat_client::{Welcome, sanitize};
-use shared::{ErrorKind, ServerMsg, names};
+use shared::{ErrorKind, RoomEvent, ServerMsg, Stamped, names};
 
+use super::reading::HistoryInfo;
 use super::{App, Command, members_count};
 
 /// State of the connection, shown in the status line.
@@ -24,29 +25,40 @@ pub enum ConnState {
 }
 
 impl App {
-    pub(super) fn reconnected(&mut self, welcome: Welcome) {
+    /// Back after a reconnect: in the same room, the timeline catches up on what was
+    /// missed; in another (the old one could not be rejoined), it starts anew.
+    pub(super) fn reconnected(&mut self, welcome: Welcome) -> Vec<Command> {
         let Welcome {
             nick,
             room,
             members,
             total,
-            ..
+            seq,
         } = welcome;
         self.conn = ConnState::Connected;
         self.slowed = None;
         self.nick = nick;
+        let same_room = room == self.room;
         self.room = room;
         self.members = members;
         self.member_total = total as usize;
+        let commands = if same_room {
+            self.entered(seq)
+        } else {
+            let room = self.room.clone();
+            self.new_room(&room, seq)
+        };
         self.notice_now(format!(
             "reconnected: #{} as {} ({})",
             sanitize::nick(&self.room),
             sanitize::nick(&self.nick),
             members_count(self.member_total)
         ));
+        commands
     }
 
     pub(super) fn disconnected(&mut self, reason: String) {
+        self.out_of_room();
         self.error(format!("connection lost: {}", sanitize::text(&reason)));
         self.conn = ConnState::Disconnected { reason };
     }
@@ -67,6 +79,7 @@ impl App {
         self.waiting = waiting;
         if waiting == 0 {
             self.slowed = None;
+            self.reading.outbox_drained(self.now_ms);
         }
     }
 
@@ -75,23 +88,36 @@ impl App {
         match msg {
             // Version 4 room messages, and their version 3 forms.
             ServerMsg::Room {
+                id,
+                seq,
                 time_ms,
                 room,
                 event,
-                ..
-            } => self.in_room(time_ms, &room, event, &mut commands),
+            } => {
+                let message = Stamped {
+                    id,
+                    seq,
+                    time_ms,
+                    event,
+                };
+                self.in_room(&room, message, &mut commands);
+            }
             ServerMsg::Chat {
                 time_ms,
+                room,
                 from,
                 kind,
                 text,
                 ..
-            } => self.said(time_ms, &from, kind, &text, &mut commands),
+            } => {
+                let said = RoomEvent::Said { from, kind, text };
+                self.in_room_v3(time_ms, &room, said, &mut commands);
+            }
             ServerMsg::Notice {
                 time_ms,
                 room,
                 event,
-            } => self.room_event(time_ms, &room, event),
+            } => self.in_room_v3(time_ms, &room, event, &mut commands),
             ServerMsg::FileOffered { file } => self.offered(&file),
             ServerMsg::Private {
                 time_ms,
@@ -100,11 +126,13 @@ impl App {
                 text,
                 ..
             } => self.private(time_ms, &from, &to, &text, &mut commands),
-            ServerMsg::Joined4 { room, members, .. } => {
+            ServerMsg::Joined4 { room, members, seq } => {
+                commands.extend(self.new_room(&room, seq));
                 self.joined(room, members.names, members.total as usize);
             }
             ServerMsg::Joined { room, members } => {
                 let total = members.len();
+                commands.extend(self.new_room(&room, 0));
                 self.joined(room, members, total);
             }
             ServerMsg::Members4 { room, members } => {
@@ -137,8 +165,31 @@ impl App {
             ServerMsg::Shutdown { reason } => {
                 self.notice_now(format!("server shutting down: {}", sanitize::text(&reason)));
             }
-            // The answer to a request with an id is the answer itself.
-            ServerMsg::Reply { msg, .. } => return self.on_server(*msg),
+            // The answers to the app's own requests (a search, a page of history) go where
+            // they were asked; any other answer is the answer itself.
+            ServerMsg::Reply { id, msg } => {
+                let Some(msg) = self.search_answer(id, *msg) else {
+                    return commands;
+                };
+                let Some(msg) = self.history_answer(id, msg) else {
+                    return commands;
+                };
+                return self.on_server(msg);
+            }
+            ServerMsg::HistoryInfo {
+                page,
+                catch_up,
+                backlog,
+                search,
+                ..
+            } => {
+                return self.history_info(HistoryInfo {
+                    page,
+                    catch_up,
+                    backlog,
+                    search,
+                });
+            }
             // The client library answers pings; a welcome after a reconnect arrives as
             // Event::Reconnected.
             ServerMsg::Ping { .. }
@@ -154,9 +205,9 @@ impl App {
             | ServerMsg::DownloadChunk { .. }
             | ServerMsg::DownloadEnd { .. }
             | ServerMsg::DownloadFailed { .. } => {}
-            // Not asked for yet: the client does not ask for the history feature.
-            ServerMsg::HistoryInfo { .. }
-            | ServerMsg::HistoryPage { .. }
+            // Answers to requests no longer waited for (asked before a reconnect, or a
+            // search closed meanwhile).
+            ServerMsg::HistoryPage { .. }
             | ServerMsg::CaughtUp { .. }
             | ServerMsg::SearchHits { .. } => {}
         }
@@ -182,7 +233,7 @@ mod tests {
         }));
         assert_eq!(
             last(&app),
-            &EntryKind::Error("server: no such nick: zed".into())
+            EntryKind::Error("server: no such nick: zed".into())
         );
     }
 
@@ -221,7 +272,7 @@ mod tests {
         app.update(Event::Refused {
             reason: "queue full".into(),
         });
-        assert_eq!(last(&app), &EntryKind::Error("not sent: queue full".into()));
+        assert_eq!(last(&app), EntryKind::Error("not sent: queue full".into()));
         assert_eq!(
             app.update(Event::Fatal("version".into())),
             [Command::Fail("version".into())]
@@ -245,7 +296,7 @@ mod tests {
         assert_eq!(app.scrollback.entries().len(), before + 1);
         assert_eq!(
             last(&app),
-            &EntryKind::Notice("server: you send faster than 10 messages a second".into())
+            EntryKind::Notice("server: you send faster than 10 messages a second".into())
         );
         // Once all is sent, a new warning is news again.
         app.update(Event::Waiting { waiting: 0 });
@@ -269,7 +320,7 @@ mod tests {
         }));
         assert_eq!(
             last(&app),
-            &EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
+            EntryKind::Notice("members of #lobby (1500): alice, bob, and 1498 more".into())
         );
     }
 
@@ -291,7 +342,7 @@ mod tests {
         assert_eq!(app.scrollback.entries().len(), before + 1);
         assert_eq!(
             last(&app),
-            &EntryKind::Notice("you are now known as alicia".into())
+            EntryKind::Notice("you are now known as alicia".into())
         );
         assert_eq!(app.members, ["alicia", "bob", "bobby", "carol"]);
     }

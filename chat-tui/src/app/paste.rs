@@ -6,7 +6,7 @@ use chat_client::pace;
 use crossterm::event::{KeyCode, KeyEvent};
 use shared::ClientMsg;
 
-use super::scrollback::Scroll;
+use super::pane::Scroll;
 use super::{App, Command};
 use crate::commands;
 use crate::input::InputLine;
@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(app.input.text(), "keep me");
         assert_eq!(
             last(&app),
-            &EntryKind::Info("paste of 2 lines dropped".into())
+            EntryKind::Info("paste of 2 lines dropped".into())
         );
     }
 
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(out.len(), 55);
         assert_eq!(
             last(&app),
-            &EntryKind::Info(
+            EntryKind::Info(
                 "sending 55 lines, 40 of them at 8 a second (about 5 s) so that the server \
                  does not take them for a flood"
                     .into()
@@ -211,9 +211,9 @@ mod tests {
     fn a_paste_while_scrolled_up_goes_back_to_the_newest() {
         let mut app = app();
         app.update(key(KeyCode::PageUp));
-        assert!(app.scrollback.state().offset() > 0);
+        assert!(!app.scrollback.state().following());
         app.update(Event::Paste("a\nb".into()));
         app.update(key(KeyCode::Char('y')));
-        assert_eq!(app.scrollback.state().offset(), 0);
+        assert!(app.scrollback.state().following());
     }
 }

@@ -2,55 +2,80 @@
 //! is in it (joins, leaves, renames, member lists), kept in the server's order.
 
 use chat_client::sanitize;
-use shared::{ChatKind, RoomEvent, names};
+use shared::{ChatKind, RoomEvent, Stamped, names};
 
 use super::scrollback::{Entry, EntryKind};
+use super::transfers::offer_text;
 use super::{App, Command, members_count};
 
 impl App {
-    /// A version 4 room message: something said, a file shared, or a member's news.
-    pub(super) fn in_room(
+    /// A version 4 room message: something said, a file shared, or a member's news. It
+    /// goes to the room's timeline, which the pane shows.
+    pub(super) fn in_room(&mut self, room: &str, message: Stamped, commands: &mut Vec<Command>) {
+        self.room_news(room, &message.event, commands);
+        if room == self.room {
+            self.live(message);
+        }
+    }
+
+    /// What a room message changes besides the pane: the member list, and the bell when
+    /// someone names this client.
+    fn room_news(&mut self, room: &str, event: &RoomEvent, commands: &mut Vec<Command>) {
+        let here = room == self.room;
+        match event {
+            RoomEvent::Said { from, text, .. } => {
+                let own = *from == self.nick;
+                if !own && self.settings.bell && mentions(text, &self.nick) {
+                    commands.push(Command::Bell);
+                }
+            }
+            RoomEvent::Joined { nick } => {
+                // A nick already listed is not counted twice.
+                if here && !self.members.contains(nick) {
+                    names::insert_member(&mut self.members, nick.clone());
+                    self.member_total += 1;
+                }
+            }
+            RoomEvent::Left { nick, .. } => {
+                if here {
+                    self.members.retain(|m| m != nick);
+                    self.member_total = self.member_total.saturating_sub(1);
+                }
+            }
+            RoomEvent::Renamed { old, new } => {
+                if here {
+                    self.members.retain(|m| m != old);
+                    names::insert_member(&mut self.members, new.clone());
+                }
+            }
+            RoomEvent::Shared { .. } => {}
+        }
+    }
+
+    /// A room message in a version 3 frame, which has no sequence number: a line of the
+    /// app's own after the newest message.
+    pub(super) fn in_room_v3(
         &mut self,
         time_ms: u64,
         room: &str,
         event: RoomEvent,
         commands: &mut Vec<Command>,
     ) {
-        match event {
-            RoomEvent::Said { from, kind, text } => {
-                self.said(time_ms, &from, kind, &text, commands);
-            }
-            RoomEvent::Shared { file } => self.offered(&file),
-            event => self.room_event(time_ms, room, event),
+        self.room_news(room, &event, commands);
+        // One's own rename is told by `NickChanged`, which follows.
+        if matches!(&event, RoomEvent::Renamed { old, .. } if *old == self.nick) {
+            return;
         }
-    }
-
-    /// A chat line or an action in the room.
-    pub(super) fn said(
-        &mut self,
-        time_ms: u64,
-        from: &str,
-        kind: ChatKind,
-        text: &str,
-        commands: &mut Vec<Command>,
-    ) {
-        let own = from == self.nick;
-        let mention = !own && mentions(text, &self.nick);
-        if mention && self.settings.bell {
-            commands.push(Command::Bell);
-        }
-        self.push(Entry {
+        let message = Stamped {
+            id: 0,
+            seq: 0,
             time_ms,
-            kind: EntryKind::Chat {
-                from: sanitize::nick(from).into_owned(),
-                text: sanitize::text(text).into_owned(),
-                action: kind == ChatKind::Action,
-                own,
-                mention,
-            },
-        });
+            event,
+        };
+        let entry = message_entry(&message, room, &self.nick);
+        self.push(entry);
+        self.scrollback.state_mut().arrived();
     }
-
     /// A private message, to or from this client; one from someone else rings.
     pub(super) fn private(
         &mut self,
@@ -73,55 +98,7 @@ impl App {
                 own,
             },
         });
-    }
-
-    /// Someone joined, left or was renamed in `room`.
-    pub(super) fn room_event(&mut self, time_ms: u64, room: &str, event: RoomEvent) {
-        let here = room == self.room;
-        let room = sanitize::nick(room);
-        let text = match event {
-            RoomEvent::Joined { nick } => {
-                // A nick already listed is not counted twice.
-                if here && !self.members.contains(&nick) {
-                    names::insert_member(&mut self.members, nick.clone());
-                    self.member_total += 1;
-                }
-                format!("{} joined #{room}", sanitize::nick(&nick))
-            }
-            RoomEvent::Left { nick, reason } => {
-                if here {
-                    self.members.retain(|m| *m != nick);
-                    self.member_total = self.member_total.saturating_sub(1);
-                }
-                let reason = sanitize::text(&reason);
-                if reason.is_empty() {
-                    format!("{} left #{room}", sanitize::nick(&nick))
-                } else {
-                    format!("{} left #{room} ({reason})", sanitize::nick(&nick))
-                }
-            }
-            RoomEvent::Renamed { old, new } => {
-                if here {
-                    self.members.retain(|m| *m != old);
-                    names::insert_member(&mut self.members, new.clone());
-                }
-                // One's own rename is told by `NickChanged`, which follows.
-                if old == self.nick {
-                    return;
-                }
-                format!(
-                    "{} is now known as {}",
-                    sanitize::nick(&old),
-                    sanitize::nick(&new)
-                )
-            }
-            // Not notices; `in_room` shows them.
-            RoomEvent::Said { .. } | RoomEvent::Shared { .. } => return,
-        };
-        self.push(Entry {
-            time_ms,
-            kind: EntryKind::Notice(text),
-        });
+        self.scrollback.state_mut().arrived();
     }
 
     /// This client is now in `room`, of `total` members (`members` is their first page).
@@ -156,6 +133,53 @@ impl App {
     }
 }
 
+/// How a room message looks in the pane, for this client (`nick`): sanitised, cut to the
+/// pane's bounds, its own lines and the lines naming it marked.
+pub fn message_entry(message: &Stamped, room: &str, nick: &str) -> Entry {
+    let room = sanitize::nick(room);
+    let kind = match &message.event {
+        RoomEvent::Said { from, kind, text } => {
+            let own = from == nick;
+            EntryKind::Chat {
+                from: sanitize::nick(from).into_owned(),
+                text: sanitize::text(text).into_owned(),
+                action: *kind == ChatKind::Action,
+                own,
+                mention: !own && mentions(text, nick),
+            }
+        }
+        RoomEvent::Shared { file } => EntryKind::Notice(offer_text(file)),
+        RoomEvent::Joined { nick } => {
+            EntryKind::Notice(format!("{} joined #{room}", sanitize::nick(nick)))
+        }
+        RoomEvent::Left { nick, reason } => {
+            let reason = sanitize::text(reason);
+            EntryKind::Notice(if reason.is_empty() {
+                format!("{} left #{room}", sanitize::nick(nick))
+            } else {
+                format!("{} left #{room} ({reason})", sanitize::nick(nick))
+            })
+        }
+        RoomEvent::Renamed { old, new } => EntryKind::Notice(format!(
+            "{} is now known as {}",
+            sanitize::nick(old),
+            sanitize::nick(new)
+        )),
+    };
+    let mut entry = Entry {
+        time_ms: message.time_ms,
+        kind,
+    };
+    entry.kind.clip();
+    entry
+}
+
+/// Whether a room message is this client's own rename (to `nick`), which the pane leaves
+/// out: `NickChanged` says it.
+pub fn own_rename(message: &Stamped, nick: &str) -> bool {
+    matches!(&message.event, RoomEvent::Renamed { new, .. } if new == nick)
+}
+
 /// Whether `text` names `nick` as a whole word, ignoring case.
 pub fn mentions(text: &str, nick: &str) -> bool {
     if nick.is_empty() {
@@ -184,7 +208,7 @@ mod tests {
         assert!(app.update(chat("bob", "\x1b[2Jhi")).is_empty());
         assert_eq!(
             last(&app),
-            &EntryKind::Chat {
+            EntryKind::Chat {
                 from: "bob".into(),
                 text: "␛[2Jhi".into(),
                 action: false,
@@ -245,7 +269,7 @@ mod tests {
         assert_eq!(app.members, ["alice", "bob", "caz", "dave"]);
         assert_eq!(
             last(&app),
-            &EntryKind::Notice("carol is now known as caz".into())
+            EntryKind::Notice("carol is now known as caz".into())
         );
         app.update(Event::Server(ServerMsg::NickChanged {
             nick: "alicia".into(),
@@ -282,7 +306,7 @@ mod tests {
         assert_eq!(app.member_total, 2500);
         assert_eq!(
             last(&app),
-            &EntryKind::Notice("you joined #big (2500 members)".into())
+            EntryKind::Notice("you joined #big (2500 members)".into())
         );
         app.update(Event::Server(ServerMsg::Notice {
             time_ms: T,
@@ -327,14 +351,14 @@ mod tests {
             kind: ChatKind::Action,
             text: "waves".into(),
         }));
-        assert_eq!(last(&app), &v3);
+        assert_eq!(last(&app), v3);
         app.update(notice(
             "lobby",
             RoomEvent::Joined {
                 nick: "dave".into(),
             },
         ));
-        assert_eq!(last(&app), &EntryKind::Notice("dave joined #lobby".into()));
+        assert_eq!(last(&app), EntryKind::Notice("dave joined #lobby".into()));
     }
 
     /// The client keeps its member list in the server's order (case-folded), so a join, a

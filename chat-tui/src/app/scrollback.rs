@@ -1,12 +1,10 @@
-//! The message pane's content and view: the entries (bounded, each cut to a bounded size)
-//! and [`PaneState`], how far the pane is scrolled and what arrived meanwhile.
-//!
-//! The app moves the view by rows, by pages or to the bottom ([`Scroll`]) and never
-//! measures anything: how many rows an entry wraps to is known only where the pane is
-//! drawn, so the pane ([`crate::ui::messages::MessagePane`], a ratatui `StatefulWidget`
-//! over [`PaneState`]) clamps the view when it draws.
+//! The app's own lines in the message pane (help, errors, notices, private messages):
+//! bounded, each cut to a bounded size, each placed after the room message that was the
+//! newest when it was written; and the pane's view ([`PaneState`]).
 
 use std::collections::VecDeque;
+
+use super::pane::{Key, PaneState, Scroll};
 
 /// Entries kept in the message pane; older ones are dropped.
 pub const MAX_SCROLLBACK: usize = 5000;
@@ -52,7 +50,7 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// Cuts every string of the entry to its bound; see [`MAX_ENTRY_TEXT_BYTES`].
-    fn clip(&mut self) {
+    pub(crate) fn clip(&mut self) {
         match self {
             EntryKind::Chat { from, text, .. } => {
                 clip(from, MAX_ENTRY_NAME_BYTES);
@@ -83,114 +81,20 @@ fn clip(s: &mut String, max: usize) {
     s.push('…');
 }
 
-/// Where the app asks the view to go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scroll {
-    /// Up by this many rows (towards older entries).
-    Up(usize),
-    /// Down by this many rows.
-    Down(usize),
-    /// Up by the pane's height, less one row of overlap.
-    PageUp,
-    PageDown,
-    /// Back to the newest entry, following new ones again.
-    Bottom,
-}
-
-/// The message pane's state: how far it is scrolled up, in wrapped rows from the bottom.
-///
-/// Moving it never needs the pane's geometry: it may point past the oldest row until the
-/// pane is next drawn, which clamps it ([`PaneState::settle`]). While it is scrolled up,
-/// new entries do not move the view: the pane adds their rows to the offset when it draws
-/// them, and counts them for the "new messages" bar.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PaneState {
-    /// Rows the view is scrolled up from the bottom; 0 follows new text.
-    offset: usize,
-    /// The newest entries that arrived while scrolled up and that the pane has not yet
-    /// measured: the next draw moves the offset up by their rows.
-    arrived: usize,
-    /// Entries that arrived while scrolled up, for the bar; 0 again at the bottom.
-    unseen: usize,
-    /// Height of the pane when it was last drawn: what a page is. 0 before the first draw.
-    rows: usize,
-}
-
-impl PaneState {
-    /// Rows the view is scrolled up from the bottom, as of the last draw and the moves
-    /// since.
-    pub fn offset(&self) -> usize {
-        self.offset
-    }
-
-    /// Entries that arrived while scrolled up.
-    pub fn unseen(&self) -> usize {
-        self.unseen
-    }
-
-    pub fn scroll(&mut self, scroll: Scroll) {
-        match scroll {
-            Scroll::Up(rows) => self.offset = self.offset.saturating_add(rows),
-            Scroll::Down(rows) => self.down(rows),
-            Scroll::PageUp => self.offset = self.offset.saturating_add(self.page()),
-            Scroll::PageDown => self.down(self.page()),
-            Scroll::Bottom => self.down(usize::MAX),
-        }
-    }
-
-    /// The pane's height less one row of overlap; one row before the pane was ever drawn.
-    fn page(&self) -> usize {
-        self.rows.saturating_sub(1).max(1)
-    }
-
-    fn down(&mut self, rows: usize) {
-        self.offset = self.offset.saturating_sub(rows);
-        if self.offset == 0 {
-            self.at_bottom();
-        }
-    }
-
-    fn at_bottom(&mut self) {
-        self.arrived = 0;
-        self.unseen = 0;
-    }
-
-    /// An entry was added at the bottom.
-    fn entry_added(&mut self) {
-        if self.offset > 0 {
-            self.arrived += 1;
-            self.unseen += 1;
-        }
-    }
-
-    /// The pane's side, when it starts drawing: it is `rows` high. Returns how many of the
-    /// newest entries arrived while scrolled up: the pane measures them and passes their
-    /// rows to [`PaneState::settle`].
-    pub fn begin_draw(&mut self, rows: usize) -> usize {
-        self.rows = rows;
-        std::mem::take(&mut self.arrived)
-    }
-
-    /// The pane's side, once it has measured: `arrived_rows` rows arrived below the view,
-    /// which moves up by as much to stay put, and the view can be at most `max` rows up
-    /// (the oldest row at the top of the pane).
-    pub fn settle(&mut self, arrived_rows: usize, max: usize) {
-        self.offset = self.offset.saturating_add(arrived_rows).min(max);
-        if self.offset == 0 {
-            self.at_bottom();
-        }
-    }
-}
-
-/// The entries of the message pane, oldest first, and the pane's view of them.
+/// The app's own lines in the message pane, oldest first, each with its place among the
+/// room's messages ([`Key`]), and the pane's view ([`PaneState`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scrollback {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<(Key, Entry)>,
+    /// Counts the lines, so that lines written after the same message keep their order.
+    written: u64,
+    /// What `/clear` hid: everything before this key.
+    cleared: Key,
     state: PaneState,
 }
 
 impl Scrollback {
-    pub fn entries(&self) -> &VecDeque<Entry> {
+    pub fn entries(&self) -> &VecDeque<(Key, Entry)> {
         &self.entries
     }
 
@@ -198,30 +102,56 @@ impl Scrollback {
         &self.state
     }
 
-    /// What the pane draws: the entries, and its state to clamp.
-    pub fn pane(&mut self) -> (&VecDeque<Entry>, &mut PaneState) {
+    pub fn state_mut(&mut self) -> &mut PaneState {
+        &mut self.state
+    }
+
+    /// The lines to draw and the view to move, at once.
+    pub fn split(&mut self) -> (&VecDeque<(Key, Entry)>, &mut PaneState) {
         (&self.entries, &mut self.state)
     }
 
-    /// Adds an entry at the bottom, cut to its bounds, dropping the oldest beyond
-    /// [`MAX_SCROLLBACK`].
-    pub fn push(&mut self, mut entry: Entry) {
+    /// Items before this key are hidden (`/clear`).
+    pub fn cleared(&self) -> Key {
+        self.cleared
+    }
+
+    /// Adds a line after the room message `after_seq` (the newest one known), cut to its
+    /// bounds, dropping the oldest beyond [`MAX_SCROLLBACK`].
+    pub fn push(&mut self, after_seq: u64, mut entry: Entry) {
         entry.kind.clip();
-        self.state.entry_added();
+        self.written += 1;
+        // Keys only grow within a room (`after_seq` is the newest known), so the lines
+        // stay in order; a line never sorts before one already written.
+        let seq = match self.entries.back() {
+            Some((last, _)) => after_seq.max(last.seq),
+            None => after_seq,
+        };
+        let key = Key::local(seq, self.written);
         if self.entries.len() == MAX_SCROLLBACK {
             self.entries.pop_front();
         }
-        self.entries.push_back(entry);
+        self.entries.push_back((key, entry));
     }
 
     pub fn scroll(&mut self, scroll: Scroll) {
         self.state.scroll(scroll);
     }
 
-    /// Empties the pane (`/clear`).
-    pub fn clear(&mut self) {
+    /// Empties the pane (`/clear`): the lines go, and the room's messages up to the newest
+    /// (`newest_seq`) are hidden.
+    pub fn clear(&mut self, newest_seq: u64) {
         self.entries.clear();
-        self.state.scroll(Scroll::Bottom);
+        self.written += 1;
+        self.cleared = Key::local(newest_seq, self.written);
+        self.state.to_bottom();
+    }
+
+    /// A new room: none of the old one's lines belong to it.
+    pub fn new_room(&mut self) {
+        self.entries.clear();
+        self.cleared = Key::FIRST;
+        self.state.to_bottom();
     }
 }
 
@@ -240,63 +170,36 @@ mod tests {
     fn scrollback_is_bounded() {
         let mut scrollback = Scrollback::default();
         for i in 0..MAX_SCROLLBACK + 10 {
-            scrollback.push(notice(&i.to_string()));
+            scrollback.push(0, notice(&i.to_string()));
         }
         assert_eq!(scrollback.entries().len(), MAX_SCROLLBACK);
-        assert_eq!(scrollback.entries()[0], notice("10"));
+        assert_eq!(scrollback.entries()[0].1, notice("10"));
     }
 
     #[test]
-    fn only_entries_that_arrive_while_scrolled_up_are_unseen() {
+    fn lines_sit_after_the_newest_message_and_keep_their_order() {
         let mut scrollback = Scrollback::default();
-        scrollback.push(notice("at the bottom"));
-        scrollback.scroll(Scroll::Up(3));
-        scrollback.push(notice("one"));
-        scrollback.push(notice("two"));
-        assert_eq!(scrollback.state().unseen(), 2);
-        let (_, state) = scrollback.pane();
-        assert_eq!(state.begin_draw(10), 2, "the pane measures the two");
-        assert_eq!(state.begin_draw(10), 0, "and only once");
-        scrollback.scroll(Scroll::Bottom);
-        assert_eq!(scrollback.state().unseen(), 0);
-        scrollback.push(notice("seen"));
-        assert_eq!(scrollback.state().unseen(), 0);
+        scrollback.push(7, notice("a"));
+        scrollback.push(7, notice("b"));
+        scrollback.push(9, notice("c"));
+        let keys: Vec<Key> = scrollback.entries().iter().map(|(k, _)| *k).collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        assert!(Key::message(7) < keys[0] && keys[1] < Key::marker(8));
+        assert!(Key::message(9) < keys[2]);
+        // A line after an older message than the last line's still comes after it.
+        scrollback.push(3, notice("d"));
+        assert!(scrollback.entries()[3].0 > keys[2]);
     }
 
     #[test]
-    fn a_page_is_the_height_drawn_less_one_row() {
-        let mut state = PaneState::default();
-        state.scroll(Scroll::PageUp);
-        assert_eq!(state.offset(), 1, "never drawn: one row");
-        state.begin_draw(22);
-        state.scroll(Scroll::PageUp);
-        assert_eq!(state.offset(), 22);
-        state.scroll(Scroll::PageDown);
-        state.scroll(Scroll::Down(5));
-        assert_eq!(state.offset(), 0);
-    }
-
-    #[test]
-    fn drawing_clamps_and_the_bottom_forgets_the_unseen() {
+    fn clear_hides_what_was_there_and_goes_back_to_the_bottom() {
         let mut scrollback = Scrollback::default();
-        scrollback.push(notice("a"));
-        scrollback.scroll(Scroll::Up(100));
-        scrollback.push(notice("b"));
-        let (_, state) = scrollback.pane();
-        let arrived = state.begin_draw(5);
-        state.settle(arrived, 7);
-        assert_eq!((state.offset(), state.unseen()), (7, 1));
-        state.settle(0, 0);
-        assert_eq!((state.offset(), state.unseen()), (0, 0));
-    }
-
-    #[test]
-    fn clear_goes_back_to_the_bottom() {
-        let mut scrollback = Scrollback::default();
-        scrollback.push(notice("a"));
+        scrollback.push(4, notice("a"));
         scrollback.scroll(Scroll::Up(4));
-        scrollback.clear();
+        scrollback.clear(4);
         assert!(scrollback.entries().is_empty());
-        assert_eq!(scrollback.state(), &PaneState::default());
+        assert!(scrollback.cleared() > Key::message(4));
+        assert!(scrollback.cleared() < Key::marker(5));
+        assert!(scrollback.state().following());
     }
 }

@@ -4,6 +4,10 @@ use chat_client::Welcome;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use shared::{ChatKind, RoomEvent, ServerMsg};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::pane::ItemKind;
+use super::room::message_entry;
 use super::scrollback::EntryKind;
 use super::{App, Command, Event, Settings};
 
@@ -60,10 +64,17 @@ pub fn chat(from: &str, text: &str) -> Event {
     })
 }
 
+/// The next sequence number of the lobby: after the welcome's 10, growing.
+pub fn next_seq() -> u64 {
+    static SEQ: AtomicU64 = AtomicU64::new(11);
+    SEQ.fetch_add(1, Ordering::Relaxed)
+}
+
 pub fn room_msg(event: RoomEvent) -> Event {
+    let seq = next_seq();
     Event::Server(ServerMsg::Room {
-        id: 1,
-        seq: 11,
+        id: seq,
+        seq,
         time_ms: T,
         room: "lobby".into(),
         event,
@@ -79,7 +90,23 @@ pub fn notice(room: &str, event: RoomEvent) -> Event {
     })
 }
 
-/// The newest entry of the message pane.
-pub fn last(app: &App) -> &EntryKind {
-    &app.scrollback.entries().back().expect("an entry").kind
+/// The newest item of the message pane, as it reads.
+pub fn last(app: &App) -> EntryKind {
+    match app.items().last().expect("an item").kind {
+        ItemKind::Message(m) => message_entry(m, &app.room, &app.nick).kind,
+        ItemKind::Local(e) => e.kind.clone(),
+        ItemKind::Marker(m) => panic!("a marker: {m:?}"),
+    }
+}
+
+/// Draws the whole screen `width` by `height`, as the event loop does before it tells the
+/// app what the pane showed; returns the screen's rows.
+pub fn draw(app: &mut App, width: u16, height: u16) -> Vec<String> {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| crate::ui::draw(frame, app)).unwrap();
+    crate::ui::tests::rows(terminal.backend().buffer())
+        .iter()
+        .map(|r| r.trim_end().to_owned())
+        .collect()
 }

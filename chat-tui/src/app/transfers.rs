@@ -189,16 +189,11 @@ impl App {
         }
     }
 
+    /// A file offered in a version 3 frame (version 4 offers are room messages).
     pub(super) fn offered(&mut self, file: &FileInfo) {
         self.push(Entry {
             time_ms: file.time_ms,
-            kind: EntryKind::Notice(format!(
-                "{} shares {} ({}): type /get {} to download it",
-                sanitize::nick(&file.from),
-                sanitize::nick(&file.name),
-                bytes(file.size),
-                file.id
-            )),
+            kind: EntryKind::Notice(offer_text(file)),
         });
     }
 
@@ -221,6 +216,17 @@ impl App {
             ));
         }
     }
+}
+
+/// The line of a file offered in the room.
+pub fn offer_text(file: &FileInfo) -> String {
+    format!(
+        "{} shares {} ({}): type /get {} to download it",
+        sanitize::nick(&file.from),
+        sanitize::nick(&file.name),
+        bytes(file.size),
+        file.id
+    )
 }
 
 #[cfg(test)]
@@ -427,7 +433,7 @@ mod tests {
             .iter()
             .rev()
             .take(3)
-            .map(|e| e.kind.clone())
+            .map(|(_, e)| e.kind.clone())
             .collect();
         assert_eq!(
             texts,

@@ -1,25 +1,34 @@
-//! The message pane: entries with time, coloured nick and text, wrapped to the pane's width
-//! and scrolled from the bottom.
+//! The message pane: items with time, coloured nick and text, wrapped to the pane's width,
+//! with a date line where a day begins, the unread line, and the markers of history.
 //!
 //! It is a `StatefulWidget` over [`PaneState`]: the app moves the view by rows and pages
-//! without knowing how entries wrap; here, where the width is known, the view is clamped
-//! to the oldest row, and entries that arrived while scrolled up move it up by their rows
-//! so that what is on screen stays put.
+//! without knowing how items wrap; here, where the width is known, the moves are carried
+//! out from the item that holds the view's bottom row, clamped to the list's ends, and the
+//! view is anchored again to an item, so that what is loaded or dropped around it never
+//! moves it. Only the items near the view are wrapped: a draw measures a few screens,
+//! whatever the length of the list.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 
 use chat_client::clock::hh_mm;
+use chat_client::sanitize;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::StatefulWidget;
 
+use super::marks::{self, RuleStyle};
 use super::{nick_color, wrap};
-use crate::app::scrollback::{Entry, EntryKind, PaneState};
+use crate::app::pane::{Anchor, Item, ItemKind, Key, PaneState, Seen};
+use crate::app::room::message_entry;
+use crate::app::scrollback::{Entry, EntryKind};
 
 /// Width of `HH:MM `: continuation rows are indented by it, so text lines up under text.
 const TIME_WIDTH: usize = 6;
+
+/// Screens measured beyond each edge of the view, to tell the app what it will soon need.
+const NEAR_SCREENS: usize = 2;
 
 /// How an entry looks in a pane `width` cells wide, one line per row.
 pub fn entry_lines(entry: &Entry, width: usize, utc_offset_secs: i32) -> Vec<Line<'static>> {
@@ -105,19 +114,254 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
     (spans, TIME_WIDTH)
 }
 
-/// The message pane widget: the entries, oldest first, and how to show their times.
+/// Where the user stopped reading: the unread line goes above the item `before`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unread {
+    pub before: Key,
+    /// Room messages after the last one read.
+    pub count: u64,
+    /// When the last one read was said, if it is known.
+    pub since_ms: Option<u64>,
+}
+
+/// What the pane needs besides the items to draw them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Look<'a> {
+    /// This client's nick: its own lines are bold, lines naming it stand out.
+    pub nick: &'a str,
+    /// The room, as the markers name it (not yet sanitised).
+    pub room: &'a str,
+    pub utc_offset_secs: i32,
+    pub unread: Option<Unread>,
+    /// An item to show highlighted (a search hit jumped to).
+    pub highlight: Option<Key>,
+    /// Whether the list's last item is the newest the room has: at the bottom, the view
+    /// then follows new items. Otherwise it stays on what it shows while newer pages load.
+    pub live_end: bool,
+}
+
+/// The message pane widget: the items, in the order of their keys, and how to show them.
 #[derive(Debug)]
 pub struct MessagePane<'a> {
-    entries: &'a VecDeque<Entry>,
-    utc_offset_secs: i32,
+    items: &'a [Item<'a>],
+    look: Look<'a>,
 }
 
 impl<'a> MessagePane<'a> {
-    pub fn new(entries: &'a VecDeque<Entry>, utc_offset_secs: i32) -> Self {
+    pub fn new(items: &'a [Item<'a>], look: Look<'a>) -> Self {
+        Self { items, look }
+    }
+}
+
+/// A row of the list: item `item`, `below` rows of it under this row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Pos {
+    item: usize,
+    below: usize,
+}
+
+/// The items' rows at one width, wrapped once per draw and only where needed.
+struct Rows<'p> {
+    items: &'p [Item<'p>],
+    look: Look<'p>,
+    width: usize,
+    /// The local days of the list's first and last items with a time: a date line goes
+    /// above the first one only when history spans days.
+    spans_days: bool,
+    cache: HashMap<usize, Vec<Line<'static>>>,
+}
+
+impl<'p> Rows<'p> {
+    fn new(items: &'p [Item<'p>], look: Look<'p>, width: usize) -> Self {
+        let day = |t| marks::day(t, look.utc_offset_secs);
+        let first = items.iter().find_map(|i| i.kind.time_ms()).map(day);
+        let last = items.iter().rev().find_map(|i| i.kind.time_ms()).map(day);
         Self {
-            entries,
-            utc_offset_secs,
+            items,
+            look,
+            width,
+            spans_days: first != last,
+            cache: HashMap::new(),
         }
+    }
+
+    fn last(&self) -> usize {
+        self.items.len() - 1
+    }
+
+    fn count(&mut self, i: usize) -> usize {
+        self.lines(i).len().max(1)
+    }
+
+    fn lines(&mut self, i: usize) -> &[Line<'static>] {
+        if !self.cache.contains_key(&i) {
+            let lines = self.wrap(i);
+            self.cache.insert(i, lines);
+        }
+        &self.cache[&i]
+    }
+
+    /// The rows of item `i`: its date line and the unread line if they go above it, then
+    /// the item itself.
+    fn wrap(&self, i: usize) -> Vec<Line<'static>> {
+        let item = &self.items[i];
+        let look = &self.look;
+        let mut lines = Vec::new();
+        if let Some(time) = item.kind.time_ms() {
+            let day = |t| marks::day(t, look.utc_offset_secs);
+            let before = self.items[..i].iter().rev().find_map(|i| i.kind.time_ms());
+            let new_day = match before {
+                Some(t) => day(t) != day(time),
+                None => self.spans_days,
+            };
+            if new_day {
+                let date = marks::long_date(time, look.utc_offset_secs);
+                lines.extend(marks::rule(&date, RuleStyle::Date, self.width));
+            }
+        }
+        if let Some(unread) = look.unread.filter(|u| u.before == item.key) {
+            let text = marks::unread_text(unread.count, unread.since_ms, look.utc_offset_secs);
+            lines.extend(marks::rule(&text, RuleStyle::Unread, self.width));
+        }
+        let body = match item.kind {
+            ItemKind::Message(message) => {
+                let entry = message_entry(message, look.room, look.nick);
+                entry_lines(&entry, self.width, look.utc_offset_secs)
+            }
+            ItemKind::Local(entry) => entry_lines(entry, self.width, look.utc_offset_secs),
+            ItemKind::Marker(marker) => {
+                let room = sanitize::nick(look.room);
+                let text = marks::marker_text(marker, &room);
+                marks::rule(&text, marks::marker_style(marker), self.width)
+            }
+        };
+        if look.highlight == Some(item.key) {
+            let reversed = Style::new().add_modifier(Modifier::REVERSED);
+            lines.extend(body.into_iter().map(|l| l.patch_style(reversed)));
+        } else {
+            lines.extend(body);
+        }
+        lines
+    }
+
+    /// `pos` moved up by `n` rows, stopping at the first row.
+    fn up(&mut self, mut pos: Pos, n: usize) -> Pos {
+        pos.below = pos.below.saturating_add(n);
+        while pos.below >= self.count(pos.item) {
+            if pos.item == 0 {
+                pos.below = self.count(0) - 1;
+                break;
+            }
+            pos.below -= self.count(pos.item);
+            pos.item -= 1;
+        }
+        pos
+    }
+
+    /// `pos` moved down by `n` rows, stopping at the last row.
+    fn down(&mut self, mut pos: Pos, mut n: usize) -> Pos {
+        while n > pos.below {
+            if pos.item == self.last() {
+                pos.below = 0;
+                return pos;
+            }
+            n -= pos.below + 1;
+            pos.item += 1;
+            pos.below = self.count(pos.item) - 1;
+        }
+        pos.below -= n;
+        pos
+    }
+
+    fn moved(&mut self, pos: Pos, up: isize) -> Pos {
+        if up >= 0 {
+            self.up(pos, up.unsigned_abs())
+        } else {
+            self.down(pos, up.unsigned_abs())
+        }
+    }
+
+    /// Rows from the list's first row down to `pos`, counted up to `enough`.
+    fn rows_to(&mut self, pos: Pos, enough: usize) -> usize {
+        let mut rows = self.count(pos.item) - pos.below;
+        let mut i = pos.item;
+        while rows < enough && i > 0 {
+            i -= 1;
+            rows += self.count(i);
+        }
+        rows
+    }
+
+    /// Rows below `pos` down to the list's last row, counted up to `enough`.
+    fn rows_after(&mut self, pos: Pos, enough: usize) -> usize {
+        let mut rows = pos.below;
+        let mut i = pos.item;
+        while rows < enough && i < self.last() {
+            i += 1;
+            rows += self.count(i);
+        }
+        rows
+    }
+
+    /// Where the anchor puts the view's bottom row.
+    fn resolve(&mut self, anchor: Anchor) -> Pos {
+        let found = self.items.partition_point(|i| i.key < anchor.key);
+        if found > self.last() {
+            return Pos {
+                item: self.last(),
+                below: 0,
+            };
+        }
+        let at_end = Pos {
+            item: found,
+            below: 0,
+        };
+        if self.items[found].key != anchor.key {
+            // The item went away: the view holds on to the one that took its place.
+            return at_end;
+        }
+        if anchor.rows_below >= 0 {
+            self.down(at_end, anchor.rows_below.unsigned_abs())
+        } else {
+            self.up(at_end, anchor.rows_below.unsigned_abs())
+        }
+    }
+
+    /// The anchor of a view whose bottom row is `bottom` and top row `top`: the lowest
+    /// item on screen that is not a marker (markers come and go as pages load), and how
+    /// far below its last row the view's bottom is.
+    fn anchor(&mut self, top: Pos, bottom: Pos) -> Anchor {
+        let mut rows_below = -isize::try_from(bottom.below).unwrap_or(isize::MAX);
+        let mut i = bottom.item;
+        loop {
+            if !matches!(self.items[i].kind, ItemKind::Marker(_)) || i == top.item {
+                break;
+            }
+            rows_below += isize::try_from(self.count(i)).unwrap_or(isize::MAX);
+            i -= 1;
+        }
+        if matches!(self.items[i].kind, ItemKind::Marker(_)) {
+            // Only markers on screen: hold on to the bottom one.
+            return Anchor {
+                key: self.items[bottom.item].key,
+                rows_below: -isize::try_from(bottom.below).unwrap_or(isize::MAX),
+            };
+        }
+        Anchor {
+            key: self.items[i].key,
+            rows_below,
+        }
+    }
+
+    /// The key of the item `n` rows above `pos`, or the first.
+    fn key_above(&mut self, pos: Pos, n: usize) -> Key {
+        let pos = self.up(pos, n);
+        self.items[pos.item].key
+    }
+
+    fn key_below(&mut self, pos: Pos, n: usize) -> Key {
+        let pos = self.down(pos, n);
+        self.items[pos.item].key
     }
 }
 
@@ -126,36 +370,82 @@ impl StatefulWidget for MessagePane<'_> {
 
     fn render(self, area: Rect, buf: &mut Buffer, state: &mut PaneState) {
         if area.is_empty() {
+            // Nothing to measure against: the view and its moves wait for a real draw.
             return;
         }
         let height = usize::from(area.height);
-        let width = usize::from(area.width);
-        let arrived = state.begin_draw(height).min(self.entries.len());
-        // Wrap only what is needed: the entries that arrived while scrolled up (their rows
-        // move the view), and from the newest back until the top of the view is reached.
-        let mut arrived_rows = 0;
-        let mut rows_bottom_up: Vec<Line<'static>> = Vec::new();
-        for (i, entry) in self.entries.iter().rev().enumerate() {
-            let lines = entry_lines(entry, width, self.utc_offset_secs);
-            if i < arrived {
-                arrived_rows += lines.len();
+        let (anchor, moves, target) = state.begin_draw(height);
+        if self.items.is_empty() {
+            state.settle(None, false, None);
+            return;
+        }
+        let mut rows = Rows::new(self.items, self.look, usize::from(area.width));
+        let last = Pos {
+            item: rows.last(),
+            below: 0,
+        };
+        let target_at = target.and_then(|key| {
+            let i = self.items.partition_point(|i| i.key < key);
+            (i < self.items.len() && self.items[i].key == key).then_some(i)
+        });
+        let mut bottom = match (target_at, anchor) {
+            // The target's first row a third of the way down the view (its context above
+            // it), or the whole target on screen when it is taller than that leaves.
+            (Some(i), _) => {
+                let item_rows = rows.count(i);
+                let start = Pos {
+                    item: i,
+                    below: item_rows - 1,
+                };
+                let under = height.saturating_sub(height / 3).max(item_rows);
+                rows.down(start, under.saturating_sub(1))
             }
-            rows_bottom_up.extend(lines.into_iter().rev());
-            let needed = state.offset().saturating_add(arrived_rows + height);
-            if i + 1 >= arrived && rows_bottom_up.len() >= needed {
+            (None, Some(anchor)) => {
+                let pos = rows.resolve(anchor);
+                rows.moved(pos, moves)
+            }
+            (None, None) => rows.moved(last, moves),
+        };
+        // The view never shows blank rows above the first row while there is more below.
+        let above = rows.rows_to(bottom, height);
+        if above < height {
+            bottom = rows.down(bottom, height - above);
+        }
+        let following = bottom == last && self.look.live_end;
+        let top = rows.up(bottom, height - 1);
+        // Draw from the top row: a list shorter than the pane starts at its top.
+        let mut y = area.y;
+        let mut pos = top;
+        loop {
+            let row = rows.count(pos.item) - 1 - pos.below;
+            if let Some(line) = rows.lines(pos.item).get(row) {
+                buf.set_line(area.x, y, line, area.width);
+            }
+            y += 1;
+            if pos == bottom || y >= area.bottom() {
                 break;
             }
+            pos = rows.down(pos, 1);
         }
-        // Stopping early leaves more rows than the view needs, so only running out of
-        // entries clamps: the oldest row then sits at the top of the pane.
-        state.settle(arrived_rows, rows_bottom_up.len().saturating_sub(height));
-        let offset = state.offset();
-        let end = (offset + height).min(rows_bottom_up.len());
-        let visible = rows_bottom_up[offset..end].iter().rev();
-        for (y, line) in (area.y..).zip(visible) {
-            buf.set_line(area.x, y, line, area.width);
-        }
-        if offset > 0 {
+        let near = NEAR_SCREENS * height;
+        let newest_seq = self.items[top.item..=bottom.item]
+            .iter()
+            .filter_map(|i| i.kind.seq())
+            .max();
+        let seen = Seen {
+            top: self.items[top.item].key,
+            bottom: self.items[bottom.item].key,
+            near_top: rows.key_above(top, near),
+            near_bottom: rows.key_below(bottom, near),
+            newest_seq,
+            following,
+        };
+        let anchor = (!following).then(|| rows.anchor(top, bottom));
+        // The bar says there is more below; at the end of the list, what is there (a
+        // marker of what loads) says it, and the bar would hide it.
+        let more_below = rows.rows_after(bottom, 1) > 0;
+        state.settle(anchor, target_at.is_some(), Some(seen));
+        if !following && more_below {
             let marker = match state.unseen() {
                 0 => " ↓ more below (PageDown) ".to_owned(),
                 1 => " ↓ 1 new message (PageDown) ".to_owned(),
@@ -167,147 +457,10 @@ impl StatefulWidget for MessagePane<'_> {
             for x in area.left()..area.right() {
                 buf[(x, y)].set_symbol(" ");
             }
-            buf.set_stringn(area.x, y, marker, width, style);
+            buf.set_stringn(area.x, y, marker, usize::from(area.width), style);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::app::scrollback::{Scroll, Scrollback};
-
-    fn notice(text: &str) -> Entry {
-        Entry {
-            time_ms: 0,
-            kind: EntryKind::Notice(text.into()),
-        }
-    }
-
-    /// A scrollback of `n` one-row notices, `n0` oldest.
-    fn numbered(n: usize) -> Scrollback {
-        let mut scrollback = Scrollback::default();
-        for i in 0..n {
-            scrollback.push(notice(&format!("n{i}")));
-        }
-        scrollback
-    }
-
-    /// Draws the pane `width` by `height` and returns its rows as text.
-    fn draw(scrollback: &mut Scrollback, width: u16, height: u16) -> Vec<String> {
-        let area = Rect::new(0, 0, width, height);
-        let mut buf = Buffer::empty(area);
-        let (entries, state) = scrollback.pane();
-        MessagePane::new(entries, 0).render(area, &mut buf, state);
-        (0..height)
-            .map(|y| {
-                let row: String = (0..width).map(|x| buf[(x, y)].symbol()).collect();
-                row.trim_end().to_owned()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_newest_entries_fill_the_pane_from_the_bottom() {
-        let mut scrollback = numbered(10);
-        assert_eq!(
-            draw(&mut scrollback, 30, 3),
-            ["00:00 -!- n7", "00:00 -!- n8", "00:00 -!- n9"]
-        );
-    }
-
-    #[test]
-    fn scrolling_past_the_top_stops_at_the_first_line() {
-        let mut scrollback = numbered(10);
-        draw(&mut scrollback, 30, 4);
-        scrollback.scroll(Scroll::Up(100));
-        assert_eq!(
-            draw(&mut scrollback, 30, 4),
-            [
-                "00:00 -!- n0",
-                "00:00 -!- n1",
-                "00:00 -!- n2",
-                " ↓ more below (PageDown)"
-            ]
-        );
-        assert_eq!(scrollback.state().offset(), 6, "clamped when drawn");
-        // So one row down moves at once, however far up the app asked to go.
-        scrollback.scroll(Scroll::Down(1));
-        assert_eq!(draw(&mut scrollback, 30, 4)[0], "00:00 -!- n1");
-        // A page is the pane's height less one row.
-        scrollback.scroll(Scroll::PageDown);
-        assert_eq!(scrollback.state().offset(), 2);
-        scrollback.scroll(Scroll::PageUp);
-        scrollback.scroll(Scroll::PageUp);
-        assert_eq!(draw(&mut scrollback, 30, 4)[0], "00:00 -!- n0");
-    }
-
-    #[test]
-    fn new_entries_while_scrolled_up_do_not_move_the_view_and_are_counted() {
-        let mut scrollback = numbered(10);
-        draw(&mut scrollback, 30, 4);
-        scrollback.scroll(Scroll::Up(2));
-        let view = ["00:00 -!- n4", "00:00 -!- n5", "00:00 -!- n6"];
-        assert_eq!(draw(&mut scrollback, 30, 4)[..3], view);
-        scrollback.push(notice("new"));
-        // Three rows at this width.
-        scrollback.push(notice(&"long ".repeat(10)));
-        let rows = draw(&mut scrollback, 30, 4);
-        assert_eq!(rows[..3], view);
-        assert_eq!(rows[3], " ↓ 2 new messages (PageDown)");
-        assert_eq!(scrollback.state().offset(), 2 + 1 + 3);
-        // Back at the bottom, the newest show and the count is gone.
-        scrollback.scroll(Scroll::Bottom);
-        let rows = draw(&mut scrollback, 30, 4);
-        assert_eq!(rows[0], "00:00 -!- new");
-        assert!(rows[3].starts_with("      long"), "{rows:?}");
-        assert_eq!(scrollback.state().unseen(), 0);
-    }
-
-    #[test]
-    fn a_view_scrolled_to_the_bottom_by_the_wheel_forgets_the_count() {
-        let mut scrollback = numbered(10);
-        draw(&mut scrollback, 30, 4);
-        scrollback.scroll(Scroll::Up(1));
-        scrollback.push(notice("new"));
-        draw(&mut scrollback, 30, 4);
-        assert_eq!(scrollback.state().offset(), 2);
-        scrollback.scroll(Scroll::Down(3));
-        let rows = draw(&mut scrollback, 30, 4);
-        assert_eq!(rows[3], "00:00 -!- new");
-        assert_eq!(scrollback.state().unseen(), 0);
-    }
-
-    #[test]
-    fn a_resize_clamps_the_view() {
-        let mut scrollback = Scrollback::default();
-        for i in 0..5 {
-            scrollback.push(notice(&format!("{i} {}", "word ".repeat(6))));
-        }
-        // Narrow, each entry wraps to several rows; at the top, the first one shows.
-        draw(&mut scrollback, 20, 3);
-        scrollback.scroll(Scroll::Up(1000));
-        let narrow = draw(&mut scrollback, 20, 3);
-        assert!(narrow[0].starts_with("00:00 -!- 0 word"), "{narrow:?}");
-        let narrow_offset = scrollback.state().offset();
-        // Wide, each entry is one row: the view can only be two rows up.
-        let wide = draw(&mut scrollback, 60, 3);
-        assert_eq!(scrollback.state().offset(), 2);
-        assert!(narrow_offset > 2);
-        assert!(wide[0].starts_with("00:00 -!- 0 word"), "{wide:?}");
-        // High enough for all: back at the bottom, no bar.
-        let tall = draw(&mut scrollback, 60, 8);
-        assert_eq!(scrollback.state().offset(), 0);
-        assert!(tall[4].starts_with("00:00 -!- 4 word"), "{tall:?}");
-        assert_eq!(tall[7], "");
-    }
-
-    #[test]
-    fn an_empty_pane_draws_nothing_and_keeps_the_view() {
-        let mut scrollback = numbered(10);
-        draw(&mut scrollback, 30, 4);
-        scrollback.scroll(Scroll::Up(2));
-        draw(&mut scrollback, 30, 0);
-        assert_eq!(scrollback.state().offset(), 2);
-    }
-}
+mod tests;

@@ -1,22 +1,27 @@
 //! Drawing. Every widget here only reads the [`App`]. The one thing drawing changes is the
-//! message pane's own state ([`crate::app::scrollback::PaneState`], how far it is
-//! scrolled), which the pane clamps to what it can show: only it knows how many rows the
-//! entries wrap to.
+//! message pane's own state ([`crate::app::pane::PaneState`], where it is scrolled), which
+//! the pane moves and clamps to what it can show: only it knows how many rows the items
+//! wrap to.
 //!
 //! - [`layout`]: where the message pane, member list, transfer bars, status line and input
 //!   line go.
 //! - [`messages`]: the message pane (a `StatefulWidget`), and how one entry looks and
 //!   wraps.
+//! - [`marks`]: the lines between messages: the date line, the unread line, and the
+//!   markers of history (loading, not loaded, lost, the beginning).
+//! - [`search`]: the search view, in the message pane's place while it is open.
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
 //! - [`picker`]: the server picker's screen, shown before the chat screen when the client
 //!   looked for servers on the LAN.
 
+pub mod marks;
 pub mod members;
 pub mod messages;
 pub mod picker;
 pub mod prompt;
+pub mod search;
 pub mod status;
 pub mod transfers;
 pub mod wrap;
@@ -76,14 +81,18 @@ pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let areas = layout(frame.area(), app.show_members, app.transfers.len());
-    let utc_offset_secs = app.settings.utc_offset_secs;
-    let (entries, pane) = app.scrollback.pane();
-    frame.render_stateful_widget(
-        messages::MessagePane::new(entries, utc_offset_secs),
-        areas.messages,
-        pane,
-    );
+    if app.search.is_none() {
+        let (items, look, pane) = app.pane();
+        frame.render_stateful_widget(
+            messages::MessagePane::new(&items, look),
+            areas.messages,
+            pane,
+        );
+    }
     let app = &*app;
+    if let Some(search) = &app.search {
+        frame.render_widget(search::SearchView::new(search, app), areas.messages);
+    }
     if let Some(area) = areas.members {
         frame.render_widget(members::MemberList::new(app), area);
     }
@@ -120,4 +129,4 @@ pub fn nick_color(nick: &str) -> Color {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -15,6 +15,11 @@ use chat_client::Welcome;
 const T: u64 = 1_700_000_000_000;
 
 fn app() -> App {
+    app_at(0)
+}
+
+/// alice in the lobby, whose latest sequence number is `seq`.
+fn app_at(seq: u64) -> App {
     let settings = Settings {
         server: "127.0.0.1:7878".into(),
         hosting: None,
@@ -27,7 +32,7 @@ fn app() -> App {
         room: "lobby".into(),
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
         total: 3,
-        seq: 0,
+        seq,
     };
     App::new(settings, welcome, T)
 }
@@ -36,13 +41,26 @@ fn server(app: &mut App, msg: ServerMsg) {
     app.update(Event::Server(msg));
 }
 
-fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
+/// A room message in the lobby at `T` plus a minute, with the room's next sequence
+/// number.
+fn room(app: &mut App, event: RoomEvent) {
+    let seq = app.last_seq + 1;
     server(
         app,
-        ServerMsg::Chat {
-            id: 1,
+        ServerMsg::Room {
+            id: seq,
+            seq,
             time_ms: T + 60_000,
             room: "lobby".into(),
+            event,
+        },
+    );
+}
+
+fn say(app: &mut App, from: &str, kind: ChatKind, text: &str) {
+    room(
+        app,
+        RoomEvent::Said {
             from: from.into(),
             kind,
             text: text.into(),
@@ -91,14 +109,7 @@ pub(crate) fn rows(buffer: &Buffer) -> Vec<String> {
 /// for a terminal 60 by 14.
 fn busy_app() -> App {
     let mut app = app();
-    server(
-        &mut app,
-        ServerMsg::Notice {
-            time_ms: T,
-            room: "lobby".into(),
-            event: RoomEvent::Joined { nick: "bob".into() },
-        },
-    );
+    room(&mut app, RoomEvent::Joined { nick: "bob".into() });
     say(
         &mut app,
         "bob",
@@ -366,4 +377,154 @@ fn layout_gives_transfers_rows_above_the_status_line() {
     assert_eq!((small.messages.height, small.transfers.height), (1, 1));
     let none = layout(Rect::new(0, 0, 80, 24), false, 0);
     assert_eq!(none.transfers.height, 0);
+}
+
+// ----- history ------------------------------------------------------------------------------
+
+use shared::{ClientMsg, Gap, Stamped};
+
+/// The server keeps history: its info, and the id of the catch-up the app asked for.
+fn with_history(app: &mut App) -> u32 {
+    let commands = app.update(Event::Server(ServerMsg::HistoryInfo {
+        page: 100,
+        catch_up: 500,
+        backlog: 50,
+        search: 100,
+        max_age_secs: 0,
+        max_per_room: 0,
+    }));
+    match commands.as_slice() {
+        [crate::app::Command::Send(ClientMsg::Request { id, .. })] => *id,
+        other => panic!("expected the catch-up, got {other:?}"),
+    }
+}
+
+fn stamped(seq: u64, time_ms: u64, from: &str, text: &str) -> Stamped {
+    Stamped {
+        id: seq,
+        seq,
+        time_ms,
+        event: RoomEvent::Said {
+            from: from.into(),
+            kind: ChatKind::Say,
+            text: text.into(),
+        },
+    }
+}
+
+fn caught_up(app: &mut App, id: u32, messages: Vec<Stamped>, gap: Option<Gap>, read: u64) {
+    app.update(Event::Server(ServerMsg::Reply {
+        id,
+        msg: Box::new(ServerMsg::CaughtUp {
+            room: "lobby".into(),
+            messages,
+            gap,
+            more_before: false,
+            read,
+            lost: Vec::new(),
+        }),
+    }));
+}
+
+/// alice back in the lobby after a night away: she had read up to the evening's last line,
+/// and more was said than a catch-up brings, so the history spans two days and has a gap.
+fn history_app() -> App {
+    let evening = T - 2 * 3_600_000;
+    let morning = T + 10 * 3_600_000;
+    let mut app = app_at(2);
+    let id = with_history(&mut app);
+    let messages = vec![
+        stamped(1, evening, "bob", "good night 🌙"),
+        stamped(2, evening + 60_000, "李雷", "晚安，明天见"),
+    ];
+    caught_up(&mut app, id, messages, None, 0);
+    app.update(Event::Disconnected {
+        reason: "timed out".into(),
+    });
+    app.now_ms = morning + 180_000;
+    app.update(Event::Reconnected(Welcome {
+        nick: "alice".into(),
+        room: "lobby".into(),
+        members: vec!["alice".into(), "bob".into(), "李雷".into()],
+        total: 3,
+        seq: 61,
+    }));
+    let id = with_history(&mut app);
+    let messages = vec![
+        stamped(
+            60,
+            morning,
+            "bob",
+            "morning! who broke the build? 构建失败了，请检查一下",
+        ),
+        stamped(61, morning + 120_000, "alice", "not me 😇"),
+    ];
+    let gap = Gap {
+        from: 3,
+        to: 59,
+        count: 57,
+    };
+    caught_up(&mut app, id, messages, Some(gap), 2);
+    app
+}
+
+#[test]
+fn whole_screen_with_history_days_unread_line_and_a_gap() {
+    let mut app = history_app();
+    let terminal = render(&mut app, 60, 20);
+    let screen = rows(terminal.backend().buffer());
+    assert!(screen[0].contains("beginning of #lobby"), "{screen:#?}");
+    assert!(
+        screen
+            .iter()
+            .any(|r| r.contains("59 new messages since 21:14")),
+        "{screen:#?}"
+    );
+    assert!(
+        screen.iter().any(|r| r.contains("57 messages not loaded")),
+        "{screen:#?}"
+    );
+    insta::assert_snapshot!(terminal.backend());
+}
+
+#[test]
+fn whole_screen_of_search_hits() {
+    let mut app = history_app();
+    type_str(&mut app, "/search build");
+    let commands = app.update(Event::Key(KeyEvent::new(
+        KeyCode::Enter,
+        KeyModifiers::NONE,
+    )));
+    let id = match commands.as_slice() {
+        [crate::app::Command::Send(ClientMsg::Request { id, .. })] => *id,
+        other => panic!("expected the search, got {other:?}"),
+    };
+    let day = 86_400_000;
+    let hits = vec![
+        stamped(
+            60,
+            T + 10 * 3_600_000,
+            "bob",
+            "morning! who broke the build? 构建失败了，请检查一下",
+        ),
+        stamped(30, T - day, "李雷", "the build is green again ✅"),
+        stamped(
+            7,
+            T - 40 * day,
+            "carol",
+            &format!("build {}", "very long line ".repeat(8)),
+        ),
+    ];
+    app.update(Event::Server(ServerMsg::Reply {
+        id,
+        msg: Box::new(ServerMsg::SearchHits {
+            room: "lobby".into(),
+            hits,
+            more: true,
+            complete: false,
+        }),
+    }));
+    app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    let terminal = render(&mut app, 60, 10);
+    insta::assert_snapshot!(terminal.backend());
 }

@@ -75,6 +75,38 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
     rows.into_iter().map(|row| to_line(row, indent)).collect()
 }
 
+/// The first row of `spans`, at most `width` cells wide, ending in `…` when something was
+/// cut. Never cuts a wide character in two.
+pub fn clip(spans: &[Span<'_>], width: usize) -> Line<'static> {
+    let graphemes: Vec<(&str, Style, usize)> = spans
+        .iter()
+        .flat_map(|span| {
+            span.content
+                .graphemes(true)
+                .map(move |g| (g, span.style, grapheme_width(g)))
+        })
+        .collect();
+    let total: usize = graphemes.iter().map(|(_, _, w)| w).sum();
+    if total <= width {
+        return to_line(graphemes, 0);
+    }
+    let mut row = Vec::new();
+    let mut col = 0;
+    let room = width.saturating_sub(1);
+    for (g, style, w) in graphemes {
+        if col + w > room {
+            row.push(("…", style, 1));
+            break;
+        }
+        row.push((g, style, w));
+        col += w;
+    }
+    if width == 0 {
+        row.clear();
+    }
+    to_line(row, 0)
+}
+
 /// Joins a row's graphemes into spans, one per run of equal style.
 fn to_line(row: Vec<(&str, Style, usize)>, indent: usize) -> Line<'static> {
     let mut spans: Vec<Span<'static>> = Vec::new();
@@ -150,6 +182,17 @@ mod tests {
     fn tiny_widths_terminate() {
         assert_eq!(plain("你好", 1, 6), ["你", "好"]);
         assert_eq!(plain("ab", 0, 0), ["a", "b"]);
+    }
+
+    #[test]
+    fn clipping_ends_in_an_ellipsis_and_never_splits_a_wide_character() {
+        let clipped = |s: &str, width| clip(&[Span::raw(s.to_owned())], width).to_string();
+        assert_eq!(clipped("hello", 5), "hello");
+        assert_eq!(clipped("hello world", 8), "hello w…");
+        assert_eq!(clipped("你好世界", 6), "你好…");
+        assert_eq!(clipped("你好世界", 5), "你好…");
+        assert_eq!(clipped("a😀b", 3), "a…");
+        assert_eq!(clipped("abc", 0), "");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   `server_history` with its database kept across restarts, crashes and a full disk.
 //! - `faults_*`: processes killed, links cut, disks filled.
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
-//!   test's own, finding and joining servers with no address typed.
+//!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
+//!   through a long history, catching up after being cut off, searching, the unread line.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -45,3 +46,4 @@ mod tui_chat;
 mod tui_connection;
 mod tui_discovery;
 mod tui_files;
+mod tui_history;
