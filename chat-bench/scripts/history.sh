@@ -24,6 +24,6 @@ run() {
 
 for round in $(seq "$rounds"); do
     echo "# round $round"
-    for history in off on; do run A $history fanout --clients 100 --senders 10 --messages 1000; done
-    for history in off on; do run B $history fanout --clients 1000 --senders 1 --messages 1000; done
+    for history in off on; do run A $history fanout --clients 100 --senders 10 --messages 5000; done
+    for history in off on; do run B $history fanout --clients 1000 --senders 1 --messages 5000; done
 done

@@ -168,6 +168,8 @@ struct Inner {
     lost: Arc<lost::Pending>,
     /// Read-only connections.
     readers: read::Pool,
+    /// The writer thread, to hurry it along when a query waits for its batch.
+    writer: std::thread::Thread,
     /// The writer thread, joined by `close`.
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -209,6 +211,7 @@ impl History {
             })?;
         let resume = opened.resume;
         let inner = Inner {
+            writer: thread.thread().clone(),
             readers: read::Pool::new(settings.path.clone()),
             settings,
             permits: Arc::new(Semaphore::new(PERMITS)),
@@ -454,7 +457,12 @@ impl History {
         let marks = inner.marks_sent.load(Ordering::Acquire);
         let target = inner.last_recorded.load(Ordering::Acquire);
         let mut committed = inner.committed.clone();
-        let done = committed.wait_for(|p| p.id >= target && p.marks >= marks);
+        let ready = |p: &writer::Progress| p.id >= target && p.marks >= marks;
+        if !ready(&committed.borrow()) {
+            // The writer may be gathering a batch: this one is wanted now.
+            inner.writer.unpark();
+        }
+        let done = committed.wait_for(ready);
         match tokio::time::timeout(SETTLE_TIMEOUT, done).await {
             // A writer that has stopped has stored all it ever will.
             Ok(_) => Ok(()),
