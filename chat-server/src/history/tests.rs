@@ -798,6 +798,76 @@ async fn retention_deletes_old_and_surplus_messages_and_their_search_rows() {
 
 // ----- backpressure and failures -------------------------------------------------------
 
+/// Runs `sql` on the file from a connection of its own: how these tests make one kind of
+/// write fail (a trigger that refuses it) while the others go through, as a disk that
+/// takes a small write and not a large one, or a damaged table, would.
+fn sabotage(path: &std::path::Path, sql: &str) {
+    let db = rusqlite::Connection::open(path).unwrap();
+    db.busy_timeout(Duration::from_secs(5)).unwrap();
+    db.execute_batch(sql).unwrap();
+}
+
+/// Refuses every write of the search watermark: indexing fails, storing does not.
+const REFUSE_INDEXING: &str = "
+    CREATE TRIGGER refuse_index_insert BEFORE INSERT ON meta WHEN NEW.key = 'indexed_to'
+    BEGIN SELECT RAISE(ABORT, 'indexing refused'); END;
+    CREATE TRIGGER refuse_index_update BEFORE UPDATE ON meta WHEN NEW.key = 'indexed_to'
+    BEGIN SELECT RAISE(ABORT, 'indexing refused'); END;";
+
+/// Refuses every deletion of a message: retention fails, storing does not.
+const REFUSE_DELETING: &str = "
+    CREATE TRIGGER refuse_delete BEFORE DELETE ON messages
+    BEGIN SELECT RAISE(ABORT, 'deleting refused'); END;";
+
+#[tokio::test]
+async fn indexing_or_retention_failing_loses_no_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.max_per_room = None;
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let mut said = Vec::new();
+    for i in 0..10 {
+        said.push(feed.say("lobby", &format!("word{i}")).await.seq);
+    }
+    h.close().await;
+    // Opened again with a cap the room is over: retention is due at once, and fails, as
+    // indexing does; storing does not.
+    sabotage(&s.path, &format!("{REFUSE_INDEXING}{REFUSE_DELETING}"));
+    s.max_per_room = Some(5);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let seqs = std::mem::take(&mut feed.seqs);
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.seqs = seqs;
+    // Messages come now and then, so that the writer tries indexing and retention (and
+    // fails at both) between them.
+    for i in 10..40 {
+        said.push(feed.say("lobby", &format!("word{i}")).await.seq);
+        let p = page(&h, "lobby", Anchor::Latest, 200, true).await;
+        assert!(p.lost.is_empty(), "message {i}: lost {:?}", p.lost);
+        assert_eq!(
+            p.seqs, said,
+            "message {i}: every message stored, none deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    // Once they work again, both catch up (after their backoff).
+    sabotage(
+        &s.path,
+        "DROP TRIGGER refuse_index_insert; DROP TRIGGER refuse_index_update;
+         DROP TRIGGER refuse_delete;",
+    );
+    eventually("indexing", async || {
+        hits(&h, "lobby", "word39", 0, 10).await.0 == [said[39]]
+    })
+    .await;
+    eventually("retention", async || {
+        page(&h, "lobby", Anchor::Latest, 200, true).await.seqs == said[35..]
+    })
+    .await;
+    h.close().await;
+}
+
 #[tokio::test]
 async fn a_writer_that_is_held_up_stops_the_senders_after_the_permits() {
     let dir = tempfile::tempdir().unwrap();

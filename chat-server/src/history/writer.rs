@@ -8,11 +8,15 @@
 //! [`BACKGROUND_EVERY`] under sustained load), it indexes the next rows for search and
 //! applies retention: not after every batch, which would double the commits.
 //!
-//! A commit that fails (a full disk, an unwritable file) is rolled back and its messages
-//! recorded as lost; the watermark moves on all the same, so that nobody waits for them.
-//! The operator gets one line when storing stops and one when it resumes; meanwhile
+//! A commit of messages that fails (a full disk, an unwritable file) is rolled back and its
+//! messages recorded as lost; the watermark moves on all the same, so that nobody waits for
+//! them. The operator gets one line when storing stops and one when it resumes; meanwhile
 //! batches are not even tried until a backoff (doubling up to [`MAX_BACKOFF`]) has passed,
 //! so a full disk costs nothing per message.
+//!
+//! Indexing and retention are [`Chore`]s: each that fails waits out a backoff of its own and
+//! says so in a line of its own, and no message is ever lost for it: a message commit is
+//! the only thing that marks messages lost.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -95,13 +99,101 @@ pub(super) struct Record {
     pub(super) _permit: Option<Permit>,
 }
 
-/// Storing is failing: since when, how many messages were lost, when to try again.
+/// Work failing again and again: since when, and when to try it again.
+#[derive(Debug)]
+struct Backoff {
+    since: Instant,
+    delay: Duration,
+    retry_at: Instant,
+}
+
+impl Backoff {
+    /// The first failure: try again after [`FIRST_BACKOFF`].
+    fn start(now: Instant) -> Self {
+        Self {
+            since: now,
+            delay: FIRST_BACKOFF,
+            retry_at: now + FIRST_BACKOFF,
+        }
+    }
+
+    /// One more failure: wait twice as long, up to [`MAX_BACKOFF`].
+    fn again(&mut self, now: Instant) {
+        self.delay = (self.delay * 2).min(MAX_BACKOFF);
+        self.retry_at = now + self.delay;
+    }
+
+    fn waiting(&self, now: Instant) -> bool {
+        now < self.retry_at
+    }
+}
+
+/// Storing messages is failing: its backoff, and how many messages were lost meanwhile.
 #[derive(Debug)]
 struct Failing {
-    since: Instant,
+    backoff: Backoff,
     lost: u64,
-    backoff: Duration,
-    retry_at: Instant,
+}
+
+/// Work the writer does between batches (indexing for search, retention). When it fails,
+/// it waits out a backoff of its own, and the operator gets one line when it stops working
+/// and one when it works again; messages go on being stored meanwhile.
+#[derive(Debug)]
+struct Chore {
+    /// Its name in the line that says it works again.
+    name: &'static str,
+    /// What cannot be done, and what that means meanwhile, for the line that says it fails.
+    cannot: &'static str,
+    meanwhile: &'static str,
+    failing: Option<Backoff>,
+}
+
+impl Chore {
+    const fn new(name: &'static str, cannot: &'static str, meanwhile: &'static str) -> Self {
+        Self {
+            name,
+            cannot,
+            meanwhile,
+            failing: None,
+        }
+    }
+
+    /// When it may run again after failing; `None` when it is not failing.
+    fn retry_at(&self) -> Option<Instant> {
+        self.failing.as_ref().map(|b| b.retry_at)
+    }
+
+    /// Whether it may run now: it is not waiting out a backoff.
+    fn ready(&self, now: Instant) -> bool {
+        self.failing.as_ref().is_none_or(|b| !b.waiting(now))
+    }
+
+    /// Takes the outcome of one run: the first failure and the recovery are logged.
+    fn outcome<T>(&mut self, result: rusqlite::Result<T>, conn: &Connection) {
+        let now = Instant::now();
+        match (result, &mut self.failing) {
+            (Ok(_), failing) => {
+                if let Some(backoff) = failing.take() {
+                    tracing::warn!(
+                        "history: {} works again after {}",
+                        self.name,
+                        shared::units::duration(backoff.since.elapsed().as_secs())
+                    );
+                }
+            }
+            (Err(_), Some(backoff)) => backoff.again(now),
+            (Err(e), None) => {
+                tracing::warn!(
+                    "history: {} in {} ({}); {}; retrying",
+                    self.cannot,
+                    conn.path().unwrap_or("the database"),
+                    Sqlite(&e),
+                    self.meanwhile
+                );
+                self.failing = Some(Backoff::start(now));
+            }
+        }
+    }
 }
 
 /// The writer's state; [`Writer::run`] is the thread's body.
@@ -122,8 +214,11 @@ pub(super) struct Writer {
     floor: Option<u64>,
     file_floor: Option<u64>,
     marks: HashMap<(String, String), u64>,
+    /// Storing messages is failing.
     failing: Option<Failing>,
     retention: Retention,
+    indexing: Chore,
+    pruning: Chore,
     last_background: Instant,
 }
 
@@ -169,6 +264,16 @@ impl Writer {
             marks: HashMap::new(),
             failing: None,
             retention,
+            indexing: Chore::new(
+                "indexing for search",
+                "cannot index new messages for search",
+                "they are stored, and search finds them once indexing works again",
+            ),
+            pruning: Chore::new(
+                "retention",
+                "cannot delete old messages",
+                "they are kept until retention works again",
+            ),
             last_background: Instant::now(),
         })
     }
@@ -235,22 +340,24 @@ impl Writer {
         }
     }
 
-    /// How long to wait for a job: not at all while indexing lags, else until the next
-    /// retry or retention step.
+    /// How long to wait for a job: until the next retry of a failing store, else until
+    /// indexing (at once while it lags, unless it waits out a backoff) or the next
+    /// retention step; at most [`IDLE_WAIT`].
     fn wait(&self) -> Duration {
         let now = Instant::now();
-        if let Some(failing) = &self.failing {
-            return failing
-                .retry_at
-                .saturating_duration_since(now)
-                .min(IDLE_WAIT);
-        }
-        if self.indexed_to < self.stored_to {
-            return Duration::ZERO;
-        }
-        self.retention
-            .due()
-            .map_or(IDLE_WAIT, |due| due.saturating_duration_since(now))
+        let next = match &self.failing {
+            Some(failing) => Some(failing.backoff.retry_at),
+            None => {
+                let index = (self.indexed_to < self.stored_to)
+                    .then(|| self.indexing.retry_at().unwrap_or(now));
+                let retention = self
+                    .retention
+                    .due()
+                    .map(|due| self.pruning.retry_at().map_or(due, |retry| retry.max(due)));
+                index.into_iter().chain(retention).min()
+            }
+        };
+        next.map_or(IDLE_WAIT, |at| at.saturating_duration_since(now))
             .min(IDLE_WAIT)
     }
 
@@ -265,15 +372,15 @@ impl Writer {
         let backing_off = self
             .failing
             .as_ref()
-            .is_some_and(|f| Instant::now() < f.retry_at);
+            .is_some_and(|f| f.backoff.waiting(Instant::now()));
         if backing_off && !force {
             self.lose(&batch);
         } else {
             match self.write(&batch) {
                 Ok(new_rooms) => self.stored(&batch, new_rooms),
                 Err(e) => {
+                    self.store_failed(&e);
                     self.lose(&batch);
-                    self.failed(&e);
                 }
             }
         }
@@ -370,79 +477,61 @@ impl Writer {
             tracing::warn!(
                 "history: storing again after {}; {} messages of that time are not in history \
                  (clients are told where)",
-                shared::units::duration(failing.since.elapsed().as_secs()),
+                shared::units::duration(failing.backoff.since.elapsed().as_secs()),
                 failing.lost
             );
         }
     }
 
-    /// Records `batch` as lost.
+    /// Records `batch` as lost (storing is failing).
     fn lose(&mut self, batch: &[Record]) {
         for r in batch {
             self.lost.add(&r.room_key, &r.room_name, r.msg.seq);
         }
         if let Some(failing) = &mut self.failing {
             failing.lost += batch.len() as u64;
-        } else if !batch.is_empty() {
-            // Lost before the failure is recorded: `failed` follows and counts them.
-            self.failing = Some(Failing {
-                since: Instant::now(),
-                lost: batch.len() as u64,
-                backoff: Duration::ZERO,
-                retry_at: Instant::now(),
-            });
         }
     }
 
-    /// A write failed: say so once, and back off.
-    fn failed(&mut self, e: &rusqlite::Error) {
+    /// A commit of messages failed: say so once, and back off.
+    fn store_failed(&mut self, e: &rusqlite::Error) {
         let now = Instant::now();
-        let failing = self.failing.get_or_insert(Failing {
-            since: now,
-            lost: 0,
-            backoff: Duration::ZERO,
-            retry_at: now,
-        });
-        if failing.backoff.is_zero() {
-            tracing::warn!(
-                "history: cannot store messages in {} ({}); chat goes on live, the missing \
-                 stretch is recorded for clients, retrying",
-                self.conn.path().unwrap_or("the database"),
-                Sqlite(e)
-            );
-            failing.backoff = FIRST_BACKOFF;
-        } else {
-            failing.backoff = (failing.backoff * 2).min(MAX_BACKOFF);
+        match &mut self.failing {
+            Some(failing) => failing.backoff.again(now),
+            None => {
+                tracing::warn!(
+                    "history: cannot store messages in {} ({}); chat goes on live, the missing \
+                     stretch is recorded for clients, retrying",
+                    self.conn.path().unwrap_or("the database"),
+                    Sqlite(e)
+                );
+                self.failing = Some(Failing {
+                    backoff: Backoff::start(now),
+                    lost: 0,
+                });
+            }
         }
-        failing.retry_at = now + failing.backoff;
     }
 
-    /// Between batches: retry a failing store, index behind the writes, apply retention.
+    /// Between batches: retry a failing store; else index behind the writes and apply
+    /// retention, each unless it waits out a backoff of its own.
     fn background(&mut self) {
-        self.last_background = Instant::now();
+        let now = Instant::now();
+        self.last_background = now;
         if let Some(failing) = &self.failing {
             // With nothing queued, the lost ranges and side writes still need a commit.
-            if Instant::now() >= failing.retry_at
-                && (!self.lost.is_empty() || self.has_side_writes())
-            {
+            if !failing.backoff.waiting(now) && (!self.lost.is_empty() || self.has_side_writes()) {
                 self.commit(Vec::new(), false);
             }
             return;
         }
-        if self.indexed_to < self.stored_to {
-            if let Err(e) = self.index_chunk() {
-                self.failed(&e);
-                return;
-            }
+        if self.indexed_to < self.stored_to && self.indexing.ready(now) {
+            let result = self.index_chunk();
+            self.indexing.outcome(result, &self.conn);
         }
-        if self
-            .retention
-            .due()
-            .is_some_and(|due| Instant::now() >= due)
-        {
-            if let Err(e) = self.retention.step(&self.conn, self.indexed_to) {
-                self.failed(&e);
-            }
+        if self.retention.due().is_some_and(|due| now >= due) && self.pruning.ready(now) {
+            let result = self.retention.step(&self.conn, self.indexed_to);
+            self.pruning.outcome(result, &self.conn);
         }
     }
 
