@@ -27,7 +27,9 @@
 //!   memory ([`lost`]) and written to the `gaps` table once a commit succeeds again, so
 //!   that answers say where history is incomplete. Chat goes on live meanwhile.
 //! - Ids never repeat ([`schema`]): the file keeps a floor above every id handed out,
-//!   reserved ahead in blocks of [`ID_BLOCK`]; a clean stop writes the exact last id.
+//!   reserved ahead in blocks of [`ID_BLOCK`]; a clean stop writes the exact last id. It
+//!   keeps the highest file id offered in a room too, stored or lost (the members saw
+//!   it), so that file ids go on above it even once the file is gone from the disk.
 //!
 //! # Durability
 //!
@@ -158,8 +160,6 @@ struct Inner {
     last_used: AtomicU64,
     /// The id up to which a floor reservation has been asked for.
     reserved: AtomicU64,
-    /// The highest file id known.
-    last_file_id: AtomicU64,
     /// The writer's watermark: every message up to this id is stored or recorded lost.
     committed: tokio::sync::watch::Receiver<writer::Progress>,
     /// `MarkRead` jobs queued so far (see [`writer::Progress::marks`]).
@@ -219,7 +219,6 @@ impl History {
             last_recorded: AtomicU64::new(0),
             last_used: AtomicU64::new(resume.last_id),
             reserved: AtomicU64::new(opened.reserved),
-            last_file_id: AtomicU64::new(resume.last_file_id),
             committed,
             marks_sent: AtomicU64::new(0),
             lost,
@@ -292,9 +291,6 @@ impl History {
         };
         inner.last_recorded.fetch_max(msg.id, Ordering::AcqRel);
         inner.used(msg.id);
-        if let Some(file) = rows::file_id(&msg.event) {
-            inner.last_file_id.fetch_max(file, Ordering::AcqRel);
-        }
         // After `close` the writer is gone and the message is dropped: nothing records
         // then, once the server is stopping.
         let _ = inner
@@ -312,16 +308,6 @@ impl History {
     pub fn ids_used(&self, last_id: u64) {
         if let Some(inner) = &self.inner {
             inner.used(last_id);
-        }
-    }
-
-    /// Says that the file id `id` has been handed out, so that it is never reused.
-    /// (Offers that are recorded say it themselves.)
-    pub fn file_id_used(&self, id: u64) {
-        if let Some(inner) = &self.inner
-            && inner.last_file_id.fetch_max(id, Ordering::AcqRel) < id
-        {
-            let _ = inner.queue.send(writer::Job::FileId(id));
         }
     }
 

@@ -275,7 +275,6 @@ async fn after_a_clean_stop_ids_go_on_exactly() {
     feed.push("lobby", RoomEvent::Shared { file }, now_ms(), None);
     // A private message took ids 12 and 13.
     h.ids_used(13);
-    h.file_id_used(44);
     h.close().await;
 
     let (h, resume) = History::open(s.clone()).unwrap();
@@ -283,7 +282,7 @@ async fn after_a_clean_stop_ids_go_on_exactly() {
         resume,
         Resume {
             last_id: 13,
-            last_file_id: 44,
+            last_file_id: 41,
             clean: true
         }
     );
@@ -818,6 +817,59 @@ const REFUSE_INDEXING: &str = "
 const REFUSE_DELETING: &str = "
     CREATE TRIGGER refuse_delete BEFORE DELETE ON messages
     BEGIN SELECT RAISE(ABORT, 'deleting refused'); END;";
+
+/// Refuses every message: storing fails, the other writes (lost ranges, floors) do not.
+const REFUSE_STORING: &str = "
+    CREATE TRIGGER refuse_storing BEFORE INSERT ON messages
+    BEGIN SELECT RAISE(ABORT, 'storing refused'); END;";
+
+#[tokio::test]
+async fn the_file_id_of_an_offer_that_could_not_be_stored_is_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.say("lobby", "before").await;
+    page(&h, "lobby", Anchor::Latest, 1, true).await;
+    sabotage(&s.path, REFUSE_STORING);
+    let file = FileInfo {
+        id: 77,
+        name: "seen.txt".into(),
+        size: 3,
+        sha256: vec![1; 32],
+        from: "ann".into(),
+        time_ms: 5,
+        room: "lobby".into(),
+    };
+    // Its members saw the offer; storing it fails.
+    let offer = feed.push("lobby", RoomEvent::Shared { file }, now_ms(), None);
+    let p = page(&h, "lobby", Anchor::Latest, 10, true).await;
+    assert_eq!(
+        p.lost,
+        [SeqRange {
+            from: offer.seq,
+            to: offer.seq
+        }]
+    );
+    sabotage(&s.path, "DROP TRIGGER refuse_storing;");
+    // Talk until storing resumes (after the writer's backoff).
+    let start = Instant::now();
+    loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "storing never resumed"
+        );
+        let after = feed.say("lobby", "after").await;
+        if page(&h, "lobby", Anchor::Latest, 1, true).await.seqs == [after.seq] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.close().await;
+    let (h, resume) = History::open(s).unwrap();
+    assert_eq!(resume.last_file_id, 77, "file ids go on above the one seen");
+    h.close().await;
+}
 
 #[tokio::test]
 async fn indexing_or_retention_failing_loses_no_message() {

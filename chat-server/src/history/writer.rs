@@ -74,8 +74,6 @@ pub(super) enum Job {
     Message(Box<Record>),
     /// Keep the id floor at least this high.
     Floor(u64),
-    /// Keep the file-id floor at least this high.
-    FileId(u64),
     /// The nick (fold) has read the room (key) up to `seq`.
     MarkRead {
         nick: String,
@@ -210,7 +208,8 @@ pub(super) struct Writer {
     stored_to: u64,
     /// Every talk message up to this id is in `fts`.
     indexed_to: u64,
-    /// Writes that ride with the next commit (and are kept when it fails).
+    /// Writes that ride with the next commit (and are kept when it fails): the id floor,
+    /// the file-id floor, the read markers.
     floor: Option<u64>,
     file_floor: Option<u64>,
     marks: HashMap<(String, String), u64>,
@@ -303,7 +302,6 @@ impl Writer {
                 match job {
                     Job::Message(record) => batch.push(*record),
                     Job::Floor(id) => self.floor = self.floor.max(Some(id)),
-                    Job::FileId(id) => self.file_floor = self.file_floor.max(Some(id)),
                     Job::MarkRead {
                         nick,
                         room_key,
@@ -369,6 +367,13 @@ impl Writer {
     /// batch's permits. `force` tries even while backing off (the last batch at close).
     fn commit(&mut self, batch: Vec<Record>, force: bool) {
         let highest = batch.last().map(|r| r.msg.id);
+        // The members have seen the file ids of the batch's offers, stored or not: the
+        // file-id floor keeps them from reuse, and stays pending until a commit takes it.
+        let files = batch
+            .iter()
+            .filter_map(|r| rows::file_id(&r.msg.event))
+            .max();
+        self.file_floor = self.file_floor.max(files);
         let backing_off = self
             .failing
             .as_ref()
@@ -412,7 +417,6 @@ impl Writer {
                 insert.execute(params![id, int(r.from), int(r.to)])?;
             }
         }
-        let mut file_floor = self.file_floor;
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO messages(id, room, seq, time_ms, kind, nick, text, file)
@@ -431,9 +435,6 @@ impl Writer {
                     c.text,
                     c.file
                 ])?;
-                if let Some(id) = rows::file_id(&r.msg.event) {
-                    file_floor = file_floor.max(Some(id));
-                }
             }
         }
         for ((nick, room_key), seq) in &self.marks {
@@ -447,7 +448,7 @@ impl Writer {
         if let Some(floor) = self.floor {
             raise_meta(&tx, key::ID_FLOOR, floor)?;
         }
-        if let Some(floor) = file_floor {
+        if let Some(floor) = self.file_floor {
             raise_meta(&tx, key::FILE_FLOOR, floor)?;
         }
         tx.commit()?;
@@ -575,6 +576,9 @@ impl Writer {
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
             schema::set_meta(&tx, key::ID_FLOOR, int(last_id.max(self.stored_to)))?;
+            if let Some(floor) = self.file_floor {
+                raise_meta(&tx, key::FILE_FLOOR, floor)?;
+            }
             schema::set_meta(&tx, key::CLEAN, 1)?;
             tx.commit()?;
             // Leave one tidy file: the WAL folded in and emptied.
