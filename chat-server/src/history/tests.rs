@@ -872,6 +872,47 @@ async fn the_file_id_of_an_offer_that_could_not_be_stored_is_never_reused() {
 }
 
 #[tokio::test]
+async fn while_storing_fails_the_id_floor_is_written_as_soon_as_the_file_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.say("lobby", "before").await;
+    page(&h, "lobby", Anchor::Latest, 1, true).await;
+    // Messages and lost ranges are refused; a write of one row of `meta` is not.
+    sabotage(
+        &s.path,
+        &format!(
+            "{REFUSE_STORING}
+             CREATE TRIGGER refuse_gaps BEFORE INSERT ON gaps
+             BEGIN SELECT RAISE(ABORT, 'storing refused'); END;"
+        ),
+    );
+    feed.say("lobby", "lost").await;
+    assert!(
+        !page(&h, "lobby", Anchor::Latest, 1, true)
+            .await
+            .lost
+            .is_empty()
+    );
+    // Ids run past the reservation written at open while storing still fails...
+    let handed_out = ID_BLOCK + 200_000;
+    h.ids_used(handed_out);
+    feed.last_id = handed_out;
+    feed.say("lobby", "lost too").await;
+    page(&h, "lobby", Anchor::Latest, 1, true).await;
+    // ...and then the crash: every handle dropped, no close.
+    drop(feed);
+    drop(h);
+    let resume = reopen_when_free(&s).await;
+    assert!(!resume.clean);
+    assert!(
+        resume.last_id >= handed_out + ID_BLOCK / 2,
+        "ids go on above every one handed out: {resume:?}"
+    );
+}
+
+#[tokio::test]
 async fn indexing_or_retention_failing_loses_no_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = settings(&dir);

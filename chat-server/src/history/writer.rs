@@ -213,6 +213,8 @@ pub(super) struct Writer {
     floor: Option<u64>,
     file_floor: Option<u64>,
     marks: HashMap<(String, String), u64>,
+    /// A floor came (or rose) since the floors were last tried on their own.
+    floors_untried: bool,
     /// Storing messages is failing.
     failing: Option<Failing>,
     retention: Retention,
@@ -261,6 +263,7 @@ impl Writer {
             floor: None,
             file_floor: None,
             marks: HashMap::new(),
+            floors_untried: false,
             failing: None,
             retention,
             indexing: Chore::new(
@@ -301,7 +304,10 @@ impl Writer {
             while let Some(job) = next.take() {
                 match job {
                     Job::Message(record) => batch.push(*record),
-                    Job::Floor(id) => self.floor = self.floor.max(Some(id)),
+                    Job::Floor(id) => {
+                        self.floor = self.floor.max(Some(id));
+                        self.floors_untried = true;
+                    }
                     Job::MarkRead {
                         nick,
                         room_key,
@@ -373,7 +379,10 @@ impl Writer {
             .iter()
             .filter_map(|r| rows::file_id(&r.msg.event))
             .max();
-        self.file_floor = self.file_floor.max(files);
+        if files > self.file_floor {
+            self.file_floor = files;
+            self.floors_untried = true;
+        }
         let backing_off = self
             .failing
             .as_ref()
@@ -386,8 +395,13 @@ impl Writer {
                 Err(e) => {
                     self.store_failed(&e);
                     self.lose(&batch);
+                    self.floors_untried = true;
                 }
             }
+        }
+        let floors = self.floor.is_some() || self.file_floor.is_some();
+        if self.failing.is_some() && self.floors_untried && floors {
+            self.write_floors();
         }
         let marks = self.marks_taken;
         self.committed.send_if_modified(|p| {
@@ -455,6 +469,28 @@ impl Writer {
         Ok(new_rooms)
     }
 
+    /// While storing fails: the floors alone, in a transaction of one or two rows, which a
+    /// disk that refuses a batch may still take. Ids go on being handed out while storing
+    /// fails; once the reservation on disk is below them, a crash would let them repeat.
+    /// Tried after every failed write and whenever a floor comes, not on every batch.
+    fn write_floors(&mut self) {
+        self.floors_untried = false;
+        let result = (|| -> rusqlite::Result<()> {
+            let tx = self.conn.unchecked_transaction()?;
+            if let Some(floor) = self.floor {
+                raise_meta(&tx, key::ID_FLOOR, floor)?;
+            }
+            if let Some(floor) = self.file_floor {
+                raise_meta(&tx, key::FILE_FLOOR, floor)?;
+            }
+            tx.commit()
+        })();
+        if result.is_ok() {
+            self.floor = None;
+            self.file_floor = None;
+        }
+    }
+
     /// A commit succeeded: the writer's state follows the file.
     fn stored(&mut self, batch: &[Record], new_rooms: HashMap<String, i64>) {
         self.rooms.extend(new_rooms);
@@ -472,6 +508,7 @@ impl Writer {
         }
         self.floor = None;
         self.file_floor = None;
+        self.floors_untried = false;
         self.marks.clear();
         self.lost.clear();
         if let Some(failing) = self.failing.take() {
