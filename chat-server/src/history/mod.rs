@@ -129,6 +129,11 @@ impl HistorySettings {
             search_cap: DEFAULT_SEARCH_CAP,
         }
     }
+
+    /// Messages a first join gets: `backlog`, at most `catch_up_cap`.
+    pub fn join_backlog(&self) -> u32 {
+        self.backlog.min(self.catch_up_cap)
+    }
 }
 
 /// Where ids go on after a restart.
@@ -270,7 +275,7 @@ impl History {
         ServerMsg::HistoryInfo {
             page: s.page_cap,
             catch_up: s.catch_up_cap,
-            backlog: s.backlog.min(s.catch_up_cap),
+            backlog: s.join_backlog(),
             search: s.search_cap,
             max_age_secs: s.max_age.map_or(0, |a| a.as_secs()),
             max_per_room: s.max_per_room.unwrap_or(0),
@@ -360,7 +365,7 @@ impl History {
     ) -> Result<ServerMsg, HistoryError> {
         let settings = self.settings()?;
         let cap = if after == 0 {
-            settings.backlog.min(settings.catch_up_cap)
+            settings.join_backlog()
         } else {
             settings.catch_up_cap
         };

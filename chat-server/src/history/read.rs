@@ -14,7 +14,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use shared::{Anchor, Gap, SeqRange, ServerMsg, Stamped};
 
 use super::lost::{self, Pending};
-use super::rows::{self, COLUMNS, int};
+use super::rows::{self, COLUMNS, TALK, int, talk_unless};
 use super::schema;
 
 /// Read connections kept open between queries; more are opened when more queries run at
@@ -121,7 +121,7 @@ impl<'a> Room<'a> {
         let Some(room) = self.id else {
             return Ok(false);
         };
-        let talk = if presence { "" } else { " AND kind < 3" };
+        let talk = talk_unless(presence);
         let sql = format!(
             "SELECT EXISTS(SELECT 1 FROM messages WHERE room = ?1{talk} AND seq {cond} ?2)"
         );
@@ -168,7 +168,7 @@ pub(super) fn page(
     limit: u32,
     presence: bool,
 ) -> rusqlite::Result<ServerMsg> {
-    let talk = if presence { "" } else { " AND kind < 3" };
+    let talk = talk_unless(presence);
     let limit = i64::from(limit);
     let newest_first = |cond: &str, seq: u64| -> rusqlite::Result<Vec<Stamped>> {
         let Some(id) = room.id else {
@@ -218,17 +218,14 @@ pub(super) fn page(
         }
     };
     // Cut to fit a frame: the end far from the anchor goes first.
-    let mut size: usize = messages.iter().map(rows::encoded_bound).sum();
-    while size > FRAME_BUDGET {
-        let after_anchor = messages.len() - before_anchor;
-        let cut = if before_anchor > after_anchor {
+    fit_frame(&mut messages, |len| {
+        if before_anchor > len - before_anchor {
             before_anchor -= 1;
-            messages.pop_front()
+            End::Front
         } else {
-            messages.pop_back()
-        };
-        size -= cut.as_ref().map_or(0, rows::encoded_bound);
-    }
+            End::Back
+        }
+    });
     let first = messages.front().map(|m| m.seq);
     let last = messages.back().map(|m| m.seq);
     let (more_before, more_after) = match (first, last) {
@@ -291,7 +288,7 @@ pub(super) fn catch_up(
         Some(id) => room
             .select(
                 &format!(
-                    "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND kind < 3 AND seq > ?2
+                    "SELECT {COLUMNS} FROM messages WHERE room = ?1 AND {TALK} AND seq > ?2
                      ORDER BY seq DESC LIMIT ?3"
                 ),
                 params![id, int(after), i64::from(cap)],
@@ -302,10 +299,7 @@ pub(super) fn catch_up(
         None => VecDeque::new(),
     };
     // Cut to fit a frame: the newest stay, the rest joins the gap.
-    let mut size: usize = messages.iter().map(rows::encoded_bound).sum();
-    while size > FRAME_BUDGET {
-        size -= messages.pop_front().as_ref().map_or(0, rows::encoded_bound);
-    }
+    fit_frame(&mut messages, |_| End::Front);
     let first = messages.front().map(|m| m.seq);
     // What was missed and not sent: between `after` and the first message sent. A first
     // join (`after` 0) missed nothing; older messages are only `more_before`.
@@ -313,10 +307,10 @@ pub(super) fn catch_up(
         (Some(id), Some(first)) if after > 0 => {
             let (from, to, count): (Option<u64>, Option<u64>, u64) = room
                 .conn
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT min(seq), max(seq), count(*) FROM messages
-                     WHERE room = ?1 AND kind < 3 AND seq > ?2 AND seq < ?3",
-                )?
+                     WHERE room = ?1 AND {TALK} AND seq > ?2 AND seq < ?3"
+                ))?
                 .query_row(params![id, int(after), int(first)], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?;
@@ -417,15 +411,37 @@ pub(super) fn search(
         }
     })();
     room.conn.progress_handler(0, None::<fn() -> bool>)?;
-    let (mut hits, complete) = found?;
+    let (hits, complete) = found?;
     let mut more = !complete || hits.len() > limit as usize;
-    hits.truncate(limit as usize);
-    let mut size: usize = hits.iter().map(rows::encoded_bound).sum();
+    let mut hits: VecDeque<Stamped> = hits.into_iter().take(limit as usize).collect();
+    // Cut to fit a frame: the newest stay.
+    more |= fit_frame(&mut hits, |_| End::Back);
+    Ok(answer(hits.into(), more, complete))
+}
+
+/// An end of an answer, where [`fit_frame`] cuts.
+enum End {
+    Front,
+    Back,
+}
+
+/// Drops messages from `messages` until the rest fit [`FRAME_BUDGET`], each from the end
+/// `end` names (told how many are left). Returns whether any was dropped.
+fn fit_frame(messages: &mut VecDeque<Stamped>, mut end: impl FnMut(usize) -> End) -> bool {
+    let mut size: usize = messages.iter().map(rows::encoded_bound).sum();
+    let mut cut = false;
     while size > FRAME_BUDGET {
-        size -= hits.pop().as_ref().map_or(0, rows::encoded_bound);
-        more = true;
+        let dropped = match end(messages.len()) {
+            End::Front => messages.pop_front(),
+            End::Back => messages.pop_back(),
+        };
+        let Some(dropped) = dropped else {
+            break;
+        };
+        size -= rows::encoded_bound(&dropped);
+        cut = true;
     }
-    Ok(answer(hits, more, complete))
+    cut
 }
 
 /// The FTS5 query of a user's words: each word a quoted string (a quote doubled inside),

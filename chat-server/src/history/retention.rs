@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, params};
 
 use super::HistorySettings;
-use super::rows::{TALK_BELOW, int};
+use super::rows::{TALK, int};
 use crate::common::now_ms;
 
 /// Most rows deleted in one transaction: a few milliseconds.
@@ -70,7 +70,7 @@ impl Retention {
     /// many; the next step is due at once when it found a full batch.
     pub(super) fn step(&mut self, conn: &Connection, indexed_to: u64) -> rusqlite::Result<usize> {
         let tx = conn.unchecked_transaction()?;
-        let mut deleted: Vec<(u64, i64, i64)> = Vec::new();
+        let mut deleted: Vec<(u64, i64, bool)> = Vec::new();
         // Counted before anything is deleted: the deletions are subtracted below.
         if self.max_per_room.is_some() {
             self.count_rooms(&tx)?;
@@ -134,9 +134,9 @@ impl Retention {
             }
         }
         let mut rooms = HashSet::new();
-        for &(id, room, kind) in &deleted {
+        for &(id, room, talk) in &deleted {
             rooms.insert(room);
-            if kind < TALK_BELOW && id <= indexed_to {
+            if talk && id <= indexed_to {
                 tx.prepare_cached("DELETE FROM fts WHERE rowid = ?1")?
                     .execute([int(id)])?;
             }
@@ -174,14 +174,15 @@ impl Retention {
     }
 }
 
-/// Deletes the messages matching `filter`, adding their id, room and kind to `deleted`.
+/// Deletes the messages matching `filter`, adding their id, room and whether they are
+/// talk to `deleted`.
 fn delete(
     conn: &Connection,
     filter: &str,
     params: impl rusqlite::Params,
-    deleted: &mut Vec<(u64, i64, i64)>,
+    deleted: &mut Vec<(u64, i64, bool)>,
 ) -> rusqlite::Result<()> {
-    let sql = format!("DELETE FROM messages WHERE {filter} RETURNING id, room, kind");
+    let sql = format!("DELETE FROM messages WHERE {filter} RETURNING id, room, {TALK}");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
     for row in rows {

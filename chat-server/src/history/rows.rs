@@ -15,16 +15,34 @@ pub(super) const SAY: i64 = 0;
 pub(super) const ACTION: i64 = 1;
 /// A file shared in the room.
 pub(super) const SHARED: i64 = 2;
+/// The first kind that is not talk, as one literal for both Rust and SQL.
+macro_rules! first_presence_kind {
+    () => {
+        3
+    };
+}
+
 /// Someone entered the room.
-pub(super) const JOINED: i64 = 3;
+pub(super) const JOINED: i64 = first_presence_kind!();
 /// Someone left the room.
 pub(super) const LEFT: i64 = 4;
 /// Someone changed nick.
 pub(super) const RENAMED: i64 = 5;
 
-/// Kinds below this are talk; the others presence. The SQL says `kind < 3` literally, so
-/// that SQLite matches the partial index; this constant names it in Rust.
-pub(super) const TALK_BELOW: i64 = 3;
+/// The one rule of what is talk (said, acted, shared: every kind below [`JOINED`]), as the
+/// SQL every query and the partial index `messages_talk` say it. A literal, not a
+/// parameter: SQLite uses a partial index only for a query whose `WHERE` holds the index's
+/// own term. Rust asks SQLite too (`SELECT {TALK}`) rather than say the rule again.
+pub(super) const TALK: &str = concat!("kind < ", first_presence_kind!());
+
+/// `TALK` as a condition added to a query, unless presence is wanted too.
+pub(super) fn talk_unless(presence: bool) -> String {
+    if presence {
+        String::new()
+    } else {
+        format!(" AND {TALK}")
+    }
+}
 
 /// The columns every query selects, in the order [`stamped`] reads them.
 pub(super) const COLUMNS: &str = "id, seq, time_ms, kind, nick, text, file";
@@ -203,6 +221,28 @@ mod tests {
                 new: "cyd".into(),
             },
         ]
+    }
+
+    #[test]
+    fn talk_is_said_acted_and_shared_and_nothing_else() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        for (kind, talk) in [
+            (SAY, true),
+            (ACTION, true),
+            (SHARED, true),
+            (JOINED, false),
+            (LEFT, false),
+            (RENAMED, false),
+        ] {
+            let is: bool = db
+                .query_row(
+                    &format!("SELECT {TALK} FROM (SELECT ?1 AS kind)"),
+                    [kind],
+                    |r| r.get(0),
+                )
+                .unwrap();
+            assert_eq!(is, talk, "kind {kind}");
+        }
     }
 
     #[test]

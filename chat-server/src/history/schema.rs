@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-use super::rows::int;
+use super::rows::{TALK, int};
 use super::{ID_BLOCK, OpenError, Resume};
 
 /// The version of the tables below. A newer file is refused; an older one would be
@@ -31,7 +31,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// one range scan. `fts` is contentless (the text lives in `messages` only) and takes
 /// deletes, so retention can remove rows from it; it is filled behind the writes up to
 /// `meta.indexed_to`.
-const TABLES: &str = "
+fn schema_sql() -> String {
+    format!(
+        "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE rooms(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
 CREATE TABLE messages(
@@ -45,7 +47,7 @@ CREATE TABLE messages(
     file BLOB
 );
 CREATE UNIQUE INDEX messages_room_seq ON messages(room, seq);
-CREATE INDEX messages_talk ON messages(room, seq) WHERE kind < 3;
+CREATE INDEX messages_talk ON messages(room, seq) WHERE {TALK};
 CREATE TABLE gaps(
     room INTEGER NOT NULL,
     from_seq INTEGER NOT NULL,
@@ -64,7 +66,9 @@ CREATE VIRTUAL TABLE fts USING fts5(
     contentless_delete = 1,
     tokenize = \"unicode61 remove_diacritics 2 categories 'L* N* Co So'\"
 );
-";
+"
+    )
+}
 
 /// Keys of `meta`.
 pub(super) mod key {
@@ -163,7 +167,7 @@ pub(super) fn open(path: &Path) -> Result<Opened, OpenError> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let tx = conn.unchecked_transaction()?;
         if fresh {
-            tx.execute_batch(TABLES)?;
+            tx.execute_batch(&schema_sql())?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             set_meta(&tx, key::SCHEMA, SCHEMA)?;
         }

@@ -29,7 +29,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::lost::Pending;
 use super::retention::Retention;
-use super::rows::{self, TALK_BELOW, int};
+use super::rows::{self, TALK, int};
 use super::schema::{self, Sqlite, key};
 use super::{BATCH_CAP, HistorySettings, Permit};
 
@@ -579,17 +579,17 @@ impl Writer {
         let mut last = self.indexed_to;
         let mut seen = 0;
         {
-            let mut select = tx.prepare_cached(
-                "SELECT id, kind, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2",
-            )?;
+            let mut select = tx.prepare_cached(&format!(
+                "SELECT id, {TALK}, text FROM messages WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
             let mut insert = tx.prepare_cached("INSERT INTO fts(rowid, text) VALUES (?1, ?2)")?;
             let mut rows = select.query(params![int(last), INDEX_CHUNK as i64])?;
             while let Some(row) = rows.next()? {
                 let id: u64 = row.get(0)?;
-                let kind: i64 = row.get(1)?;
+                let talk: bool = row.get(1)?;
                 seen += 1;
                 last = id;
-                if kind < TALK_BELOW {
+                if talk {
                     let text: String = row.get(2)?;
                     insert.execute(params![int(id), text])?;
                 }
