@@ -30,7 +30,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// is unique; `messages_talk` indexes the talk alone, so a replay without presence is
 /// one range scan. `fts` is contentless (the text lives in `messages` only) and takes
 /// deletes, so retention can remove rows from it; it is filled behind the writes up to
-/// `meta.indexed_to`.
+/// `meta.indexed_to`. `rooms.key` is the room's fold, which the server reads; `rooms.name`
+/// its spelling in its latest stored message (the key until one is stored), kept for
+/// whoever reads the file.
 fn schema_sql() -> String {
     format!(
         "

@@ -338,6 +338,44 @@ async fn reopen_when_free(s: &HistorySettings) -> Resume {
     }
 }
 
+/// The rows of the `rooms` table: key and name.
+fn rooms_table(path: &std::path::Path) -> Vec<(String, String)> {
+    let db = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = db
+        .prepare("SELECT key, name FROM rooms ORDER BY key")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_file_spells_each_room_as_its_latest_message_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    // A read marker for a room with nothing stored: the room's row comes first, without
+    // its spelling (a marker has none).
+    h.mark_read("bob", "lobby", 3);
+    h.catch_up("lobby", "Lobby", 0, "bob").await.unwrap();
+    feed.say("Lobby", "hi").await;
+    page(&h, "Lobby", Anchor::Latest, 1, true).await;
+    assert_eq!(rooms_table(&s.path), [("lobby".into(), "Lobby".into())]);
+    // The room emptied and came back spelt otherwise.
+    feed.say("LOBBY", "hello again").await;
+    page(&h, "LOBBY", Anchor::Latest, 1, true).await;
+    assert_eq!(rooms_table(&s.path), [("lobby".into(), "LOBBY".into())]);
+    h.close().await;
+    // A marker after a restart leaves the spelling alone.
+    let (h, _) = History::open(s.clone()).unwrap();
+    h.mark_read("cy", "lobby", 4);
+    h.catch_up("lobby", "LOBBY", 0, "cy").await.unwrap();
+    h.close().await;
+    assert_eq!(rooms_table(&s.path), [("lobby".into(), "LOBBY".into())]);
+}
+
 // ----- pages -------------------------------------------------------------------------
 
 #[tokio::test]

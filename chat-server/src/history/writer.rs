@@ -202,8 +202,8 @@ pub(super) struct Writer {
     /// `MarkRead` jobs received so far.
     marks_taken: u64,
     lost: Arc<Pending>,
-    /// Room ids by key, of rooms committed to the file.
-    rooms: HashMap<String, i64>,
+    /// The rooms committed to the file, by key.
+    rooms: HashMap<String, Room>,
     /// The highest message id in the file.
     stored_to: u64,
     /// Every talk message up to this id is in `fts`.
@@ -246,11 +246,19 @@ impl Writer {
                 r.get(0)
             })?;
         let rooms = {
-            let mut stmt = conn.prepare("SELECT key, id FROM rooms")?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<HashMap<String, i64>>>()?
+            let mut stmt = conn.prepare("SELECT key, id, name FROM rooms")?;
+            stmt.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    Room {
+                        id: r.get(1)?,
+                        name: r.get(2)?,
+                    },
+                ))
+            })?
+            .collect::<rusqlite::Result<HashMap<String, Room>>>()?
         };
-        let retention = Retention::new(settings, rooms.values().copied());
+        let retention = Retention::new(settings, rooms.values().map(|r| r.id));
         Ok(Self {
             conn,
             jobs,
@@ -417,12 +425,18 @@ impl Writer {
     }
 
     /// One transaction: the pending lost ranges first, then the messages, the read
-    /// markers and the floors. Returns the rooms it added.
-    fn write(&self, batch: &[Record]) -> rusqlite::Result<HashMap<String, i64>> {
+    /// markers and the floors. Returns the rooms it added or spelt anew.
+    fn write(&self, batch: &[Record]) -> rusqlite::Result<HashMap<String, Room>> {
         let tx = self.conn.unchecked_transaction()?;
         let mut new_rooms = HashMap::new();
         for (room_key, room) in self.lost.snapshot() {
-            let id = room_id(&tx, &self.rooms, &mut new_rooms, &room_key, &room.name)?;
+            let id = room_id(
+                &tx,
+                &self.rooms,
+                &mut new_rooms,
+                &room_key,
+                Some(&room.name),
+            )?;
             let mut insert = tx.prepare_cached(
                 "INSERT INTO gaps(room, from_seq, to_seq) VALUES (?1, ?2, ?3)
                  ON CONFLICT(room, from_seq) DO UPDATE SET to_seq = max(to_seq, excluded.to_seq)",
@@ -437,7 +451,13 @@ impl Writer {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for r in batch {
-                let room = room_id(&tx, &self.rooms, &mut new_rooms, &r.room_key, &r.room_name)?;
+                let room = room_id(
+                    &tx,
+                    &self.rooms,
+                    &mut new_rooms,
+                    &r.room_key,
+                    Some(&r.room_name),
+                )?;
                 let c = rows::columns(&r.msg.event);
                 insert.execute(params![
                     int(r.msg.id),
@@ -452,7 +472,7 @@ impl Writer {
             }
         }
         for ((nick, room_key), seq) in &self.marks {
-            let room = room_id(&tx, &self.rooms, &mut new_rooms, room_key, room_key)?;
+            let room = room_id(&tx, &self.rooms, &mut new_rooms, room_key, None)?;
             tx.prepare_cached(
                 "INSERT INTO read_markers(nick, room, seq) VALUES (?1, ?2, ?3)
                  ON CONFLICT(nick, room) DO UPDATE SET seq = max(seq, excluded.seq)",
@@ -492,15 +512,15 @@ impl Writer {
     }
 
     /// A commit succeeded: the writer's state follows the file.
-    fn stored(&mut self, batch: &[Record], new_rooms: HashMap<String, i64>) {
+    fn stored(&mut self, batch: &[Record], new_rooms: HashMap<String, Room>) {
         self.rooms.extend(new_rooms);
         if let Some(last) = batch.last() {
             self.stored_to = self.stored_to.max(last.msg.id);
         }
         let mut per_room: HashMap<i64, u64> = HashMap::new();
         for r in batch {
-            if let Some(&id) = self.rooms.get(&r.room_key) {
-                *per_room.entry(id).or_default() += 1;
+            if let Some(room) = self.rooms.get(&r.room_key) {
+                *per_room.entry(room.id).or_default() += 1;
             }
         }
         for (room, n) in per_room {
@@ -639,25 +659,43 @@ impl Writer {
     }
 }
 
-/// The id of the room `key`, added to the file (spelt `name`) if it is not there yet.
+/// A room of the `rooms` table.
+#[derive(Debug, Clone)]
+pub(super) struct Room {
+    id: i64,
+    /// As its latest stored message spells it (the key until one is stored). Only the key
+    /// is read back; the name is for whoever reads the file.
+    name: String,
+}
+
+/// The id of the room `key`, added to the file if it is not there yet, and spelt `name`
+/// (a read marker has no spelling: `None`). `added` takes the rooms added or spelt anew,
+/// for the writer to know once the transaction is committed.
 fn room_id(
     tx: &Connection,
-    known: &HashMap<String, i64>,
-    added: &mut HashMap<String, i64>,
+    known: &HashMap<String, Room>,
+    added: &mut HashMap<String, Room>,
     key: &str,
-    name: &str,
+    name: Option<&str>,
 ) -> rusqlite::Result<i64> {
-    if let Some(&id) = known.get(key).or_else(|| added.get(key)) {
+    if let Some(room) = added.get(key).or_else(|| known.get(key)) {
+        let id = room.id;
+        if let Some(name) = name.filter(|&n| n != room.name) {
+            tx.prepare_cached("UPDATE rooms SET name = ?2 WHERE id = ?1")?
+                .execute(params![id, name])?;
+            let name = name.to_owned();
+            added.insert(key.to_owned(), Room { id, name });
+        }
         return Ok(id);
     }
-    // The no-op update lets RETURNING give the id of a room already there.
-    let id = tx
+    // The update lets RETURNING give the row of a room already there.
+    let (id, name) = tx
         .prepare_cached(
-            "INSERT INTO rooms(key, name) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET name = name RETURNING id",
+            "INSERT INTO rooms(key, name) VALUES (?1, coalesce(?2, ?1))
+             ON CONFLICT(key) DO UPDATE SET name = coalesce(?2, name) RETURNING id, name",
         )?
-        .query_row(params![key, name], |r| r.get(0))?;
-    added.insert(key.to_owned(), id);
+        .query_row(params![key, name], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    added.insert(key.to_owned(), Room { id, name });
     Ok(id)
 }
 
