@@ -94,7 +94,8 @@ pub const DEFAULT_SEARCH_CAP: u32 = 100;
 pub const DEFAULT_BACKLOG: u32 = 50;
 /// Messages older than this are deleted, by default: 90 days, a season of a LAN's talk.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
-/// Most messages kept per room, by default: a busy room's several months, about 20 MB.
+/// Most messages (chats, actions, shared files) kept per room, by default, and as many
+/// joins, leaves and renames apart: a busy room's several months, about 20 MB.
 pub const DEFAULT_MAX_PER_ROOM: u64 = 100_000;
 
 /// What the history keeps and how much it gives at once.
@@ -104,7 +105,8 @@ pub struct HistorySettings {
     pub path: PathBuf,
     /// Messages older than this are deleted; `None`: kept whatever their age.
     pub max_age: Option<Duration>,
-    /// Most messages kept per room; `None`: no limit.
+    /// Most messages (chats, actions, shared files) kept per room; its joins, leaves and
+    /// renames are counted apart, up to the same number. `None`: no limit.
     pub max_per_room: Option<u64>,
     /// Messages a first join gets (a catch-up with `after` 0), at most `catch_up_cap`.
     pub backlog: u32,

@@ -11,12 +11,15 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
-use super::rows::{TALK, int};
+use super::rows::{PRESENCE, TALK, int};
 use super::{ID_BLOCK, OpenError, Resume};
 
-/// The version of the tables below. A newer file is refused; an older one would be
-/// migrated here.
-pub(super) const SCHEMA: i64 = 1;
+/// The version of the tables below. A newer file is refused; an older one is brought up
+/// to this one ([`migrate`]) when it is opened.
+///
+/// 1: the first. 2: `messages_presence`, so that retention finds a room's oldest joins,
+/// leaves and renames without reading its talk.
+pub(super) const SCHEMA: i64 = 2;
 
 /// `PRAGMA application_id` of our files ("chat" in ASCII): tells our file from another
 /// program's SQLite database before anything is written to it.
@@ -28,12 +31,12 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The tables. `messages.id` is the message id (the rowid: no second key). `(room, seq)`
 /// is unique; `messages_talk` indexes the talk alone, so a replay without presence is
-/// one range scan. `fts` is contentless (the text lives in `messages` only) and takes
+/// one range scan, and `messages_presence` the rest, for retention's cap on it. `fts` is contentless (the text lives in `messages` only) and takes
 /// deletes, so retention can remove rows from it; it is filled behind the writes up to
 /// `meta.indexed_to`. `rooms.key` is the room's fold, which the server reads; `rooms.name`
 /// its spelling in its latest stored message (the key until one is stored), kept for
 /// whoever reads the file.
-fn schema_sql() -> String {
+pub(super) fn schema_sql() -> String {
     format!(
         "
 CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
@@ -50,6 +53,7 @@ CREATE TABLE messages(
 );
 CREATE UNIQUE INDEX messages_room_seq ON messages(room, seq);
 CREATE INDEX messages_talk ON messages(room, seq) WHERE {TALK};
+{presence_index}
 CREATE TABLE gaps(
     room INTEGER NOT NULL,
     from_seq INTEGER NOT NULL,
@@ -68,8 +72,23 @@ CREATE VIRTUAL TABLE fts USING fts5(
     contentless_delete = 1,
     tokenize = \"unicode61 remove_diacritics 2 categories 'L* N* Co So'\"
 );
-"
+",
+        presence_index = presence_index_sql()
     )
+}
+
+/// The index of presence alone (schema 2).
+fn presence_index_sql() -> String {
+    format!("CREATE INDEX messages_presence ON messages(room, seq) WHERE {PRESENCE};")
+}
+
+/// Brings a file of schema `found` (older than [`SCHEMA`]) up to [`SCHEMA`], inside the
+/// transaction that opens it: a failure leaves it as it was.
+fn migrate(tx: &Connection, found: i64) -> rusqlite::Result<()> {
+    if found < 2 {
+        tx.execute_batch(&presence_index_sql())?;
+    }
+    set_meta(tx, key::SCHEMA, SCHEMA)
 }
 
 /// Keys of `meta`.
@@ -137,6 +156,9 @@ pub(super) fn open(path: &Path) -> Result<Opened, OpenError> {
             });
         }
         let found = meta(&conn, key::SCHEMA).map_err(check)?;
+        if found < 1 {
+            return Err(unusable(&"it has no schema version"));
+        }
         if found > SCHEMA {
             return Err(OpenError::NewerSchema {
                 path: path.to_owned(),
@@ -172,6 +194,11 @@ pub(super) fn open(path: &Path) -> Result<Opened, OpenError> {
             tx.execute_batch(&schema_sql())?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)?;
             set_meta(&tx, key::SCHEMA, SCHEMA)?;
+        } else {
+            let found = meta(&tx, key::SCHEMA)?;
+            if found < SCHEMA {
+                migrate(&tx, found)?;
+            }
         }
         let floor = meta(&tx, key::ID_FLOOR)?;
         let highest: i64 = tx.query_row("SELECT coalesce(max(id), 0) FROM messages", [], |r| {

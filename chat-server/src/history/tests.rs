@@ -179,11 +179,54 @@ async fn a_newer_schema_is_refused_and_untouched() {
         err.to_string(),
         format!(
             "history database {} was written by a newer version of this server (schema 99; \
-             this one knows up to 1)",
+             this one knows up to 2)",
             s.path.display()
         )
     );
     assert_eq!(std::fs::read(&s.path).unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_file_of_schema_1_is_brought_up_to_date_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.max_per_room = None;
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let (mut talk, mut joins) = (Vec::new(), Vec::new());
+    for i in 0..4 {
+        joins.push(feed.join("lobby", &format!("n{i}")).seq);
+        talk.push(feed.say("lobby", &format!("m{i}")).await.seq);
+    }
+    h.close().await;
+    // Schema 1 was schema 2 without the index of presence.
+    sabotage(
+        &s.path,
+        "DROP INDEX messages_presence; UPDATE meta SET value = 1 WHERE key = 'schema';",
+    );
+    s.max_per_room = Some(2);
+    let (h, _) = History::open(s.clone()).unwrap();
+    eventually("retention", async || {
+        page(&h, "lobby", Anchor::Latest, 100, true)
+            .await
+            .seqs
+            .len()
+            == 4
+    })
+    .await;
+    let p = page(&h, "lobby", Anchor::Latest, 100, true).await;
+    assert_eq!(p.seqs, [joins[2], talk[2], joins[3], talk[3]]);
+    h.close().await;
+    let db = rusqlite::Connection::open(&s.path).unwrap();
+    let (schema, indexes): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema'),
+                    (SELECT count(*) FROM sqlite_schema WHERE name = 'messages_presence')",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((schema, indexes), (schema::SCHEMA, 1));
 }
 
 #[tokio::test]
@@ -830,6 +873,102 @@ async fn retention_deletes_old_and_surplus_messages_and_their_search_rows() {
         page(&h, "lobby", Anchor::Latest, 10, true).await.seqs,
         [m.seq]
     );
+    h.close().await;
+}
+
+/// Stores `old` messages two hours old and then `new` ones in `room` with retention off,
+/// and closes: the next open applies retention to all of them at once.
+async fn stored_with_retention_off(
+    s: &HistorySettings,
+    room: &str,
+    old: u64,
+    new: u64,
+) -> Vec<u64> {
+    let s = HistorySettings {
+        max_age: None,
+        max_per_room: None,
+        ..s.clone()
+    };
+    let (h, resume) = History::open(s).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let two_hours_ago = now_ms() - 2 * 3600 * 1000;
+    let mut seqs = Vec::new();
+    for i in 0..old + new {
+        let permit = h.admit().await;
+        let time = if i < old { two_hours_ago } else { now_ms() };
+        let text = format!("message {i}");
+        seqs.push(feed.push(room, said("ann", &text), time, Some(permit)).seq);
+    }
+    h.close().await;
+    seqs
+}
+
+#[tokio::test]
+async fn what_age_deleted_counts_against_the_cap_in_the_same_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    // 300 old and 500 new: over the cap of 600 until age takes the old ones, and then
+    // under it, so that not one new message may go.
+    let seqs = stored_with_retention_off(&s, "lobby", 300, 500).await;
+    s.max_age = Some(Duration::from_secs(3600));
+    s.max_per_room = Some(600);
+    let (h, _) = History::open(s).unwrap();
+    eventually("the old ones deleted", async || {
+        page(&h, "lobby", Anchor::After(0), 1, true).await.seqs != [seqs[0]]
+    })
+    .await;
+    let p = page(&h, "lobby", Anchor::After(0), 1, true).await;
+    assert_eq!(p.seqs, [seqs[300]], "the oldest new message stays");
+    h.close().await;
+}
+
+#[tokio::test]
+async fn the_cap_counts_talk_and_keeps_as_many_joins_leaves_and_renames_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.max_age = None;
+    s.max_per_room = None;
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let (mut talk, mut presence) = (Vec::new(), Vec::new());
+    for i in 0..8 {
+        presence.push(feed.join("lobby", &format!("n{i}")).seq);
+        talk.push(feed.say("lobby", &format!("m{i}")).await.seq);
+        presence.push(feed.join("lobby", &format!("o{i}")).seq);
+    }
+    h.close().await;
+    s.max_per_room = Some(5);
+    let (h, _) = History::open(s).unwrap();
+    eventually("retention", async || {
+        page(&h, "lobby", Anchor::Latest, 100, true)
+            .await
+            .seqs
+            .len()
+            == 10
+    })
+    .await;
+    let p = page(&h, "lobby", Anchor::Latest, 100, false).await;
+    assert_eq!(p.seqs, talk[3..], "the newest five of the talk");
+    assert!(!p.more_before);
+    let p = page(&h, "lobby", Anchor::Latest, 100, true).await;
+    let mut kept: Vec<u64> = talk[3..].iter().chain(&presence[11..]).copied().collect();
+    kept.sort_unstable();
+    assert_eq!(p.seqs, kept, "and the newest five joins apart");
+    h.close().await;
+}
+
+#[tokio::test]
+async fn a_room_larger_than_a_counting_chunk_is_counted_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    let n = retention::COUNT_CHUNK as u64 * 2 + 10;
+    let seqs = stored_with_retention_off(&s, "lobby", 0, n).await;
+    s.max_per_room = Some(n - 3);
+    let (h, _) = History::open(s).unwrap();
+    eventually("retention", async || {
+        page(&h, "lobby", Anchor::After(0), 1, true).await.seqs == [seqs[3]]
+    })
+    .await;
     h.close().await;
 }
 

@@ -28,7 +28,7 @@ use shared::Stamped;
 use tokio::sync::{oneshot, watch};
 
 use super::lost::Pending;
-use super::retention::Retention;
+use super::retention::{Class, Retention};
 use super::rows::{self, TALK, int};
 use super::schema::{self, Sqlite, key};
 use super::{BATCH_CAP, HistorySettings, Permit};
@@ -517,14 +517,15 @@ impl Writer {
         if let Some(last) = batch.last() {
             self.stored_to = self.stored_to.max(last.msg.id);
         }
-        let mut per_room: HashMap<i64, u64> = HashMap::new();
+        let mut per_room: HashMap<(i64, Class), u64> = HashMap::new();
         for r in batch {
             if let Some(room) = self.rooms.get(&r.room_key) {
-                *per_room.entry(room.id).or_default() += 1;
+                let class = Class::of(rows::is_talk(&r.msg.event));
+                *per_room.entry((room.id, class)).or_default() += 1;
             }
         }
-        for (room, n) in per_room {
-            self.retention.inserted(room, n);
+        for ((room, class), n) in per_room {
+            self.retention.inserted(room, class, n);
         }
         self.floor = None;
         self.file_floor = None;
