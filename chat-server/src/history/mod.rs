@@ -146,7 +146,8 @@ pub struct Resume {
     /// File ids go on after this one (or after the highest file on disk, if higher).
     pub last_file_id: u64,
     /// Whether the last run stopped cleanly ([`History::close`]); after a crash, the ids
-    /// go on above the reservation and up to a batch of messages may be missing.
+    /// go on above the reservation, up to a batch of messages may be missing, and the file
+    /// was checked whole before use (after a clean stop it is not: see [`schema`]).
     pub clean: bool,
 }
 

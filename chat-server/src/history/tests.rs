@@ -229,10 +229,8 @@ async fn a_file_of_schema_1_is_brought_up_to_date_and_kept() {
     assert_eq!((schema, indexes), (schema::SCHEMA, 1));
 }
 
-#[tokio::test]
-async fn a_damaged_file_is_refused_and_untouched() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = settings(&dir);
+/// A history of 2,000 messages, stopped cleanly.
+async fn two_thousand_messages(s: &HistorySettings) {
     let (h, resume) = History::open(s.clone()).unwrap();
     let mut feed = Feed::new(h.clone(), resume);
     for i in 0..2000 {
@@ -240,27 +238,87 @@ async fn a_damaged_file_is_refused_and_untouched() {
             .await;
     }
     h.close().await;
-    let mut bytes = std::fs::read(&s.path).unwrap();
+}
+
+/// Scribbles over a few whole pages of the file's `messages` table, in its middle (not the
+/// first nor the last, which opening reads); returns the file's bytes after.
+fn damage_messages(path: &std::path::Path) -> Vec<u8> {
+    let pages: Vec<usize> = {
+        let db = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = db
+            .prepare("SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' ORDER BY pageno")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    assert!(pages.len() > 10, "{} pages", pages.len());
+    let mut bytes = std::fs::read(path).unwrap();
     let page = 4096;
-    assert!(bytes.len() > 20 * page);
-    // Scribble over a few whole pages (not the file's header, on page 0).
-    for p in [3, 7, 11] {
-        for b in &mut bytes[p * page..(p + 1) * page] {
+    for p in [pages[3], pages[pages.len() / 2], pages[pages.len() - 3]] {
+        // SQLite numbers pages from 1.
+        for b in &mut bytes[(p - 1) * page..p * page] {
             *b = 0xA5;
         }
     }
-    std::fs::write(&s.path, &bytes).unwrap();
+    std::fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+#[tokio::test]
+async fn a_damaged_file_after_a_crash_is_refused_and_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    two_thousand_messages(&s).await;
+    // As a crash leaves it: the clean-stop mark not set.
+    sabotage(
+        &s.path,
+        "UPDATE meta SET value = 0 WHERE key = 'clean'; PRAGMA wal_checkpoint(TRUNCATE);",
+    );
+    let bytes = damage_messages(&s.path);
     let err = History::open(s.clone()).unwrap_err();
     let line = err.to_string();
     assert!(
         line.starts_with(&format!(
-            "history database {} is not a database this server can use (",
+            "history database {} is not a database this server can use (it is damaged: ",
             s.path.display()
         )),
         "{line}"
     );
-    assert!(!line.contains('\n') && line.contains("damaged"), "{line}");
+    assert!(!line.contains('\n'), "{line}");
     assert_eq!(std::fs::read(&s.path).unwrap(), bytes);
+}
+
+#[tokio::test]
+async fn after_a_clean_stop_the_file_is_not_checked_whole_and_damage_shows_when_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = settings(&dir);
+    s.max_age = None;
+    s.max_per_room = None;
+    two_thousand_messages(&s).await;
+    damage_messages(&s.path);
+    // Opening does not read the whole file after a clean stop...
+    let (h, resume) = History::open(s.clone()).unwrap();
+    assert!(resume.clean);
+    // ...and what meets the damage says so, in words.
+    let mut anchor = Anchor::Latest;
+    let error = loop {
+        match h.page("lobby", "lobby", anchor, 200, true).await {
+            Ok(ServerMsg::HistoryPage {
+                messages,
+                more_before: true,
+                ..
+            }) => anchor = Anchor::Before(messages[0].seq),
+            Ok(_) => panic!("the whole history read without meeting the damage"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        error,
+        HistoryError::Unreadable("database disk image is malformed".into())
+    );
+    h.close().await;
 }
 
 #[tokio::test]
