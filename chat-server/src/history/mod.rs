@@ -5,10 +5,11 @@
 //!
 //! - One writer thread ([`writer`]) owns the only write connection. The registry hands it
 //!   each stamped message through [`History::record`], under the registry's lock and so in
-//!   stamp order, without ever waiting: fan-out never waits for the disk. The writer takes
-//!   everything queued (up to [`BATCH_CAP`]) and commits it in one transaction (group
-//!   commit), then publishes the highest message id it has dealt with (stored, or recorded
-//!   as lost) as its *watermark*.
+//!   stamp order, without ever waiting: fan-out never waits for the disk. From a batch's
+//!   first message the writer gathers for up to [`writer::CORK`] (5 ms; less when a query
+//!   waits for the batch), takes everything queued (up to [`BATCH_CAP`]) and commits it in
+//!   one transaction (group commit), then publishes the highest message id it has dealt
+//!   with (stored, or recorded as lost) as its *watermark*.
 //! - Backpressure: a connection takes a [`Permit`] ([`History::admit`]) before it handles a
 //!   chat or an action; the permit rides with the message and is released when its batch
 //!   is committed. With [`PERMITS`] out, the next sender waits, so a writer that falls
@@ -35,9 +36,18 @@
 //!
 //! WAL with `synchronous=NORMAL`: a commit survives a crash of the process (not
 //! necessarily a power cut). After a clean stop ([`History::close`]) everything recorded is
-//! stored. After `kill -9`, what was queued or in the batch being committed is missing: at
-//! most [`PERMITS`] chats and actions plus [`BATCH_CAP`] messages, and in time the time of
-//! one commit (well under 100 ms normally).
+//! stored. After `kill -9`, what the writer had not committed is missing:
+//!
+//! - In count: at most [`PERMITS`] (4,096) chats and actions. A permit is held from before
+//!   the message is handled until its batch is committed, so the permits cover the queue
+//!   and the batch being committed together; [`BATCH_CAP`] adds nothing to the bound. With
+//!   them go the joins, leaves, renames and file offers recorded meanwhile (they take no
+//!   permit; the connection limits bound them) and the read markers not yet committed.
+//! - In time: normally what came during the last [`writer::CORK`] (5 ms, the writer
+//!   gathering a batch) and the commit under way, plus an indexing or retention step if
+//!   one was running (a few milliseconds each). A writer that is behind has at most the
+//!   4,096 chats and actions ahead of it, some 15 ms at its pace (about 300,000 a second,
+//!   docs/BENCHMARKS.md). Well under 100 ms in all, unless the disk itself stalls.
 //!
 //! Ids never repeat but in one case. The id floor on disk is at least [`ID_BLOCK`]` / 2`
 //! (500,000) above every id handed out whenever the file has taken the latest reservation.
