@@ -53,12 +53,14 @@
 //! (500,000) above every id handed out whenever the file has taken the latest reservation.
 //! While storing fails, ids go on being handed out (chat goes on live), and the floors are
 //! tried alone, in a one-row transaction, after every failed commit (at least every 5 s
-//! while anything waits to be stored) and as soon as a new reservation comes. So ids repeat
-//! only if the file takes no write at all, not even that one, while more than 500,000 ids
-//! are handed out, and the server then stops without its clean-stop mark (`kill -9`, a
-//! crash, or a clean stop whose last write fails too): the ids handed out above the floor
-//! on disk are handed out again after the restart, and the rooms' sequence numbers above
-//! it with them.
+//! while anything waits to be stored) and as soon as a new reservation comes: a file that
+//! refuses a batch but takes a small write keeps the floor above the ids. A disk that is
+//! really full takes not even that (SQLite can neither grow its log nor fold it into the
+//! file; seen on a full tmpfs). So ids repeat only if the file takes no write at all while
+//! more than 500,000 ids are handed out, and the server then stops without its clean-stop
+//! mark (`kill -9`, a crash, or a clean stop whose last write fails too): the ids handed
+//! out above the floor on disk are handed out again after the restart, and the rooms'
+//! sequence numbers above it with them.
 
 mod error;
 mod lost;
