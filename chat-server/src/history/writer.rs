@@ -352,13 +352,15 @@ impl Writer {
         }
     }
 
-    /// How long to wait for a job: until the next retry of a failing store, else until
-    /// indexing (at once while it lags, unless it waits out a backoff) or the next
-    /// retention step; at most [`IDLE_WAIT`].
+    /// How long to wait for a job: until the next retry of a failing store (if anything
+    /// waits to be stored: else the next batch is the retry), else until indexing (at once
+    /// while it lags, unless it waits out a backoff) or the next retention step; at most
+    /// [`IDLE_WAIT`].
     fn wait(&self) -> Duration {
         let now = Instant::now();
         let next = match &self.failing {
-            Some(failing) => Some(failing.backoff.retry_at),
+            Some(failing) if self.has_pending() => Some(failing.backoff.retry_at),
+            Some(_) => None,
             None => {
                 let index = (self.indexed_to < self.stored_to)
                     .then(|| self.indexing.retry_at().unwrap_or(now));
@@ -375,6 +377,11 @@ impl Writer {
 
     fn has_side_writes(&self) -> bool {
         self.floor.is_some() || self.file_floor.is_some() || !self.marks.is_empty()
+    }
+
+    /// Whether anything waits for a commit with no batch: lost ranges or side writes.
+    fn has_pending(&self) -> bool {
+        !self.lost.is_empty() || self.has_side_writes()
     }
 
     /// Stores `batch` (or records it lost), publishes the watermark and releases the
@@ -579,7 +586,7 @@ impl Writer {
         self.last_background = now;
         if let Some(failing) = &self.failing {
             // With nothing queued, the lost ranges and side writes still need a commit.
-            if !failing.backoff.waiting(now) && (!self.lost.is_empty() || self.has_side_writes()) {
+            if !failing.backoff.waiting(now) && self.has_pending() {
                 self.commit(Vec::new(), false);
             }
             return;
