@@ -821,6 +821,121 @@ async fn answers_to_history_requests_keep_the_order_of_the_requests() -> Result 
     Ok(())
 }
 
+/// The largest answers (a page of 200, a catch-up of 200 and 100 search hits, of lines of
+/// 4 KiB each: most of a frame each) reach a client whose queue holds far less (the
+/// default 256 KiB), asked all at once while another member talks: the asker is not taken
+/// for a slow consumer, gets every answer whole and in order, and its connection goes on.
+#[tokio::test]
+async fn answers_larger_than_the_queue_reach_the_client_and_it_stays() -> Result {
+    let data = scratch_dir("history-large-answers");
+    let server = Server::start(&data, &["--msg-rate", "0"]).await?;
+    let (mut ann, _) = history::connect(server.addr, "ann", "lobby").await?;
+    let mut bob = TestClient::connect(server.addr, "bob", "lobby").await?;
+    let (_, before) = say(&mut ann, "before the long lines").await?;
+    let long: Vec<String> = (0..200)
+        .map(|i| {
+            let mut line = format!("long {i:03} needle");
+            while line.len() + " words".len() <= MAX_TEXT_BYTES {
+                line.push_str(" words");
+            }
+            line
+        })
+        .collect();
+    say_all(&mut ann, &long).await?;
+    // Searchable once the newest is: the index follows the writes in order.
+    let poll = Poll::new("the long lines indexed", SLOW);
+    while texts(&search(&mut ann, "lobby", "needle", 0, 1).await?.hits) != long[199..] {
+        poll.next().await?;
+    }
+
+    let room = || "lobby".to_owned();
+    let (page_id, catch_up_id, search_id) = (next_id(), next_id(), next_id());
+    let requests = [
+        ClientMsg::History {
+            room: room(),
+            anchor: Anchor::Latest,
+            limit: 200,
+            presence: false,
+        }
+        .with_id(page_id),
+        ClientMsg::CatchUp {
+            room: room(),
+            after: before,
+        }
+        .with_id(catch_up_id),
+        ClientMsg::Search {
+            room: room(),
+            words: "needle".into(),
+            before: 0,
+            limit: 100,
+        }
+        .with_id(search_id),
+        ClientMsg::Ping { token: 7 },
+    ];
+    let bytes: Vec<u8> = requests.into_iter().flat_map(encode).collect();
+    ann.send_raw(&bytes).await?;
+    let meanwhile = numbered("meanwhile", 0..20);
+    for line in &meanwhile {
+        bob.say(line).await?;
+    }
+    let frames = ann
+        .collect_until(|m| matches!(m, ServerMsg::Pong { token: 7 }))
+        .await?;
+    let answers: Vec<(u32, &ServerMsg)> = frames
+        .iter()
+        .filter_map(|m| match m {
+            ServerMsg::Reply { id, msg } => Some((*id, &**msg)),
+            _ => None,
+        })
+        .collect();
+    let ids: Vec<u32> = answers.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, [page_id, catch_up_id, search_id]);
+    // Bob's lines may be stamped before a request is read, and then be in its answer:
+    // each answer is a stretch of everything said since `before`, up to the last long
+    // line or beyond, most of a frame long.
+    let all: Vec<String> = long.iter().chain(&meanwhile).cloned().collect();
+    let stretch = |messages: &[Stamped]| {
+        let run = texts(messages);
+        let at = all.windows(run.len()).position(|w| w == run);
+        assert!(
+            at.is_some_and(|at| at + run.len() >= long.len()) && run.len() >= 150,
+            "not the newest of what was said: {:?}",
+            run.iter().map(|t| &t[..14]).collect::<Vec<_>>()
+        );
+        at.unwrap_or(0)
+    };
+    let ServerMsg::HistoryPage {
+        messages,
+        more_before,
+        ..
+    } = answers[0].1
+    else {
+        panic!("not a page: {:?}", answers[0].1);
+    };
+    stretch(messages);
+    assert!(more_before);
+    let ServerMsg::CaughtUp { messages, gap, .. } = answers[1].1 else {
+        panic!("not a catch-up: {:?}", answers[1].1);
+    };
+    let skipped = stretch(messages);
+    assert_eq!(gap.map_or(0, |g| g.count), skipped as u64, "{gap:?}");
+    let ServerMsg::SearchHits { hits, more, .. } = answers[2].1 else {
+        panic!("not search hits: {:?}", answers[2].1);
+    };
+    let newest_first: Vec<String> = long[100..].iter().rev().cloned().collect();
+    assert_eq!((texts(hits), *more), (newest_first, true));
+
+    // Still a member: the room's talk reaches it, and it can talk.
+    let last = meanwhile.last().expect("lines");
+    if !frames.iter().any(|m| says(m, last)) {
+        ann.recv_until(|m| says(m, last)).await?;
+    }
+    say(&mut ann, "still here").await?;
+    bob.recv_until(|m| says(m, "still here")).await?;
+    assert!(!server.log().contains("slow consumer"), "{}", server.log());
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_server_without_history_grants_nothing_and_writes_nothing() -> Result {
     let data = scratch_dir("history-off");

@@ -11,6 +11,12 @@
 //! takes a millisecond or two, a search is cut off by the store after a few tens of
 //! milliseconds, and the whole wait is bounded by [`QUERY_BOUND`], after which the client
 //! is told to ask again. The request rate bounds how often a client can ask.
+//!
+//! An answer can be most of a frame (the store cuts it to fit one), more than a client's
+//! whole outgoing queue holds: it is not pushed into the queue but written beside it, and
+//! the next request is read once it is written (`Writer::write_now`). So a client that
+//! asks is never taken for a slow consumer because of its own answer, and it holds at most
+//! one answer on the server beyond its queue.
 
 use std::time::Duration;
 
@@ -23,6 +29,7 @@ use crate::common::ClientId;
 use crate::conn::ending::Ending;
 use crate::conn::{Client, Connection};
 use crate::history::HistoryError;
+use crate::outbound::encode_answer;
 use crate::registry::Whereabouts;
 
 /// The longest a connection waits for the store's answer before it tells the client the
@@ -204,7 +211,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         match answer {
-            Ok(Ok(answer)) => self.client.send(reply, &answer),
+            Ok(Ok(answer)) => {
+                // Up to a frame: more than the client's whole queue may hold, so it is
+                // written beside the queue (see `Writer::write_now`), before the next
+                // request is read.
+                let frame = encode_answer(reply, &answer);
+                let (writer, stream) = (&mut self.writer, self.frames.get_mut());
+                writer
+                    .write_now(stream, &frame)
+                    .await
+                    .map_err(|stopped| Ending::stopped(stopped, &self.client.ctx.policy))
+            }
             Ok(Err(e)) => {
                 if let HistoryError::Unreadable(detail) = &e {
                     tracing::warn!(error = %detail, "could not read the history");
