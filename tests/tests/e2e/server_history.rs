@@ -719,6 +719,27 @@ async fn requests_about_another_room_or_without_the_feature_are_refused_in_words
         };
         assert_eq!(text, "you can only ask about the room you are in, lobby");
     }
+    // A name that cannot be a room's is refused for what it is, before the server makes
+    // anything of it (a name may be as long as a frame).
+    let long = "l".repeat(500_000);
+    for (room, why) in [
+        (long.as_str(), "is longer than 32 characters"),
+        (
+            "lob\u{1b}by",
+            "holds the character U+001B, which is a control character",
+        ),
+    ] {
+        for request in requests(room) {
+            let answer = ann.request(next_id(), request.clone()).await?;
+            let Some((ErrorKind::NotInRoom, text)) = refusal(&answer) else {
+                panic!("{answer:?}");
+            };
+            assert_eq!(
+                text,
+                format!("the room name {why}; you can only ask about the room you are in, lobby")
+            );
+        }
+    }
     // The room's name in any case, or a look-alike spelling, is the room.
     for room in ["LOBBY", "l\u{043E}bby"] {
         let page = page(&mut ann, room, Anchor::Latest, 10, false).await?;

@@ -21,7 +21,7 @@
 use std::time::Duration;
 
 use shared::limits::MAX_TEXT_BYTES;
-use shared::names::fold;
+use shared::names::{check_room, fold};
 use shared::{Anchor, ClientMsg, ErrorKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -138,8 +138,9 @@ impl Client {
     }
 
     /// Where the client is, if it may ask about `room`: history is kept, the client was
-    /// granted the feature, and `room` is the room it is in. Otherwise it is told why
-    /// (`NoHistory`, `NotInRoom`) and `None` is returned.
+    /// granted the feature, and `room` is the room it is in (a name that cannot be a
+    /// room's is not). Otherwise it is told why (`NoHistory`, `NotInRoom`) and `None` is
+    /// returned.
     fn allowed(
         &self,
         id: ClientId,
@@ -156,19 +157,24 @@ impl Client {
             self.refuse(reply, ErrorKind::NoHistory, text)?;
             return Ok(None);
         }
-        match self.ctx.registry.in_room(id, room) {
-            Some(here) => Ok(Some(here)),
-            None => {
-                let text = match self.ctx.registry.whereabouts(id) {
-                    Some(here) => {
-                        format!("you can only ask about the room you are in, {}", here.room)
-                    }
-                    None => "you are in no room".to_owned(),
-                };
-                self.refuse(reply, ErrorKind::NotInRoom, text)?;
-                Ok(None)
-            }
+        // Checked first: a name can be as long as a frame, and its keys are made for the
+        // registry from it.
+        let invalid = check_room(room).err();
+        if invalid.is_none()
+            && let Some(here) = self.ctx.registry.in_room(id, room)
+        {
+            return Ok(Some(here));
         }
+        let only_here = match self.ctx.registry.whereabouts(id) {
+            Some(here) => format!("you can only ask about the room you are in, {}", here.room),
+            None => "you are in no room".to_owned(),
+        };
+        let text = match invalid {
+            Some(e) => format!("the room name {e}; {only_here}"),
+            None => only_here,
+        };
+        self.refuse(reply, ErrorKind::NotInRoom, text)?;
+        Ok(None)
     }
 }
 
