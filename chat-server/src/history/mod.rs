@@ -510,13 +510,10 @@ impl History {
             })
         })
         .await;
+        // Not logged here: the connection that asked logs it, once in a while.
         match result {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => {
-                let text = schema::Sqlite(&e).to_string();
-                tracing::warn!("history: a query failed: {text}");
-                Err(HistoryError::Unreadable(text))
-            }
+            Ok(Err(e)) => Err(HistoryError::Unreadable(schema::Sqlite(&e).to_string())),
             Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
         }
     }
