@@ -174,8 +174,10 @@ impl App {
         self.entered(seq)
     }
 
-    /// The connection is gone: what was asked will not be answered.
+    /// The connection is gone: what was asked will not be answered, the search's answer
+    /// included.
     pub(super) fn out_of_room(&mut self) {
+        self.search_cut_off();
         self.reading.timeline.left();
         self.reading.requests.clear();
         self.reading.granted = false;

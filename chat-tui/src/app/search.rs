@@ -16,6 +16,9 @@ pub const SEARCH_LIMIT: u32 = 100;
 /// Most hits the view keeps; older ones are not asked for beyond it.
 pub const MAX_SEARCH_HITS: usize = 1000;
 
+/// What the view says when the connection was lost before the server answered.
+pub const SEARCH_CUT_OFF: &str = "the connection was lost before the server answered: search again";
+
 /// Where a search is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SearchState {
@@ -25,7 +28,8 @@ pub enum SearchState {
     /// choice comes near the end). `complete` false: the server stopped looking when its
     /// time ran out.
     Done { more: bool, complete: bool },
-    /// The server could not search, in its words.
+    /// The search could not be done: the server's words, or the connection was lost
+    /// before the answer came.
     Failed(String),
 }
 
@@ -142,6 +146,16 @@ impl App {
             }
         }
         self.more_hits(page)
+    }
+
+    /// The connection is gone: an answer awaited will never come, so the view says so
+    /// rather than "searching…" for ever. The hits already listed stay.
+    pub(super) fn search_cut_off(&mut self) {
+        if let Some(search) = self.search.as_mut()
+            && search.waiting.take().is_some()
+        {
+            search.state = SearchState::Failed(SEARCH_CUT_OFF.into());
+        }
     }
 
     /// Asks for older hits when the choice is within a page of the last one.
@@ -327,6 +341,43 @@ mod tests {
             app.search.as_ref().unwrap().state,
             SearchState::Failed("this server keeps no history to search (history is off)".into())
         );
+    }
+
+    /// A search waiting when the connection drops is never answered: the view says so,
+    /// and a later answer with its id (from a connection that is gone) is not taken.
+    #[test]
+    fn a_search_cut_off_by_a_lost_connection_says_so_and_keeps_its_hits() {
+        let mut app = app();
+        let id = sent_id(&submit(&mut app, "/search x"));
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(search.state, SearchState::Failed(SEARCH_CUT_OFF.into()));
+        app.update(answer(id, vec![hit(1, "x")], false));
+        assert!(app.search.as_ref().unwrap().hits.is_empty());
+
+        // Cut off while asking for older hits: those found stay listed.
+        let id = sent_id(&submit(&mut app, "/search y"));
+        app.update(answer(
+            id,
+            (11..=20).rev().map(|s| hit(s, "y")).collect(),
+            true,
+        ));
+        for _ in 0..9 {
+            app.update(key(KeyCode::Down));
+        }
+        assert_eq!(
+            app.search.as_ref().unwrap().state,
+            SearchState::Searching,
+            "older hits asked"
+        );
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(search.state, SearchState::Failed(SEARCH_CUT_OFF.into()));
+        assert_eq!(search.hits.len(), 10);
     }
 
     #[test]
