@@ -174,7 +174,9 @@ impl App {
                 let Some(msg) = self.history_answer(id, msg) else {
                     return commands;
                 };
-                return self.on_server(msg);
+                commands.extend(self.join_answer(id, &msg));
+                commands.extend(self.on_server(msg));
+                return commands;
             }
             ServerMsg::HistoryInfo {
                 page,

@@ -54,6 +54,11 @@ impl Search {
     pub fn chosen(&self) -> Option<&Stamped> {
         self.hits.get(self.selected)
     }
+
+    /// The id of the request waiting for its answer, if one is.
+    pub fn waiting(&self) -> Option<u32> {
+        self.waiting
+    }
 }
 
 impl App {
