@@ -81,8 +81,10 @@
 //!                 next_id += 1;
 //!             }
 //!         }
-//!         Event::Server(ServerMsg::Room { id, seq, time_ms, event, .. }) => {
-//!             timeline.live(chat_client::shared::Stamped { id, seq, time_ms, event });
+//!         Event::Server(msg @ ServerMsg::Room { .. }) => {
+//!             if let Some((_room, message)) = msg.into_stamped() {
+//!                 timeline.live(message);
+//!             }
 //!         }
 //!         Event::Server(ServerMsg::Reply { id, msg }) => {
 //!             if let Some(request) = asked.remove(&id) {

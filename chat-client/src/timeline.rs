@@ -48,7 +48,7 @@
 
 use std::collections::BTreeMap;
 
-use shared::{Anchor, ClientMsg, RoomEvent, SeqRange, ServerMsg, Stamped};
+use shared::{Anchor, ClientMsg, SeqRange, ServerMsg, Stamped};
 
 /// How a timeline behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,12 +200,6 @@ pub struct Timeline {
     told: u64,
     pending: Vec<Request>,
     next_token: u64,
-}
-
-/// Whether a message counts as one (joins, leaves and renames do not: a catch-up leaves
-/// them out, and so do the counts of what is not loaded).
-pub fn is_talk(event: &RoomEvent) -> bool {
-    matches!(event, RoomEvent::Said { .. } | RoomEvent::Shared { .. })
 }
 
 impl Timeline {
@@ -586,7 +580,7 @@ impl Timeline {
         let held = self
             .messages
             .range(next..)
-            .filter(|(_, m)| is_talk(&m.event))
+            .filter(|(_, m)| m.event.is_talk())
             .count() as u64;
         // Counts come from the server: their sum is kept from overflowing.
         self.spans
@@ -1002,14 +996,15 @@ impl Timeline {
         }
     }
 
-    /// Messages held in `from..=to` that count (see [`is_talk`]).
+    /// Messages held in `from..=to` that count: talk, as gap counts count
+    /// ([`RoomEvent::is_talk`](shared::RoomEvent::is_talk)).
     fn talk_in(&self, from: u64, to: u64) -> u64 {
         if from > to {
             return 0;
         }
         self.messages
             .range(from..=to)
-            .filter(|(_, m)| is_talk(&m.event))
+            .filter(|(_, m)| m.event.is_talk())
             .count() as u64
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chat_client::shared::{
     Anchor, ChatKind, ClientMsg, ErrorKind, Gap, RoomEvent, SeqRange, ServerMsg, Stamped,
 };
-use chat_client::timeline::{Config, Item, Request, Timeline, is_talk};
+use chat_client::timeline::{Config, Item, Request, Timeline};
 use proptest::prelude::*;
 
 const ROOM: &str = "ops";
@@ -61,7 +61,7 @@ impl Server {
     fn talk(&self) -> impl DoubleEndedIterator<Item = &Stamped> + '_ {
         self.all
             .values()
-            .filter(|(m, stored)| *stored && is_talk(&m.event))
+            .filter(|(m, stored)| *stored && m.event.is_talk())
             .map(|(m, _)| m)
     }
 
@@ -472,7 +472,7 @@ impl Run {
         // Nothing given is forgotten: still held, or remembered as not loaded or lost.
         for &seq in &self.given {
             if tl.get(seq).is_none() {
-                let talk = is_talk(&self.server.all[&seq].0.event);
+                let talk = self.server.all[&seq].0.event.is_talk();
                 match span_of(seq) {
                     Some((_, _, "not loaded" | "lost")) => {}
                     // Dropped, then loaded again by a page without presence.

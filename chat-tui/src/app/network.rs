@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chat_client::{Welcome, sanitize};
-use shared::{ErrorKind, RoomEvent, ServerMsg, Stamped, names};
+use shared::{ErrorKind, RoomEvent, ServerMsg, names};
 
 use super::reading::HistoryInfo;
 use super::{App, Command, members_count};
@@ -87,20 +87,10 @@ impl App {
         let mut commands = Vec::new();
         match msg {
             // Version 4 room messages, and their version 3 forms.
-            ServerMsg::Room {
-                id,
-                seq,
-                time_ms,
-                room,
-                event,
-            } => {
-                let message = Stamped {
-                    id,
-                    seq,
-                    time_ms,
-                    event,
-                };
-                self.in_room(&room, message, &mut commands);
+            msg @ ServerMsg::Room { .. } => {
+                if let Some((room, message)) = msg.into_stamped() {
+                    self.in_room(&room, message, &mut commands);
+                }
             }
             ServerMsg::Chat {
                 time_ms,

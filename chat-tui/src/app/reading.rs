@@ -650,14 +650,7 @@ mod tests {
     }
 
     fn live(seq: u64) -> Event {
-        let m = said(seq);
-        Event::Server(ServerMsg::Room {
-            id: m.id,
-            seq: m.seq,
-            time_ms: m.time_ms,
-            room: "lobby".into(),
-            event: m.event,
-        })
+        Event::Server(said(seq).into_room_msg("lobby"))
     }
 
     /// The requests among `commands`: `(id, frame)`.
