@@ -186,7 +186,7 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("/msg NICK TEXT")));
         assert!(text.iter().any(|t| t.contains("F2 member list")));
         submit(&mut app, "/clear");
-        assert!(app.scrollback.entries().is_empty());
+        assert!(app.items().is_empty(), "{:?}", app.items());
     }
 
     #[test]

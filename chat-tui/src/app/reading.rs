@@ -537,6 +537,9 @@ fn pane_items<'a>(
     let mut items: Vec<Item<'a>> = Vec::new();
     let mut locals = entries.iter().peekable();
     let mut unread: Option<Unread> = None;
+    // Whether the unread line's place is passed: it shows only if that place does (not
+    // when `/clear` hid it).
+    let mut unread_placed = false;
     // A line written where messages are not loaded now shows after their marker.
     let push_local = |items: &mut Vec<Item<'a>>, k: &Key, entry| {
         if *k >= cleared {
@@ -579,19 +582,20 @@ fn pane_items<'a>(
         while let Some((k, entry)) = locals.next_if(|(k, _)| *k < key) {
             push_local(&mut items, k, entry);
         }
-        if key < cleared {
-            continue;
-        }
         if let Some(line) = unread_line
-            && unread.is_none()
+            && !unread_placed
             && key.seq > line.read
             && key != Key::FIRST
         {
-            unread = Some(Unread {
+            unread_placed = true;
+            unread = (key >= cleared).then_some(Unread {
                 before: key,
                 count: line.count,
                 since_ms: line.since_ms,
             });
+        }
+        if key < cleared {
+            continue;
         }
         items.push(Item { key, kind });
     }
@@ -1201,6 +1205,41 @@ mod tests {
         assert_eq!(app.scrollback.entries().len(), lines, "no line said");
         assert!(app.search.is_none());
         assert!(!app.items().iter().any(|i| i.kind.seq() == Some(5)));
+    }
+
+    /// `/clear` clears the screen, not the history: scrolling up shows what was there,
+    /// and loads what is older as ever.
+    #[test]
+    fn clear_empties_the_screen_and_scrolling_up_brings_the_history_back() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let (id, _) = one_request(&app.viewed());
+        app.update(reply(id, page(range(3..=5), true, true)));
+        submit(&mut app, "/clear");
+        app.update(live(11));
+        let rows = screen(&mut app);
+        assert_eq!(rows[0], "22:13 <bob> m11", "{rows:#?}");
+        assert!(rows[1..10].iter().all(|r| r.is_empty()), "{rows:#?}");
+        assert_eq!(app.viewed(), [], "nothing above is asked for");
+        app.update(key(KeyCode::PageUp));
+        let rows = screen(&mut app);
+        assert!(rows.contains(&"22:13 <bob> m3".to_owned()), "{rows:#?}");
+        assert!(rows.iter().any(|r| r.contains("older messages not loaded")));
+        let (_, older) = one_request(&app.viewed());
+        assert!(
+            matches!(
+                older,
+                ClientMsg::History {
+                    anchor: Anchor::Before(3),
+                    ..
+                }
+            ),
+            "{older:?}"
+        );
+        // Back at the newest, the screen is as /clear left it.
+        app.update(key(KeyCode::Esc));
+        let rows = screen(&mut app);
+        assert_eq!(rows[0], "22:13 <bob> m11", "{rows:#?}");
     }
 
     #[test]
