@@ -123,6 +123,8 @@
 //! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
 //!   progress, and safe local file names.
 //! - [`sanitize`]: text from the network made harmless for a terminal.
+//! - [`clip`]: a room message cut to the protocol's limits, so that what is kept of many
+//!   is bounded.
 //! - [`clock`]: a server time as the local `HH:MM`.
 //! - [`discover`]: servers found on the LAN ([`browse`]), read off multicast DNS on a
 //!   thread of its own.
@@ -130,6 +132,7 @@
 //!   them.
 
 pub mod client;
+pub mod clip;
 pub mod clock;
 pub mod dial;
 pub mod discover;

@@ -41,8 +41,9 @@
 //!
 //! # Memory
 //!
-//! At most [`Config::capacity`] messages are held: when more arrive, those farthest from
-//! the view ([`Timeline::set_view`]) are dropped and their stretch becomes `NotLoaded`
+//! At most [`Config::capacity`] messages are held, each cut to the protocol's limits
+//! ([`crate::clip`]: a hostile server is not held to them): when more arrive, those
+//! farthest from the view ([`Timeline::set_view`]) are dropped and their stretch becomes `NotLoaded`
 //! again (with its count), so that it can be loaded anew; a dropped start of the room is
 //! never taken for the beginning.
 
@@ -326,7 +327,7 @@ impl Timeline {
 
     /// A live `Room` frame of the room. Returns false when it was already held (or lies
     /// where a gap's count would no longer be true, which a server never causes).
-    pub fn live(&mut self, message: Stamped) -> bool {
+    pub fn live(&mut self, mut message: Stamped) -> bool {
         let seq = message.seq;
         if seq == 0 || self.messages.contains_key(&seq) {
             return false;
@@ -336,6 +337,7 @@ impl Timeline {
         {
             return false;
         }
+        crate::clip::message(&mut message);
         self.messages.insert(seq, message);
         self.cover(seq, seq, Kind::Held);
         self.settle();
@@ -821,9 +823,10 @@ impl Timeline {
 
     /// Keeps the messages of an answer that covers `from..=to` (a server sends no other).
     fn insert(&mut self, messages: Vec<Stamped>, from: u64, to: u64) {
-        for m in messages {
-            if (from..=to).contains(&m.seq) {
-                self.messages.entry(m.seq).or_insert(m);
+        for mut m in messages {
+            if (from..=to).contains(&m.seq) && !self.messages.contains_key(&m.seq) {
+                crate::clip::message(&mut m);
+                self.messages.insert(m.seq, m);
             }
         }
     }

@@ -1062,3 +1062,37 @@ fn a_room_at_the_last_sequence_number_is_drawn_and_caught_up() {
     assert_eq!(tl.unread(), 0);
     assert_eq!(tl.newer(u64::MAX), None);
 }
+
+/// A hostile server's oversized messages are kept cut to the protocol's limits, live or
+/// paged, so that the timeline's memory is bounded in bytes.
+#[test]
+fn oversized_messages_are_kept_cut_to_the_limits() {
+    let huge = |seq: u64| Stamped {
+        event: RoomEvent::Said {
+            from: "n".repeat(100_000),
+            kind: ChatKind::Say,
+            text: "x".repeat(1 << 20),
+        },
+        ..said(seq)
+    };
+    let mut tl = timeline(100);
+    let catch_up = tl.entered(2);
+    let answer = ServerMsg::CaughtUp {
+        room: ROOM.into(),
+        messages: vec![huge(1), huge(2)],
+        gap: None,
+        more_before: false,
+        read: 0,
+        lost: vec![],
+    };
+    assert!(tl.answered(&catch_up, answer));
+    assert!(tl.live(huge(3)));
+    assert_eq!(tl.len(), 3);
+    for m in tl.messages() {
+        let RoomEvent::Said { from, text, .. } = &m.event else {
+            panic!("{m:?}");
+        };
+        assert!(from.len() + text.len() <= chat_client::clip::MAX_MESSAGE_BYTES);
+        assert!(text.ends_with("x…"), "marked");
+    }
+}

@@ -13,7 +13,8 @@ use super::{App, Command};
 /// Hits asked for at once when the server has not said its cap.
 pub const SEARCH_LIMIT: u32 = 100;
 
-/// Most hits the view keeps; older ones are not asked for beyond it.
+/// Most hits the view keeps (each cut to the protocol's limits, [`chat_client::clip`]);
+/// older ones are not asked for beyond it.
 pub const MAX_SEARCH_HITS: usize = 1000;
 
 /// What the view says when the connection was lost before the server answered.
@@ -105,7 +106,12 @@ impl App {
             } => {
                 let room = MAX_SEARCH_HITS.saturating_sub(search.hits.len());
                 let cut = hits.len() > room;
-                search.hits.extend(hits.into_iter().take(room));
+                search
+                    .hits
+                    .extend(hits.into_iter().take(room).map(|mut hit| {
+                        chat_client::clip::message(&mut hit);
+                        hit
+                    }));
                 search.state = SearchState::Done {
                     more: more && !cut && search.hits.len() < MAX_SEARCH_HITS,
                     complete,
@@ -329,6 +335,21 @@ mod tests {
         for _ in 0..20 {
             assert!(app.update(key(KeyCode::Down)).is_empty(), "no more to ask");
         }
+    }
+
+    /// A hostile server's hits are kept cut to the protocol's limits.
+    #[test]
+    fn oversized_hits_are_kept_cut() {
+        let mut app = app();
+        let id = sent_id(&submit(&mut app, "/search x"));
+        let huge = "x".repeat(1 << 20);
+        app.update(answer(id, vec![hit(2, &huge), hit(1, "x")], false));
+        let hits = &app.search.as_ref().unwrap().hits;
+        let RoomEvent::Said { text, .. } = &hits[0].event else {
+            panic!("{hits:?}");
+        };
+        assert_eq!(text.len(), shared::limits::MAX_TEXT_BYTES + '…'.len_utf8());
+        assert_eq!(hits[1], hit(1, "x"));
     }
 
     #[test]
