@@ -37,6 +37,10 @@ impl App {
         } = welcome;
         self.conn = ConnState::Connected;
         self.slowed = None;
+        // The server says again whether it keeps history (`HistoryInfo` follows its
+        // welcome): one restarted without it must not leave "not loaded" markers that
+        // never load.
+        self.history_info = None;
         self.nick = nick;
         let same_room = room == self.room;
         self.room = room;

@@ -990,6 +990,34 @@ mod tests {
         assert_eq!(app.scrollback.entries().len(), lines, "said once");
     }
 
+    /// A server restarted without history: after the reconnect, what is held shows
+    /// without markers of what would never load.
+    #[test]
+    fn back_on_a_server_without_history_no_marker_promises_what_never_loads() {
+        let mut app = caught_up_app();
+        assert!(
+            screen(&mut app)
+                .iter()
+                .any(|r| r.contains("older messages not loaded"))
+        );
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
+        app.update(live(13));
+        let rows = screen(&mut app);
+        assert!(!rows.iter().any(|r| r.contains("not loaded")), "{rows:#?}");
+        assert!(rows.contains(&"22:13 <bob> m6".to_owned()), "{rows:#?}");
+        assert!(rows.contains(&"22:13 <bob> m13".to_owned()), "{rows:#?}");
+        assert_eq!(app.viewed(), []);
+    }
+
     #[test]
     fn without_history_the_pane_shows_live_messages_and_asks_nothing() {
         let mut app = app();
