@@ -334,6 +334,10 @@ impl App {
     /// Shows the room message `seq` (a search hit) in the middle of the pane, loading the
     /// history around it first when it is not held.
     pub(super) fn jump_to(&mut self, seq: u64) -> Vec<Command> {
+        // The room is being left: its history is not asked for, nor waited for.
+        if self.reading.leaving.is_some() {
+            return Vec::new();
+        }
         let key = Key::message(seq);
         self.highlight = Some(key);
         self.scrollback.state_mut().show(key);
@@ -1174,6 +1178,9 @@ mod tests {
             ],
             "no read marker of the lobby"
         );
+        // A search hit of the lobby is not loaded either.
+        assert_eq!(app.jump_to(3), []);
+        assert_eq!(app.scrollback.state().target(), None);
         // The answer: the new room's catch-up.
         let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));
         assert_eq!(
