@@ -33,7 +33,7 @@ use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 use super::pane::{Item, ItemKind, Key, Marker, PaneState, Seen};
 use super::room::own_rename;
 use super::scrollback::Entry;
-use super::{App, Command};
+use super::{App, Command, ConnState};
 use crate::ui::messages::{Look, Unread};
 
 /// Most room messages the app holds; those farthest from the view are dropped (and
@@ -186,7 +186,12 @@ impl App {
     pub(super) fn join(&mut self, room: String) -> Vec<Command> {
         let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
         let id = self.request_id();
-        self.reading.leaving = Some(id);
+        // Disconnected, the `Join` waits in the client library's queue and goes first
+        // after the reconnect; what the app asks meanwhile about the room it is back in
+        // is answered after the `Join`'s answer, and dropped then.
+        if self.conn == ConnState::Connected {
+            self.reading.leaving = Some(id);
+        }
         commands.push(Command::Send(ClientMsg::Join { room }.with_id(id)));
         commands
     }
@@ -336,6 +341,12 @@ impl App {
     pub(super) fn jump_to(&mut self, seq: u64) -> Vec<Command> {
         // The room is being left: its history is not asked for, nor waited for.
         if self.reading.leaving.is_some() {
+            return Vec::new();
+        }
+        // Not connected, a hit not held cannot be loaded (nor asked for later: the
+        // request would not be kept).
+        if self.conn != ConnState::Connected && self.reading.timeline.get(seq).is_none() {
+            self.info("not connected: that message can be shown once reconnected".into());
             return Vec::new();
         }
         let key = Key::message(seq);
@@ -1275,6 +1286,66 @@ mod tests {
         app.update(key(KeyCode::Esc));
         let rows = screen(&mut app);
         assert_eq!(rows[0], "22:13 <bob> m11", "{rows:#?}");
+    }
+
+    /// Typed while disconnected, the `Join` goes out first after the reconnect: the
+    /// catch-up of the room the client is back in is answered `NotInRoom`, after the
+    /// `Join`'s answer, and dropped.
+    #[test]
+    fn a_join_typed_while_disconnected_drops_the_old_rooms_answers() {
+        let mut app = caught_up_app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let join_id = match submit(&mut app, "/join #rust").as_slice() {
+            [Command::Send(ClientMsg::Request { id, msg })]
+                if **msg
+                    == ClientMsg::Join {
+                        room: "rust".into(),
+                    } =>
+            {
+                *id
+            }
+            other => panic!("{other:?}"),
+        };
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
+        let (catch_up_id, _) = one_request(&app.update(info()));
+        let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));
+        assert!(matches!(catch_up, ClientMsg::CatchUp { ref room, .. } if room == "rust"));
+        let lines = app.scrollback.entries().len();
+        let refusal = ServerMsg::Error {
+            kind: ErrorKind::NotInRoom,
+            text: "you can only ask about the room you are in, rust".into(),
+        };
+        assert_eq!(app.update(reply(catch_up_id, refusal)), []);
+        assert_eq!(app.scrollback.entries().len(), lines, "no line said");
+    }
+
+    /// A search hit not held cannot be loaded while disconnected: said, not waited for
+    /// (after the reconnect it would be taken for a message deleted since).
+    #[test]
+    fn a_hit_not_held_cannot_be_shown_while_disconnected() {
+        let mut app = caught_up_app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        assert_eq!(app.jump_to(3), []);
+        assert_eq!(app.scrollback.state().target(), None);
+        assert_eq!(
+            last(&app),
+            crate::app::EntryKind::Info(
+                "not connected: that message can be shown once reconnected".into()
+            )
+        );
+        // One held is shown.
+        assert_eq!(app.jump_to(7), []);
+        assert_eq!(app.highlight, Some(Key::message(7)));
     }
 
     #[test]

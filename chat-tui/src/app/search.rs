@@ -8,7 +8,7 @@
 use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 
 use super::keys::SearchAction;
-use super::{App, Command};
+use super::{App, Command, ConnState};
 
 /// Hits asked for at once when the server has not said its cap.
 pub const SEARCH_LIMIT: u32 = 100;
@@ -19,6 +19,10 @@ pub const MAX_SEARCH_HITS: usize = 1000;
 
 /// What the view says when the connection was lost before the server answered.
 pub const SEARCH_CUT_OFF: &str = "the connection was lost before the server answered: search again";
+
+/// What the view says of a search typed while disconnected (a search is not kept for
+/// after the reconnect: its answer would belong to the connection that is gone).
+pub const SEARCH_NOT_CONNECTED: &str = "not connected: search again once reconnected";
 
 /// Where a search is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +67,20 @@ impl Search {
 }
 
 impl App {
-    /// `/search WORDS`: opens the view and asks the server.
+    /// `/search WORDS`: opens the view and asks the server (when connected: the client
+    /// library keeps no request for after a reconnect).
     pub(super) fn search(&mut self, words: String) -> Vec<Command> {
+        if self.conn != ConnState::Connected {
+            self.search = Some(Search {
+                room: self.room.clone(),
+                words,
+                hits: Vec::new(),
+                selected: 0,
+                state: SearchState::Failed(SEARCH_NOT_CONNECTED.into()),
+                waiting: None,
+            });
+            return Vec::new();
+        }
         let id = self.request_id();
         self.search = Some(Search {
             room: self.room.clone(),
@@ -383,7 +399,14 @@ mod tests {
         app.update(answer(id, vec![hit(1, "x")], false));
         assert!(app.search.as_ref().unwrap().hits.is_empty());
 
-        // Cut off while asking for older hits: those found stay listed.
+        // Back, then cut off while asking for older hits: those found stay listed.
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
         let id = sent_id(&submit(&mut app, "/search y"));
         app.update(answer(
             id,
@@ -404,6 +427,22 @@ mod tests {
         let search = app.search.as_ref().unwrap();
         assert_eq!(search.state, SearchState::Failed(SEARCH_CUT_OFF.into()));
         assert_eq!(search.hits.len(), 10);
+    }
+
+    /// The client library does not keep a search for after a reconnect: typed while
+    /// disconnected, the view says so at once rather than wait for nothing.
+    #[test]
+    fn a_search_while_disconnected_says_so_and_sends_nothing() {
+        let mut app = app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        assert_eq!(submit(&mut app, "/search x"), []);
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(
+            search.state,
+            SearchState::Failed(SEARCH_NOT_CONNECTED.into())
+        );
     }
 
     #[test]
