@@ -137,20 +137,8 @@ pub async fn run(
 
 /// Prints one message of the room; `Ok(false)` when standard output is closed.
 async fn print(out: &mut Output, room: &str, message: Stamped) -> Result<bool, Failure> {
-    let Stamped {
-        id,
-        seq,
-        time_ms,
-        event,
-    } = message;
-    let msg = ServerMsg::Room {
-        id,
-        seq,
-        time_ms,
-        room: room.to_owned(),
-        event,
-    };
-    match Record::of(msg, time_ms) {
+    let time_ms = message.time_ms;
+    match Record::of(message.into_room_msg(room), time_ms) {
         Some(record) => out.write(&record).await,
         None => Ok(true),
     }

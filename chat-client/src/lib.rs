@@ -81,8 +81,10 @@
 //!                 next_id += 1;
 //!             }
 //!         }
-//!         Event::Server(ServerMsg::Room { id, seq, time_ms, event, .. }) => {
-//!             timeline.live(chat_client::shared::Stamped { id, seq, time_ms, event });
+//!         Event::Server(msg @ ServerMsg::Room { .. }) => {
+//!             if let Some((_room, message)) = msg.into_stamped() {
+//!                 timeline.live(message);
+//!             }
 //!         }
 //!         Event::Server(ServerMsg::Reply { id, msg }) => {
 //!             if let Some(request) = asked.remove(&id) {
@@ -121,6 +123,8 @@
 //! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
 //!   progress, and safe local file names.
 //! - [`sanitize`]: text from the network made harmless for a terminal.
+//! - [`clip`]: a room message cut to the protocol's limits, so that what is kept of many
+//!   is bounded.
 //! - [`clock`]: a server time as the local `HH:MM`.
 //! - [`discover`]: servers found on the LAN ([`browse`]), read off multicast DNS on a
 //!   thread of its own.
@@ -128,6 +132,7 @@
 //!   them.
 
 pub mod client;
+pub mod clip;
 pub mod clock;
 pub mod dial;
 pub mod discover;

@@ -41,14 +41,15 @@
 //!
 //! # Memory
 //!
-//! At most [`Config::capacity`] messages are held: when more arrive, those farthest from
-//! the view ([`Timeline::set_view`]) are dropped and their stretch becomes `NotLoaded`
+//! At most [`Config::capacity`] messages are held, each cut to the protocol's limits
+//! ([`crate::clip`]: a hostile server is not held to them): when more arrive, those
+//! farthest from the view ([`Timeline::set_view`]) are dropped and their stretch becomes `NotLoaded`
 //! again (with its count), so that it can be loaded anew; a dropped start of the room is
 //! never taken for the beginning.
 
 use std::collections::BTreeMap;
 
-use shared::{Anchor, ClientMsg, RoomEvent, SeqRange, ServerMsg, Stamped};
+use shared::{Anchor, ClientMsg, SeqRange, ServerMsg, Stamped};
 
 /// How a timeline behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,12 +203,6 @@ pub struct Timeline {
     next_token: u64,
 }
 
-/// Whether a message counts as one (joins, leaves and renames do not: a catch-up leaves
-/// them out, and so do the counts of what is not loaded).
-pub fn is_talk(event: &RoomEvent) -> bool {
-    matches!(event, RoomEvent::Said { .. } | RoomEvent::Shared { .. })
-}
-
 impl Timeline {
     /// An empty timeline of `room` (spelt as the server spells it).
     pub fn new(room: impl Into<String>, config: Config) -> Self {
@@ -332,7 +327,7 @@ impl Timeline {
 
     /// A live `Room` frame of the room. Returns false when it was already held (or lies
     /// where a gap's count would no longer be true, which a server never causes).
-    pub fn live(&mut self, message: Stamped) -> bool {
+    pub fn live(&mut self, mut message: Stamped) -> bool {
         let seq = message.seq;
         if seq == 0 || self.messages.contains_key(&seq) {
             return false;
@@ -342,6 +337,7 @@ impl Timeline {
         {
             return false;
         }
+        crate::clip::message(&mut message);
         self.messages.insert(seq, message);
         self.cover(seq, seq, Kind::Held);
         self.settle();
@@ -369,34 +365,51 @@ impl Timeline {
                     lost,
                 },
             ) if room == self.room => {
+                // Every number here may come from the network, up to `u64::MAX`: a number
+                // one past another is `None` when there is none (past the last).
                 let top = top_of(&messages, request.entry).max(after);
-                let first = messages.first().map_or(top + 1, |m| m.seq);
+                // Where the messages sent start being all there is.
                 let talk_from = match gap {
-                    Some(gap) => gap.to.saturating_add(1),
-                    None if after > 0 => after + 1,
-                    None => first,
-                };
+                    Some(gap) => gap.to.checked_add(1),
+                    None if after > 0 => after.checked_add(1),
+                    None => messages.first().map_or(top.checked_add(1), |m| Some(m.seq)),
+                }
+                .map(|from| from.max(1));
                 // The messages first, so that a gap's count is cut by what they fill.
-                self.insert(messages, talk_from, top);
-                if talk_from <= top {
-                    self.cover(talk_from, top, Kind::Held);
+                if let Some(from) = talk_from {
+                    self.insert(messages, from, top);
+                    if from <= top {
+                        self.cover(from, top, Kind::Held);
+                    }
                 }
                 if let Some(gap) = gap {
                     // The gap runs from the first message missed to the last one not sent:
                     // what lies around it, up to `after` and to the first sent, holds none.
-                    if after > 0 && gap.from > after + 1 {
-                        self.cover(after + 1, gap.from - 1, Kind::Held);
+                    if let Some(next) = after.checked_add(1)
+                        && after > 0
+                        && gap.from > next
+                    {
+                        self.cover(next, gap.from - 1, Kind::Held);
                     }
                     self.not_loaded(gap.from, gap.to, Some(gap.count));
                 }
                 // Older than everything the answer speaks of: only a first catch-up (from
                 // 0) says it, by `more_before`.
-                let lowest = gap.map_or(talk_from, |g| g.from.min(talk_from));
-                if after == 0 && lowest > 1 {
+                let lowest = match (gap, talk_from) {
+                    (Some(g), Some(from)) => Some(g.from.min(from)),
+                    (Some(g), None) => Some(g.from),
+                    (None, from) => from,
+                };
+                // `None` (all of it) is below the last number.
+                let below = lowest.map_or(Some(u64::MAX), |l| l.checked_sub(1));
+                if let Some(below) = below
+                    && after == 0
+                    && below >= 1
+                {
                     if more_before {
-                        self.not_loaded(1, lowest - 1, None);
+                        self.not_loaded(1, below, None);
                     } else {
-                        self.cover(1, lowest - 1, Kind::Held);
+                        self.cover(1, below, Kind::Held);
                     }
                 }
                 self.lost(&lost);
@@ -420,10 +433,11 @@ impl Timeline {
                 let lo = if !more_before {
                     Some(1)
                 } else if let Anchor::After(s) = anchor {
-                    Some(s.saturating_add(1))
+                    s.checked_add(1)
                 } else {
                     first
-                };
+                }
+                .map(|lo| lo.max(1));
                 let hi = if !more_after {
                     let bound = match anchor {
                         Anchor::Before(s) => s.saturating_sub(1),
@@ -479,7 +493,9 @@ impl Timeline {
         if self.is_loading(from, to) {
             return None;
         }
-        Some(self.page(Anchor::Before(to + 1)))
+        // A stretch up to the last number there is: the newest page.
+        let anchor = to.checked_add(1).map_or(Anchor::Latest, Anchor::Before);
+        Some(self.page(anchor))
     }
 
     /// The page to ask for the messages just newer than the loaded stretch that holds (or
@@ -492,7 +508,7 @@ impl Timeline {
         if self.is_loading(from, to) {
             return None;
         }
-        Some(self.page(Anchor::After(from - 1)))
+        Some(self.page(Anchor::After(from.saturating_sub(1))))
     }
 
     /// The page to ask for the messages around `seq` (a search hit), and the view moves
@@ -559,20 +575,23 @@ impl Timeline {
     /// plus the counts of gaps wholly after the marker. At least that many (a gap of
     /// unknown count adds nothing).
     pub fn unread(&self) -> u64 {
+        // Nothing follows the last number there is.
+        let Some(next) = self.read.checked_add(1) else {
+            return 0;
+        };
         let held = self
             .messages
-            .range(self.read.saturating_add(1)..)
-            .filter(|(_, m)| is_talk(&m.event))
+            .range(next..)
+            .filter(|(_, m)| m.event.is_talk())
             .count() as u64;
-        let gaps: u64 = self
-            .spans
-            .range(self.read.saturating_add(1)..)
+        // Counts come from the server: their sum is kept from overflowing.
+        self.spans
+            .range(next..)
             .filter_map(|(_, s)| match s.kind {
                 Kind::NotLoaded(Some(n)) => Some(n),
                 _ => None,
             })
-            .sum();
-        held + gaps
+            .fold(held, u64::saturating_add)
     }
 
     // ----- what comes out ---------------------------------------------------------------
@@ -603,22 +622,12 @@ impl Timeline {
                 None => (from, to, count),
             });
         };
-        let end = self.end();
-        // The spans, then what is unknown up to the end.
-        let tail = (
-            end.saturating_add(1),
-            Span {
-                to: end,
-                kind: Kind::Held,
-            },
-        );
-        let mut at = 1u64;
-        for (from, span) in self.spans.iter().map(|(f, s)| (*f, *s)).chain([tail]) {
-            if from > at {
-                extend(&mut gap, at, from - 1, None);
-            }
-            if span.to < from {
-                break;
+        // The first number not drawn yet; `None` once the last number there is is drawn.
+        let mut at = Some(1u64);
+        for (from, span) in self.spans.iter().map(|(f, s)| (*f, *s)) {
+            let Some(next) = at else { break };
+            if from > next {
+                extend(&mut gap, next, from - 1, None);
             }
             let mut held = self
                 .messages
@@ -640,7 +649,14 @@ impl Timeline {
                     out.extend(held.map(Item::Message));
                 }
             }
-            at = span.to.saturating_add(1);
+            at = span.to.checked_add(1);
+        }
+        // What is unknown up to the newest number known.
+        let end = self.end();
+        if let Some(next) = at
+            && next <= end
+        {
+            extend(&mut gap, next, end, None);
         }
         flush(&mut out, &mut gap);
         // The read marker, before the first thing that starts after it.
@@ -732,7 +748,7 @@ impl Timeline {
                         .spans
                         .range(..seq)
                         .next_back()
-                        .map_or(1, |(_, s)| s.to + 1);
+                        .map_or(1, |(_, s)| s.to.saturating_add(1));
                 }
             }
         }
@@ -807,9 +823,10 @@ impl Timeline {
 
     /// Keeps the messages of an answer that covers `from..=to` (a server sends no other).
     fn insert(&mut self, messages: Vec<Stamped>, from: u64, to: u64) {
-        for m in messages {
-            if (from..=to).contains(&m.seq) {
-                self.messages.entry(m.seq).or_insert(m);
+        for mut m in messages {
+            if (from..=to).contains(&m.seq) && !self.messages.contains_key(&m.seq) {
+                crate::clip::message(&mut m);
+                self.messages.insert(m.seq, m);
             }
         }
     }
@@ -834,7 +851,7 @@ impl Timeline {
         for (a, b, k) in pieces {
             if matches!(k, None | Some(Kind::NotLoaded(_))) {
                 match open.last_mut() {
-                    Some(last) if last.1 + 1 == a => last.1 = b,
+                    Some(last) if last.1.checked_add(1) == Some(a) => last.1 = b,
                     _ => open.push((a, b)),
                 }
             }
@@ -877,6 +894,11 @@ impl Timeline {
     /// the messages now held in the part cut off (they were what it counted); cut in two,
     /// or by something else, its count is no longer known.
     fn cover(&mut self, from: u64, to: u64, kind: Kind) {
+        // Sequence numbers start at 1; a stretch ends after it starts.
+        let from = from.max(1);
+        if from > to {
+            return;
+        }
         if kind == Kind::Held {
             for (a, b, k) in self.pieces(from, to) {
                 if k != Some(Kind::Lost) && k != Some(Kind::Held) {
@@ -977,14 +999,15 @@ impl Timeline {
         }
     }
 
-    /// Messages held in `from..=to` that count (see [`is_talk`]).
+    /// Messages held in `from..=to` that count: talk, as gap counts count
+    /// ([`RoomEvent::is_talk`](shared::RoomEvent::is_talk)).
     fn talk_in(&self, from: u64, to: u64) -> u64 {
         if from > to {
             return 0;
         }
         self.messages
             .range(from..=to)
-            .filter(|(_, m)| is_talk(&m.event))
+            .filter(|(_, m)| m.event.is_talk())
             .count() as u64
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chat_client::shared::{
     Anchor, ChatKind, ClientMsg, ErrorKind, Gap, RoomEvent, SeqRange, ServerMsg, Stamped,
 };
-use chat_client::timeline::{Config, Item, Request, Timeline, is_talk};
+use chat_client::timeline::{Config, Item, Request, Timeline};
 use proptest::prelude::*;
 
 const ROOM: &str = "ops";
@@ -44,7 +44,7 @@ fn message(seq: u64, talk: bool) -> Stamped {
     Stamped {
         id: seq,
         seq,
-        time_ms: seq * 1000,
+        time_ms: seq.saturating_mul(1000),
         event,
     }
 }
@@ -61,7 +61,7 @@ impl Server {
     fn talk(&self) -> impl DoubleEndedIterator<Item = &Stamped> + '_ {
         self.all
             .values()
-            .filter(|(m, stored)| *stored && is_talk(&m.event))
+            .filter(|(m, stored)| *stored && m.event.is_talk())
             .map(|(m, _)| m)
     }
 
@@ -472,7 +472,7 @@ impl Run {
         // Nothing given is forgotten: still held, or remembered as not loaded or lost.
         for &seq in &self.given {
             if tl.get(seq).is_none() {
-                let talk = is_talk(&self.server.all[&seq].0.event);
+                let talk = self.server.all[&seq].0.event.is_talk();
                 match span_of(seq) {
                     Some((_, _, "not loaded" | "lost")) => {}
                     // Dropped, then loaded again by a page without presence.
@@ -862,4 +862,237 @@ fn a_search_hit_is_loaded_around_and_answers_after_a_reconnect_are_ignored() {
     };
     assert!(!tl.answered(&around, stale));
     assert_eq!(seqs(&tl), vec![98, 99, 100]);
+}
+
+// ----- a hostile server ----------------------------------------------------------------
+
+/// Sequence numbers a hostile server might send: small, near the top of the range, or
+/// anything.
+fn hostile_seq() -> impl Strategy<Value = u64> {
+    prop_oneof![0u64..8, (0u64..8).prop_map(|d| u64::MAX - d), any::<u64>(),]
+}
+
+fn hostile_messages() -> impl Strategy<Value = Vec<Stamped>> {
+    prop::collection::vec((hostile_seq(), any::<bool>()), 0..5).prop_map(|m| {
+        m.into_iter()
+            .map(|(seq, talk)| message(seq, talk))
+            .collect()
+    })
+}
+
+fn hostile_ranges() -> impl Strategy<Value = Vec<SeqRange>> {
+    prop::collection::vec(
+        (hostile_seq(), hostile_seq()).prop_map(|(from, to)| SeqRange { from, to }),
+        0..3,
+    )
+}
+
+/// An answer as a hostile server might make it: any numbers, in any order.
+fn hostile_answer() -> impl Strategy<Value = ServerMsg> {
+    let gap = prop::option::of((hostile_seq(), hostile_seq(), hostile_seq()))
+        .prop_map(|g| g.map(|(from, to, count)| Gap { from, to, count }));
+    prop_oneof![
+        (
+            hostile_messages(),
+            gap,
+            any::<bool>(),
+            hostile_seq(),
+            hostile_ranges()
+        )
+            .prop_map(|(messages, gap, more_before, read, lost)| {
+                ServerMsg::CaughtUp {
+                    room: ROOM.into(),
+                    messages,
+                    gap,
+                    more_before,
+                    read,
+                    lost,
+                }
+            }),
+        (
+            hostile_messages(),
+            any::<bool>(),
+            any::<bool>(),
+            hostile_ranges()
+        )
+            .prop_map(|(messages, more_before, more_after, lost)| {
+                ServerMsg::HistoryPage {
+                    room: ROOM.into(),
+                    messages,
+                    more_before,
+                    more_after,
+                    lost,
+                }
+            }),
+    ]
+}
+
+#[derive(Debug, Clone)]
+enum Hostile {
+    Entered(u64),
+    Left,
+    Live(u64, bool),
+    Answer(usize, ServerMsg),
+    Older(u64),
+    Newer(u64),
+    Around(u64),
+    View(Option<u64>),
+    Read(u64),
+}
+
+fn hostile_op() -> impl Strategy<Value = Hostile> {
+    prop_oneof![
+        1 => hostile_seq().prop_map(Hostile::Entered),
+        1 => Just(Hostile::Left),
+        3 => (hostile_seq(), any::<bool>()).prop_map(|(s, t)| Hostile::Live(s, t)),
+        4 => (any::<usize>(), hostile_answer()).prop_map(|(p, a)| Hostile::Answer(p, a)),
+        2 => hostile_seq().prop_map(Hostile::Older),
+        1 => hostile_seq().prop_map(Hostile::Newer),
+        1 => hostile_seq().prop_map(Hostile::Around),
+        1 => prop::option::of(hostile_seq()).prop_map(Hostile::View),
+        1 => hostile_seq().prop_map(Hostile::Read),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Whatever numbers a server sends (sequence numbers, gaps, counts and read markers
+    /// up to `u64::MAX`, out of order, overlapping), the timeline neither panics nor
+    /// overflows (tests run with overflow checks), and what it draws stays in order, each
+    /// message once.
+    #[test]
+    fn numbers_from_a_hostile_server_never_break_the_timeline(
+        capacity in 1usize..12,
+        ops in prop::collection::vec(hostile_op(), 1..60),
+    ) {
+        let mut tl = Timeline::new(ROOM, Config { capacity, page: 3, presence: false });
+        let mut asked: Vec<Request> = Vec::new();
+        for op in ops {
+            match op {
+                Hostile::Entered(seq) => asked.push(tl.entered(seq)),
+                Hostile::Left => tl.left(),
+                Hostile::Live(seq, talk) => {
+                    tl.live(message(seq, talk));
+                }
+                Hostile::Answer(pick, answer) => {
+                    if !asked.is_empty() {
+                        let request = asked.remove(pick % asked.len());
+                        tl.answered(&request, answer);
+                    }
+                }
+                Hostile::Older(seq) => asked.extend(tl.older(seq)),
+                Hostile::Newer(seq) => asked.extend(tl.newer(seq)),
+                Hostile::Around(seq) => asked.extend(tl.around(seq)),
+                Hostile::View(seq) => tl.set_view(seq),
+                Hostile::Read(seq) => {
+                    tl.mark_read(seq);
+                }
+            }
+            asked.extend(tl.catch_up());
+            prop_assert!(tl.len() <= capacity);
+            let spans: Vec<(u64, u64, &str)> = tl.spans().collect();
+            for w in spans.windows(2) {
+                prop_assert!(w[0].1 < w[1].0, "spans overlap: {:?}", spans);
+            }
+            let mut last: Option<u64> = None;
+            for item in tl.items() {
+                if let Item::Message(m) = item {
+                    prop_assert!(last.is_none_or(|l| m.seq > l), "{} after {:?}", m.seq, last);
+                    last = Some(m.seq);
+                }
+            }
+            tl.unread();
+            tl.at_beginning();
+            let view = tl.view().unwrap_or(u64::MAX);
+            tl.held_above(view);
+            tl.held_below(view);
+        }
+    }
+}
+
+/// The numbers at the very top: a welcome at `u64::MAX`, a message there, and a catch-up
+/// from there.
+#[test]
+fn a_room_at_the_last_sequence_number_is_drawn_and_caught_up() {
+    let mut tl = timeline(100);
+    let first = tl.entered(u64::MAX);
+    let answer = ServerMsg::CaughtUp {
+        room: ROOM.into(),
+        messages: vec![said(u64::MAX - 1), said(u64::MAX)],
+        gap: None,
+        more_before: true,
+        read: u64::MAX,
+        lost: vec![],
+    };
+    assert!(tl.answered(&first, answer));
+    assert_eq!(tl.caught_up_to(), u64::MAX);
+    let drawn: Vec<u64> = tl
+        .items()
+        .iter()
+        .filter_map(|i| match i {
+            Item::Message(m) => Some(m.seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(drawn, [u64::MAX - 1, u64::MAX], "each once");
+    let older = tl.older(u64::MAX - 1).expect("older ones to ask");
+    assert_eq!(older.anchor(), Some(Anchor::Before(u64::MAX - 1)));
+
+    // Back, with nothing new: the catch-up from the top has nothing to follow.
+    tl.left();
+    let again = tl.entered(u64::MAX);
+    assert_eq!(
+        again.message(),
+        ClientMsg::CatchUp {
+            room: ROOM.into(),
+            after: u64::MAX
+        }
+    );
+    let answer = ServerMsg::CaughtUp {
+        room: ROOM.into(),
+        messages: vec![],
+        gap: None,
+        more_before: true,
+        read: u64::MAX,
+        lost: vec![],
+    };
+    assert!(tl.answered(&again, answer));
+    assert_eq!(tl.caught_up_to(), u64::MAX);
+    assert_eq!(tl.unread(), 0);
+    assert_eq!(tl.newer(u64::MAX), None);
+}
+
+/// A hostile server's oversized messages are kept cut to the protocol's limits, live or
+/// paged, so that the timeline's memory is bounded in bytes.
+#[test]
+fn oversized_messages_are_kept_cut_to_the_limits() {
+    let huge = |seq: u64| Stamped {
+        event: RoomEvent::Said {
+            from: "n".repeat(100_000),
+            kind: ChatKind::Say,
+            text: "x".repeat(1 << 20),
+        },
+        ..said(seq)
+    };
+    let mut tl = timeline(100);
+    let catch_up = tl.entered(2);
+    let answer = ServerMsg::CaughtUp {
+        room: ROOM.into(),
+        messages: vec![huge(1), huge(2)],
+        gap: None,
+        more_before: false,
+        read: 0,
+        lost: vec![],
+    };
+    assert!(tl.answered(&catch_up, answer));
+    assert!(tl.live(huge(3)));
+    assert_eq!(tl.len(), 3);
+    for m in tl.messages() {
+        let RoomEvent::Said { from, text, .. } = &m.event else {
+            panic!("{m:?}");
+        };
+        assert!(from.len() + text.len() <= chat_client::clip::MAX_MESSAGE_BYTES);
+        assert!(text.ends_with("x…"), "marked");
+    }
 }

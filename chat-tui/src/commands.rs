@@ -43,7 +43,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/who", "", "list the members of this room"),
     ("/me", "TEXT", "say what you are doing"),
     ("/msg", "NICK TEXT", "send a private message"),
-    ("/clear", "", "clear the message pane"),
+    ("/clear", "", "clear the screen (scroll up to see it again)"),
     (
         "/send-file",
         "PATH",

@@ -190,6 +190,23 @@ pub enum RoomEvent {
     Shared { file: FileInfo },
 }
 
+impl RoomEvent {
+    /// Whether the event is talk (something said, acted or shared: `Said`, `Shared`) as
+    /// opposed to presence (`Joined`, `Left`, `Renamed`).
+    ///
+    /// This is the rule history replays and gap counts follow: a
+    /// [`ClientMsg::CatchUp`], and a [`ClientMsg::History`] with `presence` false, bring
+    /// talk only, and a [`Gap`]'s `count` counts talk only. The server's store and a
+    /// client that counts what it holds against a gap must both decide by it.
+    pub fn is_talk(&self) -> bool {
+        // Every variant named: a new one must be placed on one side.
+        match self {
+            RoomEvent::Said { .. } | RoomEvent::Shared { .. } => true,
+            RoomEvent::Joined { .. } | RoomEvent::Left { .. } | RoomEvent::Renamed { .. } => false,
+        }
+    }
+}
+
 /// Machine-readable reason carried by [`ServerMsg::Error`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ErrorKind {
@@ -483,6 +500,29 @@ pub enum ServerMsg {
 }
 
 impl ServerMsg {
+    /// A [`ServerMsg::Room`] as history keeps it: its room, and the message without it;
+    /// `None` for any other message. The reverse of [`Stamped::into_room_msg`].
+    pub fn into_stamped(self) -> Option<(String, Stamped)> {
+        match self {
+            ServerMsg::Room {
+                id,
+                seq,
+                time_ms,
+                room,
+                event,
+            } => Some((
+                room,
+                Stamped {
+                    id,
+                    seq,
+                    time_ms,
+                    event,
+                },
+            )),
+            _ => None,
+        }
+    }
+
     /// The id of the request this answers, and the answer itself: `(Some(id), msg)` for a
     /// [`ServerMsg::Reply`], `(None, self)` for anything else.
     pub fn into_reply(self) -> (Option<u32>, ServerMsg) {
@@ -545,6 +585,26 @@ pub struct Stamped {
     pub seq: u64,
     pub time_ms: u64,
     pub event: RoomEvent,
+}
+
+impl Stamped {
+    /// The message as a live [`ServerMsg::Room`] of `room` brings it. The reverse of
+    /// [`ServerMsg::into_stamped`].
+    pub fn into_room_msg(self, room: impl Into<String>) -> ServerMsg {
+        let Stamped {
+            id,
+            seq,
+            time_ms,
+            event,
+        } = self;
+        ServerMsg::Room {
+            id,
+            seq,
+            time_ms,
+            room: room.into(),
+            event,
+        }
+    }
 }
 
 /// Where a page of history is taken from, by sequence number.
@@ -617,4 +677,75 @@ where
     WRAPPED.set(true);
     let _inside = Inside;
     T::deserialize(deserializer).map(Box::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events() -> Vec<RoomEvent> {
+        vec![
+            RoomEvent::Joined { nick: "ann".into() },
+            RoomEvent::Left {
+                nick: "ann".into(),
+                reason: "quit".into(),
+            },
+            RoomEvent::Renamed {
+                old: "ann".into(),
+                new: "anna".into(),
+            },
+            RoomEvent::Said {
+                from: "ann".into(),
+                kind: ChatKind::Say,
+                text: "hi".into(),
+            },
+            RoomEvent::Said {
+                from: "ann".into(),
+                kind: ChatKind::Action,
+                text: "waves".into(),
+            },
+            RoomEvent::Shared {
+                file: FileInfo {
+                    id: 1,
+                    name: "a.txt".into(),
+                    size: 2,
+                    sha256: vec![0; 32],
+                    from: "ann".into(),
+                    time_ms: 3,
+                    room: "lobby".into(),
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn talk_is_what_is_said_acted_or_shared() {
+        let talk: Vec<bool> = events().iter().map(RoomEvent::is_talk).collect();
+        assert_eq!(talk, [false, false, false, true, true, true]);
+    }
+
+    #[test]
+    fn a_stamped_message_and_its_room_frame_are_one_another() {
+        for event in events() {
+            let stamped = Stamped {
+                id: 9,
+                seq: u64::MAX,
+                time_ms: 5,
+                event: event.clone(),
+            };
+            let msg = stamped.clone().into_room_msg("lobby");
+            assert_eq!(
+                msg,
+                ServerMsg::Room {
+                    id: 9,
+                    seq: u64::MAX,
+                    time_ms: 5,
+                    room: "lobby".into(),
+                    event,
+                }
+            );
+            assert_eq!(msg.into_stamped(), Some(("lobby".to_owned(), stamped)));
+        }
+        assert_eq!(ServerMsg::Pong { token: 1 }.into_stamped(), None);
+    }
 }

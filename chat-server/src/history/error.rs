@@ -37,6 +37,9 @@ pub enum HistoryError {
     /// The writer has not stored what the answer must hold in time.
     #[error("the server's history is busy storing; ask again in a moment")]
     Busy,
+    /// Other queries had the server's turns for longer than a query waits for one.
+    #[error("the server's history is busy answering others; ask again in a moment")]
+    Crowded,
 }
 
 impl HistoryError {

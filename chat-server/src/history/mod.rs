@@ -17,7 +17,10 @@
 //!   the queue growing without bound or history being dropped. Joins, leaves, renames and
 //!   offers go without a permit: the connection limits bound them.
 //! - Reads ([`read`]) run on a small pool of read-only connections in `spawn_blocking`:
-//!   WAL readers never block the writer nor each other. A page or a catch-up first
+//!   WAL readers never block the writer nor each other. At most [`QUERIES_AT_ONCE`] run
+//!   at once on the whole server ([`turns`]), whatever the number of clients; a query
+//!   that waits longer than [`QUERY_WAIT`] for its turn answers that the server is
+//!   crowded. A page or a catch-up first
 //!   *settles*: it waits until the watermark reaches the last id recorded when it was
 //!   asked, so an answer holds everything stamped before the request was read.
 //! - Search reads an FTS5 index that the writer fills *behind* the writes, in chunks,
@@ -70,6 +73,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod turns;
 mod writer;
 
 use std::path::PathBuf;
@@ -104,6 +108,18 @@ pub const DEFAULT_CATCH_UP_CAP: u32 = 500;
 pub const DEFAULT_SEARCH_CAP: u32 = 100;
 /// Messages a first join gets, by default.
 pub const DEFAULT_BACKLOG: u32 = 50;
+
+/// History queries that run at once on the whole server, whatever the number of clients:
+/// each takes a thread of the blocking pool and a read connection, and a search up to
+/// [`read::SEARCH_DEADLINE`] of a core, so this is what all clients together can take of
+/// the machine for history. Pages and catch-ups take a millisecond or two: two at a time
+/// answer a whole LAN reconnecting at once within a fraction of a second. The pool of
+/// read connections keeps as many.
+pub const QUERIES_AT_ONCE: usize = 2;
+
+/// How long a query waits for its turn ([`QUERIES_AT_ONCE`]) before it answers
+/// [`HistoryError::Crowded`] instead of queueing on.
+pub const QUERY_WAIT: Duration = Duration::from_secs(3);
 /// Messages older than this are deleted, by default: 90 days, a season of a LAN's talk.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(90 * 24 * 3600);
 /// Most messages (chats, actions, shared files) kept per room, by default, and as many
@@ -199,6 +215,8 @@ struct Inner {
     lost: Arc<lost::Pending>,
     /// Read-only connections.
     readers: read::Pool,
+    /// Turns to run a query ([`QUERIES_AT_ONCE`]).
+    turns: turns::Turns,
     /// The writer thread, to hurry it along when a query waits for its batch.
     writer: std::thread::Thread,
     /// The writer thread, joined by `close`.
@@ -244,6 +262,7 @@ impl History {
         let inner = Inner {
             writer: thread.thread().clone(),
             readers: read::Pool::new(settings.path.clone()),
+            turns: turns::Turns::new(QUERIES_AT_ONCE, QUERY_WAIT),
             settings,
             permits: Arc::new(Semaphore::new(PERMITS)),
             queue,
@@ -487,7 +506,8 @@ impl History {
         }
     }
 
-    /// Runs `f` on a read connection, off the runtime's threads.
+    /// Runs `f` on a read connection, off the runtime's threads, in its turn (at most
+    /// [`QUERIES_AT_ONCE`] at once; [`HistoryError::Crowded`] after [`QUERY_WAIT`]).
     async fn query<R: Send + 'static>(
         &self,
         room_key: &str,
@@ -495,21 +515,22 @@ impl History {
         f: impl FnOnce(&read::Room<'_>) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, HistoryError> {
         let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
+        let turn = inner.turns.take().await?;
         let (key, name) = (room_key.to_owned(), room_name.to_owned());
         let result = tokio::task::spawn_blocking(move || {
+            // Held by the work itself: a query whose asker stopped waiting still counts
+            // until it is done.
+            let _turn = turn;
             inner.readers.with(|conn| {
                 let room = read::Room::new(conn, &inner.lost, &key, &name)?;
                 f(&room)
             })
         })
         .await;
+        // Not logged here: the connection that asked logs it, once in a while.
         match result {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(e)) => {
-                let text = schema::Sqlite(&e).to_string();
-                tracing::warn!("history: a query failed: {text}");
-                Err(HistoryError::Unreadable(text))
-            }
+            Ok(Err(e)) => Err(HistoryError::Unreadable(schema::Sqlite(&e).to_string())),
             Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
         }
     }

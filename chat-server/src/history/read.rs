@@ -17,9 +17,8 @@ use super::lost::{self, Pending};
 use super::rows::{self, COLUMNS, TALK, int, talk_unless};
 use super::schema;
 
-/// Read connections kept open between queries; more are opened when more queries run at
-/// once, and closed after.
-const POOL_SIZE: usize = 4;
+/// Read connections kept open between queries: as many as queries may run at once.
+const POOL_SIZE: usize = super::QUERIES_AT_ONCE;
 
 /// Bytes of messages in one answer: a frame less 32 KiB for everything else an answer
 /// holds (the reply wrapper, the room's name, the gap, up to [`lost::MAX_RANGES`] lost

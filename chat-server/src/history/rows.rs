@@ -29,21 +29,16 @@ pub(super) const LEFT: i64 = 4;
 /// Someone changed nick.
 pub(super) const RENAMED: i64 = 5;
 
-/// The one rule of what is talk (said, acted, shared: every kind below [`JOINED`]), as the
-/// SQL every query and the partial index `messages_talk` say it. A literal, not a
-/// parameter: SQLite uses a partial index only for a query whose `WHERE` holds the index's
-/// own term. Rust asks SQLite too (`SELECT {TALK}`) rather than say the rule again.
+/// What is talk ([`RoomEvent::is_talk`]: said, acted, shared, every kind below [`JOINED`])
+/// as a row says it in SQL: every query and the partial index `messages_talk` use it, and
+/// the writer asks SQLite for it (`SELECT {TALK}`) rather than compare kinds again. A
+/// literal, not a parameter: SQLite uses a partial index only for a query whose `WHERE`
+/// holds the index's own term. A test checks it against `is_talk` for every kind.
 pub(super) const TALK: &str = concat!("kind < ", first_presence_kind!());
 
 /// Presence (joined, left, renamed: every other kind), as the partial index
 /// `messages_presence` says it.
 pub(super) const PRESENCE: &str = concat!("kind >= ", first_presence_kind!());
-
-/// Whether the row of `event` is talk: [`TALK`] in Rust, for the writer to count what it
-/// stores (from the same literal; a test checks that they agree).
-pub(super) fn is_talk(event: &RoomEvent) -> bool {
-    columns(event).kind < JOINED
-}
 
 /// `TALK` as a condition added to a query, unless presence is wanted too.
 pub(super) fn talk_unless(presence: bool) -> String {
@@ -242,9 +237,8 @@ mod tests {
             let (talk, presence): (bool, bool) = db
                 .query_row(&sql, [kind], |r| Ok((r.get(0)?, r.get(1)?)))
                 .unwrap();
-            let said = matches!(event, RoomEvent::Said { .. } | RoomEvent::Shared { .. });
+            let said = event.is_talk();
             assert_eq!((talk, presence), (said, !said), "kind {kind}");
-            assert_eq!(is_talk(&event), said, "kind {kind}");
         }
     }
 

@@ -527,7 +527,7 @@ impl Writer {
         let mut per_room: HashMap<(i64, Class), u64> = HashMap::new();
         for r in batch {
             if let Some(room) = self.rooms.get(&r.room_key) {
-                let class = Class::of(rows::is_talk(&r.msg.event));
+                let class = Class::of(r.msg.event.is_talk());
                 *per_room.entry((room.id, class)).or_default() += 1;
             }
         }

@@ -12,7 +12,10 @@
 //!
 //! Producers never wait: they use [`Outbox::push`], and a full queue means the client is not
 //! reading, which the caller answers by cutting it off ([`Outbox::cut`]). Only the writer
-//! ever waits on the socket, so a stuck peer stalls nothing but its own connection.
+//! ever waits on the socket, so a stuck peer stalls nothing but its own connection. The one
+//! frame that bypasses the queue is an answer the connection itself waits for and that may
+//! be larger than the whole queue (a page of history): [`Writer::write_now`] writes it
+//! after what was queued before it.
 //!
 //! The writer is not a task of its own: the connection's task polls it beside the socket's
 //! read side (a push wakes that task), which saves every connection a second task and the

@@ -5,9 +5,9 @@ use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::queue::{Outbox, Queue, Shared};
@@ -63,24 +63,7 @@ impl Writer {
         serving: bool,
     ) -> Poll<Result<(), Stopped>> {
         loop {
-            while !self.current.is_empty() {
-                match Pin::new(&mut *socket).poll_write(cx, &self.current) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Err(Stopped::Failed(io::ErrorKind::WriteZero.into())));
-                    }
-                    Poll::Ready(Ok(written)) => self.current.advance(written),
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(Stopped::Failed(e))),
-                    Poll::Pending => {
-                        // The peer does not read: stay reachable for a cut or a shutdown.
-                        let mut queue = self.shared.lock();
-                        if let Some(stopped) = queue.stopped(serving) {
-                            return Poll::Ready(Err(stopped));
-                        }
-                        register(&mut queue, cx);
-                        return Poll::Pending;
-                    }
-                }
-            }
+            ready!(self.poll_current(cx, socket, serving))?;
             // Frees the written batch before the next one is taken.
             self.current = Bytes::new();
             let mut queue = self.shared.lock();
@@ -102,6 +85,74 @@ impl Writer {
             self.shared.notify_room();
             self.current = frame;
         }
+    }
+
+    /// Writes what is being written (`current`) to its end, and takes nothing more from
+    /// the queue. `Pending` (the peer does not read) leaves the task's waker in the queue,
+    /// so that a cut or a shutdown reaches it.
+    fn poll_current<W: AsyncWrite + Unpin>(
+        &mut self,
+        cx: &mut Context<'_>,
+        socket: &mut W,
+        serving: bool,
+    ) -> Poll<Result<(), Stopped>> {
+        while !self.current.is_empty() {
+            match Pin::new(&mut *socket).poll_write(cx, &self.current) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(Stopped::Failed(io::ErrorKind::WriteZero.into())));
+                }
+                Poll::Ready(Ok(written)) => self.current.advance(written),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Stopped::Failed(e))),
+                Poll::Pending => {
+                    // The peer does not read: stay reachable for a cut or a shutdown.
+                    let mut queue = self.shared.lock();
+                    if let Some(stopped) = queue.stopped(serving) {
+                        return Poll::Ready(Err(stopped));
+                    }
+                    register(&mut queue, cx);
+                    return Poll::Pending;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes `frame`, an answer the connection has been waiting for, right after
+    /// everything queued so far, **outside the queue's bound**, and returns once it is
+    /// written: an answer may be larger than the whole queue (a page of history is most
+    /// of a frame), and the client asked for it, so it is no sign of a slow consumer.
+    ///
+    /// The frames queued before it go first, with it; those queued meanwhile wait in the
+    /// queue, within its bound, as they do behind any batch being written. The caller
+    /// reads nothing more from the client until this returns, so a client holds at most
+    /// one such answer on the server beyond its queue. The wait ends, as [`Writer::run`]
+    /// does, at a cut (the queue filled up meanwhile), a timeout (the client went silent)
+    /// or a shutdown, which the error says.
+    pub(crate) async fn write_now<W: AsyncWrite + Unpin>(
+        &mut self,
+        socket: &mut W,
+        frame: &Bytes,
+    ) -> Result<(), Stopped> {
+        let queued = {
+            let mut queue = self.shared.lock();
+            if let Some(stopped) = queue.stopped(true) {
+                return Err(stopped);
+            }
+            queue.chat.take()
+        };
+        self.current = if self.current.is_empty() && queued.is_empty() {
+            frame.clone()
+        } else {
+            let mut batch =
+                BytesMut::with_capacity(self.current.len() + queued.len() + frame.len());
+            batch.extend_from_slice(&self.current);
+            batch.extend_from_slice(&queued);
+            batch.extend_from_slice(frame);
+            batch.freeze()
+        };
+        poll_fn(|cx| self.poll_current(cx, socket, true)).await?;
+        self.current = Bytes::new();
+        Ok(())
     }
 
     /// Writes what is queued, as it comes. Completes only when the writer stops; until
@@ -280,6 +331,53 @@ mod tests {
             .expect("the cut wakes the writer")
             .unwrap();
         assert!(matches!(stopped, Err(Stopped::Cut)), "{stopped:?}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_larger_than_the_queue_goes_after_what_was_queued_before_it() {
+        let (client, _read, mut write) = sockets().await;
+        let reader = tokio::spawn(read_all(client));
+        let outbox = queue(16);
+        let mut writer = Writer::new(&outbox);
+        outbox.push(&Bytes::from_static(b"before")).unwrap();
+        let answer = Bytes::from(vec![b'a'; 100_000]);
+        assert_eq!(
+            outbox.push(&answer),
+            Err(PushError::Full),
+            "larger than the queue"
+        );
+        writer.write_now(&mut write, &answer).await.unwrap();
+        // Written: the queue has its whole bound again.
+        outbox.push(&Bytes::from_static(b"after")).unwrap();
+        writer.finish(&mut write).await.unwrap();
+        let mut expected = b"before".to_vec();
+        expected.extend_from_slice(&answer);
+        expected.extend_from_slice(b"after");
+        assert_eq!(reader.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_cut_ends_the_wait_for_an_answer_the_peer_does_not_read() {
+        let (_client, _read, mut write) = sockets().await;
+        let outbox = queue(16);
+        let mut writer = Writer::new(&outbox);
+        // Far more than the two sockets' buffers hold.
+        let answer = Bytes::from(vec![b'a'; 64 << 20]);
+        let cutting = tokio::spawn({
+            let outbox = outbox.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                outbox.cut();
+            }
+        });
+        let written = tokio::time::timeout(
+            Duration::from_secs(5),
+            writer.write_now(&mut write, &answer),
+        )
+        .await
+        .expect("the cut ends the wait");
+        assert!(matches!(written, Err(Stopped::Cut)), "{written:?}");
+        cutting.await.unwrap();
     }
 
     #[tokio::test]

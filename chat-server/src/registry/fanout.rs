@@ -36,7 +36,8 @@ impl Registry {
     /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of the
     /// sender's room, the sender included: its client shows its own line from this echo,
     /// which answers the request `reply` if it had an id. Then it goes to the history,
-    /// with the `permit` the sender took for it.
+    /// with the `permit` the sender took for it. Once the server is shutting down, nothing:
+    /// it would reach no one, so it is neither stamped nor kept.
     pub(crate) fn say(
         &self,
         id: ClientId,
@@ -46,6 +47,9 @@ impl Registry {
         permit: Option<Permit>,
     ) {
         self.with(|inner| {
+            if inner.closing {
+                return;
+            }
             let Some(client) = inner.clients.get(&id) else {
                 return;
             };
@@ -59,9 +63,13 @@ impl Registry {
     }
 
     /// Tells every member of the room whose key is `room_key`, if it has any, that
-    /// `file` was shared there, and the history.
+    /// `file` was shared there, and the history; nothing once the server is shutting down
+    /// (as [`Registry::say`]).
     pub(crate) fn offer(&self, room_key: &str, file: FileInfo) {
         self.with(|inner| {
+            if inner.closing {
+                return;
+            }
             if let Some(msg) = inner.stamp(room_key, RoomEvent::Shared { file }) {
                 inner.broadcast(room_key, Except::Nobody, &msg, None);
                 inner.record(room_key, msg, None);
@@ -178,6 +186,38 @@ mod tests {
         reg.say(b.id, ChatKind::Say, "late".into(), None, None);
         assert!(reg.leave(b.id, "server shutting down"));
         assert!(a.drain().is_empty());
+    }
+
+    /// What is said or shared once the server is shutting down reaches no one, so it is
+    /// not stamped (the room's numbers stay) and not kept in history either.
+    #[tokio::test]
+    async fn nothing_is_stamped_or_kept_once_closing() {
+        let data = tempfile::tempdir().unwrap();
+        let settings = crate::history::HistorySettings::new(data.path().join("h.sqlite3"));
+        let (history, resume) = crate::history::History::open(settings).unwrap();
+        let reg = Registry::with_history(10, history.clone(), resume.last_id);
+        let a = login(&reg, "a", "lobby", 4096);
+        reg.say(a.id, ChatKind::Say, "early".into(), None, None);
+        let (seq, recorded) = (
+            reg.whereabouts(a.id).unwrap().last_seq,
+            history.last_recorded(),
+        );
+        reg.close();
+        let permit = history.admit().await;
+        reg.say(a.id, ChatKind::Say, "late".into(), None, Some(permit));
+        let file = FileInfo {
+            id: 1,
+            name: "f".into(),
+            size: 0,
+            sha256: vec![0; 32],
+            from: "a".into(),
+            time_ms: 0,
+            room: "lobby".into(),
+        };
+        reg.offer("lobby", file);
+        assert_eq!(reg.whereabouts(a.id).unwrap().last_seq, seq, "stamped");
+        assert_eq!(history.last_recorded(), recorded, "kept");
+        history.close().await;
     }
 
     #[tokio::test]

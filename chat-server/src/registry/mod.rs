@@ -49,6 +49,7 @@ use crate::outbound::Outbox;
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
+use rooms::RoomName;
 
 /// Where a client is: its nick and its room.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,13 +201,14 @@ impl Registry {
         outbox: Outbox,
         greeting: &Greeting<'_>,
     ) -> Result<ClientId, Refusal> {
+        let room = RoomName::new(room);
         self.with(|inner| {
             let key = names::fold(nick);
             let look = names::look_alike_key(nick);
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
-            let room_key = inner.room_key(room);
+            let room_key = inner.room_key(&room);
             inner.check_room_count(&room_key, false)?;
             inner.next_client += 1;
             let id = inner.next_client;
@@ -225,7 +227,7 @@ impl Registry {
                 outbox,
             };
             inner.clients.insert(id, client);
-            inner.enter(id, &room_key, room);
+            inner.enter(id, &room_key, &room);
 
             // Stamped first, so that the welcome names the notice's sequence number; the
             // welcome is queued before the room can send this client anything else.
@@ -267,11 +269,13 @@ impl Registry {
 
     /// Where a logged-in client is, if the room name `room` leads into its room (ignoring
     /// case and look-alikes, as a `Join` would): what a request about that room needs.
-    /// `None` if the name leads elsewhere.
+    /// `None` if the name leads elsewhere. Check the name first ([`names::check_room`]):
+    /// its keys are made before the lock is taken, at a cost that grows with its length.
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> Option<Whereabouts> {
+        let room = RoomName::new(room);
         let inner = self.lock();
         let here = inner.whereabouts(id)?;
-        (inner.room_key(room) == here.room_key).then_some(here)
+        (inner.room_key(&room) == here.room_key).then_some(here)
     }
 
     /// Forgets a client: frees its nick, and tells its room that it left and why. Returns

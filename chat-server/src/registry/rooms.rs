@@ -18,12 +18,13 @@ impl Registry {
     /// the answer to `reply`. Joining the room one is in only answers `Joined`. A new room
     /// beyond the maximum number of rooms is refused, and the client stays where it is.
     pub(crate) fn join(&self, id: ClientId, room: &str, reply: Option<u32>) -> Result<(), Refusal> {
+        let room = RoomName::new(room);
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
             };
             let old_key = client.room.clone();
-            let new_key = inner.room_key(room);
+            let new_key = inner.room_key(&room);
             if new_key != old_key {
                 // Leaving a room one is alone in frees its place.
                 let frees_one = inner
@@ -43,10 +44,10 @@ impl Registry {
                 let new_name = inner
                     .rooms
                     .get(&new_key)
-                    .map_or(room, |r| r.name.as_str())
+                    .map_or(room.name, |r| r.name.as_str())
                     .to_owned();
                 inner.exit(id, &old_key, format!("moved to {new_name}"));
-                inner.enter(id, &new_key, room);
+                inner.enter(id, &new_key, &room);
                 inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
             }
             let answer = if version >= 4 {
@@ -80,18 +81,39 @@ impl Registry {
     }
 }
 
+/// A room name as a client gave it, with its two keys ([`names::fold`] and
+/// [`names::look_alike_key`]), made before the registry's lock is taken: the look-alike
+/// key takes rounds of normalisation, which every other client would otherwise wait for.
+#[derive(Debug)]
+pub(crate) struct RoomName<'a> {
+    pub(super) name: &'a str,
+    fold: String,
+    look: String,
+}
+
+impl<'a> RoomName<'a> {
+    /// The keys of `name`, which should be a valid room name ([`names::check_room`]): the
+    /// cost grows with its length.
+    pub(crate) fn new(name: &'a str) -> Self {
+        Self {
+            name,
+            fold: names::fold(name),
+            look: names::look_alike_key(name),
+        }
+    }
+}
+
 impl Inner {
-    /// The key of the room that the name `name` leads into: an existing room whose name is
-    /// the same ignoring case, else one whose name looks the same, else a new room.
-    pub(super) fn room_key(&self, name: &str) -> String {
-        let fold = names::fold(name);
-        if self.rooms.contains_key(&fold) {
-            return fold;
+    /// The key of the room that `name` leads into: an existing room whose name is the
+    /// same ignoring case, else one whose name looks the same, else a new room.
+    pub(super) fn room_key(&self, name: &RoomName<'_>) -> String {
+        if self.rooms.contains_key(&name.fold) {
+            return name.fold.clone();
         }
         self.room_looks
-            .get(&names::look_alike_key(name))
-            .cloned()
-            .unwrap_or(fold)
+            .get(&name.look)
+            .unwrap_or(&name.fold)
+            .clone()
     }
 
     /// Refuses to create the room `key` if it does not exist and there are already
@@ -166,16 +188,15 @@ impl Inner {
 
     /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
     /// if needed.
-    pub(super) fn enter(&mut self, id: ClientId, key: &str, name: &str) {
+    pub(super) fn enter(&mut self, id: ClientId, key: &str, name: &RoomName<'_>) {
         if !self.rooms.contains_key(key) {
             let room = Room {
-                name: name.to_owned(),
+                name: name.name.to_owned(),
                 members: Vec::new(),
                 seq: self.sequences.open_room(key),
             };
             self.rooms.insert(key.to_owned(), room);
-            self.room_looks
-                .insert(names::look_alike_key(name), key.to_owned());
+            self.room_looks.insert(name.look.clone(), key.to_owned());
         }
         self.seat(id, key);
     }

@@ -16,13 +16,13 @@ impl Inner {
     pub(super) fn stamp(&mut self, key: &str, event: RoomEvent) -> Option<ServerMsg> {
         let room = self.rooms.get_mut(key)?;
         let (id, seq) = self.sequences.next_in(&mut room.seq);
-        Some(ServerMsg::Room {
+        let stamped = Stamped {
             id,
             seq,
             time_ms: now_ms(),
-            room: room.name.clone(),
             event,
-        })
+        };
+        Some(stamped.into_room_msg(room.name.clone()))
     }
 
     /// Hands `msg`, a room message of the room `key` that [`Inner::stamp`] made and that
@@ -30,20 +30,7 @@ impl Inner {
     /// action). Every stamped message goes there, delivered to someone or not: what
     /// happened in the room.
     pub(super) fn record(&self, key: &str, msg: ServerMsg, permit: Option<Permit>) {
-        if let ServerMsg::Room {
-            id,
-            seq,
-            time_ms,
-            room,
-            event,
-        } = msg
-        {
-            let stamped = Stamped {
-                id,
-                seq,
-                time_ms,
-                event,
-            };
+        if let Some((room, stamped)) = msg.into_stamped() {
             self.history.record(key, room, stamped, permit);
         }
     }

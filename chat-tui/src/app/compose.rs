@@ -41,7 +41,7 @@ impl App {
                 commands::Command::Search(words) => return self.search(words),
                 commands::Command::Quit(reason) => return self.quit(reason),
                 commands::Command::Nick(nick) => ClientMsg::Nick { nick },
-                commands::Command::Join(room) => ClientMsg::Join { room },
+                commands::Command::Join(room) => return self.join(room),
                 commands::Command::Who => ClientMsg::Who,
                 commands::Command::Me(text) => ClientMsg::Action { text },
                 commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
@@ -113,7 +113,8 @@ mod tests {
                 "/join #rust",
                 ClientMsg::Join {
                     room: "rust".into(),
-                },
+                }
+                .with_id(1),
             ),
             ("/who", ClientMsg::Who),
             (
@@ -185,7 +186,7 @@ mod tests {
         assert!(text.iter().any(|t| t.contains("/msg NICK TEXT")));
         assert!(text.iter().any(|t| t.contains("F2 member list")));
         submit(&mut app, "/clear");
-        assert!(app.scrollback.entries().is_empty());
+        assert!(app.items().is_empty(), "{:?}", app.items());
     }
 
     #[test]

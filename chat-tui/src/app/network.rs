@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use chat_client::{Welcome, sanitize};
-use shared::{ErrorKind, RoomEvent, ServerMsg, Stamped, names};
+use shared::{ErrorKind, RoomEvent, ServerMsg, names};
 
 use super::reading::HistoryInfo;
 use super::{App, Command, members_count};
@@ -37,6 +37,10 @@ impl App {
         } = welcome;
         self.conn = ConnState::Connected;
         self.slowed = None;
+        // The server says again whether it keeps history (`HistoryInfo` follows its
+        // welcome): one restarted without it must not leave "not loaded" markers that
+        // never load.
+        self.history_info = None;
         self.nick = nick;
         let same_room = room == self.room;
         self.room = room;
@@ -87,20 +91,10 @@ impl App {
         let mut commands = Vec::new();
         match msg {
             // Version 4 room messages, and their version 3 forms.
-            ServerMsg::Room {
-                id,
-                seq,
-                time_ms,
-                room,
-                event,
-            } => {
-                let message = Stamped {
-                    id,
-                    seq,
-                    time_ms,
-                    event,
-                };
-                self.in_room(&room, message, &mut commands);
+            msg @ ServerMsg::Room { .. } => {
+                if let Some((room, message)) = msg.into_stamped() {
+                    self.in_room(&room, message, &mut commands);
+                }
             }
             ServerMsg::Chat {
                 time_ms,
@@ -174,7 +168,9 @@ impl App {
                 let Some(msg) = self.history_answer(id, msg) else {
                     return commands;
                 };
-                return self.on_server(msg);
+                commands.extend(self.join_answer(id, &msg));
+                commands.extend(self.on_server(msg));
+                return commands;
             }
             ServerMsg::HistoryInfo {
                 page,

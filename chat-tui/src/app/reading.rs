@@ -19,6 +19,11 @@
 //!   marker, not the line.
 //! - A request that fails is not asked again for [`RETRY_AFTER_MS`], so that a server
 //!   that refuses never gets a request per frame.
+//! - `/join` leaves the room: its read marker goes out with the `Join`, before it, and
+//!   nothing more is asked about the room until the server answers (it would answer
+//!   `NotInRoom`); a refused join takes up the room again. Answers still due for a room
+//!   left (or for the search closed with it) are dropped when they come, whatever they
+//!   say.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -28,7 +33,7 @@ use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 use super::pane::{Item, ItemKind, Key, Marker, PaneState, Seen};
 use super::room::own_rename;
 use super::scrollback::Entry;
-use super::{App, Command};
+use super::{App, Command, ConnState};
 use crate::ui::messages::{Look, Unread};
 
 /// Most room messages the app holds; those farthest from the view are dropped (and
@@ -43,6 +48,11 @@ pub const MARK_READ_EVERY_MS: u64 = 1000;
 
 /// Time before a request that failed is asked again.
 pub const RETRY_AFTER_MS: u64 = 5000;
+
+/// Most requests of rooms left whose answers are still awaited, to be dropped. A room
+/// has a few in flight at a time (a catch-up, a page at each end, one per gap on screen,
+/// a search); beyond this, the oldest are forgotten.
+pub const MAX_ABANDONED: usize = 64;
 
 /// What the server said of its history (`HistoryInfo`): it keeps one, and gives at most
 /// this much at once.
@@ -92,6 +102,12 @@ pub struct Reading {
     granted: bool,
     /// The catch-up failed: it is asked again after [`RETRY_AFTER_MS`].
     catch_up_failed: bool,
+    /// The request id of a `Join` sent and not answered yet: the room is being left, and
+    /// nothing more is asked about it.
+    leaving: Option<u32>,
+    /// Requests about rooms left whose answers may still come, oldest first: their
+    /// answers are dropped. At most [`MAX_ABANDONED`].
+    abandoned: VecDeque<u32>,
 }
 
 impl Reading {
@@ -108,6 +124,8 @@ impl Reading {
             failure_shown: None,
             granted: false,
             catch_up_failed: false,
+            leaving: None,
+            abandoned: VecDeque::new(),
         }
     }
 
@@ -143,7 +161,8 @@ impl App {
     }
 
     fn catch_up(&mut self) -> Vec<Command> {
-        if !self.reading.granted {
+        // While leaving, the catch-up waits: the join may be refused.
+        if !self.reading.granted || self.reading.leaving.is_some() {
             return Vec::new();
         }
         let Some(seq) = self.reading.entry.take() else {
@@ -161,23 +180,63 @@ impl App {
         self.catch_up()
     }
 
+    /// `/join ROOM`: the read marker still due for the room being left goes first, while
+    /// the client is still in it, then the `Join` (with an id, so that a refusal is known
+    /// for what it is); until its answer, nothing more is asked about the room.
+    pub(super) fn join(&mut self, room: String) -> Vec<Command> {
+        let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
+        let id = self.request_id();
+        // Disconnected, the `Join` waits in the client library's queue and goes first
+        // after the reconnect; what the app asks meanwhile about the room it is back in
+        // is answered after the `Join`'s answer, and dropped then.
+        if self.conn == ConnState::Connected {
+            self.reading.leaving = Some(id);
+        }
+        commands.push(Command::Send(ClientMsg::Join { room }.with_id(id)));
+        commands
+    }
+
+    /// An answer to the request `id`, before it is dealt with: when it answers the `Join`
+    /// awaited, the room is left (the answer is `Joined4`) or not (a refusal: the room's
+    /// history is asked for again, the catch-up first if it waited).
+    pub(super) fn join_answer(&mut self, id: u32, msg: &ServerMsg) -> Vec<Command> {
+        if self.reading.leaving != Some(id) {
+            return Vec::new();
+        }
+        self.reading.leaving = None;
+        match msg {
+            ServerMsg::Error { .. } => self.catch_up(),
+            _ => Vec::new(),
+        }
+    }
+
     /// In a new room (`/join`): its own timeline, and none of the old room's lines.
     pub(super) fn new_room(&mut self, room: &str, seq: u64) -> Vec<Command> {
-        let granted = self.reading.granted;
-        self.reading = Reading::new(room, self.history_info);
-        self.reading.granted = granted;
+        let old = std::mem::replace(&mut self.reading, Reading::new(room, self.history_info));
+        self.reading.granted = old.granted;
+        // A later `Join` may be waiting for its answer still.
+        self.reading.leaving = old.leaving;
+        // What was asked about the old room, or searched in it, is answered for nothing.
+        let mut abandoned = old.abandoned;
+        abandoned.extend(old.requests.into_keys());
+        abandoned.extend(self.search.take().and_then(|s| s.waiting()));
+        let excess = abandoned.len().saturating_sub(MAX_ABANDONED);
+        abandoned.drain(..excess);
+        self.reading.abandoned = abandoned;
         self.scrollback.new_room();
         self.highlight = None;
-        // Hits of another room.
-        self.search = None;
         self.last_seq = 0;
         self.entered(seq)
     }
 
-    /// The connection is gone: what was asked will not be answered.
+    /// The connection is gone: what was asked will not be answered, the search's answer
+    /// and the join's included.
     pub(super) fn out_of_room(&mut self) {
+        self.search_cut_off();
         self.reading.timeline.left();
         self.reading.requests.clear();
+        self.reading.abandoned.clear();
+        self.reading.leaving = None;
         self.reading.granted = false;
         self.reading.catch_up_failed = false;
     }
@@ -200,6 +259,11 @@ impl App {
     /// The answer to the request `id`, if the timeline asked it: taken, and `None`
     /// returned.
     pub(super) fn history_answer(&mut self, id: u32, msg: ServerMsg) -> Option<ServerMsg> {
+        // About a room left: of no use, and its refusal (`NotInRoom`) is no news.
+        if let Some(at) = self.reading.abandoned.iter().position(|a| *a == id) {
+            self.reading.abandoned.remove(at);
+            return None;
+        }
         let Some(request) = self.reading.requests.remove(&id) else {
             return Some(msg);
         };
@@ -275,6 +339,16 @@ impl App {
     /// Shows the room message `seq` (a search hit) in the middle of the pane, loading the
     /// history around it first when it is not held.
     pub(super) fn jump_to(&mut self, seq: u64) -> Vec<Command> {
+        // The room is being left: its history is not asked for, nor waited for.
+        if self.reading.leaving.is_some() {
+            return Vec::new();
+        }
+        // Not connected, a hit not held cannot be loaded (nor asked for later: the
+        // request would not be kept).
+        if self.conn != ConnState::Connected && self.reading.timeline.get(seq).is_none() {
+            self.info("not connected: that message can be shown once reconnected".into());
+            return Vec::new();
+        }
         let key = Key::message(seq);
         self.highlight = Some(key);
         self.scrollback.state_mut().show(key);
@@ -322,7 +396,8 @@ impl App {
         let Some(seen) = self.scrollback.state().seen().copied() else {
             return Vec::new();
         };
-        if !self.reading.granted {
+        // Nothing is asked about a room being left: the server would answer `NotInRoom`.
+        if !self.reading.granted || self.reading.leaving.is_some() {
             return Vec::new();
         }
         let view = (!seen.following).then_some(seen.bottom.seq);
@@ -419,6 +494,9 @@ impl App {
     /// Sends the read marker when one is due, a second has passed since the last one and
     /// since the user's own frames stopped waiting, and none wait; or `now` when leaving.
     fn mark_read(&mut self, now: bool) -> Option<Command> {
+        if self.reading.leaving.is_some() {
+            return None;
+        }
         let seq = self.reading.read_due?;
         let early = self.waiting > 0 || self.reading.read_at().is_some_and(|t| self.now_ms < t);
         if early && !now {
@@ -433,7 +511,7 @@ impl App {
     /// When the app wants to be woken without an event (ms since the epoch): a read
     /// marker waiting for its second, or a failed request's retry.
     pub fn wake_at(&self) -> Option<u64> {
-        if !self.reading.granted {
+        if !self.reading.granted || self.reading.leaving.is_some() {
             return None;
         }
         // While frames wait at the pace, their going out (an event) is the wake.
@@ -441,7 +519,7 @@ impl App {
         let retry = self
             .reading
             .failed_ms
-            .map(|t| t + RETRY_AFTER_MS)
+            .map(|t| t.saturating_add(RETRY_AFTER_MS))
             .filter(|t| *t > self.now_ms);
         match (read, retry) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -474,6 +552,9 @@ fn pane_items<'a>(
     let mut items: Vec<Item<'a>> = Vec::new();
     let mut locals = entries.iter().peekable();
     let mut unread: Option<Unread> = None;
+    // Whether the unread line's place is passed: it shows only if that place does (not
+    // when `/clear` hid it).
+    let mut unread_placed = false;
     // A line written where messages are not loaded now shows after their marker.
     let push_local = |items: &mut Vec<Item<'a>>, k: &Key, entry| {
         if *k >= cleared {
@@ -516,19 +597,20 @@ fn pane_items<'a>(
         while let Some((k, entry)) = locals.next_if(|(k, _)| *k < key) {
             push_local(&mut items, k, entry);
         }
-        if key < cleared {
-            continue;
-        }
         if let Some(line) = unread_line
-            && unread.is_none()
+            && !unread_placed
             && key.seq > line.read
             && key != Key::FIRST
         {
-            unread = Some(Unread {
+            unread_placed = true;
+            unread = (key >= cleared).then_some(Unread {
                 before: key,
                 count: line.count,
                 since_ms: line.since_ms,
             });
+        }
+        if key < cleared {
+            continue;
         }
         items.push(Item { key, kind });
     }
@@ -587,14 +669,7 @@ mod tests {
     }
 
     fn live(seq: u64) -> Event {
-        let m = said(seq);
-        Event::Server(ServerMsg::Room {
-            id: m.id,
-            seq: m.seq,
-            time_ms: m.time_ms,
-            room: "lobby".into(),
-            event: m.event,
-        })
+        Event::Server(said(seq).into_room_msg("lobby"))
     }
 
     /// The requests among `commands`: `(id, frame)`.
@@ -930,6 +1005,34 @@ mod tests {
         assert_eq!(app.scrollback.entries().len(), lines, "said once");
     }
 
+    /// A server restarted without history: after the reconnect, what is held shows
+    /// without markers of what would never load.
+    #[test]
+    fn back_on_a_server_without_history_no_marker_promises_what_never_loads() {
+        let mut app = caught_up_app();
+        assert!(
+            screen(&mut app)
+                .iter()
+                .any(|r| r.contains("older messages not loaded"))
+        );
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
+        app.update(live(13));
+        let rows = screen(&mut app);
+        assert!(!rows.iter().any(|r| r.contains("not loaded")), "{rows:#?}");
+        assert!(rows.contains(&"22:13 <bob> m6".to_owned()), "{rows:#?}");
+        assert!(rows.contains(&"22:13 <bob> m13".to_owned()), "{rows:#?}");
+        assert_eq!(app.viewed(), []);
+    }
+
     #[test]
     fn without_history_the_pane_shows_live_messages_and_asks_nothing() {
         let mut app = app();
@@ -1018,6 +1121,231 @@ mod tests {
             last(&app),
             crate::app::EntryKind::Info("that message is no longer in the room's history".into())
         );
+    }
+
+    fn joined4(room: &str, seq: u64) -> ServerMsg {
+        ServerMsg::Joined4 {
+            room: room.into(),
+            seq,
+            members: shared::MemberPage {
+                total: 1,
+                names: vec!["alice".into()],
+                more: false,
+            },
+        }
+    }
+
+    /// Between `/join` and its answer, the server has the client in the new room: a page
+    /// or a read marker about the old one would come back as `NotInRoom`. The marker due
+    /// goes before the `Join`, and nothing follows it.
+    #[test]
+    fn nothing_is_asked_about_a_room_being_left() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let commands = app.viewed();
+        assert_eq!(marked(&commands), [10]);
+        let (id, _) = one_request(&commands);
+        app.update(reply(id, page(range(3..=5), true, true)));
+        app.update(live(11));
+        screen(&mut app);
+        let commands = app.viewed();
+        assert!(marked(&commands).is_empty(), "within the second");
+        let (id, _) = one_request(&commands);
+        app.update(reply(id, page(range(2..=2), true, true)));
+        let commands = submit(&mut app, "/join #rust");
+        let join_id = match commands.as_slice() {
+            [
+                Command::Send(ClientMsg::MarkRead { room, seq: 11 }),
+                Command::Send(ClientMsg::Request { id, msg }),
+            ] if room == "lobby"
+                && **msg
+                    == ClientMsg::Join {
+                        room: "rust".into(),
+                    } =>
+            {
+                *id
+            }
+            other => panic!("{other:?}"),
+        };
+        // More said, seen a second later; then scrolled to where older pages load:
+        // nothing is asked.
+        app.now_ms = T + 5000;
+        app.update(live(12));
+        screen(&mut app);
+        assert_eq!(app.viewed(), [], "no read marker of the lobby");
+        for _ in 0..5 {
+            app.update(key(KeyCode::PageUp));
+            screen(&mut app);
+            assert_eq!(app.viewed(), [], "nothing about the lobby");
+        }
+        assert_eq!(app.wake_at(), None);
+        assert_eq!(
+            submit(&mut app, "/quit"),
+            [
+                Command::Send(ClientMsg::Quit {
+                    reason: String::new()
+                }),
+                Command::Quit
+            ],
+            "no read marker of the lobby"
+        );
+        // A search hit of the lobby is not loaded either.
+        assert_eq!(app.jump_to(3), []);
+        assert_eq!(app.scrollback.state().target(), None);
+        // The answer: the new room's catch-up.
+        let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));
+        assert_eq!(
+            catch_up,
+            ClientMsg::CatchUp {
+                room: "rust".into(),
+                after: 0
+            }
+        );
+    }
+
+    /// A join the server refuses leaves the client where it was: its history goes on.
+    #[test]
+    fn a_refused_join_takes_up_the_room_again() {
+        let mut app = caught_up_app();
+        let commands = submit(&mut app, "/join #full");
+        let Some(Command::Send(ClientMsg::Request { id, .. })) = commands.last() else {
+            panic!("{commands:?}");
+        };
+        screen(&mut app);
+        assert_eq!(app.viewed(), []);
+        app.update(reply(
+            *id,
+            ServerMsg::Error {
+                kind: ErrorKind::ServerFull,
+                text: "the server has too many rooms".into(),
+            },
+        ));
+        assert_eq!(
+            last(&app),
+            crate::app::EntryKind::Error("server: the server has too many rooms".into())
+        );
+        screen(&mut app);
+        let (_, older) = one_request(&app.viewed());
+        assert!(
+            matches!(older, ClientMsg::History { ref room, anchor: Anchor::Before(6), .. } if room == "lobby"),
+            "{older:?}"
+        );
+    }
+
+    /// Answers still due for a room left (asked before the `Join`, or after it by a
+    /// client that did not know) are dropped when they come, refusals included.
+    #[test]
+    fn answers_about_a_room_left_are_dropped_silently() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let (page_id, _) = one_request(&app.viewed());
+        let (search_id, _) = one_request(&submit(&mut app, "/search m"));
+        app.update(Event::Server(joined4("rust", 7)));
+        let lines = app.scrollback.entries().len();
+        let not_in_room = || ServerMsg::Error {
+            kind: ErrorKind::NotInRoom,
+            text: "you can only ask about the room you are in, rust".into(),
+        };
+        assert_eq!(app.update(reply(page_id, not_in_room())), []);
+        assert_eq!(app.update(reply(search_id, not_in_room())), []);
+        assert_eq!(app.scrollback.entries().len(), lines, "no line said");
+        assert!(app.search.is_none());
+        assert!(!app.items().iter().any(|i| i.kind.seq() == Some(5)));
+    }
+
+    /// `/clear` clears the screen, not the history: scrolling up shows what was there,
+    /// and loads what is older as ever.
+    #[test]
+    fn clear_empties_the_screen_and_scrolling_up_brings_the_history_back() {
+        let mut app = caught_up_app();
+        screen(&mut app);
+        let (id, _) = one_request(&app.viewed());
+        app.update(reply(id, page(range(3..=5), true, true)));
+        submit(&mut app, "/clear");
+        app.update(live(11));
+        let rows = screen(&mut app);
+        assert_eq!(rows[0], "22:13 <bob> m11", "{rows:#?}");
+        assert!(rows[1..10].iter().all(|r| r.is_empty()), "{rows:#?}");
+        assert_eq!(app.viewed(), [], "nothing above is asked for");
+        app.update(key(KeyCode::PageUp));
+        let rows = screen(&mut app);
+        assert!(rows.contains(&"22:13 <bob> m3".to_owned()), "{rows:#?}");
+        assert!(rows.iter().any(|r| r.contains("older messages not loaded")));
+        let (_, older) = one_request(&app.viewed());
+        assert!(
+            matches!(
+                older,
+                ClientMsg::History {
+                    anchor: Anchor::Before(3),
+                    ..
+                }
+            ),
+            "{older:?}"
+        );
+        // Back at the newest, the screen is as /clear left it.
+        app.update(key(KeyCode::Esc));
+        let rows = screen(&mut app);
+        assert_eq!(rows[0], "22:13 <bob> m11", "{rows:#?}");
+    }
+
+    /// Typed while disconnected, the `Join` goes out first after the reconnect: the
+    /// catch-up of the room the client is back in is answered `NotInRoom`, after the
+    /// `Join`'s answer, and dropped.
+    #[test]
+    fn a_join_typed_while_disconnected_drops_the_old_rooms_answers() {
+        let mut app = caught_up_app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let join_id = match submit(&mut app, "/join #rust").as_slice() {
+            [Command::Send(ClientMsg::Request { id, msg })]
+                if **msg
+                    == ClientMsg::Join {
+                        room: "rust".into(),
+                    } =>
+            {
+                *id
+            }
+            other => panic!("{other:?}"),
+        };
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
+        let (catch_up_id, _) = one_request(&app.update(info()));
+        let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));
+        assert!(matches!(catch_up, ClientMsg::CatchUp { ref room, .. } if room == "rust"));
+        let lines = app.scrollback.entries().len();
+        let refusal = ServerMsg::Error {
+            kind: ErrorKind::NotInRoom,
+            text: "you can only ask about the room you are in, rust".into(),
+        };
+        assert_eq!(app.update(reply(catch_up_id, refusal)), []);
+        assert_eq!(app.scrollback.entries().len(), lines, "no line said");
+    }
+
+    /// A search hit not held cannot be loaded while disconnected: said, not waited for
+    /// (after the reconnect it would be taken for a message deleted since).
+    #[test]
+    fn a_hit_not_held_cannot_be_shown_while_disconnected() {
+        let mut app = caught_up_app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        assert_eq!(app.jump_to(3), []);
+        assert_eq!(app.scrollback.state().target(), None);
+        assert_eq!(
+            last(&app),
+            crate::app::EntryKind::Info(
+                "not connected: that message can be shown once reconnected".into()
+            )
+        );
+        // One held is shown.
+        assert_eq!(app.jump_to(7), []);
+        assert_eq!(app.highlight, Some(Key::message(7)));
     }
 
     #[test]

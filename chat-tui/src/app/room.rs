@@ -403,6 +403,12 @@ mod tests {
             text.len()
         );
         assert!(from.ends_with("名…") && text.ends_with("x…"));
+        // What the timeline holds of it is cut too, to the protocol's limits.
+        let held = app.reading.timeline.messages().last().expect("held");
+        let RoomEvent::Said { text, .. } = &held.event else {
+            panic!("{held:?}");
+        };
+        assert!(text.len() <= shared::limits::MAX_TEXT_BYTES + '…'.len_utf8());
         // A text within the protocol's limit is kept whole.
         let longest = "y".repeat(shared::limits::MAX_TEXT_BYTES);
         app.update(chat("bob", &longest));

@@ -88,7 +88,8 @@ pub struct Scrollback {
     entries: VecDeque<(Key, Entry)>,
     /// Counts the lines, so that lines written after the same message keep their order.
     written: u64,
-    /// What `/clear` hid: everything before this key.
+    /// Where `/clear` was typed: while the view follows the newest, nothing before this
+    /// key shows.
     cleared: Key,
     state: PaneState,
 }
@@ -111,9 +112,14 @@ impl Scrollback {
         (&self.entries, &mut self.state)
     }
 
-    /// Items before this key are hidden (`/clear`).
+    /// Items before this key are hidden: what `/clear` cleared off the screen, while the
+    /// view follows the newest. Scrolled up, nothing is (the history above loads as ever).
     pub fn cleared(&self) -> Key {
-        self.cleared
+        if self.state.following() {
+            self.cleared
+        } else {
+            Key::FIRST
+        }
     }
 
     /// Adds a line after the room message `after_seq` (the newest one known), cut to its
@@ -138,10 +144,10 @@ impl Scrollback {
         self.state.scroll(scroll);
     }
 
-    /// Empties the pane (`/clear`): the lines go, and the room's messages up to the newest
-    /// (`newest_seq`) are hidden.
+    /// Clears the screen (`/clear`): what is there, the room's messages up to the newest
+    /// (`newest_seq`) and the lines written so far, is hidden while the view follows the
+    /// newest; scrolling up shows it again, and the history above it.
     pub fn clear(&mut self, newest_seq: u64) {
-        self.entries.clear();
         self.written += 1;
         self.cleared = Key::local(newest_seq, self.written);
         self.state.to_bottom();
@@ -192,14 +198,18 @@ mod tests {
     }
 
     #[test]
-    fn clear_hides_what_was_there_and_goes_back_to_the_bottom() {
+    fn clear_hides_what_was_there_until_the_view_scrolls_up() {
         let mut scrollback = Scrollback::default();
         scrollback.push(4, notice("a"));
         scrollback.scroll(Scroll::Up(4));
         scrollback.clear(4);
-        assert!(scrollback.entries().is_empty());
-        assert!(scrollback.cleared() > Key::message(4));
-        assert!(scrollback.cleared() < Key::marker(5));
         assert!(scrollback.state().following());
+        assert_eq!(scrollback.entries().len(), 1, "kept");
+        assert!(scrollback.cleared() > scrollback.entries()[0].0);
+        assert!(scrollback.cleared() < Key::marker(5));
+        scrollback.scroll(Scroll::Up(1));
+        assert_eq!(scrollback.cleared(), Key::FIRST);
+        scrollback.scroll(Scroll::Bottom);
+        assert!(scrollback.cleared() > Key::message(4));
     }
 }

@@ -8,13 +8,21 @@
 use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 
 use super::keys::SearchAction;
-use super::{App, Command};
+use super::{App, Command, ConnState};
 
 /// Hits asked for at once when the server has not said its cap.
 pub const SEARCH_LIMIT: u32 = 100;
 
-/// Most hits the view keeps; older ones are not asked for beyond it.
+/// Most hits the view keeps (each cut to the protocol's limits, [`chat_client::clip`]);
+/// older ones are not asked for beyond it.
 pub const MAX_SEARCH_HITS: usize = 1000;
+
+/// What the view says when the connection was lost before the server answered.
+pub const SEARCH_CUT_OFF: &str = "the connection was lost before the server answered: search again";
+
+/// What the view says of a search typed while disconnected (a search is not kept for
+/// after the reconnect: its answer would belong to the connection that is gone).
+pub const SEARCH_NOT_CONNECTED: &str = "not connected: search again once reconnected";
 
 /// Where a search is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +33,8 @@ pub enum SearchState {
     /// choice comes near the end). `complete` false: the server stopped looking when its
     /// time ran out.
     Done { more: bool, complete: bool },
-    /// The server could not search, in its words.
+    /// The search could not be done: the server's words, or the connection was lost
+    /// before the answer came.
     Failed(String),
 }
 
@@ -50,11 +59,28 @@ impl Search {
     pub fn chosen(&self) -> Option<&Stamped> {
         self.hits.get(self.selected)
     }
+
+    /// The id of the request waiting for its answer, if one is.
+    pub fn waiting(&self) -> Option<u32> {
+        self.waiting
+    }
 }
 
 impl App {
-    /// `/search WORDS`: opens the view and asks the server.
+    /// `/search WORDS`: opens the view and asks the server (when connected: the client
+    /// library keeps no request for after a reconnect).
     pub(super) fn search(&mut self, words: String) -> Vec<Command> {
+        if self.conn != ConnState::Connected {
+            self.search = Some(Search {
+                room: self.room.clone(),
+                words,
+                hits: Vec::new(),
+                selected: 0,
+                state: SearchState::Failed(SEARCH_NOT_CONNECTED.into()),
+                waiting: None,
+            });
+            return Vec::new();
+        }
         let id = self.request_id();
         self.search = Some(Search {
             room: self.room.clone(),
@@ -96,7 +122,12 @@ impl App {
             } => {
                 let room = MAX_SEARCH_HITS.saturating_sub(search.hits.len());
                 let cut = hits.len() > room;
-                search.hits.extend(hits.into_iter().take(room));
+                search
+                    .hits
+                    .extend(hits.into_iter().take(room).map(|mut hit| {
+                        chat_client::clip::message(&mut hit);
+                        hit
+                    }));
                 search.state = SearchState::Done {
                     more: more && !cut && search.hits.len() < MAX_SEARCH_HITS,
                     complete,
@@ -142,6 +173,16 @@ impl App {
             }
         }
         self.more_hits(page)
+    }
+
+    /// The connection is gone: an answer awaited will never come, so the view says so
+    /// rather than "searching…" for ever. The hits already listed stay.
+    pub(super) fn search_cut_off(&mut self) {
+        if let Some(search) = self.search.as_mut()
+            && search.waiting.take().is_some()
+        {
+            search.state = SearchState::Failed(SEARCH_CUT_OFF.into());
+        }
     }
 
     /// Asks for older hits when the choice is within a page of the last one.
@@ -312,6 +353,21 @@ mod tests {
         }
     }
 
+    /// A hostile server's hits are kept cut to the protocol's limits.
+    #[test]
+    fn oversized_hits_are_kept_cut() {
+        let mut app = app();
+        let id = sent_id(&submit(&mut app, "/search x"));
+        let huge = "x".repeat(1 << 20);
+        app.update(answer(id, vec![hit(2, &huge), hit(1, "x")], false));
+        let hits = &app.search.as_ref().unwrap().hits;
+        let RoomEvent::Said { text, .. } = &hits[0].event else {
+            panic!("{hits:?}");
+        };
+        assert_eq!(text.len(), shared::limits::MAX_TEXT_BYTES + '…'.len_utf8());
+        assert_eq!(hits[1], hit(1, "x"));
+    }
+
     #[test]
     fn a_server_without_history_says_so_in_the_view() {
         let mut app = app();
@@ -326,6 +382,66 @@ mod tests {
         assert_eq!(
             app.search.as_ref().unwrap().state,
             SearchState::Failed("this server keeps no history to search (history is off)".into())
+        );
+    }
+
+    /// A search waiting when the connection drops is never answered: the view says so,
+    /// and a later answer with its id (from a connection that is gone) is not taken.
+    #[test]
+    fn a_search_cut_off_by_a_lost_connection_says_so_and_keeps_its_hits() {
+        let mut app = app();
+        let id = sent_id(&submit(&mut app, "/search x"));
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(search.state, SearchState::Failed(SEARCH_CUT_OFF.into()));
+        app.update(answer(id, vec![hit(1, "x")], false));
+        assert!(app.search.as_ref().unwrap().hits.is_empty());
+
+        // Back, then cut off while asking for older hits: those found stay listed.
+        app.update(Event::Reconnected(chat_client::Welcome {
+            nick: "alice".into(),
+            room: "lobby".into(),
+            members: vec!["alice".into()],
+            total: 1,
+            seq: 12,
+        }));
+        let id = sent_id(&submit(&mut app, "/search y"));
+        app.update(answer(
+            id,
+            (11..=20).rev().map(|s| hit(s, "y")).collect(),
+            true,
+        ));
+        for _ in 0..9 {
+            app.update(key(KeyCode::Down));
+        }
+        assert_eq!(
+            app.search.as_ref().unwrap().state,
+            SearchState::Searching,
+            "older hits asked"
+        );
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(search.state, SearchState::Failed(SEARCH_CUT_OFF.into()));
+        assert_eq!(search.hits.len(), 10);
+    }
+
+    /// The client library does not keep a search for after a reconnect: typed while
+    /// disconnected, the view says so at once rather than wait for nothing.
+    #[test]
+    fn a_search_while_disconnected_says_so_and_sends_nothing() {
+        let mut app = app();
+        app.update(Event::Disconnected {
+            reason: "reset".into(),
+        });
+        assert_eq!(submit(&mut app, "/search x"), []);
+        let search = app.search.as_ref().unwrap();
+        assert_eq!(
+            search.state,
+            SearchState::Failed(SEARCH_NOT_CONNECTED.into())
         );
     }
 

@@ -9,6 +9,8 @@
 //!   which fills when scrolled to.
 //! - `/search` finds a word, and Enter shows the hit among the messages around it.
 //! - After a restart, the unread line sits where the user had stopped reading.
+//! - `/join` from a room scrolled into its history: the new room's backlog, and back, the
+//!   old one's, with no error about the room left.
 //!
 //! Every wait is bounded (the screen is polled against a deadline), and every loop of
 //! keys has a bound.
@@ -466,4 +468,58 @@ fn the_unread_line_after_a_restart() {
     assert!(lines[at - 1].contains("<talker> r05"), "{screen}");
     assert!(lines[at + 1].contains("<talker> r06"), "{screen}");
     assert_eq!(run_of(&screen, "r"), (1..=17).collect::<Vec<_>>());
+}
+
+/// `/join` while scrolled up in a room's history (pages loading, a read marker due):
+/// the new room shows its own backlog and nothing of the old one, and no error line says
+/// that something was asked about the room left; back in the first room, its backlog
+/// again.
+#[test]
+fn joining_another_room_shows_its_history_and_no_error_about_the_room_left() {
+    let server = server(&[]);
+    flood(
+        server.addr,
+        "talker",
+        "lobby",
+        (1..=300).map(|i| format!("l{i:03}")),
+    );
+    flood(
+        server.addr,
+        "talker",
+        "rust",
+        (1..=30).map(|i| format!("r{i:03}")),
+    );
+    let mut tmux = Tmux::new("hist-join");
+    tmux.join("alice", server.addr, "alice", &[]);
+    screen_when(&tmux, "alice", "the backlog", |s| {
+        numbers(s, "l").last() == Some(&300)
+    });
+    // Up where older pages load, and more said, so that a read marker is due.
+    tmux.keys("alice", &["PageUp", "PageUp", "PageUp"]);
+    flood(
+        server.addr,
+        "talker",
+        "lobby",
+        (301..=310).map(|i| format!("l{i:03}")),
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    tmux.say("alice", "/join rust");
+    let screen = screen_when(&tmux, "alice", "the backlog of #rust", |s| {
+        numbers(s, "r").last() == Some(&30) && s.contains("you joined #rust")
+    });
+    assert!(numbers(&screen, "l").is_empty(), "{screen}");
+    // Any answer about the lobby still due has come by now.
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen("alice");
+    assert!(!screen.contains("!!"), "an error line:\n{screen}");
+
+    tmux.say("alice", "/join lobby");
+    let screen = screen_when(&tmux, "alice", "the backlog of #lobby", |s| {
+        numbers(s, "l").last() == Some(&310) && s.contains("you joined #lobby")
+    });
+    assert!(numbers(&screen, "r").is_empty(), "{screen}");
+    run_of(&screen, "l");
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen("alice");
+    assert!(!screen.contains("!!"), "an error line:\n{screen}");
 }

@@ -11,18 +11,26 @@
 //! takes a millisecond or two, a search is cut off by the store after a few tens of
 //! milliseconds, and the whole wait is bounded by [`QUERY_BOUND`], after which the client
 //! is told to ask again. The request rate bounds how often a client can ask.
+//!
+//! An answer can be most of a frame (the store cuts it to fit one), more than a client's
+//! whole outgoing queue holds: it is not pushed into the queue but written beside it, and
+//! the next request is read once it is written (`Writer::write_now`). So a client that
+//! asks is never taken for a slow consumer because of its own answer, and it holds at most
+//! one answer on the server beyond its queue.
 
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use shared::limits::MAX_TEXT_BYTES;
-use shared::names::fold;
+use shared::names::{check_room, fold};
 use shared::{Anchor, ClientMsg, ErrorKind};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::ClientId;
 use crate::conn::ending::Ending;
 use crate::conn::{Client, Connection};
-use crate::history::HistoryError;
+use crate::history::{HistoryError, QUERIES_AT_ONCE, QUERY_WAIT};
+use crate::outbound::encode_answer;
 use crate::registry::Whereabouts;
 
 /// The longest a connection waits for the store's answer before it tells the client the
@@ -131,8 +139,9 @@ impl Client {
     }
 
     /// Where the client is, if it may ask about `room`: history is kept, the client was
-    /// granted the feature, and `room` is the room it is in. Otherwise it is told why
-    /// (`NoHistory`, `NotInRoom`) and `None` is returned.
+    /// granted the feature, and `room` is the room it is in (a name that cannot be a
+    /// room's is not). Otherwise it is told why (`NoHistory`, `NotInRoom`) and `None` is
+    /// returned.
     fn allowed(
         &self,
         id: ClientId,
@@ -149,19 +158,24 @@ impl Client {
             self.refuse(reply, ErrorKind::NoHistory, text)?;
             return Ok(None);
         }
-        match self.ctx.registry.in_room(id, room) {
-            Some(here) => Ok(Some(here)),
-            None => {
-                let text = match self.ctx.registry.whereabouts(id) {
-                    Some(here) => {
-                        format!("you can only ask about the room you are in, {}", here.room)
-                    }
-                    None => "you are in no room".to_owned(),
-                };
-                self.refuse(reply, ErrorKind::NotInRoom, text)?;
-                Ok(None)
-            }
+        // Checked first: a name can be as long as a frame, and its keys are made for the
+        // registry from it.
+        let invalid = check_room(room).err();
+        if invalid.is_none()
+            && let Some(here) = self.ctx.registry.in_room(id, room)
+        {
+            return Ok(Some(here));
         }
+        let only_here = match self.ctx.registry.whereabouts(id) {
+            Some(here) => format!("you can only ask about the room you are in, {}", here.room),
+            None => "you are in no room".to_owned(),
+        };
+        let text = match invalid {
+            Some(e) => format!("the room name {e}; {only_here}"),
+            None => only_here,
+        };
+        self.refuse(reply, ErrorKind::NotInRoom, text)?;
+        Ok(None)
     }
 }
 
@@ -204,20 +218,126 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         match answer {
-            Ok(Ok(answer)) => self.client.send(reply, &answer),
+            Ok(Ok(answer)) => {
+                // Up to a frame: more than the client's whole queue may hold, so it is
+                // written beside the queue (see `Writer::write_now`), before the next
+                // request is read.
+                let frame = encode_answer(reply, &answer);
+                let (writer, stream) = (&mut self.writer, self.frames.get_mut());
+                writer
+                    .write_now(stream, &frame)
+                    .await
+                    .map_err(|stopped| Ending::stopped(stopped, &self.client.ctx.policy))
+            }
             Ok(Err(e)) => {
-                if let HistoryError::Unreadable(detail) = &e {
-                    tracing::warn!(error = %detail, "could not read the history");
-                }
+                warn_about(&e);
                 self.client.send(reply, &e.to_msg())
             }
             Err(_elapsed) => {
-                tracing::warn!(
-                    bound = ?QUERY_BOUND,
-                    "a history query got no answer in time"
-                );
+                if let Some(more) = NO_ANSWER.due(Instant::now()) {
+                    tracing::warn!(
+                        "history: a query got no answer within {} s; the client is told the \
+                         history is busy{}",
+                        QUERY_BOUND.as_secs(),
+                        since(more)
+                    );
+                }
                 self.client.send(reply, &HistoryError::Busy.to_msg())
             }
         }
+    }
+}
+
+/// How often at most one kind of history warning is logged: a database that fails every
+/// query, or a crowd of searches, must not write a line per request.
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// Queries that failed to read the database.
+static UNREADABLE: Warnings = Warnings::new();
+/// Queries that waited too long for their turn.
+static CROWDED: Warnings = Warnings::new();
+/// Queries that got no answer within [`QUERY_BOUND`].
+static NO_ANSWER: Warnings = Warnings::new();
+
+/// Logs, once in a while, what the operator should know of a query that got no answer:
+/// the one place such a query is logged (the store logs none).
+fn warn_about(e: &HistoryError) {
+    let now = Instant::now();
+    match e {
+        HistoryError::Unreadable(detail) => {
+            if let Some(more) = UNREADABLE.due(now) {
+                tracing::warn!(
+                    "history: a query could not read the database: {detail}{}",
+                    since(more)
+                );
+            }
+        }
+        HistoryError::Crowded => {
+            if let Some(more) = CROWDED.due(now) {
+                tracing::warn!(
+                    "history: a query waited {} s without its turn ({} run at once); the \
+                     client is told the history is busy{}",
+                    QUERY_WAIT.as_secs(),
+                    QUERIES_AT_ONCE,
+                    since(more)
+                );
+            }
+        }
+        // Said once by the store's writer (storing failed), or not a fault.
+        HistoryError::Busy | HistoryError::Off => {}
+    }
+}
+
+/// The end of a warning line: how many like it were not logged since the last one.
+fn since(more: u64) -> String {
+    match more {
+        0 => String::new(),
+        n => format!(" ({n} more like it since the last such line)"),
+    }
+}
+
+/// One kind of warning, logged at most once every [`WARN_EVERY`], counting the others.
+#[derive(Debug)]
+struct Warnings {
+    /// When the last line was logged, and how many were not since.
+    state: Mutex<(Option<Instant>, u64)>,
+}
+
+impl Warnings {
+    const fn new() -> Self {
+        Self {
+            state: Mutex::new((None, 0)),
+        }
+    }
+
+    /// Whether a line may be logged `now`: `Some(n)`, `n` being how many were not since
+    /// the last; `None` (and one more counted) otherwise.
+    fn due(&self, now: Instant) -> Option<u64> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let (last, skipped) = &mut *state;
+        if last.is_some_and(|last| now.saturating_duration_since(last) < WARN_EVERY) {
+            *skipped += 1;
+            return None;
+        }
+        *last = Some(now);
+        Some(std::mem::take(skipped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_warning_is_logged_at_most_once_a_while_and_counts_the_others() {
+        let warnings = Warnings::new();
+        let start = Instant::now();
+        assert_eq!(warnings.due(start), Some(0));
+        for _ in 0..5 {
+            assert_eq!(warnings.due(start + WARN_EVERY / 2), None);
+        }
+        assert_eq!(warnings.due(start + WARN_EVERY), Some(5));
+        assert_eq!(warnings.due(start + WARN_EVERY), None);
+        assert_eq!(warnings.due(start + 3 * WARN_EVERY), Some(1));
     }
 }
