@@ -167,8 +167,9 @@ pub struct Config {
     /// out of reach of anyone who reads the disk later.
     pub history_max_age: Duration,
 
-    /// Most messages kept per room; the oldest beyond it are deleted, in the background.
-    /// 0 means no limit.
+    /// Most messages (chat lines, actions, shared files) kept per room; the oldest beyond
+    /// it are deleted, in the background. Joins, departures and renames are kept apart, as
+    /// many. 0 means no limit.
     ///
     /// Default 100,000: months of a busy room, some 20 MB of disk, so that a room flooded
     /// by a program cannot fill the disk.
