@@ -62,8 +62,10 @@ pub fn message(message: &mut Stamped) {
     }
 }
 
-/// Cuts `s` to at most `max` bytes on a character boundary, then marks the cut.
-fn bytes(s: &mut String, max: usize) {
+/// Cuts `s` to at most `max` bytes on a character boundary, then marks the cut (`…`, so
+/// the result may be up to 3 bytes longer than `max`). The one rule for every text a
+/// client keeps cut.
+pub fn bytes(s: &mut String, max: usize) {
     if s.len() <= max {
         return;
     }

@@ -4,6 +4,8 @@
 
 use std::collections::VecDeque;
 
+use chat_client::clip;
+
 use super::pane::{Key, PaneState, Scroll};
 
 /// Entries kept in the message pane; older ones are dropped.
@@ -53,32 +55,19 @@ impl EntryKind {
     pub(crate) fn clip(&mut self) {
         match self {
             EntryKind::Chat { from, text, .. } => {
-                clip(from, MAX_ENTRY_NAME_BYTES);
-                clip(text, MAX_ENTRY_TEXT_BYTES);
+                clip::bytes(from, MAX_ENTRY_NAME_BYTES);
+                clip::bytes(text, MAX_ENTRY_TEXT_BYTES);
             }
             EntryKind::Private { from, to, text, .. } => {
-                clip(from, MAX_ENTRY_NAME_BYTES);
-                clip(to, MAX_ENTRY_NAME_BYTES);
-                clip(text, MAX_ENTRY_TEXT_BYTES);
+                clip::bytes(from, MAX_ENTRY_NAME_BYTES);
+                clip::bytes(to, MAX_ENTRY_NAME_BYTES);
+                clip::bytes(text, MAX_ENTRY_TEXT_BYTES);
             }
             EntryKind::Notice(text) | EntryKind::Info(text) | EntryKind::Error(text) => {
-                clip(text, MAX_ENTRY_TEXT_BYTES);
+                clip::bytes(text, MAX_ENTRY_TEXT_BYTES);
             }
         }
     }
-}
-
-/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `…`.
-fn clip(s: &mut String, max: usize) {
-    if s.len() <= max {
-        return;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.truncate(end);
-    s.push('…');
 }
 
 /// The app's own lines in the message pane, oldest first, each with its place among the
