@@ -157,6 +157,8 @@ pub async fn run_with<T: Transport>(
 /// cannot use stops it at start.
 #[derive(Debug)]
 pub struct Opened {
+    /// Held while the server runs: the data directory is this server's alone.
+    _lock: std::fs::File,
     config: Config,
     files: FileStore,
     history: History,
@@ -171,10 +173,17 @@ pub struct Opened {
 ///
 /// # Errors
 ///
-/// The history's database cannot be used (not a database, another program's, a newer
-/// schema, damaged, unwritable), in one line that names the file, which is left as it
-/// was; or the data directory cannot be read or cleaned.
+/// Another server uses the data directory; the history's database cannot be used (not a
+/// database, another program's, a newer schema, damaged, unwritable), in one line that
+/// names the file, which is left as it was; or the data directory cannot be read or
+/// cleaned.
 pub async fn open(config: Config) -> anyhow::Result<Opened> {
+    let lock = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || lock_data_dir(&dir))
+            .await
+            .context("the data directory's lock stopped")??
+    };
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
             let path = settings.path.clone();
@@ -219,11 +228,42 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         files.ids_after(resume.last_file_id);
     }
     Ok(Opened {
+        _lock: lock,
         config,
         files,
         history,
         last_id: resume.map_or(0, |r| r.last_id),
     })
+}
+
+/// Takes the lock file `lock` in `dir` (created if missing), exclusively, for as long as
+/// the returned file is open. Two servers on one data directory would hand out the same
+/// message ids into one history and delete each other's partial uploads at start; the
+/// second one stops instead, with one line. The lock (`flock`) goes with the process, so
+/// a server that was killed leaves nothing to clean up.
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use fs4::fs_std::FileExt;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data directory '{}'", dir.display()))?;
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open '{}'", path.display()))?;
+    let locked = file
+        .try_lock_exclusive()
+        .with_context(|| format!("cannot lock '{}'", path.display()))?;
+    if !locked {
+        anyhow::bail!(
+            "the data directory '{}' is in use by another chat-server; give each server a \
+             directory of its own (--data-dir)",
+            dir.display()
+        );
+    }
+    Ok(file)
 }
 
 /// Creates the empty file `path`, readable and writable by this process's user only, if
@@ -258,6 +298,7 @@ impl Opened {
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
         let Opened {
+            _lock,
             config,
             files,
             history,

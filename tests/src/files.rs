@@ -260,20 +260,21 @@ pub async fn list_files(client: &mut TestClient) -> anyhow::Result<Vec<FileInfo>
     }
 }
 
-/// Every regular file under the data directory `dir`, relative to it, but the history's
-/// database (`history.sqlite3` and its log files), which a server keeps there unless its
-/// history is off.
+/// Every regular file under the data directory `dir`, relative to it, but the server's
+/// own: the history's database (`history.sqlite3` and its log files), which a server keeps
+/// there unless its history is off, and the directory's `lock`.
 pub fn data_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = files_under(dir);
-    found.retain(|path| !is_history(path));
+    found.retain(|path| !is_server_own(path));
     found
 }
 
-/// Whether `path`, relative to a data directory, is the history's database or one of its
-/// log files.
-fn is_history(path: &Path) -> bool {
+/// Whether `path`, relative to a data directory, is the server's own: the history's
+/// database or one of its log files, or the directory's lock.
+fn is_server_own(path: &Path) -> bool {
     path.to_str().is_some_and(|p| {
         [
+            "lock",
             "history.sqlite3",
             "history.sqlite3-wal",
             "history.sqlite3-shm",

@@ -148,13 +148,16 @@ async fn the_server_file_takes_effect_and_a_flag_overrides_it() -> Result {
     let file = file.to_str().context("UTF-8 path")?;
 
     // The file alone: its address, its room limit, its data directory made at start.
-    let (_server, addr) = home.start_server(&["--config", file]).await?;
+    let (server, addr) = home.start_server(&["--config", file]).await?;
     assert!(addr.ip().is_loopback(), "{addr}");
     for sub in ["files", "tmp"] {
         assert!(data.join(sub).is_dir(), "{sub}/ made before 'listening on'");
     }
     let _ann = TestClient::connect(addr, "ann", "one").await?;
     assert!(room_refused(addr, "bob", "two").await?, "max_rooms = 1");
+    // The data directory is one server's at a time: this one ends (and is reaped) first.
+    let mut server = server;
+    server.kill().await?;
 
     // A flag wins over the file; what the flag does not say still comes from the file.
     let (_server, addr) = home

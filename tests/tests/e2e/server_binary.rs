@@ -125,3 +125,26 @@ async fn a_bad_listen_address_is_a_one_line_error_with_exit_code_2() -> Result {
     assert!(output.stdout.is_empty());
     Ok(())
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_directory_stops_with_one_line() -> Result {
+    let data = tests::binaries::scratch_dir("shared-data-dir");
+    let data = data.to_str().context("a UTF-8 path")?;
+    let (_first, addr) = start_server_binary(&["--data-dir", data]).await?;
+    let output = Command::new(binary("chat-server"))
+        .env("XDG_CONFIG_HOME", tests::binaries::scratch_dir("no-config"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir", data])
+        .output()
+        .await?;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr)?;
+    assert!(
+        stderr.contains("is in use by another chat-server") && stderr.contains(data),
+        "{stderr:?}"
+    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr:?}");
+    assert!(output.stdout.is_empty(), "it never listened");
+    // The first one is untouched: it still serves.
+    TestClient::connect(addr, "ann", "lobby").await?;
+    Ok(())
+}
