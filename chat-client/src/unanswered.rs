@@ -87,10 +87,9 @@ impl Unanswered {
     /// The server's frame `msg` arrived: the line it answers, if any, is answered.
     pub(crate) fn heard(&mut self, msg: &ServerMsg) {
         let found = match msg {
-            ServerMsg::Reply { id, .. } => self
-                .lines
-                .iter()
-                .position(|line| matches!(line.msg, ClientMsg::Request { id: mine, .. } if mine == *id)),
+            ServerMsg::Reply { id, .. } => self.lines.iter().position(
+                |line| matches!(line.msg, ClientMsg::Request { id: mine, .. } if mine == *id),
+            ),
             bare => self
                 .lines
                 .iter()
@@ -222,11 +221,7 @@ impl Doubt {
             let found = messages.iter().enumerate().position(|(i, m)| {
                 !used[i]
                     && m.seq > self.after
-                    && bare_echo(
-                        inner,
-                        &nick,
-                        &m.clone().into_room_msg(self.room.as_str()),
-                    )
+                    && bare_echo(inner, &nick, &m.clone().into_room_msg(self.room.as_str()))
             });
             match found {
                 Some(i) => {

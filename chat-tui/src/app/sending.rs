@@ -112,7 +112,12 @@ mod tests {
         let [Command::Send(ClientMsg::Request { id, msg })] = sent.as_slice() else {
             panic!("{sent:?}");
         };
-        assert_eq!(**msg, ClientMsg::Chat { text: "hello".into() });
+        assert_eq!(
+            **msg,
+            ClientMsg::Chat {
+                text: "hello".into()
+            }
+        );
         assert_eq!(pending(&app), [(*id, SendState::Pending)]);
         assert!(matches!(last(&app), EntryKind::Sending { text, .. } if text == "hello"));
         // Another answer does not settle it.

@@ -96,10 +96,9 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
             spans.push(Span::styled(text.clone(), dim));
             spans.push(match state {
                 SendState::Pending => Span::styled(" (sending…)", dim),
-                SendState::Unconfirmed => Span::styled(
-                    " (not confirmed)",
-                    Style::new().fg(Color::Red),
-                ),
+                SendState::Unconfirmed => {
+                    Span::styled(" (not confirmed)", Style::new().fg(Color::Red))
+                }
             });
         }
         EntryKind::Private {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use chat_client::keepalive::{ANSWER_TIMEOUT, ANSWER_WAIT};
 use chat_client::{Event, Options};
-use shared::{Anchor, ClientMsg, RoomEvent, ServerMsg};
-use tests::client::TestClient;
+use shared::{ClientMsg, ServerMsg};
+use tests::history;
 use tests::proxy::CutProxy;
 use tests::tmux::{ServerProcess, Tmux};
 use tokio::time::timeout;
@@ -80,7 +80,10 @@ fn type_into_a_frozen_link(test: &str, line: &str) -> (ServerProcess, CutProxy, 
         "the line must stay shown as pending:\n{}",
         tmux.screen("alice")
     );
-    assert!(!tmux.screen("bob").contains(line), "nothing passed the frozen link");
+    assert!(
+        !tmux.screen("bob").contains(line),
+        "nothing passed the frozen link"
+    );
     (server, proxy, tmux)
 }
 
@@ -89,9 +92,13 @@ fn delivered_once(tmux: &Tmux, line: &str) {
     wait_within(tmux, "alice", "the reconnect", RECONNECT_WAIT, |s| {
         s.contains("reconnected: #lobby as alice")
     });
-    wait_within(tmux, "alice", "the line shown as sent", RECONNECT_WAIT, |s| {
-        s.contains(&format!("<alice> {line}")) && !s.contains("(sending…)")
-    });
+    wait_within(
+        tmux,
+        "alice",
+        "the line shown as sent",
+        RECONNECT_WAIT,
+        |s| s.contains(&format!("<alice> {line}")) && !s.contains("(sending…)"),
+    );
     tmux.wait_for("bob", &format!("<alice> {line}"));
     // A second copy would follow the first within the client's pace; wait past it.
     std::thread::sleep(Duration::from_secs(2));
@@ -146,28 +153,13 @@ async fn next_event<T>(
 
 /// How many times the room's history holds `text`.
 async fn in_history(addr: std::net::SocketAddr, text: &str) -> usize {
-    let mut carol = TestClient::connect(addr, "carol", "lobby").await.unwrap();
-    let page = carol
-        .request(
-            1,
-            ClientMsg::History {
-                room: "lobby".into(),
-                anchor: Anchor::Latest,
-                limit: 100,
-                presence: false,
-            },
-        )
+    let (mut carol, _) = history::connect(addr, "carol", "lobby").await.unwrap();
+    let (messages, _) = history::everything(&mut carol, "lobby", false, 1000)
         .await
         .unwrap();
-    let ServerMsg::Reply { msg, .. } = page else {
-        panic!("expected a reply, got {page:?}");
-    };
-    let ServerMsg::HistoryPage { messages, .. } = *msg else {
-        panic!("expected a page, got {msg:?}");
-    };
-    messages
+    history::texts(&messages)
         .iter()
-        .filter(|m| matches!(&m.event, RoomEvent::Said { text: t, .. } if t == text))
+        .filter(|t| *t == text)
         .count()
 }
 
@@ -215,7 +207,9 @@ async fn the_library_reports_a_line_delivered_through_a_frozen_link() {
     client.send(ClientMsg::Quit {
         reason: String::new(),
     });
-    timeout(Duration::from_secs(5), client.finish()).await.unwrap();
+    timeout(Duration::from_secs(5), client.finish())
+        .await
+        .unwrap();
 }
 
 /// The library alone: the line cut off with the link is sent again, once, with its id.
@@ -257,5 +251,7 @@ async fn the_library_sends_again_a_line_the_server_never_had() {
     client.send(ClientMsg::Quit {
         reason: String::new(),
     });
-    timeout(Duration::from_secs(5), client.finish()).await.unwrap();
+    timeout(Duration::from_secs(5), client.finish())
+        .await
+        .unwrap();
 }
