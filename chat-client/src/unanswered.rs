@@ -370,7 +370,7 @@ mod tests {
         let settled = partial.settle(Some((&[said(11, "bob", "x")], false)));
         assert_eq!(settled.unknown, [line.clone(), private.clone()]);
         // No history at all.
-        let mut none = doubt(&[line.clone()]);
+        let mut none = doubt(std::slice::from_ref(&line));
         assert_eq!(none.settle(None).unknown, [line]);
     }
 
