@@ -83,7 +83,7 @@ pub async fn connect_with<C: Connector>(
         room: welcome.room.clone(),
     };
     let session = Session::new(connector, options, command_rx, event_tx, transfers);
-    let task = tokio::spawn(session.run(conn, limits));
+    let task = tokio::spawn(session.run(conn, limits, welcome.seq));
     Ok((Client { commands, task }, events, welcome))
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use shared::ServerMsg;
+use shared::{ClientMsg, ServerMsg};
 
 use crate::handshake::Welcome;
 use crate::transfer::TransferEvent;
@@ -32,6 +32,15 @@ pub enum Event {
     /// Frames waiting for their turn at the client's pace ([`crate::pace`]): `waiting` of
     /// them now. Sent when the number changes; 0 when all are out.
     Waiting { waiting: usize },
+    /// A line sent before the connection was lost, whose answer was lost with it, was
+    /// found in the room's history after the reconnect: the server had it, and it is not
+    /// sent again. `msg` is the line as it was sent (with its request id, if any).
+    Delivered { msg: ClientMsg },
+    /// A line sent before the connection was lost, whose answer was lost with it, of which
+    /// the client cannot tell whether the server had it (a private message, which no
+    /// history keeps; a server without history; a room changed meanwhile): it is not sent
+    /// again, so that nothing is ever said twice. The user may send it again.
+    Unconfirmed { msg: ClientMsg },
     /// A message could not be sent and was not kept.
     Refused { reason: String },
     /// The session cannot go on (the server now speaks another protocol version); it has

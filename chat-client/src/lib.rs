@@ -118,6 +118,11 @@
 //!   order, the markers a view draws (beginning, gaps, lost stretches, loading, the read
 //!   marker), the catch-up point, what to ask next, a bounded window.
 //! - [`offline`]: the bounded queue of what is sent while disconnected.
+//! - [`unanswered`]: the user's lines sent and not yet answered, and after a lost
+//!   connection, which of them the server had (found in the room's history) and which to
+//!   send again.
+//! - [`keepalive`]: when to ping the server and when to give a silent connection up
+//!   (sooner while a line awaits its answer).
 //! - [`pace`]: the client's own request rate, below the server's, and the outbox where
 //!   what is over budget waits its turn.
 //! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
@@ -138,6 +143,7 @@ pub mod dial;
 pub mod discover;
 pub mod event;
 pub mod handshake;
+pub mod keepalive;
 pub mod listing;
 pub mod offline;
 pub mod pace;
@@ -145,6 +151,7 @@ pub mod sanitize;
 pub mod session;
 pub mod timeline;
 pub mod transfer;
+pub mod unanswered;
 mod writer;
 
 pub use client::{Client, connect, connect_with};

@@ -5,6 +5,13 @@
 //! nick. What the user sends while disconnected waits in the bounded [`crate::offline`]
 //! queue and goes out after reconnecting.
 //!
+//! A line handed to a connection that dies before the server answers it is in doubt
+//! ([`crate::unanswered`]): after the reconnect, before anything else is sent, the
+//! session asks the room's history for what followed the last message it saw, and sends
+//! again only the lines that are not there ([`Event::Delivered`] for those that are,
+//! [`Event::Unconfirmed`] for those it cannot tell). An unanswered line also shortens the
+//! keepalive ([`crate::keepalive`]), so that a silent link is noticed within seconds.
+//!
 //! What the server counts against its request rate (chat lines, commands, a transfer's
 //! requests, the keepalive's pings) goes out at the client's own pace ([`crate::pace`]):
 //! a burst, then a steady rate a little below the server's, so that a long paste or the
@@ -19,7 +26,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use shared::{ClientMsg, ErrorKind, Limits, ServerMsg};
+use shared::{ClientMsg, ErrorKind, Limits, ServerMsg, Stamped};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -27,19 +34,17 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use crate::dial::Connector;
 use crate::event::Event;
 use crate::handshake::{self, Conn, ConnectError, Options, in_words};
+use crate::keepalive::{Due, Keepalive};
 use crate::offline::{Offline, worth_keeping};
 use crate::pace::{Outbox, Pacer};
 use crate::transfer::{self, Registry};
+use crate::unanswered::{CHECK_REQUEST_ID, Doubt, Unanswered};
 use crate::writer::{self, WriterEnd};
 
 /// First wait before reconnecting; it doubles after every failed attempt...
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
 /// ...up to this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
-/// After this long without a frame from the server, the client pings it...
-pub const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
-/// ...and gives the connection up when nothing arrives within this.
-pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time a leaving client's writer gets to send its last frames (the quit).
 const QUIT_FLUSH: Duration = Duration::from_secs(1);
 
@@ -84,6 +89,18 @@ enum End {
     Lost(String),
 }
 
+/// Where the check of the lines in doubt stands on the current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checking {
+    /// Nothing in doubt, or settled.
+    Done,
+    /// Waiting for the first frame after the welcome: `HistoryInfo` if the server keeps
+    /// history, else the answer to the ping sent at once.
+    Info(Instant),
+    /// The history was asked, at this time.
+    Asked(Instant),
+}
+
 /// How serving a connection ended.
 enum Served {
     Quit,
@@ -100,6 +117,13 @@ pub(crate) struct Session<C: Connector> {
     commands: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<Event>,
     transfers: Registry,
+    /// The user's lines sent on this connection and not yet answered.
+    unanswered: Unanswered,
+    /// Lines whose connection was lost before their answer came.
+    doubt: Doubt,
+    checking: Checking,
+    /// The room's latest sequence number seen: where the lines in doubt are looked for.
+    last_seq: u64,
 }
 
 impl<C: Connector> Session<C> {
@@ -117,12 +141,17 @@ impl<C: Connector> Session<C> {
             commands,
             events,
             transfers,
+            unanswered: Unanswered::default(),
+            doubt: Doubt::default(),
+            checking: Checking::Done,
+            last_seq: 0,
         }
     }
 
-    /// Serves `conn`, whose server has these `limits`, then every connection after it,
-    /// until the user quits.
-    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>, mut limits: Limits) {
+    /// Serves `conn`, whose server has these `limits` and whose room's latest sequence
+    /// number is `seq`, then every connection after it, until the user quits.
+    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>, mut limits: Limits, seq: u64) {
+        self.last_seq = seq;
         loop {
             let reason = match self.connected(conn, &limits).await {
                 End::Quit => return,
@@ -162,15 +191,18 @@ impl<C: Connector> Session<C> {
         // What waited for a connection goes first, at the same pace as the rest: the
         // client's own, or below the server's if the server allows less.
         let mut outbox = Outbox::with_pacer(Pacer::for_server(limits, Instant::now()));
-        let backlog = self.offline.take();
-        let flushed = backlog.len();
         let mut reported = 0;
-        for msg in backlog {
-            self.pass(&mut outbox, msg, &chat).await;
-        }
-        if flushed > 0 {
-            self.emit(Event::Flushed { sent: flushed }).await;
-            self.report(&outbox, &mut reported).await;
+        if self.doubt.is_empty() {
+            self.checking = Checking::Done;
+            self.flush(Vec::new(), &mut outbox, &chat, &mut reported)
+                .await;
+        } else {
+            // Nothing goes out before the lines in doubt are settled, so that the order
+            // is kept. The ping's answer comes after `HistoryInfo` when the server keeps
+            // history, and tells that it does not when it comes first.
+            self.checking = Checking::Info(Instant::now());
+            self.pass(&mut outbox, ClientMsg::Ping { token: 0 }, &chat)
+                .await;
         }
         let served = self
             .serve(&mut stream, &chat, &mut writer, &mut outbox, &mut reported)
@@ -204,8 +236,117 @@ impl<C: Connector> Session<C> {
             }
         };
         self.report(&outbox, &mut reported).await;
+        let lines = self.unanswered.take();
+        self.doubt.add(lines, &self.options.room, self.last_seq);
         self.transfers.disconnected().await;
         End::Lost(reason)
+    }
+
+    /// Sends `first` (lines in doubt found missing), then what waited for a connection, at
+    /// the same pace as the rest: the client's own, or below the server's if the server
+    /// allows less.
+    async fn flush(
+        &mut self,
+        first: Vec<ClientMsg>,
+        outbox: &mut Outbox,
+        chat: &mpsc::UnboundedSender<ClientMsg>,
+        reported: &mut usize,
+    ) {
+        let backlog: Vec<ClientMsg> = first.into_iter().chain(self.offline.take()).collect();
+        let flushed = backlog.len();
+        for msg in backlog {
+            self.pass(outbox, msg, chat).await;
+        }
+        if flushed > 0 {
+            self.emit(Event::Flushed { sent: flushed }).await;
+            self.report(outbox, reported).await;
+        }
+    }
+
+    /// Settles the lines in doubt by `history` (`None`: the server has none to look in),
+    /// tells the user, and lets everything waiting go out.
+    async fn settle(
+        &mut self,
+        history: Option<(&[Stamped], bool)>,
+        outbox: &mut Outbox,
+        chat: &mpsc::UnboundedSender<ClientMsg>,
+        reported: &mut usize,
+    ) {
+        self.checking = Checking::Done;
+        let settled = self.doubt.settle(history);
+        tracing::info!(
+            delivered = settled.delivered.len(),
+            resent = settled.resend.len(),
+            unknown = settled.unknown.len(),
+            "lines in doubt settled"
+        );
+        for msg in settled.delivered {
+            self.emit(Event::Delivered { msg }).await;
+        }
+        for msg in settled.unknown {
+            self.emit(Event::Unconfirmed { msg }).await;
+        }
+        self.flush(settled.resend, outbox, chat, reported).await;
+    }
+
+    /// Follows the check of the lines in doubt with the server's frame `msg`; true when
+    /// the frame was the check's own answer (not for the user).
+    async fn check(
+        &mut self,
+        msg: &ServerMsg,
+        outbox: &mut Outbox,
+        chat: &mpsc::UnboundedSender<ClientMsg>,
+        reported: &mut usize,
+    ) -> bool {
+        match (self.checking, msg) {
+            (Checking::Info(_), ServerMsg::HistoryInfo { page, .. })
+                if self.doubt.room == self.options.room =>
+            {
+                let check = self.doubt.check(*page);
+                self.checking = Checking::Asked(Instant::now());
+                self.pass(outbox, check, chat).await;
+                false
+            }
+            // No history (the ping's answer came first), or the room is another one.
+            (Checking::Info(_), _) => {
+                self.settle(None, outbox, chat, reported).await;
+                false
+            }
+            (
+                Checking::Asked(_),
+                ServerMsg::Reply {
+                    id: CHECK_REQUEST_ID,
+                    msg: answer,
+                },
+            ) => {
+                match answer.as_ref() {
+                    ServerMsg::HistoryPage {
+                        messages,
+                        more_after,
+                        lost,
+                        ..
+                    } => {
+                        let complete = !more_after && lost.is_empty();
+                        self.settle(Some((messages, complete)), outbox, chat, reported)
+                            .await;
+                    }
+                    _ => self.settle(None, outbox, chat, reported).await,
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The room's latest sequence number, as `msg` tells it.
+    fn follow_seq(&mut self, msg: &ServerMsg) {
+        match msg {
+            ServerMsg::Room { room, seq, .. } if *room == self.options.room => {
+                self.last_seq = self.last_seq.max(*seq);
+            }
+            ServerMsg::Joined4 { seq, .. } => self.last_seq = *seq,
+            _ => {}
+        }
     }
 
     /// Reads the connection and carries out the user's requests until one of them ends it.
@@ -217,10 +358,20 @@ impl<C: Connector> Session<C> {
         outbox: &mut Outbox,
         reported: &mut usize,
     ) -> Served {
-        let mut deadline = Instant::now() + KEEPALIVE_IDLE;
-        let mut pinged = false;
+        let mut keepalive = Keepalive::new(Instant::now());
         let mut shutdown_reason = None;
         loop {
+            let awaiting = [
+                self.unanswered.oldest(),
+                match self.checking {
+                    Checking::Info(at) | Checking::Asked(at) => Some(at),
+                    Checking::Done => None,
+                },
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let deadline = keepalive.deadline(awaiting);
             tokio::select! {
                 frame = stream.next() => {
                     let msg = match frame {
@@ -233,8 +384,12 @@ impl<C: Connector> Session<C> {
                             ));
                         }
                     };
-                    deadline = Instant::now() + KEEPALIVE_IDLE;
-                    pinged = false;
+                    keepalive.heard(Instant::now());
+                    if self.checking != Checking::Done
+                        && self.check(&msg, outbox, chat, reported).await
+                    {
+                        continue;
+                    }
                     match &msg {
                         ServerMsg::Ping { token } => {
                             let _ = chat.send(ClientMsg::Pong { token: *token });
@@ -245,10 +400,12 @@ impl<C: Connector> Session<C> {
                     }
                     // An answer says the same whether its request had an id or not: a nick
                     // changed by a request with an id is the nick to rejoin with.
+                    self.unanswered.heard(&msg);
                     let answer = match &msg {
                         ServerMsg::Reply { msg, .. } => msg.as_ref(),
                         bare => bare,
                     };
+                    self.follow_seq(answer);
                     match answer {
                         ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
                         ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
@@ -273,6 +430,11 @@ impl<C: Connector> Session<C> {
                             let _ = chat.send(msg);
                             return Served::Quit;
                         }
+                        if self.checking != Checking::Done && worth_keeping(&msg) {
+                            // After the lines in doubt, in order.
+                            self.hold_quietly(msg).await;
+                            continue;
+                        }
                         self.pass(outbox, msg, chat).await;
                         self.report(outbox, reported).await;
                     }
@@ -293,17 +455,17 @@ impl<C: Connector> Session<C> {
                     Ok(end) => Served::WriterEnded(end),
                     Err(_) => Served::Lost("the connection's writer stopped unexpectedly".into()),
                 },
-                () = sleep_until(deadline) => {
-                    if pinged {
+                () = sleep_until(deadline) => match keepalive.due(Instant::now()) {
+                    Due::GiveUp(silent) => {
                         return Served::Lost(format!(
                             "no answer from the server for {} s",
-                            (KEEPALIVE_IDLE + KEEPALIVE_TIMEOUT).as_secs()
+                            silent.as_secs()
                         ));
                     }
-                    self.pass(outbox, ClientMsg::Ping { token: 0 }, chat).await;
-                    self.report(outbox, reported).await;
-                    pinged = true;
-                    deadline = Instant::now() + KEEPALIVE_TIMEOUT;
+                    Due::Ping => {
+                        self.pass(outbox, ClientMsg::Ping { token: 0 }, chat).await;
+                        self.report(outbox, reported).await;
+                    }
                 }
             }
         }
@@ -324,7 +486,10 @@ impl<C: Connector> Session<C> {
     /// Gives a frame to the writer. If the writer has stopped (the next turn of the loop
     /// hears why), the user's frames are kept for the next connection.
     async fn forward(&mut self, msg: ClientMsg, chat: &mpsc::UnboundedSender<ClientMsg>) {
+        self.unanswered
+            .sent(&msg, &self.options.nick, Instant::now());
         if let Err(unsent) = chat.send(msg) {
+            self.unanswered.unsent(&unsent.0);
             if worth_keeping(&unsent.0) {
                 self.hold(vec![unsent.0]).await;
             }
@@ -353,9 +518,22 @@ impl<C: Connector> Session<C> {
         self.keep_all(left).await;
     }
 
+    /// Keeps a frame for after the lines in doubt, telling the user only of a refusal.
+    async fn hold_quietly(&mut self, msg: ClientMsg) {
+        for event in self.offline.hold([msg]) {
+            if matches!(event, Event::Refused { .. }) {
+                self.emit(event).await;
+            }
+        }
+    }
+
     /// Keeps the user's frames among `msgs`. A transfer's own frames are not kept: its
     /// task starts over on the next connection.
     async fn keep_all(&mut self, msgs: Vec<ClientMsg>) {
+        // Never written: not in doubt, simply unsent.
+        for msg in &msgs {
+            self.unanswered.unsent(msg);
+        }
         let mine = msgs.into_iter().filter(worth_keeping).collect();
         self.hold(mine).await;
     }
@@ -404,6 +582,7 @@ impl<C: Connector> Session<C> {
                     tracing::info!(attempt, "reconnected");
                     self.options.nick.clone_from(&welcome.nick);
                     self.options.room.clone_from(&welcome.room);
+                    self.last_seq = welcome.seq;
                     if !self.emit(Event::Reconnected(welcome)).await {
                         return None;
                     }

@@ -200,6 +200,8 @@ pub fn from_client(event: chat_client::Event) -> Event {
         Client::Queued { waiting } => Event::Queued { waiting },
         Client::Flushed { sent } => Event::Flushed { sent },
         Client::Waiting { waiting } => Event::Waiting { waiting },
+        Client::Delivered { msg } => Event::Delivered { msg },
+        Client::Unconfirmed { msg } => Event::Unconfirmed { msg },
         Client::Refused { reason } => Event::Refused { reason },
         Client::Fatal(reason) => Event::Fatal(reason),
         Client::Transfer(event) => Event::Transfer(event),

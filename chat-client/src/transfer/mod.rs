@@ -308,11 +308,12 @@ impl Registry {
 
     /// `msg` as a request with a new id, whose answer goes to `transfer`.
     fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
-        // After the last id of the range, back to its first: by then the first has long
-        // been answered.
+        // After the last id of the range (the very last id is the session's own check of
+        // lines in doubt), back to its first: by then the first has long been answered.
         self.last_request = self
             .last_request
             .checked_add(1)
+            .filter(|&id| id != crate::unanswered::CHECK_REQUEST_ID)
             .unwrap_or(FIRST_OWN_REQUEST_ID);
         self.requests.insert(self.last_request, transfer);
         msg.with_id(self.last_request)
@@ -792,11 +793,12 @@ mod tests {
             id(registry.with_request_id(1, ClientMsg::ListFiles)),
             FIRST_OWN_REQUEST_ID
         );
-        registry.last_request = u32::MAX - 1;
+        registry.last_request = u32::MAX - 2;
         assert_eq!(
             id(registry.with_request_id(1, ClientMsg::ListFiles)),
-            u32::MAX
+            u32::MAX - 1
         );
+        // The last id is the session's check of lines in doubt: never a transfer's.
         assert_eq!(
             id(registry.with_request_id(1, ClientMsg::ListFiles)),
             FIRST_OWN_REQUEST_ID

@@ -27,7 +27,7 @@ impl App {
         self.history.remember(line);
         self.scrollback.scroll(Scroll::Bottom);
         let msg = match parsed {
-            Input::Say(text) => ClientMsg::Chat { text },
+            Input::Say(text) => return self.say(ClientMsg::Chat { text }),
             Input::Command(cmd) => match cmd {
                 commands::Command::Help => {
                     self.help();
@@ -43,7 +43,7 @@ impl App {
                 commands::Command::Nick(nick) => ClientMsg::Nick { nick },
                 commands::Command::Join(room) => return self.join(room),
                 commands::Command::Who => ClientMsg::Who,
-                commands::Command::Me(text) => ClientMsg::Action { text },
+                commands::Command::Me(text) => return self.say(ClientMsg::Action { text }),
                 commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
                 commands::Command::Files => ClientMsg::ListFiles,
                 commands::Command::SendFile(path) => return self.send_file(path),
@@ -84,11 +84,14 @@ mod tests {
     fn typing_and_enter_sends_a_chat_line() {
         let mut app = app();
         let out = submit(&mut app, "hello 你好");
+        let [Command::Send(ClientMsg::Request { msg, .. })] = out.as_slice() else {
+            panic!("{out:?}");
+        };
         assert_eq!(
-            out,
-            [Command::Send(ClientMsg::Chat {
+            **msg,
+            ClientMsg::Chat {
                 text: "hello 你好".into()
-            })]
+            }
         );
         assert!(app.input.is_empty());
     }
@@ -121,7 +124,8 @@ mod tests {
                 "/me waves",
                 ClientMsg::Action {
                     text: "waves".into(),
-                },
+                }
+                .with_id(2),
             ),
             (
                 "/msg bob hi",

@@ -40,6 +40,7 @@ pub mod reading;
 pub mod room;
 pub mod scrollback;
 pub mod search;
+mod sending;
 #[cfg(test)]
 mod testing;
 pub mod transfers;
@@ -101,6 +102,15 @@ pub enum Event {
     /// Messages waiting for their turn at the client's pace: `waiting` of them.
     Waiting {
         waiting: usize,
+    },
+    /// A line whose answer was lost with the connection was found in the room's history.
+    Delivered {
+        msg: ClientMsg,
+    },
+    /// A line whose answer was lost with the connection may not have been delivered, and
+    /// was not sent again.
+    Unconfirmed {
+        msg: ClientMsg,
     },
     /// A message could not be sent.
     Refused {
@@ -266,6 +276,8 @@ impl App {
             Event::Queued { waiting } => self.queued(waiting),
             Event::Flushed { sent } => self.flushed(sent),
             Event::Waiting { waiting } => self.waiting(waiting),
+            Event::Delivered { msg } => self.delivered(&msg),
+            Event::Unconfirmed { msg } => self.unconfirmed(&msg),
             Event::Refused { reason } => self.error(format!("not sent: {reason}")),
             Event::Fatal(reason) => return vec![Command::Fail(reason)],
         }

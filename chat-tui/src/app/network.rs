@@ -162,6 +162,7 @@ impl App {
             // The answers to the app's own requests (a search, a page of history) go where
             // they were asked; any other answer is the answer itself.
             ServerMsg::Reply { id, msg } => {
+                self.answered(id);
                 let Some(msg) = self.search_answer(id, *msg) else {
                     return commands;
                 };

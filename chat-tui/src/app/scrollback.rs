@@ -43,6 +43,14 @@ pub enum EntryKind {
         text: String,
         own: bool,
     },
+    /// A line of the user's on its way: shown until the server answers its request `id`.
+    Sending {
+        id: u32,
+        from: String,
+        text: String,
+        action: bool,
+        state: SendState,
+    },
     /// Something that happened in the room or on the server.
     Notice(String),
     /// Local information (help, queued messages).
@@ -54,7 +62,7 @@ impl EntryKind {
     /// Cuts every string of the entry to its bound; see [`MAX_ENTRY_TEXT_BYTES`].
     pub(crate) fn clip(&mut self) {
         match self {
-            EntryKind::Chat { from, text, .. } => {
+            EntryKind::Chat { from, text, .. } | EntryKind::Sending { from, text, .. } => {
                 clip::bytes(from, MAX_ENTRY_NAME_BYTES);
                 clip::bytes(text, MAX_ENTRY_TEXT_BYTES);
             }
@@ -68,6 +76,16 @@ impl EntryKind {
             }
         }
     }
+}
+
+/// Where a line of the user's stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendState {
+    /// Sent; the server's answer has not come yet.
+    Pending,
+    /// The connection was lost before the answer, and whether the server had the line
+    /// cannot be told; it was not sent again.
+    Unconfirmed,
 }
 
 /// The app's own lines in the message pane, oldest first, each with its place among the
@@ -127,6 +145,26 @@ impl Scrollback {
             self.entries.pop_front();
         }
         self.entries.push_back((key, entry));
+    }
+
+    /// The server has the line sent with request `id`: its pending entry goes (the
+    /// message itself is shown as the room's).
+    pub fn remove_sending(&mut self, id: u32) {
+        self.entries
+            .retain(|(_, e)| !matches!(e.kind, EntryKind::Sending { id: mine, .. } if mine == id));
+    }
+
+    /// Whether the server had the line sent with request `id` cannot be told.
+    pub fn unconfirmed(&mut self, id: u32) {
+        for (_, entry) in &mut self.entries {
+            if let EntryKind::Sending {
+                id: mine, state, ..
+            } = &mut entry.kind
+                && *mine == id
+            {
+                *state = SendState::Unconfirmed;
+            }
+        }
     }
 
     pub fn scroll(&mut self, scroll: Scroll) {

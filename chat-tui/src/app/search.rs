@@ -453,9 +453,12 @@ mod tests {
         let out = submit(&mut app, "hello");
         assert_eq!(
             out,
-            [Command::Send(ClientMsg::Chat {
-                text: "hello".into()
-            })]
+            [Command::Send(
+                ClientMsg::Chat {
+                    text: "hello".into()
+                }
+                .with_id(id + 1)
+            )]
         );
         assert!(app.search.is_some(), "the view stays");
     }

@@ -22,7 +22,7 @@ use super::marks::{self, RuleStyle};
 use super::{nick_color, wrap};
 use crate::app::pane::{Anchor, Item, ItemKind, Key, PaneState, Seen};
 use crate::app::room::message_entry;
-use crate::app::scrollback::{Entry, EntryKind};
+use crate::app::scrollback::{Entry, EntryKind, SendState};
 
 /// Width of `HH:MM `: continuation rows are indented by it, so text lines up under text.
 const TIME_WIDTH: usize = 6;
@@ -78,6 +78,28 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
                 spans.push(Span::styled("> ", Style::new().fg(Color::DarkGray)));
                 spans.push(Span::styled(text.clone(), text_style));
             }
+        }
+        EntryKind::Sending {
+            from,
+            text,
+            action,
+            state,
+            ..
+        } => {
+            // Dimmed until the server has it, with a word that says why.
+            let dim = Style::new().fg(Color::DarkGray);
+            if *action {
+                spans.push(Span::styled(format!("* {from} "), dim));
+            } else {
+                spans.push(Span::styled(format!("<{from}> "), dim));
+            }
+            spans.push(Span::styled(text.clone(), dim));
+            spans.push(match state {
+                SendState::Pending => Span::styled(" (sending…)", dim),
+                SendState::Unconfirmed => {
+                    Span::styled(" (not confirmed)", Style::new().fg(Color::Red))
+                }
+            });
         }
         EntryKind::Private {
             from,

@@ -3,7 +3,8 @@
 //!
 //! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets;
 //!   `server_history` with its database kept across restarts, crashes and a full disk.
-//! - `faults_*`: processes killed, links cut, disks filled.
+//! - `faults_*`: processes killed, links cut or frozen, disks filled; `faults_pending` a
+//!   line typed into a frozen link, delivered once after the reconnect.
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line.
@@ -29,6 +30,7 @@ mod config_files;
 mod faults_connections;
 mod faults_disk;
 mod faults_network;
+mod faults_pending;
 mod faults_processes;
 mod lan_discovery;
 mod protocol_python;
