@@ -4,7 +4,8 @@
 //! - `server_*`: a real server on 127.0.0.1 port 0 and clients over real sockets;
 //!   `server_history` with its database kept across restarts, crashes and a full disk.
 //! - `faults_*`: processes killed, links cut, disks filled.
-//! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
+//! - `tui_*`: the real client in a real terminal (tmux); `tui_terminal` redrawing with
+//!   Ctrl-L while messages arrive, and losing its terminal; `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
@@ -47,3 +48,4 @@ mod tui_connection;
 mod tui_discovery;
 mod tui_files;
 mod tui_history;
+mod tui_terminal;
