@@ -33,8 +33,28 @@ pub enum Outcome {
     Fail(String),
 }
 
-/// Runs the client until the user quits, a signal arrives or the connection fails for good.
+/// Runs the client until the user quits, a signal arrives, the terminal goes away or the
+/// connection fails for good.
 pub async fn run(
+    screen: &mut Screen,
+    app: &mut App,
+    net: &Client,
+    net_events: mpsc::Receiver<chat_client::Event>,
+) -> anyhow::Result<Outcome> {
+    let result = run_loop(screen, app, net, net_events).await;
+    if result.is_err() {
+        // The terminal failed (a draw, its input): the room is still told that this client
+        // leaves, rather than seeing its connection drop.
+        app.now_ms = now_ms();
+        for frame in app.leaving("terminal failed".into()) {
+            net.send(frame);
+        }
+    }
+    result
+}
+
+/// [`run`]'s loop; its only errors are the terminal's.
+async fn run_loop(
     screen: &mut Screen,
     app: &mut App,
     net: &Client,
@@ -86,7 +106,9 @@ pub async fn run(
             return Ok(outcome);
         }
         if batch.redraw {
-            terminal.clear()?;
+            // Not `terminal.clear()`: it asks the terminal where its cursor is, and the key
+            // reader would take the answer (see `terminal::backend`).
+            terminal::backend::redraw_all(terminal)?;
         }
         terminal.draw(|frame| ui::draw(frame, app))?;
         if batch.bell {

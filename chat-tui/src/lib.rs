@@ -29,7 +29,8 @@
 //! - [`picker`]: the server picker's state and keys; no I/O (its widget is
 //!   [`ui::picker`]).
 //! - [`terminal`]: taking the terminal over and always giving it back, reading its input
-//!   and catching the signals that end the client ([`terminal::Screen`]).
+//!   and catching the signals that end the client, a hang-up among them
+//!   ([`terminal::Screen`]); nothing asks the terminal a question.
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
 //! - `host`: `--host`, the server library running in this process (cargo feature `host`,

@@ -6,8 +6,16 @@
 //! so that nothing that arrives while the picker hands over is lost. [`init`] enters raw
 //! mode and the alternate screen and turns on bracketed paste and mouse wheel reports;
 //! [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal exit,
-//! error, SIGTERM and SIGHUP all leave the event loop and unwind through it) and from the
-//! panic hook, before the panic message is printed, so that the message is readable.
+//! error, SIGTERM, SIGHUP and the terminal going away all leave the event loop and unwind
+//! through it) and from the panic hook, before the panic message is printed, so that the
+//! message is readable.
+//!
+//! - [`backend`]: the screen draws through a backend that never asks the terminal
+//!   anything, since the key reader takes every answer; Ctrl-L's full redraw.
+//! - [`hangup`]: noticing that the terminal is gone, which the key reader never reports.
+
+pub mod backend;
+mod hangup;
 
 use std::fmt;
 use std::io::{self, Stdout, Write, stdout};
@@ -19,11 +27,12 @@ use crossterm::terminal::{
 };
 use crossterm::{cursor, execute};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+use backend::QuietBackend;
+
+pub type Tui = Terminal<QuietBackend<Stdout>>;
 
 /// The terminal's input events, read by a task of their own.
 pub type Input = mpsc::Receiver<io::Result<Event>>;
@@ -56,13 +65,15 @@ impl Screen {
     }
 }
 
-/// The signals that end the client: SIGTERM, SIGHUP and SIGINT. (In raw mode Ctrl-C is a
-/// key, not a SIGINT; a SIGINT comes from `kill`.)
+/// What ends the client from outside: SIGTERM, SIGHUP and SIGINT, and the terminal going
+/// away ([`hangup`]). (In raw mode Ctrl-C is a key, not a SIGINT; a SIGINT comes from
+/// `kill`.)
 #[derive(Debug)]
 pub struct Signals {
     term: Signal,
     hup: Signal,
     int: Signal,
+    terminal: TerminalWatch,
 }
 
 impl Signals {
@@ -71,15 +82,51 @@ impl Signals {
             term: signal(SignalKind::terminate())?,
             hup: signal(SignalKind::hangup())?,
             int: signal(SignalKind::interrupt())?,
+            terminal: TerminalWatch::Watched(hangup::watch()?),
         })
     }
 
-    /// Waits for the next of them; returns its name for the log.
+    /// Waits for the next of them; returns its name, for the log and as the reason of the
+    /// quit the room is told.
     pub async fn recv(&mut self) -> &'static str {
+        let Self {
+            term,
+            hup,
+            int,
+            terminal,
+        } = self;
         tokio::select! {
-            _ = self.term.recv() => "terminated",
-            _ = self.hup.recv() => "hangup",
-            _ = self.int.recv() => "interrupted",
+            _ = term.recv() => "terminated",
+            _ = hup.recv() => "hangup",
+            _ = int.recv() => "interrupted",
+            () = terminal.gone() => "terminal closed",
+        }
+    }
+}
+
+/// What the hang-up watcher said so far.
+#[derive(Debug)]
+enum TerminalWatch {
+    Watched(oneshot::Receiver<()>),
+    /// Said again on every wait: whoever asks next must hear it too.
+    Gone,
+    /// The watcher could not watch: only SIGHUP will tell.
+    Unwatched,
+}
+
+impl TerminalWatch {
+    /// Returns once the terminal is gone (at once if it already is); never if that cannot be
+    /// known.
+    async fn gone(&mut self) {
+        if let Self::Watched(rx) = self {
+            *self = if rx.await.is_ok() {
+                Self::Gone
+            } else {
+                Self::Unwatched
+            };
+        }
+        if let Self::Unwatched = self {
+            std::future::pending::<()>().await;
         }
     }
 }
@@ -110,7 +157,7 @@ pub fn init() -> io::Result<(Tui, TerminalGuard)> {
         EnableBracketedPaste,
         EnableMouseWheel
     )?;
-    let terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    let terminal = Terminal::new(QuietBackend::new(stdout()))?;
     Ok((terminal, guard))
 }
 

@@ -236,6 +236,12 @@ impl Tmux {
         out.trim().parse().expect("pane pid")
     }
 
+    /// Closes window `name` as a user closing a terminal would: the program in it loses its
+    /// terminal (a hang-up) and, if it is in the terminal's foreground, gets SIGHUP.
+    pub fn kill_window(&self, name: &str) {
+        self.tmux_ok(&["kill-window", "-t", &target(name)]);
+    }
+
     /// The exit status of the client in window `name` (opened with [`Tmux::chat_tui`]),
     /// once it has exited.
     ///
@@ -294,6 +300,20 @@ impl Drop for Tmux {
         for file in &self.scratch {
             let _ = std::fs::remove_file(file);
         }
+    }
+}
+
+/// The only child of process `pid` (the program a shell is running), waited for.
+pub fn child_of(pid: u32) -> u32 {
+    let deadline = Instant::now() + SCREEN_WAIT;
+    loop {
+        let children =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        if let Some(child) = children.split_whitespace().next() {
+            return child.parse().expect("a process id");
+        }
+        assert!(Instant::now() < deadline, "process {pid} has no child");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

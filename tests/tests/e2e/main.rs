@@ -5,7 +5,8 @@
 //!   `server_history` with its database kept across restarts, crashes and a full disk.
 //! - `faults_*`: processes killed, links cut or frozen, disks filled; `faults_pending` a
 //!   line typed into a frozen link, delivered once after the reconnect.
-//! - `tui_*`: the real client in a real terminal (tmux); `tui_discovery` on a LAN of the
+//! - `tui_*`: the real client in a real terminal (tmux); `tui_terminal` redrawing with
+//!   Ctrl-L while messages arrive, and losing its terminal; `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
@@ -49,3 +50,4 @@ mod tui_connection;
 mod tui_discovery;
 mod tui_files;
 mod tui_history;
+mod tui_terminal;

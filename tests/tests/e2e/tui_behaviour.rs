@@ -1,26 +1,12 @@
 //! The terminal client in a real terminal (tmux): signals, idle CPU, typing under a flood.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use shared::ClientMsg;
 use tests::binaries::binary;
 use tests::client::TestClient;
-use tests::tmux::{SCREEN_WAIT, ServerProcess, Tmux, shell_quote};
-
-/// The only child of process `pid` (the program a shell is running).
-fn child_of(pid: u32) -> u32 {
-    let deadline = Instant::now() + SCREEN_WAIT;
-    loop {
-        let children =
-            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-        if let Some(child) = children.split_whitespace().next() {
-            return child.parse().unwrap();
-        }
-        assert!(Instant::now() < deadline, "process {pid} has no child");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use tests::tmux::{ServerProcess, Tmux, child_of, shell_quote};
 
 /// CPU time used so far by process `pid`, in clock ticks (user + system).
 fn cpu_ticks(pid: u32) -> u64 {
