@@ -126,6 +126,17 @@ pub struct Config {
     /// that abandoned uploads do not hold the quota for long.
     pub upload_grace: Duration,
 
+    /// Longest an upload whose sender is connected may go without data: from its start
+    /// to its first 64 KiB, and between one 64 KiB (or the rest of the file) and the
+    /// next. Beyond it the upload fails (`UploadFailed`, `Timeout`), its partial data is
+    /// deleted and its share of the quota given back, so that a reservation is paid for
+    /// with data actually flowing.
+    ///
+    /// Default 30 s: a client sends its chunks at once, and 64 KiB in 30 s is a rate any
+    /// network beats a thousand times; an upload that reserved space and sends nothing
+    /// holds it no longer than this.
+    pub upload_stall: Duration,
+
     /// Space an upload must leave free on the data directory's disk, in bytes, beyond the
     /// file itself and the uploads in progress; an upload that would not is refused with
     /// `DiskFull` before any data is sent.
@@ -222,6 +233,7 @@ impl Default for Config {
             max_file_size: 4 << 30,
             quota: 20 << 30,
             upload_grace: Duration::from_secs(5 * 60),
+            upload_stall: Duration::from_secs(30),
             disk_reserve: 64 << 20,
             announce: true,
             name: None,

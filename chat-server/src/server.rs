@@ -318,6 +318,7 @@ impl Opened {
             store: files,
             registry: Arc::clone(&registry),
             upload_grace: config.upload_grace,
+            upload_stall: config.upload_stall,
         });
         let config_per_ip = config.max_connections_per_ip;
         let per_ip = PerIp::new(config_per_ip);

@@ -338,6 +338,14 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_grace: Option<HumanDuration>,
 
+    /// Fail an upload whose sender sends no data for this long.
+    ///
+    /// Counted from the start to the first 64 KiB and between one 64 KiB and the next;
+    /// the upload's partial data is deleted and its reserved space given back.
+    #[arg(long, value_name = "DURATION")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_stall: Option<HumanDuration>,
+
     /// Free disk space an upload must leave on the data directory's disk.
     ///
     /// An upload that would leave less is refused before any data is sent.
@@ -454,6 +462,7 @@ impl Settings {
             max_file_size: Some(ByteSize(config.max_file_size)),
             quota: Some(ByteSize(config.quota)),
             upload_grace: Some(HumanDuration(config.upload_grace)),
+            upload_stall: Some(HumanDuration(config.upload_stall)),
             disk_reserve: Some(ByteSize(config.disk_reserve)),
             name: config.name.clone().map(ServerName),
             no_announce: Some(!config.announce),
@@ -486,6 +495,7 @@ impl Settings {
             max_file_size: self.max_file_size.or(lower.max_file_size),
             quota: self.quota.or(lower.quota),
             upload_grace: self.upload_grace.or(lower.upload_grace),
+            upload_stall: self.upload_stall.or(lower.upload_stall),
             disk_reserve: self.disk_reserve.or(lower.disk_reserve),
             name: self.name.or(lower.name),
             no_announce: self.no_announce.or(lower.no_announce),
@@ -527,6 +537,7 @@ impl Settings {
             max_file_size: size(&self.max_file_size, default.max_file_size),
             quota: size(&self.quota, default.quota),
             upload_grace: duration(&self.upload_grace, default.upload_grace),
+            upload_stall: duration(&self.upload_stall, default.upload_stall),
             disk_reserve: size(&self.disk_reserve, default.disk_reserve),
             announce: self.no_announce.map_or(default.announce, |off| !off),
             name: self.name.clone().map_or(default.name, |n| Some(n.0)),
@@ -1131,6 +1142,8 @@ mod tests {
                 "debug",
                 "--upload-grace",
                 "120",
+                "--upload-stall",
+                "45s",
                 "--data-dir",
                 "/srv/chat files",
                 "--name",

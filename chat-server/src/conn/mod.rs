@@ -367,6 +367,7 @@ mod tests {
             store: crate::files::store::FileStore::open(data, 1 << 20, 1 << 20).unwrap(),
             registry: Arc::clone(&registry),
             upload_grace: config.upload_grace,
+            upload_stall: config.upload_stall,
         });
         Arc::new(Context {
             registry,

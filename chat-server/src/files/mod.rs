@@ -36,4 +36,6 @@ pub(crate) struct Files {
     pub(crate) registry: Arc<Registry>,
     /// How long an upload whose connection ended waits for a resume.
     pub(crate) upload_grace: Duration,
+    /// How long an upload whose sender is connected may go without data.
+    pub(crate) upload_stall: Duration,
 }

@@ -13,15 +13,21 @@
 //! `upload_grace` for an `UploadResume` with its token, from any connection, and is
 //! deleted if none comes. A resume moves the lease; commands from a former owner are
 //! ignored, so an old connection that has not noticed its end yet cannot interfere.
+//!
+//! A reservation is paid for with data: while its sender is connected, an upload that
+//! goes `upload_stall` without receiving [`PROGRESS_BYTES`] (or the rest of the file)
+//! fails with `Timeout`, its data is deleted and its space given back. So a connection
+//! that starts uploads and sends nothing holds the quota for that long at most.
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
-use shared::units::bytes;
+use shared::units::{bytes, duration};
 use shared::{ErrorKind, FileInfo, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::spawn_blocking;
@@ -32,6 +38,10 @@ use crate::common::{ClientId, Refusal, now_ms};
 use crate::files::Files;
 use crate::files::handle::{self, Command, Handle, Token};
 use crate::outbound::{Outbox, encode_answer};
+
+/// Data an upload must receive within each `upload_stall` to keep its reservation: one
+/// full chunk, so that trickling a byte at a time does not count as progress.
+pub(crate) const PROGRESS_BYTES: u64 = MAX_CHUNK_BYTES as u64;
 
 /// Who the upload is from and for: fixed when it starts.
 #[derive(Debug, Clone)]
@@ -119,6 +129,8 @@ enum Next {
     /// A command, or `None` when the grace period is over.
     Command(Option<Command>),
     OwnerGone,
+    /// The connected sender sent too little for too long.
+    Stalled,
 }
 
 /// How an upload ended; the id of the request whose answer says so, if it had one.
@@ -138,10 +150,13 @@ async fn run(
     mut commands: mpsc::Receiver<Command>,
     owner: (ClientId, Outbox),
 ) {
-    let grace = files.upload_grace;
+    let (grace, stall) = (files.upload_grace, files.upload_stall);
     let mut owner = Some(owner);
     // When the upload is deleted unless resumed; set while it has no owner.
     let mut deadline = Instant::now();
+    // While it has an owner: when it fails unless `PROGRESS_BYTES` more arrive, and what
+    // arrived towards them.
+    let mut progress = Progress::new(stall);
     let outcome = loop {
         let next = match &owner {
             Some((_, outbox)) => tokio::select! {
@@ -151,6 +166,7 @@ async fn run(
                 command = commands.recv() => Next::Command(command),
                 // The owner's connection ended without saying so (its queue closed).
                 () = outbox.closed() => Next::OwnerGone,
+                () = sleep_until(progress.deadline) => Next::Stalled,
             },
             None => tokio::select! {
                 command = commands.recv() => Next::Command(command),
@@ -165,6 +181,14 @@ async fn run(
                 deadline = Instant::now() + grace;
                 continue;
             }
+            Next::Stalled => {
+                info!(
+                    upload = partial.id,
+                    received = partial.received,
+                    "upload stalled"
+                );
+                break Outcome::Failed(stalled(stall), None);
+            }
         };
         let owns = |lease: ClientId| owner.as_ref().is_some_and(|(l, _)| *l == lease);
         match command {
@@ -175,6 +199,7 @@ async fn run(
             } => {
                 debug!(upload = partial.id, client = lease, "upload resumed");
                 owner = Some((lease, outbox));
+                progress = Progress::new(stall);
                 let _ = offset.send(partial.received);
             }
             Command::Detach { lease } if owns(lease) => {
@@ -188,9 +213,11 @@ async fn run(
                 offset,
                 data,
             } if owns(lease) => {
+                let len = data.len() as u64;
                 if let Err(refusal) = partial.write(offset, data).await {
                     break Outcome::Failed(refusal, reply);
                 }
+                progress.add(len, partial.received == partial.origin.size, stall);
             }
             Command::Finish {
                 lease,
@@ -245,6 +272,47 @@ async fn run(
             info!(upload = id, "upload abandoned: not resumed in time");
             partial.discard(&files).await;
         }
+    }
+}
+
+/// The stall clock of an upload whose sender is connected.
+struct Progress {
+    /// When the upload fails unless enough data arrives first.
+    deadline: Instant,
+    /// Bytes received since the deadline was last pushed back.
+    bytes: u64,
+}
+
+impl Progress {
+    fn new(stall: Duration) -> Self {
+        Self {
+            deadline: Instant::now() + stall,
+            bytes: 0,
+        }
+    }
+
+    /// Counts `len` bytes written; a full [`PROGRESS_BYTES`], or the end of the file
+    /// (`complete`), earns another `stall` from now. Counted once the bytes are on disk,
+    /// so that a slow disk is not taken for a slow sender.
+    fn add(&mut self, len: u64, complete: bool, stall: Duration) {
+        self.bytes = self.bytes.saturating_add(len);
+        if self.bytes >= PROGRESS_BYTES || complete {
+            *self = Self::new(stall);
+        }
+    }
+}
+
+/// Why a stalled upload failed, for its sender.
+fn stalled(stall: Duration) -> Refusal {
+    Refusal {
+        kind: ErrorKind::Timeout,
+        text: format!(
+            "too little data came for {} (at least {} is expected in that time); \
+             the upload was dropped and its space given back",
+            // Rounded up: a limit under a second reads as 1s, not 0s.
+            duration(stall.as_secs() + u64::from(stall.subsec_nanos() > 0)),
+            bytes(PROGRESS_BYTES)
+        ),
     }
 }
 
