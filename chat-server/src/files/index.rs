@@ -4,6 +4,7 @@
 //! updates only.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use shared::names::NameKeys;
 use shared::units::bytes;
@@ -30,8 +31,20 @@ pub(super) struct Index {
     reserved: u64,
     next_file: u64,
     next_upload: u64,
-    /// Uploads in progress by token, for resuming.
-    uploads: HashMap<Token, Handle>,
+    /// Uploads in progress by token, for resuming, with who reserved them.
+    uploads: HashMap<Token, Upload>,
+}
+
+/// An upload in progress: how to reach it, and the share of the quota it holds for the
+/// address that started it.
+#[derive(Debug)]
+struct Upload {
+    handle: Handle,
+    /// The IP address of the connection that started it (canonical: an IPv4 address seen
+    /// through an IPv6 socket is itself); `None` for clients without one, which share one
+    /// share.
+    address: Option<IpAddr>,
+    size: u64,
 }
 
 /// A stored file, with the keys of its room's name made once: a listing compares them
@@ -82,17 +95,23 @@ impl Index {
         (self.files.len(), self.used)
     }
 
-    /// Accepts an upload of `size` bytes under `token`, or says why not: over the quota,
-    /// or more than the disk holds (`available` bytes free, of which `keep_free` must
-    /// stay so). Returns the upload's id; `handle` reaches it by its token from now on.
+    /// Accepts an upload of `size` bytes under `token` from the client at `address`, or
+    /// says why not: over the quota, over the address's share of it (see
+    /// [`Index::over_share`]), or more than the disk holds (`available` bytes free, of
+    /// which `keep_free` must stay so). Returns the upload's id; `handle` reaches it by
+    /// its token from now on.
     pub(super) fn reserve(
         &mut self,
         size: u64,
         available: u64,
         keep_free: u64,
         token: Token,
-        handle: Handle,
+        (handle, address): (Handle, Option<IpAddr>),
     ) -> Result<u64, Refusal> {
+        let address = address.map(|ip| ip.to_canonical());
+        if let Some(refusal) = self.over_share(size, address) {
+            return Err(refusal);
+        }
         let committed = self.used.saturating_add(self.reserved);
         if committed.saturating_add(size) > self.quota {
             return Err(Refusal {
@@ -121,13 +140,45 @@ impl Index {
         self.reserved += size;
         let upload_id = self.next_upload;
         self.next_upload += 1;
-        self.uploads.insert(token, handle.with_id(upload_id));
+        let upload = Upload {
+            handle: handle.with_id(upload_id),
+            address,
+            size,
+        };
+        self.uploads.insert(token, upload);
         Ok(upload_id)
+    }
+
+    /// Why an upload of `size` bytes from `address` is refused by the address's share of
+    /// the quota, if it is: one address may always have one upload in progress (within
+    /// the quota), and more at once only while its uploads together hold at most half of
+    /// the quota. So the reservations of one address, idle or not, always leave half of
+    /// the quota to the others, and a lone user may still send a file as large as the
+    /// quota. The uploads waiting for a resume count too.
+    fn over_share(&self, size: u64, address: Option<IpAddr>) -> Option<Refusal> {
+        let (count, held) = self
+            .uploads
+            .values()
+            .filter(|u| u.address == address)
+            .fold((0_usize, 0_u64), |(n, b), u| {
+                (n + 1, b.saturating_add(u.size))
+            });
+        let share = self.quota / 2;
+        (count > 0 && held.saturating_add(size) > share).then(|| Refusal {
+            kind: ErrorKind::QuotaExceeded,
+            text: format!(
+                "uploads from your address already hold {} of the server's {} storage quota, \
+                 and one address may hold at most half of it while more than one of its \
+                 uploads runs; finish or cancel one first",
+                bytes(held),
+                bytes(self.quota)
+            ),
+        })
     }
 
     /// The upload in progress that `token` proves ownership of.
     pub(super) fn upload(&self, token: &Token) -> Option<Handle> {
-        self.uploads.get(token).cloned()
+        self.uploads.get(token).map(|u| u.handle.clone())
     }
 
     /// Ends an upload that stored nothing: its reservation is returned and its token no
@@ -196,23 +247,24 @@ mod tests {
         }
     }
 
+    /// A handle reaching nothing, from the address 10.0.0.`n`.
+    fn from(n: u8) -> (Handle, Option<IpAddr>) {
+        (Handle::detached(), Some([10, 0, 0, n].into()))
+    }
+
     #[test]
     fn uploads_count_against_the_quota_until_released_or_stored() {
         let mut index = Index::new(100, vec![file(7, "lobby", 30)]);
         assert_eq!(index.stored(), (1, 30));
         let plenty = u64::MAX;
-        let first = index
-            .reserve(50, plenty, 0, [1; 16], Handle::detached())
-            .unwrap();
-        // 30 stored and 50 reserved: 21 more is over.
-        let refused = index.reserve(21, plenty, 0, [2; 16], Handle::detached());
+        let first = index.reserve(50, plenty, 0, [1; 16], from(1)).unwrap();
+        // 30 stored and 50 reserved: 21 more is over, from any address.
+        let refused = index.reserve(21, plenty, 0, [2; 16], from(2));
         assert_eq!(refused.unwrap_err().kind, ErrorKind::QuotaExceeded);
         assert_eq!(index.upload(&[1; 16]).map(|h| h.id), Some(first));
         index.release(&[1; 16], 50);
         assert!(index.upload(&[1; 16]).is_none());
-        index
-            .reserve(70, plenty, 0, [3; 16], Handle::detached())
-            .unwrap();
+        index.reserve(70, plenty, 0, [3; 16], from(1)).unwrap();
         let id = index.next_file_id();
         assert!(id > 7, "ids follow the highest found");
         // And the highest the history knows, when higher; a lower one changes nothing.
@@ -225,7 +277,43 @@ mod tests {
         assert_eq!(index.get(id, "dev"), None);
         // The disk, with what it must keep free, is checked too.
         let mut index = Index::new(u64::MAX, Vec::new());
-        let refused = index.reserve(10, 100, 95, [4; 16], Handle::detached());
+        let refused = index.reserve(10, 100, 95, [4; 16], from(1));
         assert_eq!(refused.unwrap_err().kind, ErrorKind::DiskFull);
+    }
+
+    #[test]
+    fn one_address_holds_at_most_half_the_quota_with_several_uploads() {
+        let plenty = u64::MAX;
+        let mut index = Index::new(1000, Vec::new());
+        // A lone upload may take the whole quota...
+        index.reserve(1000, plenty, 0, [1; 16], from(1)).unwrap();
+        // ...but a second from the same address is over the address's share, even empty
+        // of data, even if the first is gone from the quota's point of view.
+        let refused = index.reserve(1, plenty, 0, [2; 16], from(1)).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
+        assert!(refused.text.contains("your address"), "{}", refused.text);
+        index.release(&[1; 16], 1000);
+        // Two uploads (or more) from one address hold half the quota at most, idle or
+        // not, so the other addresses always keep the other half.
+        index.reserve(300, plenty, 0, [3; 16], from(1)).unwrap();
+        index.reserve(200, plenty, 0, [4; 16], from(1)).unwrap();
+        let refused = index.reserve(1, plenty, 0, [5; 16], from(1)).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
+        index.reserve(500, plenty, 0, [6; 16], from(2)).unwrap();
+        // The quota is full now: another address is refused by the quota itself.
+        let refused = index.reserve(1, plenty, 0, [7; 16], from(3)).unwrap_err();
+        assert!(
+            refused.text.contains("storage quota is free"),
+            "{}",
+            refused.text
+        );
+        // An IPv4 address seen through an IPv6 socket is the same address.
+        let v6: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        index.release(&[6; 16], 500);
+        let refused = index.reserve(1, plenty, 0, [8; 16], (Handle::detached(), Some(v6)));
+        assert!(refused.unwrap_err().text.contains("your address"));
+        // Releasing gives the address its share back.
+        index.release(&[3; 16], 300);
+        index.reserve(300, plenty, 0, [9; 16], from(1)).unwrap();
     }
 }

@@ -21,6 +21,7 @@
 
 use std::fs;
 use std::io;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -129,10 +130,16 @@ impl FileStore {
     }
 
     /// Accepts an upload of `size` bytes, or says why not: too large, over the quota, or
-    /// more than the disk holds. Creates the directories if needed. `handle` reaches the
-    /// upload once its token is presented again. Blocking (it asks the file system for its
+    /// more than the disk holds, or over the share of the quota of the client's IP
+    /// `address`. Creates the directories if needed. `handle` reaches the upload once its
+    /// token is presented again. Blocking (it asks the file system for its
     /// free space); call it off the runtime's threads.
-    pub(crate) fn reserve(&self, size: u64, handle: Handle) -> Result<Reservation, Refusal> {
+    pub(crate) fn reserve(
+        &self,
+        size: u64,
+        handle: Handle,
+        address: Option<IpAddr>,
+    ) -> Result<Reservation, Refusal> {
         if size > self.max_file_size {
             return Err(refusal(
                 ErrorKind::FileTooLarge,
@@ -156,9 +163,9 @@ impl FileStore {
         let mut token = [0; UPLOAD_TOKEN_BYTES];
         getrandom::fill(&mut token).map_err(|e| internal(io::Error::other(e)))?;
 
-        let upload_id = self
-            .lock()
-            .reserve(size, available, self.disk_reserve, token, handle)?;
+        let upload_id =
+            self.lock()
+                .reserve(size, available, self.disk_reserve, token, (handle, address))?;
         Ok(Reservation {
             upload_id,
             token,
@@ -433,7 +440,7 @@ mod tests {
 
     /// Stores a file of `size` zero bytes the way an upload does.
     fn put(store: &FileStore, room: &str, size: u64) -> FileInfo {
-        let r = store.reserve(size, handle()).unwrap();
+        let r = store.reserve(size, handle(), None).unwrap();
         fs::write(&r.part_path, vec![0; size as usize]).unwrap();
         let file = info(store.next_file_id(), room, size);
         store.store(&r.part_path, &file).unwrap();
@@ -499,7 +506,7 @@ mod tests {
         let store = FileStore::open(dir.path(), 100, 1000).unwrap();
         let kept = put(&store, "lobby", 5);
         let cut = put(&store, "lobby", 5);
-        let r = store.reserve(50, handle()).unwrap();
+        let r = store.reserve(50, handle(), None).unwrap();
         fs::write(&r.part_path, b"half").unwrap();
         drop(store);
         let files = dir.path().join("files");
@@ -526,21 +533,23 @@ mod tests {
     fn limits_are_checked_before_anything_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::open(dir.path(), 100, 150).unwrap();
-        let refused = store.reserve(101, handle()).unwrap_err();
+        let refused = store.reserve(101, handle(), None).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::FileTooLarge);
-        let first = store.reserve(100, handle()).unwrap();
-        // The first upload's reservation counts although nothing of it is written yet.
-        let refused = store.reserve(51, handle()).unwrap_err();
+        let first = store.reserve(100, handle(), None).unwrap();
+        // The first upload's reservation counts although nothing of it is written yet,
+        // for another address too.
+        let elsewhere = Some([10, 0, 0, 2].into());
+        let refused = store.reserve(51, handle(), elsewhere).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::QuotaExceeded);
         store.release(&first.token, 100);
         assert!(store.upload_by_token(&first.token).is_none());
-        let second = store.reserve(100, handle()).unwrap();
+        let second = store.reserve(100, handle(), None).unwrap();
         let found = store.upload_by_token(&second.token).unwrap();
         assert_eq!(found.id, second.upload_id);
         assert!(store.upload_by_token(&second.token[..8]).is_none());
         assert_ne!(first.token, second.token);
         let disk = FileStore::open(dir.path(), u64::MAX, u64::MAX).unwrap();
-        let refused = disk.reserve(u64::MAX / 2, handle()).unwrap_err();
+        let refused = disk.reserve(u64::MAX / 2, handle(), None).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::DiskFull);
     }
 

@@ -2,6 +2,7 @@
 //! answers to its file messages.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 pub(crate) struct Peer<'a> {
     pub(crate) files: &'a Arc<Files>,
     pub(crate) id: ClientId,
+    /// The client's IP address, if it has one: its uploads share a part of the quota.
+    pub(crate) address: Option<IpAddr>,
     pub(crate) outbox: &'a Outbox,
     pub(crate) lane: &'a FileLane,
 }
@@ -143,6 +146,7 @@ impl Transfers {
             from: place.nick,
             room: place.room,
             room_key: place.room_key,
+            address: peer.address,
         };
         match upload::start(peer.files, origin, peer.id, peer.outbox.clone()).await {
             Ok((handle, ready)) => {

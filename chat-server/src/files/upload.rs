@@ -21,6 +21,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,8 @@ pub(crate) struct Origin {
     /// Display name and folded key of the room the file is for.
     pub(crate) room: String,
     pub(crate) room_key: String,
+    /// The sender's IP address, whose share of the quota the upload takes.
+    pub(crate) address: Option<IpAddr>,
 }
 
 /// Accepts an upload of `origin.size` bytes for the connection `lease`: checks the limits,
@@ -69,9 +72,9 @@ pub(crate) async fn start(
     let prepared = {
         let files = Arc::clone(files);
         let handle = handle.clone();
-        let size = origin.size;
+        let (size, address) = (origin.size, origin.address);
         spawn_blocking(move || {
-            let reservation = files.store.reserve(size, handle)?;
+            let reservation = files.store.reserve(size, handle, address)?;
             match File::create_new(&reservation.part_path) {
                 Ok(file) => Ok((reservation, file)),
                 Err(e) => {

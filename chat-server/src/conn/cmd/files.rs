@@ -21,6 +21,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let peer = Peer {
             files: &client.ctx.files,
             id,
+            address: client.peer.ip(),
             outbox: &client.outbox,
             lane: &client.lane,
         };
