@@ -1,5 +1,5 @@
 //! Abuse limits of the server: the request rate, connections per address, the number of
-//! rooms, and look-alike nicks.
+//! rooms, look-alike nicks, and uploads that hold the quota without sending.
 
 use std::time::Duration;
 
@@ -9,6 +9,7 @@ use shared::{ClientCodec, ClientMsg, ErrorKind, ServerMsg};
 use tests::client::{
     TestClient, WAIT, encode, hello, left, said, says, start_server, until_closed,
 };
+use tests::files::{data_files, finish_upload, random_file, send_chunks, start_upload};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::{Instant, sleep, timeout};
@@ -303,4 +304,88 @@ fn flood_lines(frames: &[ServerMsg]) -> usize {
         .iter()
         .filter(|m| said(m).is_some_and(|s| s.from == "flood"))
         .count()
+}
+
+fn upload_failed(m: &ServerMsg) -> Option<(u64, ErrorKind)> {
+    match tests::client::unwrapped(m) {
+        ServerMsg::UploadFailed {
+            upload_id, kind, ..
+        } => Some((*upload_id, *kind)),
+        _ => None,
+    }
+}
+
+/// Uploads that reserve the whole quota and send nothing, from connections that stay up:
+/// a second one from the same address is refused outright, the first fails once it has
+/// sent nothing for the stall limit and gives its space back; an upload that trickles a
+/// byte at a time fails the same way, while one that sends a chunk every while, slower
+/// than the limit as a whole, is stored.
+#[tokio::test]
+async fn uploads_that_send_nothing_give_the_quota_back() -> Result {
+    const CHUNK: u64 = shared::limits::MAX_CHUNK_BYTES as u64;
+    let stall = Duration::from_secs(1);
+    let (data, local) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (addr, server) = start_server(Config {
+        data_dir: data.path().to_path_buf(),
+        max_file_size: 4 * CHUNK,
+        quota: 4 * CHUNK,
+        upload_stall: stall,
+        ..Config::default()
+    })
+    .await;
+    let mut hog = TestClient::connect(addr, "hog", "lobby").await?;
+    let mut hog2 = TestClient::connect(addr, "hog2", "lobby").await?;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let t0 = Instant::now();
+    let held = start_upload(&mut hog, "hog.bin", 4 * CHUNK).await?;
+    let held = held.expect("a lone upload may take the whole quota");
+    // The address already holds the quota: a second connection from it is refused.
+    let (kind, text) = start_upload(&mut hog2, "hog2.bin", 4 * CHUNK)
+        .await?
+        .unwrap_err();
+    assert_eq!(kind, ErrorKind::QuotaExceeded, "{text}");
+    let (path, sha) = random_file(local.path(), "a.bin", 3 * CHUNK, 7)?;
+    let (kind, _) = start_upload(&mut ann, "a.bin", 3 * CHUNK)
+        .await?
+        .unwrap_err();
+    assert_eq!(kind, ErrorKind::QuotaExceeded);
+    // The hog answers pings (the test client does) but sends no data: dropped.
+    let failed = hog.recv_until(|m| upload_failed(m).is_some()).await?;
+    assert_eq!(
+        upload_failed(&failed),
+        Some((held.upload_id, ErrorKind::Timeout))
+    );
+    assert!(t0.elapsed() >= stall, "dropped before the limit");
+    assert!(data_files(data.path()).is_empty());
+    // A byte at a time is not progress either.
+    let trickle = start_upload(&mut hog2, "t.bin", 4 * CHUNK).await?;
+    let trickle = trickle.expect("the quota is free again");
+    let trickled = async {
+        for offset in 0..20 {
+            let chunk = ClientMsg::UploadChunk {
+                upload_id: trickle.upload_id,
+                offset,
+                data: vec![0],
+            };
+            hog2.send(chunk).await?;
+            sleep(stall / 10).await;
+        }
+        hog2.recv_until(|m| upload_failed(m).is_some()).await
+    };
+    let failed = trickled.await?;
+    assert_eq!(
+        upload_failed(&failed),
+        Some((trickle.upload_id, ErrorKind::Timeout))
+    );
+    // A chunk every 0.4 s, 1.2 s in all: slower than the limit, but never stalled.
+    let accepted = start_upload(&mut ann, "a.bin", 3 * CHUNK).await?;
+    let accepted = accepted.expect("the quota is free again");
+    for i in 0..3 {
+        sleep(stall * 2 / 5).await;
+        let (from, to) = (i * CHUNK, (i + 1) * CHUNK);
+        send_chunks(&mut ann, accepted.upload_id, &path, from, to, |_, _| {}).await?;
+    }
+    let stored = finish_upload(&mut ann, accepted.upload_id, &sha).await?;
+    assert!(stored.is_ok(), "{stored:?}");
+    server.shutdown().await
 }
