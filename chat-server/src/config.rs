@@ -134,7 +134,7 @@ pub struct Config {
     ///
     /// Default 30 s: a client sends its chunks at once, and 64 KiB in 30 s is a rate any
     /// network beats a thousand times; an upload that reserved space and sends nothing
-    /// holds it no longer than this.
+    /// holds it no longer than this. 0 turns the limit off.
     pub upload_stall: Duration,
 
     /// Space an upload must leave free on the data directory's disk, in bytes, beyond the

@@ -341,7 +341,8 @@ pub struct Settings {
     /// Fail an upload whose sender sends no data for this long.
     ///
     /// Counted from the start to the first 64 KiB and between one 64 KiB and the next;
-    /// the upload's partial data is deleted and its reserved space given back.
+    /// the upload's partial data is deleted and its reserved space given back. 0 turns
+    /// the limit off.
     #[arg(long, value_name = "DURATION")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_stall: Option<HumanDuration>,

@@ -169,7 +169,7 @@ async fn run(
                 command = commands.recv() => Next::Command(command),
                 // The owner's connection ended without saying so (its queue closed).
                 () = outbox.closed() => Next::OwnerGone,
-                () = sleep_until(progress.deadline) => Next::Stalled,
+                () = progress.stalled() => Next::Stalled,
             },
             None => tokio::select! {
                 command = commands.recv() => Next::Command(command),
@@ -280,8 +280,9 @@ async fn run(
 
 /// The stall clock of an upload whose sender is connected.
 struct Progress {
-    /// When the upload fails unless enough data arrives first.
-    deadline: Instant,
+    /// When the upload fails unless enough data arrives first; `None` when the stall
+    /// limit is off (`--upload-stall 0`).
+    deadline: Option<Instant>,
     /// Bytes received since the deadline was last pushed back.
     bytes: u64,
 }
@@ -289,8 +290,16 @@ struct Progress {
 impl Progress {
     fn new(stall: Duration) -> Self {
         Self {
-            deadline: Instant::now() + stall,
+            deadline: (!stall.is_zero()).then(|| Instant::now() + stall),
             bytes: 0,
+        }
+    }
+
+    /// Completes when the upload has stalled; never when the limit is off.
+    async fn stalled(&self) {
+        match self.deadline {
+            Some(deadline) => sleep_until(deadline).await,
+            None => std::future::pending().await,
         }
     }
 
@@ -443,5 +452,22 @@ fn internal() -> Refusal {
     Refusal {
         kind: ErrorKind::Internal,
         text: "the server could not handle the upload".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stall_limit_of_zero_is_no_limit() {
+        let off = Progress::new(Duration::ZERO);
+        assert!(off.deadline.is_none());
+        let waited = tokio::time::timeout(Duration::from_millis(100), off.stalled()).await;
+        assert!(waited.is_err(), "no deadline, no stall");
+        let on = Progress::new(Duration::from_millis(10));
+        tokio::time::timeout(Duration::from_secs(10), on.stalled())
+            .await
+            .expect("stalls after its limit");
     }
 }
