@@ -72,6 +72,12 @@ impl Handle {
         self.tx.is_closed()
     }
 
+    /// Waits until the worker has ended and sent its last answer (it closes its queue
+    /// only then), so that an answer the connection gives about the upload follows it.
+    pub(crate) async fn ended(&self) {
+        self.tx.closed().await;
+    }
+
     /// Passes a chunk on, waiting for room. `false`: the upload has ended.
     pub(crate) async fn chunk(
         &self,

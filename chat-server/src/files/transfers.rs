@@ -41,10 +41,17 @@ pub(crate) struct Peer<'a> {
     pub(crate) lane: &'a FileLane,
 }
 
+/// Longest a second `UploadFinish` waits for the answer to the first (the worker flushes
+/// the file to disk before it answers); past it, the refusal goes out regardless.
+const FINISH_WAIT: Duration = Duration::from_secs(10);
+
 /// A connection's uploads (the ones it holds the lease of) and downloads.
 #[derive(Debug, Default)]
 pub(crate) struct Transfers {
     uploads: HashMap<u64, Handle>,
+    /// Uploads this connection has sent `UploadFinish` for, until their worker has
+    /// answered: another message about one is answered after that answer.
+    finishing: HashMap<u64, Handle>,
     downloads: HashMap<u64, JoinHandle<()>>,
 }
 
@@ -80,11 +87,19 @@ impl Transfers {
                 None
             }
             ClientMsg::UploadFinish { upload_id, sha256 } => {
-                let Some(handle) = self.uploads.remove(&upload_id) else {
-                    return Some(no_such_upload(upload_id));
-                };
-                handle.finish(peer.id, reply, sha256).await;
-                None
+                self.finishing.retain(|_, handle| !handle.is_closed());
+                if let Some(handle) = self.uploads.remove(&upload_id) {
+                    if handle.finish(peer.id, reply, sha256).await {
+                        self.finishing.insert(upload_id, handle);
+                    }
+                    return None;
+                }
+                // Answers follow requests: the worker answers a finish of this upload
+                // still in its hands first.
+                if let Some(handle) = self.finishing.remove(&upload_id) {
+                    let _ = timeout(FINISH_WAIT, handle.ended()).await;
+                }
+                Some(no_such_upload(upload_id))
             }
             ClientMsg::UploadCancel { upload_id } => {
                 if let Some(handle) = self.uploads.remove(&upload_id) {

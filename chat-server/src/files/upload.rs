@@ -201,8 +201,13 @@ async fn run(
                 offset,
             } => {
                 debug!(upload = partial.id, client = lease, "upload resumed");
-                owner = Some((lease, outbox));
+                let former = owner.replace((lease, outbox));
                 progress = Progress::new(stall);
+                // Whoever loses an upload is told: its client would otherwise wait for an
+                // answer that never comes.
+                if let Some((_, former)) = former.filter(|(l, _)| *l != lease) {
+                    let _ = former.push(&encode_answer(None, &taken_over(partial.id)));
+                }
                 let _ = offset.send(partial.received);
             }
             Command::Detach { lease } if owns(lease) => {
@@ -237,8 +242,6 @@ async fn run(
             _ => {}
         }
     };
-    // No resume may find the upload from here on.
-    drop(commands);
     let id = partial.id;
     let owner = owner.map(|(_, outbox)| outbox);
     match outcome {
@@ -275,6 +278,21 @@ async fn run(
             info!(upload = id, "upload abandoned: not resumed in time");
             partial.discard(&files).await;
         }
+    }
+    // Only now, after the last answer: a closed queue tells the connection that the
+    // upload has said all it will say (see `Handle::ended`). Commands still queued are
+    // dropped unanswered, and a resume waiting in them is refused.
+    drop(commands);
+}
+
+/// What the former owner of an upload hears when another connection resumes it.
+fn taken_over(upload_id: u64) -> ServerMsg {
+    ServerMsg::UploadFailed {
+        upload_id,
+        kind: ErrorKind::NoSuchUpload,
+        text: "another connection resumed this upload with its token; \
+               this connection's chunks are ignored from now on"
+            .into(),
     }
 }
 

@@ -543,3 +543,95 @@ async fn a_fifth_upload_at_once_is_refused_as_too_many_transfers() -> Result {
     assert_eq!(kind, ErrorKind::TooManyTransfers, "{text}");
     server.shutdown().await
 }
+
+/// The answer about upload `upload_id` in `m`, if it is one: stored or failed, and how.
+fn upload_answer(m: &ServerMsg, upload_id: u64) -> Option<std::result::Result<u64, ErrorKind>> {
+    match tests::client::unwrapped(m) {
+        ServerMsg::UploadDone {
+            upload_id: id,
+            file_id,
+        } if *id == upload_id => Some(Ok(*file_id)),
+        ServerMsg::UploadFailed {
+            upload_id: id,
+            kind,
+            ..
+        } if *id == upload_id => Some(Err(*kind)),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_second_finish_is_answered_after_the_first() -> Result {
+    let (data, local) = dirs()?;
+    let (addr, server) = start_server(config(data.path())).await;
+    let size = 16 * MAX_CHUNK_BYTES as u64;
+    let (path, sha) = random_file(local.path(), "twice.bin", size, 7)?;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let accepted = start_upload(&mut ann, "twice.bin", size)
+        .await?
+        .expect("accepted");
+    let upload_id = accepted.upload_id;
+    send_chunks(&mut ann, upload_id, &path, 0, size, |_, _| {}).await?;
+    // Sent back to back: the second is read while the worker still stores the file.
+    let finish = || ClientMsg::UploadFinish {
+        upload_id,
+        sha256: sha.clone(),
+    };
+    ann.send(finish()).await?;
+    ann.send(finish()).await?;
+    let mut answers = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    while answers.len() < 2 && Instant::now() < deadline {
+        let m = ann.recv().await?;
+        answers.extend(upload_answer(&m, upload_id));
+    }
+    assert!(
+        matches!(answers[..], [Ok(_), Err(ErrorKind::NoSuchUpload)]),
+        "stored, then the second finish refused; got {answers:?}"
+    );
+    server.shutdown().await
+}
+
+#[tokio::test]
+async fn whoever_loses_an_upload_to_a_resume_is_told() -> Result {
+    let (data, local) = dirs()?;
+    let (addr, server) = start_server(config(data.path())).await;
+    let size = 4 * MAX_CHUNK_BYTES as u64;
+    let (path, sha) = random_file(local.path(), "taken.bin", size, 8)?;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let accepted = start_upload(&mut ann, "taken.bin", size)
+        .await?
+        .expect("accepted");
+    let upload_id = accepted.upload_id;
+    let half = 2 * MAX_CHUNK_BYTES as u64;
+    send_chunks(&mut ann, upload_id, &path, 0, half, |_, _| {}).await?;
+    // Ann's connection stays open: a second connection takes the upload over.
+    let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
+    let resumed = resume_upload(&mut bob, &accepted.token)
+        .await?
+        .expect("resumed");
+    assert_eq!(resumed.upload_id, upload_id);
+    let lost = ann
+        .recv_until(|m| upload_answer(m, upload_id).is_some())
+        .await?;
+    let ServerMsg::UploadFailed { kind, text, .. } = lost else {
+        panic!("ann is told she lost the upload; got {lost:?}");
+    };
+    assert_eq!(kind, ErrorKind::NoSuchUpload);
+    assert!(text.contains("another connection"), "{text}");
+    // The new owner carries on to the end; the former one is not told anything more.
+    send_chunks(&mut bob, upload_id, &path, resumed.offset, size, |_, _| {}).await?;
+    let id = finish_upload(&mut bob, upload_id, &sha)
+        .await?
+        .expect("stored");
+    assert_eq!(fetch(&mut bob, id, local.path(), "taken.copy").await?, sha);
+    ann.send(ClientMsg::Ping { token: 3 }).await?;
+    let rest = ann
+        .collect_until(|m| matches!(m, ServerMsg::Pong { token: 3 }))
+        .await?;
+    assert!(
+        !rest.iter().any(|m| upload_answer(m, upload_id).is_some()),
+        "{rest:?}"
+    );
+    server.shutdown().await
+}
