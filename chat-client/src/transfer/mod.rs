@@ -564,7 +564,9 @@ fn server_says(kind: ErrorKind, text: &str) -> String {
         ErrorKind::InvalidFileName => "file name not accepted",
         ErrorKind::ChecksumMismatch => "checksum mismatch",
         ErrorKind::NoSuchFile => "no such file",
-        ErrorKind::NoSuchUpload => "the server does not know this upload",
+        // No upload of that id on this connection: most often another connection has
+        // resumed it with its token, and the server's text says so.
+        ErrorKind::NoSuchUpload => "no longer this connection's upload",
         ErrorKind::BadChunk => "transfer out of step",
         ErrorKind::TooManyTransfers => "too many transfers at once",
         _ => "refused",
@@ -778,6 +780,67 @@ mod tests {
         registry.request(download(3)).await;
         assert!(registry.tasks.contains_key(&3));
         assert!(news.try_recv().is_err(), "{:?}", news.try_recv());
+    }
+
+    /// An upload that another connection resumes with its token ends, with a message that
+    /// says why, while its chunks are going out: the server tells the former sender. It
+    /// used to hear nothing and its progress bar hung.
+    #[tokio::test]
+    async fn an_upload_taken_over_by_another_connection_ends_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.bin");
+        let size = 64 * shared::limits::MAX_CHUNK_BYTES;
+        std::fs::write(&path, vec![7; size]).unwrap();
+        let (events, mut news) = mpsc::channel(16);
+        let mut registry = Registry::new(events);
+        let (lane, mut lane_rx) = mpsc::channel(LANE_FRAMES);
+        registry.connected(lane).await;
+        let upload = Request::Upload {
+            id: 1,
+            path: path.display().to_string(),
+        };
+        registry.request(upload).await;
+        let Some(ClientMsg::Request { id, .. }) = registry.control().await else {
+            panic!("the start goes out with a request id");
+        };
+        let ready = ServerMsg::Reply {
+            id,
+            msg: Box::new(ServerMsg::UploadReady {
+                upload_id: 70,
+                token: vec![0; 16],
+                offset: 0,
+            }),
+        };
+        assert_eq!(registry.route(ready).await, None);
+        // The first chunks went out; the lane is full and nobody reads it.
+        let first = lane_rx.recv().await;
+        assert!(
+            matches!(first, Some(ClientMsg::UploadChunk { .. })),
+            "{first:?}"
+        );
+        let lost = ServerMsg::UploadFailed {
+            upload_id: 70,
+            kind: ErrorKind::NoSuchUpload,
+            text: "another connection resumed it with its token".into(),
+        };
+        assert_eq!(registry.route(lost).await, None);
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match news.recv().await {
+                    Some(TransferEvent::Failed { reason, .. }) => break Some(reason),
+                    Some(TransferEvent::Started { .. } | TransferEvent::Progress { .. }) => {}
+                    _ => break None,
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            end,
+            Ok(Some(
+                "no longer this connection's upload: another connection resumed it with its token"
+                    .into()
+            ))
+        );
     }
 
     /// The library's ids go round within their half of the range.

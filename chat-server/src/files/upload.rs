@@ -290,9 +290,7 @@ fn taken_over(upload_id: u64) -> ServerMsg {
     ServerMsg::UploadFailed {
         upload_id,
         kind: ErrorKind::NoSuchUpload,
-        text: "another connection resumed this upload with its token; \
-               this connection's chunks are ignored from now on"
-            .into(),
+        text: "another connection resumed it with its token".into(),
     }
 }
 
