@@ -62,7 +62,7 @@ pub async fn run(
                     limit: u32::try_from(want - held).unwrap_or(u32::MAX),
                     presence: false,
                 };
-                let (messages, more_before) = match asker.ask(ask).await? {
+                let (mut messages, more_before) = match asker.ask(ask).await? {
                     ServerMsg::HistoryPage {
                         messages,
                         more_before,
@@ -73,6 +73,10 @@ pub async fn run(
                 let Some(first) = messages.first().map(|m| m.seq) else {
                     break;
                 };
+                // Never more than asked, each cut to the protocol's limits, whatever the
+                // server sends: what is held stays bounded by `limit`.
+                messages.drain(..messages.len().saturating_sub(want - held));
+                messages.iter_mut().for_each(chat_client::clip::message);
                 held += messages.len();
                 pages.push(messages);
                 if !more_before {
@@ -81,8 +85,7 @@ pub async fn run(
                 anchor = Anchor::Before(first);
             }
             // The newest `limit`, oldest first.
-            let skip = held.saturating_sub(want);
-            let messages = pages.into_iter().rev().flatten().skip(skip);
+            let messages = pages.into_iter().rev().flatten();
             for message in messages {
                 if !print(&mut out, &room, message).await? {
                     return Ok(());

@@ -1049,10 +1049,12 @@ impl Timeline {
         }
     }
 
-    /// Drops the messages of `from..=to`: held stretches there become not loaded.
+    /// Drops the messages of `from..=to`: held stretches there become not loaded, and so
+    /// do lost ones (a page that covers them again says them again), so that the spans a
+    /// server's answers made stay within the window too.
     fn drop_range(&mut self, from: u64, to: u64) {
         for (a, b, k) in self.pieces(from, to) {
-            if k == Some(Kind::Held) {
+            if matches!(k, Some(Kind::Held | Kind::Lost)) {
                 let n = self.talk_in(a, b);
                 self.set(a, b, Kind::NotLoaded(Some(n)));
             }

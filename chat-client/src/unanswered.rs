@@ -117,18 +117,9 @@ impl Unanswered {
 /// Whether `msg` is the server's bare copy of the bare line `line` sent by `nick`.
 fn bare_echo(line: &ClientMsg, nick: &str, msg: &ServerMsg) -> bool {
     match (line, msg) {
-        (
-            ClientMsg::Chat { text } | ClientMsg::Action { text },
-            ServerMsg::Room {
-                event:
-                    RoomEvent::Said {
-                        from,
-                        kind,
-                        text: said,
-                    },
-                ..
-            },
-        ) => from == nick && said == text && *kind == kind_of(line),
+        (ClientMsg::Chat { .. } | ClientMsg::Action { .. }, ServerMsg::Room { event, .. }) => {
+            said_echo(line, nick, event)
+        }
         (
             ClientMsg::Private { to, text },
             ServerMsg::Private {
@@ -138,6 +129,22 @@ fn bare_echo(line: &ClientMsg, nick: &str, msg: &ServerMsg) -> bool {
                 ..
             },
         ) => from == nick && whom == to && said == text,
+        _ => false,
+    }
+}
+
+/// Whether the room event `event` is what the chat or action `line`, sent by `nick`,
+/// became.
+fn said_echo(line: &ClientMsg, nick: &str, event: &RoomEvent) -> bool {
+    match (line, event) {
+        (
+            ClientMsg::Chat { text } | ClientMsg::Action { text },
+            RoomEvent::Said {
+                from,
+                kind,
+                text: said,
+            },
+        ) => from == nick && said == text && *kind == kind_of(line),
         _ => false,
     }
 }
@@ -219,9 +226,7 @@ impl Doubt {
             }
             // The first copy not yet matched: two equal lines are two messages.
             let found = messages.iter().enumerate().position(|(i, m)| {
-                !used[i]
-                    && m.seq > self.after
-                    && bare_echo(inner, &nick, &m.clone().into_room_msg(self.room.as_str()))
+                !used[i] && m.seq > self.after && said_echo(inner, &nick, &m.event)
             });
             match found {
                 Some(i) => {

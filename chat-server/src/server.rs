@@ -187,11 +187,8 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
             let path = settings.path.clone();
-            let dir = config.data_dir.clone();
+            // The directory exists: taking its lock made it.
             let (history, resume) = tokio::task::spawn_blocking(move || {
-                std::fs::create_dir_all(&dir).with_context(|| {
-                    format!("cannot create the data directory '{}'", dir.display())
-                })?;
                 create_private(&settings.path);
                 anyhow::Ok(History::open(settings)?)
             })

@@ -486,14 +486,20 @@ impl Writer {
             )?
             .execute(params![nick, room, int(*seq)])?;
         }
-        if let Some(floor) = self.floor {
-            raise_meta(&tx, key::ID_FLOOR, floor)?;
-        }
-        if let Some(floor) = self.file_floor {
-            raise_meta(&tx, key::FILE_FLOOR, floor)?;
-        }
+        self.raise_floors(&tx)?;
         tx.commit()?;
         Ok(new_rooms)
+    }
+
+    /// Writes the pending id and file-id floors in `tx`.
+    fn raise_floors(&self, tx: &Connection) -> rusqlite::Result<()> {
+        if let Some(floor) = self.floor {
+            raise_meta(tx, key::ID_FLOOR, floor)?;
+        }
+        if let Some(floor) = self.file_floor {
+            raise_meta(tx, key::FILE_FLOOR, floor)?;
+        }
+        Ok(())
     }
 
     /// While storing fails: the floors alone, in a transaction of one or two rows, which a
@@ -504,12 +510,7 @@ impl Writer {
         self.floors_untried = false;
         let result = (|| -> rusqlite::Result<()> {
             let tx = self.conn.unchecked_transaction()?;
-            if let Some(floor) = self.floor {
-                raise_meta(&tx, key::ID_FLOOR, floor)?;
-            }
-            if let Some(floor) = self.file_floor {
-                raise_meta(&tx, key::FILE_FLOOR, floor)?;
-            }
+            self.raise_floors(&tx)?;
             tx.commit()
         })();
         if result.is_ok() {

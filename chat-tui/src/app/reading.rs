@@ -289,12 +289,7 @@ impl App {
             }
             return None;
         }
-        if let ServerMsg::CaughtUp { messages, .. } = &msg
-            && let Some(newest) = messages.last()
-        {
-            self.last_seq = self.last_seq.max(newest.seq);
-        }
-        if let ServerMsg::HistoryPage { messages, .. } = &msg
+        if let ServerMsg::CaughtUp { messages, .. } | ServerMsg::HistoryPage { messages, .. } = &msg
             && let Some(newest) = messages.last()
         {
             self.last_seq = self.last_seq.max(newest.seq);
@@ -377,7 +372,8 @@ impl App {
         (items, look, state)
     }
 
-    /// The items the pane lists, oldest first.
+    /// The items the pane lists, oldest first (for tests: the pane builds its own).
+    #[cfg(test)]
     pub fn items(&self) -> Vec<Item<'_>> {
         pane_items(
             &self.reading,
