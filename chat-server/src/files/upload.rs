@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ use shared::units::{bytes, duration};
 use shared::{ErrorKind, FileInfo, ServerMsg};
 use tokio::sync::mpsc;
 use tokio::task::spawn_blocking;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::{Instant, Sleep, sleep, sleep_until};
 use tracing::{debug, info, warn};
 
 use crate::common::{ClientId, Refusal, now_ms};
@@ -202,7 +203,7 @@ async fn run(
             } => {
                 debug!(upload = partial.id, client = lease, "upload resumed");
                 let former = owner.replace((lease, outbox));
-                progress = Progress::new(stall);
+                progress.restart();
                 // Whoever loses an upload is told: its client would otherwise wait for an
                 // answer that never comes.
                 if let Some((_, former)) = former.filter(|(l, _)| *l != lease) {
@@ -225,7 +226,7 @@ async fn run(
                 if let Err(refusal) = partial.write(offset, data).await {
                     break Outcome::Failed(refusal, reply);
                 }
-                progress.add(len, partial.received == partial.origin.size, stall);
+                progress.add(len, partial.received == partial.origin.size);
             }
             Command::Finish {
                 lease,
@@ -294,27 +295,38 @@ fn taken_over(upload_id: u64) -> ServerMsg {
     }
 }
 
-/// The stall clock of an upload whose sender is connected.
+/// The stall clock of an upload whose sender is connected. One timer for the upload's
+/// life, pushed back when enough data arrives: not one made for every chunk.
 struct Progress {
-    /// When the upload fails unless enough data arrives first; `None` when the stall
-    /// limit is off (`--upload-stall 0`).
-    deadline: Option<Instant>,
-    /// Bytes received since the deadline was last pushed back.
+    stall: Duration,
+    /// Fires when the upload has stalled; `None` when the stall limit is off
+    /// (`--upload-stall 0`).
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes received since the timer was last pushed back.
     bytes: u64,
 }
 
 impl Progress {
     fn new(stall: Duration) -> Self {
         Self {
-            deadline: (!stall.is_zero()).then(|| Instant::now() + stall),
+            stall,
+            timer: (!stall.is_zero()).then(|| Box::pin(sleep(stall))),
             bytes: 0,
         }
     }
 
+    /// Starts the clock again from now (a resume, or enough data).
+    fn restart(&mut self) {
+        self.bytes = 0;
+        if let Some(timer) = &mut self.timer {
+            timer.as_mut().reset(Instant::now() + self.stall);
+        }
+    }
+
     /// Completes when the upload has stalled; never when the limit is off.
-    async fn stalled(&self) {
-        match self.deadline {
-            Some(deadline) => sleep_until(deadline).await,
+    async fn stalled(&mut self) {
+        match &mut self.timer {
+            Some(timer) => timer.as_mut().await,
             None => std::future::pending().await,
         }
     }
@@ -322,10 +334,10 @@ impl Progress {
     /// Counts `len` bytes written; a full [`PROGRESS_BYTES`], or the end of the file
     /// (`complete`), earns another `stall` from now. Counted once the bytes are on disk,
     /// so that a slow disk is not taken for a slow sender.
-    fn add(&mut self, len: u64, complete: bool, stall: Duration) {
+    fn add(&mut self, len: u64, complete: bool) {
         self.bytes = self.bytes.saturating_add(len);
         if self.bytes >= PROGRESS_BYTES || complete {
-            *self = Self::new(stall);
+            self.restart();
         }
     }
 }
@@ -477,11 +489,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_stall_limit_of_zero_is_no_limit() {
-        let off = Progress::new(Duration::ZERO);
-        assert!(off.deadline.is_none());
+        let mut off = Progress::new(Duration::ZERO);
+        assert!(off.timer.is_none());
         let waited = tokio::time::timeout(Duration::from_millis(100), off.stalled()).await;
         assert!(waited.is_err(), "no deadline, no stall");
-        let on = Progress::new(Duration::from_millis(10));
+        let mut on = Progress::new(Duration::from_millis(10));
         tokio::time::timeout(Duration::from_secs(10), on.stalled())
             .await
             .expect("stalls after its limit");
