@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::queue::{Outbox, Queue, Shared};
@@ -140,16 +140,12 @@ impl Writer {
             }
             queue.chat.take()
         };
-        self.current = if self.current.is_empty() && queued.is_empty() {
-            frame.clone()
-        } else {
-            let mut batch =
-                BytesMut::with_capacity(self.current.len() + queued.len() + frame.len());
-            batch.extend_from_slice(&self.current);
-            batch.extend_from_slice(&queued);
-            batch.extend_from_slice(frame);
-            batch.freeze()
-        };
+        // In turn, without copying them together: what was being written, what was
+        // queued, then the answer (most of a frame).
+        for next in [queued, frame.clone()] {
+            poll_fn(|cx| self.poll_current(cx, socket, true)).await?;
+            self.current = next;
+        }
         poll_fn(|cx| self.poll_current(cx, socket, true)).await?;
         self.current = Bytes::new();
         Ok(())
