@@ -69,10 +69,7 @@ pub fn bytes(s: &mut String, max: usize) {
     if s.len() <= max {
         return;
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = shared::text::cut(s, max).len();
     s.truncate(end);
     s.push(CUT);
     s.shrink_to_fit();

@@ -86,11 +86,7 @@ pub fn default_name() -> String {
     let host = gethostname::gethostname();
     let host = host.to_string_lossy();
     let label = host.split('.').next().unwrap_or_default();
-    let mut end = label.len().min(discovery::MAX_NAME_BYTES);
-    while !label.is_char_boundary(end) {
-        end -= 1;
-    }
-    let name = &label[..end];
+    let name = shared::text::cut(label, discovery::MAX_NAME_BYTES);
     if discovery::check_name(name).is_ok() {
         name.to_owned()
     } else {

@@ -11,6 +11,7 @@
 
 use crate::limits::MAX_FILE_NAME_BYTES;
 use crate::names::is_invisible;
+use crate::text::cut;
 
 /// The name used when nothing is left of the one given.
 pub const FALLBACK_NAME: &str = "file";
@@ -112,15 +113,6 @@ pub fn shorten(name: &str, max: usize) -> String {
             .to_owned();
     }
     format!("{stem}{extension}")
-}
-
-/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
-fn cut(text: &str, max: usize) -> &str {
-    let mut end = max.min(text.len());
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]

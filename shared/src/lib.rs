@@ -22,6 +22,7 @@
 //! - [`rate`]: what counts against the request rate, and the token bucket that both the
 //!   server's limiter and the client's pacer are.
 //! - [`units`]: sizes and durations written for people, and read back.
+//! - [`text`]: text cut to a size in bytes without splitting a character.
 //!
 //! docs/PROTOCOL.md describes the same thing byte by byte.
 
@@ -33,6 +34,7 @@ pub mod limits;
 pub mod names;
 pub mod protocol;
 pub mod rate;
+pub mod text;
 pub mod units;
 pub mod views;
 

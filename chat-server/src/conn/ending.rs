@@ -188,13 +188,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
 /// Cuts `text` to at most `max` bytes without splitting a character.
 fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
+    let end = shared::text::cut(&text, max).len();
+    text.truncate(end);
     text
 }
 
