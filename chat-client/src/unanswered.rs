@@ -26,7 +26,7 @@ pub const MAX_UNANSWERED: usize = crate::offline::MAX_QUEUED;
 pub const CHECK_LIMIT: u32 = 500;
 
 /// The request id of the history check: the library's own, above those of the transfers.
-pub(crate) const CHECK_REQUEST_ID: u32 = u32::MAX;
+pub(crate) const CHECK_REQUEST_ID: u32 = crate::transfer::LAST_TRANSFER_REQUEST_ID + 1;
 
 /// A line sent and not yet answered.
 #[derive(Debug, Clone, PartialEq, Eq)]

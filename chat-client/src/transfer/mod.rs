@@ -51,6 +51,10 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// own ([`ClientMsg::Request`]) keeps below it, so that no answer is taken for another's.
 pub const FIRST_OWN_REQUEST_ID: u32 = 1 << 31;
 
+/// The last request id the transfers take; the one above it is the session's check of
+/// lines in doubt ([`crate::unanswered`]).
+pub(crate) const LAST_TRANSFER_REQUEST_ID: u32 = u32::MAX - 1;
+
 /// What the user asks the session to do about files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
@@ -308,12 +312,12 @@ impl Registry {
 
     /// `msg` as a request with a new id, whose answer goes to `transfer`.
     fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
-        // After the last id of the range (the very last id is the session's own check of
-        // lines in doubt), back to its first: by then the first has long been answered.
+        // After the last id of the range, back to its first: by then the first has long
+        // been answered.
         self.last_request = self
             .last_request
             .checked_add(1)
-            .filter(|&id| id != crate::unanswered::CHECK_REQUEST_ID)
+            .filter(|&id| id <= LAST_TRANSFER_REQUEST_ID)
             .unwrap_or(FIRST_OWN_REQUEST_ID);
         self.requests.insert(self.last_request, transfer);
         msg.with_id(self.last_request)
