@@ -21,15 +21,19 @@ pub fn day(time_ms: u64, utc_offset_secs: i32) -> i64 {
     secs.div_euclid(86_400)
 }
 
+/// The local calendar date of a server time, or, out of the calendar's range (a hostile
+/// server's time), the day number it is.
+fn local_date(time_ms: u64, utc_offset_secs: i32) -> Result<time::Date, i64> {
+    let day = day(time_ms, utc_offset_secs);
+    time::Date::from_julian_day(
+        i32::try_from(day + i64::from(UNIX_EPOCH_JULIAN_DAY)).unwrap_or(i32::MAX),
+    )
+    .map_err(|_| day)
+}
+
 /// The local date of a server time in words: `Monday 30 November 2026`.
 pub fn long_date(time_ms: u64, utc_offset_secs: i32) -> String {
-    let day = day(time_ms, utc_offset_secs);
-    // Days since the epoch as a calendar date; out of the calendar's range (a hostile
-    // server's time) reads as the number it is.
-    let date = time::Date::from_julian_day(
-        i32::try_from(day + i64::from(UNIX_EPOCH_JULIAN_DAY)).unwrap_or(i32::MAX),
-    );
-    match date {
+    match local_date(time_ms, utc_offset_secs) {
         Ok(date) => format!(
             "{} {} {} {}",
             date.weekday(),
@@ -37,24 +41,20 @@ pub fn long_date(time_ms: u64, utc_offset_secs: i32) -> String {
             date.month(),
             date.year()
         ),
-        Err(_) => format!("day {day}"),
+        Err(day) => format!("day {day}"),
     }
 }
 
 /// A server time as the local date and time, short: `30 Nov 2026 14:02`.
 pub fn short_date(time_ms: u64, utc_offset_secs: i32) -> String {
-    let day = day(time_ms, utc_offset_secs);
-    let date = time::Date::from_julian_day(
-        i32::try_from(day + i64::from(UNIX_EPOCH_JULIAN_DAY)).unwrap_or(i32::MAX),
-    );
     let time = hh_mm(time_ms, utc_offset_secs);
-    match date {
+    match local_date(time_ms, utc_offset_secs) {
         Ok(date) => {
             let month = date.month().to_string();
             let month: String = month.chars().take(3).collect();
             format!("{} {month} {} {time}", date.day(), date.year())
         }
-        Err(_) => format!("day {day} {time}"),
+        Err(day) => format!("day {day} {time}"),
     }
 }
 
