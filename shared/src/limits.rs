@@ -46,3 +46,13 @@ pub const SHA256_BYTES: usize = 32;
 /// of 4 bytes) takes 129 KiB, so every answer fits in a frame however large the room; a
 /// version 4 client fetches the rest page by page.
 pub const MEMBER_PAGE: usize = 1000;
+
+/// Most rooms one connection may be in at once (feature `rooms`); a `Join` beyond it is
+/// refused with `TooManyRooms`.
+pub const MAX_JOINED_ROOMS: usize = 20;
+
+/// Longest room topic, in bytes of UTF-8.
+pub const MAX_TOPIC_BYTES: usize = 512;
+
+/// Longest away text, in bytes of UTF-8.
+pub const MAX_AWAY_BYTES: usize = 256;

@@ -159,6 +159,43 @@ pub enum ClientMsg {
     /// The client's user has read `room` up to sequence number `seq`. The server keeps it
     /// for the nick and says it in [`ServerMsg::CaughtUp`]. Not answered.
     MarkRead { room: String, seq: u64 },
+
+    // ----- version 4, feature "rooms" ([`FEATURE_ROOMS`]) -----------------------------
+    /// `msg` addressed to `room`, one of the rooms the client is in. Answered as `msg`
+    /// says, or by [`ErrorKind::NotInRoom`]. With the feature, a client is in several
+    /// rooms at once ([`ClientMsg::Join`] adds one), so every request about a room names
+    /// it here.
+    InRoom { room: String, msg: RoomRequest },
+    /// Mark yourself away with `text` (why, until when), or back with an empty text.
+    /// Answered by [`ServerMsg::Away`] about yourself.
+    Away { text: String },
+}
+
+/// A request about one room, inside [`ClientMsg::InRoom`] (feature `rooms`).
+///
+/// Its own enum rather than a [`ClientMsg`] inside a `ClientMsg`, so that
+/// `Request { InRoom { .. } }` stays two fixed levels and nothing nests further.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomRequest {
+    /// Say `text` in the room; as [`ClientMsg::Chat`].
+    Chat { text: String },
+    /// Act in the room (`/me waves`); as [`ClientMsg::Action`].
+    Action { text: String },
+    /// The first page of the room's members; answered by [`ServerMsg::RoomMembers`].
+    Who,
+    /// The room's members whose nicks sort after `after`; answered by
+    /// [`ServerMsg::RoomMembers`].
+    WhoPage { after: String },
+    /// Offer a file to the room; as [`ClientMsg::UploadStart`].
+    UploadStart { name: String, size: u64 },
+    /// The room's files; answered by [`ServerMsg::Files`].
+    ListFiles,
+    /// Leave the room, telling its members `reason`; answered by [`ServerMsg::Parted`].
+    Part { reason: String },
+    /// Set the room's topic (empty: none), at most
+    /// [`MAX_TOPIC_BYTES`](crate::limits::MAX_TOPIC_BYTES); every member with the feature
+    /// gets [`ServerMsg::Topic`], the setter included.
+    SetTopic { text: String },
 }
 
 /// Whether a room message is said or acted (`/me`). An enum: on the wire, its variant
@@ -269,6 +306,11 @@ pub enum ErrorKind {
     NoHistory,
     /// The client asked about a room it is not in.
     NotInRoom,
+
+    // ----- version 4, feature "rooms" --------------------------------------------------
+    /// A `Join` beyond the rooms one connection may be in at once
+    /// ([`MAX_JOINED_ROOMS`](crate::limits::MAX_JOINED_ROOMS)).
+    TooManyRooms,
 }
 
 /// A file stored on the server for a room, as listed and offered to its members.
@@ -497,6 +539,44 @@ pub enum ServerMsg {
         /// hits are then those it found.
         complete: bool,
     },
+
+    // ----- version 4, feature "rooms" ([`FEATURE_ROOMS`]) -----------------------------
+    /// Answer to [`RoomRequest::Part`]: the client is no longer in `room`.
+    Parted { room: String, reason: String },
+    /// `room`'s topic: sent right after the answer to a join when the room has one, and
+    /// to every member when someone sets it (`text` empty: the topic was cleared).
+    Topic {
+        room: String,
+        text: String,
+        /// Who set it.
+        by: String,
+        /// When it was set, milliseconds since the Unix epoch (UTC).
+        time_ms: u64,
+    },
+    /// `nick` is away (`text` says why), or back (`text` empty). The answer to
+    /// [`ClientMsg::Away`], about yourself; and sent after the echo of a private message
+    /// to a nick that is away.
+    Away { nick: String, text: String },
+    /// Answer to [`RoomRequest::Who`] and [`RoomRequest::WhoPage`]: a page of the room's
+    /// members, each with its away text.
+    RoomMembers {
+        room: String,
+        /// Members of the whole room.
+        total: u32,
+        /// At most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) members, sorted as a
+        /// [`MemberPage`]'s names.
+        members: Vec<Member>,
+        /// Whether more members follow the last one.
+        more: bool,
+    },
+}
+
+/// A room member as [`ServerMsg::RoomMembers`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub nick: String,
+    /// Why the member is away; empty when it is not.
+    pub away: String,
 }
 
 impl ServerMsg {
@@ -576,6 +656,11 @@ pub struct Limits {
 /// messages after it). Asked in [`ClientMsg::Hello4`] and granted in
 /// [`ServerMsg::Welcome4`] when the server keeps history.
 pub const FEATURE_HISTORY: &str = "history";
+
+/// The name of the optional feature that lets a connection be in several rooms at once
+/// ([`ClientMsg::Join`] adds a room, [`ClientMsg::InRoom`] addresses one), with room
+/// topics and away texts.
+pub const FEATURE_ROOMS: &str = "rooms";
 
 /// A room message as history keeps it: a [`ServerMsg::Room`] without its room, which the
 /// answer names once.

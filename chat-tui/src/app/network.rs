@@ -207,6 +207,11 @@ impl App {
             ServerMsg::HistoryPage { .. }
             | ServerMsg::CaughtUp { .. }
             | ServerMsg::SearchHits { .. } => {}
+            // Feature "rooms", which this client does not ask for yet.
+            ServerMsg::Parted { .. }
+            | ServerMsg::Topic { .. }
+            | ServerMsg::Away { .. }
+            | ServerMsg::RoomMembers { .. } => {}
         }
         commands
     }

@@ -80,6 +80,11 @@ impl Client {
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
+            ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => self.refuse(
+                reply,
+                ErrorKind::Internal,
+                "the feature \"rooms\" was not granted".into(),
+            ),
         };
         done.map(|()| None)
     }
