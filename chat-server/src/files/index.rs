@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 use shared::names::NameKeys;
 use shared::units::bytes;
@@ -17,6 +18,10 @@ use crate::files::handle::{Handle, Token};
 /// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
 /// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
 pub(crate) const MAX_LISTED_FILES: usize = 1000;
+
+/// Most finished uploads whose token is remembered ([`Index::finished`]); past it, the
+/// oldest is forgotten first. About 60 bytes each.
+pub(crate) const MAX_FINISHED_TOKENS: usize = 4096;
 
 /// The stored files and the uploads in progress.
 #[derive(Debug)]
@@ -33,6 +38,18 @@ pub(super) struct Index {
     next_upload: u64,
     /// Uploads in progress by token, for resuming, with who reserved them.
     uploads: HashMap<Token, Upload>,
+    /// Uploads stored lately, by token: a sender whose connection dropped between its
+    /// `UploadFinish` and the `UploadDone` presents the token again and learns that the
+    /// file is stored, instead of sending it again.
+    finished: HashMap<Token, Finished>,
+}
+
+/// An upload that was stored: its ids, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Finished {
+    pub(crate) upload_id: u64,
+    pub(crate) file_id: u64,
+    pub(crate) at: Instant,
 }
 
 /// An upload in progress: how to reach it, and the share of the quota it holds for the
@@ -74,6 +91,7 @@ impl Index {
             next_file: 1,
             next_upload: 1,
             uploads: HashMap::new(),
+            finished: HashMap::new(),
         };
         for file in found {
             index.used = index.used.saturating_add(file.size);
@@ -181,6 +199,15 @@ impl Index {
         self.uploads.get(token).map(|u| u.handle.clone())
     }
 
+    /// The upload stored under `token` at most `grace` ago, if it is remembered (the
+    /// newest [`MAX_FINISHED_TOKENS`] are).
+    pub(super) fn finished(&self, token: &Token, grace: Duration) -> Option<Finished> {
+        self.finished
+            .get(token)
+            .filter(|f| f.at.elapsed() <= grace)
+            .copied()
+    }
+
     /// Ends an upload that stored nothing: its reservation is returned and its token no
     /// longer resumes it.
     pub(super) fn release(&mut self, token: &Token, size: u64) {
@@ -198,7 +225,20 @@ impl Index {
     /// Makes a stored upload visible: it is listed from now on, and its reservation
     /// becomes used space.
     pub(super) fn add(&mut self, token: &Token, file: FileInfo) {
-        self.uploads.remove(token);
+        if let Some(upload) = self.uploads.remove(token) {
+            if self.finished.len() >= MAX_FINISHED_TOKENS {
+                let oldest = self.finished.iter().min_by_key(|(_, f)| f.at).map(|(t, _)| *t);
+                if let Some(oldest) = oldest {
+                    self.finished.remove(&oldest);
+                }
+            }
+            let finished = Finished {
+                upload_id: upload.handle.id,
+                file_id: file.id,
+                at: Instant::now(),
+            };
+            self.finished.insert(*token, finished);
+        }
         self.reserved = self.reserved.saturating_sub(file.size);
         self.used = self.used.saturating_add(file.size);
         self.files.insert(file.id, file.into());
@@ -279,6 +319,35 @@ mod tests {
         let mut index = Index::new(u64::MAX, Vec::new());
         let refused = index.reserve(10, 100, 95, [4; 16], from(1));
         assert_eq!(refused.unwrap_err().kind, ErrorKind::DiskFull);
+    }
+
+    #[test]
+    fn a_stored_uploads_token_is_remembered_for_the_grace_period_and_bounded() {
+        let plenty = u64::MAX;
+        let mut index = Index::new(u64::MAX, Vec::new());
+        let upload_id = index.reserve(5, plenty, 0, [1; 16], from(1)).unwrap();
+        assert_eq!(index.finished(&[1; 16], Duration::from_secs(60)), None);
+        index.add(&[1; 16], file(9, "lobby", 5));
+        let found = index.finished(&[1; 16], Duration::from_secs(60)).unwrap();
+        assert_eq!((found.upload_id, found.file_id), (upload_id, 9));
+        assert!(index.upload(&[1; 16]).is_none(), "no longer resumable as a partial");
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(index.finished(&[1; 16], Duration::from_millis(1)), None);
+        // A token that was never an upload's is never taken for a finished one.
+        index.add(&[2; 16], file(10, "lobby", 5));
+        assert_eq!(index.finished(&[2; 16], Duration::from_secs(60)), None);
+        // The oldest is forgotten first beyond the bound.
+        for n in 0..MAX_FINISHED_TOKENS as u64 {
+            let token = {
+                let mut t = [3; 16];
+                t[..8].copy_from_slice(&n.to_le_bytes());
+                t
+            };
+            index.reserve(1, plenty, 0, token, from(2)).unwrap();
+            index.add(&token, file(100 + n, "lobby", 1));
+        }
+        assert_eq!(index.finished.len(), MAX_FINISHED_TOKENS);
+        assert_eq!(index.finished(&[1; 16], Duration::from_secs(60)), None);
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
@@ -33,7 +34,7 @@ use tracing::{info, warn};
 
 use crate::common::Refusal;
 use crate::files::handle::{Handle, Token};
-use crate::files::index::Index;
+use crate::files::index::{Finished, Index};
 
 /// Space the server leaves free on its disk beyond the files it accepts, so that a full
 /// upload does not leave the machine (logs, the sidecars) without room, unless
@@ -177,6 +178,12 @@ impl FileStore {
     pub(crate) fn upload_by_token(&self, token: &[u8]) -> Option<Handle> {
         let token: &Token = token.try_into().ok()?;
         self.lock().upload(token)
+    }
+
+    /// The upload stored under `token` at most `grace` ago ([`Index::finished`]).
+    pub(crate) fn finished(&self, token: &[u8], grace: Duration) -> Option<Finished> {
+        let token: &Token = token.try_into().ok()?;
+        self.lock().finished(token, grace)
     }
 
     /// Ends an upload that stored nothing: its reservation is returned and its token no

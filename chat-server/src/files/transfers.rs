@@ -179,8 +179,18 @@ impl Transfers {
                 text: "no interrupted upload has this token (it may have expired)".into(),
             })
         };
+        // Stored already: the sender lost the answer to its finish (its connection
+        // dropped, or its client restarted) and learns it now instead of sending the
+        // file again.
+        let stored = || {
+            let done = peer.files.store.finished(token, peer.files.upload_grace)?;
+            Some(ServerMsg::UploadDone {
+                upload_id: done.upload_id,
+                file_id: done.file_id,
+            })
+        };
         let Some(handle) = peer.files.store.upload_by_token(token) else {
-            return refused();
+            return stored().unwrap_or_else(refused);
         };
         if !self.uploads.contains_key(&handle.id) {
             if let Some(refusal) = self.too_many_uploads() {
@@ -189,7 +199,8 @@ impl Transfers {
         }
         let attached = timeout(ATTACH_TIMEOUT, handle.attach(peer.id, peer.outbox.clone()));
         let Ok(Some(offset)) = attached.await else {
-            return refused();
+            // The upload ended meanwhile: perhaps stored by the finish it was busy with.
+            return stored().unwrap_or_else(refused);
         };
         let upload_id = handle.id;
         self.uploads.insert(upload_id, handle);
