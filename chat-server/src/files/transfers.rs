@@ -14,6 +14,7 @@ use tokio::time::timeout;
 
 use crate::common::{ClientId, Refusal};
 use crate::files::Files;
+use crate::files::fetched::{self, Fetch};
 use crate::files::handle::Handle;
 use crate::files::{download, upload};
 use crate::outbound::{FileLane, Outbox};
@@ -110,6 +111,8 @@ impl Transfers {
             ClientMsg::ListFiles => {
                 let place = peer.files.registry.whereabouts(peer.id)?;
                 let files = peer.files.store.list(&place.room);
+                let (id, nick, outbox) = (peer.id, &place.nick, peer.outbox);
+                fetched::before_list(peer.files, id, nick, outbox, &place.room, &files);
                 Some(ServerMsg::Files {
                     room: place.room,
                     files,
@@ -257,7 +260,12 @@ impl Transfers {
             return failed(ErrorKind::TooManyTransfers, text);
         }
         let path = peer.files.store.data_path(file_id);
-        let task = download::start(file, path, offset, reply, peer.lane.clone());
+        let fetch = Fetch {
+            files: Arc::clone(peer.files),
+            file: file.clone(),
+            nick: place.nick,
+        };
+        let task = download::start(file, path, offset, reply, peer.lane.clone(), fetch);
         self.downloads.insert(file_id, task);
         None
     }
