@@ -265,7 +265,9 @@ impl Journal {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reads the file, changes it with `f`, keeps it within its bounds and writes it
@@ -365,7 +367,11 @@ mod tests {
         let found = journal.part(7).unwrap();
         assert_eq!((found.size, found.part.as_path()), (10, part.as_path()));
         assert_eq!(found.sha256, "ab".repeat(32));
-        assert_eq!(other.part(7), None, "another server's file 7 is another file");
+        assert_eq!(
+            other.part(7),
+            None,
+            "another server's file 7 is another file"
+        );
 
         let source = dir.path().join("notes.txt");
         fs::write(&source, b"hello").unwrap();
@@ -383,7 +389,10 @@ mod tests {
                 uploads: vec![(source.clone(), 5)],
             }
         );
-        assert_eq!(interrupted(dir.path(), "10.0.0.2:7878"), Interrupted::default());
+        assert_eq!(
+            interrupted(dir.path(), "10.0.0.2:7878"),
+            Interrupted::default()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
@@ -394,10 +403,7 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         // A changed file is not resumed, and is forgotten.
-        let changed = Stamp {
-            size: 6,
-            ..stamp
-        };
+        let changed = Stamp { size: 6, ..stamp };
         assert_eq!(journal.upload(&source, changed), Remembered::Changed);
         assert_eq!(journal.upload(&source, stamp), Remembered::Nothing);
         journal.forget_part(7);

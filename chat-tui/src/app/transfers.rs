@@ -8,11 +8,13 @@
 //! stops it); an upload, which has no file id yet, by `u` and a number of its own (`[u2]`,
 //! `/cancel u2`), and by its file id once stored.
 
+use std::collections::BTreeMap;
+
 use chat_client::sanitize;
-use chat_client::transfer::progress::{Progress, bytes};
 use chat_client::transfer::journal::Interrupted;
+use chat_client::transfer::progress::{Progress, bytes};
 use chat_client::transfer::{self, TransferEvent, TransferId};
-use shared::FileInfo;
+use shared::{FetchCount, FileInfo};
 
 use super::scrollback::{Entry, EntryKind};
 use super::{App, Command};
@@ -242,7 +244,7 @@ impl App {
     pub(super) fn offered(&mut self, file: &FileInfo) {
         self.push(Entry {
             time_ms: file.time_ms,
-            kind: EntryKind::Notice(offer_text(file)),
+            kind: EntryKind::Notice(offer_text(file, &self.shares)),
         });
     }
 
@@ -256,8 +258,12 @@ impl App {
         }
         self.notice_now(format!("files in #{room} ({}):", files.len()));
         for file in files {
+            let fetched = match self.shares.text(file.id) {
+                Some(text) => format!(", {text}"),
+                None => String::new(),
+            };
             self.notice_now(format!(
-                "  /get {:<4} {}  {}  from {}",
+                "  /get {:<4} {}  {}  from {}{fetched}",
                 file.id,
                 sanitize::nick(&file.name),
                 bytes(file.size),
@@ -265,23 +271,64 @@ impl App {
             ));
         }
     }
+
+    /// How many have fetched files this client shared: the counts its offer lines and
+    /// `/files` show.
+    pub(super) fn fetched(&mut self, members: u32, counts: &[FetchCount]) {
+        self.shares.set(members, counts);
+    }
 }
 
-/// The line of a file offered in the room.
-pub fn offer_text(file: &FileInfo) -> String {
-    format!(
+/// Most files whose fetch counts the app keeps; past it, those of the oldest files (the
+/// lowest ids) go first.
+pub const MAX_SHARES: usize = 4096;
+
+/// How many members have fetched the files this client shared, by file id: `(by,
+/// members)` as the server last counted (feature `fetched`, [`shared::ServerMsg::Fetched`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shares(BTreeMap<u64, (u32, u32)>);
+
+/// No counts, for panes drawn without an app.
+pub static NO_SHARES: Shares = Shares(BTreeMap::new());
+
+impl Shares {
+    /// `fetched by N of M members` for file `file_id`, if a count came.
+    pub fn text(&self, file_id: u64) -> Option<String> {
+        let &(by, members) = self.0.get(&file_id)?;
+        let noun = if members == 1 { "member" } else { "members" };
+        Some(format!("fetched by {by} of {members} {noun}"))
+    }
+
+    fn set(&mut self, members: u32, counts: &[FetchCount]) {
+        for count in counts {
+            self.0.insert(count.file_id, (count.by, members));
+        }
+        while self.0.len() > MAX_SHARES {
+            self.0.pop_first();
+        }
+    }
+}
+
+/// The line of a file offered in the room; for a file of this client's, how many have
+/// fetched it, once the server has said.
+pub fn offer_text(file: &FileInfo, shares: &Shares) -> String {
+    let line = format!(
         "{} shares {} ({}): type /get {} to download it",
         sanitize::nick(&file.from),
         sanitize::nick(&file.name),
         bytes(file.size),
         file.id
-    )
+    );
+    match shares.text(file.id) {
+        Some(fetched) => format!("{line} ({fetched})"),
+        None => line,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use chat_client::transfer::Request;
-    use shared::{ClientMsg, RoomEvent, ServerMsg};
+    use shared::{ClientMsg, FetchCount, RoomEvent, ServerMsg};
 
     use super::*;
     use crate::app::Event;
@@ -507,6 +554,71 @@ mod tests {
         assert_eq!(
             submit(&mut app, "/files"),
             [Command::Send(ClientMsg::ListFiles)]
+        );
+    }
+
+    #[test]
+    fn the_sharer_sees_how_many_fetched_its_files_on_the_offer_line_and_in_files() {
+        let mut app = app();
+        let mine = shared::FileInfo {
+            from: app.nick.clone(),
+            ..offer(7, "report.pdf", 10)
+        };
+        app.update(room_msg(RoomEvent::Shared { file: mine.clone() }));
+        let offer_line = |app: &App| match last(app) {
+            EntryKind::Notice(t) => t,
+            other => panic!("not the offer: {other:?}"),
+        };
+        assert!(!offer_line(&app).contains("fetched"), "{}", offer_line(&app));
+        app.update(Event::Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 5,
+            files: vec![FetchCount { file_id: 7, by: 3 }],
+        }));
+        assert_eq!(
+            offer_line(&app),
+            format!(
+                "{} shares report.pdf (10 B): type /get 7 to download it \
+                 (fetched by 3 of 5 members)",
+                app.nick
+            )
+        );
+        app.update(Event::Server(ServerMsg::Files {
+            room: "lobby".into(),
+            files: vec![mine, offer(8, "b.txt", 1)],
+        }));
+        let texts: Vec<_> = app
+            .scrollback
+            .entries()
+            .iter()
+            .rev()
+            .take(2)
+            .map(|(_, e)| e.kind.clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                EntryKind::Notice("  /get 8    b.txt  1 B  from bob".into()),
+                EntryKind::Notice(format!(
+                    "  /get 7    report.pdf  10 B  from {}, fetched by 3 of 5 members",
+                    app.nick
+                )),
+            ]
+        );
+        // The counts are bounded: the oldest files' go first.
+        let many: Vec<FetchCount> = (0..MAX_SHARES as u64 + 10)
+            .map(|file_id| FetchCount { file_id, by: 1 })
+            .collect();
+        app.update(Event::Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 1,
+            files: many,
+        }));
+        assert_eq!(app.shares.0.len(), MAX_SHARES);
+        assert_eq!(app.shares.text(0), None);
+        assert_eq!(
+            app.shares.text(MAX_SHARES as u64 + 9).as_deref(),
+            Some("fetched by 1 of 1 member")
         );
     }
 }
