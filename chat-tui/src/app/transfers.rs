@@ -569,7 +569,11 @@ mod tests {
             EntryKind::Notice(t) => t,
             other => panic!("not the offer: {other:?}"),
         };
-        assert!(!offer_line(&app).contains("fetched"), "{}", offer_line(&app));
+        assert!(
+            !offer_line(&app).contains("fetched"),
+            "{}",
+            offer_line(&app)
+        );
         app.update(Event::Server(ServerMsg::Fetched {
             room: "lobby".into(),
             members: 5,
