@@ -891,6 +891,61 @@ mod tests {
         );
     }
 
+    /// An upload that a former run of the client finished, but whose answer was lost with
+    /// the connection (or with the client), is not sent again: the new run resumes with
+    /// the remembered token, the server answers `UploadDone`, and the journal forgets it.
+    #[tokio::test]
+    async fn a_remembered_upload_resumes_with_its_token_and_ends_on_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let stamp = journal::Stamp::of(&std::fs::metadata(&path).unwrap());
+        Journal::new(dir.path(), "127.0.0.1:7878").remember_upload(&path, stamp, &[9; 16]);
+
+        let (events, mut news) = mpsc::channel(16);
+        let mut registry = Registry::new(events).serving("127.0.0.1:7878");
+        let (lane, _lane_rx) = mpsc::channel(LANE_FRAMES);
+        registry.connected(lane).await;
+        let dir_path = dir.path().to_path_buf();
+        registry.request(Request::Remember { dir: dir_path }).await;
+        let upload = Request::Upload {
+            id: 1,
+            path: path.display().to_string(),
+        };
+        registry.request(upload).await;
+        let Some(ClientMsg::Request { id, msg }) = registry.control().await else {
+            panic!("the resume goes out with a request id");
+        };
+        assert_eq!(*msg, ClientMsg::UploadResume { token: vec![9; 16] });
+        let done = ServerMsg::Reply {
+            id,
+            msg: Box::new(ServerMsg::UploadDone {
+                upload_id: 70,
+                file_id: 12,
+            }),
+        };
+        assert_eq!(registry.route(done).await, None);
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match news.recv().await {
+                    Some(TransferEvent::Started { .. }) => {}
+                    other => break other,
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            end,
+            Ok(Some(TransferEvent::Uploaded { id: 1, file_id: 12 }))
+        );
+        let journal = Journal::new(dir.path(), "127.0.0.1:7878");
+        assert_eq!(
+            journal.upload(&path, stamp),
+            journal::Remembered::Nothing,
+            "forgotten once stored"
+        );
+    }
+
     /// The library's ids go round within their half of the range.
     #[test]
     fn the_librarys_request_ids_stay_in_their_half() {
