@@ -13,9 +13,12 @@
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
+//! - [`cells`]: the last step of every frame: each cell a cluster whose width every
+//!   terminal agrees on.
 //! - [`picker`]: the server picker's screen, shown before the chat screen when the client
 //!   looked for servers on the LAN.
 
+pub mod cells;
 pub mod marks;
 pub mod members;
 pub mod messages;
@@ -103,6 +106,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         frame.set_cursor_position(cursor);
     }
     frame.render_widget(prompt, areas.input);
+    cells::settle(frame.buffer_mut());
 }
 
 /// A stable colour for a nick: the same nick gets the same colour on every screen and every
