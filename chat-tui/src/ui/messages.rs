@@ -19,7 +19,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::StatefulWidget;
 
 use super::marks::{self, RuleStyle};
-use super::{nick_color, wrap};
+use super::{links, nick_color, wrap};
 use crate::app::pane::{Anchor, Item, ItemKind, Key, PaneState, Seen};
 use crate::app::room::message_entry;
 use crate::app::scrollback::{Entry, EntryKind, SendState};
@@ -440,8 +440,10 @@ impl StatefulWidget for MessagePane<'_> {
         let mut pos = top;
         loop {
             let row = rows.count(pos.item) - 1 - pos.below;
-            if let Some(line) = rows.lines(pos.item).get(row) {
+            let lines = rows.lines(pos.item);
+            if let Some(line) = lines.get(row) {
                 buf.set_line(area.x, y, line, area.width);
+                links::mark_row(buf, area.x, y, area.width, lines, row);
             }
             y += 1;
             if pos == bottom || y >= area.bottom() {

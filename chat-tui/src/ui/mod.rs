@@ -13,12 +13,14 @@
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
+//! - [`links`]: URLs found in messages and drawn as terminal hyperlinks (OSC 8).
 //! - [`cells`]: the last step of every frame: each cell a cluster whose width every
 //!   terminal agrees on.
 //! - [`picker`]: the server picker's screen, shown before the chat screen when the client
 //!   looked for servers on the LAN.
 
 pub mod cells;
+pub mod links;
 pub mod marks;
 pub mod members;
 pub mod messages;
