@@ -167,7 +167,9 @@ pub fn mark_row(buf: &mut Buffer, x: u16, y: u16, width: u16, lines: &[Line<'_>]
             i += 1;
         }
         let url = run_text(&rows, row, start, i);
-        if url.len() > MAX_URL_BYTES || find(&url).as_slice() != std::slice::from_ref(&(0..url.len())) {
+        if url.len() > MAX_URL_BYTES
+            || find(&url).as_slice() != std::slice::from_ref(&(0..url.len()))
+        {
             continue;
         }
         let open = format!("\x1b]8;id={};{}\x1b\\", id(&url), target(&url));
@@ -326,6 +328,7 @@ mod tests {
             bell: false,
             utc_offset_secs: 0,
             download_dir: "/tmp/downloads".into(),
+            choices: crate::app::Choices::default(),
         };
         let welcome = chat_client::Welcome {
             nick: "alice".into(),
