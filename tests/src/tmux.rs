@@ -103,6 +103,9 @@ impl Tmux {
         // database) in `chat-data` there, not in the source tree.
         let dir = scratch_dir("tui-cwd");
         let dir = dir.to_str().expect("a UTF-8 scratch path");
+        // And a state directory of its own: the client keeps its input history there,
+        // never in the home of whoever runs the tests.
+        let state = format!("XDG_STATE_HOME={}/state", dir);
         self.tmux_ok(&[
             "new-window",
             "-d",
@@ -112,6 +115,8 @@ impl Tmux {
             name,
             "-c",
             dir,
+            "-e",
+            &state,
             shell_command,
         ]);
     }
@@ -168,6 +173,23 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", &target];
         args.extend_from_slice(keys);
         self.tmux_ok(&args);
+    }
+
+    /// Sends raw bytes to the program in window `name`, as its terminal would (a focus
+    /// report, an escape sequence no key makes).
+    pub fn send_bytes(&self, name: &str, bytes: &[u8]) {
+        let target = target(name);
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut args = vec!["send-keys", "-t", &target, "-H"];
+        args.extend(hex.iter().map(String::as_str));
+        self.tmux_ok(&args);
+    }
+
+    /// Copies everything the program in window `name` writes from now on, escape
+    /// sequences and all, to the file `log` (tmux's `pipe-pane`).
+    pub fn log_output(&self, name: &str, log: &std::path::Path) {
+        let command = format!("cat >> {}", shell_quote(&log.display().to_string()));
+        self.tmux_ok(&["pipe-pane", "-O", "-t", &target(name), &command]);
     }
 
     /// Types a line and presses Enter.

@@ -18,6 +18,7 @@ pub enum Call {
 impl App {
     /// The terminal gained (`true`) or lost the focus.
     pub(super) fn focus(&mut self, focused: bool) {
+        tracing::info!(focused, "terminal focus");
         self.focused = focused;
     }
 
