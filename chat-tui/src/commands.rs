@@ -33,6 +33,10 @@ pub enum Command {
     Cancel(Option<TransferRef>),
     /// Search the room's history for these words.
     Search(String),
+    /// Hide this nick's lines (without one: list the ignored nicks).
+    Ignore(Option<String>),
+    /// Show this nick's lines again.
+    Unignore(String),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -65,6 +69,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "WORDS",
         "search this room's history (Enter shows a hit where it was said)",
     ),
+    (
+        "/ignore",
+        "[NICK]",
+        "hide a nick's lines and private messages (alone: list them)",
+    ),
+    ("/unignore", "NICK", "show a nick's lines again"),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -119,6 +129,12 @@ pub fn parse(line: &str) -> Result<Input, String> {
             Some(transfer_ref(args)?)
         }),
         "search" | "find" => Command::Search(text_arg(args, "search")?),
+        "ignore" => Command::Ignore(if args.is_empty() {
+            None
+        } else {
+            Some(one_name(args, "ignore", MAX_NICK_CHARS)?)
+        }),
+        "unignore" => Command::Unignore(one_name(args, "unignore", MAX_NICK_CHARS)?),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };
