@@ -17,6 +17,7 @@ use crate::files::Files;
 use crate::files::handle::Handle;
 use crate::files::{download, upload};
 use crate::outbound::{FileLane, Outbox};
+use crate::registry::Whereabouts;
 
 /// Uploads one connection may have in progress at once. A client sends one file at a time
 /// per progress bar; a few allow several, while one connection cannot reserve the whole
@@ -39,6 +40,9 @@ pub(crate) struct Peer<'a> {
     pub(crate) address: Option<IpAddr>,
     pub(crate) outbox: &'a Outbox,
     pub(crate) lane: &'a FileLane,
+    /// Whether the client has the feature "rooms": it may download a file of any of its
+    /// rooms.
+    pub(crate) rooms: bool,
 }
 
 /// Longest a second `UploadFinish` waits for the answer to the first (the worker flushes
@@ -64,15 +68,20 @@ impl Transfers {
 
     /// Acts on a file message; returns the answer for the client, if there is one now.
     /// Other answers come later from the upload and download tasks, which wrap them as the
-    /// answer to `reply` (the request's id) themselves.
+    /// answer to `reply` (the request's id) themselves. `place`: the room an `UploadStart`
+    /// or a `ListFiles` is about, if found already; else the client's current room.
     pub(crate) async fn handle(
         &mut self,
         peer: Peer<'_>,
         reply: Option<u32>,
         msg: ClientMsg,
+        place: Option<Whereabouts>,
     ) -> Option<ServerMsg> {
+        let place = || place.or_else(|| peer.files.registry.whereabouts(peer.id));
         match msg {
-            ClientMsg::UploadStart { name, size } => Some(self.start(peer, &name, size).await),
+            ClientMsg::UploadStart { name, size } => {
+                Some(self.start(peer, place(), &name, size).await)
+            }
             ClientMsg::UploadResume { token } => Some(self.resume(peer, &token).await),
             ClientMsg::UploadChunk {
                 upload_id,
@@ -108,7 +117,7 @@ impl Transfers {
                 None
             }
             ClientMsg::ListFiles => {
-                let place = peer.files.registry.whereabouts(peer.id)?;
+                let place = place()?;
                 let files = peer.files.store.list(&place.room);
                 Some(ServerMsg::Files {
                     room: place.room,
@@ -136,7 +145,13 @@ impl Transfers {
         self.uploads.get(&upload_id)
     }
 
-    async fn start(&mut self, peer: Peer<'_>, name: &str, size: u64) -> ServerMsg {
+    async fn start(
+        &mut self,
+        peer: Peer<'_>,
+        place: Option<Whereabouts>,
+        name: &str,
+        size: u64,
+    ) -> ServerMsg {
         if name.len() > MAX_RAW_FILE_NAME_BYTES {
             return error(Refusal {
                 kind: ErrorKind::InvalidFileName,
@@ -149,7 +164,7 @@ impl Transfers {
         if let Some(refusal) = self.too_many_uploads() {
             return error(refusal);
         }
-        let Some(place) = peer.files.registry.whereabouts(peer.id) else {
+        let Some(place) = place else {
             return error(Refusal {
                 kind: ErrorKind::Internal,
                 text: "not in a room".into(),
@@ -225,11 +240,25 @@ impl Transfers {
                 text,
             })
         };
-        let place = peer.files.registry.whereabouts(peer.id)?;
-        // A file of another room is as unknown as one that does not exist.
-        let Some(file) = peer.files.store.get(file_id, &place.room) else {
-            let text = format!("no file {file_id} in #{}", place.room);
-            return failed(ErrorKind::NoSuchFile, text);
+        // A file of another room is as unknown as one that does not exist. With the
+        // feature "rooms", any room the client is in will do.
+        let registry = &peer.files.registry;
+        let found = if peer.rooms {
+            peer.files
+                .store
+                .find(file_id)
+                .filter(|f| registry.in_room(peer.id, &f.room).is_some())
+                .ok_or_else(|| format!("no file {file_id} in the rooms you are in"))
+        } else {
+            let place = registry.whereabouts(peer.id)?;
+            peer.files
+                .store
+                .get(file_id, &place.room)
+                .ok_or_else(|| format!("no file {file_id} in #{}", place.room))
+        };
+        let file = match found {
+            Ok(file) => file,
+            Err(text) => return failed(ErrorKind::NoSuchFile, text),
         };
         if offset > file.size {
             let text = format!("offset {offset} is past the end ({} bytes)", file.size);

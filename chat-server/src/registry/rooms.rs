@@ -4,49 +4,71 @@
 //! exists while it has members.
 
 use bytes::Bytes;
-use shared::limits::MEMBER_PAGE;
+use shared::limits::{MAX_JOINED_ROOMS, MEMBER_PAGE};
 use shared::names;
-use shared::{ErrorKind, MemberList, MemberListAnswer, RoomEvent};
+use shared::{ErrorKind, Member, MemberList, MemberListAnswer, RoomEvent, ServerMsg};
 
 use super::fanout::Except;
 use super::{ClientId, Inner, Refusal, Registry, Room, Who};
 use crate::outbound::encode_answer;
 
 impl Registry {
-    /// Moves a client to `room` (already checked): the old room is told it left, the new
-    /// room that it joined, and the client gets `Joined` with the new room's members, as
-    /// the answer to `reply`. Joining the room one is in only answers `Joined`. A new room
-    /// beyond the maximum number of rooms is refused, and the client stays where it is.
+    /// Joins `room` (already checked), answering `reply` with `Joined` and the room's
+    /// members (then its topic, with the feature "rooms"). Without the feature, the client
+    /// moves: the old room is told it left. With it, the room is added to the client's
+    /// rooms, at most [`MAX_JOINED_ROOMS`], and becomes its current room. Joining a room
+    /// one is in only answers. A new room beyond the maximum number of rooms is refused,
+    /// and the client stays where it is.
     pub(crate) fn join(&self, id: ClientId, room: &str, reply: Option<u32>) -> Result<(), Refusal> {
         let room = RoomName::new(room);
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
             };
-            let old_key = client.room.clone();
             let new_key = inner.room_key(&room);
-            if new_key != old_key {
+            let (many, version) = (client.many, client.outbox.speaks());
+            let already = client.rooms.contains(&new_key);
+            if !already {
+                if many && client.rooms.len() >= MAX_JOINED_ROOMS {
+                    return Err(Refusal {
+                        kind: ErrorKind::TooManyRooms,
+                        text: format!(
+                            "you are in {MAX_JOINED_ROOMS} rooms, the most at once; part one \
+                             before joining another"
+                        ),
+                    });
+                }
                 // Leaving a room one is alone in frees its place.
-                let frees_one = inner
-                    .rooms
-                    .get(&old_key)
-                    .is_some_and(|r| r.members.len() == 1);
+                let frees_one = !many
+                    && client
+                        .current()
+                        .and_then(|key| inner.rooms.get(key))
+                        .is_some_and(|r| r.members.len() == 1);
                 inner.check_room_count(&new_key, frees_one)?;
             }
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
-            let version = client.outbox.speaks();
-            if new_key != client.room {
-                let old_key = std::mem::replace(&mut client.room, new_key.clone());
+            if already {
+                // The room one names last is the current one.
+                client.rooms.retain(|key| *key != new_key);
+                client.rooms.push(new_key.clone());
+            } else {
+                let old_key = match many {
+                    true => None,
+                    false => client.rooms.pop(),
+                };
+                client.rooms.push(new_key.clone());
                 let nick = client.nick.clone();
-                // Said before entering, so that a new room takes the name as given.
-                let new_name = inner
-                    .rooms
-                    .get(&new_key)
-                    .map_or(room.name, |r| r.name.as_str())
-                    .to_owned();
-                inner.exit(id, &old_key, format!("moved to {new_name}"));
+                if let Some(old_key) = old_key {
+                    // Said before entering, so that a new room takes the name as given.
+                    let new_name = inner
+                        .rooms
+                        .get(&new_key)
+                        .map_or(room.name, |r| r.name.as_str())
+                        .to_owned();
+                    inner.exit(id, &old_key, format!("moved to {new_name}"));
+                }
                 inner.enter(id, &new_key, &room);
                 inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
             }
@@ -59,25 +81,67 @@ impl Registry {
             };
             let joined = inner.member_list(&new_key, answer, "", reply);
             inner.send(id, joined);
+            inner.send_topic(id, &new_key);
             Ok(())
         })
     }
 
-    /// Answers a client's `Who` or `WhoPage` with the members of its room.
-    pub(crate) fn who(&self, id: ClientId, who: Who<'_>, reply: Option<u32>) {
+    /// Leaves `room` (feature "rooms"), one of the client's rooms: the client gets
+    /// `Parted` (the answer to `reply`), the room's other members that it left and why
+    /// (`reason`, cleaned already), and the room closes if it is now empty.
+    pub(crate) fn part(
+        &self,
+        id: ClientId,
+        room: &str,
+        reason: String,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
+        let room = RoomName::new(room);
         self.with(|inner| {
+            let key = inner.target(id, Some(&room))?;
+            let name = inner.room_name(&key);
+            if let Some(client) = inner.clients.get_mut(&id) {
+                client.rooms.retain(|k| *k != key);
+            }
+            inner.exit(id, &key, reason.clone());
+            let parted = ServerMsg::Parted { room: name, reason };
+            inner.send(id, encode_answer(reply, &parted));
+            Ok(())
+        })
+    }
+
+    /// Answers a `Who` or `WhoPage` about `room` (the current room if `None`) with a page
+    /// of its members: `RoomMembers`, with their away texts, to a client with the feature
+    /// "rooms"; `Members` or `Members4` to one without.
+    pub(crate) fn who(
+        &self,
+        id: ClientId,
+        room: Option<&str>,
+        who: Who<'_>,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
+        let room = room.map(RoomName::new);
+        self.with(|inner| {
+            let room_key = inner.target(id, room.as_ref())?;
             let Some(client) = inner.clients.get(&id) else {
-                return;
+                return Ok(());
             };
-            let room_key = client.room.clone();
-            let (answer, after) = match who {
-                Who::Plain if client.outbox.speaks() < 4 => (MemberListAnswer::Members, ""),
-                Who::Plain => (MemberListAnswer::Members4, ""),
-                Who::After(after) => (MemberListAnswer::Members4, after),
+            let after = match who {
+                Who::Plain => "",
+                Who::After(after) => after,
             };
-            let members = inner.member_list(&room_key, answer, after, reply);
+            let members = if client.many {
+                inner.room_members(&room_key, after, reply)
+            } else {
+                let answer = match who {
+                    Who::Plain if client.outbox.speaks() < 4 => MemberListAnswer::Members,
+                    _ => MemberListAnswer::Members4,
+                };
+                inner.member_list(&room_key, answer, after, reply)
+            };
             inner.send(id, members);
-        });
+            Ok(())
+        })
     }
 }
 
@@ -163,14 +227,7 @@ impl Inner {
             return encode_answer(reply, &list);
         };
         let nick = |id: &ClientId| self.clients.get(id).map(|c| c.nick.as_str());
-        // The list is sorted by the same order, so the page starts after a binary search.
-        let start = if after.is_empty() {
-            0
-        } else {
-            room.members.partition_point(|(id, _)| {
-                nick(id).is_some_and(|n| names::cmp_members(n, after).is_le())
-            })
-        };
+        let start = self.page_start(room, after);
         let page: Vec<&str> = room.members[start..]
             .iter()
             .filter_map(|(id, _)| nick(id))
@@ -186,14 +243,61 @@ impl Inner {
         encode_answer(reply, &list)
     }
 
+    /// Where the page of a room's members after `after` starts. The list is sorted by the
+    /// order of [`names::cmp_members`], so this is a binary search.
+    fn page_start(&self, room: &Room, after: &str) -> usize {
+        if after.is_empty() {
+            return 0;
+        }
+        room.members.partition_point(|(id, _)| {
+            self.clients
+                .get(id)
+                .is_some_and(|c| names::cmp_members(&c.nick, after).is_le())
+        })
+    }
+
+    /// `RoomMembers` (feature "rooms"): the room's name and a page of its members, each
+    /// with its away text, the first [`MEMBER_PAGE`] after `after`, encoded as the answer
+    /// to `reply`.
+    pub(super) fn room_members(&self, key: &str, after: &str, reply: Option<u32>) -> Bytes {
+        let Some(room) = self.rooms.get(key) else {
+            let empty = ServerMsg::RoomMembers {
+                room: String::new(),
+                total: 0,
+                members: Vec::new(),
+                more: false,
+            };
+            return encode_answer(reply, &empty);
+        };
+        let start = self.page_start(room, after);
+        let members: Vec<Member> = room.members[start..]
+            .iter()
+            .filter_map(|(id, _)| self.clients.get(id))
+            .take(MEMBER_PAGE)
+            .map(|c| Member {
+                nick: c.nick.clone(),
+                away: c.away.clone(),
+            })
+            .collect();
+        let more = start + members.len() < room.members.len();
+        let page = ServerMsg::RoomMembers {
+            room: room.name.clone(),
+            total: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            members,
+            more,
+        };
+        encode_answer(reply, &page)
+    }
+
     /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
-    /// if needed.
+    /// if needed, with the topic the history keeps for it.
     pub(super) fn enter(&mut self, id: ClientId, key: &str, name: &RoomName<'_>) {
         if !self.rooms.contains_key(key) {
             let room = Room {
                 name: name.name.to_owned(),
                 members: Vec::new(),
                 seq: self.sequences.open_room(key),
+                topic: self.history.topic(key),
             };
             self.rooms.insert(key.to_owned(), room);
             self.room_looks.insert(name.look.clone(), key.to_owned());
@@ -254,7 +358,7 @@ mod tests {
         assert_eq!(room, "Dev");
         assert_eq!(members, ["a", "b"]);
         a.drain();
-        reg.say(a.id, ChatKind::Say, "hi".into(), None, None);
+        reg.say(a.id, None, ChatKind::Say, "hi".into(), None, None).unwrap();
         assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
     }
 
@@ -278,7 +382,7 @@ mod tests {
             assert_eq!(room, "lobby", "{spelling:?}");
         }
         assert_eq!(reg.lock().rooms.len(), 1);
-        reg.say(first.id, ChatKind::Say, "one room".into(), None, None);
+        reg.say(first.id, None, ChatKind::Say, "one room".into(), None, None).unwrap();
         let heard = first.drain();
         assert!(
             matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
@@ -338,7 +442,7 @@ mod tests {
         let _dora = login(&reg, "dora", "LOBBY", 1 << 16);
         let _ada = login(&reg, "ada", "lobby", 1 << 16);
         let who = |probe: &mut Probe| {
-            reg.who(probe.id, Who::Plain, None);
+            reg.who(probe.id, None, Who::Plain, None).unwrap();
             match probe.drain().pop() {
                 Some(ServerMsg::Members { members, .. }) => members,
                 other => panic!("expected the members, got {other:?}"),
@@ -367,7 +471,7 @@ mod tests {
         let mut names = Vec::new();
         let mut after = String::new();
         for _ in 0..10 {
-            reg.who(first.id, Who::After(&after), None);
+            reg.who(first.id, None, Who::After(&after), None).unwrap();
             let Some(ServerMsg::Members4 { members, .. }) = first.next() else {
                 panic!("a page");
             };
@@ -384,7 +488,7 @@ mod tests {
         expected.sort_by(|a, b| names::cmp_members(a, b));
         assert_eq!(names, expected, "every member once, in order");
         // A version 3 list is cut at a page, and fits a frame.
-        reg.who(old.id, Who::Plain, None);
+        reg.who(old.id, None, Who::Plain, None).unwrap();
         let Some(ServerMsg::Members { members, .. }) = old.next() else {
             panic!("a list");
         };
