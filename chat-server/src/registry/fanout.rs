@@ -169,8 +169,10 @@ mod tests {
         let mut talker = login(&reg, "talker", "lobby", 4096);
         let sleeper = login(&reg, "sleeper", "lobby", 80); // welcome + one chat frame
         talker.drain();
-        reg.say(talker.id, None, ChatKind::Say, "one".into(), None, None).unwrap();
-        reg.say(talker.id, None, ChatKind::Say, "two".into(), None, None).unwrap();
+        reg.say(talker.id, None, ChatKind::Say, "one".into(), None, None)
+            .unwrap();
+        reg.say(talker.id, None, ChatKind::Say, "two".into(), None, None)
+            .unwrap();
         let seen = talker.drain();
         assert!(seen.iter().any(|m| matches!(
             m,
@@ -189,7 +191,8 @@ mod tests {
         let b = login(&reg, "b", "lobby", 4096);
         a.drain();
         reg.close();
-        reg.say(b.id, None, ChatKind::Say, "late".into(), None, None).unwrap();
+        reg.say(b.id, None, ChatKind::Say, "late".into(), None, None)
+            .unwrap();
         assert!(reg.leave(b.id, "server shutting down"));
         assert!(a.drain().is_empty());
     }
@@ -203,14 +206,16 @@ mod tests {
         let (history, resume) = crate::history::History::open(settings).unwrap();
         let reg = Registry::with_history(10, history.clone(), resume.last_id);
         let a = login(&reg, "a", "lobby", 4096);
-        reg.say(a.id, None, ChatKind::Say, "early".into(), None, None).unwrap();
+        reg.say(a.id, None, ChatKind::Say, "early".into(), None, None)
+            .unwrap();
         let (seq, recorded) = (
             reg.whereabouts(a.id).unwrap().last_seq,
             history.last_recorded(),
         );
         reg.close();
         let permit = history.admit().await;
-        reg.say(a.id, None, ChatKind::Say, "late".into(), None, Some(permit)).unwrap();
+        reg.say(a.id, None, ChatKind::Say, "late".into(), None, Some(permit))
+            .unwrap();
         let file = FileInfo {
             id: 1,
             name: "f".into(),
@@ -233,7 +238,8 @@ mod tests {
         let mut new = login4(&reg, "new", "lobby");
         old.drain();
         new.drain();
-        reg.say(old.id, None, ChatKind::Action, "waves".into(), None, None).unwrap();
+        reg.say(old.id, None, ChatKind::Action, "waves".into(), None, None)
+            .unwrap();
         let said_old = old.drain();
         let said_new = new.drain();
         assert!(
@@ -261,7 +267,8 @@ mod tests {
         let mut bob = login4(&reg, "bob", "lobby");
         ann.drain();
         bob.drain();
-        reg.say(ann.id, None, ChatKind::Say, "hi".into(), Some(41), None).unwrap();
+        reg.say(ann.id, None, ChatKind::Say, "hi".into(), Some(41), None)
+            .unwrap();
         // The sender's echo is the answer; the others get the plain room message.
         let echo = ann.next().unwrap().into_reply();
         assert!(

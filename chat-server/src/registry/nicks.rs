@@ -102,7 +102,13 @@ impl Registry {
             // An away nick's text follows the echo, to a sender whose protocol has it.
             let many = inner.clients.get(&id).is_some_and(|c| c.many);
             if many && !away.is_empty() {
-                inner.send(id, encode(&ServerMsg::Away { nick: to, text: away }));
+                inner.send(
+                    id,
+                    encode(&ServerMsg::Away {
+                        nick: to,
+                        text: away,
+                    }),
+                );
             }
             Ok(())
         })

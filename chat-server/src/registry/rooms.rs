@@ -344,7 +344,9 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::probe::{Probe, login, login_as, login4, refused_login};
+    use crate::registry::probe::{
+        Probe, login, login_as, login_rooms, login4, refused_login, room_events,
+    };
     use shared::{ChatKind, ServerMsg};
 
     #[tokio::test]
@@ -358,7 +360,8 @@ mod tests {
         assert_eq!(room, "Dev");
         assert_eq!(members, ["a", "b"]);
         a.drain();
-        reg.say(a.id, None, ChatKind::Say, "hi".into(), None, None).unwrap();
+        reg.say(a.id, None, ChatKind::Say, "hi".into(), None, None)
+            .unwrap();
         assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
     }
 
@@ -382,7 +385,8 @@ mod tests {
             assert_eq!(room, "lobby", "{spelling:?}");
         }
         assert_eq!(reg.lock().rooms.len(), 1);
-        reg.say(first.id, None, ChatKind::Say, "one room".into(), None, None).unwrap();
+        reg.say(first.id, None, ChatKind::Say, "one room".into(), None, None)
+            .unwrap();
         let heard = first.drain();
         assert!(
             matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
@@ -493,5 +497,205 @@ mod tests {
             panic!("a list");
         };
         assert_eq!(members.len(), MEMBER_PAGE);
+    }
+
+    #[tokio::test]
+    async fn with_the_feature_a_join_adds_a_room_up_to_the_limit() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "r0");
+        for n in 1..MAX_JOINED_ROOMS {
+            reg.join(ann.id, &format!("r{n}"), None).unwrap();
+        }
+        let refused = reg.join(ann.id, "one-too-many", None).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::TooManyRooms);
+        assert!(refused.text.contains("20 rooms"), "{}", refused.text);
+        // Joining a room one is in is answered again, and makes it the current room.
+        ann.drain();
+        reg.join(ann.id, "R3", Some(7)).unwrap();
+        let again = ann.drain();
+        assert!(
+            matches!(&again[..], [ServerMsg::Reply { id: 7, .. }]),
+            "{again:?}"
+        );
+        assert_eq!(reg.whereabouts(ann.id).unwrap().room, "r3");
+        // Each room lists ann; a room-less chat goes to the current room only.
+        let mut bob = login_rooms(&reg, "bob", "r0");
+        reg.join(bob.id, "r3", None).unwrap();
+        bob.drain();
+        reg.say(ann.id, None, ChatKind::Say, "hi".into(), None, None)
+            .unwrap();
+        let heard = bob.drain();
+        assert!(
+            matches!(&heard[..], [ServerMsg::Room { room, .. }] if room == "r3"),
+            "{heard:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_part_tells_the_parter_and_the_rest_and_leaves_the_other_rooms_alone() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "one");
+        reg.join(ann.id, "two", None).unwrap();
+        let mut bob = login_rooms(&reg, "bob", "one");
+        reg.join(bob.id, "two", None).unwrap();
+        ann.drain();
+        bob.drain();
+        reg.part(ann.id, "ONE", "bye".into(), Some(3)).unwrap();
+        let parted = ann.next().unwrap().into_reply();
+        assert!(
+            matches!(&parted, (Some(3), ServerMsg::Parted { room, reason }) if room == "one" && reason == "bye"),
+            "{parted:?}"
+        );
+        let left = room_events(&bob.drain());
+        assert!(
+            matches!(&left[..], [(_, RoomEvent::Left { nick, reason })] if nick == "ann" && reason == "bye"),
+            "{left:?}"
+        );
+        let refused = reg.part(ann.id, "one", String::new(), None).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        let refused = reg
+            .say(ann.id, Some("one"), ChatKind::Say, "x".into(), None, None)
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        // "two" is the current room still; parting it too leaves ann in none.
+        reg.part(ann.id, "two", String::new(), None).unwrap();
+        let refused = reg
+            .say(ann.id, None, ChatKind::Say, "x".into(), None, None)
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        assert!(reg.whereabouts(ann.id).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rename_and_a_leave_are_told_in_every_room_once() {
+        let reg = Registry::default();
+        let ann = login_rooms(&reg, "ann", "one");
+        reg.join(ann.id, "two", None).unwrap();
+        reg.join(ann.id, "three", None).unwrap();
+        let mut bob = login_rooms(&reg, "bob", "one");
+        reg.join(bob.id, "two", None).unwrap();
+        let mut old = login(&reg, "old", "three", 1 << 16);
+        bob.drain();
+        old.drain();
+        reg.rename(ann.id, "anna", None).unwrap();
+        assert!(reg.leave(ann.id, "bye"));
+        let rooms = |msgs: Vec<ServerMsg>| -> Vec<String> {
+            msgs.into_iter()
+                .map(|m| match m {
+                    ServerMsg::Room { room, event, .. } => format!("{room}: {event:?}"),
+                    ServerMsg::Notice { room, event, .. } => format!("{room}: {event:?}"),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        let seen = rooms(bob.drain());
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen[0].starts_with("one: Renamed") && seen[1].starts_with("two: Renamed"));
+        assert!(seen[2].starts_with("one: Left") && seen[3].starts_with("two: Left"));
+        let seen = rooms(old.drain());
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen[0].starts_with("three: Renamed") && seen[1].starts_with("three: Left"));
+    }
+
+    #[tokio::test]
+    async fn topics_go_to_the_members_with_the_feature_and_to_whoever_enters() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "lobby");
+        let mut new = login4(&reg, "new", "lobby");
+        let mut old = login(&reg, "old", "lobby", 1 << 16);
+        ann.drain();
+        new.drain();
+        old.drain();
+        reg.set_topic(ann.id, "Lobby", "welcome".into(), Some(9))
+            .unwrap();
+        let set = ann.next().unwrap().into_reply();
+        assert!(
+            matches!(&set, (Some(9), ServerMsg::Topic { room, text, by, .. }) if room == "lobby" && text == "welcome" && by == "ann"),
+            "{set:?}"
+        );
+        assert!(new.drain().is_empty() && old.drain().is_empty());
+        // Told after the welcome of a client with the feature, and after its Joined4.
+        let mut bob = login_rooms(&reg, "bob", "lobby");
+        let got = bob.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Welcome4 { .. }, ServerMsg::Topic { text, .. }] if text == "welcome"),
+            "{got:?}"
+        );
+        ann.drain();
+        let mut cat = login_rooms(&reg, "cat", "elsewhere");
+        cat.drain();
+        reg.join(cat.id, "lobby", None).unwrap();
+        let got = cat.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Joined4 { .. }, ServerMsg::Topic { by, .. }] if by == "ann"),
+            "{got:?}"
+        );
+        // Cleared: told as an empty topic, and not sent to whoever enters next.
+        reg.set_topic(bob.id, "lobby", String::new(), None).unwrap();
+        assert!(
+            matches!(ann.drain().pop(), Some(ServerMsg::Topic { text, .. }) if text.is_empty())
+        );
+        let mut dan = login_rooms(&reg, "dan", "lobby");
+        assert!(matches!(&dan.drain()[..], [ServerMsg::Welcome4 { .. }]));
+        // Kept while the room exists, not after without history.
+        reg.set_topic(bob.id, "lobby", "again".into(), None)
+            .unwrap();
+        for id in [ann.id, new.id, old.id, bob.id, cat.id, dan.id] {
+            assert!(reg.leave(id, "bye"));
+        }
+        let mut eve = login_rooms(&reg, "eve", "lobby");
+        assert!(matches!(&eve.drain()[..], [ServerMsg::Welcome4 { .. }]));
+    }
+
+    #[tokio::test]
+    async fn away_texts_show_in_room_members_and_after_a_private_message() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "lobby");
+        let mut bob = login_rooms(&reg, "bob", "lobby");
+        let mut old = login(&reg, "old", "lobby", 1 << 16);
+        reg.away(ann.id, "lunch".into(), Some(1));
+        let answer = ann.drain().pop().unwrap().into_reply();
+        assert!(
+            matches!(&answer, (Some(1), ServerMsg::Away { nick, text }) if nick == "ann" && text == "lunch"),
+            "{answer:?}"
+        );
+        bob.drain();
+        reg.who(bob.id, Some("lobby"), Who::Plain, None).unwrap();
+        let Some(ServerMsg::RoomMembers {
+            members,
+            total,
+            more,
+            ..
+        }) = bob.next()
+        else {
+            panic!("room members");
+        };
+        assert_eq!((total, more), (3, false));
+        let listed: Vec<(&str, &str)> = members
+            .iter()
+            .map(|m| (m.nick.as_str(), m.away.as_str()))
+            .collect();
+        assert_eq!(listed, [("ann", "lunch"), ("bob", ""), ("old", "")]);
+        // A page after a nick.
+        reg.who(bob.id, None, Who::After("ann"), None).unwrap();
+        let Some(ServerMsg::RoomMembers { members, .. }) = bob.next() else {
+            panic!("room members");
+        };
+        assert_eq!(members.len(), 2);
+        // A private message to an away nick: the echo, then the away text; not to a
+        // sender without the feature.
+        reg.private(bob.id, "ANN", "there?".into(), None).unwrap();
+        let got = bob.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Private { .. }, ServerMsg::Away { nick, text }] if nick == "ann" && text == "lunch"),
+            "{got:?}"
+        );
+        old.drain();
+        reg.private(old.id, "ann", "there?".into(), None).unwrap();
+        assert!(matches!(&old.drain()[..], [ServerMsg::Private { .. }]));
+        // Back: no more away text.
+        reg.away(ann.id, String::new(), None);
+        reg.private(bob.id, "ann", "back?".into(), None).unwrap();
+        assert!(matches!(&bob.drain()[..], [ServerMsg::Private { .. }]));
     }
 }

@@ -79,9 +79,7 @@ impl Client {
             // Unwrapped in `on_message`; a second wrapper does not decode.
             ClientMsg::Request { .. } => Ok(()),
             ClientMsg::Chat { text } => self.say(id, reply, None, ChatKind::Say, text, permit),
-            ClientMsg::Action { text } => {
-                self.say(id, reply, None, ChatKind::Action, text, permit)
-            }
+            ClientMsg::Action { text } => self.say(id, reply, None, ChatKind::Action, text, permit),
             ClientMsg::Private { to, text } => self.private(id, reply, &to, text),
             ClientMsg::Join { room } => self.join(id, reply, &room),
             ClientMsg::Nick { nick } => self.rename(id, reply, &nick),
