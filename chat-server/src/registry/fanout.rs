@@ -39,7 +39,6 @@ impl Registry {
     /// which answers the request `reply` if it had an id. Then it goes to the history,
     /// with the `permit` the sender took for it. Once the server is shutting down, nothing:
     /// it would reach no one, so it is neither stamped nor kept.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn say(
         &self,
         id: ClientId,
