@@ -130,25 +130,50 @@ struct Inner {
     history: History,
 }
 
+/// A logged-in client. Kept small: every connection has one, idle or not.
 #[derive(Debug)]
 struct Client {
     nick: String,
-    /// Keys of the client's rooms, in the order it joined them: the last is its current
-    /// room, which a request that names none is about. Exactly one without the feature
-    /// "rooms"; with it, at most [`MAX_JOINED_ROOMS`](shared::limits::MAX_JOINED_ROOMS),
-    /// possibly none.
-    rooms: Vec<String>,
+    rooms: Rooms,
     outbox: Outbox,
-    /// Whether the client was granted the feature "rooms".
-    many: bool,
-    /// Why the client is away; empty when it is not (feature "rooms").
-    away: String,
+    /// Why the client is away, if it is (feature "rooms").
+    away: Option<Box<str>>,
 }
 
 impl Client {
     /// The key of the current room, if the client is in one.
     fn current(&self) -> Option<&String> {
-        self.rooms.last()
+        self.rooms.keys().last()
+    }
+
+    /// Whether the client was granted the feature "rooms".
+    fn many(&self) -> bool {
+        matches!(self.rooms, Rooms::Many(_))
+    }
+}
+
+/// The keys of a client's rooms ([`Inner::rooms`]).
+#[derive(Debug)]
+enum Rooms {
+    /// Without the feature "rooms": exactly one room (a join moves), held as before the
+    /// feature, without a list.
+    One(String),
+    /// With it: in the order joined, the last being the current room, which a request that
+    /// names none is about; at most [`MAX_JOINED_ROOMS`](shared::limits::MAX_JOINED_ROOMS),
+    /// possibly none.
+    Many(Vec<String>),
+}
+
+impl Rooms {
+    fn keys(&self) -> &[String] {
+        match self {
+            Rooms::One(key) => std::slice::from_ref(key),
+            Rooms::Many(keys) => keys,
+        }
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys().iter().any(|k| k == key)
     }
 }
 
@@ -249,10 +274,12 @@ impl Registry {
             outbox.set_speaks(greeting.version);
             let client = Client {
                 nick: nick.to_owned(),
-                rooms: vec![room_key.clone()],
+                rooms: match greeting.rooms {
+                    true => Rooms::Many(vec![room_key.clone()]),
+                    false => Rooms::One(room_key.clone()),
+                },
                 outbox,
-                many: greeting.rooms,
-                away: String::new(),
+                away: None,
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);
@@ -403,7 +430,7 @@ impl Inner {
 
     /// Removes a client entirely, telling each of its rooms. Returns it if it was there.
     fn remove(&mut self, id: ClientId, reason: String) -> Option<Client> {
-        let rooms = self.clients.get(&id)?.rooms.clone();
+        let rooms = self.clients.get(&id)?.rooms.keys().to_vec();
         for key in &rooms {
             self.exit(id, key, reason.clone());
         }

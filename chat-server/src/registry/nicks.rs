@@ -31,7 +31,7 @@ impl Registry {
             }
             if client.nick != nick {
                 let old = std::mem::replace(&mut client.nick, nick.to_owned());
-                let rooms = client.rooms.clone();
+                let rooms = client.rooms.keys().to_vec();
                 inner.nicks.remove(&names::fold(&old));
                 inner.looks.remove(&names::look_alike_key(&old));
                 inner.nicks.insert(new_key, id);
@@ -100,15 +100,10 @@ impl Registry {
             };
             inner.send(id, echo);
             // An away nick's text follows the echo, to a sender whose protocol has it.
-            let many = inner.clients.get(&id).is_some_and(|c| c.many);
-            if many && !away.is_empty() {
-                inner.send(
-                    id,
-                    encode(&ServerMsg::Away {
-                        nick: to,
-                        text: away,
-                    }),
-                );
+            let many = inner.clients.get(&id).is_some_and(|c| c.many());
+            if let Some(text) = away.filter(|_| many) {
+                let text = text.into_string();
+                inner.send(id, encode(&ServerMsg::Away { nick: to, text }));
             }
             Ok(())
         })
@@ -121,7 +116,7 @@ impl Registry {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return;
             };
-            client.away.clone_from(&text);
+            client.away = (!text.is_empty()).then(|| text.clone().into_boxed_str());
             let nick = client.nick.clone();
             inner.send(id, encode_answer(reply, &ServerMsg::Away { nick, text }));
         });

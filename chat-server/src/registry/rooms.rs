@@ -9,7 +9,7 @@ use shared::names;
 use shared::{ErrorKind, Member, MemberList, MemberListAnswer, RoomEvent, ServerMsg};
 
 use super::fanout::Except;
-use super::{ClientId, Inner, Refusal, Registry, Room, Who};
+use super::{ClientId, Inner, Refusal, Registry, Room, Rooms, Who};
 use crate::outbound::encode_answer;
 
 impl Registry {
@@ -26,10 +26,10 @@ impl Registry {
                 return Ok(());
             };
             let new_key = inner.room_key(&room);
-            let (many, version) = (client.many, client.outbox.speaks());
+            let (many, version) = (client.many(), client.outbox.speaks());
             let already = client.rooms.contains(&new_key);
             if !already {
-                if many && client.rooms.len() >= MAX_JOINED_ROOMS {
+                if many && client.rooms.keys().len() >= MAX_JOINED_ROOMS {
                     return Err(Refusal {
                         kind: ErrorKind::TooManyRooms,
                         text: format!(
@@ -51,14 +51,18 @@ impl Registry {
             };
             if already {
                 // The room one names last is the current one.
-                client.rooms.retain(|key| *key != new_key);
-                client.rooms.push(new_key.clone());
+                if let Rooms::Many(keys) = &mut client.rooms {
+                    keys.retain(|key| *key != new_key);
+                    keys.push(new_key.clone());
+                }
             } else {
-                let old_key = match many {
-                    true => None,
-                    false => client.rooms.pop(),
+                let old_key = match &mut client.rooms {
+                    Rooms::One(key) => Some(std::mem::replace(key, new_key.clone())),
+                    Rooms::Many(keys) => {
+                        keys.push(new_key.clone());
+                        None
+                    }
                 };
-                client.rooms.push(new_key.clone());
                 let nick = client.nick.clone();
                 if let Some(old_key) = old_key {
                     // Said before entering, so that a new room takes the name as given.
@@ -100,9 +104,14 @@ impl Registry {
         self.with(|inner| {
             let key = inner.target(id, Some(&room))?;
             let name = inner.room_name(&key);
-            if let Some(client) = inner.clients.get_mut(&id) {
-                client.rooms.retain(|k| *k != key);
-            }
+            let Some(Rooms::Many(keys)) = inner.clients.get_mut(&id).map(|c| &mut c.rooms) else {
+                // A client without the feature is always in its one room.
+                return Err(Refusal {
+                    kind: ErrorKind::Internal,
+                    text: "the feature \"rooms\" was not granted".into(),
+                });
+            };
+            keys.retain(|k| *k != key);
             inner.exit(id, &key, reason.clone());
             let parted = ServerMsg::Parted { room: name, reason };
             inner.send(id, encode_answer(reply, &parted));
@@ -130,7 +139,7 @@ impl Registry {
                 Who::Plain => "",
                 Who::After(after) => after,
             };
-            let members = if client.many {
+            let members = if client.many() {
                 inner.room_members(&room_key, after, reply)
             } else {
                 let answer = match who {
@@ -276,7 +285,7 @@ impl Inner {
             .take(MEMBER_PAGE)
             .map(|c| Member {
                 nick: c.nick.clone(),
-                away: c.away.clone(),
+                away: c.away.as_deref().unwrap_or_default().to_owned(),
             })
             .collect();
         let more = start + members.len() < room.members.len();

@@ -53,7 +53,7 @@ impl Inner {
     /// Sends the client `id`, if it has the feature "rooms", the topic of the room `key`,
     /// if it has one: right after the answer that puts it in the room.
     pub(super) fn send_topic(&mut self, id: ClientId, key: &str) {
-        if !self.clients.get(&id).is_some_and(|c| c.many) {
+        if !self.clients.get(&id).is_some_and(|c| c.many()) {
             return;
         }
         let Some(room) = self.rooms.get(key) else {
@@ -75,7 +75,7 @@ impl Inner {
             .members
             .iter()
             .map(|(id, _)| *id)
-            .filter(|id| self.clients.get(id).is_some_and(|c| c.many))
+            .filter(|id| self.clients.get(id).is_some_and(|c| c.many()))
             .collect();
         for member in told {
             let frame = match answer {
