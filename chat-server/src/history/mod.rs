@@ -25,6 +25,9 @@
 //!   asked, so an answer holds everything stamped before the request was read.
 //! - Search reads an FTS5 index that the writer fills *behind* the writes, in chunks,
 //!   when it has a moment, so that a burst is never slowed by the index.
+//! - Topics ([`topics`]): the writer keeps each room's topic in the `topics` table with
+//!   its next commit; all of them (at most [`MAX_KEPT_TOPICS`]) are read into memory at
+//!   open, so that the registry reads a room's topic without waiting ([`History::topic`]).
 //! - Retention ([`retention`]) deletes old messages between batches, a few hundred rows per
 //!   transaction, never in one long one.
 //! - A commit that fails (a full disk) loses its batch: the messages' ranges are kept in
