@@ -21,6 +21,8 @@
 //!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
+//! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
+//!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
 //! - `config_files`: the configuration files of both binaries, and the server's data
 //!   directory checked at start.
@@ -46,6 +48,7 @@ mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;
+mod server_rooms;
 mod server_transport;
 mod tui_behaviour;
 mod tui_chat;
