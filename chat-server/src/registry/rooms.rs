@@ -656,6 +656,32 @@ mod tests {
         assert!(matches!(&eve.drain()[..], [ServerMsg::Welcome4 { .. }]));
     }
 
+    /// Review: a page of `RoomMembers` holds up to MEMBER_PAGE members with away texts
+    /// of up to 256 bytes each: more than a client's default queue (256 KiB). The asker
+    /// must get its answer, not be cut off as a slow consumer by it.
+    #[tokio::test]
+    async fn a_page_of_away_members_fits_the_default_queue() {
+        let reg = Registry::default();
+        let away = "z".repeat(shared::limits::MAX_AWAY_BYTES);
+        let mut others = Vec::new();
+        for n in 0..MEMBER_PAGE {
+            let p = login_rooms(&reg, &format!("user{n:04}"), "big");
+            reg.away(p.id, away.clone(), None);
+            others.push(p);
+        }
+        let mut asker =
+            crate::registry::probe::login_with(&reg, 4, true, "asker", "big", 256 * 1024)
+                .unwrap();
+        asker.drain();
+        reg.who(asker.id, Some("big"), Who::Plain, None).unwrap();
+        let got = asker.drain();
+        assert!(
+            matches!(got.last(), Some(ServerMsg::RoomMembers { .. })),
+            "no page; still logged in: {}",
+            reg.whereabouts(asker.id).is_some()
+        );
+    }
+
     #[tokio::test]
     async fn away_texts_show_in_room_members_and_after_a_private_message() {
         let reg = Registry::default();
