@@ -534,6 +534,35 @@ mod tests {
         file
     }
 
+    /// Review: the list of fetchers that `fetched` writes for valid nicks whose look-alike
+    /// keys are long (U+FDFA becomes 18 characters) passes MAX_FETCHED_BYTES well before
+    /// MAX_FETCHERS; at the next start it is taken as unreadable and deleted: the counts
+    /// are lost. (The list is built as `fetched` builds it, without 2,000 synced rewrites.)
+    #[test]
+    fn review_a_list_of_valid_fetchers_survives_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = {
+            let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+            let file = put(&store, "lobby", 1);
+            assert_eq!(store.fetched(file.id, "bob").unwrap(), Some(1));
+            file
+        };
+        let mut keys: Vec<String> = (0..2000)
+            .map(|n| {
+                let nick = format!("{}{n:04}", "\u{fdfa}".repeat(28));
+                shared::names::check_nick(&nick).unwrap();
+                shared::names::look_alike_key(&nick)
+            })
+            .collect();
+        assert!(keys.len() < shared::limits::MAX_FETCHERS);
+        keys.sort();
+        let path = dir.path().join("files").join(format!("{}.fetched", file.id));
+        fs::write(&path, serde_json::to_vec(&keys).unwrap()).unwrap();
+        let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+        let counts = store.fetch_counts(&[file.clone()], "ann");
+        assert_eq!(counts.first().map(|c| c.by), Some(2000), "counts lost at restart");
+    }
+
     #[test]
     fn a_listing_holds_the_newest_files_oldest_first_and_fits_a_frame() {
         let dir = tempfile::tempdir().unwrap();
