@@ -205,6 +205,16 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
     Ok(buf.freeze())
 }
 
+/// How many bytes `value` takes in a payload, without encoding it anywhere: what a sender
+/// that fills a frame up to a budget (a page of `RoomMembers`) counts item by item.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    // Encoding into a counter cannot fail but for a type serde cannot encode, which takes
+    // no room then.
+    let _ = bincode::serde::encode_into_writer(value, &mut size, encoding());
+    size.bytes_written
+}
+
 /// A tokio-util codec that decodes frames into `In` and encodes `Out` into frames.
 ///
 /// Use [`ClientCodec`] on the client side and [`ServerCodec`] on the server side.

@@ -38,7 +38,9 @@ pub mod text;
 pub mod units;
 pub mod views;
 
-pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, wrap_reply};
+pub use codec::{
+    ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, encoded_len, wrap_reply,
+};
 pub use protocol::{
     Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
     FetchCount, FileInfo, Gap, Limits, Member, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,

@@ -556,11 +556,18 @@ mod tests {
             .collect();
         assert!(keys.len() < shared::limits::MAX_FETCHERS);
         keys.sort();
-        let path = dir.path().join("files").join(format!("{}.fetched", file.id));
+        let path = dir
+            .path()
+            .join("files")
+            .join(format!("{}.fetched", file.id));
         fs::write(&path, serde_json::to_vec(&keys).unwrap()).unwrap();
         let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
         let counts = store.fetch_counts(&[file.clone()], "ann");
-        assert_eq!(counts.first().map(|c| c.by), Some(2000), "counts lost at restart");
+        assert_eq!(
+            counts.first().map(|c| c.by),
+            Some(2000),
+            "counts lost at restart"
+        );
     }
 
     #[test]
