@@ -42,8 +42,9 @@ pub const UPLOAD_TOKEN_BYTES: usize = 16;
 pub const SHA256_BYTES: usize = 32;
 
 /// Most distinct nicks a server counts as having fetched one file (feature `fetched`);
-/// past it the count stays there. It keeps each file's list of fetchers (about 40 bytes a
-/// nick on disk) bounded.
+/// past it the count stays there. It keeps each file's list of fetchers bounded: 32 bytes
+/// a nick on disk (a digest of its look-alike key, whatever the nick's length), so at most
+/// 320,000 bytes a file.
 pub const MAX_FETCHERS: usize = 10_000;
 
 /// Most names in one member list: a `Welcome`, `Joined` or `Members` of any version, a

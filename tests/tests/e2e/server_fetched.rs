@@ -137,3 +137,39 @@ async fn the_sharer_hears_how_many_members_fetched_its_file() -> Result {
     assert!(matches!(answer, ServerMsg::Files { .. }), "{answer:?}");
     server.shutdown().await
 }
+
+/// A download asked from the end of the file sends no data and fetches nothing: it does
+/// not count. One resumed just before the end sends the last byte, and counts.
+#[tokio::test]
+async fn a_download_from_the_end_of_the_file_does_not_count() -> Result {
+    let (data, local) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (addr, server) = start_server(Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    })
+    .await;
+    let size = 70_000;
+    let (path, _) = random_file(local.path(), "f.bin", size, 3)?;
+    let mut ann = sharer(addr, "ann").await?;
+    let mut dan = TestClient::connect(addr, "dan", "lobby").await?;
+    let mut eve = TestClient::connect(addr, "eve", "lobby").await?;
+    let id = upload(&mut ann, &path, "f.bin").await?;
+    let fetched = |m: &ServerMsg| matches!(m, ServerMsg::Fetched { .. });
+    let count = |by| ServerMsg::Fetched {
+        room: "lobby".into(),
+        members: 2,
+        files: vec![FetchCount { file_id: id, by }],
+    };
+    let mut sink = std::fs::File::create(local.path().join("sink"))?;
+    let (_, got) = download(&mut dan, id, size, &mut sink).await?;
+    assert_eq!(got, 0);
+    let (_, got) = download(&mut eve, id, size - 1, &mut sink).await?;
+    assert_eq!(got, 1);
+    assert_eq!(ann.recv_until(fetched).await?, count(1));
+    ann.send(ClientMsg::ListFiles.with_id(4)).await?;
+    let before = ann
+        .recv_until(|m| fetched(m) || matches!(m, ServerMsg::Reply { id: 4, .. }))
+        .await?;
+    assert_eq!(before, count(1), "eve counted, dan not");
+    server.shutdown().await
+}
