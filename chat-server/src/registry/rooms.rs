@@ -105,11 +105,9 @@ impl Registry {
             let key = inner.target(id, Some(&room))?;
             let name = inner.room_name(&key);
             let Some(Rooms::Many(keys)) = inner.clients.get_mut(&id).map(|c| &mut c.rooms) else {
-                // A client without the feature is always in its one room.
-                return Err(Refusal {
-                    kind: ErrorKind::Internal,
-                    text: "the feature \"rooms\" was not granted".into(),
-                });
+                // A client without the feature is always in its one room (and its `InRoom`
+                // is refused before it gets here).
+                return Err(Refusal::rooms_not_granted());
             };
             keys.retain(|k| *k != key);
             inner.exit(id, &key, reason.clone());
