@@ -406,23 +406,18 @@ fn chunk_problem(offset: u64, len: usize, have: u64, size: u64) -> Option<String
 mod tests {
     use super::*;
 
-    /// Two clients of one account: the second to open the part the journal remembers
-    /// fails, and says why, while the first writes it; once the first is done, it may.
+    /// Two clients of one account, after a restart: the second to open the part the
+    /// journal remembers fails, and says why, while the first writes it; once the first
+    /// is done, it may.
     #[test]
     fn a_part_being_written_is_not_reopened_by_another_client() {
         let dir = tempfile::tempdir().unwrap();
         let journal = Journal::new(dir.path(), "127.0.0.1:7878");
-        let info = FileInfo {
-            id: 4,
-            name: "big.iso".into(),
-            size: 10,
-            sha256: vec![7; 32],
-            from: "ann".into(),
-            time_ms: 0,
-            room: "lobby".into(),
-        };
-        let first = Part::create(info, dir.path(), Some(&journal)).unwrap();
+        let path = dir.path().join("big.iso.part");
+        std::fs::write(&path, b"abc").unwrap();
+        journal.remember_part(4, ("big.iso", 10, &[7; 32]), &path);
         let entry = journal.part(4).unwrap();
+        let first = Part::reopen(entry.clone()).unwrap().unwrap();
         let Err(e) = Part::reopen(entry.clone()) else {
             panic!("reopened a part another download holds");
         };
