@@ -80,7 +80,18 @@ struct Report {
     chat_rtt_us_idle: Percentiles,
     chat_rtt_us_during_upload: Percentiles,
     chat_rtt_us_during_download: Percentiles,
+    /// CPU seconds spent during each transfer: less dependent on what else the machine
+    /// runs than the throughput.
+    cpu_seconds: CpuSeconds,
     server: Option<ServerMemory>,
+}
+
+#[derive(Debug, Serialize)]
+struct CpuSeconds {
+    bench_upload: f64,
+    bench_download: f64,
+    server_upload: Option<f64>,
+    server_download: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -133,18 +144,22 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let probe = tokio::spawn(probe_chat(prober, me.clone(), interval, stopped));
+    let cpu_before_upload = (own_cpu()?, sample(&args.target)?);
     let (upload, file_id, sha) = timeout(limit, upload(&mut uploader, size, &block))
         .await
         .context("upload timed out")??;
+    let cpu_after_upload = (own_cpu()?, sample(&args.target)?);
     stop.send_replace(true);
     let (back, during_upload) = probe.await??;
     prober = back;
 
     let (stop, stopped) = watch::channel(false);
     let probe = tokio::spawn(probe_chat(prober, me, interval, stopped));
+    let cpu_before_download = (own_cpu()?, sample(&args.target)?);
     let download = timeout(limit, download(&mut downloader, file_id, size, &sha))
         .await
         .context("download timed out")??;
+    let cpu_after_download = (own_cpu()?, sample(&args.target)?);
     stop.send_replace(true);
     let (_prober, during_download) = probe.await??;
     let after = sample(&args.target)?;
@@ -168,12 +183,27 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
         chat_rtt_us_idle: percentiles(&idle),
         chat_rtt_us_during_upload: percentiles(&during_upload),
         chat_rtt_us_during_download: percentiles(&during_download),
+        cpu_seconds: CpuSeconds {
+            bench_upload: cpu_after_upload.0 - cpu_before_upload.0,
+            bench_download: cpu_after_download.0 - cpu_before_download.0,
+            server_upload: cpu_spent(&cpu_before_upload.1, &cpu_after_upload.1),
+            server_download: cpu_spent(&cpu_before_download.1, &cpu_after_download.1),
+        },
         server: before.zip(after).map(|(b, a)| ServerMemory {
             rss_before_bytes: b.rss_bytes,
             peak_rss_bytes: a.peak_rss_bytes,
         }),
     };
     print_report(&report, args.target.json)
+}
+
+/// The bench's own CPU time, in seconds.
+fn own_cpu() -> anyhow::Result<f64> {
+    Ok(proc_stats::sample(std::process::id())?.cpu_seconds)
+}
+
+fn cpu_spent(before: &Option<ProcSample>, after: &Option<ProcSample>) -> Option<f64> {
+    Some(after.as_ref()?.cpu_seconds - before.as_ref()?.cpu_seconds)
 }
 
 fn sample(target: &Target) -> anyhow::Result<Option<ProcSample>> {
@@ -455,6 +485,14 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
             p.p50, p.p99, p.max, p.samples
         );
     }
+    let c = &r.cpu_seconds;
+    println!(
+        "CPU seconds, upload: bench {:.2}, server {}; download: bench {:.2}, server {}",
+        c.bench_upload,
+        c.server_upload.map_or("-".into(), |s| format!("{s:.2}")),
+        c.bench_download,
+        c.server_download.map_or("-".into(), |s| format!("{s:.2}")),
+    );
     if let Some(s) = &r.server {
         println!(
             "server RSS: {} KiB before, peak {} KiB",
