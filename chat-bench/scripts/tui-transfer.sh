@@ -9,6 +9,8 @@
 #
 # BIN_DIR (default target/release) holds chat-server and chat-tui, so that two builds can
 # be measured in turns. Every wait is bounded (120 s); the screen is polled every 20 ms.
+# With PERF=PREFIX set, `perf record -e cpu-clock -g` records the client during each
+# transfer, into PREFIX.send.data and PREFIX.get.data.
 set -euo pipefail
 size_mib=${1:-1024}
 bin=${2:-target/release}
@@ -57,16 +59,33 @@ now() { date +%s.%N; }
 
 wait_for 'bench joined|#lobby' >/dev/null
 sleep 0.5
+# Records the client with perf into $PERF.$1.data while the transfer runs, if asked.
+perf_start() {
+    [[ -n ${PERF:-} ]] || return 0
+    perf record -e cpu-clock -g -o "$PERF.$1.data" -p "$cpid" 2>/dev/null &
+    perf_pid=$!
+    sleep 0.3
+}
+perf_stop() {
+    [[ -n ${perf_pid:-} ]] || return 0
+    kill -INT "$perf_pid"
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+}
+perf_start send
 t0=$(now)
 tmux -L "$sock" send-keys "/send-file $d/file.bin" Enter
 line=$(wait_for 'checksum verified by the server: file [0-9]+')
 t1=$(now)
+perf_stop
 file_id=$(grep -oE 'file [0-9]+$' <<<"$line" | awk '{print $2}')
 client_after_upload=$(hwm "$cpid")
+perf_start get
 t2=$(now)
 tmux -L "$sock" send-keys "/get $file_id" Enter
 wait_for 'SHA-256 verified' >/dev/null
 t3=$(now)
+perf_stop
 client_after_download=$(hwm "$cpid")
 server_peak=$(hwm "$spid")
 cmp -s "$d/file.bin" "$d/dl/file.bin" || { echo "the download differs from the file" >&2; exit 1; }
