@@ -4,10 +4,11 @@
 //! running SHA-256. Connections send it commands through a small bounded channel: a
 //! connection awaits room in it, so a sender faster than the disk is slowed down by TCP
 //! instead of growing the server's memory, and the connection's socket is read while the
-//! previous chunk is being written. The worker writes and hashes each chunk on tokio's
-//! blocking pool, so neither the disk nor SHA-256 (about 40 µs for 64 KiB with the CPU's
-//! SHA instructions, ten times that without) ever holds up a runtime thread, and so no
-//! other connection waits for them.
+//! previous chunks are being written. The worker writes and hashes the chunks on tokio's
+//! blocking pool, every chunk waiting in its queue in one trip (each trip is two thread
+//! wake-ups), so neither the disk nor SHA-256 (about 40 µs for 64 KiB with the CPU's SHA
+//! instructions, ten times that without) ever holds up a runtime thread, and so no other
+//! connection waits for them.
 //!
 //! The connection that owns an upload is its *lease*. When it goes away the upload waits
 //! `upload_grace` for an `UploadResume` with its token, from any connection, and is
