@@ -413,6 +413,9 @@ impl Partial {
             }
         }
         let bad = bad.map(|(i, refusal)| (refusal, chunks.drain(i..).next().and_then(|c| c.reply)));
+        if chunks.is_empty() {
+            return bad.map_or(Ok(()), Err);
+        }
         let last = chunks.last().map(|c| c.reply);
         let mut file = self
             .file
