@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use shared::{
-    ClientCodec, ClientMsg, CodecError, ErrorKind, FEATURE_HISTORY, Limits, PROTOCOL_VERSION,
-    ServerMsg,
+    ClientCodec, ClientMsg, CodecError, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, Limits,
+    PROTOCOL_VERSION, ServerMsg,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
@@ -228,15 +228,17 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The hello this client says: protocol version 4, asking for the feature "history". A
-/// server that keeps history grants it and sends [`ServerMsg::HistoryInfo`] right after
-/// its welcome (the first frame the session passes on as [`crate::Event::Server`]); a
-/// server without grants nothing, and nothing else changes.
+/// The hello this client says: protocol version 4, asking for the features "history" and
+/// "fetched". A server that keeps history grants it and sends [`ServerMsg::HistoryInfo`]
+/// right after its welcome (the first frame the session passes on as
+/// [`crate::Event::Server`]); a server without grants nothing, and nothing else changes.
+/// With "fetched", the files this client shares are followed by
+/// [`ServerMsg::Fetched`] counts.
 pub fn hello(nick: &str, room: &str) -> ClientMsg {
     ClientMsg::Hello4 {
         min_version: PROTOCOL_VERSION,
         max_version: PROTOCOL_VERSION,
-        features: vec![FEATURE_HISTORY.to_owned()],
+        features: vec![FEATURE_HISTORY.to_owned(), FEATURE_FETCHED.to_owned()],
         nick: nick.to_owned(),
         room: room.to_owned(),
     }

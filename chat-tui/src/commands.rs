@@ -30,9 +30,13 @@ pub enum Command {
     /// Download the room's file with this id.
     Get(u64),
     /// Stop a transfer: this one, or the latest.
-    Cancel(Option<u64>),
+    Cancel(Option<TransferRef>),
     /// Search the room's history for these words.
     Search(String),
+    /// Hide this nick's lines (without one: list the ignored nicks).
+    Ignore(Option<String>),
+    /// Show this nick's lines again.
+    Unignore(String),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -55,12 +59,22 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "ID",
         "download a shared file into the download folder",
     ),
-    ("/cancel", "[ID]", "stop a transfer (default: the latest)"),
+    (
+        "/cancel",
+        "[ID|uN]",
+        "stop the download of file ID or upload uN, as their bars say (default: the latest)",
+    ),
     (
         "/search",
         "WORDS",
         "search this room's history (Enter shows a hit where it was said)",
     ),
+    (
+        "/ignore",
+        "[NICK]",
+        "hide a nick's lines and private messages (alone: list them)",
+    ),
+    ("/unignore", "NICK", "show a nick's lines again"),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -112,9 +126,15 @@ pub fn parse(line: &str) -> Result<Input, String> {
         "cancel" => Command::Cancel(if args.is_empty() {
             None
         } else {
-            Some(number(args, "cancel")?)
+            Some(transfer_ref(args)?)
         }),
         "search" | "find" => Command::Search(text_arg(args, "search")?),
+        "ignore" => Command::Ignore(if args.is_empty() {
+            None
+        } else {
+            Some(one_name(args, "ignore", MAX_NICK_CHARS)?)
+        }),
+        "unignore" => Command::Unignore(one_name(args, "unignore", MAX_NICK_CHARS)?),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };
@@ -172,6 +192,32 @@ fn number(arg: &str, cmd: &str) -> Result<u64, String> {
     digits
         .parse()
         .map_err(|_| format!("{}: '{arg}' is not a number", usage(cmd)))
+}
+
+/// The number a transfer's bar shows, as typed: a download by the id of its file (`7`,
+/// `#7`: what `/get` took), an upload by `u` and its number (`u2`). One number for each
+/// thing on the screen: a file's id is never an upload's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferRef {
+    /// The download of this file.
+    File(u64),
+    /// The upload with this number.
+    Upload(u64),
+}
+
+fn transfer_ref(arg: &str) -> Result<TransferRef, String> {
+    let upload = arg.strip_prefix(['u', 'U']);
+    let digits = upload.or(arg.strip_prefix('#')).unwrap_or(arg);
+    let n = digits.parse().map_err(|_| {
+        format!(
+            "{}: '{arg}' is neither a file id (as in /get) nor an upload (u1, u2...)",
+            usage("cancel")
+        )
+    })?;
+    Ok(match upload {
+        Some(_) => TransferRef::Upload(n),
+        None => TransferRef::File(n),
+    })
 }
 
 fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {
@@ -259,8 +305,27 @@ mod tests {
         assert!(parse("/get").is_err());
         assert!(parse("/get -1").is_err());
         assert_eq!(cmd("/cancel"), Command::Cancel(None));
-        assert_eq!(cmd("/cancel 2"), Command::Cancel(Some(2)));
-        assert!(parse("/cancel all").is_err());
+        assert_eq!(
+            cmd("/cancel 2"),
+            Command::Cancel(Some(TransferRef::File(2)))
+        );
+        assert_eq!(
+            cmd("/cancel #2"),
+            Command::Cancel(Some(TransferRef::File(2)))
+        );
+        assert_eq!(
+            cmd("/cancel u3"),
+            Command::Cancel(Some(TransferRef::Upload(3)))
+        );
+        assert_eq!(
+            parse("/cancel all"),
+            Err(
+                "usage: /cancel [ID|uN]: 'all' is neither a file id (as in /get) nor an upload \
+                 (u1, u2...)"
+                    .into()
+            )
+        );
+        assert!(parse("/cancel u").is_err());
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub use codec::{
     ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, encode_head, wrap_reply,
 };
 pub use protocol::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_HISTORY, FEATURE_ROOMS, FileInfo, Gap, Limits,
-    Member, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION, RoomEvent, RoomRequest, SeqRange,
-    ServerMsg, Stamped,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
+    FetchCount, FileInfo, Gap, Limits, Member, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,
+    RoomEvent, RoomRequest, SeqRange, ServerMsg, Stamped,
 };
 pub use views::{AsVersion3, DownloadChunkHead, MemberList, MemberListAnswer, ReplyTo};

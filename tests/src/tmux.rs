@@ -37,6 +37,10 @@ pub struct Tmux {
     started: bool,
     /// Files to remove when the test ends (client logs).
     scratch: Vec<PathBuf>,
+    /// The clients' state directory (`XDG_STATE_HOME`), the test's own: what a client
+    /// remembers between runs (interrupted transfers, input history) stays within the
+    /// test, and never reaches the home of whoever runs the tests.
+    state: PathBuf,
 }
 
 impl Tmux {
@@ -48,6 +52,7 @@ impl Tmux {
             socket: format!("chat-tui-{test}-{}-{n}", std::process::id()),
             started: false,
             scratch: Vec::new(),
+            state: scratch_dir("tui-state"),
         }
     }
 
@@ -58,6 +63,7 @@ impl Tmux {
             .args(args)
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
+            .env("XDG_STATE_HOME", &self.state)
             .output()
             .expect("tmux is needed for the terminal tests: install it (apt-get install tmux)")
     }
@@ -70,6 +76,12 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The clients' state directory (`XDG_STATE_HOME`); `chat-tui` keeps its own in
+    /// `chat-tui/` there.
+    pub fn state_home(&self) -> &std::path::Path {
+        &self.state
     }
 
     /// Opens a window named `name` running `shell_command` (through the shell). Windows stay
@@ -168,6 +180,23 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", &target];
         args.extend_from_slice(keys);
         self.tmux_ok(&args);
+    }
+
+    /// Sends raw bytes to the program in window `name`, as its terminal would (a focus
+    /// report, an escape sequence no key makes).
+    pub fn send_bytes(&self, name: &str, bytes: &[u8]) {
+        let target = target(name);
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut args = vec!["send-keys", "-t", &target, "-H"];
+        args.extend(hex.iter().map(String::as_str));
+        self.tmux_ok(&args);
+    }
+
+    /// Copies everything the program in window `name` writes from now on, escape
+    /// sequences and all, to the file `log` (tmux's `pipe-pane`).
+    pub fn log_output(&self, name: &str, log: &std::path::Path) {
+        let command = format!("cat >> {}", shell_quote(&log.display().to_string()));
+        self.tmux_ok(&["pipe-pane", "-O", "-t", &target(name), &command]);
     }
 
     /// Types a line and presses Enter.
@@ -300,6 +329,7 @@ impl Drop for Tmux {
         for file in &self.scratch {
             let _ = std::fs::remove_file(file);
         }
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 

@@ -32,12 +32,7 @@ impl Ending {
     }
 
     pub(super) fn quit(reason: String) -> Self {
-        let reason = truncate(reason, MAX_REASON_BYTES);
-        let reason = if reason.is_empty() {
-            "quit".to_owned()
-        } else {
-            reason
-        };
+        let reason = reason_or(reason, MAX_REASON_BYTES, "quit");
         Self {
             reason,
             last_frame: None,
@@ -153,6 +148,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             transfers.close(id, ctx.policy.flush_timeout).await;
         }
         if let Some(id) = id {
+            ctx.files.sharers.remove(id);
             // False if the client was already removed as a slow consumer.
             if ctx.registry.leave(id, &ending.reason) {
                 info!(%peer, client = id, reason = %ending.reason, "left");
@@ -183,6 +179,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         drop(writer);
         drop(outbox);
         drop(frames);
+    }
+}
+
+/// A reason a client gives for leaving a room (a `Quit`, a `Part`), as the room is told
+/// it: cut to `max` bytes, `default` when empty.
+pub(super) fn reason_or(reason: String, max: usize, default: &str) -> String {
+    let reason = truncate(reason, max);
+    if reason.is_empty() {
+        default.to_owned()
+    } else {
+        reason
     }
 }
 

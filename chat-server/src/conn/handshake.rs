@@ -5,7 +5,10 @@
 use futures::StreamExt;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
-use shared::{ClientMsg, ErrorKind, FEATURE_HISTORY, OLDEST_VERSION, PROTOCOL_VERSION};
+use shared::{
+    ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS, OLDEST_VERSION,
+    PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -113,12 +116,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
+        let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
         let policy = &self.client.ctx.policy;
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
+            rooms,
         };
         let id = self
             .client
@@ -135,14 +140,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in");
         self.client.id = Some(id);
         self.client.history = history;
+        if features.iter().any(|f| f == FEATURE_FETCHED) {
+            self.client.ctx.files.sharers.add(id);
+        }
+        self.client.rooms = rooms;
         Ok(())
     }
 }
 
-/// The features of a hello that this server has: each once, in the hello's order. The
-/// only one is [`FEATURE_HISTORY`], which a server has when it keeps history (`history`).
+/// The features of a hello that this server has: each once, in the hello's order.
+/// [`FEATURE_ROOMS`] and [`FEATURE_FETCHED`] always; [`FEATURE_HISTORY`] when it keeps
+/// history (`history`).
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
-    let has = |feature: &str| history && feature == FEATURE_HISTORY;
+    let has = |feature: &str| {
+        (history && feature == FEATURE_HISTORY)
+            || feature == FEATURE_ROOMS
+            || feature == FEATURE_FETCHED
+    };
     let mut granted: Vec<String> = Vec::new();
     for feature in asked {
         if has(&feature) && !granted.contains(&feature) {
@@ -157,13 +171,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_history_is_granted_once_and_only_when_kept() {
+    fn features_are_granted_once_and_history_only_when_kept() {
         let asked = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
         assert_eq!(
             granted(asked(&["emoji", "history", "History", "history"]), true),
             ["history"]
         );
+        assert_eq!(
+            granted(asked(&["fetched", "history", "fetched"]), false),
+            ["fetched"]
+        );
         assert!(granted(asked(&["history"]), false).is_empty());
         assert!(granted(asked(&[]), true).is_empty());
+        assert_eq!(
+            granted(asked(&["rooms", "history", "rooms"]), false),
+            ["rooms"]
+        );
+        assert_eq!(
+            granted(asked(&["rooms", "history"]), true),
+            ["rooms", "history"]
+        );
     }
 }

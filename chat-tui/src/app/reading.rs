@@ -28,11 +28,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use chat_client::timeline::{self, Request, Timeline};
-use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
+use shared::{ClientMsg, ErrorKind, RoomEvent, ServerMsg, Stamped};
 
+use super::ignore::IgnoreList;
 use super::pane::{Item, ItemKind, Key, Marker, PaneState, Seen};
 use super::room::own_rename;
 use super::scrollback::Entry;
+use super::transfers::NO_SHARES;
 use super::{App, Command, ConnState};
 use crate::ui::messages::{Look, Unread};
 
@@ -363,10 +365,12 @@ impl App {
             cleared,
             self.history_info.is_some(),
             &self.nick,
+            &self.ignored,
         );
         let look = Look {
             utc_offset_secs: self.settings.utc_offset_secs,
             highlight: self.highlight,
+            shares: &self.shares,
             ..look
         };
         (items, look, state)
@@ -381,6 +385,7 @@ impl App {
             self.scrollback.cleared(),
             self.history_info.is_some(),
             &self.nick,
+            &self.ignored,
         )
         .0
     }
@@ -543,6 +548,7 @@ fn pane_items<'a>(
     cleared: Key,
     history: bool,
     nick: &'a str,
+    ignored: &IgnoreList,
 ) -> (Vec<Item<'a>>, Look<'a>) {
     let unread_line = if history { reading.unread_line } else { None };
     let mut items: Vec<Item<'a>> = Vec::new();
@@ -565,7 +571,9 @@ fn pane_items<'a>(
         live_end = !matches!(item, timeline::Item::NotLoaded { .. });
         let (key, kind) = match item {
             timeline::Item::Message(m) => {
-                if own_rename(m, nick) {
+                if own_rename(m, nick)
+                    || matches!(&m.event, RoomEvent::Said { from, .. } if ignored.contains(from))
+                {
                     continue;
                 }
                 (Key::message(m.seq), ItemKind::Message(m))
@@ -622,6 +630,7 @@ fn pane_items<'a>(
         unread,
         highlight: None,
         live_end,
+        shares: &NO_SHARES,
     };
     (items, look)
 }

@@ -4,8 +4,9 @@
 use chat_client::sanitize;
 use shared::{ChatKind, RoomEvent, Stamped, names};
 
+use super::alert::Call;
 use super::scrollback::{Entry, EntryKind};
-use super::transfers::offer_text;
+use super::transfers::{Shares, offer_text};
 use super::{App, Command, members_count};
 
 impl App {
@@ -25,8 +26,8 @@ impl App {
         match event {
             RoomEvent::Said { from, text, .. } => {
                 let own = *from == self.nick;
-                if !own && self.settings.bell && mentions(text, &self.nick) {
-                    commands.push(Command::Bell);
+                if !own && mentions(text, &self.nick) && !self.ignored.contains(from) {
+                    self.alert(Call::Mention, from, text, commands);
                 }
             }
             RoomEvent::Joined { nick } => {
@@ -66,13 +67,16 @@ impl App {
         if matches!(&event, RoomEvent::Renamed { old, .. } if *old == self.nick) {
             return;
         }
+        if matches!(&event, RoomEvent::Said { from, .. } if self.ignored.contains(from)) {
+            return;
+        }
         let message = Stamped {
             id: 0,
             seq: 0,
             time_ms,
             event,
         };
-        let entry = message_entry(&message, room, &self.nick);
+        let entry = message_entry(&message, room, &self.nick, &self.shares);
         self.push(entry);
         self.scrollback.state_mut().arrived();
     }
@@ -86,8 +90,11 @@ impl App {
         commands: &mut Vec<Command>,
     ) {
         let own = from == self.nick;
-        if !own && self.settings.bell {
-            commands.push(Command::Bell);
+        if !own && self.ignored.contains(from) {
+            return;
+        }
+        if !own {
+            self.alert(Call::Private, from, text, commands);
         }
         self.push(Entry {
             time_ms,
@@ -135,7 +142,7 @@ impl App {
 
 /// How a room message looks in the pane, for this client (`nick`): sanitised, cut to the
 /// pane's bounds, its own lines and the lines naming it marked.
-pub fn message_entry(message: &Stamped, room: &str, nick: &str) -> Entry {
+pub fn message_entry(message: &Stamped, room: &str, nick: &str, shares: &Shares) -> Entry {
     let room = sanitize::nick(room);
     let kind = match &message.event {
         RoomEvent::Said { from, kind, text } => {
@@ -148,7 +155,7 @@ pub fn message_entry(message: &Stamped, room: &str, nick: &str) -> Entry {
                 mention: !own && mentions(text, nick),
             }
         }
-        RoomEvent::Shared { file } => EntryKind::Notice(offer_text(file)),
+        RoomEvent::Shared { file } => EntryKind::Notice(offer_text(file, shares)),
         RoomEvent::Joined { nick } => {
             EntryKind::Notice(format!("{} joined #{room}", sanitize::nick(nick)))
         }
@@ -180,8 +187,17 @@ pub fn own_rename(message: &Stamped, nick: &str) -> bool {
     matches!(&message.event, RoomEvent::Renamed { new, .. } if new == nick)
 }
 
-/// Whether `text` names `nick` as a whole word, ignoring case.
+/// Whether `text` names `nick` or one of the highlight words ([`crate::prefs`]).
 pub fn mentions(text: &str, nick: &str) -> bool {
+    names(text, nick)
+        || crate::prefs::current()
+            .highlight
+            .iter()
+            .any(|word| names(text, word))
+}
+
+/// Whether `text` holds `nick` as a whole word, in any case.
+fn names(text: &str, nick: &str) -> bool {
     if nick.is_empty() {
         return false;
     }

@@ -21,6 +21,7 @@ pub fn settings() -> Settings {
         bell: true,
         utc_offset_secs: 0,
         download_dir: "/tmp/downloads".into(),
+        choices: crate::app::Choices::default(),
     }
 }
 
@@ -93,7 +94,7 @@ pub fn notice(room: &str, event: RoomEvent) -> Event {
 /// The newest item of the message pane, as it reads.
 pub fn last(app: &App) -> EntryKind {
     match app.items().last().expect("an item").kind {
-        ItemKind::Message(m) => message_entry(m, &app.room, &app.nick).kind,
+        ItemKind::Message(m) => message_entry(m, &app.room, &app.nick, &app.shares).kind,
         ItemKind::Local(e) => e.kind.clone(),
         ItemKind::Marker(m) => panic!("a marker: {m:?}"),
     }

@@ -24,7 +24,7 @@ impl<'a> StatusLine<'a> {
 impl Widget for StatusLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
-        let bar = Style::new().fg(Color::White).bg(Color::Blue);
+        let bar: Style = super::theme::theme().bar;
         let (state, state_style) = match &app.conn {
             ConnState::Connected => ("connected".to_owned(), bar.fg(Color::LightGreen)),
             ConnState::Disconnected { reason } => (

@@ -8,7 +8,9 @@
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_terminal` redrawing with
 //!   Ctrl-L while messages arrive, and losing its terminal; `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
-//!   through a long history, catching up after being cut off, searching, the unread line.
+//!   through a long history, catching up after being cut off, searching, the unread line;
+//!   `tui_habits` text whose width terminals disagree on, links, notifications, the
+//!   input history across runs, the look and `/ignore` from the configuration file.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -19,6 +21,8 @@
 //!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
+//! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
+//!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
 //! - `config_files`: the configuration files of both binaries, and the server's data
 //!   directory checked at start.
@@ -40,14 +44,17 @@ mod server_abuse;
 mod server_bad_input;
 mod server_binary;
 mod server_chat;
+mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;
+mod server_rooms;
 mod server_transport;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;
 mod tui_discovery;
 mod tui_files;
+mod tui_habits;
 mod tui_history;
 mod tui_terminal;
