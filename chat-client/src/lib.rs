@@ -127,6 +127,9 @@
 //!   what is over budget waits its turn.
 //! - [`transfer`]: one task per upload or download (read or write, hash, resume), their
 //!   progress, and safe local file names.
+//! - [`replace`]: a small file replaced whole (written beside, flushed, renamed), its
+//!   symbolic link and permissions kept: the transfer journal, and the terminal client's
+//!   configuration and input history.
 //! - [`sanitize`]: text from the network made harmless for a terminal.
 //! - [`clip`]: a room message cut to the protocol's limits, so that what is kept of many
 //!   is bounded.
@@ -147,6 +150,7 @@ pub mod keepalive;
 pub mod listing;
 pub mod offline;
 pub mod pace;
+pub mod replace;
 pub mod sanitize;
 pub mod session;
 pub mod timeline;

@@ -17,6 +17,17 @@ pub(crate) struct Refusal {
     pub(crate) text: String,
 }
 
+impl Refusal {
+    /// A request of the feature "rooms" (`InRoom`, `Away`, a `Part`) from a client that
+    /// was not granted it.
+    pub(crate) fn rooms_not_granted() -> Self {
+        Self {
+            kind: ErrorKind::Internal,
+            text: "the feature \"rooms\" was not granted".into(),
+        }
+    }
+}
+
 /// Milliseconds since the Unix epoch; 0 if the clock is set before 1970.
 pub(crate) fn now_ms() -> u64 {
     SystemTime::now()

@@ -126,27 +126,15 @@ impl HistoryFile {
         Ok(())
     }
 
-    /// Writes the kept lines as the whole file (through a temporary file and a rename, so
-    /// that a crash leaves the old file or the new one).
+    /// Writes the kept lines as the whole file
+    /// ([`chat_client::replace::replace_file`]: a crash leaves the old file or the new one).
     fn rewrite(&mut self) -> io::Result<()> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let temp = self.path.with_extension("new");
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&temp)?;
         let mut text = String::new();
         for line in &self.lines {
             text.push_str(line);
             text.push('\n');
         }
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, &self.path)?;
+        chat_client::replace::replace_file(&self.path, text.as_bytes(), 0o600)?;
         self.in_file = self.lines.len();
         Ok(())
     }

@@ -205,6 +205,16 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
     Ok(buf.freeze())
 }
 
+/// How many bytes `value` takes in a payload, without encoding it anywhere: what a sender
+/// that fills a frame up to a budget (a page of `RoomMembers`) counts item by item.
+pub fn encoded_len<T: Serialize>(value: &T) -> usize {
+    let mut size = bincode::enc::write::SizeWriter::default();
+    // Encoding into a counter cannot fail but for a type serde cannot encode, which takes
+    // no room then.
+    let _ = bincode::serde::encode_into_writer(value, &mut size, encoding());
+    size.bytes_written
+}
+
 /// The start of the frame of `head`, a message whose last field is `tail` bytes sent right
 /// after it ([`DownloadChunkHead`](crate::views::DownloadChunkHead)): the header counts
 /// them. The buffer has room for them, so that they can be read into it.

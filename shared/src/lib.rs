@@ -39,7 +39,8 @@ pub mod units;
 pub mod views;
 
 pub use codec::{
-    ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, encode_head, wrap_reply,
+    ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, encode_head, encoded_len,
+    wrap_reply,
 };
 pub use protocol::{
     Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,

@@ -42,15 +42,26 @@ pub const UPLOAD_TOKEN_BYTES: usize = 16;
 pub const SHA256_BYTES: usize = 32;
 
 /// Most distinct nicks a server counts as having fetched one file (feature `fetched`);
-/// past it the count stays there. It keeps each file's list of fetchers (about 40 bytes a
-/// nick on disk) bounded.
+/// past it the count stays there. It keeps each file's list of fetchers bounded: 32 bytes
+/// a nick on disk (a digest of its look-alike key, whatever the nick's length), so at most
+/// 320,000 bytes a file.
 pub const MAX_FETCHERS: usize = 10_000;
 
-/// Most names in one member list: a `Welcome`, `Joined` or `Members` of any version, or a
-/// version 4 [`MemberPage`](crate::MemberPage). A list of the longest nicks (32 characters
-/// of 4 bytes) takes 129 KiB, so every answer fits in a frame however large the room; a
-/// version 4 client fetches the rest page by page.
+/// Most names in one member list: a `Welcome`, `Joined` or `Members` of any version, a
+/// version 4 [`MemberPage`](crate::MemberPage), or a `RoomMembers` (feature `rooms`). A
+/// list of the longest nicks (32 characters of 4 bytes) takes 129 KiB, so every answer fits
+/// in a frame however large the room; a version 4 client fetches the rest page by page.
+/// A `RoomMembers` page is also cut at [`MEMBER_PAGE_BYTES`], so it may hold fewer.
 pub const MEMBER_PAGE: usize = 1000;
+
+/// Most bytes the members of one `RoomMembers` page take encoded (each member's nick and
+/// away text with their length varints): the page ends before the member that would pass
+/// it, and says `more`. Members with away texts (up to [`MAX_AWAY_BYTES`]) would otherwise
+/// make a page of [`MEMBER_PAGE`] about 385 KiB, more than a client's outgoing queue on
+/// the server (256 KiB by default): the asker would be cut off as a slow consumer by its
+/// own answer. 64 KiB holds at least 168 members of the longest nicks and away texts, and
+/// the 1,000 of a room whose members are not away and have nicks of up to 63 bytes.
+pub const MEMBER_PAGE_BYTES: usize = 64 * 1024;
 
 /// Most rooms one connection may be in at once (feature `rooms`); a `Join` beyond it is
 /// refused with `TooManyRooms`.

@@ -563,8 +563,9 @@ pub enum ServerMsg {
         room: String,
         /// Members of the whole room.
         total: u32,
-        /// At most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) members, sorted as a
-        /// [`MemberPage`]'s names.
+        /// At most [`MEMBER_PAGE`](crate::limits::MEMBER_PAGE) members taking at most
+        /// [`MEMBER_PAGE_BYTES`](crate::limits::MEMBER_PAGE_BYTES) encoded (so often
+        /// fewer), sorted as a [`MemberPage`]'s names.
         members: Vec<Member>,
         /// Whether more members follow the last one.
         more: bool,

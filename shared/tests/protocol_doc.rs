@@ -368,7 +368,9 @@ fn every_byte_by_byte_table_adds_up_to_its_frame() {
     let mut tables = 0;
     let mut lines = DOC.lines().peekable();
     while let Some(line) = lines.next() {
-        if line.trim() != "| bytes | meaning |" {
+        // Any case and spacing: a table headed `| Bytes | Meaning |` is checked too.
+        let header: String = line.split_whitespace().collect::<String>().to_lowercase();
+        if header != "|bytes|meaning|" {
             continue;
         }
         tables += 1;
@@ -391,6 +393,15 @@ fn every_byte_by_byte_table_adds_up_to_its_frame() {
         );
     }
     assert!(tables >= 6, "{tables} tables");
+    let headed = DOC
+        .lines()
+        .filter(|l| {
+            l.split('|')
+                .nth(1)
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("bytes"))
+        })
+        .count();
+    assert_eq!(tables, headed, "a table headed with bytes was not checked");
 }
 
 /// "`5` → `05`; `250` → `fa`; ..." in section 3.
@@ -410,4 +421,31 @@ fn the_varint_examples_are_what_the_codec_writes() {
         let written = bincode::encode_to_vec(value, standard()).unwrap();
         assert_eq!(hex(&written), hex(&expected), "{value}");
     }
+}
+
+/// Section 9.5 tells what each version added: every feature, and the `ServerMsg` it
+/// added (each once, in section 5: no second table of its own elsewhere).
+#[test]
+fn earlier_versions_name_every_feature_and_each_variant_has_one_row() {
+    let earlier = DOC
+        .split("### 9.5 Earlier versions")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("section 9.5");
+    for feature in [
+        shared::FEATURE_HISTORY,
+        shared::FEATURE_ROOMS,
+        shared::FEATURE_FETCHED,
+    ] {
+        assert!(
+            earlier.contains(&format!("`{feature}`")),
+            "9.5 lacks {feature}"
+        );
+    }
+    assert!(earlier.contains("`ServerMsg` 33"), "9.5 lacks Fetched");
+    let rows = DOC
+        .lines()
+        .filter(|l| l.starts_with("| 33 | `Fetched` |"))
+        .count();
+    assert_eq!(rows, 1, "ServerMsg 33 is described in more than one table");
 }

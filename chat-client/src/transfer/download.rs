@@ -1,6 +1,10 @@
 //! One download: chunks written to a `.part` file and hashed, verified at the end, then
 //! moved to a name that overwrites nothing; resumed from the `.part` file's length after
 //! a reconnect, and after a restart of the client when a journal remembers the part.
+//!
+//! A download holds an advisory lock (`flock`) on its `.part` while it writes it: two
+//! clients of one account share the journal, and the second to `/get` the same file
+//! fails rather than writing into the first one's part.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom, Write as _};
@@ -32,8 +36,11 @@ pub(super) async fn run(mut ctx: Ctx, file_id: u64, dir: PathBuf) {
         }
     };
     let kept = ctx.closing && ctx.journal.is_some();
+    // Only a download that had the part forgets it: one that found it locked by another
+    // client leaves that client's entry alone.
+    let owned = part.is_some() || matches!(end, TransferEvent::Saved { .. });
     if !kept {
-        let journal = ctx.journal();
+        let journal = ctx.journal().filter(|_| owned);
         let part = part.filter(|_| !matches!(end, TransferEvent::Saved { .. }));
         let _ = tokio::task::spawn_blocking(move || {
             if let Some(part) = part {
@@ -79,6 +86,9 @@ impl Part {
             );
             Ok(())
         })?;
+        if let Some(file) = &file {
+            lock(file, &path)?;
+        }
         if let Some(journal) = journal {
             journal.remember_part(info.id, (&info.name, info.size, &info.sha256), &path);
         }
@@ -102,6 +112,7 @@ impl Part {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
+        lock(&file, &entry.part)?;
         let have = file.metadata()?.len();
         let Some(sha256) = unhex(&entry.sha256).filter(|_| have <= entry.size) else {
             return Ok(None);
@@ -162,7 +173,9 @@ impl Part {
 
     /// Flushes to disk and gives the file its final name, one that did not exist.
     fn finish(mut self) -> io::Result<PathBuf> {
-        if let Some(file) = self.file.take() {
+        // Held, and so locked, until the part has its final name.
+        let held = self.file.take();
+        if let Some(file) = &held {
             file.sync_all()?;
         }
         // A hard link fails when the name exists, so nothing is ever overwritten, even by
@@ -182,6 +195,7 @@ impl Part {
                 std::fs::rename(&self.path, p)
             })?,
         };
+        drop(held);
         Ok(path)
     }
 
@@ -189,6 +203,22 @@ impl Part {
         drop(self.file.take());
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// Takes the advisory lock of the part at `path`, opened as `file`, for as long as it is
+/// open; fails if another download (of another client of this account) holds it.
+fn lock(file: &File, path: &Path) -> io::Result<()> {
+    use fs4::fs_std::FileExt as _;
+    if file.try_lock_exclusive()? {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::ResourceBusy,
+        format!(
+            "{} is being downloaded by another chat-tui; wait for it to end",
+            path.display()
+        ),
+    ))
 }
 
 /// Fails with [`io::ErrorKind::StorageFull`] if `dir`'s file system has less than `size`
@@ -405,6 +435,31 @@ fn chunk_problem(offset: u64, len: usize, have: u64, size: u64) -> Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two clients of one account, after a restart: the second to open the part the
+    /// journal remembers fails, and says why, while the first writes it; once the first
+    /// is done, it may.
+    #[test]
+    fn a_part_being_written_is_not_reopened_by_another_client() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::new(dir.path(), "127.0.0.1:7878");
+        let path = dir.path().join("big.iso.part");
+        std::fs::write(&path, b"abc").unwrap();
+        journal.remember_part(4, ("big.iso", 10, &[7; 32]), &path);
+        let entry = journal.part(4).unwrap();
+        let first = Part::reopen(entry.clone()).unwrap().unwrap();
+        let Err(e) = Part::reopen(entry.clone()) else {
+            panic!("reopened a part another download holds");
+        };
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+        assert!(
+            e.to_string()
+                .contains("is being downloaded by another chat-tui"),
+            "{e}"
+        );
+        drop(first);
+        assert!(Part::reopen(entry).unwrap().is_some());
+    }
 
     #[test]
     fn a_chunk_past_the_size_is_told_as_a_size_problem() {

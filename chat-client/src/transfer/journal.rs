@@ -3,8 +3,10 @@
 //!
 //! One small JSON file, `transfers.json`, in the directory the program names (the
 //! terminal client's state directory), readable by its owner only (0600), replaced whole
-//! at every change (written beside, then renamed), so that a crash leaves the old or the
-//! new version and never half of one. It holds, for each server (as the address it was
+//! at every change ([`crate::replace::replace_file`]), so that a crash leaves the old or
+//! the new version and never half of one. Two clients of one account share it: each
+//! read-change-write holds an advisory lock (`flock`) on `transfers.lock` beside it, so
+//! that neither loses the other's change. It holds, for each server (as the address it was
 //! reached at):
 //!
 //! - an interrupted **download**: the file's id, size and SHA-256, and the `.part` file
@@ -20,10 +22,10 @@
 //! than [`MAX_JOURNAL_BYTES`] or unreadable is taken as empty: the journal can make a
 //! transfer resume, never stop one.
 
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,9 @@ use tracing::warn;
 
 /// The journal's file name in its directory.
 pub const JOURNAL_FILE: &str = "transfers.json";
+/// The file locked beside it for each read-change-write (the journal itself is replaced
+/// at each change, so a lock on it would be on the old file).
+pub const LOCK_FILE: &str = "transfers.lock";
 /// Most downloads, and most uploads, remembered.
 pub const MAX_ENTRIES: usize = 64;
 /// Largest journal read; a larger one is ignored (128 entries of long paths fit easily).
@@ -40,11 +45,19 @@ pub const MAX_JOURNAL_BYTES: u64 = 1 << 20;
 #[derive(Debug)]
 pub(crate) struct Journal {
     path: PathBuf,
+    lock_path: PathBuf,
     /// The server's address, as the client reached it.
     server: String,
     /// Held for a read-change-write of the file, so that two transfers of this process do
-    /// not lose each other's change.
+    /// not lose each other's change (the lock file does the same between processes).
     lock: Mutex<()>,
+}
+
+/// A read-change-write under way: the process's lock, and the lock file's, if it could be
+/// taken.
+struct Held<'a> {
+    _here: MutexGuard<'a, ()>,
+    _file: Option<File>,
 }
 
 /// The file's contents.
@@ -162,6 +175,7 @@ impl Journal {
     pub(crate) fn new(dir: &Path, server: &str) -> Self {
         Self {
             path: dir.join(JOURNAL_FILE),
+            lock_path: dir.join(LOCK_FILE),
             server: server.to_owned(),
             lock: Mutex::new(()),
         }
@@ -264,10 +278,34 @@ impl Journal {
         });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
-        self.lock
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Takes the journal for a read-change-write: from the other transfers of this
+    /// process, then from other processes (a blocking `flock`, held for as long as one
+    /// read and one write take). Without the lock file (a read-only directory) it goes on:
+    /// the journal can make a transfer resume, never stop one.
+    fn lock(&self) -> Held<'_> {
+        use fs4::fs_std::FileExt as _;
+        let here = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let file = (|| {
+            if let Some(dir) = self.lock_path.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options.open(&self.lock_path)?;
+            file.lock_exclusive()?;
+            Ok::<_, io::Error>(file)
+        })();
+        let file = file
+            .inspect_err(|e| {
+                warn!(path = %self.lock_path.display(), error = %e, "cannot lock the transfer journal");
+            })
+            .ok();
+        Held {
+            _here: here,
+            _file: file,
+        }
     }
 
     /// Reads the file, changes it with `f`, keeps it within its bounds and writes it
@@ -312,23 +350,10 @@ fn read(path: &Path) -> Saved {
     }
 }
 
-/// Replaces the journal at `path` with `saved`: written beside it (owner only), flushed,
-/// renamed over it.
+/// Replaces the journal at `path` with `saved` (owner only).
 fn write(path: &Path, saved: &Saved) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir)?;
-    }
     let json = serde_json::to_vec_pretty(saved).map_err(io::Error::other)?;
-    let beside = path.with_extension("json.tmp");
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&beside)?;
-    file.write_all(&json)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&beside, path)
+    crate::replace::replace_file(path, &json, 0o600)
 }
 
 fn now_ms() -> u64 {
@@ -408,6 +433,35 @@ mod tests {
         assert_eq!(journal.upload(&source, stamp), Remembered::Nothing);
         journal.forget_part(7);
         assert_eq!(journal.part(7), None);
+    }
+
+    /// Two clients of one account share the journal: each change is a read-change-write
+    /// of the whole file, and none is lost when they change it at once (two journals here
+    /// have two locks of their own, as two processes do; only the lock file is shared).
+    #[test]
+    fn two_clients_changing_the_journal_at_once_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let per_client = MAX_ENTRIES as u64 / 2;
+        std::thread::scope(|scope| {
+            for client in 0..2 {
+                let dir = dir.path();
+                scope.spawn(move || {
+                    let journal = Journal::new(dir, "s");
+                    for n in 0..per_client {
+                        let id = client * 1000 + n;
+                        journal.remember_part(id, ("f", 1, &[0; 32]), Path::new("/x.part"));
+                    }
+                });
+            }
+        });
+        let saved = read(&dir.path().join(JOURNAL_FILE));
+        assert_eq!(saved.downloads.len(), MAX_ENTRIES, "changes lost");
+        let mut names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [JOURNAL_FILE, LOCK_FILE], "no temporary file left");
     }
 
     #[test]

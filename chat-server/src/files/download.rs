@@ -35,7 +35,8 @@ fn read_chunk(reader: &mut File, head: &DownloadChunkHead) -> io::Result<Bytes> 
 
 /// Starts sending `file` from `offset` (at most its size) through `lane`; its
 /// `DownloadStart` answers the request `reply` (its id, if it had one). Once the whole
-/// file is sent, `fetch` counts the downloader.
+/// file is sent, `fetch` counts the downloader, if this download sent any of it (or the
+/// whole of an empty file): one from the end fetched nothing.
 pub(crate) fn start(
     file: FileInfo,
     path: PathBuf,
@@ -44,10 +45,12 @@ pub(crate) fn start(
     lane: FileLane,
     fetch: Fetch,
 ) -> JoinHandle<()> {
+    let fetches = offset < file.size || offset == 0;
     tokio::spawn(async move {
         let id = file.id;
         match send(file, path, offset, reply, &lane).await {
-            Ok(()) => fetch.completed().await,
+            Ok(()) if fetches => fetch.completed().await,
+            Ok(()) => {}
             Err(Ended::Gone) => debug!(file = id, "download stopped: the connection is closing"),
             Err(Ended::Failed(e)) => {
                 warn!(file = id, error = %e, "cannot read a stored file");

@@ -2,11 +2,12 @@
 //! download of it, told to the file's sharer as "fetched by N of M members".
 //!
 //! A download counts once the whole file has been handed to the connection (its
-//! `DownloadEnd` queued after the last chunk), whatever offset it resumed from. Nicks are
-//! compared as names are (ignoring case and look-alikes, [`shared::names`]); the sharer is
-//! counted on neither side. The index keeps each file's fetchers
-//! ([`MAX_FETCHERS`](shared::limits::MAX_FETCHERS) at most) and the store writes them
-//! beside the file (`ID.fetched`), so counts survive a restart.
+//! `DownloadEnd` queued after the last chunk), whatever offset it resumed from, if it sent
+//! any of it: one asked from the end fetched nothing. Nicks are compared as names are
+//! (ignoring case and look-alikes, [`shared::names`]); the sharer is counted on neither
+//! side. The index keeps each file's fetchers
+//! ([`MAX_FETCHERS`](shared::limits::MAX_FETCHERS) at most) and the store appends each new
+//! one beside the file (`ID.fetchers`, [`super::fetchers`]), so counts survive a restart.
 //!
 //! Only a connection granted the feature hears of counts: [`Sharers`] holds those.
 

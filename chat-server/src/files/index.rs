@@ -13,6 +13,7 @@ use shared::units::bytes;
 use shared::{ErrorKind, FetchCount, FileInfo};
 
 use crate::common::Refusal;
+use crate::files::fetchers::Fetcher;
 use crate::files::handle::{Handle, Token};
 
 /// Most files one `Files` answer lists: the newest ones. A room's list must fit in one
@@ -71,9 +72,9 @@ struct Upload {
 struct Stored {
     info: FileInfo,
     room: NameKeys,
-    /// The look-alike keys ([`names::look_alike_key`]) of the nicks that fetched it, its
-    /// sharer's never; at most [`MAX_FETCHERS`].
-    fetchers: HashSet<String>,
+    /// The nicks that fetched it ([`Fetcher`]s), its sharer's never; at most
+    /// [`MAX_FETCHERS`].
+    fetchers: HashSet<Fetcher>,
 }
 
 impl From<FileInfo> for Stored {
@@ -273,24 +274,21 @@ impl Index {
         newest
     }
 
-    /// Counts `nick` as a fetcher of file `id`. Returns the new count and every fetcher's
-    /// key (for the store to keep), or `None` when the file is gone, the nick was counted
-    /// already, or the count is at [`MAX_FETCHERS`].
-    pub(super) fn add_fetcher(&mut self, id: u64, nick: &str) -> Option<(u32, Vec<String>)> {
+    /// Counts `fetcher` as a fetcher of file `id`. Returns the new count, or `None` when
+    /// the file is gone, the fetcher was counted already, or the count is at
+    /// [`MAX_FETCHERS`].
+    pub(super) fn add_fetcher(&mut self, id: u64, fetcher: Fetcher) -> Option<u32> {
         let stored = self.files.get_mut(&id)?;
-        if stored.fetchers.len() >= MAX_FETCHERS
-            || !stored.fetchers.insert(names::look_alike_key(nick))
-        {
+        if stored.fetchers.len() >= MAX_FETCHERS || !stored.fetchers.insert(fetcher) {
             return None;
         }
-        let all = stored.fetchers.iter().cloned().collect();
-        Some((count(&stored.fetchers), all))
+        Some(count(&stored.fetchers))
     }
 
-    /// The fetchers of file `id` as the store found them at start (keys, as kept).
-    pub(super) fn set_fetchers(&mut self, id: u64, keys: Vec<String>) {
+    /// The fetchers of file `id` as the store found them at start.
+    pub(super) fn set_fetchers(&mut self, id: u64, fetchers: Vec<Fetcher>) {
         if let Some(stored) = self.files.get_mut(&id) {
-            stored.fetchers = keys.into_iter().take(MAX_FETCHERS).collect();
+            stored.fetchers = fetchers.into_iter().take(MAX_FETCHERS).collect();
         }
     }
 
@@ -324,7 +322,7 @@ impl Index {
     }
 }
 
-fn count(fetchers: &HashSet<String>) -> u32 {
+fn count(fetchers: &HashSet<Fetcher>) -> u32 {
     u32::try_from(fetchers.len()).unwrap_or(u32::MAX)
 }
 
@@ -381,13 +379,12 @@ mod tests {
     #[test]
     fn fetchers_are_distinct_names_and_counted_for_their_sharer_only() {
         let mut index = Index::new(u64::MAX, vec![file(1, "lobby", 5), file(2, "lobby", 5)]);
-        assert_eq!(index.add_fetcher(1, "bob").map(|(n, _)| n), Some(1));
+        let of = crate::files::fetchers::of;
+        assert_eq!(index.add_fetcher(1, of("bob")), Some(1));
         // The same name, whatever its case or look-alike spelling, counts once.
-        assert_eq!(index.add_fetcher(1, "BOB"), None);
-        let (n, all) = index.add_fetcher(1, "cy").unwrap();
-        assert_eq!(n, 2);
-        assert_eq!(all.len(), 2);
-        assert_eq!(index.add_fetcher(99, "bob"), None, "no such file");
+        assert_eq!(index.add_fetcher(1, of("BOB")), None);
+        assert_eq!(index.add_fetcher(1, of("cy")), Some(2));
+        assert_eq!(index.add_fetcher(99, of("bob")), None, "no such file");
         let listed = index.list("lobby");
         // ann shared both; only the fetched one is counted.
         assert_eq!(
@@ -398,7 +395,7 @@ mod tests {
             index.fetch_counts(&listed, "bob").is_empty(),
             "not bob's files"
         );
-        index.set_fetchers(2, vec!["x".into(), "y".into(), "z".into()]);
+        index.set_fetchers(2, vec![of("x"), of("y"), of("z")]);
         assert_eq!(index.fetch_counts(&listed, "ann")[1].by, 3);
     }
 

@@ -12,9 +12,11 @@
 //! - `transfers`: a connection's uploads and downloads, and the answers to its file
 //!   messages.
 //! - `fetched`: who has fetched each file, told to its sharer (feature `fetched`).
+//! - `fetchers`: a file's list of fetchers on disk, a fixed-size record each.
 
 pub(crate) mod download;
 pub(crate) mod fetched;
+mod fetchers;
 pub(crate) mod handle;
 mod index;
 pub(crate) mod store;

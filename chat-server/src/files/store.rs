@@ -4,7 +4,7 @@
 //! DATA_DIR/
 //!   files/ID.data   contents of stored file ID (IDs are chosen by the server)
 //!   files/ID.json   its metadata (a sidecar: name, size, SHA-256, sender, time, room)
-//!   files/ID.fetched  who fetched it (feature `fetched`): a JSON list of name keys
+//!   files/ID.fetchers  who fetched it (feature `fetched`): a digest per nick, appended
 //!   tmp/ID.part     an upload in progress; never listed, deleted at start
 //! ```
 //!
@@ -34,6 +34,7 @@ use shared::{ErrorKind, FetchCount, FileInfo};
 use tracing::{info, warn};
 
 use crate::common::Refusal;
+use crate::files::fetchers::{self, Fetcher};
 use crate::files::handle::{Handle, Token};
 use crate::files::index::{Finished, Index};
 
@@ -46,11 +47,6 @@ const DISK_HEADROOM: u64 = 64 * 1024 * 1024;
 const DATA_EXT: &str = "data";
 /// Extension of metadata sidecars.
 const META_EXT: &str = "json";
-/// Extension of the lists of who fetched a file.
-const FETCHED_EXT: &str = "fetched";
-/// Largest list of fetchers read: [`MAX_FETCHERS`](shared::limits::MAX_FETCHERS) keys
-/// of a 32-character nick in 4-byte characters, quoted.
-const MAX_FETCHED_BYTES: u64 = 10_000 * 140;
 
 /// The stored files of every room, and the accounting of uploads in progress.
 #[derive(Debug)]
@@ -60,8 +56,8 @@ pub(crate) struct FileStore {
     /// Free space an upload must leave on the disk.
     disk_reserve: u64,
     index: Mutex<Index>,
-    /// Held while a list of fetchers is changed and written, so that lists reach the
-    /// disk in the order they were made.
+    /// Held while a fetcher is counted and appended to its file's list, so that the list
+    /// on disk holds what the index counts.
     fetch_writes: Mutex<()>,
 }
 
@@ -261,22 +257,23 @@ impl FileStore {
         self.lock().get(id, room)
     }
 
-    /// Counts `nick` as a fetcher of file `id` and writes the file's list of fetchers:
-    /// the new count, or `None` when nothing changed ([`Index::add_fetcher`]). Blocking.
+    /// Counts `nick` as a fetcher of file `id` and appends it to the file's list of
+    /// fetchers: the new count, or `None` when nothing changed ([`Index::add_fetcher`]).
+    /// Blocking.
     pub(crate) fn fetched(&self, id: u64, nick: &str) -> io::Result<Option<u32>> {
+        let fetcher = fetchers::of(nick);
         let _writing = self
             .fetch_writes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let Some((count, mut keys)) = self.lock().add_fetcher(id, nick) else {
+        let Some(count) = self.lock().add_fetcher(id, fetcher) else {
             return Ok(None);
         };
-        keys.sort();
-        let json = serde_json::to_vec(&keys).map_err(io::Error::other)?;
-        let files = self.root.join("files");
-        let path = files.join(format!("{id}.{FETCHED_EXT}"));
-        let beside = files.join(format!("{id}.{FETCHED_EXT}.tmp"));
-        write_synced(&beside, &json).and_then(|()| fs::rename(&beside, &path))?;
+        let path = self
+            .root
+            .join("files")
+            .join(format!("{id}.{}", fetchers::EXT));
+        fetchers::append(&path, &fetcher)?;
         Ok(Some(count))
     }
 
@@ -313,7 +310,7 @@ impl FileStore {
 }
 
 /// The files found at start, with the fetchers of those that have a list.
-type Loaded = (Vec<FileInfo>, Vec<(u64, Vec<String>)>);
+type Loaded = (Vec<FileInfo>, Vec<(u64, Vec<Fetcher>)>);
 
 /// Reads every sidecar in `dir` and deletes whatever is not a complete stored file; reads
 /// the lists of fetchers of the files kept.
@@ -338,7 +335,7 @@ fn load(dir: &Path) -> io::Result<Loaded> {
                 }
             },
             Some(DATA_EXT) => data_files.push(path),
-            Some(FETCHED_EXT) => fetched_lists.push(path),
+            Some(fetchers::EXT | fetchers::OLD_EXT) => fetched_lists.push(path),
             _ => stray.push(path),
         }
     }
@@ -367,16 +364,23 @@ fn load(dir: &Path) -> io::Result<Loaded> {
             stray.push(data);
         }
     }
-    let mut fetchers = Vec::new();
+    let mut lists = Vec::new();
     for list in fetched_lists {
         let id = list
             .file_stem()
             .and_then(|s| s.to_str())
             .and_then(|s| s.parse::<u64>().ok())
             .filter(|id| files.iter().any(|f| f.id == *id));
-        let read = id.map(|id| (id, read_fetchers(&list)));
+        let read = id.map(|id| {
+            let read = if list.extension().and_then(|e| e.to_str()) == Some(fetchers::OLD_EXT) {
+                fetchers::convert(&list, &list.with_extension(fetchers::EXT))
+            } else {
+                fetchers::read(&list)
+            };
+            (id, read)
+        });
         match read {
-            Some((id, Ok(keys))) => fetchers.push((id, keys)),
+            Some((id, Ok(keys))) => lists.push((id, keys)),
             Some((_, Err(e))) => {
                 warn!(path = %list.display(), error = %e, "deleting an unreadable list of fetchers");
                 stray.push(list);
@@ -391,19 +395,7 @@ fn load(dir: &Path) -> io::Result<Loaded> {
             Err(e) => return Err(e),
         }
     }
-    Ok((files, fetchers))
-}
-
-fn read_fetchers(path: &Path) -> io::Result<Vec<String>> {
-    use std::io::Read as _;
-    let mut text = Vec::new();
-    fs::File::open(path)?
-        .take(MAX_FETCHED_BYTES + 1)
-        .read_to_end(&mut text)?;
-    if text.len() as u64 > MAX_FETCHED_BYTES {
-        return Err(io::Error::other("too large"));
-    }
-    serde_json::from_slice(&text).map_err(io::Error::other)
+    Ok((files, lists))
 }
 
 fn read_sidecar(path: &Path) -> io::Result<FileInfo> {
@@ -532,6 +524,45 @@ mod tests {
         store.store(&r.part_path, &file).unwrap();
         store.add(&r.token, file.clone());
         file
+    }
+
+    /// Look-alike keys of valid nicks run to about 960 bytes (U+FDFA becomes 18
+    /// characters): a list of 2,000 of them as an earlier version wrote it (JSON) passed
+    /// the bound it was read with, and was deleted at the next start. It is now read once,
+    /// turned into fixed-size records, and a new fetcher adds one record.
+    #[test]
+    fn a_list_of_fetchers_with_long_keys_survives_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = {
+            let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+            put(&store, "lobby", 1)
+        };
+        let nick = |n: usize| format!("{}{n:04}", "\u{fdfa}".repeat(28));
+        let keys: Vec<String> = (0..2000)
+            .map(|n| {
+                shared::names::check_nick(&nick(n)).unwrap();
+                shared::names::look_alike_key(&nick(n))
+            })
+            .collect();
+        let files = dir.path().join("files");
+        let old = files.join(format!("{}.fetched", file.id));
+        fs::write(&old, serde_json::to_vec(&keys).unwrap()).unwrap();
+        let by = |store: &FileStore| store.fetch_counts(std::slice::from_ref(&file), "ann")[0].by;
+        let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+        assert_eq!(by(&store), 2000, "counts lost at restart");
+        assert!(!old.exists());
+        let list = files.join(format!("{}.fetchers", file.id));
+        assert_eq!(fs::metadata(&list).unwrap().len(), 2000 * 32);
+        // Known already, under another spelling: nothing written.
+        assert_eq!(
+            store.fetched(file.id, &nick(7).to_uppercase()).unwrap(),
+            None
+        );
+        assert_eq!(store.fetched(file.id, &nick(2000)).unwrap(), Some(2001));
+        assert_eq!(fs::metadata(&list).unwrap().len(), 2001 * 32);
+        drop(store);
+        let store = FileStore::open(dir.path(), 1 << 20, 1 << 30).unwrap();
+        assert_eq!(by(&store), 2001);
     }
 
     #[test]

@@ -329,20 +329,16 @@ impl Registry {
     }
 
     /// Where a logged-in client is, if the room name `room` leads into one of its rooms
-    /// (ignoring case and look-alikes, as a `Join` would): what a request about that room
-    /// needs. `None` if the name leads elsewhere. Check the name first
-    /// ([`names::check_room`]): its keys are made before the lock is taken, at a cost that
-    /// grows with its length.
+    /// (ignoring case and look-alikes, as a `Join` would): [`Registry::place`] of
+    /// `Some(room)`, without the reason when it is not.
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> Option<Whereabouts> {
-        let room = RoomName::new(room);
-        let inner = self.lock();
-        let key = inner.room_key(&room);
-        inner.clients.get(&id)?.rooms.contains(&key).then_some(())?;
-        inner.whereabouts(id, &key)
+        self.place(id, Some(room)).ok()
     }
 
     /// Where a request about `room` (the current room if `None`) finds the client:
-    /// `NotInRoom` if it is not in that room, or in none.
+    /// `NotInRoom` if it is not in that room, or in none. Check a name first
+    /// ([`names::check_room`]): its keys are made before the lock is taken, at a cost that
+    /// grows with its length.
     pub(crate) fn place(&self, id: ClientId, room: Option<&str>) -> Result<Whereabouts, Refusal> {
         let room = room.map(RoomName::new);
         let inner = self.lock();

@@ -51,7 +51,7 @@ pub(super) fn login_as(
 }
 
 /// Logs a client in speaking `version`, granted the feature "rooms" if `rooms`.
-fn login_with(
+pub(super) fn login_with(
     reg: &Registry,
     version: u16,
     rooms: bool,

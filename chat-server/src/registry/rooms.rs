@@ -4,7 +4,7 @@
 //! exists while it has members.
 
 use bytes::Bytes;
-use shared::limits::{MAX_JOINED_ROOMS, MEMBER_PAGE};
+use shared::limits::{MAX_JOINED_ROOMS, MEMBER_PAGE, MEMBER_PAGE_BYTES};
 use shared::names;
 use shared::{ErrorKind, Member, MemberList, MemberListAnswer, RoomEvent, ServerMsg};
 
@@ -105,11 +105,9 @@ impl Registry {
             let key = inner.target(id, Some(&room))?;
             let name = inner.room_name(&key);
             let Some(Rooms::Many(keys)) = inner.clients.get_mut(&id).map(|c| &mut c.rooms) else {
-                // A client without the feature is always in its one room.
-                return Err(Refusal {
-                    kind: ErrorKind::Internal,
-                    text: "the feature \"rooms\" was not granted".into(),
-                });
+                // A client without the feature is always in its one room (and its `InRoom`
+                // is refused before it gets here).
+                return Err(Refusal::rooms_not_granted());
             };
             keys.retain(|k| *k != key);
             inner.exit(id, &key, reason.clone());
@@ -266,8 +264,8 @@ impl Inner {
     }
 
     /// `RoomMembers` (feature "rooms"): the room's name and a page of its members, each
-    /// with its away text, the first [`MEMBER_PAGE`] after `after`, encoded as the answer
-    /// to `reply`.
+    /// with its away text, the first [`MEMBER_PAGE`] after `after` that fit in
+    /// [`MEMBER_PAGE_BYTES`] encoded, encoded as the answer to `reply`.
     pub(super) fn room_members(&self, key: &str, after: &str, reply: Option<u32>) -> Bytes {
         let Some(room) = self.rooms.get(key) else {
             let empty = ServerMsg::RoomMembers {
@@ -279,15 +277,22 @@ impl Inner {
             return encode_answer(reply, &empty);
         };
         let start = self.page_start(room, after);
-        let members: Vec<Member> = room.members[start..]
+        let mut members: Vec<Member> = Vec::new();
+        let mut bytes = 0;
+        for client in room.members[start..]
             .iter()
             .filter_map(|(id, _)| self.clients.get(id))
-            .take(MEMBER_PAGE)
-            .map(|c| Member {
-                nick: c.nick.clone(),
-                away: c.away.as_deref().unwrap_or_default().to_owned(),
-            })
-            .collect();
+        {
+            let member = Member {
+                nick: client.nick.clone(),
+                away: client.away.as_deref().unwrap_or_default().to_owned(),
+            };
+            bytes += shared::encoded_len(&member);
+            if members.len() == MEMBER_PAGE || bytes > MEMBER_PAGE_BYTES {
+                break;
+            }
+            members.push(member);
+        }
         let more = start + members.len() < room.members.len();
         let page = ServerMsg::RoomMembers {
             room: room.name.clone(),
@@ -654,6 +659,56 @@ mod tests {
         }
         let mut eve = login_rooms(&reg, "eve", "lobby");
         assert!(matches!(&eve.drain()[..], [ServerMsg::Welcome4 { .. }]));
+    }
+
+    /// A page of `RoomMembers` of MEMBER_PAGE members with the longest away texts would
+    /// be about 385 KiB, more than a client's default queue (256 KiB): the page is cut at
+    /// MEMBER_PAGE_BYTES instead, says `more`, and the pages still list everyone once.
+    #[tokio::test]
+    async fn a_page_of_away_members_is_cut_by_bytes_and_fits_the_default_queue() {
+        let reg = Registry::default();
+        let away = "z".repeat(shared::limits::MAX_AWAY_BYTES);
+        let mut others = Vec::new();
+        for n in 0..MEMBER_PAGE {
+            let p = login_rooms(&reg, &format!("user{n:04}"), "big");
+            reg.away(p.id, away.clone(), None);
+            others.push(p);
+        }
+        let mut asker =
+            crate::registry::probe::login_with(&reg, 4, true, "asker", "big", 256 * 1024).unwrap();
+        asker.drain();
+        let mut listed = Vec::new();
+        let mut after = String::new();
+        for _ in 0..20 {
+            reg.who(asker.id, Some("big"), Who::After(&after), None)
+                .unwrap();
+            let got = asker.drain();
+            let Some(ServerMsg::RoomMembers { members, more, .. }) = got.last() else {
+                panic!(
+                    "no page; still logged in: {}",
+                    reg.whereabouts(asker.id).is_some()
+                );
+            };
+            let bytes: usize = members.iter().map(shared::encoded_len).sum();
+            assert!(bytes <= shared::limits::MEMBER_PAGE_BYTES, "{bytes}");
+            assert!(members.len() < MEMBER_PAGE && !members.is_empty());
+            listed.extend(members.iter().map(|m| m.nick.clone()));
+            match members.last() {
+                Some(last) if *more => after.clone_from(&last.nick),
+                _ => break,
+            }
+        }
+        assert_eq!(listed.len(), MEMBER_PAGE + 1, "everyone, once");
+        // A page of members that are not away still holds MEMBER_PAGE of them.
+        for p in &others {
+            reg.away(p.id, String::new(), None);
+        }
+        asker.drain();
+        reg.who(asker.id, Some("big"), Who::Plain, None).unwrap();
+        let Some(ServerMsg::RoomMembers { members, more, .. }) = asker.drain().pop() else {
+            panic!("no page");
+        };
+        assert_eq!((members.len(), more), (MEMBER_PAGE, true));
     }
 
     #[tokio::test]

@@ -3,21 +3,22 @@
 //! (`ignore`); changing it asks the event loop to write it back
 //! ([`Command::SaveIgnore`], [`crate::config_edit`]).
 //!
-//! Nicks are compared as the server compares them: ignoring case ([`names::fold`]).
+//! Nicks are compared as the server compares them ([`names::NameKeys::same`]): ignoring
+//! case, and look-alike spellings (`b\u{043E}b` with a Cyrillic `о` is `bob`).
 
 use chat_client::sanitize;
-use shared::names;
+use shared::names::NameKeys;
 
 use super::{App, Command};
 
 /// Most nicks on the list: it is read on every line drawn.
 pub const MAX_IGNORED: usize = 1000;
 
-/// The ignored nicks, as typed, and their folded forms.
+/// The ignored nicks, as typed, and their keys as names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IgnoreList {
     nicks: Vec<String>,
-    folded: Vec<String>,
+    keys: Vec<NameKeys>,
 }
 
 impl IgnoreList {
@@ -30,7 +31,15 @@ impl IgnoreList {
     }
 
     pub fn contains(&self, nick: &str) -> bool {
-        !self.folded.is_empty() && self.folded.contains(&names::fold(nick))
+        self.position(nick).is_some()
+    }
+
+    fn position(&self, nick: &str) -> Option<usize> {
+        if self.keys.is_empty() {
+            return None;
+        }
+        let keys = NameKeys::of(nick);
+        self.keys.iter().position(|k| k.same(&keys))
     }
 
     /// Adds `nick`; false if it was there.
@@ -38,18 +47,17 @@ impl IgnoreList {
         if self.contains(nick) {
             return false;
         }
-        self.folded.push(names::fold(nick));
+        self.keys.push(NameKeys::of(nick));
         self.nicks.push(nick.to_owned());
         true
     }
 
     /// Removes `nick`; false if it was not there.
     fn remove(&mut self, nick: &str) -> bool {
-        let folded = names::fold(nick);
-        let Some(i) = self.folded.iter().position(|f| *f == folded) else {
+        let Some(i) = self.position(nick) else {
             return false;
         };
-        self.folded.remove(i);
+        self.keys.remove(i);
         self.nicks.remove(i);
         true
     }
@@ -140,6 +148,9 @@ mod tests {
         assert!(app.update(pm).is_empty());
         assert!(!matches!(last(&app), EntryKind::Private { .. }));
         assert!(submit(&mut app, "/ignore bob").is_empty(), "already");
+        // A look-alike spelling (Cyrillic о) is the same nick, as on the server.
+        assert!(app.update(chat("b\u{043E}b", "hey alice")).is_empty());
+        assert!(submit(&mut app, "/ignore B\u{041E}B").is_empty(), "already");
         assert_eq!(
             submit(&mut app, "/unignore bob"),
             [Command::SaveIgnore(Vec::new())]

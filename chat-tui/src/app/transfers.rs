@@ -292,10 +292,14 @@ pub struct Shares(BTreeMap<u64, (u32, u32)>);
 pub static NO_SHARES: Shares = Shares(BTreeMap::new());
 
 impl Shares {
-    /// `fetched by N of M members` for file `file_id`, if a count came.
+    /// `fetched by N of M members` for file `file_id`, if a count came; `fetched by N
+    /// (M members now)` when fetchers have left the room since, and N is more than M.
     pub fn text(&self, file_id: u64) -> Option<String> {
         let &(by, members) = self.0.get(&file_id)?;
         let noun = if members == 1 { "member" } else { "members" };
+        if by > members {
+            return Some(format!("fetched by {by} ({members} {noun} now)"));
+        }
         Some(format!("fetched by {by} of {members} {noun}"))
     }
 
@@ -623,6 +627,19 @@ mod tests {
         assert_eq!(
             app.shares.text(MAX_SHARES as u64 + 9).as_deref(),
             Some("fetched by 1 of 1 member")
+        );
+        // More fetchers than members: some left the room since.
+        app.update(Event::Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 1,
+            files: vec![FetchCount {
+                file_id: MAX_SHARES as u64 + 9,
+                by: 3,
+            }],
+        }));
+        assert_eq!(
+            app.shares.text(MAX_SHARES as u64 + 9).as_deref(),
+            Some("fetched by 3 (1 member now)")
         );
     }
 }

@@ -32,6 +32,20 @@ async fn sharer(addr: std::net::SocketAddr, nick: &str) -> anyhow::Result<TestCl
     Ok(client)
 }
 
+/// Whether `msg` is a count of fetchers.
+fn fetched(msg: &ServerMsg) -> bool {
+    matches!(msg, ServerMsg::Fetched { .. })
+}
+
+/// The count of file `file_id` in `lobby`: fetched `by` nicks, of `members` members.
+fn fetched_by(file_id: u64, members: u32, by: u32) -> ServerMsg {
+    ServerMsg::Fetched {
+        room: "lobby".into(),
+        members,
+        files: vec![FetchCount { file_id, by }],
+    }
+}
+
 /// An upload whose sender lost the answer to its finish is not sent again: a resume with
 /// its token is answered UploadDone, with the same ids, for the grace period.
 #[tokio::test]
@@ -99,12 +113,7 @@ async fn the_sharer_hears_how_many_members_fetched_its_file() -> Result {
     let mut bob = TestClient::connect(addr, "bob", "lobby").await?;
     let mut cy = TestClient::connect(addr, "cy", "lobby").await?;
     let id = upload(&mut ann, &path, "f.bin").await?;
-    let fetched = |m: &ServerMsg| matches!(m, ServerMsg::Fetched { .. });
-    let count = |by| ServerMsg::Fetched {
-        room: "lobby".into(),
-        members: 2,
-        files: vec![FetchCount { file_id: id, by }],
-    };
+    let count = |by| fetched_by(id, 2, by);
 
     // The sharer's own download does not count.
     let mut sink = std::fs::File::create(local.path().join("sink"))?;
@@ -135,5 +144,36 @@ async fn the_sharer_hears_how_many_members_fetched_its_file() -> Result {
         .recv_until(|m| fetched(m) || matches!(m, ServerMsg::Files { .. }))
         .await?;
     assert!(matches!(answer, ServerMsg::Files { .. }), "{answer:?}");
+    server.shutdown().await
+}
+
+/// A download asked from the end of the file sends no data and fetches nothing: it does
+/// not count. One resumed just before the end sends the last byte, and counts.
+#[tokio::test]
+async fn a_download_from_the_end_of_the_file_does_not_count() -> Result {
+    let (data, local) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (addr, server) = start_server(Config {
+        data_dir: data.path().to_path_buf(),
+        ..Config::default()
+    })
+    .await;
+    let size = 70_000;
+    let (path, _) = random_file(local.path(), "f.bin", size, 3)?;
+    let mut ann = sharer(addr, "ann").await?;
+    let mut dan = TestClient::connect(addr, "dan", "lobby").await?;
+    let mut eve = TestClient::connect(addr, "eve", "lobby").await?;
+    let id = upload(&mut ann, &path, "f.bin").await?;
+    let count = |by| fetched_by(id, 2, by);
+    let mut sink = std::fs::File::create(local.path().join("sink"))?;
+    let (_, got) = download(&mut dan, id, size, &mut sink).await?;
+    assert_eq!(got, 0);
+    let (_, got) = download(&mut eve, id, size - 1, &mut sink).await?;
+    assert_eq!(got, 1);
+    assert_eq!(ann.recv_until(fetched).await?, count(1));
+    ann.send(ClientMsg::ListFiles.with_id(4)).await?;
+    let before = ann
+        .recv_until(|m| fetched(m) || matches!(m, ServerMsg::Reply { id: 4, .. }))
+        .await?;
+    assert_eq!(before, count(1), "eve counted, dan not");
     server.shutdown().await
 }

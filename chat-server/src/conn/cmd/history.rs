@@ -161,19 +161,18 @@ impl Client {
         // Checked first: a name can be as long as a frame, and its keys are made for the
         // registry from it.
         let invalid = check_room(room).err();
-        if invalid.is_none()
-            && let Some(here) = self.ctx.registry.in_room(id, room)
-        {
-            return Ok(Some(here));
-        }
+        let not_in = match invalid {
+            None => match self.ctx.registry.place(id, Some(room)) {
+                Ok(here) => return Ok(Some(here)),
+                Err(refusal) => refusal.text,
+            },
+            Some(_) => String::new(),
+        };
         if self.rooms {
             // In a set of rooms: the registry says which is wrong, as for any request.
             let text = match invalid {
                 Some(e) => format!("the room name {e}"),
-                None => match self.ctx.registry.place(id, Some(room)) {
-                    Ok(here) => return Ok(Some(here)),
-                    Err(refusal) => refusal.text,
-                },
+                None => not_in,
             };
             self.refuse(reply, ErrorKind::NotInRoom, text)?;
             return Ok(None);

@@ -22,7 +22,7 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
 use super::Client;
 use super::ending::Ending;
-use crate::common::ClientId;
+use crate::common::{ClientId, Refusal};
 use crate::history::Permit;
 use crate::registry::{Whereabouts, Who};
 pub(in crate::conn) use history::Query;
@@ -93,11 +93,9 @@ impl Client {
                 return self.in_room(id, reply, &room, msg, permit);
             }
             ClientMsg::Away { text } if self.rooms => self.away(id, reply, text),
-            ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => self.refuse(
-                reply,
-                ErrorKind::Internal,
-                "the feature \"rooms\" was not granted".into(),
-            ),
+            ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => {
+                self.refused(reply, Err(Refusal::rooms_not_granted()))
+            }
         };
         done.map(|()| None)
     }
