@@ -493,10 +493,12 @@ impl<C: Connector> Session<C> {
                         Some(Ok(msg)) => msg,
                         Some(Err(e)) => return Served::Lost(in_words(&e)),
                         None => {
-                            return Served::Lost(shutdown_reason.map_or_else(
-                                || "the server closed the connection".to_owned(),
-                                |r| format!("the server shut down ({r})"),
-                            ));
+                            // The reason is in the `Shutdown` passed on: said once.
+                            return Served::Lost(if shutdown_reason.is_some() {
+                                "the server shut down".to_owned()
+                            } else {
+                                "the server closed the connection".to_owned()
+                            });
                         }
                     };
                     keepalive.heard(Instant::now());
@@ -532,7 +534,7 @@ impl<C: Connector> Session<C> {
                             self.seqs.remove(room);
                             self.first_room();
                         }
-                        ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
+                        ServerMsg::Shutdown { .. } => shutdown_reason = Some(()),
                         _ => {}
                     }
                     let Some(msg) = self.transfers.route(msg).await else { continue };

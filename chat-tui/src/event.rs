@@ -198,6 +198,7 @@ impl Batch {
                 Command::Quit => self.outcome = Some(Outcome::Quit),
                 Command::Fail(why) => self.outcome = Some(Outcome::Fail(why)),
                 Command::Transfer(request) => net.transfer(request),
+                Command::UploadTo { room, request } => net.upload_to(&room, request),
             }
         }
     }

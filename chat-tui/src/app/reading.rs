@@ -129,6 +129,11 @@ impl Reading {
         }
     }
 
+    /// Whether the request `id` is this room's: awaited, or abandoned with a room left.
+    pub fn awaits(&self, id: u32) -> bool {
+        self.requests.contains_key(&id) || self.abandoned.contains(&id) || self.leaving == Some(id)
+    }
+
     /// Nothing waits at the client's pace any more, as of `now_ms`.
     pub fn outbox_drained(&mut self, now_ms: u64) {
         self.drained_ms = Some(now_ms);
@@ -184,8 +189,12 @@ impl App {
     /// the client is still in it, then the `Join` (with an id, so that a refusal is known
     /// for what it is); until its answer, nothing more is asked about the room.
     pub(super) fn join(&mut self, room: String) -> Vec<Command> {
-        let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
         let id = self.request_id();
+        // In several rooms at once, nothing is left: the room joined gets a buffer.
+        if self.several_rooms {
+            return vec![Command::Send(ClientMsg::Join { room }.with_id(id))];
+        }
+        let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
         // Disconnected, the `Join` waits in the client library's queue and goes first
         // after the reconnect; what the app asks meanwhile about the room it is back in
         // is answered after the `Join`'s answer, and dropped then.
@@ -537,7 +546,7 @@ impl App {
 /// The pane's items: the timeline's messages and markers (markers only when the server
 /// keeps history) with the app's own lines among them, from `cleared` on; and the look
 /// that goes with them (the unread line, whether the list ends at the newest).
-fn pane_items<'a>(
+pub(super) fn pane_items<'a>(
     reading: &'a Reading,
     entries: &'a VecDeque<(Key, Entry)>,
     cleared: Key,
@@ -812,6 +821,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 100,
+            rooms: false,
         }));
         // The server says it keeps history again: then the app catches up from where it was.
         let (id, catch_up) = one_request(&app.update(info()));
@@ -1020,6 +1030,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 12,
+            rooms: false,
         }));
         app.update(live(13));
         let rows = screen(&mut app);
@@ -1310,6 +1321,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 12,
+            rooms: false,
         }));
         let (catch_up_id, _) = one_request(&app.update(info()));
         let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));
