@@ -640,3 +640,51 @@ fn whole_screen_of_search_hits() {
     let terminal = render(&mut app, 60, 10);
     insta::assert_snapshot!(terminal.backend());
 }
+
+/// The bar of a pane scrolled up counts the new messages still below the view, down to
+/// none as the user pages through them, and says which name the user.
+#[test]
+fn the_new_messages_bar_counts_down_and_says_what_names_you() {
+    let mut app = app();
+    for i in 0..30 {
+        say(&mut app, "bob", ChatKind::Say, &format!("old {i}"));
+    }
+    render(&mut app, 60, 10);
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageUp,
+        KeyModifiers::NONE,
+    )));
+    render(&mut app, 60, 10);
+    for i in 0..10 {
+        let text = if i == 8 {
+            "alice: look".to_owned()
+        } else {
+            format!("new {i}")
+        };
+        say(&mut app, "bob", ChatKind::Say, &text);
+    }
+    let bar = |app: &mut App| {
+        let terminal = render(app, 60, 10);
+        rows(terminal.backend().buffer())[7].trim_end().to_owned()
+    };
+    assert_eq!(bar(&mut app), " ↓ 10 new messages, 1 naming you (PageDown)");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::PageDown,
+            KeyModifiers::NONE,
+        )));
+        seen.push(bar(&mut app));
+    }
+    // A page of five rows at a time: ten below, then five, then the newest, followed.
+    assert_eq!(
+        seen[..3],
+        [
+            " ↓ 10 new messages, 1 naming you (PageDown)",
+            " ↓ 5 new messages, 1 naming you (PageDown)",
+            "23:14 <bob> new 9",
+        ],
+        "{seen:#?}"
+    );
+    assert!(app.scrollback.state().following());
+}
