@@ -24,7 +24,7 @@
 //!
 //! A server that grants the feature "rooms" lets the connection be in several rooms at
 //! once. The session keeps the rooms it is in, in the order they were joined
-//! ([`Joined`]): after a reconnect, the hello names the first, and a `Join` for each of
+//! (`Joined`): after a reconnect, the hello names the first, and a `Join` for each of
 //! the others goes out before anything else, so that every room is joined again (each
 //! `Joined4` then tells the program to catch that room up). Without the feature, a `Join`
 //! moves, and the one room is the one rejoined.
