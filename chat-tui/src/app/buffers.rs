@@ -5,7 +5,7 @@
 //! the app reads and changes it; the others wait in [`App::buffers`], each with its
 //! [`State`] put aside. Switching swaps the states, and news for a buffer not shown is
 //! dealt with by the same code as news for the one shown: its state is swapped in for
-//! the time of it ([`App::in_buffer`]), then put back, and what arrived is counted in its
+//! the time of it (`App::in_buffer`), then put back, and what arrived is counted in its
 //! [`Activity`] for the status line.
 
 use chat_client::sanitize;
