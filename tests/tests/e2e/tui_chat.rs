@@ -62,12 +62,23 @@ fn nick_and_join() {
     assert!(!tmux.screen("bob").contains("only for rust"));
 }
 
+/// A private message goes to a buffer of its own, on both sides: the receiver's status
+/// line marks it, Alt-2 shows it.
 #[test]
 fn private_message() {
     let (_server, tmux) = two_clients("msg");
     tmux.say("alice", "/msg bob psst 秘密");
+    tmux.wait_until("bob", "the conversation's buffer marked", |s| {
+        s.contains("2:@alice(1!)")
+    });
+    tmux.keys("bob", &["M-2"]);
     tmux.wait_for("bob", "[msg from alice] psst 秘密");
+    tmux.wait_for("bob", "private conversation with alice");
+    tmux.keys("alice", &["M-2"]);
     tmux.wait_for("alice", "[msg to bob] psst 秘密");
+    // Typed in the conversation's buffer, a line is private.
+    tmux.say("bob", "got it");
+    tmux.wait_for("alice", "[msg from bob] got it");
 }
 
 #[test]

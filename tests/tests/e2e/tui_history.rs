@@ -112,9 +112,10 @@ fn settled(tmux: &Tmux, name: &str) -> String {
     screen_when(tmux, name, "loading to finish", |s| !s.contains("loading…"))
 }
 
-/// Whether the screen's first row says `what`.
+/// Whether the message pane's first row says `what`.
 fn top_says(screen: &str, what: &str) -> bool {
-    screen.lines().next().unwrap_or("").contains(what)
+    // The pane's top row is below the title line.
+    screen.lines().nth(1).unwrap_or("").contains(what)
 }
 
 /// The process id of the chat-tui in window `name`: the child of the shell tmux started.
