@@ -14,7 +14,7 @@ use shared::names;
 use super::reading::Reading;
 use super::scrollback::Scrollback;
 use super::search::Search;
-use super::{App, Command, pane::Key};
+use super::{App, Command, ConnState, pane::Key};
 use crate::input::InputLine;
 
 /// What a buffer shows: a room, or the private conversation with a nick.
@@ -245,7 +245,11 @@ impl App {
         }
         let mut state = State::new(&target);
         if matches!(target, Target::Room(_)) {
-            state.reading = Reading::new(&state.room, self.history_info);
+            // History is granted per connection: a room joined on it has it too.
+            state.reading = match self.history_info {
+                Some(info) if self.reading_granted() => Reading::granted(&state.room, info),
+                info => Reading::new(&state.room, info),
+            };
         }
         self.buffers.push(Buffer {
             target,
@@ -253,6 +257,12 @@ impl App {
             state: Some(Box::new(state)),
         });
         Some(self.buffers.len() - 1)
+    }
+
+    /// Whether the server keeps history on the current connection (it said `HistoryInfo`
+    /// since the welcome).
+    fn reading_granted(&self) -> bool {
+        self.conn == ConnState::Connected && self.history_info.is_some()
     }
 
     /// The private conversation with `nick`: its buffer, opened if need be.
@@ -544,6 +554,43 @@ mod tests {
         // A room already joined is shown, not joined again.
         assert_eq!(submit(&mut app, "/join OPS"), []);
         assert_eq!(app.active, 2);
+    }
+
+    /// A room joined on a connection whose server keeps history catches up at once.
+    #[test]
+    fn a_room_joined_catches_up_in_its_own_buffer() {
+        let mut app = several();
+        app.update(Event::Server(ServerMsg::HistoryInfo {
+            page: 100,
+            catch_up: 500,
+            backlog: 50,
+            search: 100,
+            max_age_secs: 0,
+            max_per_room: 0,
+        }));
+        let sent = submit(&mut app, "/join dev");
+        let [Command::Send(ClientMsg::Request { id, .. })] = sent.as_slice() else {
+            panic!("{sent:?}");
+        };
+        let commands = app.update(Event::Server(ServerMsg::Reply {
+            id: *id,
+            msg: Box::new(joined4("dev", 4)),
+        }));
+        let catch_up: Vec<&ClientMsg> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::Send(ClientMsg::Request { msg, .. }) => Some(msg.as_ref()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            catch_up,
+            [&ClientMsg::CatchUp {
+                room: "dev".into(),
+                after: 0
+            }]
+        );
+        assert_eq!(app.reading.timeline.room(), "dev");
     }
 
     #[test]

@@ -129,6 +129,15 @@ impl Reading {
         }
     }
 
+    /// A room's reading on a connection whose server keeps history (it said
+    /// `HistoryInfo`): the catch-up goes as soon as the room is entered.
+    pub fn granted(room: &str, info: HistoryInfo) -> Self {
+        Self {
+            granted: true,
+            ..Self::new(room, Some(info))
+        }
+    }
+
     /// Whether the request `id` is this room's: awaited, or abandoned with a room left.
     pub fn awaits(&self, id: u32) -> bool {
         self.requests.contains_key(&id) || self.abandoned.contains(&id) || self.leaving == Some(id)

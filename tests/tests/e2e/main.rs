@@ -8,7 +8,9 @@
 //! - `tui_*`: the real client in a real terminal (tmux); `tui_terminal` redrawing with
 //!   Ctrl-L while messages arrive, and losing its terminal; `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
-//!   through a long history, catching up after being cut off, searching, the unread line.
+//!   through a long history, catching up after being cut off, searching, the unread line;
+//!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
+//!   and every room joined again after a restart.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -50,4 +52,5 @@ mod tui_connection;
 mod tui_discovery;
 mod tui_files;
 mod tui_history;
+mod tui_rooms;
 mod tui_terminal;
