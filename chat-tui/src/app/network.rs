@@ -265,7 +265,15 @@ impl App {
                     app.new_room(&room, seq)
                 };
                 app.joined = true;
-                app.joined(room, members, total);
+                // Joined again (after a reconnect): the members, and one line.
+                app.room = room;
+                app.members = members;
+                app.member_total = total;
+                app.notice_now(format!(
+                    "back in #{} ({})",
+                    sanitize::nick(&app.room),
+                    members_count(app.member_total)
+                ));
                 commands
             });
         }

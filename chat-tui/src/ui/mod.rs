@@ -92,7 +92,9 @@ pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let areas = layout(frame.area(), app.show_members, app.transfers.len());
+    // A private conversation has no member list.
+    let members = app.show_members && app.query.is_none();
+    let areas = layout(frame.area(), members, app.transfers.len());
     if app.search.is_none() {
         let (items, look, pane) = app.pane();
         frame.render_stateful_widget(
