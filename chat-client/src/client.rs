@@ -86,7 +86,7 @@ pub async fn connect_with<C: Connector>(
     let (conn, welcome, limits) = handshake::open(&connector, &options).await?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
-    let transfers = Registry::new(report_transfers(event_tx.clone()));
+    let transfers = Registry::new(report_transfers(event_tx.clone())).serving(&options.addr);
     let options = Options {
         addr: options.addr,
         nick: welcome.nick.clone(),

@@ -316,6 +316,7 @@ impl Opened {
             registry: Arc::clone(&registry),
             upload_grace: config.upload_grace,
             upload_stall: config.upload_stall,
+            sharers: Default::default(),
         });
         let config_per_ip = config.max_connections_per_ip;
         let per_ip = PerIp::new(config_per_ip);

@@ -291,12 +291,20 @@ impl Cli {
     /// local data directory where there is no state directory), else in the temporary
     /// directory.
     pub fn default_log_file() -> PathBuf {
+        Self::state_dir().join(LOG_FILE_NAME)
+    }
+
+    /// The user's state directory for `chat-tui` (`$XDG_STATE_HOME/chat-tui`, else
+    /// `~/.local/state/chat-tui` on Linux; the local data directory where there is no
+    /// state directory), else the temporary directory: where the log goes by default and
+    /// where interrupted transfers are remembered (`transfers.json`).
+    pub fn state_dir() -> PathBuf {
         let dir = project_dirs().map(|dirs| {
             dirs.state_dir()
                 .unwrap_or_else(|| dirs.data_local_dir())
                 .to_owned()
         });
-        dir.unwrap_or_else(std::env::temp_dir).join(LOG_FILE_NAME)
+        dir.unwrap_or_else(std::env::temp_dir)
     }
 
     /// Every setting the configuration file can hold, with its value in effect.

@@ -33,7 +33,7 @@ pub enum Command {
     /// Download the room's file with this id.
     Get(u64),
     /// Stop a transfer: this one, or the latest.
-    Cancel(Option<u64>),
+    Cancel(Option<TransferRef>),
     /// Search the room's history for these words.
     Search(String),
     /// Leave a room: `[ROOM] [REASON]` as typed (the app knows which words name a room).
@@ -102,7 +102,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "ID",
         "download a shared file into the download folder",
     ),
-    ("/cancel", "[ID]", "stop a transfer (default: the latest)"),
+    (
+        "/cancel",
+        "[ID|uN]",
+        "stop the download of file ID or upload uN, as their bars say (default: the latest)",
+    ),
     (
         "/search",
         "WORDS",
@@ -164,7 +168,7 @@ pub fn parse(line: &str) -> Result<Input, String> {
         "cancel" => Command::Cancel(if args.is_empty() {
             None
         } else {
-            Some(number(args, "cancel")?)
+            Some(transfer_ref(args)?)
         }),
         "search" | "find" => Command::Search(text_arg(args, "search")?),
         "part" | "leave" => Command::Part(args.to_owned()),
@@ -243,6 +247,32 @@ fn number(arg: &str, cmd: &str) -> Result<u64, String> {
     digits
         .parse()
         .map_err(|_| format!("{}: '{arg}' is not a number", usage(cmd)))
+}
+
+/// The number a transfer's bar shows, as typed: a download by the id of its file (`7`,
+/// `#7`: what `/get` took), an upload by `u` and its number (`u2`). One number for each
+/// thing on the screen: a file's id is never an upload's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferRef {
+    /// The download of this file.
+    File(u64),
+    /// The upload with this number.
+    Upload(u64),
+}
+
+fn transfer_ref(arg: &str) -> Result<TransferRef, String> {
+    let upload = arg.strip_prefix(['u', 'U']);
+    let digits = upload.or(arg.strip_prefix('#')).unwrap_or(arg);
+    let n = digits.parse().map_err(|_| {
+        format!(
+            "{}: '{arg}' is neither a file id (as in /get) nor an upload (u1, u2...)",
+            usage("cancel")
+        )
+    })?;
+    Ok(match upload {
+        Some(_) => TransferRef::Upload(n),
+        None => TransferRef::File(n),
+    })
 }
 
 fn no_args(args: &str, cmd: &str, command: Command) -> Result<Command, String> {
@@ -330,8 +360,27 @@ mod tests {
         assert!(parse("/get").is_err());
         assert!(parse("/get -1").is_err());
         assert_eq!(cmd("/cancel"), Command::Cancel(None));
-        assert_eq!(cmd("/cancel 2"), Command::Cancel(Some(2)));
-        assert!(parse("/cancel all").is_err());
+        assert_eq!(
+            cmd("/cancel 2"),
+            Command::Cancel(Some(TransferRef::File(2)))
+        );
+        assert_eq!(
+            cmd("/cancel #2"),
+            Command::Cancel(Some(TransferRef::File(2)))
+        );
+        assert_eq!(
+            cmd("/cancel u3"),
+            Command::Cancel(Some(TransferRef::Upload(3)))
+        );
+        assert_eq!(
+            parse("/cancel all"),
+            Err(
+                "usage: /cancel [ID|uN]: 'all' is neither a file id (as in /get) nor an upload \
+                 (u1, u2...)"
+                    .into()
+            )
+        );
+        assert!(parse("/cancel u").is_err());
     }
 
     #[test]

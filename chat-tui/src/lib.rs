@@ -61,6 +61,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
+use chat_client::transfer;
 
 use crate::app::{App, Settings};
 use crate::cli::{Cli, Target};
@@ -147,7 +148,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     };
     tracing::info!(%addr, nick = %welcome.nick, room = %welcome.room, "connected");
     let settings = Settings {
-        server: addr,
+        server: addr.clone(),
         hosting: hosted.as_ref().map(|h| h.public_addr.to_string()),
         bell: !cli.no_bell,
         utc_offset_secs,
@@ -159,6 +160,17 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
             None => take_screen()?,
         };
         let mut app = App::new(settings, welcome, event::now_ms());
+        // Transfers survive a restart: remembered in the state directory, and those a
+        // former run left are told, with the command that resumes each.
+        let state = Cli::state_dir();
+        let interrupted = {
+            let (state, addr) = (state.clone(), addr.clone());
+            tokio::task::spawn_blocking(move || transfer::journal::interrupted(&state, &addr))
+                .await
+                .unwrap_or_default()
+        };
+        app.interrupted(&interrupted);
+        net.transfer(transfer::Request::Remember { dir: state });
         event::run(&mut screen, &mut app, &net, events).await
         // The screen is given back here, before anything is printed.
     };

@@ -41,6 +41,11 @@ pub const UPLOAD_TOKEN_BYTES: usize = 16;
 /// Length of a SHA-256 digest, in bytes.
 pub const SHA256_BYTES: usize = 32;
 
+/// Most distinct nicks a server counts as having fetched one file (feature `fetched`);
+/// past it the count stays there. It keeps each file's list of fetchers (about 40 bytes a
+/// nick on disk) bounded.
+pub const MAX_FETCHERS: usize = 10_000;
+
 /// Most names in one member list: a `Welcome`, `Joined` or `Members` of any version, or a
 /// version 4 [`MemberPage`](crate::MemberPage). A list of the longest nicks (32 characters
 /// of 4 bytes) takes 129 KiB, so every answer fits in a frame however large the room; a

@@ -569,6 +569,30 @@ pub enum ServerMsg {
         /// Whether more members follow the last one.
         more: bool,
     },
+
+    // ----- version 4, feature "fetched" ([`FEATURE_FETCHED`]) -------------------------
+    /// How many of `room`'s members have fetched files that the client shared: sent to
+    /// the sharer (the connection whose nick is the files' `from`) when someone else
+    /// completes a download of one of them (the whole file sent) for the first time, and
+    /// right before the answer to a [`ClientMsg::ListFiles`] for the sharer's files of the
+    /// list that someone fetched. The sharer is not counted on either side.
+    Fetched {
+        room: String,
+        /// The room's members other than the sharer, when this was sent.
+        members: u32,
+        /// At most one entry per file a `Files` answer lists (1000).
+        files: Vec<FetchCount>,
+    },
+}
+
+/// How many distinct nicks other than its sharer have fetched a file, in
+/// [`ServerMsg::Fetched`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchCount {
+    pub file_id: u64,
+    /// Distinct nicks (compared as names are, ignoring case), at most
+    /// [`MAX_FETCHERS`](crate::limits::MAX_FETCHERS).
+    pub by: u32,
 }
 
 /// A room member as [`ServerMsg::RoomMembers`] lists it.
@@ -661,6 +685,10 @@ pub const FEATURE_HISTORY: &str = "history";
 /// ([`ClientMsg::Join`] adds a room, [`ClientMsg::InRoom`] addresses one), with room
 /// topics and away texts.
 pub const FEATURE_ROOMS: &str = "rooms";
+
+/// The name of the optional feature that tells a file's sharer how many members have
+/// fetched it ([`ServerMsg::Fetched`]). Every server of this crate grants it.
+pub const FEATURE_FETCHED: &str = "fetched";
 
 /// A room message as history keeps it: a [`ServerMsg::Room`] without its room, which the
 /// answer names once.

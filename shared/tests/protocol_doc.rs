@@ -5,8 +5,8 @@
 
 use bincode::config::standard;
 use shared::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, Gap, Limits, MemberPage, RoomEvent, SeqRange,
-    ServerMsg, Stamped, encode_frame,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, MemberPage, RoomEvent,
+    SeqRange, ServerMsg, Stamped, encode_frame,
 };
 
 const DOC: &str = include_str!("../../docs/PROTOCOL.md");
@@ -170,6 +170,12 @@ fn examples() -> Vec<Example> {
             upload_id: 3,
             token: (0..16).collect(),
             offset: 0,
+        }),
+        // The feature "fetched" (section 9.4).
+        Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 5,
+            files: vec![FetchCount { file_id: 7, by: 3 }],
         }),
         // The feature "history" (section 9.2).
         Client(

@@ -37,6 +37,9 @@ pub struct Tmux {
     started: bool,
     /// Files to remove when the test ends (client logs).
     scratch: Vec<PathBuf>,
+    /// The clients' state directory (`XDG_STATE_HOME`), the test's own: what a client
+    /// remembers between runs (interrupted transfers) stays within the test.
+    state: PathBuf,
 }
 
 impl Tmux {
@@ -48,6 +51,7 @@ impl Tmux {
             socket: format!("chat-tui-{test}-{}-{n}", std::process::id()),
             started: false,
             scratch: Vec::new(),
+            state: scratch_dir("tui-state"),
         }
     }
 
@@ -58,6 +62,7 @@ impl Tmux {
             .args(args)
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
+            .env("XDG_STATE_HOME", &self.state)
             .output()
             .expect("tmux is needed for the terminal tests: install it (apt-get install tmux)")
     }
@@ -70,6 +75,12 @@ impl Tmux {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The clients' state directory (`XDG_STATE_HOME`); `chat-tui` keeps its own in
+    /// `chat-tui/` there.
+    pub fn state_home(&self) -> &std::path::Path {
+        &self.state
     }
 
     /// Opens a window named `name` running `shell_command` (through the shell). Windows stay
@@ -300,6 +311,7 @@ impl Drop for Tmux {
         for file in &self.scratch {
             let _ = std::fs::remove_file(file);
         }
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 

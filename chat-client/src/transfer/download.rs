@@ -1,6 +1,6 @@
 //! One download: chunks written to a `.part` file and hashed, verified at the end, then
 //! moved to a name that overwrites nothing; resumed from the `.part` file's length after
-//! a reconnect.
+//! a reconnect, and after a restart of the client when a journal remembers the part.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek as _, SeekFrom, Write as _};
@@ -9,13 +9,15 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use shared::{ClientMsg, FileInfo};
 
+use super::journal::{Journal, PartEntry, unhex};
 use super::progress::bytes;
 use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
 };
 
 /// Runs the download of file `file_id` into `dir` to its end, and tells the app how it
-/// ended. Whatever way it ends short of success, the `.part` file is deleted.
+/// ended. Whatever way it ends short of success, the `.part` file is deleted, unless the
+/// client is closing and a journal remembers it for the next run.
 pub(super) async fn run(mut ctx: Ctx, file_id: u64, dir: PathBuf) {
     let id = ctx.id;
     let mut part = None;
@@ -26,8 +28,19 @@ pub(super) async fn run(mut ctx: Ctx, file_id: u64, dir: PathBuf) {
             TransferEvent::Cancelled { id }
         }
     };
-    if let Some(part) = part.filter(|_| !matches!(end, TransferEvent::Saved { .. })) {
-        let _ = tokio::task::spawn_blocking(move || part.discard()).await;
+    let kept = ctx.closing && ctx.journal.is_some();
+    if !kept {
+        let journal = ctx.journal();
+        let part = part.filter(|_| !matches!(end, TransferEvent::Saved { .. }));
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(part) = part {
+                part.discard();
+            }
+            if let Some(journal) = journal {
+                journal.forget_part(file_id);
+            }
+        })
+        .await;
     }
     ctx.emit(end).await;
 }
@@ -47,8 +60,8 @@ struct Part {
 
 impl Part {
     /// Creates `NAME.part` in `dir` (numbered when taken, never overwritten), once it is
-    /// sure that the whole file fits there.
-    fn create(info: FileInfo, dir: &Path) -> io::Result<Self> {
+    /// sure that the whole file fits there; the journal, if any, remembers it.
+    fn create(info: FileInfo, dir: &Path, journal: Option<&Journal>) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         check_space(dir, info.size)?;
         let name = local::file_name(&info.name);
@@ -63,6 +76,9 @@ impl Part {
             );
             Ok(())
         })?;
+        if let Some(journal) = journal {
+            journal.remember_part(info.id, (&info.name, info.size, &info.sha256), &path);
+        }
         Ok(Self {
             info,
             name,
@@ -72,6 +88,44 @@ impl Part {
             hasher: Sha256::new(),
             len: 0,
         })
+    }
+
+    /// The part a journal remembers, opened again after a restart of the client: `None`
+    /// when it is gone or longer than its file. Its length and hash are read by
+    /// [`Part::reread`], as after a reconnect.
+    fn reopen(entry: PartEntry) -> io::Result<Option<Self>> {
+        let file = match OpenOptions::new().read(true).write(true).open(&entry.part) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let have = file.metadata()?.len();
+        let Some(sha256) = unhex(&entry.sha256).filter(|_| have <= entry.size) else {
+            return Ok(None);
+        };
+        let dir = match entry.part.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        check_space(&dir, entry.size - have)?;
+        let info = FileInfo {
+            id: entry.file_id,
+            name: entry.name,
+            size: entry.size,
+            sha256,
+            from: String::new(),
+            time_ms: 0,
+            room: String::new(),
+        };
+        Ok(Some(Self {
+            name: local::file_name(&info.name),
+            info,
+            dir,
+            path: entry.part,
+            file: Some(file),
+            hasher: Sha256::new(),
+            len: have,
+        }))
     }
 
     /// After a break: the length of what is on disk, and its hash, read back.
@@ -153,6 +207,24 @@ async fn download(
 ) -> Result<TransferEvent, Cancelled> {
     let id = ctx.id;
     let failed = |reason: String| Ok(TransferEvent::Failed { id, reason });
+    // A part left by an earlier run of the client: the bar is announced when the server
+    // confirms that it is the same file.
+    let mut announced = true;
+    if let Some(journal) = ctx.journal() {
+        let reopened = tokio::task::spawn_blocking(move || match journal.part(file_id) {
+            Some(entry) => Part::reopen(entry),
+            None => Ok(None),
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
+        match reopened {
+            Ok(found) => {
+                announced = found.is_none();
+                *part = found;
+            }
+            Err(e) => return failed(format!("cannot resume the partial download: {e}")),
+        }
+    }
     'session: loop {
         ctx.connected().await?;
         let offset = match part {
@@ -174,13 +246,32 @@ async fn download(
                         return failed(format!("the server sends from byte {from}, not {offset}"));
                     }
                     match part {
-                        Some(_) => ctx.emit(TransferEvent::Resumed { id, offset }).await,
+                        Some(p) if !same_file(&p.info, &file) => {
+                            ctx.send(ClientMsg::DownloadCancel { file_id });
+                            return failed(format!(
+                                "the partial download of file {file_id} ({}) is of another \
+                                 file than the server's now; it was deleted, /get {file_id} \
+                                 starts again",
+                                p.path.display()
+                            ));
+                        }
+                        Some(_) => {
+                            if !announced {
+                                announced = true;
+                                let (name, size) = (file.name, file.size);
+                                ctx.emit(TransferEvent::Started { id, name, size }).await;
+                            }
+                            ctx.emit(TransferEvent::Resumed { id, offset }).await;
+                        }
                         None => {
                             let created = {
                                 let (file, dir) = (file.clone(), dir.to_path_buf());
-                                tokio::task::spawn_blocking(move || Part::create(file, &dir))
-                                    .await
-                                    .unwrap_or_else(|e| Err(io::Error::other(e)))
+                                let journal = ctx.journal();
+                                tokio::task::spawn_blocking(move || {
+                                    Part::create(file, &dir, journal.as_deref())
+                                })
+                                .await
+                                .unwrap_or_else(|e| Err(io::Error::other(e)))
                             };
                             match created {
                                 Ok(created) => *part = Some(created),
@@ -256,6 +347,12 @@ async fn download(
             }
         };
     }
+}
+
+/// Whether a part remembered for a file id is of `file`, the file the server has under
+/// that id now: same size and SHA-256 (its name may be cleaned otherwise).
+fn same_file(remembered: &FileInfo, file: &FileInfo) -> bool {
+    remembered.size == file.size && remembered.sha256 == file.sha256
 }
 
 /// What is wrong with a chunk of `len` bytes at `offset`, when `have` bytes of a file of

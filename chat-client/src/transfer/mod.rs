@@ -18,21 +18,29 @@
 //!   starts again from zero, and says so, when the server no longer has it); a download
 //!   resumes from the length of its `.part` file. Either first hashes the part that is
 //!   already across.
+//! - With a journal ([`Request::Remember`]), they survive a restart of the client too: a
+//!   download keeps its `.part` file when the client quits or dies, and `/get` of the same
+//!   file resumes it; an upload keeps its token, and sending the same unchanged file
+//!   resumes it (or learns that the server stored it already). See [`journal`].
 //!
 //! - [`progress`]: percent, bytes, speed and time left, as the bars show them.
 //! - [`local`]: safe local file names, the download folder, `~`, path completion.
 
 mod download;
+pub mod journal;
 pub mod local;
 pub mod progress;
 mod upload;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use shared::{ClientMsg, ErrorKind, FileInfo, ServerMsg};
 use tokio::sync::mpsc;
+
+use journal::Journal;
 
 /// The user's number for a transfer (the terminal shows it in the progress bar and
 /// `/cancel` takes it); the user chooses it and keeps it unique.
@@ -68,6 +76,10 @@ pub enum Request {
     },
     /// Stop a transfer.
     Cancel { id: TransferId },
+    /// Remember the transfers in the directory `dir` (the program's state directory) so
+    /// that they resume after the client restarts ([`journal`]). Takes effect for the
+    /// transfers asked for after it.
+    Remember { dir: PathBuf },
 }
 
 /// What a transfer tells the user. Names and reasons are not sanitised yet.
@@ -211,6 +223,9 @@ pub(crate) struct Registry {
     events: mpsc::Sender<TransferEvent>,
     link: Option<Link>,
     epoch: u64,
+    /// The server's address as the client reached it: what the journal knows it by.
+    server: String,
+    journal: Option<Arc<Journal>>,
 }
 
 impl Registry {
@@ -229,7 +244,15 @@ impl Registry {
             events,
             link: None,
             epoch: 0,
+            server: String::new(),
+            journal: None,
         }
+    }
+
+    /// The registry of the transfers with the server at `addr`.
+    pub(crate) fn serving(mut self, addr: &str) -> Self {
+        addr.clone_into(&mut self.server);
+        self
     }
 
     /// Starts a transfer task, or passes a cancel on.
@@ -239,6 +262,9 @@ impl Registry {
                 if let Some(inbox) = self.tasks.get(&id) {
                     let _ = inbox.send(Inbound::Cancel).await;
                 }
+            }
+            Request::Remember { dir } => {
+                self.journal = Some(Arc::new(Journal::new(&dir, &self.server)));
             }
             Request::Upload { id, path } => {
                 let ctx = self.ctx(id);
@@ -270,6 +296,8 @@ impl Registry {
             control: self.control_tx.clone(),
             events: self.events.clone(),
             link: self.link.clone(),
+            journal: self.journal.clone(),
+            closing: false,
         }
     }
 
@@ -380,6 +408,8 @@ impl Registry {
                 }
             }
             ServerMsg::Error { kind, text } => Inbound::Refused { kind, text },
+            // A resume of an upload that the server had stored already.
+            ServerMsg::UploadDone { file_id, .. } => Inbound::Done { file_id },
             ServerMsg::DownloadStart { file, offset } => Inbound::Start { file, offset },
             ServerMsg::DownloadFailed {
                 file_id,
@@ -454,6 +484,11 @@ struct Ctx {
     events: mpsc::Sender<TransferEvent>,
     /// The current connection, `None` while disconnected.
     link: Option<Link>,
+    /// Where the transfer is remembered across restarts, if anywhere.
+    journal: Option<Arc<Journal>>,
+    /// Set once the session is gone (the client is closing): a cancel read after that
+    /// keeps what a later run of the client may resume.
+    closing: bool,
 }
 
 /// The user cancelled (or the client is closing) while the task waited.
@@ -495,8 +530,17 @@ impl Ctx {
                 Inbound::Disconnected
             }
             Some(other) => other,
-            None => Inbound::Cancel,
+            None => {
+                self.closing = true;
+                Inbound::Cancel
+            }
         }
+    }
+
+    /// The journal, if the transfer is to be remembered now: not once the client is
+    /// closing, when what is remembered must stay as it is.
+    fn journal(&self) -> Option<Arc<Journal>> {
+        self.journal.clone().filter(|_| !self.closing)
     }
 
     /// Waits until there is a connection; whatever else arrives meanwhile belongs to the
@@ -849,6 +893,61 @@ mod tests {
                 "no longer this connection's upload: another connection resumed it with its token"
                     .into()
             ))
+        );
+    }
+
+    /// An upload that a former run of the client finished, but whose answer was lost with
+    /// the connection (or with the client), is not sent again: the new run resumes with
+    /// the remembered token, the server answers `UploadDone`, and the journal forgets it.
+    #[tokio::test]
+    async fn a_remembered_upload_resumes_with_its_token_and_ends_on_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"hello").unwrap();
+        let stamp = journal::Stamp::of(&std::fs::metadata(&path).unwrap());
+        Journal::new(dir.path(), "127.0.0.1:7878").remember_upload(&path, stamp, &[9; 16]);
+
+        let (events, mut news) = mpsc::channel(16);
+        let mut registry = Registry::new(events).serving("127.0.0.1:7878");
+        let (lane, _lane_rx) = mpsc::channel(LANE_FRAMES);
+        registry.connected(lane).await;
+        let dir_path = dir.path().to_path_buf();
+        registry.request(Request::Remember { dir: dir_path }).await;
+        let upload = Request::Upload {
+            id: 1,
+            path: path.display().to_string(),
+        };
+        registry.request(upload).await;
+        let Some(ClientMsg::Request { id, msg }) = registry.control().await else {
+            panic!("the resume goes out with a request id");
+        };
+        assert_eq!(*msg, ClientMsg::UploadResume { token: vec![9; 16] });
+        let done = ServerMsg::Reply {
+            id,
+            msg: Box::new(ServerMsg::UploadDone {
+                upload_id: 70,
+                file_id: 12,
+            }),
+        };
+        assert_eq!(registry.route(done).await, None);
+        let end = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match news.recv().await {
+                    Some(TransferEvent::Started { .. }) => {}
+                    other => break other,
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            end,
+            Ok(Some(TransferEvent::Uploaded { id: 1, file_id: 12 }))
+        );
+        let journal = Journal::new(dir.path(), "127.0.0.1:7878");
+        assert_eq!(
+            journal.upload(&path, stamp),
+            journal::Remembered::Nothing,
+            "forgotten once stored"
         );
     }
 

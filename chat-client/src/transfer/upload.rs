@@ -1,27 +1,44 @@
-//! One upload: read, hash and send a local file in chunks, resuming after reconnects.
+//! One upload: read, hash and send a local file in chunks, resuming after reconnects, and
+//! after a restart of the client when a journal remembers its token.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, Read as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use shared::limits::MAX_CHUNK_BYTES;
 use shared::{ClientMsg, ErrorKind};
 use tokio::sync::mpsc;
 
+use super::journal::{Journal, Remembered, Stamp};
 use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
 };
 
 /// Runs the upload of the file at `typed` (as the user typed it) to its end, and tells
-/// the app how it ended.
+/// the app how it ended. However it ends, the journal forgets it, unless the client is
+/// closing: then its token stays for the next run.
 pub(super) async fn run(mut ctx: Ctx, typed: String) {
     let id = ctx.id;
-    let end = match upload(&mut ctx, &typed).await {
+    let mut remembered = None;
+    let end = match upload(&mut ctx, &typed, &mut remembered).await {
         Ok(event) => event,
         Err(Cancelled) => TransferEvent::Cancelled { id },
     };
+    if let (Some(journal), Some(path)) = (ctx.journal(), remembered) {
+        let _ = tokio::task::spawn_blocking(move || journal.forget_upload(&path)).await;
+    }
     ctx.emit(end).await;
+}
+
+/// Runs `f` on the journal off the runtime's threads; `None` without a journal.
+async fn with_journal<T: Send + 'static>(
+    journal: Option<Arc<Journal>>,
+    f: impl FnOnce(&Journal) -> T + Send + 'static,
+) -> Option<T> {
+    let journal = journal?;
+    tokio::task::spawn_blocking(move || f(&journal)).await.ok()
 }
 
 /// The file being sent and the hash of what has been read of it.
@@ -59,16 +76,22 @@ impl Source {
 }
 
 /// Opens `path` for reading; it must be a regular file.
-fn open(path: &Path) -> io::Result<(File, u64)> {
+fn open(path: &Path) -> io::Result<(File, Metadata)> {
     let file = File::open(path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(io::Error::other("not a regular file"));
     }
-    Ok((file, meta.len()))
+    Ok((file, meta))
 }
 
-async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> {
+/// Uploads the file at `typed`. `remembered` is set to the file's absolute path once the
+/// journal (if any) holds it, for [`run`] to forget.
+async fn upload(
+    ctx: &mut Ctx,
+    typed: &str,
+    remembered: &mut Option<PathBuf>,
+) -> Result<TransferEvent, Cancelled> {
     let id = ctx.id;
     let failed = |reason: String| Ok(TransferEvent::Failed { id, reason });
     let path = local::expand_tilde(typed, local::home_dir().as_deref());
@@ -82,10 +105,13 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
             .await
             .unwrap_or_else(|e| Err(io::Error::other(e)))
     };
-    let (file, size) = match opened {
+    let (file, meta) = match opened {
         Ok(opened) => opened,
         Err(e) => return failed(format!("cannot send {typed}: {e}")),
     };
+    let (size, stamp) = (meta.len(), Stamp::of(&meta));
+    // The journal knows a file by its absolute path, wherever the client was started.
+    let absolute = std::path::absolute(&path).unwrap_or(path.clone());
     ctx.emit(TransferEvent::Started {
         id,
         name: name.clone(),
@@ -96,8 +122,26 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
         file: Some(file),
         hasher: Sha256::new(),
     };
-    // The proof that lets a new connection take the upload over.
-    let mut token: Option<Vec<u8>> = None;
+    // The proof that lets a new connection take the upload over: from an earlier run of
+    // the client, if it was interrupted then and the file is unchanged.
+    let looked_up = {
+        let absolute = absolute.clone();
+        with_journal(ctx.journal(), move |j| j.upload(&absolute, stamp)).await
+    };
+    let mut token: Option<Vec<u8>> = match looked_up {
+        Some(Remembered::Token(token)) => {
+            *remembered = Some(absolute.clone());
+            Some(token)
+        }
+        Some(Remembered::Changed) => {
+            let reason = "the file changed since its upload was interrupted; \
+                          sending it from the start"
+                .to_owned();
+            ctx.emit(TransferEvent::Restarted { id, reason }).await;
+            None
+        }
+        Some(Remembered::Nothing) | None => None,
+    };
     'session: loop {
         ctx.connected().await?;
         let resuming = token.is_some();
@@ -122,8 +166,25 @@ async fn upload(ctx: &mut Ctx, typed: &str) -> Result<TransferEvent, Cancelled> 
                     token: given,
                     offset,
                 } => {
+                    if token.as_ref() != Some(&given) {
+                        let (path, given) = (absolute.clone(), given.clone());
+                        let journal = ctx.journal();
+                        if with_journal(journal, move |j| {
+                            j.remember_upload(&path, stamp, &given);
+                        })
+                        .await
+                        .is_some()
+                        {
+                            *remembered = Some(absolute.clone());
+                        }
+                    }
                     token = Some(given);
                     break (upload_id, offset);
+                }
+                // Stored already: the answer to the finish was lost with the connection
+                // (or with the client's last run).
+                Inbound::Done { file_id } if resuming => {
+                    return Ok(TransferEvent::Uploaded { id, file_id });
                 }
                 Inbound::Refused {
                     kind: ErrorKind::NoSuchUpload,

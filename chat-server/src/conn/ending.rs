@@ -153,6 +153,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             transfers.close(id, ctx.policy.flush_timeout).await;
         }
         if let Some(id) = id {
+            ctx.files.sharers.remove(id);
             // False if the client was already removed as a slow consumer.
             if ctx.registry.leave(id, &ending.reason) {
                 info!(%peer, client = id, reason = %ending.reason, "left");

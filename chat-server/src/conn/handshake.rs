@@ -5,7 +5,9 @@
 use futures::StreamExt;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
-use shared::{ClientMsg, ErrorKind, FEATURE_HISTORY, OLDEST_VERSION, PROTOCOL_VERSION};
+use shared::{
+    ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, OLDEST_VERSION, PROTOCOL_VERSION,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
@@ -135,14 +137,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in");
         self.client.id = Some(id);
         self.client.history = history;
+        if features.iter().any(|f| f == FEATURE_FETCHED) {
+            self.client.ctx.files.sharers.add(id);
+        }
         Ok(())
     }
 }
 
-/// The features of a hello that this server has: each once, in the hello's order. The
-/// only one is [`FEATURE_HISTORY`], which a server has when it keeps history (`history`).
+/// The features of a hello that this server has: each once, in the hello's order:
+/// [`FEATURE_HISTORY`] when the server keeps history (`history`), [`FEATURE_FETCHED`]
+/// always.
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
-    let has = |feature: &str| history && feature == FEATURE_HISTORY;
+    let has = |feature: &str| (history && feature == FEATURE_HISTORY) || feature == FEATURE_FETCHED;
     let mut granted: Vec<String> = Vec::new();
     for feature in asked {
         if has(&feature) && !granted.contains(&feature) {
@@ -162,6 +168,10 @@ mod tests {
         assert_eq!(
             granted(asked(&["emoji", "history", "History", "history"]), true),
             ["history"]
+        );
+        assert_eq!(
+            granted(asked(&["fetched", "history", "fetched"]), false),
+            ["fetched"]
         );
         assert!(granted(asked(&["history"]), false).is_empty());
         assert!(granted(asked(&[]), true).is_empty());

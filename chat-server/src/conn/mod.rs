@@ -368,6 +368,7 @@ mod tests {
             registry: Arc::clone(&registry),
             upload_grace: config.upload_grace,
             upload_stall: config.upload_stall,
+            sharers: Default::default(),
         });
         Arc::new(Context {
             registry,

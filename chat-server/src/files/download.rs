@@ -16,31 +16,33 @@ use shared::{ErrorKind, FileInfo, ServerMsg};
 use tokio::task::{JoinHandle, spawn_blocking};
 use tracing::{debug, warn};
 
+use crate::files::fetched::Fetch;
 use crate::outbound::{FileLane, encode, encode_answer};
 
 /// Starts sending `file` from `offset` (at most its size) through `lane`; its
-/// `DownloadStart` answers the request `reply` (its id, if it had one).
+/// `DownloadStart` answers the request `reply` (its id, if it had one). Once the whole
+/// file is sent, `fetch` counts the downloader.
 pub(crate) fn start(
     file: FileInfo,
     path: PathBuf,
     offset: u64,
     reply: Option<u32>,
     lane: FileLane,
+    fetch: Fetch,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let id = file.id;
-        if let Err(e) = send(file, path, offset, reply, &lane).await {
-            match e {
-                Ended::Gone => debug!(file = id, "download stopped: the connection is closing"),
-                Ended::Failed(e) => {
-                    warn!(file = id, error = %e, "cannot read a stored file");
-                    let failed = ServerMsg::DownloadFailed {
-                        file_id: id,
-                        kind: ErrorKind::Internal,
-                        text: "the server could not read the file".into(),
-                    };
-                    let _ = lane.send(encode(&failed)).await;
-                }
+        match send(file, path, offset, reply, &lane).await {
+            Ok(()) => fetch.completed().await,
+            Err(Ended::Gone) => debug!(file = id, "download stopped: the connection is closing"),
+            Err(Ended::Failed(e)) => {
+                warn!(file = id, error = %e, "cannot read a stored file");
+                let failed = ServerMsg::DownloadFailed {
+                    file_id: id,
+                    kind: ErrorKind::Internal,
+                    text: "the server could not read the file".into(),
+                };
+                let _ = lane.send(encode(&failed)).await;
             }
         }
     })

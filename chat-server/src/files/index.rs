@@ -3,12 +3,14 @@
 //! (`store`) loads the index at start and keeps it behind one lock, held for these map
 //! updates only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
-use shared::names::NameKeys;
+use shared::limits::MAX_FETCHERS;
+use shared::names::{self, NameKeys};
 use shared::units::bytes;
-use shared::{ErrorKind, FileInfo};
+use shared::{ErrorKind, FetchCount, FileInfo};
 
 use crate::common::Refusal;
 use crate::files::handle::{Handle, Token};
@@ -17,6 +19,10 @@ use crate::files::handle::{Handle, Token};
 /// frame (1 MiB), and a file's entry takes at most about 600 bytes (a 255-byte name, a
 /// 32-character nick and room in up to 4 bytes a character, the SHA-256, four integers).
 pub(crate) const MAX_LISTED_FILES: usize = 1000;
+
+/// Most finished uploads whose token is remembered ([`Index::finished`]); past it, the
+/// oldest is forgotten first. About 60 bytes each.
+pub(crate) const MAX_FINISHED_TOKENS: usize = 4096;
 
 /// The stored files and the uploads in progress.
 #[derive(Debug)]
@@ -33,6 +39,18 @@ pub(super) struct Index {
     next_upload: u64,
     /// Uploads in progress by token, for resuming, with who reserved them.
     uploads: HashMap<Token, Upload>,
+    /// Uploads stored lately, by token: a sender whose connection dropped between its
+    /// `UploadFinish` and the `UploadDone` presents the token again and learns that the
+    /// file is stored, instead of sending it again.
+    finished: HashMap<Token, Finished>,
+}
+
+/// An upload that was stored: its ids, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Finished {
+    pub(crate) upload_id: u64,
+    pub(crate) file_id: u64,
+    pub(crate) at: Instant,
 }
 
 /// An upload in progress: how to reach it, and the share of the quota it holds for the
@@ -53,12 +71,19 @@ struct Upload {
 struct Stored {
     info: FileInfo,
     room: NameKeys,
+    /// The look-alike keys ([`names::look_alike_key`]) of the nicks that fetched it, its
+    /// sharer's never; at most [`MAX_FETCHERS`].
+    fetchers: HashSet<String>,
 }
 
 impl From<FileInfo> for Stored {
     fn from(info: FileInfo) -> Self {
         let room = NameKeys::of(&info.room);
-        Self { info, room }
+        Self {
+            info,
+            room,
+            fetchers: HashSet::new(),
+        }
     }
 }
 
@@ -74,6 +99,7 @@ impl Index {
             next_file: 1,
             next_upload: 1,
             uploads: HashMap::new(),
+            finished: HashMap::new(),
         };
         for file in found {
             index.used = index.used.saturating_add(file.size);
@@ -181,6 +207,15 @@ impl Index {
         self.uploads.get(token).map(|u| u.handle.clone())
     }
 
+    /// The upload stored under `token` at most `grace` ago, if it is remembered (the
+    /// newest [`MAX_FINISHED_TOKENS`] are).
+    pub(super) fn finished(&self, token: &Token, grace: Duration) -> Option<Finished> {
+        self.finished
+            .get(token)
+            .filter(|f| f.at.elapsed() <= grace)
+            .copied()
+    }
+
     /// Ends an upload that stored nothing: its reservation is returned and its token no
     /// longer resumes it.
     pub(super) fn release(&mut self, token: &Token, size: u64) {
@@ -198,7 +233,24 @@ impl Index {
     /// Makes a stored upload visible: it is listed from now on, and its reservation
     /// becomes used space.
     pub(super) fn add(&mut self, token: &Token, file: FileInfo) {
-        self.uploads.remove(token);
+        if let Some(upload) = self.uploads.remove(token) {
+            if self.finished.len() >= MAX_FINISHED_TOKENS {
+                let oldest = self
+                    .finished
+                    .iter()
+                    .min_by_key(|(_, f)| f.at)
+                    .map(|(t, _)| *t);
+                if let Some(oldest) = oldest {
+                    self.finished.remove(&oldest);
+                }
+            }
+            let finished = Finished {
+                upload_id: upload.handle.id,
+                file_id: file.id,
+                at: Instant::now(),
+            };
+            self.finished.insert(*token, finished);
+        }
         self.reserved = self.reserved.saturating_sub(file.size);
         self.used = self.used.saturating_add(file.size);
         self.files.insert(file.id, file.into());
@@ -221,6 +273,42 @@ impl Index {
         newest
     }
 
+    /// Counts `nick` as a fetcher of file `id`. Returns the new count and every fetcher's
+    /// key (for the store to keep), or `None` when the file is gone, the nick was counted
+    /// already, or the count is at [`MAX_FETCHERS`].
+    pub(super) fn add_fetcher(&mut self, id: u64, nick: &str) -> Option<(u32, Vec<String>)> {
+        let stored = self.files.get_mut(&id)?;
+        if stored.fetchers.len() >= MAX_FETCHERS
+            || !stored.fetchers.insert(names::look_alike_key(nick))
+        {
+            return None;
+        }
+        let all = stored.fetchers.iter().cloned().collect();
+        Some((count(&stored.fetchers), all))
+    }
+
+    /// The fetchers of file `id` as the store found them at start (keys, as kept).
+    pub(super) fn set_fetchers(&mut self, id: u64, keys: Vec<String>) {
+        if let Some(stored) = self.files.get_mut(&id) {
+            stored.fetchers = keys.into_iter().take(MAX_FETCHERS).collect();
+        }
+    }
+
+    /// The counts of the files of `listed` that `sharer` shared and someone fetched.
+    pub(super) fn fetch_counts(&self, listed: &[FileInfo], sharer: &str) -> Vec<FetchCount> {
+        listed
+            .iter()
+            .filter(|f| names::same_name(&f.from, sharer))
+            .filter_map(|f| {
+                let stored = self.files.get(&f.id)?;
+                (!stored.fetchers.is_empty()).then(|| FetchCount {
+                    file_id: f.id,
+                    by: count(&stored.fetchers),
+                })
+            })
+            .collect()
+    }
+
     /// File `id` if it belongs to the room `room` (as [`Index::list`] has it).
     pub(super) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
         let room = NameKeys::of(room);
@@ -229,6 +317,10 @@ impl Index {
             .filter(|f| f.room.same(&room))
             .map(|f| f.info.clone())
     }
+}
+
+fn count(fetchers: &HashSet<String>) -> u32 {
+    u32::try_from(fetchers.len()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -279,6 +371,62 @@ mod tests {
         let mut index = Index::new(u64::MAX, Vec::new());
         let refused = index.reserve(10, 100, 95, [4; 16], from(1));
         assert_eq!(refused.unwrap_err().kind, ErrorKind::DiskFull);
+    }
+
+    #[test]
+    fn fetchers_are_distinct_names_and_counted_for_their_sharer_only() {
+        let mut index = Index::new(u64::MAX, vec![file(1, "lobby", 5), file(2, "lobby", 5)]);
+        assert_eq!(index.add_fetcher(1, "bob").map(|(n, _)| n), Some(1));
+        // The same name, whatever its case or look-alike spelling, counts once.
+        assert_eq!(index.add_fetcher(1, "BOB"), None);
+        let (n, all) = index.add_fetcher(1, "cy").unwrap();
+        assert_eq!(n, 2);
+        assert_eq!(all.len(), 2);
+        assert_eq!(index.add_fetcher(99, "bob"), None, "no such file");
+        let listed = index.list("lobby");
+        // ann shared both; only the fetched one is counted.
+        assert_eq!(
+            index.fetch_counts(&listed, "Ann"),
+            [FetchCount { file_id: 1, by: 2 }]
+        );
+        assert!(
+            index.fetch_counts(&listed, "bob").is_empty(),
+            "not bob's files"
+        );
+        index.set_fetchers(2, vec!["x".into(), "y".into(), "z".into()]);
+        assert_eq!(index.fetch_counts(&listed, "ann")[1].by, 3);
+    }
+
+    #[test]
+    fn a_stored_uploads_token_is_remembered_for_the_grace_period_and_bounded() {
+        let plenty = u64::MAX;
+        let mut index = Index::new(u64::MAX, Vec::new());
+        let upload_id = index.reserve(5, plenty, 0, [1; 16], from(1)).unwrap();
+        assert_eq!(index.finished(&[1; 16], Duration::from_secs(60)), None);
+        index.add(&[1; 16], file(9, "lobby", 5));
+        let found = index.finished(&[1; 16], Duration::from_secs(60)).unwrap();
+        assert_eq!((found.upload_id, found.file_id), (upload_id, 9));
+        assert!(
+            index.upload(&[1; 16]).is_none(),
+            "no longer resumable as a partial"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(index.finished(&[1; 16], Duration::from_millis(1)), None);
+        // A token that was never an upload's is never taken for a finished one.
+        index.add(&[2; 16], file(10, "lobby", 5));
+        assert_eq!(index.finished(&[2; 16], Duration::from_secs(60)), None);
+        // The oldest is forgotten first beyond the bound.
+        for n in 0..MAX_FINISHED_TOKENS as u64 {
+            let token = {
+                let mut t = [3; 16];
+                t[..8].copy_from_slice(&n.to_le_bytes());
+                t
+            };
+            index.reserve(1, plenty, 0, token, from(2)).unwrap();
+            index.add(&token, file(100 + n, "lobby", 1));
+        }
+        assert_eq!(index.finished.len(), MAX_FINISHED_TOKENS);
+        assert_eq!(index.finished(&[1; 16], Duration::from_secs(60)), None);
     }
 
     #[test]

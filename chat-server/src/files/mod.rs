@@ -11,8 +11,10 @@
 //! - `handle`: how connections and the store reach an upload's worker, and its token.
 //! - `transfers`: a connection's uploads and downloads, and the answers to its file
 //!   messages.
+//! - `fetched`: who has fetched each file, told to its sharer (feature `fetched`).
 
 pub(crate) mod download;
+pub(crate) mod fetched;
 pub(crate) mod handle;
 mod index;
 pub(crate) mod store;
@@ -38,4 +40,6 @@ pub(crate) struct Files {
     pub(crate) upload_grace: Duration,
     /// How long an upload whose sender is connected may go without data.
     pub(crate) upload_stall: Duration,
+    /// The connections that hear how many have fetched their files.
+    pub(crate) sharers: fetched::Sharers,
 }

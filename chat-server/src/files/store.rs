@@ -4,6 +4,7 @@
 //! DATA_DIR/
 //!   files/ID.data   contents of stored file ID (IDs are chosen by the server)
 //!   files/ID.json   its metadata (a sidecar: name, size, SHA-256, sender, time, room)
+//!   files/ID.fetched  who fetched it (feature `fetched`): a JSON list of name keys
 //!   tmp/ID.part     an upload in progress; never listed, deleted at start
 //! ```
 //!
@@ -24,16 +25,17 @@ use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use shared::limits::{SHA256_BYTES, UPLOAD_TOKEN_BYTES};
 use shared::units::bytes;
-use shared::{ErrorKind, FileInfo};
+use shared::{ErrorKind, FetchCount, FileInfo};
 use tracing::{info, warn};
 
 use crate::common::Refusal;
 use crate::files::handle::{Handle, Token};
-use crate::files::index::Index;
+use crate::files::index::{Finished, Index};
 
 /// Space the server leaves free on its disk beyond the files it accepts, so that a full
 /// upload does not leave the machine (logs, the sidecars) without room, unless
@@ -44,6 +46,11 @@ const DISK_HEADROOM: u64 = 64 * 1024 * 1024;
 const DATA_EXT: &str = "data";
 /// Extension of metadata sidecars.
 const META_EXT: &str = "json";
+/// Extension of the lists of who fetched a file.
+const FETCHED_EXT: &str = "fetched";
+/// Largest list of fetchers read: [`MAX_FETCHERS`](shared::limits::MAX_FETCHERS) keys
+/// of a 32-character nick in 4-byte characters, quoted.
+const MAX_FETCHED_BYTES: u64 = 10_000 * 140;
 
 /// The stored files of every room, and the accounting of uploads in progress.
 #[derive(Debug)]
@@ -53,6 +60,9 @@ pub(crate) struct FileStore {
     /// Free space an upload must leave on the disk.
     disk_reserve: u64,
     index: Mutex<Index>,
+    /// Held while a list of fetchers is changed and written, so that lists reach the
+    /// disk in the order they were made.
+    fetch_writes: Mutex<()>,
 }
 
 /// An accepted upload: where its data goes and how to prove ownership of it.
@@ -85,7 +95,11 @@ impl FileStore {
         if removed > 0 {
             info!(removed, "deleted the partial uploads of an earlier run");
         }
-        let index = Index::new(quota, load(&root.join("files"))?);
+        let (found, fetchers) = load(&root.join("files"))?;
+        let mut index = Index::new(quota, found);
+        for (id, keys) in fetchers {
+            index.set_fetchers(id, keys);
+        }
         let (files, used) = index.stored();
         if files > 0 {
             info!(files, bytes = used, "loaded stored files");
@@ -95,6 +109,7 @@ impl FileStore {
             max_file_size,
             disk_reserve: DISK_HEADROOM,
             index: Mutex::new(index),
+            fetch_writes: Mutex::new(()),
         })
     }
 
@@ -179,6 +194,12 @@ impl FileStore {
         self.lock().upload(token)
     }
 
+    /// The upload stored under `token` at most `grace` ago ([`Index::finished`]).
+    pub(crate) fn finished(&self, token: &[u8], grace: Duration) -> Option<Finished> {
+        let token: &Token = token.try_into().ok()?;
+        self.lock().finished(token, grace)
+    }
+
     /// Ends an upload that stored nothing: its reservation is returned and its token no
     /// longer resumes it.
     pub(crate) fn release(&self, token: &Token, size: u64) {
@@ -240,6 +261,31 @@ impl FileStore {
         self.lock().get(id, room)
     }
 
+    /// Counts `nick` as a fetcher of file `id` and writes the file's list of fetchers:
+    /// the new count, or `None` when nothing changed ([`Index::add_fetcher`]). Blocking.
+    pub(crate) fn fetched(&self, id: u64, nick: &str) -> io::Result<Option<u32>> {
+        let _writing = self
+            .fetch_writes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some((count, mut keys)) = self.lock().add_fetcher(id, nick) else {
+            return Ok(None);
+        };
+        keys.sort();
+        let json = serde_json::to_vec(&keys).map_err(io::Error::other)?;
+        let files = self.root.join("files");
+        let path = files.join(format!("{id}.{FETCHED_EXT}"));
+        let beside = files.join(format!("{id}.{FETCHED_EXT}.tmp"));
+        write_synced(&beside, &json).and_then(|()| fs::rename(&beside, &path))?;
+        Ok(Some(count))
+    }
+
+    /// The counts of `sharer`'s files among `listed` that someone fetched
+    /// ([`Index::fetch_counts`]).
+    pub(crate) fn fetch_counts(&self, listed: &[FileInfo], sharer: &str) -> Vec<FetchCount> {
+        self.lock().fetch_counts(listed, sharer)
+    }
+
     /// Where the contents of file `id` are.
     pub(crate) fn data_path(&self, id: u64) -> PathBuf {
         self.root.join("files").join(format!("{id}.{DATA_EXT}"))
@@ -261,14 +307,19 @@ impl FileStore {
     }
 }
 
-/// Reads every sidecar in `dir` and deletes whatever is not a complete stored file.
-fn load(dir: &Path) -> io::Result<Vec<FileInfo>> {
+/// The files found at start, with the fetchers of those that have a list.
+type Loaded = (Vec<FileInfo>, Vec<(u64, Vec<String>)>);
+
+/// Reads every sidecar in `dir` and deletes whatever is not a complete stored file; reads
+/// the lists of fetchers of the files kept.
+fn load(dir: &Path) -> io::Result<Loaded> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
         Err(e) => return Err(e),
     };
     let mut found = Vec::new();
+    let mut fetched_lists = Vec::new();
     let mut data_files = Vec::new();
     let mut stray = Vec::new();
     for entry in entries {
@@ -282,6 +333,7 @@ fn load(dir: &Path) -> io::Result<Vec<FileInfo>> {
                 }
             },
             Some(DATA_EXT) => data_files.push(path),
+            Some(FETCHED_EXT) => fetched_lists.push(path),
             _ => stray.push(path),
         }
     }
@@ -310,6 +362,23 @@ fn load(dir: &Path) -> io::Result<Vec<FileInfo>> {
             stray.push(data);
         }
     }
+    let mut fetchers = Vec::new();
+    for list in fetched_lists {
+        let id = list
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|id| files.iter().any(|f| f.id == *id));
+        let read = id.map(|id| (id, read_fetchers(&list)));
+        match read {
+            Some((id, Ok(keys))) => fetchers.push((id, keys)),
+            Some((_, Err(e))) => {
+                warn!(path = %list.display(), error = %e, "deleting an unreadable list of fetchers");
+                stray.push(list);
+            }
+            None => stray.push(list),
+        }
+    }
     for path in stray {
         match fs::remove_file(&path) {
             Ok(()) => {}
@@ -317,7 +386,19 @@ fn load(dir: &Path) -> io::Result<Vec<FileInfo>> {
             Err(e) => return Err(e),
         }
     }
-    Ok(files)
+    Ok((files, fetchers))
+}
+
+fn read_fetchers(path: &Path) -> io::Result<Vec<String>> {
+    use std::io::Read as _;
+    let mut text = Vec::new();
+    fs::File::open(path)?
+        .take(MAX_FETCHED_BYTES + 1)
+        .read_to_end(&mut text)?;
+    if text.len() as u64 > MAX_FETCHED_BYTES {
+        return Err(io::Error::other("too large"));
+    }
+    serde_json::from_slice(&text).map_err(io::Error::other)
 }
 
 fn read_sidecar(path: &Path) -> io::Result<FileInfo> {

@@ -14,6 +14,7 @@ use tokio::time::timeout;
 
 use crate::common::{ClientId, Refusal};
 use crate::files::Files;
+use crate::files::fetched::{self, Fetch};
 use crate::files::handle::Handle;
 use crate::files::{download, upload};
 use crate::outbound::{FileLane, Outbox};
@@ -110,6 +111,8 @@ impl Transfers {
             ClientMsg::ListFiles => {
                 let place = peer.files.registry.whereabouts(peer.id)?;
                 let files = peer.files.store.list(&place.room);
+                let (id, nick, outbox) = (peer.id, &place.nick, peer.outbox);
+                fetched::before_list(peer.files, id, nick, outbox, &place.room, &files);
                 Some(ServerMsg::Files {
                     room: place.room,
                     files,
@@ -179,8 +182,18 @@ impl Transfers {
                 text: "no interrupted upload has this token (it may have expired)".into(),
             })
         };
+        // Stored already: the sender lost the answer to its finish (its connection
+        // dropped, or its client restarted) and learns it now instead of sending the
+        // file again.
+        let stored = || {
+            let done = peer.files.store.finished(token, peer.files.upload_grace)?;
+            Some(ServerMsg::UploadDone {
+                upload_id: done.upload_id,
+                file_id: done.file_id,
+            })
+        };
         let Some(handle) = peer.files.store.upload_by_token(token) else {
-            return refused();
+            return stored().unwrap_or_else(refused);
         };
         if !self.uploads.contains_key(&handle.id) {
             if let Some(refusal) = self.too_many_uploads() {
@@ -189,7 +202,8 @@ impl Transfers {
         }
         let attached = timeout(ATTACH_TIMEOUT, handle.attach(peer.id, peer.outbox.clone()));
         let Ok(Some(offset)) = attached.await else {
-            return refused();
+            // The upload ended meanwhile: perhaps stored by the finish it was busy with.
+            return stored().unwrap_or_else(refused);
         };
         let upload_id = handle.id;
         self.uploads.insert(upload_id, handle);
@@ -246,7 +260,12 @@ impl Transfers {
             return failed(ErrorKind::TooManyTransfers, text);
         }
         let path = peer.files.store.data_path(file_id);
-        let task = download::start(file, path, offset, reply, peer.lane.clone());
+        let fetch = Fetch {
+            files: Arc::clone(peer.files),
+            file: file.clone(),
+            nick: place.nick,
+        };
+        let task = download::start(file, path, offset, reply, peer.lane.clone(), fetch);
         self.downloads.insert(file_id, task);
         None
     }

@@ -26,9 +26,11 @@
 //!   the history once delivered.
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
 //! - `keepalive`: the pass that pings silent clients and drops the dead.
+//! - `lookup`: the client that goes by a nick, a room's member count.
 
 mod fanout;
 mod keepalive;
+mod lookup;
 mod nicks;
 #[cfg(test)]
 mod probe;

@@ -30,7 +30,7 @@ impl App {
             );
             for item in items.iter().rev() {
                 let entry = match item.kind {
-                    ItemKind::Message(m) => message_entry(m, &self.room, &self.nick),
+                    ItemKind::Message(m) => message_entry(m, &self.room, &self.nick, &self.shares),
                     ItemKind::Local(e) => e.clone(),
                     ItemKind::Marker(_) => continue,
                 };

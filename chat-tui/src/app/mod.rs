@@ -209,6 +209,8 @@ pub struct App {
     pub now_ms: u64,
     /// Running transfers, oldest first.
     pub transfers: Vec<Transfer>,
+    /// How many have fetched the files this client shared.
+    pub shares: transfers::Shares,
     pub paths: PathLister,
     next_transfer: TransferId,
     /// The app's own lines in the message pane, and how far the pane is scrolled.
@@ -268,6 +270,7 @@ impl App {
             pending_paste: None,
             now_ms,
             transfers: Vec::new(),
+            shares: transfers::Shares::default(),
             paths: PathLister::default(),
             next_transfer: 1,
             scrollback: Scrollback::default(),

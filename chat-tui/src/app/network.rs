@@ -409,6 +409,7 @@ impl App {
             | ServerMsg::Welcome { .. }
             | ServerMsg::Welcome4 { .. } => {}
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
+            ServerMsg::Fetched { members, files, .. } => self.fetched(members, &files),
             // The client library hands these to the transfers they belong to.
             ServerMsg::UploadReady { .. }
             | ServerMsg::UploadDone { .. }

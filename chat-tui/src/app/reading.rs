@@ -33,6 +33,7 @@ use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
 use super::pane::{Item, ItemKind, Key, Marker, PaneState, Seen};
 use super::room::own_rename;
 use super::scrollback::Entry;
+use super::transfers::NO_SHARES;
 use super::{App, Command, ConnState};
 use crate::ui::messages::{Look, Unread};
 
@@ -385,6 +386,7 @@ impl App {
         let look = Look {
             utc_offset_secs: self.settings.utc_offset_secs,
             highlight: self.highlight,
+            shares: &self.shares,
             ..look
         };
         (items, look, state)
@@ -640,6 +642,7 @@ pub(super) fn pane_items<'a>(
         unread,
         highlight: None,
         live_end,
+        shares: &NO_SHARES,
     };
     (items, look)
 }

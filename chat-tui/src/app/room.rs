@@ -5,7 +5,7 @@ use chat_client::sanitize;
 use shared::{ChatKind, RoomEvent, Stamped, names};
 
 use super::scrollback::{Entry, EntryKind};
-use super::transfers::offer_text;
+use super::transfers::{Shares, offer_text};
 use super::{App, Command, members_count};
 
 impl App {
@@ -72,7 +72,7 @@ impl App {
             time_ms,
             event,
         };
-        let entry = message_entry(&message, room, &self.nick);
+        let entry = message_entry(&message, room, &self.nick, &self.shares);
         self.push(entry);
         self.scrollback.state_mut().arrived();
     }
@@ -135,7 +135,7 @@ impl App {
 
 /// How a room message looks in the pane, for this client (`nick`): sanitised, cut to the
 /// pane's bounds, its own lines and the lines naming it marked.
-pub fn message_entry(message: &Stamped, room: &str, nick: &str) -> Entry {
+pub fn message_entry(message: &Stamped, room: &str, nick: &str, shares: &Shares) -> Entry {
     let room = sanitize::nick(room);
     let kind = match &message.event {
         RoomEvent::Said { from, kind, text } => {
@@ -148,7 +148,7 @@ pub fn message_entry(message: &Stamped, room: &str, nick: &str) -> Entry {
                 mention: !own && mentions(text, nick),
             }
         }
-        RoomEvent::Shared { file } => EntryKind::Notice(offer_text(file)),
+        RoomEvent::Shared { file } => EntryKind::Notice(offer_text(file, shares)),
         RoomEvent::Joined { nick } => {
             EntryKind::Notice(format!("{} joined #{room}", sanitize::nick(nick)))
         }

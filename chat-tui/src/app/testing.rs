@@ -94,7 +94,7 @@ pub fn notice(room: &str, event: RoomEvent) -> Event {
 /// The newest item of the message pane, as it reads.
 pub fn last(app: &App) -> EntryKind {
     match app.items().last().expect("an item").kind {
-        ItemKind::Message(m) => message_entry(m, &app.room, &app.nick).kind,
+        ItemKind::Message(m) => message_entry(m, &app.room, &app.nick, &app.shares).kind,
         ItemKind::Local(e) => e.kind.clone(),
         ItemKind::Marker(m) => panic!("a marker: {m:?}"),
     }

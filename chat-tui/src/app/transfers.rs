@@ -2,14 +2,23 @@
 //! client library's requests, each transfer's news moves its progress bar (drawn by
 //! `ui/transfers.rs`) and ends in a line in the message pane, and the room's shared files
 //! are offered and listed.
+//!
+//! One number for each thing on the screen: a download is known by its file's id, the
+//! number that offers and `/files` show and `/get` takes (its bar says `[7]`, `/cancel 7`
+//! stops it); an upload, which has no file id yet, by `u` and a number of its own (`[u2]`,
+//! `/cancel u2`), and by its file id once stored.
+
+use std::collections::BTreeMap;
 
 use chat_client::sanitize;
+use chat_client::transfer::journal::Interrupted;
 use chat_client::transfer::progress::{Progress, bytes};
 use chat_client::transfer::{self, TransferEvent, TransferId};
-use shared::FileInfo;
+use shared::{FetchCount, FileInfo};
 
 use super::scrollback::{Entry, EntryKind};
 use super::{App, Command};
+use crate::commands::TransferRef;
 
 /// Which way a transfer goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +30,7 @@ pub enum Direction {
 /// A running transfer, as its progress bar shows it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Transfer {
+    /// The library's number for it; an upload's number too (see [`Transfer::label`]).
     pub id: TransferId,
     pub direction: Direction,
     /// Sanitised name; until the file is known, what the user asked for.
@@ -30,6 +40,26 @@ pub struct Transfer {
     /// Whether the file's size is known (the upload's file is open, the download began).
     pub started: bool,
     pub progress: Progress,
+}
+
+impl Transfer {
+    /// What the user knows the transfer by, and types after `/cancel`: the file id of a
+    /// download, `u` and a number for an upload.
+    pub fn label(&self) -> String {
+        match (self.direction, self.file_id) {
+            (Direction::Down, Some(file_id)) => file_id.to_string(),
+            _ => format!("u{}", self.id),
+        }
+    }
+
+    /// Whether `/cancel` with `what` names this transfer.
+    fn is(&self, what: TransferRef) -> bool {
+        match (self.direction, what) {
+            (Direction::Down, TransferRef::File(id)) => self.file_id == Some(id),
+            (Direction::Up, TransferRef::Upload(n)) => self.id == n,
+            _ => false,
+        }
+    }
 }
 
 impl App {
@@ -65,10 +95,9 @@ impl App {
     }
 
     pub(super) fn get(&mut self, file_id: u64) -> Vec<Command> {
-        if let Some(t) = self.transfers.iter().find(|t| t.file_id == Some(file_id)) {
+        if self.transfers.iter().any(|t| t.file_id == Some(file_id)) {
             self.error(format!(
-                "file {file_id} is already being downloaded ([{}])",
-                t.id
+                "file {file_id} is already being downloaded (/cancel {file_id} stops it)"
             ));
             return Vec::new();
         }
@@ -80,9 +109,9 @@ impl App {
         })]
     }
 
-    pub(super) fn cancel(&mut self, id: Option<TransferId>) -> Vec<Command> {
-        let found = match id {
-            Some(id) => self.transfers.iter().find(|t| t.id == id),
+    pub(super) fn cancel(&mut self, what: Option<TransferRef>) -> Vec<Command> {
+        let found = match what {
+            Some(what) => self.transfers.iter().find(|t| t.is(what)),
             None => self.transfers.last(),
         };
         match found {
@@ -92,13 +121,13 @@ impl App {
                 Vec::new()
             }
             None => {
-                let running: Vec<String> =
-                    self.transfers.iter().map(|t| t.id.to_string()).collect();
-                self.error(format!(
-                    "no transfer {}; running: {}",
-                    id.unwrap_or_default(),
-                    running.join(", ")
-                ));
+                let running: Vec<String> = self.transfers.iter().map(Transfer::label).collect();
+                let asked = match what {
+                    Some(TransferRef::File(id)) => format!("no download of file {id}"),
+                    Some(TransferRef::Upload(n)) => format!("no upload u{n}"),
+                    None => "no such transfer".to_owned(),
+                };
+                self.error(format!("{asked}; running: {}", running.join(", ")));
                 Vec::new()
             }
         }
@@ -129,7 +158,7 @@ impl App {
                     ),
                     Direction::Down => format!("downloading {} ({})", t.name, bytes(size)),
                 };
-                let text = format!("[{}] {text}", t.id);
+                let text = format!("[{}] {text}", t.label());
                 self.info(text);
             }
             TransferEvent::Progress { done, .. } => t.progress.sample(done, now),
@@ -137,7 +166,7 @@ impl App {
                 t.progress.restart(offset, now);
                 let text = format!(
                     "[{}] {what} of {} resumed at {} of {}",
-                    t.id,
+                    t.label(),
                     t.name,
                     bytes(offset),
                     bytes(t.progress.total)
@@ -148,7 +177,7 @@ impl App {
                 t.progress.restart(0, now);
                 let text = format!(
                     "[{}] {what} of {}: {}",
-                    t.id,
+                    t.label(),
                     t.name,
                     sanitize::text(&reason)
                 );
@@ -158,7 +187,7 @@ impl App {
                 let t = self.transfers.remove(at);
                 self.info(format!(
                     "[{}] sent {} ({}), checksum verified by the server: file {file_id}",
-                    t.id,
+                    t.label(),
                     t.name,
                     bytes(t.progress.total)
                 ));
@@ -167,7 +196,7 @@ impl App {
                 let t = self.transfers.remove(at);
                 self.info(format!(
                     "[{}] saved {} ({}) as {}, SHA-256 verified",
-                    t.id,
+                    t.label(),
                     t.name,
                     bytes(t.progress.total),
                     sanitize::text(&path.display().to_string())
@@ -177,15 +206,37 @@ impl App {
                 let t = self.transfers.remove(at);
                 self.error(format!(
                     "[{}] {what} of {} failed: {}",
-                    t.id,
+                    t.label(),
                     t.name,
                     sanitize::text(&reason)
                 ));
             }
             TransferEvent::Cancelled { .. } => {
                 let t = self.transfers.remove(at);
-                self.info(format!("[{}] {what} of {} cancelled", t.id, t.name));
+                self.info(format!("[{}] {what} of {} cancelled", t.label(), t.name));
             }
+        }
+    }
+
+    /// Tells what a former run of the client left unfinished, and how to go on with it.
+    pub fn interrupted(&mut self, left: &Interrupted) {
+        for (file_id, name, have, size) in &left.downloads {
+            self.notice_now(format!(
+                "the download of {} stopped at {} of {} when the client last ran: \
+                 /get {file_id} resumes it",
+                sanitize::nick(name),
+                bytes(*have),
+                bytes(*size)
+            ));
+        }
+        for (path, size) in &left.uploads {
+            self.notice_now(format!(
+                "the upload of {} ({}) was interrupted when the client last ran: \
+                 /send-file {} resumes it",
+                sanitize::text(&path.display().to_string()),
+                bytes(*size),
+                sanitize::text(&path.display().to_string())
+            ));
         }
     }
 
@@ -193,7 +244,7 @@ impl App {
     pub(super) fn offered(&mut self, file: &FileInfo) {
         self.push(Entry {
             time_ms: file.time_ms,
-            kind: EntryKind::Notice(offer_text(file)),
+            kind: EntryKind::Notice(offer_text(file, &self.shares)),
         });
     }
 
@@ -207,8 +258,12 @@ impl App {
         }
         self.notice_now(format!("files in #{room} ({}):", files.len()));
         for file in files {
+            let fetched = match self.shares.text(file.id) {
+                Some(text) => format!(", {text}"),
+                None => String::new(),
+            };
             self.notice_now(format!(
-                "  /get {:<4} {}  {}  from {}",
+                "  /get {:<4} {}  {}  from {}{fetched}",
                 file.id,
                 sanitize::nick(&file.name),
                 bytes(file.size),
@@ -216,23 +271,64 @@ impl App {
             ));
         }
     }
+
+    /// How many have fetched files this client shared: the counts its offer lines and
+    /// `/files` show.
+    pub(super) fn fetched(&mut self, members: u32, counts: &[FetchCount]) {
+        self.shares.set(members, counts);
+    }
 }
 
-/// The line of a file offered in the room.
-pub fn offer_text(file: &FileInfo) -> String {
-    format!(
+/// Most files whose fetch counts the app keeps; past it, those of the oldest files (the
+/// lowest ids) go first.
+pub const MAX_SHARES: usize = 4096;
+
+/// How many members have fetched the files this client shared, by file id: `(by,
+/// members)` as the server last counted (feature `fetched`, [`shared::ServerMsg::Fetched`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Shares(BTreeMap<u64, (u32, u32)>);
+
+/// No counts, for panes drawn without an app.
+pub static NO_SHARES: Shares = Shares(BTreeMap::new());
+
+impl Shares {
+    /// `fetched by N of M members` for file `file_id`, if a count came.
+    pub fn text(&self, file_id: u64) -> Option<String> {
+        let &(by, members) = self.0.get(&file_id)?;
+        let noun = if members == 1 { "member" } else { "members" };
+        Some(format!("fetched by {by} of {members} {noun}"))
+    }
+
+    fn set(&mut self, members: u32, counts: &[FetchCount]) {
+        for count in counts {
+            self.0.insert(count.file_id, (count.by, members));
+        }
+        while self.0.len() > MAX_SHARES {
+            self.0.pop_first();
+        }
+    }
+}
+
+/// The line of a file offered in the room; for a file of this client's, how many have
+/// fetched it, once the server has said.
+pub fn offer_text(file: &FileInfo, shares: &Shares) -> String {
+    let line = format!(
         "{} shares {} ({}): type /get {} to download it",
         sanitize::nick(&file.from),
         sanitize::nick(&file.name),
         bytes(file.size),
         file.id
-    )
+    );
+    match shares.text(file.id) {
+        Some(fetched) => format!("{line} ({fetched})"),
+        None => line,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use chat_client::transfer::Request;
-    use shared::{ClientMsg, RoomEvent, ServerMsg};
+    use shared::{ClientMsg, FetchCount, RoomEvent, ServerMsg};
 
     use super::*;
     use crate::app::Event;
@@ -354,12 +450,24 @@ mod tests {
             submit(&mut app, "/cancel"),
             [Command::Transfer(Request::Cancel { id: 2 })]
         );
+        // A download by its file's id, an upload by its own number: the bars' labels.
         assert_eq!(
-            submit(&mut app, "/cancel 1"),
+            submit(&mut app, "/cancel 4"),
+            [Command::Transfer(Request::Cancel { id: 2 })]
+        );
+        assert_eq!(
+            submit(&mut app, "/cancel u1"),
             [Command::Transfer(Request::Cancel { id: 1 })]
         );
-        assert!(submit(&mut app, "/cancel 5").is_empty());
-        assert!(matches!(last(&app), EntryKind::Error(t) if t == "no transfer 5; running: 1, 2"));
+        let labels: Vec<String> = app.transfers.iter().map(Transfer::label).collect();
+        assert_eq!(labels, ["u1", "4"]);
+        // The upload's number is not a file id, nor the other way round.
+        assert!(submit(&mut app, "/cancel 1").is_empty());
+        assert!(
+            matches!(last(&app), EntryKind::Error(t) if t == "no download of file 1; running: u1, 4")
+        );
+        assert!(submit(&mut app, "/cancel u2").is_empty());
+        assert!(matches!(last(&app), EntryKind::Error(t) if t == "no upload u2; running: u1, 4"));
         transfer(&mut app, TransferEvent::Cancelled { id: 2 });
         assert_eq!(app.transfers.len(), 1);
         assert!(
@@ -446,6 +554,75 @@ mod tests {
         assert_eq!(
             submit(&mut app, "/files"),
             [Command::Send(ClientMsg::ListFiles)]
+        );
+    }
+
+    #[test]
+    fn the_sharer_sees_how_many_fetched_its_files_on_the_offer_line_and_in_files() {
+        let mut app = app();
+        let mine = shared::FileInfo {
+            from: app.nick.clone(),
+            ..offer(7, "report.pdf", 10)
+        };
+        app.update(room_msg(RoomEvent::Shared { file: mine.clone() }));
+        let offer_line = |app: &App| match last(app) {
+            EntryKind::Notice(t) => t,
+            other => panic!("not the offer: {other:?}"),
+        };
+        assert!(
+            !offer_line(&app).contains("fetched"),
+            "{}",
+            offer_line(&app)
+        );
+        app.update(Event::Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 5,
+            files: vec![FetchCount { file_id: 7, by: 3 }],
+        }));
+        assert_eq!(
+            offer_line(&app),
+            format!(
+                "{} shares report.pdf (10 B): type /get 7 to download it \
+                 (fetched by 3 of 5 members)",
+                app.nick
+            )
+        );
+        app.update(Event::Server(ServerMsg::Files {
+            room: "lobby".into(),
+            files: vec![mine, offer(8, "b.txt", 1)],
+        }));
+        let texts: Vec<_> = app
+            .scrollback
+            .entries()
+            .iter()
+            .rev()
+            .take(2)
+            .map(|(_, e)| e.kind.clone())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                EntryKind::Notice("  /get 8    b.txt  1 B  from bob".into()),
+                EntryKind::Notice(format!(
+                    "  /get 7    report.pdf  10 B  from {}, fetched by 3 of 5 members",
+                    app.nick
+                )),
+            ]
+        );
+        // The counts are bounded: the oldest files' go first.
+        let many: Vec<FetchCount> = (0..MAX_SHARES as u64 + 10)
+            .map(|file_id| FetchCount { file_id, by: 1 })
+            .collect();
+        app.update(Event::Server(ServerMsg::Fetched {
+            room: "lobby".into(),
+            members: 1,
+            files: many,
+        }));
+        assert_eq!(app.shares.0.len(), MAX_SHARES);
+        assert_eq!(app.shares.text(0), None);
+        assert_eq!(
+            app.shares.text(MAX_SHARES as u64 + 9).as_deref(),
+            Some("fetched by 1 of 1 member")
         );
     }
 }

@@ -23,6 +23,7 @@ use super::{nick_color, wrap};
 use crate::app::pane::{Anchor, Item, ItemKind, Key, PaneState, Seen};
 use crate::app::room::message_entry;
 use crate::app::scrollback::{Entry, EntryKind, SendState};
+use crate::app::transfers::Shares;
 
 /// Width of `HH:MM `: continuation rows are indented by it, so text lines up under text.
 const TIME_WIDTH: usize = 6;
@@ -160,6 +161,8 @@ pub struct Look<'a> {
     /// Whether the list's last item is the newest the room has: at the bottom, the view
     /// then follows new items. Otherwise it stays on what it shows while newer pages load.
     pub live_end: bool,
+    /// How many have fetched this client's files, for its offer lines.
+    pub shares: &'a Shares,
 }
 
 /// The message pane widget: the items, in the order of their keys, and how to show them.
@@ -247,7 +250,7 @@ impl<'p> Rows<'p> {
         }
         let body = match item.kind {
             ItemKind::Message(message) => {
-                let entry = message_entry(message, look.room, look.nick);
+                let entry = message_entry(message, look.room, look.nick, look.shares);
                 entry_lines(&entry, self.width, look.utc_offset_secs)
             }
             ItemKind::Local(entry) => entry_lines(entry, self.width, look.utc_offset_secs),

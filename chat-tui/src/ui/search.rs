@@ -67,7 +67,7 @@ impl<'a> SearchView<'a> {
     fn hit_line(&self, i: usize, width: usize) -> Line<'static> {
         let hit = &self.search.hits[i];
         let offset = self.app.settings.utc_offset_secs;
-        let entry = message_entry(hit, &self.search.room, &self.app.nick);
+        let entry = message_entry(hit, &self.search.room, &self.app.nick, &self.app.shares);
         let (mut spans, _) = messages::entry_spans(&entry, offset);
         // The pane's `HH:MM ` becomes the date and time: hits come from any day.
         spans[0] = Span::styled(

@@ -442,8 +442,8 @@ fn transfer_strip_has_a_bar_per_transfer() {
     assert_eq!(
         rows(&buf),
         [
-            " ↑ [1] report.pdf ██████░░░░░░░░░░  40%  4.0 MiB of 10.0 MiB  1.0 MiB/s  6s left",
-            " ↓ [2] file 3 waiting for the server                                            ",
+            " ↑ [u1] report.pdf ██████░░░░░░░░░  40%  4.0 MiB of 10.0 MiB  1.0 MiB/s  6s left",
+            " ↓ [3] file 3 waiting for the server                                            ",
         ]
     );
 }
@@ -461,7 +461,7 @@ fn transfer_strip_sums_up_what_does_not_fit_and_shows_a_pause() {
     transfers::TransferStrip::new(&app).render(buf.area, &mut buf);
     assert_eq!(
         rows(&buf)[0].trim_end(),
-        " ↑ [1] report.pdf  40%  paused until the connection is back"
+        " ↑ [u1] report.p…  40%  paused until the connection is back"
     );
 }
 
@@ -470,8 +470,9 @@ fn whole_screen_with_transfers() {
     let mut app = transferring_app();
     let terminal = render(&mut app, 80, 10);
     let screen = rows(terminal.backend().buffer());
-    assert!(screen[6].starts_with(" ↑ [1] report.pdf"), "{screen:#?}");
-    assert!(screen[7].starts_with(" ↓ [2] file 3"), "{screen:#?}");
+    // The numbers `/cancel` takes: the upload's own, the download's file id (`/get 3`).
+    assert!(screen[6].starts_with(" ↑ [u1] report.pdf"), "{screen:#?}");
+    assert!(screen[7].starts_with(" ↓ [3] file 3"), "{screen:#?}");
     assert!(screen[8].contains("| 2 transfers"), "{screen:#?}");
     insta::assert_snapshot!(terminal.backend());
 }

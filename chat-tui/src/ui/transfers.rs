@@ -59,14 +59,15 @@ impl Widget for TransferStrip<'_> {
     }
 }
 
-/// ` ↑ [1] report.pdf ██████░░░░  45%  12.3 MiB of 27.0 MiB  5.2 MiB/s  3s left`, fitted
-/// to `width` cells: the bar shrinks first, then the name.
+/// ` ↑ [u1] report.pdf ██████░░░░  45%  12.3 MiB of 27.0 MiB  5.2 MiB/s  3s left`, fitted
+/// to `width` cells: the bar shrinks first, then the name. The number in brackets is the
+/// one `/cancel` takes ([`Transfer::label`]): a download's file id, an upload's `uN`.
 pub fn bar_line(t: &Transfer, connected: bool, width: usize) -> Line<'static> {
     let (arrow, color) = match t.direction {
         Direction::Up => ('↑', Color::Cyan),
         Direction::Down => ('↓', Color::Green),
     };
-    let head = format!(" {arrow} [{}] ", t.id);
+    let head = format!(" {arrow} [{}] ", t.label());
     let stats = if !t.started {
         "waiting for the server".to_owned()
     } else if !connected {

@@ -42,6 +42,7 @@ mod server_abuse;
 mod server_bad_input;
 mod server_binary;
 mod server_chat;
+mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;

@@ -70,7 +70,7 @@ fn a_file_goes_up_with_a_progress_bar_while_chat_goes_first_and_comes_down_ident
     tmux.wait_for("ann", "bob joined #lobby");
 
     tmux.say("ann", &format!("/send-file {}", path.display()));
-    pause_mid_transfer(&tmux, "ann", "↑ [1] big.bin", &server);
+    pause_mid_transfer(&tmux, "ann", "↑ [u1] big.bin", &server);
     let screen = tmux.screen("ann");
     assert!(screen.contains("MiB of 128 MiB"), "{screen}");
     assert!(screen.contains("| 1 transfer"), "{screen}");
@@ -90,8 +90,8 @@ fn a_file_goes_up_with_a_progress_bar_while_chat_goes_first_and_comes_down_ident
         screen.contains("(128 MiB): type /get 1 to download it"),
         "{screen}"
     );
-    tmux.wait_for("ann", "[1] sent big.bin (128 MiB)");
-    tmux.wait_until("ann", "the bar gone", |s| !s.contains("↑ [1]"));
+    tmux.wait_for("ann", "[u1] sent big.bin (128 MiB)");
+    tmux.wait_until("ann", "the bar gone", |s| !s.contains("↑ [u1]"));
 
     tmux.say("bob", "/get 1");
     tmux.wait_for("bob", "SHA-256 verified");
@@ -119,7 +119,7 @@ fn files_lists_for_later_members_and_a_taken_name_gets_a_number() {
     let full = format!("/send-file {}/report.pdf", files.path().display());
     tmux.wait_for("ann", &full);
     tmux.keys("ann", &["Enter"]);
-    tmux.wait_for("ann", "[2] sent report.pdf (293 KiB)");
+    tmux.wait_for("ann", "[u2] sent report.pdf (293 KiB)");
 
     join(&mut tmux, "cy", server.addr, downloads.path());
     tmux.say("cy", "/files");
@@ -152,13 +152,13 @@ fn an_upload_cut_off_resumes_from_the_servers_offset() {
     join(&mut tmux, "ann", proxy.addr, files.path());
 
     tmux.say("ann", &format!("/send-file {}", path.display()));
-    pause_mid_transfer(&tmux, "ann", "↑ [1] big.bin", &server);
+    pause_mid_transfer(&tmux, "ann", "↑ [u1] big.bin", &server);
     proxy.cut();
     server.resume();
     tmux.wait_for("ann", "connection lost");
-    let screen = tmux.wait_for("ann", "[1] upload of big.bin resumed at");
+    let screen = tmux.wait_for("ann", "[u1] upload of big.bin resumed at");
     assert!(!screen.contains("starting again from zero"), "{screen}");
-    tmux.wait_for("ann", "[1] sent big.bin (128 MiB)");
+    tmux.wait_for("ann", "[u1] sent big.bin (128 MiB)");
 
     join(&mut tmux, "bob", server.addr, downloads.path());
     tmux.say("bob", "/get 1");
@@ -176,14 +176,14 @@ fn an_upload_starts_again_and_says_so_when_the_server_restarted() {
     join(&mut tmux, "ann", addr, files.path());
 
     tmux.say("ann", &format!("/send-file {}", path.display()));
-    pause_mid_transfer(&tmux, "ann", "↑ [1] big.bin", &first);
+    pause_mid_transfer(&tmux, "ann", "↑ [u1] big.bin", &first);
     first.kill();
     tmux.wait_for("ann", "connection lost");
     // The bar stays, paused, while the client reconnects.
     tmux.wait_for("ann", "paused until the connection is back");
     let _second = server(data.path(), &addr.to_string());
     tmux.wait_for("ann", "starting again from zero");
-    tmux.wait_for("ann", "[1] sent big.bin (128 MiB)");
+    tmux.wait_for("ann", "[u1] sent big.bin (128 MiB)");
 }
 
 #[test]
@@ -221,4 +221,73 @@ fn a_download_that_cannot_fit_is_refused_before_its_first_byte() {
 
 fn temp() -> TempDir {
     tempfile::tempdir().expect("temporary directory")
+}
+
+/// Kills the client in window `name` as a crash would (SIGKILL, by its PID): nothing of it
+/// runs after this.
+fn kill_client(tmux: &Tmux, name: &str) {
+    let pid = tests::tmux::child_of(tmux.pane_pid(name));
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "kill -KILL {pid}");
+}
+
+#[test]
+fn a_download_survives_a_killed_client_and_resumes_from_its_part() {
+    let (data, files, downloads) = (temp(), temp(), temp());
+    let (path, sha) = random_file(files.path(), "big.bin", BIG, 11).unwrap();
+    let server = server(data.path(), "127.0.0.1:0");
+    let mut tmux = Tmux::new("files-kill-down");
+    join(&mut tmux, "ann", server.addr, files.path());
+    tmux.say("ann", &format!("/send-file {}", path.display()));
+    tmux.wait_for("ann", "[u1] sent big.bin (128 MiB)");
+    join(&mut tmux, "bob", server.addr, downloads.path());
+    tmux.say("bob", "/get 1");
+    // The bar is numbered by the file's id, as /get took it.
+    pause_mid_transfer(&tmux, "bob", "↓ [1] big.bin", &server);
+    kill_client(&tmux, "bob");
+    server.resume();
+    let part = downloads.path().join("big.bin.part");
+    let kept = std::fs::metadata(&part).expect("the part is kept").len();
+    assert!(kept > 0 && kept < BIG, "{kept}");
+
+    // The next run says what was left and resumes it from the part.
+    let dir = downloads.path().display().to_string();
+    tmux.join("bob2", server.addr, "bob2", &["--download-dir", &dir]);
+    tmux.wait_for("bob2", "the download of big.bin stopped at");
+    tmux.say("bob2", "/get 1");
+    let screen = tmux.wait_for("bob2", "[1] download of big.bin resumed at");
+    assert!(!screen.contains("0 B of 128 MiB"), "{screen}");
+    tmux.wait_for("bob2", "SHA-256 verified");
+    assert_eq!(sha256_of(&downloads.path().join("big.bin")).unwrap(), sha);
+    assert!(!part.exists());
+}
+
+#[test]
+fn an_upload_survives_a_killed_client_and_resumes_with_its_token() {
+    let (data, files, downloads) = (temp(), temp(), temp());
+    let (path, sha) = random_file(files.path(), "big.bin", BIG, 12).unwrap();
+    let server = server(data.path(), "127.0.0.1:0");
+    let mut tmux = Tmux::new("files-kill-up");
+    join(&mut tmux, "ann", server.addr, files.path());
+    tmux.say("ann", &format!("/send-file {}", path.display()));
+    pause_mid_transfer(&tmux, "ann", "↑ [u1] big.bin", &server);
+    kill_client(&tmux, "ann");
+    server.resume();
+
+    let dir = files.path().display().to_string();
+    tmux.join("ann2", server.addr, "ann2", &["--download-dir", &dir]);
+    let send = format!("/send-file {}", path.display());
+    tmux.wait_for("ann2", "(128 MiB) was interrupted when the client last ran");
+    tmux.say("ann2", &send);
+    let screen = tmux.wait_for("ann2", "[u1] upload of big.bin resumed at");
+    assert!(!screen.contains("starting again from zero"), "{screen}");
+    tmux.wait_for("ann2", "[u1] sent big.bin (128 MiB)");
+
+    join(&mut tmux, "bob", server.addr, downloads.path());
+    tmux.say("bob", "/get 1");
+    tmux.wait_for("bob", "SHA-256 verified");
+    assert_eq!(sha256_of(&downloads.path().join("big.bin")).unwrap(), sha);
 }

@@ -2,6 +2,7 @@ use shared::{ChatKind, RoomEvent, Stamped};
 
 use super::*;
 use crate::app::pane::{Marker, Scroll};
+use crate::app::transfers::NO_SHARES;
 use crate::ui::tests::rows;
 
 /// 2026-11-30 00:00:00 UTC, a Monday.
@@ -51,6 +52,7 @@ fn look() -> Look<'static> {
         unread: None,
         highlight: None,
         live_end: true,
+        shares: &NO_SHARES,
     }
 }
 
