@@ -21,14 +21,16 @@
 //!   one per download that feeds the connection's low-priority file lane, an upload's
 //!   handle and token (`handle`, which both the store and the worker use), and a
 //!   connection's transfers. File names are cleaned by [`shared::file_name`].
-//! - `registry`: who is connected under which nick in which room, behind one
-//!   `std::sync::Mutex` never held across an `.await`: nicks, rooms, stamping, fan-out
-//!   (each room message encoded once per protocol version present in its room) and the
-//!   keepalive sweep, one file each.
+//! - `registry`: who is connected under which nick in which rooms (one, or a set of them
+//!   with the feature "rooms"), behind one `std::sync::Mutex` never held across an
+//!   `.await`: nicks and away texts, rooms, topics, stamping, fan-out (each room message
+//!   encoded once per protocol version present in its room) and the keepalive sweep, one
+//!   file each.
 //! - `sequences`: message ids and the rooms' sequence numbers, going on after the last id
 //!   the history knows, so that none repeats after a restart.
 //! - [`history`]: the rooms' history in one SQLite file: the registry records every room
-//!   message once delivered, connections ask it for pages, catch-ups and searches.
+//!   message once delivered, connections ask it for pages, catch-ups and searches; it
+//!   keeps the rooms' topics too.
 //! - `outbound`: each connection's bounded queue of encoded frames, its short file lane,
 //!   its liveness (when the client was last heard from), and the writer that drains them
 //!   (polled by the connection's task, lent its stream), chat first, batching what is

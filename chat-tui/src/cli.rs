@@ -1,7 +1,10 @@
 //! Command-line arguments, and the configuration file that can hold the usual ones.
 //!
 //! The file (`client.toml` in the user's configuration directory, or `--config PATH`) may
-//! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file` ([`FileSettings`]).
+//! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file`, and, with no flag
+//! of their own, `timestamp`, `highlight`, `theme`, `nick_colors`, `mouse`, `members`,
+//! `notify`, `notify_with` and `ignore` ([`FileSettings`]). A value the key does not take
+//! is refused when the file is read, with one line that names the key.
 //! A flag given on the command line wins over the file, the file over the defaults. When
 //! neither names a server (and there is no `--host`), the client looks for servers on the
 //! LAN ([`Target::Discover`]).
@@ -13,6 +16,10 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
 use shared::config_file::{self, FileError};
+
+use crate::terminal::notify::NotifyWith;
+use crate::timestamp::TimeFormat;
+use crate::ui::theme::{ColorName, ThemeName};
 
 /// Default listening address for `--host` without a value: every interface, so that the LAN
 /// can join.
@@ -30,8 +37,10 @@ const LOG_FILE_NAME: &str = "chat-tui.log";
 /// one. Type /help inside for commands and keys.
 ///
 /// The server, nick, room, download folder, bell and log file can also be set in a TOML
-/// file: connect, nick, room, download_dir, bell (true or false) and log_file. The file is
-/// --config PATH, else client.toml in the user's configuration directory if it exists.
+/// file: connect, nick, room, download_dir, bell (true or false) and log_file; and only
+/// there: timestamp ("%H:%M:%S"), highlight (a list of words), theme (dark or light),
+/// nick_colors, mouse, members, notify, notify_with and ignore (see the README). The file
+/// is --config PATH, else client.toml in the user's configuration directory if it exists.
 /// Flags override the file; --print-config shows the result.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-tui", version)]
@@ -134,6 +143,10 @@ pub struct Cli {
     /// The configuration file that was read, if any (set by [`Cli::load`]).
     #[arg(skip)]
     pub file_read: Option<PathBuf>,
+
+    /// What the file said, for the settings that have no flag.
+    #[arg(skip)]
+    pub file: FileSettings,
 }
 
 /// Where the client goes, from `--host`, `--connect` and the configuration file.
@@ -170,6 +183,36 @@ pub struct FileSettings {
     /// As `--log-file`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_file: Option<PathBuf>,
+    /// The time in front of each message ([`TimeFormat`]); `""` shows none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimeFormat>,
+    /// Words that mark a line as a mention, as the nick does (whole words, any case).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<Vec<String>>,
+    /// `dark` or `light`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theme: Option<ThemeName>,
+    /// The colours nicks are drawn in, instead of the theme's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nick_colors: Option<Vec<ColorName>>,
+    /// Whether the mouse wheel scrolls (true) or the terminal keeps the mouse, for
+    /// selecting text without Shift (false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mouse: Option<bool>,
+    /// Whether the member list is shown at start (F2 toggles it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<bool>,
+    /// Whether mentions and private messages raise a desktop notification while the
+    /// terminal is not focused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<bool>,
+    /// Which escape sequence carries a notification ([`NotifyWith`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify_with: Option<NotifyWith>,
+    /// Nicks whose messages are not shown; `/ignore` and `/unignore` change this list in
+    /// the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ignore: Option<Vec<String>>,
 }
 
 /// The per-user directories of `chat-tui`, if there is a home directory.
@@ -236,6 +279,7 @@ impl Cli {
 
     /// Takes from `file` each setting the command line did not give.
     fn apply(&mut self, file: FileSettings, matches: &ArgMatches) {
+        self.file = file.clone();
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         self.connect = self.connect.take().or(file.connect);
         if let Some(room) = file.room.filter(|_| !given("room")) {
@@ -316,6 +360,44 @@ impl Cli {
             download_dir: Some(self.download_dir()),
             bell: Some(!self.no_bell),
             log_file: Some(self.log_file.clone().unwrap_or_else(Self::default_log_file)),
+            timestamp: Some(self.file.timestamp.clone().unwrap_or_default()),
+            highlight: Some(self.file.highlight.clone().unwrap_or_default()),
+            theme: Some(self.file.theme.unwrap_or_default()),
+            nick_colors: Some(self.file.nick_colors.clone().unwrap_or_default()),
+            mouse: Some(self.file.mouse.unwrap_or(true)),
+            members: Some(self.file.members.unwrap_or(false)),
+            notify: Some(self.file.notify.unwrap_or(true)),
+            notify_with: Some(self.file.notify_with.unwrap_or_default()),
+            ignore: Some(self.file.ignore.clone().unwrap_or_default()),
+        }
+    }
+
+    /// How the screen looks and what counts as a mention, for [`crate::prefs::set`].
+    pub fn look(&self) -> crate::prefs::Look {
+        crate::prefs::Look {
+            theme: crate::ui::theme::Theme::new(
+                self.file.theme.unwrap_or_default(),
+                self.file.nick_colors.as_deref(),
+            ),
+            timestamp: self.file.timestamp.clone().unwrap_or_default(),
+            highlight: self.file.highlight.clone().unwrap_or_default(),
+        }
+    }
+
+    /// What the file chose for the app.
+    pub fn choices(&self) -> crate::app::Choices {
+        crate::app::Choices {
+            mouse: self.file.mouse.unwrap_or(true),
+            members: self.file.members.unwrap_or(false),
+            notify: self.file.notify.unwrap_or(true),
+            notify_with: self
+                .file
+                .notify_with
+                .unwrap_or_default()
+                .resolve(|k| std::env::var(k).ok()),
+            ignore: self.file.ignore.clone().unwrap_or_default(),
+            // /ignore writes to the file read, else to the default file (created then).
+            config_path: self.file_read.clone().or_else(default_config_path),
         }
     }
 
@@ -535,5 +617,81 @@ mod tests {
         assert!(text.contains("looks for servers on the LAN"), "{text}");
         let again = load(&[], Some(&text)).unwrap();
         assert_eq!(again.target(), Target::Discover);
+    }
+
+    const LOOK_FILE: &str = "timestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\", \"urgent\"]\n\
+                             theme = \"light\"\nnick_colors = [\"red\", \"#00aa00\", \"208\"]\n\
+                             mouse = false\nmembers = true\nnotify = false\nnotify_with = \"osc9\"\n\
+                             ignore = [\"spammer\"]\n";
+
+    #[test]
+    fn the_file_sets_the_look_and_the_habits() {
+        let cli = load(&[], Some(LOOK_FILE)).unwrap();
+        let look = cli.look();
+        assert_eq!(look.timestamp.pattern(), "%H:%M:%S");
+        assert_eq!(look.highlight, ["deploy", "urgent"]);
+        assert_eq!(look.theme.dim, crate::ui::theme::Theme::light().dim);
+        assert_eq!(look.theme.nicks.len(), 3);
+        let choices = cli.choices();
+        assert!(!choices.mouse && choices.members && !choices.notify);
+        assert_eq!(choices.notify_with, NotifyWith::Osc9);
+        assert_eq!(choices.ignore, ["spammer"]);
+        assert_eq!(choices.config_path, cli.file_read);
+        // Without a file: the defaults.
+        let cli = load(&[], None).unwrap();
+        let choices = cli.choices();
+        assert!(choices.mouse && !choices.members && choices.notify);
+        assert_eq!(cli.look().timestamp.pattern(), "%H:%M");
+        let text = cli.config_text().unwrap();
+        for line in [
+            "timestamp = \"%H:%M\"",
+            "theme = \"dark\"",
+            "mouse = true",
+            "members = false",
+            "notify = true",
+            "notify_with = \"auto\"",
+            "bell = true",
+            "ignore = []",
+            "highlight = []",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in {text}");
+        }
+    }
+
+    #[test]
+    fn printed_look_reads_back_the_same() {
+        let cli = load(&[], Some(LOOK_FILE)).unwrap();
+        let text = cli.config_text().unwrap();
+        let again = load(&[], Some(&text)).unwrap();
+        assert_eq!(again.effective(), cli.effective(), "{text}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (text, key, says) in [
+            ("timestamp = \"%H:%Q\"", "timestamp", "unknown field %Q"),
+            ("theme = \"blue\"", "theme", "the themes are dark and light"),
+            (
+                "nick_colors = [\"red\", \"reddish\"]",
+                "nick_colors",
+                "unknown colour \"reddish\"",
+            ),
+            (
+                "notify_with = \"osc8\"",
+                "notify_with",
+                "one of auto, osc777, osc9, both",
+            ),
+            ("mouse = \"no\"", "mouse", "expected a boolean"),
+            ("highlight = \"deploy\"", "highlight", "expected a sequence"),
+            ("ignore = [1]", "ignore", "expected a string"),
+        ] {
+            let error = load(&[], Some(text)).unwrap_err().to_string();
+            assert!(
+                error.contains(&format!(": key \"{key}\": ")),
+                "{text}: {error}"
+            );
+            assert!(error.contains(says), "{text}: {error}");
+            assert!(!error.contains('\n'), "one line: {error}");
+        }
     }
 }

@@ -50,6 +50,10 @@ pub enum Command {
     Away(String),
     /// Search what the buffer holds for these words.
     Last(String),
+    /// Hide this nick's lines (without one: list the ignored nicks).
+    Ignore(Option<String>),
+    /// Show this nick's lines again.
+    Unignore(String),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -117,6 +121,12 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "WORDS",
         "list the lines of this buffer, as loaded, that hold every word",
     ),
+    (
+        "/ignore",
+        "[NICK]",
+        "hide a nick's lines and private messages (alone: list them)",
+    ),
+    ("/unignore", "NICK", "show a nick's lines again"),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -182,6 +192,12 @@ pub fn parse(line: &str) -> Result<Input, String> {
         }),
         "away" => Command::Away(bounded(args, "away", MAX_AWAY_BYTES)?),
         "last" => Command::Last(text_arg(args, "last")?),
+        "ignore" => Command::Ignore(if args.is_empty() {
+            None
+        } else {
+            Some(one_name(args, "ignore", MAX_NICK_CHARS)?)
+        }),
+        "unignore" => Command::Unignore(one_name(args, "unignore", MAX_NICK_CHARS)?),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };

@@ -20,6 +20,7 @@ use tokio::sync::mpsc;
 use chat_client::Client;
 
 use crate::app::{App, Command, Event};
+use crate::keep::Keep;
 use crate::terminal::{self, Screen};
 use crate::ui;
 
@@ -40,8 +41,9 @@ pub async fn run(
     app: &mut App,
     net: &Client,
     net_events: mpsc::Receiver<chat_client::Event>,
+    keep: &mut Keep,
 ) -> anyhow::Result<Outcome> {
-    let result = run_loop(screen, app, net, net_events).await;
+    let result = run_loop(screen, app, net, net_events, keep).await;
     if result.is_err() {
         // The terminal failed (a draw, its input): the room is still told that this client
         // leaves, rather than seeing its connection drop.
@@ -59,6 +61,7 @@ async fn run_loop(
     app: &mut App,
     net: &Client,
     mut net_events: mpsc::Receiver<chat_client::Event>,
+    keep: &mut Keep,
 ) -> anyhow::Result<Outcome> {
     let Screen {
         terminal,
@@ -102,6 +105,7 @@ async fn run_loop(
             };
             batch.handle(app, net, next);
         }
+        keep.after_batch(app, batch.save_ignore.take());
         if let Some(outcome) = batch.outcome {
             return Ok(outcome);
         }
@@ -113,6 +117,9 @@ async fn run_loop(
         terminal.draw(|frame| ui::draw(frame, app))?;
         if batch.bell {
             terminal::bell();
+        }
+        for (title, body) in batch.notify.drain(..) {
+            terminal::notify::notify(app.settings.choices.notify_with, &title, &body);
         }
         batch.after_draw(app, net);
         if let Some(outcome) = batch.outcome {
@@ -142,6 +149,10 @@ enum Source {
 #[derive(Default)]
 struct Batch {
     bell: bool,
+    /// Desktop notifications to raise: title and body.
+    notify: Vec<(String, String)>,
+    /// The ignore list to write into the configuration file.
+    save_ignore: Option<Vec<String>>,
     redraw: bool,
     /// What the pane showed made the app ask for something: draw again.
     redraw_after_view: bool,
@@ -156,9 +167,9 @@ impl Batch {
             Source::Terminal(TermEvent::Mouse(mouse)) => Event::Mouse(mouse),
             // The loop redraws after every batch, at the terminal's new size; the app
             // itself has nothing that depends on it.
-            Source::Terminal(
-                TermEvent::Resize(..) | TermEvent::FocusGained | TermEvent::FocusLost,
-            ) => return,
+            Source::Terminal(TermEvent::Resize(..)) => return,
+            Source::Terminal(TermEvent::FocusGained) => Event::Focus(true),
+            Source::Terminal(TermEvent::FocusLost) => Event::Focus(false),
             Source::Net(Some(ev)) => from_client(ev),
             Source::Net(None) => {
                 self.outcome = Some(Outcome::Fail("the connection's session ended".into()));
@@ -199,6 +210,8 @@ impl Batch {
                 Command::Fail(why) => self.outcome = Some(Outcome::Fail(why)),
                 Command::Transfer(request) => net.transfer(request),
                 Command::UploadTo { room, request } => net.upload_to(&room, request),
+                Command::Notify { title, body } => self.notify.push((title, body)),
+                Command::SaveIgnore(nicks) => self.save_ignore = Some(nicks),
             }
         }
     }

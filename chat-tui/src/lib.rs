@@ -22,9 +22,13 @@
 //!   and read marker (`reading`), `/search` (`search`), `transfers`, the message pane's
 //!   items and view (`pane`) and the app's own lines (`scrollback`).
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
+//! - [`prefs`]: the theme, timestamp format and highlight words of the run; [`timestamp`]:
+//!   the timestamp pattern.
+//! - [`keep`]: what is kept on disk while the client runs: the [`input_history`] file,
+//!   and the ignore list in the configuration file ([`config_edit`]).
 //! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/part`, `/query`, `/close`,
 //!   `/buffer`, `/who`, `/topic`, `/away`, `/me`, `/msg`, `/clear`, `/send-file`, `/files`,
-//!   `/get`, `/cancel`, `/search`, `/last`, `/quit`.
+//!   `/get`, `/cancel`, `/search`, `/last`, `/ignore`, `/unignore`, `/quit`.
 //! - [`ui`]: widgets for the title line, the message pane (with its date, unread and
 //!   history lines), the search view, member list, transfer bars, status line and input
 //!   line; they read the
@@ -43,6 +47,7 @@
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod config_edit;
 pub mod discover;
 pub mod event;
 #[cfg(feature = "host")]
@@ -51,8 +56,12 @@ pub mod host;
 #[path = "host_off.rs"]
 pub mod host;
 pub mod input;
+pub mod input_history;
+pub mod keep;
 pub mod picker;
+pub mod prefs;
 pub mod terminal;
+pub mod timestamp;
 pub mod ui;
 
 use std::fs::{File, OpenOptions};
@@ -66,6 +75,7 @@ use chat_client::transfer;
 use crate::app::{App, Settings};
 use crate::cli::{Cli, Target};
 use crate::event::Outcome;
+use crate::keep::Keep;
 use crate::terminal::Screen;
 
 /// The whole program: parses arguments, runs, and turns an error into one line on stderr
@@ -79,6 +89,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    prefs::set(cli.look());
     // The local UTC offset can only be read safely while the process has one thread.
     let utc_offset_secs = chat_client::clock::local_utc_offset_secs();
     if let Err(e) = init_logging(&cli) {
@@ -123,7 +134,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         Target::Connect(addr) => (None, addr.to_owned()),
         Target::Discover => {
             let found = discover::look(cli.browse_options()).await?;
-            let taken = screen.insert(take_screen()?);
+            let taken = screen.insert(take_screen(&cli)?);
             match discover::pick(taken, found).await? {
                 Some(server) => (None, server.addr.to_string()),
                 None => return Ok(()),
@@ -153,12 +164,14 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         bell: !cli.no_bell,
         utc_offset_secs,
         download_dir: cli.download_dir(),
+        choices: cli.choices(),
     };
     let outcome = {
         let mut screen = match screen {
             Some(screen) => screen,
-            None => take_screen()?,
+            None => take_screen(&cli)?,
         };
+        let config = settings.choices.config_path.clone();
         let mut app = App::new(settings, welcome, event::now_ms());
         // Transfers survive a restart: remembered in the state directory, and those a
         // former run left are told, with the command that resumes each.
@@ -171,7 +184,8 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         };
         app.interrupted(&interrupted);
         net.transfer(transfer::Request::Remember { dir: state });
-        event::run(&mut screen, &mut app, &net, events).await
+        let mut keep = Keep::open(&mut app, Some(input_history::default_path()), config);
+        event::run(&mut screen, &mut app, &net, events, &mut keep).await
         // The screen is given back here, before anything is printed.
     };
     tracing::info!(?outcome, "leaving");
@@ -186,8 +200,8 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     }
 }
 
-fn take_screen() -> anyhow::Result<Screen> {
-    Screen::take().context("cannot set up the terminal")
+fn take_screen(cli: &Cli) -> anyhow::Result<Screen> {
+    Screen::take(cli.choices().mouse).context("cannot set up the terminal")
 }
 
 fn init_logging(cli: &Cli) -> anyhow::Result<()> {

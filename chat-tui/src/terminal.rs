@@ -4,7 +4,8 @@
 //! [`Screen::take`] is [`init`] plus the reader of the terminal's input and the [`Signals`],
 //! for the server picker and then the chat screen in turn: one of each for the whole run,
 //! so that nothing that arrives while the picker hands over is lost. [`init`] enters raw
-//! mode and the alternate screen and turns on bracketed paste and mouse wheel reports;
+//! mode and the alternate screen and turns on bracketed paste, focus reports and (unless
+//! the configuration turns the mouse off) mouse wheel reports;
 //! [`restore`] undoes all of it. It runs from the [`TerminalGuard`]'s drop (normal exit,
 //! error, SIGTERM, SIGHUP and the terminal going away all leave the event loop and unwind
 //! through it) and from the panic hook, before the panic message is printed, so that the
@@ -13,15 +14,20 @@
 //! - [`backend`]: the screen draws through a backend that never asks the terminal
 //!   anything, since the key reader takes every answer; Ctrl-L's full redraw.
 //! - [`hangup`]: noticing that the terminal is gone, which the key reader never reports.
+//! - [`notify`]: desktop notifications through the terminal (OSC 777 / OSC 9).
 
 pub mod backend;
 mod hangup;
+pub mod notify;
 
 use std::fmt;
 use std::io::{self, Stdout, Write, stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event, EventStream};
+use crossterm::event::{
+    DisableBracketedPaste, DisableFocusChange, EnableBracketedPaste, EnableFocusChange, Event,
+    EventStream,
+};
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
@@ -52,10 +58,11 @@ pub struct Screen {
 }
 
 impl Screen {
-    /// Takes the terminal over and starts reading its input and catching the signals.
-    pub fn take() -> io::Result<Self> {
+    /// Takes the terminal over and starts reading its input and catching the signals;
+    /// `mouse`: the wheel scrolls (else the terminal keeps the mouse for selecting).
+    pub fn take(mouse: bool) -> io::Result<Self> {
         let signals = Signals::new()?;
-        let (terminal, guard) = init()?;
+        let (terminal, guard) = init(mouse)?;
         Ok(Self {
             terminal,
             input: input(),
@@ -146,17 +153,21 @@ impl Drop for TerminalGuard {
 }
 
 /// Takes the terminal over. The guard gives it back.
-pub fn init() -> io::Result<(Tui, TerminalGuard)> {
+pub fn init(mouse: bool) -> io::Result<(Tui, TerminalGuard)> {
     install_panic_hook();
     enable_raw_mode()?;
     ACTIVE.store(true, Ordering::SeqCst);
     let guard = TerminalGuard(());
+    // Focus reports tell when to raise desktop notifications.
     execute!(
         stdout(),
         EnterAlternateScreen,
         EnableBracketedPaste,
-        EnableMouseWheel
+        EnableFocusChange
     )?;
+    if mouse {
+        execute!(stdout(), EnableMouseWheel)?;
+    }
     let terminal = Terminal::new(QuietBackend::new(stdout()))?;
     Ok((terminal, guard))
 }
@@ -167,9 +178,11 @@ pub fn restore() {
         return;
     }
     let mut out = stdout();
+    // Turning off mouse reports that were never on does no harm.
     let _ = execute!(
         out,
         DisableMouseWheel,
+        DisableFocusChange,
         DisableBracketedPaste,
         LeaveAlternateScreen,
         cursor::Show

@@ -40,6 +40,7 @@ fn settings() -> Settings {
         bell: false,
         utc_offset_secs: 0,
         download_dir: std::env::temp_dir(),
+        choices: chat_tui::app::Choices::default(),
     }
 }
 

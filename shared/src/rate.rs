@@ -22,21 +22,40 @@ use std::num::NonZeroU32;
 use std::ops::{Add, Sub};
 use std::time::Duration;
 
-use crate::protocol::ClientMsg;
+use crate::protocol::{ClientMsg, RoomRequest};
 
 /// Whether `msg` counts against the request rate once a connection is logged in. File
 /// chunks and the finish of an upload are bounded by the upload itself (its size, TCP,
 /// the disk); a `Pong` answers the server and a `Quit` ends the connection, so none of
 /// them can be used to flood a room. (The handshake's `Hello` comes before the bucket; a
-/// second `Hello` counts.) A request sent with an id counts as the message it wraps.
+/// second `Hello` counts.) A request sent with an id counts as the message it wraps, and
+/// a request about one room ([`ClientMsg::InRoom`]) as the request it carries: one token,
+/// whichever room it names.
 pub fn counts(msg: &ClientMsg) -> bool {
     match msg {
         ClientMsg::Request { msg, .. } => counts(msg),
+        ClientMsg::InRoom { msg, .. } => room_counts(msg),
         ClientMsg::UploadChunk { .. }
         | ClientMsg::UploadFinish { .. }
         | ClientMsg::Pong { .. }
         | ClientMsg::Quit { .. } => false,
         _ => true,
+    }
+}
+
+/// Whether a request about one room counts: every one does, as the room-less request of
+/// the same name (`Chat`, `Who`, `UploadStart`...) does; a `Part` or a `SetTopic` is a
+/// request like a `Join`.
+fn room_counts(msg: &RoomRequest) -> bool {
+    match msg {
+        RoomRequest::Chat { .. }
+        | RoomRequest::Action { .. }
+        | RoomRequest::Who
+        | RoomRequest::WhoPage { .. }
+        | RoomRequest::UploadStart { .. }
+        | RoomRequest::ListFiles
+        | RoomRequest::Part { .. }
+        | RoomRequest::SetTopic { .. } => true,
     }
 }
 

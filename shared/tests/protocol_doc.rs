@@ -5,8 +5,8 @@
 
 use bincode::config::standard;
 use shared::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, MemberPage, RoomEvent,
-    SeqRange, ServerMsg, Stamped, encode_frame,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, Member, MemberPage, RoomEvent,
+    RoomRequest, SeqRange, ServerMsg, Stamped, encode_frame,
 };
 
 const DOC: &str = include_str!("../../docs/PROTOCOL.md");
@@ -247,6 +247,48 @@ fn examples() -> Vec<Example> {
         Client(ClientMsg::MarkRead {
             room: "lobby".into(),
             seq: 42,
+        }),
+        // The feature "rooms" (section 9.3).
+        Client(
+            ClientMsg::InRoom {
+                room: "dev".into(),
+                msg: RoomRequest::Chat { text: "hi".into() },
+            }
+            .with_id(14),
+        ),
+        Client(ClientMsg::InRoom {
+            room: "dev".into(),
+            msg: RoomRequest::Part {
+                reason: "bye".into(),
+            },
+        }),
+        Server(ServerMsg::Parted {
+            room: "dev".into(),
+            reason: "bye".into(),
+        }),
+        Server(ServerMsg::Topic {
+            room: "lobby".into(),
+            text: "plans".into(),
+            by: "ann".into(),
+            time_ms: T,
+        }),
+        Client(ClientMsg::Away {
+            text: "lunch".into(),
+        }),
+        Server(ServerMsg::RoomMembers {
+            room: "lobby".into(),
+            total: 2,
+            members: vec![
+                Member {
+                    nick: "ann".into(),
+                    away: "lunch".into(),
+                },
+                Member {
+                    nick: "bob".into(),
+                    away: String::new(),
+                },
+            ],
+            more: false,
         }),
     ]
 }

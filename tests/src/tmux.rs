@@ -38,7 +38,8 @@ pub struct Tmux {
     /// Files to remove when the test ends (client logs).
     scratch: Vec<PathBuf>,
     /// The clients' state directory (`XDG_STATE_HOME`), the test's own: what a client
-    /// remembers between runs (interrupted transfers) stays within the test.
+    /// remembers between runs (interrupted transfers, input history) stays within the
+    /// test, and never reaches the home of whoever runs the tests.
     state: PathBuf,
 }
 
@@ -179,6 +180,23 @@ impl Tmux {
         let mut args = vec!["send-keys", "-t", &target];
         args.extend_from_slice(keys);
         self.tmux_ok(&args);
+    }
+
+    /// Sends raw bytes to the program in window `name`, as its terminal would (a focus
+    /// report, an escape sequence no key makes).
+    pub fn send_bytes(&self, name: &str, bytes: &[u8]) {
+        let target = target(name);
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut args = vec!["send-keys", "-t", &target, "-H"];
+        args.extend(hex.iter().map(String::as_str));
+        self.tmux_ok(&args);
+    }
+
+    /// Copies everything the program in window `name` writes from now on, escape
+    /// sequences and all, to the file `log` (tmux's `pipe-pane`).
+    pub fn log_output(&self, name: &str, log: &std::path::Path) {
+        let command = format!("cat >> {}", shell_quote(&log.display().to_string()));
+        self.tmux_ok(&["pipe-pane", "-O", "-t", &target(name), &command]);
     }
 
     /// Types a line and presses Enter.

@@ -32,12 +32,7 @@ impl Ending {
     }
 
     pub(super) fn quit(reason: String) -> Self {
-        let reason = truncate(reason, MAX_REASON_BYTES);
-        let reason = if reason.is_empty() {
-            "quit".to_owned()
-        } else {
-            reason
-        };
+        let reason = reason_or(reason, MAX_REASON_BYTES, "quit");
         Self {
             reason,
             last_frame: None,
@@ -184,6 +179,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         drop(writer);
         drop(outbox);
         drop(frames);
+    }
+}
+
+/// A reason a client gives for leaving a room (a `Quit`, a `Part`), as the room is told
+/// it: cut to `max` bytes, `default` when empty.
+pub(super) fn reason_or(reason: String, max: usize, default: &str) -> String {
+    let reason = truncate(reason, max);
+    if reason.is_empty() {
+        default.to_owned()
+    } else {
+        reason
     }
 }
 

@@ -6,7 +6,8 @@ use futures::StreamExt;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
 use shared::{
-    ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, OLDEST_VERSION, PROTOCOL_VERSION,
+    ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS, OLDEST_VERSION,
+    PROTOCOL_VERSION,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
@@ -115,12 +116,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
+        let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
         let policy = &self.client.ctx.policy;
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
+            rooms,
         };
         let id = self
             .client
@@ -140,15 +143,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if features.iter().any(|f| f == FEATURE_FETCHED) {
             self.client.ctx.files.sharers.add(id);
         }
+        self.client.rooms = rooms;
         Ok(())
     }
 }
 
-/// The features of a hello that this server has: each once, in the hello's order:
-/// [`FEATURE_HISTORY`] when the server keeps history (`history`), [`FEATURE_FETCHED`]
-/// always.
+/// The features of a hello that this server has: each once, in the hello's order.
+/// [`FEATURE_ROOMS`] and [`FEATURE_FETCHED`] always; [`FEATURE_HISTORY`] when it keeps
+/// history (`history`).
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
-    let has = |feature: &str| (history && feature == FEATURE_HISTORY) || feature == FEATURE_FETCHED;
+    let has = |feature: &str| {
+        (history && feature == FEATURE_HISTORY)
+            || feature == FEATURE_ROOMS
+            || feature == FEATURE_FETCHED
+    };
     let mut granted: Vec<String> = Vec::new();
     for feature in asked {
         if has(&feature) && !granted.contains(&feature) {
@@ -163,7 +171,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_history_is_granted_once_and_only_when_kept() {
+    fn features_are_granted_once_and_history_only_when_kept() {
         let asked = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
         assert_eq!(
             granted(asked(&["emoji", "history", "History", "history"]), true),
@@ -175,5 +183,13 @@ mod tests {
         );
         assert!(granted(asked(&["history"]), false).is_empty());
         assert!(granted(asked(&[]), true).is_empty());
+        assert_eq!(
+            granted(asked(&["rooms", "history", "rooms"]), false),
+            ["rooms"]
+        );
+        assert_eq!(
+            granted(asked(&["rooms", "history"]), true),
+            ["rooms", "history"]
+        );
     }
 }

@@ -309,6 +309,11 @@ impl Index {
             .collect()
     }
 
+    /// File `id`, whatever its room.
+    pub(super) fn find(&self, id: u64) -> Option<FileInfo> {
+        self.files.get(&id).map(|f| f.info.clone())
+    }
+
     /// File `id` if it belongs to the room `room` (as [`Index::list`] has it).
     pub(super) fn get(&self, id: u64, room: &str) -> Option<FileInfo> {
         let room = NameKeys::of(room);

@@ -286,6 +286,11 @@ impl FileStore {
         self.lock().fetch_counts(listed, sharer)
     }
 
+    /// File `id`, whatever its room (the caller checks the room).
+    pub(crate) fn find(&self, id: u64) -> Option<FileInfo> {
+        self.lock().find(id)
+    }
+
     /// Where the contents of file `id` are.
     pub(crate) fn data_path(&self, id: u64) -> PathBuf {
         self.root.join("files").join(format!("{id}.{DATA_EXT}"))

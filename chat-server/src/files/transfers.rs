@@ -18,6 +18,7 @@ use crate::files::fetched::{self, Fetch};
 use crate::files::handle::Handle;
 use crate::files::{download, upload};
 use crate::outbound::{FileLane, Outbox};
+use crate::registry::Whereabouts;
 
 /// Uploads one connection may have in progress at once. A client sends one file at a time
 /// per progress bar; a few allow several, while one connection cannot reserve the whole
@@ -40,6 +41,9 @@ pub(crate) struct Peer<'a> {
     pub(crate) address: Option<IpAddr>,
     pub(crate) outbox: &'a Outbox,
     pub(crate) lane: &'a FileLane,
+    /// Whether the client has the feature "rooms": it may download a file of any of its
+    /// rooms.
+    pub(crate) rooms: bool,
 }
 
 /// Longest a second `UploadFinish` waits for the answer to the first (the worker flushes
@@ -65,15 +69,20 @@ impl Transfers {
 
     /// Acts on a file message; returns the answer for the client, if there is one now.
     /// Other answers come later from the upload and download tasks, which wrap them as the
-    /// answer to `reply` (the request's id) themselves.
+    /// answer to `reply` (the request's id) themselves. `place`: the room an `UploadStart`
+    /// or a `ListFiles` is about, if found already; else the client's current room.
     pub(crate) async fn handle(
         &mut self,
         peer: Peer<'_>,
         reply: Option<u32>,
         msg: ClientMsg,
+        place: Option<Whereabouts>,
     ) -> Option<ServerMsg> {
+        let place = || place.or_else(|| peer.files.registry.whereabouts(peer.id));
         match msg {
-            ClientMsg::UploadStart { name, size } => Some(self.start(peer, &name, size).await),
+            ClientMsg::UploadStart { name, size } => {
+                Some(self.start(peer, place(), &name, size).await)
+            }
             ClientMsg::UploadResume { token } => Some(self.resume(peer, &token).await),
             ClientMsg::UploadChunk {
                 upload_id,
@@ -109,7 +118,7 @@ impl Transfers {
                 None
             }
             ClientMsg::ListFiles => {
-                let place = peer.files.registry.whereabouts(peer.id)?;
+                let place = place()?;
                 let files = peer.files.store.list(&place.room);
                 let (id, nick, outbox) = (peer.id, &place.nick, peer.outbox);
                 fetched::before_list(peer.files, id, nick, outbox, &place.room, &files);
@@ -139,7 +148,13 @@ impl Transfers {
         self.uploads.get(&upload_id)
     }
 
-    async fn start(&mut self, peer: Peer<'_>, name: &str, size: u64) -> ServerMsg {
+    async fn start(
+        &mut self,
+        peer: Peer<'_>,
+        place: Option<Whereabouts>,
+        name: &str,
+        size: u64,
+    ) -> ServerMsg {
         if name.len() > MAX_RAW_FILE_NAME_BYTES {
             return error(Refusal {
                 kind: ErrorKind::InvalidFileName,
@@ -152,7 +167,7 @@ impl Transfers {
         if let Some(refusal) = self.too_many_uploads() {
             return error(refusal);
         }
-        let Some(place) = peer.files.registry.whereabouts(peer.id) else {
+        let Some(place) = place else {
             return error(Refusal {
                 kind: ErrorKind::Internal,
                 text: "not in a room".into(),
@@ -239,11 +254,25 @@ impl Transfers {
                 text,
             })
         };
-        let place = peer.files.registry.whereabouts(peer.id)?;
-        // A file of another room is as unknown as one that does not exist.
-        let Some(file) = peer.files.store.get(file_id, &place.room) else {
-            let text = format!("no file {file_id} in #{}", place.room);
-            return failed(ErrorKind::NoSuchFile, text);
+        // A file of another room is as unknown as one that does not exist. With the
+        // feature "rooms", any room the client is in will do.
+        let registry = &peer.files.registry;
+        let found = if peer.rooms {
+            peer.files
+                .store
+                .find(file_id)
+                .and_then(|f| Some((registry.in_room(peer.id, &f.room)?, f)))
+                .ok_or_else(|| format!("no file {file_id} in the rooms you are in"))
+        } else {
+            let place = registry.whereabouts(peer.id)?;
+            match peer.files.store.get(file_id, &place.room) {
+                Some(file) => Ok((place, file)),
+                None => Err(format!("no file {file_id} in #{}", place.room)),
+            }
+        };
+        let (place, file) = match found {
+            Ok(found) => found,
+            Err(text) => return failed(ErrorKind::NoSuchFile, text),
         };
         if offset > file.size {
             let text = format!("offset {offset} is past the end ({} bytes)", file.size);

@@ -25,6 +25,9 @@
 //!   asked, so an answer holds everything stamped before the request was read.
 //! - Search reads an FTS5 index that the writer fills *behind* the writes, in chunks,
 //!   when it has a moment, so that a burst is never slowed by the index.
+//! - Topics ([`topics`]): the writer keeps each room's topic in the `topics` table with
+//!   its next commit; all of them (at most [`MAX_KEPT_TOPICS`]) are read into memory at
+//!   open, so that the registry reads a room's topic without waiting ([`History::topic`]).
 //! - Retention ([`retention`]) deletes old messages between batches, a few hundred rows per
 //!   transaction, never in one long one.
 //! - A commit that fails (a full disk) loses its batch: the messages' ranges are kept in
@@ -73,6 +76,7 @@ mod rows;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod topics;
 mod turns;
 mod writer;
 
@@ -85,6 +89,7 @@ use shared::{Anchor, ServerMsg, Stamped};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use error::{HistoryError, OpenError};
+pub use topics::{MAX_KEPT_TOPICS, Topic};
 
 /// Most messages in one writer transaction. Large enough that a burst commits in few
 /// transactions (a commit costs about as much as a hundred inserts), small enough that
@@ -217,6 +222,8 @@ struct Inner {
     readers: read::Pool,
     /// Turns to run a query ([`QUERIES_AT_ONCE`]).
     turns: turns::Turns,
+    /// The rooms' topics, as the file has them once the writer has caught up.
+    topics: topics::Kept,
     /// The writer thread, to hurry it along when a query waits for its batch.
     writer: std::thread::Thread,
     /// The writer thread, joined by `close`.
@@ -236,6 +243,10 @@ impl History {
     /// exactly as it was.
     pub fn open(settings: HistorySettings) -> Result<(History, Resume), OpenError> {
         let opened = schema::open(&settings.path)?;
+        let kept = topics::load(&opened.conn).map_err(|e| OpenError::Unusable {
+            path: settings.path.clone(),
+            detail: schema::Sqlite(&e).to_string(),
+        })?;
         let (queue, jobs) = std::sync::mpsc::channel();
         let (committed_tx, committed) = tokio::sync::watch::channel(writer::Progress::default());
         let lost = Arc::new(lost::Pending::default());
@@ -272,6 +283,7 @@ impl History {
             committed,
             marks_sent: AtomicU64::new(0),
             lost,
+            topics: topics::Kept::new(kept),
             thread: std::sync::Mutex::new(Some(thread)),
         };
         let history = History {
@@ -351,6 +363,32 @@ impl History {
                 msg,
                 _permit: permit,
             })));
+    }
+
+    /// The topic kept for the room `room_key`, if any: what the registry gives a room that
+    /// opens. Never waits for the disk. `None` when history is off.
+    pub fn topic(&self, room_key: &str) -> Option<Topic> {
+        self.inner.as_ref()?.topics.get(room_key)
+    }
+
+    /// Keeps `topic` as the topic of the room `room_key` spelt `room_name` (`None`: it has
+    /// none any more): at once for [`History::topic`], in the file with the writer's next
+    /// commit. Never waits. Nothing when history is off.
+    pub fn set_topic(&self, room_key: &str, room_name: &str, topic: Option<Topic>) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        let forgotten = inner.topics.set(room_key, topic.clone());
+        let job = |room_key: &str, room_name: &str, topic| writer::Job::Topic {
+            room_key: room_key.to_owned(),
+            room_name: room_name.to_owned(),
+            topic,
+        };
+        let _ = inner.queue.send(job(room_key, room_name, topic));
+        if let Some(old) = forgotten {
+            // A deletion keeps the spelling the file has.
+            let _ = inner.queue.send(job(&old, "", None));
+        }
     }
 
     /// Says that ids up to `last_id` have been handed out (private messages take ids too).

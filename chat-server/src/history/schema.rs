@@ -27,8 +27,8 @@ use super::{ID_BLOCK, OpenError, Resume};
 /// to this one ([`migrate`]) when it is opened.
 ///
 /// 1: the first. 2: `messages_presence`, so that retention finds a room's oldest joins,
-/// leaves and renames without reading its talk.
-pub(super) const SCHEMA: i64 = 2;
+/// leaves and renames without reading its talk. 3: `topics`, the rooms' topics.
+pub(super) const SCHEMA: i64 = 3;
 
 /// `PRAGMA application_id` of our files ("chat" in ASCII): tells our file from another
 /// program's SQLite database before anything is written to it.
@@ -42,7 +42,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// is unique; `messages_talk` indexes the talk alone, so a replay without presence is
 /// one range scan, and `messages_presence` the rest, for retention's cap on it. `fts` is contentless (the text lives in `messages` only) and takes
 /// deletes, so retention can remove rows from it; it is filled behind the writes up to
-/// `meta.indexed_to`. `rooms.key` is the room's fold, which the server reads; `rooms.name`
+/// `meta.indexed_to`. `topics` holds each room's topic, if it has one. `rooms.key` is the room's fold, which the server reads; `rooms.name`
 /// its spelling in its latest stored message (the key until one is stored), kept for
 /// whoever reads the file.
 pub(super) fn schema_sql() -> String {
@@ -63,6 +63,7 @@ CREATE TABLE messages(
 CREATE UNIQUE INDEX messages_room_seq ON messages(room, seq);
 CREATE INDEX messages_talk ON messages(room, seq) WHERE {TALK};
 {presence_index}
+{topics}
 CREATE TABLE gaps(
     room INTEGER NOT NULL,
     from_seq INTEGER NOT NULL,
@@ -82,9 +83,19 @@ CREATE VIRTUAL TABLE fts USING fts5(
     tokenize = \"unicode61 remove_diacritics 2 categories 'L* N* Co So'\"
 );
 ",
-        presence_index = presence_index_sql()
+        presence_index = presence_index_sql(),
+        topics = TOPICS_SQL,
     )
 }
+
+/// The rooms' topics (schema 3): one row per room that has one, its text, who set it
+/// (the nick as spelt) and when.
+const TOPICS_SQL: &str = "CREATE TABLE topics(
+    room INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    nick TEXT NOT NULL,
+    time_ms INTEGER NOT NULL
+);";
 
 /// The index of presence alone (schema 2).
 fn presence_index_sql() -> String {
@@ -96,6 +107,9 @@ fn presence_index_sql() -> String {
 fn migrate(tx: &Connection, found: i64) -> rusqlite::Result<()> {
     if found < 2 {
         tx.execute_batch(&presence_index_sql())?;
+    }
+    if found < 3 {
+        tx.execute_batch(TOPICS_SQL)?;
     }
     set_meta(tx, key::SCHEMA, SCHEMA)
 }

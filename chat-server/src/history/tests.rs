@@ -179,7 +179,7 @@ async fn a_newer_schema_is_refused_and_untouched() {
         err.to_string(),
         format!(
             "history database {} was written by a newer version of this server (schema 99; \
-             this one knows up to 2)",
+             this one knows up to 3)",
             s.path.display()
         )
     );
@@ -199,10 +199,11 @@ async fn a_file_of_schema_1_is_brought_up_to_date_and_kept() {
         talk.push(feed.say("lobby", &format!("m{i}")).await.seq);
     }
     h.close().await;
-    // Schema 1 was schema 2 without the index of presence.
+    // Schema 1 was schema 2 without the index of presence, and 2 was 3 without topics.
     sabotage(
         &s.path,
-        "DROP INDEX messages_presence; UPDATE meta SET value = 1 WHERE key = 'schema';",
+        "DROP INDEX messages_presence; DROP TABLE topics;
+         UPDATE meta SET value = 1 WHERE key = 'schema';",
     );
     s.max_per_room = Some(2);
     let (h, _) = History::open(s.clone()).unwrap();
@@ -227,6 +228,76 @@ async fn a_file_of_schema_1_is_brought_up_to_date_and_kept() {
         )
         .unwrap();
     assert_eq!((schema, indexes), (schema::SCHEMA, 1));
+}
+
+fn topic(text: &str, by: &str, time_ms: u64) -> Topic {
+    Topic {
+        text: text.into(),
+        by: by.into(),
+        time_ms,
+    }
+}
+
+/// Topics are kept across a restart; a cleared one is gone, from memory at once and
+/// from the file.
+#[tokio::test]
+async fn topics_survive_a_restart_and_a_cleared_one_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    feed.say("lobby", "a room with a message").await;
+    h.set_topic("lobby", "Lobby", Some(topic("welcome", "ann", 1)));
+    h.set_topic("lobby", "Lobby", Some(topic("welcome all", "bob", 2)));
+    h.set_topic("quiet", "Quiet", Some(topic("shh", "ann", 3)));
+    h.set_topic("gone", "gone", Some(topic("soon cleared", "ann", 4)));
+    h.set_topic("gone", "gone", None);
+    assert_eq!(h.topic("gone"), None);
+    assert_eq!(h.topic("lobby"), Some(topic("welcome all", "bob", 2)));
+    h.close().await;
+    let (h, _) = History::open(s.clone()).unwrap();
+    assert_eq!(h.topic("lobby"), Some(topic("welcome all", "bob", 2)));
+    assert_eq!(h.topic("quiet"), Some(topic("shh", "ann", 3)));
+    assert_eq!(h.topic("gone"), None);
+    h.close().await;
+    // Off, nothing is kept.
+    let off = History::off();
+    off.set_topic("lobby", "lobby", Some(topic("x", "ann", 1)));
+    assert_eq!(off.topic("lobby"), None);
+}
+
+/// A file of schema 2 (before topics) opens, gains the table, keeps its messages and
+/// then keeps topics across a restart.
+#[tokio::test]
+async fn a_file_of_schema_2_gains_the_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = settings(&dir);
+    let (h, resume) = History::open(s.clone()).unwrap();
+    let mut feed = Feed::new(h.clone(), resume);
+    let said = feed.say("lobby", "before topics").await.seq;
+    h.close().await;
+    sabotage(
+        &s.path,
+        "DROP TABLE topics; UPDATE meta SET value = 2 WHERE key = 'schema';",
+    );
+    let (h, _) = History::open(s.clone()).unwrap();
+    assert_eq!(h.topic("lobby"), None);
+    let p = page(&h, "lobby", Anchor::Latest, 100, false).await;
+    assert_eq!(p.seqs, [said]);
+    h.set_topic("lobby", "lobby", Some(topic("after", "ann", 5)));
+    h.close().await;
+    let (h, _) = History::open(s.clone()).unwrap();
+    assert_eq!(h.topic("lobby"), Some(topic("after", "ann", 5)));
+    h.close().await;
+    let db = rusqlite::Connection::open(&s.path).unwrap();
+    let (schema, rows): (i64, i64) = db
+        .query_row(
+            "SELECT (SELECT value FROM meta WHERE key = 'schema'), (SELECT count(*) FROM topics)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((schema, rows), (schema::SCHEMA, 1));
 }
 
 /// A history of 2,000 messages, stopped cleanly.

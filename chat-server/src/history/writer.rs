@@ -31,6 +31,7 @@ use super::lost::Pending;
 use super::retention::{Class, Retention};
 use super::rows::{self, TALK, int};
 use super::schema::{self, Sqlite, key};
+use super::topics::Topic;
 use super::{BATCH_CAP, HistorySettings, Permit};
 
 /// How long the writer gathers after the first job of a batch. Measured with scenario A
@@ -79,6 +80,12 @@ pub(super) enum Job {
         nick: String,
         room_key: String,
         seq: u64,
+    },
+    /// The room (key, spelt `room_name`) has this topic now (`None`: none).
+    Topic {
+        room_key: String,
+        room_name: String,
+        topic: Option<Topic>,
     },
     /// Store what is queued, write the exact last id and the clean-stop mark, and stop.
     Close {
@@ -209,10 +216,12 @@ pub(super) struct Writer {
     /// Every talk message up to this id is in `fts`.
     indexed_to: u64,
     /// Writes that ride with the next commit (and are kept when it fails): the id floor,
-    /// the file-id floor, the read markers.
+    /// the file-id floor, the read markers, the topics.
     floor: Option<u64>,
     file_floor: Option<u64>,
     marks: HashMap<(String, String), u64>,
+    /// Topics to write, by room key: the room's spelling and its topic (`None`: delete).
+    topics: HashMap<String, (String, Option<Topic>)>,
     /// A floor came (or rose) since the floors were last tried on their own.
     floors_untried: bool,
     /// Storing messages is failing.
@@ -271,6 +280,7 @@ impl Writer {
             floor: None,
             file_floor: None,
             marks: HashMap::new(),
+            topics: HashMap::new(),
             floors_untried: false,
             failing: None,
             retention,
@@ -325,6 +335,13 @@ impl Writer {
                         *mark = (*mark).max(seq);
                         self.marks_taken += 1;
                     }
+                    Job::Topic {
+                        room_key,
+                        room_name,
+                        topic,
+                    } => {
+                        self.topics.insert(room_key, (room_name, topic));
+                    }
                     Job::Close { last_id, done } => {
                         close = Some((last_id, done));
                         break;
@@ -376,7 +393,10 @@ impl Writer {
     }
 
     fn has_side_writes(&self) -> bool {
-        self.floor.is_some() || self.file_floor.is_some() || !self.marks.is_empty()
+        self.floor.is_some()
+            || self.file_floor.is_some()
+            || !self.marks.is_empty()
+            || !self.topics.is_empty()
     }
 
     /// Whether anything waits for a commit with no batch: lost ranges or side writes.
@@ -432,7 +452,7 @@ impl Writer {
     }
 
     /// One transaction: the pending lost ranges first, then the messages, the read
-    /// markers and the floors. Returns the rooms it added or spelt anew.
+    /// markers, the topics and the floors. Returns the rooms it added or spelt anew.
     fn write(&self, batch: &[Record]) -> rusqlite::Result<HashMap<String, Room>> {
         let tx = self.conn.unchecked_transaction()?;
         let mut new_rooms = HashMap::new();
@@ -485,6 +505,23 @@ impl Writer {
                  ON CONFLICT(nick, room) DO UPDATE SET seq = max(seq, excluded.seq)",
             )?
             .execute(params![nick, room, int(*seq)])?;
+        }
+        for (room_key, (name, topic)) in &self.topics {
+            // A deletion leaves the room's spelling as it is.
+            let spelt = topic.as_ref().map(|_| name.as_str());
+            let room = room_id(&tx, &self.rooms, &mut new_rooms, room_key, spelt)?;
+            match topic {
+                Some(t) => tx
+                    .prepare_cached(
+                        "INSERT INTO topics(room, text, nick, time_ms) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(room) DO UPDATE SET text = excluded.text,
+                             nick = excluded.nick, time_ms = excluded.time_ms",
+                    )?
+                    .execute(params![room, t.text, t.by, int(t.time_ms)])?,
+                None => tx
+                    .prepare_cached("DELETE FROM topics WHERE room = ?1")?
+                    .execute([room])?,
+            };
         }
         self.raise_floors(&tx)?;
         tx.commit()?;
@@ -539,6 +576,7 @@ impl Writer {
         self.file_floor = None;
         self.floors_untried = false;
         self.marks.clear();
+        self.topics.clear();
         self.lost.clear();
         if let Some(failing) = self.failing.take() {
             tracing::warn!(

@@ -6,7 +6,8 @@
 use bytes::Bytes;
 use shared::{ChatKind, FileInfo, RoomEvent, ServerMsg, wrap_reply};
 
-use super::{ClientId, Inner, Registry};
+use super::rooms::RoomName;
+use super::{ClientId, Inner, Refusal, Registry};
 use crate::history::Permit;
 use crate::outbound::{Outbox, PushError, RoomFrames};
 
@@ -33,33 +34,37 @@ impl Except {
 }
 
 impl Registry {
-    /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of the
-    /// sender's room, the sender included: its client shows its own line from this echo,
+    /// Stamps a message (a `Chat` or an `Action`) and sends it to every member of `room`
+    /// (one of the sender's rooms; its current room if `None`), the sender included: its client shows its own line from this echo,
     /// which answers the request `reply` if it had an id. Then it goes to the history,
     /// with the `permit` the sender took for it. Once the server is shutting down, nothing:
     /// it would reach no one, so it is neither stamped nor kept.
     pub(crate) fn say(
         &self,
         id: ClientId,
+        room: Option<&str>,
         kind: ChatKind,
         text: String,
         reply: Option<u32>,
         permit: Option<Permit>,
-    ) {
+    ) -> Result<(), Refusal> {
+        let room = room.map(RoomName::new);
         self.with(|inner| {
             if inner.closing {
-                return;
+                return Ok(());
             }
+            let room_key = inner.target(id, room.as_ref())?;
             let Some(client) = inner.clients.get(&id) else {
-                return;
+                return Ok(());
             };
-            let (room_key, from) = (client.room.clone(), client.nick.clone());
+            let from = client.nick.clone();
             let said = RoomEvent::Said { from, kind, text };
             if let Some(msg) = inner.stamp(&room_key, said) {
                 inner.broadcast(&room_key, Except::Nobody, &msg, reply.map(|r| (id, r)));
                 inner.record(&room_key, msg, permit);
             }
-        });
+            Ok(())
+        })
     }
 
     /// Tells every member of the room whose key is `room_key`, if it has any, that
@@ -163,8 +168,10 @@ mod tests {
         let mut talker = login(&reg, "talker", "lobby", 4096);
         let sleeper = login(&reg, "sleeper", "lobby", 80); // welcome + one chat frame
         talker.drain();
-        reg.say(talker.id, ChatKind::Say, "one".into(), None, None);
-        reg.say(talker.id, ChatKind::Say, "two".into(), None, None);
+        reg.say(talker.id, None, ChatKind::Say, "one".into(), None, None)
+            .unwrap();
+        reg.say(talker.id, None, ChatKind::Say, "two".into(), None, None)
+            .unwrap();
         let seen = talker.drain();
         assert!(seen.iter().any(|m| matches!(
             m,
@@ -183,7 +190,8 @@ mod tests {
         let b = login(&reg, "b", "lobby", 4096);
         a.drain();
         reg.close();
-        reg.say(b.id, ChatKind::Say, "late".into(), None, None);
+        reg.say(b.id, None, ChatKind::Say, "late".into(), None, None)
+            .unwrap();
         assert!(reg.leave(b.id, "server shutting down"));
         assert!(a.drain().is_empty());
     }
@@ -197,14 +205,16 @@ mod tests {
         let (history, resume) = crate::history::History::open(settings).unwrap();
         let reg = Registry::with_history(10, history.clone(), resume.last_id);
         let a = login(&reg, "a", "lobby", 4096);
-        reg.say(a.id, ChatKind::Say, "early".into(), None, None);
+        reg.say(a.id, None, ChatKind::Say, "early".into(), None, None)
+            .unwrap();
         let (seq, recorded) = (
             reg.whereabouts(a.id).unwrap().last_seq,
             history.last_recorded(),
         );
         reg.close();
         let permit = history.admit().await;
-        reg.say(a.id, ChatKind::Say, "late".into(), None, Some(permit));
+        reg.say(a.id, None, ChatKind::Say, "late".into(), None, Some(permit))
+            .unwrap();
         let file = FileInfo {
             id: 1,
             name: "f".into(),
@@ -227,7 +237,8 @@ mod tests {
         let mut new = login4(&reg, "new", "lobby");
         old.drain();
         new.drain();
-        reg.say(old.id, ChatKind::Action, "waves".into(), None, None);
+        reg.say(old.id, None, ChatKind::Action, "waves".into(), None, None)
+            .unwrap();
         let said_old = old.drain();
         let said_new = new.drain();
         assert!(
@@ -255,7 +266,8 @@ mod tests {
         let mut bob = login4(&reg, "bob", "lobby");
         ann.drain();
         bob.drain();
-        reg.say(ann.id, ChatKind::Say, "hi".into(), Some(41), None);
+        reg.say(ann.id, None, ChatKind::Say, "hi".into(), Some(41), None)
+            .unwrap();
         // The sender's echo is the answer; the others get the plain room message.
         let echo = ann.next().unwrap().into_reply();
         assert!(
@@ -286,7 +298,7 @@ mod tests {
             "{renamed:?}"
         );
         assert!(matches!(bob.next(), Some(ServerMsg::Room { .. })));
-        reg.who(ann.id, Who::Plain, Some(44));
+        reg.who(ann.id, None, Who::Plain, Some(44)).unwrap();
         assert!(matches!(
             ann.next().unwrap().into_reply(),
             (Some(44), ServerMsg::Members4 { .. })

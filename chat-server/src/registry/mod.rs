@@ -10,6 +10,12 @@
 //! ([`RoomFrames`](crate::outbound::RoomFrames)), and its sender's copy, when the sender asked with a request id, is
 //! that frame wrapped in a reply ([`shared::wrap_reply`]): never once per member.
 //!
+//! With the feature `rooms`, a client is in a set of rooms at once (at most
+//! [`MAX_JOINED_ROOMS`](shared::limits::MAX_JOINED_ROOMS), possibly none), and its
+//! requests name the room they are about; without it, a client is in exactly one room and
+//! a join moves it. Either way a room lists its members the same way, so delivery to a
+//! room does not depend on it.
+//!
 //! A member whose queue is full is a slow consumer: it is removed (its room is told), and
 //! its queue is cut ([`Outbox::cut`]), which ends its connection.
 //!
@@ -20,8 +26,9 @@
 //! spelling a name was first given with is kept for display. A room exists while it has
 //! members.
 //!
-//! - `nicks`: nicks, renames, private messages.
-//! - `rooms`: rooms, moving between them, member lists.
+//! - `nicks`: nicks, renames, private messages, away texts.
+//! - `rooms`: rooms, joining, moving between them and parting, member lists.
+//! - `topics`: the rooms' topics, kept by the history when it is on.
 //! - `stamp`: ids, sequence numbers and times of room messages, and their hand-over to
 //!   the history once delivered.
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
@@ -36,6 +43,7 @@ mod nicks;
 mod probe;
 mod rooms;
 mod stamp;
+mod topics;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -43,17 +51,17 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use shared::names;
-use shared::{Limits, MemberListAnswer, RoomEvent};
+use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent};
 
 use crate::common::{ClientId, Refusal};
-use crate::history::History;
+use crate::history::{History, Topic};
 use crate::outbound::Outbox;
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
 use rooms::RoomName;
 
-/// Where a client is: its nick and its room.
+/// Where a client is: its nick and one of its rooms (the one a request is about).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Whereabouts {
     pub(crate) nick: String,
@@ -77,6 +85,8 @@ pub(crate) struct Greeting<'a> {
     /// A frame the client gets right after its welcome, before anything else: the
     /// `HistoryInfo` of a client granted the feature "history".
     pub(crate) after_welcome: Option<&'a Bytes>,
+    /// Whether the client was granted the feature "rooms".
+    pub(crate) rooms: bool,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -122,12 +132,51 @@ struct Inner {
     history: History,
 }
 
+/// A logged-in client. Kept small: every connection has one, idle or not.
 #[derive(Debug)]
 struct Client {
     nick: String,
-    /// Key of the client's room.
-    room: String,
+    rooms: Rooms,
     outbox: Outbox,
+    /// Why the client is away, if it is (feature "rooms").
+    away: Option<Box<str>>,
+}
+
+impl Client {
+    /// The key of the current room, if the client is in one.
+    fn current(&self) -> Option<&String> {
+        self.rooms.keys().last()
+    }
+
+    /// Whether the client was granted the feature "rooms".
+    fn many(&self) -> bool {
+        matches!(self.rooms, Rooms::Many(_))
+    }
+}
+
+/// The keys of a client's rooms ([`Inner::rooms`]).
+#[derive(Debug)]
+enum Rooms {
+    /// Without the feature "rooms": exactly one room (a join moves), held as before the
+    /// feature, without a list.
+    One(String),
+    /// With it: in the order joined, the last being the current room, which a request that
+    /// names none is about; at most [`MAX_JOINED_ROOMS`](shared::limits::MAX_JOINED_ROOMS),
+    /// possibly none.
+    Many(Vec<String>),
+}
+
+impl Rooms {
+    fn keys(&self) -> &[String] {
+        match self {
+            Rooms::One(key) => std::slice::from_ref(key),
+            Rooms::Many(keys) => keys,
+        }
+    }
+
+    fn contains(&self, key: &str) -> bool {
+        self.keys().iter().any(|k| k == key)
+    }
 }
 
 #[derive(Debug)]
@@ -140,6 +189,8 @@ struct Room {
     members: Vec<(ClientId, Outbox)>,
     /// The room's sequence numbers.
     seq: RoomSeq,
+    /// The room's topic, if it has one (feature "rooms").
+    topic: Option<Topic>,
 }
 
 impl Room {
@@ -225,8 +276,12 @@ impl Registry {
             outbox.set_speaks(greeting.version);
             let client = Client {
                 nick: nick.to_owned(),
-                room: room_key.clone(),
+                rooms: match greeting.rooms {
+                    true => Rooms::Many(vec![room_key.clone()]),
+                    false => Rooms::One(room_key.clone()),
+                },
                 outbox,
+                away: None,
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);
@@ -256,6 +311,7 @@ impl Registry {
             if let Some(frame) = greeting.after_welcome {
                 inner.send(id, frame.clone());
             }
+            inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
                 inner.broadcast(&room_key, Except::Entering(id), &notice, None);
                 inner.record(&room_key, notice, None);
@@ -264,23 +320,40 @@ impl Registry {
         })
     }
 
-    /// The nick and room of a logged-in client.
+    /// The nick and current room of a logged-in client; `None` if it is in no room (with
+    /// the feature "rooms").
     pub(crate) fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
-        self.lock().whereabouts(id)
+        let inner = self.lock();
+        let key = inner.clients.get(&id)?.current()?;
+        inner.whereabouts(id, key)
     }
 
-    /// Where a logged-in client is, if the room name `room` leads into its room (ignoring
-    /// case and look-alikes, as a `Join` would): what a request about that room needs.
-    /// `None` if the name leads elsewhere. Check the name first ([`names::check_room`]):
-    /// its keys are made before the lock is taken, at a cost that grows with its length.
+    /// Where a logged-in client is, if the room name `room` leads into one of its rooms
+    /// (ignoring case and look-alikes, as a `Join` would): what a request about that room
+    /// needs. `None` if the name leads elsewhere. Check the name first
+    /// ([`names::check_room`]): its keys are made before the lock is taken, at a cost that
+    /// grows with its length.
     pub(crate) fn in_room(&self, id: ClientId, room: &str) -> Option<Whereabouts> {
         let room = RoomName::new(room);
         let inner = self.lock();
-        let here = inner.whereabouts(id)?;
-        (inner.room_key(&room) == here.room_key).then_some(here)
+        let key = inner.room_key(&room);
+        inner.clients.get(&id)?.rooms.contains(&key).then_some(())?;
+        inner.whereabouts(id, &key)
     }
 
-    /// Forgets a client: frees its nick, and tells its room that it left and why. Returns
+    /// Where a request about `room` (the current room if `None`) finds the client:
+    /// `NotInRoom` if it is not in that room, or in none.
+    pub(crate) fn place(&self, id: ClientId, room: Option<&str>) -> Result<Whereabouts, Refusal> {
+        let room = room.map(RoomName::new);
+        let inner = self.lock();
+        let key = inner.target(id, room.as_ref())?;
+        inner.whereabouts(id, &key).ok_or_else(|| Refusal {
+            kind: ErrorKind::NotInRoom,
+            text: "you are not logged in".into(),
+        })
+    }
+
+    /// Forgets a client: frees its nick, and tells each of its rooms that it left and why. Returns
     /// false if it was already gone (removed as a slow consumer).
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
@@ -319,20 +392,50 @@ impl Registry {
 }
 
 impl Inner {
-    fn whereabouts(&self, id: ClientId) -> Option<Whereabouts> {
+    /// The client `id` in the room `key`.
+    fn whereabouts(&self, id: ClientId, key: &str) -> Option<Whereabouts> {
         let client = self.clients.get(&id)?;
         Some(Whereabouts {
             nick: client.nick.clone(),
-            room: self.room_name(&client.room),
-            room_key: client.room.clone(),
-            last_seq: self.last_seq(&client.room),
+            room: self.room_name(key),
+            room_key: key.to_owned(),
+            last_seq: self.last_seq(key),
         })
     }
 
-    /// Removes a client entirely, telling its room. Returns it if it was there.
+    /// The key of the room a request of the client `id` is about: `room`, which must be
+    /// one of its rooms, or its current room when the request names none. Refused with
+    /// `NotInRoom` otherwise.
+    fn target(&self, id: ClientId, room: Option<&RoomName<'_>>) -> Result<String, Refusal> {
+        let not_in = |text: String| Refusal {
+            kind: ErrorKind::NotInRoom,
+            text,
+        };
+        let Some(client) = self.clients.get(&id) else {
+            return Err(not_in("you are not logged in".into()));
+        };
+        match room {
+            None => client
+                .current()
+                .cloned()
+                .ok_or_else(|| not_in("you are in no room; join one first".into())),
+            Some(room) => {
+                let key = self.room_key(room);
+                if client.rooms.contains(&key) {
+                    Ok(key)
+                } else {
+                    Err(not_in(format!("you are not in the room {}", room.name)))
+                }
+            }
+        }
+    }
+
+    /// Removes a client entirely, telling each of its rooms. Returns it if it was there.
     fn remove(&mut self, id: ClientId, reason: String) -> Option<Client> {
-        let room_key = self.clients.get(&id)?.room.clone();
-        self.exit(id, &room_key, reason);
+        let rooms = self.clients.get(&id)?.rooms.keys().to_vec();
+        for key in &rooms {
+            self.exit(id, key, reason.clone());
+        }
         let client = self.clients.remove(&id)?;
         self.nicks.remove(&names::fold(&client.nick));
         self.looks.remove(&names::look_alike_key(&client.nick));

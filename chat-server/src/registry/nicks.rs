@@ -31,18 +31,21 @@ impl Registry {
             }
             if client.nick != nick {
                 let old = std::mem::replace(&mut client.nick, nick.to_owned());
-                let room_key = client.room.clone();
+                let rooms = client.rooms.keys().to_vec();
                 inner.nicks.remove(&names::fold(&old));
                 inner.looks.remove(&names::look_alike_key(&old));
                 inner.nicks.insert(new_key, id);
                 inner.looks.insert(new_look, id);
-                // The new nick may sort elsewhere.
-                inner.seat(id, &room_key);
-                let renamed = RoomEvent::Renamed {
-                    old,
-                    new: nick.to_owned(),
-                };
-                inner.notify(&room_key, Except::RenamedInVersion3(id), renamed);
+                // Every room the client is in is told, once each.
+                for room_key in &rooms {
+                    // The new nick may sort elsewhere.
+                    inner.seat(id, room_key);
+                    let renamed = RoomEvent::Renamed {
+                        old: old.clone(),
+                        new: nick.to_owned(),
+                    };
+                    inner.notify(room_key, Except::RenamedInVersion3(id), renamed);
+                }
             }
             let changed = ServerMsg::NickChanged {
                 nick: nick.to_owned(),
@@ -71,9 +74,10 @@ impl Registry {
                 .get(&names::fold(to))
                 .or_else(|| inner.looks.get(&names::look_alike_key(to)))
                 .copied();
-            let Some((target, to)) =
-                target.and_then(|t| Some((t, inner.clients.get(&t)?.nick.clone())))
-            else {
+            let Some((target, to, away)) = target.and_then(|t| {
+                let c = inner.clients.get(&t)?;
+                Some((t, c.nick.clone(), c.away.clone()))
+            }) else {
                 return Err(Refusal {
                     kind: ErrorKind::NoSuchNick,
                     text: format!("no one here is called '{to}'"),
@@ -83,7 +87,7 @@ impl Registry {
                 id: inner.sequences.next_id(),
                 time_ms: now_ms(),
                 from,
-                to,
+                to: to.clone(),
                 text,
             };
             let frame = encode(&msg);
@@ -95,8 +99,27 @@ impl Registry {
                 None => frame,
             };
             inner.send(id, echo);
+            // An away nick's text follows the echo, to a sender whose protocol has it.
+            let many = inner.clients.get(&id).is_some_and(|c| c.many());
+            if let Some(text) = away.filter(|_| many) {
+                let text = text.into_string();
+                inner.send(id, encode(&ServerMsg::Away { nick: to, text }));
+            }
             Ok(())
         })
+    }
+
+    /// Marks the client away with `text` (checked already), or back when it is empty
+    /// (feature "rooms"); answers `Away` about itself, to `reply`.
+    pub(crate) fn away(&self, id: ClientId, text: String, reply: Option<u32>) {
+        self.with(|inner| {
+            let Some(client) = inner.clients.get_mut(&id) else {
+                return;
+            };
+            client.away = (!text.is_empty()).then(|| text.clone().into_boxed_str());
+            let nick = client.nick.clone();
+            inner.send(id, encode_answer(reply, &ServerMsg::Away { nick, text }));
+        });
     }
 }
 

@@ -47,13 +47,30 @@ pub(super) fn login_as(
     room: &str,
     limit_bytes: usize,
 ) -> Result<Probe, Refusal> {
+    login_with(reg, version, false, nick, room, limit_bytes)
+}
+
+/// Logs a client in speaking `version`, granted the feature "rooms" if `rooms`.
+fn login_with(
+    reg: &Registry,
+    version: u16,
+    rooms: bool,
+    nick: &str,
+    room: &str,
+    limit_bytes: usize,
+) -> Result<Probe, Refusal> {
     let outbox = queue(limit_bytes);
     let limits = limits();
+    let features = match rooms {
+        true => vec![shared::FEATURE_ROOMS.to_owned()],
+        false => Vec::new(),
+    };
     let greeting = Greeting {
         version,
-        features: &[],
+        features: &features,
         limits: &limits,
         after_welcome: None,
+        rooms,
     };
     let id = reg.login(nick, room, outbox.clone(), &greeting)?;
     Ok(Probe {
@@ -71,6 +88,11 @@ pub(super) fn login(reg: &Registry, nick: &str, room: &str, limit_bytes: usize) 
 
 pub(super) fn login4(reg: &Registry, nick: &str, room: &str) -> Probe {
     login_as(reg, 4, nick, room, 1 << 20).unwrap()
+}
+
+/// A version 4 client granted the feature "rooms".
+pub(super) fn login_rooms(reg: &Registry, nick: &str, room: &str) -> Probe {
+    login_with(reg, 4, true, nick, room, 1 << 20).unwrap()
 }
 
 pub(super) fn refused_login(reg: &Registry, nick: &str, room: &str) -> Refusal {

@@ -4,49 +4,75 @@
 //! exists while it has members.
 
 use bytes::Bytes;
-use shared::limits::MEMBER_PAGE;
+use shared::limits::{MAX_JOINED_ROOMS, MEMBER_PAGE};
 use shared::names;
-use shared::{ErrorKind, MemberList, MemberListAnswer, RoomEvent};
+use shared::{ErrorKind, Member, MemberList, MemberListAnswer, RoomEvent, ServerMsg};
 
 use super::fanout::Except;
-use super::{ClientId, Inner, Refusal, Registry, Room, Who};
+use super::{ClientId, Inner, Refusal, Registry, Room, Rooms, Who};
 use crate::outbound::encode_answer;
 
 impl Registry {
-    /// Moves a client to `room` (already checked): the old room is told it left, the new
-    /// room that it joined, and the client gets `Joined` with the new room's members, as
-    /// the answer to `reply`. Joining the room one is in only answers `Joined`. A new room
-    /// beyond the maximum number of rooms is refused, and the client stays where it is.
+    /// Joins `room` (already checked), answering `reply` with `Joined` and the room's
+    /// members (then its topic, with the feature "rooms"). Without the feature, the client
+    /// moves: the old room is told it left. With it, the room is added to the client's
+    /// rooms, at most [`MAX_JOINED_ROOMS`], and becomes its current room. Joining a room
+    /// one is in only answers. A new room beyond the maximum number of rooms is refused,
+    /// and the client stays where it is.
     pub(crate) fn join(&self, id: ClientId, room: &str, reply: Option<u32>) -> Result<(), Refusal> {
         let room = RoomName::new(room);
         self.with(|inner| {
             let Some(client) = inner.clients.get(&id) else {
                 return Ok(());
             };
-            let old_key = client.room.clone();
             let new_key = inner.room_key(&room);
-            if new_key != old_key {
+            let (many, version) = (client.many(), client.outbox.speaks());
+            let already = client.rooms.contains(&new_key);
+            if !already {
+                if many && client.rooms.keys().len() >= MAX_JOINED_ROOMS {
+                    return Err(Refusal {
+                        kind: ErrorKind::TooManyRooms,
+                        text: format!(
+                            "you are in {MAX_JOINED_ROOMS} rooms, the most at once; part one \
+                             before joining another"
+                        ),
+                    });
+                }
                 // Leaving a room one is alone in frees its place.
-                let frees_one = inner
-                    .rooms
-                    .get(&old_key)
-                    .is_some_and(|r| r.members.len() == 1);
+                let frees_one = !many
+                    && client
+                        .current()
+                        .and_then(|key| inner.rooms.get(key))
+                        .is_some_and(|r| r.members.len() == 1);
                 inner.check_room_count(&new_key, frees_one)?;
             }
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
-            let version = client.outbox.speaks();
-            if new_key != client.room {
-                let old_key = std::mem::replace(&mut client.room, new_key.clone());
+            if already {
+                // The room one names last is the current one.
+                if let Rooms::Many(keys) = &mut client.rooms {
+                    keys.retain(|key| *key != new_key);
+                    keys.push(new_key.clone());
+                }
+            } else {
+                let old_key = match &mut client.rooms {
+                    Rooms::One(key) => Some(std::mem::replace(key, new_key.clone())),
+                    Rooms::Many(keys) => {
+                        keys.push(new_key.clone());
+                        None
+                    }
+                };
                 let nick = client.nick.clone();
-                // Said before entering, so that a new room takes the name as given.
-                let new_name = inner
-                    .rooms
-                    .get(&new_key)
-                    .map_or(room.name, |r| r.name.as_str())
-                    .to_owned();
-                inner.exit(id, &old_key, format!("moved to {new_name}"));
+                if let Some(old_key) = old_key {
+                    // Said before entering, so that a new room takes the name as given.
+                    let new_name = inner
+                        .rooms
+                        .get(&new_key)
+                        .map_or(room.name, |r| r.name.as_str())
+                        .to_owned();
+                    inner.exit(id, &old_key, format!("moved to {new_name}"));
+                }
                 inner.enter(id, &new_key, &room);
                 inner.notify(&new_key, Except::Entering(id), RoomEvent::Joined { nick });
             }
@@ -59,25 +85,72 @@ impl Registry {
             };
             let joined = inner.member_list(&new_key, answer, "", reply);
             inner.send(id, joined);
+            inner.send_topic(id, &new_key);
             Ok(())
         })
     }
 
-    /// Answers a client's `Who` or `WhoPage` with the members of its room.
-    pub(crate) fn who(&self, id: ClientId, who: Who<'_>, reply: Option<u32>) {
+    /// Leaves `room` (feature "rooms"), one of the client's rooms: the client gets
+    /// `Parted` (the answer to `reply`), the room's other members that it left and why
+    /// (`reason`, cleaned already), and the room closes if it is now empty.
+    pub(crate) fn part(
+        &self,
+        id: ClientId,
+        room: &str,
+        reason: String,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
+        let room = RoomName::new(room);
         self.with(|inner| {
+            let key = inner.target(id, Some(&room))?;
+            let name = inner.room_name(&key);
+            let Some(Rooms::Many(keys)) = inner.clients.get_mut(&id).map(|c| &mut c.rooms) else {
+                // A client without the feature is always in its one room.
+                return Err(Refusal {
+                    kind: ErrorKind::Internal,
+                    text: "the feature \"rooms\" was not granted".into(),
+                });
+            };
+            keys.retain(|k| *k != key);
+            inner.exit(id, &key, reason.clone());
+            let parted = ServerMsg::Parted { room: name, reason };
+            inner.send(id, encode_answer(reply, &parted));
+            Ok(())
+        })
+    }
+
+    /// Answers a `Who` or `WhoPage` about `room` (the current room if `None`) with a page
+    /// of its members: `RoomMembers`, with their away texts, to a client with the feature
+    /// "rooms"; `Members` or `Members4` to one without.
+    pub(crate) fn who(
+        &self,
+        id: ClientId,
+        room: Option<&str>,
+        who: Who<'_>,
+        reply: Option<u32>,
+    ) -> Result<(), Refusal> {
+        let room = room.map(RoomName::new);
+        self.with(|inner| {
+            let room_key = inner.target(id, room.as_ref())?;
             let Some(client) = inner.clients.get(&id) else {
-                return;
+                return Ok(());
             };
-            let room_key = client.room.clone();
-            let (answer, after) = match who {
-                Who::Plain if client.outbox.speaks() < 4 => (MemberListAnswer::Members, ""),
-                Who::Plain => (MemberListAnswer::Members4, ""),
-                Who::After(after) => (MemberListAnswer::Members4, after),
+            let after = match who {
+                Who::Plain => "",
+                Who::After(after) => after,
             };
-            let members = inner.member_list(&room_key, answer, after, reply);
+            let members = if client.many() {
+                inner.room_members(&room_key, after, reply)
+            } else {
+                let answer = match who {
+                    Who::Plain if client.outbox.speaks() < 4 => MemberListAnswer::Members,
+                    _ => MemberListAnswer::Members4,
+                };
+                inner.member_list(&room_key, answer, after, reply)
+            };
             inner.send(id, members);
-        });
+            Ok(())
+        })
     }
 }
 
@@ -163,14 +236,7 @@ impl Inner {
             return encode_answer(reply, &list);
         };
         let nick = |id: &ClientId| self.clients.get(id).map(|c| c.nick.as_str());
-        // The list is sorted by the same order, so the page starts after a binary search.
-        let start = if after.is_empty() {
-            0
-        } else {
-            room.members.partition_point(|(id, _)| {
-                nick(id).is_some_and(|n| names::cmp_members(n, after).is_le())
-            })
-        };
+        let start = self.page_start(room, after);
         let page: Vec<&str> = room.members[start..]
             .iter()
             .filter_map(|(id, _)| nick(id))
@@ -186,14 +252,61 @@ impl Inner {
         encode_answer(reply, &list)
     }
 
+    /// Where the page of a room's members after `after` starts. The list is sorted by the
+    /// order of [`names::cmp_members`], so this is a binary search.
+    fn page_start(&self, room: &Room, after: &str) -> usize {
+        if after.is_empty() {
+            return 0;
+        }
+        room.members.partition_point(|(id, _)| {
+            self.clients
+                .get(id)
+                .is_some_and(|c| names::cmp_members(&c.nick, after).is_le())
+        })
+    }
+
+    /// `RoomMembers` (feature "rooms"): the room's name and a page of its members, each
+    /// with its away text, the first [`MEMBER_PAGE`] after `after`, encoded as the answer
+    /// to `reply`.
+    pub(super) fn room_members(&self, key: &str, after: &str, reply: Option<u32>) -> Bytes {
+        let Some(room) = self.rooms.get(key) else {
+            let empty = ServerMsg::RoomMembers {
+                room: String::new(),
+                total: 0,
+                members: Vec::new(),
+                more: false,
+            };
+            return encode_answer(reply, &empty);
+        };
+        let start = self.page_start(room, after);
+        let members: Vec<Member> = room.members[start..]
+            .iter()
+            .filter_map(|(id, _)| self.clients.get(id))
+            .take(MEMBER_PAGE)
+            .map(|c| Member {
+                nick: c.nick.clone(),
+                away: c.away.as_deref().unwrap_or_default().to_owned(),
+            })
+            .collect();
+        let more = start + members.len() < room.members.len();
+        let page = ServerMsg::RoomMembers {
+            room: room.name.clone(),
+            total: u32::try_from(room.members.len()).unwrap_or(u32::MAX),
+            members,
+            more,
+        };
+        encode_answer(reply, &page)
+    }
+
     /// Adds a client to the room `key` ([`Inner::room_key`]), creating the room as `name`
-    /// if needed.
+    /// if needed, with the topic the history keeps for it.
     pub(super) fn enter(&mut self, id: ClientId, key: &str, name: &RoomName<'_>) {
         if !self.rooms.contains_key(key) {
             let room = Room {
                 name: name.name.to_owned(),
                 members: Vec::new(),
                 seq: self.sequences.open_room(key),
+                topic: self.history.topic(key),
             };
             self.rooms.insert(key.to_owned(), room);
             self.room_looks.insert(name.look.clone(), key.to_owned());
@@ -240,7 +353,9 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::probe::{Probe, login, login_as, login4, refused_login};
+    use crate::registry::probe::{
+        Probe, login, login_as, login_rooms, login4, refused_login, room_events,
+    };
     use shared::{ChatKind, ServerMsg};
 
     #[tokio::test]
@@ -254,7 +369,8 @@ mod tests {
         assert_eq!(room, "Dev");
         assert_eq!(members, ["a", "b"]);
         a.drain();
-        reg.say(a.id, ChatKind::Say, "hi".into(), None, None);
+        reg.say(a.id, None, ChatKind::Say, "hi".into(), None, None)
+            .unwrap();
         assert!(matches!(b.next(), Some(ServerMsg::Chat { ref room, .. }) if room == "Dev"));
     }
 
@@ -278,7 +394,8 @@ mod tests {
             assert_eq!(room, "lobby", "{spelling:?}");
         }
         assert_eq!(reg.lock().rooms.len(), 1);
-        reg.say(first.id, ChatKind::Say, "one room".into(), None, None);
+        reg.say(first.id, None, ChatKind::Say, "one room".into(), None, None)
+            .unwrap();
         let heard = first.drain();
         assert!(
             matches!(heard.last(), Some(ServerMsg::Chat { room, .. }) if room == "lobby"),
@@ -338,7 +455,7 @@ mod tests {
         let _dora = login(&reg, "dora", "LOBBY", 1 << 16);
         let _ada = login(&reg, "ada", "lobby", 1 << 16);
         let who = |probe: &mut Probe| {
-            reg.who(probe.id, Who::Plain, None);
+            reg.who(probe.id, None, Who::Plain, None).unwrap();
             match probe.drain().pop() {
                 Some(ServerMsg::Members { members, .. }) => members,
                 other => panic!("expected the members, got {other:?}"),
@@ -367,7 +484,7 @@ mod tests {
         let mut names = Vec::new();
         let mut after = String::new();
         for _ in 0..10 {
-            reg.who(first.id, Who::After(&after), None);
+            reg.who(first.id, None, Who::After(&after), None).unwrap();
             let Some(ServerMsg::Members4 { members, .. }) = first.next() else {
                 panic!("a page");
             };
@@ -384,10 +501,210 @@ mod tests {
         expected.sort_by(|a, b| names::cmp_members(a, b));
         assert_eq!(names, expected, "every member once, in order");
         // A version 3 list is cut at a page, and fits a frame.
-        reg.who(old.id, Who::Plain, None);
+        reg.who(old.id, None, Who::Plain, None).unwrap();
         let Some(ServerMsg::Members { members, .. }) = old.next() else {
             panic!("a list");
         };
         assert_eq!(members.len(), MEMBER_PAGE);
+    }
+
+    #[tokio::test]
+    async fn with_the_feature_a_join_adds_a_room_up_to_the_limit() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "r0");
+        for n in 1..MAX_JOINED_ROOMS {
+            reg.join(ann.id, &format!("r{n}"), None).unwrap();
+        }
+        let refused = reg.join(ann.id, "one-too-many", None).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::TooManyRooms);
+        assert!(refused.text.contains("20 rooms"), "{}", refused.text);
+        // Joining a room one is in is answered again, and makes it the current room.
+        ann.drain();
+        reg.join(ann.id, "R3", Some(7)).unwrap();
+        let again = ann.drain();
+        assert!(
+            matches!(&again[..], [ServerMsg::Reply { id: 7, .. }]),
+            "{again:?}"
+        );
+        assert_eq!(reg.whereabouts(ann.id).unwrap().room, "r3");
+        // Each room lists ann; a room-less chat goes to the current room only.
+        let mut bob = login_rooms(&reg, "bob", "r0");
+        reg.join(bob.id, "r3", None).unwrap();
+        bob.drain();
+        reg.say(ann.id, None, ChatKind::Say, "hi".into(), None, None)
+            .unwrap();
+        let heard = bob.drain();
+        assert!(
+            matches!(&heard[..], [ServerMsg::Room { room, .. }] if room == "r3"),
+            "{heard:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_part_tells_the_parter_and_the_rest_and_leaves_the_other_rooms_alone() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "one");
+        reg.join(ann.id, "two", None).unwrap();
+        let mut bob = login_rooms(&reg, "bob", "one");
+        reg.join(bob.id, "two", None).unwrap();
+        ann.drain();
+        bob.drain();
+        reg.part(ann.id, "ONE", "bye".into(), Some(3)).unwrap();
+        let parted = ann.next().unwrap().into_reply();
+        assert!(
+            matches!(&parted, (Some(3), ServerMsg::Parted { room, reason }) if room == "one" && reason == "bye"),
+            "{parted:?}"
+        );
+        let left = room_events(&bob.drain());
+        assert!(
+            matches!(&left[..], [(_, RoomEvent::Left { nick, reason })] if nick == "ann" && reason == "bye"),
+            "{left:?}"
+        );
+        let refused = reg.part(ann.id, "one", String::new(), None).unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        let refused = reg
+            .say(ann.id, Some("one"), ChatKind::Say, "x".into(), None, None)
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        // "two" is the current room still; parting it too leaves ann in none.
+        reg.part(ann.id, "two", String::new(), None).unwrap();
+        let refused = reg
+            .say(ann.id, None, ChatKind::Say, "x".into(), None, None)
+            .unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::NotInRoom);
+        assert!(reg.whereabouts(ann.id).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_rename_and_a_leave_are_told_in_every_room_once() {
+        let reg = Registry::default();
+        let ann = login_rooms(&reg, "ann", "one");
+        reg.join(ann.id, "two", None).unwrap();
+        reg.join(ann.id, "three", None).unwrap();
+        let mut bob = login_rooms(&reg, "bob", "one");
+        reg.join(bob.id, "two", None).unwrap();
+        let mut old = login(&reg, "old", "three", 1 << 16);
+        bob.drain();
+        old.drain();
+        reg.rename(ann.id, "anna", None).unwrap();
+        assert!(reg.leave(ann.id, "bye"));
+        let rooms = |msgs: Vec<ServerMsg>| -> Vec<String> {
+            msgs.into_iter()
+                .map(|m| match m {
+                    ServerMsg::Room { room, event, .. } => format!("{room}: {event:?}"),
+                    ServerMsg::Notice { room, event, .. } => format!("{room}: {event:?}"),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        };
+        let seen = rooms(bob.drain());
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert!(seen[0].starts_with("one: Renamed") && seen[1].starts_with("two: Renamed"));
+        assert!(seen[2].starts_with("one: Left") && seen[3].starts_with("two: Left"));
+        let seen = rooms(old.drain());
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert!(seen[0].starts_with("three: Renamed") && seen[1].starts_with("three: Left"));
+    }
+
+    #[tokio::test]
+    async fn topics_go_to_the_members_with_the_feature_and_to_whoever_enters() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "lobby");
+        let mut new = login4(&reg, "new", "lobby");
+        let mut old = login(&reg, "old", "lobby", 1 << 16);
+        ann.drain();
+        new.drain();
+        old.drain();
+        reg.set_topic(ann.id, "Lobby", "welcome".into(), Some(9))
+            .unwrap();
+        let set = ann.next().unwrap().into_reply();
+        assert!(
+            matches!(&set, (Some(9), ServerMsg::Topic { room, text, by, .. }) if room == "lobby" && text == "welcome" && by == "ann"),
+            "{set:?}"
+        );
+        assert!(new.drain().is_empty() && old.drain().is_empty());
+        // Told after the welcome of a client with the feature, and after its Joined4.
+        let mut bob = login_rooms(&reg, "bob", "lobby");
+        let got = bob.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Welcome4 { .. }, ServerMsg::Topic { text, .. }] if text == "welcome"),
+            "{got:?}"
+        );
+        ann.drain();
+        let mut cat = login_rooms(&reg, "cat", "elsewhere");
+        cat.drain();
+        reg.join(cat.id, "lobby", None).unwrap();
+        let got = cat.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Joined4 { .. }, ServerMsg::Topic { by, .. }] if by == "ann"),
+            "{got:?}"
+        );
+        // Cleared: told as an empty topic, and not sent to whoever enters next.
+        reg.set_topic(bob.id, "lobby", String::new(), None).unwrap();
+        assert!(
+            matches!(ann.drain().pop(), Some(ServerMsg::Topic { text, .. }) if text.is_empty())
+        );
+        let mut dan = login_rooms(&reg, "dan", "lobby");
+        assert!(matches!(&dan.drain()[..], [ServerMsg::Welcome4 { .. }]));
+        // Kept while the room exists, not after without history.
+        reg.set_topic(bob.id, "lobby", "again".into(), None)
+            .unwrap();
+        for id in [ann.id, new.id, old.id, bob.id, cat.id, dan.id] {
+            assert!(reg.leave(id, "bye"));
+        }
+        let mut eve = login_rooms(&reg, "eve", "lobby");
+        assert!(matches!(&eve.drain()[..], [ServerMsg::Welcome4 { .. }]));
+    }
+
+    #[tokio::test]
+    async fn away_texts_show_in_room_members_and_after_a_private_message() {
+        let reg = Registry::default();
+        let mut ann = login_rooms(&reg, "ann", "lobby");
+        let mut bob = login_rooms(&reg, "bob", "lobby");
+        let mut old = login(&reg, "old", "lobby", 1 << 16);
+        reg.away(ann.id, "lunch".into(), Some(1));
+        let answer = ann.drain().pop().unwrap().into_reply();
+        assert!(
+            matches!(&answer, (Some(1), ServerMsg::Away { nick, text }) if nick == "ann" && text == "lunch"),
+            "{answer:?}"
+        );
+        bob.drain();
+        reg.who(bob.id, Some("lobby"), Who::Plain, None).unwrap();
+        let Some(ServerMsg::RoomMembers {
+            members,
+            total,
+            more,
+            ..
+        }) = bob.next()
+        else {
+            panic!("room members");
+        };
+        assert_eq!((total, more), (3, false));
+        let listed: Vec<(&str, &str)> = members
+            .iter()
+            .map(|m| (m.nick.as_str(), m.away.as_str()))
+            .collect();
+        assert_eq!(listed, [("ann", "lunch"), ("bob", ""), ("old", "")]);
+        // A page after a nick.
+        reg.who(bob.id, None, Who::After("ann"), None).unwrap();
+        let Some(ServerMsg::RoomMembers { members, .. }) = bob.next() else {
+            panic!("room members");
+        };
+        assert_eq!(members.len(), 2);
+        // A private message to an away nick: the echo, then the away text; not to a
+        // sender without the feature.
+        reg.private(bob.id, "ANN", "there?".into(), None).unwrap();
+        let got = bob.drain();
+        assert!(
+            matches!(&got[..], [ServerMsg::Private { .. }, ServerMsg::Away { nick, text }] if nick == "ann" && text == "lunch"),
+            "{got:?}"
+        );
+        old.drain();
+        reg.private(old.id, "ann", "there?".into(), None).unwrap();
+        assert!(matches!(&old.drain()[..], [ServerMsg::Private { .. }]));
+        // Back: no more away text.
+        reg.away(ann.id, String::new(), None);
+        reg.private(bob.id, "ann", "back?".into(), None).unwrap();
+        assert!(matches!(&bob.drain()[..], [ServerMsg::Private { .. }]));
     }
 }

@@ -54,9 +54,11 @@ mod tests {
         let reg = Registry::default();
         let mut a = login(&reg, "a", "one", 4096);
         let mut b = login(&reg, "b", "two", 4096);
-        reg.say(a.id, ChatKind::Say, "x".into(), None, None);
+        reg.say(a.id, None, ChatKind::Say, "x".into(), None, None)
+            .unwrap();
         reg.private(a.id, "B", "y".into(), None).unwrap();
-        reg.say(b.id, ChatKind::Action, "z".into(), None, None);
+        reg.say(b.id, None, ChatKind::Action, "z".into(), None, None)
+            .unwrap();
         let id = |m: &ServerMsg| match m {
             ServerMsg::Chat { id, .. } | ServerMsg::Private { id, .. } => Some(*id),
             _ => None,
@@ -84,7 +86,8 @@ mod tests {
         let Some(ServerMsg::Welcome4 { seq: bob_seq, .. }) = bob.next() else {
             panic!("a welcome");
         };
-        reg.say(ann.id, ChatKind::Say, "hi".into(), None, None);
+        reg.say(ann.id, None, ChatKind::Say, "hi".into(), None, None)
+            .unwrap();
         reg.rename(bob.id, "rob", None).unwrap();
         // Another room's traffic takes ids, not this room's numbers.
         let _other = login4(&reg, "zed", "elsewhere");

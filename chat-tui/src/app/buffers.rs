@@ -646,6 +646,25 @@ mod tests {
         assert_eq!(app.members, ["alice", "bob", "bobby", "carol"]);
     }
 
+    /// An ignored nick opens no buffer and counts as no news.
+    #[test]
+    fn an_ignored_nick_opens_nothing_and_counts_nothing() {
+        let mut app = several();
+        join(&mut app, "dev", 4);
+        submit(&mut app, "/ignore mallory");
+        app.update(said("lobby", 11, "mallory", "alice: look at me"));
+        let commands = app.update(Event::Server(ServerMsg::Private {
+            id: 9,
+            time_ms: T,
+            from: "mallory".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+        }));
+        assert_eq!(commands, []);
+        assert_eq!(labels(&app), ["lobby", "dev"]);
+        assert!(app.buffers[0].activity.is_empty());
+    }
+
     #[test]
     fn the_draft_and_the_scroll_position_belong_to_each_buffer() {
         let mut app = several();

@@ -86,6 +86,8 @@ impl App {
                 }
                 commands::Command::Get(file_id) => return self.get(file_id),
                 commands::Command::Cancel(id) => return self.cancel(id),
+                commands::Command::Ignore(nick) => return self.ignore(nick),
+                commands::Command::Unignore(nick) => return self.unignore(nick),
             },
         };
         vec![Command::Send(msg)]

@@ -1,10 +1,12 @@
 //! The input history: the lines sent, walked with Up and Down, and the draft that was
-//! being typed when the walk began.
+//! being typed when the walk began. It outlives the run: the lines of the last runs are
+//! given back at start ([`History::restore`]) and each new line is handed out to be kept
+//! ([`History::take_unsaved`], written by [`crate::input_history`]).
 
 use crate::input::InputLine;
 
-/// Lines remembered by the input history.
-pub const MAX_HISTORY: usize = 500;
+/// Lines remembered by the input history, also across runs.
+pub const MAX_HISTORY: usize = 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct History {
@@ -14,6 +16,8 @@ pub struct History {
     pos: Option<usize>,
     /// What the input line held when the walk began, given back at its end.
     draft: String,
+    /// Lines remembered and not yet handed out to be kept on disk.
+    unsaved: Vec<String>,
 }
 
 impl History {
@@ -24,8 +28,25 @@ impl History {
             if self.lines.len() == MAX_HISTORY {
                 self.lines.remove(0);
             }
-            self.lines.push(line);
+            self.lines.push(line.clone());
+            self.unsaved.push(line);
         }
+    }
+
+    /// The lines of earlier runs, oldest first, before any of this run.
+    pub fn restore(&mut self, lines: Vec<String>) {
+        let mut lines = lines;
+        let over = lines.len().saturating_sub(MAX_HISTORY);
+        lines.drain(..over);
+        lines.append(&mut self.lines);
+        let over = lines.len().saturating_sub(MAX_HISTORY);
+        lines.drain(..over);
+        self.lines = lines;
+    }
+
+    /// The lines remembered since the last call, to be kept on disk.
+    pub fn take_unsaved(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.unsaved)
     }
 
     /// Up: puts the line before in `input`.
@@ -71,5 +92,22 @@ mod tests {
         let mut input = InputLine::default();
         history.forward(&mut input);
         assert!(input.is_empty(), "Down before Up does nothing");
+        assert_eq!(history.take_unsaved().len(), MAX_HISTORY + 3);
+        assert!(history.take_unsaved().is_empty());
+    }
+
+    #[test]
+    fn lines_of_earlier_runs_come_first() {
+        let mut history = History::default();
+        history.remember("new".into());
+        history.restore(vec!["old 1".into(), "old 2".into()]);
+        let mut input = InputLine::default();
+        history.back(&mut input);
+        assert_eq!(input.text(), "new");
+        history.back(&mut input);
+        assert_eq!(input.text(), "old 2");
+        history.restore((0..MAX_HISTORY + 5).map(|i| i.to_string()).collect());
+        assert_eq!(history.lines.len(), MAX_HISTORY);
+        assert_eq!(history.lines.last().map(String::as_str), Some("new"));
     }
 }

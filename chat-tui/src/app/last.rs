@@ -27,6 +27,7 @@ impl App {
                 Key::FIRST,
                 self.history_info.is_some(),
                 &self.nick,
+                &self.ignored,
             );
             for item in items.iter().rev() {
                 let entry = match item.kind {

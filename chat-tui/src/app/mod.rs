@@ -17,6 +17,8 @@
 //! - [`keys`]: the key map: keys and the mouse wheel become [`keys::Action`]s.
 //! - `compose`: Enter: the input line becomes a chat line, a command or a transfer.
 //! - [`history`]: the input history, walked with Up and Down.
+//! - `alert`: the bell and desktop notifications for mentions and private messages.
+//! - [`ignore`]: `/ignore` and `/unignore`.
 //! - [`complete`]: Tab completion of commands, nicks and paths.
 //! - [`paste`]: a paste of several lines, and its yes-or-no question.
 //! - [`buffers`]: a buffer per room and per private conversation; the one shown lives in
@@ -31,10 +33,12 @@
 //!   its view, anchored to an item.
 //! - [`scrollback`]: the app's own lines in the message pane.
 
+mod alert;
 pub mod buffers;
 pub mod complete;
 mod compose;
 pub mod history;
+pub mod ignore;
 pub mod keys;
 mod last;
 pub mod network;
@@ -80,6 +84,8 @@ use pane::Key;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     Key(KeyEvent),
+    /// The terminal gained (`true`) or lost the focus.
+    Focus(bool),
     /// Text pasted in the terminal (bracketed paste).
     Paste(String),
     Mouse(MouseEvent),
@@ -148,6 +154,10 @@ pub enum Command {
         room: String,
         request: chat_client::transfer::Request,
     },
+    /// Raise a desktop notification (sanitised text).
+    Notify { title: String, body: String },
+    /// Write the ignore list into the configuration file.
+    SaveIgnore(Vec<String>),
 }
 
 /// Settings fixed at start.
@@ -163,6 +173,39 @@ pub struct Settings {
     pub utc_offset_secs: i32,
     /// Where `/get` saves files.
     pub download_dir: PathBuf,
+    /// What the configuration file chose.
+    pub choices: Choices,
+}
+
+/// What the configuration file chose for the app ([`crate::cli::Cli::choices`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choices {
+    /// The mouse wheel scrolls (the terminal reports the mouse to the client).
+    pub mouse: bool,
+    /// The member list is shown at start.
+    pub members: bool,
+    /// Mentions and private messages raise a desktop notification while the terminal is
+    /// not focused.
+    pub notify: bool,
+    /// The sequence that carries a notification.
+    pub notify_with: crate::terminal::notify::NotifyWith,
+    /// Nicks ignored at start.
+    pub ignore: Vec<String>,
+    /// The configuration file `/ignore` writes to.
+    pub config_path: Option<PathBuf>,
+}
+
+impl Default for Choices {
+    fn default() -> Self {
+        Self {
+            mouse: true,
+            members: false,
+            notify: true,
+            notify_with: crate::terminal::notify::NotifyWith::Osc777,
+            ignore: Vec::new(),
+            config_path: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -229,6 +272,10 @@ pub struct App {
     next_request: u32,
     history: History,
     completion: Option<Completion>,
+    /// Whether the terminal has the focus (it says when it loses it).
+    focused: bool,
+    /// Nicks whose lines are not shown.
+    pub ignored: ignore::IgnoreList,
 }
 
 impl App {
@@ -257,6 +304,9 @@ impl App {
             search: None,
             next_request: 1,
             member_total: total as usize,
+            show_members: settings.choices.members,
+            ignored: ignore::IgnoreList::new(&settings.choices.ignore),
+            focused: true,
             settings,
             nick,
             room,
@@ -266,7 +316,6 @@ impl App {
             waiting: 0,
             slowed: None,
             input: InputLine::default(),
-            show_members: false,
             pending_paste: None,
             now_ms,
             transfers: Vec::new(),
@@ -291,6 +340,7 @@ impl App {
     pub fn update(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(key) => return self.on_key(key),
+            Event::Focus(focused) => self.focus(focused),
             Event::Paste(text) => self.on_paste(&text),
             Event::Mouse(mouse) => {
                 if let Some(action) = keys::wheel(mouse) {
@@ -396,6 +446,20 @@ impl App {
         let id = self.next_request;
         self.next_request = if id >= LAST { 1 } else { id + 1 };
         id
+    }
+
+    /// The input history of earlier runs, oldest first; `notice`: why it could not all
+    /// be read.
+    pub fn restore_history(&mut self, lines: Vec<String>, notice: Option<String>) {
+        self.history.restore(lines);
+        if let Some(notice) = notice {
+            self.error(sanitize::text(&notice).into_owned());
+        }
+    }
+
+    /// Lines sent since the last call, for the input history file.
+    pub fn take_unsaved_history(&mut self) -> Vec<String> {
+        self.history.take_unsaved()
     }
 
     /// A line of the app's own, after the newest room message known.

@@ -193,7 +193,9 @@ impl App {
             Route::Here => self.on_frame(msg),
             Route::Drop => Vec::new(),
             Route::Buffer(i) => {
-                if let Some((mention, private)) = news(&msg, &self.nick) {
+                if let Some((mention, private)) = news(&msg, &self.nick)
+                    .filter(|_| !self.ignored.contains(sender(&msg).unwrap_or_default()))
+                {
                     self.count_activity(i, mention, private);
                 }
                 self.in_buffer(i, |app| app.on_frame(msg))
@@ -223,6 +225,12 @@ impl App {
             | ServerMsg::RoomMembers { room, .. }
             | ServerMsg::Files { room, .. }
             | ServerMsg::Topic { room, .. } => answer(self, room),
+            // Nothing from an ignored nick opens a buffer.
+            ServerMsg::Private { from, .. }
+                if *from != self.nick && self.ignored.contains(from) =>
+            {
+                Route::Drop
+            }
             ServerMsg::Private { from, to, .. } => {
                 let other = if *from == self.nick { to } else { from };
                 match self.query(other) {
@@ -457,6 +465,19 @@ fn news(msg: &ServerMsg, nick: &str) -> Option<(bool, bool)> {
             ..
         } => Some((false, false)),
         ServerMsg::Private { from, .. } => (from != nick).then_some((false, true)),
+        _ => None,
+    }
+}
+
+/// Who said a message that counts as news.
+fn sender(msg: &ServerMsg) -> Option<&str> {
+    match msg {
+        ServerMsg::Room {
+            event: RoomEvent::Said { from, .. },
+            ..
+        }
+        | ServerMsg::Chat { from, .. }
+        | ServerMsg::Private { from, .. } => Some(from),
         _ => None,
     }
 }

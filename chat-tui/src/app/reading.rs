@@ -28,8 +28,9 @@
 use std::collections::{HashMap, VecDeque};
 
 use chat_client::timeline::{self, Request, Timeline};
-use shared::{ClientMsg, ErrorKind, ServerMsg, Stamped};
+use shared::{ClientMsg, ErrorKind, RoomEvent, ServerMsg, Stamped};
 
+use super::ignore::IgnoreList;
 use super::pane::{Item, ItemKind, Key, Marker, PaneState, Seen};
 use super::room::own_rename;
 use super::scrollback::Entry;
@@ -382,6 +383,7 @@ impl App {
             cleared,
             self.history_info.is_some(),
             &self.nick,
+            &self.ignored,
         );
         let look = Look {
             utc_offset_secs: self.settings.utc_offset_secs,
@@ -401,6 +403,7 @@ impl App {
             self.scrollback.cleared(),
             self.history_info.is_some(),
             &self.nick,
+            &self.ignored,
         )
         .0
     }
@@ -563,6 +566,7 @@ pub(super) fn pane_items<'a>(
     cleared: Key,
     history: bool,
     nick: &'a str,
+    ignored: &IgnoreList,
 ) -> (Vec<Item<'a>>, Look<'a>) {
     let unread_line = if history { reading.unread_line } else { None };
     let mut items: Vec<Item<'a>> = Vec::new();
@@ -585,7 +589,9 @@ pub(super) fn pane_items<'a>(
         live_end = !matches!(item, timeline::Item::NotLoaded { .. });
         let (key, kind) = match item {
             timeline::Item::Message(m) => {
-                if own_rename(m, nick) {
+                if own_rename(m, nick)
+                    || matches!(&m.event, RoomEvent::Said { from, .. } if ignored.contains(from))
+                {
                     continue;
                 }
                 (Key::message(m.seq), ItemKind::Message(m))

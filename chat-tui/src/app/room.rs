@@ -4,6 +4,7 @@
 use chat_client::sanitize;
 use shared::{ChatKind, RoomEvent, Stamped, names};
 
+use super::alert::Call;
 use super::scrollback::{Entry, EntryKind};
 use super::transfers::{Shares, offer_text};
 use super::{App, Command, members_count};
@@ -25,8 +26,8 @@ impl App {
         match event {
             RoomEvent::Said { from, text, .. } => {
                 let own = *from == self.nick;
-                if !own && self.settings.bell && mentions(text, &self.nick) {
-                    commands.push(Command::Bell);
+                if !own && mentions(text, &self.nick) && !self.ignored.contains(from) {
+                    self.alert(Call::Mention, from, text, commands);
                 }
             }
             RoomEvent::Joined { nick } => {
@@ -66,6 +67,9 @@ impl App {
         if matches!(&event, RoomEvent::Renamed { old, .. } if *old == self.nick) {
             return;
         }
+        if matches!(&event, RoomEvent::Said { from, .. } if self.ignored.contains(from)) {
+            return;
+        }
         let message = Stamped {
             id: 0,
             seq: 0,
@@ -86,8 +90,11 @@ impl App {
         commands: &mut Vec<Command>,
     ) {
         let own = from == self.nick;
-        if !own && self.settings.bell {
-            commands.push(Command::Bell);
+        if !own && self.ignored.contains(from) {
+            return;
+        }
+        if !own {
+            self.alert(Call::Private, from, text, commands);
         }
         self.push(Entry {
             time_ms,
@@ -180,8 +187,17 @@ pub fn own_rename(message: &Stamped, nick: &str) -> bool {
     matches!(&message.event, RoomEvent::Renamed { new, .. } if new == nick)
 }
 
-/// Whether `text` names `nick` as a whole word, ignoring case.
+/// Whether `text` names `nick` or one of the highlight words ([`crate::prefs`]).
 pub fn mentions(text: &str, nick: &str) -> bool {
+    names(text, nick)
+        || crate::prefs::current()
+            .highlight
+            .iter()
+            .any(|word| names(text, word))
+}
+
+/// Whether `text` holds `nick` as a whole word, in any case.
+fn names(text: &str, nick: &str) -> bool {
     if nick.is_empty() {
         return false;
     }

@@ -21,6 +21,7 @@ pub fn settings() -> Settings {
         bell: true,
         utc_offset_secs: 0,
         download_dir: "/tmp/downloads".into(),
+        choices: crate::app::Choices::default(),
     }
 }
 

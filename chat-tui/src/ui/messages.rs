@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use chat_client::clock::hh_mm;
 use chat_client::sanitize;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -19,14 +18,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::StatefulWidget;
 
 use super::marks::{self, RuleStyle};
-use super::{nick_color, wrap};
+use super::{links, nick_color, theme, wrap};
 use crate::app::pane::{Anchor, Item, ItemKind, Key, PaneState, Seen};
 use crate::app::room::message_entry;
 use crate::app::scrollback::{Entry, EntryKind, SendState};
 use crate::app::transfers::Shares;
-
-/// Width of `HH:MM `: continuation rows are indented by it, so text lines up under text.
-const TIME_WIDTH: usize = 6;
 
 /// Screens measured beyond each edge of the view, to tell the app what it will soon need.
 const NEAR_SCREENS: usize = 2;
@@ -39,10 +35,10 @@ pub fn entry_lines(entry: &Entry, width: usize, utc_offset_secs: i32) -> Vec<Lin
 
 /// The spans of one entry before wrapping, and the indent of its continuation rows.
 pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, usize) {
-    let time = Span::styled(
-        format!("{} ", hh_mm(entry.time_ms, utc_offset_secs)),
-        Style::new().fg(Color::DarkGray),
-    );
+    let theme = theme::theme();
+    // Continuation rows are indented by the time's width, so text lines up under text.
+    let (time, indent) = timestamp(entry.time_ms, utc_offset_secs);
+    let time = Span::styled(time, Style::new().fg(theme.dim));
     let nick = |nick: &str, own: bool| {
         let style = Style::new().fg(nick_color(nick));
         if own {
@@ -61,9 +57,9 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
             mention,
         } => {
             let text_style = if *mention {
-                Style::new().fg(Color::Black).bg(Color::Yellow)
+                theme.mention
             } else if *own {
-                Style::new().fg(Color::Gray)
+                Style::new().fg(theme.own_text)
             } else {
                 Style::new()
             };
@@ -74,9 +70,9 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
                 spans.push(Span::styled(" ", italic));
                 spans.push(Span::styled(text.clone(), text_style.patch(italic)));
             } else {
-                spans.push(Span::styled("<", Style::new().fg(Color::DarkGray)));
+                spans.push(Span::styled("<", Style::new().fg(theme.dim)));
                 spans.push(Span::styled(from.clone(), nick(from, *own)));
-                spans.push(Span::styled("> ", Style::new().fg(Color::DarkGray)));
+                spans.push(Span::styled("> ", Style::new().fg(theme.dim)));
                 spans.push(Span::styled(text.clone(), text_style));
             }
         }
@@ -88,7 +84,7 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
             ..
         } => {
             // Dimmed until the server has it, with a word that says why.
-            let dim = Style::new().fg(Color::DarkGray);
+            let dim = Style::new().fg(theme.dim);
             if *action {
                 spans.push(Span::styled(format!("* {from} "), dim));
             } else {
@@ -98,7 +94,7 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
             spans.push(match state {
                 SendState::Pending => Span::styled(" (sending…)", dim),
                 SendState::Unconfirmed => {
-                    Span::styled(" (not confirmed)", Style::new().fg(Color::Red))
+                    Span::styled(" (not confirmed)", Style::new().fg(theme.error))
                 }
             });
         }
@@ -108,7 +104,7 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
             text,
             own,
         } => {
-            let magenta = Style::new().fg(Color::Magenta);
+            let magenta = Style::new().fg(theme.private);
             let (dir, who) = if *own { ("to", to) } else { ("from", from) };
             spans.push(Span::styled(format!("[msg {dir} "), magenta));
             spans.push(Span::styled(who.clone(), nick(who, false)));
@@ -118,23 +114,35 @@ pub fn entry_spans(entry: &Entry, utc_offset_secs: i32) -> (Vec<Span<'static>>, 
         EntryKind::Notice(text) => {
             spans.push(Span::styled(
                 format!("-!- {text}"),
-                Style::new().fg(Color::Cyan),
+                Style::new().fg(theme.notice),
             ));
         }
         EntryKind::Info(text) => {
             spans.push(Span::styled(
                 format!("-- {text}"),
-                Style::new().fg(Color::Blue),
+                Style::new().fg(theme.info),
             ));
         }
         EntryKind::Error(text) => {
             spans.push(Span::styled(
                 format!("!! {text}"),
-                Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+                Style::new().fg(theme.error).add_modifier(Modifier::BOLD),
             ));
         }
     }
-    (spans, TIME_WIDTH)
+    (spans, indent)
+}
+
+/// The time in front of an entry, with its space, as the run's format writes it
+/// ([`crate::prefs`]), and its width in cells.
+fn timestamp(time_ms: u64, utc_offset_secs: i32) -> (String, usize) {
+    let format = &crate::prefs::current().timestamp;
+    if format.is_empty() {
+        return (String::new(), 0);
+    }
+    let time = format!("{} ", format.format(time_ms, utc_offset_secs));
+    let width = crate::input::display_width(&time);
+    (time, width)
 }
 
 /// Where the user stopped reading: the unread line goes above the item `before`.
@@ -443,8 +451,10 @@ impl StatefulWidget for MessagePane<'_> {
         let mut pos = top;
         loop {
             let row = rows.count(pos.item) - 1 - pos.below;
-            if let Some(line) = rows.lines(pos.item).get(row) {
+            let lines = rows.lines(pos.item);
+            if let Some(line) = lines.get(row) {
                 buf.set_line(area.x, y, line, area.width);
+                links::mark_row(buf, area.x, y, area.width, lines, row);
             }
             y += 1;
             if pos == bottom || y >= area.bottom() {

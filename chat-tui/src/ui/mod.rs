@@ -14,9 +14,15 @@
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
+//! - [`links`]: URLs found in messages and drawn as terminal hyperlinks (OSC 8).
+//! - [`theme`]: colours by role, a dark and a light theme, nick colours.
+//! - [`cells`]: the last step of every frame: each cell a cluster whose width every
+//!   terminal agrees on.
 //! - [`picker`]: the server picker's screen, shown before the chat screen when the client
 //!   looked for servers on the LAN.
 
+pub mod cells;
+pub mod links;
 pub mod marks;
 pub mod members;
 pub mod messages;
@@ -24,6 +30,7 @@ pub mod picker;
 pub mod prompt;
 pub mod search;
 pub mod status;
+pub mod theme;
 pub mod title;
 pub mod transfers;
 pub mod wrap;
@@ -118,29 +125,12 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         frame.set_cursor_position(cursor);
     }
     frame.render_widget(prompt, areas.input);
+    cells::settle(frame.buffer_mut());
 }
 
-/// A stable colour for a nick: the same nick gets the same colour on every screen and every
-/// run (FNV-1a hash, not the randomly seeded std hasher).
+/// The colour of a nick in the theme of the run ([`theme::Theme::nick_color`]).
 pub fn nick_color(nick: &str) -> Color {
-    const PALETTE: [Color; 12] = [
-        Color::Red,
-        Color::Green,
-        Color::Yellow,
-        Color::Blue,
-        Color::Magenta,
-        Color::Cyan,
-        Color::LightRed,
-        Color::LightGreen,
-        Color::LightYellow,
-        Color::LightBlue,
-        Color::LightMagenta,
-        Color::LightCyan,
-    ];
-    let hash = nick.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    PALETTE[hash as usize % PALETTE.len()]
+    theme::theme().nick_color(nick)
 }
 
 #[cfg(test)]

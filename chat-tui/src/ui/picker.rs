@@ -114,6 +114,7 @@ impl Widget for PickerView<'_> {
             None => Line::styled(format!(" {KEYS_HELP}"), Style::new().fg(Color::DarkGray)),
         };
         Paragraph::new(foot_line).render(foot, buf);
+        super::cells::settle_area(buf, area);
     }
 }
 

@@ -300,7 +300,7 @@ fn fit(items: &[Item], room: usize) -> Vec<Option<bool>> {
 
 impl Widget for StatusLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let bar = Style::new().fg(Color::White).bg(Color::Blue);
+        let bar: Style = super::theme::theme().bar;
         let items = self.items(bar);
         let forms = fit(&items, usize::from(area.width));
         let mut spans = Vec::new();

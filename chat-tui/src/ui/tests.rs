@@ -26,6 +26,7 @@ fn app_at(seq: u64) -> App {
         bell: false,
         utc_offset_secs: 3600,
         download_dir: "/tmp/downloads".into(),
+        choices: crate::app::Choices::default(),
     };
     let welcome = Welcome {
         nick: "alice".into(),

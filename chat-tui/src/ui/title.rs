@@ -24,7 +24,7 @@ impl<'a> TitleLine<'a> {
 impl Widget for TitleLine<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let app = self.app;
-        let bar = Style::new().fg(Color::White).bg(Color::DarkGray);
+        let bar: Style = super::theme::theme().bar;
         let name = bar.add_modifier(Modifier::BOLD);
         let quiet = bar.fg(Color::Gray);
         let spans = match app.target() {

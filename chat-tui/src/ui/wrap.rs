@@ -4,34 +4,35 @@
 //! ends in the middle of a wide character and CJK text and emoji fill exactly the columns
 //! they are drawn in.
 
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use unicode_segmentation::UnicodeSegmentation;
 
+use super::links;
 use crate::input::grapheme_width;
 
 /// Wraps `spans` into lines at most `width` cells wide. Breaks after a space when the row
 /// has one, otherwise between grapheme clusters. Continuation rows start with `indent`
 /// spaces, unless the width is too small to afford them. A grapheme wider than the whole
 /// width gets a row of its own (and is clipped when drawn): wrapping always terminates.
+///
+/// URLs ([`links::find`]) are underlined, which is what makes them links when the pane
+/// draws them ([`links::mark_row`]). A URL that fits a row is carried to the next row
+/// whole; a longer one is cut where the row ends and goes on at the very start of the
+/// next row, without the indent, so that no space is ever drawn inside it.
 pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static>> {
     let width = width.max(1);
     let indent = if indent * 2 <= width { indent } else { 0 };
     let mut rows: Vec<Vec<(&str, Style, usize)>> = vec![Vec::new()];
     let mut col = 0;
+    // The indent of the current row: none for the first row, and none for a row that
+    // goes on with a URL.
+    let mut row_indent = 0;
     // Index in the current row just after its last space: where a word wrap would cut.
     let mut break_at: Option<usize> = None;
-    let graphemes: Vec<(&str, Style, usize)> = spans
-        .iter()
-        .flat_map(|span| {
-            span.content
-                .graphemes(true)
-                .map(move |g| (g, span.style, grapheme_width(g)))
-        })
-        .collect();
-    for (i, &(g, style, w)) in graphemes.iter().enumerate() {
-        let row_start = if rows.len() > 1 { indent } else { 0 };
-        if col + w > width && col > row_start {
+    let graphemes = graphemes_with_links(spans);
+    for (i, &(g, style, w, in_url)) in graphemes.iter().enumerate() {
+        if col + w > width && col > row_indent {
             let overflowing_space = g == " ";
             let row = rows.last_mut().expect("at least one row");
             // Carry the unfinished word to the next row, unless it would not fit there
@@ -40,8 +41,8 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
                 Some(at) if at < row.len() && !overflowing_space => {
                     let rest_of_word: usize = graphemes[i..]
                         .iter()
-                        .take_while(|(g, _, _)| *g != " ")
-                        .map(|(_, _, w)| w)
+                        .take_while(|(g, ..)| *g != " ")
+                        .map(|(_, _, w, _)| w)
                         .sum();
                     let word: usize = row[at..].iter().map(|(_, _, w)| w).sum();
                     if indent + word + rest_of_word <= width {
@@ -52,10 +53,15 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
                 }
                 _ => Vec::new(),
             };
-            col = indent + carried.iter().map(|(_, _, w)| w).sum::<usize>();
+            row_indent = if carried.is_empty() && in_url == Url::Inside {
+                0
+            } else {
+                indent
+            };
+            col = row_indent + carried.iter().map(|(_, _, w)| w).sum::<usize>();
             let mut next = Vec::with_capacity(carried.len() + 1);
-            if indent > 0 {
-                next.push(("", Style::default(), indent));
+            if row_indent > 0 {
+                next.push(("", Style::default(), row_indent));
             }
             next.extend(carried);
             rows.push(next);
@@ -66,6 +72,11 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
             }
         }
         let row = rows.last_mut().expect("at least one row");
+        let style = if in_url == Url::Outside {
+            style
+        } else {
+            style.add_modifier(Modifier::UNDERLINED)
+        };
         row.push((g, style, w));
         col += w;
         if g == " " {
@@ -73,6 +84,33 @@ pub fn wrap(spans: &[Span<'_>], width: usize, indent: usize) -> Vec<Line<'static
         }
     }
     rows.into_iter().map(|row| to_line(row, indent)).collect()
+}
+
+/// Where a grapheme is with respect to the URLs of its span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Url {
+    Outside,
+    First,
+    Inside,
+}
+
+/// The graphemes of `spans` with their style, width and place in a URL.
+fn graphemes_with_links<'a>(spans: &'a [Span<'_>]) -> Vec<(&'a str, Style, usize, Url)> {
+    let mut out = Vec::new();
+    for span in spans {
+        let urls = links::find(&span.content);
+        let mut next_url = urls.iter().peekable();
+        for (at, g) in span.content.grapheme_indices(true) {
+            while next_url.next_if(|r| r.end <= at).is_some() {}
+            let url = match next_url.peek() {
+                Some(r) if r.start == at => Url::First,
+                Some(r) if r.start < at => Url::Inside,
+                _ => Url::Outside,
+            };
+            out.push((g, span.style, grapheme_width(g), url));
+        }
+    }
+    out
 }
 
 /// The first row of `spans`, at most `width` cells wide, ending in `…` when something was

@@ -141,4 +141,14 @@ fn what_counts() {
     // A request with an id counts as what it wraps.
     assert!(counts(&ClientMsg::Who.with_id(1)));
     assert!(!counts(&ClientMsg::Pong { token: 1 }.with_id(2)));
+    // A request about one room counts once, as the request it carries.
+    let in_room = |msg| ClientMsg::InRoom {
+        room: "lobby".into(),
+        msg,
+    };
+    assert!(counts(&in_room(RoomRequest::Chat { text: "hi".into() })));
+    assert!(counts(&in_room(RoomRequest::Who).with_id(3)));
+    assert!(counts(&in_room(RoomRequest::SetTopic {
+        text: String::new()
+    })));
 }

@@ -9,6 +9,8 @@
 //!   Ctrl-L while messages arrive, and losing its terminal; `tui_discovery` on a LAN of the
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line;
+//!   `tui_habits` text whose width terminals disagree on, links, notifications, the
+//!   input history across runs, the look and `/ignore` from the configuration file;
 //!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
 //!   and every room joined again after a restart.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
@@ -21,6 +23,8 @@
 //!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
+//! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
+//!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
 //! - `config_files`: the configuration files of both binaries, and the server's data
 //!   directory checked at start.
@@ -46,12 +50,14 @@ mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;
+mod server_rooms;
 mod server_transport;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;
 mod tui_discovery;
 mod tui_files;
+mod tui_habits;
 mod tui_history;
 mod tui_rooms;
 mod tui_terminal;

@@ -8,14 +8,17 @@ use crate::common::ClientId;
 use crate::conn::Connection;
 use crate::conn::ending::Ending;
 use crate::files::Peer;
+use crate::registry::Whereabouts;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
-    /// Hands a file message to this connection's transfers and sends the answer.
+    /// Hands a file message to this connection's transfers and sends the answer; `place`:
+    /// the room it is about, when the connection found it (feature "rooms").
     pub(in crate::conn) async fn transfer(
         &mut self,
         id: ClientId,
         reply: Option<u32>,
         msg: ClientMsg,
+        place: Option<Whereabouts>,
     ) -> Result<(), Ending> {
         let client = &mut self.client;
         let peer = Peer {
@@ -24,6 +27,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             address: client.peer.ip(),
             outbox: &client.outbox,
             lane: &client.lane,
+            rooms: client.rooms,
         };
         let transfers = client.transfers.get_or_insert_default();
         let (writer, stream) = (&mut self.writer, self.frames.get_mut());
@@ -32,7 +36,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         // that no upload is left half set up.
         let mut stopped = None;
         let answer = {
-            let handling = transfers.handle(peer, reply, msg);
+            let handling = transfers.handle(peer, reply, msg, place);
             tokio::pin!(handling);
             loop {
                 tokio::select! {

@@ -139,8 +139,8 @@ impl Client {
     }
 
     /// Where the client is, if it may ask about `room`: history is kept, the client was
-    /// granted the feature, and `room` is the room it is in (a name that cannot be a
-    /// room's is not). Otherwise it is told why (`NoHistory`, `NotInRoom`) and `None` is
+    /// granted the feature, and `room` is the room it is in, or one of them with the
+    /// feature "rooms" (a name that cannot be a room's is not). Otherwise it is told why (`NoHistory`, `NotInRoom`) and `None` is
     /// returned.
     fn allowed(
         &self,
@@ -165,6 +165,18 @@ impl Client {
             && let Some(here) = self.ctx.registry.in_room(id, room)
         {
             return Ok(Some(here));
+        }
+        if self.rooms {
+            // In a set of rooms: the registry says which is wrong, as for any request.
+            let text = match invalid {
+                Some(e) => format!("the room name {e}"),
+                None => match self.ctx.registry.place(id, Some(room)) {
+                    Ok(here) => return Ok(Some(here)),
+                    Err(refusal) => refusal.text,
+                },
+            };
+            self.refuse(reply, ErrorKind::NotInRoom, text)?;
+            return Ok(None);
         }
         let only_here = match self.ctx.registry.whereabouts(id) {
             Some(here) => format!("you can only ask about the room you are in, {}", here.room),

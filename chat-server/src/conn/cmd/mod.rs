@@ -1,8 +1,10 @@
 //! Acting on a logged-in client's requests: [`Client::handle`] sends each to the file of
 //! its family, as mini-redis's `cmd/` does.
 //!
-//! - `talk`: `Chat`, `Action`, `Private`.
+//! - `talk`: `Chat`, `Action`, `Private`, and the checks of a text's length.
 //! - `rooms`: `Join`, `Nick`, `Who`, `WhoPage`.
+//! - `many`: the requests of the feature "rooms": `InRoom` (a request about one of the
+//!   client's rooms) and `Away`.
 //! - `files`: the file messages, which may wait (for the disk, for room in an upload's
 //!   queue), so they are handled apart, beside the writer.
 //! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
@@ -12,6 +14,7 @@
 
 mod files;
 mod history;
+mod many;
 mod rooms;
 mod talk;
 
@@ -21,15 +24,18 @@ use super::Client;
 use super::ending::Ending;
 use crate::common::ClientId;
 use crate::history::Permit;
-use crate::registry::Who;
+use crate::registry::{Whereabouts, Who};
 pub(in crate::conn) use history::Query;
 
 /// A request that may wait, handed back by [`Client::handle`] for
 /// [`Connection::later`](super::Connection::later).
 #[derive(Debug)]
 pub(in crate::conn) enum Later {
-    /// A file message: it may wait for the disk, or for room in an upload's queue.
-    File(ClientMsg),
+    /// A file message: it may wait for the disk, or for room in an upload's queue. With
+    /// the room it is about, when the client has the feature "rooms" and it is an
+    /// `UploadStart` or a `ListFiles` (found already; without the feature, the client's one
+    /// room).
+    File(ClientMsg, Option<Whereabouts>),
     /// A history request, checked already: it waits for the store.
     Query(Query),
 }
@@ -48,6 +54,9 @@ impl Client {
         permit: Option<Permit>,
     ) -> Result<Option<Later>, Ending> {
         let done = match msg {
+            msg @ (ClientMsg::UploadStart { .. } | ClientMsg::ListFiles) if self.rooms => {
+                return self.file_in(id, reply, None, msg);
+            }
             msg @ (ClientMsg::UploadStart { .. }
             | ClientMsg::UploadChunk { .. }
             | ClientMsg::UploadFinish { .. }
@@ -55,7 +64,7 @@ impl Client {
             | ClientMsg::UploadResume { .. }
             | ClientMsg::ListFiles
             | ClientMsg::Download { .. }
-            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(Later::File(msg))),
+            | ClientMsg::DownloadCancel { .. }) => return Ok(Some(Later::File(msg, None))),
             msg @ (ClientMsg::History { .. }
             | ClientMsg::CatchUp { .. }
             | ClientMsg::Search { .. }) => {
@@ -69,17 +78,21 @@ impl Client {
             ),
             // Unwrapped in `on_message`; a second wrapper does not decode.
             ClientMsg::Request { .. } => Ok(()),
-            ClientMsg::Chat { text } => self.say(id, reply, ChatKind::Say, text, permit),
-            ClientMsg::Action { text } => self.say(id, reply, ChatKind::Action, text, permit),
+            ClientMsg::Chat { text } => self.say(id, reply, None, ChatKind::Say, text, permit),
+            ClientMsg::Action { text } => self.say(id, reply, None, ChatKind::Action, text, permit),
             ClientMsg::Private { to, text } => self.private(id, reply, &to, text),
             ClientMsg::Join { room } => self.join(id, reply, &room),
             ClientMsg::Nick { nick } => self.rename(id, reply, &nick),
-            ClientMsg::Who => self.who(id, reply, Who::Plain),
-            ClientMsg::WhoPage { after } => self.who(id, reply, Who::After(&after)),
+            ClientMsg::Who => self.who(id, reply, None, Who::Plain),
+            ClientMsg::WhoPage { after } => self.who(id, reply, None, Who::After(&after)),
             ClientMsg::Ping { token } => self.send(reply, &ServerMsg::Pong { token }),
             // Its arrival already counted as a sign of life.
             ClientMsg::Pong { .. } => Ok(()),
             ClientMsg::Quit { reason } => Err(Ending::quit(reason)),
+            ClientMsg::InRoom { room, msg } if self.rooms => {
+                return self.in_room(id, reply, &room, msg, permit);
+            }
+            ClientMsg::Away { text } if self.rooms => self.away(id, reply, text),
             ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => self.refuse(
                 reply,
                 ErrorKind::Internal,

@@ -1,4 +1,5 @@
-//! `Join`, `Nick`, `Who` and `WhoPage`: moving, renaming, and the room's member list.
+//! `Join`, `Nick`, `Who` and `WhoPage`: joining (or moving), renaming, and a room's
+//! member list.
 
 use shared::ErrorKind;
 use shared::names::{check_nick, check_room};
@@ -9,7 +10,8 @@ use crate::conn::ending::Ending;
 use crate::registry::Who;
 
 impl Client {
-    /// Moves the client to `room`.
+    /// Joins `room`: adds it to the client's rooms with the feature "rooms", moves the
+    /// client there without.
     pub(super) fn join(&self, id: ClientId, reply: Option<u32>, room: &str) -> Result<(), Ending> {
         match check_room(room) {
             Err(e) => self.refuse(reply, ErrorKind::InvalidRoom, format!("the room name {e}")),
@@ -36,9 +38,15 @@ impl Client {
         }
     }
 
-    /// Answers with a page of the room's members.
-    pub(super) fn who(&self, id: ClientId, reply: Option<u32>, who: Who<'_>) -> Result<(), Ending> {
-        self.ctx.registry.who(id, who, reply);
-        Ok(())
+    /// Answers with a page of the members of `room` (the current room if `None`).
+    pub(super) fn who(
+        &self,
+        id: ClientId,
+        reply: Option<u32>,
+        room: Option<&str>,
+        who: Who<'_>,
+    ) -> Result<(), Ending> {
+        let answered = self.ctx.registry.who(id, room, who, reply);
+        self.refused(reply, answered)
     }
 }

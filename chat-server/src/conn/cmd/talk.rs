@@ -1,4 +1,5 @@
-//! `Chat`, `Action` and `Private`: a text for the room, or for one client.
+//! `Chat`, `Action` and `Private`: a text for a room, or for one client; and the checks
+//! of every text a client sets (a chat line, a topic, an away text).
 
 use shared::limits::MAX_TEXT_BYTES;
 use shared::names::check_nick;
@@ -10,11 +11,13 @@ use crate::conn::ending::Ending;
 use crate::history::Permit;
 
 impl Client {
-    /// Says `text` in the client's room; `permit`, the history's leave, goes with it.
+    /// Says `text` in `room` (the current room if `None`); `permit`, the history's leave,
+    /// goes with it.
     pub(super) fn say(
         &self,
         id: ClientId,
         reply: Option<u32>,
+        room: Option<&str>,
         kind: ChatKind,
         text: String,
         permit: Option<Permit>,
@@ -23,8 +26,8 @@ impl Client {
             Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
             Ok(false) => Ok(()),
             Ok(true) => {
-                self.ctx.registry.say(id, kind, text, reply, permit);
-                Ok(())
+                let said = self.ctx.registry.say(id, room, kind, text, reply, permit);
+                self.refused(reply, said)
             }
         }
     }
@@ -56,16 +59,23 @@ impl Client {
 /// Checks a chat, action or private text. `Ok(false)`: the text is empty and is ignored,
 /// since it says nothing, and an error for a stray Enter would only be noise.
 fn check_text(text: &str) -> Result<bool, Refusal> {
-    if text.len() > MAX_TEXT_BYTES {
+    check_length("text", text, MAX_TEXT_BYTES)?;
+    Ok(!text.is_empty())
+}
+
+/// Refuses a text (`what` it is, for the message) longer than `max` bytes with
+/// `TextTooLong`. Empty is allowed: for a topic or an away text, it clears it.
+pub(super) fn check_length(what: &str, text: &str, max: usize) -> Result<(), Refusal> {
+    if text.len() > max {
         return Err(Refusal {
             kind: ErrorKind::TextTooLong,
             text: format!(
-                "the text is {} bytes, more than the {MAX_TEXT_BYTES} allowed",
+                "the {what} is {} bytes, more than the {max} allowed",
                 text.len()
             ),
         });
     }
-    Ok(!text.is_empty())
+    Ok(())
 }
 
 #[cfg(test)]

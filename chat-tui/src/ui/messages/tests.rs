@@ -141,7 +141,13 @@ fn pages_up_and_down_show_every_row_with_one_row_of_overlap_above_the_bar() {
     }
     let expected: Vec<String> = list
         .iter()
-        .map(|m| format!("{} <bob> m{}", hh_mm(m.time_ms, 0), m.seq))
+        .map(|m| {
+            format!(
+                "{} <bob> m{}",
+                chat_client::clock::hh_mm(m.time_ms, 0),
+                m.seq
+            )
+        })
         .collect();
     assert_eq!(seen, expected);
     // And down again: the top row is the one above the bar before.
