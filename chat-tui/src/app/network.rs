@@ -238,10 +238,8 @@ impl App {
                     None => Route::Here,
                 }
             }
-            ServerMsg::Away { nick, .. } if *nick != self.nick => match self.query_buffer(nick) {
-                Some(i) => Route::Buffer(i),
-                None => Route::Here,
-            },
+            // Someone's away text, after one's private message to them, shows where one
+            // is: it answers what one just did.
             ServerMsg::Reply { id, .. } => match self.owner_of(*id) {
                 Some(i) => Route::Buffer(i),
                 None => Route::Here,

@@ -134,8 +134,8 @@ fn topic_and_away() {
     let mut tmux = Tmux::new("topic");
     alice_in_three_rooms(&mut tmux, &server, &[]);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let mut bob = rt
-        .block_on(TestClient::connect(server.addr, "bob", "lobby"))
+    let mut raw = rt
+        .block_on(TestClient::connect(server.addr, "raw", "lobby"))
         .unwrap();
 
     tmux.say("alice", "/topic release on Friday 🚀");
@@ -170,15 +170,23 @@ fn topic_and_away() {
     tmux.wait_until("alice", "away in the status line", |s| {
         status(s).contains("away")
     });
-    rt.block_on(bob.send(ClientMsg::Private {
+    // bob, in a terminal of his own, is told in his conversation with alice.
+    tmux.join("bob", server.addr, "bob", &[]);
+    tmux.say("bob", "/msg alice are you there?");
+    tmux.wait_for("bob", "alice is away: at lunch");
+    // A client without the feature gets the message, and no away text.
+    rt.block_on(raw.send(ClientMsg::Private {
         to: "alice".into(),
-        text: "are you there?".into(),
+        text: "hello?".into(),
     }))
     .unwrap();
-    rt.block_on(bob.recv_until(
-        |m| matches!(m, ServerMsg::Away { nick, text } if nick == "alice" && text == "at lunch"),
-    ))
+    rt.block_on(
+        raw.recv_until(|m| matches!(m, ServerMsg::Private { text, .. } if text == "hello?")),
+    )
     .unwrap();
+    tmux.wait_until("alice", "both conversations", |s| {
+        status(s).contains("@bob(1!)") && status(s).contains("@raw(1!)")
+    });
     tmux.say("alice", "/names");
     tmux.wait_for("alice", "alice (away: at lunch)");
     tmux.say("alice", "/away");
@@ -200,9 +208,20 @@ fn after_a_server_restart_every_room_is_joined_again_and_catches_up() {
 
     server.kill();
     tmux.wait_for("alice", "connection lost");
+    // Once alice waits seconds between attempts, something is said in #dev before she
+    // is back: she catches up on it.
+    tmux.wait_until("alice", "a wait of seconds", |s| {
+        status(s).contains("reconnecting in 4.0s") || status(s).contains("reconnecting in 8.0s")
+    });
     let server = ServerProcess::start_with(&addr.to_string(), &["--data-dir", &data]);
-    tmux.wait_for("alice", "reconnected: #lobby as alice");
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut early = rt
+        .block_on(TestClient::connect(addr, "early", "dev"))
+        .unwrap();
+    rt.block_on(early.say("said while alice was away")).unwrap();
+    rt.block_on(early.recv_until(|m| says(m, "said while alice was away")))
+        .unwrap();
+    tmux.wait_for("alice", "reconnected: #lobby as alice");
     // Said in #dev and #ops after the restart: each reaches alice's buffer, counted, so
     // alice is in both rooms again.
     let mut bob = rt
@@ -231,6 +250,12 @@ fn after_a_server_restart_every_room_is_joined_again_and_catches_up() {
     tmux.wait_until("alice", "news in #dev and #ops", |s| {
         status(s).contains("2:dev(1!)") && status(s).contains("3:ops(1)")
     });
+    tmux.keys("alice", &["M-2"]);
+    let screen = tmux.wait_for("alice", "<bob> alice: welcome back");
+    assert!(
+        screen.contains("<early> said while alice was away"),
+        "{screen}"
+    );
     tmux.keys("alice", &["M-3"]);
     tmux.wait_for("alice", "<carol> ops is fine");
     // What alice says after the reconnect reaches the room of the buffer shown.
@@ -255,7 +280,7 @@ fn idle_in_twenty_rooms_uses_no_cpu() {
     }
     // One more is refused, with the limit said.
     tmux.say("alice", "/join one-too-many");
-    tmux.wait_for("alice", "20");
+    tmux.wait_for("alice", "!! server: you are in 20 rooms, the most at once");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let mut bob = rt
         .block_on(TestClient::connect(server.addr, "bob", "r03"))
