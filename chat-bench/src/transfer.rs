@@ -1,13 +1,20 @@
-//! Transfer: upload and download throughput of one file through the server, beside a plain
-//! TCP copy of the same number of bytes on the same machine in the same run, and the chat
-//! round trip of another client while the transfers run.
+//! Transfer: upload and download throughput of one file through the server, beside the
+//! limits of the machine measured in the same run with the same number of bytes, and the
+//! chat round trip of another client while the transfers run.
+//!
+//! The limits: a plain TCP copy over loopback, SHA-256 on one core, and writing the file
+//! with `fsync` (in `--scratch-dir`, which should be on the server's disk). An upload can
+//! go no faster than the slowest of the three (the server stores the file); a download to
+//! this bench, which discards the data, no faster than the slower of TCP and SHA-256.
 //!
 //! The file's bytes are a 1 MiB random block repeated, made in memory: the client side
 //! reads no disk, so what is measured is the protocol and the server (which writes,
 //! hashes, flushes to disk and reads back). The uploader hashes while sending and the
 //! downloader while receiving, as a real client must.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -48,20 +55,43 @@ pub struct TransferArgs {
     /// Give up on any one phase after this many seconds.
     #[arg(long, default_value_t = 600)]
     timeout: u64,
+    /// Where the disk limit is measured (a file of the transfer's size, written, flushed
+    /// with fsync and deleted): a directory on the same disk as the server's data.
+    #[arg(long, default_value_os_t = std::env::temp_dir())]
+    scratch_dir: PathBuf,
 }
 
 #[derive(Debug, Serialize)]
 struct Report {
     bytes: u64,
     plain_tcp_mib_per_s: f64,
+    sha256_mib_per_s: f64,
+    disk_fsync_mib_per_s: f64,
+    /// The slowest of TCP, SHA-256 and the disk.
+    upload_limit_mib_per_s: f64,
+    /// The slower of TCP and SHA-256.
+    download_limit_mib_per_s: f64,
     upload_mib_per_s: f64,
     download_mib_per_s: f64,
+    upload_vs_limit: f64,
+    download_vs_limit: f64,
     upload_vs_tcp: f64,
     download_vs_tcp: f64,
     chat_rtt_us_idle: Percentiles,
     chat_rtt_us_during_upload: Percentiles,
     chat_rtt_us_during_download: Percentiles,
+    /// CPU seconds spent during each transfer: less dependent on what else the machine
+    /// runs than the throughput.
+    cpu_seconds: CpuSeconds,
     server: Option<ServerMemory>,
+}
+
+#[derive(Debug, Serialize)]
+struct CpuSeconds {
+    bench_upload: f64,
+    bench_download: f64,
+    server_upload: Option<f64>,
+    server_download: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +113,12 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
     let tcp = timeout(limit, plain_copy(size, &block))
         .await
         .context("plain TCP copy timed out")??;
+    let hashing = timeout(limit, hash_alone(size, block.clone()))
+        .await
+        .context("SHA-256 alone timed out")??;
+    let disk = timeout(limit, write_alone(size, block.clone(), &args.scratch_dir))
+        .await
+        .context("the disk write timed out")??;
 
     let run_id = std::process::id() % 10_000;
     let mut conns = connect_all(
@@ -108,39 +144,66 @@ pub async fn run(args: TransferArgs) -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let probe = tokio::spawn(probe_chat(prober, me.clone(), interval, stopped));
+    let cpu_before_upload = (own_cpu()?, sample(&args.target)?);
     let (upload, file_id, sha) = timeout(limit, upload(&mut uploader, size, &block))
         .await
         .context("upload timed out")??;
+    let cpu_after_upload = (own_cpu()?, sample(&args.target)?);
     stop.send_replace(true);
     let (back, during_upload) = probe.await??;
     prober = back;
 
     let (stop, stopped) = watch::channel(false);
     let probe = tokio::spawn(probe_chat(prober, me, interval, stopped));
+    let cpu_before_download = (own_cpu()?, sample(&args.target)?);
     let download = timeout(limit, download(&mut downloader, file_id, size, &sha))
         .await
         .context("download timed out")??;
+    let cpu_after_download = (own_cpu()?, sample(&args.target)?);
     stop.send_replace(true);
     let (_prober, during_download) = probe.await??;
     let after = sample(&args.target)?;
 
     let mib_per_s = |d: Duration| size as f64 / (1 << 20) as f64 / d.as_secs_f64();
+    let upload_limit = tcp.max(hashing).max(disk);
+    let download_limit = tcp.max(hashing);
     let report = Report {
         bytes: size,
         plain_tcp_mib_per_s: mib_per_s(tcp),
+        sha256_mib_per_s: mib_per_s(hashing),
+        disk_fsync_mib_per_s: mib_per_s(disk),
+        upload_limit_mib_per_s: mib_per_s(upload_limit),
+        download_limit_mib_per_s: mib_per_s(download_limit),
         upload_mib_per_s: mib_per_s(upload),
         download_mib_per_s: mib_per_s(download),
+        upload_vs_limit: upload_limit.as_secs_f64() / upload.as_secs_f64(),
+        download_vs_limit: download_limit.as_secs_f64() / download.as_secs_f64(),
         upload_vs_tcp: tcp.as_secs_f64() / upload.as_secs_f64(),
         download_vs_tcp: tcp.as_secs_f64() / download.as_secs_f64(),
         chat_rtt_us_idle: percentiles(&idle),
         chat_rtt_us_during_upload: percentiles(&during_upload),
         chat_rtt_us_during_download: percentiles(&during_download),
+        cpu_seconds: CpuSeconds {
+            bench_upload: cpu_after_upload.0 - cpu_before_upload.0,
+            bench_download: cpu_after_download.0 - cpu_before_download.0,
+            server_upload: cpu_spent(&cpu_before_upload.1, &cpu_after_upload.1),
+            server_download: cpu_spent(&cpu_before_download.1, &cpu_after_download.1),
+        },
         server: before.zip(after).map(|(b, a)| ServerMemory {
             rss_before_bytes: b.rss_bytes,
             peak_rss_bytes: a.peak_rss_bytes,
         }),
     };
     print_report(&report, args.target.json)
+}
+
+/// The bench's own CPU time, in seconds.
+fn own_cpu() -> anyhow::Result<f64> {
+    Ok(proc_stats::sample(std::process::id())?.cpu_seconds)
+}
+
+fn cpu_spent(before: &Option<ProcSample>, after: &Option<ProcSample>) -> Option<f64> {
+    Some(after.as_ref()?.cpu_seconds - before.as_ref()?.cpu_seconds)
 }
 
 fn sample(target: &Target) -> anyhow::Result<Option<ProcSample>> {
@@ -202,6 +265,52 @@ async fn plain_copy(size: u64, block: &[u8]) -> anyhow::Result<Duration> {
         bail!("plain copy delivered {received} of {size} bytes");
     }
     Ok(elapsed)
+}
+
+/// SHA-256 of the file's `size` bytes on one core, as the uploader computes it: the
+/// checksum's limit.
+async fn hash_alone(size: u64, block: Vec<u8>) -> anyhow::Result<Duration> {
+    tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let mut hasher = Sha256::new();
+        let mut offset = 0;
+        while offset < size {
+            let chunk = chunk_at(&block, size, offset);
+            hasher.update(chunk);
+            offset += chunk.len() as u64;
+        }
+        std::hint::black_box(hasher.finalize());
+        start.elapsed()
+    })
+    .await
+    .context("the hashing thread failed")
+}
+
+/// Writes the file's `size` bytes to a new file in `dir`, 1 MiB at a time, and flushes it
+/// to disk with `fsync`, as the server stores an upload: the disk's limit. The file is
+/// deleted afterwards.
+async fn write_alone(size: u64, block: Vec<u8>, dir: &Path) -> anyhow::Result<Duration> {
+    let path = dir.join(format!("chat-bench-disk-{}.tmp", std::process::id()));
+    let shown = path.display().to_string();
+    let timed = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || -> std::io::Result<Duration> {
+            let start = Instant::now();
+            let mut file = std::fs::File::create_new(&path)?;
+            let mut left = size;
+            while left > 0 {
+                let n = left.min(BLOCK as u64) as usize;
+                file.write_all(&block[..n])?;
+                left -= n as u64;
+            }
+            file.sync_all()?;
+            Ok(start.elapsed())
+        }
+    })
+    .await
+    .context("the writing thread failed")?;
+    let _ = std::fs::remove_file(&path);
+    timed.with_context(|| format!("cannot write {shown}"))
 }
 
 /// Uploads the file; returns the time from `UploadStart` to `UploadDone`, the file id and
@@ -356,13 +465,15 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
     }
     println!("transfer: {} MiB", r.bytes >> 20);
     println!("plain TCP copy: {:.0} MiB/s", r.plain_tcp_mib_per_s);
+    println!("SHA-256, one core: {:.0} MiB/s", r.sha256_mib_per_s);
+    println!("disk write with fsync: {:.0} MiB/s", r.disk_fsync_mib_per_s);
     println!(
-        "upload:   {:.0} MiB/s ({:.2} of plain TCP)",
-        r.upload_mib_per_s, r.upload_vs_tcp
+        "upload:   {:.0} MiB/s ({:.2} of its limit, {:.0} MiB/s; {:.2} of plain TCP)",
+        r.upload_mib_per_s, r.upload_vs_limit, r.upload_limit_mib_per_s, r.upload_vs_tcp
     );
     println!(
-        "download: {:.0} MiB/s ({:.2} of plain TCP)",
-        r.download_mib_per_s, r.download_vs_tcp
+        "download: {:.0} MiB/s ({:.2} of its limit, {:.0} MiB/s; {:.2} of plain TCP)",
+        r.download_mib_per_s, r.download_vs_limit, r.download_limit_mib_per_s, r.download_vs_tcp
     );
     for (what, p) in [
         ("idle", &r.chat_rtt_us_idle),
@@ -374,6 +485,14 @@ fn print_report(r: &Report, json: bool) -> anyhow::Result<()> {
             p.p50, p.p99, p.max, p.samples
         );
     }
+    let c = &r.cpu_seconds;
+    println!(
+        "CPU seconds, upload: bench {:.2}, server {}; download: bench {:.2}, server {}",
+        c.bench_upload,
+        c.server_upload.map_or("-".into(), |s| format!("{s:.2}")),
+        c.bench_download,
+        c.server_download.map_or("-".into(), |s| format!("{s:.2}")),
+    );
     if let Some(s) = &r.server {
         println!(
             "server RSS: {} KiB before, peak {} KiB",

@@ -205,6 +205,26 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Bytes, CodecError> {
     Ok(buf.freeze())
 }
 
+/// The start of the frame of `head`, a message whose last field is `tail` bytes sent right
+/// after it ([`DownloadChunkHead`](crate::views::DownloadChunkHead)): the header counts
+/// them. The buffer has room for them, so that they can be read into it.
+pub fn encode_head<T: Serialize>(head: &T, tail: usize) -> Result<Vec<u8>, CodecError> {
+    let mut buf = BytesMut::with_capacity(32);
+    encode_into(head, &mut buf)?;
+    let len = buf.len() - HEADER_LEN + tail;
+    if len > MAX_FRAME_LEN {
+        return Err(CodecError::FrameTooLarge {
+            len: len as u64,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let header = u32::try_from(len).expect("MAX_FRAME_LEN fits in u32");
+    let mut frame = Vec::with_capacity(HEADER_LEN + len);
+    frame.extend_from_slice(&header.to_be_bytes());
+    frame.extend_from_slice(&buf[HEADER_LEN..]);
+    Ok(frame)
+}
+
 /// A tokio-util codec that decodes frames into `In` and encodes `Out` into frames.
 ///
 /// Use [`ClientCodec`] on the client side and [`ServerCodec`] on the server side.

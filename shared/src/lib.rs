@@ -38,10 +38,12 @@ pub mod text;
 pub mod units;
 pub mod views;
 
-pub use codec::{ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, wrap_reply};
+pub use codec::{
+    ClientCodec, CodecError, FrameCodec, ServerCodec, encode_frame, encode_head, wrap_reply,
+};
 pub use protocol::{
     Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
     FetchCount, FileInfo, Gap, Limits, Member, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,
     RoomEvent, RoomRequest, SeqRange, ServerMsg, Stamped,
 };
-pub use views::{AsVersion3, MemberList, MemberListAnswer, ReplyTo};
+pub use views::{AsVersion3, DownloadChunkHead, MemberList, MemberListAnswer, ReplyTo};

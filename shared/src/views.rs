@@ -4,6 +4,8 @@
 //!
 //! - [`MemberList`]: a welcome, joined or members answer made of borrowed nicks.
 //! - [`ReplyTo`]: a [`ServerMsg::Reply`] around a borrowed message.
+//! - [`DownloadChunkHead`]: a [`ServerMsg::DownloadChunk`] up to its data, so that a
+//!   server sends a chunk as this head and then the file's bytes.
 //! - [`AsVersion3`]: a version 4 room message ([`ServerMsg::Room`]) in the shape a version
 //!   3 client reads (`Chat`, `Notice` or `FileOffered`).
 //!
@@ -25,6 +27,7 @@ pub(crate) mod index {
     pub const JOINED: u32 = 4;
     pub const MEMBERS: u32 = 5;
     pub const FILE_OFFERED: u32 = 14;
+    pub const DOWNLOAD_CHUNK: u32 = 17;
     pub const WELCOME4: u32 = 20;
     pub const REPLY: u32 = 21;
     pub const JOINED4: u32 = 23;
@@ -158,6 +161,34 @@ impl<T: Serialize + ?Sized> Serialize for ReplyTo<'_, T> {
         reply.serialize_field("id", &self.id)?;
         reply.serialize_field("msg", self.msg)?;
         reply.end()
+    }
+}
+
+/// A [`ServerMsg::DownloadChunk`] of `len` bytes without the bytes: encoded with
+/// [`encode_head`](crate::codec::encode_head) and followed by the `len` bytes, it is the
+/// chunk's frame, exactly (a test compares them). A server reads a file straight into the
+/// frame, or has the kernel send the file's bytes after the head, instead of copying them
+/// into a message first.
+#[derive(Debug, Clone, Copy)]
+pub struct DownloadChunkHead {
+    pub file_id: u64,
+    pub offset: u64,
+    pub len: usize,
+}
+
+impl Serialize for DownloadChunkHead {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut msg = serializer.serialize_struct_variant(
+            "ServerMsg",
+            index::DOWNLOAD_CHUNK,
+            "DownloadChunk",
+            3,
+        )?;
+        msg.serialize_field("file_id", &self.file_id)?;
+        msg.serialize_field("offset", &self.offset)?;
+        // Bytes are written as their length (a u64, as every length) and then themselves.
+        msg.serialize_field("data", &(self.len as u64))?;
+        msg.end()
     }
 }
 

@@ -10,9 +10,9 @@ use shared::limits::{
     MEMBER_PAGE,
 };
 use shared::{
-    AsVersion3, ChatKind, ClientCodec, ClientMsg, CodecError, ErrorKind, FileInfo, Limits,
-    MemberList, MemberListAnswer, MemberPage, PROTOCOL_VERSION, ReplyTo, RoomEvent, ServerCodec,
-    ServerMsg, encode_frame, wrap_reply,
+    AsVersion3, ChatKind, ClientCodec, ClientMsg, CodecError, DownloadChunkHead, ErrorKind,
+    FileInfo, Limits, MemberList, MemberListAnswer, MemberPage, PROTOCOL_VERSION, ReplyTo,
+    RoomEvent, ServerCodec, ServerMsg, encode_frame, encode_head, wrap_reply,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -422,6 +422,44 @@ fn byte_fields_encode_like_a_plain_vector_of_bytes() {
     }))
     .unwrap();
     assert_eq!(ours, plain);
+}
+
+/// A chunk's head and then its bytes are the chunk's frame, whatever the length (a
+/// length's varint grows at 251 and 65,536).
+#[test]
+fn a_chunk_head_then_its_bytes_is_the_chunks_frame() {
+    for (file_id, offset, len) in [
+        (0, 0, 0),
+        (1, 2, 1),
+        (300, 70_000, 250),
+        (u64::MAX, u64::MAX, 251),
+        (7, 1 << 40, 65_535),
+        (7, 1 << 40, MAX_CHUNK_BYTES),
+    ] {
+        let data: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let head = DownloadChunkHead {
+            file_id,
+            offset,
+            len,
+        };
+        let mut frame = encode_head(&head, len).unwrap();
+        frame.extend_from_slice(&data);
+        let owned = ServerMsg::DownloadChunk {
+            file_id,
+            offset,
+            data,
+        };
+        assert_eq!(frame, encode_frame(&owned).unwrap(), "{len} bytes");
+    }
+    let too_long = DownloadChunkHead {
+        file_id: 1,
+        offset: 0,
+        len: MAX_FRAME_LEN,
+    };
+    assert!(matches!(
+        encode_head(&too_long, MAX_FRAME_LEN),
+        Err(CodecError::FrameTooLarge { .. })
+    ));
 }
 
 #[test]

@@ -15,6 +15,9 @@ use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
 };
 
+/// Chunks written in one trip to the blocking pool, at most: what the inbox holds.
+const WRITE_BATCH: usize = super::INBOX;
+
 /// Runs the download of file `file_id` into `dir` to its end, and tells the app how it
 /// ended. Whatever way it ends short of success, the `.part` file is deleted, unless the
 /// client is closing and a journal remembers it for the next run.
@@ -142,11 +145,14 @@ impl Part {
         Ok(len)
     }
 
-    async fn write(&mut self, data: Vec<u8>) -> io::Result<()> {
-        let n = data.len() as u64;
+    /// Writes and hashes `chunks`, in one trip to the blocking pool.
+    async fn write(&mut self, chunks: Vec<Vec<u8>>) -> io::Result<()> {
+        let n: u64 = chunks.iter().map(|c| c.len() as u64).sum();
         blocking(&mut self.file, &mut self.hasher, move |file, hasher| {
-            file.write_all(&data)?;
-            hasher.update(&data);
+            for data in &chunks {
+                file.write_all(data)?;
+                hasher.update(data);
+            }
             Ok(())
         })
         .await?;
@@ -301,14 +307,38 @@ async fn download(
         let Some(p) = part.as_mut() else { continue };
         let size = p.info.size;
         let mut throttle = Throttle::default();
+        // A message taken from the inbox while chunks were gathered, next in line.
+        let mut pending = None;
         loop {
-            match ctx.next().await {
+            let inbound = match pending.take() {
+                Some(inbound) => inbound,
+                None => ctx.next().await,
+            };
+            match inbound {
                 Inbound::Chunk { offset, data } => {
-                    if let Some(problem) = chunk_problem(offset, data.len(), p.len, size) {
-                        ctx.send(ClientMsg::DownloadCancel { file_id });
-                        return failed(problem);
+                    // The chunks already waiting in the inbox go to the disk with this
+                    // one, in one trip to the blocking pool: each trip is two thread
+                    // wake-ups.
+                    let mut batch = Vec::with_capacity(WRITE_BATCH);
+                    let mut next = Some((offset, data));
+                    let mut at = p.len;
+                    while let Some((offset, data)) = next.take() {
+                        if let Some(problem) = chunk_problem(offset, data.len(), at, size) {
+                            ctx.send(ClientMsg::DownloadCancel { file_id });
+                            return failed(problem);
+                        }
+                        at += data.len() as u64;
+                        batch.push(data);
+                        if batch.len() < WRITE_BATCH {
+                            match ctx.try_next() {
+                                Some(Inbound::Chunk { offset, data }) => {
+                                    next = Some((offset, data))
+                                }
+                                other => pending = other,
+                            }
+                        }
                     }
-                    if let Err(e) = p.write(data).await {
+                    if let Err(e) = p.write(batch).await {
                         ctx.send(ClientMsg::DownloadCancel { file_id });
                         return failed(format!("cannot write {}: {e}", p.path.display()));
                     }

@@ -521,19 +521,33 @@ impl Ctx {
     /// leaving) reads as a cancel.
     async fn next(&mut self) -> Inbound {
         match self.inbox.recv().await {
-            Some(Inbound::Connected(link)) => {
-                self.link = Some(link.clone());
-                Inbound::Connected(link)
-            }
-            Some(Inbound::Disconnected) => {
-                self.link = None;
-                Inbound::Disconnected
-            }
-            Some(other) => other,
+            Some(inbound) => self.track(inbound),
             None => {
                 self.closing = true;
                 Inbound::Cancel
             }
+        }
+    }
+
+    /// The next message if one is already waiting, as [`Ctx::next`] gives it. A closed
+    /// inbox gives `None` here; the next [`Ctx::next`] reads it as a cancel.
+    fn try_next(&mut self) -> Option<Inbound> {
+        let inbound = self.inbox.try_recv().ok()?;
+        Some(self.track(inbound))
+    }
+
+    /// Keeps track of the connection through `inbound`.
+    fn track(&mut self, inbound: Inbound) -> Inbound {
+        match inbound {
+            Inbound::Connected(link) => {
+                self.link = Some(link.clone());
+                Inbound::Connected(link)
+            }
+            Inbound::Disconnected => {
+                self.link = None;
+                Inbound::Disconnected
+            }
+            other => other,
         }
     }
 

@@ -16,6 +16,10 @@ use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
 };
 
+/// Chunks read and hashed in one trip to the blocking pool: as many as the file lane
+/// holds, so that a trip fills it again (each trip is two thread wake-ups).
+const READ_BATCH: usize = super::LANE_FRAMES;
+
 /// Runs the upload of the file at `typed` (as the user typed it) to its end, and tells
 /// the app how it ended. However it ends, the journal forgets it, unless the client is
 /// closing: then its token stays for the next run.
@@ -57,19 +61,28 @@ impl Source {
         .await
     }
 
-    /// Reads and hashes the next `n` bytes.
-    async fn read(&mut self, n: usize) -> io::Result<Vec<u8>> {
+    /// Reads and hashes the next chunks from `at` on, up to [`READ_BATCH`] of them and no
+    /// further than `size`, in one trip to the blocking pool.
+    async fn read(&mut self, at: u64, size: u64) -> io::Result<Vec<Vec<u8>>> {
         blocking(&mut self.file, &mut self.hasher, move |file, hasher| {
-            let mut data = vec![0; n];
-            file.read_exact(&mut data).map_err(|e| {
-                if e.kind() == io::ErrorKind::UnexpectedEof {
-                    io::Error::other("the file got shorter while it was being sent")
-                } else {
-                    e
-                }
-            })?;
-            hasher.update(&data);
-            Ok(data)
+            let mut chunks = Vec::with_capacity(READ_BATCH);
+            let mut at = at;
+            while at < size && chunks.len() < READ_BATCH {
+                let n =
+                    usize::try_from(size - at).map_or(MAX_CHUNK_BYTES, |l| l.min(MAX_CHUNK_BYTES));
+                let mut data = vec![0; n];
+                file.read_exact(&mut data).map_err(|e| {
+                    if e.kind() == io::ErrorKind::UnexpectedEof {
+                        io::Error::other("the file got shorter while it was being sent")
+                    } else {
+                        e
+                    }
+                })?;
+                hasher.update(&data);
+                at += n as u64;
+                chunks.push(data);
+            }
+            Ok(chunks)
         })
         .await
     }
@@ -221,29 +234,32 @@ async fn upload(
         let mut throttle = Throttle::default();
         let mut last = None;
         while sent < size {
-            let n =
-                usize::try_from(size - sent).map_or(MAX_CHUNK_BYTES, |l| l.min(MAX_CHUNK_BYTES));
-            let data = match source.read(n).await {
-                Ok(data) => data,
+            let chunks = match source.read(sent, size).await {
+                Ok(chunks) => chunks,
                 Err(e) => {
                     ctx.send(ClientMsg::UploadCancel { upload_id });
                     return failed(format!("cannot read {typed}: {e}"));
                 }
             };
-            let chunk = ClientMsg::UploadChunk {
-                upload_id,
-                offset: sent,
-                data,
-            };
-            match send_in_lane(ctx, &lane, chunk, upload_id).await {
-                Sent::Yes => {}
-                Sent::Reconnect => continue 'session,
-                Sent::Ended(end) => return end,
-            }
-            sent += n as u64;
-            if throttle.due() {
-                ctx.emit(TransferEvent::Progress { id, done: sent }).await;
-                last = Some(sent);
+            for data in chunks {
+                let n = data.len() as u64;
+                let chunk = ClientMsg::UploadChunk {
+                    upload_id,
+                    offset: sent,
+                    data,
+                };
+                // After a reconnect the file is read again from the server's offset
+                // (`rewind`), so the chunks read ahead are dropped.
+                match send_in_lane(ctx, &lane, chunk, upload_id).await {
+                    Sent::Yes => {}
+                    Sent::Reconnect => continue 'session,
+                    Sent::Ended(end) => return end,
+                }
+                sent += n;
+                if throttle.due() {
+                    ctx.emit(TransferEvent::Progress { id, done: sent }).await;
+                    last = Some(sent);
+                }
             }
         }
         if last != Some(size) {

@@ -11,13 +11,27 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 
+use bytes::Bytes;
 use shared::limits::MAX_CHUNK_BYTES;
-use shared::{ErrorKind, FileInfo, ServerMsg};
+use shared::{DownloadChunkHead, ErrorKind, FileInfo, ServerMsg, encode_head};
 use tokio::task::{JoinHandle, spawn_blocking};
 use tracing::{debug, warn};
 
 use crate::files::fetched::Fetch;
 use crate::outbound::{FileLane, encode, encode_answer};
+
+/// The frame of the chunk `head`: its head, then its bytes read from `reader` straight
+/// into the frame's buffer, not copied into a message first. The buffer is cleared with
+/// a `memset` before the read, not allocated zeroed: jemalloc zeroes a large allocation by
+/// giving its pages back to the kernel, and every chunk would then fault 16 pages in.
+fn read_chunk(reader: &mut File, head: &DownloadChunkHead) -> io::Result<Bytes> {
+    let mut frame = encode_head(head, head.len).map_err(io::Error::other)?;
+    let start = frame.len();
+    frame.resize(start + head.len, 0);
+    // A stored file never changes; one shorter than its size was damaged on disk.
+    reader.read_exact(&mut frame[start..])?;
+    Ok(Bytes::from(frame))
+}
 
 /// Starts sending `file` from `offset` (at most its size) through `lane`; its
 /// `DownloadStart` answers the request `reply` (its id, if it had one). Once the whole
@@ -77,23 +91,22 @@ async fn send(
     let mut sent = offset;
     while sent < size {
         let want = usize::try_from(size - sent).map_or(MAX_CHUNK_BYTES, |n| n.min(MAX_CHUNK_BYTES));
-        let (back, data) = spawn_blocking(move || {
-            let mut data = vec![0; want];
-            let read = reader.read_exact(&mut data);
-            (reader, read.map(|()| data))
+        let head = DownloadChunkHead {
+            file_id: id,
+            offset: sent,
+            len: want,
+        };
+        let (back, frame) = spawn_blocking(move || {
+            let frame = read_chunk(&mut reader, &head);
+            (reader, frame)
         })
         .await
         .map_err(|e| Ended::Failed(io::Error::other(e)))?;
         reader = back;
-        // A stored file never changes; one shorter than its size was damaged on disk.
-        let data = data.map_err(Ended::Failed)?;
-        let chunk = ServerMsg::DownloadChunk {
-            file_id: id,
-            offset: sent,
-            data,
-        };
         sent += want as u64;
-        lane.send(encode(&chunk)).await.map_err(|_| Ended::Gone)?;
+        lane.send(frame.map_err(Ended::Failed)?)
+            .await
+            .map_err(|_| Ended::Gone)?;
     }
     let end = ServerMsg::DownloadEnd { file_id: id };
     lane.send(encode(&end)).await.map_err(|_| Ended::Gone)

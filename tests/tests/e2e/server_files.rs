@@ -12,7 +12,7 @@ use shared::limits::{MAX_CHUNK_BYTES, MAX_FILE_NAME_BYTES};
 use shared::{ClientMsg, ErrorKind, ServerMsg};
 use tempfile::TempDir;
 use tests::binaries::start_server_binary;
-use tests::client::{TestClient, WAIT, offered, says, start_server};
+use tests::client::{TestClient, WAIT, encode, offered, says, start_server, unwrapped};
 use tests::files::{
     data_files, download, files_under, finish_upload, list_files, random_file, resume_upload,
     send_chunks, sha256_of, start_upload, upload,
@@ -438,6 +438,56 @@ async fn bad_chunks_end_the_upload() -> Result {
     assert_eq!(outcome, Err(ErrorKind::BadChunk));
     let outcome = finish_upload(&mut ann, 9999, &[0; 32]).await?;
     assert_eq!(outcome, Err(ErrorKind::NoSuchUpload));
+    assert!(until_no_partials(data.path()).await);
+    server.shutdown().await
+}
+
+/// Chunks that wait together are written in one trip to the disk; a bad one among them
+/// fails the upload with its own request id, not with that of another chunk of the trip.
+#[tokio::test]
+async fn a_bad_chunk_among_chunks_sent_together_is_answered_with_its_own_id() -> Result {
+    let (data, _local) = dirs()?;
+    let (addr, server) = start_server(config(data.path())).await;
+    let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
+    let accepted = start_upload(&mut ann, "f", 1 << 20)
+        .await?
+        .expect("accepted");
+    let chunk = |id: u32, offset: u64| {
+        encode(ClientMsg::Request {
+            id,
+            msg: Box::new(ClientMsg::UploadChunk {
+                upload_id: accepted.upload_id,
+                offset,
+                data: vec![1; 1024],
+            }),
+        })
+    };
+    // Six chunks in one write, the fourth out of place.
+    let mut wire = Vec::new();
+    for (id, offset) in [
+        (1, 0),
+        (2, 1024),
+        (3, 2048),
+        (4, 9999),
+        (5, 3072),
+        (6, 4096),
+    ] {
+        wire.extend(chunk(id, offset));
+    }
+    ann.send_raw(&wire).await?;
+    let failed = ann
+        .recv_until(|m| matches!(unwrapped(m), ServerMsg::UploadFailed { .. }))
+        .await?;
+    assert!(
+        matches!(
+            &failed,
+            ServerMsg::Reply { id: 4, msg } if matches!(
+                **msg,
+                ServerMsg::UploadFailed { kind: ErrorKind::BadChunk, .. }
+            )
+        ),
+        "{failed:?}"
+    );
     assert!(until_no_partials(data.path()).await);
     server.shutdown().await
 }
