@@ -48,6 +48,16 @@ impl Client {
         let _ = self.commands.send(Request::Transfer(request));
     }
 
+    /// Starts an upload into `room`, one of the rooms the client is in, when the server
+    /// lets the client be in several ([`crate::Welcome::rooms`]); otherwise as
+    /// [`Client::transfer`] (into the one room).
+    pub fn upload_to(&self, room: &str, request: transfer::Request) {
+        let _ = self.commands.send(Request::UploadTo {
+            room: room.to_owned(),
+            request,
+        });
+    }
+
     /// Waits (bounded) for the session to end. Without a quit sent before, it is stopped.
     pub async fn finish(self) {
         let Client { commands, mut task } = self;
@@ -83,7 +93,8 @@ pub async fn connect_with<C: Connector>(
         room: welcome.room.clone(),
     };
     let session = Session::new(connector, options, command_rx, event_tx, transfers);
-    let task = tokio::spawn(session.run(conn, limits, welcome.seq));
+    let started = welcome.clone();
+    let task = tokio::spawn(async move { session.run(conn, limits, &started).await });
     Ok((Client { commands, task }, events, welcome))
 }
 

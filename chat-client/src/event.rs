@@ -11,7 +11,9 @@ use crate::transfer::TransferEvent;
 /// is not sanitised ([`crate::sanitize`] makes it safe to print).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// Connected again after a drop; the room was rejoined under the current nick.
+    /// Connected again after a drop, in the welcome's room, under the current nick. With
+    /// the feature "rooms", the other rooms are being joined again: each one's `Joined4`
+    /// follows as an [`Event::Server`].
     Reconnected(Welcome),
     /// A frame from the server. Pings are answered by the session and not passed on, and
     /// the frames of a transfer go to its task (see [`Event::Transfer`]).

@@ -1,6 +1,6 @@
-//! The handshake: open a stream, say `Hello4` (protocol version 4, asking for the feature
-//! "history", see [`hello`]), and read the server's `Welcome4` or its refusal, all within
-//! [`HANDSHAKE_TIMEOUT`]. A server older than
+//! The handshake: open a stream, say `Hello4` (protocol version 4, asking for the features
+//! "history", "fetched" and "rooms", see [`hello`]), and read the server's `Welcome4` or
+//! its refusal, all within [`HANDSHAKE_TIMEOUT`]. A server older than
 //! version 4 cannot read the hello: that is said in one line ([`ConnectError::OlderServer`]).
 
 use std::fmt;
@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use shared::{
-    ClientCodec, ClientMsg, CodecError, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, Limits,
-    PROTOCOL_VERSION, ServerMsg,
+    ClientCodec, ClientMsg, CodecError, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
+    Limits, PROTOCOL_VERSION, ServerMsg,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::timeout;
@@ -48,6 +48,10 @@ pub struct Welcome {
     pub total: u32,
     /// The room's latest sequence number: the next room message has the next one.
     pub seq: u64,
+    /// Whether the server granted the feature "rooms": the connection may then be in
+    /// several rooms at once (`Join` adds a room, `InRoom` addresses one). Without it,
+    /// `Join` moves, as in one room at a time.
+    pub rooms: bool,
 }
 
 /// Why a connection could not be made, worded for the user.
@@ -171,7 +175,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                 room,
                 seq,
                 members,
-                ..
+                features,
             })) => {
                 if version != PROTOCOL_VERSION {
                     return Err(ConnectError::Refused {
@@ -187,6 +191,7 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
                     members: members.names,
                     total: members.total,
                     seq,
+                    rooms: features.iter().any(|f| f == FEATURE_ROOMS),
                 };
                 return Ok((conn, welcome, limits));
             }
@@ -229,16 +234,22 @@ async fn greet<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// The hello this client says: protocol version 4, asking for the features "history" and
-/// "fetched". A server that keeps history grants it and sends [`ServerMsg::HistoryInfo`]
-/// right after its welcome (the first frame the session passes on as
-/// [`crate::Event::Server`]); a server without grants nothing, and nothing else changes.
-/// With "fetched", the files this client shares are followed by
-/// [`ServerMsg::Fetched`] counts.
+/// "fetched" and "rooms". A server that keeps history grants it and sends
+/// [`ServerMsg::HistoryInfo`] right after its welcome (the first frame the session passes
+/// on as [`crate::Event::Server`]); a server without grants nothing, and nothing else
+/// changes. With "fetched", the files this client shares are followed by
+/// [`ServerMsg::Fetched`] counts. A server that grants "rooms" lets the connection be in
+/// several rooms at once ([`Welcome::rooms`]); one that does not keeps it in one room at a
+/// time.
 pub fn hello(nick: &str, room: &str) -> ClientMsg {
     ClientMsg::Hello4 {
         min_version: PROTOCOL_VERSION,
         max_version: PROTOCOL_VERSION,
-        features: vec![FEATURE_HISTORY.to_owned(), FEATURE_FETCHED.to_owned()],
+        features: vec![
+            FEATURE_HISTORY.to_owned(),
+            FEATURE_FETCHED.to_owned(),
+            FEATURE_ROOMS.to_owned(),
+        ],
         nick: nick.to_owned(),
         room: room.to_owned(),
     }

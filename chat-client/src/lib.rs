@@ -104,6 +104,15 @@
 //! # }
 //! ```
 //!
+//! # Several rooms
+//!
+//! The hello asks for the feature "rooms" too. A server that grants it
+//! ([`Welcome::rooms`]) lets the connection be in several rooms at once: a
+//! [`ClientMsg::Join`](shared::ClientMsg::Join) adds a room, and
+//! [`ClientMsg::InRoom`](shared::ClientMsg::InRoom) addresses one. The session keeps the
+//! rooms joined and joins them all again after a reconnect; [`Client::upload_to`] sends
+//! a file to one of them. Without the feature, a `Join` moves, as it always did.
+//!
 //! # Layout
 //!
 //! - [`client`]: [`connect`] and the [`Client`] handle.
@@ -112,7 +121,7 @@
 //! - [`handshake`]: where to connect and as whom ([`Options`]), `Hello4` (protocol
 //!   version 4), then the server's `Welcome4` or refusal ([`ConnectError`]).
 //! - [`session`]: the task that outlives connections: keepalive, reconnect with backoff,
-//!   rejoin, routing the server's frames.
+//!   rejoin (every room, with the feature "rooms"), routing the server's frames.
 //! - `writer`: each connection's writer task, chat first, file chunks when chat is idle.
 //! - [`timeline`]: one room's history as the client holds it (pure data): messages in
 //!   order, the markers a view draws (beginning, gaps, lost stretches, loading, the read

@@ -67,6 +67,11 @@ impl Offline {
 pub fn worth_keeping(msg: &ClientMsg) -> bool {
     match msg {
         ClientMsg::Request { msg, .. } => worth_keeping(msg),
+        // A transfer's own request: its task asks again on the next connection.
+        ClientMsg::InRoom {
+            msg: shared::RoomRequest::UploadStart { .. },
+            ..
+        } => false,
         ClientMsg::History { .. }
         | ClientMsg::CatchUp { .. }
         | ClientMsg::Search { .. }

@@ -21,19 +21,29 @@
 //!
 //! Each connection's frames are written by a writer task of its own (`writer.rs`);
 //! the reading side stays here and routes the server's file messages to the transfers.
+//!
+//! A server that grants the feature "rooms" lets the connection be in several rooms at
+//! once. The session keeps the rooms it is in, in the order they were joined
+//! (`Joined`): after a reconnect, the hello names the first, and a `Join` for each of
+//! the others goes out before anything else, so that every room is joined again (each
+//! `Joined4` then tells the program to catch that room up). Without the feature, a `Join`
+//! moves, and the one room is the one rejoined.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
-use shared::{ClientMsg, ErrorKind, Limits, ServerMsg, Stamped};
+use shared::{ClientMsg, ErrorKind, Limits, RoomRequest, ServerMsg, Stamped, names};
+
+use crate::transfer::TransferId;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
 use crate::dial::Connector;
 use crate::event::Event;
-use crate::handshake::{self, Conn, ConnectError, Options, in_words};
+use crate::handshake::{self, Conn, ConnectError, Options, Welcome, in_words};
 use crate::keepalive::{Due, Keepalive};
 use crate::offline::{Offline, worth_keeping};
 use crate::pace::{Outbox, Pacer};
@@ -79,7 +89,16 @@ impl Iterator for Backoff {
 pub(crate) enum Request {
     Send(ClientMsg),
     Transfer(transfer::Request),
+    /// An upload into this room.
+    UploadTo {
+        room: String,
+        request: transfer::Request,
+    },
 }
+
+/// Most uploads whose room the session remembers; past it, the oldest are forgotten (their
+/// `UploadStart` then goes to the room the server takes a room-less request to be about).
+const MAX_UPLOAD_ROOMS: usize = 256;
 
 /// How a connected spell ended.
 enum End {
@@ -122,8 +141,68 @@ pub(crate) struct Session<C: Connector> {
     /// Lines whose connection was lost before their answer came.
     doubt: Doubt,
     checking: Checking,
-    /// The room's latest sequence number seen: where the lines in doubt are looked for.
-    last_seq: u64,
+    /// Each room's latest sequence number seen: where the lines in doubt are looked for.
+    seqs: HashMap<String, u64>,
+    /// The rooms the connection is in.
+    joined: Joined,
+    /// The room of each upload started for one (see [`crate::Client::upload_to`]).
+    upload_rooms: HashMap<TransferId, String>,
+}
+
+/// The rooms a connection is in, in the order they were joined, and whether the server
+/// lets it be in several (the feature "rooms"). The first is the one a reconnect's hello
+/// names; the last is the one the server takes a request that names no room to be about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Joined {
+    pub(crate) rooms: Vec<String>,
+    pub(crate) several: bool,
+}
+
+impl Joined {
+    /// Welcomed into `room`, with the feature "rooms" or not. The rooms of the last
+    /// connection are kept behind it (to join again) when the feature is granted.
+    pub(crate) fn welcomed(&mut self, room: &str, several: bool) {
+        self.several = several;
+        self.rooms.retain(|r| !names::same_name(r, room));
+        self.rooms.insert(0, room.to_owned());
+        if !several {
+            self.rooms.truncate(1);
+        }
+    }
+
+    /// The answer to a `Join`: `room` is added (several rooms) or replaces the one.
+    pub(crate) fn joined(&mut self, room: &str) {
+        if !self.several {
+            self.rooms = vec![room.to_owned()];
+        } else if let Some(known) = self.rooms.iter_mut().find(|r| names::same_name(r, room)) {
+            room.clone_into(known);
+        } else {
+            self.rooms.push(room.to_owned());
+        }
+    }
+
+    /// The answer to a `Part`: the connection is no longer in `room`.
+    pub(crate) fn parted(&mut self, room: &str) {
+        self.rooms.retain(|r| !names::same_name(r, room));
+    }
+
+    /// The room a request that names none is about: the last one joined.
+    pub(crate) fn current(&self) -> Option<&str> {
+        self.rooms.last().map(String::as_str)
+    }
+
+    /// The `Join`s that take a new connection, welcomed into the first room, into the
+    /// others.
+    pub(crate) fn rejoin(&self) -> Vec<ClientMsg> {
+        if !self.several {
+            return Vec::new();
+        }
+        self.rooms
+            .iter()
+            .skip(1)
+            .map(|room| ClientMsg::Join { room: room.clone() })
+            .collect()
+    }
 }
 
 impl<C: Connector> Session<C> {
@@ -144,14 +223,21 @@ impl<C: Connector> Session<C> {
             unanswered: Unanswered::default(),
             doubt: Doubt::default(),
             checking: Checking::Done,
-            last_seq: 0,
+            seqs: HashMap::new(),
+            joined: Joined::default(),
+            upload_rooms: HashMap::new(),
         }
     }
 
-    /// Serves `conn`, whose server has these `limits` and whose room's latest sequence
-    /// number is `seq`, then every connection after it, until the user quits.
-    pub(crate) async fn run(mut self, mut conn: Conn<C::Stream>, mut limits: Limits, seq: u64) {
-        self.last_seq = seq;
+    /// Serves `conn`, whose server has these `limits` and welcomed the client as
+    /// `welcome` says, then every connection after it, until the user quits.
+    pub(crate) async fn run(
+        mut self,
+        mut conn: Conn<C::Stream>,
+        mut limits: Limits,
+        welcome: &Welcome,
+    ) {
+        self.welcomed(welcome);
         loop {
             let reason = match self.connected(conn, &limits).await {
                 End::Quit => return,
@@ -192,6 +278,10 @@ impl<C: Connector> Session<C> {
         // client's own, or below the server's if the server allows less.
         let mut outbox = Outbox::with_pacer(Pacer::for_server(limits, Instant::now()));
         let mut reported = 0;
+        // Back in every room first: what waited may be about any of them.
+        for join in self.joined.rejoin() {
+            self.pass(&mut outbox, join, &chat).await;
+        }
         if self.doubt.is_empty() {
             self.checking = Checking::Done;
             self.flush(Vec::new(), &mut outbox, &chat, &mut reported)
@@ -237,7 +327,14 @@ impl<C: Connector> Session<C> {
         };
         self.report(&outbox, &mut reported).await;
         let lines = self.unanswered.take();
-        self.doubt.add(lines, &self.options.room, self.last_seq);
+        let room = lines
+            .first()
+            .and_then(|line| room_of(&line.msg))
+            .or(self.joined.current())
+            .unwrap_or(&self.options.room)
+            .to_owned();
+        let after = self.seqs.get(&room).copied().unwrap_or(0);
+        self.doubt.add(lines, &room, after);
         self.transfers.disconnected().await;
         End::Lost(reason)
     }
@@ -300,7 +397,11 @@ impl<C: Connector> Session<C> {
     ) -> bool {
         match (self.checking, msg) {
             (Checking::Info(_), ServerMsg::HistoryInfo { page, .. })
-                if self.doubt.room == self.options.room =>
+                if self
+                    .joined
+                    .rooms
+                    .iter()
+                    .any(|r| names::same_name(r, &self.doubt.room)) =>
             {
                 let check = self.doubt.check(*page);
                 self.checking = Checking::Asked(Instant::now());
@@ -338,15 +439,29 @@ impl<C: Connector> Session<C> {
         }
     }
 
-    /// The room's latest sequence number, as `msg` tells it.
+    /// A room's latest sequence number, as `msg` tells it.
     fn follow_seq(&mut self, msg: &ServerMsg) {
         match msg {
-            ServerMsg::Room { room, seq, .. } if *room == self.options.room => {
-                self.last_seq = self.last_seq.max(*seq);
+            ServerMsg::Room { room, seq, .. } => {
+                let last = self.seqs.entry(room.clone()).or_default();
+                *last = (*last).max(*seq);
             }
-            ServerMsg::Joined4 { seq, .. } => self.last_seq = *seq,
+            ServerMsg::Joined4 { room, seq, .. } => {
+                self.seqs.insert(room.clone(), *seq);
+            }
             _ => {}
         }
+    }
+
+    /// The client is in `welcome`'s room, with or without the feature "rooms".
+    fn welcomed(&mut self, welcome: &Welcome) {
+        self.options.nick.clone_from(&welcome.nick);
+        self.options.room.clone_from(&welcome.room);
+        self.joined.welcomed(&welcome.room, welcome.rooms);
+        if !welcome.rooms {
+            self.seqs.clear();
+        }
+        self.seqs.insert(welcome.room.clone(), welcome.seq);
     }
 
     /// Reads the connection and carries out the user's requests until one of them ends it.
@@ -378,10 +493,12 @@ impl<C: Connector> Session<C> {
                         Some(Ok(msg)) => msg,
                         Some(Err(e)) => return Served::Lost(in_words(&e)),
                         None => {
-                            return Served::Lost(shutdown_reason.map_or_else(
-                                || "the server closed the connection".to_owned(),
-                                |r| format!("the server shut down ({r})"),
-                            ));
+                            // The reason is in the `Shutdown` passed on: said once.
+                            return Served::Lost(if shutdown_reason.is_some() {
+                                "the server shut down".to_owned()
+                            } else {
+                                "the server closed the connection".to_owned()
+                            });
                         }
                     };
                     keepalive.heard(Instant::now());
@@ -409,9 +526,15 @@ impl<C: Connector> Session<C> {
                     match answer {
                         ServerMsg::NickChanged { nick } => self.options.nick.clone_from(nick),
                         ServerMsg::Joined4 { room, .. } | ServerMsg::Joined { room, .. } => {
-                            self.options.room.clone_from(room);
+                            self.joined.joined(room);
+                            self.first_room();
                         }
-                        ServerMsg::Shutdown { reason } => shutdown_reason = Some(reason.clone()),
+                        ServerMsg::Parted { room, .. } => {
+                            self.joined.parted(room);
+                            self.seqs.remove(room);
+                            self.first_room();
+                        }
+                        ServerMsg::Shutdown { .. } => shutdown_reason = Some(()),
                         _ => {}
                     }
                     let Some(msg) = self.transfers.route(msg).await else { continue };
@@ -439,8 +562,10 @@ impl<C: Connector> Session<C> {
                         self.report(outbox, reported).await;
                     }
                     Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                    Some(Request::UploadTo { room, request }) => self.upload_to(room, request).await,
                 },
                 Some(msg) = self.transfers.control() => {
+                    let msg = self.in_upload_room(msg);
                     self.pass(outbox, msg, chat).await;
                     self.report(outbox, reported).await;
                 }
@@ -468,6 +593,53 @@ impl<C: Connector> Session<C> {
                     }
                 }
             }
+        }
+    }
+
+    /// Starts an upload that belongs to `room`.
+    async fn upload_to(&mut self, room: String, request: transfer::Request) {
+        if let transfer::Request::Upload { id, .. } = &request {
+            if self.upload_rooms.len() >= MAX_UPLOAD_ROOMS
+                && let Some(oldest) = self.upload_rooms.keys().min().copied()
+            {
+                self.upload_rooms.remove(&oldest);
+            }
+            self.upload_rooms.insert(*id, room);
+        }
+        self.transfers.request(request).await;
+    }
+
+    /// A transfer's frame, addressed to its upload's room when the server lets the
+    /// connection be in several.
+    fn in_upload_room(&self, msg: ClientMsg) -> ClientMsg {
+        let ClientMsg::Request { id, msg: inner } = &msg else {
+            return msg;
+        };
+        let ClientMsg::UploadStart { name, size } = inner.as_ref() else {
+            return msg;
+        };
+        let room = self
+            .transfers
+            .transfer_of(*id)
+            .and_then(|transfer| self.upload_rooms.get(&transfer));
+        match room {
+            Some(room) if self.joined.several => ClientMsg::InRoom {
+                room: room.clone(),
+                msg: RoomRequest::UploadStart {
+                    name: name.clone(),
+                    size: *size,
+                },
+            }
+            .with_id(*id),
+            _ => msg,
+        }
+    }
+
+    /// The room a reconnect's hello names: the first of those the client is in (when it
+    /// has left them all, the last it was in).
+    fn first_room(&mut self) {
+        if let Some(first) = self.joined.rooms.first() {
+            self.options.room.clone_from(first);
         }
     }
 
@@ -574,15 +746,16 @@ impl<C: Connector> Session<C> {
                         }
                         // Transfers wait for the connection by themselves.
                         Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                        Some(Request::UploadTo { room, request }) => {
+                            self.upload_to(room, request).await;
+                        }
                     },
                 }
             }
             match handshake::open(&self.connector, &self.options).await {
                 Ok((conn, welcome, limits)) => {
                     tracing::info!(attempt, "reconnected");
-                    self.options.nick.clone_from(&welcome.nick);
-                    self.options.room.clone_from(&welcome.room);
-                    self.last_seq = welcome.seq;
+                    self.welcomed(&welcome);
                     if !self.emit(Event::Reconnected(welcome)).await {
                         return None;
                     }
@@ -610,9 +783,44 @@ impl<C: Connector> Session<C> {
     }
 }
 
+/// The room a line names (`InRoom`), if it names one.
+fn room_of(msg: &ClientMsg) -> Option<&str> {
+    match msg {
+        ClientMsg::Request { msg, .. } => room_of(msg),
+        ClientMsg::InRoom { room, .. } => Some(room),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rooms_joined_are_kept_in_order_and_joined_again() {
+        let mut joined = Joined::default();
+        joined.welcomed("lobby", true);
+        joined.joined("dev");
+        joined.joined("ops");
+        joined.joined("DEV");
+        assert_eq!(joined.rooms, ["lobby", "DEV", "ops"]);
+        assert_eq!(joined.current(), Some("ops"));
+        joined.parted("lobby");
+        assert_eq!(
+            joined.rejoin(),
+            [ClientMsg::Join { room: "ops".into() }],
+            "the hello names DEV"
+        );
+        // Welcomed into the first room again: the others follow it.
+        joined.welcomed("dev", true);
+        assert_eq!(joined.rooms, ["dev", "ops"]);
+        // A server without the feature: one room at a time, and a join moves.
+        joined.welcomed("dev", false);
+        assert_eq!(joined.rooms, ["dev"]);
+        assert_eq!(joined.rejoin(), []);
+        joined.joined("ops");
+        assert_eq!(joined.rooms, ["ops"]);
+    }
 
     #[test]
     fn backoff_doubles_up_to_its_bound() {

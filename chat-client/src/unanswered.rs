@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 
-use shared::{Anchor, ChatKind, ClientMsg, RoomEvent, ServerMsg, Stamped};
+use shared::{Anchor, ChatKind, ClientMsg, RoomEvent, RoomRequest, ServerMsg, Stamped};
 use tokio::time::Instant;
 
 /// Most unanswered lines remembered; past it the oldest is forgotten (a live server
@@ -40,10 +40,14 @@ pub(crate) struct Line {
 }
 
 /// Whether `msg` is a line this module follows: a chat line, an action or a private
-/// message with text (an empty text gets no answer).
+/// message with text (an empty text gets no answer), addressed to a room or not.
 pub(crate) fn followed(msg: &ClientMsg) -> bool {
     match msg {
         ClientMsg::Request { msg, .. } => followed(msg),
+        ClientMsg::InRoom {
+            msg: RoomRequest::Chat { text } | RoomRequest::Action { text },
+            ..
+        } => !text.is_empty(),
         ClientMsg::Chat { text } | ClientMsg::Action { text } | ClientMsg::Private { text, .. } => {
             !text.is_empty()
         }
@@ -116,6 +120,7 @@ impl Unanswered {
 
 /// Whether `msg` is the server's bare copy of the bare line `line` sent by `nick`.
 fn bare_echo(line: &ClientMsg, nick: &str, msg: &ServerMsg) -> bool {
+    let line = &plain(line);
     match (line, msg) {
         (ClientMsg::Chat { .. } | ClientMsg::Action { .. }, ServerMsg::Room { event, .. }) => {
             said_echo(line, nick, event)
@@ -136,6 +141,7 @@ fn bare_echo(line: &ClientMsg, nick: &str, msg: &ServerMsg) -> bool {
 /// Whether the room event `event` is what the chat or action `line`, sent by `nick`,
 /// became.
 fn said_echo(line: &ClientMsg, nick: &str, event: &RoomEvent) -> bool {
+    let line = &plain(line);
     match (line, event) {
         (
             ClientMsg::Chat { text } | ClientMsg::Action { text },
@@ -146,6 +152,22 @@ fn said_echo(line: &ClientMsg, nick: &str, event: &RoomEvent) -> bool {
             },
         ) => from == nick && said == text && *kind == kind_of(line),
         _ => false,
+    }
+}
+
+/// A line addressed to a room (`InRoom`) as the room-less line it says; others as they
+/// are.
+fn plain(line: &ClientMsg) -> ClientMsg {
+    match line {
+        ClientMsg::InRoom {
+            msg: RoomRequest::Chat { text },
+            ..
+        } => ClientMsg::Chat { text: text.clone() },
+        ClientMsg::InRoom {
+            msg: RoomRequest::Action { text },
+            ..
+        } => ClientMsg::Action { text: text.clone() },
+        other => other.clone(),
     }
 }
 
@@ -220,7 +242,11 @@ impl Doubt {
                 settled.unknown.push(msg);
                 continue;
             };
-            if matches!(inner, ClientMsg::Private { .. }) {
+            // A private message is in no history; a line of another room is not in this
+            // one's (one room's history is checked).
+            let elsewhere = matches!(inner, ClientMsg::InRoom { room, .. }
+                if !shared::names::same_name(room, &self.room));
+            if matches!(inner, ClientMsg::Private { .. }) || elsewhere {
                 settled.unknown.push(msg);
                 continue;
             }

@@ -1,6 +1,9 @@
 //! Slash commands typed in the input line.
 
-use shared::limits::{MAX_NICK_CHARS, MAX_REASON_BYTES, MAX_ROOM_CHARS, MAX_TEXT_BYTES};
+use shared::limits::{
+    MAX_AWAY_BYTES, MAX_NICK_CHARS, MAX_REASON_BYTES, MAX_ROOM_CHARS, MAX_TEXT_BYTES,
+    MAX_TOPIC_BYTES,
+};
 
 /// What a submitted line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +36,20 @@ pub enum Command {
     Cancel(Option<TransferRef>),
     /// Search the room's history for these words.
     Search(String),
+    /// Leave a room: `[ROOM] [REASON]` as typed (the app knows which words name a room).
+    Part(String),
+    /// Open the private conversation with this nick, sending nothing.
+    Query(String),
+    /// Close the buffer shown (leaving its room).
+    Close,
+    /// Show the buffer numbered this (from 1).
+    Buffer(usize),
+    /// Show the room's topic (`None`), or set it (empty: clear it).
+    Topic(Option<String>),
+    /// Away with this message, or back (empty).
+    Away(String),
+    /// Search what the buffer holds for these words.
+    Last(String),
     /// Hide this nick's lines (without one: list the ignored nicks).
     Ignore(Option<String>),
     /// Show this nick's lines again.
@@ -43,8 +60,38 @@ pub enum Command {
 pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("/help", "", "show commands and keys"),
     ("/nick", "NAME", "change your nick"),
-    ("/join", "ROOM", "leave this room and join another"),
-    ("/who", "", "list the members of this room"),
+    (
+        "/join",
+        "ROOM",
+        "join a room in a buffer of its own (a server of one room per connection: move)",
+    ),
+    (
+        "/part",
+        "[ROOM] [REASON]",
+        "leave a room (default: this buffer's) and close its buffer",
+    ),
+    (
+        "/query",
+        "NICK",
+        "open the private conversation with NICK, sending nothing",
+    ),
+    ("/close", "", "close this buffer (a room's: leave the room)"),
+    ("/buffer", "N", "show buffer N (Alt-1…9)"),
+    (
+        "/who",
+        "",
+        "list the members of this room, and who is away (also /names)",
+    ),
+    (
+        "/topic",
+        "[TEXT]",
+        "show this room's topic, or set it (-delete clears it)",
+    ),
+    (
+        "/away",
+        "[MESSAGE]",
+        "mark yourself away; without a message, back",
+    ),
     ("/me", "TEXT", "say what you are doing"),
     ("/msg", "NICK TEXT", "send a private message"),
     ("/clear", "", "clear the screen (scroll up to see it again)"),
@@ -68,6 +115,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "/search",
         "WORDS",
         "search this room's history (Enter shows a hit where it was said)",
+    ),
+    (
+        "/last",
+        "WORDS",
+        "list the lines of this buffer, as loaded, that hold every word",
     ),
     (
         "/ignore",
@@ -98,7 +150,7 @@ pub fn parse(line: &str) -> Result<Input, String> {
         }
         "who" | "names" => no_args(args, "who", Command::Who)?,
         "me" => Command::Me(text_arg(args, "me")?),
-        "msg" | "query" => {
+        "msg" => {
             let (to, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             Command::Msg {
                 to: one_name(to, "msg", MAX_NICK_CHARS)?,
@@ -129,6 +181,17 @@ pub fn parse(line: &str) -> Result<Input, String> {
             Some(transfer_ref(args)?)
         }),
         "search" | "find" => Command::Search(text_arg(args, "search")?),
+        "part" | "leave" => Command::Part(args.to_owned()),
+        "query" => Command::Query(one_name(args, "query", MAX_NICK_CHARS)?),
+        "close" => no_args(args, "close", Command::Close)?,
+        "buffer" | "b" => Command::Buffer(number(args, "buffer")?.try_into().unwrap_or(0)),
+        "topic" => Command::Topic(match args {
+            "" => None,
+            "-delete" => Some(String::new()),
+            text => Some(bounded(text, "topic", MAX_TOPIC_BYTES)?),
+        }),
+        "away" => Command::Away(bounded(args, "away", MAX_AWAY_BYTES)?),
+        "last" => Command::Last(text_arg(args, "last")?),
         "ignore" => Command::Ignore(if args.is_empty() {
             None
         } else {
@@ -184,6 +247,14 @@ fn text_arg(arg: &str, cmd: &str) -> Result<String, String> {
         return Err(usage(cmd));
     }
     check_len(arg)?;
+    Ok(arg.to_owned())
+}
+
+/// A text of at most `max` bytes.
+fn bounded(arg: &str, cmd: &str, max: usize) -> Result<String, String> {
+    if arg.len() > max {
+        return Err(format!("/{cmd}: {} bytes, at most {max}", arg.len()));
+    }
     Ok(arg.to_owned())
 }
 
@@ -341,6 +412,49 @@ mod tests {
                 .unwrap_err()
                 .contains("too long")
         );
+    }
+
+    #[test]
+    fn buffer_and_room_commands() {
+        assert_eq!(cmd("/part"), Command::Part(String::new()));
+        assert_eq!(
+            cmd("/part #dev  bye now"),
+            Command::Part("#dev  bye now".into())
+        );
+        assert_eq!(cmd("/query bob"), Command::Query("bob".into()));
+        assert_eq!(parse("/query"), Err("usage: /query NICK".into()));
+        assert_eq!(cmd("/close"), Command::Close);
+        assert_eq!(cmd("/buffer 3"), Command::Buffer(3));
+        assert_eq!(
+            parse("/buffer dev"),
+            Err("usage: /buffer N: 'dev' is not a number".into())
+        );
+        assert_eq!(cmd("/topic"), Command::Topic(None));
+        assert_eq!(cmd("/topic -delete"), Command::Topic(Some(String::new())));
+        assert_eq!(
+            cmd("/topic Rust 2 · 你好"),
+            Command::Topic(Some("Rust 2 · 你好".into()))
+        );
+        let long = "t".repeat(MAX_TOPIC_BYTES + 1);
+        assert_eq!(
+            parse(&format!("/topic {long}")),
+            Err(format!(
+                "/topic: {} bytes, at most {MAX_TOPIC_BYTES}",
+                MAX_TOPIC_BYTES + 1
+            ))
+        );
+        assert_eq!(cmd("/away"), Command::Away(String::new()));
+        assert_eq!(
+            cmd("/away lunch, back at 2"),
+            Command::Away("lunch, back at 2".into())
+        );
+        assert!(parse(&format!("/away {}", "a".repeat(MAX_AWAY_BYTES + 1))).is_err());
+        assert_eq!(cmd("/names"), Command::Who);
+        assert_eq!(
+            cmd("/last deploy  prod"),
+            Command::Last("deploy  prod".into())
+        );
+        assert_eq!(parse("/last"), Err("usage: /last WORDS".into()));
     }
 
     #[test]

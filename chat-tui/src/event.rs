@@ -209,6 +209,7 @@ impl Batch {
                 Command::Quit => self.outcome = Some(Outcome::Quit),
                 Command::Fail(why) => self.outcome = Some(Outcome::Fail(why)),
                 Command::Transfer(request) => net.transfer(request),
+                Command::UploadTo { room, request } => net.upload_to(&room, request),
                 Command::Notify { title, body } => self.notify.push((title, body)),
                 Command::SaveIgnore(nicks) => self.save_ignore = Some(nicks),
             }

@@ -16,7 +16,9 @@
 //! - [`cli`]: command-line arguments and the configuration file.
 //! - [`app`]: the state and its update function; no I/O. One module per concern: the key
 //!   map (`keys`), Enter (`compose`), the input `history`, Tab (`complete`), `paste`, the
-//!   connection and the server's frames (`network`), the room (`room`), the room's history
+//!   connection and the server's frames (`network`), a buffer per room and per private
+//!   conversation (`buffers`), the room (`room`), topics and away texts (`topic`), `/last`
+//!   (`last`), the room's history
 //!   and read marker (`reading`), `/search` (`search`), `transfers`, the message pane's
 //!   items and view (`pane`) and the app's own lines (`scrollback`).
 //! - [`input`]: the input line, edited by grapheme cluster, measured in terminal cells.
@@ -24,10 +26,12 @@
 //!   the timestamp pattern.
 //! - [`keep`]: what is kept on disk while the client runs: the [`input_history`] file,
 //!   and the ignore list in the configuration file ([`config_edit`]).
-//! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/who`, `/me`, `/msg`, `/clear`,
-//!   `/send-file`, `/files`, `/get`, `/cancel`, `/search`, `/quit`.
-//! - [`ui`]: widgets for the message pane (with its date, unread and history lines), the
-//!   search view, member list, transfer bars, status line and input line; they read the
+//! - [`commands`]: parsing of `/help`, `/nick`, `/join`, `/part`, `/query`, `/close`,
+//!   `/buffer`, `/who`, `/topic`, `/away`, `/me`, `/msg`, `/clear`, `/send-file`, `/files`,
+//!   `/get`, `/cancel`, `/search`, `/last`, `/ignore`, `/unignore`, `/quit`.
+//! - [`ui`]: widgets for the title line, the message pane (with its date, unread and
+//!   history lines), the search view, member list, transfer bars, status line and input
+//!   line; they read the
 //!   app, and the pane also moves its own view.
 //! - [`discover`]: finding a server on the LAN: looking, `--list`, and the picker's loop.
 //! - [`picker`]: the server picker's state and keys; no I/O (its widget is

@@ -333,6 +333,14 @@ impl Drop for Tmux {
     }
 }
 
+/// CPU time used so far by process `pid`, in clock ticks (user + system).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The command name (field 2) may hold spaces; count fields after its closing paren.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
 /// The only child of process `pid` (the program a shell is running), waited for.
 pub fn child_of(pid: u32) -> u32 {
     let deadline = Instant::now() + SCREEN_WAIT;

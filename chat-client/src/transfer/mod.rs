@@ -338,6 +338,11 @@ impl Registry {
         }
     }
 
+    /// The transfer whose request has the id `request`, while it awaits its answer.
+    pub(crate) fn transfer_of(&self, request: u32) -> Option<TransferId> {
+        self.requests.get(&request).copied()
+    }
+
     /// `msg` as a request with a new id, whose answer goes to `transfer`.
     fn with_request_id(&mut self, transfer: TransferId, msg: ClientMsg) -> ClientMsg {
         // After the last id of the range, back to its first: by then the first has long

@@ -3,7 +3,8 @@
 //! stays in the input line with an error above it.
 
 use chat_client::sanitize;
-use shared::ClientMsg;
+use chat_client::transfer;
+use shared::{ClientMsg, RoomRequest};
 
 use super::keys::KEYS_HELP;
 use super::pane::Scroll;
@@ -27,7 +28,10 @@ impl App {
         self.history.remember(line);
         self.scrollback.scroll(Scroll::Bottom);
         let msg = match parsed {
-            Input::Say(text) => return self.say(ClientMsg::Chat { text }),
+            Input::Say(text) => match self.query.clone() {
+                Some(to) => ClientMsg::Private { to, text },
+                None => return self.say(ClientMsg::Chat { text }),
+            },
             Input::Command(cmd) => match cmd {
                 commands::Command::Help => {
                     self.help();
@@ -38,15 +42,48 @@ impl App {
                     self.highlight = None;
                     return Vec::new();
                 }
-                commands::Command::Search(words) => return self.search(words),
+                commands::Command::Search(words) => {
+                    if self.room_for("search").is_none() {
+                        return Vec::new();
+                    }
+                    return self.search(words);
+                }
                 commands::Command::Quit(reason) => return self.quit(reason),
                 commands::Command::Nick(nick) => ClientMsg::Nick { nick },
-                commands::Command::Join(room) => return self.join(room),
-                commands::Command::Who => ClientMsg::Who,
-                commands::Command::Me(text) => return self.say(ClientMsg::Action { text }),
+                commands::Command::Join(room) => return self.join_command(room),
+                commands::Command::Who => match self.room_for("who") {
+                    Some(room) => self.to_room(room, RoomRequest::Who),
+                    None => return Vec::new(),
+                },
+                commands::Command::Me(text) => {
+                    if self.query.is_some() {
+                        self.error("/me: only in a room's buffer".into());
+                        return Vec::new();
+                    }
+                    return self.say(ClientMsg::Action { text });
+                }
                 commands::Command::Msg { to, text } => ClientMsg::Private { to, text },
-                commands::Command::Files => ClientMsg::ListFiles,
-                commands::Command::SendFile(path) => return self.send_file(path),
+                commands::Command::Files => match self.room_for("files") {
+                    Some(room) => self.to_room(room, RoomRequest::ListFiles),
+                    None => return Vec::new(),
+                },
+                commands::Command::SendFile(path) => return self.send_file_here(path),
+                commands::Command::Part(args) => return self.part_command(&args),
+                commands::Command::Query(nick) => {
+                    self.query_command(&nick);
+                    return Vec::new();
+                }
+                commands::Command::Close => return self.close_command(),
+                commands::Command::Buffer(n) => {
+                    self.buffer_number(n);
+                    return Vec::new();
+                }
+                commands::Command::Topic(text) => return self.topic_command(text),
+                commands::Command::Away(text) => return self.away_command(text),
+                commands::Command::Last(words) => {
+                    self.last(&words);
+                    return Vec::new();
+                }
                 commands::Command::Get(file_id) => return self.get(file_id),
                 commands::Command::Cancel(id) => return self.cancel(id),
                 commands::Command::Ignore(nick) => return self.ignore(nick),
@@ -54,6 +91,29 @@ impl App {
             },
         };
         vec![Command::Send(msg)]
+    }
+
+    /// `/send-file PATH` in the buffer shown: the upload goes to its room.
+    fn send_file_here(&mut self, path: String) -> Vec<Command> {
+        let Some(room) = self.room_for("send-file") else {
+            return Vec::new();
+        };
+        let commands = self.send_file(path);
+        if !self.several_rooms {
+            return commands;
+        }
+        commands
+            .into_iter()
+            .map(|command| match command {
+                Command::Transfer(request @ transfer::Request::Upload { .. }) => {
+                    Command::UploadTo {
+                        room: room.clone(),
+                        request,
+                    }
+                }
+                other => other,
+            })
+            .collect()
     }
 
     /// `/help`: the commands, where downloads go, and the keys.

@@ -14,7 +14,8 @@ pub const WHEEL_ROWS: usize = 3;
 pub const KEYS_HELP: &[&str] = &[
     "keys:",
     "  Enter send · Tab complete nick, command or /send-file path · Up/Down input history",
-    "  Left/Right, Ctrl/Alt-Left/Right move by character/word · Home/End, Ctrl-A/E",
+    "  Alt-1…9 show buffer 1…9 · Alt-Left/Right, Ctrl-P/N the buffer before/after",
+    "  Left/Right, Ctrl-Left/Right, Alt-B/F move by character/word · Home/End, Ctrl-A/E",
     "  Backspace/Delete · Ctrl-W delete word · Ctrl-U/Ctrl-K delete to start/end",
     "  PageUp/PageDown, mouse wheel scroll (older history loads as you go) · Esc back to",
     "  the newest · F2 member list · Ctrl-L redraw · Ctrl-C quit",
@@ -41,6 +42,10 @@ pub enum Action {
     Redraw,
     /// Ctrl-C: leave.
     Quit,
+    /// Alt-1…9: show the buffer of this number.
+    Buffer(usize),
+    /// Alt-Right, Ctrl-N (1) or Alt-Left, Ctrl-P (-1): the buffer after or before.
+    BufferBy(isize),
 }
 
 /// The action of a pressed key, if it has one. (While a multi-line paste waits for its
@@ -51,6 +56,13 @@ pub fn action(key: KeyEvent) -> Option<Action> {
     let edit = |edit| Some(Action::Edit(edit));
     match key.code {
         KeyCode::Char('c') if ctrl => Some(Action::Quit),
+        KeyCode::Char('n') if ctrl => Some(Action::BufferBy(1)),
+        KeyCode::Char('p') if ctrl => Some(Action::BufferBy(-1)),
+        KeyCode::Char(c @ '1'..='9') if alt => {
+            Some(Action::Buffer(c.to_digit(10).unwrap_or(1) as usize))
+        }
+        KeyCode::Left if alt => Some(Action::BufferBy(-1)),
+        KeyCode::Right if alt => Some(Action::BufferBy(1)),
         KeyCode::Char('l') if ctrl => Some(Action::Redraw),
         KeyCode::Char('a') if ctrl => edit(Edit::Home),
         KeyCode::Char('e') if ctrl => edit(Edit::End),
@@ -61,8 +73,8 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('b') if alt => edit(Edit::WordLeft),
         KeyCode::Char('f') if alt => edit(Edit::WordRight),
         KeyCode::Char(c) if !ctrl && !alt => edit(Edit::Insert(c)),
-        KeyCode::Left if ctrl || alt => edit(Edit::WordLeft),
-        KeyCode::Right if ctrl || alt => edit(Edit::WordRight),
+        KeyCode::Left if ctrl => edit(Edit::WordLeft),
+        KeyCode::Right if ctrl => edit(Edit::WordRight),
         KeyCode::Left => edit(Edit::Left),
         KeyCode::Right => edit(Edit::Right),
         KeyCode::Home => edit(Edit::Home),
@@ -157,6 +169,35 @@ mod tests {
     }
 
     #[test]
+    fn alt_digits_arrows_and_ctrl_n_p_switch_buffers() {
+        assert_eq!(
+            with(KeyCode::Char('1'), KeyModifiers::ALT),
+            Some(Action::Buffer(1))
+        );
+        assert_eq!(
+            with(KeyCode::Char('9'), KeyModifiers::ALT),
+            Some(Action::Buffer(9))
+        );
+        assert_eq!(
+            with(KeyCode::Right, KeyModifiers::ALT),
+            Some(Action::BufferBy(1))
+        );
+        assert_eq!(
+            with(KeyCode::Left, KeyModifiers::ALT),
+            Some(Action::BufferBy(-1))
+        );
+        assert_eq!(
+            with(KeyCode::Char('p'), KeyModifiers::CONTROL),
+            Some(Action::BufferBy(-1))
+        );
+        // A digit without Alt types.
+        assert_eq!(
+            plain(KeyCode::Char('1')),
+            Some(Action::Edit(Edit::Insert('1')))
+        );
+    }
+
+    #[test]
     fn scrolling_keys_and_the_wheel() {
         assert_eq!(plain(KeyCode::PageUp), Some(Action::Scroll(Scroll::PageUp)));
         assert_eq!(plain(KeyCode::Esc), Some(Action::Scroll(Scroll::Bottom)));
@@ -194,7 +235,10 @@ mod tests {
             plain(KeyCode::Tab),
             plain(KeyCode::Up),
             plain(KeyCode::Down),
+            with(KeyCode::Left, KeyModifiers::CONTROL),
             with(KeyCode::Left, KeyModifiers::ALT),
+            with(KeyCode::Char('3'), KeyModifiers::ALT),
+            with(KeyCode::Char('n'), KeyModifiers::CONTROL),
             plain(KeyCode::Home),
             with(KeyCode::Char('e'), KeyModifiers::CONTROL),
             plain(KeyCode::Delete),

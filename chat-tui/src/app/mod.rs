@@ -21,6 +21,8 @@
 //! - [`ignore`]: `/ignore` and `/unignore`.
 //! - [`complete`]: Tab completion of commands, nicks and paths.
 //! - [`paste`]: a paste of several lines, and its yes-or-no question.
+//! - [`buffers`]: a buffer per room and per private conversation; the one shown lives in
+//!   the app's fields, the others wait aside, and news for them is counted.
 //! - [`network`]: the connection's state and news, and the server's frames sorted out.
 //! - [`room`]: what is said in the room and who is in it.
 //! - [`reading`]: the room's history as the pane reads it: the client library's timeline,
@@ -32,11 +34,13 @@
 //! - [`scrollback`]: the app's own lines in the message pane.
 
 mod alert;
+pub mod buffers;
 pub mod complete;
 mod compose;
 pub mod history;
 pub mod ignore;
 pub mod keys;
+mod last;
 pub mod network;
 pub mod pane;
 pub mod paste;
@@ -47,6 +51,7 @@ pub mod search;
 mod sending;
 #[cfg(test)]
 mod testing;
+mod topic;
 pub mod transfers;
 
 use std::path::PathBuf;
@@ -59,6 +64,7 @@ use shared::{ClientMsg, ServerMsg};
 
 use crate::input::InputLine;
 
+pub use buffers::{Activity, Buffer, Target, Topic};
 pub use complete::PathLister;
 pub use network::ConnState;
 pub use paste::PendingPaste;
@@ -143,6 +149,11 @@ pub enum Command {
     Fail(String),
     /// Start or cancel a file transfer.
     Transfer(chat_client::transfer::Request),
+    /// Start an upload into this room (the server lets the client be in several).
+    UploadTo {
+        room: String,
+        request: chat_client::transfer::Request,
+    },
     /// Raise a desktop notification (sanitised text).
     Notify { title: String, body: String },
     /// Write the ignore list into the configuration file.
@@ -201,7 +212,24 @@ impl Default for Choices {
 pub struct App {
     pub settings: Settings,
     pub nick: String,
+    /// Every buffer, in order; the one shown is `buffers[active]`, whose state is in the
+    /// fields below (from `room` to `joined`, see [`buffers`]).
+    pub buffers: Vec<Buffer>,
+    pub active: usize,
+    /// Whether the server lets the client be in several rooms at once (the feature
+    /// "rooms"): `/join` then adds a room. Without it, `/join` moves.
+    pub several_rooms: bool,
+    /// This client's away text, while it is away.
+    pub away: Option<String>,
+    /// The room shown; empty in a private conversation.
     pub room: String,
+    /// The nick of the private conversation shown, if it is one.
+    pub query: Option<String>,
+    /// The room's topic, if it has one.
+    pub topic: Option<Topic>,
+    /// Whether the client is in the room shown (false after `/part`, when it was the last
+    /// buffer).
+    pub joined: bool,
     /// Members of the room, in the server's order, as the server named them (sanitised
     /// when drawn).
     pub members: Vec<String>,
@@ -259,8 +287,16 @@ impl App {
             members,
             total,
             seq,
+            rooms,
         } = welcome;
         let mut app = App {
+            buffers: Self::first_buffer(&room),
+            active: 0,
+            several_rooms: rooms,
+            away: None,
+            query: None,
+            topic: None,
+            joined: true,
             reading: Reading::new(&room, None),
             history_info: None,
             last_seq: 0,
@@ -329,8 +365,14 @@ impl App {
             Event::Queued { waiting } => self.queued(waiting),
             Event::Flushed { sent } => self.flushed(sent),
             Event::Waiting { waiting } => self.waiting(waiting),
-            Event::Delivered { msg } => self.delivered(&msg),
-            Event::Unconfirmed { msg } => self.unconfirmed(&msg),
+            Event::Delivered { msg } => {
+                let i = self.line_owner(&msg);
+                self.in_buffer(i, |app| app.delivered(&msg));
+            }
+            Event::Unconfirmed { msg } => {
+                let i = self.line_owner(&msg);
+                self.in_buffer(i, |app| app.unconfirmed(&msg));
+            }
             Event::Refused { reason } => self.error(format!("not sent: {reason}")),
             Event::Fatal(reason) => return vec![Command::Fail(reason)],
         }
@@ -382,9 +424,19 @@ impl App {
             Action::ToggleMembers => self.show_members = !self.show_members,
             Action::Submit => return self.submit(),
             Action::Redraw => return vec![Command::Redraw],
+            Action::Buffer(n) => self.buffer_number(n),
+            Action::BufferBy(step) => self.switch_by(step),
             Action::Quit => return self.quit(String::new()),
         }
         Vec::new()
+    }
+
+    /// The buffer a line of the user's was typed in (the one shown when it is not known).
+    fn line_owner(&self, msg: &ClientMsg) -> usize {
+        match msg {
+            ClientMsg::Request { id, .. } => self.owner_of(*id).unwrap_or(self.active),
+            _ => self.active,
+        }
     }
 
     /// A fresh id for a request of the app's own (a search, a page of history): its answer

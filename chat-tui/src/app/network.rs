@@ -1,14 +1,28 @@
 //! The app's side of the network: the connection's state as the status line shows it, the
-//! client library's news about the connection, and the server's frames sorted to the part
-//! of the app they concern (the room in `room.rs`, files in `transfers.rs`).
+//! client library's news about the connection, and the server's frames sorted to the
+//! buffer they belong to (a room's, a private conversation's; what belongs to none goes to
+//! the one shown), then to the part of the app they concern (the room in `room.rs`, files
+//! in `transfers.rs`).
 
 use std::time::Duration;
 
 use chat_client::{Welcome, sanitize};
 use shared::{ErrorKind, RoomEvent, ServerMsg, names};
 
+use super::buffers::Target;
 use super::reading::HistoryInfo;
+use super::room::mentions;
 use super::{App, Command, members_count};
+
+/// Where a server frame goes.
+enum Route {
+    /// The buffer shown.
+    Here,
+    /// Buffer `i`.
+    Buffer(usize),
+    /// Nowhere: about a room the client has left.
+    Drop,
+}
 
 /// State of the connection, shown in the status line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +39,51 @@ pub enum ConnState {
 }
 
 impl App {
-    /// Back after a reconnect: in the same room, the timeline catches up on what was
-    /// missed; in another (the old one could not be rejoined), it starts anew.
+    /// Back after a reconnect, in the welcome's room (the first of those the client was
+    /// in; the client library joins the others again, and each `Joined4` catches its
+    /// buffer up).
     pub(super) fn reconnected(&mut self, welcome: Welcome) -> Vec<Command> {
+        self.several_rooms = welcome.rooms;
+        // Away is per connection: a new one is not away.
+        self.away = None;
+        let found = self
+            .room_buffer(&welcome.room)
+            .or_else(|| self.named_room_buffer(&welcome.room));
+        let i = match found {
+            Some(i) => i,
+            // Another room: one at a time, it takes the room buffer's place; several,
+            // it gets a buffer of its own.
+            None if !self.several_rooms => self.first_room_buffer(),
+            None => match self.open_buffer(Target::Room(welcome.room.clone())) {
+                Some(i) => i,
+                None => self.first_room_buffer(),
+            },
+        };
+        self.retarget(i, Target::Room(welcome.room.clone()));
+        self.in_buffer(i, |app| app.reconnected_here(welcome))
+    }
+
+    /// The first room buffer (there is always one without the feature "rooms"), or the
+    /// one shown.
+    fn first_room_buffer(&self) -> usize {
+        self.buffers
+            .iter()
+            .position(|b| matches!(b.target, Target::Room(_)))
+            .unwrap_or(self.active)
+    }
+
+    /// [`App::reconnected`] in the welcome's room buffer: in the same room, the timeline
+    /// catches up on what was missed; in another, it starts anew.
+    fn reconnected_here(&mut self, welcome: Welcome) -> Vec<Command> {
         let Welcome {
             nick,
             room,
             members,
             total,
             seq,
+            ..
         } = welcome;
+        self.joined = true;
         self.conn = ConnState::Connected;
         self.slowed = None;
         // The server says again whether it keeps history (`HistoryInfo` follows its
@@ -62,7 +111,10 @@ impl App {
     }
 
     pub(super) fn disconnected(&mut self, reason: String) {
-        self.out_of_room();
+        self.in_every_buffer(|app| {
+            app.out_of_room();
+            Vec::new()
+        });
         self.error(format!("connection lost: {}", sanitize::text(&reason)));
         self.conn = ConnState::Disconnected { reason };
     }
@@ -87,7 +139,197 @@ impl App {
         }
     }
 
+    /// A frame from the server, dealt with in the buffer it belongs to.
     pub(super) fn on_server(&mut self, msg: ServerMsg) -> Vec<Command> {
+        match msg {
+            ServerMsg::Joined4 { room, members, seq } => {
+                return self.on_joined(room, members.names, members.total as usize, seq);
+            }
+            ServerMsg::Joined { room, members } => {
+                let total = members.len();
+                return self.on_joined(room, members, total, 0);
+            }
+            ServerMsg::Parted { room, reason } => {
+                self.parted(&room, &reason);
+                return Vec::new();
+            }
+            ServerMsg::HistoryInfo {
+                page,
+                catch_up,
+                backlog,
+                search,
+                ..
+            } => {
+                let info = HistoryInfo {
+                    page,
+                    catch_up,
+                    backlog,
+                    search,
+                };
+                // Not about a room left: the server would refuse its history.
+                return self.in_every_room(|app| {
+                    if app.joined {
+                        app.history_info(info)
+                    } else {
+                        Vec::new()
+                    }
+                });
+            }
+            // The answer to the user's `/join`: its room is shown.
+            ServerMsg::Reply { id, msg } if self.owner_of(id).is_none() => {
+                let joined = match msg.as_ref() {
+                    ServerMsg::Joined4 { room, .. } => Some(room.clone()),
+                    _ => None,
+                };
+                let commands = self.on_frame(ServerMsg::Reply { id, msg });
+                if let Some(i) = joined.and_then(|room| self.room_buffer(&room)) {
+                    self.switch_to(i);
+                }
+                return commands;
+            }
+            _ => {}
+        }
+        match self.route(&msg) {
+            Route::Here => self.on_frame(msg),
+            Route::Drop => Vec::new(),
+            Route::Buffer(i) => {
+                if let Some((mention, private)) = news(&msg, &self.nick)
+                    .filter(|_| !self.ignored.contains(sender(&msg).unwrap_or_default()))
+                {
+                    self.count_activity(i, mention, private);
+                }
+                self.in_buffer(i, |app| app.on_frame(msg))
+            }
+        }
+    }
+
+    /// The buffer a frame belongs to; a private message opens its conversation's.
+    fn route(&mut self, msg: &ServerMsg) -> Route {
+        let of_room = |app: &App, room: &str| match app.room_buffer(room) {
+            Some(i) => Route::Buffer(i),
+            // Only a room left sends nothing to a buffer (late news); one at a time, the
+            // one room is the room.
+            None if app.several_rooms => Route::Drop,
+            None => Route::Here,
+        };
+        let answer = |app: &App, room: &str| match app.room_buffer(room) {
+            Some(i) => Route::Buffer(i),
+            None => Route::Here,
+        };
+        match msg {
+            ServerMsg::Room { room, .. }
+            | ServerMsg::Chat { room, .. }
+            | ServerMsg::Notice { room, .. } => of_room(self, room),
+            ServerMsg::Members { room, .. }
+            | ServerMsg::Members4 { room, .. }
+            | ServerMsg::RoomMembers { room, .. }
+            | ServerMsg::Files { room, .. }
+            | ServerMsg::Topic { room, .. } => answer(self, room),
+            // Nothing from an ignored nick opens a buffer.
+            ServerMsg::Private { from, .. }
+                if *from != self.nick && self.ignored.contains(from) =>
+            {
+                Route::Drop
+            }
+            ServerMsg::Private { from, to, .. } => {
+                let other = if *from == self.nick { to } else { from };
+                match self.query(other) {
+                    Some(i) => Route::Buffer(i),
+                    None => Route::Here,
+                }
+            }
+            // Someone's away text, after one's private message to them, shows where one
+            // is: it answers what one just did.
+            ServerMsg::Reply { id, .. } => match self.owner_of(*id) {
+                Some(i) => Route::Buffer(i),
+                None => Route::Here,
+            },
+            _ => Route::Here,
+        }
+    }
+
+    /// `Joined4` (or a version 3 `Joined`): the client is in `room`. A room that has a
+    /// buffer is joined again (after a reconnect) and catches up; a new one gets a
+    /// buffer, shown, or one at a time takes the room buffer's place.
+    fn on_joined(
+        &mut self,
+        room: String,
+        members: Vec<String>,
+        total: usize,
+        seq: u64,
+    ) -> Vec<Command> {
+        let found = self
+            .room_buffer(&room)
+            .or_else(|| self.named_room_buffer(&room));
+        if let Some(i) = found {
+            self.retarget(i, Target::Room(room.clone()));
+            return self.in_buffer(i, |app| {
+                let commands = if app.joined {
+                    app.entered(seq)
+                } else {
+                    // Parted, then joined again: what was held is stale.
+                    app.new_room(&room, seq)
+                };
+                app.joined = true;
+                // Joined again (after a reconnect): the members, and one line.
+                app.room = room;
+                app.members = members;
+                app.member_total = total;
+                app.notice_now(format!(
+                    "back in #{} ({})",
+                    sanitize::nick(&app.room),
+                    members_count(app.member_total)
+                ));
+                commands
+            });
+        }
+        let i = if self.several_rooms {
+            match self.open_buffer(Target::Room(room.clone())) {
+                Some(i) => i,
+                None => return Vec::new(),
+            }
+        } else {
+            self.first_room_buffer()
+        };
+        self.retarget(i, Target::Room(room.clone()));
+        let commands = self.in_buffer(i, |app| {
+            let commands = app.new_room(&room, seq);
+            app.joined = true;
+            app.topic = None;
+            app.joined(room, members, total);
+            commands
+        });
+        self.switch_to(i);
+        commands
+    }
+
+    /// `Parted`: the client left `room`; its buffer closes (the last one stays, saying
+    /// so).
+    fn parted(&mut self, room: &str, reason: &str) {
+        let Some(i) = self.room_buffer(room) else {
+            return;
+        };
+        let reason = sanitize::text(reason);
+        let line = if reason.is_empty() {
+            format!("you left #{}", sanitize::nick(room))
+        } else {
+            format!("you left #{} ({reason})", sanitize::nick(room))
+        };
+        if self.buffers.len() > 1 {
+            self.close_buffer(i);
+            self.notice_now(line);
+        } else {
+            self.in_buffer(i, |app| {
+                app.joined = false;
+                app.members.clear();
+                app.member_total = 0;
+                app.notice_now(format!("{line}; /join a room to talk again"));
+            });
+        }
+    }
+
+    /// A frame in the buffer it belongs to (the one in the app's fields).
+    fn on_frame(&mut self, msg: ServerMsg) -> Vec<Command> {
         let mut commands = Vec::new();
         match msg {
             // Version 4 room messages, and their version 3 forms.
@@ -120,15 +362,10 @@ impl App {
                 text,
                 ..
             } => self.private(time_ms, &from, &to, &text, &mut commands),
-            ServerMsg::Joined4 { room, members, seq } => {
-                commands.extend(self.new_room(&room, seq));
-                self.joined(room, members.names, members.total as usize);
-            }
-            ServerMsg::Joined { room, members } => {
-                let total = members.len();
-                commands.extend(self.new_room(&room, 0));
-                self.joined(room, members, total);
-            }
+            msg @ (ServerMsg::Joined4 { .. }
+            | ServerMsg::Joined { .. }
+            | ServerMsg::Parted { .. }
+            | ServerMsg::HistoryInfo { .. }) => return self.on_server(msg),
             ServerMsg::Members4 { room, members } => {
                 let more = members.more.then_some(members.total as usize);
                 self.members_of(room, members.names, more);
@@ -156,9 +393,7 @@ impl App {
             ServerMsg::Error { text, .. } => {
                 self.error(format!("server: {}", sanitize::text(&text)));
             }
-            ServerMsg::Shutdown { reason } => {
-                self.notice_now(format!("server shutting down: {}", sanitize::text(&reason)));
-            }
+            ServerMsg::Shutdown { reason } => self.notice_now(shutdown_line(&reason)),
             // The answers to the app's own requests (a search, a page of history) go where
             // they were asked; any other answer is the answer itself.
             ServerMsg::Reply { id, msg } => {
@@ -172,20 +407,6 @@ impl App {
                 commands.extend(self.join_answer(id, &msg));
                 commands.extend(self.on_server(msg));
                 return commands;
-            }
-            ServerMsg::HistoryInfo {
-                page,
-                catch_up,
-                backlog,
-                search,
-                ..
-            } => {
-                return self.history_info(HistoryInfo {
-                    page,
-                    catch_up,
-                    backlog,
-                    search,
-                });
             }
             // The client library answers pings; a welcome after a reconnect arrives as
             // Event::Reconnected.
@@ -208,13 +429,66 @@ impl App {
             ServerMsg::HistoryPage { .. }
             | ServerMsg::CaughtUp { .. }
             | ServerMsg::SearchHits { .. } => {}
-            // Feature "rooms", which this client does not ask for yet.
-            ServerMsg::Parted { .. }
-            | ServerMsg::Topic { .. }
-            | ServerMsg::Away { .. }
-            | ServerMsg::RoomMembers { .. } => {}
+            ServerMsg::Topic {
+                room,
+                text,
+                by,
+                time_ms,
+            } => self.topic_said(&room, &text, &by, time_ms),
+            ServerMsg::Away { nick, text } => self.away_said(&nick, &text),
+            ServerMsg::RoomMembers {
+                room,
+                total,
+                members,
+                more,
+            } => self.room_members(room, total as usize, members, more),
         }
         commands
+    }
+}
+
+/// Whether a frame is news that counts in a buffer's activity, and whether it names this
+/// client (`nick`) or is a private message to it: `Some((mention, private))`.
+fn news(msg: &ServerMsg, nick: &str) -> Option<(bool, bool)> {
+    match msg {
+        ServerMsg::Room {
+            event: RoomEvent::Said { from, text, .. },
+            ..
+        }
+        | ServerMsg::Chat { from, text, .. } => {
+            (from != nick).then(|| (mentions(text, nick), false))
+        }
+        ServerMsg::Room {
+            event: RoomEvent::Shared { .. },
+            ..
+        } => Some((false, false)),
+        ServerMsg::Private { from, .. } => (from != nick).then_some((false, true)),
+        _ => None,
+    }
+}
+
+/// Who said a message that counts as news.
+fn sender(msg: &ServerMsg) -> Option<&str> {
+    match msg {
+        ServerMsg::Room {
+            event: RoomEvent::Said { from, .. },
+            ..
+        }
+        | ServerMsg::Chat { from, .. }
+        | ServerMsg::Private { from, .. } => Some(from),
+        _ => None,
+    }
+}
+
+/// The line that says the server is shutting down, its reason said once: a server's
+/// reason is often "server shutting down" itself.
+pub fn shutdown_line(reason: &str) -> String {
+    let reason = sanitize::text(reason);
+    let said = reason.trim().trim_end_matches('.').to_lowercase();
+    if said.is_empty() || said.contains("shutting down") || said.contains("shut down") {
+        "the server is shutting down".to_owned()
+    } else {
+        format!("the server is shutting down: {reason}")
     }
 }
 
@@ -269,6 +543,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 20,
+            rooms: false,
         }));
         app.update(Event::Flushed { sent: 1 });
         assert_eq!((app.conn.clone(), app.queued), (ConnState::Connected, 0));

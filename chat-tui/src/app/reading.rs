@@ -131,6 +131,20 @@ impl Reading {
         }
     }
 
+    /// A room's reading on a connection whose server keeps history (it said
+    /// `HistoryInfo`): the catch-up goes as soon as the room is entered.
+    pub fn granted(room: &str, info: HistoryInfo) -> Self {
+        Self {
+            granted: true,
+            ..Self::new(room, Some(info))
+        }
+    }
+
+    /// Whether the request `id` is this room's: awaited, or abandoned with a room left.
+    pub fn awaits(&self, id: u32) -> bool {
+        self.requests.contains_key(&id) || self.abandoned.contains(&id) || self.leaving == Some(id)
+    }
+
     /// Nothing waits at the client's pace any more, as of `now_ms`.
     pub fn outbox_drained(&mut self, now_ms: u64) {
         self.drained_ms = Some(now_ms);
@@ -186,8 +200,12 @@ impl App {
     /// the client is still in it, then the `Join` (with an id, so that a refusal is known
     /// for what it is); until its answer, nothing more is asked about the room.
     pub(super) fn join(&mut self, room: String) -> Vec<Command> {
-        let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
         let id = self.request_id();
+        // In several rooms at once, nothing is left: the room joined gets a buffer.
+        if self.several_rooms {
+            return vec![Command::Send(ClientMsg::Join { room }.with_id(id))];
+        }
+        let mut commands: Vec<Command> = self.mark_read(true).into_iter().collect();
         // Disconnected, the `Join` waits in the client library's queue and goes first
         // after the reconnect; what the app asks meanwhile about the room it is back in
         // is answered after the `Join`'s answer, and dropped then.
@@ -542,7 +560,7 @@ impl App {
 /// The pane's items: the timeline's messages and markers (markers only when the server
 /// keeps history) with the app's own lines among them, from `cleared` on; and the look
 /// that goes with them (the unread line, whether the list ends at the newest).
-fn pane_items<'a>(
+pub(super) fn pane_items<'a>(
     reading: &'a Reading,
     entries: &'a VecDeque<(Key, Entry)>,
     cleared: Key,
@@ -821,6 +839,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 100,
+            rooms: false,
         }));
         // The server says it keeps history again: then the app catches up from where it was.
         let (id, catch_up) = one_request(&app.update(info()));
@@ -1029,6 +1048,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 12,
+            rooms: false,
         }));
         app.update(live(13));
         let rows = screen(&mut app);
@@ -1319,6 +1339,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 12,
+            rooms: false,
         }));
         let (catch_up_id, _) = one_request(&app.update(info()));
         let (_, catch_up) = one_request(&app.update(reply(join_id, joined4("rust", 7))));

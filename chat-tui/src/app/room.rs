@@ -264,6 +264,8 @@ mod tests {
         };
         assert_eq!(app.update(pm("bob", "alice")), [Command::Bell]);
         assert!(app.update(pm("alice", "bob")).is_empty());
+        // Both in the conversation's buffer.
+        app.switch_to(app.query_buffer("bob").expect("bob's buffer"));
         assert!(matches!(last(&app), EntryKind::Private { own: true, .. }));
     }
 

@@ -154,6 +154,13 @@ impl Scrollback {
             .retain(|(_, e)| !matches!(e.kind, EntryKind::Sending { id: mine, .. } if mine == id));
     }
 
+    /// Whether the line sent with request `id` is shown here, on its way.
+    pub fn sending(&self, id: u32) -> bool {
+        self.entries
+            .iter()
+            .any(|(_, e)| matches!(e.kind, EntryKind::Sending { id: mine, .. } if mine == id))
+    }
+
     /// Whether the server had the line sent with request `id` cannot be told.
     pub fn unconfirmed(&mut self, id: u32) {
         for (_, entry) in &mut self.entries {

@@ -406,6 +406,7 @@ mod tests {
             members: vec!["alice".into()],
             total: 1,
             seq: 12,
+            rooms: false,
         }));
         let id = sent_id(&submit(&mut app, "/search y"));
         app.update(answer(

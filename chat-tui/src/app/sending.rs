@@ -7,7 +7,7 @@
 //! says so, and a line above says it was not sent again).
 
 use chat_client::sanitize;
-use shared::ClientMsg;
+use shared::{ClientMsg, RoomRequest};
 
 use super::scrollback::{EntryKind, SendState};
 use super::{App, Command};
@@ -20,6 +20,20 @@ impl App {
             ClientMsg::Action { text } => (text.clone(), true),
             _ => return vec![Command::Send(msg)],
         };
+        if !self.joined {
+            self.error(format!(
+                "you left {}: /join {} to talk there again",
+                self.buffer_title(),
+                sanitize::nick(&self.room)
+            ));
+            return Vec::new();
+        }
+        let request = if action {
+            RoomRequest::Action { text: text.clone() }
+        } else {
+            RoomRequest::Chat { text: text.clone() }
+        };
+        let msg = self.to_room(self.room.clone(), request);
         let id = self.request_id();
         self.local(EntryKind::Sending {
             id,
@@ -55,9 +69,12 @@ impl App {
             self.scrollback.unconfirmed(id);
         }
         let what = match inner {
-            ClientMsg::Chat { text } | ClientMsg::Action { text } => {
-                format!("\"{}\"", sanitize::text(text))
-            }
+            ClientMsg::Chat { text }
+            | ClientMsg::Action { text }
+            | ClientMsg::InRoom {
+                msg: RoomRequest::Chat { text } | RoomRequest::Action { text },
+                ..
+            } => format!("\"{}\"", sanitize::text(text)),
             ClientMsg::Private { to, text } => format!(
                 "the message to {} \"{}\"",
                 sanitize::nick(to),

@@ -33,6 +33,7 @@ pub fn app() -> App {
         members: vec!["alice".into(), "bob".into(), "bobby".into(), "carol".into()],
         total: 4,
         seq: 10,
+        rooms: false,
     };
     App::new(settings(), welcome, T)
 }
@@ -100,14 +101,16 @@ pub fn last(app: &App) -> EntryKind {
     }
 }
 
-/// Draws the whole screen `width` by `height`, as the event loop does before it tells the
-/// app what the pane showed; returns the screen's rows.
+/// Draws the whole screen `width` by `height` below the title line (a screen one row
+/// taller), as the event loop does before it tells the app what the pane showed; returns
+/// the screen's rows below the title line.
 pub fn draw(app: &mut App, width: u16, height: u16) -> Vec<String> {
     let mut terminal =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height + 1)).unwrap();
     terminal.draw(|frame| crate::ui::draw(frame, app)).unwrap();
     crate::ui::tests::rows(terminal.backend().buffer())
         .iter()
+        .skip(1)
         .map(|r| r.trim_end().to_owned())
         .collect()
 }

@@ -336,6 +336,7 @@ mod tests {
             members: vec!["alice".into(), "bob".into()],
             total: 2,
             seq: 0,
+            rooms: false,
         };
         let mut app = App::new(settings, welcome, 1_700_000_000_000);
         let evil = "https://example.com/x?q=\u{1b}]0;pwned\u{7}";

@@ -481,11 +481,12 @@ impl StatefulWidget for MessagePane<'_> {
         let more_below = rows.rows_after(bottom, 1) > 0;
         state.settle(anchor, target_at.is_some(), Some(seen));
         if !following && more_below {
-            let marker = match state.unseen() {
-                0 => " ↓ more below (PageDown) ".to_owned(),
-                1 => " ↓ 1 new message (PageDown) ".to_owned(),
-                n => format!(" ↓ {n} new messages (PageDown) "),
-            };
+            let marker = unseen_bar(unseen_below(
+                self.items,
+                bottom.item,
+                state.unseen(),
+                self.look.nick,
+            ));
             let y = area.bottom() - 1;
             let style = Style::new().fg(Color::Black).bg(Color::Yellow);
             buf.set_style(Rect::new(area.x, y, area.width, 1), style);
@@ -495,6 +496,72 @@ impl StatefulWidget for MessagePane<'_> {
             buf.set_stringn(area.x, y, marker, usize::from(area.width), style);
         }
     }
+}
+
+/// What arrived while the view did not follow and is still below it: of the `unseen`
+/// newest items, those after item `bottom` that are messages; how many name `nick`; how
+/// many are private. Paging down through them counts them down.
+fn unseen_below(items: &[Item<'_>], bottom: usize, unseen: usize, nick: &str) -> Unseen {
+    let mut below = Unseen::default();
+    let mut news = 0;
+    for item in items.iter().skip(bottom + 1).rev() {
+        if news == unseen {
+            break;
+        }
+        let (mention, private) = match item.kind {
+            ItemKind::Message(m) => match &m.event {
+                shared::RoomEvent::Said { from, text, .. } => (
+                    from != nick && crate::app::room::mentions(text, nick),
+                    false,
+                ),
+                // Counted as it arrived; not a message to read.
+                _ => {
+                    news += 1;
+                    continue;
+                }
+            },
+            ItemKind::Local(entry) => match &entry.kind {
+                EntryKind::Chat { mention, .. } => (*mention, false),
+                EntryKind::Private { own, .. } => (false, !own),
+                _ => continue,
+            },
+            ItemKind::Marker(_) => continue,
+        };
+        news += 1;
+        below.messages += 1;
+        below.mentions += usize::from(mention);
+        below.private += usize::from(private);
+    }
+    below
+}
+
+/// New messages below the view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Unseen {
+    messages: usize,
+    mentions: usize,
+    private: usize,
+}
+
+/// The bar at the bottom of a pane scrolled up.
+fn unseen_bar(unseen: Unseen) -> String {
+    let Unseen {
+        messages,
+        mentions,
+        private,
+    } = unseen;
+    let mut text = match messages {
+        0 => return " ↓ more below (PageDown) ".to_owned(),
+        1 => "1 new message".to_owned(),
+        n => format!("{n} new messages"),
+    };
+    if mentions > 0 {
+        text.push_str(&format!(", {mentions} naming you"));
+    }
+    if private > 0 {
+        text.push_str(&format!(", {private} private"));
+    }
+    format!(" ↓ {text} (PageDown) ")
 }
 
 #[cfg(test)]

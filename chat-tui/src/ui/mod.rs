@@ -10,6 +10,7 @@
 //! - [`marks`]: the lines between messages: the date line, the unread line, and the
 //!   markers of history (loading, not loaded, lost, the beginning).
 //! - [`search`]: the search view, in the message pane's place while it is open.
+//! - [`title`]: the buffer's title line (the room and its topic), above the pane.
 //! - [`status`], [`prompt`], [`members`]: the other three parts of the screen.
 //! - [`transfers`]: the progress bars of running transfers, above the status line.
 //! - [`wrap`]: wrapping styled text by display width.
@@ -30,6 +31,7 @@ pub mod prompt;
 pub mod search;
 pub mod status;
 pub mod theme;
+pub mod title;
 pub mod transfers;
 pub mod wrap;
 
@@ -42,6 +44,8 @@ use crate::app::App;
 /// Where each part of the screen goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Areas {
+    /// The title line; no rows on a screen of fewer than [`MIN_HEIGHT_FOR_TITLE`].
+    pub title: Rect,
     pub messages: Rect,
     pub members: Option<Rect>,
     /// One row per running transfer (up to [`transfers::MAX_ROWS`]); empty when none run.
@@ -50,12 +54,15 @@ pub struct Areas {
     pub input: Rect,
 }
 
+/// Lowest screen that shows the title line: below it, the rows go to the messages.
+pub const MIN_HEIGHT_FOR_TITLE: u16 = 5;
+
 /// Narrowest screen that still shows the member list when it is switched on.
 const MIN_WIDTH_FOR_MEMBERS: u16 = 30;
 
 /// Splits the screen: the input line at the bottom, the status line above it, a row per
-/// running transfer above that, and the message pane (and the member list on its right) on
-/// top. Rows go to the input line first, so that on a screen of one row one can still
+/// running transfer above that, the title line at the top, and the message pane (and the
+/// member list on its right) between. Rows go to the input line first, so that on a screen of one row one can still
 /// type, and the transfers leave the message pane at least one row.
 pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
     let row = |y: u16, height: u16| Rect::new(area.x, y, area.width, height);
@@ -70,13 +77,18 @@ pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
         .min(transfers::MAX_ROWS)
         .min(area.height.saturating_sub(3));
     let transfers = row(status.y.saturating_sub(strip), strip);
-    let mut messages = row(area.y, area.height.saturating_sub(2 + strip));
+    let title = row(area.y, u16::from(area.height >= MIN_HEIGHT_FOR_TITLE));
+    let mut messages = row(
+        title.bottom(),
+        area.height.saturating_sub(2 + strip + title.height),
+    );
     let members = (show_members && area.width >= MIN_WIDTH_FOR_MEMBERS).then(|| {
         let width = (area.width / 4).clamp(10, 24);
         messages.width -= width;
         Rect::new(messages.right(), messages.y, width, messages.height)
     });
     Areas {
+        title,
         messages,
         members,
         transfers,
@@ -87,7 +99,9 @@ pub fn layout(area: Rect, show_members: bool, transfers: usize) -> Areas {
 
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
-    let areas = layout(frame.area(), app.show_members, app.transfers.len());
+    // A private conversation has no member list.
+    let members = app.show_members && app.query.is_none();
+    let areas = layout(frame.area(), members, app.transfers.len());
     if app.search.is_none() {
         let (items, look, pane) = app.pane();
         frame.render_stateful_widget(
@@ -103,6 +117,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     if let Some(area) = areas.members {
         frame.render_widget(members::MemberList::new(app), area);
     }
+    frame.render_widget(title::TitleLine::new(app), areas.title);
     frame.render_widget(transfers::TransferStrip::new(app), areas.transfers);
     frame.render_widget(status::StatusLine::new(app), areas.status);
     let prompt = prompt::Prompt::new(app);

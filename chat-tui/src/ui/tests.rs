@@ -34,6 +34,7 @@ fn app_at(seq: u64) -> App {
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
         total: 3,
         seq,
+        rooms: false,
     };
     App::new(settings, welcome, T)
 }
@@ -225,11 +226,117 @@ fn status_line() {
     };
     let mut buf = Buffer::empty(area);
     ratatui::widgets::Widget::render(status::StatusLine::new(&app), area, &mut buf);
+    // The address gives way whole rather than cut.
     assert_eq!(
         rows(&buf)[0].trim_end(),
-        " disconnected: reset  alice in #lobby | 3 members | hosting on 192.168.1.5:7878"[..70]
-            .trim_end()
+        " disconnected: reset  alice in #lobby | 3 members"
     );
+}
+
+/// alice in three rooms and a private conversation, with news in each, 177 lines
+/// waiting, 2 queued, 2 transfers, disconnected.
+fn crowded_app() -> App {
+    let mut app = transferring_app();
+    app.several_rooms = true;
+    for (room, seq) in [("dev", 4), ("ops", 9)] {
+        server(
+            &mut app,
+            ServerMsg::Joined4 {
+                room: room.into(),
+                seq,
+                members: shared::MemberPage {
+                    total: 2,
+                    names: vec!["alice".into(), "bob".into()],
+                    more: false,
+                },
+            },
+        );
+    }
+    app.switch_to(0);
+    let said = |room: &str, seq: u64, text: &str| ServerMsg::Room {
+        id: seq,
+        seq,
+        time_ms: T,
+        room: room.into(),
+        event: RoomEvent::Said {
+            from: "bob".into(),
+            kind: ChatKind::Say,
+            text: text.into(),
+        },
+    };
+    server(&mut app, said("dev", 5, "build is green"));
+    server(&mut app, said("dev", 6, "deploying"));
+    server(&mut app, said("dev", 7, "done"));
+    server(&mut app, said("ops", 10, "alice: can you look?"));
+    server(
+        &mut app,
+        ServerMsg::Private {
+            id: 50,
+            time_ms: T,
+            from: "carol".into(),
+            to: "alice".into(),
+            text: "psst".into(),
+        },
+    );
+    app.update(Event::Waiting { waiting: 177 });
+    app.update(Event::Disconnected {
+        reason: "no answer from the server for 10 s".into(),
+    });
+    app.update(Event::Queued { waiting: 2 });
+    app
+}
+
+/// The status line at 80, 60 and 40 columns: what matters most keeps its place, what
+/// matters least gives way whole, and nothing is cut in the middle.
+#[test]
+fn status_line_gives_way_from_the_least_important() {
+    let app = crowded_app();
+    let line = |width: u16| {
+        let area = Rect::new(0, 0, width, 1);
+        let mut buf = Buffer::empty(area);
+        ratatui::widgets::Widget::render(status::StatusLine::new(&app), area, &mut buf);
+        rows(&buf)[0].trim_end().to_owned()
+    };
+    let lines = [120, 80, 60, 40, 20].map(line).join("\n");
+    insta::assert_snapshot!(lines, @r"
+     disconnected  alice in 1:#lobby | 2:dev(3) 3:ops(1!) 4:@carol(1!) | 2⇅ | 177 to send | 2 queued
+     disconnected  alice | 3:ops(1!) 4:@carol(1!) | 177 to send | 2 queued
+     disconnected  alice | 177 to send | 2 queued
+     disconnected 177 to send | 2 queued
+     disconnected 177 to
+    ");
+    for width in [80, 60, 40] {
+        let shown = line(width);
+        assert!(
+            shown.ends_with("177 to send | 2 queued"),
+            "{width}: {shown}"
+        );
+    }
+}
+
+/// The title line: the room and its topic, a room left, a private conversation.
+#[test]
+fn title_line_shows_the_room_and_its_topic() {
+    let mut app = crowded_app();
+    let title = |app: &App| {
+        let area = Rect::new(0, 0, 50, 1);
+        let mut buf = Buffer::empty(area);
+        ratatui::widgets::Widget::render(title::TitleLine::new(app), area, &mut buf);
+        rows(&buf)[0].trim_end().to_owned()
+    };
+    assert_eq!(title(&app), " #lobby — no topic");
+    server(
+        &mut app,
+        ServerMsg::Topic {
+            room: "lobby".into(),
+            text: "release on Friday \x1b[2J 🚀".into(),
+            by: "bob".into(),
+            time_ms: T,
+        },
+    );
+    assert_eq!(title(&app), " #lobby — release on Friday ␛[2J 🚀");
+    app.switch_to(3);
+    assert_eq!(title(&app), " private conversation with carol");
 }
 
 #[test]
@@ -267,11 +374,15 @@ fn layout_keeps_input_and_status_at_the_bottom() {
     let areas = layout(Rect::new(0, 0, 80, 24), true, 0);
     assert_eq!(areas.input, Rect::new(0, 23, 80, 1));
     assert_eq!(areas.status, Rect::new(0, 22, 80, 1));
-    assert_eq!(areas.messages, Rect::new(0, 0, 60, 22));
-    assert_eq!(areas.members, Some(Rect::new(60, 0, 20, 22)));
+    assert_eq!(areas.title, Rect::new(0, 0, 80, 1));
+    assert_eq!(areas.messages, Rect::new(0, 1, 60, 21));
+    assert_eq!(areas.members, Some(Rect::new(60, 1, 20, 21)));
     let one_row = layout(Rect::new(0, 0, 10, 1), false, 0);
     assert_eq!(one_row.input, Rect::new(0, 0, 10, 1));
     assert_eq!((one_row.status.height, one_row.messages.height), (0, 0));
+    // Below five rows, the title gives its row to the messages.
+    let four = layout(Rect::new(0, 0, 10, 4), false, 0);
+    assert_eq!((four.title.height, four.messages.height), (0, 2));
 }
 
 #[test]
@@ -371,7 +482,7 @@ fn whole_screen_with_transfers() {
 fn layout_gives_transfers_rows_above_the_status_line() {
     let areas = layout(Rect::new(0, 0, 80, 24), false, 2);
     assert_eq!(areas.transfers, Rect::new(0, 20, 80, 2));
-    assert_eq!(areas.messages.height, 20);
+    assert_eq!(areas.messages.height, 19);
     let many = layout(Rect::new(0, 0, 80, 24), false, 9);
     assert_eq!(many.transfers.height, transfers::MAX_ROWS);
     // The message pane keeps a row on a small screen.
@@ -450,6 +561,7 @@ fn history_app() -> App {
         members: vec!["alice".into(), "bob".into(), "李雷".into()],
         total: 3,
         seq: 61,
+        rooms: false,
     }));
     let id = with_history(&mut app);
     let messages = vec![
@@ -475,7 +587,7 @@ fn whole_screen_with_history_days_unread_line_and_a_gap() {
     let mut app = history_app();
     let terminal = render(&mut app, 60, 20);
     let screen = rows(terminal.backend().buffer());
-    assert!(screen[0].contains("beginning of #lobby"), "{screen:#?}");
+    assert!(screen[1].contains("beginning of #lobby"), "{screen:#?}");
     assert!(
         screen
             .iter()
@@ -529,4 +641,52 @@ fn whole_screen_of_search_hits() {
     app.update(Event::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
     let terminal = render(&mut app, 60, 10);
     insta::assert_snapshot!(terminal.backend());
+}
+
+/// The bar of a pane scrolled up counts the new messages still below the view, down to
+/// none as the user pages through them, and says which name the user.
+#[test]
+fn the_new_messages_bar_counts_down_and_says_what_names_you() {
+    let mut app = app();
+    for i in 0..30 {
+        say(&mut app, "bob", ChatKind::Say, &format!("old {i}"));
+    }
+    render(&mut app, 60, 10);
+    app.update(Event::Key(KeyEvent::new(
+        KeyCode::PageUp,
+        KeyModifiers::NONE,
+    )));
+    render(&mut app, 60, 10);
+    for i in 0..10 {
+        let text = if i == 8 {
+            "alice: look".to_owned()
+        } else {
+            format!("new {i}")
+        };
+        say(&mut app, "bob", ChatKind::Say, &text);
+    }
+    let bar = |app: &mut App| {
+        let terminal = render(app, 60, 10);
+        rows(terminal.backend().buffer())[7].trim_end().to_owned()
+    };
+    assert_eq!(bar(&mut app), " ↓ 10 new messages, 1 naming you (PageDown)");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        app.update(Event::Key(KeyEvent::new(
+            KeyCode::PageDown,
+            KeyModifiers::NONE,
+        )));
+        seen.push(bar(&mut app));
+    }
+    // A page of five rows at a time: ten below, then five, then the newest, followed.
+    assert_eq!(
+        seen[..3],
+        [
+            " ↓ 10 new messages, 1 naming you (PageDown)",
+            " ↓ 5 new messages, 1 naming you (PageDown)",
+            "23:14 <bob> new 9",
+        ],
+        "{seen:#?}"
+    );
+    assert!(app.scrollback.state().following());
 }

@@ -153,9 +153,10 @@ async fn the_users_request_ids_come_back_with_their_answers() -> Result {
         matches!(e, Event::Server(ServerMsg::Reply { id: 1, .. }))
     })
     .await?;
+    // The library asks for the feature "rooms": the members come with their away texts.
     assert!(
         matches!(&members, Event::Server(ServerMsg::Reply { msg, .. })
-            if matches!(msg.as_ref(), ServerMsg::Members4 { members, .. } if members.total == 2)),
+            if matches!(msg.as_ref(), ServerMsg::RoomMembers { total: 2, .. })),
         "{members:?}"
     );
     alice.send(

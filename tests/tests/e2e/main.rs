@@ -10,7 +10,9 @@
 //!   test's own, finding and joining servers with no address typed; `tui_history` scrolling
 //!   through a long history, catching up after being cut off, searching, the unread line;
 //!   `tui_habits` text whose width terminals disagree on, links, notifications, the
-//!   input history across runs, the look and `/ignore` from the configuration file.
+//!   input history across runs, the look and `/ignore` from the configuration file;
+//!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
+//!   and every room joined again after a restart.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -57,4 +59,5 @@ mod tui_discovery;
 mod tui_files;
 mod tui_habits;
 mod tui_history;
+mod tui_rooms;
 mod tui_terminal;

@@ -6,15 +6,7 @@ use std::time::Duration;
 use shared::ClientMsg;
 use tests::binaries::binary;
 use tests::client::TestClient;
-use tests::tmux::{ServerProcess, Tmux, child_of, shell_quote};
-
-/// CPU time used so far by process `pid`, in clock ticks (user + system).
-fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // The command name (field 2) may hold spaces; count fields after its closing paren.
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
+use tests::tmux::{ServerProcess, Tmux, child_of, cpu_ticks, shell_quote};
 
 /// Starts the client from a shell in window `shell` and returns the client's PID.
 fn client_in_shell(tmux: &mut Tmux, server: &ServerProcess, nick: &str) -> u32 {

@@ -49,25 +49,42 @@ fn nick_and_join() {
         s.contains("robert in #lobby")
     });
 
+    // The server lets a connection be in several rooms: alice joins #rust in a buffer of
+    // its own and stays in the lobby.
     tmux.say("alice", "/join rust");
     tmux.wait_for("alice", "you joined #rust");
-    tmux.wait_until("alice", "status line in #rust", |s| s.contains("in #rust"));
-    // Windows keep their names: bob's window shows robert.
-    tmux.wait_for("bob", "alice left #lobby");
+    tmux.wait_until("alice", "status line in #rust", |s| {
+        s.contains("in 2:#rust")
+    });
     // A line in #rust does not reach the lobby.
     tmux.say("alice", "only for rust");
     tmux.wait_for("alice", "<alice> only for rust");
+    // Windows keep their names: bob's window shows robert.
     tmux.say("bob", "still in the lobby");
     tmux.wait_for("bob", "<robert> still in the lobby");
     assert!(!tmux.screen("bob").contains("only for rust"));
+    assert!(!tmux.screen("bob").contains("alice left"));
+    // bob's line is news in alice's lobby buffer.
+    tmux.wait_until("alice", "news in the lobby", |s| s.contains("1:lobby(1)"));
 }
 
+/// A private message goes to a buffer of its own, on both sides: the receiver's status
+/// line marks it, Alt-2 shows it.
 #[test]
 fn private_message() {
     let (_server, tmux) = two_clients("msg");
     tmux.say("alice", "/msg bob psst 秘密");
+    tmux.wait_until("bob", "the conversation's buffer marked", |s| {
+        s.contains("2:@alice(1!)")
+    });
+    tmux.keys("bob", &["M-2"]);
     tmux.wait_for("bob", "[msg from alice] psst 秘密");
+    tmux.wait_for("bob", "private conversation with alice");
+    tmux.keys("alice", &["M-2"]);
     tmux.wait_for("alice", "[msg to bob] psst 秘密");
+    // Typed in the conversation's buffer, a line is private.
+    tmux.say("bob", "got it");
+    tmux.wait_for("alice", "[msg from bob] got it");
 }
 
 #[test]
