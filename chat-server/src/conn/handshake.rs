@@ -39,7 +39,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .is_some_and(is_tls) =>
             {
                 info!(%peer, "a TLS client reached this plaintext server; told it so");
-                let text = "this server does not use TLS: connect to it with --plaintext".into();
+                let text = "this server does not use TLS".into();
                 return Some(Ending::refused_unlogged(ErrorKind::VersionMismatch, text));
             }
             _ => return None,
@@ -47,7 +47,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Some(match wrong {
             WrongTransport::Plaintext => {
                 info!(%peer, "a plaintext client reached this TLS server; told it so");
-                let text = "this server uses TLS: connect to it without --plaintext".into();
+                let text = "this server uses TLS: connect to it with --tls".into();
                 Ending::refused_unlogged(ErrorKind::VersionMismatch, text)
             }
             // Logged by the stream, at debug.
