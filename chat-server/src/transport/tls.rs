@@ -379,3 +379,44 @@ impl AsyncWrite for TlsServerStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_made_once_kept_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Identity::load_or_create(dir.path(), None, None).unwrap();
+        let again = Identity::load_or_create(dir.path(), None, None).unwrap();
+        assert_eq!(first.fingerprint(), again.fingerprint());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // The operator's own: the same files given by name give the same key.
+        let (cert, key) = (dir.path().join(CERT_FILE), dir.path().join(KEY_FILE));
+        let own = Identity::load_or_create(Path::new("/nonexistent"), Some(&cert), Some(&key));
+        assert_eq!(own.unwrap().fingerprint(), first.fingerprint());
+    }
+
+    #[test]
+    fn a_certificate_without_its_key_is_refused_in_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = dir.path().join("cert.pem");
+        let error = Identity::load_or_create(dir.path(), Some(&cert), None).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "--tls-cert and --tls-key go together: give both, or neither"
+        );
+        std::fs::write(&cert, "not a certificate").unwrap();
+        let key = dir.path().join("key.pem");
+        let error = Identity::load_or_create(dir.path(), Some(&cert), Some(&key)).unwrap_err();
+        assert!(error.to_string().contains("cert.pem"), "{error}");
+    }
+}
