@@ -108,7 +108,7 @@ impl Identity {
         })?;
         let key = PrivateKeyDer::from_pem_file(key_path)
             .map_err(|e| anyhow::anyhow!("cannot read the key '{}': {e}", key_path.display()))?;
-        let config = ServerConfig::builder_with_provider(shared::tls::provider())
+        let mut config = ServerConfig::builder_with_provider(shared::tls::provider())
             .with_protocol_versions(shared::tls::PROTOCOL_VERSIONS)
             .context("TLS 1.3 is not available")?
             .with_no_client_auth()
@@ -120,6 +120,11 @@ impl Identity {
                     cert_path.display()
                 )
             })?;
+        // No session resumption: a client reconnects seldom, and a full handshake is
+        // what checks the key against its pin. Without tickets, a connection costs no
+        // ticket messages and no entry in a session cache.
+        config.send_tls13_tickets = 0;
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
         Ok(Self {
             config: Arc::new(config),
             fingerprint,

@@ -435,3 +435,67 @@ fn chat_tui_asks_at_first_contact_and_pins_on_yes() {
     tmux.assert_exit("cid", 2);
     drop(s);
 }
+
+#[tokio::test]
+async fn a_file_goes_up_and_down_whole_over_tls() -> Result {
+    use chat_client::transfer::{Request, TransferEvent};
+    use chat_client::{Event, Options};
+    use tests::client::offered;
+    use tests::files::{random_file, sha256_of};
+    use tests::library::{transfer_end, until};
+
+    let data = TempDir::new()?;
+    let files = TempDir::new()?;
+    let s = server("127.0.0.1:0", data.path(), true).await?;
+    let fp = Fingerprint::parse(s.fp.as_deref().context("a fingerprint")?)
+        .map_err(anyhow::Error::msg)?;
+    let connect = async |nick: &str| {
+        let dial = chat_client::Dial::Tls(TlsDial::new(None, None, Some(fp)));
+        let options = Options {
+            addr: s.addr.to_string(),
+            nick: nick.into(),
+            room: "files".into(),
+        };
+        chat_client::connect_with(dial, options).await
+    };
+    let (alice, mut alice_events, _) = connect("alice").await?;
+    let (bob, mut bob_events, _) = connect("bob").await?;
+    // Several megabytes: more than the sockets hold, so that writes wait on the reader
+    // and TLS holds records back, to be flushed.
+    let size = 4_000_000;
+    let (upload, sha) = random_file(files.path(), "big.bin", size, 7)?;
+    alice.transfer(Request::Upload {
+        id: 1,
+        path: upload.display().to_string(),
+    });
+    let file_id = match timeout(Duration::from_secs(60), transfer_end(&mut alice_events, 1))
+        .await
+        .context("the upload did not end in time")??
+    {
+        TransferEvent::Uploaded { file_id, .. } => file_id,
+        other => bail!("the upload ended with {other:?}"),
+    };
+    until(
+        &mut bob_events,
+        "the offer",
+        |e| matches!(e, Event::Server(m) if offered(m).is_some()),
+    )
+    .await?;
+    let downloads = files.path().join("downloads");
+    bob.transfer(Request::Download {
+        id: 2,
+        file_id,
+        dir: downloads.clone(),
+    });
+    let saved = match timeout(Duration::from_secs(60), transfer_end(&mut bob_events, 2))
+        .await
+        .context("the download did not end in time")??
+    {
+        TransferEvent::Saved { path, .. } => path,
+        other => bail!("the download ended with {other:?}"),
+    };
+    assert_eq!(sha256_of(&saved)?, sha);
+    alice.finish().await;
+    bob.finish().await;
+    Ok(())
+}
