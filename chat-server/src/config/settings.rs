@@ -953,12 +953,28 @@ mod tests {
             log_level: Some(LogFilter("info".into())),
             name: Some(ServerName("office".into())),
             mdns_port: Some(53530),
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
         let mut sorted_flags = flags.clone();
         sorted_flags.sort();
         assert_eq!(sorted_flags, keys);
+    }
+
+    #[test]
+    fn tls_is_off_unless_asked_for_or_given_a_certificate() {
+        assert!(!cli(&[]).load().unwrap().settings.tls());
+        assert!(cli(&["--tls"]).load().unwrap().settings.tls());
+        assert!(!cli(&["--tls=false"]).load().unwrap().settings.tls());
+        let (_dir, path) = file("tls_cert = \"~/c.pem\"\ntls_key = \"~/k.pem\"\n");
+        let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        assert!(loaded.settings.tls());
+        assert!(
+            !loaded.settings.tls_cert.unwrap().starts_with("~"),
+            "~ is the home"
+        );
     }
 
     #[test]
