@@ -434,6 +434,11 @@ fn chat_tui_asks_at_first_contact_and_pins_on_yes() {
     tmux.keys("cid", &["Enter"]);
     tmux.assert_exit("cid", 2);
     drop(s);
+
+    // Hosting over TLS: no question (its own key), and the status line shows the key.
+    tmux.chat_tui("hal", &["--host", "127.0.0.1:0", "--tls", "--nick", "hal"]);
+    let screen = tmux.wait_for("hal", "TLS key");
+    assert!(!screen.contains("(y/n)"), "{screen}");
 }
 
 #[tokio::test]
