@@ -17,7 +17,6 @@ use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use shared::{ClientCodec, ClientMsg, FEATURE_HISTORY, PROTOCOL_VERSION, RoomEvent, ServerMsg};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
 
@@ -121,10 +120,7 @@ async fn connect_reader(
     round: u32,
     limit: Duration,
 ) -> anyhow::Result<(Conn, u64)> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connect to {addr}"))?;
-    stream.set_nodelay(true)?;
+    let stream = crate::connect::open(addr).await?;
     let mut conn = Framed::new(stream, ClientCodec::default());
     conn.send(ClientMsg::Hello4 {
         min_version: PROTOCOL_VERSION,

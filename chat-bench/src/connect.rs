@@ -6,11 +6,34 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt, TryStreamExt, stream};
 use shared::{ClientCodec, ClientMsg, ServerMsg};
-use tokio::net::TcpStream;
+use std::sync::OnceLock;
+
+use chat_client::{Connector, Dial};
 use tokio::time::timeout;
 use tokio_util::codec::Framed;
 
-pub type Conn = Framed<TcpStream, ClientCodec>;
+pub type Conn = Framed<<Dial as Connector>::Stream, ClientCodec>;
+
+/// How every client of the run connects: plain TCP, or TLS with the key given by
+/// `--trust` (set once by `main`, before any connection).
+static DIAL: OnceLock<Dial> = OnceLock::new();
+
+/// Makes every connection of this run go through `dial`.
+pub fn set_dial(dial: Dial) {
+    let _ = DIAL.set(dial);
+}
+
+/// A connection to `addr` as the run's dial makes it.
+pub async fn open(addr: SocketAddr) -> anyhow::Result<<Dial as Connector>::Stream> {
+    dial()
+        .connect(&addr.to_string())
+        .await
+        .with_context(|| format!("connect to {addr}"))
+}
+
+fn dial() -> &'static Dial {
+    DIAL.get_or_init(|| Dial::Plaintext)
+}
 
 /// How many handshakes run at once: enough to fill the accept queue, few enough that a
 /// thousand clients do not overflow it.
@@ -82,10 +105,7 @@ async fn settle_one(conn: &mut Conn) -> anyhow::Result<()> {
 
 /// One client: connect, hello (protocol version 4), wait for the welcome.
 pub(crate) async fn join(addr: SocketAddr, nick: String, room: String) -> anyhow::Result<Conn> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .with_context(|| format!("connect to {addr}"))?;
-    stream.set_nodelay(true)?;
+    let stream = open(addr).await?;
     let mut conn = Framed::new(stream, ClientCodec::default());
     conn.send(ClientMsg::hello4(&nick, &room)).await?;
     let welcome = timeout(Duration::from_secs(10), conn.next())

@@ -41,6 +41,8 @@ struct Report {
     bytes_per_connection: Option<f64>,
     /// Growth of the whole resident memory per connection, code pages included.
     rss_bytes_per_connection: Option<f64>,
+    /// Time to open every connection, have it joined and the join notices drained.
+    connect_ms: u128,
 }
 
 pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
@@ -51,6 +53,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
     let before = args.target.server_pid.map(proc_stats::sample).transpose()?;
     let run_id = std::process::id() % 10_000;
     let rooms = args.rooms;
+    let started = std::time::Instant::now();
     let conns = connect_links(
         args.protocol,
         addr,
@@ -59,6 +62,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         |i| format!("idle-{}", i % rooms),
     )
     .await?;
+    let connect_ms = started.elapsed().as_millis();
     // The join notices have drained (see `connect_links`); keep answering pings while holding.
     let holders: Vec<_> = conns.into_iter().map(|c| tokio::spawn(hold(c))).collect();
     tokio::time::sleep(Duration::from_secs(args.hold)).await;
@@ -79,6 +83,7 @@ pub async fn run(args: IdleArgs) -> anyhow::Result<()> {
         rss_bytes_per_connection: before
             .zip(after)
             .map(|(b, a)| (a.rss_bytes as f64 - b.rss_bytes as f64) / args.connections as f64),
+        connect_ms,
     };
     if args.target.json {
         println!("{}", serde_json::to_string(&report)?);

@@ -41,8 +41,17 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[derive(Debug, Parser)]
 #[command(version, about = "Load generator for chat-server")]
 struct Cli {
+    /// Connect over TLS, accepting the server key with this fingerprint (as chat-server
+    /// prints it beside "listening on"). Only the chat clients of fanout, flood and idle
+    /// use it; nothing is pinned.
+    #[arg(long, global = true, value_name = "FINGERPRINT", value_parser = shared_fingerprint)]
+    trust: Option<chat_client::shared::tls::Fingerprint>,
     #[command(subcommand)]
     mode: Mode,
+}
+
+fn shared_fingerprint(text: &str) -> Result<chat_client::shared::tls::Fingerprint, String> {
+    chat_client::shared::tls::Fingerprint::parse(text)
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,6 +106,10 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(fp) = cli.trust {
+        let tls = chat_client::dial::tls::TlsDial::new(None, None, Some(fp));
+        connect::set_dial(chat_client::Dial::Tls(tls));
+    }
     let runtime = tokio::runtime::Runtime::new().expect("start tokio runtime");
     // Thousands of sockets need more than the usual soft limit of 1024 descriptors.
     let _ = rlimit::increase_nofile_limit(u64::MAX);

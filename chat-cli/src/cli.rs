@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use chat_client::shared::discovery::MDNS_PORT;
+use chat_client::shared::tls::Fingerprint;
 use chat_client::shared::units::parse_duration;
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -42,8 +43,29 @@ pub struct Cli {
     #[arg(long, value_name = "ROOM", default_value = chat_client::shared::protocol::DEFAULT_ROOM)]
     pub room: String,
 
+    /// Speak TLS to the server, and check its key.
+    ///
+    /// The first time, the server's key is unknown: chat-cli refuses it and prints its
+    /// fingerprint and the --trust line to use. From then on the key is pinned, and
+    /// another key is refused.
+    #[arg(long, global = true)]
+    pub tls: bool,
+
+    /// Accept this key fingerprint at the first connection (implies --tls).
+    ///
+    /// The server prints it beside "listening on" (16 groups of 4 hex digits; spaces,
+    /// colons and case do not matter). The key is then pinned for this server, as if it
+    /// had been accepted in chat-tui. A server that presents another key is refused.
+    #[arg(long, value_name = "FINGERPRINT", global = true, value_parser = parse_fingerprint)]
+    pub trust: Option<Fingerprint>,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--trust`'s value.
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
+    Fingerprint::parse(text)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]

@@ -107,7 +107,8 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
             listen::Format::Plain { utc_offset_secs }
         }
     };
-    let (client, events, welcome) = chat_client::connect(options).await?;
+    let dial = chat_client::Dial::new(cli.tls, None, cli.trust);
+    let (client, events, welcome) = chat_client::connect_with(dial, options).await?;
     let result = match cli.command {
         Command::Send { text } => send::run(&client, events, &welcome, text).await,
         Command::Listen { json } => listen::run(events, &welcome, format(json)).await,

@@ -2,14 +2,21 @@
 //!
 //! Everything above this module (handshake, session, writer, transfers) works on any byte
 //! stream that is [`AsyncRead`] + [`AsyncWrite`]; a [`Connector`] is what opens one. Plain
-//! TCP is [`Tcp`]. Another transport (TLS, a Unix socket, an in-memory pipe in a test) is
-//! another connector, and nothing else changes.
+//! TCP is [`Tcp`]; TLS with the server's key pinned is [`tls::TlsDial`]; [`Dial`] is
+//! either, as the user chose. Another transport (a Unix socket, an in-memory pipe in a
+//! test) is another connector, and nothing else changes.
+
+pub mod tls;
 
 use std::future::Future;
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_util::either::Either;
+
+use tls::{Sniff, TlsDial};
 
 /// Opens byte streams to a server. The session calls it for the first connection and for
 /// every reconnect, so it must be cheap to call again.
@@ -34,5 +41,42 @@ impl Connector for Tcp {
         // Chat frames are small and should leave at once.
         let _ = stream.set_nodelay(true);
         Ok(stream)
+    }
+}
+
+/// Plain TCP or TLS, as the user chose.
+#[derive(Debug, Clone)]
+pub enum Dial {
+    Plaintext,
+    Tls(TlsDial),
+}
+
+impl Dial {
+    /// TLS when `tls` (or a fingerprint to `trust`) is given, with the user's pins
+    /// ([`crate::trust::Pins::default_path`]) kept under `identity` (`None`: the address
+    /// dialled); else plain TCP.
+    pub fn new(
+        tls: bool,
+        identity: Option<String>,
+        trust: Option<shared::tls::Fingerprint>,
+    ) -> Self {
+        if tls || trust.is_some() {
+            let pins = crate::trust::Pins::default_path().map(crate::trust::Pins::at);
+            Self::Tls(TlsDial::new(pins, identity, trust))
+        } else {
+            Self::Plaintext
+        }
+    }
+}
+
+impl Connector for Dial {
+    /// TLS's state is boxed: it is large, and a plaintext stream need not carry its room.
+    type Stream = Either<TcpStream, Box<TlsStream<Sniff<TcpStream>>>>;
+
+    async fn connect(&self, addr: &str) -> io::Result<Self::Stream> {
+        match self {
+            Self::Plaintext => Tcp.connect(addr).await.map(Either::Left),
+            Self::Tls(tls) => tls.connect(addr).await.map(|s| Either::Right(Box::new(s))),
+        }
     }
 }

@@ -78,6 +78,16 @@ pub enum ConnectError {
     Timeout {
         addr: String,
     },
+    /// The server's TLS key is not trusted: unknown yet, changed, or not the one given.
+    Untrusted {
+        addr: String,
+        error: crate::trust::TrustError,
+    },
+    /// The client speaks TLS and the server does not.
+    NotTls {
+        addr: String,
+        error: crate::dial::tls::NotTls,
+    },
 }
 
 impl fmt::Display for ConnectError {
@@ -115,6 +125,8 @@ impl fmt::Display for ConnectError {
                  this client needs version {PROTOCOL_VERSION}: update the server, or use \
                  a client of its version"
             ),
+            ConnectError::Untrusted { error, .. } => error.fmt(f),
+            ConnectError::NotTls { addr, error } => write!(f, "at {addr}: {error}"),
             ConnectError::Timeout { addr } => write!(
                 f,
                 "no answer from {addr} within {} s",
@@ -136,10 +148,7 @@ pub(crate) async fn open<C: Connector>(
         let stream = connector
             .connect(addr)
             .await
-            .map_err(|source| ConnectError::Unreachable {
-                addr: addr.to_owned(),
-                source,
-            })?;
+            .map_err(|source| dial_error(addr, source))?;
         greet(stream, addr, nick, room).await
     };
     timeout(HANDSHAKE_TIMEOUT, exchange)
@@ -149,6 +158,26 @@ pub(crate) async fn open<C: Connector>(
                 addr: addr.to_owned(),
             })
         })
+}
+
+/// The error of a stream that could not be opened: a refusal of TLS's, or a server not
+/// reached.
+fn dial_error(addr: &str, source: std::io::Error) -> ConnectError {
+    let addr = addr.to_owned();
+    let inner = source.get_ref();
+    if let Some(error) = inner.and_then(|e| e.downcast_ref::<crate::trust::TrustError>()) {
+        return ConnectError::Untrusted {
+            addr,
+            error: error.clone(),
+        };
+    }
+    if let Some(error) = inner.and_then(|e| e.downcast_ref::<crate::dial::tls::NotTls>()) {
+        return ConnectError::NotTls {
+            addr,
+            error: error.clone(),
+        };
+    }
+    ConnectError::Unreachable { addr, source }
 }
 
 /// Says hello on an open stream and waits for the answer.

@@ -117,7 +117,9 @@
 //!
 //! - [`client`]: [`connect`] and the [`Client`] handle.
 //! - [`event`]: the library's [`Event`]s.
-//! - [`dial`]: the stream seam: [`Connector`], and [`Tcp`].
+//! - [`dial`]: the stream seam: [`Connector`], [`Tcp`], and TLS with the server's key
+//!   pinned ([`dial::tls`]); [`Dial`] is either.
+//! - [`trust`]: the servers' keys the user accepted (pins), and why a key is refused.
 //! - [`handshake`]: where to connect and as whom ([`Options`]), `Hello4` (protocol
 //!   version 4), then the server's `Welcome4` or refusal ([`ConnectError`]).
 //! - [`session`]: the task that outlives connections: keepalive, reconnect with backoff,
@@ -164,11 +166,12 @@ pub mod sanitize;
 pub mod session;
 pub mod timeline;
 pub mod transfer;
+pub mod trust;
 pub mod unanswered;
 mod writer;
 
 pub use client::{Client, connect, connect_with};
-pub use dial::{Connector, Tcp};
+pub use dial::{Connector, Dial, Tcp};
 pub use discover::{BrowseOptions, DiscoverError, FoundServer, browse};
 pub use event::Event;
 pub use handshake::{ConnectError, Options, Welcome};

@@ -771,8 +771,14 @@ impl<C: Connector> Session<C> {
                     self.emit(Event::Fatal(reason)).await;
                     return None;
                 }
-                Err(older @ ConnectError::OlderServer { .. }) => {
-                    self.emit(Event::Fatal(older.to_string())).await;
+                // A server whose key changed, or that stopped speaking TLS, is not tried
+                // again: the user decides.
+                Err(
+                    refused @ (ConnectError::OlderServer { .. }
+                    | ConnectError::Untrusted { .. }
+                    | ConnectError::NotTls { .. }),
+                ) => {
+                    self.emit(Event::Fatal(refused.to_string())).await;
                     return None;
                 }
                 Err(e) => error = e.to_string(),

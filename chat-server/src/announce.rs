@@ -142,13 +142,15 @@ impl std::fmt::Debug for Command {
 
 impl Announcer {
     /// Starts announcing a server that listens on `listen` (`None`: a stream that is not an
-    /// IP socket, which is not announced) under `name` (`None`: [`default_name`]), with
+    /// IP socket, which is not announced) under `name` (`None`: [`default_name`]), with its
+    /// TLS key's `fingerprint` if it has one, with
     /// multicast DNS on `mdns_port`. `None` when there is nothing to announce or announcing
     /// could not start; that is logged here.
     pub(crate) fn start(
         name: Option<&str>,
         mdns_port: u16,
         listen: Option<SocketAddr>,
+        fingerprint: Option<shared::tls::Fingerprint>,
     ) -> Option<Self> {
         let Some(listen) = listen else {
             debug!("not announced on the LAN: the server does not listen on an IP address");
@@ -164,7 +166,7 @@ impl Announcer {
             name,
             version: shared::PROTOCOL_VERSION,
             people: 0,
-            fingerprint: None,
+            fingerprint: fingerprint.map(|fp| fp.hex()),
         };
         match Self::spawn(mdns_port, scope, listen.port(), announcement) {
             Ok(announcer) => Some(announcer),
@@ -425,9 +427,11 @@ mod tests {
     #[test]
     fn a_loopback_server_starts_no_announcer() {
         for listen in ["127.0.0.1:7878", "[::1]:7878"] {
-            assert!(Announcer::start(Some("test"), 1, Some(listen.parse().unwrap())).is_none());
+            assert!(
+                Announcer::start(Some("test"), 1, Some(listen.parse().unwrap()), None).is_none()
+            );
         }
-        assert!(Announcer::start(Some("test"), 1, None).is_none());
+        assert!(Announcer::start(Some("test"), 1, None, None).is_none());
     }
 
     #[test]

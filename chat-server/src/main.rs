@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chat_server::config::settings::{Cli, Loaded, LogFilter, Settings};
+use chat_server::transport::tls::{Identity, TlsListener};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -55,6 +56,18 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
     let listen = settings.listen();
     // Before "listening on": a data directory the server cannot use stops it now.
     chat_server::prepare_data_dir(&config.data_dir)?;
+    // The key is made, or read, before "listening on" too: a key the server cannot use
+    // stops it now, in one line.
+    let identity = settings
+        .tls()
+        .then(|| {
+            Identity::load_or_create(
+                &config.data_dir,
+                settings.tls_cert.as_deref(),
+                settings.tls_key.as_deref(),
+            )
+        })
+        .transpose()?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = settings.workers {
         runtime.worker_threads(usize::from(workers.0));
@@ -81,13 +94,28 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;
-        // A script (or a test) waits for this line to know where to connect.
+        // A script (or a test) waits for this line to know where to connect; the address
+        // is its third word. With TLS, the fingerprint follows: what clients compare at
+        // first contact.
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {addr}")
-            .and_then(|()| stdout.flush())
-            .context("cannot write to stdout")?;
+        match &identity {
+            Some(identity) => writeln!(
+                stdout,
+                "listening on {addr} (TLS, fingerprint {})",
+                identity.fingerprint()
+            ),
+            None => writeln!(stdout, "listening on {addr}"),
+        }
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")?;
         drop(stdout);
-        opened.run_with(listener, shutdown).await
+        match identity {
+            Some(identity) => {
+                let listener = TlsListener::new(listener, &identity);
+                opened.run_with(listener, shutdown).await
+            }
+            None => opened.run_with(listener, shutdown).await,
+        }
     })
 }
 

@@ -350,7 +350,13 @@ impl Opened {
             .announce
             .then(|| {
                 let listen = local_addr.as_deref().and_then(|a| a.parse().ok());
-                Announcer::start(config.name.as_deref(), config.mdns_port, listen)
+                let fingerprint = transport.fingerprint();
+                Announcer::start(
+                    config.name.as_deref(),
+                    config.mdns_port,
+                    listen,
+                    fingerprint,
+                )
             })
             .flatten();
         if !config.announce {

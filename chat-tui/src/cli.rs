@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use chat_client::discover::BrowseOptions;
+use chat_client::shared::tls::Fingerprint;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::{Deserialize, Serialize};
@@ -99,6 +100,30 @@ pub struct Cli {
     )]
     pub host: Option<String>,
 
+    /// Speak TLS to the server, and check its key.
+    ///
+    /// The first time, the server's key is unknown: chat-tui shows its fingerprint and
+    /// asks whether to trust it (compare it with the one the server prints beside
+    /// "listening on"). From then on the key is pinned, and another key is refused. With
+    /// --host, the hosted server speaks TLS too, and the status line shows its fingerprint.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// Accept this key fingerprint at the first connection, without asking (implies
+    /// --tls).
+    ///
+    /// 16 groups of 4 hex digits as the server prints them; spaces, colons and case do not
+    /// matter. A server that presents another key is refused.
+    #[arg(long, value_name = "FINGERPRINT", value_parser = parse_fingerprint)]
+    pub trust: Option<Fingerprint>,
+
+    /// Forget the key pinned for SERVER, and exit.
+    ///
+    /// SERVER is the server's name as found on the LAN, or the HOST:PORT connected to, as
+    /// a refusal names it. The next connection asks again, as the first one did.
+    #[arg(long, value_name = "SERVER", conflicts_with_all = ["host", "connect", "list"])]
+    pub forget: Option<String>,
+
     /// Nick to use [default: the login name].
     ///
     /// Taken from $USER or $LOGNAME when not given. The server refuses a nick that is
@@ -147,6 +172,11 @@ pub struct Cli {
     /// What the file said, for the settings that have no flag.
     #[arg(skip)]
     pub file: FileSettings,
+}
+
+/// `--trust`'s value.
+fn parse_fingerprint(text: &str) -> Result<Fingerprint, String> {
+    Fingerprint::parse(text)
 }
 
 /// Where the client goes, from `--host`, `--connect` and the configuration file.

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use chat_server::transport::tls::{Identity, TlsListener};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +16,8 @@ pub struct Hosted {
     pub connect_addr: SocketAddr,
     /// The address to give to others, for the status line.
     pub public_addr: SocketAddr,
+    /// The fingerprint of the server's TLS key, when it speaks TLS.
+    pub fingerprint: Option<chat_client::shared::tls::Fingerprint>,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -24,7 +27,7 @@ pub struct Hosted {
 /// given, for tests). As the server binary does, it first checks that the data directory
 /// can be created and written, so that a folder it cannot use is one line at start rather
 /// than a failed upload later.
-pub async fn start(addr: &str, mdns_port: Option<u16>) -> anyhow::Result<Hosted> {
+pub async fn start(addr: &str, mdns_port: Option<u16>, tls: bool) -> anyhow::Result<Hosted> {
     let mut config = chat_server::Config::default();
     if let Some(port) = mdns_port {
         config.mdns_port = port;
@@ -37,10 +40,23 @@ pub async fn start(addr: &str, mdns_port: Option<u16>) -> anyhow::Result<Hosted>
     tracing::info!(%bound, "hosting");
     let stop = CancellationToken::new();
     let shutdown = stop.clone().cancelled_owned();
-    let task = tokio::spawn(chat_server::run(listener, config, shutdown));
+    // With TLS, the key is the one the server keeps in its data directory (made there on
+    // the first start), as chat-server's own.
+    let identity = tls
+        .then(|| Identity::load_or_create(&config.data_dir, None, None))
+        .transpose()?;
+    let fingerprint = identity.as_ref().map(Identity::fingerprint);
+    let task = match identity {
+        Some(identity) => {
+            let listener = TlsListener::new(listener, &identity);
+            tokio::spawn(chat_server::run_with(listener, config, shutdown))
+        }
+        None => tokio::spawn(chat_server::run(listener, config, shutdown)),
+    };
     Ok(Hosted {
         connect_addr: local_route(bound),
         public_addr: public_addr(bound, lan_ip()),
+        fingerprint,
         stop,
         task,
     })

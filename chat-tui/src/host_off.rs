@@ -9,11 +9,12 @@ use std::net::SocketAddr;
 pub struct Hosted {
     pub connect_addr: SocketAddr,
     pub public_addr: SocketAddr,
+    pub fingerprint: Option<chat_client::shared::tls::Fingerprint>,
     never: Infallible,
 }
 
 /// Refuses: this build cannot run a server.
-pub async fn start(_addr: &str, _mdns_port: Option<u16>) -> anyhow::Result<Hosted> {
+pub async fn start(_addr: &str, _mdns_port: Option<u16>, _tls: bool) -> anyhow::Result<Hosted> {
     anyhow::bail!(
         "--host is not available: this chat-tui was built without its `host` feature; \
          run chat-server and join it with --connect"

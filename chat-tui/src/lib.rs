@@ -41,6 +41,8 @@
 //!   ([`terminal::Screen`]); nothing asks the terminal a question.
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
+//! - [`first_contact`]: a TLS server not known yet: its fingerprint shown and asked
+//!   about; `--forget`.
 //! - `host`: `--host`, the server library running in this process (cargo feature `host`,
 //!   on by default).
 
@@ -50,6 +52,7 @@ pub mod commands;
 pub mod config_edit;
 pub mod discover;
 pub mod event;
+pub mod first_contact;
 #[cfg(feature = "host")]
 pub mod host;
 #[cfg(not(feature = "host"))]
@@ -124,19 +127,24 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     }
     // The picker takes the screen before the connection; the chat screen keeps it. An
     // error before the screen is taken, or after it is given back, is printed by `main`.
+    if let Some(server) = &cli.forget {
+        return first_contact::forget(server);
+    }
     let mut screen = None;
-    let (hosted, addr) = match cli.target() {
+    // The server's identity for its pin: its name when it was found on the LAN, else
+    // the address (chat_client::trust).
+    let (hosted, addr, identity) = match cli.target() {
         Target::Host(addr) => {
-            let hosted = host::start(addr, cli.mdns_port).await?;
+            let hosted = host::start(addr, cli.mdns_port, cli.tls).await?;
             let addr = hosted.connect_addr.to_string();
-            (Some(hosted), addr)
+            (Some(hosted), addr, None)
         }
-        Target::Connect(addr) => (None, addr.to_owned()),
+        Target::Connect(addr) => (None, addr.to_owned(), None),
         Target::Discover => {
             let found = discover::look(cli.browse_options()).await?;
             let taken = screen.insert(take_screen(&cli)?);
             match discover::pick(taken, found).await? {
-                Some(server) => (None, server.addr.to_string()),
+                Some(server) => (None, server.addr.to_string(), Some(server.name)),
                 None => return Ok(()),
             }
         }
@@ -146,7 +154,14 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         nick: cli.nick(),
         room: cli.room.clone(),
     };
-    let connected = chat_client::connect(options).await;
+    let dial = match hosted.as_ref().and_then(|h| h.fingerprint) {
+        // Its own server: the key is known, and pinned nowhere.
+        Some(own) => {
+            chat_client::Dial::Tls(chat_client::dial::tls::TlsDial::new(None, None, Some(own)))
+        }
+        None => chat_client::Dial::new(cli.tls, identity, cli.trust),
+    };
+    let connected = first_contact::connect(dial, options, &mut screen).await;
     let (net, events, welcome) = match connected {
         Ok(c) => c,
         Err(e) => {
@@ -160,7 +175,10 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     tracing::info!(%addr, nick = %welcome.nick, room = %welcome.room, "connected");
     let settings = Settings {
         server: addr.clone(),
-        hosting: hosted.as_ref().map(|h| h.public_addr.to_string()),
+        hosting: hosted.as_ref().map(|h| match h.fingerprint {
+            Some(fp) => format!("{}, TLS key {fp}", h.public_addr),
+            None => h.public_addr.to_string(),
+        }),
         bell: !cli.no_bell,
         utc_offset_secs,
         download_dir: cli.download_dir(),

@@ -23,6 +23,8 @@
 //!   server's limiter and the client's pacer are.
 //! - [`units`]: sizes and durations written for people, and read back.
 //! - [`text`]: text cut to a size in bytes without splitting a character.
+//! - `tls` (feature `tls`): the build's one TLS crypto provider, the fingerprint of a
+//!   server's key, and the first byte that tells TLS from frames.
 //!
 //! docs/PROTOCOL.md describes the same thing byte by byte.
 
@@ -35,6 +37,8 @@ pub mod names;
 pub mod protocol;
 pub mod rate;
 pub mod text;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod units;
 pub mod views;
 

@@ -115,8 +115,32 @@ pub async fn spawn_listening(
     timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
         .await
         .context("no 'listening on' line in time")??;
-    let Some((_, addr)) = line.trim().split_once("listening on ") else {
+    let Some((_, rest)) = line.trim().split_once("listening on ") else {
         bail!("unexpected first line: {line:?}");
     };
+    // The address is the first word; a TLS server adds "(TLS, fingerprint FP)".
+    let addr = rest.split_whitespace().next().unwrap_or_default();
     Ok((child, addr.parse().context("listening address")?))
+}
+
+/// As [`spawn_listening`], for a TLS server: also the fingerprint it prints.
+pub async fn spawn_tls(
+    command: &mut tokio::process::Command,
+) -> anyhow::Result<(Child, SocketAddr, String)> {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("spawn chat-server")?;
+    let stdout = child.stdout.take().context("stdout is piped")?;
+    let mut line = String::new();
+    timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
+        .await
+        .context("no 'listening on' line in time")??;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["listening", "on", addr, "(TLS,", "fingerprint", fp] = words[..] else {
+        bail!("unexpected first line of a TLS server: {line:?}");
+    };
+    let fp = fp.trim_end_matches(')').to_owned();
+    Ok((child, addr.parse().context("listening address")?, fp))
 }

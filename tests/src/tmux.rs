@@ -41,6 +41,9 @@ pub struct Tmux {
     /// remembers between runs (interrupted transfers, input history) stays within the
     /// test, and never reaches the home of whoever runs the tests.
     state: PathBuf,
+    /// The clients' data directory (`XDG_DATA_HOME`), the test's own: the servers' keys
+    /// they pin.
+    data: PathBuf,
 }
 
 impl Tmux {
@@ -53,6 +56,7 @@ impl Tmux {
             started: false,
             scratch: Vec::new(),
             state: scratch_dir("tui-state"),
+            data: scratch_dir("tui-data"),
         }
     }
 
@@ -64,6 +68,7 @@ impl Tmux {
             .env("LANG", "C.UTF-8")
             .env("LC_ALL", "C.UTF-8")
             .env("XDG_STATE_HOME", &self.state)
+            .env("XDG_DATA_HOME", &self.data)
             .output()
             .expect("tmux is needed for the terminal tests: install it (apt-get install tmux)")
     }
@@ -82,6 +87,12 @@ impl Tmux {
     /// `chat-tui/` there.
     pub fn state_home(&self) -> &std::path::Path {
         &self.state
+    }
+
+    /// The clients' data directory (`XDG_DATA_HOME`): `lanchat/known_servers` holds the
+    /// keys they pinned.
+    pub fn data_home(&self) -> &std::path::Path {
+        &self.data
     }
 
     /// Opens a window named `name` running `shell_command` (through the shell). Windows stay
@@ -420,8 +431,10 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
+                // The address is the first word; a TLS server adds its fingerprint.
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    let _ = tx.send(addr.to_owned());
                 }
             }
         });

@@ -138,6 +138,12 @@ impl Cli {
         from_file.data_dir = from_file
             .data_dir
             .map(|dir| config_file::expand_home(dir, home.as_deref()));
+        from_file.tls_cert = from_file
+            .tls_cert
+            .map(|path| config_file::expand_home(path, home.as_deref()));
+        from_file.tls_key = from_file
+            .tls_key
+            .map(|path| config_file::expand_home(path, home.as_deref()));
         Ok(Loaded {
             file,
             settings: self.settings.clone().or(from_file).or(Settings::defaults()),
@@ -421,6 +427,37 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mdns_port: Option<u16>,
 
+    /// Speak TLS (1.3) to clients.
+    ///
+    /// Without --tls-cert and --tls-key, the server makes a key and a self-signed
+    /// certificate on first start (DIR/tls-key.pem, readable by its user only, and
+    /// DIR/tls-cert.pem, DIR being --data-dir) and uses them from then on. It prints its
+    /// key's fingerprint beside "listening on"; clients pin it on first use. A plaintext
+    /// client is told, in one line, that this server uses TLS.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+
+    /// The server's own TLS certificate (PEM: its certificate first, then its chain).
+    ///
+    /// With --tls-key, instead of the key the server makes itself. Clients pin the
+    /// certificate's public key, so a certificate made anew for the same key keeps their
+    /// pins.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -440,6 +477,7 @@ impl Settings {
             log_level: None,
             name: None,
             mdns_port: None,
+            tls: Some(false),
             ..Self::from_config(&Config::default())
         }
     }
@@ -472,6 +510,9 @@ impl Settings {
             history_max_age: Some(HumanDuration(config.history_max_age)),
             history_max_per_room: Some(config.history_max_per_room),
             history_backlog: Some(Backlog(config.history_backlog)),
+            tls: None,
+            tls_cert: None,
+            tls_key: None,
             log_level: None,
         }
     }
@@ -505,6 +546,9 @@ impl Settings {
             history_max_age: self.history_max_age.or(lower.history_max_age),
             history_max_per_room: self.history_max_per_room.or(lower.history_max_per_room),
             history_backlog: self.history_backlog.or(lower.history_backlog),
+            tls: self.tls.or(lower.tls),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -552,6 +596,11 @@ impl Settings {
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
         }
+    }
+
+    /// Whether the server speaks TLS: `--tls`, or a certificate of the operator's own.
+    pub fn tls(&self) -> bool {
+        self.tls.unwrap_or(false) || self.tls_cert.is_some() || self.tls_key.is_some()
     }
 
     /// The address to listen on.
@@ -904,12 +953,28 @@ mod tests {
             log_level: Some(LogFilter("info".into())),
             name: Some(ServerName("office".into())),
             mdns_port: Some(53530),
+            tls_cert: Some("cert.pem".into()),
+            tls_key: Some("key.pem".into()),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
         let mut sorted_flags = flags.clone();
         sorted_flags.sort();
         assert_eq!(sorted_flags, keys);
+    }
+
+    #[test]
+    fn tls_is_off_unless_asked_for_or_given_a_certificate() {
+        assert!(!cli(&[]).load().unwrap().settings.tls());
+        assert!(cli(&["--tls"]).load().unwrap().settings.tls());
+        assert!(!cli(&["--tls=false"]).load().unwrap().settings.tls());
+        let (_dir, path) = file("tls_cert = \"~/c.pem\"\ntls_key = \"~/k.pem\"\n");
+        let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        assert!(loaded.settings.tls());
+        assert!(
+            !loaded.settings.tls_cert.unwrap().starts_with("~"),
+            "~ is the home"
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub(super) struct Ending {
     /// Whether the writer gets time to flush. Not when it has already ended, nor when it
     /// is stuck behind a client that does not read.
     flush: bool,
+    /// Whether closing logs the ending; not when it was logged already, in its own words.
+    log: bool,
 }
 
 impl Ending {
@@ -37,6 +39,7 @@ impl Ending {
             reason,
             last_frame: None,
             flush: true,
+            log: true,
         }
     }
 
@@ -48,6 +51,7 @@ impl Ending {
                 reason: reason.into(),
             })),
             flush: true,
+            log: true,
         }
     }
 
@@ -57,6 +61,23 @@ impl Ending {
             reason: reason.into(),
             last_frame: Some(encode(&ServerMsg::Error { kind, text })),
             flush: true,
+            log: true,
+        }
+    }
+
+    /// As [`Ending::refused`], for a refusal logged already.
+    pub(super) fn refused_unlogged(kind: ErrorKind, text: String) -> Self {
+        Self {
+            log: false,
+            ..Self::refused(kind, text, "wrong transport")
+        }
+    }
+
+    /// As [`Ending::closed`], for an ending logged already.
+    pub(super) fn unlogged() -> Self {
+        Self {
+            log: false,
+            ..Self::closed()
         }
     }
 
@@ -89,6 +110,7 @@ impl Ending {
             reason: "slow consumer".into(),
             last_frame: None,
             flush: false,
+            log: true,
         }
     }
 
@@ -113,6 +135,7 @@ impl Ending {
             reason: "connection closed".into(),
             last_frame: None,
             flush: false,
+            log: true,
         }
     }
 
@@ -121,6 +144,7 @@ impl Ending {
             reason: reason.into(),
             last_frame: None,
             flush: true,
+            log: true,
         }
     }
 }
@@ -153,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             if ctx.registry.leave(id, &ending.reason) {
                 info!(%peer, client = id, reason = %ending.reason, "left");
             }
-        } else {
+        } else if ending.log {
             info!(%peer, reason = %ending.reason, "refused");
         }
         if let Some(last) = ending.last_frame {

@@ -3,8 +3,10 @@
 //! with a valid nick and room, and the registry must take the nick.
 
 use futures::StreamExt;
+use shared::CodecError;
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
+use shared::tls::is_tls;
 use shared::{
     ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS, OLDEST_VERSION,
     PROTOCOL_VERSION,
@@ -17,8 +19,42 @@ use tracing::info;
 use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::registry::Greeting;
+use crate::transport::tls::WrongTransport;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
+    /// The ending of a connection whose first bytes are not this server's transport: a
+    /// plaintext client on a TLS server, a TLS client on a plaintext server (its first
+    /// byte, still in the read buffer, opens a TLS record: `shared::tls::is_tls`), a TLS
+    /// handshake that failed. Each side gets one line that says so: the client as a
+    /// plaintext `Error` frame (docs/PROTOCOL.md, section 1), the log once.
+    fn wrong_transport(&self, error: &CodecError) -> Option<Ending> {
+        let peer = &self.client.peer;
+        let wrong = match error {
+            CodecError::Io(e) => WrongTransport::of(e)?,
+            _ if self
+                .frames
+                .read_buffer()
+                .first()
+                .copied()
+                .is_some_and(is_tls) =>
+            {
+                info!(%peer, "a TLS client reached this plaintext server; told it so");
+                let text = "this server does not use TLS".into();
+                return Some(Ending::refused_unlogged(ErrorKind::VersionMismatch, text));
+            }
+            _ => return None,
+        };
+        Some(match wrong {
+            WrongTransport::Plaintext => {
+                info!(%peer, "a plaintext client reached this TLS server; told it so");
+                let text = "this server uses TLS: connect to it with --tls".into();
+                Ending::refused_unlogged(ErrorKind::VersionMismatch, text)
+            }
+            // Logged by the stream, at debug.
+            WrongTransport::HandshakeFailed => Ending::unlogged(),
+        })
+    }
+
     /// Reads the `Hello` and logs the client in.
     pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
         let limit = self.client.ctx.policy.handshake_timeout;
@@ -32,7 +68,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
             }
             Ok(None) => return Err(Ending::closed()),
-            Ok(Some(Err(e))) => return Err(Ending::codec(e)),
+            Ok(Some(Err(e))) => {
+                return Err(self.wrong_transport(&e).unwrap_or_else(|| Ending::codec(e)));
+            }
             Ok(Some(Ok(msg))) => msg,
         };
         let (version, features, nick, room) = match hello {

@@ -76,7 +76,16 @@ impl Writer {
             }
             let Some(frame) = queue.files.as_mut().and_then(|files| files.pop_front()) else {
                 register(&mut queue, cx);
-                return Poll::Ready(Ok(()));
+                drop(queue);
+                // A stream that buffers may hold the end of what it accepted (TLS keeps
+                // the records its socket had no room for) until it is flushed; going idle
+                // without flushing would leave them there until the next write. A TCP
+                // socket's flush does nothing. Pending: the socket wakes the task when it
+                // has room, and the next poll flushes again.
+                return match Pin::new(&mut *socket).poll_flush(cx) {
+                    Poll::Ready(Err(e)) => Poll::Ready(Err(Stopped::Failed(e))),
+                    Poll::Ready(Ok(())) | Poll::Pending => Poll::Ready(Ok(())),
+                };
             };
             if queue.files.as_ref().is_some_and(|files| files.is_empty()) {
                 queue.files = None;

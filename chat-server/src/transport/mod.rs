@@ -3,11 +3,13 @@
 //! Everything past the accept loop (the handshake, the requests, the writer, the file
 //! lane) works on any byte stream that is `AsyncRead + AsyncWrite`; a [`Transport`] is
 //! what accepts them, and tells who is at the other end ([`PeerAddr`]). Plain TCP is
-//! [`tokio::net::TcpListener`] itself (`tcp`). Another transport (TLS, a Unix socket, an
+//! [`tokio::net::TcpListener`] itself (`tcp`); TLS over TCP is [`tls::TlsListener`], which
+//! runs each handshake in the connection's own task. Another transport (TLS, a Unix socket, an
 //! in-memory pipe in a test) is another implementation, given to [`crate::run_with`], and
 //! nothing else changes.
 
 mod tcp;
+pub mod tls;
 
 use std::fmt;
 use std::future::Future;
@@ -28,6 +30,12 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Where the transport listens, for the log; `None` when it cannot say.
     fn local_addr(&self) -> Option<String>;
+
+    /// The fingerprint of the transport's TLS key, announced on the LAN (`fp`) beside the
+    /// server's name; `None` without TLS.
+    fn fingerprint(&self) -> Option<shared::tls::Fingerprint> {
+        None
+    }
 }
 
 /// Who is at the other end of a stream: named in the logs, and counted against the cap on

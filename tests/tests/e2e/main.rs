@@ -19,6 +19,9 @@
 //! - `server_transport`: a whole session over a Unix socket, through both ends' stream
 //!   seams (`chat_server::Transport`, `chat_client::Connector`).
 //! - `cli_line_mode`: `chat-cli` against the server binary.
+//! - `tls_trust`: TLS with trust on first use: first contact (chat-cli, and chat-tui's
+//!   question), a replaced key, `--forget`, a relay and an impostor, plaintext against
+//!   TLS, a restart with the same key.
 //! - `lan_discovery`: the server announced on a LAN of the test's own (network namespaces
 //!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
@@ -52,6 +55,7 @@ mod server_history;
 mod server_limits;
 mod server_rooms;
 mod server_transport;
+mod tls_trust;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;
