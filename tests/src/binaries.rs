@@ -105,16 +105,7 @@ pub async fn start_server_process(
 pub async fn spawn_listening(
     command: &mut tokio::process::Command,
 ) -> anyhow::Result<(Child, SocketAddr)> {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("spawn chat-server")?;
-    let stdout = child.stdout.take().context("stdout is piped")?;
-    let mut line = String::new();
-    timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
-        .await
-        .context("no 'listening on' line in time")??;
+    let (child, line) = spawn_and_read_first_line(command).await?;
     let Some((_, rest)) = line.trim().split_once("listening on ") else {
         bail!("unexpected first line: {line:?}");
     };
@@ -127,6 +118,20 @@ pub async fn spawn_listening(
 pub async fn spawn_tls(
     command: &mut tokio::process::Command,
 ) -> anyhow::Result<(Child, SocketAddr, String)> {
+    let (child, line) = spawn_and_read_first_line(command).await?;
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["listening", "on", addr, "(TLS,", "fingerprint", fp] = words[..] else {
+        bail!("unexpected first line of a TLS server: {line:?}");
+    };
+    let fp = fp.trim_end_matches(')').to_owned();
+    Ok((child, addr.parse().context("listening address")?, fp))
+}
+
+/// Spawns a server `command`, killed if the handle is dropped, and reads the first line of
+/// its stdout, where it says where it listens.
+async fn spawn_and_read_first_line(
+    command: &mut tokio::process::Command,
+) -> anyhow::Result<(Child, String)> {
     let mut child = command
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -137,10 +142,5 @@ pub async fn spawn_tls(
     timeout(WAIT, BufReader::new(stdout).read_line(&mut line))
         .await
         .context("no 'listening on' line in time")??;
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let ["listening", "on", addr, "(TLS,", "fingerprint", fp] = words[..] else {
-        bail!("unexpected first line of a TLS server: {line:?}");
-    };
-    let fp = fp.trim_end_matches(')').to_owned();
-    Ok((child, addr.parse().context("listening address")?, fp))
+    Ok((child, line))
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use shared::{ClientMsg, FileInfo};
 
-use super::journal::{Journal, PartEntry, unhex};
+use super::journal::{Journal, PartEntry};
 use super::progress::bytes;
 use super::{
     Cancelled, Ctx, Inbound, Throttle, TransferEvent, blocking, hash_prefix, local, server_says,
@@ -114,7 +114,10 @@ impl Part {
         };
         lock(&file, &entry.part)?;
         let have = file.metadata()?.len();
-        let Some(sha256) = unhex(&entry.sha256).filter(|_| have <= entry.size) else {
+        let Some(sha256) = hex::decode(&entry.sha256)
+            .ok()
+            .filter(|_| have <= entry.size)
+        else {
             return Ok(None);
         };
         let dir = match entry.part.parent() {

@@ -203,7 +203,7 @@ impl Journal {
             file_id,
             name: name.to_owned(),
             size,
-            sha256: hex(sha256),
+            sha256: hex::encode(sha256),
             part: part.to_owned(),
             saved_ms: now_ms(),
         };
@@ -241,7 +241,7 @@ impl Journal {
             size: entry.size,
             mtime_ns: entry.mtime_ns,
         } == stamp;
-        match unhex(&entry.token) {
+        match hex::decode(&entry.token).ok() {
             Some(token) if same => Remembered::Token(token),
             _ => {
                 self.forget_upload(path);
@@ -258,7 +258,7 @@ impl Journal {
             path: path.to_owned(),
             size: stamp.size,
             mtime_ns: stamp.mtime_ns,
-            token: hex(token),
+            token: hex::encode(token),
             saved_ms: now_ms(),
         };
         self.change(|saved| {
@@ -360,20 +360,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]

@@ -223,7 +223,7 @@ impl FileStore {
             id: file.id,
             name: file.name.clone(),
             size: file.size,
-            sha256: hex(&file.sha256),
+            sha256: hex::encode(&file.sha256),
             from: file.from.clone(),
             time_ms: file.time_ms,
             room: file.room.clone(),
@@ -400,7 +400,8 @@ fn load(dir: &Path) -> io::Result<Loaded> {
 
 fn read_sidecar(path: &Path) -> io::Result<FileInfo> {
     let sidecar: Sidecar = serde_json::from_slice(&fs::read(path)?).map_err(io::Error::other)?;
-    let sha256 = unhex(&sidecar.sha256)
+    let sha256 = hex::decode(&sidecar.sha256)
+        .ok()
         .filter(|d| d.len() == SHA256_BYTES)
         .ok_or_else(|| io::Error::other("bad sha256"))?;
     let named_by_id = path.file_stem().and_then(|s| s.to_str()) == Some(&sidecar.id.to_string());
@@ -456,20 +457,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 fn refusal(kind: ErrorKind, text: String) -> Refusal {
     Refusal { kind, text }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 #[cfg(test)]
@@ -668,13 +655,5 @@ mod tests {
         let disk = FileStore::open(dir.path(), u64::MAX, u64::MAX).unwrap();
         let refused = disk.reserve(u64::MAX / 2, handle(), None).unwrap_err();
         assert_eq!(refused.kind, ErrorKind::DiskFull);
-    }
-
-    #[test]
-    fn hex_reads_well() {
-        assert_eq!(hex(&[0, 0xab, 0x10]), "00ab10");
-        assert_eq!(unhex("00ab10"), Some(vec![0, 0xab, 0x10]));
-        assert_eq!(unhex("0g"), None);
-        assert_eq!(unhex("abc"), None);
     }
 }
