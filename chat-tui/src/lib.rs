@@ -175,10 +175,11 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     tracing::info!(%addr, nick = %welcome.nick, room = %welcome.room, "connected");
     let settings = Settings {
         server: addr.clone(),
-        hosting: hosted.as_ref().map(|h| match h.fingerprint {
-            Some(fp) => format!("{}, TLS key {fp}", h.public_addr),
-            None => h.public_addr.to_string(),
-        }),
+        hosting: hosted.as_ref().map(|h| h.public_addr.to_string()),
+        hosting_key: hosted
+            .as_ref()
+            .and_then(|h| h.fingerprint.as_ref())
+            .map(ToString::to_string),
         bell: !cli.no_bell,
         utc_offset_secs,
         download_dir: cli.download_dir(),

@@ -37,6 +37,7 @@ fn settings() -> Settings {
     Settings {
         server: "127.0.0.1".into(),
         hosting: None,
+        hosting_key: None,
         bell: false,
         utc_offset_secs: 0,
         download_dir: std::env::temp_dir(),

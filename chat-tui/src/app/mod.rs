@@ -167,6 +167,9 @@ pub struct Settings {
     pub server: String,
     /// When this process hosts the room: the address others should connect to.
     pub hosting: Option<String>,
+    /// When this process hosts the room over TLS: its key's fingerprint, in the form
+    /// people compare (groups of hex digits).
+    pub hosting_key: Option<String>,
     /// Ring the bell on mentions and private messages.
     pub bell: bool,
     /// Offset of local time from UTC, for the timestamps.
@@ -334,6 +337,14 @@ impl App {
             sanitize::nick(&app.nick),
             members_count(app.member_total)
         ));
+        if let Some(key) = app.settings.hosting_key.clone() {
+            // In full once, where it can be read and copied: the status line has room
+            // for its start only.
+            app.info(format!(
+                "this server's TLS key is {key}; others are asked to trust it when they \
+                 first connect"
+            ));
+        }
         app
     }
 

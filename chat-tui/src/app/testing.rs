@@ -18,6 +18,7 @@ pub fn settings() -> Settings {
     Settings {
         server: "127.0.0.1:7878".into(),
         hosting: None,
+        hosting_key: None,
         bell: true,
         utc_offset_secs: 0,
         download_dir: "/tmp/downloads".into(),

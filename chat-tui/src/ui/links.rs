@@ -325,6 +325,7 @@ mod tests {
         let settings = Settings {
             server: "127.0.0.1:7878".into(),
             hosting: None,
+            hosting_key: None,
             bell: false,
             utc_offset_secs: 0,
             download_dir: "/tmp/downloads".into(),

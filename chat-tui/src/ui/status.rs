@@ -57,8 +57,13 @@ impl Item {
     }
 }
 
+/// Characters of the hosted server's key fingerprint the status line shows: its first
+/// four groups.
+const KEY_SHOWN_CHARS: usize = 19;
+
 /// The steps in which items give way on a narrow line, the first first.
 mod step {
+    pub const SERVER_SHORT: u8 = 0;
     pub const SERVER: u8 = 1;
     pub const MEMBERS: u8 = 2;
     pub const AWAY_SHORT: u8 = 3;
@@ -209,16 +214,22 @@ impl StatusLine<'_> {
                 vec![Span::styled(members_count(app.member_total), bar)],
             ));
         }
-        items.push(Item::new(
-            Some(step::SERVER),
-            vec![Span::styled(
-                match &app.settings.hosting {
-                    Some(addr) => format!("hosting on {addr}"),
-                    None => app.settings.server.clone(),
-                },
-                bar,
-            )],
-        ));
+        let server = match &app.settings.hosting {
+            Some(addr) => format!("hosting on {addr}"),
+            None => app.settings.server.clone(),
+        };
+        let item = match &app.settings.hosting_key {
+            // The key's first groups, enough to tell it at a glance; the whole key is in
+            // the pane, said at start.
+            Some(key) => {
+                let start: String = key.chars().take(KEY_SHOWN_CHARS).collect();
+                let long = format!("{server}, TLS key {start}…");
+                Item::new(Some(step::SERVER), vec![Span::styled(long, bar)])
+                    .or_short(step::SERVER_SHORT, vec![Span::styled(server, bar)])
+            }
+            None => Item::new(Some(step::SERVER), vec![Span::styled(server, bar)]),
+        };
+        items.push(item);
         if !app.transfers.is_empty() {
             let style = bar.fg(Color::LightCyan);
             items.push(

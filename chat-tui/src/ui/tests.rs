@@ -23,6 +23,7 @@ fn app_at(seq: u64) -> App {
     let settings = Settings {
         server: "127.0.0.1:7878".into(),
         hosting: None,
+        hosting_key: None,
         bell: false,
         utc_offset_secs: 3600,
         download_dir: "/tmp/downloads".into(),
