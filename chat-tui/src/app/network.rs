@@ -272,14 +272,7 @@ impl App {
                 };
                 app.joined = true;
                 // Joined again (after a reconnect): the members, and one line.
-                app.room = room;
-                app.members = members;
-                app.member_total = total;
-                app.notice_now(format!(
-                    "back in #{} ({})",
-                    sanitize::nick(&app.room),
-                    members_count(app.member_total)
-                ));
+                app.rejoined(room, members, total);
                 commands
             });
         }

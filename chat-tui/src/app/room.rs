@@ -110,11 +110,21 @@ impl App {
 
     /// This client is now in `room`, of `total` members (`members` is their first page).
     pub(super) fn joined(&mut self, room: String, members: Vec<String>, total: usize) {
+        self.in_room_now("you joined", room, members, total);
+    }
+
+    /// This client is in `room` again (after a reconnect), as [`App::joined`] says.
+    pub(super) fn rejoined(&mut self, room: String, members: Vec<String>, total: usize) {
+        self.in_room_now("back in", room, members, total);
+    }
+
+    /// Takes `room` and its members, and says so in one line that starts with `said`.
+    fn in_room_now(&mut self, said: &str, room: String, members: Vec<String>, total: usize) {
         self.room = room;
         self.members = members;
         self.member_total = total;
         self.notice_now(format!(
-            "you joined #{} ({})",
+            "{said} #{} ({})",
             sanitize::nick(&self.room),
             members_count(self.member_total)
         ));
