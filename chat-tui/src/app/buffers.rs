@@ -143,9 +143,14 @@ impl Buffer {
     }
 }
 
-/// Most buffers open at once: the rooms one connection may be in, and as many private
-/// conversations.
-pub const MAX_BUFFERS: usize = 2 * shared::limits::MAX_JOINED_ROOMS;
+/// Most room buffers open at once: the rooms one connection may be in. Apart from the
+/// private conversations, so that messages from strangers never take a joined room's
+/// place.
+pub const MAX_ROOM_BUFFERS: usize = shared::limits::MAX_JOINED_ROOMS;
+
+/// Most private conversations open at once. A private message from one more nick is
+/// shown in the buffer shown, as it was before buffers.
+pub const MAX_QUERY_BUFFERS: usize = 20;
 
 impl App {
     /// The buffers for a new app: the welcome's room, shown.
@@ -235,12 +240,22 @@ impl App {
     }
 
     /// Opens a buffer for `target` at the end (not shown); its index. `None` when
-    /// [`MAX_BUFFERS`] are open.
+    /// [`MAX_ROOM_BUFFERS`] rooms, or [`MAX_QUERY_BUFFERS`] private conversations, are
+    /// open: the caller says so where the user asked.
     pub(super) fn open_buffer(&mut self, target: Target) -> Option<usize> {
-        if self.buffers.len() >= MAX_BUFFERS {
-            self.error(format!(
-                "at most {MAX_BUFFERS} buffers are open at once: /close one first"
-            ));
+        let is_room = matches!(target, Target::Room(_));
+        let same_kind = self
+            .buffers
+            .iter()
+            .filter(|b| matches!(b.target, Target::Room(_)) == is_room)
+            .count();
+        if same_kind
+            >= if is_room {
+                MAX_ROOM_BUFFERS
+            } else {
+                MAX_QUERY_BUFFERS
+            }
+        {
             return None;
         }
         let mut state = State::new(&target);
@@ -453,8 +468,12 @@ impl App {
 
     /// `/query NICK`: shows the private conversation with NICK, opened if need be.
     pub(super) fn query_command(&mut self, nick: &str) {
-        if let Some(i) = self.query(nick) {
-            self.switch_to(i);
+        match self.query(nick) {
+            Some(i) => self.switch_to(i),
+            None => self.error(format!(
+                "at most {MAX_QUERY_BUFFERS} private conversations are open at once: \
+                 /close one first"
+            )),
         }
     }
 }
@@ -557,6 +576,37 @@ mod tests {
     }
 
     /// A room joined on a connection whose server keeps history catches up at once.
+    #[test]
+    fn strangers_private_messages_never_take_a_rooms_buffer() {
+        let mut app = several();
+        for n in 0..MAX_QUERY_BUFFERS + 5 {
+            app.update(Event::Server(ServerMsg::Private {
+                id: n as u64,
+                time_ms: T,
+                from: format!("stranger{n}"),
+                to: "alice".into(),
+                text: format!("hello {n}"),
+            }));
+        }
+        let queries = app
+            .buffers
+            .iter()
+            .filter(|b| matches!(b.target, Target::Query(_)))
+            .count();
+        assert_eq!(queries, MAX_QUERY_BUFFERS);
+        // The ones beyond are shown where the user is, with no error line.
+        let last_one = format!("hello {}", MAX_QUERY_BUFFERS + 4);
+        assert!(
+            matches!(last(&app), EntryKind::Private { text, .. } if text == last_one),
+            "{:?}",
+            last(&app)
+        );
+        join(&mut app, "dev", 4);
+        assert_eq!(app.target(), &Target::Room("dev".into()));
+        assert_eq!(submit(&mut app, "/query zed"), []);
+        assert!(matches!(last(&app), EntryKind::Error(t) if t.contains("/close one first")));
+    }
+
     #[test]
     fn a_room_joined_catches_up_in_its_own_buffer() {
         let mut app = several();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chat_client::{Welcome, sanitize};
 use shared::{ErrorKind, RoomEvent, ServerMsg, names};
 
-use super::buffers::Target;
+use super::buffers::{MAX_ROOM_BUFFERS, Target};
 use super::reading::HistoryInfo;
 use super::room::mentions;
 use super::{App, Command, members_count};
@@ -279,7 +279,15 @@ impl App {
         let i = if self.several_rooms {
             match self.open_buffer(Target::Room(room.clone())) {
                 Some(i) => i,
-                None => return Vec::new(),
+                None => {
+                    // Only a server that lets one connection into more rooms than the
+                    // protocol allows gets here.
+                    self.error(format!(
+                        "#{}: at most {MAX_ROOM_BUFFERS} rooms have buffers",
+                        sanitize::nick(&room)
+                    ));
+                    return Vec::new();
+                }
             }
         } else {
             self.first_room_buffer()
