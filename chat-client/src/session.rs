@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::SplitStream;
+use shared::limits::MAX_JOINED_ROOMS;
 use shared::{ClientMsg, ErrorKind, Limits, RoomRequest, ServerMsg, Stamped, names};
 
 use crate::transfer::TransferId;
@@ -176,7 +177,8 @@ impl Joined {
             self.rooms = vec![room.to_owned()];
         } else if let Some(known) = self.rooms.iter_mut().find(|r| names::same_name(r, room)) {
             room.clone_into(known);
-        } else {
+        } else if self.rooms.len() < MAX_JOINED_ROOMS {
+            // A server that lets a connection into more is not followed past the limit.
             self.rooms.push(room.to_owned());
         }
     }
@@ -442,12 +444,21 @@ impl<C: Connector> Session<C> {
     /// A room's latest sequence number, as `msg` tells it.
     fn follow_seq(&mut self, msg: &ServerMsg) {
         match msg {
+            // Only rooms joined (a welcome or a `Joined4` came first), so that a server
+            // naming others grows nothing, and nothing is allocated per message.
             ServerMsg::Room { room, seq, .. } => {
-                let last = self.seqs.entry(room.clone()).or_default();
-                *last = (*last).max(*seq);
+                if let Some(last) = self.seqs.get_mut(room) {
+                    *last = (*last).max(*seq);
+                }
             }
             ServerMsg::Joined4 { room, seq, .. } => {
-                self.seqs.insert(room.clone(), *seq);
+                if !self.joined.several {
+                    // One room at a time: the join moved the connection.
+                    self.seqs.clear();
+                }
+                if self.seqs.contains_key(room) || self.seqs.len() < MAX_JOINED_ROOMS {
+                    self.seqs.insert(room.clone(), *seq);
+                }
             }
             _ => {}
         }

@@ -16,6 +16,9 @@ pub const NEEDS_ROOMS: &str = "this server keeps one room per connection, withou
 impl App {
     /// `Topic`: the room's topic is `text` (empty: none), set by `by` at `time_ms`.
     pub(super) fn topic_said(&mut self, room: &str, text: &str, by: &str, time_ms: u64) {
+        // Cut to the protocol's limit first: a server that sends more is not believed, and
+        // the title line draws the topic every frame.
+        let text = shared::text::cut(text, shared::limits::MAX_TOPIC_BYTES);
         let text = sanitize::text(text).into_owned();
         let by = sanitize::nick(by).into_owned();
         let room = sanitize::nick(room);
@@ -63,6 +66,9 @@ impl App {
 
     /// `Away`: `nick` is away (`text`), or back (empty).
     pub(super) fn away_said(&mut self, nick: &str, text: &str) {
+        // Cut to the protocol's limit first: a server that sends more is not believed, and
+        // the title line draws the topic every frame.
+        let text = shared::text::cut(text, shared::limits::MAX_TOPIC_BYTES);
         let text = sanitize::text(text).into_owned();
         if nick == self.nick {
             if text.is_empty() {
