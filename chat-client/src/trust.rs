@@ -13,7 +13,7 @@
 //! about, and the only way past it is to forget the old pin on purpose (`--forget`).
 
 use std::fmt;
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use shared::tls::Fingerprint;
@@ -27,6 +27,10 @@ pub const MAX_PINS: usize = 10_000;
 
 /// Longest identity kept, in bytes: a server's name is at most 63, an address less.
 const MAX_IDENTITY_BYTES: usize = 255;
+
+/// Largest pin file read: [`MAX_PINS`] lines of the longest fingerprint and identity, and
+/// room for comments.
+const MAX_FILE_BYTES: u64 = (MAX_PINS * (64 + 1 + MAX_IDENTITY_BYTES + 1)) as u64 + 64 * 1024;
 
 /// The pin file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,10 +63,12 @@ impl Pins {
     ///
     /// The file cannot be read, or is damaged; the message names it.
     pub fn get(&self, identity: &str) -> io::Result<Option<Fingerprint>> {
+        // As `add` kept it.
+        let identity = clean(identity);
         Ok(self
             .read()?
             .into_iter()
-            .find(|(id, _)| id == identity)
+            .find(|(id, _)| *id == identity)
             .map(|(_, fp)| fp))
     }
 
@@ -97,11 +103,19 @@ impl Pins {
     }
 
     fn read(&self) -> io::Result<Vec<(String, Fingerprint)>> {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
+        let file = match std::fs::File::open(&self.path) {
+            Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(self.error(&e.to_string())),
         };
+        // Read no more than a full file can hold, whatever is there.
+        let mut text = String::new();
+        file.take(MAX_FILE_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| self.error(&e.to_string()))?;
+        if text.len() as u64 > MAX_FILE_BYTES {
+            return Err(self.error(&format!("larger than {MAX_FILE_BYTES} bytes")));
+        }
         let mut pins = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -116,7 +130,7 @@ impl Pins {
             if pins.len() == MAX_PINS {
                 return Err(self.error(&format!("more than {MAX_PINS} servers")));
             }
-            pins.push((identity.trim().to_owned(), fp));
+            pins.push((clean(identity), fp));
         }
         Ok(pins)
     }
@@ -147,6 +161,12 @@ impl Pins {
 }
 
 /// An identity as a pin keeps it: one line, bounded.
+/// `text` as one word for a POSIX shell, quoted so that pasting the command runs nothing
+/// else, whatever a server called itself.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
 fn clean(identity: &str) -> String {
     let one_line: String = identity
         .chars()
@@ -212,7 +232,8 @@ impl fmt::Display for TrustError {
                 "REFUSED: the key of the server {identity} has changed. It was {pinned}, it \
                  is now {seen}. Someone may be posing as the server; or its operator gave it \
                  a new key: ask them. If the new key is right, forget the old one with \
-                 chat-tui --forget '{identity}', then connect again"
+                 chat-tui --forget {}, then connect again",
+                shell_quoted(&clean(identity))
             ),
             Self::NotTrusted {
                 identity,
@@ -251,6 +272,44 @@ mod tests {
         assert!(!pins.forget("Office chat").unwrap());
         assert_eq!(pins.get("Office chat").unwrap(), None);
         assert_eq!(pins.get("10.0.0.2:7878").unwrap(), Some(b));
+    }
+
+    #[test]
+    fn an_identity_is_found_as_it_was_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let pins = Pins::at(dir.path().join(PINS_FILE));
+        let a = Fingerprint::of_public_key(b"a");
+        let long = "x".repeat(MAX_IDENTITY_BYTES + 10);
+        for identity in ["  Office\tchat ", long.as_str()] {
+            pins.add(identity, a).unwrap();
+            assert_eq!(pins.get(identity).unwrap(), Some(a), "{identity:?}");
+        }
+    }
+
+    #[test]
+    fn a_pin_file_too_large_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PINS_FILE);
+        let comment = format!("# {}\n", "x".repeat(1000));
+        let file = comment.repeat(usize::try_from(MAX_FILE_BYTES).unwrap() / 1000 + 10);
+        std::fs::write(&path, file).unwrap();
+        let error = Pins::at(&path).get("server").unwrap_err().to_string();
+        assert!(error.contains("larger than"), "{error}");
+    }
+
+    #[test]
+    fn a_server_name_is_one_word_in_the_forget_command() {
+        let a = Fingerprint::of_public_key(b"a");
+        let text = TrustError::Changed {
+            identity: "x'$(touch pwned)'".into(),
+            pinned: a,
+            seen: a,
+        }
+        .to_string();
+        assert!(
+            text.contains(r"chat-tui --forget 'x'\''$(touch pwned)'\''', then"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn ask(error: &TrustError) -> bool {
         "The server {} is not known yet. The fingerprint of its key is\n\n    {}\n\n\
          Compare it with the one the server shows beside 'listening on' (or ask its \
          operator).\nTrust this server from now on and connect? (y/n) ",
-        error.identity(),
+        chat_client::sanitize::nick(error.identity()),
         error.seen()
     );
     let _ = out.flush();

@@ -39,6 +39,12 @@ pub fn is_tls(first: u8) -> bool {
     first == TLS_HANDSHAKE_RECORD
 }
 
+/// Whether `first`, the first byte a peer sent, starts a plaintext frame: its length's
+/// high byte, 0 for every frame the protocol allows. A TLS alert (`0x15`) is not one.
+pub fn is_plaintext_frame(first: u8) -> bool {
+    first == 0
+}
+
 /// The TLS versions both ends speak: 1.3 only.
 pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 

@@ -234,7 +234,7 @@ async fn refusal(error: io::Error, mut sniff: Sniff<TcpStream>) -> io::Error {
         return io::Error::other(trust);
     }
     match sniff.seen.first() {
-        Some(&first) if !shared::tls::is_tls(first) => {
+        Some(&first) if shared::tls::is_plaintext_frame(first) => {
             let said = tokio::time::timeout(REFUSAL_WAIT, sniff.plaintext_refusal())
                 .await
                 .ok()
