@@ -148,22 +148,30 @@ fn encode_into<T: Serialize>(msg: &T, dst: &mut BytesMut) -> Result<(), CodecErr
     let start = dst.len();
     dst.put_u32(0); // placeholder, patched below once the payload length is known
     let written = bincode::serde::encode_into_std_write(msg, &mut (&mut *dst).writer(), encoding());
-    let result = match written {
-        Ok(len) if len <= MAX_FRAME_LEN => {
-            let header = u32::try_from(len)
-                .expect("MAX_FRAME_LEN fits in u32")
-                .to_be_bytes();
+    match written.map_err(|_| unencodable()).and_then(header) {
+        Ok(header) => {
             dst[start..start + HEADER_LEN].copy_from_slice(&header);
-            return Ok(());
+            Ok(())
         }
-        Ok(len) => CodecError::FrameTooLarge {
+        Err(e) => {
+            dst.truncate(start);
+            Err(e)
+        }
+    }
+}
+
+/// The header of a frame whose payload is `len` bytes: its length, big-endian; refused
+/// above [`MAX_FRAME_LEN`]. The one place every encoder writes a header.
+fn header(len: usize) -> Result<[u8; HEADER_LEN], CodecError> {
+    if len > MAX_FRAME_LEN {
+        return Err(CodecError::FrameTooLarge {
             len: len as u64,
             max: MAX_FRAME_LEN,
-        },
-        Err(_) => unencodable(),
-    };
-    dst.truncate(start);
-    Err(result)
+        });
+    }
+    Ok(u32::try_from(len)
+        .expect("MAX_FRAME_LEN fits in u32")
+        .to_be_bytes())
 }
 
 /// The frame of [`ServerMsg::Reply`] `{ id, msg }`, made from
@@ -178,15 +186,8 @@ pub fn wrap_reply(id: u32, frame: &[u8]) -> Result<Bytes, CodecError> {
     bincode::serde::encode_into_std_write(prefix, &mut (&mut buf).writer(), encoding())
         .map_err(|_| unencodable())?;
     buf.extend_from_slice(payload);
-    let len = buf.len() - HEADER_LEN;
-    if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len: len as u64,
-            max: MAX_FRAME_LEN,
-        });
-    }
-    let header = u32::try_from(len).expect("MAX_FRAME_LEN fits in u32");
-    buf[..HEADER_LEN].copy_from_slice(&header.to_be_bytes());
+    let header = header(buf.len() - HEADER_LEN)?;
+    buf[..HEADER_LEN].copy_from_slice(&header);
     Ok(buf.freeze())
 }
 
@@ -219,19 +220,13 @@ pub fn encoded_len<T: Serialize>(value: &T) -> usize {
 /// after it ([`DownloadChunkHead`](crate::views::DownloadChunkHead)): the header counts
 /// them. The buffer has room for them, so that they can be read into it.
 pub fn encode_head<T: Serialize>(head: &T, tail: usize) -> Result<Vec<u8>, CodecError> {
-    let mut buf = BytesMut::with_capacity(32);
-    encode_into(head, &mut buf)?;
-    let len = buf.len() - HEADER_LEN + tail;
-    if len > MAX_FRAME_LEN {
-        return Err(CodecError::FrameTooLarge {
-            len: len as u64,
-            max: MAX_FRAME_LEN,
-        });
-    }
-    let header = u32::try_from(len).expect("MAX_FRAME_LEN fits in u32");
-    let mut frame = Vec::with_capacity(HEADER_LEN + len);
-    frame.extend_from_slice(&header.to_be_bytes());
-    frame.extend_from_slice(&buf[HEADER_LEN..]);
+    let mut frame = Vec::with_capacity(32 + tail);
+    frame.extend_from_slice(&[0; HEADER_LEN]); // the header, patched below
+    let len = bincode::serde::encode_into_std_write(head, &mut frame, encoding())
+        .map_err(|_| unencodable())?;
+    let header = header(len + tail)?;
+    frame[..HEADER_LEN].copy_from_slice(&header);
+    frame.reserve_exact(tail);
     Ok(frame)
 }
 
