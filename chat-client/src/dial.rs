@@ -61,7 +61,7 @@ impl Dial {
         trust: Option<shared::tls::Fingerprint>,
     ) -> Self {
         if tls || trust.is_some() {
-            let pins = crate::trust::Pins::default_path().map(crate::trust::Pins::at);
+            let pins = crate::trust::Pins::of_user();
             Self::Tls(TlsDial::new(pins, identity, trust))
         } else {
             Self::Plaintext

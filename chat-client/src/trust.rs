@@ -52,6 +52,11 @@ impl Pins {
             .map(|dirs| dirs.data_dir().join(PINS_FILE))
     }
 
+    /// The user's pin file ([`Pins::default_path`]); `None` without a home directory.
+    pub fn of_user() -> Option<Self> {
+        Self::default_path().map(Self::at)
+    }
+
     /// Where the pins are kept.
     pub fn path(&self) -> &Path {
         &self.path

@@ -34,11 +34,18 @@ pub async fn connect(
             let yes = tokio::task::spawn_blocking(move || ask(&question))
                 .await
                 .unwrap_or(false);
-            let pinned = yes
-                && Pins::default_path()
-                    .map(Pins::at)
-                    .is_some_and(|pins| pins.add(error.identity(), error.seen()).is_ok());
-            if !pinned {
+            if !yes {
+                return Err(ConnectError::Untrusted { addr, error });
+            }
+            let kept = match Pins::of_user() {
+                Some(pins) => pins.add(error.identity(), error.seen()),
+                None => Err(std::io::Error::other(
+                    "there is no home directory to keep it in",
+                )),
+            };
+            if let Err(e) = kept {
+                // Said before the refusal, so that the question asked again has a reason.
+                eprintln!("the server's key could not be kept: {e}");
                 return Err(ConnectError::Untrusted { addr, error });
             }
             chat_client::connect_with(dial, options).await
@@ -77,7 +84,7 @@ fn ask(error: &TrustError) -> bool {
 ///
 /// There is no pin file to change, or it cannot be read or written.
 pub fn forget(server: &str) -> anyhow::Result<()> {
-    let Some(pins) = Pins::default_path().map(Pins::at) else {
+    let Some(pins) = Pins::of_user() else {
         anyhow::bail!("there is no home directory, so no server's key is kept");
     };
     if pins.forget(server)? {
