@@ -99,6 +99,9 @@ pub struct Scrollback {
     /// key shows.
     cleared: Key,
     state: PaneState,
+    /// The request ids of the lines on their way among `entries` (a few at most): what
+    /// finding a reply's buffer asks of every buffer, without reading all its lines.
+    sending: Vec<u32>,
 }
 
 impl Scrollback {
@@ -141,8 +144,14 @@ impl Scrollback {
             None => after_seq,
         };
         let key = Key::local(seq, self.written);
-        if self.entries.len() == MAX_SCROLLBACK {
-            self.entries.pop_front();
+        if self.entries.len() == MAX_SCROLLBACK
+            && let Some((_, gone)) = self.entries.pop_front()
+            && let EntryKind::Sending { id, .. } = gone.kind
+        {
+            self.sending.retain(|&mine| mine != id);
+        }
+        if let EntryKind::Sending { id, .. } = entry.kind {
+            self.sending.push(id);
         }
         self.entries.push_back((key, entry));
     }
@@ -150,19 +159,24 @@ impl Scrollback {
     /// The server has the line sent with request `id`: its pending entry goes (the
     /// message itself is shown as the room's).
     pub fn remove_sending(&mut self, id: u32) {
+        if !self.sending(id) {
+            return;
+        }
+        self.sending.retain(|&mine| mine != id);
         self.entries
             .retain(|(_, e)| !matches!(e.kind, EntryKind::Sending { id: mine, .. } if mine == id));
     }
 
     /// Whether the line sent with request `id` is shown here, on its way.
     pub fn sending(&self, id: u32) -> bool {
-        self.entries
-            .iter()
-            .any(|(_, e)| matches!(e.kind, EntryKind::Sending { id: mine, .. } if mine == id))
+        self.sending.contains(&id)
     }
 
     /// Whether the server had the line sent with request `id` cannot be told.
     pub fn unconfirmed(&mut self, id: u32) {
+        if !self.sending(id) {
+            return;
+        }
         for (_, entry) in &mut self.entries {
             if let EntryKind::Sending {
                 id: mine, state, ..
@@ -190,6 +204,7 @@ impl Scrollback {
     /// A new room: none of the old one's lines belong to it.
     pub fn new_room(&mut self) {
         self.entries.clear();
+        self.sending.clear();
         self.cleared = Key::FIRST;
         self.state.to_bottom();
     }
@@ -214,6 +229,34 @@ mod tests {
         }
         assert_eq!(scrollback.entries().len(), MAX_SCROLLBACK);
         assert_eq!(scrollback.entries()[0].1, notice("10"));
+    }
+
+    #[test]
+    fn a_line_on_its_way_is_known_until_answered_or_pushed_out() {
+        let sending = |id| Entry {
+            time_ms: 0,
+            kind: EntryKind::Sending {
+                id,
+                from: "ann".into(),
+                text: "hi".into(),
+                action: false,
+                state: SendState::Pending,
+            },
+        };
+        let mut scrollback = Scrollback::default();
+        scrollback.push(0, sending(1));
+        scrollback.push(0, sending(2));
+        assert!(scrollback.sending(1) && scrollback.sending(2));
+        scrollback.remove_sending(2);
+        assert!(!scrollback.sending(2));
+        assert_eq!(scrollback.entries().len(), 1);
+        for i in 0..MAX_SCROLLBACK {
+            scrollback.push(0, notice(&i.to_string()));
+        }
+        assert!(!scrollback.sending(1));
+        scrollback.push(0, sending(3));
+        scrollback.new_room();
+        assert!(!scrollback.sending(3));
     }
 
     #[test]
