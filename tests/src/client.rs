@@ -481,14 +481,27 @@ pub async fn chat_during<T>(
     b: &mut TestClient,
     work: impl std::future::Future<Output = T>,
 ) -> anyhow::Result<(T, usize)> {
+    let (out, rounds, _) = chat_during_seen(a, b, work).await?;
+    Ok((out, rounds))
+}
+
+/// As [`chat_during`], and also every frame `b` received meanwhile: what a test that
+/// waits for something the room was told must look at first, since `b` may have had it
+/// before the work ended.
+pub async fn chat_during_seen<T>(
+    a: &mut TestClient,
+    b: &mut TestClient,
+    work: impl std::future::Future<Output = T>,
+) -> anyhow::Result<(T, usize, Vec<ServerMsg>)> {
     tokio::pin!(work);
     let deadline = Instant::now() + 2 * WAIT;
+    let mut seen = Vec::new();
     for round in 0.. {
         let text = format!("round {round}");
         a.say(&text).await?;
-        b.recv_until(|m| says(m, &text)).await?;
+        seen.extend(b.collect_until(|m| says(m, &text)).await?);
         tokio::select! {
-            out = &mut work => return Ok((out, round + 1)),
+            out = &mut work => return Ok((out, round + 1, seen)),
             () = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
         if Instant::now() > deadline {
