@@ -1099,6 +1099,17 @@ async fn a_full_disk_is_a_stretch_told_as_lost_and_storing_resumes() -> Result {
         poll.next().await?;
     }
     let (_, mark) = say(&mut ann, "the disk fills").await?;
+    // The writer stores in batches: the mark must be on disk before the disk fills, or it
+    // is rightly part of the lost stretch.
+    let poll = Poll::new("the mark stored", SLOW);
+    while texts(
+        &page(&mut ann, "lobby", Anchor::Latest, 1, false)
+            .await?
+            .messages,
+    ) != ["the disk fills"]
+    {
+        poll.next().await?;
+    }
 
     let filler = fill_disk(disk.path())?;
     // Lines of 3 KiB: the database must grow to hold them, and cannot.
