@@ -26,8 +26,13 @@
 //! - `tls` (feature `tls`): the build's one TLS crypto provider, the fingerprint of a
 //!   server's key, and the first byte that tells TLS from frames.
 //!
+//! - `auth` (feature `tls`): what a client signs to prove its key, and how keys are
+//!   written.
+//!
 //! docs/PROTOCOL.md describes the same thing byte by byte.
 
+#[cfg(feature = "tls")]
+pub mod auth;
 pub mod codec;
 pub mod config_file;
 pub mod discovery;
@@ -47,8 +52,9 @@ pub use codec::{
     wrap_reply,
 };
 pub use protocol::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
-    FetchCount, FileInfo, Gap, Limits, Member, MemberPage, OLDEST_VERSION, PROTOCOL_VERSION,
-    RoomEvent, RoomRequest, SeqRange, ServerMsg, Stamped,
+    Anchor, BanInfo, ChatKind, ClientMsg, ErrorKind, FEATURE_AUTH, FEATURE_FETCHED,
+    FEATURE_HISTORY, FEATURE_ROOMS, FetchCount, FileInfo, Gap, Limits, Member, MemberPage,
+    OLDEST_VERSION, OperatorRequest, PROTOCOL_VERSION, RoomEvent, RoomRequest, SeqRange, ServerMsg,
+    Stamped,
 };
 pub use views::{AsVersion3, DownloadChunkHead, MemberList, MemberListAnswer, ReplyTo};

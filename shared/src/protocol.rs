@@ -169,6 +169,59 @@ pub enum ClientMsg {
     /// Mark yourself away with `text` (why, until when), or back with an empty text.
     /// Answered by [`ServerMsg::Away`] about yourself.
     Away { text: String },
+
+    // ----- version 4, feature "auth" ([`FEATURE_AUTH`]) -------------------------------
+    /// Answer to [`ServerMsg::Challenge`], the client's second frame: the server's
+    /// password (empty when the challenge asks for none), and optionally proof that the
+    /// client holds an Ed25519 key. `key` is the 32-byte public key and `signature` the
+    /// 64-byte signature of [`crate::auth::proof_message`] over the challenge's nonce;
+    /// both empty for a client without a key. Answered by [`ServerMsg::Welcome4`] or by
+    /// [`ServerMsg::Error`] (`WrongPassword`, `NickOwned`, `Banned`, `RateLimited`).
+    Prove {
+        password: String,
+        #[serde(with = "serde_bytes")]
+        key: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        signature: Vec<u8>,
+    },
+    /// Bind the client's current nick, and every nick that looks like it, to the key it
+    /// proved at the handshake. Answered by [`ServerMsg::Registration`], or by
+    /// [`ErrorKind::NotIdentified`] (no key proved) or [`ErrorKind::NickOwned`].
+    Register,
+    /// Release the client's current nick, registered to its key. Answered by
+    /// [`ServerMsg::Registration`] with `owned` false, or by an error.
+    Unregister,
+    /// A request only an operator may make (a key listed in the server's
+    /// configuration); anyone else gets [`ErrorKind::NotOperator`].
+    Operate { msg: OperatorRequest },
+}
+
+/// What an operator asks, inside [`ClientMsg::Operate`] (feature `auth`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperatorRequest {
+    /// Disconnect `nick`, telling it and its rooms `reason`. Answered by
+    /// [`ServerMsg::Operated`].
+    Kick { nick: String, reason: String },
+    /// Keep `target` out for `seconds` (0: until unbanned), telling `reason`. `target`
+    /// is a nick (its address is banned, and its key when it proved one) or an IP
+    /// address. Whoever the ban covers and is connected is disconnected. Bans are kept
+    /// across restarts. Answered by [`ServerMsg::Operated`].
+    Ban {
+        target: String,
+        seconds: u64,
+        reason: String,
+    },
+    /// Lift the bans on `target`, as [`OperatorRequest::Ban`] names it. Answered by
+    /// [`ServerMsg::Operated`].
+    Unban { target: String },
+    /// The bans in force; answered by [`ServerMsg::Bans`].
+    ListBans,
+    /// Free the registered nick `nick` (its owner lost their key). Answered by
+    /// [`ServerMsg::Registration`] with `owned` false.
+    Release { nick: String },
+    /// Let only operators set `room`'s topic (`locked`), or everyone again. Answered by
+    /// [`ServerMsg::Operated`].
+    LockTopic { room: String, locked: bool },
 }
 
 /// A request about one room, inside [`ClientMsg::InRoom`] (feature `rooms`).
@@ -311,6 +364,20 @@ pub enum ErrorKind {
     /// A `Join` beyond the rooms one connection may be in at once
     /// ([`MAX_JOINED_ROOMS`](crate::limits::MAX_JOINED_ROOMS)).
     TooManyRooms,
+
+    // ----- version 4, feature "auth" ---------------------------------------------------
+    /// The password was wrong or missing.
+    WrongPassword,
+    /// The nick, or one that looks like it, is registered to another key.
+    NickOwned,
+    /// The request needs a key, and the client proved none at the handshake.
+    NotIdentified,
+    /// The request needs an operator.
+    NotOperator,
+    /// The client's address or key is banned; the text says until when and why.
+    Banned,
+    /// An operator disconnected the client; the text says who and why.
+    Kicked,
 }
 
 /// A file stored on the server for a room, as listed and offered to its members.
@@ -584,6 +651,39 @@ pub enum ServerMsg {
         /// At most one entry per file a `Files` answer lists (1000).
         files: Vec<FetchCount>,
     },
+
+    // ----- version 4, feature "auth" ([`FEATURE_AUTH`]) -------------------------------
+    /// The server's answer to a [`ClientMsg::Hello4`] that asked for the feature, before
+    /// anything else: prove who you are over `nonce` (32 random bytes), and give the
+    /// password if `password`. The client answers with [`ClientMsg::Prove`].
+    Challenge {
+        #[serde(with = "serde_bytes")]
+        nonce: Vec<u8>,
+        password: bool,
+    },
+    /// Sent right after the welcome (and `HistoryInfo`) to a client that proved a key:
+    /// whether its nick is registered to that key, and whether the key is an operator's.
+    Identified { owner: bool, operator: bool },
+    /// `nick` is now registered to the asking client's key (`owned`), or free.
+    Registration { nick: String, owned: bool },
+    /// Answer to an [`OperatorRequest`]: what was done, in one line for people.
+    Operated { text: String },
+    /// Answer to [`OperatorRequest::ListBans`].
+    Bans { bans: Vec<BanInfo> },
+}
+
+/// A ban in force, as [`ServerMsg::Bans`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BanInfo {
+    /// What is banned: an IP address, or a key as [`crate::auth::format_key`] writes it.
+    pub target: String,
+    /// The nick the ban was given by, when it named one; empty otherwise.
+    pub nick: String,
+    /// When it ends, milliseconds since the Unix epoch (UTC); 0: until unbanned.
+    pub until_ms: u64,
+    pub reason: String,
+    /// The operator's nick when they banned.
+    pub by: String,
 }
 
 /// How many distinct nicks other than its sharer have fetched a file, in
@@ -690,6 +790,11 @@ pub const FEATURE_ROOMS: &str = "rooms";
 /// The name of the optional feature that tells a file's sharer how many members have
 /// fetched it ([`ServerMsg::Fetched`]). Every server of this crate grants it.
 pub const FEATURE_FETCHED: &str = "fetched";
+
+/// The name of the optional feature that brings the password, keys and operators: the
+/// handshake's [`ServerMsg::Challenge`] and [`ClientMsg::Prove`], registered nicks and
+/// [`OperatorRequest`]s. Every server of this crate grants it.
+pub const FEATURE_AUTH: &str = "auth";
 
 /// A room message as history keeps it: a [`ServerMsg::Room`] without its room, which the
 /// answer names once.

@@ -105,33 +105,40 @@ impl Fingerprint {
     ///
     /// A sentence for a person: what is wrong with `text`.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut digits = Vec::with_capacity(FINGERPRINT_DIGITS);
-        for c in text.chars() {
-            match c {
-                ' ' | ':' | '-' => {}
-                c => match c.to_digit(16) {
-                    Some(d) => digits.push(d as u8),
-                    None => {
-                        return Err(format!(
-                            "a fingerprint is {FINGERPRINT_DIGITS} hex digits (0-9, a-f), \
-                             and '{c}' is not one"
-                        ));
-                    }
-                },
-            }
-        }
-        if digits.len() != FINGERPRINT_DIGITS {
-            return Err(format!(
-                "a fingerprint is {FINGERPRINT_DIGITS} hex digits, and this has {}",
-                digits.len()
-            ));
-        }
-        let mut bytes = [0; 32];
-        for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
-            *byte = pair[0] << 4 | pair[1];
-        }
-        Ok(Self(bytes))
+        parse_hex32(text, "a fingerprint").map(Self)
     }
+}
+
+/// 32 bytes written as 64 hex digits, in either case, with any spaces, `:` and `-`
+/// between them: how fingerprints and keys are read. `what` names the thing in the
+/// error, a sentence for a person.
+pub(crate) fn parse_hex32(text: &str, what: &str) -> Result<[u8; 32], String> {
+    let mut digits = Vec::with_capacity(FINGERPRINT_DIGITS);
+    for c in text.chars() {
+        match c {
+            ' ' | ':' | '-' => {}
+            c => match c.to_digit(16) {
+                Some(d) => digits.push(d as u8),
+                None => {
+                    return Err(format!(
+                        "{what} is {FINGERPRINT_DIGITS} hex digits (0-9, a-f), \
+                         and '{c}' is not one"
+                    ));
+                }
+            },
+        }
+    }
+    if digits.len() != FINGERPRINT_DIGITS {
+        return Err(format!(
+            "{what} is {FINGERPRINT_DIGITS} hex digits, and this has {}",
+            digits.len()
+        ));
+    }
+    let mut bytes = [0; 32];
+    for (byte, pair) in bytes.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = pair[0] << 4 | pair[1];
+    }
+    Ok(bytes)
 }
 
 impl fmt::Display for Fingerprint {

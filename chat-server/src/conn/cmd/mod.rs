@@ -96,6 +96,14 @@ impl Client {
             ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => {
                 self.refused(reply, Err(Refusal::rooms_not_granted()))
             }
+            ClientMsg::Prove { .. }
+            | ClientMsg::Register
+            | ClientMsg::Unregister
+            | ClientMsg::Operate { .. } => self.refuse(
+                reply,
+                ErrorKind::MalformedFrame,
+                "the feature auth was not granted".into(),
+            ),
         };
         done.map(|()| None)
     }
