@@ -99,7 +99,8 @@ impl Client {
             ClientMsg::Prove { .. }
             | ClientMsg::Register
             | ClientMsg::Unregister
-            | ClientMsg::Operate { .. } => self.refuse(
+            | ClientMsg::Operate { .. }
+            | ClientMsg::PrivateHistory { .. } => self.refuse(
                 reply,
                 ErrorKind::MalformedFrame,
                 "the feature auth was not granted".into(),
