@@ -198,9 +198,9 @@ pub enum ClientMsg {
     /// older than the message id `before` (0: from the newest), at most `limit` (capped
     /// by the server's page size), newest last. Kept only between two clients that each
     /// proved the key their nick is registered to, and only with the feature history.
-    /// Answered by [`ServerMsg::PrivateHistory`], or by [`ErrorKind::NoHistory`],
-    /// [`ErrorKind::NotIdentified`] (the client does not own its nick) or
-    /// [`ErrorKind::NoSuchNick`] (`with` is not a registered nick).
+    /// Answered by [`ServerMsg::PrivateHistory`] (with no messages when `with` is not a
+    /// registered nick: nothing is kept with it), or by [`ErrorKind::NoHistory`] or
+    /// [`ErrorKind::NotIdentified`] (the client does not own its nick).
     PrivateHistory {
         with: String,
         before: u64,

@@ -44,6 +44,7 @@ mod last;
 pub mod network;
 pub mod pane;
 pub mod paste;
+mod private;
 pub mod reading;
 pub mod room;
 pub mod scrollback;
@@ -279,6 +280,12 @@ pub struct App {
     focused: bool,
     /// Nicks whose lines are not shown.
     pub ignored: ignore::IgnoreList,
+    /// Whether the server said this client owns its nick (it proved the key the nick is
+    /// registered to): the server then keeps its private messages with other owners.
+    pub owner: bool,
+    /// Private conversations opened since the last update, whose kept messages to ask
+    /// for ([`private`]).
+    private_wanted: Vec<String>,
 }
 
 impl App {
@@ -309,6 +316,8 @@ impl App {
             member_total: total as usize,
             show_members: settings.choices.members,
             ignored: ignore::IgnoreList::new(&settings.choices.ignore),
+            owner: false,
+            private_wanted: Vec::new(),
             focused: true,
             settings,
             nick,
@@ -349,6 +358,12 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Command> {
+        let mut commands = self.handle(event);
+        commands.extend(self.ask_private());
+        commands
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(key) => return self.on_key(key),
             Event::Focus(focused) => self.focus(focused),

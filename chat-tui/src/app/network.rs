@@ -231,6 +231,10 @@ impl App {
             {
                 Route::Drop
             }
+            ServerMsg::PrivateHistory { with, .. } => match self.query_buffer(with) {
+                Some(i) => Route::Buffer(i),
+                None => Route::Drop,
+            },
             ServerMsg::Private { from, to, .. } => {
                 let other = if *from == self.nick { to } else { from };
                 match self.query(other) {
@@ -415,9 +419,12 @@ impl App {
             | ServerMsg::Pong { .. }
             | ServerMsg::Welcome { .. }
             | ServerMsg::Welcome4 { .. } => {}
+            ServerMsg::PrivateHistory { messages, more, .. } => {
+                self.private_history(messages, more);
+            }
+            ServerMsg::Identified { owner, .. } => self.owner = owner,
             // Not asked for yet: this client does not list the feature auth.
             ServerMsg::Challenge { .. }
-            | ServerMsg::Identified { .. }
             | ServerMsg::Registration { .. }
             | ServerMsg::Operated { .. }
             | ServerMsg::Bans { .. } => {}
