@@ -2,8 +2,9 @@
 //! nick with either key is connected), a rename, and the private messages that find a
 //! client by its nick.
 
+use shared::auth::PublicKey;
 use shared::names;
-use shared::{ErrorKind, RoomEvent, ServerMsg, wrap_reply};
+use shared::{ErrorKind, PrivateLine, RoomEvent, ServerMsg, wrap_reply};
 
 use super::fanout::Except;
 use super::{ClientId, Refusal, Registry};
@@ -55,28 +56,40 @@ impl Registry {
         })
     }
 
+    /// The nick of the client `id` and the key it proved, if it proved one.
+    pub(crate) fn nick_and_key(&self, id: ClientId) -> Option<(String, Option<PublicKey>)> {
+        let inner = self.lock();
+        let client = inner.clients.get(&id)?;
+        Some((client.nick.clone(), client.key.as_deref().copied()))
+    }
+
     /// Sends a private message to the client called `to` (any case, any look-alike
     /// spelling: only one such nick can be connected) and echoes it to its sender, as the
-    /// answer to `reply`.
+    /// answer to `reply`. When both proved a key, returns the message with the two keys
+    /// (the sender's first), for history to keep if both own their nicks.
     pub(crate) fn private(
         &self,
         id: ClientId,
         to: &str,
         text: String,
         reply: Option<u32>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<(PrivateLine, PublicKey, PublicKey)>, Refusal> {
         self.with(|inner| {
-            let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
-                return Ok(());
+            let Some((from, from_key)) = inner
+                .clients
+                .get(&id)
+                .map(|c| (c.nick.clone(), c.key.as_deref().copied()))
+            else {
+                return Ok(None);
             };
             let target = inner
                 .nicks
                 .get(&names::fold(to))
                 .or_else(|| inner.looks.get(&names::look_alike_key(to)))
                 .copied();
-            let Some((target, to, away)) = target.and_then(|t| {
+            let Some((target, to, away, to_key)) = target.and_then(|t| {
                 let c = inner.clients.get(&t)?;
-                Some((t, c.nick.clone(), c.away.clone()))
+                Some((t, c.nick.clone(), c.away.clone(), c.key.as_deref().copied()))
             }) else {
                 return Err(Refusal {
                     kind: ErrorKind::NoSuchNick,
@@ -91,6 +104,30 @@ impl Registry {
                 text,
             };
             let frame = encode(&msg);
+            let kept = match (msg, from_key, to_key) {
+                (
+                    ServerMsg::Private {
+                        id,
+                        time_ms,
+                        from,
+                        to,
+                        text,
+                    },
+                    Some(a),
+                    Some(b),
+                ) => Some((
+                    PrivateLine {
+                        id,
+                        time_ms,
+                        from,
+                        to,
+                        text,
+                    },
+                    a,
+                    b,
+                )),
+                _ => None,
+            };
             if target != id {
                 inner.send(target, frame.clone());
             }
@@ -105,7 +142,7 @@ impl Registry {
                 let text = text.into_string();
                 inner.send(id, encode(&ServerMsg::Away { nick: to, text }));
             }
-            Ok(())
+            Ok(kept)
         })
     }
 

@@ -21,9 +21,10 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use shared::auth::PublicKey;
 use shared::limits::MAX_TEXT_BYTES;
-use shared::names::{check_room, fold};
-use shared::{Anchor, ClientMsg, ErrorKind};
+use shared::names::check_room;
+use shared::{Anchor, ClientMsg, ErrorKind, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::ClientId;
@@ -40,15 +41,23 @@ pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(10);
 
 /// A history request that passed its checks, for [`Connection::ask`].
 #[derive(Debug)]
-pub(in crate::conn) struct Query {
-    /// The client's room (the one the request named) and nick.
-    here: Whereabouts,
-    ask: Ask,
+pub(in crate::conn) enum Query {
+    /// About a room: the client's room (the one the request named) and nick.
+    Room { here: Whereabouts, ask: Ask },
+    /// The private messages kept between two owners' keys (`mine`, the asker's, and
+    /// `theirs`), the other named `with` as the asker named them.
+    Private {
+        mine: PublicKey,
+        theirs: Option<PublicKey>,
+        with: String,
+        before: u64,
+        limit: u32,
+    },
 }
 
-/// What a [`Query`] asks the store.
+/// What a [`Query`] about a room asks the store.
 #[derive(Debug)]
-enum Ask {
+pub(in crate::conn) enum Ask {
     Page {
         anchor: Anchor,
         limit: u32,
@@ -56,6 +65,8 @@ enum Ask {
     },
     CatchUp {
         after: u64,
+        /// Whose read marker the answer says ([`Client::marker_owner`]).
+        marker: String,
     },
     Search {
         words: String,
@@ -87,7 +98,13 @@ impl Client {
                     presence,
                 },
             ),
-            ClientMsg::CatchUp { room, after } => (room, Ask::CatchUp { after }),
+            ClientMsg::CatchUp { room, after } => (
+                room,
+                Ask::CatchUp {
+                    after,
+                    marker: String::new(),
+                },
+            ),
             ClientMsg::Search {
                 room,
                 words,
@@ -114,9 +131,17 @@ impl Client {
             }
             _ => return Ok(None),
         };
-        Ok(self
-            .allowed(id, reply, &room)?
-            .map(|here| Query { here, ask }))
+        let Some(here) = self.allowed(id, reply, &room)? else {
+            return Ok(None);
+        };
+        let ask = match ask {
+            Ask::CatchUp { after, .. } => Ask::CatchUp {
+                after,
+                marker: self.marker_owner(id, &here.nick),
+            },
+            ask => ask,
+        };
+        Ok(Some(Query::Room { here, ask }))
     }
 
     /// Keeps how far the client's nick has read its room; not answered. A number beyond
@@ -131,9 +156,8 @@ impl Client {
     ) -> Result<(), Ending> {
         if let Some(here) = self.allowed(id, reply, room)? {
             let seq = seq.min(here.last_seq);
-            self.ctx
-                .history
-                .mark_read(&fold(&here.nick), &here.room_key, seq);
+            let owner = self.marker_owner(id, &here.nick);
+            self.ctx.history.mark_read(&owner, &here.room_key, seq);
         }
         Ok(())
     }
@@ -200,18 +224,39 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         query: Query,
     ) -> Result<(), Ending> {
         let history = &self.client.ctx.history;
-        let Query { here, ask } = query;
-        let (key, name) = (here.room_key.as_str(), here.room.as_str());
         let asking = async {
+            let (here, ask) = match query {
+                Query::Room { here, ask } => (here, ask),
+                Query::Private {
+                    mine,
+                    theirs,
+                    with,
+                    before,
+                    limit,
+                } => {
+                    return match theirs {
+                        Some(theirs) => {
+                            history
+                                .private_page(&mine, &theirs, with, before, limit)
+                                .await
+                        }
+                        // Nothing is kept with a nick no one owns.
+                        None => Ok(ServerMsg::PrivateHistory {
+                            with,
+                            messages: Vec::new(),
+                            more: false,
+                        }),
+                    };
+                }
+            };
+            let (key, name) = (here.room_key.as_str(), here.room.as_str());
             match ask {
                 Ask::Page {
                     anchor,
                     limit,
                     presence,
                 } => history.page(key, name, anchor, limit, presence).await,
-                Ask::CatchUp { after } => {
-                    history.catch_up(key, name, after, &fold(&here.nick)).await
-                }
+                Ask::CatchUp { after, marker } => history.catch_up(key, name, after, &marker).await,
                 Ask::Search {
                     words,
                     before,

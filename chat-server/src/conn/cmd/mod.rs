@@ -17,6 +17,7 @@ mod auth;
 mod files;
 mod history;
 mod many;
+mod private;
 mod rooms;
 mod talk;
 
@@ -119,11 +120,15 @@ impl Client {
             ClientMsg::Register => self.register(id, reply),
             ClientMsg::Unregister => self.unregister(id, reply),
             ClientMsg::Operate { msg } => self.operate(id, reply, msg),
-            ClientMsg::PrivateHistory { .. } => self.refuse(
-                reply,
-                ErrorKind::NoHistory,
-                "this server keeps no private messages yet".into(),
-            ),
+            ClientMsg::PrivateHistory {
+                with,
+                before,
+                limit,
+            } => {
+                return Ok(self
+                    .private_history(id, reply, with, before, limit)?
+                    .map(Later::Query));
+            }
         };
         done.map(|()| None)
     }
