@@ -276,3 +276,180 @@ fn without_colours(text: &str) -> String {
     }
     plain
 }
+
+/// What the server answers a client with the feature "auth" that says hello as `nick`
+/// with `key`: its welcome's `Identified`, or its refusal.
+async fn try_nick(
+    addr: std::net::SocketAddr,
+    nick: &str,
+    key: Option<&ClientKey>,
+) -> anyhow::Result<std::result::Result<ServerMsg, (ErrorKind, String)>> {
+    let mut client = plain(addr).await?;
+    let (nonce, _) = client.hello(nick, "lobby").await?;
+    Ok(match client.prove(&nonce, "", key).await? {
+        Answer::Refused(kind, text) => Err((kind, text)),
+        Answer::Welcome(_) if key.is_some() => Ok(client
+            .recv_until(|m| matches!(m, ServerMsg::Identified { .. }))
+            .await?),
+        Answer::Welcome(mut seen) => Ok(seen.remove(0)),
+    })
+}
+
+/// A registered nick and its look-alikes belong to its key: another key, a client without
+/// one and an older client are refused, while the owner is online and while it is not,
+/// also after a restart; the owner gets it back, and unregistering frees it.
+#[tokio::test]
+async fn a_registered_nick_belongs_to_its_key() -> Result {
+    let data = tests::binaries::scratch_dir("auth-owners");
+    let config = || Config {
+        data_dir: data.clone(),
+        ..Config::default()
+    };
+    let (addr, server) = tests::client::start_server(config()).await;
+    let (owner, other) = (ClientKey::generate(), ClientKey::generate());
+
+    // Registering needs a key.
+    let mut keyless = plain(addr).await?;
+    keyless.login("carl", "", None).await?;
+    keyless.send(shared::ClientMsg::Register).await?;
+    let refused = keyless
+        .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+        .await?;
+    assert!(
+        matches!(
+            &refused,
+            ServerMsg::Error {
+                kind: ErrorKind::NotIdentified,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+
+    let mut ann = plain(addr).await?;
+    ann.login("Ann", "", Some(&owner)).await?;
+    ann.send(shared::ClientMsg::Request {
+        id: 5,
+        msg: Box::new(shared::ClientMsg::Register),
+    })
+    .await?;
+    let registered = ann
+        .recv_until(|m| matches!(m, ServerMsg::Reply { .. }))
+        .await?;
+    let ServerMsg::Reply { id: 5, msg } = registered else {
+        panic!("{registered:?}");
+    };
+    assert_eq!(
+        *msg,
+        ServerMsg::Registration {
+            nick: "Ann".into(),
+            owned: true
+        }
+    );
+
+    let owned = |text: &str| Err((ErrorKind::NickOwned, text.to_owned()));
+    let cyrillic = "\u{0430}nn"; // Cyrillic а
+    for online in [true, false] {
+        assert_eq!(
+            try_nick(addr, "ann", Some(&other)).await?,
+            owned("the nick Ann is registered"),
+            "online: {online}"
+        );
+        assert_eq!(
+            try_nick(addr, cyrillic, None).await?,
+            owned(&format!(
+                "the nick {cyrillic} looks like the registered nick Ann"
+            )),
+            "online: {online}"
+        );
+        // A client without the feature is told in a kind it knows.
+        let mut old = tests::client::TestClient::connect_raw(addr).await?;
+        old.send(tests::client::hello("ANN", "lobby")).await?;
+        assert_eq!(
+            old.recv().await?,
+            ServerMsg::Error {
+                kind: ErrorKind::NickTaken,
+                text: "the nick Ann is registered".into()
+            }
+        );
+        // A rename to it, by a key and by an older client.
+        keyless
+            .send(shared::ClientMsg::Nick { nick: "ann".into() })
+            .await?;
+        let refused = keyless
+            .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+            .await?;
+        assert_eq!(
+            refused,
+            ServerMsg::Error {
+                kind: ErrorKind::NickOwned,
+                text: "the nick Ann is registered".into()
+            }
+        );
+        let mut dan = tests::client::TestClient::connect_v3(addr, "dan", "lobby").await?;
+        dan.send(shared::ClientMsg::Nick {
+            nick: cyrillic.into(),
+        })
+        .await?;
+        let refused = dan
+            .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+            .await?;
+        assert!(
+            matches!(&refused, ServerMsg::Error { kind: ErrorKind::NickTaken, text }
+                if text.contains("looks like the registered nick Ann")),
+            "{refused:?}"
+        );
+        if online {
+            ann.send(shared::ClientMsg::Quit {
+                reason: String::new(),
+            })
+            .await?;
+            assert!(ann.closed().await);
+        }
+    }
+
+    // Kept across a restart.
+    server.shutdown().await?;
+    let (addr, server) = tests::client::start_server(config()).await;
+    assert_eq!(
+        try_nick(addr, "ann", Some(&other)).await?,
+        owned("the nick Ann is registered")
+    );
+    // The owner gets it, under any spelling of the same name, and is told it owns it.
+    let mut ann = plain(addr).await?;
+    let seen = ann.login("ANN", "", Some(&owner)).await?;
+    assert_eq!(
+        seen.last(),
+        Some(&ServerMsg::Identified {
+            owner: true,
+            operator: false
+        })
+    );
+    ann.send(shared::ClientMsg::Unregister).await?;
+    let freed = ann
+        .recv_until(|m| matches!(m, ServerMsg::Registration { .. }))
+        .await?;
+    assert_eq!(
+        freed,
+        ServerMsg::Registration {
+            nick: "Ann".into(),
+            owned: false
+        }
+    );
+    ann.send(shared::ClientMsg::Quit {
+        reason: String::new(),
+    })
+    .await?;
+    assert!(ann.closed().await);
+    assert!(
+        matches!(
+            try_nick(addr, cyrillic, Some(&other)).await?,
+            Ok(ServerMsg::Identified { owner: false, .. })
+        ),
+        "free for anyone once unregistered"
+    );
+    server.shutdown().await?;
+    let kept = std::fs::read_to_string(data.join("registered-nicks"))?;
+    assert!(!kept.contains("Ann"), "{kept}");
+    Ok(())
+}
