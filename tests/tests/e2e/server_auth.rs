@@ -453,3 +453,106 @@ async fn a_registered_nick_belongs_to_its_key() -> Result {
     assert!(!kept.contains("Ann"), "{kept}");
     Ok(())
 }
+
+/// Starts an upload of `size` bytes; its id and token.
+async fn start_upload<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    client: &mut tests::auth::AuthClient<S>,
+    size: u64,
+) -> anyhow::Result<(u64, Vec<u8>)> {
+    client
+        .send(shared::ClientMsg::UploadStart {
+            name: "notes.txt".into(),
+            size,
+        })
+        .await?;
+    match client
+        .recv_until(|m| matches!(m, ServerMsg::UploadReady { .. } | ServerMsg::Error { .. }))
+        .await?
+    {
+        ServerMsg::UploadReady {
+            upload_id, token, ..
+        } => Ok((upload_id, token)),
+        other => anyhow::bail!("the upload did not start: {other:?}"),
+    }
+}
+
+/// The first answer to an `UploadResume` with `token`.
+async fn resume<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    client: &mut tests::auth::AuthClient<S>,
+    token: &[u8],
+) -> anyhow::Result<ServerMsg> {
+    client
+        .send(shared::ClientMsg::UploadResume {
+            token: token.to_vec(),
+        })
+        .await?;
+    client
+        .recv_until(|m| matches!(m, ServerMsg::UploadReady { .. } | ServerMsg::Error { .. }))
+        .await
+}
+
+/// An upload whose sender proved a key can be resumed only by a client that proved the
+/// same key: another key, or none, is refused even with the token; the owner's other
+/// connection takes it over, and the first is told. An upload without a key goes to
+/// whoever has its token, as before, and its sender is told it lost it.
+#[tokio::test]
+async fn an_upload_is_resumed_only_by_its_owner() -> Result {
+    let (addr, server) = tests::client::start_server(Config::default()).await;
+    let (owner, other) = (ClientKey::generate(), ClientKey::generate());
+    let mut ann = plain(addr).await?;
+    ann.login("ann", "", Some(&owner)).await?;
+    let (upload_id, token) = start_upload(&mut ann, 100).await?;
+    ann.send(shared::ClientMsg::UploadChunk {
+        upload_id,
+        offset: 0,
+        data: vec![7; 40],
+    })
+    .await?;
+
+    let mut eve = plain(addr).await?;
+    eve.login("eve", "", Some(&other)).await?;
+    let mut mallory = plain(addr).await?;
+    mallory.login("mallory", "", None).await?;
+    for thief in [&mut eve, &mut mallory] {
+        let refused = resume(thief, &token).await?;
+        assert!(
+            matches!(&refused, ServerMsg::Error { kind: ErrorKind::NoSuchUpload, text }
+                if text.contains("only a client with that key can resume it")),
+            "{refused:?}"
+        );
+    }
+
+    // The owner, from another connection (its client restarted): taken over, at the
+    // bytes the server holds; the first connection is told.
+    let mut again = plain(addr).await?;
+    again.login("ann2", "", Some(&owner)).await?;
+    let ready = resume(&mut again, &token).await?;
+    assert!(
+        matches!(ready, ServerMsg::UploadReady { offset: 40, .. }),
+        "{ready:?}"
+    );
+    let lost = ann
+        .recv_until(|m| matches!(m, ServerMsg::UploadFailed { .. }))
+        .await?;
+    assert_eq!(
+        lost,
+        ServerMsg::UploadFailed {
+            upload_id,
+            kind: ErrorKind::NoSuchUpload,
+            text: "another connection resumed it with its token".into()
+        }
+    );
+
+    // Without a key: whoever has the token, and the sender is told.
+    let (upload_id, token) = start_upload(&mut mallory, 100).await?;
+    let ready = resume(&mut eve, &token).await?;
+    assert!(matches!(ready, ServerMsg::UploadReady { .. }), "{ready:?}");
+    let lost = mallory
+        .recv_until(|m| matches!(m, ServerMsg::UploadFailed { .. }))
+        .await?;
+    assert!(
+        matches!(lost, ServerMsg::UploadFailed { upload_id: id, .. } if id == upload_id),
+        "{lost:?}"
+    );
+    server.shutdown().await
+}
