@@ -202,13 +202,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 let r = r.for_client(auth);
                 Ending::refused(r.kind, r.text, reason)
             })?;
+        let peer = &self.client.peer;
         match key {
-            Some(key) => {
-                info!(peer = %self.client.peer, client = id, %nick, %room, version, %key, "logged in");
-            }
-            None => {
-                info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in")
-            }
+            // The key in the form people compare.
+            Some(key) => info!(%peer, client = id, %nick, %room, version, %key, "logged in"),
+            None => info!(%peer, client = id, %nick, %room, version, "logged in"),
         }
         self.client.id = Some(id);
         self.client.auth = auth;
@@ -340,8 +338,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 }
 
 /// The features of a hello that this server has: each once, in the hello's order.
-/// [`FEATURE_ROOMS`], [`FEATURE_FETCHED`] and [`FEATURE_AUTH`] always; [`FEATURE_HISTORY`] when it keeps
-/// history (`history`).
+/// [`FEATURE_ROOMS`], [`FEATURE_FETCHED`] and [`FEATURE_AUTH`] always; [`FEATURE_HISTORY`]
+/// when it keeps history (`history`).
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
     let has = |feature: &str| {
         (history && feature == FEATURE_HISTORY)
