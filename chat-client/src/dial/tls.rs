@@ -197,6 +197,10 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
+/// What a client that dialled TLS is told when the server speaks plaintext, as the server
+/// says it itself (`chat-server`'s handshake).
+const NOT_TLS: &str = "this server does not use TLS: connect with --plaintext";
+
 /// The server does not speak TLS: what it said instead, if it said it in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotTls {
@@ -206,13 +210,12 @@ pub struct NotTls {
 
 impl fmt::Display for NotTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "the server does not use TLS; connect without --tls to talk to it in the clear",
-        )?;
-        if let Some(said) = &self.said {
-            write!(f, " (the server says: {said})")?;
+        f.write_str(NOT_TLS)?;
+        // A server of this protocol says the same; an older one says something else.
+        match &self.said {
+            Some(said) if said != NOT_TLS => write!(f, " (the server says: {said})"),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

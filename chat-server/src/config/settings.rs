@@ -153,10 +153,14 @@ impl Cli {
         })?;
         // clap refuses --tls with --plaintext; should both come another way, --plaintext
         // is the word that changes something, and wins.
-        let from_flags = self.settings.clone().fold_tls().unwrap_or_else(|_| Settings {
-            tls: None,
-            ..self.settings.clone()
-        });
+        let from_flags = self
+            .settings
+            .clone()
+            .fold_tls()
+            .unwrap_or_else(|_| Settings {
+                tls: None,
+                ..self.settings.clone()
+            });
         Ok(Loaded {
             file,
             settings: from_flags.or(from_file).or(Settings::defaults()),
@@ -640,10 +644,12 @@ impl Settings {
     pub fn tls(&self) -> Result<bool, String> {
         let tls = !self.plaintext.unwrap_or(false);
         if !tls && (self.tls_cert.is_some() || self.tls_key.is_some()) {
-            return Err("--tls-cert and --tls-key (tls_cert, tls_key) are a certificate for \
+            return Err(
+                "--tls-cert and --tls-key (tls_cert, tls_key) are a certificate for \
                         TLS, and --plaintext (plaintext = true) turns TLS off: give one or \
                         the other"
-                .into());
+                    .into(),
+            );
         }
         Ok(tls)
     }
@@ -1035,7 +1041,10 @@ mod tests {
     fn tls_is_on_unless_plaintext_is_asked_for() {
         let tls = |args: &[&str]| cli(args).load().unwrap().settings.tls().unwrap();
         assert!(tls(&[]));
-        assert!(tls(&["--tls"]), "--tls of old is accepted, and changes nothing");
+        assert!(
+            tls(&["--tls"]),
+            "--tls of old is accepted, and changes nothing"
+        );
         assert!(!tls(&["--plaintext"]));
         assert!(!tls(&["--tls=false"]), "--tls=false of old is --plaintext");
         assert!(tls(&["--plaintext=false"]));
@@ -1075,7 +1084,11 @@ mod tests {
             &["chat-server", "--plaintext", "--tls"],
         ] {
             let err = Cli::try_parse_args(args).unwrap_err();
-            assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict, "{err}");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{err}"
+            );
             assert!(err.to_string().contains("cannot be used with"), "{err}");
         }
         let (_dir, path) = file("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
@@ -1083,7 +1096,10 @@ mod tests {
             .load()
             .unwrap();
         let err = loaded.settings.tls().unwrap_err();
-        assert!(err.contains("--plaintext (plaintext = true) turns TLS off"), "{err}");
+        assert!(
+            err.contains("--plaintext (plaintext = true) turns TLS off"),
+            "{err}"
+        );
         let (_dir, path) = file("plaintext = true\ntls = true\n");
         let err = cli(&["--config", path.to_str().unwrap()])
             .load()
