@@ -5,8 +5,11 @@
 //! only that. Keys go in with `send-keys`, the screen comes out with `capture-pane`, and
 //! every wait polls the screen against a deadline: no fixed sleeps.
 //!
-//! [`ServerProcess`] runs the real `chat-server` binary on `127.0.0.1` and reads the port
-//! from its `listening on ADDR` line.
+//! [`ServerProcess`] runs the real `chat-server` binary on `127.0.0.1`, over TLS as it does
+//! by default, and reads the port and its key from its `listening on ADDR (TLS,
+//! fingerprint FP)` line. A client opened with `--connect ADDR` for a server this process
+//! started finds its key pinned, as a user who met the server before would
+//! ([`crate::binaries::server_key`]); the first contact is `tls_trust.rs`'s.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::binaries::{binary, scratch_dir};
+use crate::binaries::{binary, listening_line, remember_key, scratch_dir, server_key};
 
 /// Longest a test waits for a screen to show something.
 pub const SCREEN_WAIT: Duration = Duration::from_secs(10);
@@ -148,6 +151,7 @@ impl Tmux {
     /// As [`Tmux::chat_tui`], run through `wrapper` if it is not empty (`["ip", "netns",
     /// "exec", "NS"]`).
     pub fn chat_tui_through(&mut self, name: &str, wrapper: &[&str], args: &[&str]) {
+        self.pin_connected(args);
         let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
         self.scratch.push(log.clone());
         let mut command = String::new();
@@ -168,6 +172,24 @@ impl Tmux {
         // output of a pane whose process has exited.
         command.push_str(&format!("; echo \"{EXIT_MARKER}$?]\"; exec cat"));
         self.open(name, &command);
+    }
+
+    /// Pins, in the clients' data directory, the key of the server `--connect` names in
+    /// `args`, when it is a TLS server this process started.
+    fn pin_connected(&self, args: &[&str]) {
+        let connect = args.windows(2).find(|w| w[0] == "--connect").map(|w| w[1]);
+        let Some(addr) = connect.and_then(|a| a.parse().ok()) else {
+            return;
+        };
+        if let Some(fp) = server_key(addr) {
+            let pins = self
+                .data
+                .join("lanchat")
+                .join(chat_client::trust::PINS_FILE);
+            chat_client::trust::Pins::at(pins)
+                .add(&addr.to_string(), fp)
+                .expect("pin the server's key");
+        }
     }
 
     /// Opens a window running `chat-tui --connect ADDR --nick NICK` (plus `args`) and waits
@@ -431,16 +453,17 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                // The address is the first word; a TLS server adds its fingerprint.
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = tx.send(addr.to_owned());
+                if line.starts_with("listening on ") {
+                    let _ = tx.send(line);
                 }
             }
         });
-        let addr = rx.recv_timeout(SCREEN_WAIT);
-        match addr.ok().and_then(|a| a.parse().ok()) {
-            Some(addr) => Ok(Self { child, addr }),
+        let line = rx.recv_timeout(SCREEN_WAIT);
+        match line.ok().and_then(|line| listening_line(&line).ok()) {
+            Some((addr, fp)) => {
+                remember_key(addr, fp);
+                Ok(Self { child, addr })
+            }
             None => {
                 let _ = child.kill();
                 let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
