@@ -23,10 +23,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::codec::{Framed, FramedRead};
 
-use chat_client::dial::tls::TlsDial;
 use chat_client::{Connector, Dial};
 
-use crate::binaries::{remember_key, scratch_dir, server_key};
+use crate::binaries::{remember_key, scratch_dir};
 
 /// The byte stream of a [`TestClient`]: plain TCP, or TLS over it.
 pub type Stream = <Dial as Connector>::Stream;
@@ -195,14 +194,7 @@ impl TestClient {
     /// Connects without logging in: over TLS, trusting its key, to a server whose key this
     /// process knows; else over plain TCP.
     pub async fn connect_raw(addr: SocketAddr) -> anyhow::Result<Self> {
-        let dial = match server_key(addr) {
-            Some(fp) => Dial::Tls(TlsDial::new(None, None, Some(fp))),
-            None => Dial::Plaintext,
-        };
-        let stream = timeout(WAIT, dial.connect(&addr.to_string()))
-            .await
-            .context("connect timed out")?
-            .context("connect")?;
+        let stream = open_stream(addr).await?;
         Ok(Self {
             nick: String::new(),
             room: String::new(),
@@ -335,6 +327,24 @@ impl TestClient {
             .await
             .with_context(|| format!("{}: not closed as expected", self.nick))
     }
+}
+
+/// A byte stream to the server at `addr`, as a [`TestClient`] opens it (TLS to a server
+/// whose key this process knows, else plain TCP), for tests that write frames of their own.
+pub async fn open_stream(addr: SocketAddr) -> anyhow::Result<Stream> {
+    let connecting = async {
+        match crate::library::dial(addr) {
+            // As before TLS: a socket as the OS makes it (Nagle's algorithm on).
+            Dial::Plaintext => TcpStream::connect(addr)
+                .await
+                .map(tokio_util::either::Either::Left),
+            tls => tls.connect(&addr.to_string()).await,
+        }
+    };
+    timeout(WAIT, connecting)
+        .await
+        .context("connect timed out")?
+        .context("connect")
 }
 
 /// A `Hello4` for this protocol version, asking for no feature.
@@ -471,12 +481,15 @@ async fn frames_until_closed(
         match next {
             None => return Ok(seen),
             Some(Ok(msg)) => seen.push(msg),
-            // The server closed with input of ours still unread, or after our own close;
-            // what it sent before is what counts.
+            // The server closed with input of ours still unread, or after our own close,
+            // or (over TLS) without saying so first, as a killed server does; what it sent
+            // before is what counts.
             Some(Err(shared::CodecError::Io(e)))
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::UnexpectedEof
                 ) =>
             {
                 return Ok(seen);

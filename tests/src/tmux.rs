@@ -178,9 +178,15 @@ impl Tmux {
     /// `args`, when it is a TLS server this process started.
     fn pin_connected(&self, args: &[&str]) {
         let connect = args.windows(2).find(|w| w[0] == "--connect").map(|w| w[1]);
-        let Some(addr) = connect.and_then(|a| a.parse().ok()) else {
-            return;
-        };
+        if let Some(addr) = connect.and_then(|a| a.parse().ok()) {
+            self.pin(addr);
+        }
+    }
+
+    /// Pins, in the clients' data directory, the key of the server at `addr`, when it is
+    /// a TLS server this process started (for a client that finds the address elsewhere
+    /// than in `--connect`).
+    pub fn pin(&self, addr: SocketAddr) {
         if let Some(fp) = server_key(addr) {
             let pins = self
                 .data
@@ -402,6 +408,9 @@ pub fn shell_quote(s: &str) -> String {
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// Its data directory, where its TLS key is: a server started again on it has the
+    /// same key, as a real server restarted does.
+    pub data: PathBuf,
 }
 
 impl ServerProcess {
@@ -436,9 +445,15 @@ impl ServerProcess {
         let mut command = Command::new(binary("chat-server"));
         // A data directory of its own unless `args` names one: servers of tests running
         // at once would share `./chat-data`, its files and its history's database.
-        if !args.contains(&"--data-dir") {
-            command.arg("--data-dir").arg(scratch_dir("server-data"));
-        }
+        let named = args.windows(2).find(|w| w[0] == "--data-dir");
+        let data = match named {
+            Some(w) => PathBuf::from(w[1]),
+            None => {
+                let data = scratch_dir("server-data");
+                command.arg("--data-dir").arg(&data);
+                data
+            }
+        };
         let mut child = command
             .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
             .args(["--listen", listen])
@@ -462,7 +477,7 @@ impl ServerProcess {
         match line.ok().and_then(|line| listening_line(&line).ok()) {
             Some((addr, fp)) => {
                 remember_key(addr, fp);
-                Ok(Self { child, addr })
+                Ok(Self { child, addr, data })
             }
             None => {
                 let _ = child.kill();
