@@ -15,14 +15,15 @@ plaintext_flag() {
 # Starts our server on a free loopback port, with a data directory of its own (removed by
 # stop_server); sets $pid and $addr, $fp (its key's fingerprint; empty in plaintext) and
 # the array $reach (what chat-bench needs to reach it: --trust FP, else --plaintext, or
-# nothing for a build from before TLS). The server speaks TLS, as by default, unless
+# nothing for a build from before TLS). Its data directory is $data_dir if set (still
+# removed by stop_server), else a new temporary one. The server speaks TLS, as by default, unless
 # $PLAINTEXT is set (or $server_args holds --plaintext). $workers, if set, sets its
 # runtime threads; $server_cpu, if set, pins it to that CPU with one worker thread; the
 # array $server_args, if set, adds arguments.
 start_server() {
     local log w=${workers:-}
     log=$(mktemp)
-    data=$(mktemp -d)
+    data=${data_dir:-$(mktemp -d)}
     local pin=() plain=()
     if [[ -n ${server_cpu:-} ]]; then pin=(taskset -c "$server_cpu"); w=1; fi
     if [[ -n ${PLAINTEXT:-} ]]; then read -r -a plain <<<"$(plaintext_flag "$bin")"; fi

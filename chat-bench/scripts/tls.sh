@@ -34,16 +34,15 @@ run() {
 transfer() {
     local name=$1; shift
     for mode in plaintext tls; do
-        local dir
-        dir=$(mktemp -d -p "$scratch" tls-transfer.XXXXXX)
-        server_args=(--data-dir "$dir" --quota 100GiB)
+        data_dir=$(mktemp -d -p "$scratch" tls-transfer.XXXXXX)
+        server_args=(--quota 100GiB)
         if [[ $mode == plaintext ]]; then server_args+=(--plaintext); fi
         start_server
         printf '%s %s ' "$name" "$mode"
-        "$bin/chat-bench" "${reach[@]}" transfer --size-mib "$size_mib" --scratch-dir "$dir" \
+        "$bin/chat-bench" "${reach[@]}" transfer --size-mib "$size_mib" --scratch-dir "$data_dir" \
             --timeout 300 --addr "$addr" --server-pid "$pid" --json
         stop_server
-        rm -rf "$dir"
+        unset data_dir
     done
 }
 

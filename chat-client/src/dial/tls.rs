@@ -24,7 +24,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
-use shared::tls::Fingerprint;
+use shared::tls::{Fingerprint, NOT_TLS};
 use shared::{ClientCodec, ServerMsg};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -196,10 +196,6 @@ impl ServerCertVerifier for PinVerifier {
             .supported_schemes()
     }
 }
-
-/// What a client that dialled TLS is told when the server speaks plaintext, as the server
-/// says it itself (`chat-server`'s handshake).
-const NOT_TLS: &str = "this server does not use TLS: connect with --plaintext";
 
 /// The server does not speak TLS: what it said instead, if it said it in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,7 +39,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .is_some_and(is_tls) =>
             {
                 info!(%peer, "a TLS client reached this plaintext server; told it to connect with --plaintext");
-                let text = "this server does not use TLS: connect with --plaintext".into();
+                let text = shared::tls::NOT_TLS.into();
                 return Some(Ending::refused_unlogged(ErrorKind::VersionMismatch, text));
             }
             _ => return None,
@@ -47,7 +47,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         Some(match wrong {
             WrongTransport::Plaintext => {
                 info!(%peer, "a plaintext client reached this TLS server; told it to connect without --plaintext");
-                let text = "this server uses TLS: connect without --plaintext".into();
+                let text = shared::tls::TLS_ONLY.into();
                 Ending::refused_unlogged(ErrorKind::VersionMismatch, text)
             }
             // Logged by the stream, at debug.
