@@ -43,15 +43,22 @@ pub struct Cli {
     #[arg(long, value_name = "ROOM", default_value = chat_client::shared::protocol::DEFAULT_ROOM)]
     pub room: String,
 
-    /// Speak TLS to the server, and check its key.
+    /// Speak plain TCP to the server instead of TLS, for a server started with --plaintext.
     ///
-    /// The first time, the server's key is unknown: chat-cli refuses it and prints its
-    /// fingerprint and the --trust line to use. From then on the key is pinned, and
-    /// another key is refused.
+    /// By default chat-cli speaks TLS and checks the server's key. The first time, the
+    /// key is unknown: chat-cli refuses it and prints its fingerprint and the --trust line
+    /// to use. From then on the key is pinned, and another key is refused. Without TLS,
+    /// anyone on the network reads what is sent.
+    #[arg(long, global = true, conflicts_with_all = ["tls", "trust"])]
+    pub plaintext: bool,
+
+    /// Speak TLS to the server: the default, so this changes nothing.
+    ///
+    /// Kept so that scripts written when TLS had to be asked for still work.
     #[arg(long, global = true)]
     pub tls: bool,
 
-    /// Accept this key fingerprint at the first connection (implies --tls).
+    /// Accept this key fingerprint at the first connection.
     ///
     /// The server prints it beside "listening on" (16 groups of 4 hex digits; spaces,
     /// colons and case do not matter). The key is then pinned for this server, as if it

@@ -107,7 +107,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
             listen::Format::Plain { utc_offset_secs }
         }
     };
-    let dial = chat_client::Dial::new(cli.tls, None, cli.trust);
+    let dial = chat_client::Dial::new(!cli.plaintext, None, cli.trust);
     let (client, events, welcome) = chat_client::connect_with(dial, options).await?;
     let result = match cli.command {
         Command::Send { text } => send::run(&client, events, &welcome, text).await,

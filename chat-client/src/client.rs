@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use crate::dial::{Connector, Tcp};
+use crate::dial::{Connector, Dial};
 use crate::event::Event;
 use crate::handshake::{self, ConnectError, Options, Welcome};
 use crate::session::{Request, Session};
@@ -68,11 +68,13 @@ impl Client {
     }
 }
 
-/// Connects over TCP, says hello, and starts the session. See [`connect_with`].
+/// Connects over TLS, trusting only the servers the user pinned ([`Dial::default`]), says
+/// hello, and starts the session. See [`connect_with`]: [`Tcp`](crate::Tcp) for a plaintext server, a
+/// [`Dial`] with a fingerprint for a first contact.
 pub async fn connect(
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    connect_with(Tcp, options).await
+    connect_with(Dial::default(), options).await
 }
 
 /// Connects through `connector`, says hello, and starts the session: the first connection

@@ -3,7 +3,7 @@
 //! Everything above this module (handshake, session, writer, transfers) works on any byte
 //! stream that is [`AsyncRead`] + [`AsyncWrite`]; a [`Connector`] is what opens one. Plain
 //! TCP is [`Tcp`]; TLS with the server's key pinned is [`tls::TlsDial`]; [`Dial`] is
-//! either, as the user chose. Another transport (a Unix socket, an in-memory pipe in a
+//! either, as the user chose: TLS unless they asked for plaintext. Another transport (a Unix socket, an in-memory pipe in a
 //! test) is another connector, and nothing else changes.
 
 pub mod tls;
@@ -44,17 +44,26 @@ impl Connector for Tcp {
     }
 }
 
-/// Plain TCP or TLS, as the user chose.
+/// Plain TCP or TLS, as the user chose; TLS with the user's pins by default.
 #[derive(Debug, Clone)]
 pub enum Dial {
     Plaintext,
     Tls(TlsDial),
 }
 
+impl Default for Dial {
+    /// TLS, trusting the servers the user pinned ([`crate::trust::Pins::of_user`]) under
+    /// the address dialled; a server not known yet is refused with its fingerprint
+    /// ([`crate::trust::TrustError::Unknown`]).
+    fn default() -> Self {
+        Self::new(true, None, None)
+    }
+}
+
 impl Dial {
-    /// TLS when `tls` (or a fingerprint to `trust`) is given, with the user's pins
-    /// ([`crate::trust::Pins::default_path`]) kept under `identity` (`None`: the address
-    /// dialled); else plain TCP.
+    /// TLS when `tls` (the programs' default, unless `--plaintext`) or a fingerprint to
+    /// `trust` is given, with the user's pins ([`crate::trust::Pins::default_path`]) kept
+    /// under `identity` (`None`: the address dialled); else plain TCP.
     pub fn new(
         tls: bool,
         identity: Option<String>,

@@ -92,8 +92,8 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
     chat_server::prepare_data_dir(&config.data_dir)?;
     // The key is made, or read, before "listening on" too: a key the server cannot use
     // stops it now, in one line.
-    let identity = settings
-        .tls()
+    let tls = settings.tls().map_err(anyhow::Error::msg)?;
+    let identity = tls
         .then(|| {
             Identity::load_or_create(
                 &config.data_dir,
@@ -129,8 +129,8 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             .local_addr()
             .context("cannot read the listening address")?;
         // A script (or a test) waits for this line to know where to connect; the address
-        // is its third word. With TLS, the fingerprint follows: what clients compare at
-        // first contact.
+        // is its third word. With TLS (the default), the fingerprint follows: what clients
+        // compare at first contact.
         let mut stdout = std::io::stdout().lock();
         match &identity {
             Some(identity) => writeln!(

@@ -1,7 +1,7 @@
 //! Command-line arguments, and the configuration file that can hold the usual ones.
 //!
 //! The file (`client.toml` in the user's configuration directory, or `--config PATH`) may
-//! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file`, and, with no flag
+//! set `connect`, `plaintext`, `nick`, `room`, `download_dir`, `bell` and `log_file`, and, with no flag
 //! of their own, `timestamp`, `highlight`, `theme`, `nick_colors`, `mouse`, `members`,
 //! `notify`, `notify_with` and `ignore` ([`FileSettings`]). A value the key does not take
 //! is refused when the file is read, with one line that names the key.
@@ -38,7 +38,7 @@ const LOG_FILE_NAME: &str = "chat-tui.log";
 /// one. Type /help inside for commands and keys.
 ///
 /// The server, nick, room, download folder, bell and log file can also be set in a TOML
-/// file: connect, nick, room, download_dir, bell (true or false) and log_file; and only
+/// file: connect, plaintext, nick, room, download_dir, bell (true or false) and log_file; and only
 /// there: timestamp ("%H:%M:%S"), highlight (a list of words), theme (dark or light),
 /// nick_colors, mouse, members, notify, notify_with and ignore (see the README). The file
 /// is --config PATH, else client.toml in the user's configuration directory if it exists.
@@ -100,17 +100,24 @@ pub struct Cli {
     )]
     pub host: Option<String>,
 
-    /// Speak TLS to the server, and check its key.
+    /// Speak plain TCP to the server instead of TLS, for a server started with --plaintext.
     ///
-    /// The first time, the server's key is unknown: chat-tui shows its fingerprint and
-    /// asks whether to trust it (compare it with the one the server prints beside
-    /// "listening on"). From then on the key is pinned, and another key is refused. With
-    /// --host, the hosted server speaks TLS too, and the status line shows its fingerprint.
-    #[arg(long)]
+    /// By default chat-tui speaks TLS and checks the server's key. The first time, the
+    /// key is unknown: chat-tui shows its fingerprint and asks whether to trust it
+    /// (compare it with the one the server prints beside "listening on"); a server picked
+    /// on the LAN announced its key, which the picker shows. From then on the key is
+    /// pinned, and another key is refused. With --host, the hosted server speaks TLS too,
+    /// and the status line shows its fingerprint; with --plaintext it does not. Without
+    /// TLS, anyone on the network reads what is said.
+    #[arg(long, overrides_with = "tls", conflicts_with = "trust")]
+    pub plaintext: bool,
+
+    /// Speak TLS to the server: the default; overrides `plaintext = true` in the
+    /// configuration file.
+    #[arg(long, overrides_with = "plaintext")]
     pub tls: bool,
 
-    /// Accept this key fingerprint at the first connection, without asking (implies
-    /// --tls).
+    /// Accept this key fingerprint at the first connection, without asking.
     ///
     /// 16 groups of 4 hex digits as the server prints them; spaces, colons and case do not
     /// matter. A server that presents another key is refused.
@@ -198,6 +205,9 @@ pub struct FileSettings {
     /// The server to connect to, as `--connect`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
+    /// `true` as `--plaintext`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<bool>,
     /// As `--nick`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nick: Option<String>,
@@ -312,6 +322,12 @@ impl Cli {
         self.file = file.clone();
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         self.connect = self.connect.take().or(file.connect);
+        if let Some(plaintext) = file
+            .plaintext
+            .filter(|_| !given("plaintext") && !given("tls") && self.trust.is_none())
+        {
+            self.plaintext = plaintext;
+        }
         if let Some(room) = file.room.filter(|_| !given("room")) {
             self.room = room;
         }
@@ -385,6 +401,7 @@ impl Cli {
     pub fn effective(&self) -> FileSettings {
         FileSettings {
             connect: self.connect.clone(),
+            plaintext: Some(self.plaintext),
             nick: Some(self.nick()),
             room: Some(self.room.clone()),
             download_dir: Some(self.download_dir()),
@@ -598,6 +615,31 @@ mod tests {
 
         let cli = load(&["--no-bell"], Some("bell = true")).unwrap();
         assert!(cli.no_bell);
+    }
+
+    #[test]
+    fn tls_unless_plaintext_from_the_flag_or_the_file() {
+        let plaintext = |args: &[&str], text| load(args, text).unwrap().plaintext;
+        assert!(!plaintext(&[], None), "TLS by default");
+        assert!(!plaintext(&["--tls"], None), "--tls is accepted");
+        assert!(plaintext(&["--plaintext"], None));
+        assert!(plaintext(&[], Some("plaintext = true")));
+        assert!(
+            !plaintext(&["--tls"], Some("plaintext = true")),
+            "the flag wins"
+        );
+        assert!(plaintext(&["--plaintext"], Some("plaintext = false")));
+        let fp = "ab".repeat(32);
+        assert!(
+            !plaintext(&["--trust", &fp], Some("plaintext = true")),
+            "a key to trust is TLS"
+        );
+        let error = Cli::command()
+            .try_get_matches_from(["chat-tui", "--plaintext", "--trust", &fp])
+            .unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let text = load(&["--plaintext"], None).unwrap().config_text().unwrap();
+        assert!(text.lines().any(|l| l == "plaintext = true"), "{text}");
     }
 
     #[test]

@@ -131,11 +131,11 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         return first_contact::forget(server);
     }
     let mut screen = None;
-    // The server's identity for its pin: its name when it was found on the LAN, else
-    // the address (chat_client::trust).
-    let (hosted, addr, identity) = match cli.target() {
+    // The server found on the LAN, if it was: its pin is kept under its name, else under
+    // the address (chat_client::trust), and its announcement says whether it speaks TLS.
+    let (hosted, addr, found) = match cli.target() {
         Target::Host(addr) => {
-            let hosted = host::start(addr, cli.mdns_port, cli.tls).await?;
+            let hosted = host::start(addr, cli.mdns_port, !cli.plaintext).await?;
             let addr = hosted.connect_addr.to_string();
             (Some(hosted), addr, None)
         }
@@ -144,7 +144,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
             let found = discover::look(cli.browse_options()).await?;
             let taken = screen.insert(take_screen(&cli)?);
             match discover::pick(taken, found).await? {
-                Some(server) => (None, server.addr.to_string(), Some(server.name)),
+                Some(server) => (None, server.addr.to_string(), Some(server)),
                 None => return Ok(()),
             }
         }
@@ -159,7 +159,11 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         Some(own) => {
             chat_client::Dial::Tls(chat_client::dial::tls::TlsDial::new(None, None, Some(own)))
         }
-        None => chat_client::Dial::new(cli.tls, identity, cli.trust),
+        None => match &found {
+            // Its announcement said whether it speaks TLS, and with which key.
+            Some(found) => found.dial(cli.plaintext, cli.trust),
+            None => chat_client::Dial::new(!cli.plaintext, None, cli.trust),
+        },
     };
     let connected = first_contact::connect(dial, options, &mut screen).await;
     let (net, events, welcome) = match connected {

@@ -20,7 +20,7 @@ use std::time::Duration;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
-use shared::config_file::{self, FileError};
+use shared::config_file::{self, FileError, Problem};
 
 use crate::auth::Password;
 use crate::config::{Config, MAX_BACKLOG, parse_duration, parse_size};
@@ -46,9 +46,9 @@ pub fn default_config_path() -> Option<PathBuf> {
 
 /// A chat room server for the local network.
 ///
-/// Clients connect over TCP and speak the protocol described in docs/PROTOCOL.md. The
-/// server prints the address it listens on, logs to stderr, and shuts down gracefully on
-/// Ctrl-C or SIGTERM.
+/// Clients connect over TLS (or plain TCP with --plaintext) and speak the protocol
+/// described in docs/PROTOCOL.md. The server prints the address it listens on and its key's
+/// fingerprint, logs to stderr, and shuts down gracefully on Ctrl-C or SIGTERM.
 ///
 /// Every flag can also be set in a TOML file, under the flag's name with underscores
 /// (`max_rooms = 50`), durations and sizes as strings (`ping_interval = "15s"`). The file
@@ -172,16 +172,31 @@ impl Cli {
         from_file.tls_key = from_file
             .tls_key
             .map(|path| config_file::expand_home(path, home.as_deref()));
-        let flags = Settings {
-            password_hash: self
-                .password
-                .clone()
-                .or(self.settings.password_hash.clone()),
-            ..self.settings.clone()
+        let from_file = from_file.fold_tls().map_err(|message| FileError::Invalid {
+            path: file.clone().unwrap_or_default(),
+            problem: Problem::Key {
+                key: "tls".into(),
+                message,
+            },
+        })?;
+        // clap refuses --tls with --plaintext; should both come another way, --plaintext
+        // is the word that changes something, and wins.
+        let from_flags = self
+            .settings
+            .clone()
+            .fold_tls()
+            .unwrap_or_else(|_| Settings {
+                tls: None,
+                ..self.settings.clone()
+            });
+        // --password, hashed as it was read, is the flags' password_hash.
+        let from_flags = Settings {
+            password_hash: self.password.clone().or(from_flags.password_hash.clone()),
+            ..from_flags
         };
         Ok(Loaded {
             file,
-            settings: flags.or(from_file).or(Settings::defaults()),
+            settings: from_flags.or(from_file).or(Settings::defaults()),
         })
     }
 }
@@ -462,13 +477,30 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mdns_port: Option<u16>,
 
-    /// Speak TLS (1.3) to clients.
+    /// Speak plain TCP to clients instead of TLS, for benchmarks and old clients.
     ///
-    /// Without --tls-cert and --tls-key, the server makes a key and a self-signed
-    /// certificate on first start (DIR/tls-key.pem, readable by its user only, and
-    /// DIR/tls-cert.pem, DIR being --data-dir) and uses them from then on. It prints its
-    /// key's fingerprint beside "listening on"; clients pin it on first use. A plaintext
-    /// client is told, in one line, that this server uses TLS.
+    /// By default the server speaks TLS (1.3): without --tls-cert and --tls-key it makes
+    /// a key and a self-signed certificate on first start (DIR/tls-key.pem, readable by
+    /// its user only, and DIR/tls-cert.pem, DIR being --data-dir) and uses them from then
+    /// on. It prints its key's fingerprint beside "listening on"; clients pin it on first
+    /// use. With --plaintext, anyone on the network reads every message and file, and a
+    /// TLS client is told, in one line, to connect with --plaintext; without it, a
+    /// plaintext client is told to connect without --plaintext.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        conflicts_with_all = ["tls", "tls_cert", "tls_key"]
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<bool>,
+
+    /// Speak TLS to clients: the default, so this changes nothing.
+    ///
+    /// Kept so that scripts written when TLS had to be asked for still work. --tls=false
+    /// is --plaintext.
     #[arg(
         long,
         value_name = "BOOL",
@@ -483,7 +515,7 @@ pub struct Settings {
     ///
     /// With --tls-key, instead of the key the server makes itself. Clients pin the
     /// certificate's public key, so a certificate made anew for the same key keeps their
-    /// pins.
+    /// pins. Not with --plaintext.
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -522,7 +554,7 @@ impl Settings {
             log_level: None,
             name: None,
             mdns_port: None,
-            tls: Some(false),
+            plaintext: Some(false),
             ..Self::from_config(&Config::default())
         }
     }
@@ -555,6 +587,7 @@ impl Settings {
             history_max_age: Some(HumanDuration(config.history_max_age)),
             history_max_per_room: Some(config.history_max_per_room),
             history_backlog: Some(Backlog(config.history_backlog)),
+            plaintext: None,
             tls: None,
             tls_cert: None,
             tls_key: None,
@@ -592,6 +625,7 @@ impl Settings {
             history_max_age: self.history_max_age.or(lower.history_max_age),
             history_max_per_room: self.history_max_per_room.or(lower.history_max_per_room),
             history_backlog: self.history_backlog.or(lower.history_backlog),
+            plaintext: self.plaintext.or(lower.plaintext),
             tls: self.tls.or(lower.tls),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
@@ -646,9 +680,46 @@ impl Settings {
         }
     }
 
-    /// Whether the server speaks TLS: `--tls`, or a certificate of the operator's own.
-    pub fn tls(&self) -> bool {
-        self.tls.unwrap_or(false) || self.tls_cert.is_some() || self.tls_key.is_some()
+    /// Whether the server speaks TLS: unless `--plaintext` (or the `tls = false` of
+    /// old).
+    ///
+    /// # Errors
+    ///
+    /// A certificate of the operator's own (`--tls-cert`, `--tls-key`) with `--plaintext`:
+    /// the one asks for TLS, the other turns it off.
+    pub fn tls(&self) -> Result<bool, String> {
+        let tls = !self.plaintext.unwrap_or(false);
+        if !tls && (self.tls_cert.is_some() || self.tls_key.is_some()) {
+            return Err(
+                "--tls-cert and --tls-key (tls_cert, tls_key) are a certificate for \
+                        TLS, and --plaintext (plaintext = true) turns TLS off: give one or \
+                        the other"
+                    .into(),
+            );
+        }
+        Ok(tls)
+    }
+
+    /// `tls` (the flag and key of old, when TLS had to be asked for) said as `plaintext`,
+    /// so that each layer says it in one key and a later layer's word wins over an
+    /// earlier one's, whichever of the two each used.
+    ///
+    /// # Errors
+    ///
+    /// The layer says both, and they disagree (`tls = true` with `plaintext = true`).
+    fn fold_tls(mut self) -> Result<Self, String> {
+        if let Some(tls) = self.tls.take() {
+            match self.plaintext {
+                Some(plaintext) if plaintext == tls => {
+                    return Err(format!(
+                        "tls = {tls} and plaintext = {plaintext} say opposite things; TLS \
+                         is the default, plaintext = true turns it off"
+                    ));
+                }
+                _ => self.plaintext = Some(!tls),
+            }
+        }
+        Ok(self)
     }
 
     /// The address to listen on.
@@ -1021,6 +1092,7 @@ mod tests {
             log_level: Some(LogFilter("info".into())),
             name: Some(ServerName("office".into())),
             mdns_port: Some(53530),
+            tls: Some(true),
             tls_cert: Some("cert.pem".into()),
             tls_key: Some("key.pem".into()),
             password_hash: Some(Password::hash("sesame").unwrap()),
@@ -1033,16 +1105,79 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_off_unless_asked_for_or_given_a_certificate() {
-        assert!(!cli(&[]).load().unwrap().settings.tls());
-        assert!(cli(&["--tls"]).load().unwrap().settings.tls());
-        assert!(!cli(&["--tls=false"]).load().unwrap().settings.tls());
+    fn tls_is_on_unless_plaintext_is_asked_for() {
+        let tls = |args: &[&str]| cli(args).load().unwrap().settings.tls().unwrap();
+        assert!(tls(&[]));
+        assert!(
+            tls(&["--tls"]),
+            "--tls of old is accepted, and changes nothing"
+        );
+        assert!(!tls(&["--plaintext"]));
+        assert!(!tls(&["--tls=false"]), "--tls=false of old is --plaintext");
+        assert!(tls(&["--plaintext=false"]));
         let (_dir, path) = file("tls_cert = \"~/c.pem\"\ntls_key = \"~/k.pem\"\n");
         let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
-        assert!(loaded.settings.tls());
+        assert_eq!(loaded.settings.tls(), Ok(true));
         assert!(
             !loaded.settings.tls_cert.unwrap().starts_with("~"),
             "~ is the home"
+        );
+
+        // In the file: plaintext, or the tls = false of old; a flag wins over either.
+        let path_of = |path: &PathBuf| path.to_str().unwrap().to_owned();
+        for text in ["plaintext = true\n", "tls = false\n"] {
+            let (_dir, path) = file(text);
+            let path = path_of(&path);
+            assert!(!tls(&["--config", &path]), "{text}");
+            assert!(tls(&["--config", &path, "--tls"]), "{text}");
+            assert!(tls(&["--config", &path, "--plaintext=false"]), "{text}");
+        }
+        let (_dir, path) = file("tls = true\n");
+        assert!(!tls(&["--config", &path_of(&path), "--plaintext"]));
+        let printed = cli(&["--config", &path_of(&path)])
+            .load()
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        assert!(printed.contains("plaintext = false\n"), "{printed}");
+        assert!(!printed.contains("tls ="), "said as plaintext: {printed}");
+    }
+
+    #[test]
+    fn plaintext_with_a_certificate_or_with_tls_is_a_clear_error() {
+        for args in [
+            &["chat-server", "--plaintext", "--tls-cert", "c.pem"][..],
+            &["chat-server", "--plaintext", "--tls-key", "k.pem"],
+            &["chat-server", "--plaintext", "--tls"],
+        ] {
+            let err = Cli::try_parse_args(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{err}"
+            );
+            assert!(err.to_string().contains("cannot be used with"), "{err}");
+        }
+        let (_dir, path) = file("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+        let loaded = cli(&["--config", path.to_str().unwrap(), "--plaintext"])
+            .load()
+            .unwrap();
+        let err = loaded.settings.tls().unwrap_err();
+        assert!(
+            err.contains("--plaintext (plaintext = true) turns TLS off"),
+            "{err}"
+        );
+        let (_dir, path) = file("plaintext = true\ntls = true\n");
+        let err = cli(&["--config", path.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "error in {}: key \"tls\": tls = true and plaintext = true say opposite \
+                 things; TLS is the default, plaintext = true turns it off",
+                path.display()
+            )
         );
     }
 

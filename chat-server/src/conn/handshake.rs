@@ -44,16 +44,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .copied()
                 .is_some_and(is_tls) =>
             {
-                info!(%peer, "a TLS client reached this plaintext server; told it so");
-                let text = "this server does not use TLS".into();
+                info!(%peer, "a TLS client reached this plaintext server; told it to connect with --plaintext");
+                let text = shared::tls::NOT_TLS.into();
                 return Some(Ending::refused_unlogged(ErrorKind::VersionMismatch, text));
             }
             _ => return None,
         };
         Some(match wrong {
             WrongTransport::Plaintext => {
-                info!(%peer, "a plaintext client reached this TLS server; told it so");
-                let text = "this server uses TLS: connect to it with --tls".into();
+                info!(%peer, "a plaintext client reached this TLS server; told it to connect without --plaintext");
+                let text = shared::tls::TLS_ONLY.into();
                 Ending::refused_unlogged(ErrorKind::VersionMismatch, text)
             }
             // Logged by the stream, at debug.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use chat_server::Config;
 use chat_server::auth::Password;
 use shared::{ErrorKind, ServerMsg};
-use tests::auth::{Answer, ClientKey, TlsServer, plain, tls, tls_relay};
+use tests::auth::{Answer, ClientKey, plain, tls, tls_relay};
+use tests::client::start_tls_server;
 
 type Result = anyhow::Result<()>;
 
@@ -16,9 +17,9 @@ type Result = anyhow::Result<()>;
 /// `Identified` after its welcome; a client without a key is welcomed without it.
 #[tokio::test]
 async fn a_key_proved_over_tls_is_accepted() -> Result {
-    let server = TlsServer::start(Config::default()).await?;
+    let (addr, fingerprint, server) = start_tls_server(Config::default()).await;
     let key = ClientKey::generate();
-    let mut ann = tls(server.addr, server.fingerprint).await?;
+    let mut ann = tls(addr, fingerprint).await?;
     assert_eq!(ann.binding.len(), 32, "TLS exports a binding");
     let (nonce, password) = ann.hello("ann", "lobby").await?;
     assert_eq!(nonce.len(), 32);
@@ -39,7 +40,7 @@ async fn a_key_proved_over_tls_is_accepted() -> Result {
         }
     );
     // Without a key: welcomed, no `Identified`; a ping's answer comes first.
-    let mut bob = tls(server.addr, server.fingerprint).await?;
+    let mut bob = tls(addr, fingerprint).await?;
     bob.login("bob", "", None).await?;
     bob.send(shared::ClientMsg::Ping { token: 7 }).await?;
     let next = bob
@@ -69,7 +70,7 @@ async fn a_key_proved_over_tls_is_accepted() -> Result {
 /// session to each side.
 #[tokio::test]
 async fn a_proof_over_another_session_is_refused() -> Result {
-    let server = TlsServer::start(Config::default()).await?;
+    let (addr, fingerprint, server) = start_tls_server(Config::default()).await;
     let key = ClientKey::generate();
     let refused = |answer: &Answer| {
         matches!(answer, Answer::Refused(ErrorKind::NotIdentified, text)
@@ -77,21 +78,21 @@ async fn a_proof_over_another_session_is_refused() -> Result {
     };
 
     // Another binding.
-    let mut ann = tls(server.addr, server.fingerprint).await?;
+    let mut ann = tls(addr, fingerprint).await?;
     let (nonce, _) = ann.hello("ann", "lobby").await?;
     let answer = ann.prove_over(&nonce, "", Some(&key), &[9; 32]).await?;
     assert!(refused(&answer), "{answer:?}");
     assert!(ann.closed().await, "closed after the refusal");
 
     // No binding at all, over TLS.
-    let mut ann = tls(server.addr, server.fingerprint).await?;
+    let mut ann = tls(addr, fingerprint).await?;
     let (nonce, _) = ann.hello("ann", "lobby").await?;
     let answer = ann.prove_over(&nonce, "", Some(&key), &[]).await?;
     assert!(refused(&answer), "{answer:?}");
 
     // A relay: the client's session is with the relay (whose key it trusted at first
     // contact), and the binding it signs is that session's.
-    let (relay, relay_fp) = tls_relay(server.addr, server.fingerprint, 4).await?;
+    let (relay, relay_fp) = tls_relay(addr, fingerprint, 4).await?;
     let mut ann = tls(relay, relay_fp).await?;
     let (nonce, _) = ann.hello("ann", "lobby").await?;
     let answer = ann.prove(&nonce, "", Some(&key)).await?;
@@ -102,7 +103,7 @@ async fn a_proof_over_another_session_is_refused() -> Result {
     bob.login("bob", "", None).await?;
 
     // The right proof still works.
-    let mut ann = tls(server.addr, server.fingerprint).await?;
+    let mut ann = tls(addr, fingerprint).await?;
     ann.login("ann", "", Some(&key)).await?;
     server.shutdown().await
 }
@@ -187,7 +188,7 @@ async fn an_older_client_is_told_the_server_needs_a_password() -> Result {
     server.shutdown().await
 }
 
-/// The server binary with `--tls` and its password from CHAT_SERVER_PASSWORD: wrong
+/// The server binary (TLS, as by default) with its password from CHAT_SERVER_PASSWORD: wrong
 /// passwords are refused and logged once each with the address; past five a minute from
 /// one address, even the right one is refused without a check, and logged too.
 #[tokio::test]
@@ -199,7 +200,7 @@ async fn wrong_passwords_are_logged_and_limited_per_address() -> Result {
     command
         .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
         .env("CHAT_SERVER_PASSWORD", "sesame")
-        .args(["--listen", "127.0.0.1:0", "--tls", "--no-history"])
+        .args(["--listen", "127.0.0.1:0", "--no-history"])
         .args(["--log-level", "info", "--no-announce"])
         .arg("--data-dir")
         .arg(&data)
