@@ -188,9 +188,9 @@ async fn an_older_client_is_told_the_server_needs_a_password() -> Result {
     server.shutdown().await
 }
 
-/// The server binary (TLS, as by default) with its password from CHAT_SERVER_PASSWORD: wrong
-/// passwords are refused and logged once each with the address; past five a minute from
-/// one address, even the right one is refused without a check, and logged too.
+/// The server binary (TLS, as by default) with its password from CHAT_SERVER_PASSWORD:
+/// wrong passwords are refused and logged once each with the address; past five a minute
+/// from one address, even the right one is refused without a check, and logged too.
 #[tokio::test]
 async fn wrong_passwords_are_logged_and_limited_per_address() -> Result {
     use tests::binaries::{binary, scratch_dir, spawn_tls};
