@@ -2,9 +2,9 @@
 //! handshake, and what the server decides from them.
 //!
 //! The handshake (`conn::handshake`) sends a challenge, checks the password
-//! ([`Auth::check_password`]) and the proof of a key against the stream's binding
+//! (`Auth::check_password`) and the proof of a key against the stream's binding
 //! ([`crate::transport::Binding`]), and hands the proved key to the registry, which keeps
-//! it beside the client's nick (`Registry::key_of`). [`Auth`] is what connections ask.
+//! it beside the client's nick (`Registry::key_of`). `Auth` is what connections ask.
 //!
 //! - [`password`]: the password as its Argon2id hash.
 //! - `attempts`: the password attempts each address may make.
