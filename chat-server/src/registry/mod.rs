@@ -50,14 +50,17 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use shared::names;
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent};
+use shared::auth::PublicKey;
+use shared::names::{self, NameKeys};
+use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
+use crate::auth::owners::Owners;
 use crate::common::{ClientId, Refusal};
 use crate::history::{History, Topic};
-use crate::outbound::Outbox;
+use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
+pub(crate) use nicks::Registered;
 use nicks::nick_taken;
 use rooms::RoomName;
 
@@ -87,6 +90,11 @@ pub(crate) struct Greeting<'a> {
     pub(crate) after_welcome: Option<&'a Bytes>,
     /// Whether the client was granted the feature "rooms".
     pub(crate) rooms: bool,
+    /// The key the client proved at the handshake (feature "auth"), if it proved one: it
+    /// is told `Identified` right after the welcome.
+    pub(crate) key: Option<PublicKey>,
+    /// Whether that key is an operator's.
+    pub(crate) operator: bool,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -130,6 +138,9 @@ struct Inner {
     slow: Vec<ClientId>,
     /// Where every room message goes once delivered ([`Inner::record`]).
     history: History,
+    /// The nicks registered to keys (feature "auth"): checked at every login and rename
+    /// under this lock, so that no one takes a nick as it is registered.
+    owners: Owners,
 }
 
 /// A logged-in client. Kept small: every connection has one, idle or not.
@@ -140,6 +151,9 @@ struct Client {
     outbox: Outbox,
     /// Why the client is away, if it is (feature "rooms").
     away: Option<Box<str>>,
+    /// The key it proved at the handshake (feature "auth"); boxed, so that a client
+    /// without one costs a pointer.
+    key: Option<Box<PublicKey>>,
 }
 
 impl Client {
@@ -237,11 +251,21 @@ impl Registry {
             max_rooms,
             slow: Vec::new(),
             history,
+            owners: Owners::default(),
         };
         Self {
             inner: Mutex::new(inner),
             epoch: Instant::now(),
         }
+    }
+
+    /// This registry with the nicks registered so far (read at start).
+    pub(crate) fn with_owners(mut self, owners: Owners) -> Self {
+        self.inner
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .owners = owners;
+        self
     }
 
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
@@ -256,8 +280,9 @@ impl Registry {
     ) -> Result<ClientId, Refusal> {
         let room = RoomName::new(room);
         self.with(|inner| {
-            let key = names::fold(nick);
-            let look = names::look_alike_key(nick);
+            let keys = NameKeys::of(nick);
+            let owner = inner.owners.check(nick, &keys, greeting.key.as_ref())?;
+            let NameKeys { fold: key, look } = keys;
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
@@ -282,6 +307,7 @@ impl Registry {
                 },
                 outbox,
                 away: None,
+                key: greeting.key.map(Box::new),
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);
@@ -310,6 +336,13 @@ impl Registry {
             inner.send(id, welcome);
             if let Some(frame) = greeting.after_welcome {
                 inner.send(id, frame.clone());
+            }
+            if greeting.key.is_some() {
+                let identified = ServerMsg::Identified {
+                    owner,
+                    operator: greeting.operator,
+                };
+                inner.send(id, encode(&identified));
             }
             inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
@@ -353,6 +386,12 @@ impl Registry {
     /// false if it was already gone (removed as a slow consumer).
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
+    }
+
+    /// The key the client `id` proved at the handshake, if it proved one (feature
+    /// "auth").
+    pub(crate) fn key_of(&self, id: ClientId) -> Option<PublicKey> {
+        self.lock().clients.get(&id)?.key.as_deref().copied()
     }
 
     /// How many clients are logged in, in every room: the number of people the server
@@ -443,7 +482,6 @@ impl Inner {
 mod tests {
     use super::*;
     use crate::registry::probe::login;
-    use shared::ServerMsg;
 
     #[tokio::test]
     async fn welcome_lists_members_sorted_and_others_hear_the_join() {

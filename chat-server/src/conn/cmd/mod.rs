@@ -9,9 +9,11 @@
 //!   queue), so they are handled apart, beside the writer.
 //! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
 //!   beside the writer) and `MarkRead`.
+//! - `auth`: the requests of the feature "auth": `Register`, `Unregister` and `Operate`.
 //!
 //! The rest (`Ping`, `Pong`, `Quit`, a second hello) is a line each, here.
 
+mod auth;
 mod files;
 mod history;
 mod many;
@@ -22,6 +24,7 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
 use super::Client;
 use super::ending::Ending;
+use crate::auth::owners::Snapshot;
 use crate::common::{ClientId, Refusal};
 use crate::history::Permit;
 use crate::registry::{Whereabouts, Who};
@@ -38,6 +41,8 @@ pub(in crate::conn) enum Later {
     File(ClientMsg, Option<Whereabouts>),
     /// A history request, checked already: it waits for the store.
     Query(Query),
+    /// A change to the registered nicks, to keep on disk before the answer goes out.
+    Keep(Snapshot, ServerMsg),
 }
 
 impl Client {
@@ -96,14 +101,24 @@ impl Client {
             ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => {
                 self.refused(reply, Err(Refusal::rooms_not_granted()))
             }
-            ClientMsg::Prove { .. }
-            | ClientMsg::Register
-            | ClientMsg::Unregister
-            | ClientMsg::Operate { .. } => self.refuse(
+            // Answered in the handshake; once logged in, it is too late.
+            ClientMsg::Prove { .. } => self.refuse(
                 reply,
-                ErrorKind::MalformedFrame,
-                "the feature auth was not granted".into(),
+                ErrorKind::AlreadyLoggedIn,
+                "already logged in: a proof belongs in the handshake".into(),
             ),
+            ClientMsg::Register | ClientMsg::Unregister | ClientMsg::Operate { .. }
+                if !self.auth =>
+            {
+                self.refuse(
+                    reply,
+                    ErrorKind::MalformedFrame,
+                    "the feature auth was not granted".into(),
+                )
+            }
+            ClientMsg::Register => return self.registration(id, reply, true),
+            ClientMsg::Unregister => return self.registration(id, reply, false),
+            ClientMsg::Operate { msg } => self.operate(id, reply, msg),
         };
         done.map(|()| None)
     }
