@@ -73,6 +73,7 @@
 //! ```
 
 mod announce;
+mod bans;
 mod common;
 pub mod config;
 mod conn;
@@ -80,11 +81,13 @@ pub mod files;
 pub mod history;
 mod outbound;
 mod registry;
+pub mod reload;
 mod sequences;
 mod server;
 pub mod transport;
 
 pub use announce::default_name;
 pub use config::Config;
+pub use reload::{Reloaded, Reloader};
 pub use server::{Opened, open, prepare_data_dir, run, run_with};
 pub use transport::{PeerAddr, Transport};

@@ -20,7 +20,10 @@ use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::config::Config;
-use crate::conn::{self, Policy};
+use crate::bans::Bans;
+use crate::common::now_ms;
+use crate::conn::{self, Live, LiveCell};
+use crate::reload::Reloader;
 use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::history::History;
@@ -164,25 +167,34 @@ pub struct Opened {
     history: History,
     /// Where message ids go on.
     last_id: u64,
+    /// What a reload may change.
+    live: Arc<LiveCell>,
+    bans: Arc<Bans>,
 }
 
-/// Opens what a server keeps in `config.data_dir`: first the history (unless it is off),
-/// then the file store. Partial uploads of an earlier run are deleted and the stored
+/// Opens what a server keeps in `config.data_dir`: first the bans, then the history
+/// (unless it is off), then the file store, and reads the message of the day. Partial uploads of an earlier run are deleted and the stored
 /// files' metadata is loaded. Message ids go on after the last one the history knows,
 /// and file ids after the highest the history or the disk knows, so that none repeats.
 ///
 /// # Errors
 ///
-/// Another server uses the data directory; the history's database cannot be used (not a
-/// database, another program's, a newer schema, damaged, unwritable), in one line that
-/// names the file, which is left as it was; or the data directory cannot be read or
-/// cleaned.
+/// Another server uses the data directory; the bans' file cannot be used; the history's
+/// database cannot be used (not a database, another program's, a newer schema, damaged,
+/// unwritable), in one line that names the file, which is left as it was; the data
+/// directory cannot be read or cleaned; or the message of the day cannot be read.
 pub async fn open(config: Config) -> anyhow::Result<Opened> {
     let lock = {
         let dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || lock_data_dir(&dir))
             .await
             .context("the data directory's lock stopped")??
+    };
+    let bans = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || Bans::open(&dir, now_ms()))
+            .await
+            .context("the bans' reading stopped")??
     };
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
@@ -224,12 +236,15 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     if let Some(resume) = resume {
         files.ids_after(resume.last_file_id);
     }
+    let live = Live::new(&config, &history).map_err(anyhow::Error::msg)?;
     Ok(Opened {
         _lock: lock,
         config,
         files,
         history,
         last_id: resume.map_or(0, |r| r.last_id),
+        live: Arc::new(LiveCell::new(live)),
+        bans: Arc::new(bans),
     })
 }
 
@@ -281,6 +296,17 @@ fn create_private(path: &std::path::Path) {
 }
 
 impl Opened {
+    /// A handle that reloads the configuration of this server once it runs, without
+    /// dropping a connection ([`Reloader`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader::new(
+            Arc::clone(&self.live),
+            Arc::clone(&self.bans),
+            self.history.clone(),
+            self.config.clone(),
+        )
+    }
+
     /// Serves chat clients whose streams `transport` accepts until `shutdown` completes,
     /// as [`run_with`] says; at the end, once the registry is closed and the connections
     /// are, the history stores everything still queued.
@@ -300,6 +326,8 @@ impl Opened {
             files,
             history,
             last_id,
+            live,
+            bans,
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
@@ -327,9 +355,11 @@ impl Opened {
             conn: Arc::new(conn::Context {
                 registry,
                 files,
-                policy: Policy::new(&config, &history),
                 history: history.clone(),
+                live,
+                bans,
             }),
+            flush_timeout: config.flush_timeout,
             stop: CancellationToken::new(),
             server_full: encode(&ServerMsg::Error {
                 kind: ErrorKind::ServerFull,
@@ -406,6 +436,8 @@ struct Server {
     per_ip: PerIp,
     /// What every connection is lent: the registry, the files, the rules.
     conn: Arc<conn::Context>,
+    /// How long shutdown lets each connection flush.
+    flush_timeout: Duration,
     /// Cancelled to tell every connection to say goodbye and close.
     stop: CancellationToken,
     /// Encoded once: sent to every connection over the cap.
@@ -456,7 +488,7 @@ impl Server {
         self.conn.registry.close();
         self.stop.cancel();
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        let limit = self.conn.policy.flush_timeout + SHUTDOWN_SLACK;
+        let limit = self.flush_timeout + SHUTDOWN_SLACK;
         match timeout(limit, self.limit.acquire_many(all)).await {
             Ok(_) => info!("all connections closed"),
             Err(_) => warn!("some connections were still closing when the server stopped"),

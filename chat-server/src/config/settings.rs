@@ -20,6 +20,7 @@ use std::time::Duration;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+use shared::auth::PublicKey;
 use shared::config_file::{self, FileError};
 
 use crate::config::{Config, MAX_BACKLOG, parse_duration, parse_size};
@@ -88,6 +89,7 @@ impl Cli {
             }
             match defaults.get(id) {
                 Some(toml::Value::String(shown)) => with_default(arg, shown),
+                Some(toml::Value::Array(list)) if list.is_empty() => with_default(arg, "none"),
                 Some(other) => with_default(arg, &other.to_string()),
                 None => arg,
             }
@@ -143,6 +145,9 @@ impl Cli {
             .map(|path| config_file::expand_home(path, home.as_deref()));
         from_file.tls_key = from_file
             .tls_key
+            .map(|path| config_file::expand_home(path, home.as_deref()));
+        from_file.motd = from_file
+            .motd
             .map(|path| config_file::expand_home(path, home.as_deref()));
         Ok(Loaded {
             file,
@@ -208,6 +213,9 @@ impl Loaded {
         }
         if self.settings.log_level.is_none() {
             text.push_str("# log_level: not set, $RUST_LOG, else info\n");
+        }
+        if self.settings.motd.is_none() {
+            text.push_str("# motd: not set, no message of the day\n");
         }
         if self.settings.name.is_none() {
             let host = crate::announce::default_name();
@@ -458,6 +466,24 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 
+    /// Public key of an operator (64 hex digits); repeat for each.
+    ///
+    /// An operator is a client that proves it holds one of these keys when it connects
+    /// (its key is under the user's data directory; the client shows it). Operators may
+    /// kick, ban and unban, list the bans, release a registered nick and lock a room's
+    /// topic. In the configuration file: operators = ["KEY", ...]. Reloaded on SIGHUP.
+    #[arg(long = "operator", value_name = "KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operators: Option<Vec<OperatorKey>>,
+
+    /// File whose text every client is shown when it connects (the message of the day).
+    ///
+    /// UTF-8 text, at most 4096 bytes; read at start (a file the server cannot use stops
+    /// it) and again on SIGHUP. In the configuration file, ~/ is the home directory.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motd: Option<PathBuf>,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -513,6 +539,8 @@ impl Settings {
             tls: None,
             tls_cert: None,
             tls_key: None,
+            operators: Some(config.operators.iter().copied().map(OperatorKey).collect()),
+            motd: config.motd.clone(),
             log_level: None,
         }
     }
@@ -549,6 +577,8 @@ impl Settings {
             tls: self.tls.or(lower.tls),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
+            operators: self.operators.or(lower.operators),
+            motd: self.motd.or(lower.motd),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -595,6 +625,10 @@ impl Settings {
             history_backlog: self
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
+            operators: self.operators.as_ref().map_or(default.operators, |keys| {
+                keys.iter().map(|k| k.0).collect()
+            }),
+            motd: self.motd.clone().or(default.motd),
         }
     }
 
@@ -827,6 +861,33 @@ impl FromStr for ServerName {
 }
 
 impl<'de> Deserialize<'de> for ServerName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
+/// An operator's public key, read by [`PublicKey::parse`] (64 hex digits, or the grouped
+/// form clients show) and written as 64 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatorKey(pub PublicKey);
+
+impl FromStr for OperatorKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        PublicKey::parse(text.trim())
+            .map(Self)
+            .map_err(|e| format!("'{text}' is not an operator's key: {e}"))
+    }
+}
+
+impl Serialize for OperatorKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for OperatorKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(de::Error::custom)

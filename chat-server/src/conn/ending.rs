@@ -161,6 +161,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Client {
                     outbox,
                     ctx,
+                    policy,
                     peer,
                     id,
                     transfers,
@@ -169,7 +170,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         } = self;
         if let (Some(transfers), Some(id)) = (transfers, id) {
             // First, so that what the uploads' workers say as they let go is flushed too.
-            transfers.close(id, ctx.policy.flush_timeout).await;
+            transfers.close(id, policy.flush_timeout).await;
         }
         if let Some(id) = id {
             ctx.files.sharers.remove(id);
@@ -188,7 +189,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if ending.flush {
             // Writes what is queued and closes the stream's sending side.
             let flushing = writer.finish(frames.get_mut());
-            match timeout(ctx.policy.flush_timeout, flushing).await {
+            match timeout(policy.flush_timeout, flushing).await {
                 Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
                 Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
                 Ok(Ok(())) => closed = true,

@@ -57,7 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
 
     /// Reads the `Hello` and logs the client in.
     pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
-        let limit = self.client.ctx.policy.handshake_timeout;
+        let limit = self.client.policy.handshake_timeout;
         let first = tokio::select! {
             first = timeout(limit, self.frames.next()) => first,
             () = shutdown.cancelled() => return Err(Ending::shutdown()),
@@ -119,7 +119,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "version mismatch",
                     ));
                 };
-                let history = self.client.ctx.policy.history_info.is_some();
+                let history = self.client.policy.history_info.is_some();
                 (version, granted(features, history), nick, room)
             }
             _ => {
@@ -155,13 +155,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
         let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
-        let policy = &self.client.ctx.policy;
+        let policy = &self.client.policy;
+        let live = self.client.ctx.live();
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
             rooms,
+            motd: live.motd.as_deref(),
         };
         let id = self
             .client

@@ -51,11 +51,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use shared::names;
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent};
+use shared::{ChatKind, ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
-use crate::common::{ClientId, Refusal};
+use crate::common::{ClientId, Refusal, now_ms};
 use crate::history::{History, Topic};
-use crate::outbound::Outbox;
+use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
@@ -87,6 +87,8 @@ pub(crate) struct Greeting<'a> {
     pub(crate) after_welcome: Option<&'a Bytes>,
     /// Whether the client was granted the feature "rooms".
     pub(crate) rooms: bool,
+    /// The message of the day, shown after the welcome ([`motd_frame`]).
+    pub(crate) motd: Option<&'a str>,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -311,6 +313,10 @@ impl Registry {
             if let Some(frame) = greeting.after_welcome {
                 inner.send(id, frame.clone());
             }
+            if let Some(motd) = greeting.motd {
+                let name = inner.room_name(&room_key);
+                inner.send(id, motd_frame(greeting.version, &name, motd));
+            }
             inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
                 inner.broadcast(&room_key, Except::Entering(id), &notice, None);
@@ -387,6 +393,34 @@ impl Registry {
     }
 }
 
+/// The message of the day as a client of `version` can read it, in its first room
+/// `room`, said by no one (an empty `from`, which no nick is): in version 4 a `Notice`
+/// of something said; in version 3, whose notices carry no text, a `Chat` with id 0.
+fn motd_frame(version: u16, room: &str, text: &str) -> Bytes {
+    let (time_ms, room, text) = (now_ms(), room.to_owned(), text.to_owned());
+    let msg = if version >= 4 {
+        ServerMsg::Notice {
+            time_ms,
+            room,
+            event: RoomEvent::Said {
+                from: String::new(),
+                kind: ChatKind::Say,
+                text,
+            },
+        }
+    } else {
+        ServerMsg::Chat {
+            id: 0,
+            time_ms,
+            room,
+            from: String::new(),
+            kind: ChatKind::Say,
+            text,
+        }
+    };
+    encode(&msg)
+}
+
 impl Inner {
     /// The client `id` in the room `key`.
     fn whereabouts(&self, id: ClientId, key: &str) -> Option<Whereabouts> {
@@ -443,7 +477,6 @@ impl Inner {
 mod tests {
     use super::*;
     use crate::registry::probe::login;
-    use shared::ServerMsg;
 
     #[tokio::test]
     async fn welcome_lists_members_sorted_and_others_hear_the_join() {
