@@ -1016,6 +1016,7 @@ mod tests {
             mdns_port: Some(53530),
             tls_cert: Some("cert.pem".into()),
             tls_key: Some("key.pem".into()),
+            motd: Some("motd.txt".into()),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
@@ -1108,6 +1109,14 @@ mod tests {
                 "key \"max_rooms\": 0 is not allowed: it must be at least 1",
             ),
             ("colour = \"red\"", "key \"colour\": unknown key"),
+            (
+                "operators = [\"abc\"]",
+                "key \"operators\": 'abc' is not an operator's key: a key is 64 hex digits, and this has 3",
+            ),
+            (
+                "operators = \"abc\"",
+                "key \"operators\": invalid type: string \"abc\", expected a sequence",
+            ),
             (
                 "flush_timeout = \"1s\"",
                 "key \"flush_timeout\": unknown key",
@@ -1243,6 +1252,29 @@ mod tests {
         );
         assert!(printed.contains("no_announce = false\n"), "{printed}");
         assert!(!printed.contains("mdns_port"), "{printed}");
+    }
+
+    #[test]
+    fn operators_and_the_motd_come_from_the_file_or_the_flags() {
+        let (a, b) = ("ab".repeat(32), "cd".repeat(32));
+        assert!(cli(&[]).load().unwrap().settings.config().operators.is_empty());
+        let (_dir, path) = file(&format!("operators = [\"{a}\"]\nmotd = \"~/motd.txt\"\n"));
+        let path = path.to_str().unwrap();
+        let loaded = cli(&["--config", path]).load().unwrap();
+        let config = loaded.settings.config();
+        assert_eq!(config.operators, [PublicKey::parse(&a).unwrap()]);
+        assert!(!config.motd.unwrap().starts_with("~"), "~ is the home");
+        let printed = loaded.to_toml().unwrap();
+        assert!(printed.contains(&format!("operators = [\"{a}\"]")), "{printed}");
+        // The flags, repeated, replace the file's list.
+        let grouped = PublicKey::parse(&b).unwrap().to_string();
+        let loaded = cli(&["--config", path, "--operator", &a, "--operator", &grouped])
+            .load()
+            .unwrap();
+        assert_eq!(loaded.settings.config().operators.len(), 2);
+        let none = cli(&[]).load().unwrap().to_toml().unwrap();
+        assert!(none.contains("operators = []\n"), "{none}");
+        assert!(none.contains("# motd: not set"), "{none}");
     }
 
     #[test]

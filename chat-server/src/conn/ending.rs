@@ -119,6 +119,13 @@ impl Ending {
         match stopped {
             Stopped::Cut => Self::slow_consumer(),
             Stopped::ShuttingDown => Self::shutdown(),
+            // Out of its rooms already, told why, and logged by the operator's request.
+            Stopped::Removed => Self {
+                reason: "removed by an operator".into(),
+                last_frame: None,
+                flush: true,
+                log: false,
+            },
             Stopped::TimedOut => {
                 let text = format!("nothing received for {}", seconds(policy.idle_timeout));
                 Self::refused(ErrorKind::Timeout, text, "timed out")

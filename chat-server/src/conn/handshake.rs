@@ -164,6 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             after_welcome: policy.history_info.as_ref().filter(|_| history),
             rooms,
             motd: live.motd.as_deref(),
+            ip: self.client.peer.ip(),
         };
         let id = self
             .client

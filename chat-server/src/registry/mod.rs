@@ -34,6 +34,7 @@
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
 //! - `keepalive`: the pass that pings silent clients and drops the dead.
 //! - `lookup`: the client that goes by a nick, a room's member count.
+//! - `removal`: clients an operator removes (a kick, a ban), told why.
 
 mod fanout;
 mod keepalive;
@@ -41,17 +42,19 @@ mod lookup;
 mod nicks;
 #[cfg(test)]
 mod probe;
+mod removal;
 mod rooms;
 mod stamp;
 mod topics;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
 use shared::names;
-use shared::{ChatKind, ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
+use shared::{ChatKind, ErrorKind, FEATURE_AUTH, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
 use crate::common::{ClientId, Refusal, now_ms};
 use crate::history::{History, Topic};
@@ -89,6 +92,8 @@ pub(crate) struct Greeting<'a> {
     pub(crate) rooms: bool,
     /// The message of the day, shown after the welcome ([`motd_frame`]).
     pub(crate) motd: Option<&'a str>,
+    /// The client's IP address, for the bans on addresses.
+    pub(crate) ip: Option<IpAddr>,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -142,6 +147,9 @@ struct Client {
     outbox: Outbox,
     /// Why the client is away, if it is (feature "rooms").
     away: Option<Box<str>>,
+    /// Its IP address (an IPv4 one seen through IPv6 as itself), for the bans on
+    /// addresses.
+    ip: Option<IpAddr>,
 }
 
 impl Client {
@@ -276,6 +284,9 @@ impl Registry {
             outbox.liveness().heard(self.clock_ms(Instant::now()));
             // Its queue knows the version, which decides the frames it gets.
             outbox.set_speaks(greeting.version);
+            if greeting.features.iter().any(|f| f == FEATURE_AUTH) {
+                outbox.grant_auth();
+            }
             let client = Client {
                 nick: nick.to_owned(),
                 rooms: match greeting.rooms {
@@ -284,6 +295,7 @@ impl Registry {
                 },
                 outbox,
                 away: None,
+                ip: greeting.ip.map(|ip| ip.to_canonical()),
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);

@@ -71,6 +71,8 @@ pub(super) fn login_with(
         limits: &limits,
         after_welcome: None,
         rooms,
+        motd: None,
+        ip: None,
     };
     let id = reg.login(nick, room, outbox.clone(), &greeting)?;
     Ok(Probe {
