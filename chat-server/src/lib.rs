@@ -73,6 +73,7 @@
 //! ```
 
 mod announce;
+mod auth;
 mod bans;
 mod common;
 pub mod config;
@@ -90,4 +91,4 @@ pub use announce::default_name;
 pub use config::Config;
 pub use reload::{Reloaded, Reloader};
 pub use server::{Opened, open, prepare_data_dir, run, run_with};
-pub use transport::{PeerAddr, Transport};
+pub use transport::{Binding, PeerAddr, Transport};

@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::bans::Bans;
 use crate::common::now_ms;
@@ -358,6 +359,7 @@ impl Opened {
                 history: history.clone(),
                 live,
                 bans,
+                auth: Auth::new(),
             }),
             flush_timeout: config.flush_timeout,
             stop: CancellationToken::new(),

@@ -15,6 +15,7 @@ use shared::auth::PublicKey;
 use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
 
 use crate::Config;
+use crate::auth::Auth;
 use crate::bans::Bans;
 use crate::config::MAX_MOTD_BYTES;
 use crate::files::Files;
@@ -34,6 +35,8 @@ pub(crate) struct Context {
     pub(crate) live: Arc<LiveCell>,
     /// The bans in force.
     pub(crate) bans: Arc<Bans>,
+    /// The keys clients prove, and what they are allowed (feature "auth").
+    pub(crate) auth: Auth,
 }
 
 impl Context {

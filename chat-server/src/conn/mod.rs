@@ -43,7 +43,7 @@ use tokio_util::sync::CancellationToken;
 use crate::common::{ClientId, Refusal};
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
-use crate::transport::PeerAddr;
+use crate::transport::{Binding, PeerAddr};
 use cmd::Later;
 pub(crate) use context::{Context, Live, LiveCell, Policy};
 use ending::Ending;
@@ -96,7 +96,7 @@ pub(crate) fn serve<S>(
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Binding + Unpin + Send + 'static,
 {
     // The policy in force now, for the connection's whole life (a reload changes the
     // policy of the connections accepted after it).
@@ -117,6 +117,7 @@ where
             id: None,
             history: false,
             rooms: false,
+            auth: false,
         },
     };
     async move {
@@ -160,6 +161,9 @@ struct Client {
     history: bool,
     /// Whether the client was granted the feature "rooms".
     rooms: bool,
+    /// Whether the client was granted the feature "auth": the errors of that feature
+    /// reach only such a client (an older one could not decode them).
+    auth: bool,
 }
 
 /// What the chat loop keeps between events.
@@ -406,6 +410,7 @@ mod tests {
             history,
             live: Arc::new(LiveCell::new(live)),
             bans: Arc::new(crate::bans::Bans::in_memory()),
+            auth: crate::auth::Auth::new(),
         })
     }
 

@@ -53,6 +53,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
+use shared::auth::PublicKey;
 use shared::names;
 use shared::{ChatKind, ErrorKind, FEATURE_AUTH, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
@@ -94,6 +95,11 @@ pub(crate) struct Greeting<'a> {
     pub(crate) motd: Option<&'a str>,
     /// The client's IP address, for the bans on addresses.
     pub(crate) ip: Option<IpAddr>,
+    /// The key the client proved at the handshake (feature "auth"), if it proved one: it
+    /// is told `Identified` right after the welcome.
+    pub(crate) key: Option<PublicKey>,
+    /// Whether that key is an operator's.
+    pub(crate) operator: bool,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -150,6 +156,9 @@ struct Client {
     /// Its IP address (an IPv4 one seen through IPv6 as itself), for the bans on
     /// addresses.
     ip: Option<IpAddr>,
+    /// The key it proved at the handshake (feature "auth"); boxed, so that a client
+    /// without one costs a pointer.
+    key: Option<Box<PublicKey>>,
 }
 
 impl Client {
@@ -296,6 +305,7 @@ impl Registry {
                 outbox,
                 away: None,
                 ip: greeting.ip.map(|ip| ip.to_canonical()),
+                key: greeting.key.map(Box::new),
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);
@@ -324,6 +334,13 @@ impl Registry {
             inner.send(id, welcome);
             if let Some(frame) = greeting.after_welcome {
                 inner.send(id, frame.clone());
+            }
+            if greeting.key.is_some() {
+                let identified = ServerMsg::Identified {
+                    owner: false,
+                    operator: greeting.operator,
+                };
+                inner.send(id, encode(&identified));
             }
             if let Some(motd) = greeting.motd {
                 let name = inner.room_name(&room_key);
@@ -371,6 +388,12 @@ impl Registry {
     /// false if it was already gone (removed as a slow consumer).
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
+    }
+
+    /// The key the client `id` proved at the handshake, if it proved one (feature
+    /// "auth").
+    pub(crate) fn key_of(&self, id: ClientId) -> Option<PublicKey> {
+        self.lock().clients.get(&id)?.key.as_deref().copied()
     }
 
     /// How many clients are logged in, in every room: the number of people the server
