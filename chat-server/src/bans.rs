@@ -8,9 +8,7 @@
 //! An expired ban is gone: it is not enforced, not listed, and not written again at the
 //! next change. At most [`MAX_BANS`] bans are kept, so the file and every check stay small.
 
-use std::collections::HashSet;
 use std::fmt;
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -18,6 +16,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use shared::BanInfo;
+use shared::limits::{MAX_NICK_CHARS, MAX_REASON_BYTES};
 use shared::auth::PublicKey;
 
 /// Name of the bans' file in the data directory.
@@ -271,15 +270,6 @@ impl Bans {
             .collect()
     }
 
-    /// The targets of the bans in force.
-    pub(crate) fn targets(&self, now_ms: u64) -> HashSet<Target> {
-        self.lock()
-            .iter()
-            .filter(|b| b.in_force(now_ms))
-            .map(|b| b.target)
-            .collect()
-    }
-
     /// Writes `bans` to the file: a temporary file beside it, readable and writable by
     /// this user only, synced, then renamed over the old one. A few kilobytes, written
     /// only when an operator bans or lifts a ban.
@@ -300,21 +290,7 @@ impl Bans {
              # and by (the operator). Edited by hand, SIGHUP makes the server read it again.\n\n\
              {body}"
         );
-        let tmp = path.with_extension("toml.tmp");
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options.open(&tmp).and_then(|mut file| {
-            file.write_all(text.as_bytes())?;
-            file.sync_all()
-        });
-        written
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                error(e)
-            })
+        crate::private_file::write(path, &text).map_err(error)
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Ban>> {
@@ -325,30 +301,19 @@ impl Bans {
 
 /// The bans in force in the file at `path`; none if there is no file.
 fn read(path: &Path, now_ms: u64) -> Result<Vec<Ban>, BansError> {
-    use std::io::Read;
-    let read_error = |error| BansError::Read {
-        path: path.to_owned(),
-        error,
+    let text = crate::private_file::read(path, MAX_BANS_FILE_BYTES).map_err(|error| {
+        BansError::Read {
+            path: path.to_owned(),
+            error,
+        }
+    })?;
+    let Some(text) = text else {
+        return Ok(Vec::new());
     };
     let damaged = |why: String| BansError::Damaged {
         path: path.to_owned(),
         why,
     };
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(read_error(e)),
-    };
-    let mut text = String::new();
-    file.take(MAX_BANS_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(read_error)?;
-    if text.len() as u64 > MAX_BANS_FILE_BYTES {
-        return Err(damaged(format!(
-            "larger than {} KiB",
-            MAX_BANS_FILE_BYTES / 1024
-        )));
-    }
     let file: File = toml::from_str(&text).map_err(|e| {
         // toml's message spans several lines (the line quoted, a caret): the first says it.
         let message = e.message().to_owned();
@@ -360,7 +325,18 @@ fn read(path: &Path, now_ms: u64) -> Result<Vec<Ban>, BansError> {
             None => damaged(message),
         }
     })?;
-    let bans: Vec<Ban> = file.ban.into_iter().filter(|b| b.in_force(now_ms)).collect();
+    // Cut as a request would be, so that a list of them fits in one answer.
+    let bans: Vec<Ban> = file
+        .ban
+        .into_iter()
+        .filter(|b| b.in_force(now_ms))
+        .map(|b| Ban {
+            nick: cut(b.nick, 4 * MAX_NICK_CHARS),
+            reason: cut(b.reason, MAX_REASON_BYTES),
+            by: cut(b.by, 4 * MAX_NICK_CHARS),
+            ..b
+        })
+        .collect();
     if bans.len() > MAX_BANS {
         return Err(damaged(format!(
             "it holds {} bans in force, more than the {MAX_BANS} a server keeps",
@@ -368,6 +344,14 @@ fn read(path: &Path, now_ms: u64) -> Result<Vec<Ban>, BansError> {
         )));
     }
     Ok(bans)
+}
+
+/// `text` cut to at most `max` bytes, on a character's boundary.
+pub(crate) fn cut(text: String, max: usize) -> String {
+    let end = shared::text::cut(&text, max).len();
+    let mut text = text;
+    text.truncate(end);
+    text
 }
 
 #[cfg(test)]

@@ -81,9 +81,11 @@ mod conn;
 pub mod files;
 pub mod history;
 mod outbound;
+mod private_file;
 mod registry;
 pub mod reload;
 mod sequences;
+mod topic_locks;
 mod server;
 pub mod transport;
 

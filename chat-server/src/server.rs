@@ -25,6 +25,7 @@ use crate::bans::Bans;
 use crate::common::now_ms;
 use crate::conn::{self, Live, LiveCell};
 use crate::reload::Reloader;
+use crate::topic_locks::TopicLocks;
 use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::history::History;
@@ -171,6 +172,7 @@ pub struct Opened {
     /// What a reload may change.
     live: Arc<LiveCell>,
     bans: Arc<Bans>,
+    topic_locks: TopicLocks,
 }
 
 /// Opens what a server keeps in `config.data_dir`: first the bans, then the history
@@ -191,11 +193,15 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
             .await
             .context("the data directory's lock stopped")??
     };
-    let bans = {
+    let (bans, topic_locks) = {
         let dir = config.data_dir.clone();
-        tokio::task::spawn_blocking(move || Bans::open(&dir, now_ms()))
-            .await
-            .context("the bans' reading stopped")??
+        tokio::task::spawn_blocking(move || {
+            let bans = Bans::open(&dir, now_ms())?;
+            let locks = TopicLocks::open(&dir).map_err(anyhow::Error::msg)?;
+            anyhow::Ok((bans, locks))
+        })
+        .await
+        .context("the bans' reading stopped")??
     };
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
@@ -246,6 +252,7 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         last_id: resume.map_or(0, |r| r.last_id),
         live: Arc::new(LiveCell::new(live)),
         bans: Arc::new(bans),
+        topic_locks,
     })
 }
 
@@ -329,6 +336,7 @@ impl Opened {
             last_id,
             live,
             bans,
+            topic_locks,
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
@@ -359,6 +367,7 @@ impl Opened {
                 history: history.clone(),
                 live,
                 bans,
+                topic_locks,
                 auth: Auth::new(),
             }),
             flush_timeout: config.flush_timeout,

@@ -22,6 +22,7 @@ use crate::files::Files;
 use crate::history::History;
 use crate::outbound::encode;
 use crate::registry::Registry;
+use crate::topic_locks::TopicLocks;
 
 /// The parts of the server a connection works with; one per server, shared by every
 /// connection behind one `Arc`.
@@ -35,6 +36,8 @@ pub(crate) struct Context {
     pub(crate) live: Arc<LiveCell>,
     /// The bans in force.
     pub(crate) bans: Arc<Bans>,
+    /// The rooms whose topic only operators set.
+    pub(crate) topic_locks: TopicLocks,
     /// The keys clients prove, and what they are allowed (feature "auth").
     pub(crate) auth: Auth,
 }

@@ -20,6 +20,7 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::cmd::banned;
 use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::outbound::encode;
@@ -161,10 +162,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             ));
         }
         let auth = features.iter().any(|f| f == FEATURE_AUTH);
+        // A banned address is refused before the challenge, a banned key after its proof.
+        let ip = self.client.peer.ip();
+        if let Some(ending) = banned(&self.client, ip, None, auth) {
+            return Err(ending);
+        }
         let key = match auth {
             true => self.prove(deadline, shutdown).await?,
             false => None,
         };
+        if let Some(ending) = key.and_then(|key| banned(&self.client, None, Some(&key), auth)) {
+            return Err(ending);
+        }
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
         let rooms = features.iter().any(|f| f == FEATURE_ROOMS);

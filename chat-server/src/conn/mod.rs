@@ -410,6 +410,7 @@ mod tests {
             history,
             live: Arc::new(LiveCell::new(live)),
             bans: Arc::new(crate::bans::Bans::in_memory()),
+            topic_locks: crate::topic_locks::TopicLocks::in_memory(),
             auth: crate::auth::Auth::new(),
         })
     }

@@ -63,6 +63,7 @@ use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
+pub(crate) use removal::Seen;
 use rooms::RoomName;
 
 /// Where a client is: its nick and one of its rooms (the one a request is about).

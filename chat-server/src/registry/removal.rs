@@ -5,7 +5,9 @@
 use std::net::IpAddr;
 
 use bytes::Bytes;
+use shared::auth::PublicKey;
 
+use super::rooms::RoomName;
 use super::{ClientId, Registry};
 
 /// What an operator's request knows of a connected client.
@@ -15,19 +17,40 @@ pub(crate) struct Seen {
     /// The nick as it is spelt.
     pub(crate) nick: String,
     pub(crate) ip: Option<IpAddr>,
+    /// The key it proved, if it proved one.
+    pub(crate) key: Option<PublicKey>,
 }
 
 impl Registry {
     /// The client whose nick is `nick`, as names compare (ignoring case and look-alikes).
     pub(crate) fn seen(&self, nick: &str) -> Option<Seen> {
         let (id, _) = self.client_named(nick)?;
+        self.seen_id(id)
+    }
+
+    /// The client `id`, if it is logged in.
+    pub(crate) fn seen_id(&self, id: ClientId) -> Option<Seen> {
         let inner = self.lock();
         let client = inner.clients.get(&id)?;
         Some(Seen {
             id,
             nick: client.nick.clone(),
             ip: client.ip,
+            key: client.key.as_deref().copied(),
         })
+    }
+
+    /// The key of the room that the name `room` leads into (ignoring case and
+    /// look-alikes, as a join would), and its name as shown: the existing room's, or
+    /// `room` itself.
+    pub(crate) fn room_named(&self, room: &str) -> (String, String) {
+        let name = RoomName::new(room);
+        let inner = self.lock();
+        let key = inner.room_key(&name);
+        let shown = Some(inner.room_name(&key))
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| room.to_owned());
+        (key, shown)
     }
 
     /// Removes every client that `covers` picks: each of its rooms is told it left for
@@ -48,6 +71,7 @@ impl Registry {
                         id: **id,
                         nick: client.nick.clone(),
                         ip: client.ip,
+                        key: client.key.as_deref().copied(),
                     })
                 })
                 .map(|(&id, _)| id)
