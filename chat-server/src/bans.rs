@@ -16,8 +16,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use shared::BanInfo;
-use shared::limits::{MAX_NICK_CHARS, MAX_REASON_BYTES};
 use shared::auth::PublicKey;
+use shared::limits::{MAX_NICK_CHARS, MAX_REASON_BYTES};
 
 /// Name of the bans' file in the data directory.
 pub const BANS_FILE: &str = "bans.toml";
@@ -220,7 +220,8 @@ impl Bans {
         if next.len() > MAX_BANS {
             return Err(AddError::Full);
         }
-        self.write(&next).map_err(|e| AddError::Unwritten(e.to_string()))?;
+        self.write(&next)
+            .map_err(|e| AddError::Unwritten(e.to_string()))?;
         *bans = next;
         Ok(())
     }
@@ -230,7 +231,8 @@ impl Bans {
     pub(crate) fn remove(&self, target: &str, now_ms: u64) -> Result<Vec<Ban>, BansError> {
         let parsed = Target::parse(target);
         let named = |b: &Ban| {
-            Some(b.target) == parsed || (!b.nick.is_empty() && shared::names::same_name(&b.nick, target))
+            Some(b.target) == parsed
+                || (!b.nick.is_empty() && shared::names::same_name(&b.nick, target))
         };
         let mut bans = self.lock();
         let (lifted, kept): (Vec<Ban>, Vec<Ban>) = bans
@@ -248,7 +250,12 @@ impl Bans {
 
     /// The ban in force that keeps out a client from `ip` with `key`, if any (the
     /// address's first).
-    pub(crate) fn find(&self, ip: Option<IpAddr>, key: Option<&PublicKey>, now_ms: u64) -> Option<Ban> {
+    pub(crate) fn find(
+        &self,
+        ip: Option<IpAddr>,
+        key: Option<&PublicKey>,
+        now_ms: u64,
+    ) -> Option<Ban> {
         let targets = [
             ip.map(|ip| Target::Address(ip.to_canonical())),
             key.map(|k| Target::Key(*k)),
@@ -301,12 +308,11 @@ impl Bans {
 
 /// The bans in force in the file at `path`; none if there is no file.
 fn read(path: &Path, now_ms: u64) -> Result<Vec<Ban>, BansError> {
-    let text = crate::private_file::read(path, MAX_BANS_FILE_BYTES).map_err(|error| {
-        BansError::Read {
+    let text =
+        crate::private_file::read(path, MAX_BANS_FILE_BYTES).map_err(|error| BansError::Read {
             path: path.to_owned(),
             error,
-        }
-    })?;
+        })?;
     let Some(text) = text else {
         return Ok(Vec::new());
     };
@@ -410,7 +416,12 @@ mod tests {
         let later = NOW + 1000;
         assert!(bans.find(ip("10.0.0.7"), None, later).is_none());
         assert!(bans.list(later).is_empty());
-        assert!(Bans::open(dir.path(), later).unwrap().list(later).is_empty());
+        assert!(
+            Bans::open(dir.path(), later)
+                .unwrap()
+                .list(later)
+                .is_empty()
+        );
         bans.add(vec![ban("10.0.0.9", 0)], later).unwrap();
         let text = std::fs::read_to_string(dir.path().join(BANS_FILE)).unwrap();
         assert!(!text.contains("10.0.0.7"), "{text}");
@@ -424,7 +435,10 @@ mod tests {
             .map(|n| ban(&format!("10.{}.{}.1", n / 256, n % 256), 0))
             .collect();
         bans.add(many, NOW).unwrap();
-        assert_eq!(bans.add(vec![ban("192.168.0.1", 0)], NOW), Err(AddError::Full));
+        assert_eq!(
+            bans.add(vec![ban("192.168.0.1", 0)], NOW),
+            Err(AddError::Full)
+        );
         // The same target again: replaced, not added.
         bans.add(vec![ban("10.0.0.1", NOW + 5)], NOW).unwrap();
         assert_eq!(bans.list(NOW).len(), MAX_BANS);
@@ -458,10 +472,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(BANS_FILE);
         for (text, expected) in [
-            ("[[ban]]\ntarget = \"10.0.0.7\"\nuntil_ms = \"soon\"\n", "line 3: invalid type"),
-            ("[[ban]]\ntarget = \"bob\"\n", "'bob' is neither an IP address nor a key"),
+            (
+                "[[ban]]\ntarget = \"10.0.0.7\"\nuntil_ms = \"soon\"\n",
+                "line 3: invalid type",
+            ),
+            (
+                "[[ban]]\ntarget = \"bob\"\n",
+                "'bob' is neither an IP address nor a key",
+            ),
             ("not toml at all", "line 1"),
-            ("[[ban]]\ntarget = \"10.0.0.7\"\ncolour = 1\n", "unknown field `colour`"),
+            (
+                "[[ban]]\ntarget = \"10.0.0.7\"\ncolour = 1\n",
+                "unknown field `colour`",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let error = Bans::open(dir.path(), NOW).unwrap_err().to_string();

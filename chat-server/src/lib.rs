@@ -85,8 +85,8 @@ mod private_file;
 mod registry;
 pub mod reload;
 mod sequences;
-mod topic_locks;
 mod server;
+mod topic_locks;
 pub mod transport;
 
 pub use announce::default_name;

@@ -156,9 +156,12 @@ async fn reload_on_hangup(
                 ("tls_key", before.tls_key != settings.tls_key),
                 ("log_level", before.log_level != settings.log_level),
             ];
-            reloaded
-                .need_restart
-                .extend(fixed.iter().filter(|(_, changed)| *changed).map(|(name, _)| *name));
+            reloaded.need_restart.extend(
+                fixed
+                    .iter()
+                    .filter(|(_, changed)| *changed)
+                    .map(|(name, _)| *name),
+            );
             Ok::<_, String>((reloaded, loaded.settings))
         })
         .await;

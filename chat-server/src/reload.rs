@@ -160,7 +160,10 @@ mod tests {
             idle_timeout: Duration::from_secs(1),
             ..running
         };
-        assert_eq!(reloader.reload(again).unwrap().need_restart, ["idle_timeout"]);
+        assert_eq!(
+            reloader.reload(again).unwrap().need_restart,
+            ["idle_timeout"]
+        );
     }
 
     #[test]
@@ -183,6 +186,9 @@ mod tests {
             ..Config::default()
         };
         let error = reloader.reload(missing).unwrap_err();
-        assert!(error.starts_with("cannot read the message of the day '"), "{error}");
+        assert!(
+            error.starts_with("cannot read the message of the day '"),
+            "{error}"
+        );
     }
 }

@@ -20,17 +20,17 @@ use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::auth::Auth;
-use crate::config::Config;
 use crate::bans::Bans;
 use crate::common::now_ms;
+use crate::config::Config;
 use crate::conn::{self, Live, LiveCell};
-use crate::reload::Reloader;
-use crate::topic_locks::TopicLocks;
 use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::history::History;
 use crate::outbound::encode;
 use crate::registry::Registry;
+use crate::reload::Reloader;
+use crate::topic_locks::TopicLocks;
 use crate::transport::{PeerAddr, Transport};
 
 /// First pause after a failed `accept`; it doubles while failures go on.

@@ -58,7 +58,8 @@ impl TopicLocks {
         let rooms = match text {
             None => BTreeSet::new(),
             Some(text) => {
-                let file: File = toml::from_str(&text).map_err(|e| damaged(e.message().to_owned()))?;
+                let file: File =
+                    toml::from_str(&text).map_err(|e| damaged(e.message().to_owned()))?;
                 if file.rooms.len() > MAX_LOCKED_TOPICS {
                     return Err(damaged(format!("more than {MAX_LOCKED_TOPICS} rooms")));
                 }

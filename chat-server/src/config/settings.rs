@@ -625,9 +625,10 @@ impl Settings {
             history_backlog: self
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
-            operators: self.operators.as_ref().map_or(default.operators, |keys| {
-                keys.iter().map(|k| k.0).collect()
-            }),
+            operators: self
+                .operators
+                .as_ref()
+                .map_or(default.operators, |keys| keys.iter().map(|k| k.0).collect()),
             motd: self.motd.clone().or(default.motd),
         }
     }
@@ -1257,7 +1258,15 @@ mod tests {
     #[test]
     fn operators_and_the_motd_come_from_the_file_or_the_flags() {
         let (a, b) = ("ab".repeat(32), "cd".repeat(32));
-        assert!(cli(&[]).load().unwrap().settings.config().operators.is_empty());
+        assert!(
+            cli(&[])
+                .load()
+                .unwrap()
+                .settings
+                .config()
+                .operators
+                .is_empty()
+        );
         let (_dir, path) = file(&format!("operators = [\"{a}\"]\nmotd = \"~/motd.txt\"\n"));
         let path = path.to_str().unwrap();
         let loaded = cli(&["--config", path]).load().unwrap();
@@ -1265,7 +1274,10 @@ mod tests {
         assert_eq!(config.operators, [PublicKey::parse(&a).unwrap()]);
         assert!(!config.motd.unwrap().starts_with("~"), "~ is the home");
         let printed = loaded.to_toml().unwrap();
-        assert!(printed.contains(&format!("operators = [\"{a}\"]")), "{printed}");
+        assert!(
+            printed.contains(&format!("operators = [\"{a}\"]")),
+            "{printed}"
+        );
         // The flags, repeated, replace the file's list.
         let grouped = PublicKey::parse(&b).unwrap().to_string();
         let loaded = cli(&["--config", path, "--operator", &a, "--operator", &grouped])

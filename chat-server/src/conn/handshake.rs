@@ -162,16 +162,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             ));
         }
         let auth = features.iter().any(|f| f == FEATURE_AUTH);
-        // A banned address is refused before the challenge, a banned key after its proof.
-        let ip = self.client.peer.ip();
-        if let Some(ending) = banned(&self.client, ip, None, auth) {
-            return Err(ending);
-        }
         let key = match auth {
             true => self.prove(deadline, shutdown).await?,
             false => None,
         };
-        if let Some(ending) = key.and_then(|key| banned(&self.client, None, Some(&key), auth)) {
+        if let Some(ending) = banned(&self.client, key.as_ref(), auth) {
             return Err(ending);
         }
         // With the feature, `HistoryInfo` follows the welcome before anything else.

@@ -5,8 +5,6 @@
 //!
 //! Everything an operator does is logged: who (nick and key), what, to whom, why.
 
-use std::net::IpAddr;
-
 use bytes::Bytes;
 use shared::limits::MAX_REASON_BYTES;
 use shared::{BanInfo, ErrorKind, OperatorRequest, ServerMsg};
@@ -54,7 +52,9 @@ impl Client {
                     "this server does not register nicks yet".into(),
                 )
             }
-            OperatorRequest::LockTopic { room, locked } => self.lock_topic(reply, &by, &room, locked),
+            OperatorRequest::LockTopic { room, locked } => {
+                self.lock_topic(reply, &by, &room, locked)
+            }
         }
     }
 
@@ -141,11 +141,14 @@ impl Client {
             s => format!("for {}", shared::units::duration(s)),
         };
         let text = because(format!("banned by {} {how_long}", by.nick), &reason);
+        let live = self.ctx.live();
+        // Operators stay, as they may connect (see `banned`).
         let covers = |c: &Seen| {
-            targets.iter().any(|t| match t {
-                Target::Address(ip) => c.ip == Some(*ip),
-                Target::Key(key) => c.key.as_ref() == Some(key),
-            })
+            !live.is_operator(c.key.as_ref())
+                && targets.iter().any(|t| match t {
+                    Target::Address(ip) => c.ip == Some(*ip),
+                    Target::Key(key) => c.key.as_ref() == Some(key),
+                })
         };
         let removed = self
             .ctx
@@ -172,7 +175,10 @@ impl Client {
             return self.done(reply, format!("no ban on {target}"));
         }
         let targets: Vec<Target> = lifted.iter().map(|b| b.target).collect();
-        let nick = lifted.iter().map(|b| b.nick.as_str()).find(|n| !n.is_empty());
+        let nick = lifted
+            .iter()
+            .map(|b| b.nick.as_str())
+            .find(|n| !n.is_empty());
         let what = described(&targets, nick);
         info!(operator = %by.nick, key = ?by.key, lifted = %what, "unbanned");
         self.done(reply, format!("unbanned {what}"))
@@ -206,7 +212,12 @@ impl Client {
 
     /// Whether a `SetTopic` in the room `room_key` (shown as `room`) by the client `id` is
     /// refused: the room's topic is locked and the client is no operator.
-    pub(super) fn topic_locked(&self, id: ClientId, room_key: &str, room: &str) -> Option<(ErrorKind, String)> {
+    pub(super) fn topic_locked(
+        &self,
+        id: ClientId,
+        room_key: &str,
+        room: &str,
+    ) -> Option<(ErrorKind, String)> {
         if !self.ctx.topic_locks.is_locked(room_key) {
             return None;
         }
@@ -227,21 +238,28 @@ impl Client {
     }
 
     fn no_such_nick(&self, reply: Option<u32>, nick: &str) -> Result<(), Ending> {
-        self.refuse(reply, ErrorKind::NoSuchNick, format!("no one goes by the nick {nick}"))
+        self.refuse(
+            reply,
+            ErrorKind::NoSuchNick,
+            format!("no one goes by the nick {nick}"),
+        )
     }
 }
 
 /// The ending of a client an operator's ban keeps out at the handshake, if one does: from
-/// `ip`, or proving `key`. A client granted the feature "auth" is told `Banned`; an older
-/// one `NotLoggedIn`, which it can read.
+/// its address, or proving `key`. An operator is never kept out (a ban on an address it
+/// shares, behind a NAT, with the one banned). A client granted the feature "auth" is
+/// told `Banned`; an older one `NotLoggedIn`, which it can read.
 pub(in crate::conn) fn banned(
     client: &Client,
-    ip: Option<IpAddr>,
     key: Option<&shared::auth::PublicKey>,
     auth: bool,
 ) -> Option<Ending> {
+    if client.ctx.live().is_operator(key) {
+        return None;
+    }
     let now = now_ms();
-    let ban = client.ctx.bans.find(ip, key, now)?;
+    let ban = client.ctx.bans.find(client.peer.ip(), key, now)?;
     info!(peer = %client.peer, target = %ban.target, "refused: banned");
     let kind = match auth {
         true => ErrorKind::Banned,
