@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use shared::auth::PublicKey;
 
+use crate::auth::Password;
 use crate::history;
 
 // Sizes and durations are read as they are shown, by the rule in `shared::units`.
@@ -206,6 +207,12 @@ pub struct Config {
     ///
     /// Default none.
     pub motd: Option<PathBuf>,
+
+    /// The password clients must give before they see anything (feature "auth"), kept as
+    /// its Argon2id hash; a client that cannot give one is refused.
+    ///
+    /// Default none: anyone who reaches the server may chat.
+    pub password: Option<Password>,
 }
 
 /// Most bytes of the message of the day: a few paragraphs, one frame, shown to every
@@ -263,6 +270,7 @@ impl Default for Config {
             history_backlog: history::DEFAULT_BACKLOG,
             operators: Vec::new(),
             motd: None,
+            password: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Reloading the configuration while the server runs (SIGHUP, in the binary): the
-//! operators, the message of the day, the bans' file (edited by hand), and the rules of
+//! operators, the message of the day, the password, the bans' file (edited by hand), and
+//! the rules of
 //! the connections accepted from then on (rates, queue size, login time). No connection is
 //! dropped. The settings the running server was built around (the address, the data
 //! directory, TLS, the caps of the connections and rooms, the history, the files) keep
@@ -11,6 +12,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::Config;
+use crate::auth::Auth;
 use crate::bans::Bans;
 use crate::common::now_ms;
 use crate::conn::{Live, LiveCell};
@@ -23,6 +25,7 @@ use crate::history::History;
 pub struct Reloader {
     live: Arc<LiveCell>,
     bans: Arc<Bans>,
+    auth: Arc<Auth>,
     history: History,
     /// The configuration in force.
     running: Arc<Mutex<Config>>,
@@ -34,6 +37,8 @@ pub struct Reloaded {
     pub operators: usize,
     /// Whether there is a message of the day.
     pub motd: bool,
+    /// Whether clients must give a password.
+    pub password: bool,
     pub bans: usize,
     /// The settings that changed in the file but take effect only at the next restart.
     pub need_restart: Vec<&'static str>,
@@ -43,12 +48,14 @@ impl Reloader {
     pub(crate) fn new(
         live: Arc<LiveCell>,
         bans: Arc<Bans>,
+        auth: Arc<Auth>,
         history: History,
         config: Config,
     ) -> Self {
         Self {
             live,
             bans,
+            auth,
             history,
             running: Arc::new(Mutex::new(config)),
         }
@@ -67,10 +74,12 @@ impl Reloader {
         let reloaded = Reloaded {
             operators: live.operators.len(),
             motd: live.motd.is_some(),
+            password: config.password.is_some(),
             bans,
             need_restart,
         };
         self.live.set(live);
+        self.auth.set_password(config.password.clone());
         *running = config;
         Ok(reloaded)
     }
@@ -125,6 +134,7 @@ mod tests {
         Reloader::new(
             Arc::new(LiveCell::new(live)),
             Arc::new(Bans::in_memory()),
+            Arc::default(),
             history,
             config.clone(),
         )
@@ -142,6 +152,7 @@ mod tests {
             operators: vec![key],
             motd: Some(motd.clone()),
             msg_rate: 3,
+            password: Some(crate::auth::Password::hash("door").unwrap()),
             max_rooms: 5,
             data_dir: "elsewhere".into(),
             ..config.clone()
@@ -153,6 +164,7 @@ mod tests {
         assert!(live.is_operator(Some(&key)));
         assert_eq!(live.motd.as_deref(), Some("welcome"));
         assert_eq!(live.policy.msg_rate, 3);
+        assert!(reloaded.password && reloader.auth.needs_password());
         // What needs a restart stays as it runs, and is not named again.
         let running = reloader.running.lock().unwrap().clone();
         assert_eq!(running.max_rooms, config.max_rooms);

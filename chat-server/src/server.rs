@@ -173,6 +173,8 @@ pub struct Opened {
     live: Arc<LiveCell>,
     bans: Arc<Bans>,
     topic_locks: TopicLocks,
+    /// The password and the keys; a reload changes the password.
+    auth: Arc<Auth>,
 }
 
 /// Opens what a server keeps in `config.data_dir`: first the bans, then the history
@@ -244,6 +246,7 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         files.ids_after(resume.last_file_id);
     }
     let live = Live::new(&config, &history).map_err(anyhow::Error::msg)?;
+    let auth = Arc::new(Auth::new(config.password.clone()));
     Ok(Opened {
         _lock: lock,
         config,
@@ -253,6 +256,7 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         live: Arc::new(LiveCell::new(live)),
         bans: Arc::new(bans),
         topic_locks,
+        auth,
     })
 }
 
@@ -310,6 +314,7 @@ impl Opened {
         Reloader::new(
             Arc::clone(&self.live),
             Arc::clone(&self.bans),
+            Arc::clone(&self.auth),
             self.history.clone(),
             self.config.clone(),
         )
@@ -337,6 +342,7 @@ impl Opened {
             live,
             bans,
             topic_locks,
+            auth,
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
@@ -368,7 +374,7 @@ impl Opened {
                 live,
                 bans,
                 topic_locks,
-                auth: Auth::new(),
+                auth,
             }),
             flush_timeout: config.flush_timeout,
             stop: CancellationToken::new(),

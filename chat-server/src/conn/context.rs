@@ -39,7 +39,7 @@ pub(crate) struct Context {
     /// The rooms whose topic only operators set.
     pub(crate) topic_locks: TopicLocks,
     /// The keys clients prove, and what they are allowed (feature "auth").
-    pub(crate) auth: Auth,
+    pub(crate) auth: Arc<Auth>,
 }
 
 impl Context {

@@ -411,7 +411,7 @@ mod tests {
             live: Arc::new(LiveCell::new(live)),
             bans: Arc::new(crate::bans::Bans::in_memory()),
             topic_locks: crate::topic_locks::TopicLocks::in_memory(),
-            auth: crate::auth::Auth::new(),
+            auth: Arc::default(),
         })
     }
 
