@@ -20,6 +20,7 @@ use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::auth::Auth;
+use crate::auth::owners::{Owners, OwnersFile};
 use crate::bans::Bans;
 use crate::common::now_ms;
 use crate::config::Config;
@@ -175,6 +176,8 @@ pub struct Opened {
     topic_locks: TopicLocks,
     /// The password and the keys; a reload changes the password.
     auth: Arc<Auth>,
+    /// The nicks registered to keys (their file is the `auth`'s).
+    owners: Owners,
 }
 
 /// Opens what a server keeps in `config.data_dir`: first the bans, then the history
@@ -245,8 +248,14 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     if let Some(resume) = resume {
         files.ids_after(resume.last_file_id);
     }
+    let (owners, owners_file) = {
+        let file = OwnersFile::in_dir(&config.data_dir);
+        tokio::task::spawn_blocking(move || file.load().map(|owners| (owners, file)))
+            .await
+            .context("reading the registered nicks stopped")??
+    };
     let live = Live::new(&config, &history).map_err(anyhow::Error::msg)?;
-    let auth = Arc::new(Auth::new(config.password.clone()));
+    let auth = Arc::new(Auth::new(config.password.clone(), owners_file));
     Ok(Opened {
         _lock: lock,
         config,
@@ -257,6 +266,7 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
         bans: Arc::new(bans),
         topic_locks,
         auth,
+        owners,
     })
 }
 
@@ -343,17 +353,16 @@ impl Opened {
             bans,
             topic_locks,
             auth,
+            owners,
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
             .max_connections
             .min(Semaphore::MAX_PERMITS)
             .min(u32::MAX as usize);
-        let registry = Arc::new(Registry::with_history(
-            config.max_rooms,
-            history.clone(),
-            last_id,
-        ));
+        let registry = Arc::new(
+            Registry::with_history(config.max_rooms, history.clone(), last_id).with_owners(owners),
+        );
         let files = Arc::new(Files {
             store: files,
             registry: Arc::clone(&registry),

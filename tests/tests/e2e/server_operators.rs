@@ -491,3 +491,55 @@ fn lines_with(log: &str, what: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[tokio::test]
+async fn an_operator_releases_a_registered_nick_whose_key_is_lost() -> anyhow::Result<()> {
+    let ann_key = ClientKey::generate();
+    let lost_key = ClientKey::generate();
+    let setup = Setup::start(&operators(&[&ann_key])).await?;
+    let server = &setup.server;
+    let mut bob = login(server, "bob", Some(&lost_key)).await?;
+    bob.send(ClientMsg::Register).await?;
+    let answer = bob
+        .recv_until(|m| matches!(m, ServerMsg::Registration { .. } | ServerMsg::Error { .. }))
+        .await?;
+    assert_eq!(
+        answer,
+        ServerMsg::Registration {
+            nick: "bob".into(),
+            owned: true
+        }
+    );
+    drop(bob);
+    let new_key = ClientKey::generate();
+    // Polled: bob's old connection may still be closing.
+    let mut refusal = None;
+    for _ in 0..50 {
+        refusal = refused(server, "bob", Some(&new_key)).await?;
+        if matches!(refusal, Some((ErrorKind::NickOwned, _))) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        matches!(refusal, Some((ErrorKind::NickOwned, _))),
+        "{refusal:?}"
+    );
+
+    let mut ann = login(server, "ann", Some(&ann_key)).await?;
+    let release = OperatorRequest::Release { nick: "BOB".into() };
+    ann.send(ClientMsg::Operate { msg: release }).await?;
+    let answer = ann
+        .recv_until(|m| matches!(m, ServerMsg::Registration { .. } | ServerMsg::Error { .. }))
+        .await?;
+    assert_eq!(
+        answer,
+        ServerMsg::Registration {
+            nick: "bob".into(),
+            owned: false
+        }
+    );
+    login(server, "bob", Some(&new_key)).await?;
+    setup.server.stop().await?;
+    Ok(())
+}

@@ -15,7 +15,9 @@ use crate::common::{ClientId, now_ms};
 use crate::conn::Client;
 use crate::conn::ending::Ending;
 use crate::outbound::encode;
-use crate::registry::Seen;
+use crate::registry::{Registered, Seen};
+
+use super::Later;
 
 /// Most bytes of bans one `Bans` answer lists (the newest that fit): far below any
 /// client's queue, as a page of members is.
@@ -28,11 +30,11 @@ impl Client {
         id: ClientId,
         reply: Option<u32>,
         msg: OperatorRequest,
-    ) -> Result<(), Ending> {
+    ) -> Result<Option<Later>, Ending> {
         let Some(by) = self.ctx.registry.seen_id(id) else {
-            return Ok(());
+            return Ok(None);
         };
-        match msg {
+        let done = match msg {
             OperatorRequest::Kick { nick, reason } => self.kick(reply, &by, &nick, &reason),
             OperatorRequest::Ban {
                 target,
@@ -44,17 +46,22 @@ impl Client {
                 let bans = newest_that_fit(self.ctx.bans.list(now_ms()));
                 self.send(reply, &ServerMsg::Bans { bans })
             }
-            OperatorRequest::Release { nick } => {
-                let _ = nick;
-                self.refuse(
-                    reply,
-                    ErrorKind::Internal,
-                    "this server does not register nicks yet".into(),
-                )
-            }
+            OperatorRequest::Release { nick } => return self.release(reply, &by, &nick),
             OperatorRequest::LockTopic { room, locked } => {
                 self.lock_topic(reply, &by, &room, locked)
             }
+        };
+        done.map(|()| None)
+    }
+
+    /// Frees the registered nick `nick`, whoever's key holds it; answered once the file
+    /// keeps the change ([`Later::Keep`]), at once when nothing changed.
+    fn release(&self, reply: Option<u32>, by: &Seen, nick: &str) -> Result<Option<Later>, Ending> {
+        let Registered { answer, keep } = self.ctx.registry.release(nick);
+        info!(operator = %by.nick, key = ?by.key, %nick, freed = keep.is_some(), "released");
+        match keep {
+            Some(snapshot) => Ok(Some(Later::Keep(snapshot, answer))),
+            None => self.send(reply, &answer).map(|()| None),
         }
     }
 
