@@ -38,7 +38,7 @@ fn main() -> ExitCode {
         if cli.print_config {
             print_config(&loaded)
         } else {
-            serve(&loaded.settings)
+            serve(&cli, &loaded.settings)
         }
     });
     match result {
@@ -84,7 +84,7 @@ fn print_config(loaded: &Loaded) -> anyhow::Result<()> {
         .context("cannot write to stdout")
 }
 
-fn serve(settings: &Settings) -> anyhow::Result<()> {
+fn serve(cli: &Cli, settings: &Settings) -> anyhow::Result<()> {
     init_logging(settings.log_level.as_ref())?;
     let config = settings.config();
     let listen = settings.listen();
@@ -118,6 +118,11 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
     }
     runtime.block_on(async {
         let shutdown = shutdown_signal();
+        // Installed before "listening on", as SIGTERM's: a SIGHUP from then on reloads,
+        // and never kills the server as it would by default.
+        #[cfg(unix)]
+        let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot listen for SIGHUP")?;
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on '{listen}'"))?;
@@ -125,6 +130,13 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
         // one line, and the file is left as it was. After the bind: an address it cannot
         // listen on stops it before the history is touched.
         let opened = chat_server::open(config).await?;
+        #[cfg(unix)]
+        tokio::spawn(reload_on_hangup(
+            hangups,
+            cli.clone(),
+            settings.clone(),
+            opened.reloader(),
+        ));
         let addr = listener
             .local_addr()
             .context("cannot read the listening address")?;
@@ -151,6 +163,65 @@ fn serve(settings: &Settings) -> anyhow::Result<()> {
             None => opened.run_with(listener, shutdown).await,
         }
     })
+}
+
+/// Reloads the configuration at each SIGHUP: the file again (and the flags, which still
+/// win), then what a running server can change. One log line says what changed, or why
+/// nothing did; one more names the settings that need a restart. Never returns.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    mut hangups: tokio::signal::unix::Signal,
+    cli: Cli,
+    mut running: Settings,
+    reloader: chat_server::Reloader,
+) {
+    while hangups.recv().await.is_some() {
+        let (cli, reloader, before) = (cli.clone(), reloader.clone(), running.clone());
+        // A few small files: read off the runtime's threads all the same.
+        let reloaded = tokio::task::spawn_blocking(move || {
+            let loaded = cli.load().map_err(|e| e.to_string())?;
+            let mut reloaded = reloader.reload(loaded.settings.config())?;
+            let settings = &loaded.settings;
+            let fixed = [
+                ("listen", before.listen != settings.listen),
+                ("workers", before.workers != settings.workers),
+                ("tls", before.tls() != settings.tls()),
+                ("tls_cert", before.tls_cert != settings.tls_cert),
+                ("tls_key", before.tls_key != settings.tls_key),
+                ("log_level", before.log_level != settings.log_level),
+            ];
+            reloaded.need_restart.extend(
+                fixed
+                    .iter()
+                    .filter(|(_, changed)| *changed)
+                    .map(|(name, _)| *name),
+            );
+            Ok::<_, String>((reloaded, loaded.settings))
+        })
+        .await;
+        match reloaded {
+            Ok(Ok((reloaded, settings))) => {
+                tracing::info!(
+                    operators = reloaded.operators,
+                    motd = reloaded.motd,
+                    password = reloaded.password,
+                    bans = reloaded.bans,
+                    "configuration reloaded"
+                );
+                if !reloaded.need_restart.is_empty() {
+                    tracing::warn!(
+                        "changed in the configuration but in force only after a restart: {}",
+                        reloaded.need_restart.join(", ")
+                    );
+                }
+                running = settings;
+            }
+            Ok(Err(why)) => {
+                tracing::error!("configuration not reloaded, the one in force stays: {why}");
+            }
+            Err(e) => tracing::error!(error = %e, "the reload stopped"),
+        }
+    }
 }
 
 /// Logs to stderr, filtered by `log_level` (flag or file), else `RUST_LOG`, else `info`.

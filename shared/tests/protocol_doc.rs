@@ -5,8 +5,8 @@
 
 use bincode::config::standard;
 use shared::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, Member, MemberPage, RoomEvent,
-    RoomRequest, SeqRange, ServerMsg, Stamped, encode_frame,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, Member, MemberPage,
+    OperatorRequest, RoomEvent, RoomRequest, SeqRange, ServerMsg, Stamped, encode_frame,
 };
 
 const DOC: &str = include_str!("../../docs/PROTOCOL.md");
@@ -312,6 +312,19 @@ fn examples() -> Vec<Example> {
                 },
             ],
             more: false,
+        }),
+        Client(ClientMsg::Operate {
+            msg: OperatorRequest::Kick {
+                nick: "bob".into(),
+                reason: "spam".into(),
+            },
+        }),
+        Server(ServerMsg::Operated {
+            text: "kicked bob".into(),
+        }),
+        Server(ServerMsg::Error {
+            kind: ErrorKind::Kicked,
+            text: "kicked by ann: spam".into(),
         }),
     ]
 }

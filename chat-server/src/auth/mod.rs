@@ -4,7 +4,9 @@
 //! The handshake (`conn::handshake`) sends a challenge, checks the password
 //! (`Auth::check_password`) and the proof of a key against the stream's binding
 //! ([`crate::transport::Binding`]), and hands the proved key to the registry, which keeps
-//! it beside the client's nick (`Registry::key_of`). `Auth` is what connections ask.
+//! it beside the client's nick (`Registry::key_of`). `Auth` is what connections ask;
+//! who is an operator is the configuration's (`conn::Live::is_operator`), which a reload
+//! changes, as it changes the password (`Auth::set_password`).
 //!
 //! - [`password`]: the password as its Argon2id hash.
 //! - `attempts`: the password attempts each address may make.
@@ -18,7 +20,6 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Instant;
 
 use shared::ErrorKind;
-use shared::auth::PublicKey;
 use tokio::sync::Semaphore;
 
 use crate::common::Refusal;
@@ -64,13 +65,6 @@ impl Auth {
         }
     }
 
-    /// Whether `key` is an operator's: the one place that says so. No key is yet: the
-    /// server's configuration has no operators so far.
-    pub(crate) fn is_operator(&self, key: &PublicKey) -> bool {
-        let _ = key;
-        false
-    }
-
     /// Whether clients must give a password.
     pub(crate) fn needs_password(&self) -> bool {
         self.password().is_some()
@@ -78,8 +72,7 @@ impl Auth {
 
     /// Replaces the server's password (`None`: no password from now on). Clients logged
     /// in stay; the next handshake asks for the new one. For a reload of the
-    /// configuration, which nothing does yet.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// configuration ([`crate::Reloader`]).
     pub(crate) fn set_password(&self, password: Option<Password>) {
         *self
             .password

@@ -146,6 +146,24 @@ impl Owners {
         Ok(freed.map(|nick| (nick, self.snapshot())))
     }
 
+    /// Frees every registration that covers `nick`, whatever its key (an operator's
+    /// `Release`, for an owner who lost their key): the nick as registered, and the table
+    /// to keep; `None` when none covers it.
+    pub(crate) fn release(&mut self, keys: &NameKeys) -> Option<(String, Snapshot)> {
+        let folds = [
+            Some(keys.fold.clone()),
+            self.by_look.get(&keys.look).cloned(),
+        ];
+        let mut freed = None;
+        for fold in folds.into_iter().flatten() {
+            if let Some(entry) = self.by_fold.remove(&fold) {
+                self.by_look.remove(&entry.look);
+                freed.get_or_insert(entry.nick);
+            }
+        }
+        freed.map(|nick| (nick, self.snapshot()))
+    }
+
     fn insert(&mut self, nick: &str, keys: &NameKeys, key: PublicKey) {
         let entry = Entry {
             nick: nick.to_owned(),

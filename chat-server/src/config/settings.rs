@@ -20,6 +20,7 @@ use std::time::Duration;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
+use shared::auth::PublicKey;
 use shared::config_file::{self, FileError, Problem};
 
 use crate::auth::Password;
@@ -116,6 +117,7 @@ impl Cli {
             }
             match defaults.get(id) {
                 Some(toml::Value::String(shown)) => with_default(arg, shown),
+                Some(toml::Value::Array(list)) if list.is_empty() => with_default(arg, "none"),
                 Some(other) => with_default(arg, &other.to_string()),
                 None => arg,
             }
@@ -171,6 +173,9 @@ impl Cli {
             .map(|path| config_file::expand_home(path, home.as_deref()));
         from_file.tls_key = from_file
             .tls_key
+            .map(|path| config_file::expand_home(path, home.as_deref()));
+        from_file.motd = from_file
+            .motd
             .map(|path| config_file::expand_home(path, home.as_deref()));
         let from_file = from_file.fold_tls().map_err(|message| FileError::Invalid {
             path: file.clone().unwrap_or_default(),
@@ -258,6 +263,9 @@ impl Loaded {
         }
         if self.settings.log_level.is_none() {
             text.push_str("# log_level: not set, $RUST_LOG, else info\n");
+        }
+        if self.settings.motd.is_none() {
+            text.push_str("# motd: not set, no message of the day\n");
         }
         if self.settings.name.is_none() {
             let host = crate::announce::default_name();
@@ -525,6 +533,23 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 
+    /// Public key of an operator (64 hex digits); repeat for each.
+    ///
+    /// An operator is a client that proves it holds one of these keys when it connects
+    /// (its key is under the user's data directory; the client shows it). Operators may
+    /// kick, ban and unban, list the bans, release a registered nick and lock a room's
+    /// topic. In the configuration file: operators = ["KEY", ...]. Reloaded on SIGHUP.
+    #[arg(long = "operator", value_name = "KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operators: Option<Vec<OperatorKey>>,
+
+    /// File whose text every client is shown when it connects (the message of the day).
+    ///
+    /// UTF-8 text, at most 4096 bytes; read at start (a file the server cannot use stops
+    /// it) and again on SIGHUP. In the configuration file, ~/ is the home directory.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motd: Option<PathBuf>,
     /// The password clients must give, as its hash (what --hash-password prints).
     ///
     /// A client gives the password before it sees anything; a wrong one is refused and
@@ -591,6 +616,8 @@ impl Settings {
             tls: None,
             tls_cert: None,
             tls_key: None,
+            operators: Some(config.operators.iter().copied().map(OperatorKey).collect()),
+            motd: config.motd.clone(),
             password_hash: config.password.clone(),
             log_level: None,
         }
@@ -629,6 +656,8 @@ impl Settings {
             tls: self.tls.or(lower.tls),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
+            operators: self.operators.or(lower.operators),
+            motd: self.motd.or(lower.motd),
             password_hash: self.password_hash.or(lower.password_hash),
             log_level: self.log_level.or(lower.log_level),
         }
@@ -676,6 +705,11 @@ impl Settings {
             history_backlog: self
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
+            operators: self
+                .operators
+                .as_ref()
+                .map_or(default.operators, |keys| keys.iter().map(|k| k.0).collect()),
+            motd: self.motd.clone().or(default.motd),
             password: self.password_hash.clone().or(default.password),
         }
     }
@@ -972,6 +1006,33 @@ impl<'de> Deserialize<'de> for ServerName {
     }
 }
 
+/// An operator's public key, read by [`PublicKey::parse`] (64 hex digits, or the grouped
+/// form clients show) and written as 64 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatorKey(pub PublicKey);
+
+impl FromStr for OperatorKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        PublicKey::parse(text.trim())
+            .map(Self)
+            .map_err(|e| format!("'{text}' is not an operator's key: {e}"))
+    }
+}
+
+impl Serialize for OperatorKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for OperatorKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 /// A log filter in tracing-subscriber's `EnvFilter` syntax (`info`, `chat_server=debug`),
 /// checked when it is read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1095,6 +1156,7 @@ mod tests {
             tls: Some(true),
             tls_cert: Some("cert.pem".into()),
             tls_key: Some("key.pem".into()),
+            motd: Some("motd.txt".into()),
             password_hash: Some(Password::hash("sesame").unwrap()),
             ..Settings::defaults()
         };
@@ -1293,6 +1355,14 @@ mod tests {
             ),
             ("colour = \"red\"", "key \"colour\": unknown key"),
             (
+                "operators = [\"abc\"]",
+                "key \"operators\": 'abc' is not an operator's key: a key is 64 hex digits, and this has 3",
+            ),
+            (
+                "operators = \"abc\"",
+                "key \"operators\": invalid type: string \"abc\", expected a sequence",
+            ),
+            (
                 "flush_timeout = \"1s\"",
                 "key \"flush_timeout\": unknown key",
             ),
@@ -1427,6 +1497,40 @@ mod tests {
         );
         assert!(printed.contains("no_announce = false\n"), "{printed}");
         assert!(!printed.contains("mdns_port"), "{printed}");
+    }
+
+    #[test]
+    fn operators_and_the_motd_come_from_the_file_or_the_flags() {
+        let (a, b) = ("ab".repeat(32), "cd".repeat(32));
+        assert!(
+            cli(&[])
+                .load()
+                .unwrap()
+                .settings
+                .config()
+                .operators
+                .is_empty()
+        );
+        let (_dir, path) = file(&format!("operators = [\"{a}\"]\nmotd = \"~/motd.txt\"\n"));
+        let path = path.to_str().unwrap();
+        let loaded = cli(&["--config", path]).load().unwrap();
+        let config = loaded.settings.config();
+        assert_eq!(config.operators, [PublicKey::parse(&a).unwrap()]);
+        assert!(!config.motd.unwrap().starts_with("~"), "~ is the home");
+        let printed = loaded.to_toml().unwrap();
+        assert!(
+            printed.contains(&format!("operators = [\"{a}\"]")),
+            "{printed}"
+        );
+        // The flags, repeated, replace the file's list.
+        let grouped = PublicKey::parse(&b).unwrap().to_string();
+        let loaded = cli(&["--config", path, "--operator", &a, "--operator", &grouped])
+            .load()
+            .unwrap();
+        assert_eq!(loaded.settings.config().operators.len(), 2);
+        let none = cli(&[]).load().unwrap().to_toml().unwrap();
+        assert!(none.contains("operators = []\n"), "{none}");
+        assert!(none.contains("# motd: not set"), "{none}");
     }
 
     #[test]

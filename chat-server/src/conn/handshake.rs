@@ -20,6 +20,7 @@ use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
+use super::cmd::banned;
 use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::outbound::encode;
@@ -68,7 +69,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     where
         S: Binding,
     {
-        let limit = self.client.ctx.policy.handshake_timeout;
+        let limit = self.client.policy.handshake_timeout;
         let deadline = Instant::now() + limit;
         let hello = match self.next_frame(deadline, shutdown).await? {
             Err(_elapsed) => {
@@ -127,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "version mismatch",
                     ));
                 };
-                let history = self.client.ctx.policy.history_info.is_some();
+                let history = self.client.policy.history_info.is_some();
                 (version, granted(features, history), nick, room)
             }
             _ => {
@@ -174,19 +175,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
             false => None,
         };
+        if let Some(ending) = banned(&self.client, key.as_ref(), auth) {
+            return Err(ending);
+        }
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
         let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
         let ctx = &self.client.ctx;
-        let policy = &ctx.policy;
+        let policy = &self.client.policy;
+        let live = ctx.live();
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
             rooms,
+            motd: live.motd.as_deref(),
+            ip: self.client.peer.ip(),
             key,
-            operator: key.is_some_and(|key| ctx.auth.is_operator(&key)),
+            operator: live.is_operator(key.as_ref()),
         };
         let id = self
             .client
@@ -253,14 +260,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             password: self.client.ctx.auth.needs_password(),
         });
         // The writer does not run during the handshake: the challenge is written now.
-        let limit = self.client.ctx.policy.handshake_timeout;
+        let limit = self.client.policy.handshake_timeout;
         let written = tokio::select! {
             written = timeout_at(deadline, self.writer.write_now(self.frames.get_mut(), &challenge)) => written,
             () = shutdown.cancelled() => return Err(Ending::shutdown()),
         };
         match written {
             Err(_elapsed) => return Err(Ending::quiet("timed out")),
-            Ok(Err(stopped)) => return Err(Ending::stopped(stopped, &self.client.ctx.policy)),
+            Ok(Err(stopped)) => return Err(Ending::stopped(stopped, &self.client.policy)),
             Ok(Ok(())) => {}
         }
         let answer = match self.next_frame(deadline, shutdown).await? {

@@ -34,6 +34,7 @@
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
 //! - `keepalive`: the pass that pings silent clients and drops the dead.
 //! - `lookup`: the client that goes by a nick, a room's member count.
+//! - `removal`: clients an operator removes (a kick, a ban), told why.
 
 mod fanout;
 mod keepalive;
@@ -41,27 +42,30 @@ mod lookup;
 mod nicks;
 #[cfg(test)]
 mod probe;
+mod removal;
 mod rooms;
 mod stamp;
 mod topics;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
 use shared::auth::PublicKey;
 use shared::names::{self, NameKeys};
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
+use shared::{ChatKind, ErrorKind, FEATURE_AUTH, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
 use crate::auth::owners::Owners;
-use crate::common::{ClientId, Refusal};
+use crate::common::{ClientId, Refusal, now_ms};
 use crate::history::{History, Topic};
 use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 pub(crate) use nicks::Registered;
 use nicks::nick_taken;
+pub(crate) use removal::Seen;
 use rooms::RoomName;
 
 /// Where a client is: its nick and one of its rooms (the one a request is about).
@@ -90,6 +94,10 @@ pub(crate) struct Greeting<'a> {
     pub(crate) after_welcome: Option<&'a Bytes>,
     /// Whether the client was granted the feature "rooms".
     pub(crate) rooms: bool,
+    /// The message of the day, shown after the welcome ([`motd_frame`]).
+    pub(crate) motd: Option<&'a str>,
+    /// The client's IP address, for the bans on addresses.
+    pub(crate) ip: Option<IpAddr>,
     /// The key the client proved at the handshake (feature "auth"), if it proved one: it
     /// is told `Identified` right after the welcome.
     pub(crate) key: Option<PublicKey>,
@@ -151,6 +159,9 @@ struct Client {
     outbox: Outbox,
     /// Why the client is away, if it is (feature "rooms").
     away: Option<Box<str>>,
+    /// Its IP address (an IPv4 one seen through IPv6 as itself), for the bans on
+    /// addresses.
+    ip: Option<IpAddr>,
     /// The key it proved at the handshake (feature "auth"); boxed, so that a client
     /// without one costs a pointer.
     key: Option<Box<PublicKey>>,
@@ -299,6 +310,9 @@ impl Registry {
             outbox.liveness().heard(self.clock_ms(Instant::now()));
             // Its queue knows the version, which decides the frames it gets.
             outbox.set_speaks(greeting.version);
+            if greeting.features.iter().any(|f| f == FEATURE_AUTH) {
+                outbox.grant_auth();
+            }
             let client = Client {
                 nick: nick.to_owned(),
                 rooms: match greeting.rooms {
@@ -307,6 +321,7 @@ impl Registry {
                 },
                 outbox,
                 away: None,
+                ip: greeting.ip.map(|ip| ip.to_canonical()),
                 key: greeting.key.map(Box::new),
             };
             inner.clients.insert(id, client);
@@ -343,6 +358,10 @@ impl Registry {
                     operator: greeting.operator,
                 };
                 inner.send(id, encode(&identified));
+            }
+            if let Some(motd) = greeting.motd {
+                let name = inner.room_name(&room_key);
+                inner.send(id, motd_frame(greeting.version, &name, motd));
             }
             inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
@@ -424,6 +443,34 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The message of the day as a client of `version` can read it, in its first room
+/// `room`, said by no one (an empty `from`, which no nick is): in version 4 a `Notice`
+/// of something said; in version 3, whose notices carry no text, a `Chat` with id 0.
+fn motd_frame(version: u16, room: &str, text: &str) -> Bytes {
+    let (time_ms, room, text) = (now_ms(), room.to_owned(), text.to_owned());
+    let msg = if version >= 4 {
+        ServerMsg::Notice {
+            time_ms,
+            room,
+            event: RoomEvent::Said {
+                from: String::new(),
+                kind: ChatKind::Say,
+                text,
+            },
+        }
+    } else {
+        ServerMsg::Chat {
+            id: 0,
+            time_ms,
+            room,
+            from: String::new(),
+            kind: ChatKind::Say,
+            text,
+        }
+    };
+    encode(&msg)
 }
 
 impl Inner {

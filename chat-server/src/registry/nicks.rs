@@ -166,6 +166,23 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Frees the registered nick `nick` and its look-alikes, whoever holds it (an
+    /// operator's `Release`). Answered `Registration { owned: false }` whether or not it
+    /// was registered; the table is kept only when it changed.
+    pub(crate) fn release(&self, nick: &str) -> Registered {
+        let mut inner = self.lock();
+        let (nick, keep) = match inner.owners.release(&NameKeys::of(nick)) {
+            Some((registered, keep)) => (registered, Some(keep)),
+            None => (nick.to_owned(), None),
+        };
+        Registered {
+            answer: ServerMsg::Registration { nick, owned: false },
+            keep,
+        }
+    }
+}
+
 /// The nick of the client `id` and the key it proved; `NotIdentified` without one.
 fn identified(inner: &Inner, id: ClientId) -> Result<(String, PublicKey), Refusal> {
     let client = inner.clients.get(&id).ok_or_else(|| Refusal {

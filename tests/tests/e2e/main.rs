@@ -29,6 +29,8 @@
 //! - `server_auth`: the feature "auth" in raw frames: keys proved over the TLS session
 //!   (a relay refused), the password and its attempt limit, registered nicks, uploads
 //!   resumed only by their owner.
+//! - `server_operators`: operators in raw frames: kick, bans (by nick and address, across
+//!   a restart, expiring), unban, the topic lock, the message of the day, SIGHUP.
 //! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
 //!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
@@ -57,6 +59,7 @@ mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;
+mod server_operators;
 mod server_rooms;
 mod server_transport;
 mod tls_trust;

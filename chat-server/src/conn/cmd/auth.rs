@@ -36,28 +36,22 @@ impl Client {
         }
     }
 
-    /// An operator's request: only a client whose proved key is an operator's
-    /// (`Auth::is_operator`) may make one; everyone else is told `NotOperator`.
+    /// An operator's request: only a client whose proved key is an operator's (listed in
+    /// the configuration in force) may make one; everyone else is told `NotOperator`.
     pub(super) fn operate(
         &self,
         id: ClientId,
         reply: Option<u32>,
         msg: OperatorRequest,
-    ) -> Result<(), Ending> {
-        let operator = self
-            .ctx
-            .registry
-            .key_of(id)
-            .is_some_and(|key| self.ctx.auth.is_operator(&key));
-        if !operator {
-            return self.refuse(reply, ErrorKind::NotOperator, "not an operator".into());
+    ) -> Result<Option<Later>, Ending> {
+        let key = self.ctx.registry.key_of(id);
+        if !self.ctx.live().is_operator(key.as_ref()) {
+            let text = "not an operator".into();
+            return self
+                .refuse(reply, ErrorKind::NotOperator, text)
+                .map(|()| None);
         }
-        let _ = msg;
-        self.refuse(
-            reply,
-            ErrorKind::Internal,
-            "this server carries out no operator's requests yet".into(),
-        )
+        self.carry_out(id, reply, msg)
     }
 }
 

@@ -54,7 +54,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped, &self.client.ctx.policy));
+            return Err(Ending::stopped(stopped, &self.client.policy));
         }
         match answer {
             Some(answer) => self.client.send(reply, &answer),

@@ -238,7 +238,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let answer = tokio::select! {
             answer = &mut bounded => answer,
             stopped = writer.run(stream) => {
-                return Err(Ending::stopped(stopped, &self.client.ctx.policy));
+                return Err(Ending::stopped(stopped, &self.client.policy));
             }
         };
         match answer {
@@ -251,7 +251,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 writer
                     .write_now(stream, &frame)
                     .await
-                    .map_err(|stopped| Ending::stopped(stopped, &self.client.ctx.policy))
+                    .map_err(|stopped| Ending::stopped(stopped, &self.client.policy))
             }
             Ok(Err(e)) => {
                 warn_about(&e);

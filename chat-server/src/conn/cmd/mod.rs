@@ -10,6 +10,8 @@
 //! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
 //!   beside the writer) and `MarkRead`.
 //! - `auth`: the requests of the feature "auth": `Register`, `Unregister` and `Operate`.
+//! - `operate`: an operator's requests, carried out; the bans at the handshake and the
+//!   locked topics.
 //!
 //! The rest (`Ping`, `Pong`, `Quit`, a second hello) is a line each, here.
 
@@ -17,6 +19,7 @@ mod auth;
 mod files;
 mod history;
 mod many;
+mod operate;
 mod rooms;
 mod talk;
 
@@ -29,6 +32,7 @@ use crate::common::{ClientId, Refusal};
 use crate::history::Permit;
 use crate::registry::{Whereabouts, Who};
 pub(in crate::conn) use history::Query;
+pub(in crate::conn) use operate::banned;
 
 /// A request that may wait, handed back by [`Client::handle`] for
 /// [`Connection::later`](super::Connection::later).
@@ -118,7 +122,7 @@ impl Client {
             }
             ClientMsg::Register => return self.registration(id, reply, true),
             ClientMsg::Unregister => return self.registration(id, reply, false),
-            ClientMsg::Operate { msg } => self.operate(id, reply, msg),
+            ClientMsg::Operate { msg } => return self.operate(id, reply, msg),
         };
         done.map(|()| None)
     }
