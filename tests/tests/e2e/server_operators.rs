@@ -10,14 +10,21 @@ use shared::{
     ClientMsg, ErrorKind, FEATURE_AUTH, FEATURE_ROOMS, OperatorRequest, RoomEvent, RoomRequest,
     ServerMsg,
 };
-use tests::auth::{AuthClient, ClientKey, hello_with, plain};
-use tests::binaries::scratch_dir;
+use tests::auth::{AuthClient, ClientKey, hello_with, tls};
+use tests::binaries::{scratch_dir, server_key};
 use tests::client::{TestClient, left, unwrapped};
 use tests::history::Server;
 use tests::probe::send_signal;
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
-type Client = AuthClient<TcpStream>;
+type Client = AuthClient<TlsStream<TcpStream>>;
+
+/// A client over TLS to the server the test started at `addr` (as users reach it).
+async fn reach(addr: std::net::SocketAddr) -> anyhow::Result<Client> {
+    let key = server_key(addr).context("the server's key")?;
+    tls(addr, key).await
+}
 
 /// A server on a data directory of its own, reading `config` (the operators, the message
 /// of the day) from a file the test may rewrite.
@@ -55,7 +62,7 @@ fn operators(keys: &[&ClientKey]) -> String {
 
 /// Logs in with the features "auth" and "rooms", proving `key` if given.
 async fn login(server: &Server, nick: &str, key: Option<&ClientKey>) -> anyhow::Result<Client> {
-    let mut client = plain(server.addr).await?;
+    let mut client = reach(server.addr).await?;
     client
         .send(hello_with(nick, "lobby", &[FEATURE_AUTH, FEATURE_ROOMS]))
         .await?;
@@ -74,7 +81,7 @@ async fn refused(
     nick: &str,
     key: Option<&ClientKey>,
 ) -> anyhow::Result<Option<(ErrorKind, String)>> {
-    let mut client = plain(server.addr).await?;
+    let mut client = reach(server.addr).await?;
     client
         .send(hello_with(nick, "lobby", &[FEATURE_AUTH]))
         .await?;
