@@ -73,6 +73,7 @@
 //! ```
 
 mod announce;
+mod auth;
 mod common;
 pub mod config;
 mod conn;
@@ -87,4 +88,4 @@ pub mod transport;
 pub use announce::default_name;
 pub use config::Config;
 pub use server::{Opened, open, prepare_data_dir, run, run_with};
-pub use transport::{PeerAddr, Transport};
+pub use transport::{Binding, PeerAddr, Transport};

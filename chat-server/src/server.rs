@@ -19,6 +19,7 @@ use tracing::{info, warn};
 use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::conn::{self, Policy};
 use crate::files::Files;
@@ -329,6 +330,7 @@ impl Opened {
                 files,
                 policy: Policy::new(&config, &history),
                 history: history.clone(),
+                auth: Auth::new(),
             }),
             stop: CancellationToken::new(),
             server_full: encode(&ServerMsg::Error {

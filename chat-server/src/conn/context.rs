@@ -10,6 +10,7 @@ use shared::Limits;
 use shared::limits::{MAX_FRAME_LEN, MAX_TEXT_BYTES, MEMBER_PAGE};
 
 use crate::Config;
+use crate::auth::Auth;
 use crate::files::Files;
 use crate::history::History;
 use crate::outbound::encode;
@@ -24,6 +25,8 @@ pub(crate) struct Context {
     /// Where history queries go, and the leave to say something (`History::admit`).
     pub(crate) history: History,
     pub(crate) policy: Policy,
+    /// The keys clients prove, and what they are allowed (feature "auth").
+    pub(crate) auth: Auth,
 }
 
 /// The limits and intervals that apply to each connection (see [`Config`] for what each

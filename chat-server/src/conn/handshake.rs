@@ -1,24 +1,30 @@
 //! The handshake: the client's first frame must be a hello that this server can speak
 //! (version 3's `Hello`, or version 4's `Hello4` with a range of versions and features),
-//! with a valid nick and room, and the registry must take the nick.
+//! with a valid nick and room, and the registry must take the nick. A client granted the
+//! feature "auth" is sent a `Challenge` first and must answer it with a `Prove`, whose
+//! key, if it names one, must be proved over this stream's binding.
 
 use futures::StreamExt;
 use shared::CodecError;
+use shared::auth::{NONCE_BYTES, PublicKey};
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
 use shared::tls::is_tls;
 use shared::{
-    ClientMsg, ErrorKind, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS, OLDEST_VERSION,
-    PROTOCOL_VERSION,
+    ClientMsg, ErrorKind, FEATURE_AUTH, FEATURE_FETCHED, FEATURE_HISTORY, FEATURE_ROOMS,
+    OLDEST_VERSION, PROTOCOL_VERSION, ServerMsg,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::timeout;
+use tokio::time::error::Elapsed;
+use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use super::ending::Ending;
 use super::{Connection, seconds};
+use crate::outbound::encode;
 use crate::registry::Greeting;
+use crate::transport::Binding;
 use crate::transport::tls::WrongTransport;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
@@ -55,14 +61,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         })
     }
 
-    /// Reads the `Hello` and logs the client in.
-    pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending> {
+    /// Reads the `Hello` and logs the client in: with the feature "auth", after the
+    /// client has answered the challenge. The whole handshake is bounded by the
+    /// handshake timeout.
+    pub(super) async fn handshake(&mut self, shutdown: &CancellationToken) -> Result<(), Ending>
+    where
+        S: Binding,
+    {
         let limit = self.client.ctx.policy.handshake_timeout;
-        let first = tokio::select! {
-            first = timeout(limit, self.frames.next()) => first,
-            () = shutdown.cancelled() => return Err(Ending::shutdown()),
-        };
-        let hello = match first {
+        let deadline = Instant::now() + limit;
+        let hello = match self.next_frame(deadline, shutdown).await? {
             Err(_elapsed) => {
                 let text = format!("no hello within {}", seconds(limit));
                 return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
@@ -152,16 +160,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 "invalid room",
             ));
         }
+        let auth = features.iter().any(|f| f == FEATURE_AUTH);
+        let key = match auth {
+            true => self.prove(deadline, shutdown).await?,
+            false => None,
+        };
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
         let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
-        let policy = &self.client.ctx.policy;
+        let ctx = &self.client.ctx;
+        let policy = &ctx.policy;
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
             rooms,
+            key,
+            operator: key.is_some_and(|key| ctx.auth.is_operator(&key)),
         };
         let id = self
             .client
@@ -175,8 +191,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 };
                 Ending::refused(r.kind, r.text, reason)
             })?;
-        info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in");
+        match key {
+            Some(key) => {
+                info!(peer = %self.client.peer, client = id, %nick, %room, version, %key, "logged in");
+            }
+            None => {
+                info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in")
+            }
+        }
         self.client.id = Some(id);
+        self.client.auth = auth;
         self.client.history = history;
         if features.iter().any(|f| f == FEATURE_FETCHED) {
             self.client.ctx.files.sharers.add(id);
@@ -184,16 +208,101 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         self.client.rooms = rooms;
         Ok(())
     }
+
+    /// The next frame, unless the deadline or a shutdown comes first.
+    async fn next_frame(
+        &mut self,
+        deadline: Instant,
+        shutdown: &CancellationToken,
+    ) -> Result<Result<Option<Result<ClientMsg, CodecError>>, Elapsed>, Ending> {
+        tokio::select! {
+            next = timeout_at(deadline, self.frames.next()) => Ok(next),
+            () = shutdown.cancelled() => Err(Ending::shutdown()),
+        }
+    }
+
+    /// The feature "auth"'s part of the handshake: sends the challenge and reads the
+    /// client's `Prove`; the key it proved, if it proved one. A proof that does not
+    /// verify for this stream's binding ends the connection: the client signed another
+    /// session's (a relay's), or not with the key it names.
+    async fn prove(
+        &mut self,
+        deadline: Instant,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<PublicKey>, Ending>
+    where
+        S: Binding,
+    {
+        let mut nonce = [0u8; NONCE_BYTES];
+        if let Err(error) = getrandom::fill(&mut nonce) {
+            warn!(%error, "no randomness for a challenge");
+            let text = "the server could not make a challenge".to_owned();
+            return Err(Ending::refused(ErrorKind::Internal, text, "no challenge"));
+        }
+        let challenge = encode(&ServerMsg::Challenge {
+            nonce: nonce.to_vec(),
+            password: false,
+        });
+        // The writer does not run during the handshake: the challenge is written now.
+        let limit = self.client.ctx.policy.handshake_timeout;
+        let written = tokio::select! {
+            written = timeout_at(deadline, self.writer.write_now(self.frames.get_mut(), &challenge)) => written,
+            () = shutdown.cancelled() => return Err(Ending::shutdown()),
+        };
+        match written {
+            Err(_elapsed) => return Err(Ending::quiet("timed out")),
+            Ok(Err(stopped)) => return Err(Ending::stopped(stopped, &self.client.ctx.policy)),
+            Ok(Ok(())) => {}
+        }
+        let answer = match self.next_frame(deadline, shutdown).await? {
+            Err(_elapsed) => {
+                let text = format!("no answer to the challenge within {}", seconds(limit));
+                return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
+            }
+            Ok(None) => return Err(Ending::closed()),
+            Ok(Some(Err(e))) => return Err(Ending::codec(e)),
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let (key, signature) = match answer {
+            ClientMsg::Prove { key, signature, .. } => (key, signature),
+            _ => {
+                let text = "answer the challenge with Prove first".to_owned();
+                return Err(Ending::refused(
+                    ErrorKind::NotLoggedIn,
+                    text,
+                    "did not answer the challenge",
+                ));
+            }
+        };
+        if key.is_empty() && signature.is_empty() {
+            return Ok(None);
+        }
+        let binding = self.frames.get_ref().binding();
+        let binding = binding.as_ref().map_or(&[][..], |b| &b[..]);
+        let proved = PublicKey::from_bytes(&key)
+            .and_then(|key| key.verify(&nonce, binding, &signature).map(|()| key));
+        match proved {
+            Ok(key) => Ok(Some(key)),
+            Err(error) => {
+                info!(peer = %self.client.peer, %error, "refused a key's proof");
+                let text = "the proof of your key does not verify for this connection \
+                            (is something relaying it?)"
+                    .to_owned();
+                Err(Ending::refused_unlogged(ErrorKind::NotIdentified, text))
+            }
+        }
+    }
 }
 
 /// The features of a hello that this server has: each once, in the hello's order.
-/// [`FEATURE_ROOMS`] and [`FEATURE_FETCHED`] always; [`FEATURE_HISTORY`] when it keeps
+/// [`FEATURE_ROOMS`], [`FEATURE_FETCHED`] and [`FEATURE_AUTH`] always; [`FEATURE_HISTORY`] when it keeps
 /// history (`history`).
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
     let has = |feature: &str| {
         (history && feature == FEATURE_HISTORY)
             || feature == FEATURE_ROOMS
             || feature == FEATURE_FETCHED
+            || feature == FEATURE_AUTH
     };
     let mut granted: Vec<String> = Vec::new();
     for feature in asked {
@@ -228,6 +337,10 @@ mod tests {
         assert_eq!(
             granted(asked(&["rooms", "history"]), true),
             ["rooms", "history"]
+        );
+        assert_eq!(
+            granted(asked(&["auth", "fetched", "auth"]), false),
+            ["auth", "fetched"]
         );
     }
 }

@@ -43,7 +43,7 @@ use tokio_util::sync::CancellationToken;
 use crate::common::{ClientId, Refusal};
 use crate::files::Transfers;
 use crate::outbound::{self, FileLane, Outbox, PushError, Stopped, Writer, encode_answer};
-use crate::transport::PeerAddr;
+use crate::transport::{Binding, PeerAddr};
 use cmd::Later;
 pub(crate) use context::{Context, Policy};
 use ending::Ending;
@@ -96,7 +96,7 @@ pub(crate) fn serve<S>(
     shutdown: CancellationToken,
 ) -> impl Future<Output = ()> + Send
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Binding + Unpin + Send + 'static,
 {
     let outbox = outbound::queue(ctx.policy.queue_bytes);
     let lane = outbox.file_lane();
@@ -113,6 +113,7 @@ where
             id: None,
             history: false,
             rooms: false,
+            auth: false,
         },
     };
     async move {
@@ -154,6 +155,9 @@ struct Client {
     history: bool,
     /// Whether the client was granted the feature "rooms".
     rooms: bool,
+    /// Whether the client was granted the feature "auth": the errors of that feature
+    /// reach only such a client (an older one could not decode them).
+    auth: bool,
 }
 
 /// What the chat loop keeps between events.
@@ -398,6 +402,7 @@ mod tests {
             files,
             policy: Policy::new(&config, &history),
             history,
+            auth: crate::auth::Auth::new(),
         })
     }
 

@@ -50,12 +50,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
+use shared::auth::PublicKey;
 use shared::names;
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent};
+use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
 use crate::common::{ClientId, Refusal};
 use crate::history::{History, Topic};
-use crate::outbound::Outbox;
+use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
 use nicks::nick_taken;
@@ -87,6 +88,11 @@ pub(crate) struct Greeting<'a> {
     pub(crate) after_welcome: Option<&'a Bytes>,
     /// Whether the client was granted the feature "rooms".
     pub(crate) rooms: bool,
+    /// The key the client proved at the handshake (feature "auth"), if it proved one: it
+    /// is told `Identified` right after the welcome.
+    pub(crate) key: Option<PublicKey>,
+    /// Whether that key is an operator's.
+    pub(crate) operator: bool,
 }
 
 /// The server's view of every logged-in client and every room.
@@ -140,6 +146,9 @@ struct Client {
     outbox: Outbox,
     /// Why the client is away, if it is (feature "rooms").
     away: Option<Box<str>>,
+    /// The key it proved at the handshake (feature "auth"); boxed, so that a client
+    /// without one costs a pointer.
+    key: Option<Box<PublicKey>>,
 }
 
 impl Client {
@@ -282,6 +291,7 @@ impl Registry {
                 },
                 outbox,
                 away: None,
+                key: greeting.key.map(Box::new),
             };
             inner.clients.insert(id, client);
             inner.enter(id, &room_key, &room);
@@ -310,6 +320,13 @@ impl Registry {
             inner.send(id, welcome);
             if let Some(frame) = greeting.after_welcome {
                 inner.send(id, frame.clone());
+            }
+            if greeting.key.is_some() {
+                let identified = ServerMsg::Identified {
+                    owner: false,
+                    operator: greeting.operator,
+                };
+                inner.send(id, encode(&identified));
             }
             inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
@@ -353,6 +370,12 @@ impl Registry {
     /// false if it was already gone (removed as a slow consumer).
     pub(crate) fn leave(&self, id: ClientId, reason: &str) -> bool {
         self.with(|inner| inner.remove(id, reason.to_owned()).is_some())
+    }
+
+    /// The key the client `id` proved at the handshake, if it proved one (feature
+    /// "auth").
+    pub(crate) fn key_of(&self, id: ClientId) -> Option<PublicKey> {
+        self.lock().clients.get(&id)?.key.as_deref().copied()
     }
 
     /// How many clients are logged in, in every room: the number of people the server
@@ -443,7 +466,6 @@ impl Inner {
 mod tests {
     use super::*;
     use crate::registry::probe::login;
-    use shared::ServerMsg;
 
     #[tokio::test]
     async fn welcome_lists_members_sorted_and_others_hear_the_join() {

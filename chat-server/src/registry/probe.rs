@@ -70,6 +70,8 @@ pub(super) fn login_with(
         features: &features,
         limits: &limits,
         after_welcome: None,
+        key: None,
+        operator: false,
         rooms,
     };
     let id = reg.login(nick, room, outbox.clone(), &greeting)?;

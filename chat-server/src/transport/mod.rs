@@ -7,6 +7,9 @@
 //! runs each handshake in the connection's own task. Another transport (TLS, a Unix socket, an
 //! in-memory pipe in a test) is another implementation, given to [`crate::run_with`], and
 //! nothing else changes.
+//!
+//! A stream also says what ties a proof to its session ([`Binding`]): a TLS stream exports
+//! keying material from its session, any other stream has nothing to export.
 
 mod tcp;
 pub mod tls;
@@ -16,12 +19,13 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 
+use shared::auth::BINDING_BYTES;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 /// Accepts the byte streams of the server's clients.
 pub trait Transport: Send + Sync + 'static {
     /// One client's stream.
-    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    type Stream: AsyncRead + AsyncWrite + Binding + Unpin + Send + 'static;
 
     /// Waits for the next client. An error is logged and retried after a pause that
     /// doubles while errors go on (up to a second): a process out of file descriptors
@@ -37,6 +41,25 @@ pub trait Transport: Send + Sync + 'static {
         None
     }
 }
+
+/// What ties a client's proof of its key to this one stream (feature `auth`,
+/// `shared::auth`): 32 bytes exported from the TLS session under
+/// [`shared::auth::EXPORTER_LABEL`], or `None` for a stream without TLS, whose proof is
+/// bound to nothing but the server's nonce.
+pub trait Binding {
+    /// The binding, once the stream's own handshake is over; `None` without TLS.
+    fn binding(&self) -> Option<[u8; BINDING_BYTES]> {
+        None
+    }
+}
+
+impl Binding for tokio::net::TcpStream {}
+
+#[cfg(unix)]
+impl Binding for tokio::net::UnixStream {}
+
+/// An in-memory pipe, as tests use.
+impl Binding for tokio::io::DuplexStream {}
 
 /// Who is at the other end of a stream: named in the logs, and counted against the cap on
 /// connections per IP address (`Config::max_connections_per_ip`) when it has one.

@@ -27,6 +27,7 @@ use anyhow::Context as _;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use shared::auth::{BINDING_BYTES, EXPORTER_LABEL};
 use shared::tls::Fingerprint;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -328,6 +329,22 @@ fn discard_waiting(tcp: &TcpStream) {
             Ok(n) if n == scratch.len() => {}
             _ => break,
         }
+    }
+}
+
+/// The binding of a proof to this TLS session: what both ends export from it under
+/// [`shared::auth::EXPORTER_LABEL`] (RFC 8446, section 7.5). A relay in the middle holds
+/// two sessions, so the binding its client signed is not this one.
+impl super::Binding for TlsServerStream {
+    fn binding(&self) -> Option<[u8; BINDING_BYTES]> {
+        let State::Tls(tls) = &self.state else {
+            return None;
+        };
+        let (_, session) = tls.get_ref();
+        session
+            .export_keying_material([0u8; BINDING_BYTES], EXPORTER_LABEL, None)
+            .inspect_err(|error| debug!(peer = %self.peer, %error, "no keying material to export"))
+            .ok()
     }
 }
 

@@ -26,6 +26,9 @@
 //!   on a bridge) and listed by `chat-cli list`.
 //! - `protocol_python`: a Python client written from docs/PROTOCOL.md alone.
 //! - `protocol_versions`: protocol versions 3 and 4 in raw frames.
+//! - `server_auth`: the feature "auth" in raw frames: keys proved over the TLS session
+//!   (a relay refused), the password and its attempt limit, registered nicks, uploads
+//!   resumed only by their owner.
 //! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
 //!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
@@ -46,6 +49,7 @@ mod lan_discovery;
 mod protocol_python;
 mod protocol_versions;
 mod server_abuse;
+mod server_auth;
 mod server_bad_input;
 mod server_binary;
 mod server_chat;

@@ -9,9 +9,11 @@
 //!   queue), so they are handled apart, beside the writer.
 //! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
 //!   beside the writer) and `MarkRead`.
+//! - `auth`: the requests of the feature "auth": `Register`, `Unregister` and `Operate`.
 //!
 //! The rest (`Ping`, `Pong`, `Quit`, a second hello) is a line each, here.
 
+mod auth;
 mod files;
 mod history;
 mod many;
@@ -96,14 +98,24 @@ impl Client {
             ClientMsg::InRoom { .. } | ClientMsg::Away { .. } => {
                 self.refused(reply, Err(Refusal::rooms_not_granted()))
             }
-            ClientMsg::Prove { .. }
-            | ClientMsg::Register
-            | ClientMsg::Unregister
-            | ClientMsg::Operate { .. } => self.refuse(
+            // Answered in the handshake; once logged in, it is too late.
+            ClientMsg::Prove { .. } => self.refuse(
                 reply,
-                ErrorKind::MalformedFrame,
-                "the feature auth was not granted".into(),
+                ErrorKind::AlreadyLoggedIn,
+                "already logged in: a proof belongs in the handshake".into(),
             ),
+            ClientMsg::Register | ClientMsg::Unregister | ClientMsg::Operate { .. }
+                if !self.auth =>
+            {
+                self.refuse(
+                    reply,
+                    ErrorKind::MalformedFrame,
+                    "the feature auth was not granted".into(),
+                )
+            }
+            ClientMsg::Register => self.register(id, reply),
+            ClientMsg::Unregister => self.unregister(id, reply),
+            ClientMsg::Operate { msg } => self.operate(id, reply, msg),
         };
         done.map(|()| None)
     }
