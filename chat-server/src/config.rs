@@ -9,6 +9,7 @@ pub mod settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::Password;
 use crate::history;
 
 // Sizes and durations are read as they are shown, by the rule in `shared::units`.
@@ -191,6 +192,12 @@ pub struct Config {
     ///
     /// Default 50: a screen or two of context, in one frame.
     pub history_backlog: u32,
+
+    /// The password clients must give before they see anything (feature "auth"), kept as
+    /// its Argon2id hash; a client that cannot give one is refused.
+    ///
+    /// Default none: anyone who reaches the server may chat.
+    pub password: Option<Password>,
 }
 
 /// Name of the history's database file in the data directory.
@@ -242,6 +249,7 @@ impl Default for Config {
             history_max_age: history::DEFAULT_MAX_AGE,
             history_max_per_room: history::DEFAULT_MAX_PER_ROOM,
             history_backlog: history::DEFAULT_BACKLOG,
+            password: None,
         }
     }
 }

@@ -42,6 +42,9 @@
 //!   format of [`shared::discovery`]) on the interfaces it listens on, its number of
 //!   people kept current, withdrawn on a clean stop; on threads of its own, never the
 //!   runtime's.
+//! - [`auth`]: the feature "auth": the server's password (its Argon2id hash, checked
+//!   off the async threads, attempts limited per address), and what the server decides
+//!   from the keys clients prove.
 //! - `common`: what several parts name: the client id, a refusal, the wall clock.
 //! - [`config`]: every limit and interval, with the reasons for the defaults;
 //!   [`config::settings`]: the same as command-line flags and configuration-file keys.
@@ -73,7 +76,7 @@
 //! ```
 
 mod announce;
-mod auth;
+pub mod auth;
 mod common;
 pub mod config;
 mod conn;

@@ -1,9 +1,11 @@
 //! `chat-server`: the command line around [`chat_server::run`].
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
+use chat_server::auth::Password;
+use chat_server::auth::password::MAX_PASSWORD_BYTES;
 use chat_server::config::settings::{Cli, Loaded, LogFilter, Settings};
 use chat_server::transport::tls::{Identity, TlsListener};
 use tokio::net::TcpListener;
@@ -22,6 +24,15 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse_args();
+    if cli.hash_password {
+        return match hash_password() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("chat-server: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     // A bad configuration file is one line, like every other error that stops the server.
     let result = cli.load().map_err(anyhow::Error::from).and_then(|loaded| {
         if cli.print_config {
@@ -37,6 +48,29 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `--hash-password`: the first line of standard input (asked for on a terminal),
+/// hashed, printed as the configuration file's `password_hash` takes it.
+fn hash_password() -> anyhow::Result<()> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (it shows as you type): ");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .take(u64::try_from(MAX_PASSWORD_BYTES).unwrap_or(u64::MAX) + 2)
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = line.strip_suffix('\n').unwrap_or(&line);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    let hash = Password::hash(password).map_err(anyhow::Error::msg)?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", hash.phc())
+        .and_then(|()| stdout.flush())
+        .context("cannot write to stdout")
 }
 
 fn print_config(loaded: &Loaded) -> anyhow::Result<()> {

@@ -330,7 +330,7 @@ impl Opened {
                 files,
                 policy: Policy::new(&config, &history),
                 history: history.clone(),
-                auth: Auth::new(),
+                auth: Auth::new(config.password.clone()),
             }),
             stop: CancellationToken::new(),
             server_full: encode(&ServerMsg::Error {

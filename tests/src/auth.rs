@@ -30,6 +30,8 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_util::codec::Framed;
 
+pub use chat_server::auth::PER_MINUTE;
+
 use crate::binaries::scratch_dir;
 use crate::client::WAIT;
 

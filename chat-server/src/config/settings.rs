@@ -22,6 +22,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use shared::config_file::{self, FileError};
 
+use crate::auth::Password;
 use crate::config::{Config, MAX_BACKLOG, parse_duration, parse_size};
 
 /// Address the server listens on when neither the file nor `--listen` says: every
@@ -68,8 +69,35 @@ pub struct Cli {
     #[arg(long)]
     pub print_config: bool,
 
+    /// The password clients must give before they see anything.
+    ///
+    /// Hashed in memory at start (Argon2id) and stored nowhere; it takes the place of
+    /// password_hash. Other users of the machine can read a flag in the process list:
+    /// prefer the environment variable CHAT_SERVER_PASSWORD, or password_hash in the
+    /// configuration file (--print-config shows the hash of this one).
+    #[arg(
+        long,
+        env = "CHAT_SERVER_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        value_parser = hashed
+    )]
+    pub password: Option<Password>,
+
+    /// Read a password from standard input, print its hash for password_hash, and exit.
+    ///
+    /// The first line is the password (without its line break). Put the printed line in
+    /// the configuration file as password_hash = "...".
+    #[arg(long)]
+    pub hash_password: bool,
+
     #[command(flatten)]
     pub settings: Settings,
+}
+
+/// `--password`, hashed as it is read: the password itself goes no further.
+fn hashed(text: &str) -> Result<Password, String> {
+    Password::hash(text)
 }
 
 impl Cli {
@@ -144,9 +172,16 @@ impl Cli {
         from_file.tls_key = from_file
             .tls_key
             .map(|path| config_file::expand_home(path, home.as_deref()));
+        let flags = Settings {
+            password_hash: self
+                .password
+                .clone()
+                .or(self.settings.password_hash.clone()),
+            ..self.settings.clone()
+        };
         Ok(Loaded {
             file,
-            settings: self.settings.clone().or(from_file).or(Settings::defaults()),
+            settings: flags.or(from_file).or(Settings::defaults()),
         })
     }
 }
@@ -458,6 +493,16 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
 
+    /// The password clients must give, as its hash (what --hash-password prints).
+    ///
+    /// A client gives the password before it sees anything; a wrong one is refused and
+    /// logged, and an address gets 5 attempts a minute. A client too old to give one is
+    /// told that this server needs a password. The hash is Argon2id in a PHC string
+    /// ($argon2id$v=19$m=19456,t=2,p=1$...), so the file never holds the password.
+    #[arg(long, value_name = "HASH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<Password>,
+
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
     /// Logs go to stderr. The syntax is tracing-subscriber's EnvFilter, the same as RUST_LOG.
@@ -513,6 +558,7 @@ impl Settings {
             tls: None,
             tls_cert: None,
             tls_key: None,
+            password_hash: config.password.clone(),
             log_level: None,
         }
     }
@@ -549,6 +595,7 @@ impl Settings {
             tls: self.tls.or(lower.tls),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
+            password_hash: self.password_hash.or(lower.password_hash),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -595,6 +642,7 @@ impl Settings {
             history_backlog: self
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
+            password: self.password_hash.clone().or(default.password),
         }
     }
 
@@ -826,6 +874,26 @@ impl FromStr for ServerName {
     }
 }
 
+impl FromStr for Password {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Password::parse(text)
+    }
+}
+
+impl Serialize for Password {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.phc())
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for ServerName {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
@@ -955,6 +1023,7 @@ mod tests {
             mdns_port: Some(53530),
             tls_cert: Some("cert.pem".into()),
             tls_key: Some("key.pem".into()),
+            password_hash: Some(Password::hash("sesame").unwrap()),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
@@ -974,6 +1043,47 @@ mod tests {
         assert!(
             !loaded.settings.tls_cert.unwrap().starts_with("~"),
             "~ is the home"
+        );
+    }
+
+    #[test]
+    fn a_password_is_hashed_from_the_flag_or_read_as_a_hash_from_the_file() {
+        assert_eq!(cli(&[]).load().unwrap().settings.config().password, None);
+        let loaded = cli(&["--password", "sesame"]).load().unwrap();
+        let password = loaded.settings.config().password.unwrap();
+        assert!(password.verify("sesame"));
+        // What --print-config prints is the hash, never the password, and reads back.
+        let printed = loaded.to_toml().unwrap();
+        assert!(!printed.contains("sesame"), "{printed}");
+        assert!(
+            printed.contains("password_hash = \"$argon2id$"),
+            "{printed}"
+        );
+        let (_dir, path) = file(&printed);
+        let again = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        assert_eq!(again.settings.config().password, Some(password.clone()));
+        // The flag wins over the file.
+        let flag = cli(&["--config", path.to_str().unwrap(), "--password", "door"])
+            .load()
+            .unwrap();
+        assert!(flag.settings.config().password.unwrap().verify("door"));
+        // A bad hash in the file, an empty password on the command line: one clear line.
+        let (_dir, bad) = file("password_hash = \"hunter2\"\n");
+        let error = cli(&["--config", bad.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("is not a password hash"),
+            "{error}"
+        );
+        let error = Cli::try_parse_args(["chat-server", "--password", ""]).unwrap_err();
+        assert!(
+            error.to_string().contains("the password is empty"),
+            "{error}"
+        );
+        assert_eq!(
+            format!("{:?}", cli(&["--password", "sesame"]).password),
+            "Some(Password(argon2id))"
         );
     }
 

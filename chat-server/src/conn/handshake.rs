@@ -163,6 +163,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let auth = features.iter().any(|f| f == FEATURE_AUTH);
         let key = match auth {
             true => self.prove(deadline, shutdown).await?,
+            // A client that cannot answer a challenge cannot give the password either.
+            false if self.client.ctx.auth.needs_password() => {
+                let text = "this server needs a password; use a client that can give one";
+                return Err(Ending::refused(
+                    ErrorKind::NotLoggedIn,
+                    text.to_owned(),
+                    "no password (an older client)",
+                ));
+            }
             false => None,
         };
         // With the feature, `HistoryInfo` follows the welcome before anything else.
@@ -241,7 +250,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let challenge = encode(&ServerMsg::Challenge {
             nonce: nonce.to_vec(),
-            password: false,
+            password: self.client.ctx.auth.needs_password(),
         });
         // The writer does not run during the handshake: the challenge is written now.
         let limit = self.client.ctx.policy.handshake_timeout;
@@ -263,8 +272,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(Some(Err(e))) => return Err(Ending::codec(e)),
             Ok(Some(Ok(msg))) => msg,
         };
-        let (key, signature) = match answer {
-            ClientMsg::Prove { key, signature, .. } => (key, signature),
+        let (password, key, signature) = match answer {
+            ClientMsg::Prove {
+                password,
+                key,
+                signature,
+            } => (password, key, signature),
             _ => {
                 let text = "answer the challenge with Prove first".to_owned();
                 return Err(Ending::refused(
@@ -274,6 +287,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 ));
             }
         };
+        // The password first: without it, nothing else is looked at. Each attempt is
+        // logged once, with the address, as the connection's refusal.
+        let ctx = &self.client.ctx;
+        let checked = timeout_at(
+            deadline,
+            ctx.auth.check_password(&self.client.peer, password),
+        );
+        match checked.await {
+            Err(_elapsed) => {
+                let text = format!(
+                    "the password could not be checked within {}",
+                    seconds(limit)
+                );
+                return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
+            }
+            Ok(Err(refusal)) => {
+                let reason = match refusal.kind {
+                    ErrorKind::RateLimited => "too many wrong passwords",
+                    _ => "wrong password",
+                };
+                return Err(Ending::refused(refusal.kind, refusal.text, reason));
+            }
+            Ok(Ok(())) => {}
+        }
         if key.is_empty() && signature.is_empty() {
             return Ok(None);
         }

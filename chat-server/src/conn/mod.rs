@@ -402,7 +402,7 @@ mod tests {
             files,
             policy: Policy::new(&config, &history),
             history,
-            auth: crate::auth::Auth::new(),
+            auth: crate::auth::Auth::default(),
         })
     }
 

@@ -3,7 +3,10 @@
 //! server's password and its attempt limit, nicks registered to a key, and an upload that
 //! only its owner may resume.
 
+use std::time::Duration;
+
 use chat_server::Config;
+use chat_server::auth::Password;
 use shared::{ErrorKind, ServerMsg};
 use tests::auth::{Answer, ClientKey, TlsServer, plain, tls, tls_relay};
 
@@ -116,4 +119,160 @@ async fn over_plain_tcp_a_proof_binds_the_nonce_alone() -> Result {
         "{seen:?}"
     );
     server.shutdown().await
+}
+
+/// A server with a password, in this process over plain TCP.
+async fn with_password(password: &str) -> (std::net::SocketAddr, tests::client::ServerHandle) {
+    let config = Config {
+        password: Some(Password::hash(password).expect("a password")),
+        ..Config::default()
+    };
+    tests::client::start_server(config).await
+}
+
+/// The right password gets in, with or without a key; a wrong or missing one is told so
+/// and closed; the challenge says that a password is needed.
+#[tokio::test]
+async fn the_password_is_asked_and_checked() -> Result {
+    let (addr, server) = with_password("sesame").await;
+    let mut ann = plain(addr).await?;
+    let (nonce, asked) = ann.hello("ann", "lobby").await?;
+    assert!(asked, "the challenge asks for the password");
+    let answer = ann.prove(&nonce, "open", None).await?;
+    assert!(
+        matches!(&answer, Answer::Refused(ErrorKind::WrongPassword, t) if t == "wrong password"),
+        "{answer:?}"
+    );
+    assert!(ann.closed().await);
+
+    let mut ann = plain(addr).await?;
+    let (nonce, _) = ann.hello("ann", "lobby").await?;
+    let answer = ann.prove(&nonce, "", None).await?;
+    assert!(
+        matches!(&answer, Answer::Refused(ErrorKind::WrongPassword, t)
+            if t == "this server needs a password"),
+        "{answer:?}"
+    );
+
+    let mut ann = plain(addr).await?;
+    ann.login("ann", "sesame", None).await?;
+    let mut bob = plain(addr).await?;
+    let seen = bob
+        .login("bob", "sesame", Some(&ClientKey::generate()))
+        .await?;
+    assert!(matches!(seen.last(), Some(ServerMsg::Identified { .. })));
+    // The two see each other: both are in.
+    bob.send(shared::ClientMsg::Chat { text: "hi".into() })
+        .await?;
+    ann.recv_until(|m| matches!(m, ServerMsg::Room { .. }))
+        .await?;
+    server.shutdown().await
+}
+
+/// A client without the feature "auth" cannot give a password: a version 4 hello without
+/// it and a version 3 hello are refused with a frame their protocol decodes.
+#[tokio::test]
+async fn an_older_client_is_told_the_server_needs_a_password() -> Result {
+    let (addr, server) = with_password("sesame").await;
+    let expected = ServerMsg::Error {
+        kind: ErrorKind::NotLoggedIn,
+        text: "this server needs a password; use a client that can give one".into(),
+    };
+    let mut v4 = tests::client::TestClient::connect_raw(addr).await?;
+    v4.send(tests::client::hello("ann", "lobby")).await?;
+    assert_eq!(v4.recv().await?, expected);
+    let mut v3 = tests::client::TestClient::connect_raw(addr).await?;
+    v3.send(tests::client::hello_v3("ann", "lobby")).await?;
+    assert_eq!(v3.recv().await?, expected);
+    server.shutdown().await
+}
+
+/// The server binary with `--tls` and its password from CHAT_SERVER_PASSWORD: wrong
+/// passwords are refused and logged once each with the address; past five a minute from
+/// one address, even the right one is refused without a check, and logged too.
+#[tokio::test]
+async fn wrong_passwords_are_logged_and_limited_per_address() -> Result {
+    use tests::binaries::{binary, scratch_dir, spawn_tls};
+    let data = scratch_dir("auth-password");
+    let log = data.join("server.log");
+    let mut command = tokio::process::Command::new(binary("chat-server"));
+    command
+        .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
+        .env("CHAT_SERVER_PASSWORD", "sesame")
+        .args(["--listen", "127.0.0.1:0", "--tls", "--no-history"])
+        .args(["--log-level", "info", "--no-announce"])
+        .arg("--data-dir")
+        .arg(&data)
+        .stderr(std::fs::File::create(&log)?);
+    let (_child, addr, fp) = spawn_tls(&mut command).await?;
+    let fp = shared::tls::Fingerprint::parse(&fp).map_err(anyhow::Error::msg)?;
+
+    let mut ann = tls(addr, fp).await?;
+    ann.login("ann", "sesame", None).await?;
+    for attempt in 0..tests::auth::PER_MINUTE {
+        let mut bob = tls(addr, fp).await?;
+        let (nonce, _) = bob.hello("bob", "lobby").await?;
+        let answer = bob.prove(&nonce, &format!("guess{attempt}"), None).await?;
+        assert!(
+            matches!(&answer, Answer::Refused(ErrorKind::WrongPassword, _)),
+            "{answer:?}"
+        );
+    }
+    let mut bob = tls(addr, fp).await?;
+    let (nonce, _) = bob.hello("bob", "lobby").await?;
+    let answer = bob.prove(&nonce, "sesame", None).await?;
+    let Answer::Refused(ErrorKind::RateLimited, text) = &answer else {
+        panic!("{answer:?}");
+    };
+    assert!(
+        text.starts_with("too many wrong passwords from your address; try again in "),
+        "{text}"
+    );
+    // The one logged in meanwhile stays.
+    ann.send(shared::ClientMsg::Ping { token: 1 }).await?;
+    ann.recv_until(|m| matches!(m, ServerMsg::Pong { .. }))
+        .await?;
+
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = without_colours(&std::fs::read_to_string(&log)?);
+        if text.contains("too many wrong passwords") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wrong: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("reason=wrong password"))
+        .collect();
+    assert_eq!(wrong.len(), 5, "{text}");
+    assert!(wrong.iter().all(|l| l.contains("127.0.0.1:")), "{text}");
+    assert_eq!(
+        text.matches("reason=too many wrong passwords").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        !text.contains("sesame") && !text.contains("guess"),
+        "{text}"
+    );
+    Ok(())
+}
+
+/// A log's text without the terminal's colour codes (`ESC [ ... m`) around its fields.
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
