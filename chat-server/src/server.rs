@@ -20,6 +20,7 @@ use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::auth::Auth;
+use crate::auth::owners::{Owners, OwnersFile};
 use crate::config::Config;
 use crate::conn::{self, Policy};
 use crate::files::Files;
@@ -165,6 +166,8 @@ pub struct Opened {
     history: History,
     /// Where message ids go on.
     last_id: u64,
+    /// The nicks registered to keys, and their file.
+    owners: (Owners, OwnersFile),
 }
 
 /// Opens what a server keeps in `config.data_dir`: first the history (unless it is off),
@@ -225,12 +228,19 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     if let Some(resume) = resume {
         files.ids_after(resume.last_file_id);
     }
+    let owners = {
+        let file = OwnersFile::in_dir(&config.data_dir);
+        tokio::task::spawn_blocking(move || file.load().map(|owners| (owners, file)))
+            .await
+            .context("reading the registered nicks stopped")??
+    };
     Ok(Opened {
         _lock: lock,
         config,
         files,
         history,
         last_id: resume.map_or(0, |r| r.last_id),
+        owners,
     })
 }
 
@@ -301,17 +311,16 @@ impl Opened {
             files,
             history,
             last_id,
+            owners: (owners, owners_file),
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
             .max_connections
             .min(Semaphore::MAX_PERMITS)
             .min(u32::MAX as usize);
-        let registry = Arc::new(Registry::with_history(
-            config.max_rooms,
-            history.clone(),
-            last_id,
-        ));
+        let registry = Arc::new(
+            Registry::with_history(config.max_rooms, history.clone(), last_id).with_owners(owners),
+        );
         let files = Arc::new(Files {
             store: files,
             registry: Arc::clone(&registry),
@@ -330,7 +339,7 @@ impl Opened {
                 files,
                 policy: Policy::new(&config, &history),
                 history: history.clone(),
-                auth: Auth::new(config.password.clone()),
+                auth: Auth::new(config.password.clone(), owners_file),
             }),
             stop: CancellationToken::new(),
             server_full: encode(&ServerMsg::Error {

@@ -8,8 +8,10 @@
 //!
 //! - [`password`]: the password as its Argon2id hash.
 //! - `attempts`: the password attempts each address may make.
+//! - `owners`: nicks registered to keys, and the file that keeps them.
 
 mod attempts;
+pub(crate) mod owners;
 pub mod password;
 
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -23,6 +25,7 @@ use crate::common::Refusal;
 use crate::transport::PeerAddr;
 use attempts::Attempts;
 pub use attempts::{MAX_ADDRESSES, PER_MINUTE};
+use owners::OwnersFile;
 pub use password::Password;
 
 /// Password checks that run at once. Each takes the hash's memory (19 MiB with the
@@ -41,20 +44,23 @@ pub(crate) struct Auth {
     attempts: Mutex<Attempts>,
     /// One permit per password check running.
     checks: Semaphore,
+    /// Where the registered nicks are kept (the registry holds the table).
+    pub(crate) owners: Arc<OwnersFile>,
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Self::new(None)
+        Self::new(None, OwnersFile::default())
     }
 }
 
 impl Auth {
-    pub(crate) fn new(password: Option<Password>) -> Self {
+    pub(crate) fn new(password: Option<Password>, owners: OwnersFile) -> Self {
         Self {
             password: RwLock::new(password.map(Arc::new)),
             attempts: Mutex::default(),
             checks: Semaphore::new(CHECKS_AT_ONCE),
+            owners: Arc::new(owners),
         }
     }
 
@@ -148,7 +154,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_password_is_checked_limited_and_replaced() {
-        let auth = Auth::new(Some(Password::hash("sesame").unwrap()));
+        let auth = Auth::new(
+            Some(Password::hash("sesame").unwrap()),
+            OwnersFile::default(),
+        );
         assert!(auth.needs_password());
         let refused = |r: Result<(), Refusal>| r.unwrap_err();
         let at = peer("10.0.0.1");

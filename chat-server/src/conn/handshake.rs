@@ -196,8 +196,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .map_err(|r| {
                 let reason = match r.kind {
                     ErrorKind::InvalidRoom => "too many rooms",
+                    ErrorKind::NickOwned => "nick registered",
                     _ => "nick taken",
                 };
+                let r = r.for_client(auth);
                 Ending::refused(r.kind, r.text, reason)
             })?;
         match key {

@@ -309,6 +309,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         match later {
             Later::File(msg, place) => self.transfer(id, reply, msg, place).await,
             Later::Query(query) => self.ask(reply, query).await,
+            Later::Keep(snapshot, answer) => self.client.keep(id, reply, snapshot, answer).await,
         }
     }
 

@@ -51,14 +51,16 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use shared::auth::PublicKey;
-use shared::names;
+use shared::names::{self, NameKeys};
 use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
+use crate::auth::owners::Owners;
 use crate::common::{ClientId, Refusal};
 use crate::history::{History, Topic};
 use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
+pub(crate) use nicks::Registered;
 use nicks::nick_taken;
 use rooms::RoomName;
 
@@ -136,6 +138,9 @@ struct Inner {
     slow: Vec<ClientId>,
     /// Where every room message goes once delivered ([`Inner::record`]).
     history: History,
+    /// The nicks registered to keys (feature "auth"): checked at every login and rename
+    /// under this lock, so that no one takes a nick as it is registered.
+    owners: Owners,
 }
 
 /// A logged-in client. Kept small: every connection has one, idle or not.
@@ -246,11 +251,21 @@ impl Registry {
             max_rooms,
             slow: Vec::new(),
             history,
+            owners: Owners::default(),
         };
         Self {
             inner: Mutex::new(inner),
             epoch: Instant::now(),
         }
+    }
+
+    /// This registry with the nicks registered so far (read at start).
+    pub(crate) fn with_owners(mut self, owners: Owners) -> Self {
+        self.inner
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .owners = owners;
+        self
     }
 
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
@@ -265,8 +280,9 @@ impl Registry {
     ) -> Result<ClientId, Refusal> {
         let room = RoomName::new(room);
         self.with(|inner| {
-            let key = names::fold(nick);
-            let look = names::look_alike_key(nick);
+            let keys = NameKeys::of(nick);
+            let owner = inner.owners.check(nick, &keys, greeting.key.as_ref())?;
+            let NameKeys { fold: key, look } = keys;
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
@@ -323,7 +339,7 @@ impl Registry {
             }
             if greeting.key.is_some() {
                 let identified = ServerMsg::Identified {
-                    owner: false,
+                    owner,
                     operator: greeting.operator,
                 };
                 inner.send(id, encode(&identified));

@@ -276,3 +276,283 @@ fn without_colours(text: &str) -> String {
     }
     plain
 }
+
+/// What the server answers a client with the feature "auth" that says hello as `nick`
+/// with `key`: its welcome's `Identified`, or its refusal.
+async fn try_nick(
+    addr: std::net::SocketAddr,
+    nick: &str,
+    key: Option<&ClientKey>,
+) -> anyhow::Result<std::result::Result<ServerMsg, (ErrorKind, String)>> {
+    let mut client = plain(addr).await?;
+    let (nonce, _) = client.hello(nick, "lobby").await?;
+    Ok(match client.prove(&nonce, "", key).await? {
+        Answer::Refused(kind, text) => Err((kind, text)),
+        Answer::Welcome(_) if key.is_some() => Ok(client
+            .recv_until(|m| matches!(m, ServerMsg::Identified { .. }))
+            .await?),
+        Answer::Welcome(mut seen) => Ok(seen.remove(0)),
+    })
+}
+
+/// A registered nick and its look-alikes belong to its key: another key, a client without
+/// one and an older client are refused, while the owner is online and while it is not,
+/// also after a restart; the owner gets it back, and unregistering frees it.
+#[tokio::test]
+async fn a_registered_nick_belongs_to_its_key() -> Result {
+    let data = tests::binaries::scratch_dir("auth-owners");
+    let config = || Config {
+        data_dir: data.clone(),
+        ..Config::default()
+    };
+    let (addr, server) = tests::client::start_server(config()).await;
+    let (owner, other) = (ClientKey::generate(), ClientKey::generate());
+
+    // Registering needs a key.
+    let mut keyless = plain(addr).await?;
+    keyless.login("carl", "", None).await?;
+    keyless.send(shared::ClientMsg::Register).await?;
+    let refused = keyless
+        .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+        .await?;
+    assert!(
+        matches!(
+            &refused,
+            ServerMsg::Error {
+                kind: ErrorKind::NotIdentified,
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+
+    let mut ann = plain(addr).await?;
+    ann.login("Ann", "", Some(&owner)).await?;
+    ann.send(shared::ClientMsg::Request {
+        id: 5,
+        msg: Box::new(shared::ClientMsg::Register),
+    })
+    .await?;
+    let registered = ann
+        .recv_until(|m| matches!(m, ServerMsg::Reply { .. }))
+        .await?;
+    let ServerMsg::Reply { id: 5, msg } = registered else {
+        panic!("{registered:?}");
+    };
+    assert_eq!(
+        *msg,
+        ServerMsg::Registration {
+            nick: "Ann".into(),
+            owned: true
+        }
+    );
+
+    let owned = |text: &str| Err((ErrorKind::NickOwned, text.to_owned()));
+    let cyrillic = "\u{0430}nn"; // Cyrillic а
+    for online in [true, false] {
+        assert_eq!(
+            try_nick(addr, "ann", Some(&other)).await?,
+            owned("the nick Ann is registered"),
+            "online: {online}"
+        );
+        assert_eq!(
+            try_nick(addr, cyrillic, None).await?,
+            owned(&format!(
+                "the nick {cyrillic} looks like the registered nick Ann"
+            )),
+            "online: {online}"
+        );
+        // A client without the feature is told in a kind it knows.
+        let mut old = tests::client::TestClient::connect_raw(addr).await?;
+        old.send(tests::client::hello("ANN", "lobby")).await?;
+        assert_eq!(
+            old.recv().await?,
+            ServerMsg::Error {
+                kind: ErrorKind::NickTaken,
+                text: "the nick Ann is registered".into()
+            }
+        );
+        // A rename to it, by a key and by an older client.
+        keyless
+            .send(shared::ClientMsg::Nick { nick: "ann".into() })
+            .await?;
+        let refused = keyless
+            .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+            .await?;
+        assert_eq!(
+            refused,
+            ServerMsg::Error {
+                kind: ErrorKind::NickOwned,
+                text: "the nick Ann is registered".into()
+            }
+        );
+        let mut dan = tests::client::TestClient::connect_v3(addr, "dan", "lobby").await?;
+        dan.send(shared::ClientMsg::Nick {
+            nick: cyrillic.into(),
+        })
+        .await?;
+        let refused = dan
+            .recv_until(|m| matches!(m, ServerMsg::Error { .. }))
+            .await?;
+        assert!(
+            matches!(&refused, ServerMsg::Error { kind: ErrorKind::NickTaken, text }
+                if text.contains("looks like the registered nick Ann")),
+            "{refused:?}"
+        );
+        if online {
+            ann.send(shared::ClientMsg::Quit {
+                reason: String::new(),
+            })
+            .await?;
+            assert!(ann.closed().await);
+        }
+    }
+
+    // Kept across a restart.
+    server.shutdown().await?;
+    let (addr, server) = tests::client::start_server(config()).await;
+    assert_eq!(
+        try_nick(addr, "ann", Some(&other)).await?,
+        owned("the nick Ann is registered")
+    );
+    // The owner gets it, under any spelling of the same name, and is told it owns it.
+    let mut ann = plain(addr).await?;
+    let seen = ann.login("ANN", "", Some(&owner)).await?;
+    assert_eq!(
+        seen.last(),
+        Some(&ServerMsg::Identified {
+            owner: true,
+            operator: false
+        })
+    );
+    ann.send(shared::ClientMsg::Unregister).await?;
+    let freed = ann
+        .recv_until(|m| matches!(m, ServerMsg::Registration { .. }))
+        .await?;
+    assert_eq!(
+        freed,
+        ServerMsg::Registration {
+            nick: "Ann".into(),
+            owned: false
+        }
+    );
+    ann.send(shared::ClientMsg::Quit {
+        reason: String::new(),
+    })
+    .await?;
+    assert!(ann.closed().await);
+    assert!(
+        matches!(
+            try_nick(addr, cyrillic, Some(&other)).await?,
+            Ok(ServerMsg::Identified { owner: false, .. })
+        ),
+        "free for anyone once unregistered"
+    );
+    server.shutdown().await?;
+    let kept = std::fs::read_to_string(data.join("registered-nicks"))?;
+    assert!(!kept.contains("Ann"), "{kept}");
+    Ok(())
+}
+
+/// Starts an upload of `size` bytes; its id and token.
+async fn start_upload<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    client: &mut tests::auth::AuthClient<S>,
+    size: u64,
+) -> anyhow::Result<(u64, Vec<u8>)> {
+    client
+        .send(shared::ClientMsg::UploadStart {
+            name: "notes.txt".into(),
+            size,
+        })
+        .await?;
+    match client
+        .recv_until(|m| matches!(m, ServerMsg::UploadReady { .. } | ServerMsg::Error { .. }))
+        .await?
+    {
+        ServerMsg::UploadReady {
+            upload_id, token, ..
+        } => Ok((upload_id, token)),
+        other => anyhow::bail!("the upload did not start: {other:?}"),
+    }
+}
+
+/// The first answer to an `UploadResume` with `token`.
+async fn resume<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    client: &mut tests::auth::AuthClient<S>,
+    token: &[u8],
+) -> anyhow::Result<ServerMsg> {
+    client
+        .send(shared::ClientMsg::UploadResume {
+            token: token.to_vec(),
+        })
+        .await?;
+    client
+        .recv_until(|m| matches!(m, ServerMsg::UploadReady { .. } | ServerMsg::Error { .. }))
+        .await
+}
+
+/// An upload whose sender proved a key can be resumed only by a client that proved the
+/// same key: another key, or none, is refused even with the token; the owner's other
+/// connection takes it over, and the first is told. An upload without a key goes to
+/// whoever has its token, as before, and its sender is told it lost it.
+#[tokio::test]
+async fn an_upload_is_resumed_only_by_its_owner() -> Result {
+    let (addr, server) = tests::client::start_server(Config::default()).await;
+    let (owner, other) = (ClientKey::generate(), ClientKey::generate());
+    let mut ann = plain(addr).await?;
+    ann.login("ann", "", Some(&owner)).await?;
+    let (upload_id, token) = start_upload(&mut ann, 100).await?;
+    ann.send(shared::ClientMsg::UploadChunk {
+        upload_id,
+        offset: 0,
+        data: vec![7; 40],
+    })
+    .await?;
+
+    let mut eve = plain(addr).await?;
+    eve.login("eve", "", Some(&other)).await?;
+    let mut mallory = plain(addr).await?;
+    mallory.login("mallory", "", None).await?;
+    for thief in [&mut eve, &mut mallory] {
+        let refused = resume(thief, &token).await?;
+        assert!(
+            matches!(&refused, ServerMsg::Error { kind: ErrorKind::NoSuchUpload, text }
+                if text.contains("only a client with that key can resume it")),
+            "{refused:?}"
+        );
+    }
+
+    // The owner, from another connection (its client restarted): taken over, at the
+    // bytes the server holds; the first connection is told.
+    let mut again = plain(addr).await?;
+    again.login("ann2", "", Some(&owner)).await?;
+    let ready = resume(&mut again, &token).await?;
+    assert!(
+        matches!(ready, ServerMsg::UploadReady { offset: 40, .. }),
+        "{ready:?}"
+    );
+    let lost = ann
+        .recv_until(|m| matches!(m, ServerMsg::UploadFailed { .. }))
+        .await?;
+    assert_eq!(
+        lost,
+        ServerMsg::UploadFailed {
+            upload_id,
+            kind: ErrorKind::NoSuchUpload,
+            text: "another connection resumed it with its token".into()
+        }
+    );
+
+    // Without a key: whoever has the token, and the sender is told.
+    let (upload_id, token) = start_upload(&mut mallory, 100).await?;
+    let ready = resume(&mut eve, &token).await?;
+    assert!(matches!(ready, ServerMsg::UploadReady { .. }), "{ready:?}");
+    let lost = mallory
+        .recv_until(|m| matches!(m, ServerMsg::UploadFailed { .. }))
+        .await?;
+    assert!(
+        matches!(lost, ServerMsg::UploadFailed { upload_id: id, .. } if id == upload_id),
+        "{lost:?}"
+    );
+    server.shutdown().await
+}

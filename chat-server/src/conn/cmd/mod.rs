@@ -24,6 +24,7 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
 use super::Client;
 use super::ending::Ending;
+use crate::auth::owners::Snapshot;
 use crate::common::{ClientId, Refusal};
 use crate::history::Permit;
 use crate::registry::{Whereabouts, Who};
@@ -40,6 +41,8 @@ pub(in crate::conn) enum Later {
     File(ClientMsg, Option<Whereabouts>),
     /// A history request, checked already: it waits for the store.
     Query(Query),
+    /// A change to the registered nicks, to keep on disk before the answer goes out.
+    Keep(Snapshot, ServerMsg),
 }
 
 impl Client {
@@ -113,8 +116,8 @@ impl Client {
                     "the feature auth was not granted".into(),
                 )
             }
-            ClientMsg::Register => self.register(id, reply),
-            ClientMsg::Unregister => self.unregister(id, reply),
+            ClientMsg::Register => return self.registration(id, reply, true),
+            ClientMsg::Unregister => return self.registration(id, reply, false),
             ClientMsg::Operate { msg } => self.operate(id, reply, msg),
         };
         done.map(|()| None)
