@@ -101,3 +101,42 @@ fn a_password_from_a_file_asks_nothing() {
     let file = file.display().to_string();
     tmux.join("ann", server.addr, "ann", &["--password-file", &file]);
 }
+
+#[test]
+fn a_registered_nick_is_refused_to_another_key_even_while_its_owner_is_away() {
+    let server = ServerProcess::start();
+    let addr = server.addr.to_string();
+    let mut tmux = Tmux::new("register");
+    tmux.join("ann", server.addr, "ann", &[]);
+    tmux.say("ann", "/register");
+    tmux.wait_for("ann", "the nick ann is registered to your key");
+    tmux.say("ann", "/quit");
+    tmux.assert_exit("ann", 0);
+
+    // Another user: another data directory, so another key.
+    let other = scratch_dir("other-user");
+    let other = format!("XDG_DATA_HOME={}", other.display());
+    let as_other = ["env", other.as_str()];
+    for nick in ["ann", "ANN"] {
+        let window = format!("impostor-{nick}");
+        tmux.chat_tui_through(&window, &as_other, &["--connect", &addr, "--nick", nick]);
+        tmux.assert_exit(&window, 2);
+        let screen = tmux.screen(&window);
+        assert!(
+            screen
+                .contains("chat-tui: the nick ann is registered; choose another nick with --nick"),
+            "{nick}:\n{screen}"
+        );
+    }
+    // Under a nick of its own, it cannot take the owner's either.
+    tmux.chat_tui_through("bob", &as_other, &["--connect", &addr, "--nick", "bob"]);
+    tmux.wait_for("bob", "as bob (");
+    tmux.say("bob", "/nick ann");
+    tmux.wait_for("bob", "server: the nick ann is registered");
+
+    // The owner, back with its key, gets its nick and is told it owns it.
+    tmux.join("ann-again", server.addr, "ann", &[]);
+    tmux.wait_for("ann-again", "you own the nick ann");
+    tmux.say("ann-again", "/unregister");
+    tmux.wait_for("ann-again", "the nick ann is free");
+}
