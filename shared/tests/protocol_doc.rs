@@ -248,6 +248,29 @@ fn examples() -> Vec<Example> {
             room: "lobby".into(),
             seq: 42,
         }),
+        // The feature "auth" (section 9.6).
+        Server(ServerMsg::Challenge {
+            nonce: (0..32).collect(),
+            password: true,
+        }),
+        Client(ClientMsg::Prove {
+            password: "sesame".into(),
+            key: Vec::new(),
+            signature: Vec::new(),
+        }),
+        Server(ServerMsg::Identified {
+            owner: true,
+            operator: false,
+        }),
+        Client(ClientMsg::Register),
+        Server(ServerMsg::Registration {
+            nick: "ann".into(),
+            owned: true,
+        }),
+        Server(ServerMsg::Error {
+            kind: ErrorKind::WrongPassword,
+            text: "wrong password".into(),
+        }),
         // The feature "rooms" (section 9.3).
         Client(
             ClientMsg::InRoom {
@@ -436,6 +459,7 @@ fn earlier_versions_name_every_feature_and_each_variant_has_one_row() {
         shared::FEATURE_HISTORY,
         shared::FEATURE_ROOMS,
         shared::FEATURE_FETCHED,
+        shared::FEATURE_AUTH,
     ] {
         assert!(
             earlier.contains(&format!("`{feature}`")),
