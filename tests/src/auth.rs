@@ -320,10 +320,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AuthClient<S> {
         false
     }
 
-    /// Says hello with the feature "auth" (and `rooms`) and reads the challenge: its nonce
+    /// Says hello with the feature "auth" and reads the challenge: its nonce
     /// and whether the server wants a password.
     pub async fn hello(&mut self, nick: &str, room: &str) -> anyhow::Result<(Vec<u8>, bool)> {
-        self.send(hello_with(nick, room, &[FEATURE_AUTH])).await?;
+        self.hello_asking(nick, room, &[]).await
+    }
+
+    /// As [`AuthClient::hello`], asking for the features `more` too.
+    pub async fn hello_asking(
+        &mut self,
+        nick: &str,
+        room: &str,
+        more: &[&str],
+    ) -> anyhow::Result<(Vec<u8>, bool)> {
+        let mut features = vec![FEATURE_AUTH];
+        features.extend_from_slice(more);
+        self.send(hello_with(nick, room, &features)).await?;
         match self.recv().await? {
             ServerMsg::Challenge { nonce, password } => Ok((nonce, password)),
             other => Err(anyhow!("expected a challenge, got {other:?}")),

@@ -18,7 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::error::Elapsed;
 use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::ending::Ending;
 use super::{Connection, seconds};
@@ -281,7 +281,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 signature,
             } => (password, key, signature),
             _ => {
-                let text = "answer the challenge with Prove first".to_owned();
+                let text = "answer the challenge with Prove (not wrapped in a request)".to_owned();
                 return Err(Ending::refused(
                     ErrorKind::NotLoggedIn,
                     text,
@@ -292,11 +292,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         // The password first: without it, nothing else is looked at. Each attempt is
         // logged once, with the address, as the connection's refusal.
         let ctx = &self.client.ctx;
-        let checked = timeout_at(
+        let checking = timeout_at(
             deadline,
             ctx.auth.check_password(&self.client.peer, password),
         );
-        match checked.await {
+        let checked = tokio::select! {
+            checked = checking => checked,
+            () = shutdown.cancelled() => return Err(Ending::shutdown()),
+        };
+        match checked {
             Err(_elapsed) => {
                 let text = format!(
                     "the password could not be checked within {}",
@@ -323,11 +327,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match proved {
             Ok(key) => Ok(Some(key)),
             Err(error) => {
-                info!(peer = %self.client.peer, %error, "refused a key's proof");
+                // Why, for whoever debugs a client; the refusal itself is logged once.
+                debug!(peer = %self.client.peer, %error, "a key's proof does not verify");
                 let text = "the proof of your key does not verify for this connection \
                             (is something relaying it?)"
                     .to_owned();
-                Err(Ending::refused_unlogged(ErrorKind::NotIdentified, text))
+                let reason = "the proof of its key does not verify";
+                Err(Ending::refused(ErrorKind::NotIdentified, text, reason))
             }
         }
     }

@@ -556,3 +556,84 @@ async fn an_upload_is_resumed_only_by_its_owner() -> Result {
     );
     server.shutdown().await
 }
+
+/// Logs in with the features "auth" and "history".
+async fn history_login(
+    addr: std::net::SocketAddr,
+    nick: &str,
+    key: Option<&ClientKey>,
+) -> anyhow::Result<tests::auth::AuthClient<tokio::net::TcpStream>> {
+    let mut client = plain(addr).await?;
+    let (nonce, _) = client
+        .hello_asking(nick, "lobby", &[shared::FEATURE_HISTORY])
+        .await?;
+    let answer = client.prove(&nonce, "", key).await?;
+    anyhow::ensure!(matches!(answer, Answer::Welcome(_)), "{answer:?}");
+    Ok(client)
+}
+
+/// The read marker a catch-up of the lobby tells `client`.
+async fn read_marker(
+    client: &mut tests::auth::AuthClient<tokio::net::TcpStream>,
+) -> anyhow::Result<u64> {
+    client
+        .send(shared::ClientMsg::CatchUp {
+            room: "lobby".into(),
+            after: 0,
+        })
+        .await?;
+    match client
+        .recv_until(|m| matches!(m, ServerMsg::CaughtUp { .. }))
+        .await?
+    {
+        ServerMsg::CaughtUp { read, .. } => Ok(read),
+        other => anyhow::bail!("{other:?}"),
+    }
+}
+
+/// With a key, read markers follow the key to every device, whatever its nick; a client
+/// without it under the same nick does not see them.
+#[tokio::test]
+async fn read_markers_follow_the_key() -> Result {
+    use shared::{ClientMsg, RoomEvent};
+    let (addr, server) = tests::client::start_server(Config::default()).await;
+    let key = ClientKey::generate();
+    let mut laptop = history_login(addr, "ann", Some(&key)).await?;
+    let mut seqs = Vec::new();
+    for text in ["one", "two", "three"] {
+        laptop.send(ClientMsg::Chat { text: text.into() }).await?;
+        let said = laptop
+            .recv_until(|m| {
+                matches!(
+                    m,
+                    ServerMsg::Room {
+                        event: RoomEvent::Said { .. },
+                        ..
+                    }
+                )
+            })
+            .await?;
+        if let ServerMsg::Room { seq, .. } = said {
+            seqs.push(seq);
+        }
+    }
+    laptop
+        .send(ClientMsg::MarkRead {
+            room: "lobby".into(),
+            seq: seqs[1],
+        })
+        .await?;
+    // The phone, with the same key under another nick, while the laptop is on.
+    let mut phone = history_login(addr, "ann-phone", Some(&key)).await?;
+    assert_eq!(read_marker(&mut phone).await?, seqs[1]);
+    laptop
+        .send(ClientMsg::Quit {
+            reason: String::new(),
+        })
+        .await?;
+    assert!(laptop.closed().await);
+    // Someone without the key, under the laptop's nick: not ann's marker.
+    let mut other = history_login(addr, "ann", None).await?;
+    assert_eq!(read_marker(&mut other).await?, 0);
+    server.shutdown().await
+}

@@ -43,6 +43,8 @@ pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(10);
 pub(in crate::conn) struct Query {
     /// The client's room (the one the request named) and nick.
     here: Whereabouts,
+    /// Whose read marker a catch-up carries ([`Client::reader`]).
+    reader: String,
     ask: Ask,
 }
 
@@ -114,12 +116,15 @@ impl Client {
             }
             _ => return Ok(None),
         };
-        Ok(self
-            .allowed(id, reply, &room)?
-            .map(|here| Query { here, ask }))
+        Ok(self.allowed(id, reply, &room)?.map(|here| Query {
+            reader: self.reader(id, &here.nick),
+            here,
+            ask,
+        }))
     }
 
-    /// Keeps how far the client's nick has read its room; not answered. A number beyond
+    /// Keeps how far the client (its key, or its nick: [`Client::reader`]) has read its
+    /// room; not answered. A number beyond
     /// the room's latest is taken as the latest, so that a client cannot mark unread what
     /// has not been said yet.
     pub(super) fn mark_read(
@@ -131,11 +136,21 @@ impl Client {
     ) -> Result<(), Ending> {
         if let Some(here) = self.allowed(id, reply, room)? {
             let seq = seq.min(here.last_seq);
-            self.ctx
-                .history
-                .mark_read(&fold(&here.nick), &here.room_key, seq);
+            let reader = self.reader(id, &here.nick);
+            self.ctx.history.mark_read(&reader, &here.room_key, seq);
         }
         Ok(())
+    }
+
+    /// Whose read markers the client's are: its key's, written in hex, when it proved one
+    /// (feature "auth"), so that they follow their owner to every device whatever its
+    /// nick; else its nick's (folded). The two cannot meet: a nick is at most 32
+    /// characters, a key 64 hex digits.
+    fn reader(&self, id: ClientId, nick: &str) -> String {
+        match self.ctx.registry.key_of(id) {
+            Some(key) => key.hex(),
+            None => fold(nick),
+        }
     }
 
     /// Where the client is, if it may ask about `room`: history is kept, the client was
@@ -200,7 +215,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         query: Query,
     ) -> Result<(), Ending> {
         let history = &self.client.ctx.history;
-        let Query { here, ask } = query;
+        let Query { here, reader, ask } = query;
         let (key, name) = (here.room_key.as_str(), here.room.as_str());
         let asking = async {
             match ask {
@@ -209,9 +224,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     limit,
                     presence,
                 } => history.page(key, name, anchor, limit, presence).await,
-                Ask::CatchUp { after } => {
-                    history.catch_up(key, name, after, &fold(&here.nick)).await
-                }
+                Ask::CatchUp { after } => history.catch_up(key, name, after, &reader).await,
                 Ask::Search {
                     words,
                     before,
