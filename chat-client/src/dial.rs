@@ -5,6 +5,10 @@
 //! TCP is [`Tcp`]; TLS with the server's key pinned is [`tls::TlsDial`]; [`Dial`] is
 //! either, as the user chose: TLS unless they asked for plaintext. Another transport (a Unix socket, an in-memory pipe in a
 //! test) is another connector, and nothing else changes.
+//!
+//! A connector also says what binds a proof of the client's key to the stream
+//! ([`Connector::binding`]): the keying material exported from a TLS session, nothing for
+//! a plaintext stream.
 
 pub mod tls;
 
@@ -27,6 +31,20 @@ pub trait Connector: Send + Sync + 'static {
     /// Opens a stream to `addr` (`HOST:PORT` as the user gave it). The error is shown to
     /// the user after "cannot reach the server at ADDR: ".
     fn connect(&self, addr: &str) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// What ties a proof of the client's key to `stream` (feature `auth`): the
+    /// [`shared::auth::BINDING_BYTES`] exported from its TLS session under
+    /// [`shared::auth::EXPORTER_LABEL`], or nothing (the default) for a stream that is not
+    /// TLS. A relay in the middle holds two sessions with two different bindings, so a
+    /// proof it passes on proves nothing to the server.
+    ///
+    /// # Errors
+    ///
+    /// The session cannot export its keying material.
+    fn binding(&self, stream: &Self::Stream) -> io::Result<Vec<u8>> {
+        let _ = stream;
+        Ok(Vec::new())
+    }
 }
 
 /// Plain TCP, with Nagle's algorithm off.
@@ -86,6 +104,13 @@ impl Connector for Dial {
         match self {
             Self::Plaintext => Tcp.connect(addr).await.map(Either::Left),
             Self::Tls(tls) => tls.connect(addr).await.map(|s| Either::Right(Box::new(s))),
+        }
+    }
+
+    fn binding(&self, stream: &Self::Stream) -> io::Result<Vec<u8>> {
+        match stream {
+            Either::Left(_) => Ok(Vec::new()),
+            Either::Right(tls) => tls::binding(tls.get_ref().1),
         }
     }
 }

@@ -42,6 +42,7 @@ fn settings() -> Settings {
         utc_offset_secs: 0,
         download_dir: std::env::temp_dir(),
         choices: chat_tui::app::Choices::default(),
+        key: None,
     }
 }
 

@@ -197,6 +197,18 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
+/// The binding of a proof of the client's key to the TLS session `session` (see
+/// [`crate::Connector::binding`]).
+pub(crate) fn binding(session: &rustls::ClientConnection) -> io::Result<Vec<u8>> {
+    session
+        .export_keying_material(
+            vec![0; shared::auth::BINDING_BYTES],
+            shared::auth::EXPORTER_LABEL,
+            None,
+        )
+        .map_err(|e| io::Error::other(format!("cannot bind the proof to the TLS session: {e}")))
+}
+
 /// The server does not speak TLS: what it said instead, if it said it in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotTls {

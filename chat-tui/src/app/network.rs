@@ -415,12 +415,12 @@ impl App {
             | ServerMsg::Pong { .. }
             | ServerMsg::Welcome { .. }
             | ServerMsg::Welcome4 { .. } => {}
-            // Not asked for yet: this client does not list the feature auth.
-            ServerMsg::Challenge { .. }
-            | ServerMsg::Identified { .. }
-            | ServerMsg::Registration { .. }
-            | ServerMsg::Operated { .. }
-            | ServerMsg::Bans { .. } => {}
+            // Answered by the client library in the handshake.
+            ServerMsg::Challenge { .. } => {}
+            ServerMsg::Identified { owner, operator } => self.identified(owner, operator),
+            ServerMsg::Registration { nick, owned } => self.registration(&nick, owned),
+            ServerMsg::Operated { text } => self.operated(&text),
+            ServerMsg::Bans { bans } => self.bans(&bans),
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
             ServerMsg::Fetched { members, files, .. } => self.fetched(members, &files),
             // The client library hands these to the transfers they belong to.

@@ -12,7 +12,8 @@
 //!   `tui_habits` text whose width terminals disagree on, links, notifications, the
 //!   input history across runs, the look and `/ignore` from the configuration file;
 //!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
-//!   and every room joined again after a restart.
+//!   and every room joined again after a restart; `tui_auth` the client's key, the
+//!   password asked, and a registered nick refused to another key.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -63,6 +64,7 @@ mod server_operators;
 mod server_rooms;
 mod server_transport;
 mod tls_trust;
+mod tui_auth;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;
