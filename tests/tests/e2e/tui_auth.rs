@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use tests::binaries::{binary, scratch_dir};
+use tests::binaries::{binary, scratch_dir, server_key};
 use tests::tmux::{ServerProcess, Tmux};
 
 /// What `chat-tui --print-key` prints with the key in `identity`: the key's hex form.
@@ -71,9 +71,11 @@ fn the_password_is_asked_once_and_again_after_a_wrong_one() {
     assert!(!tmux.screen("ann").contains("s3cret"));
     // The password kept in memory serves the reconnect.
     let server = {
+        // Restarted on its data directory: the same key, as a real restart.
+        let data = server.data.display().to_string();
         server.kill();
         tmux.wait_for("ann", "connection lost");
-        ServerProcess::start_with(&addr, &["--password", "s3cret"])
+        ServerProcess::start_with(&addr, &["--password", "s3cret", "--data-dir", &data])
     };
     tmux.wait_for("ann", "reconnected: #lobby as ann");
 
@@ -117,9 +119,17 @@ fn a_registered_nick_is_refused_to_another_key_even_while_its_owner_is_away() {
     let other = scratch_dir("other-user");
     let other = format!("XDG_DATA_HOME={}", other.display());
     let as_other = ["env", other.as_str()];
+    // Another user trusts the server's key from the start (it knows no pin).
+    let trust = server_key(server.addr)
+        .expect("the server's key")
+        .to_string();
     for nick in ["ann", "ANN"] {
         let window = format!("impostor-{nick}");
-        tmux.chat_tui_through(&window, &as_other, &["--connect", &addr, "--nick", nick]);
+        tmux.chat_tui_through(
+            &window,
+            &as_other,
+            &["--connect", &addr, "--nick", nick, "--trust", &trust],
+        );
         tmux.assert_exit(&window, 2);
         let screen = tmux.screen(&window);
         assert!(
@@ -129,7 +139,11 @@ fn a_registered_nick_is_refused_to_another_key_even_while_its_owner_is_away() {
         );
     }
     // Under a nick of its own, it cannot take the owner's either.
-    tmux.chat_tui_through("bob", &as_other, &["--connect", &addr, "--nick", "bob"]);
+    tmux.chat_tui_through(
+        "bob",
+        &as_other,
+        &["--connect", &addr, "--nick", "bob", "--trust", &trust],
+    );
     tmux.wait_for("bob", "as bob (");
     tmux.say("bob", "/nick ann");
     tmux.wait_for("bob", "server: the nick ann is registered");
