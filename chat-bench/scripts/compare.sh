@@ -10,7 +10,8 @@
 # Servers: chat (ours, default worker threads), chat-1w (ours, one worker thread, as the
 # IRC servers are single-threaded), ngircd, inspircd. Their configurations, in
 # reference/, listen on loopback only and lift their per-address and flood limits; chat-bench
-# drives them over IRC (`--protocol irc`). Every run is bounded by chat-bench's --timeout.
+# drives them over IRC (`--protocol irc`). Ours speaks plaintext here, as the IRC servers
+# do. Every run is bounded by chat-bench's --timeout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-2}
@@ -46,13 +47,14 @@ start_reference() {
 run() {
     local scenario=$1 server=$2; shift 2
     local protocol=chat workers=
+    reach=()
     case $server in
-        chat) start_server ;;
-        chat-1w) workers=1; start_server ;;
+        chat) PLAINTEXT=1 start_server ;;
+        chat-1w) workers=1; PLAINTEXT=1 start_server ;;
         *) protocol=irc; start_reference "$server" ;;
     esac
     local report
-    report=$("$bin/chat-bench" "$@" --protocol "$protocol" --addr "$addr" --server-pid "$pid" --json) ||
+    report=$("$bin/chat-bench" "${reach[@]}" "$@" --protocol "$protocol" --addr "$addr" --server-pid "$pid" --json) ||
         report='{"failed": true}'
     echo "$scenario $server $report"
     stop_server

@@ -5,7 +5,9 @@
 #   chat-bench/scripts/fanout.sh [ROUNDS] [WORKERS]
 #
 # ROUNDS (default 2) repeats every scenario; WORKERS (default: all cores) sets the server's
-# runtime threads. Every run is bounded by chat-bench's own --timeout.
+# runtime threads. The server speaks TLS, as by default; PLAINTEXT=1 measures it in
+# plaintext, as the tables from before TLS was the default were. Every run is bounded by
+# chat-bench's own --timeout.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-2}
@@ -16,7 +18,7 @@ run() {
     local name=$1; shift
     start_server
     printf '%s ' "$name"
-    "${bench_pin[@]}" "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
+    "${bench_pin[@]}" "$bin/chat-bench" "${reach[@]}" "$@" --addr "$addr" --server-pid "$pid" --json
     stop_server
 }
 

@@ -18,7 +18,7 @@ run() {
     if [[ $history == off ]]; then server_args=(--no-history); fi
     start_server
     printf '%s %s ' "$name" "$history"
-    "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
+    "$bin/chat-bench" "${reach[@]}" "$@" --addr "$addr" --server-pid "$pid" --json
     stop_server
 }
 

@@ -4,7 +4,8 @@
 # machine is doing, so it compares builds where CPU time on a shared machine is too noisy.
 # Each build runs B twice, with 200 and 1,200 messages; the difference of the two totals
 # divided by the difference of deliveries (1,000,000) leaves out start-up, logins and
-# shutdown. Each build is a folder holding its `chat-server` and `chat-bench`.
+# shutdown. Each build is a folder holding its `chat-server` and `chat-bench`; both
+# servers speak plaintext (a build from before TLS speaks nothing else).
 #
 #   chat-bench/scripts/instructions.sh OLD_DIR [NEW_DIR]
 #
@@ -19,11 +20,12 @@ command -v valgrind >/dev/null || { echo "valgrind not found: apt-get install va
 # Runs B with $2 messages against build $1 under callgrind; prints the server's total
 # instruction count.
 count() {
-    local dir=${!1} messages=$2 out log
+    local dir=${!1} messages=$2 out log plain=()
     out=$(mktemp) log=$(mktemp)
+    read -r -a plain <<<"$(plaintext_flag "$dir")"
     valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$dir/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 \
-        --max-connections-per-ip 0 --workers 1 --data-dir "$(mktemp -d)" >"$log" 2>/dev/null &
+        --max-connections-per-ip 0 --workers 1 --data-dir "$(mktemp -d)" "${plain[@]}" >"$log" 2>/dev/null &
     local pid=$! addr=
     for _ in $(seq 600); do
         addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
@@ -31,7 +33,7 @@ count() {
         sleep 0.1
     done
     [[ -n $addr ]] || { echo "server did not start" >&2; kill "$pid"; exit 1; }
-    "$dir/chat-bench" fanout --clients 1000 --senders 1 --messages "$messages" \
+    "$dir/chat-bench" "${plain[@]}" fanout --clients 1000 --senders 1 --messages "$messages" \
         --addr "$addr" --timeout 600 >/dev/null
     kill "$pid"; wait "$pid" 2>/dev/null || true
     awk '/^(summary|totals):/ {print $2; exit}' "$out"

@@ -28,5 +28,7 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 [[ -n $addr ]] || { echo "server did not start" >&2; exit 1; }
-"$bin/chat-bench" soak --addr "$addr" --server-pid "$pid" --seconds "$seconds" --bots "$bots" "$@"
+# It speaks TLS, as by default: the bots trust the key it printed.
+fp=$(grep -o 'fingerprint [0-9a-f:]*' "$log" | awk '{print $2}')
+"$bin/chat-bench" --trust "$fp" soak --addr "$addr" --server-pid "$pid" --seconds "$seconds" --bots "$bots" "$@"
 echo "stored files left in the data directory: $(find "$data/files" -name '*.data' 2>/dev/null | wc -l), temporary: $(find "$data/tmp" -type f 2>/dev/null | wc -l)"

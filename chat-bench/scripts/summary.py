@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns the JSON lines of fanout.sh or compare.sh into one table row per run.
+"""Turns the JSON lines of fanout.sh, compare.sh or tls.sh into one table row per run.
 
     chat-bench/scripts/compare.sh 2 | tee runs.txt
     chat-bench/scripts/summary.py runs.txt        # or: ... | summary.py
@@ -29,9 +29,20 @@ def row(labels, report):
         )
     if "connections" in report:
         anon, rss = report.get("bytes_per_connection"), report.get("rss_bytes_per_connection")
+        joined = f"joined in {report['connect_ms']} ms" if "connect_ms" in report else ""
         if anon is None:
-            return f"{labels:22} no --server-pid: no memory figures"
-        return f"{labels:22} {anon:.0f} B per connection (whole RSS {rss:.0f} B)"
+            return f"{labels:22} {joined}  no --server-pid: no memory figures"
+        return f"{labels:22} {anon:.0f} B per connection (whole RSS {rss:.0f} B)  {joined}"
+    if "upload_mib_per_s" in report:
+        cpu = report["cpu_seconds"]
+        return (
+            f"{labels:22} upload {report['upload_mib_per_s']:.0f} MiB/s"
+            f"  download {report['download_mib_per_s']:.0f} MiB/s"
+            f"  (TCP {report['plain_tcp_mib_per_s']:.0f}, SHA-256 {report['sha256_mib_per_s']:.0f},"
+            f" disk {report['disk_fsync_mib_per_s']:.0f})"
+            f"  CPU s up: bench {cpu['bench_upload']:.2f} server {cpu['server_upload'] or 0:.2f}"
+            f"  down: bench {cpu['bench_download']:.2f} server {cpu['server_download'] or 0:.2f}"
+        )
     return f"{labels:22} {json.dumps(report)[:120]}"
 
 

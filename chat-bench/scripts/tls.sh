@@ -1,43 +1,48 @@
 #!/usr/bin/env bash
 # TLS against plaintext, side by side in one run: each scenario against a fresh release
-# server without TLS, then with --tls (the generator's clients trusting its fingerprint).
-# Prints one JSON line per run.
+# server with --plaintext, then one speaking TLS (the default; the generator's clients
+# trusting its fingerprint), the two taking turns within each round. Prints one JSON line
+# per run, prefixed by scenario and "plaintext"/"tls"; summary.py turns them into a table.
 #
-#   chat-bench/scripts/tls.sh [ROUNDS]
+#   chat-bench/scripts/tls.sh [ROUNDS] [SIZE_MIB] | tee runs.txt
 #
-# ROUNDS (default 1) repeats every pair. Every run is bounded by chat-bench's own limits.
+# ROUNDS (default 1) repeats every pair; SIZE_MIB (default 1024) is the file of the
+# transfer scenario, whose server keeps its data in a folder under $SCRATCH (default
+# target/tmp, on the workspace's disk rather than a tmpfs). Every run is bounded by
+# chat-bench's own limits, and only ever speaks to 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 rounds=${1:-1}
+size_mib=${2:-1024}
 source chat-bench/scripts/common.sh
-
-# Starts the server with the arguments in $server_args, and sets $fp to its fingerprint
-# (empty without TLS).
-start_tls_aware() {
-    local log w=${workers:-}
-    log=$(mktemp)
-    data=$(mktemp -d)
-    "$bin/chat-server" --listen 127.0.0.1:0 --log-level warn --msg-rate 0 --max-connections-per-ip 0 ${w:+--workers "$w"} --data-dir "$data" "${server_args[@]}" >"$log" 2>&1 &
-    pid=$!
-    addr=
-    for _ in $(seq 100); do
-        addr=$(grep -o 'listening on [0-9.:]*' "$log" | awk '{print $3}' || true)
-        [[ -n $addr ]] && break
-        sleep 0.05
-    done
-    fp=$(grep -o 'fingerprint [0-9a-f:]*' "$log" | awk '{print $2}' || true)
-    rm -f "$log"
-    [[ -n $addr ]] || { echo "server did not start" >&2; kill "$pid"; exit 1; }
-}
+scratch=${SCRATCH:-$target/tmp}
+mkdir -p "$scratch"
 
 run() {
     local name=$1; shift
     for mode in plaintext tls; do
-        if [[ $mode == tls ]]; then server_args=(--tls); else server_args=(); fi
-        start_tls_aware
-        printf '%s-%s ' "$name" "$mode"
-        "$bin/chat-bench" ${fp:+--trust "$fp"} "$@" --addr "$addr" --server-pid "$pid" --json
+        if [[ $mode == plaintext ]]; then server_args=(--plaintext); else server_args=(); fi
+        start_server
+        printf '%s %s ' "$name" "$mode"
+        "$bin/chat-bench" "${reach[@]}" "$@" --addr "$addr" --server-pid "$pid" --json
         stop_server
+    done
+}
+
+# The transfer's server stores the file: its data directory on the scratch disk, with a
+# quota to hold it.
+transfer() {
+    local name=$1; shift
+    for mode in plaintext tls; do
+        data_dir=$(mktemp -d -p "$scratch" tls-transfer.XXXXXX)
+        server_args=(--quota 100GiB)
+        if [[ $mode == plaintext ]]; then server_args+=(--plaintext); fi
+        start_server
+        printf '%s %s ' "$name" "$mode"
+        "$bin/chat-bench" "${reach[@]}" transfer --size-mib "$size_mib" --scratch-dir "$data_dir" \
+            --timeout 300 --addr "$addr" --server-pid "$pid" --json
+        stop_server
+        unset data_dir
     done
 }
 
@@ -46,4 +51,5 @@ for round in $(seq "$rounds"); do
     run A fanout --clients 100 --senders 10 --messages 1000
     run B fanout --clients 1000 --senders 1 --messages 1000
     run C1000 idle --connections 1000 --hold 5
+    transfer T
 done

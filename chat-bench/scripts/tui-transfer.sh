@@ -36,9 +36,11 @@ for _ in $(seq 100); do
     sleep 0.05
 done
 [[ -n $addr ]] || { echo "the server did not start" >&2; exit 1; }
+# It speaks TLS, as by default: the client trusts the key it printed.
+fp=$(grep -o 'fingerprint [0-9a-f:]*' "$d/server.log" | awk '{print $2}')
 
-XDG_CONFIG_HOME=$d/config XDG_STATE_HOME=$d/state tmux -L "$sock" new-session -d -x 200 -y 50 \
-    "exec $bin/chat-tui --connect $addr --nick bench --download-dir $d/dl"
+XDG_CONFIG_HOME=$d/config XDG_STATE_HOME=$d/state XDG_DATA_HOME=$d/state tmux -L "$sock" new-session -d -x 200 -y 50 \
+    "exec $bin/chat-tui --connect $addr --trust $fp --nick bench --download-dir $d/dl"
 cpid=$(tmux -L "$sock" list-panes -F '#{pane_pid}')
 
 screen() { tmux -L "$sock" capture-pane -p; }

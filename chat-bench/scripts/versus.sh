@@ -9,7 +9,8 @@
 #   chat-bench/scripts/versus.sh OLD_DIR [NEW_DIR] [ROUNDS] | tee runs.txt
 #   chat-bench/scripts/summary.py runs.txt
 #
-# NEW_DIR defaults to this workspace's release build; ROUNDS to 3. To keep an older build:
+# NEW_DIR defaults to this workspace's release build; ROUNDS to 3. Both servers speak
+# plaintext (a build from before TLS speaks nothing else). To keep an older build:
 #   git worktree add /tmp/old REV && (cd /tmp/old && cargo build --release -p chat-server -p chat-bench)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,9 +22,9 @@ rounds=${3:-3}
 run() {
     local name=$1 build=$2; shift 2
     bin=${!build}
-    start_server
+    PLAINTEXT=1 start_server
     printf '%s %s ' "$name" "$build"
-    "$bin/chat-bench" "$@" --addr "$addr" --server-pid "$pid" --json
+    "$bin/chat-bench" "${reach[@]}" "$@" --addr "$addr" --server-pid "$pid" --json
     stop_server
 }
 

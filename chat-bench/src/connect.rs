@@ -14,8 +14,9 @@ use tokio_util::codec::Framed;
 
 pub type Conn = Framed<<Dial as Connector>::Stream, ClientCodec>;
 
-/// How every client of the run connects: plain TCP, or TLS with the key given by
-/// `--trust` (set once by `main`, before any connection).
+/// How every client of the run connects: TLS (with the key given by `--trust`, else the
+/// user's pins), or plain TCP with `--plaintext` (set once by `main`, before any
+/// connection).
 static DIAL: OnceLock<Dial> = OnceLock::new();
 
 /// Makes every connection of this run go through `dial`.
@@ -32,7 +33,7 @@ pub async fn open(addr: SocketAddr) -> anyhow::Result<<Dial as Connector>::Strea
 }
 
 fn dial() -> &'static Dial {
-    DIAL.get_or_init(|| Dial::Plaintext)
+    DIAL.get_or_init(Dial::default)
 }
 
 /// How many handshakes run at once: enough to fill the accept queue, few enough that a

@@ -41,11 +41,17 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[derive(Debug, Parser)]
 #[command(version, about = "Load generator for chat-server")]
 struct Cli {
-    /// Connect over TLS, accepting the server key with this fingerprint (as chat-server
-    /// prints it beside "listening on"). Only the chat clients of fanout, flood and idle
-    /// use it; nothing is pinned.
+    /// Accept the server's key with this fingerprint (as chat-server prints it beside
+    /// "listening on"); nothing is pinned.
+    ///
+    /// The chat clients of every mode speak TLS, as the server does by default; without
+    /// --trust they accept only a key the user pinned (with chat-tui or chat-cli). The IRC
+    /// protocol's clients always speak plain TCP.
     #[arg(long, global = true, value_name = "FINGERPRINT", value_parser = shared_fingerprint)]
     trust: Option<chat_client::shared::tls::Fingerprint>,
+    /// Speak plain TCP, to a server started with --plaintext.
+    #[arg(long, global = true, conflicts_with = "trust")]
+    plaintext: bool,
     #[command(subcommand)]
     mode: Mode,
 }
@@ -106,10 +112,17 @@ impl Target {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(fp) = cli.trust {
-        let tls = chat_client::dial::tls::TlsDial::new(None, None, Some(fp));
-        connect::set_dial(chat_client::Dial::Tls(tls));
-    }
+    connect::set_dial(if cli.plaintext {
+        chat_client::Dial::Plaintext
+    } else {
+        // A --trust key is trusted for this run only; without it, the user's pins.
+        let pins = cli
+            .trust
+            .is_none()
+            .then(chat_client::trust::Pins::of_user)
+            .flatten();
+        chat_client::Dial::Tls(chat_client::dial::tls::TlsDial::new(pins, None, cli.trust))
+    });
     let runtime = tokio::runtime::Runtime::new().expect("start tokio runtime");
     // Thousands of sockets need more than the usual soft limit of 1024 descriptors.
     let _ = rlimit::increase_nofile_limit(u64::MAX);

@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chat_client::shared::discovery::MDNS_PORT;
@@ -43,21 +44,45 @@ pub struct Cli {
     #[arg(long, value_name = "ROOM", default_value = chat_client::shared::protocol::DEFAULT_ROOM)]
     pub room: String,
 
-    /// Speak TLS to the server, and check its key.
+    /// Speak plain TCP to the server instead of TLS, for a server started with --plaintext.
     ///
-    /// The first time, the server's key is unknown: chat-cli refuses it and prints its
-    /// fingerprint and the --trust line to use. From then on the key is pinned, and
-    /// another key is refused.
+    /// By default chat-cli speaks TLS and checks the server's key. The first time, the
+    /// key is unknown: chat-cli refuses it and prints its fingerprint and the --trust line
+    /// to use. From then on the key is pinned, and another key is refused. Without TLS,
+    /// anyone on the network reads what is sent.
+    #[arg(long, global = true, conflicts_with_all = ["tls", "trust"])]
+    pub plaintext: bool,
+
+    /// Speak TLS to the server: the default, so this changes nothing.
+    ///
+    /// Kept so that scripts written when TLS had to be asked for still work.
     #[arg(long, global = true)]
     pub tls: bool,
 
-    /// Accept this key fingerprint at the first connection (implies --tls).
+    /// Accept this key fingerprint at the first connection.
     ///
     /// The server prints it beside "listening on" (16 groups of 4 hex digits; spaces,
     /// colons and case do not matter). The key is then pinned for this server, as if it
     /// had been accepted in chat-tui. A server that presents another key is refused.
     #[arg(long, value_name = "FINGERPRINT", global = true, value_parser = parse_fingerprint)]
     pub trust: Option<Fingerprint>,
+
+    /// Read the server's password from the first line of this file [default: the
+    /// environment variable CHAT_PASSWORD].
+    ///
+    /// Needed only by a server that has a password; a wrong one is refused in one line
+    /// (exit code 2).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub password_file: Option<PathBuf>,
+
+    /// Prove the key in this file (made there if missing), so as to use a nick registered
+    /// to it [default: the user's key, identity.key in $XDG_DATA_HOME/lanchat, if it
+    /// exists].
+    ///
+    /// chat-cli makes no key of its own: a nick is registered with chat-tui (/register),
+    /// under the same key file.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub identity: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -205,6 +230,32 @@ impl Cli {
     /// # Errors
     ///
     /// The flag that is missing, in a sentence.
+    /// What to prove at the handshake: the key of `--identity` (made if missing), else
+    /// the user's if there is one; the password of `--password-file`, else of
+    /// `CHAT_PASSWORD`.
+    ///
+    /// # Errors
+    ///
+    /// A key file or password that cannot be used, in one line.
+    pub fn credentials(&self) -> Result<chat_client::Credentials, String> {
+        use chat_client::{Identity, credentials};
+        let identity = match &self.identity {
+            Some(path) => Some(Identity::load_or_create(path).map_err(|e| e.to_string())?.0),
+            None => match Identity::default_path().filter(|path| path.exists()) {
+                Some(path) => Some(Identity::load(&path).map_err(|e| e.to_string())?),
+                None => None,
+            },
+        };
+        let password = match &self.password_file {
+            Some(path) => Some(credentials::read_password_file(path)?),
+            None => credentials::password_from_env()?,
+        };
+        Ok(chat_client::Credentials {
+            identity: identity.map(std::sync::Arc::new),
+            password,
+        })
+    }
+
     pub fn target(&self) -> Result<Option<Target>, String> {
         if matches!(self.command, Command::List { .. }) {
             return Ok(None);

@@ -178,7 +178,9 @@ impl Asker<'_> {
                         "the connection was lost before the server answered: {reason}"
                     )));
                 }
-                Some(Event::Fatal(reason)) => return Err(Failure(reason)),
+                Some(Event::Fatal(reason) | Event::Stopped { reason }) => {
+                    return Err(Failure(reason));
+                }
                 Some(_) => continue,
             };
             return match answer {

@@ -7,6 +7,7 @@
 //! chat-cli --connect HOST:PORT --nick logger --room ops listen --json >> ops.jsonl
 //! chat-cli --connect HOST:PORT --nick me --room ops history --limit 200
 //! chat-cli --connect HOST:PORT --nick me --room ops search disk full --json
+//! CHAT_PASSWORD=... chat-cli --connect HOST:PORT --nick bot --identity bot.key send hi
 //! chat-cli list --json
 //! ```
 //!
@@ -95,6 +96,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
         .target()
         .map_err(Failure)?
         .ok_or_else(|| Failure("nothing to connect to".into()))?;
+    let credentials = cli.credentials().map_err(Failure)?;
     let options = chat_client::Options {
         addr: target.connect,
         nick: target.nick,
@@ -107,8 +109,8 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> Result<(), Failure> {
             listen::Format::Plain { utc_offset_secs }
         }
     };
-    let dial = chat_client::Dial::new(cli.tls, None, cli.trust);
-    let (client, events, welcome) = chat_client::connect_with(dial, options).await?;
+    let dial = chat_client::Dial::new(!cli.plaintext, None, cli.trust);
+    let (client, events, welcome) = chat_client::connect_as(dial, options, credentials).await?;
     let result = match cli.command {
         Command::Send { text } => send::run(&client, events, &welcome, text).await,
         Command::Listen { json } => listen::run(events, &welcome, format(json)).await,

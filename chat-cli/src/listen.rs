@@ -59,7 +59,9 @@ pub async fn run(
                 from: Some(welcome.nick),
                 ..Record::new(Kind::Reconnected, now_ms())
             }),
-            Some(Event::Fatal(reason)) => return Err(Failure(sanitize::text(&reason).into())),
+            Some(Event::Fatal(reason) | Event::Stopped { reason }) => {
+                return Err(Failure(sanitize::text(&reason).into()));
+            }
             Some(_) => None,
         };
         if let Some(record) = record {

@@ -109,7 +109,9 @@ pub async fn run(
                 Some(Event::Refused { reason }) => {
                     return Err(Failure(format!("not sent: {}", sanitize::text(&reason))));
                 }
-                Some(Event::Fatal(reason)) => return Err(Failure(sanitize::text(&reason).into())),
+                Some(Event::Fatal(reason) | Event::Stopped { reason }) => {
+                    return Err(Failure(sanitize::text(&reason).into()));
+                }
                 Some(_) => {}
             },
             () = sleep_until(deadline), if unconfirmed > 0 => {

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::timeout;
 
-use crate::dial::{Connector, Tcp};
+use crate::credentials::Credentials;
+use crate::dial::{Connector, Dial};
 use crate::event::Event;
 use crate::handshake::{self, ConnectError, Options, Welcome};
 use crate::session::{Request, Session};
@@ -58,6 +59,13 @@ impl Client {
         });
     }
 
+    /// Connects again now: after the session stopped ([`Event::Stopped`]), once; while it
+    /// waits to reconnect after a lost connection, without waiting longer. Connected, it
+    /// does nothing.
+    pub fn reconnect(&self) {
+        let _ = self.commands.send(Request::Reconnect);
+    }
+
     /// Waits (bounded) for the session to end. Without a quit sent before, it is stopped.
     pub async fn finish(self) {
         let Client { commands, mut task } = self;
@@ -68,22 +76,35 @@ impl Client {
     }
 }
 
-/// Connects over TCP, says hello, and starts the session. See [`connect_with`].
+/// Connects over TLS, trusting only the servers the user pinned ([`Dial::default`]), says
+/// hello, and starts the session. See [`connect_with`]: [`Tcp`](crate::Tcp) for a plaintext server, a
+/// [`Dial`] with a fingerprint for a first contact.
 pub async fn connect(
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    connect_with(Tcp, options).await
+    connect_with(Dial::default(), options).await
 }
 
 /// Connects through `connector`, says hello, and starts the session: the first connection
 /// is made here, so that an unreachable server or a taken nick is an error of this call.
 /// After that the session reconnects by itself (through the same connector), and says so
-/// in its events.
+/// in its events. The client proves no key and gives no password: see [`connect_as`].
 pub async fn connect_with<C: Connector>(
     connector: C,
     options: Options,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    let (conn, welcome, limits) = handshake::open(&connector, &options).await?;
+    connect_as(connector, options, Credentials::default()).await
+}
+
+/// As [`connect_with`], proving `credentials` at the handshake (feature `auth`): the
+/// client's key, and the server's password when it asks for one. The session keeps them,
+/// in memory only, for its reconnects.
+pub async fn connect_as<C: Connector>(
+    connector: C,
+    options: Options,
+    credentials: Credentials,
+) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
+    let (conn, welcome, limits) = handshake::open(&connector, &options, &credentials).await?;
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let transfers = Registry::new(report_transfers(event_tx.clone())).serving(&options.addr);
@@ -92,7 +113,14 @@ pub async fn connect_with<C: Connector>(
         nick: welcome.nick.clone(),
         room: welcome.room.clone(),
     };
-    let session = Session::new(connector, options, command_rx, event_tx, transfers);
+    let session = Session::new(
+        connector,
+        options,
+        credentials,
+        command_rx,
+        event_tx,
+        transfers,
+    );
     let started = welcome.clone();
     let task = tokio::spawn(async move { session.run(conn, limits, &started).await });
     Ok((Client { commands, task }, events, welcome))

@@ -3,8 +3,12 @@
 //! Everything above this module (handshake, session, writer, transfers) works on any byte
 //! stream that is [`AsyncRead`] + [`AsyncWrite`]; a [`Connector`] is what opens one. Plain
 //! TCP is [`Tcp`]; TLS with the server's key pinned is [`tls::TlsDial`]; [`Dial`] is
-//! either, as the user chose. Another transport (a Unix socket, an in-memory pipe in a
+//! either, as the user chose: TLS unless they asked for plaintext. Another transport (a Unix socket, an in-memory pipe in a
 //! test) is another connector, and nothing else changes.
+//!
+//! A connector also says what binds a proof of the client's key to the stream
+//! ([`Connector::binding`]): the keying material exported from a TLS session, nothing for
+//! a plaintext stream.
 
 pub mod tls;
 
@@ -27,6 +31,20 @@ pub trait Connector: Send + Sync + 'static {
     /// Opens a stream to `addr` (`HOST:PORT` as the user gave it). The error is shown to
     /// the user after "cannot reach the server at ADDR: ".
     fn connect(&self, addr: &str) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+
+    /// What ties a proof of the client's key to `stream` (feature `auth`): the
+    /// [`shared::auth::BINDING_BYTES`] exported from its TLS session under
+    /// [`shared::auth::EXPORTER_LABEL`], or nothing (the default) for a stream that is not
+    /// TLS. A relay in the middle holds two sessions with two different bindings, so a
+    /// proof it passes on proves nothing to the server.
+    ///
+    /// # Errors
+    ///
+    /// The session cannot export its keying material.
+    fn binding(&self, stream: &Self::Stream) -> io::Result<Vec<u8>> {
+        let _ = stream;
+        Ok(Vec::new())
+    }
 }
 
 /// Plain TCP, with Nagle's algorithm off.
@@ -44,17 +62,26 @@ impl Connector for Tcp {
     }
 }
 
-/// Plain TCP or TLS, as the user chose.
+/// Plain TCP or TLS, as the user chose; TLS with the user's pins by default.
 #[derive(Debug, Clone)]
 pub enum Dial {
     Plaintext,
     Tls(TlsDial),
 }
 
+impl Default for Dial {
+    /// TLS, trusting the servers the user pinned ([`crate::trust::Pins::of_user`]) under
+    /// the address dialled; a server not known yet is refused with its fingerprint
+    /// ([`crate::trust::TrustError::Unknown`]).
+    fn default() -> Self {
+        Self::new(true, None, None)
+    }
+}
+
 impl Dial {
-    /// TLS when `tls` (or a fingerprint to `trust`) is given, with the user's pins
-    /// ([`crate::trust::Pins::default_path`]) kept under `identity` (`None`: the address
-    /// dialled); else plain TCP.
+    /// TLS when `tls` (the programs' default, unless `--plaintext`) or a fingerprint to
+    /// `trust` is given, with the user's pins ([`crate::trust::Pins::default_path`]) kept
+    /// under `identity` (`None`: the address dialled); else plain TCP.
     pub fn new(
         tls: bool,
         identity: Option<String>,
@@ -77,6 +104,13 @@ impl Connector for Dial {
         match self {
             Self::Plaintext => Tcp.connect(addr).await.map(Either::Left),
             Self::Tls(tls) => tls.connect(addr).await.map(|s| Either::Right(Box::new(s))),
+        }
+    }
+
+    fn binding(&self, stream: &Self::Stream) -> io::Result<Vec<u8>> {
+        match stream {
+            Either::Left(_) => Ok(Vec::new()),
+            Either::Right(tls) => tls::binding(tls.get_ref().1),
         }
     }
 }

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use mdns_sd::{IfKind, ResolvedService, ScopedIp, ServiceDaemon, ServiceEvent};
 use shared::discovery::{Announcement, MDNS_PORT, SERVICE_TYPE};
+use shared::tls::Fingerprint;
+
+use crate::dial::Dial;
 
 /// A server that announced itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +35,29 @@ pub struct FoundServer {
     /// The SHA-256 of its TLS public key (64 lowercase hex digits), as it claims it; only
     /// ever a hint for a first connection, never a replacement for checking the key.
     pub fingerprint: Option<String>,
+}
+
+impl FoundServer {
+    /// The key it announced, if it announced one (a server that speaks TLS does).
+    pub fn announced_key(&self) -> Option<Fingerprint> {
+        self.fingerprint
+            .as_deref()
+            .and_then(|fp| Fingerprint::parse(fp).ok())
+    }
+
+    /// How to reach it once the user picked it, having been shown its announced key: TLS
+    /// when it announced a key (that key, or `trust` when given, accepted at the first
+    /// contact and pinned under the server's name, so that a key pinned before still
+    /// wins and another is refused); plain TCP when it announced none (a server started
+    /// with `--plaintext`, or one older than TLS), or when the user asked for
+    /// `plaintext`.
+    pub fn dial(&self, plaintext: bool, trust: Option<Fingerprint>) -> Dial {
+        let trust = trust.or(self.announced_key());
+        if plaintext || trust.is_none() {
+            return Dial::Plaintext;
+        }
+        Dial::new(true, Some(self.name.clone()), trust)
+    }
 }
 
 /// How to look for servers.
@@ -283,6 +309,29 @@ mod tests {
         );
         assert_eq!(list[0].version, 4);
         assert_eq!(list[0].fingerprint, None);
+    }
+
+    #[test]
+    fn a_server_that_announces_a_key_is_dialled_over_tls_under_its_name() {
+        let fp = "ab".repeat(32);
+        let mut server = FoundServer {
+            name: "Office chat".into(),
+            addr: "10.0.0.2:7878".parse().unwrap(),
+            people: 1,
+            version: 4,
+            fingerprint: Some(fp.clone()),
+        };
+        assert_eq!(server.announced_key(), Fingerprint::parse(&fp).ok());
+        match server.dial(false, None) {
+            Dial::Tls(tls) => assert_eq!(tls.identity("10.0.0.2:7878"), "Office chat"),
+            Dial::Plaintext => panic!("a server with a key is dialled over TLS"),
+        }
+        assert!(matches!(server.dial(true, None), Dial::Plaintext));
+        // An older server, or one started with --plaintext, announces no key.
+        server.fingerprint = None;
+        assert!(matches!(server.dial(false, None), Dial::Plaintext));
+        let given = Fingerprint::parse(&"cd".repeat(32)).unwrap();
+        assert!(matches!(server.dial(false, Some(given)), Dial::Tls(_)));
     }
 
     #[test]

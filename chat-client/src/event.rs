@@ -48,6 +48,13 @@ pub enum Event {
     /// The session cannot go on (the server now speaks another protocol version); it has
     /// ended.
     Fatal(String),
+    /// The server does not want the client back as it is: it kicked or banned it, or
+    /// refused a reconnect (a wrong or missing password, a ban, its nick registered to
+    /// another key). `reason` says why, in the server's words. The session does not
+    /// reconnect by itself, so as not to knock again and again;
+    /// [`crate::Client::reconnect`] tries once more, and what is sent meanwhile is
+    /// refused ([`Event::Refused`]).
+    Stopped { reason: String },
     /// News of a file transfer, from the transfer's own task.
     Transfer(TransferEvent),
 }

@@ -153,10 +153,12 @@
 pub mod client;
 pub mod clip;
 pub mod clock;
+pub mod credentials;
 pub mod dial;
 pub mod discover;
 pub mod event;
 pub mod handshake;
+pub mod identity;
 pub mod keepalive;
 pub mod listing;
 pub mod offline;
@@ -170,10 +172,12 @@ pub mod trust;
 pub mod unanswered;
 mod writer;
 
-pub use client::{Client, connect, connect_with};
+pub use client::{Client, connect, connect_as, connect_with};
+pub use credentials::Credentials;
 pub use dial::{Connector, Dial, Tcp};
 pub use discover::{BrowseOptions, DiscoverError, FoundServer, browse};
 pub use event::Event;
 pub use handshake::{ConnectError, Options, Welcome};
+pub use identity::Identity;
 /// The protocol's types, for what a [`Client`] sends and an [`Event::Server`] carries.
 pub use shared;

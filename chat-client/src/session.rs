@@ -28,6 +28,12 @@
 //! the others goes out before anything else, so that every room is joined again (each
 //! `Joined4` then tells the program to catch that room up). Without the feature, a `Join`
 //! moves, and the one room is the one rejoined.
+//!
+//! Every reconnect proves the client's key and gives the password again, from memory
+//! ([`Credentials`]). A server that does not want the client back (a kick, a ban, a
+//! password now wrong or missing, the nick registered to another key) is not asked again
+//! and again: the session stops ([`Event::Stopped`]) and waits for the user to ask
+//! ([`crate::Client::reconnect`]) or to quit.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -42,6 +48,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 
+use crate::credentials::Credentials;
 use crate::dial::Connector;
 use crate::event::Event;
 use crate::handshake::{self, Conn, ConnectError, Options, Welcome, in_words};
@@ -95,6 +102,8 @@ pub(crate) enum Request {
         room: String,
         request: transfer::Request,
     },
+    /// Connect again now (see [`crate::Client::reconnect`]).
+    Reconnect,
 }
 
 /// Most uploads whose room the session remembers; past it, the oldest are forgotten (their
@@ -107,6 +116,17 @@ enum End {
     Quit,
     /// The connection was lost, for this reason.
     Lost(String),
+    /// The server removed the client (kicked or banned it), for this reason.
+    Removed(String),
+}
+
+/// What became of trying to connect again.
+enum Again<S> {
+    Connected(Conn<S>, Limits),
+    /// The server does not want the client back as it is, for this reason.
+    Stopped(String),
+    /// The user quit meanwhile, or reconnecting cannot succeed.
+    Quit,
 }
 
 /// Where the check of the lines in doubt stands on the current connection.
@@ -125,6 +145,8 @@ enum Checking {
 enum Served {
     Quit,
     Lost(String),
+    /// The server kicked or banned the client, saying this.
+    Removed(String),
     WriterEnded(WriterEnd),
 }
 
@@ -133,6 +155,8 @@ pub(crate) struct Session<C: Connector> {
     connector: C,
     /// The current nick and room, used to rejoin after a reconnect.
     options: Options,
+    /// What every reconnect proves.
+    credentials: Credentials,
     offline: Offline,
     commands: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<Event>,
@@ -211,6 +235,7 @@ impl<C: Connector> Session<C> {
     pub(crate) fn new(
         connector: C,
         options: Options,
+        credentials: Credentials,
         commands: mpsc::UnboundedReceiver<Request>,
         events: mpsc::Sender<Event>,
         transfers: Registry,
@@ -218,6 +243,7 @@ impl<C: Connector> Session<C> {
         Self {
             connector,
             options,
+            credentials,
             offline: Offline::default(),
             commands,
             events,
@@ -241,22 +267,66 @@ impl<C: Connector> Session<C> {
     ) {
         self.welcomed(welcome);
         loop {
-            let reason = match self.connected(conn, &limits).await {
+            let next = match self.connected(conn, &limits).await {
                 End::Quit => return,
-                End::Lost(reason) => reason,
+                End::Lost(reason) => {
+                    tracing::info!(%reason, "connection lost");
+                    if !self
+                        .emit(Event::Disconnected {
+                            reason: reason.clone(),
+                        })
+                        .await
+                    {
+                        return;
+                    }
+                    self.reconnect(reason).await
+                }
+                End::Removed(reason) => Again::Stopped(reason),
             };
-            tracing::info!(%reason, "connection lost");
-            if !self
-                .emit(Event::Disconnected {
-                    reason: reason.clone(),
-                })
-                .await
-            {
-                return;
-            }
-            match self.reconnect(reason).await {
+            match self.again(next).await {
                 Some((new, new_limits)) => (conn, limits) = (new, new_limits),
                 None => return,
+            }
+        }
+    }
+
+    /// Follows `next` to a new connection, through stops: each is told, and waits for
+    /// the user to ask for a reconnect. `None`: the user quit.
+    async fn again(&mut self, mut next: Again<C::Stream>) -> Option<(Conn<C::Stream>, Limits)> {
+        loop {
+            match next {
+                Again::Connected(conn, limits) => return Some((conn, limits)),
+                Again::Quit => return None,
+                Again::Stopped(reason) => {
+                    tracing::info!(%reason, "stopped; reconnecting only when asked");
+                    let event = Event::Stopped {
+                        reason: reason.clone(),
+                    };
+                    if !self.emit(event).await || !self.stopped().await {
+                        return None;
+                    }
+                    next = self.reconnect(reason).await;
+                }
+            }
+        }
+    }
+
+    /// Waits, stopped, for the user to ask to reconnect (true) or to quit (false). What
+    /// is sent meanwhile is refused: nothing says when the server will have it.
+    async fn stopped(&mut self) -> bool {
+        loop {
+            match self.commands.recv().await {
+                None | Some(Request::Send(ClientMsg::Quit { .. })) => return false,
+                Some(Request::Reconnect) => return true,
+                Some(Request::Send(_)) => {
+                    let reason = "not connected, and not reconnecting until asked".to_owned();
+                    if !self.emit(Event::Refused { reason }).await {
+                        return false;
+                    }
+                }
+                // Transfers wait for the connection by themselves.
+                Some(Request::Transfer(request)) => self.transfers.request(request).await,
+                Some(Request::UploadTo { room, request }) => self.upload_to(room, request).await,
             }
         }
     }
@@ -299,7 +369,8 @@ impl<C: Connector> Session<C> {
         let served = self
             .serve(&mut stream, &chat, &mut writer, &mut outbox, &mut reported)
             .await;
-        let reason = match served {
+        let removed = matches!(served, Served::Removed(_));
+        let end = match served {
             Served::Quit => {
                 // The writer sends what is queued (the quit last) and ends.
                 drop(chat);
@@ -308,7 +379,7 @@ impl<C: Connector> Session<C> {
                 }
                 return End::Quit;
             }
-            Served::Lost(reason) => {
+            Served::Lost(reason) | Served::Removed(reason) => {
                 let _ = stop.send(());
                 if let Ok(Ok(end)) = timeout(QUIT_FLUSH, &mut writer).await {
                     self.keep(end, outbox.drain()).await;
@@ -316,7 +387,11 @@ impl<C: Connector> Session<C> {
                     writer.abort();
                     self.keep_all(outbox.drain()).await;
                 }
-                reason
+                if removed {
+                    End::Removed(reason)
+                } else {
+                    End::Lost(reason)
+                }
             }
             Served::WriterEnded(end) => {
                 let reason = end
@@ -324,7 +399,7 @@ impl<C: Connector> Session<C> {
                     .clone()
                     .unwrap_or_else(|| "the writer stopped".into());
                 self.keep(end, outbox.drain()).await;
-                reason
+                End::Lost(reason)
             }
         };
         self.report(&outbox, &mut reported).await;
@@ -338,7 +413,7 @@ impl<C: Connector> Session<C> {
         let after = self.seqs.get(&room).copied().unwrap_or(0);
         self.doubt.add(lines, &room, after);
         self.transfers.disconnected().await;
-        End::Lost(reason)
+        end
     }
 
     /// Sends `first` (lines in doubt found missing), then what waited for a connection, at
@@ -546,6 +621,11 @@ impl<C: Connector> Session<C> {
                             self.first_room();
                         }
                         ServerMsg::Shutdown { .. } => shutdown_reason = Some(()),
+                        // The server closes the connection next; its words are the reason.
+                        ServerMsg::Error {
+                            kind: ErrorKind::Kicked | ErrorKind::Banned,
+                            text,
+                        } => return Served::Removed(text.clone()),
                         _ => {}
                     }
                     let Some(msg) = self.transfers.route(msg).await else { continue };
@@ -574,6 +654,8 @@ impl<C: Connector> Session<C> {
                     }
                     Some(Request::Transfer(request)) => self.transfers.request(request).await,
                     Some(Request::UploadTo { room, request }) => self.upload_to(room, request).await,
+                    // Connected already.
+                    Some(Request::Reconnect) => {}
                 },
                 Some(msg) = self.transfers.control() => {
                     let msg = self.in_upload_room(msg);
@@ -729,9 +811,9 @@ impl<C: Connector> Session<C> {
     }
 
     /// Tries to connect again, waiting longer after each failure; returns the connection
-    /// and its server's limits. Returns `None` when the user quits meanwhile or
-    /// reconnecting cannot succeed.
-    async fn reconnect(&mut self, mut error: String) -> Option<(Conn<C::Stream>, Limits)> {
+    /// and its server's limits, or why the server does not want the client back, or
+    /// [`Again::Quit`] when the user quits meanwhile or reconnecting cannot succeed.
+    async fn reconnect(&mut self, mut error: String) -> Again<C::Stream> {
         for (attempt, delay) in (1..).zip(Backoff::default()) {
             let event = Event::Reconnecting {
                 attempt,
@@ -739,7 +821,7 @@ impl<C: Connector> Session<C> {
                 error: error.clone(),
             };
             if !self.emit(event).await {
-                return None;
+                return Again::Quit;
             }
             let wake = sleep(delay);
             tokio::pin!(wake);
@@ -747,7 +829,9 @@ impl<C: Connector> Session<C> {
                 tokio::select! {
                     () = &mut wake => break,
                     cmd = self.commands.recv() => match cmd {
-                        None | Some(Request::Send(ClientMsg::Quit { .. })) => return None,
+                        None | Some(Request::Send(ClientMsg::Quit { .. })) => return Again::Quit,
+                        // Asked to try now.
+                        Some(Request::Reconnect) => break,
                         Some(Request::Send(msg)) if worth_keeping(&msg) => {
                             self.hold(vec![msg]).await;
                         }
@@ -763,16 +847,25 @@ impl<C: Connector> Session<C> {
                     },
                 }
             }
-            match handshake::open(&self.connector, &self.options).await {
+            match handshake::open(&self.connector, &self.options, &self.credentials).await {
                 Ok((conn, welcome, limits)) => {
                     tracing::info!(attempt, "reconnected");
                     self.welcomed(&welcome);
                     if !self.emit(Event::Reconnected(welcome)).await {
-                        return None;
+                        return Again::Quit;
                     }
                     // The queue goes out on the connection, paced (see `connected`).
-                    return Some((conn, limits));
+                    return Again::Connected(conn, limits);
                 }
+                // Knocking again would be refused again (and count against the
+                // password's attempts): the user decides.
+                Err(
+                    refused @ (ConnectError::NeedsPassword { .. }
+                    | ConnectError::Refused {
+                        kind: ErrorKind::WrongPassword | ErrorKind::Banned | ErrorKind::NickOwned,
+                        ..
+                    }),
+                ) => return Again::Stopped(refused.to_string()),
                 Err(ConnectError::Refused {
                     kind: ErrorKind::VersionMismatch,
                     text,
@@ -780,7 +873,7 @@ impl<C: Connector> Session<C> {
                 }) => {
                     let reason = format!("the server now speaks another protocol version: {text}");
                     self.emit(Event::Fatal(reason)).await;
-                    return None;
+                    return Again::Quit;
                 }
                 // A server whose key changed, or that stopped speaking TLS, is not tried
                 // again: the user decides.
@@ -790,13 +883,13 @@ impl<C: Connector> Session<C> {
                     | ConnectError::NotTls { .. }),
                 ) => {
                     self.emit(Event::Fatal(refused.to_string())).await;
-                    return None;
+                    return Again::Quit;
                 }
                 Err(e) => error = e.to_string(),
             }
             tracing::info!(attempt, %error, "reconnect failed");
         }
-        None
+        Again::Quit
     }
 }
 

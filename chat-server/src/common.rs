@@ -18,6 +18,18 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
+    /// This refusal as a client without the feature "auth" can read it: a registered
+    /// nick is a nick taken to it, with the same words.
+    pub(crate) fn for_client(self, auth: bool) -> Self {
+        match self.kind {
+            ErrorKind::NickOwned if !auth => Self {
+                kind: ErrorKind::NickTaken,
+                ..self
+            },
+            _ => self,
+        }
+    }
+
     /// A request of the feature "rooms" (`InRoom`, `Away`, a `Part`) from a client that
     /// was not granted it.
     pub(crate) fn rooms_not_granted() -> Self {

@@ -9,6 +9,9 @@ pub mod settings;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use shared::auth::PublicKey;
+
+use crate::auth::Password;
 use crate::history;
 
 // Sizes and durations are read as they are shown, by the rule in `shared::units`.
@@ -191,7 +194,30 @@ pub struct Config {
     ///
     /// Default 50: a screen or two of context, in one frame.
     pub history_backlog: u32,
+
+    /// The operators: the public keys (Ed25519, as clients prove them at the handshake)
+    /// whose holders may kick, ban, lift bans, release nicks and lock topics. Reloaded on
+    /// SIGHUP.
+    ///
+    /// Default none: a server has no operators until its owner lists their keys.
+    pub operators: Vec<PublicKey>,
+
+    /// A file whose text every client is shown right after its welcome (the message of
+    /// the day), at most [`MAX_MOTD_BYTES`]; read at start and on SIGHUP.
+    ///
+    /// Default none.
+    pub motd: Option<PathBuf>,
+
+    /// The password clients must give before they see anything (feature "auth"), kept as
+    /// its Argon2id hash; a client that cannot give one is refused.
+    ///
+    /// Default none: anyone who reaches the server may chat.
+    pub password: Option<Password>,
 }
+
+/// Most bytes of the message of the day: a few paragraphs, one frame, shown to every
+/// client that connects; a larger file is refused (at start, or kept out at a reload).
+pub const MAX_MOTD_BYTES: usize = 4096;
 
 /// Name of the history's database file in the data directory.
 pub const HISTORY_FILE: &str = "history.sqlite3";
@@ -242,6 +268,9 @@ impl Default for Config {
             history_max_age: history::DEFAULT_MAX_AGE,
             history_max_per_room: history::DEFAULT_MAX_PER_ROOM,
             history_backlog: history::DEFAULT_BACKLOG,
+            operators: Vec::new(),
+            motd: None,
+            password: None,
         }
     }
 }

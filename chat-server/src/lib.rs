@@ -14,8 +14,9 @@
 //!   reads frames and acts on them (`cmd/`: one file per family of requests), the rate
 //!   limit (`throttle`, the token bucket of [`shared::rate`], and the history's leave to
 //!   say something), and every way a connection ends (`ending`). It is lent a `Context`:
-//!   the registry, the files, the history and its `Policy` (the limits and intervals it
-//!   applies).
+//!   the registry, the files, the history, the bans, the locked topics, and the `Live`
+//!   configuration a reload replaces (its `Policy`: the limits and intervals it applies;
+//!   the operators; the message of the day).
 //! - [`files`]: file transfer: the store on disk (`files/`, `tmp/` under the data
 //!   directory) and its in-memory index (the quota's accounting), one task per upload that writes and hashes off the runtime's threads,
 //!   one per download that feeds the connection's low-priority file lane, an upload's
@@ -42,6 +43,14 @@
 //!   format of [`shared::discovery`]) on the interfaces it listens on, its number of
 //!   people kept current, withdrawn on a clean stop; on threads of its own, never the
 //!   runtime's.
+//! - [`auth`]: the feature "auth": the server's password (its Argon2id hash, checked
+//!   off the async threads, attempts limited per address), and what the server decides
+//!   from the keys clients prove.
+//! - `bans`: the operators' bans (`bans.toml` in the data directory), with their expiry;
+//!   `topic_locks`: the rooms whose topic only operators set (`locked-topics.toml`); both
+//!   written through `private_file`, whole, private, atomically.
+//! - [`reload`]: the configuration reloaded while the server runs (SIGHUP): what a
+//!   running server can change, and the names of what needs a restart.
 //! - `common`: what several parts name: the client id, a refusal, the wall clock.
 //! - [`config`]: every limit and interval, with the reasons for the defaults;
 //!   [`config::settings`]: the same as command-line flags and configuration-file keys.
@@ -73,19 +82,24 @@
 //! ```
 
 mod announce;
-mod auth;
+pub mod auth;
+mod bans;
 mod common;
 pub mod config;
 mod conn;
 pub mod files;
 pub mod history;
 mod outbound;
+mod private_file;
 mod registry;
+pub mod reload;
 mod sequences;
 mod server;
+mod topic_locks;
 pub mod transport;
 
 pub use announce::default_name;
 pub use config::Config;
+pub use reload::{Reloaded, Reloader};
 pub use server::{Opened, open, prepare_data_dir, run, run_with};
 pub use transport::{Binding, PeerAddr, Transport};

@@ -20,13 +20,18 @@ use anyhow::Context;
 
 use crate::announce::{Announcer, PEOPLE_EVERY};
 use crate::auth::Auth;
+use crate::auth::owners::{Owners, OwnersFile};
+use crate::bans::Bans;
+use crate::common::now_ms;
 use crate::config::Config;
-use crate::conn::{self, Policy};
+use crate::conn::{self, Live, LiveCell};
 use crate::files::Files;
 use crate::files::store::FileStore;
 use crate::history::History;
 use crate::outbound::encode;
 use crate::registry::Registry;
+use crate::reload::Reloader;
+use crate::topic_locks::TopicLocks;
 use crate::transport::{PeerAddr, Transport};
 
 /// First pause after a failed `accept`; it doubles while failures go on.
@@ -165,25 +170,43 @@ pub struct Opened {
     history: History,
     /// Where message ids go on.
     last_id: u64,
+    /// What a reload may change.
+    live: Arc<LiveCell>,
+    bans: Arc<Bans>,
+    topic_locks: TopicLocks,
+    /// The password and the keys; a reload changes the password.
+    auth: Arc<Auth>,
+    /// The nicks registered to keys (their file is the `auth`'s).
+    owners: Owners,
 }
 
-/// Opens what a server keeps in `config.data_dir`: first the history (unless it is off),
-/// then the file store. Partial uploads of an earlier run are deleted and the stored
+/// Opens what a server keeps in `config.data_dir`: first the bans, then the history
+/// (unless it is off), then the file store, and reads the message of the day. Partial uploads of an earlier run are deleted and the stored
 /// files' metadata is loaded. Message ids go on after the last one the history knows,
 /// and file ids after the highest the history or the disk knows, so that none repeats.
 ///
 /// # Errors
 ///
-/// Another server uses the data directory; the history's database cannot be used (not a
-/// database, another program's, a newer schema, damaged, unwritable), in one line that
-/// names the file, which is left as it was; or the data directory cannot be read or
-/// cleaned.
+/// Another server uses the data directory; the bans' file cannot be used; the history's
+/// database cannot be used (not a database, another program's, a newer schema, damaged,
+/// unwritable), in one line that names the file, which is left as it was; the data
+/// directory cannot be read or cleaned; or the message of the day cannot be read.
 pub async fn open(config: Config) -> anyhow::Result<Opened> {
     let lock = {
         let dir = config.data_dir.clone();
         tokio::task::spawn_blocking(move || lock_data_dir(&dir))
             .await
             .context("the data directory's lock stopped")??
+    };
+    let (bans, topic_locks) = {
+        let dir = config.data_dir.clone();
+        tokio::task::spawn_blocking(move || {
+            let bans = Bans::open(&dir, now_ms())?;
+            let locks = TopicLocks::open(&dir).map_err(anyhow::Error::msg)?;
+            anyhow::Ok((bans, locks))
+        })
+        .await
+        .context("the bans' reading stopped")??
     };
     let (history, resume) = match config.history_settings() {
         Some(settings) => {
@@ -225,12 +248,25 @@ pub async fn open(config: Config) -> anyhow::Result<Opened> {
     if let Some(resume) = resume {
         files.ids_after(resume.last_file_id);
     }
+    let (owners, owners_file) = {
+        let file = OwnersFile::in_dir(&config.data_dir);
+        tokio::task::spawn_blocking(move || file.load().map(|owners| (owners, file)))
+            .await
+            .context("reading the registered nicks stopped")??
+    };
+    let live = Live::new(&config, &history).map_err(anyhow::Error::msg)?;
+    let auth = Arc::new(Auth::new(config.password.clone(), owners_file));
     Ok(Opened {
         _lock: lock,
         config,
         files,
         history,
         last_id: resume.map_or(0, |r| r.last_id),
+        live: Arc::new(LiveCell::new(live)),
+        bans: Arc::new(bans),
+        topic_locks,
+        auth,
+        owners,
     })
 }
 
@@ -282,6 +318,18 @@ fn create_private(path: &std::path::Path) {
 }
 
 impl Opened {
+    /// A handle that reloads the configuration of this server once it runs, without
+    /// dropping a connection ([`Reloader`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader::new(
+            Arc::clone(&self.live),
+            Arc::clone(&self.bans),
+            Arc::clone(&self.auth),
+            self.history.clone(),
+            self.config.clone(),
+        )
+    }
+
     /// Serves chat clients whose streams `transport` accepts until `shutdown` completes,
     /// as [`run_with`] says; at the end, once the registry is closed and the connections
     /// are, the history stores everything still queued.
@@ -301,17 +349,20 @@ impl Opened {
             files,
             history,
             last_id,
+            live,
+            bans,
+            topic_locks,
+            auth,
+            owners,
         } = self;
         // The semaphore's own limit, and `acquire_many` at shutdown takes a u32.
         let max = config
             .max_connections
             .min(Semaphore::MAX_PERMITS)
             .min(u32::MAX as usize);
-        let registry = Arc::new(Registry::with_history(
-            config.max_rooms,
-            history.clone(),
-            last_id,
-        ));
+        let registry = Arc::new(
+            Registry::with_history(config.max_rooms, history.clone(), last_id).with_owners(owners),
+        );
         let files = Arc::new(Files {
             store: files,
             registry: Arc::clone(&registry),
@@ -328,10 +379,13 @@ impl Opened {
             conn: Arc::new(conn::Context {
                 registry,
                 files,
-                policy: Policy::new(&config, &history),
                 history: history.clone(),
-                auth: Auth::new(),
+                live,
+                bans,
+                topic_locks,
+                auth,
             }),
+            flush_timeout: config.flush_timeout,
             stop: CancellationToken::new(),
             server_full: encode(&ServerMsg::Error {
                 kind: ErrorKind::ServerFull,
@@ -408,6 +462,8 @@ struct Server {
     per_ip: PerIp,
     /// What every connection is lent: the registry, the files, the rules.
     conn: Arc<conn::Context>,
+    /// How long shutdown lets each connection flush.
+    flush_timeout: Duration,
     /// Cancelled to tell every connection to say goodbye and close.
     stop: CancellationToken,
     /// Encoded once: sent to every connection over the cap.
@@ -458,7 +514,7 @@ impl Server {
         self.conn.registry.close();
         self.stop.cancel();
         let all = u32::try_from(self.max_connections).unwrap_or(u32::MAX);
-        let limit = self.conn.policy.flush_timeout + SHUTDOWN_SLACK;
+        let limit = self.flush_timeout + SHUTDOWN_SLACK;
         match timeout(limit, self.limit.acquire_many(all)).await {
             Ok(_) => info!("all connections closed"),
             Err(_) => warn!("some connections were still closing when the server stopped"),

@@ -1,9 +1,9 @@
 //! Command-line arguments, and the configuration file that can hold the usual ones.
 //!
 //! The file (`client.toml` in the user's configuration directory, or `--config PATH`) may
-//! set `connect`, `nick`, `room`, `download_dir`, `bell` and `log_file`, and, with no flag
+//! set `connect`, `plaintext`, `nick`, `room`, `download_dir`, `bell` and `log_file`, and, with no flag
 //! of their own, `timestamp`, `highlight`, `theme`, `nick_colors`, `mouse`, `members`,
-//! `notify`, `notify_with` and `ignore` ([`FileSettings`]). A value the key does not take
+//! `notify`, `notify_with`, `ignore` and `password` ([`FileSettings`]). A value the key does not take
 //! is refused when the file is read, with one line that names the key.
 //! A flag given on the command line wins over the file, the file over the defaults. When
 //! neither names a server (and there is no `--host`), the client looks for servers on the
@@ -38,10 +38,11 @@ const LOG_FILE_NAME: &str = "chat-tui.log";
 /// one. Type /help inside for commands and keys.
 ///
 /// The server, nick, room, download folder, bell and log file can also be set in a TOML
-/// file: connect, nick, room, download_dir, bell (true or false) and log_file; and only
+/// file: connect, plaintext, nick, room, download_dir, bell (true or false) and log_file; and only
 /// there: timestamp ("%H:%M:%S"), highlight (a list of words), theme (dark or light),
-/// nick_colors, mouse, members, notify, notify_with and ignore (see the README). The file
-/// is --config PATH, else client.toml in the user's configuration directory if it exists.
+/// nick_colors, mouse, members, notify, notify_with, ignore and password (see the README).
+/// The file is --config PATH, else client.toml in the user's configuration directory if it
+/// exists.
 /// Flags override the file; --print-config shows the result.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "chat-tui", version)]
@@ -100,17 +101,24 @@ pub struct Cli {
     )]
     pub host: Option<String>,
 
-    /// Speak TLS to the server, and check its key.
+    /// Speak plain TCP to the server instead of TLS, for a server started with --plaintext.
     ///
-    /// The first time, the server's key is unknown: chat-tui shows its fingerprint and
-    /// asks whether to trust it (compare it with the one the server prints beside
-    /// "listening on"). From then on the key is pinned, and another key is refused. With
-    /// --host, the hosted server speaks TLS too, and the status line shows its fingerprint.
-    #[arg(long)]
+    /// By default chat-tui speaks TLS and checks the server's key. The first time, the
+    /// key is unknown: chat-tui shows its fingerprint and asks whether to trust it
+    /// (compare it with the one the server prints beside "listening on"); a server picked
+    /// on the LAN announced its key, which the picker shows. From then on the key is
+    /// pinned, and another key is refused. With --host, the hosted server speaks TLS too,
+    /// and the status line shows its fingerprint; with --plaintext it does not. Without
+    /// TLS, anyone on the network reads what is said.
+    #[arg(long, overrides_with = "tls", conflicts_with = "trust")]
+    pub plaintext: bool,
+
+    /// Speak TLS to the server: the default; overrides `plaintext = true` in the
+    /// configuration file.
+    #[arg(long, overrides_with = "plaintext")]
     pub tls: bool,
 
-    /// Accept this key fingerprint at the first connection, without asking (implies
-    /// --tls).
+    /// Accept this key fingerprint at the first connection, without asking.
     ///
     /// 16 groups of 4 hex digits as the server prints them; spaces, colons and case do not
     /// matter. A server that presents another key is refused.
@@ -165,6 +173,31 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 
+    /// Print this client's key (what owns its registered nicks and names it as an
+    /// operator), and exit.
+    ///
+    /// Shown in groups, and as the 64 hex digits a server's operator pastes into its
+    /// `operators` list. The key is made on first use and kept in identity.key in
+    /// $XDG_DATA_HOME/lanchat (else ~/.local/share/lanchat), readable by you only.
+    #[arg(long, conflicts_with_all = ["host", "connect", "list", "forget"])]
+    pub print_key: bool,
+
+    /// Use the key in this file instead of the usual one [default: identity.key in
+    /// $XDG_DATA_HOME/lanchat].
+    ///
+    /// Made there if the file does not exist. A file that is not a key is refused, never
+    /// replaced: the key owns the nicks registered with it.
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<PathBuf>,
+
+    /// Read the server's password from the first line of this file.
+    ///
+    /// Otherwise from the environment variable CHAT_PASSWORD, else from `password` in the
+    /// configuration file (keep that file readable by you only), else chat-tui asks for it
+    /// when the server wants one. It is kept in memory for reconnects, never on disk.
+    #[arg(long, value_name = "PATH")]
+    pub password_file: Option<PathBuf>,
+
     /// The configuration file that was read, if any (set by [`Cli::load`]).
     #[arg(skip)]
     pub file_read: Option<PathBuf>,
@@ -198,6 +231,9 @@ pub struct FileSettings {
     /// The server to connect to, as `--connect`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connect: Option<String>,
+    /// `true` as `--plaintext`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<bool>,
     /// As `--nick`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nick: Option<String>,
@@ -243,6 +279,10 @@ pub struct FileSettings {
     /// the file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ignore: Option<Vec<String>>,
+    /// The server's password, when neither `--password-file` nor `CHAT_PASSWORD` gives
+    /// it. Never printed by `--print-config`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// The per-user directories of `chat-tui`, if there is a home directory.
@@ -312,6 +352,12 @@ impl Cli {
         self.file = file.clone();
         let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
         self.connect = self.connect.take().or(file.connect);
+        if let Some(plaintext) = file
+            .plaintext
+            .filter(|_| !given("plaintext") && !given("tls") && self.trust.is_none())
+        {
+            self.plaintext = plaintext;
+        }
         if let Some(room) = file.room.filter(|_| !given("room")) {
             self.room = room;
         }
@@ -385,6 +431,7 @@ impl Cli {
     pub fn effective(&self) -> FileSettings {
         FileSettings {
             connect: self.connect.clone(),
+            plaintext: Some(self.plaintext),
             nick: Some(self.nick()),
             room: Some(self.room.clone()),
             download_dir: Some(self.download_dir()),
@@ -399,7 +446,51 @@ impl Cli {
             notify: Some(self.file.notify.unwrap_or(true)),
             notify_with: Some(self.file.notify_with.unwrap_or_default()),
             ignore: Some(self.file.ignore.clone().unwrap_or_default()),
+            // A secret: not shown (see `config_text`).
+            password: None,
         }
+    }
+
+    /// The server's password: `--password-file`, else `CHAT_PASSWORD`, else `password`
+    /// in the configuration file; `None` when none gives one.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be read, or a password given is empty or too long.
+    pub fn password(&self) -> Result<Option<String>, String> {
+        if let Some(path) = &self.password_file {
+            return chat_client::credentials::read_password_file(path).map(Some);
+        }
+        if let Some(password) = chat_client::credentials::password_from_env()? {
+            return Ok(Some(password));
+        }
+        match &self.file.password {
+            Some(text) => chat_client::credentials::password_text(text)
+                .map(Some)
+                .map_err(|why| format!("key \"password\" of the configuration file: {why}")),
+            None => Ok(None),
+        }
+    }
+
+    /// A warning when the configuration file holds the password and others may read it.
+    pub fn password_file_warning(&self) -> Option<String> {
+        self.file.password.as_ref()?;
+        let path = self.file_read.as_ref()?;
+        let mode = file_mode(path)?;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "the configuration file {} holds the password and others may read it \
+                 (mode {mode:o}): chmod 600 it",
+                path.display()
+            )
+        })
+    }
+
+    /// The key file: `--identity`, else the user's ([`chat_client::Identity::default_path`]).
+    pub fn identity_path(&self) -> Option<PathBuf> {
+        self.identity
+            .clone()
+            .or_else(chat_client::Identity::default_path)
     }
 
     /// How the screen looks and what counts as a mention, for [`crate::prefs::set`].
@@ -453,8 +544,25 @@ impl Cli {
             Target::Connect(_) => {}
         }
         text.push_str(&body);
+        if self.file.password.is_some() {
+            text.push_str("# password: set in the file, not shown\n");
+        }
         Ok(text)
     }
+}
+
+/// The permission bits of the file at `path` (Unix).
+#[cfg(unix)]
+fn file_mode(path: &std::path::Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .ok()
+        .map(|meta| meta.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn file_mode(_: &std::path::Path) -> Option<u32> {
+    None
 }
 
 /// Prints the settings in effect for `--print-config`.
@@ -601,6 +709,31 @@ mod tests {
     }
 
     #[test]
+    fn tls_unless_plaintext_from_the_flag_or_the_file() {
+        let plaintext = |args: &[&str], text| load(args, text).unwrap().plaintext;
+        assert!(!plaintext(&[], None), "TLS by default");
+        assert!(!plaintext(&["--tls"], None), "--tls is accepted");
+        assert!(plaintext(&["--plaintext"], None));
+        assert!(plaintext(&[], Some("plaintext = true")));
+        assert!(
+            !plaintext(&["--tls"], Some("plaintext = true")),
+            "the flag wins"
+        );
+        assert!(plaintext(&["--plaintext"], Some("plaintext = false")));
+        let fp = "ab".repeat(32);
+        assert!(
+            !plaintext(&["--trust", &fp], Some("plaintext = true")),
+            "a key to trust is TLS"
+        );
+        let error = Cli::command()
+            .try_get_matches_from(["chat-tui", "--plaintext", "--trust", &fp])
+            .unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let text = load(&["--plaintext"], None).unwrap().config_text().unwrap();
+        assert!(text.lines().any(|l| l == "plaintext = true"), "{text}");
+    }
+
+    #[test]
     fn paths_in_the_file_may_start_at_home() {
         let Some(home) = directories::BaseDirs::new().map(|b| b.home_dir().to_owned()) else {
             return;
@@ -647,6 +780,73 @@ mod tests {
         assert!(text.contains("looks for servers on the LAN"), "{text}");
         let again = load(&[], Some(&text)).unwrap();
         assert_eq!(again.target(), Target::Discover);
+    }
+
+    #[test]
+    fn the_password_comes_from_the_flag_else_the_environment_else_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pw");
+        std::fs::write(&file, "from the file\n").unwrap();
+        let flag = file.display().to_string();
+        let cli = load(
+            &["--password-file", &flag],
+            Some("password = \"in config\""),
+        )
+        .unwrap();
+        assert_eq!(cli.password(), Ok(Some("from the file".into())));
+        // Never printed, but said to be there.
+        let text = cli.config_text().unwrap();
+        assert!(!text.contains("in config"), "{text}");
+        assert!(
+            text.contains("# password: set in the file, not shown"),
+            "{text}"
+        );
+        if std::env::var_os(chat_client::credentials::PASSWORD_ENV).is_none() {
+            let cli = load(&[], Some("password = \"in config\"")).unwrap();
+            assert_eq!(cli.password(), Ok(Some("in config".into())));
+            let cli = load(&[], None).unwrap();
+            assert_eq!(cli.password(), Ok(None));
+            let cli = load(&[], Some("password = \"\"")).unwrap();
+            assert!(cli.password().unwrap_err().contains("\"password\""));
+        }
+        let missing = dir.path().join("none").display().to_string();
+        let cli = load(&["--password-file", &missing], None).unwrap();
+        assert!(cli.password().unwrap_err().contains("none"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_password_others_may_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(CONFIG_FILE_NAME);
+        std::fs::write(&path, "password = \"s3cret\"\n").unwrap();
+        let args = ["chat-tui", "--config", path.to_str().unwrap()];
+        let read = || Cli::load_matches(&Cli::command().get_matches_from(args)).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = read().password_file_warning().expect("a warning");
+        assert!(
+            warning.contains("chmod 600") && warning.contains("644"),
+            "{warning}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read().password_file_warning(), None);
+        // No password in it: nothing to say.
+        std::fs::write(&path, "nick = \"ann\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read().password_file_warning(), None);
+    }
+
+    #[test]
+    fn print_key_and_identity_flags() {
+        let cli = Cli::parse_from(["chat-tui", "--print-key", "--identity", "/tmp/k.key"]);
+        assert!(cli.print_key);
+        assert_eq!(cli.identity_path(), Some(PathBuf::from("/tmp/k.key")));
+        assert!(
+            Cli::command()
+                .try_get_matches_from(["chat-tui", "--print-key", "--connect", "x:1"])
+                .is_err()
+        );
     }
 
     const LOOK_FILE: &str = "timestamp = \"%H:%M:%S\"\nhighlight = [\"deploy\", \"urgent\"]\n\

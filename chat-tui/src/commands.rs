@@ -54,6 +54,38 @@ pub enum Command {
     Ignore(Option<String>),
     /// Show this nick's lines again.
     Unignore(String),
+    /// Bind the current nick to this client's key.
+    Register,
+    /// Free the current nick, registered to this client's key.
+    Unregister,
+    /// Show this client's nick, key and standing on the server.
+    WhoAmI,
+    /// Connect again after the server stopped the client (a kick, say).
+    Reconnect,
+    /// Let only operators set the room's topic (`true`), or everyone again.
+    LockTopic(bool),
+    /// A request only an operator may make.
+    Operate(Operate),
+}
+
+/// An operator's command, as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Operate {
+    /// Disconnect a nick, telling why.
+    Kick { nick: String, reason: String },
+    /// Keep a nick (its address and key) or an address out for `seconds` (0: until
+    /// unbanned).
+    Ban {
+        target: String,
+        seconds: u64,
+        reason: String,
+    },
+    /// Lift the bans on a nick, address or key.
+    Unban(String),
+    /// List the bans in force.
+    Bans,
+    /// Free a registered nick whose owner lost their key.
+    Release(String),
 }
 
 /// Every command with its arguments and what it does, for `/help` and Tab completion.
@@ -71,6 +103,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "leave a room (default: this buffer's) and close its buffer",
     ),
     (
+        "/reconnect",
+        "",
+        "connect again after the server let you go (a kick); it never retries by itself then",
+    ),
+    (
         "/query",
         "NICK",
         "open the private conversation with NICK, sending nothing",
@@ -85,7 +122,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     (
         "/topic",
         "[TEXT]",
-        "show this room's topic, or set it (-delete clears it)",
+        "show this room's topic, or set it (-delete clears it; operators: -lock, -unlock)",
     ),
     (
         "/away",
@@ -127,6 +164,31 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "hide a nick's lines and private messages (alone: list them)",
     ),
     ("/unignore", "NICK", "show a nick's lines again"),
+    (
+        "/whoami",
+        "",
+        "show your nick and your key (what an operator lists), and whether you own the nick",
+    ),
+    (
+        "/register",
+        "",
+        "make your nick yours: only your key can use it (and nicks that look like it)",
+    ),
+    ("/unregister", "", "free your registered nick"),
+    ("/kick", "NICK [REASON]", "operators: disconnect NICK"),
+    (
+        "/ban",
+        "NICK|ADDRESS [DURATION] [REASON]",
+        "operators: keep NICK (its address and key) or an address out, for 10m, 2h, 1d… or \
+         until /unban",
+    ),
+    ("/unban", "NICK|ADDRESS|KEY", "operators: lift a ban"),
+    ("/bans", "", "operators: list the bans in force"),
+    (
+        "/release",
+        "NICK",
+        "operators: free a registered nick whose owner lost their key",
+    ),
     ("/quit", "[REASON]", "leave"),
 ];
 
@@ -185,11 +247,13 @@ pub fn parse(line: &str) -> Result<Input, String> {
         "query" => Command::Query(one_name(args, "query", MAX_NICK_CHARS)?),
         "close" => no_args(args, "close", Command::Close)?,
         "buffer" | "b" => Command::Buffer(number(args, "buffer")?.try_into().unwrap_or(0)),
-        "topic" => Command::Topic(match args {
-            "" => None,
-            "-delete" => Some(String::new()),
-            text => Some(bounded(text, "topic", MAX_TOPIC_BYTES)?),
-        }),
+        "topic" => match args {
+            "" => Command::Topic(None),
+            "-delete" => Command::Topic(Some(String::new())),
+            "-lock" => Command::LockTopic(true),
+            "-unlock" => Command::LockTopic(false),
+            text => Command::Topic(Some(bounded(text, "topic", MAX_TOPIC_BYTES)?)),
+        },
         "away" => Command::Away(bounded(args, "away", MAX_AWAY_BYTES)?),
         "last" => Command::Last(text_arg(args, "last")?),
         "ignore" => Command::Ignore(if args.is_empty() {
@@ -198,10 +262,73 @@ pub fn parse(line: &str) -> Result<Input, String> {
             Some(one_name(args, "ignore", MAX_NICK_CHARS)?)
         }),
         "unignore" => Command::Unignore(one_name(args, "unignore", MAX_NICK_CHARS)?),
+        "register" => no_args(args, "register", Command::Register)?,
+        "unregister" => no_args(args, "unregister", Command::Unregister)?,
+        "whoami" => no_args(args, "whoami", Command::WhoAmI)?,
+        "reconnect" => no_args(args, "reconnect", Command::Reconnect)?,
+        "kick" => {
+            let (nick, reason) = first_word(args);
+            Command::Operate(Operate::Kick {
+                nick: one_name(nick, "kick", MAX_NICK_CHARS)?,
+                reason: bounded(reason, "kick", MAX_REASON_BYTES)?,
+            })
+        }
+        "ban" => Command::Operate(ban(args)?),
+        "unban" => Command::Operate(Operate::Unban(target(args, "unban")?)),
+        "bans" => no_args(args, "bans", Command::Operate(Operate::Bans))?,
+        "release" => Command::Operate(Operate::Release(one_name(args, "release", MAX_NICK_CHARS)?)),
         "" => return Err("empty command; type /help for the list".into()),
         other => return Err(format!("unknown command /{other}; type /help for the list")),
     };
     Ok(Input::Command(command))
+}
+
+/// The first word of `args`, and the rest (trimmed).
+fn first_word(args: &str) -> (&str, &str) {
+    let (first, rest) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
+    (first, rest.trim())
+}
+
+/// Longest target of `/ban` and `/unban`, in characters: a nick, an IP address, or a key
+/// in its grouped form (16 groups of 4 hex digits and their colons).
+const MAX_TARGET_CHARS: usize = 79;
+
+/// The one word naming what `/ban` or `/unban` is about: a nick, an address, or a key,
+/// which is sent in the form the server keeps it (64 hex digits) whichever way it was
+/// written.
+fn target(arg: &str, cmd: &str) -> Result<String, String> {
+    let target = one_name(arg, cmd, MAX_TARGET_CHARS)?;
+    Ok(match chat_client::shared::auth::PublicKey::parse(&target) {
+        Ok(key) => key.hex(),
+        Err(_) => target,
+    })
+}
+
+/// `/ban NICK|ADDRESS [DURATION] [REASON]`: a second word that reads as a duration
+/// (`10m`, `2h`, `1d`; a bare number is seconds) is the ban's length; without one, the
+/// ban lasts until it is lifted.
+fn ban(args: &str) -> Result<Operate, String> {
+    let (first, rest) = first_word(args);
+    let target = target(first, "ban")?;
+    let (word, after) = first_word(rest);
+    let (seconds, reason) = match shared::units::parse_duration(word) {
+        Ok(duration) if !word.is_empty() => {
+            let seconds = duration.as_secs();
+            if seconds == 0 {
+                return Err(
+                    "/ban: a ban lasts at least 1s; without a duration it lasts until /unban"
+                        .into(),
+                );
+            }
+            (seconds, after)
+        }
+        _ => (0, rest),
+    };
+    Ok(Operate::Ban {
+        target,
+        seconds,
+        reason: bounded(reason, "ban", MAX_REASON_BYTES)?,
+    })
 }
 
 /// The usage line of a command, e.g. `/msg NICK TEXT`.
@@ -455,6 +582,73 @@ mod tests {
             Command::Last("deploy  prod".into())
         );
         assert_eq!(parse("/last"), Err("usage: /last WORDS".into()));
+    }
+
+    #[test]
+    fn auth_and_operator_commands() {
+        assert_eq!(cmd("/register"), Command::Register);
+        assert_eq!(cmd("/unregister"), Command::Unregister);
+        assert_eq!(cmd("/whoami"), Command::WhoAmI);
+        assert_eq!(cmd("/reconnect"), Command::Reconnect);
+        assert_eq!(
+            parse("/register bob"),
+            Err("/register takes no arguments".into())
+        );
+        assert_eq!(cmd("/topic -lock"), Command::LockTopic(true));
+        assert_eq!(cmd("/topic -unlock"), Command::LockTopic(false));
+        let operate = |line: &str| match cmd(line) {
+            Command::Operate(operate) => operate,
+            other => panic!("{line}: {other:?}"),
+        };
+        assert_eq!(
+            operate("/kick bob  too  loud "),
+            Operate::Kick {
+                nick: "bob".into(),
+                reason: "too  loud".into()
+            }
+        );
+        assert_eq!(
+            operate("/kick bob"),
+            Operate::Kick {
+                nick: "bob".into(),
+                reason: String::new()
+            }
+        );
+        assert_eq!(parse("/kick"), Err("usage: /kick NICK [REASON]".into()));
+        let ban = |target: &str, seconds, reason: &str| Operate::Ban {
+            target: target.into(),
+            seconds,
+            reason: reason.into(),
+        };
+        assert_eq!(operate("/ban bob"), ban("bob", 0, ""));
+        assert_eq!(operate("/ban bob 10m spam"), ban("bob", 600, "spam"));
+        assert_eq!(operate("/ban 10.0.0.7 1d"), ban("10.0.0.7", 86_400, ""));
+        assert_eq!(operate("/ban ::1 2h"), ban("::1", 7200, ""));
+        assert_eq!(
+            operate("/ban bob spam and more"),
+            ban("bob", 0, "spam and more")
+        );
+        assert!(parse("/ban bob 0s").unwrap_err().contains("at least 1s"));
+        assert_eq!(
+            parse("/ban"),
+            Err("usage: /ban NICK|ADDRESS [DURATION] [REASON]".into())
+        );
+        // A key in either form is sent as the server keeps it.
+        let key = chat_client::shared::auth::PublicKey::from_bytes(&[0xab; 32]).unwrap();
+        assert_eq!(operate(&format!("/unban {key}")), Operate::Unban(key.hex()));
+        assert_eq!(
+            operate("/unban 10.0.0.7"),
+            Operate::Unban("10.0.0.7".into())
+        );
+        assert_eq!(operate("/bans"), Operate::Bans);
+        assert_eq!(operate("/release bob"), Operate::Release("bob".into()));
+        assert_eq!(parse("/release"), Err("usage: /release NICK".into()));
+        let long = "r".repeat(MAX_REASON_BYTES + 1);
+        assert!(
+            parse(&format!("/kick bob {long}"))
+                .unwrap_err()
+                .contains("at most")
+        );
     }
 
     #[test]

@@ -212,6 +212,7 @@ impl Batch {
                 Command::UploadTo { room, request } => net.upload_to(&room, request),
                 Command::Notify { title, body } => self.notify.push((title, body)),
                 Command::SaveIgnore(nicks) => self.save_ignore = Some(nicks),
+                Command::Reconnect => net.reconnect(),
             }
         }
     }
@@ -240,6 +241,7 @@ pub fn from_client(event: chat_client::Event) -> Event {
         Client::Unconfirmed { msg } => Event::Unconfirmed { msg },
         Client::Refused { reason } => Event::Refused { reason },
         Client::Fatal(reason) => Event::Fatal(reason),
+        Client::Stopped { reason } => Event::Stopped { reason },
         Client::Transfer(event) => Event::Transfer(event),
     }
 }

@@ -4,54 +4,105 @@
 //! (`chat_client::trust`) and connects again; anything else leaves. A key that changed is
 //! never asked about: it is refused with the message that says how to forget the old pin
 //! (`--forget`, [`forget`]).
+//!
+//! A server with a password that chat-tui was not given (`--password-file`,
+//! `CHAT_PASSWORD`, `password` in the configuration file) is asked about the same way,
+//! once, the typed text hidden. A wrong password is said in one line and asked once more;
+//! wrong again, chat-tui leaves with that line: the server limits the attempts, and
+//! knocking in a loop would only lock the user out.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use chat_client::trust::{Pins, TrustError};
-use chat_client::{Client, ConnectError, Dial, Event, Options, Welcome};
+use chat_client::{Client, ConnectError, Credentials, Dial, Event, Options, Welcome};
+use shared::ErrorKind;
 use tokio::sync::mpsc;
 
 use crate::terminal::Screen;
 
-/// Connects through `dial`; a server not known yet is asked about once (see the module).
+/// Connects through `dial` proving `credentials`; a server not known yet is asked about
+/// once, and a password asked for when the server wants one (see the module). The
+/// password typed is kept in `credentials`, for the reconnects.
 ///
 /// # Errors
 ///
-/// As [`chat_client::connect_with`]; a key the user did not accept is refused as unknown.
+/// As [`chat_client::connect_as`]; a key the user did not accept is refused as unknown.
 pub async fn connect(
     dial: Dial,
     options: Options,
+    credentials: &mut Credentials,
     screen: &mut Option<Screen>,
 ) -> Result<(Client, mpsc::Receiver<Event>, Welcome), ConnectError> {
-    match chat_client::connect_with(dial.clone(), options.clone()).await {
-        Err(ConnectError::Untrusted {
-            addr,
-            error: error @ TrustError::Unknown { .. },
-        }) => {
-            // The question is asked on the terminal as it was before chat-tui started.
-            drop(screen.take());
-            let question = error.clone();
-            let yes = tokio::task::spawn_blocking(move || ask(&question))
-                .await
-                .unwrap_or(false);
-            if !yes {
-                return Err(ConnectError::Untrusted { addr, error });
-            }
-            let kept = match Pins::of_user() {
-                Some(pins) => pins.add(error.identity(), error.seen()),
-                None => Err(std::io::Error::other(
-                    "there is no home directory to keep it in",
-                )),
+    // Each question at most once: the loop turns at most three times.
+    let (mut trust_asked, mut password_asked, mut wrong_said) = (false, false, false);
+    loop {
+        let refused =
+            match chat_client::connect_as(dial.clone(), options.clone(), credentials.clone()).await
+            {
+                Err(ConnectError::Untrusted {
+                    addr,
+                    error: error @ TrustError::Unknown { .. },
+                }) if !trust_asked => {
+                    trust_asked = true;
+                    // The question is asked on the terminal as it was before chat-tui started.
+                    drop(screen.take());
+                    trust(addr, error).await?;
+                    continue;
+                }
+                Err(refused @ ConnectError::NeedsPassword { .. }) if !password_asked => refused,
+                Err(
+                    refused @ ConnectError::Refused {
+                        kind: ErrorKind::WrongPassword,
+                        ..
+                    },
+                ) if !wrong_said && std::io::stdin().is_terminal() => {
+                    wrong_said = true;
+                    drop(screen.take());
+                    eprintln!("{refused}");
+                    refused
+                }
+                other => return other,
             };
-            if let Err(e) = kept {
-                // Said before the refusal, so that the question asked again has a reason.
-                eprintln!("the server's key could not be kept: {e}");
-                return Err(ConnectError::Untrusted { addr, error });
+        password_asked = true;
+        drop(screen.take());
+        let question = match &refused {
+            ConnectError::NeedsPassword { addr } => {
+                format!("The server at {addr} needs a password")
             }
-            chat_client::connect_with(dial, options).await
+            _ => "Try again".to_owned(),
+        };
+        let typed = tokio::task::spawn_blocking(move || crate::password::ask(&question))
+            .await
+            .ok()
+            .flatten();
+        match typed {
+            Some(password) => credentials.password = Some(password),
+            None => return Err(refused),
         }
-        other => other,
     }
+}
+
+/// Asks whether to trust the server that presented an unknown key, and pins it if so.
+async fn trust(addr: String, error: TrustError) -> Result<(), ConnectError> {
+    let question = error.clone();
+    let yes = tokio::task::spawn_blocking(move || ask(&question))
+        .await
+        .unwrap_or(false);
+    if !yes {
+        return Err(ConnectError::Untrusted { addr, error });
+    }
+    let kept = match Pins::of_user() {
+        Some(pins) => pins.add(error.identity(), error.seen()),
+        None => Err(std::io::Error::other(
+            "there is no home directory to keep it in",
+        )),
+    };
+    if let Err(e) = kept {
+        // Said before the refusal, so that the question asked again has a reason.
+        eprintln!("the server's key could not be kept: {e}");
+        return Err(ConnectError::Untrusted { addr, error });
+    }
+    Ok(())
 }
 
 /// Shows the server's fingerprint and asks whether to trust it; `false` without a

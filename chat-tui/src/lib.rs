@@ -42,7 +42,8 @@
 //! - [`event`]: the loop that merges terminal input, the client's events and signals, and
 //!   maps the client's events into the app's.
 //! - [`first_contact`]: a TLS server not known yet: its fingerprint shown and asked
-//!   about; `--forget`.
+//!   about; a password asked for; `--forget`.
+//! - [`password`]: the password typed without echo; `--print-key`.
 //! - `host`: `--host`, the server library running in this process (cargo feature `host`,
 //!   on by default).
 
@@ -61,6 +62,7 @@ pub mod host;
 pub mod input;
 pub mod input_history;
 pub mod keep;
+pub mod password;
 pub mod picker;
 pub mod prefs;
 pub mod terminal;
@@ -130,12 +132,37 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
     if let Some(server) = &cli.forget {
         return first_contact::forget(server);
     }
+    // The key before anything else: a damaged key file stops the client before it
+    // connects under a nick it may own.
+    let identity = match cli.identity_path() {
+        Some(path) => {
+            let (identity, made) = chat_client::Identity::load_or_create(&path)?;
+            if cli.print_key {
+                password::print_key(&identity, &path, made);
+                return Ok(());
+            }
+            if made {
+                tracing::info!(path = %path.display(), key = %identity.public_key(), "key made");
+            }
+            Some(std::sync::Arc::new(identity))
+        }
+        None if cli.print_key => {
+            anyhow::bail!(
+                "there is no home directory to keep a key in; name a file with --identity"
+            )
+        }
+        None => None,
+    };
+    let mut credentials = chat_client::Credentials {
+        identity,
+        password: cli.password().map_err(anyhow::Error::msg)?,
+    };
     let mut screen = None;
-    // The server's identity for its pin: its name when it was found on the LAN, else
-    // the address (chat_client::trust).
-    let (hosted, addr, identity) = match cli.target() {
+    // The server found on the LAN, if it was: its pin is kept under its name, else under
+    // the address (chat_client::trust), and its announcement says whether it speaks TLS.
+    let (hosted, addr, found) = match cli.target() {
         Target::Host(addr) => {
-            let hosted = host::start(addr, cli.mdns_port, cli.tls).await?;
+            let hosted = host::start(addr, cli.mdns_port, !cli.plaintext).await?;
             let addr = hosted.connect_addr.to_string();
             (Some(hosted), addr, None)
         }
@@ -144,7 +171,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
             let found = discover::look(cli.browse_options()).await?;
             let taken = screen.insert(take_screen(&cli)?);
             match discover::pick(taken, found).await? {
-                Some(server) => (None, server.addr.to_string(), Some(server.name)),
+                Some(server) => (None, server.addr.to_string(), Some(server)),
                 None => return Ok(()),
             }
         }
@@ -159,9 +186,13 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         Some(own) => {
             chat_client::Dial::Tls(chat_client::dial::tls::TlsDial::new(None, None, Some(own)))
         }
-        None => chat_client::Dial::new(cli.tls, identity, cli.trust),
+        None => match &found {
+            // Its announcement said whether it speaks TLS, and with which key.
+            Some(found) => found.dial(cli.plaintext, cli.trust),
+            None => chat_client::Dial::new(!cli.plaintext, None, cli.trust),
+        },
     };
-    let connected = first_contact::connect(dial, options, &mut screen).await;
+    let connected = first_contact::connect(dial, options, &mut credentials, &mut screen).await;
     let (net, events, welcome) = match connected {
         Ok(c) => c,
         Err(e) => {
@@ -184,6 +215,7 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         utc_offset_secs,
         download_dir: cli.download_dir(),
         choices: cli.choices(),
+        key: credentials.identity.as_ref().map(|i| i.public_key()),
     };
     let outcome = {
         let mut screen = match screen {
@@ -192,6 +224,9 @@ pub async fn run(cli: Cli, utc_offset_secs: i32) -> anyhow::Result<()> {
         };
         let config = settings.choices.config_path.clone();
         let mut app = App::new(settings, welcome, event::now_ms());
+        if let Some(warning) = cli.password_file_warning() {
+            app.warn(warning);
+        }
         // Transfers survive a restart: remembered in the state directory, and those a
         // former run left are told, with the command that resumes each.
         let state = Cli::state_dir();

@@ -42,6 +42,7 @@ fn settings() -> Settings {
         utc_offset_secs: 0,
         download_dir: std::env::temp_dir(),
         choices: chat_tui::app::Choices::default(),
+        key: None,
     }
 }
 
@@ -142,7 +143,10 @@ fn typing_and_switching_with_twenty_rooms_and_one_flooded() {
             nick: "alice".into(),
             room: "room00".into(),
         };
-        let (net, mut events, welcome) = chat_client::connect(options).await.unwrap();
+        // The server in this process speaks plain TCP (`chat_server::run`).
+        let (net, mut events, welcome) = chat_client::connect_with(chat_client::Tcp, options)
+            .await
+            .unwrap();
         assert!(welcome.rooms, "the server grants the feature \"rooms\"");
         let mut app = App::new(settings(), welcome, now_ms());
         let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();

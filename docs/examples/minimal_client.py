@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
 """A minimal chat client written from docs/PROTOCOL.md alone, with no Rust code.
 
-Usage: minimal_client.py HOST PORT NICK ROOM TEXT
+Usage: minimal_client.py [--trust FINGERPRINT | --plaintext] HOST PORT NICK ROOM TEXT
 
-Connects with protocol version 4, says TEXT in ROOM as request 1, asks for the room's
-members after its own nick as request 2, and prints every frame it decodes as one line
-until both answers are in, then quits. The end-to-end tests run it against the real
-server to show that the protocol document is enough to write a client.
+Connects over TLS (section 1), checking that the server's key is the one --trust names,
+or else showing its fingerprint and asking; --plaintext speaks plain TCP to a server
+started with --plaintext. Then it logs in with protocol version 4, says TEXT in ROOM as
+request 1, asks for the room's members after its own nick as request 2, and prints every
+frame it decodes as one line until both answers are in, then quits. The end-to-end tests
+run it against the real server to show that the protocol document is enough to write a
+client.
 """
 
+import hashlib
 import socket
+import ssl
 import struct
 import sys
 
@@ -211,9 +216,64 @@ def read_frame(sock):
     return decode(read_exact(sock, length))
 
 
-def main():
-    host, port, nick, room, text = sys.argv[1:6]
+# -- the transport (PROTOCOL.md section 1) --------------------------------------------------
+
+def der_end(der, pos):
+    """Where the DER item that starts at `pos` ends, and where its contents start."""
+    length, pos = der[pos + 1], pos + 2
+    if length & 0x80:
+        n = length & 0x7F
+        length, pos = int.from_bytes(der[pos:pos + n], "big"), pos + n
+    return pos + length, pos
+
+
+def fingerprint(cert):
+    """The SHA-256 of the certificate's SubjectPublicKeyInfo, as 16 groups of 4 hex digits."""
+    _, pos = der_end(cert, 0)               # Certificate: its first item is...
+    _, pos = der_end(cert, pos)             # ...tbsCertificate; inside it:
+    if cert[pos] == 0xA0:                   # [0] version, when there is one,
+        pos, _ = der_end(cert, pos)
+    for _ in range(5):                      # serial, signature, issuer, validity, subject,
+        pos, _ = der_end(cert, pos)
+    spki = cert[pos:der_end(cert, pos)[0]]  # then subjectPublicKeyInfo.
+    digest = hashlib.sha256(spki).hexdigest()
+    return ":".join(digest[i:i + 4] for i in range(0, 64, 4))
+
+
+def connect(host, port, trust, plaintext):
     sock = socket.create_connection((host, int(port)), timeout=10)
+    if plaintext:
+        return sock
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    # The key is pinned, not the certificate's names, dates or issuer; OpenSSL still
+    # checks that the server signed the handshake with that key.
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        sock = context.wrap_socket(sock, server_hostname=host)
+    except ssl.SSLError as e:
+        sys.exit("the TLS handshake failed (%s); a server started with --plaintext needs "
+                 "--plaintext" % e.reason)
+    seen = fingerprint(sock.getpeercert(binary_form=True))
+    if trust is None:
+        sys.stderr.write("the server's key is %s\ntrust it? (y/n) " % seen)
+        sys.stderr.flush()
+        if sys.stdin.readline().strip() != "y":
+            sys.exit("not trusted")
+    elif trust.replace(":", "").replace(" ", "").lower() != seen.replace(":", ""):
+        sys.exit("REFUSED: the server's key is %s, not %s" % (seen, trust))
+    return sock
+
+
+def main():
+    args, trust, plaintext = sys.argv[1:], None, False
+    if args[:1] == ["--trust"]:
+        trust, args = args[1], args[2:]
+    elif args[:1] == ["--plaintext"]:
+        plaintext, args = True, args[1:]
+    host, port, nick, room, text = args[:5]
+    sock = connect(host, port, trust, plaintext)
     # Hello4 (variant 18): versions 4 to 4, no feature.
     sock.sendall(frame(varint(18) + varint(4) + varint(4) + strings([]) + string(nick)
                        + string(room)))

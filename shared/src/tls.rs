@@ -45,6 +45,14 @@ pub fn is_plaintext_frame(first: u8) -> bool {
     first == 0
 }
 
+/// What a TLS server tells a plaintext client, in a plaintext `Error` frame
+/// (docs/PROTOCOL.md, section 1).
+pub const TLS_ONLY: &str = "this server uses TLS: connect without --plaintext";
+
+/// What a plaintext server tells a TLS client, in a plaintext `Error` frame; what a TLS
+/// client says when the server answers in plaintext.
+pub const NOT_TLS: &str = "this server does not use TLS: connect with --plaintext";
+
 /// The TLS versions both ends speak: 1.3 only.
 pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 

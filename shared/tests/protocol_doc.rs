@@ -5,8 +5,8 @@
 
 use bincode::config::standard;
 use shared::{
-    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, Member, MemberPage, RoomEvent,
-    RoomRequest, SeqRange, ServerMsg, Stamped, encode_frame,
+    Anchor, ChatKind, ClientMsg, ErrorKind, FetchCount, Gap, Limits, Member, MemberPage,
+    OperatorRequest, RoomEvent, RoomRequest, SeqRange, ServerMsg, Stamped, encode_frame,
 };
 
 const DOC: &str = include_str!("../../docs/PROTOCOL.md");
@@ -248,6 +248,29 @@ fn examples() -> Vec<Example> {
             room: "lobby".into(),
             seq: 42,
         }),
+        // The feature "auth" (section 9.6).
+        Server(ServerMsg::Challenge {
+            nonce: (0..32).collect(),
+            password: true,
+        }),
+        Client(ClientMsg::Prove {
+            password: "sesame".into(),
+            key: Vec::new(),
+            signature: Vec::new(),
+        }),
+        Server(ServerMsg::Identified {
+            owner: true,
+            operator: false,
+        }),
+        Client(ClientMsg::Register),
+        Server(ServerMsg::Registration {
+            nick: "ann".into(),
+            owned: true,
+        }),
+        Server(ServerMsg::Error {
+            kind: ErrorKind::WrongPassword,
+            text: "wrong password".into(),
+        }),
         // The feature "rooms" (section 9.3).
         Client(
             ClientMsg::InRoom {
@@ -289,6 +312,19 @@ fn examples() -> Vec<Example> {
                 },
             ],
             more: false,
+        }),
+        Client(ClientMsg::Operate {
+            msg: OperatorRequest::Kick {
+                nick: "bob".into(),
+                reason: "spam".into(),
+            },
+        }),
+        Server(ServerMsg::Operated {
+            text: "kicked bob".into(),
+        }),
+        Server(ServerMsg::Error {
+            kind: ErrorKind::Kicked,
+            text: "kicked by ann: spam".into(),
         }),
     ]
 }
@@ -436,6 +472,7 @@ fn earlier_versions_name_every_feature_and_each_variant_has_one_row() {
         shared::FEATURE_HISTORY,
         shared::FEATURE_ROOMS,
         shared::FEATURE_FETCHED,
+        shared::FEATURE_AUTH,
     ] {
         assert!(
             earlier.contains(&format!("`{feature}`")),

@@ -1,6 +1,7 @@
 //! The feature "auth" in raw frames: a client key (Ed25519, from *ring*), a TLS session
-//! whose binding the client exports as the real client does, a server on TLS in this
-//! process, and a relay in the middle that holds a TLS session to each side.
+//! whose binding the client exports as the real client does, and a relay in the middle
+//! that holds a TLS session to each side. A server on TLS in this process is
+//! [`crate::client::start_tls_server`].
 //!
 //! The client here is generic over its stream ([`AuthClient`]), so the same handshake
 //! runs over plain TCP (an empty binding) and over TLS.
@@ -9,7 +10,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
-use chat_server::Config;
 use chat_server::Transport;
 use chat_server::transport::tls::{Identity, TlsListener};
 use futures::{SinkExt, StreamExt};
@@ -23,12 +23,12 @@ use shared::tls::Fingerprint;
 use shared::{ClientCodec, ClientMsg, FEATURE_AUTH, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::timeout;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_util::codec::Framed;
+
+pub use chat_server::auth::PER_MINUTE;
 
 use crate::binaries::scratch_dir;
 use crate::client::WAIT;
@@ -62,56 +62,6 @@ impl ClientKey {
             .sign(&proof_message(nonce, binding))
             .as_ref()
             .to_vec()
-    }
-}
-
-/// A server running in this process over TLS, with its own key in its data directory.
-#[derive(Debug)]
-pub struct TlsServer {
-    pub addr: SocketAddr,
-    pub fingerprint: Fingerprint,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl TlsServer {
-    /// `chat_server::run_with` over TLS on `127.0.0.1:0`, its data directory a scratch
-    /// folder unless `config` names one.
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
-        let config = if config.data_dir == Config::default().data_dir {
-            Config {
-                data_dir: scratch_dir("auth-server-data"),
-                ..config
-            }
-        } else {
-            config
-        };
-        std::fs::create_dir_all(&config.data_dir)?;
-        let identity = Identity::load_or_create(&config.data_dir, None, None)?;
-        let tcp = TcpListener::bind("127.0.0.1:0").await?;
-        let addr = tcp.local_addr()?;
-        let listener = TlsListener::new(tcp, &identity);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(chat_server::run_with(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Ok(Self {
-            addr,
-            fingerprint: identity.fingerprint(),
-            stop: Some(stop),
-            task,
-        })
-    }
-
-    /// Stops the server gracefully and waits for it.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        timeout(WAIT, &mut self.task)
-            .await
-            .context("the server did not shut down in time")?
-            .context("the server's task panicked")?
     }
 }
 
@@ -318,10 +268,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AuthClient<S> {
         false
     }
 
-    /// Says hello with the feature "auth" (and `rooms`) and reads the challenge: its nonce
+    /// Says hello with the feature "auth" and reads the challenge: its nonce
     /// and whether the server wants a password.
     pub async fn hello(&mut self, nick: &str, room: &str) -> anyhow::Result<(Vec<u8>, bool)> {
-        self.send(hello_with(nick, room, &[FEATURE_AUTH])).await?;
+        self.hello_asking(nick, room, &[]).await
+    }
+
+    /// As [`AuthClient::hello`], asking for the features `more` too.
+    pub async fn hello_asking(
+        &mut self,
+        nick: &str,
+        room: &str,
+        more: &[&str],
+    ) -> anyhow::Result<(Vec<u8>, bool)> {
+        let mut features = vec![FEATURE_AUTH];
+        features.extend_from_slice(more);
+        self.send(hello_with(nick, room, &features)).await?;
         match self.recv().await? {
             ServerMsg::Challenge { nonce, password } => Ok((nonce, password)),
             other => Err(anyhow!("expected a challenge, got {other:?}")),

@@ -1,12 +1,14 @@
 //! The real binaries of the workspace, for tests that run them as a user would.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{Context, bail};
+use shared::tls::Fingerprint;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Child;
 use tokio::time::timeout;
@@ -58,8 +60,49 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The TLS keys of the servers this test process started, by the address they listen on
+/// (and the relays in front of them, [`crate::proxy`]).
+static KEYS: OnceLock<Mutex<HashMap<SocketAddr, Fingerprint>>> = OnceLock::new();
+
+fn keys() -> std::sync::MutexGuard<'static, HashMap<SocketAddr, Fingerprint>> {
+    KEYS.get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The key of the TLS server this test process started at `addr`, as it printed it;
+/// `None` for a plaintext one (`--plaintext`, or the in-process [`crate::client::start_server`]).
+///
+/// The tests' clients reach a server as a user who met it before does: with its key
+/// pinned (chat-tui in [`crate::tmux`], chat-cli with `--trust`, [`crate::client::TestClient`]
+/// trusting it). The first contact itself, the question and the refusals, is what
+/// `tls_trust.rs` tests.
+pub fn server_key(addr: SocketAddr) -> Option<Fingerprint> {
+    keys().get(&addr).copied()
+}
+
+/// Notes that the server at `addr` holds the key `fp` (a server started at that address
+/// anew replaces the note of the one before).
+pub fn remember_key(addr: SocketAddr, fp: Option<Fingerprint>) {
+    match fp {
+        Some(fp) => keys().insert(addr, fp),
+        None => keys().remove(&addr),
+    };
+}
+
+/// The arguments that make chat-cli or chat-bench reach the server at `addr` as it
+/// speaks: `--trust KEY` for a TLS server this process started, else `--plaintext`.
+pub fn reach_args(addr: SocketAddr) -> Vec<String> {
+    match server_key(addr) {
+        Some(fp) => vec!["--trust".into(), fp.to_string()],
+        None => vec!["--plaintext".into()],
+    }
+}
+
 /// Starts `chat-server --listen 127.0.0.1:0 --log-level warn` with `args` added, and reads
-/// where it listens from its stdout. The process is killed if the handle is dropped.
+/// where it listens from its stdout. The process is killed if the handle is dropped. It
+/// speaks TLS, as it does by default, unless `args` hold `--plaintext`; its key is
+/// remembered ([`server_key`]).
 ///
 /// Like every server a test starts, it reads no configuration file of the user's, and
 /// keeps its files in a data directory of its own unless `args` names one: servers
@@ -106,12 +149,28 @@ pub async fn spawn_listening(
     command: &mut tokio::process::Command,
 ) -> anyhow::Result<(Child, SocketAddr)> {
     let (child, line) = spawn_and_read_first_line(command).await?;
+    let (addr, fp) = listening_line(&line)?;
+    remember_key(addr, fp);
+    Ok((child, addr))
+}
+
+/// The address and the key's fingerprint (a TLS server's) in the line `listening on ADDR
+/// (TLS, fingerprint FP)`, or `listening on ADDR` (plaintext).
+pub fn listening_line(line: &str) -> anyhow::Result<(SocketAddr, Option<Fingerprint>)> {
     let Some((_, rest)) = line.trim().split_once("listening on ") else {
         bail!("unexpected first line: {line:?}");
     };
-    // The address is the first word; a TLS server adds "(TLS, fingerprint FP)".
-    let addr = rest.split_whitespace().next().unwrap_or_default();
-    Ok((child, addr.parse().context("listening address")?))
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    let addr = words.first().copied().unwrap_or_default();
+    let addr = addr.parse().context("listening address")?;
+    let fp = match words[1..] {
+        [] => None,
+        ["(TLS,", "fingerprint", fp] => {
+            Some(Fingerprint::parse(fp.trim_end_matches(')')).map_err(anyhow::Error::msg)?)
+        }
+        _ => bail!("unexpected first line: {line:?}"),
+    };
+    Ok((addr, fp))
 }
 
 /// As [`spawn_listening`], for a TLS server: also the fingerprint it prints.
@@ -124,7 +183,9 @@ pub async fn spawn_tls(
         bail!("unexpected first line of a TLS server: {line:?}");
     };
     let fp = fp.trim_end_matches(')').to_owned();
-    Ok((child, addr.parse().context("listening address")?, fp))
+    let addr = addr.parse().context("listening address")?;
+    remember_key(addr, Fingerprint::parse(&fp).ok());
+    Ok((child, addr, fp))
 }
 
 /// Spawns a server `command`, killed if the handle is dropped, and reads the first line of

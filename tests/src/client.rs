@@ -1,7 +1,11 @@
 //! A real server in this process, and a client that talks to it through the shared codec.
 //!
-//! The server is [`chat_server::run`] on `127.0.0.1:0`, reached over real TCP. Every wait
-//! is bounded by [`WAIT`], so a test that goes wrong fails instead of hanging.
+//! The server is [`chat_server::run`] on `127.0.0.1:0`, reached over real TCP in the clear,
+//! or over TLS ([`start_tls_server`]). A [`TestClient`] speaks TLS to a server whose key
+//! this test process knows ([`crate::binaries::server_key`]: the binaries started with
+//! TLS, as they start by default, and [`start_tls_server`]), trusting that key, and plain
+//! TCP to the others. Every wait is bounded by [`WAIT`], so a test that goes wrong fails
+//! instead of hanging.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -19,7 +23,12 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::codec::{Framed, FramedRead};
 
-use crate::binaries::scratch_dir;
+use chat_client::{Connector, Dial};
+
+use crate::binaries::{remember_key, scratch_dir};
+
+/// The byte stream of a [`TestClient`]: plain TCP, or TLS over it.
+pub type Stream = <Dial as Connector>::Stream;
 
 /// Longest a test waits for anything: a frame, a close, a shutdown.
 pub const WAIT: Duration = Duration::from_secs(5);
@@ -74,6 +83,40 @@ pub async fn start_server(config: Config) -> (SocketAddr, ServerHandle) {
     (addr, handle)
 }
 
+/// As [`start_server`], over TLS with a key made for it: returns its key's fingerprint
+/// too, which clients of this process trust ([`crate::binaries::server_key`]).
+pub async fn start_tls_server(
+    config: Config,
+) -> (SocketAddr, shared::tls::Fingerprint, ServerHandle) {
+    use chat_server::transport::tls::{Identity, TlsListener};
+    let data_dir = if config.data_dir == Config::default().data_dir {
+        scratch_dir("server-data")
+    } else {
+        config.data_dir.clone()
+    };
+    let identity = Identity::load_or_create(&data_dir, None, None).expect("a TLS key");
+    let fp = identity.fingerprint();
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local address");
+    remember_key(addr, Some(fp));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let config = Config { data_dir, ..config };
+    let task = tokio::spawn(chat_server::run_with(
+        TlsListener::new(listener, &identity),
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let handle = ServerHandle {
+        stop: Some(stop),
+        task,
+    };
+    (addr, fp, handle)
+}
+
 /// A client connection speaking the protocol through [`ClientCodec`]: version 4 by
 /// [`TestClient::connect`], version 3 by [`TestClient::connect_v3`].
 #[derive(Debug)]
@@ -91,7 +134,7 @@ pub struct TestClient {
     /// Answer the server's `Ping`s while receiving, and skip them (on by default), so that
     /// a client of a server with a short idle timeout stays alive while it reads.
     pub auto_pong: bool,
-    frames: Framed<TcpStream, ClientCodec>,
+    frames: Framed<Stream, ClientCodec>,
 }
 
 impl TestClient {
@@ -148,12 +191,10 @@ impl TestClient {
         }
     }
 
-    /// Connects without logging in.
+    /// Connects without logging in: over TLS, trusting its key, to a server whose key this
+    /// process knows; else over plain TCP.
     pub async fn connect_raw(addr: SocketAddr) -> anyhow::Result<Self> {
-        let stream = timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .context("connect timed out")?
-            .context("connect")?;
+        let stream = open_stream(addr).await?;
         Ok(Self {
             nick: String::new(),
             room: String::new(),
@@ -286,6 +327,24 @@ impl TestClient {
             .await
             .with_context(|| format!("{}: not closed as expected", self.nick))
     }
+}
+
+/// A byte stream to the server at `addr`, as a [`TestClient`] opens it (TLS to a server
+/// whose key this process knows, else plain TCP), for tests that write frames of their own.
+pub async fn open_stream(addr: SocketAddr) -> anyhow::Result<Stream> {
+    let connecting = async {
+        match crate::library::dial(addr) {
+            // As before TLS: a socket as the OS makes it (Nagle's algorithm on).
+            Dial::Plaintext => TcpStream::connect(addr)
+                .await
+                .map(tokio_util::either::Either::Left),
+            tls => tls.connect(&addr.to_string()).await,
+        }
+    };
+    timeout(WAIT, connecting)
+        .await
+        .context("connect timed out")?
+        .context("connect")
 }
 
 /// A `Hello4` for this protocol version, asking for no feature.
@@ -422,12 +481,15 @@ async fn frames_until_closed(
         match next {
             None => return Ok(seen),
             Some(Ok(msg)) => seen.push(msg),
-            // The server closed with input of ours still unread, or after our own close;
-            // what it sent before is what counts.
+            // The server closed with input of ours still unread, or after our own close,
+            // or (over TLS) without saying so first, as a killed server does; what it sent
+            // before is what counts.
             Some(Err(shared::CodecError::Io(e)))
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    std::io::ErrorKind::ConnectionReset
+                        | std::io::ErrorKind::BrokenPipe
+                        | std::io::ErrorKind::UnexpectedEof
                 ) =>
             {
                 return Ok(seen);

@@ -1,7 +1,7 @@
 //! Helpers for the end-to-end tests in `tests/tests/`.
 //!
 //! - [`auth`]: the feature "auth" in raw frames: a client key, a TLS session and its
-//!   binding, a server on TLS in this process, a relay in the middle.
+//!   binding, a relay in the middle.
 //! - [`binaries`]: paths of the workspace's real binaries, built on first use.
 //! - [`client`]: an in-process server on port 0 and a client speaking the shared codec.
 //! - [`files`]: seeded random files, and upload and download drivers for file transfer.

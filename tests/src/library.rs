@@ -16,6 +16,18 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::client::WAIT;
 
+/// How the library reaches the server at `addr` as a user who met it before would: TLS
+/// with its key pinned, for a TLS server this process started
+/// ([`crate::binaries::server_key`]); plain TCP for the others.
+pub fn dial(addr: std::net::SocketAddr) -> chat_client::Dial {
+    match crate::binaries::server_key(addr) {
+        Some(fp) => {
+            chat_client::Dial::Tls(chat_client::dial::tls::TlsDial::new(None, None, Some(fp)))
+        }
+        None => chat_client::Dial::Plaintext,
+    }
+}
+
 /// Opens in-memory pipes, each relayed to a TCP connection to the server by a task: the
 /// library never sees a socket, and the test can break its links.
 #[derive(Debug, Clone, Default)]

@@ -26,9 +26,12 @@ pub struct CutProxy {
 
 impl CutProxy {
     /// Listens on 127.0.0.1, port 0, and relays to `target`.
+    /// Its clients reach the target's TLS, if it speaks it, through the relay: the
+    /// relay's address is noted with the target's key ([`crate::binaries::server_key`]).
     pub fn start(target: SocketAddr) -> io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
+        crate::binaries::remember_key(addr, crate::binaries::server_key(target));
         let open = Arc::new(Mutex::new(Vec::new()));
         let closing = Arc::new(AtomicBool::new(false));
         let frozen = Arc::new(AtomicBool::new(false));

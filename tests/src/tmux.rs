@@ -5,8 +5,11 @@
 //! only that. Keys go in with `send-keys`, the screen comes out with `capture-pane`, and
 //! every wait polls the screen against a deadline: no fixed sleeps.
 //!
-//! [`ServerProcess`] runs the real `chat-server` binary on `127.0.0.1` and reads the port
-//! from its `listening on ADDR` line.
+//! [`ServerProcess`] runs the real `chat-server` binary on `127.0.0.1`, over TLS as it does
+//! by default, and reads the port and its key from its `listening on ADDR (TLS,
+//! fingerprint FP)` line. A client opened with `--connect ADDR` for a server this process
+//! started finds its key pinned, as a user who met the server before would
+//! ([`crate::binaries::server_key`]); the first contact is `tls_trust.rs`'s.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::binaries::{binary, scratch_dir};
+use crate::binaries::{binary, listening_line, remember_key, scratch_dir, server_key};
 
 /// Longest a test waits for a screen to show something.
 pub const SCREEN_WAIT: Duration = Duration::from_secs(10);
@@ -148,6 +151,7 @@ impl Tmux {
     /// As [`Tmux::chat_tui`], run through `wrapper` if it is not empty (`["ip", "netns",
     /// "exec", "NS"]`).
     pub fn chat_tui_through(&mut self, name: &str, wrapper: &[&str], args: &[&str]) {
+        self.pin_connected(args);
         let log = std::env::temp_dir().join(format!("{}-{name}.log", self.socket));
         self.scratch.push(log.clone());
         let mut command = String::new();
@@ -168,6 +172,30 @@ impl Tmux {
         // output of a pane whose process has exited.
         command.push_str(&format!("; echo \"{EXIT_MARKER}$?]\"; exec cat"));
         self.open(name, &command);
+    }
+
+    /// Pins, in the clients' data directory, the key of the server `--connect` names in
+    /// `args`, when it is a TLS server this process started.
+    fn pin_connected(&self, args: &[&str]) {
+        let connect = args.windows(2).find(|w| w[0] == "--connect").map(|w| w[1]);
+        if let Some(addr) = connect.and_then(|a| a.parse().ok()) {
+            self.pin(addr);
+        }
+    }
+
+    /// Pins, in the clients' data directory, the key of the server at `addr`, when it is
+    /// a TLS server this process started (for a client that finds the address elsewhere
+    /// than in `--connect`).
+    pub fn pin(&self, addr: SocketAddr) {
+        if let Some(fp) = server_key(addr) {
+            let pins = self
+                .data
+                .join("lanchat")
+                .join(chat_client::trust::PINS_FILE);
+            chat_client::trust::Pins::at(pins)
+                .add(&addr.to_string(), fp)
+                .expect("pin the server's key");
+        }
     }
 
     /// Opens a window running `chat-tui --connect ADDR --nick NICK` (plus `args`) and waits
@@ -380,6 +408,9 @@ pub fn shell_quote(s: &str) -> String {
 pub struct ServerProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// Its data directory, where its TLS key is: a server started again on it has the
+    /// same key, as a real server restarted does.
+    pub data: PathBuf,
 }
 
 impl ServerProcess {
@@ -414,9 +445,15 @@ impl ServerProcess {
         let mut command = Command::new(binary("chat-server"));
         // A data directory of its own unless `args` names one: servers of tests running
         // at once would share `./chat-data`, its files and its history's database.
-        if !args.contains(&"--data-dir") {
-            command.arg("--data-dir").arg(scratch_dir("server-data"));
-        }
+        let named = args.windows(2).find(|w| w[0] == "--data-dir");
+        let data = match named {
+            Some(w) => PathBuf::from(w[1]),
+            None => {
+                let data = scratch_dir("server-data");
+                command.arg("--data-dir").arg(&data);
+                data
+            }
+        };
         let mut child = command
             .env("XDG_CONFIG_HOME", scratch_dir("no-config"))
             .args(["--listen", listen])
@@ -431,16 +468,17 @@ impl ServerProcess {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                // The address is the first word; a TLS server adds its fingerprint.
-                if let Some(rest) = line.strip_prefix("listening on ") {
-                    let addr = rest.split_whitespace().next().unwrap_or_default();
-                    let _ = tx.send(addr.to_owned());
+                if line.starts_with("listening on ") {
+                    let _ = tx.send(line);
                 }
             }
         });
-        let addr = rx.recv_timeout(SCREEN_WAIT);
-        match addr.ok().and_then(|a| a.parse().ok()) {
-            Some(addr) => Ok(Self { child, addr }),
+        let line = rx.recv_timeout(SCREEN_WAIT);
+        match line.ok().and_then(|line| listening_line(&line).ok()) {
+            Some((addr, fp)) => {
+                remember_key(addr, fp);
+                Ok(Self { child, addr, data })
+            }
             None => {
                 let _ = child.kill();
                 let status = child.wait().map(|s| s.to_string()).unwrap_or_default();

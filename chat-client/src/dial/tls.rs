@@ -24,7 +24,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
-use shared::tls::Fingerprint;
+use shared::tls::{Fingerprint, NOT_TLS};
 use shared::{ClientCodec, ServerMsg};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -197,6 +197,18 @@ impl ServerCertVerifier for PinVerifier {
     }
 }
 
+/// The binding of a proof of the client's key to the TLS session `session` (see
+/// [`crate::Connector::binding`]).
+pub(crate) fn binding(session: &rustls::ClientConnection) -> io::Result<Vec<u8>> {
+    session
+        .export_keying_material(
+            vec![0; shared::auth::BINDING_BYTES],
+            shared::auth::EXPORTER_LABEL,
+            None,
+        )
+        .map_err(|e| io::Error::other(format!("cannot bind the proof to the TLS session: {e}")))
+}
+
 /// The server does not speak TLS: what it said instead, if it said it in a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotTls {
@@ -206,13 +218,12 @@ pub struct NotTls {
 
 impl fmt::Display for NotTls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(
-            "the server does not use TLS; connect without --tls to talk to it in the clear",
-        )?;
-        if let Some(said) = &self.said {
-            write!(f, " (the server says: {said})")?;
+        f.write_str(NOT_TLS)?;
+        // A server of this protocol says the same; an older one says something else.
+        match &self.said {
+            Some(said) if said != NOT_TLS => write!(f, " (the server says: {said})"),
+            _ => Ok(()),
         }
-        Ok(())
     }
 }
 

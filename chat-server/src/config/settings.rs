@@ -20,8 +20,10 @@ use std::time::Duration;
 use clap::{Arg, CommandFactory, FromArgMatches, Parser};
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
-use shared::config_file::{self, FileError};
+use shared::auth::PublicKey;
+use shared::config_file::{self, FileError, Problem};
 
+use crate::auth::Password;
 use crate::config::{Config, MAX_BACKLOG, parse_duration, parse_size};
 
 /// Address the server listens on when neither the file nor `--listen` says: every
@@ -45,9 +47,9 @@ pub fn default_config_path() -> Option<PathBuf> {
 
 /// A chat room server for the local network.
 ///
-/// Clients connect over TCP and speak the protocol described in docs/PROTOCOL.md. The
-/// server prints the address it listens on, logs to stderr, and shuts down gracefully on
-/// Ctrl-C or SIGTERM.
+/// Clients connect over TLS (or plain TCP with --plaintext) and speak the protocol
+/// described in docs/PROTOCOL.md. The server prints the address it listens on and its key's
+/// fingerprint, logs to stderr, and shuts down gracefully on Ctrl-C or SIGTERM.
 ///
 /// Every flag can also be set in a TOML file, under the flag's name with underscores
 /// (`max_rooms = 50`), durations and sizes as strings (`ping_interval = "15s"`). The file
@@ -68,8 +70,35 @@ pub struct Cli {
     #[arg(long)]
     pub print_config: bool,
 
+    /// The password clients must give before they see anything.
+    ///
+    /// Hashed in memory at start (Argon2id) and stored nowhere; it takes the place of
+    /// password_hash. Other users of the machine can read a flag in the process list:
+    /// prefer the environment variable CHAT_SERVER_PASSWORD, or password_hash in the
+    /// configuration file (--print-config shows the hash of this one).
+    #[arg(
+        long,
+        env = "CHAT_SERVER_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        value_parser = hashed
+    )]
+    pub password: Option<Password>,
+
+    /// Read a password from standard input, print its hash for password_hash, and exit.
+    ///
+    /// The first line is the password (without its line break). Put the printed line in
+    /// the configuration file as password_hash = "...".
+    #[arg(long)]
+    pub hash_password: bool,
+
     #[command(flatten)]
     pub settings: Settings,
+}
+
+/// `--password`, hashed as it is read: the password itself goes no further.
+fn hashed(text: &str) -> Result<Password, String> {
+    Password::hash(text)
 }
 
 impl Cli {
@@ -88,6 +117,7 @@ impl Cli {
             }
             match defaults.get(id) {
                 Some(toml::Value::String(shown)) => with_default(arg, shown),
+                Some(toml::Value::Array(list)) if list.is_empty() => with_default(arg, "none"),
                 Some(other) => with_default(arg, &other.to_string()),
                 None => arg,
             }
@@ -144,9 +174,34 @@ impl Cli {
         from_file.tls_key = from_file
             .tls_key
             .map(|path| config_file::expand_home(path, home.as_deref()));
+        from_file.motd = from_file
+            .motd
+            .map(|path| config_file::expand_home(path, home.as_deref()));
+        let from_file = from_file.fold_tls().map_err(|message| FileError::Invalid {
+            path: file.clone().unwrap_or_default(),
+            problem: Problem::Key {
+                key: "tls".into(),
+                message,
+            },
+        })?;
+        // clap refuses --tls with --plaintext; should both come another way, --plaintext
+        // is the word that changes something, and wins.
+        let from_flags = self
+            .settings
+            .clone()
+            .fold_tls()
+            .unwrap_or_else(|_| Settings {
+                tls: None,
+                ..self.settings.clone()
+            });
+        // --password, hashed as it was read, is the flags' password_hash.
+        let from_flags = Settings {
+            password_hash: self.password.clone().or(from_flags.password_hash.clone()),
+            ..from_flags
+        };
         Ok(Loaded {
             file,
-            settings: self.settings.clone().or(from_file).or(Settings::defaults()),
+            settings: from_flags.or(from_file).or(Settings::defaults()),
         })
     }
 }
@@ -208,6 +263,9 @@ impl Loaded {
         }
         if self.settings.log_level.is_none() {
             text.push_str("# log_level: not set, $RUST_LOG, else info\n");
+        }
+        if self.settings.motd.is_none() {
+            text.push_str("# motd: not set, no message of the day\n");
         }
         if self.settings.name.is_none() {
             let host = crate::announce::default_name();
@@ -427,13 +485,30 @@ pub struct Settings {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mdns_port: Option<u16>,
 
-    /// Speak TLS (1.3) to clients.
+    /// Speak plain TCP to clients instead of TLS, for benchmarks and old clients.
     ///
-    /// Without --tls-cert and --tls-key, the server makes a key and a self-signed
-    /// certificate on first start (DIR/tls-key.pem, readable by its user only, and
-    /// DIR/tls-cert.pem, DIR being --data-dir) and uses them from then on. It prints its
-    /// key's fingerprint beside "listening on"; clients pin it on first use. A plaintext
-    /// client is told, in one line, that this server uses TLS.
+    /// By default the server speaks TLS (1.3): without --tls-cert and --tls-key it makes
+    /// a key and a self-signed certificate on first start (DIR/tls-key.pem, readable by
+    /// its user only, and DIR/tls-cert.pem, DIR being --data-dir) and uses them from then
+    /// on. It prints its key's fingerprint beside "listening on"; clients pin it on first
+    /// use. With --plaintext, anyone on the network reads every message and file, and a
+    /// TLS client is told, in one line, to connect with --plaintext; without it, a
+    /// plaintext client is told to connect without --plaintext.
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        conflicts_with_all = ["tls", "tls_cert", "tls_key"]
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<bool>,
+
+    /// Speak TLS to clients: the default, so this changes nothing.
+    ///
+    /// Kept so that scripts written when TLS had to be asked for still work. --tls=false
+    /// is --plaintext.
     #[arg(
         long,
         value_name = "BOOL",
@@ -448,7 +523,7 @@ pub struct Settings {
     ///
     /// With --tls-key, instead of the key the server makes itself. Clients pin the
     /// certificate's public key, so a certificate made anew for the same key keeps their
-    /// pins.
+    /// pins. Not with --plaintext.
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_cert: Option<PathBuf>,
@@ -457,6 +532,33 @@ pub struct Settings {
     #[arg(long, value_name = "FILE")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<PathBuf>,
+
+    /// Public key of an operator (64 hex digits); repeat for each.
+    ///
+    /// An operator is a client that proves it holds one of these keys when it connects
+    /// (its key is under the user's data directory; the client shows it). Operators may
+    /// kick, ban and unban, list the bans, release a registered nick and lock a room's
+    /// topic. In the configuration file: operators = ["KEY", ...]. Reloaded on SIGHUP.
+    #[arg(long = "operator", value_name = "KEY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operators: Option<Vec<OperatorKey>>,
+
+    /// File whose text every client is shown when it connects (the message of the day).
+    ///
+    /// UTF-8 text, at most 4096 bytes; read at start (a file the server cannot use stops
+    /// it) and again on SIGHUP. In the configuration file, ~/ is the home directory.
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub motd: Option<PathBuf>,
+    /// The password clients must give, as its hash (what --hash-password prints).
+    ///
+    /// A client gives the password before it sees anything; a wrong one is refused and
+    /// logged, and an address gets 5 attempts a minute. A client too old to give one is
+    /// told that this server needs a password. The hash is Argon2id in a PHC string
+    /// ($argon2id$v=19$m=19456,t=2,p=1$...), so the file never holds the password.
+    #[arg(long, value_name = "HASH")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<Password>,
 
     /// Log filter, such as info, debug or chat_server=trace [default: $RUST_LOG, else info].
     ///
@@ -477,7 +579,7 @@ impl Settings {
             log_level: None,
             name: None,
             mdns_port: None,
-            tls: Some(false),
+            plaintext: Some(false),
             ..Self::from_config(&Config::default())
         }
     }
@@ -510,9 +612,13 @@ impl Settings {
             history_max_age: Some(HumanDuration(config.history_max_age)),
             history_max_per_room: Some(config.history_max_per_room),
             history_backlog: Some(Backlog(config.history_backlog)),
+            plaintext: None,
             tls: None,
             tls_cert: None,
             tls_key: None,
+            operators: Some(config.operators.iter().copied().map(OperatorKey).collect()),
+            motd: config.motd.clone(),
+            password_hash: config.password.clone(),
             log_level: None,
         }
     }
@@ -546,9 +652,13 @@ impl Settings {
             history_max_age: self.history_max_age.or(lower.history_max_age),
             history_max_per_room: self.history_max_per_room.or(lower.history_max_per_room),
             history_backlog: self.history_backlog.or(lower.history_backlog),
+            plaintext: self.plaintext.or(lower.plaintext),
             tls: self.tls.or(lower.tls),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
+            operators: self.operators.or(lower.operators),
+            motd: self.motd.or(lower.motd),
+            password_hash: self.password_hash.or(lower.password_hash),
             log_level: self.log_level.or(lower.log_level),
         }
     }
@@ -595,12 +705,55 @@ impl Settings {
             history_backlog: self
                 .history_backlog
                 .map_or(default.history_backlog, |n| n.0),
+            operators: self
+                .operators
+                .as_ref()
+                .map_or(default.operators, |keys| keys.iter().map(|k| k.0).collect()),
+            motd: self.motd.clone().or(default.motd),
+            password: self.password_hash.clone().or(default.password),
         }
     }
 
-    /// Whether the server speaks TLS: `--tls`, or a certificate of the operator's own.
-    pub fn tls(&self) -> bool {
-        self.tls.unwrap_or(false) || self.tls_cert.is_some() || self.tls_key.is_some()
+    /// Whether the server speaks TLS: unless `--plaintext` (or the `tls = false` of
+    /// old).
+    ///
+    /// # Errors
+    ///
+    /// A certificate of the operator's own (`--tls-cert`, `--tls-key`) with `--plaintext`:
+    /// the one asks for TLS, the other turns it off.
+    pub fn tls(&self) -> Result<bool, String> {
+        let tls = !self.plaintext.unwrap_or(false);
+        if !tls && (self.tls_cert.is_some() || self.tls_key.is_some()) {
+            return Err(
+                "--tls-cert and --tls-key (tls_cert, tls_key) are a certificate for \
+                        TLS, and --plaintext (plaintext = true) turns TLS off: give one or \
+                        the other"
+                    .into(),
+            );
+        }
+        Ok(tls)
+    }
+
+    /// `tls` (the flag and key of old, when TLS had to be asked for) said as `plaintext`,
+    /// so that each layer says it in one key and a later layer's word wins over an
+    /// earlier one's, whichever of the two each used.
+    ///
+    /// # Errors
+    ///
+    /// The layer says both, and they disagree (`tls = true` with `plaintext = true`).
+    fn fold_tls(mut self) -> Result<Self, String> {
+        if let Some(tls) = self.tls.take() {
+            match self.plaintext {
+                Some(plaintext) if plaintext == tls => {
+                    return Err(format!(
+                        "tls = {tls} and plaintext = {plaintext} say opposite things; TLS \
+                         is the default, plaintext = true turns it off"
+                    ));
+                }
+                _ => self.plaintext = Some(!tls),
+            }
+        }
+        Ok(self)
     }
 
     /// The address to listen on.
@@ -826,7 +979,54 @@ impl FromStr for ServerName {
     }
 }
 
+impl FromStr for Password {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        Password::parse(text)
+    }
+}
+
+impl Serialize for Password {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.phc())
+    }
+}
+
+impl<'de> Deserialize<'de> for Password {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
 impl<'de> Deserialize<'de> for ServerName {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(de::Error::custom)
+    }
+}
+
+/// An operator's public key, read by [`PublicKey::parse`] (64 hex digits, or the grouped
+/// form clients show) and written as 64 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperatorKey(pub PublicKey);
+
+impl FromStr for OperatorKey {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        PublicKey::parse(text.trim())
+            .map(Self)
+            .map_err(|e| format!("'{text}' is not an operator's key: {e}"))
+    }
+}
+
+impl Serialize for OperatorKey {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for OperatorKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         text.parse().map_err(de::Error::custom)
@@ -953,8 +1153,11 @@ mod tests {
             log_level: Some(LogFilter("info".into())),
             name: Some(ServerName("office".into())),
             mdns_port: Some(53530),
+            tls: Some(true),
             tls_cert: Some("cert.pem".into()),
             tls_key: Some("key.pem".into()),
+            motd: Some("motd.txt".into()),
+            password_hash: Some(Password::hash("sesame").unwrap()),
             ..Settings::defaults()
         };
         let keys: Vec<String> = every.to_table().keys().cloned().collect();
@@ -964,16 +1167,120 @@ mod tests {
     }
 
     #[test]
-    fn tls_is_off_unless_asked_for_or_given_a_certificate() {
-        assert!(!cli(&[]).load().unwrap().settings.tls());
-        assert!(cli(&["--tls"]).load().unwrap().settings.tls());
-        assert!(!cli(&["--tls=false"]).load().unwrap().settings.tls());
+    fn tls_is_on_unless_plaintext_is_asked_for() {
+        let tls = |args: &[&str]| cli(args).load().unwrap().settings.tls().unwrap();
+        assert!(tls(&[]));
+        assert!(
+            tls(&["--tls"]),
+            "--tls of old is accepted, and changes nothing"
+        );
+        assert!(!tls(&["--plaintext"]));
+        assert!(!tls(&["--tls=false"]), "--tls=false of old is --plaintext");
+        assert!(tls(&["--plaintext=false"]));
         let (_dir, path) = file("tls_cert = \"~/c.pem\"\ntls_key = \"~/k.pem\"\n");
         let loaded = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
-        assert!(loaded.settings.tls());
+        assert_eq!(loaded.settings.tls(), Ok(true));
         assert!(
             !loaded.settings.tls_cert.unwrap().starts_with("~"),
             "~ is the home"
+        );
+
+        // In the file: plaintext, or the tls = false of old; a flag wins over either.
+        let path_of = |path: &PathBuf| path.to_str().unwrap().to_owned();
+        for text in ["plaintext = true\n", "tls = false\n"] {
+            let (_dir, path) = file(text);
+            let path = path_of(&path);
+            assert!(!tls(&["--config", &path]), "{text}");
+            assert!(tls(&["--config", &path, "--tls"]), "{text}");
+            assert!(tls(&["--config", &path, "--plaintext=false"]), "{text}");
+        }
+        let (_dir, path) = file("tls = true\n");
+        assert!(!tls(&["--config", &path_of(&path), "--plaintext"]));
+        let printed = cli(&["--config", &path_of(&path)])
+            .load()
+            .unwrap()
+            .to_toml()
+            .unwrap();
+        assert!(printed.contains("plaintext = false\n"), "{printed}");
+        assert!(!printed.contains("tls ="), "said as plaintext: {printed}");
+    }
+
+    #[test]
+    fn plaintext_with_a_certificate_or_with_tls_is_a_clear_error() {
+        for args in [
+            &["chat-server", "--plaintext", "--tls-cert", "c.pem"][..],
+            &["chat-server", "--plaintext", "--tls-key", "k.pem"],
+            &["chat-server", "--plaintext", "--tls"],
+        ] {
+            let err = Cli::try_parse_args(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{err}"
+            );
+            assert!(err.to_string().contains("cannot be used with"), "{err}");
+        }
+        let (_dir, path) = file("tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n");
+        let loaded = cli(&["--config", path.to_str().unwrap(), "--plaintext"])
+            .load()
+            .unwrap();
+        let err = loaded.settings.tls().unwrap_err();
+        assert!(
+            err.contains("--plaintext (plaintext = true) turns TLS off"),
+            "{err}"
+        );
+        let (_dir, path) = file("plaintext = true\ntls = true\n");
+        let err = cli(&["--config", path.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "error in {}: key \"tls\": tls = true and plaintext = true say opposite \
+                 things; TLS is the default, plaintext = true turns it off",
+                path.display()
+            )
+        );
+    }
+
+    #[test]
+    fn a_password_is_hashed_from_the_flag_or_read_as_a_hash_from_the_file() {
+        assert_eq!(cli(&[]).load().unwrap().settings.config().password, None);
+        let loaded = cli(&["--password", "sesame"]).load().unwrap();
+        let password = loaded.settings.config().password.unwrap();
+        assert!(password.verify("sesame"));
+        // What --print-config prints is the hash, never the password, and reads back.
+        let printed = loaded.to_toml().unwrap();
+        assert!(!printed.contains("sesame"), "{printed}");
+        assert!(
+            printed.contains("password_hash = \"$argon2id$"),
+            "{printed}"
+        );
+        let (_dir, path) = file(&printed);
+        let again = cli(&["--config", path.to_str().unwrap()]).load().unwrap();
+        assert_eq!(again.settings.config().password, Some(password.clone()));
+        // The flag wins over the file.
+        let flag = cli(&["--config", path.to_str().unwrap(), "--password", "door"])
+            .load()
+            .unwrap();
+        assert!(flag.settings.config().password.unwrap().verify("door"));
+        // A bad hash in the file, an empty password on the command line: one clear line.
+        let (_dir, bad) = file("password_hash = \"hunter2\"\n");
+        let error = cli(&["--config", bad.to_str().unwrap()])
+            .load()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("is not a password hash"),
+            "{error}"
+        );
+        let error = Cli::try_parse_args(["chat-server", "--password", ""]).unwrap_err();
+        assert!(
+            error.to_string().contains("the password is empty"),
+            "{error}"
+        );
+        assert_eq!(
+            format!("{:?}", cli(&["--password", "sesame"]).password),
+            "Some(Password(argon2id))"
         );
     }
 
@@ -1047,6 +1354,14 @@ mod tests {
                 "key \"max_rooms\": 0 is not allowed: it must be at least 1",
             ),
             ("colour = \"red\"", "key \"colour\": unknown key"),
+            (
+                "operators = [\"abc\"]",
+                "key \"operators\": 'abc' is not an operator's key: a key is 64 hex digits, and this has 3",
+            ),
+            (
+                "operators = \"abc\"",
+                "key \"operators\": invalid type: string \"abc\", expected a sequence",
+            ),
             (
                 "flush_timeout = \"1s\"",
                 "key \"flush_timeout\": unknown key",
@@ -1182,6 +1497,40 @@ mod tests {
         );
         assert!(printed.contains("no_announce = false\n"), "{printed}");
         assert!(!printed.contains("mdns_port"), "{printed}");
+    }
+
+    #[test]
+    fn operators_and_the_motd_come_from_the_file_or_the_flags() {
+        let (a, b) = ("ab".repeat(32), "cd".repeat(32));
+        assert!(
+            cli(&[])
+                .load()
+                .unwrap()
+                .settings
+                .config()
+                .operators
+                .is_empty()
+        );
+        let (_dir, path) = file(&format!("operators = [\"{a}\"]\nmotd = \"~/motd.txt\"\n"));
+        let path = path.to_str().unwrap();
+        let loaded = cli(&["--config", path]).load().unwrap();
+        let config = loaded.settings.config();
+        assert_eq!(config.operators, [PublicKey::parse(&a).unwrap()]);
+        assert!(!config.motd.unwrap().starts_with("~"), "~ is the home");
+        let printed = loaded.to_toml().unwrap();
+        assert!(
+            printed.contains(&format!("operators = [\"{a}\"]")),
+            "{printed}"
+        );
+        // The flags, repeated, replace the file's list.
+        let grouped = PublicKey::parse(&b).unwrap().to_string();
+        let loaded = cli(&["--config", path, "--operator", &a, "--operator", &grouped])
+            .load()
+            .unwrap();
+        assert_eq!(loaded.settings.config().operators.len(), 2);
+        let none = cli(&[]).load().unwrap().to_toml().unwrap();
+        assert!(none.contains("operators = []\n"), "{none}");
+        assert!(none.contains("# motd: not set"), "{none}");
     }
 
     #[test]

@@ -119,6 +119,13 @@ impl Ending {
         match stopped {
             Stopped::Cut => Self::slow_consumer(),
             Stopped::ShuttingDown => Self::shutdown(),
+            // Out of its rooms already, told why, and logged by the operator's request.
+            Stopped::Removed => Self {
+                reason: "removed by an operator".into(),
+                last_frame: None,
+                flush: true,
+                log: false,
+            },
             Stopped::TimedOut => {
                 let text = format!("nothing received for {}", seconds(policy.idle_timeout));
                 Self::refused(ErrorKind::Timeout, text, "timed out")
@@ -161,6 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 Client {
                     outbox,
                     ctx,
+                    policy,
                     peer,
                     id,
                     transfers,
@@ -169,7 +177,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         } = self;
         if let (Some(transfers), Some(id)) = (transfers, id) {
             // First, so that what the uploads' workers say as they let go is flushed too.
-            transfers.close(id, ctx.policy.flush_timeout).await;
+            transfers.close(id, policy.flush_timeout).await;
         }
         if let Some(id) = id {
             ctx.files.sharers.remove(id);
@@ -188,7 +196,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if ending.flush {
             // Writes what is queued and closes the stream's sending side.
             let flushing = writer.finish(frames.get_mut());
-            match timeout(ctx.policy.flush_timeout, flushing).await {
+            match timeout(policy.flush_timeout, flushing).await {
                 Err(_elapsed) => debug!(%peer, "writer did not flush in time"),
                 Ok(Err(stopped)) => debug!(%peer, ?stopped, "writer stopped while flushing"),
                 Ok(Ok(())) => closed = true,

@@ -18,8 +18,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::error::Elapsed;
 use tokio::time::{Instant, timeout_at};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
+use super::cmd::banned;
 use super::ending::Ending;
 use super::{Connection, seconds};
 use crate::outbound::encode;
@@ -44,16 +45,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 .copied()
                 .is_some_and(is_tls) =>
             {
-                info!(%peer, "a TLS client reached this plaintext server; told it so");
-                let text = "this server does not use TLS".into();
+                info!(%peer, "a TLS client reached this plaintext server; told it to connect with --plaintext");
+                let text = shared::tls::NOT_TLS.into();
                 return Some(Ending::refused_unlogged(ErrorKind::VersionMismatch, text));
             }
             _ => return None,
         };
         Some(match wrong {
             WrongTransport::Plaintext => {
-                info!(%peer, "a plaintext client reached this TLS server; told it so");
-                let text = "this server uses TLS: connect to it with --tls".into();
+                info!(%peer, "a plaintext client reached this TLS server; told it to connect without --plaintext");
+                let text = shared::tls::TLS_ONLY.into();
                 Ending::refused_unlogged(ErrorKind::VersionMismatch, text)
             }
             // Logged by the stream, at debug.
@@ -68,7 +69,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     where
         S: Binding,
     {
-        let limit = self.client.ctx.policy.handshake_timeout;
+        let limit = self.client.policy.handshake_timeout;
         let deadline = Instant::now() + limit;
         let hello = match self.next_frame(deadline, shutdown).await? {
             Err(_elapsed) => {
@@ -127,7 +128,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                         "version mismatch",
                     ));
                 };
-                let history = self.client.ctx.policy.history_info.is_some();
+                let history = self.client.policy.history_info.is_some();
                 (version, granted(features, history), nick, room)
             }
             _ => {
@@ -163,21 +164,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let auth = features.iter().any(|f| f == FEATURE_AUTH);
         let key = match auth {
             true => self.prove(deadline, shutdown).await?,
+            // A client that cannot answer a challenge cannot give the password either.
+            false if self.client.ctx.auth.needs_password() => {
+                let text = "this server needs a password; use a client that can give one";
+                return Err(Ending::refused(
+                    ErrorKind::NotLoggedIn,
+                    text.to_owned(),
+                    "no password (an older client)",
+                ));
+            }
             false => None,
         };
+        if let Some(ending) = banned(&self.client, key.as_ref(), auth) {
+            return Err(ending);
+        }
         // With the feature, `HistoryInfo` follows the welcome before anything else.
         let history = features.iter().any(|f| f == FEATURE_HISTORY);
         let rooms = features.iter().any(|f| f == FEATURE_ROOMS);
         let ctx = &self.client.ctx;
-        let policy = &ctx.policy;
+        let policy = &self.client.policy;
+        let live = ctx.live();
         let greeting = Greeting {
             version,
             features: &features,
             limits: &policy.limits,
             after_welcome: policy.history_info.as_ref().filter(|_| history),
             rooms,
+            motd: live.motd.as_deref(),
+            ip: self.client.peer.ip(),
             key,
-            operator: key.is_some_and(|key| ctx.auth.is_operator(&key)),
+            operator: live.is_operator(key.as_ref()),
         };
         let id = self
             .client
@@ -187,17 +203,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             .map_err(|r| {
                 let reason = match r.kind {
                     ErrorKind::InvalidRoom => "too many rooms",
+                    ErrorKind::NickOwned => "nick registered",
                     _ => "nick taken",
                 };
+                let r = r.for_client(auth);
                 Ending::refused(r.kind, r.text, reason)
             })?;
+        let peer = &self.client.peer;
         match key {
-            Some(key) => {
-                info!(peer = %self.client.peer, client = id, %nick, %room, version, %key, "logged in");
-            }
-            None => {
-                info!(peer = %self.client.peer, client = id, %nick, %room, version, "logged in")
-            }
+            // The key in the form people compare.
+            Some(key) => info!(%peer, client = id, %nick, %room, version, %key, "logged in"),
+            None => info!(%peer, client = id, %nick, %room, version, "logged in"),
         }
         self.client.id = Some(id);
         self.client.auth = auth;
@@ -241,17 +257,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         }
         let challenge = encode(&ServerMsg::Challenge {
             nonce: nonce.to_vec(),
-            password: false,
+            password: self.client.ctx.auth.needs_password(),
         });
         // The writer does not run during the handshake: the challenge is written now.
-        let limit = self.client.ctx.policy.handshake_timeout;
+        let limit = self.client.policy.handshake_timeout;
         let written = tokio::select! {
             written = timeout_at(deadline, self.writer.write_now(self.frames.get_mut(), &challenge)) => written,
             () = shutdown.cancelled() => return Err(Ending::shutdown()),
         };
         match written {
             Err(_elapsed) => return Err(Ending::quiet("timed out")),
-            Ok(Err(stopped)) => return Err(Ending::stopped(stopped, &self.client.ctx.policy)),
+            Ok(Err(stopped)) => return Err(Ending::stopped(stopped, &self.client.policy)),
             Ok(Ok(())) => {}
         }
         let answer = match self.next_frame(deadline, shutdown).await? {
@@ -263,10 +279,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             Ok(Some(Err(e))) => return Err(Ending::codec(e)),
             Ok(Some(Ok(msg))) => msg,
         };
-        let (key, signature) = match answer {
-            ClientMsg::Prove { key, signature, .. } => (key, signature),
+        let (password, key, signature) = match answer {
+            ClientMsg::Prove {
+                password,
+                key,
+                signature,
+            } => (password, key, signature),
             _ => {
-                let text = "answer the challenge with Prove first".to_owned();
+                let text = "answer the challenge with Prove (not wrapped in a request)".to_owned();
                 return Err(Ending::refused(
                     ErrorKind::NotLoggedIn,
                     text,
@@ -274,6 +294,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 ));
             }
         };
+        // The password first: without it, nothing else is looked at. Each attempt is
+        // logged once, with the address, as the connection's refusal.
+        let ctx = &self.client.ctx;
+        let checking = timeout_at(
+            deadline,
+            ctx.auth.check_password(&self.client.peer, password),
+        );
+        let checked = tokio::select! {
+            checked = checking => checked,
+            () = shutdown.cancelled() => return Err(Ending::shutdown()),
+        };
+        match checked {
+            Err(_elapsed) => {
+                let text = format!(
+                    "the password could not be checked within {}",
+                    seconds(limit)
+                );
+                return Err(Ending::refused(ErrorKind::Timeout, text, "timed out"));
+            }
+            Ok(Err(refusal)) => {
+                let reason = match refusal.kind {
+                    ErrorKind::RateLimited => "too many wrong passwords",
+                    _ => "wrong password",
+                };
+                return Err(Ending::refused(refusal.kind, refusal.text, reason));
+            }
+            Ok(Ok(())) => {}
+        }
         if key.is_empty() && signature.is_empty() {
             return Ok(None);
         }
@@ -284,19 +332,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         match proved {
             Ok(key) => Ok(Some(key)),
             Err(error) => {
-                info!(peer = %self.client.peer, %error, "refused a key's proof");
+                // Why, for whoever debugs a client; the refusal itself is logged once.
+                debug!(peer = %self.client.peer, %error, "a key's proof does not verify");
                 let text = "the proof of your key does not verify for this connection \
                             (is something relaying it?)"
                     .to_owned();
-                Err(Ending::refused_unlogged(ErrorKind::NotIdentified, text))
+                let reason = "the proof of its key does not verify";
+                Err(Ending::refused(ErrorKind::NotIdentified, text, reason))
             }
         }
     }
 }
 
 /// The features of a hello that this server has: each once, in the hello's order.
-/// [`FEATURE_ROOMS`], [`FEATURE_FETCHED`] and [`FEATURE_AUTH`] always; [`FEATURE_HISTORY`] when it keeps
-/// history (`history`).
+/// [`FEATURE_ROOMS`], [`FEATURE_FETCHED`] and [`FEATURE_AUTH`] always; [`FEATURE_HISTORY`]
+/// when it keeps history (`history`).
 fn granted(asked: Vec<String>, history: bool) -> Vec<String> {
     let has = |feature: &str| {
         (history && feature == FEATURE_HISTORY)

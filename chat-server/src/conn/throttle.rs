@@ -58,11 +58,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
     /// Waits for the history's leave to say something, reading nothing meanwhile while the
     /// writer goes on.
     async fn admit(&mut self) -> Result<Permit, Ending> {
-        let ctx = &self.client.ctx;
+        let client = &self.client;
         let (writer, stream) = (&mut self.writer, self.frames.get_mut());
         tokio::select! {
-            permit = ctx.history.admit() => Ok(permit),
-            stopped = writer.run(stream) => Err(Ending::stopped(stopped, &ctx.policy)),
+            permit = client.ctx.history.admit() => Ok(permit),
+            stopped = writer.run(stream) => Err(Ending::stopped(stopped, &client.policy)),
         }
     }
 
@@ -74,7 +74,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Connection<S> {
         wait: Duration,
         throttled_since: &mut Option<Instant>,
     ) -> Result<(), Ending> {
-        let policy = &self.client.ctx.policy;
+        let policy = &self.client.policy;
         let now = Instant::now();
         let rate = policy.msg_rate;
         let since = match *throttled_since {

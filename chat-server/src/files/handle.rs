@@ -2,6 +2,7 @@
 //! worker (see `upload`), and the token that proves ownership of an upload. Both sides
 //! need these types, so they live here, apart from either.
 
+use shared::auth::PublicKey;
 use shared::limits::UPLOAD_TOKEN_BYTES;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,6 +25,9 @@ pub(super) const BATCH: usize = COMMAND_QUEUE;
 #[derive(Debug, Clone)]
 pub(crate) struct Handle {
     pub(crate) id: u64,
+    /// The key its sender proved (feature "auth"), if it proved one: only a connection
+    /// that proved the same key may resume it.
+    pub(crate) owner: Option<PublicKey>,
     tx: mpsc::Sender<Command>,
 }
 
@@ -63,6 +67,7 @@ impl Handle {
     pub(crate) fn detached() -> Self {
         Self {
             id: 0,
+            owner: None,
             tx: mpsc::channel(1).0,
         }
     }
@@ -143,5 +148,10 @@ impl Handle {
 /// of its worker's commands.
 pub(super) fn channel() -> (Handle, mpsc::Receiver<Command>) {
     let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    (Handle { id: 0, tx }, rx)
+    let handle = Handle {
+        id: 0,
+        owner: None,
+        tx,
+    };
+    (handle, rx)
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::auth::PublicKey;
 use shared::file_name::clean_file_name;
 use shared::limits::MAX_RAW_FILE_NAME_BYTES;
 use shared::{ClientMsg, ErrorKind, ServerMsg};
@@ -44,6 +45,9 @@ pub(crate) struct Peer<'a> {
     /// Whether the client has the feature "rooms": it may download a file of any of its
     /// rooms.
     pub(crate) rooms: bool,
+    /// The key the client proved (feature "auth"), for an upload's start and resume;
+    /// `None` for every other message.
+    pub(crate) key: Option<PublicKey>,
 }
 
 /// Longest a second `UploadFinish` waits for the answer to the first (the worker flushes
@@ -180,6 +184,7 @@ impl Transfers {
             room: place.room,
             room_key: place.room_key,
             address: peer.address,
+            key: peer.key,
         };
         match upload::start(peer.files, origin, peer.id, peer.outbox.clone()).await {
             Ok((handle, ready)) => {
@@ -210,6 +215,17 @@ impl Transfers {
         let Some(handle) = peer.files.store.upload_by_token(token) else {
             return stored().unwrap_or_else(refused);
         };
+        // An upload whose sender proved a key is that key's: a token alone does not take
+        // it over. (An upload without one goes to whoever has its token, and its former
+        // connection is told it lost it.)
+        if handle.owner.is_some_and(|owner| peer.key != Some(owner)) {
+            return error(Refusal {
+                kind: ErrorKind::NoSuchUpload,
+                text: "this upload belongs to the key its sender proved; only a client with \
+                       that key can resume it"
+                    .into(),
+            });
+        }
         if !self.uploads.contains_key(&handle.id) {
             if let Some(refusal) = self.too_many_uploads() {
                 return error(refusal);

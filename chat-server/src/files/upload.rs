@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
+use shared::auth::PublicKey;
 use shared::limits::MAX_CHUNK_BYTES;
 use shared::units::{bytes, duration};
 use shared::{ErrorKind, FileInfo, ServerMsg};
@@ -59,6 +60,8 @@ pub(crate) struct Origin {
     pub(crate) room_key: String,
     /// The sender's IP address, whose share of the quota the upload takes.
     pub(crate) address: Option<IpAddr>,
+    /// The key the sender proved, if it proved one: only that key may resume the upload.
+    pub(crate) key: Option<PublicKey>,
 }
 
 /// Accepts an upload of `origin.size` bytes for the connection `lease`: checks the limits,
@@ -70,7 +73,8 @@ pub(crate) async fn start(
     lease: ClientId,
     outbox: Outbox,
 ) -> Result<(Handle, ServerMsg), Refusal> {
-    let (handle, rx) = handle::channel();
+    let (mut handle, rx) = handle::channel();
+    handle.owner = origin.key;
     let prepared = {
         let files = Arc::clone(files);
         let handle = handle.clone();

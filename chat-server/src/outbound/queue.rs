@@ -61,6 +61,9 @@ pub(super) struct Queue {
     /// message it gets ([`Outbox::push_room`]). Kept here, beside the flags, where it
     /// costs a connection no memory.
     speaks: u16,
+    /// Whether the client was granted the feature "auth", whose errors only such a client
+    /// can read (what a kick tells it). In the same padding as `speaks`.
+    auth: bool,
 }
 
 /// Why a connection is told to end through its queue.
@@ -72,6 +75,9 @@ pub(super) enum Stop {
     TimedOut,
     /// The server is shutting down.
     ShuttingDown,
+    /// An operator removed the client (a kick, a ban): it is out of the registry, and
+    /// its last frame is queued.
+    Removed,
 }
 
 /// The chat frames queued for one connection, in order.
@@ -133,6 +139,7 @@ impl Queue {
             _ if !serving => None,
             Stop::TimedOut => Some(Stopped::TimedOut),
             Stop::ShuttingDown => Some(Stopped::ShuttingDown),
+            Stop::Removed => Some(Stopped::Removed),
         }
     }
 
@@ -238,6 +245,22 @@ impl Outbox {
         self.shared.lock().speaks = version;
     }
 
+    /// Records that the client was granted the feature "auth".
+    pub(crate) fn grant_auth(&self) {
+        self.shared.lock().auth = true;
+    }
+
+    /// Whether the client was granted the feature "auth".
+    pub(crate) fn has_auth(&self) -> bool {
+        self.shared.lock().auth
+    }
+
+    /// Tells the connection that an operator removed its client: its writer stops with
+    /// [`Stopped::Removed`], and what is queued (the reason) is flushed before it closes.
+    pub(crate) fn remove(&self) {
+        self.tell(Stop::Removed);
+    }
+
     /// The protocol version the client speaks (the oldest served until it logs in).
     pub(crate) fn speaks(&self) -> u16 {
         self.shared.lock().speaks
@@ -317,6 +340,7 @@ pub(crate) fn queue(limit_bytes: usize) -> Outbox {
                 closed: false,
                 stop: None,
                 speaks: shared::OLDEST_VERSION,
+                auth: false,
             }),
             liveness: Liveness::default(),
             room: OnceLock::new(),

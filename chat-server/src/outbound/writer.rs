@@ -23,6 +23,8 @@ pub(crate) enum Stopped {
     TimedOut,
     /// The server is shutting down ([`Outbox::shut_down`]).
     ShuttingDown,
+    /// An operator removed the client ([`Outbox::remove`]).
+    Removed,
 }
 
 /// Writes a connection's queue to its socket, driven by the connection's task.

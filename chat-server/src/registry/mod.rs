@@ -34,6 +34,7 @@
 //! - `fanout`: delivery to a room or to one client, and the slow consumers it finds.
 //! - `keepalive`: the pass that pings silent clients and drops the dead.
 //! - `lookup`: the client that goes by a nick, a room's member count.
+//! - `removal`: clients an operator removes (a kick, a ban), told why.
 
 mod fanout;
 mod keepalive;
@@ -41,25 +42,30 @@ mod lookup;
 mod nicks;
 #[cfg(test)]
 mod probe;
+mod removal;
 mod rooms;
 mod stamp;
 mod topics;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
 use shared::auth::PublicKey;
-use shared::names;
-use shared::{ErrorKind, Limits, MemberListAnswer, RoomEvent, ServerMsg};
+use shared::names::{self, NameKeys};
+use shared::{ChatKind, ErrorKind, FEATURE_AUTH, Limits, MemberListAnswer, RoomEvent, ServerMsg};
 
-use crate::common::{ClientId, Refusal};
+use crate::auth::owners::Owners;
+use crate::common::{ClientId, Refusal, now_ms};
 use crate::history::{History, Topic};
 use crate::outbound::{Outbox, encode};
 use crate::sequences::{RoomSeq, Sequences};
 use fanout::Except;
+pub(crate) use nicks::Registered;
 use nicks::nick_taken;
+pub(crate) use removal::Seen;
 use rooms::RoomName;
 
 /// Where a client is: its nick and one of its rooms (the one a request is about).
@@ -88,6 +94,10 @@ pub(crate) struct Greeting<'a> {
     pub(crate) after_welcome: Option<&'a Bytes>,
     /// Whether the client was granted the feature "rooms".
     pub(crate) rooms: bool,
+    /// The message of the day, shown after the welcome ([`motd_frame`]).
+    pub(crate) motd: Option<&'a str>,
+    /// The client's IP address, for the bans on addresses.
+    pub(crate) ip: Option<IpAddr>,
     /// The key the client proved at the handshake (feature "auth"), if it proved one: it
     /// is told `Identified` right after the welcome.
     pub(crate) key: Option<PublicKey>,
@@ -136,6 +146,9 @@ struct Inner {
     slow: Vec<ClientId>,
     /// Where every room message goes once delivered ([`Inner::record`]).
     history: History,
+    /// The nicks registered to keys (feature "auth"): checked at every login and rename
+    /// under this lock, so that no one takes a nick as it is registered.
+    owners: Owners,
 }
 
 /// A logged-in client. Kept small: every connection has one, idle or not.
@@ -146,6 +159,9 @@ struct Client {
     outbox: Outbox,
     /// Why the client is away, if it is (feature "rooms").
     away: Option<Box<str>>,
+    /// Its IP address (an IPv4 one seen through IPv6 as itself), for the bans on
+    /// addresses.
+    ip: Option<IpAddr>,
     /// The key it proved at the handshake (feature "auth"); boxed, so that a client
     /// without one costs a pointer.
     key: Option<Box<PublicKey>>,
@@ -246,11 +262,21 @@ impl Registry {
             max_rooms,
             slow: Vec::new(),
             history,
+            owners: Owners::default(),
         };
         Self {
             inner: Mutex::new(inner),
             epoch: Instant::now(),
         }
+    }
+
+    /// This registry with the nicks registered so far (read at start).
+    pub(crate) fn with_owners(mut self, owners: Owners) -> Self {
+        self.inner
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .owners = owners;
+        self
     }
 
     /// Logs a client in under `nick` (already checked) into `room` (already checked, not
@@ -265,8 +291,9 @@ impl Registry {
     ) -> Result<ClientId, Refusal> {
         let room = RoomName::new(room);
         self.with(|inner| {
-            let key = names::fold(nick);
-            let look = names::look_alike_key(nick);
+            let keys = NameKeys::of(nick);
+            let owner = inner.owners.check(nick, &keys, greeting.key.as_ref())?;
+            let NameKeys { fold: key, look } = keys;
             if inner.nicks.contains_key(&key) || inner.looks.contains_key(&look) {
                 return Err(nick_taken(nick));
             }
@@ -283,6 +310,9 @@ impl Registry {
             outbox.liveness().heard(self.clock_ms(Instant::now()));
             // Its queue knows the version, which decides the frames it gets.
             outbox.set_speaks(greeting.version);
+            if greeting.features.iter().any(|f| f == FEATURE_AUTH) {
+                outbox.grant_auth();
+            }
             let client = Client {
                 nick: nick.to_owned(),
                 rooms: match greeting.rooms {
@@ -291,6 +321,7 @@ impl Registry {
                 },
                 outbox,
                 away: None,
+                ip: greeting.ip.map(|ip| ip.to_canonical()),
                 key: greeting.key.map(Box::new),
             };
             inner.clients.insert(id, client);
@@ -323,10 +354,14 @@ impl Registry {
             }
             if greeting.key.is_some() {
                 let identified = ServerMsg::Identified {
-                    owner: false,
+                    owner,
                     operator: greeting.operator,
                 };
                 inner.send(id, encode(&identified));
+            }
+            if let Some(motd) = greeting.motd {
+                let name = inner.room_name(&room_key);
+                inner.send(id, motd_frame(greeting.version, &name, motd));
             }
             inner.send_topic(id, &room_key);
             if let Some(notice) = notice {
@@ -408,6 +443,34 @@ impl Registry {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The message of the day as a client of `version` can read it, in its first room
+/// `room`, said by no one (an empty `from`, which no nick is): in version 4 a `Notice`
+/// of something said; in version 3, whose notices carry no text, a `Chat` with id 0.
+fn motd_frame(version: u16, room: &str, text: &str) -> Bytes {
+    let (time_ms, room, text) = (now_ms(), room.to_owned(), text.to_owned());
+    let msg = if version >= 4 {
+        ServerMsg::Notice {
+            time_ms,
+            room,
+            event: RoomEvent::Said {
+                from: String::new(),
+                kind: ChatKind::Say,
+                text,
+            },
+        }
+    } else {
+        ServerMsg::Chat {
+            id: 0,
+            time_ms,
+            room,
+            from: String::new(),
+            kind: ChatKind::Say,
+            text,
+        }
+    };
+    encode(&msg)
 }
 
 impl Inner {

@@ -2,18 +2,21 @@
 //! nick with either key is connected), a rename, and the private messages that find a
 //! client by its nick.
 
-use shared::auth::PublicKey;
-use shared::names;
+use shared::names::{self, NameKeys};
 use shared::{ErrorKind, PrivateLine, RoomEvent, ServerMsg, wrap_reply};
 
+use shared::auth::PublicKey;
+
 use super::fanout::Except;
-use super::{ClientId, Refusal, Registry};
+use super::{ClientId, Inner, Refusal, Registry};
+use crate::auth::owners::Snapshot;
 use crate::common::now_ms;
 use crate::outbound::{encode, encode_answer};
 
 impl Registry {
     /// Renames a client to `nick` (already checked). Changing only the case (or the look
-    /// alike spelling) of one's own nick is allowed; taking someone else's is not.
+    /// alike spelling) of one's own nick is allowed; taking someone else's is not, nor a
+    /// nick registered to another key (`NickOwned`), connected or not.
     pub(crate) fn rename(
         &self,
         id: ClientId,
@@ -24,8 +27,12 @@ impl Registry {
             let Some(client) = inner.clients.get_mut(&id) else {
                 return Ok(());
             };
-            let new_key = names::fold(nick);
-            let new_look = names::look_alike_key(nick);
+            let keys = NameKeys::of(nick);
+            inner.owners.check(nick, &keys, client.key.as_deref())?;
+            let NameKeys {
+                fold: new_key,
+                look: new_look,
+            } = keys;
             let someone_else = |holder: Option<&ClientId>| holder.is_some_and(|&h| h != id);
             if someone_else(inner.nicks.get(&new_key)) || someone_else(inner.looks.get(&new_look)) {
                 return Err(nick_taken(nick));
@@ -56,17 +63,24 @@ impl Registry {
         })
     }
 
-    /// The nick of the client `id` and the key it proved, if it proved one.
-    pub(crate) fn nick_and_key(&self, id: ClientId) -> Option<(String, Option<PublicKey>)> {
+    /// The key the client `id` proved, if its nick is registered to it: an owner's.
+    pub(crate) fn owned_key(&self, id: ClientId) -> Option<PublicKey> {
         let inner = self.lock();
         let client = inner.clients.get(&id)?;
-        Some((client.nick.clone(), client.key.as_deref().copied()))
+        let key = client.key.as_deref()?;
+        inner.owns(&client.nick, key).then_some(*key)
+    }
+
+    /// The key `nick` (or a look-alike of it) is registered to.
+    pub(crate) fn owner_of(&self, nick: &str) -> Option<PublicKey> {
+        let keys = NameKeys::of(nick);
+        self.lock().owners.key_of(&keys)
     }
 
     /// Sends a private message to the client called `to` (any case, any look-alike
     /// spelling: only one such nick can be connected) and echoes it to its sender, as the
-    /// answer to `reply`. When both proved a key, returns the message with the two keys
-    /// (the sender's first), for history to keep if both own their nicks.
+    /// answer to `reply`. When both own their nicks (registered to the keys they proved),
+    /// returns the message with the two keys (the sender's first), for history to keep.
     pub(crate) fn private(
         &self,
         id: ClientId,
@@ -115,7 +129,7 @@ impl Registry {
                     },
                     Some(a),
                     Some(b),
-                ) => Some((
+                ) if inner.owns(&from, &a) && inner.owns(&to, &b) => Some((
                     PrivateLine {
                         id,
                         time_ms,
@@ -160,10 +174,83 @@ impl Registry {
     }
 }
 
+/// A change to the registered nicks: the answer for the client, and the table to keep
+/// when it changed (see `crate::auth::owners`).
+#[derive(Debug)]
+pub(crate) struct Registered {
+    pub(crate) answer: ServerMsg,
+    pub(crate) keep: Option<Snapshot>,
+}
+
+impl Registry {
+    /// Registers the client's current nick to the key it proved (feature "auth").
+    pub(crate) fn register(&self, id: ClientId) -> Result<Registered, Refusal> {
+        let mut inner = self.lock();
+        let (nick, key) = identified(&inner, id)?;
+        let keep = inner.owners.register(&nick, &NameKeys::of(&nick), &key)?;
+        Ok(Registered {
+            answer: ServerMsg::Registration { nick, owned: true },
+            keep,
+        })
+    }
+
+    /// Frees the client's current nick from the key it proved, if that key holds it.
+    pub(crate) fn unregister(&self, id: ClientId) -> Result<Registered, Refusal> {
+        let mut inner = self.lock();
+        let (nick, key) = identified(&inner, id)?;
+        let (nick, keep) = match inner.owners.unregister(&nick, &NameKeys::of(&nick), &key)? {
+            Some((registered, keep)) => (registered, Some(keep)),
+            None => (nick, None),
+        };
+        Ok(Registered {
+            answer: ServerMsg::Registration { nick, owned: false },
+            keep,
+        })
+    }
+}
+
+impl Registry {
+    /// Frees the registered nick `nick` and its look-alikes, whoever holds it (an
+    /// operator's `Release`). Answered `Registration { owned: false }` whether or not it
+    /// was registered; the table is kept only when it changed.
+    pub(crate) fn release(&self, nick: &str) -> Registered {
+        let mut inner = self.lock();
+        let (nick, keep) = match inner.owners.release(&NameKeys::of(nick)) {
+            Some((registered, keep)) => (registered, Some(keep)),
+            None => (nick.to_owned(), None),
+        };
+        Registered {
+            answer: ServerMsg::Registration { nick, owned: false },
+            keep,
+        }
+    }
+}
+
+/// The nick of the client `id` and the key it proved; `NotIdentified` without one.
+fn identified(inner: &Inner, id: ClientId) -> Result<(String, PublicKey), Refusal> {
+    let client = inner.clients.get(&id).ok_or_else(|| Refusal {
+        kind: ErrorKind::NotInRoom,
+        text: "you are not logged in".into(),
+    })?;
+    let key = client.key.as_deref().copied().ok_or_else(|| Refusal {
+        kind: ErrorKind::NotIdentified,
+        text: "registering a nick needs a key, and your client proved none when it connected"
+            .into(),
+    })?;
+    Ok((client.nick.clone(), key))
+}
+
 pub(super) fn nick_taken(nick: &str) -> Refusal {
     Refusal {
         kind: ErrorKind::NickTaken,
         text: format!("the nick '{nick}' is taken"),
+    }
+}
+
+impl Inner {
+    /// Whether `nick` is registered to `key`.
+    fn owns(&self, nick: &str, key: &PublicKey) -> bool {
+        self.owners.check(nick, &NameKeys::of(nick), Some(key)) == Ok(true)
     }
 }
 

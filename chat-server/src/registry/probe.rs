@@ -73,6 +73,8 @@ pub(super) fn login_with(
         key: None,
         operator: false,
         rooms,
+        motd: None,
+        ip: None,
     };
     let id = reg.login(nick, room, outbox.clone(), &greeting)?;
     Ok(Probe {

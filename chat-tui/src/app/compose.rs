@@ -88,6 +88,15 @@ impl App {
                 commands::Command::Cancel(id) => return self.cancel(id),
                 commands::Command::Ignore(nick) => return self.ignore(nick),
                 commands::Command::Unignore(nick) => return self.unignore(nick),
+                commands::Command::WhoAmI => {
+                    self.whoami();
+                    return Vec::new();
+                }
+                commands::Command::Register => return self.register_command(true),
+                commands::Command::Unregister => return self.register_command(false),
+                commands::Command::Reconnect => return self.reconnect_command(),
+                commands::Command::LockTopic(locked) => return self.lock_topic_command(locked),
+                commands::Command::Operate(operate) => return self.operate_command(operate),
             },
         };
         vec![Command::Send(msg)]

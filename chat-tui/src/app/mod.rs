@@ -18,6 +18,8 @@
 //! - `compose`: Enter: the input line becomes a chat line, a command or a transfer.
 //! - [`history`]: the input history, walked with Up and Down.
 //! - `alert`: the bell and desktop notifications for mentions and private messages.
+//! - [`auth`]: the client's key and what the server says of it: `/whoami`, `/register`,
+//!   the operators' commands, and a session the server stopped (kicked, banned).
 //! - [`ignore`]: `/ignore` and `/unignore`.
 //! - [`complete`]: Tab completion of commands, nicks and paths.
 //! - [`paste`]: a paste of several lines, and its yes-or-no question.
@@ -34,6 +36,7 @@
 //! - [`scrollback`]: the app's own lines in the message pane.
 
 mod alert;
+pub mod auth;
 pub mod buffers;
 pub mod complete;
 mod compose;
@@ -131,6 +134,11 @@ pub enum Event {
     },
     /// The client cannot go on.
     Fatal(String),
+    /// The server does not want the client back as it is (kicked, banned, a password
+    /// refused): disconnected until `/reconnect`.
+    Stopped {
+        reason: String,
+    },
     /// News of a file transfer.
     Transfer(TransferEvent),
 }
@@ -159,6 +167,8 @@ pub enum Command {
     Notify { title: String, body: String },
     /// Write the ignore list into the configuration file.
     SaveIgnore(Vec<String>),
+    /// Connect again (after the server stopped the session).
+    Reconnect,
 }
 
 /// Settings fixed at start.
@@ -179,6 +189,8 @@ pub struct Settings {
     pub download_dir: PathBuf,
     /// What the configuration file chose.
     pub choices: Choices,
+    /// This client's key, which it proves to the server; `None`: it has none.
+    pub key: Option<shared::auth::PublicKey>,
 }
 
 /// What the configuration file chose for the app ([`crate::cli::Cli::choices`]).
@@ -280,9 +292,8 @@ pub struct App {
     focused: bool,
     /// Nicks whose lines are not shown.
     pub ignored: ignore::IgnoreList,
-    /// Whether the server said this client owns its nick (it proved the key the nick is
-    /// registered to): the server then keeps its private messages with other owners.
-    pub owner: bool,
+    /// What the server said of the client's key: the nick it owns, operator or not.
+    pub standing: auth::Standing,
     /// Private conversations opened since the last update, whose kept messages to ask
     /// for ([`private`]).
     private_wanted: Vec<String>,
@@ -316,7 +327,6 @@ impl App {
             member_total: total as usize,
             show_members: settings.choices.members,
             ignored: ignore::IgnoreList::new(&settings.choices.ignore),
-            owner: false,
             private_wanted: Vec::new(),
             focused: true,
             settings,
@@ -337,6 +347,7 @@ impl App {
             scrollback: Scrollback::default(),
             history: History::default(),
             completion: None,
+            standing: auth::Standing::default(),
         };
         // No history before the server says it keeps some (`HistoryInfo`, which follows).
         app.entered(seq);
@@ -401,6 +412,7 @@ impl App {
             }
             Event::Refused { reason } => self.error(format!("not sent: {reason}")),
             Event::Fatal(reason) => return vec![Command::Fail(reason)],
+            Event::Stopped { reason } => self.stopped(reason),
         }
         Vec::new()
     }
@@ -502,6 +514,11 @@ impl App {
             .collect();
         commands.push(Command::Quit);
         commands
+    }
+
+    /// A warning about the run itself (a setting), shown as an error line.
+    pub fn warn(&mut self, text: String) {
+        self.error(text);
     }
 
     fn info(&mut self, text: String) {

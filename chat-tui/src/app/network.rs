@@ -419,15 +419,15 @@ impl App {
             | ServerMsg::Pong { .. }
             | ServerMsg::Welcome { .. }
             | ServerMsg::Welcome4 { .. } => {}
+            // Answered by the client library in the handshake.
+            ServerMsg::Challenge { .. } => {}
+            ServerMsg::Identified { owner, operator } => self.identified(owner, operator),
+            ServerMsg::Registration { nick, owned } => self.registration(&nick, owned),
+            ServerMsg::Operated { text } => self.operated(&text),
+            ServerMsg::Bans { bans } => self.bans(&bans),
             ServerMsg::PrivateHistory { messages, more, .. } => {
                 self.private_history(messages, more);
             }
-            ServerMsg::Identified { owner, .. } => self.owner = owner,
-            // Not asked for yet: this client does not list the feature auth.
-            ServerMsg::Challenge { .. }
-            | ServerMsg::Registration { .. }
-            | ServerMsg::Operated { .. }
-            | ServerMsg::Bans { .. } => {}
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
             ServerMsg::Fetched { members, files, .. } => self.fetched(members, &files),
             // The client library hands these to the transfers they belong to.

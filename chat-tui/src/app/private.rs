@@ -15,7 +15,7 @@ impl App {
     /// Whether the server keeps this client's private messages: it owns its nick and
     /// the server keeps history.
     fn keeps_private(&self) -> bool {
-        self.owner && self.history_info.is_some()
+        self.standing.owns.as_ref() == Some(&self.nick) && self.history_info.is_some()
     }
 
     /// The conversation with `nick` opened: ask for its kept messages at the next update.

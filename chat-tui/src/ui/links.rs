@@ -330,6 +330,7 @@ mod tests {
             utc_offset_secs: 0,
             download_dir: "/tmp/downloads".into(),
             choices: crate::app::Choices::default(),
+            key: None,
         };
         let welcome = chat_client::Welcome {
             nick: "alice".into(),

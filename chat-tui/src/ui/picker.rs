@@ -1,6 +1,7 @@
 //! The server picker's screen: a title, the servers found (name, address, people
-//! connected, protocol version) with the selected one marked, and the keys at the foot.
-//! It only reads the [`Picker`].
+//! connected, protocol version, the start of the TLS key each announced) with the selected
+//! one marked, the whole key of the selected one (joining it trusts that key, so this is
+//! where the user compares it), and the keys at the foot. It only reads the [`Picker`].
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
@@ -16,7 +17,30 @@ use chat_client::discover::FoundServer;
 use chat_client::sanitize;
 
 /// The column titles.
-const HEADER: [&str; 4] = ["NAME", "ADDRESS", "PEOPLE", "VERSION"];
+const HEADER: [&str; 5] = ["NAME", "ADDRESS", "PEOPLE", "VERSION", "KEY"];
+
+/// Groups of the fingerprint shown in the table; the line under it shows all 16.
+const KEY_GROUPS_SHOWN: usize = 2;
+
+/// The KEY column of a server: the start of the key it announced, or that it has none.
+fn key_cell(server: &FoundServer) -> String {
+    match server.announced_key() {
+        Some(key) => {
+            let shown = key.to_string();
+            let start: Vec<&str> = shown.split(':').take(KEY_GROUPS_SHOWN).collect();
+            format!("{}…", start.join(":"))
+        }
+        None => "no TLS".into(),
+    }
+}
+
+/// The line under the table, about the selected server's key.
+fn key_line(server: &FoundServer) -> String {
+    match server.announced_key() {
+        Some(key) => format!(" key {key}"),
+        None => " no TLS: messages go over the LAN in the clear".into(),
+    }
+}
 
 #[derive(Debug)]
 pub struct PickerView<'a> {
@@ -38,10 +62,11 @@ fn title(found: usize) -> String {
 impl Widget for PickerView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let picker = self.picker;
-        let [top, _, middle, foot] = Layout::vertical([
+        let [top, _, middle, key, foot] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(1),
             Constraint::Fill(1),
+            Constraint::Length(1),
             Constraint::Length(1),
         ])
         .areas(area);
@@ -59,6 +84,7 @@ impl Widget for PickerView<'_> {
                 Cell::from(server.addr.to_string()),
                 numbers(server.people.to_string()),
                 numbers(server.version.to_string()),
+                Cell::from(key_cell(server)),
             ])
         });
         let width = |title: &str, widest: usize| {
@@ -76,6 +102,7 @@ impl Widget for PickerView<'_> {
             width(HEADER[1], widest_addr),
             width(HEADER[2], 0),
             width(HEADER[3], 0),
+            width(HEADER[4], widest(&|s| display_width(&key_cell(s)))),
         ];
         let header = Row::new(HEADER.map(|h| {
             let cell = Line::from(h);
@@ -101,6 +128,9 @@ impl Widget for PickerView<'_> {
         // view, and nothing here is kept between draws.
         let mut state = TableState::new().with_selected(Some(picker.selected()));
         StatefulWidget::render(table, middle, buf, &mut state);
+        if let Some(server) = picker.servers().get(picker.selected()) {
+            Paragraph::new(key_line(server)).render(key, buf);
+        }
 
         let foot_line = match picker.joining() {
             Some(server) => Line::styled(
@@ -140,25 +170,30 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
+    /// The key a server in these tests announces: 64 hex digits, as in the announcement.
+    fn announced() -> String {
+        "2bcf00c044e6cef71136ccb1eee5095edb20e8fc36fd34a897ec1ef45a3e26fa".into()
+    }
+
     fn two() -> Picker {
-        Picker::new(vec![
-            found("ops room", "192.168.1.20:7878", 3),
-            found("午饭 🍜", "10.0.0.7:9000", 12),
-        ])
+        let mut ops = found("ops room", "192.168.1.20:7878", 3);
+        ops.fingerprint = Some(announced());
+        Picker::new(vec![ops, found("午饭 🍜", "10.0.0.7:9000", 12)])
     }
 
     #[test]
     fn the_list_shows_name_address_people_and_version() {
-        let terminal = render(&two(), 60, 7);
+        let terminal = render(&two(), 100, 8);
         let rows = rows(terminal.backend().buffer());
         let expected = [
-            " 2 chat servers found on the LAN                            ",
-            "                                                            ",
-            "   NAME      ADDRESS            PEOPLE  VERSION             ",
-            " ▶ ops room  192.168.1.20:7878       3        4             ",
-            "   午饭 🍜   10.0.0.7:9000          12        4             ",
-            "                                                            ",
-            " ↑/↓ choose · Enter join · Esc or q quit                    ",
+            " 2 chat servers found on the LAN                                                                    ",
+            "                                                                                                    ",
+            "   NAME      ADDRESS            PEOPLE  VERSION  KEY                                                ",
+            " ▶ ops room  192.168.1.20:7878       3        4  2bcf:00c0…                                         ",
+            "   午饭 🍜   10.0.0.7:9000          12        4  no TLS                                             ",
+            "                                                                                                    ",
+            " key 2bcf:00c0:44e6:cef7:1136:ccb1:eee5:095e:db20:e8fc:36fd:34a8:97ec:1ef4:5a3e:26fa                ",
+            " ↑/↓ choose · Enter join · Esc or q quit                                                            ",
         ];
         assert_eq!(rows, expected);
         // The selected row is marked by its colour too, across the table.
@@ -171,7 +206,7 @@ mod tests {
     fn the_selection_follows_the_keys_and_enter_says_where_it_goes() {
         let mut picker = two();
         picker.on_key(key(KeyCode::Down));
-        let terminal = render(&picker, 60, 7);
+        let terminal = render(&picker, 60, 8);
         let buffer = terminal.backend().buffer();
         assert_eq!(buffer[(5, 3)].bg, Color::Reset);
         assert_eq!(buffer[(5, 4)].bg, Color::Cyan);
@@ -180,11 +215,16 @@ mod tests {
             "{:?}",
             rows(buffer)
         );
+        assert_eq!(
+            rows(buffer)[6].trim_end(),
+            " no TLS: messages go over the LAN in the clear",
+            "the key line follows the selection"
+        );
 
         picker.on_key(key(KeyCode::Enter));
-        let terminal = render(&picker, 60, 7);
+        let terminal = render(&picker, 60, 8);
         let rows = rows(terminal.backend().buffer());
-        assert_eq!(rows[6].trim_end(), " joining 午饭 🍜 at 10.0.0.7:9000…");
+        assert_eq!(rows[7].trim_end(), " joining 午饭 🍜 at 10.0.0.7:9000…");
     }
 
     #[test]
@@ -210,7 +250,7 @@ mod tests {
             .collect();
         let mut picker = Picker::new(servers);
         picker.on_key(key(KeyCode::End));
-        let terminal = render(&picker, 50, 8);
+        let terminal = render(&picker, 60, 9);
         let rows = rows(terminal.backend().buffer());
         assert!(rows[6].starts_with(" ▶ room 29 "), "{rows:#?}");
         assert!(rows[3].starts_with("   room 26 "), "{rows:#?}");
@@ -223,11 +263,11 @@ mod tests {
             "192.168.100.200:7878",
             3,
         )]);
-        let terminal = render(&picker, 50, 5);
+        let terminal = render(&picker, 58, 6);
         let rows = rows(terminal.backend().buffer());
         assert_eq!(
             rows[3],
-            " ▶ a name f  192.168.100.200:7878       3        4"
+            " ▶ a name f  192.168.100.200:7878       3        4  no TLS"
         );
     }
 }

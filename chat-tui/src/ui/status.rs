@@ -158,8 +158,10 @@ impl StatusLine<'_> {
                 vec![Span::styled(format!(" {short} "), state_style)],
             );
         }
+        // An operator's nick is marked as IRC marks one.
+        let operator = if app.standing.operator { "@" } else { "" };
         let nick = Span::styled(
-            sanitize::nick(&app.nick).into_owned(),
+            format!("{operator}{}", sanitize::nick(&app.nick)),
             bar.add_modifier(Modifier::BOLD),
         );
         let number = if app.buffers.len() > 1 {

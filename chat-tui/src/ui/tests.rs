@@ -28,6 +28,7 @@ fn app_at(seq: u64) -> App {
         utc_offset_secs: 3600,
         download_dir: "/tmp/downloads".into(),
         choices: crate::app::Choices::default(),
+        key: None,
     };
     let welcome = Welcome {
         nick: "alice".into(),

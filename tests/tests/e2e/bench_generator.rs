@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
-use tests::binaries::{binary, start_server_binary};
+use tests::binaries::{binary, reach_args, start_server_binary};
 
 type Result = anyhow::Result<()>;
 
@@ -24,6 +24,7 @@ fn bench(mode: &str, addr: SocketAddr, server_pid: u32, args: &[&str]) -> anyhow
             &server_pid.to_string(),
         ])
         .arg("--json")
+        .args(reach_args(addr))
         .args(args)
         .output()
         .context("run chat-bench")?;

@@ -7,7 +7,7 @@ use std::process::{ExitStatus, Stdio};
 use anyhow::{Context, bail};
 use shared::ClientMsg;
 use tempfile::TempDir;
-use tests::binaries::{binary, start_server_binary};
+use tests::binaries::{binary, reach_args, start_server_binary};
 use tests::client::{TestClient, WAIT, said as said_by};
 use tests::probe::send_signal;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
@@ -41,6 +41,7 @@ fn chat_cli(addr: SocketAddr, nick: &str, args: &[&str]) -> Command {
             "--room",
             "ops",
         ])
+        .args(reach_args(addr))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -410,6 +410,7 @@ fn the_client_connects_where_its_file_says() {
         ),
     );
     let mut tmux = Tmux::new("config-file");
+    tmux.pin(server.addr);
     tmux.chat_tui("mei", &["--config", file.to_str().expect("UTF-8 path")]);
     tmux.wait_for("mei", "joined #ops as mei (");
 }

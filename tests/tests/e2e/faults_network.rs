@@ -25,7 +25,14 @@ async fn a_peer_whose_link_is_cut_is_removed_by_the_keepalive() -> Result {
     let (_server, addr) = start_server_process(
         &NetnsPair::exec(&pair.server),
         &listen,
-        &["--ping-interval", "300ms", "--idle-timeout", "1s"],
+        // In plaintext: chat-probe speaks plain TCP.
+        &[
+            "--ping-interval",
+            "300ms",
+            "--idle-timeout",
+            "1s",
+            "--plaintext",
+        ],
         std::process::Stdio::null(),
     )
     .await?;

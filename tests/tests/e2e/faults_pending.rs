@@ -174,7 +174,8 @@ async fn the_library_reports_a_line_delivered_through_a_frozen_link() {
         nick: "ann".into(),
         room: "lobby".into(),
     };
-    let (client, mut events, _welcome) = chat_client::connect(options).await.unwrap();
+    let dial = tests::library::dial(proxy.addr);
+    let (client, mut events, _welcome) = chat_client::connect_with(dial, options).await.unwrap();
 
     proxy.freeze();
     let line = ClientMsg::Chat {
@@ -222,7 +223,8 @@ async fn the_library_sends_again_a_line_the_server_never_had() {
         nick: "ann".into(),
         room: "lobby".into(),
     };
-    let (client, mut events, _welcome) = chat_client::connect(options).await.unwrap();
+    let dial = tests::library::dial(proxy.addr);
+    let (client, mut events, _welcome) = chat_client::connect_with(dial, options).await.unwrap();
 
     proxy.freeze();
     client.send(

@@ -33,7 +33,8 @@ fn big_text(i: usize) -> String {
 async fn a_stopped_member_is_cut_off_and_the_room_goes_on() -> Result {
     // No rate limit: the talker stands for a whole busy room. The queue is the default,
     // 256 KiB.
-    let (server, addr) = start_server_binary(&["--msg-rate", "0"]).await?;
+    // In plaintext: chat-probe speaks plain TCP.
+    let (server, addr) = start_server_binary(&["--msg-rate", "0", "--plaintext"]).await?;
     let server_pid = server.id().expect("the server runs");
     let mut talker = TestClient::connect(addr, "talker", "lobby").await?;
     let listener = TestClient::connect(addr, "listener", "lobby").await?;
@@ -130,7 +131,8 @@ async fn a_client_killed_mid_download_leaves_the_file_and_the_room_intact() -> R
     let data = tempfile::tempdir()?;
     let local = tempfile::tempdir()?;
     let dir = data.path().to_str().expect("a UTF-8 path");
-    let (_server, addr) = start_server_binary(&["--data-dir", dir]).await?;
+    // In plaintext: chat-probe speaks plain TCP.
+    let (_server, addr) = start_server_binary(&["--data-dir", dir, "--plaintext"]).await?;
     let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
     let (path, sha) = random_file(local.path(), "big.bin", 16 << 20, 7)?;
     let file_id = upload(&mut ann, &path, "big.bin").await?;
@@ -175,7 +177,7 @@ async fn a_client_killed_mid_upload_leaves_nothing_listed_or_stored() -> Result 
     let data = tempfile::tempdir()?;
     let dir = data.path().to_str().expect("a UTF-8 path");
     let (_server, addr) =
-        start_server_binary(&["--data-dir", dir, "--upload-grace", "500ms"]).await?;
+        start_server_binary(&["--data-dir", dir, "--upload-grace", "500ms", "--plaintext"]).await?;
     let mut ann = TestClient::connect(addr, "ann", "lobby").await?;
 
     let mut up = Probe::start(&[], addr, "up", &[])?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use tests::binaries::start_server_process;
+use tests::binaries::{server_key, start_server_process};
 use tests::client::WAIT;
 use tests::lan::{Lan, TEST_MDNS_PORT, cannot_build};
 use tests::probe::{Probe, send_signal};
@@ -61,13 +61,14 @@ async fn listed_until(
     }
 }
 
-fn entry(name: &str, addr: &str, people: u32) -> Value {
+/// A server as listed; `fp`, the key it announces (64 hex digits), `None` in plaintext.
+fn entry(name: &str, addr: &str, people: u32, fp: Option<&str>) -> Value {
     json!({
         "name": name,
         "addr": addr,
         "people": people,
         "version": shared::PROTOCOL_VERSION,
-        "fingerprint": null,
+        "fingerprint": fp,
     })
 }
 
@@ -78,13 +79,20 @@ async fn a_server_is_listed_its_count_follows_and_a_stop_withdraws_it() -> Resul
     }
     // Declared first, so that it is dropped last: the namespaces go after the processes.
     let lan = Lan::create("found", 3)?;
-    let (mut server, bound) = server(&lan, 0, "0.0.0.0:0", &["--name", "Test room"]).await?;
+    // In plaintext, which the probes speak: it announces no key.
+    let (mut server, bound) = server(
+        &lan,
+        0,
+        "0.0.0.0:0",
+        &["--name", "Test room", "--plaintext"],
+    )
+    .await?;
     let addr = format!("{}:{}", Lan::ip(0), bound.port());
 
     // Two other hosts list at once; both see the one server, as it is.
     let (one, two) = tokio::join!(lan.list(1, LISTEN), lan.list(2, LISTEN));
     for (servers, stderr) in [one?, two?] {
-        assert_eq!(servers, [entry("Test room", &addr, 0)], "{stderr}");
+        assert_eq!(servers, [entry("Test room", &addr, 0, None)], "{stderr}");
     }
 
     // People join over the bridge; the count follows.
@@ -100,7 +108,7 @@ async fn a_server_is_listed_its_count_follows_and_a_stop_withdraws_it() -> Resul
         s.first().is_some_and(|s| s["people"] == 2)
     })
     .await?;
-    assert_eq!(servers, [entry("Test room", &addr, 2)]);
+    assert_eq!(servers, [entry("Test room", &addr, 2, None)]);
 
     // And leaves.
     drop(bob);
@@ -108,7 +116,7 @@ async fn a_server_is_listed_its_count_follows_and_a_stop_withdraws_it() -> Resul
         s.first().is_some_and(|s| s["people"] == 1)
     })
     .await?;
-    assert_eq!(servers, [entry("Test room", &addr, 1)]);
+    assert_eq!(servers, [entry("Test room", &addr, 1, None)]);
 
     // A listing that saw the server before it stopped loses it when it stops: the
     // server withdraws its announcement, which a browser takes at once, instead of
@@ -152,9 +160,15 @@ async fn only_servers_that_announce_are_listed() -> Result {
     // listing does not look at loopback).
     let (other, own) = tokio::join!(lan.list(1, LISTEN), lan.list(0, LISTEN));
     let addr = format!("{}:{}", Lan::ip(0), bound.port());
+    // It speaks TLS, as servers do by default, and announces its key.
+    let fp = server_key(bound).context("a TLS server")?.hex();
     for (servers, stderr) in [other?, own?] {
         // The announcing server proves the listing works; the other two are not in it.
-        assert_eq!(servers, [entry("announced", &addr, 0)], "{stderr}");
+        assert_eq!(
+            servers,
+            [entry("announced", &addr, 0, Some(&fp))],
+            "{stderr}"
+        );
     }
     Ok(())
 }

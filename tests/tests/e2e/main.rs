@@ -12,7 +12,8 @@
 //!   `tui_habits` text whose width terminals disagree on, links, notifications, the
 //!   input history across runs, the look and `/ignore` from the configuration file;
 //!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
-//!   and every room joined again after a restart.
+//!   and every room joined again after a restart; `tui_auth` the client's key, the
+//!   password asked, and a registered nick refused to another key.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.
@@ -29,8 +30,9 @@
 //! - `server_auth`: the feature "auth" in raw frames: keys proved over the TLS session
 //!   (a relay refused), the password and its attempt limit, registered nicks, uploads
 //!   resumed only by their owner.
-//! - `server_owned`: what follows an owner: private messages kept for two owners alone,
-//!   read markers under the owner's key.
+//! - `server_operators`: operators in raw frames: kick, bans (by nick and address, across
+//!   a restart, expiring), unban, the topic lock, the message of the day, SIGHUP.
+//! - `server_owned`: private messages kept for two owners alone.
 //! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
 //!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
@@ -59,10 +61,12 @@ mod server_fetched;
 mod server_files;
 mod server_history;
 mod server_limits;
+mod server_operators;
 mod server_owned;
 mod server_rooms;
 mod server_transport;
 mod tls_trust;
+mod tui_auth;
 mod tui_behaviour;
 mod tui_chat;
 mod tui_connection;

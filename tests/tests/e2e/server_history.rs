@@ -14,14 +14,13 @@ use chat_server::history::PERMITS;
 use shared::limits::MAX_TEXT_BYTES;
 use shared::{Anchor, ClientMsg, ErrorKind, FEATURE_HISTORY, RoomEvent, ServerMsg, Stamped};
 use tests::binaries::{binary, scratch_dir};
-use tests::client::{TestClient, WAIT, encode, hello, said, says, unwrapped};
+use tests::client::{TestClient, WAIT, encode, hello, open_stream, said, says, unwrapped};
 use tests::files::{random_file, upload};
 use tests::history::{
     self, Poll, Server, catch_up, everything, next_id, page, refusal, search, text, texts,
 };
 use tests::probe::small_disk;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::{Instant, sleep, timeout};
 
@@ -196,9 +195,9 @@ async fn file_ids_never_repeat_after_a_restart_even_when_the_file_is_gone() -> R
 /// A raw client that floods the room with `count` chat lines and reads (and drops)
 /// whatever comes back, so that it is never a slow consumer. Ends when the server goes.
 async fn flood(addr: std::net::SocketAddr, nick: &str, count: usize) -> anyhow::Result<()> {
-    let mut stream = TcpStream::connect(addr).await?;
+    let mut stream = open_stream(addr).await?;
     stream.write_all(&encode(hello(nick, "lobby"))).await?;
-    let (mut read, mut write) = stream.into_split();
+    let (mut read, mut write) = tokio::io::split(stream);
     let drain = tokio::spawn(async move {
         let mut buffer = vec![0u8; 64 * 1024];
         while matches!(read.read(&mut buffer).await, Ok(n) if n > 0) {}

@@ -1,11 +1,15 @@
 //! What follows an owner (features "auth" and "history"), in raw frames against a real
 //! server on 127.0.0.1 over TLS: private messages between two owners kept for them alone
-//! and read back after a restart, none kept for a nick no one owns, and read markers
-//! under the owner's key.
+//! and read back after a restart, none kept for a nick no one owns. (Read markers under
+//! the key: `server_auth`.)
 
 use chat_server::Config;
 use shared::{ClientMsg, ErrorKind, FEATURE_AUTH, FEATURE_HISTORY, FEATURE_ROOMS, ServerMsg};
-use tests::auth::{Answer, AuthClient, ClientKey, TlsServer, hello_with, tls};
+use std::net::SocketAddr;
+
+use shared::tls::Fingerprint;
+use tests::auth::{Answer, AuthClient, ClientKey, hello_with, tls};
+use tests::client::start_tls_server;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -15,12 +19,12 @@ type Client = AuthClient<TlsStream<TcpStream>>;
 /// Logs `nick` in with the features auth, history and rooms, proving `key`; registers the
 /// nick when `register`.
 async fn owner(
-    server: &TlsServer,
+    server: (SocketAddr, Fingerprint),
     nick: &str,
     key: &ClientKey,
     register: bool,
 ) -> anyhow::Result<Client> {
-    let mut c = tls(server.addr, server.fingerprint).await?;
+    let mut c = tls(server.0, server.1).await?;
     c.send(hello_with(
         nick,
         "lobby",
@@ -100,10 +104,10 @@ async fn private_messages_between_owners_are_kept_for_them_alone() -> Result {
         ClientKey::generate(),
         ClientKey::generate(),
     );
-    let server = TlsServer::start(config()).await?;
-    let mut ann = owner(&server, "ann", &ann_key, true).await?;
-    let mut bob = owner(&server, "bob", &bob_key, true).await?;
-    let mut eve = owner(&server, "eve", &eve_key, false).await?;
+    let (addr, fp, server) = start_tls_server(config()).await;
+    let mut ann = owner((addr, fp), "ann", &ann_key, true).await?;
+    let mut bob = owner((addr, fp), "bob", &bob_key, true).await?;
+    let mut eve = owner((addr, fp), "eve", &eve_key, false).await?;
     say_to(&mut ann, "bob", "hello bob").await?;
     say_to(&mut bob, "ann", "hello ann").await?;
     say_to(&mut ann, "eve", "eve owns no nick").await?;
@@ -138,64 +142,14 @@ async fn private_messages_between_owners_are_kept_for_them_alone() -> Result {
     drop((ann, bob, eve));
     server.shutdown().await?;
 
-    let server = TlsServer::start(config()).await?;
-    let mut ann = owner(&server, "ann", &ann_key, false).await?;
+    let (addr, fp, server) = start_tls_server(config()).await;
+    let mut ann = owner((addr, fp), "ann", &ann_key, false).await?;
     assert_eq!(kept(&mut ann, "bob", 20).await?, ["hello bob", "hello ann"]);
     // Eve registers a nick of her own: still nothing of ann's and bob's.
-    let mut eve = owner(&server, "eve", &eve_key, true).await?;
+    let mut eve = owner((addr, fp), "eve", &eve_key, true).await?;
     assert_eq!(kept(&mut eve, "bob", 21).await?, Vec::<String>::new());
     assert_eq!(kept(&mut eve, "ann", 22).await?, Vec::<String>::new());
     drop((ann, eve));
-    server.shutdown().await?;
-    Ok(())
-}
-
-/// An owner's read marker is under their key: set from one connection, it is what a
-/// second connection with the same key is told.
-#[tokio::test]
-async fn read_markers_follow_the_owners_key() -> Result {
-    let server = TlsServer::start(Config::default()).await?;
-    let key = ClientKey::generate();
-    let mut ann = owner(&server, "ann", &key, true).await?;
-    let mut seqs = Vec::new();
-    for i in 0..3 {
-        ann.send(ClientMsg::Chat {
-            text: format!("line {i}"),
-        })
-        .await?;
-        let said = ann
-            .recv_until(|m| matches!(m, ServerMsg::Room { .. }))
-            .await?;
-        if let ServerMsg::Room { seq, .. } = said {
-            seqs.push(seq);
-        }
-    }
-    ann.send(ClientMsg::MarkRead {
-        room: "lobby".into(),
-        seq: seqs[1],
-    })
-    .await?;
-    drop(ann);
-    // The same owner, from another connection: the marker follows.
-    let mut again = owner(&server, "ann", &key, false).await?;
-    again
-        .send(
-            ClientMsg::CatchUp {
-                room: "lobby".into(),
-                after: seqs[0],
-            }
-            .with_id(5),
-        )
-        .await?;
-    let caught = again
-        .recv_until(|m| matches!(m, ServerMsg::Reply { id: 5, .. }))
-        .await?
-        .into_reply()
-        .1;
-    let ServerMsg::CaughtUp { read, .. } = caught else {
-        anyhow::bail!("{caught:?}");
-    };
-    assert_eq!(read, seqs[1]);
     server.shutdown().await?;
     Ok(())
 }

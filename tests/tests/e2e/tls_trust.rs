@@ -17,7 +17,7 @@ use chat_server::Transport;
 use chat_server::transport::tls::{Identity, TlsListener};
 use shared::tls::Fingerprint;
 use tempfile::TempDir;
-use tests::binaries::{binary, scratch_dir, spawn_listening, spawn_tls};
+use tests::binaries::{binary, remember_key, scratch_dir, spawn_listening, spawn_tls};
 use tests::client::WAIT;
 use tests::tmux::Tmux;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -35,7 +35,8 @@ struct Server {
     log: PathBuf,
 }
 
-/// Starts `chat-server --listen LISTEN --data-dir DATA` (plus `--tls` when `tls`), logging
+/// Starts `chat-server --listen LISTEN --data-dir DATA` (TLS, the default; `--plaintext`
+/// unless `tls`), logging
 /// at info to a file. Binding a port just freed is retried for a few seconds.
 async fn server(listen: &str, data: &Path, tls: bool) -> anyhow::Result<Server> {
     let log = scratch_dir("tls-server-log").join("server.log");
@@ -48,8 +49,8 @@ async fn server(listen: &str, data: &Path, tls: bool) -> anyhow::Result<Server> 
             .arg("--data-dir")
             .arg(data)
             .stderr(std::fs::File::create(&log)?);
-        if tls {
-            command.arg("--tls");
+        if !tls {
+            command.arg("--plaintext");
         }
         let started = if tls {
             spawn_tls(&mut command)
@@ -62,6 +63,9 @@ async fn server(listen: &str, data: &Path, tls: bool) -> anyhow::Result<Server> 
         };
         match started {
             Ok((child, addr, fp)) => {
+                // Met for the first time here: no client of this file finds its key
+                // pinned for it (tests::binaries::server_key).
+                remember_key(addr, None);
                 return Ok(Server {
                     _child: child,
                     addr,
@@ -127,7 +131,7 @@ async fn first_contact_pins_a_replaced_key_is_refused_and_forget_trusts_again() 
     let (addr, fp1) = (s1.addr, s1.fp.clone().context("a fingerprint")?);
 
     // First contact without --trust: refused, with the fingerprint and the line to use.
-    let (status, err) = run(chat_cli(pins.path(), addr, &["--tls", "send", "hi"])).await?;
+    let (status, err) = run(chat_cli(pins.path(), addr, &["send", "hi"])).await?;
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("is not known yet"), "{err}");
     assert!(err.contains(&format!("--trust {fp1}")), "{err}");
@@ -143,7 +147,10 @@ async fn first_contact_pins_a_replaced_key_is_refused_and_forget_trusts_again() 
     .await?;
     assert!(status.success(), "{err}");
     assert!(pin_file(pins.path()).contains(&format!("{} {addr}", hex(&fp1))));
-    // From then on --tls alone is enough.
+    // From then on nothing more is needed (and --tls, of old, changes nothing).
+    let (status, err) = run(chat_cli(pins.path(), addr, &["send", "again"])).await?;
+    assert!(status.success(), "{err}");
+    assert!(err.is_empty(), "{err}");
     let (status, err) = run(chat_cli(pins.path(), addr, &["--tls", "send", "again"])).await?;
     assert!(status.success(), "{err}");
     assert!(err.is_empty(), "{err}");
@@ -152,7 +159,7 @@ async fn first_contact_pins_a_replaced_key_is_refused_and_forget_trusts_again() 
     drop(s1);
     let s1 = server(&addr.to_string(), first_data.path(), true).await?;
     assert_eq!(s1.fp.as_deref(), Some(fp1.as_str()), "the key is kept");
-    let (status, err) = run(chat_cli(pins.path(), addr, &["--tls", "send", "back"])).await?;
+    let (status, err) = run(chat_cli(pins.path(), addr, &["send", "back"])).await?;
     assert!(status.success() && err.is_empty(), "{err}");
 
     // Another server with another key on the same address: refused, saying what changed.
@@ -160,7 +167,7 @@ async fn first_contact_pins_a_replaced_key_is_refused_and_forget_trusts_again() 
     let s2 = server(&addr.to_string(), second_data.path(), true).await?;
     let fp2 = s2.fp.clone().context("a fingerprint")?;
     assert_ne!(fp1, fp2);
-    let (status, err) = run(chat_cli(pins.path(), addr, &["--tls", "send", "hi"])).await?;
+    let (status, err) = run(chat_cli(pins.path(), addr, &["send", "hi"])).await?;
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("has changed"), "{err}");
     assert!(
@@ -194,7 +201,7 @@ async fn first_contact_pins_a_replaced_key_is_refused_and_forget_trusts_again() 
     .await??;
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout)?.contains("forgot the key"));
-    let (status, err) = run(chat_cli(pins.path(), addr, &["--tls", "send", "hi"])).await?;
+    let (status, err) = run(chat_cli(pins.path(), addr, &["send", "hi"])).await?;
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(
         err.contains("is not known yet") && err.contains(&fp2),
@@ -220,14 +227,23 @@ async fn plaintext_and_tls_meet_with_one_clear_line_on_each_side() -> Result {
     let plain = server("127.0.0.1:0", plain_data.path(), false).await?;
 
     // A plaintext client on the TLS server.
-    let (status, err) = run(chat_cli(pins.path(), tls.addr, &["send", "hi"])).await?;
+    let (status, err) = run(chat_cli(
+        pins.path(),
+        tls.addr,
+        &["--plaintext", "send", "hi"],
+    ))
+    .await?;
     assert_eq!(status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("this server uses TLS: connect to it with --tls"),
+        err.contains("this server uses TLS: connect without --plaintext"),
         "{err}"
     );
-    let log = log_shows(&tls, "a plaintext client reached this TLS server").await?;
+    let log = log_shows(
+        &tls,
+        "a plaintext client reached this TLS server; told it to connect without --plaintext",
+    )
+    .await?;
     assert!(!log.contains("refused"), "one line, not two: {log}");
 
     // A TLS client on the plaintext server.
@@ -241,10 +257,26 @@ async fn plaintext_and_tls_meet_with_one_clear_line_on_each_side() -> Result {
     assert_eq!(status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("the server does not use TLS; connect without --tls"),
-        "{err}"
+        err.ends_with("this server does not use TLS: connect with --plaintext\n"),
+        "the server's own words are not said twice: {err}"
     );
-    let log = log_shows(&plain, "a TLS client reached this plaintext server").await?;
+    let log = log_shows(
+        &plain,
+        "a TLS client reached this plaintext server; told it to connect with --plaintext",
+    )
+    .await?;
+    // The same without --trust: TLS is the default.
+    let (status, err) = run(chat_cli(pins.path(), plain.addr, &["send", "hi"])).await?;
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("connect with --plaintext"), "{err}");
+    // And with it, they talk.
+    let (status, err) = run(chat_cli(
+        pins.path(),
+        plain.addr,
+        &["--plaintext", "send", "hi"],
+    ))
+    .await?;
+    assert!(status.success(), "{err}");
     assert!(!log.contains("refused"), "one line, not two: {log}");
     Ok(())
 }
@@ -303,7 +335,7 @@ async fn a_relay_in_the_middle_with_its_own_key_is_refused() -> Result {
     // The same with the real key pinned under the relay's address (where the server
     // was): a changed key.
     Pins::at(pins.path().join("lanchat").join(PINS_FILE)).add(&relay_addr.to_string(), real_fp)?;
-    let (status, err) = run(chat_cli(pins.path(), relay_addr, &["--tls", "send", "hi"])).await?;
+    let (status, err) = run(chat_cli(pins.path(), relay_addr, &["send", "hi"])).await?;
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("has changed"), "{err}");
     // The relay does relay: trusting its key gets through, so the refusals above were the
@@ -413,7 +445,7 @@ fn chat_tui_asks_at_first_contact_and_pins_on_yes() {
     let fp = s.fp.clone().expect("a fingerprint");
     let mut tmux = Tmux::new("tls-first-contact");
     let addr = s.addr.to_string();
-    tmux.chat_tui("ann", &["--tls", "--connect", &addr, "--nick", "ann"]);
+    tmux.chat_tui("ann", &["--connect", &addr, "--nick", "ann"]);
     let screen = tmux.wait_for("ann", "(y/n)");
     assert!(screen.contains("is not known yet"), "{screen}");
     assert!(screen.contains(&fp), "the fingerprint is shown: {screen}");
@@ -425,7 +457,7 @@ fn chat_tui_asks_at_first_contact_and_pins_on_yes() {
     assert!(pinned.contains(&format!("{} {addr}", hex(&fp))), "{pinned}");
 
     // A second run does not ask; a "n" on an unknown server leaves.
-    tmux.chat_tui("bob", &["--tls", "--connect", &addr, "--nick", "bob"]);
+    tmux.chat_tui("bob", &["--connect", &addr, "--nick", "bob"]);
     tmux.wait_for("bob", "as bob (");
     std::fs::remove_file(tmux.data_home().join("lanchat").join(PINS_FILE)).expect("remove");
     tmux.chat_tui("cid", &["--tls", "--connect", &addr, "--nick", "cid"]);
@@ -435,10 +467,17 @@ fn chat_tui_asks_at_first_contact_and_pins_on_yes() {
     tmux.assert_exit("cid", 2);
     drop(s);
 
-    // Hosting over TLS: no question (its own key), and the status line shows the key.
-    tmux.chat_tui("hal", &["--host", "127.0.0.1:0", "--tls", "--nick", "hal"]);
+    // Hosting over TLS (the default): no question (its own key), and the status line
+    // shows the key; with --plaintext, no key.
+    tmux.chat_tui("hal", &["--host", "127.0.0.1:0", "--nick", "hal"]);
     let screen = tmux.wait_for("hal", "TLS key");
     assert!(!screen.contains("(y/n)"), "{screen}");
+    tmux.chat_tui(
+        "pat",
+        &["--host", "127.0.0.1:0", "--plaintext", "--nick", "pat"],
+    );
+    let screen = tmux.wait_for("pat", "as pat (");
+    assert!(!screen.contains("TLS key"), "{screen}");
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use tests::tmux::{ServerProcess, Tmux, child_of, cpu_ticks, shell_quote};
 
 /// Starts the client from a shell in window `shell` and returns the client's PID.
 fn client_in_shell(tmux: &mut Tmux, server: &ServerProcess, nick: &str) -> u32 {
+    tmux.pin(server.addr);
     tmux.open("shell", "sh");
     tmux.say("shell", "echo before-$((40+2))");
     tmux.wait_for("shell", "before-42");

@@ -238,6 +238,7 @@ fn display_width(row: &str) -> usize {
 fn quit_leaves_the_shell_screen_as_it_was() {
     let server = ServerProcess::start();
     let mut tmux = Tmux::new("quit");
+    tmux.pin(server.addr);
     tmux.open("shell", "sh");
     tmux.say("shell", "echo before-$((40+2))");
     tmux.wait_for("shell", "before-42");

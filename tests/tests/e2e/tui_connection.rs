@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use tests::binaries::{binary, scratch_dir};
+use tests::binaries::{binary, reach_args, scratch_dir};
 use tests::tmux::{SCREEN_WAIT, ServerProcess, Tmux};
 
 #[test]
@@ -19,11 +19,27 @@ fn host_mode_shows_its_address_and_others_join() {
         .split("hosting on ")
         .nth(1)
         .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|a| a.parse().ok())
+        // ", TLS key …" follows the address.
+        .and_then(|a| a.trim_end_matches(',').parse().ok())
         .unwrap_or_else(|| panic!("no address in the status line:\n{screen}"));
     assert_ne!(addr.port(), 0);
+    // The hosted server speaks TLS, and the host is told its key, in full.
+    let screen = tmux.wait_for("host", "this server's TLS key is");
+    let key: String = screen
+        .split("this server's TLS key is")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the host's key")
+        .trim_end_matches(';')
+        .to_owned();
 
-    tmux.join("guest", addr, "guest", &[]);
+    // The guest meets it for the first time: the same key shown and asked about.
+    let addr = addr.to_string();
+    tmux.chat_tui("guest", &["--connect", &addr, "--nick", "guest"]);
+    let screen = tmux.wait_for("guest", "(y/n)");
+    assert!(screen.contains(&key), "the host's key {key}: {screen}");
+    tmux.say("guest", "y");
+    tmux.wait_for("guest", "as guest (");
     tmux.wait_for("host", "guest joined #lobby");
     tmux.say("guest", "hi host 👋");
     tmux.wait_for("host", "<guest> hi host 👋");
@@ -41,7 +57,7 @@ fn host_mode_shows_its_address_and_others_join() {
 #[test]
 fn clients_reconnect_after_the_server_restarts() {
     let server = ServerProcess::start();
-    let addr = server.addr;
+    let (addr, data) = (server.addr, server.data.clone());
     let mut tmux = Tmux::new("restart");
     tmux.join("alice", addr, "alice", &[]);
     tmux.join("bob", addr, "bob", &["--room", "ops"]);
@@ -57,7 +73,9 @@ fn clients_reconnect_after_the_server_restarts() {
     tmux.say("alice", "sent while the server was down");
     tmux.wait_for("alice", "queued, 1 waiting");
 
-    let _server = ServerProcess::start_on(&addr.to_string());
+    // On the same data directory: the same key, which the clients pinned.
+    let data = data.to_str().expect("a UTF-8 path");
+    let _server = ServerProcess::start_with(&addr.to_string(), &["--data-dir", data]);
     tmux.wait_for("alice", "reconnected: #lobby as alice");
     // bob rejoins the room it was in, not the default one.
     tmux.wait_for("bob", "reconnected: #ops as bob");
@@ -152,7 +170,11 @@ fn taken_nick_is_one_clear_line_and_exit_code_2() {
     let server = ServerProcess::start();
     let mut tmux = Tmux::new("taken");
     tmux.join("first", server.addr, "zoe", &[]);
-    let (code, stderr) = run_to_exit(&["--connect", &server.addr.to_string(), "--nick", "zoe"]);
+    let addr = server.addr.to_string();
+    let mut args = vec!["--connect", &addr, "--nick", "zoe"];
+    let reach = reach_args(server.addr);
+    args.extend(reach.iter().map(String::as_str));
+    let (code, stderr) = run_to_exit(&args);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(
         stderr,
@@ -195,7 +217,8 @@ fn version_3_server() -> (SocketAddr, std::thread::JoinHandle<Vec<u8>>) {
 fn a_server_of_protocol_3_is_one_clear_line_and_exit_code_2() {
     let (addr, serve) = version_3_server();
     let addr = addr.to_string();
-    let (code, stderr) = run_to_exit(&["--connect", &addr, "--nick", "newer"]);
+    // Older than TLS, it speaks plaintext only.
+    let (code, stderr) = run_to_exit(&["--connect", &addr, "--nick", "newer", "--plaintext"]);
     let hello = serve.join().unwrap();
     assert_eq!(hello[0], 18, "the client said hello with Hello4");
     assert_eq!(code, Some(2), "{stderr}");

@@ -12,7 +12,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use tests::binaries::{binary, scratch_dir, start_server_process};
+use tests::binaries::{binary, remember_key, scratch_dir, server_key, start_server_process};
 use tests::client::WAIT;
 use tests::lan::{Lan, TEST_MDNS_PORT, cannot_build};
 use tests::probe::Probe;
@@ -114,33 +114,41 @@ async fn list_json(lan: &Lan, i: usize) -> anyhow::Result<Vec<String>> {
 }
 
 /// `chat-server --name NAME` on host `i`, on all its interfaces, announcing with the
-/// tests' mDNS port; returns where others reach it.
+/// tests' mDNS port, with `args` added; returns where others reach it.
 async fn server(
     lan: &Lan,
     i: usize,
     name: &str,
+    args: &[&str],
 ) -> anyhow::Result<(tokio::process::Child, SocketAddr)> {
     let port = TEST_MDNS_PORT.to_string();
-    let (child, bound) = start_server_process(
-        &lan.exec(i),
-        "0.0.0.0:0",
-        &["--mdns-port", &port, "--name", name],
-        Stdio::inherit(),
-    )
-    .await?;
+    let mut all = vec!["--mdns-port", &port, "--name", name];
+    all.extend_from_slice(args);
+    let (child, bound) =
+        start_server_process(&lan.exec(i), "0.0.0.0:0", &all, Stdio::inherit()).await?;
     let addr = format!("{}:{}", Lan::ip(i), bound.port()).parse()?;
+    remember_key(addr, server_key(bound));
     Ok((child, addr))
 }
 
-/// The JSON line `--list --json` prints for a server.
-fn json_line(name: &str, addr: SocketAddr, people: u32) -> String {
+/// The JSON line `--list --json` prints for a server that announces the key `fp` (64 hex
+/// digits; `None` for a plaintext server).
+fn json_line(name: &str, addr: SocketAddr, people: u32, fp: Option<&str>) -> String {
+    let fp = fp.map_or("null".to_owned(), |fp| format!("\"{fp}\""));
     format!(
-        r#"{{"name":"{name}","addr":"{addr}","people":{people},"version":{},"fingerprint":null}}"#,
+        r#"{{"name":"{name}","addr":"{addr}","people":{people},"version":{},"fingerprint":{fp}}}"#,
         shared::PROTOCOL_VERSION
     )
 }
 
-/// The picker's row for the selected server, as words: name, address, people, version.
+/// The key a server announced, from its line of `--list --json`.
+fn announced_key(line: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    json["fingerprint"].as_str().map(str::to_owned)
+}
+
+/// The picker's row for the selected server, as words: name, address, people, version,
+/// the start of its key.
 fn selected_row(screen: &str) -> Vec<String> {
     let row = screen
         .lines()
@@ -167,23 +175,31 @@ async fn two_people_on_a_lan_chat_without_typing_an_address() -> Result {
     tmux.wait_for("ann", &format!("hosting on {}:7878", Lan::ip(0)));
     let addr: SocketAddr = format!("{}:7878", Lan::ip(0)).parse()?;
     let name = chat_server::default_name();
-    // The room counts ann once its count is announced.
+    // The hosted server speaks TLS, as every server does by default, and announces its
+    // key; the room counts ann once its count is announced.
+    let listed = list_json(&lan, 1).await?;
+    let fp = listed.first().and_then(|l| announced_key(l));
+    let fp = fp.with_context(|| format!("a key announced: {listed:?}"))?;
     settled(
         &lan,
         1,
         "ann's room with ann in it",
-        &[json_line(&name, addr, 1)],
+        &[json_line(&name, addr, 1, Some(&fp))],
     )
     .await?;
 
     chat_tui_on(&mut tmux, &lan, 1, "bob", &["--nick", "bob"]);
     tmux.wait_for("bob", LOOKING);
     let screen = tmux.wait_for("bob", "1 chat server found on the LAN");
+    let key_start = format!("{}:{}…", &fp[..4], &fp[4..8]);
     assert_eq!(
         selected_row(&screen),
-        [name.as_str(), &addr.to_string(), "1", "4"],
+        [name.as_str(), &addr.to_string(), "1", "4", &key_start],
         "{screen}"
     );
+    // The whole key is shown: joining trusts it, without another question.
+    let shown = shared::tls::Fingerprint::parse(&fp).map_err(anyhow::Error::msg)?;
+    assert!(screen.contains(&format!(" key {shown}")), "{screen}");
     tmux.keys("bob", &["Enter"]);
     tmux.wait_for("bob", "joined #lobby as bob (2 members)");
     tmux.wait_for("bob", &format!("| {addr}"));
@@ -207,8 +223,10 @@ async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Re
         return Ok(());
     }
     let lan = Lan::create("tui-pick", 3)?;
-    let (_alpha, alpha) = server(&lan, 0, "alpha").await?;
-    let (mut beta_server, beta) = server(&lan, 1, "beta room").await?;
+    // alpha speaks plain TCP (pat, chat-probe, does not speak TLS), beta TLS.
+    let (_alpha, alpha) = server(&lan, 0, "alpha", &["--plaintext"]).await?;
+    let (mut beta_server, beta) = server(&lan, 1, "beta room", &[]).await?;
+    let beta_key = server_key(beta).context("beta speaks TLS")?.hex();
     let mut probe = Probe::start(&lan.exec(0), alpha, "pat", &[])?;
     probe
         .wait_for("pat's welcome", WAIT, |l| l == "welcome pat")
@@ -216,8 +234,8 @@ async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Re
 
     // For scripts: a JSON object a line, sorted by name, the count current.
     let both = [
-        json_line("alpha", alpha, 1),
-        json_line("beta room", beta, 0),
+        json_line("alpha", alpha, 1, None),
+        json_line("beta room", beta, 0, Some(&beta_key)),
     ];
     settled(&lan, 2, "alpha with pat in it, and beta", &both).await?;
     // For people: a line each.
@@ -235,7 +253,7 @@ async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Re
     let screen = tmux.wait_for("carol", "2 chat servers found on the LAN");
     assert_eq!(
         selected_row(&screen),
-        ["alpha", &alpha.to_string(), "1", "4"]
+        ["alpha", &alpha.to_string(), "1", "4", "no TLS"]
     );
     assert!(
         screen.contains(&format!("   beta room  {beta}")),
@@ -253,8 +271,8 @@ async fn the_list_and_the_picker_show_every_server_and_the_arrows_choose() -> Re
     tmux.wait_for("carol", "joined #lobby as carol (1 member)");
     tmux.wait_for("carol", &format!("| {beta}"));
     let both = [
-        json_line("alpha", alpha, 1),
-        json_line("beta room", beta, 1),
+        json_line("alpha", alpha, 1, None),
+        json_line("beta room", beta, 1, Some(&beta_key)),
     ];
     settled(&lan, 2, "carol in beta", &both).await?;
 

@@ -15,12 +15,11 @@
 //! Every wait is bounded (the screen is polled against a deadline), and every loop of
 //! keys has a bound.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use shared::ClientMsg;
-use tests::client::{TestClient, encode, hello};
+use tests::client::{TestClient, encode, hello, open_stream};
 use tests::probe::send_signal;
 use tests::proxy::CutProxy;
 use tests::tmux::{SCREEN_WAIT, ServerProcess, Tmux};
@@ -36,29 +35,38 @@ fn server(more: &[&str]) -> ServerProcess {
 /// Says `texts` in `room` as `nick`, as fast as the connection takes them, then quits.
 /// What comes back is read and dropped, so that the sender is never a slow consumer.
 fn flood(addr: SocketAddr, nick: &str, room: &str, texts: impl IntoIterator<Item = String>) {
-    let mut stream = TcpStream::connect(addr).expect("connect to the server");
-    stream.set_read_timeout(Some(SCREEN_WAIT)).unwrap();
-    stream.write_all(&encode(hello(nick, room))).unwrap();
-    let mut reader = stream.try_clone().unwrap();
-    let drain = std::thread::spawn(move || {
-        let mut buffer = vec![0u8; 64 * 1024];
-        while matches!(reader.read(&mut buffer), Ok(n) if n > 0) {}
-    });
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut frames = vec![encode(hello(nick, room))];
     let mut bytes = Vec::new();
     for text in texts {
         bytes.extend(encode(ClientMsg::Chat { text }));
         if bytes.len() > 32 * 1024 {
-            stream.write_all(&bytes).unwrap();
-            bytes.clear();
+            frames.push(std::mem::take(&mut bytes));
         }
     }
     bytes.extend(encode(ClientMsg::Quit {
         reason: String::new(),
     }));
-    stream.write_all(&bytes).unwrap();
-    // The server closes after the quit, once it has handled everything before it.
-    drain.join().unwrap();
-    let _ = stream.shutdown(Shutdown::Both);
+    frames.push(bytes);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        // TLS to the server, as the clients under test speak to it.
+        let stream = open_stream(addr).await.expect("connect to the server");
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let drain = tokio::spawn(async move {
+            let mut buffer = vec![0u8; 64 * 1024];
+            while matches!(reader.read(&mut buffer).await, Ok(n) if n > 0) {}
+        });
+        for bytes in frames {
+            writer.write_all(&bytes).await.expect("send");
+        }
+        writer.flush().await.expect("send");
+        // The server closes after the quit, once it has handled everything before it.
+        let _ = tokio::time::timeout(SCREEN_WAIT, drain).await;
+    });
 }
 
 /// The numbers of the lines `<talker> PREFIX<n>` on a screen, top to bottom.

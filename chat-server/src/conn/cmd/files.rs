@@ -21,6 +21,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         place: Option<Whereabouts>,
     ) -> Result<(), Ending> {
         let client = &mut self.client;
+        // Only a start and a resume need the key: the registry is not asked at every chunk.
+        let key = match msg {
+            ClientMsg::UploadStart { .. } | ClientMsg::UploadResume { .. } => {
+                client.ctx.registry.key_of(id)
+            }
+            _ => None,
+        };
         let peer = Peer {
             files: &client.ctx.files,
             id,
@@ -28,6 +35,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             outbox: &client.outbox,
             lane: &client.lane,
             rooms: client.rooms,
+            key,
         };
         let transfers = client.transfers.get_or_insert_default();
         let (writer, stream) = (&mut self.writer, self.frames.get_mut());
@@ -46,7 +54,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             }
         };
         if let Some(stopped) = stopped {
-            return Err(Ending::stopped(stopped, &self.client.ctx.policy));
+            return Err(Ending::stopped(stopped, &self.client.policy));
         }
         match answer {
             Some(answer) => self.client.send(reply, &answer),

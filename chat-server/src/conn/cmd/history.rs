@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use shared::auth::PublicKey;
 use shared::limits::MAX_TEXT_BYTES;
-use shared::names::check_room;
+use shared::names::{check_room, fold};
 use shared::{Anchor, ClientMsg, ErrorKind, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -42,8 +42,13 @@ pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(10);
 /// A history request that passed its checks, for [`Connection::ask`].
 #[derive(Debug)]
 pub(in crate::conn) enum Query {
-    /// About a room: the client's room (the one the request named) and nick.
-    Room { here: Whereabouts, ask: Ask },
+    /// About a room: the client's room (the one the request named) and nick, and whose
+    /// read marker a catch-up carries ([`Client::reader`]).
+    Room {
+        here: Whereabouts,
+        reader: String,
+        ask: Ask,
+    },
     /// The private messages kept between two owners' keys (`mine`, the asker's, and
     /// `theirs`), the other named `with` as the asker named them.
     Private {
@@ -65,8 +70,6 @@ pub(in crate::conn) enum Ask {
     },
     CatchUp {
         after: u64,
-        /// Whose read marker the answer says ([`Client::marker_owner`]).
-        marker: String,
     },
     Search {
         words: String,
@@ -98,13 +101,7 @@ impl Client {
                     presence,
                 },
             ),
-            ClientMsg::CatchUp { room, after } => (
-                room,
-                Ask::CatchUp {
-                    after,
-                    marker: String::new(),
-                },
-            ),
+            ClientMsg::CatchUp { room, after } => (room, Ask::CatchUp { after }),
             ClientMsg::Search {
                 room,
                 words,
@@ -131,20 +128,15 @@ impl Client {
             }
             _ => return Ok(None),
         };
-        let Some(here) = self.allowed(id, reply, &room)? else {
-            return Ok(None);
-        };
-        let ask = match ask {
-            Ask::CatchUp { after, .. } => Ask::CatchUp {
-                after,
-                marker: self.marker_owner(id, &here.nick),
-            },
-            ask => ask,
-        };
-        Ok(Some(Query::Room { here, ask }))
+        Ok(self.allowed(id, reply, &room)?.map(|here| Query::Room {
+            reader: self.reader(id, &here.nick),
+            here,
+            ask,
+        }))
     }
 
-    /// Keeps how far the client's nick has read its room; not answered. A number beyond
+    /// Keeps how far the client (its key, or its nick: [`Client::reader`]) has read its
+    /// room; not answered. A number beyond
     /// the room's latest is taken as the latest, so that a client cannot mark unread what
     /// has not been said yet.
     pub(super) fn mark_read(
@@ -156,10 +148,21 @@ impl Client {
     ) -> Result<(), Ending> {
         if let Some(here) = self.allowed(id, reply, room)? {
             let seq = seq.min(here.last_seq);
-            let owner = self.marker_owner(id, &here.nick);
-            self.ctx.history.mark_read(&owner, &here.room_key, seq);
+            let reader = self.reader(id, &here.nick);
+            self.ctx.history.mark_read(&reader, &here.room_key, seq);
         }
         Ok(())
+    }
+
+    /// Whose read markers the client's are: its key's, written in hex, when it proved one
+    /// (feature "auth"), so that they follow their owner to every device whatever its
+    /// nick; else its nick's (folded). The two cannot meet: a nick is at most 32
+    /// characters, a key 64 hex digits.
+    fn reader(&self, id: ClientId, nick: &str) -> String {
+        match self.ctx.registry.key_of(id) {
+            Some(key) => key.hex(),
+            None => fold(nick),
+        }
     }
 
     /// Where the client is, if it may ask about `room`: history is kept, the client was
@@ -225,8 +228,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     ) -> Result<(), Ending> {
         let history = &self.client.ctx.history;
         let asking = async {
-            let (here, ask) = match query {
-                Query::Room { here, ask } => (here, ask),
+            let (here, reader, ask) = match query {
+                Query::Room { here, reader, ask } => (here, reader, ask),
                 Query::Private {
                     mine,
                     theirs,
@@ -256,7 +259,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                     limit,
                     presence,
                 } => history.page(key, name, anchor, limit, presence).await,
-                Ask::CatchUp { after, marker } => history.catch_up(key, name, after, &marker).await,
+                Ask::CatchUp { after } => history.catch_up(key, name, after, &reader).await,
                 Ask::Search {
                     words,
                     before,
@@ -270,7 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let answer = tokio::select! {
             answer = &mut bounded => answer,
             stopped = writer.run(stream) => {
-                return Err(Ending::stopped(stopped, &self.client.ctx.policy));
+                return Err(Ending::stopped(stopped, &self.client.policy));
             }
         };
         match answer {
@@ -283,7 +286,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
                 writer
                     .write_now(stream, &frame)
                     .await
-                    .map_err(|stopped| Ending::stopped(stopped, &self.client.ctx.policy))
+                    .map_err(|stopped| Ending::stopped(stopped, &self.client.policy))
             }
             Ok(Err(e)) => {
                 warn_about(&e);

@@ -59,6 +59,14 @@ impl Client {
             RoomRequest::SetTopic { text } => match check_length("topic", &text, MAX_TOPIC_BYTES) {
                 Err(refusal) => self.refused(reply, Err(refusal)),
                 Ok(()) => {
+                    let place = self.ctx.registry.place(id, Some(room));
+                    let locked = place
+                        .as_ref()
+                        .ok()
+                        .and_then(|at| self.topic_locked(id, &at.room_key, &at.room));
+                    if let Some((kind, text)) = locked {
+                        return self.refuse(reply, kind, text).map(|()| None);
+                    }
                     let set = self.ctx.registry.set_topic(id, room, text, reply);
                     self.refused(reply, set)
                 }

@@ -10,6 +10,8 @@
 //! - `history`: `History`, `CatchUp`, `Search` (checked here, answered from the store
 //!   beside the writer) and `MarkRead`.
 //! - `auth`: the requests of the feature "auth": `Register`, `Unregister` and `Operate`.
+//! - `operate`: an operator's requests, carried out; the bans at the handshake and the
+//!   locked topics.
 //!
 //! The rest (`Ping`, `Pong`, `Quit`, a second hello) is a line each, here.
 
@@ -17,6 +19,7 @@ mod auth;
 mod files;
 mod history;
 mod many;
+mod operate;
 mod private;
 mod rooms;
 mod talk;
@@ -25,10 +28,12 @@ use shared::{ChatKind, ClientMsg, ErrorKind, ServerMsg};
 
 use super::Client;
 use super::ending::Ending;
+use crate::auth::owners::Snapshot;
 use crate::common::{ClientId, Refusal};
 use crate::history::Permit;
 use crate::registry::{Whereabouts, Who};
 pub(in crate::conn) use history::Query;
+pub(in crate::conn) use operate::banned;
 
 /// A request that may wait, handed back by [`Client::handle`] for
 /// [`Connection::later`](super::Connection::later).
@@ -41,6 +46,8 @@ pub(in crate::conn) enum Later {
     File(ClientMsg, Option<Whereabouts>),
     /// A history request, checked already: it waits for the store.
     Query(Query),
+    /// A change to the registered nicks, to keep on disk before the answer goes out.
+    Keep(Snapshot, ServerMsg),
 }
 
 impl Client {
@@ -117,9 +124,9 @@ impl Client {
                     "the feature auth was not granted".into(),
                 )
             }
-            ClientMsg::Register => self.register(id, reply),
-            ClientMsg::Unregister => self.unregister(id, reply),
-            ClientMsg::Operate { msg } => self.operate(id, reply, msg),
+            ClientMsg::Register => return self.registration(id, reply, true),
+            ClientMsg::Unregister => return self.registration(id, reply, false),
+            ClientMsg::Operate { msg } => return self.operate(id, reply, msg),
             ClientMsg::PrivateHistory {
                 with,
                 before,

@@ -32,7 +32,7 @@ impl Client {
         match check_nick(nick) {
             Err(e) => self.refuse(reply, ErrorKind::InvalidNick, format!("the nick {e}")),
             Ok(()) => match self.ctx.registry.rename(id, nick, reply) {
-                Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
+                Err(refusal) => self.refused(reply, Err(refusal.for_client(self.auth))),
                 Ok(()) => Ok(()),
             },
         }
