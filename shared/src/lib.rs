@@ -54,7 +54,7 @@ pub use codec::{
 pub use protocol::{
     Anchor, BanInfo, ChatKind, ClientMsg, ErrorKind, FEATURE_AUTH, FEATURE_FETCHED,
     FEATURE_HISTORY, FEATURE_ROOMS, FetchCount, FileInfo, Gap, Limits, Member, MemberPage,
-    OLDEST_VERSION, OperatorRequest, PROTOCOL_VERSION, RoomEvent, RoomRequest, SeqRange, ServerMsg,
-    Stamped,
+    OLDEST_VERSION, OperatorRequest, PROTOCOL_VERSION, PrivateLine, RoomEvent, RoomRequest,
+    SeqRange, ServerMsg, Stamped,
 };
 pub use views::{AsVersion3, DownloadChunkHead, MemberList, MemberListAnswer, ReplyTo};

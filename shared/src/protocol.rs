@@ -194,6 +194,18 @@ pub enum ClientMsg {
     /// A request only an operator may make (a key listed in the server's
     /// configuration); anyone else gets [`ErrorKind::NotOperator`].
     Operate { msg: OperatorRequest },
+    /// The private messages kept between the client and the owner of the nick `with`,
+    /// older than the message id `before` (0: from the newest), at most `limit` (capped
+    /// by the server's page size), newest last. Kept only between two clients that each
+    /// proved the key their nick is registered to, and only with the feature history.
+    /// Answered by [`ServerMsg::PrivateHistory`] (with no messages when `with` is not a
+    /// registered nick: nothing is kept with it), or by [`ErrorKind::NoHistory`] or
+    /// [`ErrorKind::NotIdentified`] (the client does not own its nick).
+    PrivateHistory {
+        with: String,
+        before: u64,
+        limit: u32,
+    },
 }
 
 /// What an operator asks, inside [`ClientMsg::Operate`] (feature `auth`).
@@ -670,6 +682,25 @@ pub enum ServerMsg {
     Operated { text: String },
     /// Answer to [`OperatorRequest::ListBans`].
     Bans { bans: Vec<BanInfo> },
+    /// Answer to [`ClientMsg::PrivateHistory`]: the messages, oldest first, and whether
+    /// older ones are kept too.
+    PrivateHistory {
+        with: String,
+        messages: Vec<PrivateLine>,
+        more: bool,
+    },
+}
+
+/// A private message as history keeps it, in [`ServerMsg::PrivateHistory`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateLine {
+    /// The id the server stamped it with, as [`ServerMsg::Private`] had it.
+    pub id: u64,
+    pub time_ms: u64,
+    /// The sender's and the recipient's nicks when it was sent.
+    pub from: String,
+    pub to: String,
+    pub text: String,
 }
 
 /// A ban in force, as [`ServerMsg::Bans`] lists it.

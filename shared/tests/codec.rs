@@ -1085,7 +1085,7 @@ fn codec_error_texts_are_words() {
     let text = decode_payload::<ClientMsg>(&[99]).unwrap_err().to_string();
     assert_eq!(
         text,
-        "a malformed message: unknown kind 99 (this side knows 0 to 30)"
+        "a malformed message: unknown kind 99 (this side knows 0 to 31)"
     );
     let truncated = CodecError::Truncated { buffered: 3 }.to_string();
     assert!(!truncated.contains("frame"), "{truncated}");

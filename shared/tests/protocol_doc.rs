@@ -263,6 +263,22 @@ fn examples() -> Vec<Example> {
             operator: false,
         }),
         Client(ClientMsg::Register),
+        Client(ClientMsg::PrivateHistory {
+            with: "bob".into(),
+            before: 0,
+            limit: 50,
+        }),
+        Server(ServerMsg::PrivateHistory {
+            with: "bob".into(),
+            messages: vec![shared::PrivateLine {
+                id: 7,
+                time_ms: 0,
+                from: "ann".into(),
+                to: "bob".into(),
+                text: "hi".into(),
+            }],
+            more: false,
+        }),
         Server(ServerMsg::Registration {
             nick: "ann".into(),
             owned: true,

@@ -90,6 +90,18 @@ impl Owners {
         Ok(owned)
     }
 
+    /// The key the name of `keys` is registered to, under its spelling or a look-alike.
+    pub(crate) fn key_of(&self, keys: &NameKeys) -> Option<PublicKey> {
+        self.by_fold
+            .get(&keys.fold)
+            .or_else(|| {
+                self.by_look
+                    .get(&keys.look)
+                    .and_then(|fold| self.by_fold.get(fold))
+            })
+            .map(|entry| entry.key)
+    }
+
     /// Registers `nick` to `key`. `Ok(None)` when it was registered to `key` already
     /// (under this spelling or one that is the same name).
     pub(crate) fn register(

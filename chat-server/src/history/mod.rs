@@ -85,7 +85,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use shared::{Anchor, ServerMsg, Stamped};
+use shared::auth::PublicKey;
+use shared::{Anchor, PrivateLine, ServerMsg, Stamped};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 pub use error::{HistoryError, OpenError};
@@ -216,6 +217,8 @@ struct Inner {
     committed: tokio::sync::watch::Receiver<writer::Progress>,
     /// `MarkRead` jobs queued so far (see [`writer::Progress::marks`]).
     marks_sent: AtomicU64,
+    /// `Private` jobs queued so far (see [`writer::Progress::privates`]).
+    privates_sent: AtomicU64,
     /// Lost ranges not yet written to the file, shared with the readers.
     lost: Arc<lost::Pending>,
     /// Read-only connections.
@@ -282,6 +285,7 @@ impl History {
             reserved: AtomicU64::new(opened.reserved),
             committed,
             marks_sent: AtomicU64::new(0),
+            privates_sent: AtomicU64::new(0),
             lost,
             topics: topics::Kept::new(kept),
             thread: std::sync::Mutex::new(Some(thread)),
@@ -473,6 +477,58 @@ impl History {
         .await
     }
 
+    /// Keeps the private message `line` for the conversation of the keys `a` and `b`
+    /// (the two owners, in any order). Queued to the writer; never waits. Nothing when
+    /// history is off.
+    pub fn record_private(&self, a: &PublicKey, b: &PublicKey, line: PrivateLine) {
+        let Some(inner) = &self.inner else {
+            return;
+        };
+        inner.used(line.id);
+        inner.privates_sent.fetch_add(1, Ordering::AcqRel);
+        let pair = conversation(a, b);
+        let _ = inner
+            .queue
+            .send(writer::Job::Private(Box::new(writer::PrivateRecord {
+                pair,
+                line,
+            })));
+    }
+
+    /// The private messages kept between the keys `a` and `b` older than the id `before`
+    /// (0: from the newest), at most `limit` (capped at the page size). Answers
+    /// [`ServerMsg::PrivateHistory`], `with` as the asker named the other.
+    pub async fn private_page(
+        &self,
+        a: &PublicKey,
+        b: &PublicKey,
+        with: String,
+        before: u64,
+        limit: u32,
+    ) -> Result<ServerMsg, HistoryError> {
+        let limit = limit.min(self.settings()?.page_cap);
+        self.settle().await?;
+        let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
+        let turn = inner.turns.take().await?;
+        let pair = conversation(a, b);
+        let result = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            inner
+                .readers
+                .with(|conn| read::private_page(conn, &pair, before, limit))
+        })
+        .await;
+        match result {
+            Ok(Ok((messages, more))) => Ok(ServerMsg::PrivateHistory {
+                with,
+                messages,
+                more,
+            }),
+            Ok(Err(e)) => Err(HistoryError::Unreadable(schema::Sqlite(&e).to_string())),
+            Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
+        }
+    }
+
     /// Keeps that the nick `nick_key` (its fold) has read the room up to `seq` (a lower
     /// number than the one kept is ignored). Queued to the writer; never waits.
     pub fn mark_read(&self, nick_key: &str, room_key: &str, seq: u64) {
@@ -529,9 +585,11 @@ impl History {
             return Err(HistoryError::Off);
         };
         let marks = inner.marks_sent.load(Ordering::Acquire);
+        let privates = inner.privates_sent.load(Ordering::Acquire);
         let target = inner.last_recorded.load(Ordering::Acquire);
         let mut committed = inner.committed.clone();
-        let ready = |p: &writer::Progress| p.id >= target && p.marks >= marks;
+        let ready =
+            |p: &writer::Progress| p.id >= target && p.marks >= marks && p.privates >= privates;
         if !ready(&committed.borrow()) {
             // The writer may be gathering a batch: this one is wanted now.
             inner.writer.unpark();
@@ -572,6 +630,16 @@ impl History {
             Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
         }
     }
+}
+
+/// A conversation's key in the file: the two keys, the lower first, so that both owners
+/// name the same one.
+fn conversation(a: &PublicKey, b: &PublicKey) -> [u8; 64] {
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    let mut pair = [0; 64];
+    pair[..32].copy_from_slice(low.as_bytes());
+    pair[32..].copy_from_slice(high.as_bytes());
+    pair
 }
 
 impl Inner {

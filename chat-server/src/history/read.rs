@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
-use shared::{Anchor, Gap, SeqRange, ServerMsg, Stamped};
+use shared::{Anchor, Gap, PrivateLine, SeqRange, ServerMsg, Stamped};
 
 use super::lost::{self, Pending};
 use super::rows::{self, COLUMNS, TALK, int, talk_unless};
@@ -441,6 +441,50 @@ fn fit_frame(messages: &mut VecDeque<Stamped>, mut end: impl FnMut(usize) -> End
         cut = true;
     }
     cut
+}
+
+/// The private messages of the conversation `pair` (two keys, the lower first) older
+/// than the id `before` (0: from the newest), at most `limit`, oldest first, cut to fit a
+/// frame from the oldest end; and whether older ones are kept too.
+pub(super) fn private_page(
+    conn: &Connection,
+    pair: &[u8; 64],
+    before: u64,
+    limit: u32,
+) -> rusqlite::Result<(Vec<PrivateLine>, bool)> {
+    let before = if before == 0 { i64::MAX } else { int(before) };
+    // One more than asked: whether there are more.
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, time_ms, sender, recipient, text FROM private
+         WHERE pair = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![&pair[..], before, i64::from(limit) + 1], |r| {
+        Ok(PrivateLine {
+            id: r.get(0)?,
+            time_ms: r.get(1)?,
+            from: r.get(2)?,
+            to: r.get(3)?,
+            text: r.get(4)?,
+        })
+    })?;
+    let mut lines = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut more = lines.len() > limit as usize;
+    lines.truncate(limit as usize);
+    // Newest first here: the oldest, at the back, go first when cut.
+    let mut size: usize = lines.iter().map(private_bound).sum();
+    while size > FRAME_BUDGET {
+        let Some(dropped) = lines.pop() else { break };
+        size -= private_bound(&dropped);
+        more = true;
+    }
+    lines.reverse();
+    Ok((lines, more))
+}
+
+/// At most the bytes `line` takes in an answer: its texts with their length prefixes
+/// (9 bytes at most each) and its numbers.
+fn private_bound(line: &PrivateLine) -> usize {
+    line.from.len() + line.to.len() + line.text.len() + 5 * 9
 }
 
 /// The FTS5 query of a user's words: each word a quoted string (a quote doubled inside),

@@ -138,6 +138,7 @@ impl Retention {
         let tx = conn.unchecked_transaction()?;
         let mut deleted = Vec::new();
         self.delete_old(&tx, &mut deleted)?;
+        let private = self.delete_old_private(&tx)?;
         let counting = self.count_chunk(&tx, &deleted)?;
         self.delete_surplus(&tx, &mut deleted)?;
         let mut rooms = HashSet::new();
@@ -172,12 +173,29 @@ impl Retention {
             }
         }
         let counting = self.counting.is_some() || !self.uncounted.is_empty();
-        self.due = if deleted.len() >= DELETE_BATCH || counting {
+        self.due = if deleted.len() >= DELETE_BATCH || private >= DELETE_BATCH || counting {
             Instant::now()
         } else {
             Instant::now() + RETENTION_EVERY
         };
-        Ok(deleted.len())
+        Ok(deleted.len() + private)
+    }
+
+    /// By age, private messages: the oldest past `max_age`, at most [`DELETE_BATCH`].
+    /// They are kept no longer than the rooms' messages, and have no count limit: a
+    /// conversation's two owners are its only writers and readers.
+    fn delete_old_private(&self, tx: &Connection) -> rusqlite::Result<usize> {
+        let Some(max_age) = self.max_age else {
+            return Ok(0);
+        };
+        let cut = now_ms().saturating_sub(u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX));
+        tx.prepare_cached(
+            // Ids grow with time: the oldest are the first rows, and a step reads no
+            // more than a batch of them.
+            "DELETE FROM private WHERE id IN (SELECT id FROM
+             (SELECT id, time_ms FROM private ORDER BY id LIMIT ?2) WHERE time_ms < ?1)",
+        )?
+        .execute(params![int(cut), DELETE_BATCH as i64])
     }
 
     /// By age: the oldest rows past `max_age`, at most [`DELETE_BATCH`].

@@ -27,8 +27,9 @@ use super::{ID_BLOCK, OpenError, Resume};
 /// to this one ([`migrate`]) when it is opened.
 ///
 /// 1: the first. 2: `messages_presence`, so that retention finds a room's oldest joins,
-/// leaves and renames without reading its talk. 3: `topics`, the rooms' topics.
-pub(super) const SCHEMA: i64 = 3;
+/// leaves and renames without reading its talk. 3: `topics`, the rooms' topics. 4:
+/// `private`, private messages between owners of registered nicks.
+pub(super) const SCHEMA: i64 = 4;
 
 /// `PRAGMA application_id` of our files ("chat" in ASCII): tells our file from another
 /// program's SQLite database before anything is written to it.
@@ -64,6 +65,7 @@ CREATE UNIQUE INDEX messages_room_seq ON messages(room, seq);
 CREATE INDEX messages_talk ON messages(room, seq) WHERE {TALK};
 {presence_index}
 {topics}
+{private}
 CREATE TABLE gaps(
     room INTEGER NOT NULL,
     from_seq INTEGER NOT NULL,
@@ -85,8 +87,23 @@ CREATE VIRTUAL TABLE fts USING fts5(
 ",
         presence_index = presence_index_sql(),
         topics = TOPICS_SQL,
+        private = PRIVATE_SQL,
     )
 }
+
+/// Private messages between two clients that each proved the key their nick is
+/// registered to (schema 4). `pair` is the two keys, the lower first (64 bytes): the
+/// conversation, whatever the nicks; `id` the message's id. Only the two keys' holders
+/// ever read a pair's rows.
+const PRIVATE_SQL: &str = "CREATE TABLE private(
+    id INTEGER PRIMARY KEY,
+    pair BLOB NOT NULL,
+    time_ms INTEGER NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX private_pair ON private(pair, id);";
 
 /// The rooms' topics (schema 3): one row per room that has one, its text, who set it
 /// (the nick as spelt) and when.
@@ -110,6 +127,9 @@ fn migrate(tx: &Connection, found: i64) -> rusqlite::Result<()> {
     }
     if found < 3 {
         tx.execute_batch(TOPICS_SQL)?;
+    }
+    if found < 4 {
+        tx.execute_batch(PRIVATE_SQL)?;
     }
     set_meta(tx, key::SCHEMA, SCHEMA)
 }

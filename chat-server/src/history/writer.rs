@@ -24,7 +24,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
-use shared::Stamped;
+use shared::{PrivateLine, Stamped};
 use tokio::sync::{oneshot, watch};
 
 use super::lost::Pending;
@@ -66,6 +66,9 @@ pub(super) struct Progress {
     /// by [`super::History::mark_read`]): a catch-up asked right after a `MarkRead` says
     /// the new marker.
     pub(super) marks: u64,
+    /// How many `Private` jobs have been taken into a commit, likewise: a page of private
+    /// messages asked right after one was sent holds it.
+    pub(super) privates: u64,
 }
 
 /// A job for the writer.
@@ -81,6 +84,8 @@ pub(super) enum Job {
         room_key: String,
         seq: u64,
     },
+    /// A private message between two owners, to keep.
+    Private(Box<PrivateRecord>),
     /// The room (key, spelt `room_name`) has this topic now (`None`: none).
     Topic {
         room_key: String,
@@ -103,6 +108,17 @@ pub(super) struct Record {
     /// Held until the batch is dealt with, then dropped with it.
     pub(super) _permit: Option<Permit>,
 }
+
+/// A private message to keep, under its conversation: the two keys, the lower first.
+#[derive(Debug)]
+pub(super) struct PrivateRecord {
+    pub(super) pair: [u8; 64],
+    pub(super) line: PrivateLine,
+}
+
+/// Private messages waiting for a commit, at most: while storing fails they wait (a chat
+/// is then recorded lost instead); beyond this, the newest are dropped, and said once.
+const MAX_PENDING_PRIVATE: usize = 10_000;
 
 /// Work failing again and again: since when, and when to try it again.
 #[derive(Debug)]
@@ -208,6 +224,11 @@ pub(super) struct Writer {
     committed: watch::Sender<Progress>,
     /// `MarkRead` jobs received so far.
     marks_taken: u64,
+    /// Private messages waiting for a commit, and `Private` jobs received so far.
+    privates: Vec<PrivateRecord>,
+    privates_taken: u64,
+    /// Whether private messages were dropped since the last commit (said once).
+    privates_dropped: bool,
     lost: Arc<Pending>,
     /// The rooms committed to the file, by key.
     rooms: HashMap<String, Room>,
@@ -273,6 +294,9 @@ impl Writer {
             jobs,
             committed,
             marks_taken: 0,
+            privates: Vec::new(),
+            privates_taken: 0,
+            privates_dropped: false,
             lost,
             rooms,
             stored_to: u64::try_from(stored_to).unwrap_or(0),
@@ -334,6 +358,18 @@ impl Writer {
                         let mark = self.marks.entry((nick, room_key)).or_default();
                         *mark = (*mark).max(seq);
                         self.marks_taken += 1;
+                    }
+                    Job::Private(record) => {
+                        if self.privates.len() < MAX_PENDING_PRIVATE {
+                            self.privates.push(*record);
+                        } else if !self.privates_dropped {
+                            self.privates_dropped = true;
+                            tracing::warn!(
+                                "history: {MAX_PENDING_PRIVATE} private messages wait to be \
+                                 stored; later ones are not kept until storing resumes"
+                            );
+                        }
+                        self.privates_taken += 1;
                     }
                     Job::Topic {
                         room_key,
@@ -397,6 +433,7 @@ impl Writer {
             || self.file_floor.is_some()
             || !self.marks.is_empty()
             || !self.topics.is_empty()
+            || !self.privates.is_empty()
     }
 
     /// Whether anything waits for a commit with no batch: lost ranges or side writes.
@@ -439,12 +476,15 @@ impl Writer {
             self.write_floors();
         }
         let marks = self.marks_taken;
+        let privates = self.privates_taken;
         self.committed.send_if_modified(|p| {
             let before = *p;
             p.id = p.id.max(highest.unwrap_or(0));
             // Markers that failed to commit stay pending and are retried; a query then
-            // reads the file without them rather than wait for the disk.
+            // reads the file without them rather than wait for the disk. So do private
+            // messages.
             p.marks = marks;
+            p.privates = privates;
             *p != before
         });
         // The permits go with the batch, now that it is dealt with.
@@ -505,6 +545,21 @@ impl Writer {
                  ON CONFLICT(nick, room) DO UPDATE SET seq = max(seq, excluded.seq)",
             )?
             .execute(params![nick, room, int(*seq)])?;
+        }
+        for r in &self.privates {
+            let l = &r.line;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO private(id, pair, time_ms, sender, recipient, text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                int(l.id),
+                &r.pair[..],
+                int(l.time_ms),
+                l.from,
+                l.to,
+                l.text
+            ])?;
         }
         for (room_key, (name, topic)) in &self.topics {
             // A deletion leaves the room's spelling as it is.
@@ -577,6 +632,8 @@ impl Writer {
         self.floors_untried = false;
         self.marks.clear();
         self.topics.clear();
+        self.privates.clear();
+        self.privates_dropped = false;
         self.lost.clear();
         if let Some(failing) = self.failing.take() {
             tracing::warn!(

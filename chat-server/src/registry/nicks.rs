@@ -3,7 +3,7 @@
 //! client by its nick.
 
 use shared::names::{self, NameKeys};
-use shared::{ErrorKind, RoomEvent, ServerMsg, wrap_reply};
+use shared::{ErrorKind, PrivateLine, RoomEvent, ServerMsg, wrap_reply};
 
 use shared::auth::PublicKey;
 
@@ -63,28 +63,47 @@ impl Registry {
         })
     }
 
+    /// The key the client `id` proved, if its nick is registered to it: an owner's.
+    pub(crate) fn owned_key(&self, id: ClientId) -> Option<PublicKey> {
+        let inner = self.lock();
+        let client = inner.clients.get(&id)?;
+        let key = client.key.as_deref()?;
+        inner.owns(&client.nick, key).then_some(*key)
+    }
+
+    /// The key `nick` (or a look-alike of it) is registered to.
+    pub(crate) fn owner_of(&self, nick: &str) -> Option<PublicKey> {
+        let keys = NameKeys::of(nick);
+        self.lock().owners.key_of(&keys)
+    }
+
     /// Sends a private message to the client called `to` (any case, any look-alike
     /// spelling: only one such nick can be connected) and echoes it to its sender, as the
-    /// answer to `reply`.
+    /// answer to `reply`. When both own their nicks (registered to the keys they proved),
+    /// returns the message with the two keys (the sender's first), for history to keep.
     pub(crate) fn private(
         &self,
         id: ClientId,
         to: &str,
         text: String,
         reply: Option<u32>,
-    ) -> Result<(), Refusal> {
+    ) -> Result<Option<(PrivateLine, PublicKey, PublicKey)>, Refusal> {
         self.with(|inner| {
-            let Some(from) = inner.clients.get(&id).map(|c| c.nick.clone()) else {
-                return Ok(());
+            let Some((from, from_key)) = inner
+                .clients
+                .get(&id)
+                .map(|c| (c.nick.clone(), c.key.as_deref().copied()))
+            else {
+                return Ok(None);
             };
             let target = inner
                 .nicks
                 .get(&names::fold(to))
                 .or_else(|| inner.looks.get(&names::look_alike_key(to)))
                 .copied();
-            let Some((target, to, away)) = target.and_then(|t| {
+            let Some((target, to, away, to_key)) = target.and_then(|t| {
                 let c = inner.clients.get(&t)?;
-                Some((t, c.nick.clone(), c.away.clone()))
+                Some((t, c.nick.clone(), c.away.clone(), c.key.as_deref().copied()))
             }) else {
                 return Err(Refusal {
                     kind: ErrorKind::NoSuchNick,
@@ -99,6 +118,30 @@ impl Registry {
                 text,
             };
             let frame = encode(&msg);
+            let kept = match (msg, from_key, to_key) {
+                (
+                    ServerMsg::Private {
+                        id,
+                        time_ms,
+                        from,
+                        to,
+                        text,
+                    },
+                    Some(a),
+                    Some(b),
+                ) if inner.owns(&from, &a) && inner.owns(&to, &b) => Some((
+                    PrivateLine {
+                        id,
+                        time_ms,
+                        from,
+                        to,
+                        text,
+                    },
+                    a,
+                    b,
+                )),
+                _ => None,
+            };
             if target != id {
                 inner.send(target, frame.clone());
             }
@@ -113,7 +156,7 @@ impl Registry {
                 let text = text.into_string();
                 inner.send(id, encode(&ServerMsg::Away { nick: to, text }));
             }
-            Ok(())
+            Ok(kept)
         })
     }
 
@@ -201,6 +244,13 @@ pub(super) fn nick_taken(nick: &str) -> Refusal {
     Refusal {
         kind: ErrorKind::NickTaken,
         text: format!("the nick '{nick}' is taken"),
+    }
+}
+
+impl Inner {
+    /// Whether `nick` is registered to `key`.
+    fn owns(&self, nick: &str, key: &PublicKey) -> bool {
+        self.owners.check(nick, &NameKeys::of(nick), Some(key)) == Ok(true)
     }
 }
 

@@ -284,7 +284,13 @@ impl App {
     pub(super) fn query(&mut self, nick: &str) -> Option<usize> {
         match self.query_buffer(nick) {
             Some(i) => Some(i),
-            None => self.open_buffer(Target::Query(nick.to_owned())),
+            None => {
+                let opened = self.open_buffer(Target::Query(nick.to_owned()));
+                if opened.is_some() {
+                    self.want_private(nick);
+                }
+                opened
+            }
         }
     }
 

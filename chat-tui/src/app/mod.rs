@@ -47,6 +47,7 @@ mod last;
 pub mod network;
 pub mod pane;
 pub mod paste;
+mod private;
 pub mod reading;
 pub mod room;
 pub mod scrollback;
@@ -293,6 +294,9 @@ pub struct App {
     pub ignored: ignore::IgnoreList,
     /// What the server said of the client's key: the nick it owns, operator or not.
     pub standing: auth::Standing,
+    /// Private conversations opened since the last update, whose kept messages to ask
+    /// for ([`private`]).
+    private_wanted: Vec<String>,
 }
 
 impl App {
@@ -323,6 +327,7 @@ impl App {
             member_total: total as usize,
             show_members: settings.choices.members,
             ignored: ignore::IgnoreList::new(&settings.choices.ignore),
+            private_wanted: Vec::new(),
             focused: true,
             settings,
             nick,
@@ -364,6 +369,12 @@ impl App {
     }
 
     pub fn update(&mut self, event: Event) -> Vec<Command> {
+        let mut commands = self.handle(event);
+        commands.extend(self.ask_private());
+        commands
+    }
+
+    fn handle(&mut self, event: Event) -> Vec<Command> {
         match event {
             Event::Key(key) => return self.on_key(key),
             Event::Focus(focused) => self.focus(focused),

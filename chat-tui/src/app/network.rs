@@ -231,6 +231,10 @@ impl App {
             {
                 Route::Drop
             }
+            ServerMsg::PrivateHistory { with, .. } => match self.query_buffer(with) {
+                Some(i) => Route::Buffer(i),
+                None => Route::Drop,
+            },
             ServerMsg::Private { from, to, .. } => {
                 let other = if *from == self.nick { to } else { from };
                 match self.query(other) {
@@ -421,6 +425,9 @@ impl App {
             ServerMsg::Registration { nick, owned } => self.registration(&nick, owned),
             ServerMsg::Operated { text } => self.operated(&text),
             ServerMsg::Bans { bans } => self.bans(&bans),
+            ServerMsg::PrivateHistory { messages, more, .. } => {
+                self.private_history(messages, more);
+            }
             ServerMsg::Files { room, files } => self.list_files(&room, &files),
             ServerMsg::Fetched { members, files, .. } => self.fetched(members, &files),
             // The client library hands these to the transfers they belong to.

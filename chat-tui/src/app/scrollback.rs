@@ -188,6 +188,31 @@ impl Scrollback {
         }
     }
 
+    /// Adds `older` lines (oldest first) before every line there, as the first lines of
+    /// a buffer without room messages (a private conversation): every line is numbered
+    /// again, in order, and the oldest beyond [`MAX_SCROLLBACK`] are dropped.
+    pub fn prepend(&mut self, older: Vec<Entry>) {
+        if older.is_empty() {
+            return;
+        }
+        let room = MAX_SCROLLBACK.saturating_sub(self.entries.len());
+        let skip = older.len().saturating_sub(room);
+        let before = older.into_iter().skip(skip).map(|mut entry| {
+            entry.kind.clip();
+            (Key::FIRST, entry)
+        });
+        let all: VecDeque<(Key, Entry)> = before.chain(self.entries.drain(..)).collect();
+        self.written = 0;
+        self.entries = all
+            .into_iter()
+            .map(|(key, entry)| {
+                self.written += 1;
+                (Key::local(key.seq, self.written), entry)
+            })
+            .collect();
+        self.cleared = Key::FIRST;
+    }
+
     pub fn scroll(&mut self, scroll: Scroll) {
         self.state.scroll(scroll);
     }

@@ -32,6 +32,7 @@
 //!   resumed only by their owner.
 //! - `server_operators`: operators in raw frames: kick, bans (by nick and address, across
 //!   a restart, expiring), unban, the topic lock, the message of the day, SIGHUP.
+//! - `server_owned`: private messages kept for two owners alone.
 //! - `server_rooms`: the feature "rooms": several rooms per connection, topics, away
 //!   texts, and clients without the feature served as before.
 //! - `bench_generator`: the load generator against our server and against ngIRCd.
@@ -61,6 +62,7 @@ mod server_files;
 mod server_history;
 mod server_limits;
 mod server_operators;
+mod server_owned;
 mod server_rooms;
 mod server_transport;
 mod tls_trust;

@@ -21,9 +21,10 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use shared::auth::PublicKey;
 use shared::limits::MAX_TEXT_BYTES;
 use shared::names::{check_room, fold};
-use shared::{Anchor, ClientMsg, ErrorKind};
+use shared::{Anchor, ClientMsg, ErrorKind, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::common::ClientId;
@@ -40,17 +41,28 @@ pub(in crate::conn) const QUERY_BOUND: Duration = Duration::from_secs(10);
 
 /// A history request that passed its checks, for [`Connection::ask`].
 #[derive(Debug)]
-pub(in crate::conn) struct Query {
-    /// The client's room (the one the request named) and nick.
-    here: Whereabouts,
-    /// Whose read marker a catch-up carries ([`Client::reader`]).
-    reader: String,
-    ask: Ask,
+pub(in crate::conn) enum Query {
+    /// About a room: the client's room (the one the request named) and nick, and whose
+    /// read marker a catch-up carries ([`Client::reader`]).
+    Room {
+        here: Whereabouts,
+        reader: String,
+        ask: Ask,
+    },
+    /// The private messages kept between two owners' keys (`mine`, the asker's, and
+    /// `theirs`), the other named `with` as the asker named them.
+    Private {
+        mine: PublicKey,
+        theirs: Option<PublicKey>,
+        with: String,
+        before: u64,
+        limit: u32,
+    },
 }
 
-/// What a [`Query`] asks the store.
+/// What a [`Query`] about a room asks the store.
 #[derive(Debug)]
-enum Ask {
+pub(in crate::conn) enum Ask {
     Page {
         anchor: Anchor,
         limit: u32,
@@ -116,7 +128,7 @@ impl Client {
             }
             _ => return Ok(None),
         };
-        Ok(self.allowed(id, reply, &room)?.map(|here| Query {
+        Ok(self.allowed(id, reply, &room)?.map(|here| Query::Room {
             reader: self.reader(id, &here.nick),
             here,
             ask,
@@ -215,9 +227,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         query: Query,
     ) -> Result<(), Ending> {
         let history = &self.client.ctx.history;
-        let Query { here, reader, ask } = query;
-        let (key, name) = (here.room_key.as_str(), here.room.as_str());
         let asking = async {
+            let (here, reader, ask) = match query {
+                Query::Room { here, reader, ask } => (here, reader, ask),
+                Query::Private {
+                    mine,
+                    theirs,
+                    with,
+                    before,
+                    limit,
+                } => {
+                    return match theirs {
+                        Some(theirs) => {
+                            history
+                                .private_page(&mine, &theirs, with, before, limit)
+                                .await
+                        }
+                        // Nothing is kept with a nick no one owns.
+                        None => Ok(ServerMsg::PrivateHistory {
+                            with,
+                            messages: Vec::new(),
+                            more: false,
+                        }),
+                    };
+                }
+            };
+            let (key, name) = (here.room_key.as_str(), here.room.as_str());
             match ask {
                 Ask::Page {
                     anchor,

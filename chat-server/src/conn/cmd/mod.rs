@@ -20,6 +20,7 @@ mod files;
 mod history;
 mod many;
 mod operate;
+mod private;
 mod rooms;
 mod talk;
 
@@ -111,7 +112,10 @@ impl Client {
                 ErrorKind::AlreadyLoggedIn,
                 "already logged in: a proof belongs in the handshake".into(),
             ),
-            ClientMsg::Register | ClientMsg::Unregister | ClientMsg::Operate { .. }
+            ClientMsg::Register
+            | ClientMsg::Unregister
+            | ClientMsg::Operate { .. }
+            | ClientMsg::PrivateHistory { .. }
                 if !self.auth =>
             {
                 self.refuse(
@@ -123,6 +127,15 @@ impl Client {
             ClientMsg::Register => return self.registration(id, reply, true),
             ClientMsg::Unregister => return self.registration(id, reply, false),
             ClientMsg::Operate { msg } => return self.operate(id, reply, msg),
+            ClientMsg::PrivateHistory {
+                with,
+                before,
+                limit,
+            } => {
+                return Ok(self
+                    .private_history(id, reply, with, before, limit)?
+                    .map(Later::Query));
+            }
         };
         done.map(|()| None)
     }

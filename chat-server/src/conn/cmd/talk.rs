@@ -50,7 +50,11 @@ impl Client {
             Ok(false) => Ok(()),
             Ok(true) => match self.ctx.registry.private(id, to, text, reply) {
                 Err(refusal) => self.refuse(reply, refusal.kind, refusal.text),
-                Ok(()) => Ok(()),
+                Ok(Some((line, from_key, to_key))) => {
+                    self.keep_private(line, from_key, to_key);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
             },
         }
     }
