@@ -62,6 +62,18 @@ impl App {
         event: RoomEvent,
         commands: &mut Vec<Command>,
     ) {
+        // The server's own words (the message of the day) have no sender: no nick can be
+        // empty.
+        if let RoomEvent::Said { from, text, .. } = &event
+            && from.is_empty()
+        {
+            let text = format!("server: {}", sanitize::text(text));
+            self.push(Entry {
+                time_ms,
+                kind: EntryKind::Notice(text),
+            });
+            return;
+        }
         self.room_news(room, &event, commands);
         // One's own rename is told by `NickChanged`, which follows.
         if matches!(&event, RoomEvent::Renamed { old, .. } if *old == self.nick) {
@@ -277,6 +289,24 @@ mod tests {
         // Both in the conversation's buffer.
         app.switch_to(app.query_buffer("bob").expect("bob's buffer"));
         assert!(matches!(last(&app), EntryKind::Private { own: true, .. }));
+    }
+
+    #[test]
+    fn the_message_of_the_day_is_the_servers_line() {
+        let mut app = app();
+        app.update(Event::Server(ServerMsg::Notice {
+            time_ms: 1,
+            room: "lobby".into(),
+            event: RoomEvent::Said {
+                from: String::new(),
+                kind: ChatKind::Say,
+                text: "welcome to the office".into(),
+            },
+        }));
+        assert_eq!(
+            last(&app),
+            EntryKind::Notice("server: welcome to the office".into())
+        );
     }
 
     #[test]
