@@ -18,7 +18,7 @@ use std::fmt;
 
 use ring::signature::{ED25519, UnparsedPublicKey};
 
-use crate::tls::parse_hex32;
+use crate::tls::{parse_hex32, write_grouped};
 
 /// Bytes in a challenge's nonce.
 pub const NONCE_BYTES: usize = 32;
@@ -107,13 +107,7 @@ impl PublicKey {
 
 impl fmt::Display for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, pair) in self.0.chunks_exact(2).enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{:02x}{:02x}", pair[0], pair[1])?;
-        }
-        Ok(())
+        write_grouped(f, &self.0)
     }
 }
 

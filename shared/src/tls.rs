@@ -151,14 +151,20 @@ pub(crate) fn parse_hex32(text: &str, what: &str) -> Result<[u8; 32], String> {
 
 impl fmt::Display for Fingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, pair) in self.0.chunks_exact(2).enumerate() {
-            if i > 0 {
-                f.write_str(":")?;
-            }
-            write!(f, "{:02x}{:02x}", pair[0], pair[1])?;
-        }
-        Ok(())
+        write_grouped(f, &self.0)
     }
+}
+
+/// 32 bytes as people read them: 16 groups of 4 lowercase hex digits joined by `:`, the
+/// form fingerprints and keys are shown in.
+pub(crate) fn write_grouped(f: &mut fmt::Formatter<'_>, bytes: &[u8; 32]) -> fmt::Result {
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        if i > 0 {
+            f.write_str(":")?;
+        }
+        write!(f, "{:02x}{:02x}", pair[0], pair[1])?;
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Fingerprint {

@@ -508,25 +508,15 @@ impl History {
     ) -> Result<ServerMsg, HistoryError> {
         let limit = limit.min(self.settings()?.page_cap);
         self.settle().await?;
-        let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
-        let turn = inner.turns.take().await?;
         let pair = conversation(a, b);
-        let result = tokio::task::spawn_blocking(move || {
-            let _turn = turn;
-            inner
-                .readers
-                .with(|conn| read::private_page(conn, &pair, before, limit))
+        let (messages, more) = self
+            .read(move |conn| read::private_page(conn, &pair, before, limit))
+            .await?;
+        Ok(ServerMsg::PrivateHistory {
+            with,
+            messages,
+            more,
         })
-        .await;
-        match result {
-            Ok(Ok((messages, more))) => Ok(ServerMsg::PrivateHistory {
-                with,
-                messages,
-                more,
-            }),
-            Ok(Err(e)) => Err(HistoryError::Unreadable(schema::Sqlite(&e).to_string())),
-            Err(_) => Err(HistoryError::Unreadable("the query stopped".into())),
-        }
     }
 
     /// Keeps that the nick `nick_key` (its fold) has read the room up to `seq` (a lower
@@ -611,16 +601,27 @@ impl History {
         f: impl FnOnce(&read::Room<'_>) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, HistoryError> {
         let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
-        let turn = inner.turns.take().await?;
         let (key, name) = (room_key.to_owned(), room_name.to_owned());
+        self.read(move |conn| {
+            let room = read::Room::new(conn, &inner.lost, &key, &name)?;
+            f(&room)
+        })
+        .await
+    }
+
+    /// Runs `f` on a read connection, in one read transaction, off the runtime's threads,
+    /// in its turn, as [`History::query`] says.
+    async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, HistoryError> {
+        let inner = Arc::clone(self.inner.as_ref().ok_or(HistoryError::Off)?);
+        let turn = inner.turns.take().await?;
         let result = tokio::task::spawn_blocking(move || {
             // Held by the work itself: a query whose asker stopped waiting still counts
             // until it is done.
             let _turn = turn;
-            inner.readers.with(|conn| {
-                let room = read::Room::new(conn, &inner.lost, &key, &name)?;
-                f(&room)
-            })
+            inner.readers.with(f)
         })
         .await;
         // Not logged here: the connection that asked logs it, once in a while.
