@@ -144,18 +144,7 @@ impl Owners {
             return Ok(None);
         }
         // Every registration that covers it is `key`'s (checked): all are freed.
-        let folds = [
-            Some(keys.fold.clone()),
-            self.by_look.get(&keys.look).cloned(),
-        ];
-        let mut freed = None;
-        for fold in folds.into_iter().flatten() {
-            if let Some(entry) = self.by_fold.remove(&fold) {
-                self.by_look.remove(&entry.look);
-                freed.get_or_insert(entry.nick);
-            }
-        }
-        Ok(freed.map(|nick| (nick, self.snapshot())))
+        Ok(self.release(keys))
     }
 
     /// Frees every registration that covers `nick`, whatever its key (an operator's
