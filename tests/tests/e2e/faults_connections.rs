@@ -119,7 +119,9 @@ async fn the_accept_loop_survives_running_out_of_descriptors() -> Result {
     let (mut server, addr) = start_server_process(
         &wrapper,
         "127.0.0.1:0",
-        &["--max-connections-per-ip", "0"],
+        // In plaintext: the raw hellos below log in and hold their descriptors (a TLS
+        // server would close each at once, telling it to speak TLS).
+        &["--max-connections-per-ip", "0", "--plaintext"],
         Stdio::piped(),
     )
     .await?;
