@@ -13,7 +13,8 @@
 //!   input history across runs, the look and `/ignore` from the configuration file;
 //!   `tui_rooms` several rooms at once in buffers, private conversations, topics, away,
 //!   and every room joined again after a restart; `tui_auth` the client's key, the
-//!   password asked, and a registered nick refused to another key.
+//!   password asked, a registered nick refused to another key, and two owners' private
+//!   messages shown again after a restart.
 //! - `client_library`: the client library alone, over a stream that is not TCP.
 //! - `client_history`: a program on the client library that keeps a room's timeline,
 //!   against the server's history, over links the test cuts and holds down.

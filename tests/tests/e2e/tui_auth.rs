@@ -1,7 +1,8 @@
 //! The terminal client with the feature "auth", in a real terminal (tmux) against the
 //! server binary: its key (made once, shown by `--print-key` and `/whoami`), the password
 //! asked with the typed text hidden (a wrong one said, asked once more), a nick registered
-//! to one key refused to another, even while its owner is away.
+//! to one key refused to another, even while its owner is away, and two owners' private
+//! messages shown again when their conversation opens after a restart.
 
 use std::path::Path;
 
@@ -153,4 +154,48 @@ fn a_registered_nick_is_refused_to_another_key_even_while_its_owner_is_away() {
     tmux.wait_for("ann-again", "you own the nick ann");
     tmux.say("ann-again", "/unregister");
     tmux.wait_for("ann-again", "the nick ann is free");
+}
+
+/// Two owners' private messages are kept for them: after a restart of one client, the
+/// conversation that opens shows what was said before.
+#[test]
+fn an_owners_conversation_shows_what_was_said_before_a_restart() {
+    let server = ServerProcess::start();
+    let addr = server.addr.to_string();
+    let mut tmux = Tmux::new("kept-private");
+    tmux.join("ann", server.addr, "ann", &[]);
+    tmux.say("ann", "/register");
+    tmux.wait_for("ann", "the nick ann is registered to your key");
+
+    // Bob: another user, another key, trusting the server's key from the start.
+    let other = scratch_dir("bob-user");
+    let other = format!("XDG_DATA_HOME={}", other.display());
+    let as_bob = ["env", other.as_str()];
+    let trust = server_key(server.addr)
+        .expect("the server's key")
+        .to_string();
+    let bob_args = [
+        "--connect",
+        addr.as_str(),
+        "--nick",
+        "bob",
+        "--trust",
+        &trust,
+    ];
+    tmux.chat_tui_through("bob", &as_bob, &bob_args);
+    tmux.wait_for("bob", "as bob (");
+    tmux.say("bob", "/register");
+    tmux.wait_for("bob", "the nick bob is registered to your key");
+
+    tmux.say("ann", "/msg bob kept between owners");
+    tmux.say("bob", "/query ann");
+    tmux.wait_for("bob", "kept between owners");
+    tmux.say("bob", "/quit");
+    tmux.assert_exit("bob", 0);
+
+    // Bob again, with the same key: the conversation opens with what was said.
+    tmux.chat_tui_through("bob-again", &as_bob, &bob_args);
+    tmux.wait_for("bob-again", "you own the nick bob");
+    tmux.say("bob-again", "/query ann");
+    tmux.wait_for("bob-again", "kept between owners");
 }
