@@ -2,14 +2,17 @@
 //! burst of that many that then comes back one every `60 s / PER_MINUTE` (a token bucket
 //! kept as the one time at which it is full again, so an address costs one entry).
 //!
-//! IPv6 addresses count by their /64 network: one machine holds a whole /64 and could
-//! otherwise try from a new address each time. The table holds at most [`MAX_ADDRESSES`]
+//! Every address counts for itself, IPv6 too: on a LAN every machine of a segment shares
+//! its /64 (and every link-local address is in `fe80::/64`), so counting by network would
+//! let one mistyping user, or one attacker, lock every IPv6 client out of the password.
+//! A machine that makes many addresses gets 5 a minute from each, all in the log, and the
+//! table bounds them: it holds at most [`MAX_ADDRESSES`]
 //! addresses, so a flood of addresses cannot grow the server's memory; an address whose
 //! bucket is full again is dropped from it, and while the table is full of addresses
 //! still counting down, a new one waits too (the server cannot count it).
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Password attempts one address may make in a minute.
@@ -86,16 +89,10 @@ impl Attempts {
     }
 }
 
-/// The address an attempt counts against: an IPv4 address (also seen through an IPv6
-/// socket) as itself, an IPv6 address as its /64 network.
+/// The address an attempt counts against: itself, an IPv4 address seen through an IPv6
+/// socket as the IPv4 address.
 fn counted_as(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let network = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(network))
-        }
-    }
+    ip.to_canonical()
 }
 
 #[cfg(test)]
@@ -146,12 +143,14 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_counts_by_its_network_and_ipv4_mapped_as_ipv4() {
+    fn every_ipv6_address_counts_alone_and_ipv4_mapped_as_ipv4() {
         let mut attempts = Attempts::new(1, MINUTE, 100);
         let now = Instant::now();
         attempts.take(ip("2001:db8:1:2::1"), now).unwrap();
-        assert!(attempts.take(ip("2001:db8:1:2:ffff::9"), now).is_err());
-        attempts.take(ip("2001:db8:1:3::1"), now).unwrap();
+        assert!(attempts.take(ip("2001:db8:1:2::1"), now).is_err());
+        // Another machine on the same LAN segment (the same /64) is not locked out.
+        attempts.take(ip("2001:db8:1:2:ffff::9"), now).unwrap();
+        attempts.take(ip("fe80::2"), now).unwrap();
         attempts.take(ip("192.0.2.7"), now).unwrap();
         assert!(attempts.take(ip("::ffff:192.0.2.7"), now).is_err());
         // Clients without an address share one count.

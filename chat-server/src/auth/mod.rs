@@ -44,7 +44,7 @@ pub(crate) struct Auth {
     /// The password attempts of each address.
     attempts: Mutex<Attempts>,
     /// One permit per password check running.
-    checks: Semaphore,
+    checks: Arc<Semaphore>,
     /// Where the registered nicks are kept (the registry holds the table).
     pub(crate) owners: Arc<OwnersFile>,
 }
@@ -60,7 +60,7 @@ impl Auth {
         Self {
             password: RwLock::new(password.map(Arc::new)),
             attempts: Mutex::default(),
-            checks: Semaphore::new(CHECKS_AT_ONCE),
+            checks: Arc::new(Semaphore::new(CHECKS_AT_ONCE)),
             owners: Arc::new(owners),
         }
     }
@@ -119,10 +119,15 @@ impl Auth {
             });
         }
         let right = {
-            let _permit = self.checks.acquire().await;
-            tokio::task::spawn_blocking(move || password.verify(&given))
-                .await
-                .unwrap_or(false)
+            let permit = Arc::clone(&self.checks).acquire_owned().await;
+            // The permit goes with the check: a handshake that times out while the hash
+            // runs does not let another check start beside it.
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                password.verify(&given)
+            })
+            .await
+            .unwrap_or(false)
         };
         if right {
             self.attempts().give_back(ip, Instant::now());

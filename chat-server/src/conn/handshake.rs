@@ -6,7 +6,7 @@
 
 use futures::StreamExt;
 use shared::CodecError;
-use shared::auth::{NONCE_BYTES, PublicKey};
+use shared::auth::{NONCE_BYTES, ProofError, PublicKey};
 use shared::names::{check_nick, check_room};
 use shared::protocol::DEFAULT_ROOM;
 use shared::tls::is_tls;
@@ -325,10 +325,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         if key.is_empty() && signature.is_empty() {
             return Ok(None);
         }
-        let binding = self.frames.get_ref().binding();
+        let stream = self.frames.get_ref();
+        let binding = stream.binding();
+        // A TLS session that exports nothing must not be checked as plaintext is.
+        let unbound = binding.is_none() && stream.is_tls();
         let binding = binding.as_ref().map_or(&[][..], |b| &b[..]);
         let proved = PublicKey::from_bytes(&key)
-            .and_then(|key| key.verify(&nonce, binding, &signature).map(|()| key));
+            .and_then(|key| key.verify(&nonce, binding, &signature).map(|()| key))
+            .and_then(|key| {
+                if unbound {
+                    Err(ProofError::BadSignature)
+                } else {
+                    Ok(key)
+                }
+            });
         match proved {
             Ok(key) => Ok(Some(key)),
             Err(error) => {

@@ -51,6 +51,12 @@ pub trait Binding {
     fn binding(&self) -> Option<[u8; BINDING_BYTES]> {
         None
     }
+
+    /// Whether the stream is a TLS session, which must have a binding: one it cannot
+    /// export is refused rather than taken for plaintext's empty one.
+    fn is_tls(&self) -> bool {
+        false
+    }
 }
 
 impl Binding for tokio::net::TcpStream {}

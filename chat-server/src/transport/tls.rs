@@ -346,6 +346,10 @@ impl super::Binding for TlsServerStream {
             .inspect_err(|error| debug!(peer = %self.peer, %error, "no keying material to export"))
             .ok()
     }
+
+    fn is_tls(&self) -> bool {
+        matches!(self.state, State::Tls(_))
+    }
 }
 
 /// Writes before the handshake go out in plaintext (refusals); during it, or once closed,
