@@ -1,5 +1,7 @@
-//! The rooms whose topic only operators may set (an operator's `LockTopic`), by room key
-//! (the fold of its name, as the registry and the history know rooms). Kept in
+//! The rooms whose topic only operators may set (an operator's `LockTopic`), by the
+//! look-alike key of the room's name (`shared::names::look_alike_key`): every room whose
+//! name looks like a locked one's is locked, so that a look-alike room opened once the
+//! locked room is empty cannot take its place with a topic of its own. Kept in
 //! `locked-topics.toml` in the data directory, rewritten whole at each change
 //! ([`crate::private_file`]), so that a lock outlives its room's last member and a restart
 //! whether the history is on or off. At most [`MAX_LOCKED_TOPICS`] rooms.

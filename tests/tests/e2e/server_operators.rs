@@ -382,6 +382,41 @@ async fn a_locked_topic_is_set_by_operators_only() -> anyhow::Result<()> {
         ),
         "{answer:?}"
     );
+    // A look-alike room opened once the locked one is empty is locked too.
+    let look_alike = "l\u{43e}bby";
+    bob.send(ClientMsg::InRoom {
+        room: "lobby".into(),
+        msg: RoomRequest::Part {
+            reason: String::new(),
+        },
+    })
+    .await?;
+    bob.recv_until(|m| matches!(m, ServerMsg::Parted { .. }))
+        .await?;
+    bob.send(ClientMsg::Join {
+        room: look_alike.into(),
+    })
+    .await?;
+    bob.send(ClientMsg::InRoom {
+        room: look_alike.into(),
+        msg: RoomRequest::SetTopic {
+            text: "mine".into(),
+        },
+    })
+    .await?;
+    let answer = bob
+        .recv_until(|m| matches!(m, ServerMsg::Error { .. } | ServerMsg::Topic { .. }))
+        .await?;
+    assert!(
+        matches!(
+            answer,
+            ServerMsg::Error {
+                kind: ErrorKind::NotOperator,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
     setup.server.stop().await?;
     Ok(())
 }

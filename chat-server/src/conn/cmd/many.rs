@@ -63,7 +63,7 @@ impl Client {
                     let locked = place
                         .as_ref()
                         .ok()
-                        .and_then(|at| self.topic_locked(id, &at.room_key, &at.room));
+                        .and_then(|at| self.topic_locked(id, &at.room));
                     if let Some((kind, text)) = locked {
                         return self.refuse(reply, kind, text).map(|()| None);
                     }

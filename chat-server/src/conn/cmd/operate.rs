@@ -201,8 +201,11 @@ impl Client {
         if let Err(e) = shared::names::check_room(room) {
             return self.refuse(reply, ErrorKind::InvalidRoom, format!("the room name {e}"));
         }
-        let (key, shown) = self.ctx.registry.room_named(room);
-        if let Err(why) = self.ctx.topic_locks.set(&key, locked) {
+        let (_, shown) = self.ctx.registry.room_named(room);
+        // Locked by the look of the name, so that a look-alike room opened once the locked
+        // one is empty (`lobby` with a Cyrillic о) is locked too.
+        let look = shared::names::look_alike_key(&shown);
+        if let Err(why) = self.ctx.topic_locks.set(&look, locked) {
             return self.refuse(reply, ErrorKind::Internal, why);
         }
         let what = match locked {
@@ -217,15 +220,14 @@ impl Client {
         self.done(reply, answer)
     }
 
-    /// Whether a `SetTopic` in the room `room_key` (shown as `room`) by the client `id` is
-    /// refused: the room's topic is locked and the client is no operator.
-    pub(super) fn topic_locked(
-        &self,
-        id: ClientId,
-        room_key: &str,
-        room: &str,
-    ) -> Option<(ErrorKind, String)> {
-        if !self.ctx.topic_locks.is_locked(room_key) {
+    /// Whether a `SetTopic` in the room `room` by the client `id` is refused: the room's
+    /// topic is locked and the client is no operator.
+    pub(super) fn topic_locked(&self, id: ClientId, room: &str) -> Option<(ErrorKind, String)> {
+        if !self
+            .ctx
+            .topic_locks
+            .is_locked(&shared::names::look_alike_key(room))
+        {
             return None;
         }
         let key = self.ctx.registry.key_of(id);
