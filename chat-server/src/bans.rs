@@ -172,6 +172,11 @@ pub(crate) struct Bans {
     /// tests of the registry).
     path: Option<PathBuf>,
     bans: Mutex<Vec<Ban>>,
+    /// Held by whoever changes the bans (an operator's request, a reload) from reading
+    /// them to putting the new ones in force, across the file's write and its fsync: the
+    /// changes follow one another, and the handshakes' checks ([`Bans::find`]), which take
+    /// only `bans`, never wait for the disk.
+    changing: Mutex<()>,
 }
 
 impl Bans {
@@ -181,6 +186,7 @@ impl Bans {
         Self {
             path: None,
             bans: Mutex::default(),
+            changing: Mutex::default(),
         }
     }
 
@@ -192,6 +198,7 @@ impl Bans {
         Ok(Self {
             path: Some(path),
             bans: Mutex::new(bans),
+            changing: Mutex::default(),
         })
     }
 
@@ -201,6 +208,7 @@ impl Bans {
         let Some(path) = &self.path else {
             return Ok(self.lock().len());
         };
+        let _changing = self.changing();
         let bans = read(path, now_ms)?;
         let count = bans.len();
         *self.lock() = bans;
@@ -210,8 +218,9 @@ impl Bans {
     /// Puts `bans` in force (replacing any on the same target) and writes the file. All or
     /// nothing: on an error none is in force.
     pub(crate) fn add(&self, new: Vec<Ban>, now_ms: u64) -> Result<(), AddError> {
-        let mut bans = self.lock();
-        let mut next: Vec<Ban> = bans
+        let _changing = self.changing();
+        let mut next: Vec<Ban> = self
+            .lock()
             .iter()
             .filter(|b| b.in_force(now_ms) && !new.iter().any(|n| n.target == b.target))
             .cloned()
@@ -222,7 +231,7 @@ impl Bans {
         }
         self.write(&next)
             .map_err(|e| AddError::Unwritten(e.to_string()))?;
-        *bans = next;
+        *self.lock() = next;
         Ok(())
     }
 
@@ -234,8 +243,9 @@ impl Bans {
             Some(b.target) == parsed
                 || (!b.nick.is_empty() && shared::names::same_name(&b.nick, target))
         };
-        let mut bans = self.lock();
-        let (lifted, kept): (Vec<Ban>, Vec<Ban>) = bans
+        let _changing = self.changing();
+        let (lifted, kept): (Vec<Ban>, Vec<Ban>) = self
+            .lock()
             .iter()
             .filter(|b| b.in_force(now_ms))
             .cloned()
@@ -244,7 +254,7 @@ impl Bans {
             return Ok(lifted);
         }
         self.write(&kept)?;
-        *bans = kept;
+        *self.lock() = kept;
         Ok(lifted)
     }
 
@@ -303,6 +313,10 @@ impl Bans {
     fn lock(&self) -> MutexGuard<'_, Vec<Ban>> {
         // A list replaced whole: a panic elsewhere cannot leave it half changed.
         self.bans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn changing(&self) -> MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -107,7 +107,7 @@ impl TopicLocks {
             })
             .map_err(|e| e.to_string())?;
             let text = format!(
-                "# The rooms (by the fold of their name) whose topic only operators may set;\n\
+                "# The rooms (by the look-alike key of their name) whose topic only operators may set;\n\
                  # rewritten by the server at every lock and unlock.\n{body}"
             );
             crate::private_file::write(path, &text)
