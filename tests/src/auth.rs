@@ -7,25 +7,21 @@
 //! runs over plain TCP (an empty binding) and over TLS.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::{Context, anyhow, bail};
+use chat_client::dial::tls::TlsDial;
+use chat_client::{Connector, Dial};
 use chat_server::Transport;
 use chat_server::transport::tls::{Identity, TlsListener};
 use futures::{SinkExt, StreamExt};
 use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
-use shared::auth::{BINDING_BYTES, EXPORTER_LABEL, proof_message};
+use shared::auth::proof_message;
 use shared::tls::Fingerprint;
 use shared::{ClientCodec, ClientMsg, FEATURE_AUTH, PROTOCOL_VERSION, ServerMsg};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use tokio_util::codec::Framed;
 
 pub use chat_server::auth::PER_MINUTE;
@@ -65,83 +61,22 @@ impl ClientKey {
     }
 }
 
-/// Accepts exactly the server key `expect`, checking the handshake's signature as the
-/// real client does.
-#[derive(Debug)]
-struct Pinned(Fingerprint);
+/// A stream over TLS (or plain TCP), as the client library dials it.
+pub type Stream = crate::client::Stream;
 
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if Fingerprint::of_certificate(end_entity)? == self.0 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("another key".into()))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General("TLS 1.2 is not spoken".into()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &shared::tls::provider().signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        shared::tls::provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// A TLS session to `addr`, whose key must be `fingerprint`, and its binding.
+/// A TLS session to `addr`, whose key must be `fingerprint`, and its binding: dialled and
+/// exported by the client library, as the real client does (its pinning verifier checks
+/// the handshake's signature too), with no pin file.
 pub async fn tls_stream(
     addr: SocketAddr,
     fingerprint: Fingerprint,
-) -> anyhow::Result<(TlsStream<TcpStream>, Vec<u8>)> {
-    let config = ClientConfig::builder_with_provider(shared::tls::provider())
-        .with_protocol_versions(shared::tls::PROTOCOL_VERSIONS)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(Pinned(fingerprint)))
-        .with_no_client_auth();
-    let tcp = timeout(WAIT, TcpStream::connect(addr))
+) -> anyhow::Result<(Stream, Vec<u8>)> {
+    let dial = Dial::Tls(TlsDial::new(None, None, Some(fingerprint)));
+    let stream = timeout(WAIT, dial.connect(&addr.to_string()))
         .await
-        .context("connect timed out")??;
-    let name = ServerName::try_from("lanchat.invalid")?;
-    let tls = timeout(
-        WAIT,
-        TlsConnector::from(Arc::new(config)).connect(name, tcp),
-    )
-    .await
-    .context("the TLS handshake timed out")??;
-    let binding = tls
-        .get_ref()
-        .1
-        .export_keying_material([0u8; BINDING_BYTES], EXPORTER_LABEL, None)?
-        .to_vec();
-    Ok((tls, binding))
+        .context("the TLS connection timed out")??;
+    let binding = dial.binding(&stream)?;
+    Ok((stream, binding))
 }
 
 /// A relay in the middle, as an attacker would run one: it terminates TLS with a key of
@@ -190,10 +125,7 @@ pub async fn plain(addr: SocketAddr) -> anyhow::Result<AuthClient<TcpStream>> {
 }
 
 /// A client over TLS to a server whose key is `fingerprint`.
-pub async fn tls(
-    addr: SocketAddr,
-    fingerprint: Fingerprint,
-) -> anyhow::Result<AuthClient<TlsStream<TcpStream>>> {
+pub async fn tls(addr: SocketAddr, fingerprint: Fingerprint) -> anyhow::Result<AuthClient<Stream>> {
     let (stream, binding) = tls_stream(addr, fingerprint).await?;
     Ok(AuthClient::new(stream, binding))
 }

@@ -15,10 +15,8 @@ use tests::binaries::{scratch_dir, server_key};
 use tests::client::{TestClient, left, unwrapped};
 use tests::history::Server;
 use tests::probe::send_signal;
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
-type Client = AuthClient<TlsStream<TcpStream>>;
+type Client = AuthClient<tests::auth::Stream>;
 
 /// A client over TLS to the server the test started at `addr` (as users reach it).
 async fn reach(addr: std::net::SocketAddr) -> anyhow::Result<Client> {

@@ -10,11 +10,9 @@ use std::net::SocketAddr;
 use shared::tls::Fingerprint;
 use tests::auth::{Answer, AuthClient, ClientKey, hello_with, tls};
 use tests::client::start_tls_server;
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
 
 type Result = anyhow::Result<()>;
-type Client = AuthClient<TlsStream<TcpStream>>;
+type Client = AuthClient<tests::auth::Stream>;
 
 /// Logs `nick` in with the features auth, history and rooms, proving `key`; registers the
 /// nick when `register`.
